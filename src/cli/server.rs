@@ -1,0 +1,171 @@
+//! `red server`: resolve configuration, open the file, unseal (or bootstrap
+//! in `--dev` / auto-bootstrap), then hand over to the daemon.
+
+use super::args::Flags;
+use crate::config::credentials::{Environment, CERTIFICATE, PASSWORD, USERNAME};
+use crate::config::server::{ServerConfig, SWITCHES, VALUES};
+use crate::crypto::keys::Certificate;
+use crate::crypto::password::PasswordCost;
+use crate::database::{open_pager, Database};
+use crate::error::{Error, Result};
+use crate::pager::Pager;
+use std::path::{Path, PathBuf};
+
+pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-auth] [--no-auth]
+           [--http-bind ADDR] [--wire-bind ADDR] [--dev] [--require-mlock]
+           [--fsync always|everysec]
+
+Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
+REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one the
+server starts sealed (or refuses, with --vault). --dev bootstraps a fresh FILE
+and keeps its certificate in FILE.cert (development only).
+Defaults: --http-bind 127.0.0.1:5000, --wire-bind 127.0.0.1:5050.";
+
+/// What start-up produced: an open database or a sealed/fresh file.
+pub enum Opened {
+    Unsealed(Box<Database>),
+    /// No certificate: the file stays sealed (or fresh, awaiting bootstrap).
+    Sealed(Box<Pager>),
+}
+
+pub fn run(args: &[String], env: Environment) -> Result<i32> {
+    let flags = Flags::parse(args, &VALUES, &SWITCHES)?;
+    let config = ServerConfig::resolve(&flags, &env)?;
+    let opened = open_database(&config, &env)?;
+    crate::server::run(config, opened, env)
+}
+
+/// `FILE.cert` beside the database (dev mode).
+pub fn dev_certificate_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".cert");
+    PathBuf::from(s)
+}
+
+/// Opens or bootstraps the database according to `config` and the
+/// environment. Never prints a secret except the dev/auto-bootstrap API key
+/// shown once on stdout.
+pub fn open_database(config: &ServerConfig, env: &Environment) -> Result<Opened> {
+    let pager = open_pager(&config.path, true)?;
+    let cert = match env.credential(&CERTIFICATE)? {
+        Some(c) => Some(Certificate::parse_hex(&c.value)?),
+        None => None,
+    };
+    if !pager.header().bootstrapped {
+        if cert.is_some() {
+            return Err(Error::NotBootstrapped);
+        }
+        if config.dev {
+            return dev_bootstrap(config, pager);
+        }
+        if let (Some(user), Some(pass)) = (env.credential(&USERNAME)?, env.credential(&PASSWORD)?) {
+            return auto_bootstrap(config, pager, &user.value, &pass.value);
+        }
+        if config.vault {
+            return Err(Error::MissingCertificate);
+        }
+        return Ok(Opened::Sealed(Box::new(pager)));
+    }
+    let cert = match cert {
+        Some(c) => c,
+        None if config.dev => {
+            let path = dev_certificate_path(&config.path);
+            let text =
+                crate::config::credentials::read_secret_file(&path, "the dev certificate file")?;
+            eprintln!(
+                "<4>red: WARNING: development mode: unsealing with {} — never use --dev in production",
+                path.display()
+            );
+            Certificate::parse_hex(&text)?
+        }
+        None if config.vault => return Err(Error::MissingCertificate),
+        None => return Ok(Opened::Sealed(Box::new(pager))),
+    };
+    Ok(Opened::Unsealed(Box::new(Database::unseal(
+        pager, &cert, true,
+    )?)))
+}
+
+fn dev_bootstrap(config: &ServerConfig, pager: Pager) -> Result<Opened> {
+    let cert_path = dev_certificate_path(&config.path);
+    if cert_path.exists() {
+        return Err(Error::Usage(format!(
+            "{} exists but {} is not bootstrapped: remove the stale certificate file first",
+            cert_path.display(),
+            config.path.display()
+        )));
+    }
+    let password = hex::encode(crate::crypto::random::array::<12>()?);
+    let (db, out) =
+        Database::bootstrap(pager, "admin", password.as_bytes(), PasswordCost::DEFAULT)?;
+    write_dev_certificate(&cert_path, &out.certificate_hex)?;
+    eprintln!(
+        "<4>red: WARNING: development mode: the certificate is stored in {} next to the database.",
+        cert_path.display()
+    );
+    eprintln!("<4>red: WARNING: anyone who can read that file can read every secret. Never use --dev in production.");
+    println!("dev bootstrap: {}", config.path.display());
+    println!("admin user created: admin");
+    println!("admin password: {password}");
+    println!("api key: {}", out.api_key.as_str());
+    Ok(Opened::Unsealed(Box::new(reopen(db, config)?)))
+}
+
+fn write_dev_certificate(path: &Path, hex: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+    f.write_all(format!("{hex}\n").as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+fn auto_bootstrap(config: &ServerConfig, pager: Pager, user: &str, pass: &str) -> Result<Opened> {
+    let Some(out_path) = &config.certificate_out else {
+        return Err(Error::Usage(
+            "auto-bootstrap needs REDDB_CERTIFICATE_OUT: the certificate is never written to a log"
+                .into(),
+        ));
+    };
+    if out_path.exists() {
+        return Err(Error::Usage(format!(
+            "REDDB_CERTIFICATE_OUT {} already exists; refusing to overwrite it",
+            out_path.display()
+        )));
+    }
+    crate::service::accounts::validate_password(pass.as_bytes(), config.min_password_len)?;
+    let (db, out) = Database::bootstrap(pager, user, pass.as_bytes(), PasswordCost::DEFAULT)?;
+    super::bootstrap::write_certificate_file(out_path, &out.certificate_hex)?;
+    eprintln!(
+        "<5>red: auto-bootstrap: admin user '{}' created; certificate written to REDDB_CERTIFICATE_OUT (mode 0400)",
+        out.username
+    );
+    Ok(Opened::Unsealed(Box::new(reopen(db, config)?)))
+}
+
+/// After bootstrap the database is reopened through the normal unseal path
+/// so that first-boot steps (`red.secret.aes_key`, a fresh nonce epoch) run
+/// exactly as on every later start.
+fn reopen(db: Database, config: &ServerConfig) -> Result<Database> {
+    drop(db);
+    let pager = open_pager(&config.path, false)?;
+    let cert_text = if config.dev {
+        crate::config::credentials::read_secret_file(
+            &dev_certificate_path(&config.path),
+            "the dev certificate file",
+        )?
+    } else {
+        let p = config
+            .certificate_out
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no certificate path after bootstrap".into()))?;
+        crate::config::credentials::read_secret_file(p, "REDDB_CERTIFICATE_OUT")?
+    };
+    let cert = Certificate::parse_hex(&cert_text)?;
+    Database::unseal(pager, &cert, true)
+}

@@ -1,0 +1,5 @@
+//! Configuration from flags, environment, `_FILE` companions, systemd
+//! credentials and presets.
+
+pub mod credentials;
+pub mod server;

@@ -1,0 +1,9 @@
+//! Cryptography: guarded key memory, the key hierarchy, AEAD sealing,
+//! password hashing and randomness. No other module touches a cipher or a
+//! key byte directly.
+
+pub mod keys;
+pub mod locked;
+pub mod password;
+pub mod random;
+pub mod seal;

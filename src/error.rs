@@ -1,0 +1,180 @@
+//! The one error type of the crate and its stable exit codes.
+//!
+//! Every failure an operator can meet maps to exactly one [`Error`] variant,
+//! one exit code and one line of text. The text names the problem and the
+//! thing to check; it never contains a secret value, a certificate or the
+//! path of a credential file. Exit codes are part of the interface and are
+//! listed in `docs/OPERATIONS.md`: never renumber them.
+
+use std::fmt;
+
+/// Stable process exit codes (documented in `docs/OPERATIONS.md`).
+pub mod exit_code {
+    pub const OK: i32 = 0;
+    pub const INTERNAL: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const WRONG_CERTIFICATE: i32 = 10;
+    pub const MALFORMED_CERTIFICATE: i32 = 11;
+    pub const CONFLICTING_CREDENTIAL: i32 = 12;
+    pub const MISSING_CERTIFICATE: i32 = 13;
+    pub const LOCKED: i32 = 14;
+    pub const CORRUPTED: i32 = 15;
+    pub const TAMPERED: i32 = 16;
+    pub const ALREADY_BOOTSTRAPPED: i32 = 17;
+    pub const NOT_BOOTSTRAPPED: i32 = 18;
+    pub const UNSUPPORTED_FORMAT: i32 = 19;
+    pub const IO: i32 = 20;
+    pub const CREDENTIAL_UNREADABLE: i32 = 21;
+    pub const INVALID_INPUT: i32 = 22;
+    pub const SECURE_MEMORY: i32 = 23;
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// Bad command-line usage.
+    Usage(String),
+    /// The certificate does not open this file's vault.
+    WrongCertificate,
+    /// The certificate is not 64 hexadecimal characters; the reason never
+    /// quotes the value.
+    MalformedCertificate(&'static str),
+    /// Both the inline variable and its `_FILE` companion are set.
+    ConflictingCredential(String),
+    /// A vault file needs a certificate and none was given.
+    MissingCertificate,
+    /// A `_FILE` companion or credential could not be read (named by its
+    /// variable, never by its path or content).
+    CredentialUnreadable { name: String, reason: String },
+    /// Another process holds the exclusive lock on the database file.
+    Locked(String),
+    /// The file is damaged in a way a crash cannot explain (both copies of
+    /// a double-written structure unreadable, impossible values).
+    Corrupted(String),
+    /// Authenticated data failed its check: the bytes were changed.
+    Tampered(String),
+    /// `bootstrap` on a file that already holds a vault.
+    AlreadyBootstrapped,
+    /// An operation needs a bootstrapped vault and the file has none.
+    NotBootstrapped,
+    /// Not a reddb file, or a format version or page size this build does
+    /// not read.
+    UnsupportedFormat(String),
+    /// An operating-system I/O error, with what was being done.
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    /// Input refused by a library call (too long, wrong namespace, ...).
+    InvalidInput(String),
+    /// Guarded key memory could not be allocated.
+    SecureMemory(String),
+    /// A bug or an impossible state; the message says where.
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The documented process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        use exit_code::*;
+        match self {
+            Error::Usage(_) => USAGE,
+            Error::WrongCertificate => WRONG_CERTIFICATE,
+            Error::MalformedCertificate(_) => MALFORMED_CERTIFICATE,
+            Error::ConflictingCredential(_) => CONFLICTING_CREDENTIAL,
+            Error::MissingCertificate => MISSING_CERTIFICATE,
+            Error::CredentialUnreadable { .. } => CREDENTIAL_UNREADABLE,
+            Error::Locked(_) => LOCKED,
+            Error::Corrupted(_) => CORRUPTED,
+            Error::Tampered(_) => TAMPERED,
+            Error::AlreadyBootstrapped => ALREADY_BOOTSTRAPPED,
+            Error::NotBootstrapped => NOT_BOOTSTRAPPED,
+            Error::UnsupportedFormat(_) => UNSUPPORTED_FORMAT,
+            Error::Io { .. } => IO,
+            Error::InvalidInput(_) => INVALID_INPUT,
+            Error::SecureMemory(_) => SECURE_MEMORY,
+            Error::Internal(_) => INTERNAL,
+        }
+    }
+
+    /// A short stable machine-readable code (used in logs and JSON errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::WrongCertificate => "wrong_certificate",
+            Error::MalformedCertificate(_) => "malformed_certificate",
+            Error::ConflictingCredential(_) => "conflicting_credential",
+            Error::MissingCertificate => "missing_certificate",
+            Error::CredentialUnreadable { .. } => "credential_unreadable",
+            Error::Locked(_) => "file_locked",
+            Error::Corrupted(_) => "file_corrupted",
+            Error::Tampered(_) => "file_tampered",
+            Error::AlreadyBootstrapped => "already_bootstrapped",
+            Error::NotBootstrapped => "not_bootstrapped",
+            Error::UnsupportedFormat(_) => "unsupported_format",
+            Error::Io { .. } => "io_error",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::SecureMemory(_) => "secure_memory",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) => write!(f, "usage: {m}"),
+            Error::WrongCertificate => write!(
+                f,
+                "wrong certificate: it does not unseal this database's vault (nothing was written)"
+            ),
+            Error::MalformedCertificate(why) => write!(
+                f,
+                "malformed certificate: {why} (expected exactly 64 hexadecimal characters)"
+            ),
+            Error::ConflictingCredential(name) => write!(
+                f,
+                "both {name} and {name}_FILE are set: set exactly one of them"
+            ),
+            Error::MissingCertificate => write!(
+                f,
+                "missing certificate: set REDDB_CERTIFICATE, REDDB_CERTIFICATE_FILE or the systemd credential 'certificate'"
+            ),
+            Error::CredentialUnreadable { name, reason } => {
+                write!(f, "cannot read credential {name}: {reason}")
+            }
+            Error::Locked(path) => write!(
+                f,
+                "database file {path} is locked by another process (is another red server running on it?)"
+            ),
+            Error::Corrupted(what) => write!(f, "database file is corrupted: {what}"),
+            Error::Tampered(what) => write!(
+                f,
+                "database file failed authentication (tampered or damaged): {what}"
+            ),
+            Error::AlreadyBootstrapped => write!(
+                f,
+                "already bootstrapped: this database already has a vault; nothing was changed"
+            ),
+            Error::NotBootstrapped => write!(
+                f,
+                "not bootstrapped: run 'red bootstrap' (or start with --dev) first"
+            ),
+            Error::UnsupportedFormat(what) => write!(f, "unsupported file: {what}"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            Error::SecureMemory(m) => write!(f, "secure memory: {m}"),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,19 @@
+//! reddb: a hardened single-host secret and auth store.
+//!
+//! The crate is the daemon and CLI behind the `red` binary. Data flows
+//! socket → protocol parser → service → store → pager; see
+//! `docs/ARCHITECTURE.md` for the map and `docs/FORMAT.md` for the file.
+
+pub mod cli;
+pub mod codec;
+pub mod config;
+pub mod crypto;
+pub mod database;
+pub mod error;
+pub mod pager;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod vault;
+
+pub use error::{Error, Result};

@@ -1,0 +1,28 @@
+//! The `red` binary: capture and scrub the environment, then dispatch.
+
+use reddb::config::credentials::{scrub_process_environment, Environment};
+
+fn main() {
+    // Read every variable once, then erase the secret ones (values and
+    // `_FILE` paths) from the process environment before anything else runs.
+    let env = Environment::capture();
+    scrub_process_environment(&Environment::secret_names());
+    let argv: Vec<String> = match std::env::args_os()
+        .map(|a| a.into_string())
+        .collect::<Result<Vec<String>, _>>()
+    {
+        Ok(v) => v,
+        Err(_) => {
+            eprintln!("red: usage: arguments must be valid UTF-8");
+            std::process::exit(reddb::error::exit_code::USAGE);
+        }
+    };
+    let code = match reddb::cli::run(&argv, env) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("red: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,183 @@
+//! Users and API keys as they are stored in the vault namespace.
+//!
+//! A user is `user:<name>` → JSON [`UserRecord`] (password as an Argon2id
+//! PHC string). An API key is `apikey:<id>` → JSON [`ApiKeyRecord`] holding
+//! only `SHA-256("reddb-token-v1" | token)`: the token itself (`rdb_k_` +
+//! 32 hex) is shown once and never stored. API keys carry 128 random bits,
+//! so a fast hash is enough; passwords are low-entropy and get Argon2id.
+
+use crate::crypto::password::{hash_password, PasswordCost};
+use crate::error::{Error, Result};
+use crate::store::record::{Mutation, Namespace, Value};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use zeroize::Zeroizing;
+
+pub const USER_PREFIX: &str = "user:";
+pub const API_KEY_PREFIX: &str = "apikey:";
+pub const API_KEY_TOKEN_PREFIX: &str = "rdb_k_";
+pub const MIN_PASSWORD_LEN: usize = 8;
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub username: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub created_at_ms: u64,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("password_hash", &"[redacted]")
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub owner: String,
+    /// Hex of `SHA-256("reddb-token-v1" | token)`.
+    pub key_hash: String,
+    pub created_at_ms: u64,
+    #[serde(default)]
+    pub label: String,
+}
+
+/// A freshly minted API key: the token to show once and the record to store.
+pub struct NewApiKey {
+    pub token: Zeroizing<String>,
+    pub record: ApiKeyRecord,
+}
+
+/// Usernames: 1 to 64 of `A-Z a-z 0-9 . _ - @`.
+pub fn validate_username(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(
+            "username must be 1 to 64 characters of letters, digits, '.', '_', '-', '@'".into(),
+        ))
+    }
+}
+
+pub fn validate_password(password: &[u8], min_len: usize) -> Result<()> {
+    if password.len() < min_len {
+        return Err(Error::InvalidInput(format!(
+            "password must be at least {min_len} bytes long"
+        )));
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::InvalidInput(format!(
+            "password must be at most {MAX_PASSWORD_LEN} bytes long"
+        )));
+    }
+    Ok(())
+}
+
+/// The stored hash of a bearer token (API key or session).
+pub fn hash_token(token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"reddb-token-v1");
+    h.update(token.as_bytes());
+    hex::encode(h.finalize())
+}
+
+pub fn new_user(
+    username: &str,
+    role: Role,
+    password: &[u8],
+    cost: PasswordCost,
+    now_ms: u64,
+) -> Result<UserRecord> {
+    validate_username(username)?;
+    Ok(UserRecord {
+        username: username.to_string(),
+        role,
+        password_hash: hash_password(password, cost)?,
+        created_at_ms: now_ms,
+        disabled: false,
+    })
+}
+
+pub fn new_api_key(owner: &str, label: &str, now_ms: u64) -> Result<NewApiKey> {
+    let secret: [u8; 16] = crate::crypto::random::array()?;
+    let token = Zeroizing::new(format!("{API_KEY_TOKEN_PREFIX}{}", hex::encode(secret)));
+    let id = hex::encode(crate::crypto::random::array::<8>()?);
+    Ok(NewApiKey {
+        record: ApiKeyRecord {
+            id,
+            owner: owner.to_string(),
+            key_hash: hash_token(&token),
+            created_at_ms: now_ms,
+            label: label.to_string(),
+        },
+        token,
+    })
+}
+
+pub fn user_key(username: &str) -> Vec<u8> {
+    format!("{USER_PREFIX}{username}").into_bytes()
+}
+
+pub fn api_key_key(id: &str) -> Vec<u8> {
+    format!("{API_KEY_PREFIX}{id}").into_bytes()
+}
+
+fn json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Internal(format!("encode record: {e}")))
+}
+
+pub fn put_user(user: &UserRecord) -> Result<Mutation> {
+    Ok(Mutation::Put {
+        ns: Namespace::Vault,
+        key: user_key(&user.username),
+        value: Value::Bytes(json(user)?),
+        expires_at_ms: 0,
+    })
+}
+
+pub fn put_api_key(key: &ApiKeyRecord) -> Result<Mutation> {
+    Ok(Mutation::Put {
+        ns: Namespace::Vault,
+        key: api_key_key(&key.id),
+        value: Value::Bytes(json(key)?),
+        expires_at_ms: 0,
+    })
+}
+
+/// Decodes a stored JSON record; a record that does not decode is corruption
+/// of authenticated data, reported as such.
+pub fn decode_record<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Corrupted(format!("stored record does not decode: {e}")))
+}

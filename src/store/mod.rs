@@ -1,0 +1,529 @@
+//! The encrypted store: an append-only chain of sealed log pages replayed
+//! into in-memory namespaces, with group commit and compaction.
+//!
+//! The store knows records, not meaning, and pages only through the
+//! [`Pager`]. A write is a [`Mutation`] batch: [`Store::apply`] encodes it as
+//! one commit frame into the pending buffer and applies it to memory;
+//! [`Store::flush`] writes every pending frame as new log pages (never
+//! overwriting a page of the live chain) and issues one `sync` for all of
+//! them. Callers release replies only after `flush` returns (group commit).
+//! A failed flush poisons the store: the process must stop, because memory
+//! now holds changes the disk may not.
+//!
+//! Costs: a commit costs pages proportional to its own size; opening costs
+//! one pass over the chain, which [`Store::compact`] keeps proportional to
+//! the live data by rewriting it as a snapshot chain.
+
+pub mod log;
+pub mod record;
+pub mod state;
+
+use crate::crypto::keys::DataKey;
+use crate::crypto::seal::AeadKey;
+use crate::error::{Error, Result};
+use crate::pager::{FileHeader, MetaState, Pager, FIRST_DATA_PAGE};
+use log::{LogPageError, LogPageHeader, FLAG_GROUP_START};
+use record::{FrameKind, Mutation, Namespace, RecordError};
+pub use state::{Entry, State};
+use std::collections::{BTreeSet, HashSet};
+
+/// Largest snapshot frame body written by compaction.
+const SNAPSHOT_FRAME_BODY: usize = 1024 * 1024;
+/// Log size below which compaction never runs.
+const COMPACT_MIN_LOG_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The two AEAD keys derived from the data key.
+pub struct StoreKeys {
+    pub page: AeadKey,
+    pub meta: AeadKey,
+}
+
+impl StoreKeys {
+    pub fn derive(data_key: &DataKey) -> Result<Self> {
+        Ok(Self {
+            page: AeadKey::new(&data_key.page_key()?)?,
+            meta: AeadKey::new(&data_key.meta_key()?)?,
+        })
+    }
+}
+
+/// Where the next log page goes and what it must carry.
+#[derive(Debug, Clone, Copy)]
+struct ChainCursor {
+    page: u64,
+    seq: u64,
+    prev_tag: [u8; 16],
+}
+
+/// Counters for `red check`, metrics and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub chain_pages: usize,
+    pub free_pages: usize,
+    pub file_pages: u64,
+    pub commits_replayed: u64,
+    pub next_commit_seq: u64,
+    pub epoch: u32,
+    pub live_bytes: usize,
+    pub compactions: u64,
+    pub flushes: u64,
+    pub pages_written: u64,
+}
+
+pub struct Store {
+    pager: Pager,
+    keys: StoreKeys,
+    meta: MetaState,
+    state: State,
+    chain: Vec<u64>,
+    cursor: ChainCursor,
+    next_commit_seq: u64,
+    nonce_counter: u64,
+    free: BTreeSet<u64>,
+    end_page: u64,
+    pending: Vec<u8>,
+    writable: bool,
+    poisoned: bool,
+    stats: StoreStats,
+}
+
+impl Store {
+    /// A new, empty store on a freshly created file (bootstrap). Nothing is
+    /// written until [`Store::flush`] and [`Store::commit_header`].
+    pub fn initialize(pager: Pager, keys: StoreKeys) -> Result<Self> {
+        let meta = MetaState {
+            epoch: 1,
+            log_head_page: FIRST_DATA_PAGE,
+            log_head_seq: 0,
+            log_anchor: crate::crypto::random::array()?,
+            base_commit_seq: 0,
+        };
+        Ok(Self {
+            pager,
+            keys,
+            meta,
+            state: State::default(),
+            chain: Vec::new(),
+            cursor: ChainCursor {
+                page: FIRST_DATA_PAGE,
+                seq: 0,
+                prev_tag: meta.log_anchor,
+            },
+            next_commit_seq: 1,
+            nonce_counter: 0,
+            free: BTreeSet::new(),
+            end_page: FIRST_DATA_PAGE + 1,
+            pending: Vec::new(),
+            writable: true,
+            poisoned: false,
+            stats: StoreStats {
+                epoch: 1,
+                ..StoreStats::default()
+            },
+        })
+    }
+
+    /// Opens a bootstrapped file: authenticates the meta, replays the log
+    /// chain, and — when `writable` — makes a new nonce epoch durable
+    /// before anything can be sealed in it.
+    pub fn open(pager: Pager, keys: StoreKeys, writable: bool) -> Result<Self> {
+        let meta = pager.unseal_meta(&keys.meta)?;
+        let mut store = Self {
+            pager,
+            keys,
+            meta,
+            state: State::default(),
+            chain: Vec::new(),
+            cursor: ChainCursor {
+                page: meta.log_head_page,
+                seq: meta.log_head_seq,
+                prev_tag: meta.log_anchor,
+            },
+            next_commit_seq: meta.base_commit_seq + 1,
+            nonce_counter: 0,
+            free: BTreeSet::new(),
+            end_page: FIRST_DATA_PAGE,
+            pending: Vec::new(),
+            writable,
+            poisoned: false,
+            stats: StoreStats::default(),
+        };
+        store.replay()?;
+        store.rebuild_free_list()?;
+        if writable {
+            let epoch = store
+                .pager
+                .max_epoch(&store.keys.meta)
+                .max(store.meta.epoch)
+                .checked_add(1)
+                .ok_or_else(|| Error::Corrupted("nonce epoch exhausted".into()))?;
+            store.meta.epoch = epoch;
+            let header = *store.pager.header();
+            store
+                .pager
+                .write_meta(header, Some((&store.meta, &store.keys.meta)))?;
+        }
+        store.stats.epoch = store.meta.epoch;
+        Ok(store)
+    }
+
+    /// Writes the file header and current meta to both slots (bootstrap's
+    /// commit point).
+    pub fn commit_header(&mut self, header: FileHeader) -> Result<()> {
+        self.check_writable()?;
+        self.pager
+            .write_meta(header, Some((&self.meta, &self.keys.meta)))
+    }
+
+    pub fn header(&self) -> &FileHeader {
+        self.pager.header()
+    }
+
+    pub fn pager_mut(&mut self) -> &mut Pager {
+        &mut self.pager
+    }
+
+    fn replay(&mut self) -> Result<()> {
+        let page_size = self.pager.page_size();
+        let file_id = self.pager.header().file_id;
+        let mut buf = vec![0u8; page_size];
+        let mut stream: Vec<u8> = Vec::new();
+        let mut visited = HashSet::new();
+        loop {
+            let page_no = self.cursor.page;
+            if page_no < FIRST_DATA_PAGE || !visited.insert(page_no) {
+                return Err(Error::Corrupted(format!(
+                    "log chain points at page {page_no} a second time or into the fixed pages"
+                )));
+            }
+            if !self.pager.read_page(page_no, &mut buf)? {
+                break;
+            }
+            let (header, data, tag) = match log::open(&self.keys.page, &file_id, page_no, &buf) {
+                Ok(v) => v,
+                Err(LogPageError::Unauthentic) => break,
+                Err(LogPageError::Malformed) => {
+                    return Err(Error::Corrupted(format!(
+                        "log page {page_no} authenticates but its header is impossible"
+                    )))
+                }
+            };
+            if header.seq != self.cursor.seq || header.prev_tag != self.cursor.prev_tag {
+                break; // a stale page from an older chain or a torn group: end of log
+            }
+            if header.flags & FLAG_GROUP_START != 0 {
+                stream.clear();
+            }
+            stream.extend_from_slice(&data);
+            let used = self.apply_frames(&stream)?;
+            stream.drain(..used);
+            self.chain.push(page_no);
+            self.cursor = ChainCursor {
+                page: header.next_page,
+                seq: header.seq + 1,
+                prev_tag: tag,
+            };
+        }
+        Ok(())
+    }
+
+    /// Applies every complete frame at the start of `stream`; returns the
+    /// bytes consumed.
+    fn apply_frames(&mut self, stream: &[u8]) -> Result<usize> {
+        let mut pos = 0;
+        loop {
+            let rest = stream.get(pos..).unwrap_or(&[]);
+            let (frame, used) = match record::decode_frame(rest) {
+                Ok(Some(v)) => v,
+                Ok(None) => return Ok(pos),
+                Err(e) => return Err(corrupt_record(e)),
+            };
+            match frame.kind {
+                FrameKind::Commit => {
+                    if frame.commit_seq != self.next_commit_seq {
+                        return Err(Error::Corrupted(format!(
+                            "commit {} found where commit {} was expected",
+                            frame.commit_seq, self.next_commit_seq
+                        )));
+                    }
+                    self.next_commit_seq += 1;
+                    self.stats.commits_replayed += 1;
+                }
+                FrameKind::Snapshot => {
+                    if frame.commit_seq != self.meta.base_commit_seq {
+                        return Err(Error::Corrupted("snapshot frame from another chain".into()));
+                    }
+                }
+            }
+            for m in frame.mutations {
+                self.state.apply(m);
+            }
+            pos += used;
+        }
+    }
+
+    fn rebuild_free_list(&mut self) -> Result<()> {
+        let used: HashSet<u64> = self
+            .chain
+            .iter()
+            .copied()
+            .chain([self.cursor.page])
+            .collect();
+        let end = self
+            .pager
+            .page_count()?
+            .max(FIRST_DATA_PAGE)
+            .max(used.iter().max().map_or(0, |m| m + 1));
+        self.free = (FIRST_DATA_PAGE..end)
+            .filter(|p| !used.contains(p))
+            .collect();
+        self.end_page = end;
+        Ok(())
+    }
+
+    fn allocate(&mut self) -> u64 {
+        if let Some(p) = self.free.pop_first() {
+            return p;
+        }
+        let p = self.end_page;
+        self.end_page += 1;
+        p
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Internal(
+                "store stopped after a failed write; restart the server".into(),
+            ));
+        }
+        if !self.writable {
+            return Err(Error::Internal("store opened read-only".into()));
+        }
+        Ok(())
+    }
+
+    /// Validates and stages one atomic commit; applies it to memory. The
+    /// commit is durable only after the next successful [`Store::flush`].
+    pub fn apply(&mut self, mutations: Vec<Mutation>) -> Result<u64> {
+        self.check_writable()?;
+        for m in &mutations {
+            record::validate(m).map_err(|e| Error::InvalidInput(format!("{e:?}")))?;
+        }
+        let seq = self.next_commit_seq;
+        record::encode_frame(&mut self.pending, FrameKind::Commit, seq, &mutations);
+        self.next_commit_seq += 1;
+        for m in mutations {
+            self.state.apply(m);
+        }
+        Ok(seq)
+    }
+
+    /// Whether commits are waiting for a flush.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Writes every staged commit as new log pages and syncs once.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.check_writable()?;
+        let stream = std::mem::take(&mut self.pending);
+        let start = self.cursor;
+        let result = self
+            .write_chain(start, &stream)
+            .and_then(|(pages, cursor)| self.pager.sync().map(|_| (pages, cursor)));
+        match result {
+            Ok((pages, cursor)) => {
+                self.chain.extend(pages);
+                self.cursor = cursor;
+                self.stats.flushes += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.poisoned = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Seals `stream` into pages starting at `start`, allocating each next
+    /// page as it goes. Returns the pages written and the new cursor.
+    fn write_chain(
+        &mut self,
+        start: ChainCursor,
+        stream: &[u8],
+    ) -> Result<(Vec<u64>, ChainCursor)> {
+        let page_size = self.pager.page_size();
+        let file_id = self.pager.header().file_id;
+        let capacity = log::stream_capacity(page_size);
+        let mut cursor = start;
+        let mut written = Vec::new();
+        let mut run_start = cursor.page;
+        let mut run: Vec<u8> = Vec::new();
+        for (i, chunk) in stream.chunks(capacity).enumerate() {
+            let next = self.allocate();
+            let header = LogPageHeader {
+                seq: cursor.seq,
+                prev_tag: cursor.prev_tag,
+                next_page: next,
+                flags: if i == 0 { FLAG_GROUP_START } else { 0 },
+            };
+            let nonce = log::nonce(self.meta.epoch, self.nonce_counter);
+            self.nonce_counter += 1;
+            let (bytes, tag) = log::seal(
+                &self.keys.page,
+                &file_id,
+                cursor.page,
+                nonce,
+                &header,
+                chunk,
+                page_size,
+            )?;
+            if !run.is_empty() && cursor.page != run_start + (run.len() / page_size) as u64 {
+                self.pager.write_pages(run_start, &run)?;
+                run.clear();
+            }
+            if run.is_empty() {
+                run_start = cursor.page;
+            }
+            run.extend_from_slice(&bytes);
+            written.push(cursor.page);
+            cursor = ChainCursor {
+                page: next,
+                seq: cursor.seq + 1,
+                prev_tag: tag,
+            };
+        }
+        if !run.is_empty() {
+            self.pager.write_pages(run_start, &run)?;
+        }
+        self.stats.pages_written += written.len() as u64;
+        Ok((written, cursor))
+    }
+
+    /// Whether the log has grown enough past the live data to compact.
+    pub fn should_compact(&self) -> bool {
+        let log_bytes = (self.chain.len() * self.pager.page_size()) as u64;
+        log_bytes > COMPACT_MIN_LOG_BYTES && log_bytes > 4 * self.state.live_bytes() as u64
+    }
+
+    /// Rewrites the live state as a new snapshot chain, switches the meta
+    /// to it, and frees the old chain's pages.
+    pub fn compact(&mut self, now_ms: u64) -> Result<()> {
+        self.flush()?;
+        self.check_writable()?;
+        let base = self.next_commit_seq - 1;
+        let mut stream = Vec::new();
+        let mut batch = Vec::new();
+        let mut batch_len = 0;
+        for ns in Namespace::ALL {
+            for (key, entry) in self.state.iter(ns, now_ms) {
+                let m = Mutation::Put {
+                    ns,
+                    key: key.clone(),
+                    value: entry.value.clone(),
+                    expires_at_ms: entry.expires_at_ms,
+                };
+                batch_len += record::encoded_len(&m);
+                batch.push(m);
+                if batch_len >= SNAPSHOT_FRAME_BODY {
+                    record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
+                    batch.clear();
+                    batch_len = 0;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
+        }
+        let anchor: [u8; 16] = crate::crypto::random::array()?;
+        let head = self.allocate();
+        let start = ChainCursor {
+            page: head,
+            seq: self.cursor.seq,
+            prev_tag: anchor,
+        };
+        let new_meta = MetaState {
+            epoch: self.meta.epoch,
+            log_head_page: head,
+            log_head_seq: start.seq,
+            log_anchor: anchor,
+            base_commit_seq: base,
+        };
+        let result = self
+            .write_chain(start, &stream)
+            .and_then(|(pages, cursor)| {
+                self.pager.sync()?;
+                let header = *self.pager.header();
+                self.pager
+                    .write_meta(header, Some((&new_meta, &self.keys.meta)))?;
+                Ok((pages, cursor))
+            });
+        let (pages, cursor) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                self.poisoned = true;
+                return Err(e);
+            }
+        };
+        let old_chain = std::mem::replace(&mut self.chain, pages);
+        self.free.extend(old_chain);
+        self.free.insert(self.cursor.page);
+        self.cursor = cursor;
+        self.meta = new_meta;
+        self.stats.compactions += 1;
+        // Give back trailing free pages to the file system.
+        let mut end = self.end_page;
+        while end > FIRST_DATA_PAGE && self.free.contains(&(end - 1)) {
+            end -= 1;
+            self.free.remove(&end);
+        }
+        if end < self.end_page {
+            self.end_page = end;
+            self.pager.truncate_pages(end)?;
+        }
+        Ok(())
+    }
+
+    /// A fresh `(epoch, counter)` nonce for sealing under another key
+    /// derived in this file (secret values). It shares the page counter, so
+    /// it is unique within the epoch for every key at once.
+    pub fn next_nonce(&mut self) -> Result<[u8; 12]> {
+        self.check_writable()?;
+        let nonce = log::nonce(self.meta.epoch, self.nonce_counter);
+        self.nonce_counter += 1;
+        Ok(nonce)
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Drops expired entries from memory (no log record is needed).
+    pub fn sweep_expired(&mut self, now_ms: u64, limit: usize) -> usize {
+        self.state.sweep_expired(now_ms, limit)
+    }
+
+    pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.state.get(ns, key, now_ms)
+    }
+
+    pub fn stats(&mut self) -> StoreStats {
+        let mut s = self.stats.clone();
+        s.chain_pages = self.chain.len();
+        s.free_pages = self.free.len();
+        s.file_pages = self.pager.page_count().unwrap_or(0);
+        s.next_commit_seq = self.next_commit_seq;
+        s.live_bytes = self.state.live_bytes();
+        s.epoch = self.meta.epoch;
+        s
+    }
+}
+
+fn corrupt_record(e: RecordError) -> Error {
+    Error::Corrupted(format!(
+        "an authenticated log record does not decode: {e:?}"
+    ))
+}
