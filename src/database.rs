@@ -54,8 +54,17 @@ pub fn open_pager(path: &Path, create: bool) -> Result<Pager> {
 /// What bootstrap hands back, once.
 pub struct BootstrapOutput {
     pub username: String,
+    pub role: Role,
     pub api_key: Zeroizing<String>,
     pub certificate_hex: Zeroizing<String>,
+}
+
+/// Keys and records generated for a bootstrap, not yet written.
+pub struct PreparedBootstrap {
+    vault: Vault,
+    cert: Certificate,
+    user: accounts::UserRecord,
+    key: accounts::NewApiKey,
 }
 
 /// An unsealed database.
@@ -66,32 +75,54 @@ pub struct Database {
 }
 
 impl Database {
-    /// Initialises the vault on a fresh file, creates the admin user and
-    /// its first API key. Refuses (changing nothing) on a bootstrapped file.
-    pub fn bootstrap(
-        pager: Pager,
+    /// The CPU-heavy half of bootstrap (key generation, the vault key's
+    /// Argon2id, the admin password's Argon2id). Touches no file, so the
+    /// server runs it on a worker thread.
+    pub fn prepare_bootstrap(
         username: &str,
         password: &[u8],
         cost: PasswordCost,
+        min_password_len: usize,
+    ) -> Result<PreparedBootstrap> {
+        accounts::validate_username(username)?;
+        accounts::validate_password(password, min_password_len)?;
+        let now = now_ms();
+        let root = VaultRoot::generate(now)?;
+        let cert = root.master.certificate()?;
+        let user = accounts::new_user(username, Role::Admin, password, cost, now)?;
+        let key = accounts::new_api_key(username, "bootstrap", now)?;
+        let vault = Vault::create(root, &cert)?;
+        Ok(PreparedBootstrap {
+            vault,
+            cert,
+            user,
+            key,
+        })
+    }
+
+    /// The I/O half of bootstrap: writes the log, the vault, then the header
+    /// that marks the file bootstrapped. Refuses (changing nothing) on a
+    /// bootstrapped file.
+    pub fn finish_bootstrap(
+        pager: Pager,
+        prepared: PreparedBootstrap,
     ) -> Result<(Self, BootstrapOutput)> {
         if pager.header().bootstrapped {
             return Err(Error::AlreadyBootstrapped);
         }
-        accounts::validate_username(username)?;
-        accounts::validate_password(password, accounts::MIN_PASSWORD_LEN)?;
-        let now = now_ms();
-        let root = VaultRoot::generate(now)?;
-        let cert = root.master.certificate()?;
-        let keys = StoreKeys::derive(&root.data_key)?;
+        let PreparedBootstrap {
+            vault,
+            cert,
+            user,
+            key,
+        } = prepared;
+        let keys = StoreKeys::derive(&vault.root.data_key)?;
         let mut store = Store::initialize(pager, keys)?;
-        let user = accounts::new_user(username, Role::Admin, password, cost, now)?;
-        let key = accounts::new_api_key(username, "bootstrap", now)?;
         store.apply(vec![
             accounts::put_user(&user)?,
             accounts::put_api_key(&key.record)?,
         ])?;
         store.flush()?;
-        let vault = Vault::create(root, &cert)?;
         vault.write(store.pager_mut())?;
         let header = FileHeader {
             bootstrapped: true,
@@ -100,7 +131,8 @@ impl Database {
         };
         store.commit_header(header)?;
         let out = BootstrapOutput {
-            username: username.to_string(),
+            username: user.username.clone(),
+            role: user.role,
             api_key: key.token,
             certificate_hex: cert.to_hex_for_operator(),
         };
@@ -114,6 +146,36 @@ impl Database {
         ))
     }
 
+    /// Both halves at once (the CLI).
+    pub fn bootstrap(
+        pager: Pager,
+        username: &str,
+        password: &[u8],
+        cost: PasswordCost,
+    ) -> Result<(Self, BootstrapOutput)> {
+        if pager.header().bootstrapped {
+            return Err(Error::AlreadyBootstrapped);
+        }
+        let prepared =
+            Self::prepare_bootstrap(username, password, cost, accounts::MIN_PASSWORD_LEN)?;
+        Self::finish_bootstrap(pager, prepared)
+    }
+
+    /// First boot after bootstrap: generates `red.secret.aes_key` and seals
+    /// it into the vault. Does nothing when the key exists.
+    pub fn complete_first_boot(&mut self) -> Result<()> {
+        if self.vault.root.aes_key.is_none() {
+            self.vault.root.aes_key = Some(crate::crypto::keys::Key32::random()?);
+            self.vault.write(self.store.pager_mut())?;
+        }
+        if self.secret_key.is_none() {
+            if let Some(k) = &self.vault.root.aes_key {
+                self.secret_key = Some(AeadKey::new(k)?);
+            }
+        }
+        Ok(())
+    }
+
     /// Opens a bootstrapped file with the operator's certificate. With
     /// `writable`, a missing `red.secret.aes_key` is generated and sealed
     /// into the vault (first boot after bootstrap).
@@ -124,22 +186,20 @@ impl Database {
         if pager.header().cert_id != cert.fingerprint() {
             return Err(Error::WrongCertificate);
         }
-        let mut vault = Vault::unseal(&mut pager, cert)?;
+        let vault = Vault::unseal(&mut pager, cert)?;
         let keys = StoreKeys::derive(&vault.root.data_key)?;
-        let mut store = Store::open(pager, keys, writable)?;
-        if writable && vault.root.aes_key.is_none() {
-            vault.root.aes_key = Some(crate::crypto::keys::Key32::random()?);
-            vault.write(store.pager_mut())?;
-        }
-        let secret_key = match &vault.root.aes_key {
-            Some(k) => Some(AeadKey::new(k)?),
-            None => None,
-        };
-        Ok(Self {
+        let store = Store::open(pager, keys, writable)?;
+        let mut db = Self {
             store,
             vault,
-            secret_key,
-        })
+            secret_key: None,
+        };
+        if writable {
+            db.complete_first_boot()?;
+        } else if let Some(k) = &db.vault.root.aes_key {
+            db.secret_key = Some(AeadKey::new(k)?);
+        }
+        Ok(db)
     }
 
     pub fn store(&self) -> &Store {

@@ -108,7 +108,7 @@ fn dev_bootstrap(config: &ServerConfig, pager: Pager) -> Result<Opened> {
     println!("admin user created: admin");
     println!("admin password: {password}");
     println!("api key: {}", out.api_key.as_str());
-    Ok(Opened::Unsealed(Box::new(reopen(db, config)?)))
+    Ok(Opened::Unsealed(Box::new(first_boot(db)?)))
 }
 
 fn write_dev_certificate(path: &Path, hex: &str) -> Result<()> {
@@ -145,27 +145,12 @@ fn auto_bootstrap(config: &ServerConfig, pager: Pager, user: &str, pass: &str) -
         "<5>red: auto-bootstrap: admin user '{}' created; certificate written to REDDB_CERTIFICATE_OUT (mode 0400)",
         out.username
     );
-    Ok(Opened::Unsealed(Box::new(reopen(db, config)?)))
+    Ok(Opened::Unsealed(Box::new(first_boot(db)?)))
 }
 
-/// After bootstrap the database is reopened through the normal unseal path
-/// so that first-boot steps (`red.secret.aes_key`, a fresh nonce epoch) run
-/// exactly as on every later start.
-fn reopen(db: Database, config: &ServerConfig) -> Result<Database> {
-    drop(db);
-    let pager = open_pager(&config.path, false)?;
-    let cert_text = if config.dev {
-        crate::config::credentials::read_secret_file(
-            &dev_certificate_path(&config.path),
-            "the dev certificate file",
-        )?
-    } else {
-        let p = config
-            .certificate_out
-            .as_ref()
-            .ok_or_else(|| Error::Internal("no certificate path after bootstrap".into()))?;
-        crate::config::credentials::read_secret_file(p, "REDDB_CERTIFICATE_OUT")?
-    };
-    let cert = Certificate::parse_hex(&cert_text)?;
-    Database::unseal(pager, &cert, true)
+/// Runs the first-boot step (`red.secret.aes_key`) right after bootstrap,
+/// exactly as an unseal would.
+fn first_boot(mut db: Database) -> Result<Database> {
+    db.complete_first_boot()?;
+    Ok(db)
 }

@@ -1,21 +1,70 @@
-//! The daemon: event loop, protocols, signals and systemd notification.
+//! The daemon: binds the listeners, builds the service, runs the event
+//! loop, and on SIGTERM drops every key before exiting.
+
+pub mod event_loop;
+pub mod http;
+pub mod notify;
+pub mod reload;
+pub mod workers;
 
 use crate::cli::server::Opened;
 use crate::config::credentials::Environment;
 use crate::config::server::ServerConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::service::{DbState, Service, ServiceConfig};
+use crate::{log_notice, log_warn};
 
 /// Runs the daemon until it is told to stop; returns the exit code.
-pub fn run(config: ServerConfig, opened: Opened, _env: Environment) -> Result<i32> {
-    match opened {
-        Opened::Unsealed(_) => eprintln!(
-            "<5>red: vault unsealed: {} (not yet serving: the network daemon is not built yet)",
-            config.path.display()
-        ),
-        Opened::Sealed(_) => eprintln!(
-            "<5>red: sealed: {} (not yet serving: the network daemon is not built yet)",
-            config.path.display()
-        ),
+pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32> {
+    let (reload, admin) = reload::Reloadable::capture(&env)?;
+    drop(env);
+    let db = match opened {
+        Opened::Unsealed(db) => DbState::Open(db),
+        Opened::Sealed(pager) if pager.header().bootstrapped => DbState::Sealed(pager),
+        Opened::Sealed(pager) => DbState::Fresh(pager),
+    };
+    let mut service = Service::new(
+        db,
+        ServiceConfig {
+            require_auth: config.require_auth,
+            min_password_len: config.min_password_len,
+            ..ServiceConfig::default()
+        },
+    );
+    service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
+    drop(admin);
+    let http = std::net::TcpListener::bind(config.http_bind)
+        .map_err(|e| Error::io(format!("cannot listen on {} (HTTP)", config.http_bind), e))?;
+    let bound = http
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the HTTP address", e))?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let mut ev = event_loop::EventLoop::new(
+        http,
+        service,
+        reload,
+        event_loop::LoopLimits::default(),
+        workers,
+    )?;
+    let state = if !ev.service().is_bootstrapped() {
+        "not bootstrapped: POST /auth/bootstrap to initialise"
+    } else if ev.service().is_sealed() {
+        "sealed: no certificate given"
+    } else {
+        "vault unsealed"
+    };
+    log_notice!(
+        "listening on http://{bound} ({state}); database {}",
+        config.path.display()
+    );
+    if !ev.service().has_admin_token() {
+        log_warn!("RED_ADMIN_TOKEN is not set: /admin endpoints accept admin users only");
     }
+    ev.ready();
+    let result = ev.run();
+    let service = ev.into_service();
+    drop(service);
+    result?;
+    log_notice!("stopped");
     Ok(0)
 }

@@ -1,4 +1,532 @@
-//! The service layer: what a request means, whoever sent it. HTTP and the
-//! wire protocol translate into calls here; nothing here touches a socket.
+//! The service layer: what a request means, whoever sent it.
+//!
+//! HTTP and the Redis-compatible wire protocol translate their bytes into
+//! calls on [`Service`] and translate the results back; nothing here
+//! touches a socket or knows a status code. The service owns the database
+//! (or the sealed/fresh file), the token indexes, the admin token and the
+//! login rate limiter. Writes are staged in the store; the event loop
+//! flushes them (group commit) before any reply leaves the process.
 
 pub mod accounts;
+pub mod error;
+pub mod limiter;
+pub mod secrets;
+pub mod users;
+pub mod work;
+
+use crate::crypto::password::PasswordCost;
+use crate::database::{now_ms, Database};
+use crate::pager::Pager;
+use accounts::{ApiKeyRecord, Role, UserRecord};
+pub use error::{Kind, ServiceError, ServiceResult};
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use subtle::ConstantTimeEq;
+use work::{Job, JobOutput, Then, Work, DUMMY_PHC};
+use zeroize::Zeroizing;
+
+pub const SESSION_PREFIX: &str = "session:";
+pub const SESSION_TOKEN_PREFIX: &str = "rdb_s_";
+pub const DEFAULT_SESSION_TTL_MS: u64 = 12 * 60 * 60 * 1000;
+
+/// What the file is in.
+pub enum DbState {
+    /// Not bootstrapped: only `/health` and `/auth/bootstrap` work.
+    Fresh(Box<Pager>),
+    /// Bootstrapped but started without a certificate.
+    Sealed(Box<Pager>),
+    Open(Box<Database>),
+    /// Momentarily empty while a bootstrap swaps states.
+    Swapping,
+}
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    pub via: Via,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    AdminToken,
+    ApiKey { id: String },
+    Session { token_hash: String },
+    Password,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub require_auth: bool,
+    pub min_password_len: usize,
+    pub password_cost: PasswordCost,
+    pub session_ttl_ms: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            require_auth: false,
+            min_password_len: accounts::MIN_PASSWORD_LEN,
+            password_cost: PasswordCost::DEFAULT,
+            session_ttl_ms: DEFAULT_SESSION_TTL_MS,
+        }
+    }
+}
+
+pub struct Service {
+    db: DbState,
+    pub config: ServiceConfig,
+    admin_token_hash: Option<[u8; 32]>,
+    /// token hash → (key id, owner)
+    api_keys: HashMap<String, (String, String)>,
+    limiter: limiter::LoginLimiter,
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&Sha256::digest(bytes)[..]);
+    out
+}
+
+impl Service {
+    pub fn new(db: DbState, config: ServiceConfig) -> Self {
+        let mut s = Self {
+            db,
+            config,
+            admin_token_hash: None,
+            api_keys: HashMap::new(),
+            limiter: limiter::LoginLimiter::default(),
+        };
+        s.rebuild_indexes();
+        s
+    }
+
+    /// Sets or clears the admin bearer token (start-up and SIGHUP).
+    pub fn set_admin_token(&mut self, token: Option<&str>) {
+        self.admin_token_hash = token
+            .filter(|t| !t.is_empty())
+            .map(|t| sha256(t.as_bytes()));
+    }
+
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token_hash.is_some()
+    }
+
+    fn rebuild_indexes(&mut self) {
+        self.api_keys.clear();
+        let DbState::Open(db) = &self.db else { return };
+        let now = now_ms();
+        for (k, entry) in db
+            .store()
+            .state()
+            .iter(crate::store::record::Namespace::Vault, now)
+        {
+            if !k.starts_with(accounts::API_KEY_PREFIX.as_bytes()) {
+                continue;
+            }
+            if let crate::store::record::Value::Bytes(b) = &entry.value {
+                if let Ok(rec) = accounts::decode_record::<ApiKeyRecord>(b) {
+                    self.api_keys
+                        .insert(rec.key_hash.clone(), (rec.id, rec.owner));
+                }
+            }
+        }
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        !matches!(self.db, DbState::Open(_))
+    }
+
+    pub fn is_bootstrapped(&self) -> bool {
+        !matches!(self.db, DbState::Fresh(_))
+    }
+
+    pub fn database(&self) -> Option<&Database> {
+        match &self.db {
+            DbState::Open(db) => Some(db),
+            _ => None,
+        }
+    }
+
+    pub fn database_mut(&mut self) -> Option<&mut Database> {
+        match &mut self.db {
+            DbState::Open(db) => Some(db),
+            _ => None,
+        }
+    }
+
+    fn open_db(&self) -> ServiceResult<&Database> {
+        match &self.db {
+            DbState::Open(db) => Ok(db),
+            DbState::Fresh(_) => Err(ServiceError::not_bootstrapped()),
+            _ => Err(ServiceError::sealed()),
+        }
+    }
+
+    fn open_db_mut(&mut self) -> ServiceResult<&mut Database> {
+        match &mut self.db {
+            DbState::Open(db) => Ok(db),
+            DbState::Fresh(_) => Err(ServiceError::not_bootstrapped()),
+            _ => Err(ServiceError::sealed()),
+        }
+    }
+
+    /// `GET /health`: reveals nothing but these three facts.
+    pub fn health(&self) -> Json {
+        json!({"status": "ok", "sealed": self.is_sealed(), "bootstrapped": self.is_bootstrapped()})
+    }
+
+    /// Stages `mutations` as one commit (durable after the loop's flush).
+    fn commit(&mut self, mutations: Vec<crate::store::record::Mutation>) -> ServiceResult<()> {
+        let db = self.open_db_mut()?;
+        db.store_mut().apply(mutations)?;
+        Ok(())
+    }
+
+    pub fn user(&self, username: &str) -> ServiceResult<Option<UserRecord>> {
+        let db = self.open_db()?;
+        match db.store().get(
+            crate::store::record::Namespace::Vault,
+            &accounts::user_key(username),
+            now_ms(),
+        ) {
+            Some(entry) => match &entry.value {
+                crate::store::record::Value::Bytes(b) => Ok(Some(accounts::decode_record(b)?)),
+                _ => Err(ServiceError::internal("user record has the wrong type")),
+            },
+            None => Ok(None),
+        }
+    }
+
+    fn active_user(&self, username: &str) -> ServiceResult<UserRecord> {
+        match self.user(username)? {
+            Some(u) if !u.disabled => Ok(u),
+            _ => Err(ServiceError::unauthorized()),
+        }
+    }
+
+    /// Resolves a bearer token: an API key (`rdb_k_…`), a session
+    /// (`rdb_s_…`) or the admin token. Every comparison is on SHA-256
+    /// digests, the admin one in constant time.
+    pub fn authenticate(&self, token: Option<&str>) -> ServiceResult<Principal> {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ServiceError::unauthorized)?;
+        if let Some(expected) = &self.admin_token_hash {
+            let given = sha256(token.as_bytes());
+            if bool::from(given.ct_eq(expected)) {
+                return Ok(Principal {
+                    name: "admin-token".into(),
+                    role: Role::Admin,
+                    via: Via::AdminToken,
+                });
+            }
+        }
+        if token.starts_with(accounts::API_KEY_TOKEN_PREFIX) {
+            let hash = accounts::hash_token(token);
+            let (id, owner) = self
+                .api_keys
+                .get(&hash)
+                .cloned()
+                .ok_or_else(ServiceError::unauthorized)?;
+            let user = self.active_user(&owner)?;
+            return Ok(Principal {
+                name: user.username,
+                role: user.role,
+                via: Via::ApiKey { id },
+            });
+        }
+        if token.starts_with(SESSION_TOKEN_PREFIX) {
+            let hash = accounts::hash_token(token);
+            let db = self.open_db()?;
+            let key = format!("{SESSION_PREFIX}{hash}");
+            let entry = db
+                .store()
+                .get(
+                    crate::store::record::Namespace::Vault,
+                    key.as_bytes(),
+                    now_ms(),
+                )
+                .ok_or_else(ServiceError::unauthorized)?;
+            let crate::store::record::Value::Bytes(b) = &entry.value else {
+                return Err(ServiceError::unauthorized());
+            };
+            let session: Json = accounts::decode_record(b)?;
+            let username = session
+                .get("username")
+                .and_then(Json::as_str)
+                .ok_or_else(ServiceError::unauthorized)?;
+            let user = self.active_user(username)?;
+            return Ok(Principal {
+                name: user.username,
+                role: user.role,
+                via: Via::Session { token_hash: hash },
+            });
+        }
+        if self.is_sealed() && self.admin_token_hash.is_none() {
+            return Err(ServiceError::sealed());
+        }
+        Err(ServiceError::unauthorized())
+    }
+
+    pub fn require_admin(&self, principal: &Principal) -> ServiceResult<()> {
+        if principal.is_admin() {
+            Ok(())
+        } else {
+            Err(ServiceError::forbidden("this needs an admin"))
+        }
+    }
+
+    /// `POST /auth/bootstrap`: the CPU-heavy part goes to a worker.
+    pub fn begin_bootstrap(&mut self, username: &str, password: &str) -> ServiceResult<Work> {
+        match &self.db {
+            DbState::Fresh(_) => {}
+            _ => {
+                return Err(ServiceError::new(
+                    Kind::Conflict,
+                    "already_bootstrapped",
+                    "this database is already bootstrapped",
+                ))
+            }
+        }
+        accounts::validate_username(username)?;
+        accounts::validate_password(password.as_bytes(), self.config.min_password_len)?;
+        Ok(Work {
+            job: Job::Bootstrap {
+                username: username.to_string(),
+                password: Zeroizing::new(password.to_string()),
+                cost: self.config.password_cost,
+                min_password_len: self.config.min_password_len,
+            },
+            then: Then::Bootstrap,
+        })
+    }
+
+    /// `POST /auth/login`: refuses at once when rate limited, otherwise
+    /// sends the password check to a worker (a dummy hash for an unknown
+    /// user, so both cost the same).
+    pub fn begin_login(
+        &mut self,
+        username: &str,
+        password: &str,
+        peer: IpAddr,
+        wire: bool,
+    ) -> ServiceResult<Work> {
+        self.open_db()?;
+        if let Err(retry) = self
+            .limiter
+            .check(username, peer, std::time::Instant::now())
+        {
+            return Err(ServiceError::new(
+                Kind::RateLimited,
+                "rate_limited",
+                format!(
+                    "too many failed logins; retry in {} s",
+                    retry.as_secs().max(1)
+                ),
+            ));
+        }
+        let user = self.user(username)?.filter(|u| !u.disabled);
+        let known_user = user.is_some();
+        let phc = user
+            .map(|u| u.password_hash)
+            .unwrap_or_else(|| DUMMY_PHC.to_string());
+        let then = if wire {
+            Then::WireAuth {
+                username: username.to_string(),
+                peer,
+                known_user,
+            }
+        } else {
+            Then::Login {
+                username: username.to_string(),
+                peer,
+                known_user,
+            }
+        };
+        Ok(Work {
+            job: Job::Verify {
+                phc,
+                password: Zeroizing::new(password.to_string()),
+            },
+            then,
+        })
+    }
+
+    /// Resumes a request after its worker job. Returns the JSON reply for
+    /// HTTP continuations; wire continuations return `{"principal": …}`.
+    pub fn finish(&mut self, then: Then, output: JobOutput) -> ServiceResult<Json> {
+        match (then, output) {
+            (Then::Bootstrap, JobOutput::Bootstrap(prepared)) => self.finish_bootstrap(*prepared),
+            (
+                Then::Login {
+                    username,
+                    peer,
+                    known_user,
+                },
+                JobOutput::Verified(ok),
+            ) => {
+                let now = std::time::Instant::now();
+                if !(ok && known_user) {
+                    self.limiter.failure(&username, peer, now);
+                    return Err(ServiceError::new(
+                        Kind::Unauthorized,
+                        "invalid_credentials",
+                        "invalid username or password",
+                    ));
+                }
+                self.limiter.success(&username, peer);
+                self.create_session(&username)
+            }
+            (
+                Then::WireAuth {
+                    username,
+                    peer,
+                    known_user,
+                },
+                JobOutput::Verified(ok),
+            ) => {
+                let now = std::time::Instant::now();
+                if !(ok && known_user) {
+                    self.limiter.failure(&username, peer, now);
+                    return Err(ServiceError::new(
+                        Kind::Unauthorized,
+                        "invalid_credentials",
+                        "invalid username or password",
+                    ));
+                }
+                self.limiter.success(&username, peer);
+                let user = self.active_user(&username)?;
+                Ok(json!({"username": user.username, "role": user.role.as_str()}))
+            }
+            (Then::CreateUser { username, role }, JobOutput::Hashed(hash)) => {
+                let hash = hash.map_err(ServiceError::from)?;
+                self.finish_create_user(&username, role, hash)
+            }
+            (Then::SetPassword { username }, JobOutput::Hashed(hash)) => {
+                let hash = hash.map_err(ServiceError::from)?;
+                self.finish_set_password(&username, hash)
+            }
+            _ => Err(ServiceError::internal(
+                "worker returned an unexpected result",
+            )),
+        }
+    }
+
+    /// The principal named by a successful wire password check.
+    pub fn principal_for_user(&self, username: &str) -> ServiceResult<Principal> {
+        let user = self.active_user(username)?;
+        Ok(Principal {
+            name: user.username,
+            role: user.role,
+            via: Via::Password,
+        })
+    }
+
+    fn finish_bootstrap(
+        &mut self,
+        prepared: crate::error::Result<crate::database::PreparedBootstrap>,
+    ) -> ServiceResult<Json> {
+        let prepared = prepared.map_err(ServiceError::from)?;
+        let pager = match std::mem::replace(&mut self.db, DbState::Swapping) {
+            DbState::Fresh(p) => p,
+            other => {
+                self.db = other;
+                return Err(ServiceError::new(
+                    Kind::Conflict,
+                    "already_bootstrapped",
+                    "this database is already bootstrapped",
+                ));
+            }
+        };
+        match Database::finish_bootstrap(*pager, prepared) {
+            Ok((mut db, out)) => {
+                if let Err(e) = db.complete_first_boot() {
+                    self.db = DbState::Open(Box::new(db));
+                    return Err(e.into());
+                }
+                self.db = DbState::Open(Box::new(db));
+                self.rebuild_indexes();
+                Ok(json!({
+                    "ok": true,
+                    "user": {"username": out.username, "role": out.role.as_str()},
+                    "api_key": out.api_key.as_str(),
+                    "certificate": out.certificate_hex.as_str(),
+                }))
+            }
+            Err(e) => {
+                // The file is in an unknown state; it stays unusable until restart.
+                Err(ServiceError::internal(format!("bootstrap failed: {e}")))
+            }
+        }
+    }
+
+    fn create_session(&mut self, username: &str) -> ServiceResult<Json> {
+        let user = self.active_user(username)?;
+        let secret: [u8; 16] = crate::crypto::random::array()?;
+        let token = Zeroizing::new(format!("{SESSION_TOKEN_PREFIX}{}", hex::encode(secret)));
+        let hash = accounts::hash_token(&token);
+        let now = now_ms();
+        let expires = now + self.config.session_ttl_ms;
+        let record =
+            json!({"username": user.username, "created_at_ms": now, "expires_at_ms": expires});
+        let value =
+            serde_json::to_vec(&record).map_err(|e| ServiceError::internal(e.to_string()))?;
+        self.commit(vec![crate::store::record::Mutation::Put {
+            ns: crate::store::record::Namespace::Vault,
+            key: format!("{SESSION_PREFIX}{hash}").into_bytes(),
+            value: crate::store::record::Value::Bytes(value),
+            expires_at_ms: expires,
+        }])?;
+        Ok(json!({
+            "ok": true,
+            "token": token.as_str(),
+            "expires_at": expires,
+            "user": {"username": user.username, "role": user.role.as_str()},
+        }))
+    }
+
+    /// `POST /auth/logout`: revokes the session that made the request.
+    pub fn logout(&mut self, principal: &Principal) -> ServiceResult<Json> {
+        let Via::Session { token_hash } = &principal.via else {
+            return Err(ServiceError::bad_request(
+                "logout needs a session token (rdb_s_…)",
+            ));
+        };
+        let key = format!("{SESSION_PREFIX}{token_hash}").into_bytes();
+        self.commit(vec![crate::store::record::Mutation::Delete {
+            ns: crate::store::record::Namespace::Vault,
+            key,
+        }])?;
+        Ok(json!({"ok": true}))
+    }
+
+    /// Reads without an `Authorization` header are allowed only for
+    /// `red.config.*` and only without `--require-auth`.
+    pub fn anonymous_config_reads(&self) -> bool {
+        !self.config.require_auth
+    }
+
+    pub fn index_api_key(&mut self, rec: &ApiKeyRecord) {
+        self.api_keys
+            .insert(rec.key_hash.clone(), (rec.id.clone(), rec.owner.clone()));
+    }
+
+    pub fn unindex_api_key(&mut self, id: &str) {
+        self.api_keys.retain(|_, (kid, _)| kid != id);
+    }
+
+    pub fn unindex_owner(&mut self, owner: &str) {
+        self.api_keys.retain(|_, (_, o)| o != owner);
+    }
+}

@@ -1,0 +1,303 @@
+//! `red.secret.*` secrets (versioned, each value sealed again under
+//! `red.secret.aes_key`) and `red.config.*` configuration.
+//!
+//! A secret is one record in the `Secrets` namespace holding its versions
+//! (at most [`MAX_VERSIONS`], oldest dropped). `DELETE` marks it deleted
+//! (reads answer 404); `purge` removes a deleted secret for good.
+//! `red.secret.aes_key` is reserved: no API reads or writes it.
+
+use super::{Kind, Principal, Service, ServiceError, ServiceResult};
+use crate::database::now_ms;
+use crate::store::record::{Mutation, Namespace, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+
+pub const SECRET_PREFIX: &str = "red.secret.";
+pub const CONFIG_PREFIX: &str = "red.config.";
+pub const RESERVED_AES_KEY: &str = "red.secret.aes_key";
+pub const MAX_VERSIONS: usize = 32;
+pub const MAX_KEY_LEN: usize = 256;
+pub const MAX_SECRET_LEN: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SecretVersion {
+    version: u32,
+    created_at_ms: u64,
+    /// hex of `nonce | ciphertext | tag` under `red.secret.aes_key`
+    sealed: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SecretRecord {
+    versions: Vec<SecretVersion>,
+    created_at_ms: u64,
+    updated_at_ms: u64,
+    #[serde(default)]
+    deleted_at_ms: Option<u64>,
+}
+
+/// Checks a key name: the prefix, then 1+ characters of `A-Za-z0-9._-/:`.
+pub fn validate_key(key: &str, prefix: &str) -> ServiceResult<()> {
+    let rest = key
+        .strip_prefix(prefix)
+        .ok_or_else(|| ServiceError::bad_request(format!("key must start with '{prefix}'")))?;
+    let ok = !rest.is_empty()
+        && key.len() <= MAX_KEY_LEN
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::bad_request(format!(
+            "invalid key: '{prefix}' then 1 to {} characters of letters, digits, '.', '_', '-', '/', ':'",
+            MAX_KEY_LEN - prefix.len()
+        )))
+    }
+}
+
+fn check_secret_key(key: &str) -> ServiceResult<()> {
+    validate_key(key, SECRET_PREFIX)?;
+    if key == RESERVED_AES_KEY {
+        return Err(ServiceError::forbidden(
+            "red.secret.aes_key is reserved and never readable or writable",
+        ));
+    }
+    Ok(())
+}
+
+impl Service {
+    fn secret_record(&self, key: &str) -> ServiceResult<Option<SecretRecord>> {
+        let db = self.open_db()?;
+        match db.store().get(Namespace::Secrets, key.as_bytes(), now_ms()) {
+            Some(e) => match &e.value {
+                Value::Bytes(b) => Ok(Some(super::accounts::decode_record(b)?)),
+                _ => Err(ServiceError::internal("secret record has the wrong type")),
+            },
+            None => Ok(None),
+        }
+    }
+
+    fn put_secret_record(&mut self, key: &str, rec: &SecretRecord) -> ServiceResult<()> {
+        let bytes = serde_json::to_vec(rec).map_err(|e| ServiceError::internal(e.to_string()))?;
+        self.commit(vec![Mutation::Put {
+            ns: Namespace::Secrets,
+            key: key.as_bytes().to_vec(),
+            value: Value::Bytes(bytes),
+            expires_at_ms: 0,
+        }])
+    }
+
+    /// Secrets need an admin until policies say otherwise (default deny).
+    fn authorize_secret(&self, p: &Principal) -> ServiceResult<()> {
+        if p.is_admin() {
+            Ok(())
+        } else {
+            Err(ServiceError::forbidden(
+                "no policy allows this user to use secrets",
+            ))
+        }
+    }
+
+    /// `POST /secrets/{key}`: stores a new version (the first, or the next).
+    pub fn put_secret(
+        &mut self,
+        p: &Principal,
+        key: &str,
+        value: &str,
+        must_exist: bool,
+    ) -> ServiceResult<Json> {
+        check_secret_key(key)?;
+        self.authorize_secret(p)?;
+        if value.len() > MAX_SECRET_LEN {
+            return Err(ServiceError::new(
+                Kind::TooLarge,
+                "payload_too_large",
+                format!("secret values are limited to {MAX_SECRET_LEN} bytes"),
+            ));
+        }
+        let now = now_ms();
+        let existing = self
+            .secret_record(key)?
+            .filter(|r| r.deleted_at_ms.is_none());
+        if must_exist && existing.is_none() {
+            return Err(ServiceError::not_found(format!(
+                "no secret '{key}' to rotate"
+            )));
+        }
+        let mut rec = existing.unwrap_or(SecretRecord {
+            versions: Vec::new(),
+            created_at_ms: now,
+            updated_at_ms: now,
+            deleted_at_ms: None,
+        });
+        let version = rec
+            .versions
+            .last()
+            .map_or(1, |v| v.version.saturating_add(1));
+        let db = self.open_db_mut()?;
+        let sealed = db.seal_secret_value(key.as_bytes(), version, value.as_bytes())?;
+        rec.versions.push(SecretVersion {
+            version,
+            created_at_ms: now,
+            sealed: hex::encode(sealed),
+        });
+        if rec.versions.len() > MAX_VERSIONS {
+            let drop = rec.versions.len() - MAX_VERSIONS;
+            rec.versions.drain(..drop);
+        }
+        rec.updated_at_ms = now;
+        self.put_secret_record(key, &rec)?;
+        Ok(json!({"ok": true, "key": key, "version": version}))
+    }
+
+    /// `GET /secrets/{key}[?version=N]`.
+    pub fn get_secret(
+        &self,
+        p: &Principal,
+        key: &str,
+        version: Option<u32>,
+    ) -> ServiceResult<Json> {
+        check_secret_key(key)?;
+        self.authorize_secret(p)?;
+        let rec = self
+            .secret_record(key)?
+            .filter(|r| r.deleted_at_ms.is_none())
+            .ok_or_else(|| ServiceError::not_found(format!("no secret '{key}'")))?;
+        let v = match version {
+            None => rec.versions.last(),
+            Some(n) => rec.versions.iter().find(|v| v.version == n),
+        }
+        .ok_or_else(|| ServiceError::not_found(format!("secret '{key}' has no such version")))?;
+        let sealed = hex::decode(&v.sealed)
+            .map_err(|_| ServiceError::internal("stored secret is not hex"))?;
+        let db = self.open_db()?;
+        let plain = db.open_secret_value(key.as_bytes(), v.version, &sealed)?;
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| ServiceError::internal("stored secret is not UTF-8"))?;
+        Ok(
+            json!({"ok": true, "key": key, "value": text, "version": v.version, "created_at": v.created_at_ms}),
+        )
+    }
+
+    /// `DELETE /secrets/{key}`: marks it deleted (purge removes it).
+    pub fn delete_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
+        check_secret_key(key)?;
+        self.authorize_secret(p)?;
+        let mut rec = self
+            .secret_record(key)?
+            .filter(|r| r.deleted_at_ms.is_none())
+            .ok_or_else(|| ServiceError::not_found(format!("no secret '{key}'")))?;
+        rec.deleted_at_ms = Some(now_ms());
+        self.put_secret_record(key, &rec)?;
+        Ok(json!({"ok": true, "key": key, "deleted": true}))
+    }
+
+    /// `POST /secrets/{key}/purge`: removes a deleted secret and every
+    /// version of it.
+    pub fn purge_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
+        check_secret_key(key)?;
+        self.authorize_secret(p)?;
+        let rec = self
+            .secret_record(key)?
+            .ok_or_else(|| ServiceError::not_found(format!("no secret '{key}'")))?;
+        if rec.deleted_at_ms.is_none() {
+            return Err(ServiceError::new(
+                Kind::Conflict,
+                "conflict",
+                "delete the secret before purging it",
+            ));
+        }
+        self.commit(vec![Mutation::Delete {
+            ns: Namespace::Secrets,
+            key: key.as_bytes().to_vec(),
+        }])?;
+        Ok(json!({"ok": true, "key": key, "purged": true}))
+    }
+
+    /// `GET /secrets?prefix=P`: metadata only, sorted by key.
+    pub fn list_secrets(&self, p: &Principal, prefix: &str) -> ServiceResult<Json> {
+        self.authorize_secret(p)?;
+        let db = self.open_db()?;
+        let now = now_ms();
+        let mut out = Vec::new();
+        for (k, e) in db.store().state().iter(Namespace::Secrets, now) {
+            if !k.starts_with(prefix.as_bytes()) {
+                continue;
+            }
+            let Value::Bytes(b) = &e.value else { continue };
+            let rec: SecretRecord = super::accounts::decode_record(b)?;
+            if rec.deleted_at_ms.is_some() {
+                continue;
+            }
+            out.push(json!({
+                "key": String::from_utf8_lossy(k),
+                "versions": rec.versions.len(),
+                "latest_version": rec.versions.last().map_or(0, |v| v.version),
+                "created_at": rec.created_at_ms,
+                "updated_at": rec.updated_at_ms,
+            }));
+        }
+        out.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
+        Ok(json!({"ok": true, "secrets": out}))
+    }
+
+    /// `POST /config/{key}` (admins): any JSON value.
+    pub fn put_config(&mut self, p: &Principal, key: &str, value: &Json) -> ServiceResult<Json> {
+        validate_key(key, CONFIG_PREFIX)?;
+        self.require_admin(p)?;
+        let bytes = serde_json::to_vec(value).map_err(|e| ServiceError::internal(e.to_string()))?;
+        if bytes.len() > MAX_SECRET_LEN {
+            return Err(ServiceError::new(
+                Kind::TooLarge,
+                "payload_too_large",
+                "config values are limited to 64 KiB",
+            ));
+        }
+        self.commit(vec![Mutation::Put {
+            ns: Namespace::Config,
+            key: key.as_bytes().to_vec(),
+            value: Value::Bytes(bytes),
+            expires_at_ms: 0,
+        }])?;
+        Ok(json!({"ok": true, "key": key}))
+    }
+
+    /// `GET /config/{key}`: any authenticated caller, or anyone without
+    /// `--require-auth` (`p` is `None` then).
+    pub fn get_config(&self, p: Option<&Principal>, key: &str) -> ServiceResult<Json> {
+        validate_key(key, CONFIG_PREFIX)?;
+        if p.is_none() && !self.anonymous_config_reads() {
+            return Err(ServiceError::unauthorized());
+        }
+        let db = self.open_db()?;
+        let e = db
+            .store()
+            .get(Namespace::Config, key.as_bytes(), now_ms())
+            .ok_or_else(|| ServiceError::not_found(format!("no config '{key}'")))?;
+        let Value::Bytes(b) = &e.value else {
+            return Err(ServiceError::internal("config record has the wrong type"));
+        };
+        let value: Json = serde_json::from_slice(b)
+            .map_err(|_| ServiceError::internal("stored config is not JSON"))?;
+        Ok(json!({"ok": true, "key": key, "value": value}))
+    }
+
+    pub fn delete_config(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
+        validate_key(key, CONFIG_PREFIX)?;
+        self.require_admin(p)?;
+        let db = self.open_db()?;
+        if db
+            .store()
+            .get(Namespace::Config, key.as_bytes(), now_ms())
+            .is_none()
+        {
+            return Err(ServiceError::not_found(format!("no config '{key}'")));
+        }
+        self.commit(vec![Mutation::Delete {
+            ns: Namespace::Config,
+            key: key.as_bytes().to_vec(),
+        }])?;
+        Ok(json!({"ok": true, "key": key, "deleted": true}))
+    }
+}

@@ -1,0 +1,239 @@
+//! User and API-key management: list, create, delete, change password,
+//! mint and revoke keys. Admins manage everyone; a user may change their own
+//! password and manage their own keys.
+
+use super::accounts::{self, ApiKeyRecord, Role, UserRecord};
+use super::work::{Job, Then, Work};
+use super::{Kind, Principal, Service, ServiceError, ServiceResult, Via};
+use crate::database::now_ms;
+use crate::store::record::{Mutation, Namespace, Value};
+use serde_json::{json, Value as Json};
+use zeroize::Zeroizing;
+
+fn user_json(u: &UserRecord) -> Json {
+    json!({"username": u.username, "role": u.role.as_str(), "created_at": u.created_at_ms, "disabled": u.disabled})
+}
+
+fn key_json(k: &ApiKeyRecord) -> Json {
+    json!({"id": k.id, "owner": k.owner, "label": k.label, "created_at": k.created_at_ms})
+}
+
+pub fn parse_role(s: &str) -> ServiceResult<Role> {
+    match s {
+        "admin" => Ok(Role::Admin),
+        "user" => Ok(Role::User),
+        _ => Err(ServiceError::bad_request(
+            "role must be \"admin\" or \"user\"",
+        )),
+    }
+}
+
+impl Service {
+    fn records<T: for<'de> serde::Deserialize<'de>>(&self, prefix: &str) -> ServiceResult<Vec<T>> {
+        let db = self.open_db()?;
+        let now = now_ms();
+        let mut out = Vec::new();
+        for (k, e) in db.store().state().iter(Namespace::Vault, now) {
+            if !k.starts_with(prefix.as_bytes()) {
+                continue;
+            }
+            if let Value::Bytes(b) = &e.value {
+                out.push(accounts::decode_record(b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn list_users(&self, p: &Principal) -> ServiceResult<Json> {
+        self.require_admin(p)?;
+        let mut users: Vec<UserRecord> = self.records(accounts::USER_PREFIX)?;
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(json!({"ok": true, "users": users.iter().map(user_json).collect::<Vec<_>>()}))
+    }
+
+    pub fn begin_create_user(
+        &mut self,
+        p: &Principal,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> ServiceResult<Work> {
+        self.require_admin(p)?;
+        accounts::validate_username(username)?;
+        accounts::validate_password(password.as_bytes(), self.config.min_password_len)?;
+        if self.user(username)?.is_some() {
+            return Err(ServiceError::new(
+                Kind::Conflict,
+                "conflict",
+                format!("user '{username}' already exists"),
+            ));
+        }
+        Ok(Work {
+            job: Job::Hash {
+                password: Zeroizing::new(password.to_string()),
+                cost: self.config.password_cost,
+            },
+            then: Then::CreateUser {
+                username: username.to_string(),
+                role,
+            },
+        })
+    }
+
+    pub(super) fn finish_create_user(
+        &mut self,
+        username: &str,
+        role: Role,
+        hash: String,
+    ) -> ServiceResult<Json> {
+        if self.user(username)?.is_some() {
+            return Err(ServiceError::new(
+                Kind::Conflict,
+                "conflict",
+                format!("user '{username}' already exists"),
+            ));
+        }
+        let user = UserRecord {
+            username: username.to_string(),
+            role,
+            password_hash: hash,
+            created_at_ms: now_ms(),
+            disabled: false,
+        };
+        self.commit(vec![accounts::put_user(&user)?])?;
+        Ok(json!({"ok": true, "user": user_json(&user)}))
+    }
+
+    pub fn delete_user(&mut self, p: &Principal, username: &str) -> ServiceResult<Json> {
+        self.require_admin(p)?;
+        let user = self
+            .user(username)?
+            .ok_or_else(|| ServiceError::not_found(format!("no user '{username}'")))?;
+        if user.role == Role::Admin {
+            let admins = self
+                .records::<UserRecord>(accounts::USER_PREFIX)?
+                .iter()
+                .filter(|u| u.role == Role::Admin && !u.disabled)
+                .count();
+            if admins <= 1 {
+                return Err(ServiceError::new(
+                    Kind::Conflict,
+                    "conflict",
+                    "cannot delete the last admin",
+                ));
+            }
+        }
+        let mut muts = vec![Mutation::Delete {
+            ns: Namespace::Vault,
+            key: accounts::user_key(username),
+        }];
+        let keys: Vec<ApiKeyRecord> = self.records(accounts::API_KEY_PREFIX)?;
+        for k in keys.iter().filter(|k| k.owner == username) {
+            muts.push(Mutation::Delete {
+                ns: Namespace::Vault,
+                key: accounts::api_key_key(&k.id),
+            });
+        }
+        self.commit(muts)?;
+        self.unindex_owner(username);
+        Ok(json!({"ok": true, "deleted": username}))
+    }
+
+    pub fn begin_set_password(
+        &mut self,
+        p: &Principal,
+        username: &str,
+        password: &str,
+    ) -> ServiceResult<Work> {
+        let own = p.name == username && !matches!(p.via, Via::AdminToken);
+        if !own {
+            self.require_admin(p)?;
+        }
+        accounts::validate_password(password.as_bytes(), self.config.min_password_len)?;
+        if self.user(username)?.is_none() {
+            return Err(ServiceError::not_found(format!("no user '{username}'")));
+        }
+        Ok(Work {
+            job: Job::Hash {
+                password: Zeroizing::new(password.to_string()),
+                cost: self.config.password_cost,
+            },
+            then: Then::SetPassword {
+                username: username.to_string(),
+            },
+        })
+    }
+
+    pub(super) fn finish_set_password(
+        &mut self,
+        username: &str,
+        hash: String,
+    ) -> ServiceResult<Json> {
+        let mut user = self
+            .user(username)?
+            .ok_or_else(|| ServiceError::not_found(format!("no user '{username}'")))?;
+        user.password_hash = hash;
+        self.commit(vec![accounts::put_user(&user)?])?;
+        Ok(json!({"ok": true}))
+    }
+
+    pub fn list_api_keys(&self, p: &Principal) -> ServiceResult<Json> {
+        let mut keys: Vec<ApiKeyRecord> = self.records(accounts::API_KEY_PREFIX)?;
+        if !p.is_admin() {
+            keys.retain(|k| k.owner == p.name);
+        }
+        keys.sort_by(|a, b| a.created_at_ms.cmp(&b.created_at_ms).then(a.id.cmp(&b.id)));
+        Ok(json!({"ok": true, "api_keys": keys.iter().map(key_json).collect::<Vec<_>>()}))
+    }
+
+    /// Mints a key for `owner` (admins only for someone else). The token is
+    /// in the reply once and never again.
+    pub fn create_api_key(
+        &mut self,
+        p: &Principal,
+        owner: Option<&str>,
+        label: &str,
+    ) -> ServiceResult<Json> {
+        let owner = match owner {
+            Some(o) if o != p.name => {
+                self.require_admin(p)?;
+                o.to_string()
+            }
+            _ => {
+                if matches!(p.via, Via::AdminToken) {
+                    return Err(ServiceError::bad_request(
+                        "give \"owner\": the admin token is not a user",
+                    ));
+                }
+                p.name.clone()
+            }
+        };
+        if label.len() > 128 {
+            return Err(ServiceError::bad_request("label must be at most 128 bytes"));
+        }
+        if self.user(&owner)?.is_none() {
+            return Err(ServiceError::not_found(format!("no user '{owner}'")));
+        }
+        let key = accounts::new_api_key(&owner, label, now_ms())?;
+        self.commit(vec![accounts::put_api_key(&key.record)?])?;
+        self.index_api_key(&key.record);
+        Ok(json!({"ok": true, "api_key": key.token.as_str(), "key": key_json(&key.record)}))
+    }
+
+    pub fn delete_api_key(&mut self, p: &Principal, id: &str) -> ServiceResult<Json> {
+        let keys: Vec<ApiKeyRecord> = self.records(accounts::API_KEY_PREFIX)?;
+        let key = keys
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| ServiceError::not_found(format!("no api key '{id}'")))?;
+        if key.owner != p.name {
+            self.require_admin(p)?;
+        }
+        self.commit(vec![Mutation::Delete {
+            ns: Namespace::Vault,
+            key: accounts::api_key_key(id),
+        }])?;
+        self.unindex_api_key(id);
+        Ok(json!({"ok": true, "deleted": id}))
+    }
+}

@@ -1,0 +1,94 @@
+//! CPU-heavy work the event loop hands to the worker pool: Argon2id
+//! verification and hashing, and the key derivations of bootstrap. A
+//! [`Job`] carries everything it needs and touches no shared state; its
+//! [`JobOutput`] comes back to the loop, which resumes the request with the
+//! [`Then`] it parked.
+
+use crate::crypto::password::{hash_password, verify_password, PasswordCost};
+use crate::database::{Database, PreparedBootstrap};
+use crate::error::Result;
+use crate::service::accounts::Role;
+use std::net::IpAddr;
+use zeroize::Zeroizing;
+
+/// A PHC string verified when the user does not exist, so an unknown
+/// username costs the same time as a wrong password.
+pub const DUMMY_PHC: &str = "$argon2id$v=19$m=65536,t=3,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+pub enum Job {
+    Verify {
+        phc: String,
+        password: Zeroizing<String>,
+    },
+    Hash {
+        password: Zeroizing<String>,
+        cost: PasswordCost,
+    },
+    Bootstrap {
+        username: String,
+        password: Zeroizing<String>,
+        cost: PasswordCost,
+        min_password_len: usize,
+    },
+}
+
+pub enum JobOutput {
+    Verified(bool),
+    Hashed(Result<String>),
+    Bootstrap(Box<Result<PreparedBootstrap>>),
+}
+
+impl Job {
+    pub fn run(self) -> JobOutput {
+        match self {
+            Job::Verify { phc, password } => {
+                JobOutput::Verified(verify_password(password.as_bytes(), &phc))
+            }
+            Job::Hash { password, cost } => {
+                JobOutput::Hashed(hash_password(password.as_bytes(), cost))
+            }
+            Job::Bootstrap {
+                username,
+                password,
+                cost,
+                min_password_len,
+            } => JobOutput::Bootstrap(Box::new(Database::prepare_bootstrap(
+                &username,
+                password.as_bytes(),
+                cost,
+                min_password_len,
+            ))),
+        }
+    }
+}
+
+/// What to do with a job's output once it is back on the loop.
+#[derive(Debug, Clone)]
+pub enum Then {
+    /// `POST /auth/login`: make a session when the password verified.
+    Login {
+        username: String,
+        peer: IpAddr,
+        known_user: bool,
+    },
+    /// Wire `AUTH user pass` / `HELLO AUTH`: authenticate the connection.
+    WireAuth {
+        username: String,
+        peer: IpAddr,
+        known_user: bool,
+    },
+    CreateUser {
+        username: String,
+        role: Role,
+    },
+    SetPassword {
+        username: String,
+    },
+    Bootstrap,
+}
+
+/// A job and its continuation.
+pub struct Work {
+    pub job: Job,
+    pub then: Then,
+}
