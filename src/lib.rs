@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod database;
 pub mod error;
+pub mod harden;
 pub mod logging;
 pub mod pager;
 pub mod server;

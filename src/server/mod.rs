@@ -60,6 +60,32 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
     if !ev.service().has_admin_token() {
         log_warn!("RED_ADMIN_TOKEN is not set: /admin endpoints accept admin users only");
     }
+    let seccomp = !matches!(std::env::var("REDDB_SECCOMP").as_deref(), Ok("off"));
+    if !seccomp {
+        log_warn!("REDDB_SECCOMP=off: the seccomp filter is NOT installed (diagnostics only; never in production)");
+    }
+    let hardened = crate::harden::apply(config.require_mlock, seccomp)?;
+    log_notice!(
+        "hardened: memory {}, dumps off, capabilities dropped, no_new_privs, seccomp {}",
+        match hardened.memory {
+            crate::harden::MemoryLock::All => "fully locked (mlockall)".to_string(),
+            crate::harden::MemoryLock::KeyPagesOnly { .. } => "key pages locked".to_string(),
+        },
+        if hardened.seccomp {
+            format!(
+                "on ({} syscalls allowed)",
+                crate::harden::seccomp::ALLOWED_SYSCALLS
+            )
+        } else {
+            "OFF".to_string()
+        }
+    );
+    #[cfg(feature = "test-hooks")]
+    if std::env::var_os("REDDB_TEST_FORBIDDEN_SYSCALL").is_some() {
+        crate::log_warn!("test hook: calling a forbidden syscall (ptrace)");
+        // SAFETY: PTRACE_TRACEME takes no pointers; the filter kills us first.
+        unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
+    }
     ev.ready();
     let result = ev.run();
     let service = ev.into_service();

@@ -24,25 +24,40 @@ impl WorkerPool {
         let job_rx = Arc::new(std::sync::Mutex::new(job_rx));
         let (res_tx, res_rx) = mpsc::channel();
         let mut handles = Vec::new();
+        // Each thread reports in once it runs: its start-up syscalls
+        // (set_robust_list, rseq, prctl) must happen before the seccomp
+        // filter, which is installed right after the pool starts.
+        let (started_tx, started_rx) = mpsc::channel::<()>();
         for i in 0..threads.max(1) {
             let rx = Arc::clone(&job_rx);
             let tx = res_tx.clone();
             let waker = Arc::clone(&waker);
+            let started = started_tx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("red-worker-{i}"))
-                .spawn(move || loop {
-                    let next = match rx.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((id, job)) = next else { return };
-                    let out = job.run();
-                    if tx.send((id, out)).is_err() {
-                        return;
+                .spawn(move || {
+                    let _ = started.send(());
+                    drop(started);
+                    loop {
+                        let next = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((id, job)) = next else { return };
+                        let out = job.run();
+                        if tx.send((id, out)).is_err() {
+                            return;
+                        }
+                        let _ = waker.wake();
                     }
-                    let _ = waker.wake();
                 })?;
             handles.push(h);
+        }
+        drop(started_tx);
+        for _ in 0..handles.len() {
+            if started_rx.recv().is_err() {
+                return Err(std::io::Error::other("a worker thread died while starting"));
+            }
         }
         Ok(Self {
             jobs: Some(job_tx),
