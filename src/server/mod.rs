@@ -3,6 +3,7 @@
 
 pub mod event_loop;
 pub mod http;
+pub mod listeners;
 pub mod notify;
 pub mod reload;
 pub mod workers;
@@ -33,8 +34,8 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
     );
     service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
     drop(admin);
-    let http = std::net::TcpListener::bind(config.http_bind)
-        .map_err(|e| Error::io(format!("cannot listen on {} (HTTP)", config.http_bind), e))?;
+    let listeners = listeners::open(config.http_bind)?;
+    let http = listeners.http;
     let bound = http
         .local_addr()
         .map_err(|e| Error::io("cannot read the HTTP address", e))?;

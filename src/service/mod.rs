@@ -232,6 +232,14 @@ impl Service {
                 });
             }
         }
+        let user_token = token.starts_with(accounts::API_KEY_TOKEN_PREFIX)
+            || token.starts_with(SESSION_TOKEN_PREFIX);
+        if self.is_sealed() && (user_token || self.admin_token_hash.is_none()) {
+            // API keys and sessions live in the vault: without it they can
+            // be neither accepted nor refused, so say why (SPEC §4: reads
+            // answer `vault_sealed`, not "invalid credentials").
+            return Err(self.open_db().err().unwrap_or_else(ServiceError::sealed));
+        }
         if token.starts_with(accounts::API_KEY_TOKEN_PREFIX) {
             let hash = accounts::hash_token(token);
             let (id, owner) = self
@@ -272,9 +280,6 @@ impl Service {
                 role: user.role,
                 via: Via::Session { token_hash: hash },
             });
-        }
-        if self.is_sealed() && self.admin_token_hash.is_none() {
-            return Err(ServiceError::sealed());
         }
         Err(ServiceError::unauthorized())
     }
