@@ -216,6 +216,8 @@ fn decode_blob(r: &mut Reader<'_>, budget: &mut usize) -> Result<Vec<u8>, Record
     Ok(r.take(len).ok_or(RecordError::Truncated)?.to_vec())
 }
 
+/// Decodes a value; the byte budget counts exactly what
+/// [`Value::payload_len`] counts, so decode and [`validate`] agree.
 fn decode_value(r: &mut Reader<'_>) -> Result<Value, RecordError> {
     let mut budget = MAX_VALUE_LEN;
     match r.u8().ok_or(RecordError::Truncated)? {
@@ -224,6 +226,7 @@ fn decode_value(r: &mut Reader<'_>) -> Result<Value, RecordError> {
             let count = r.u32().ok_or(RecordError::Truncated)?;
             let mut set = BTreeSet::new();
             for _ in 0..count {
+                budget = budget.checked_sub(4).ok_or(RecordError::ValueTooLong)?;
                 set.insert(decode_blob(r, &mut budget)?);
             }
             Ok(Value::Set(set))
@@ -232,6 +235,7 @@ fn decode_value(r: &mut Reader<'_>) -> Result<Value, RecordError> {
             let count = r.u32().ok_or(RecordError::Truncated)?;
             let mut hash = BTreeMap::new();
             for _ in 0..count {
+                budget = budget.checked_sub(8).ok_or(RecordError::ValueTooLong)?;
                 let k = decode_blob(r, &mut budget)?;
                 let v = decode_blob(r, &mut budget)?;
                 hash.insert(k, v);

@@ -64,6 +64,9 @@ pub fn decode(page: &[u8]) -> Result<VaultPage<'_>, VaultPageError> {
     let nonce = r.array().ok_or(VaultPageError::BadLength)?;
     let ciphertext = r.take(len).ok_or(VaultPageError::BadLength)?;
     let tag = r.array().ok_or(VaultPageError::BadLength)?;
+    if r.rest().iter().any(|b| *b != 0) {
+        return Err(VaultPageError::BadLength);
+    }
     Ok(VaultPage {
         salt,
         nonce,

@@ -1,0 +1,225 @@
+//! Writes the seed corpora under `fuzz/corpus/<target>/` from the library's
+//! own encoders, so every seed is a real, valid instance of its format:
+//!
+//! ```text
+//! cd fuzz && cargo run --bin make_corpus -- corpus
+//! ```
+//!
+//! Output is deterministic (fixed keys, nonces, salts and ids), so running
+//! it again rewrites the same bytes. Keep the total small (< 200 KB): the
+//! fuzzer grows its own working corpus in `fuzz/corpus-work/`.
+
+use reddb::pager::meta::{self, FileHeader, MetaState};
+use reddb::store::log::{self, LogPageHeader, FLAG_GROUP_START};
+use reddb::store::record::{self, FrameKind, Mutation, Namespace, Value};
+use reddb::vault::codec::{self, VaultPage};
+use reddb_fuzz::{test_key, PAGE_SIZE, TEST_FILE_ID, TEST_LOG_PAGE_NO};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+struct Out {
+    root: PathBuf,
+    bytes: usize,
+    files: usize,
+}
+
+impl Out {
+    fn write(&mut self, target: &str, name: &str, data: &[u8]) {
+        let dir = self.root.join(target);
+        fs::create_dir_all(&dir).expect("create corpus dir");
+        fs::write(dir.join(format!("seed-{name}")), data).expect("write seed");
+        self.bytes += data.len();
+        self.files += 1;
+    }
+}
+
+fn meta_seeds(out: &mut Out) {
+    let key = &test_key();
+    let fresh = FileHeader {
+        page_size: 4096,
+        file_id: TEST_FILE_ID,
+        bootstrapped: false,
+        cert_id: [0; 16],
+    };
+    for page_no in [0u64, 1] {
+        let prefix = meta::encode_prefix(&fresh, 1 + page_no);
+        let page = meta::encode(page_no, &prefix, None, fresh.page_size);
+        assert!(meta::decode(page_no, &page).is_ok());
+        out.write("meta_page", &format!("fresh-{page_no}"), &page);
+    }
+    let state = MetaState {
+        epoch: 3,
+        log_head_page: TEST_LOG_PAGE_NO,
+        log_head_seq: 17,
+        log_anchor: [0x5a; 16],
+        base_commit_seq: 41,
+    };
+    for (page_no, page_size) in [(0u64, 4096u32), (1, 8192)] {
+        let header = FileHeader {
+            page_size,
+            bootstrapped: true,
+            cert_id: [0x22; 16],
+            ..fresh
+        };
+        let prefix = meta::encode_prefix(&header, 9 + page_no);
+        let nonce = [page_no as u8 + 1; 12];
+        let mut body = state.encode().to_vec();
+        let tag = key
+            .seal(&nonce, &meta::seal_aad(page_no, &prefix), &mut body)
+            .expect("seal meta state");
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&body);
+        sealed.extend_from_slice(&tag);
+        assert_eq!(sealed.len(), meta::SEALED_META_LEN);
+        let page = meta::encode(page_no, &prefix, Some(&sealed), page_size);
+        assert!(meta::decode(page_no, &page).is_ok());
+        out.write("meta_page", &format!("bootstrapped-{page_no}-{page_size}"), &page);
+    }
+    out.write("meta_page", "meta-state", &state.encode());
+    out.write("meta_page", "header-only", &meta::encode_prefix(&fresh, 1)[..16]);
+}
+
+fn vault_seeds(out: &mut Out) {
+    let key = &test_key();
+    // Same layout as the real payload: version | master 32 | data key 32 |
+    // aes key present | aes key 32 | created_at_ms.
+    let mut payload = vec![1u8];
+    payload.extend_from_slice(&[0x31; 32]);
+    payload.extend_from_slice(&[0x32; 32]);
+    payload.push(1);
+    payload.extend_from_slice(&[0x33; 32]);
+    payload.extend_from_slice(&1_700_000_000_000u64.to_be_bytes());
+    let nonce = [0x44; 12];
+    let mut ct = payload.clone();
+    let tag = key.seal(&nonce, codec::AAD, &mut ct).expect("seal vault payload");
+    let page = VaultPage {
+        salt: [0x55; 16],
+        nonce,
+        ciphertext: &ct,
+        tag,
+    };
+    let bytes = codec::encode(&page, PAGE_SIZE).expect("vault page fits");
+    out.write("vault_page", "sealed-4096", &bytes);
+    // The same page cut right after its tag (decode does not need the padding).
+    let used = codec::OVERHEAD + ct.len();
+    out.write("vault_page", "sealed-trimmed", &bytes[..used]);
+    // Not sealed under the test key: decodes, opening fails.
+    let junk = VaultPage {
+        salt: [1; 16],
+        nonce: [2; 12],
+        ciphertext: &[3u8; 106],
+        tag: [4; 16],
+    };
+    let bytes = codec::encode(&junk, 512).expect("vault page fits");
+    out.write("vault_page", "unsealed-512", &bytes);
+    out.write("vault_page", "empty", &[0u8; 64]);
+}
+
+fn mutations() -> Vec<Mutation> {
+    vec![
+        Mutation::Put {
+            ns: Namespace::Keyspace,
+            key: b"greeting".to_vec(),
+            value: Value::Bytes(b"hello".to_vec()),
+            expires_at_ms: 0,
+        },
+        Mutation::Put {
+            ns: Namespace::Vault,
+            key: b"user:alice".to_vec(),
+            value: Value::Hash(BTreeMap::from([
+                (b"role".to_vec(), b"admin".to_vec()),
+                (b"pw".to_vec(), vec![0xaa; 12]),
+            ])),
+            expires_at_ms: 1_700_000_000_000,
+        },
+        Mutation::Put {
+            ns: Namespace::Config,
+            key: b"red.config.tags".to_vec(),
+            value: Value::Set(BTreeSet::from([b"a".to_vec(), b"bc".to_vec(), Vec::new()])),
+            expires_at_ms: 0,
+        },
+        Mutation::Delete {
+            ns: Namespace::Secrets,
+            key: b"red.secret.db".to_vec(),
+        },
+        Mutation::Clear { ns: Namespace::Audit },
+    ]
+}
+
+fn record_seeds(out: &mut Out) -> Vec<u8> {
+    let muts = mutations();
+    let mut commit = Vec::new();
+    record::encode_frame(&mut commit, FrameKind::Commit, 7, &muts);
+    out.write("log_record", "commit", &commit);
+    let mut snapshot = Vec::new();
+    record::encode_frame(&mut snapshot, FrameKind::Snapshot, 6, &muts[..3]);
+    out.write("log_record", "snapshot", &snapshot);
+    let mut empty = Vec::new();
+    record::encode_frame(&mut empty, FrameKind::Commit, 1, &[]);
+    out.write("log_record", "empty-commit", &empty);
+    let mut stream = snapshot.clone();
+    stream.extend_from_slice(&commit);
+    out.write("log_record", "two-frames", &stream);
+    out.write("log_record", "body", &commit[record::FRAME_HEADER_LEN..]);
+    let names = ["put-bytes", "put-hash", "put-set", "delete", "clear"];
+    for (m, name) in muts.iter().zip(names) {
+        let mut one = Vec::new();
+        record::encode_frame(&mut one, FrameKind::Commit, 2, std::slice::from_ref(m));
+        assert_eq!(one.len(), record::FRAME_HEADER_LEN + 4 + record::encoded_len(m));
+        out.write("log_record", name, &one);
+    }
+    stream
+}
+
+fn log_page_seeds(out: &mut Out, stream: &[u8]) {
+    let key = &test_key();
+    let cap = log::stream_capacity(PAGE_SIZE);
+    let full: Vec<u8> = stream.iter().copied().cycle().take(cap).collect();
+    let cases: [(&str, u64, u8, &[u8]); 4] = [
+        ("group-start", 0, FLAG_GROUP_START, stream),
+        ("continuation", 1, 0, &stream[..stream.len() / 2]),
+        ("empty", 2, 0, &[]),
+        ("full", 3, FLAG_GROUP_START, &full),
+    ];
+    let mut prev_tag = [0x5a; 16];
+    for (name, seq, flags, data) in cases {
+        let header = LogPageHeader {
+            seq,
+            prev_tag,
+            next_page: TEST_LOG_PAGE_NO + seq + 1,
+            flags,
+        };
+        let (page, tag) = log::seal(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, log::nonce(3, seq), &header, data, PAGE_SIZE)
+            .expect("seal log page");
+        assert!(log::open(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, &page).is_ok());
+        out.write("log_page", name, &page);
+        prev_tag = tag;
+    }
+}
+
+fn certificate_seeds(out: &mut Out) {
+    let ok = "0123456789abcdef".repeat(4);
+    out.write("certificate", "valid", ok.as_bytes());
+    out.write("certificate", "valid-newline", format!("{ok}\n").as_bytes());
+    out.write("certificate", "valid-upper-padded", format!("  {}\r\n", ok.to_uppercase()).as_bytes());
+    out.write("certificate", "short", &ok.as_bytes()[..63]);
+    out.write("certificate", "long", format!("{ok}0").as_bytes());
+    out.write("certificate", "not-hex", format!("{}zz", &ok[..62]).as_bytes());
+    out.write("certificate", "blank", b" \t\n");
+}
+
+fn main() {
+    let root = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus"));
+    let mut out = Out { root, bytes: 0, files: 0 };
+    meta_seeds(&mut out);
+    vault_seeds(&mut out);
+    let stream = record_seeds(&mut out);
+    log_page_seeds(&mut out, &stream);
+    certificate_seeds(&mut out);
+    println!("wrote {} seeds, {} bytes, under {}", out.files, out.bytes, out.root.display());
+    assert!(out.bytes < 200 * 1024, "seed corpus grew past 200 KB");
+}
