@@ -33,6 +33,12 @@ pub fn open_pager(path: &Path, create: bool) -> Result<Pager> {
     let mut io = FileIo::new(f);
     let len = crate::pager::PageIo::len(&mut io)
         .map_err(|e| Error::io("cannot stat database file", e))?;
+    if len == 0 && !create {
+        return Err(Error::UnsupportedFormat(format!(
+            "{} is empty: not a reddb database file",
+            path.display()
+        )));
+    }
     if len == 0 {
         let pager = Pager::create(Box::new(io), DEFAULT_PAGE_SIZE)?;
         if !existed {
@@ -65,6 +71,23 @@ pub struct PreparedBootstrap {
     cert: Certificate,
     user: accounts::UserRecord,
     key: accounts::NewApiKey,
+}
+
+impl PreparedBootstrap {
+    /// The certificate, for delivery to the operator *before*
+    /// [`Database::finish_bootstrap`] commits: a bootstrap whose certificate
+    /// could not be delivered must not be committed.
+    pub fn certificate_hex(&self) -> Zeroizing<String> {
+        self.cert.to_hex_for_operator()
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.key.token
+    }
+
+    pub fn username(&self) -> &str {
+        &self.user.username
+    }
 }
 
 /// An unsealed database.
@@ -226,10 +249,11 @@ impl Database {
 
     /// Seals one version of a `red.secret.*` value under
     /// `red.secret.aes_key`, bound to its key name and version:
-    /// `nonce(12) | ciphertext | tag(16)`.
+    /// `nonce(12) | ciphertext | tag(16)` with a fresh random nonce (secret
+    /// writes are few; the bound is in docs/FORMAT.md).
     pub fn seal_secret_value(&mut self, key: &[u8], version: u32, value: &[u8]) -> Result<Vec<u8>> {
         let aad = self.secret_aad(key, version);
-        let nonce = self.store.next_nonce()?;
+        let nonce: [u8; NONCE_LEN] = crate::crypto::random::array()?;
         let cipher = self.secret_key.as_ref().ok_or(Error::NotBootstrapped)?;
         let mut out = Vec::with_capacity(NONCE_LEN + value.len() + TAG_LEN);
         out.extend_from_slice(&nonce);

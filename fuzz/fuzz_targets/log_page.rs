@@ -17,7 +17,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use reddb::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use reddb::store::log::{self, LogPageError, LogPageHeader, HEADER_LEN};
-use reddb_fuzz::{test_key, PAGE_SIZE, TEST_FILE_ID, TEST_LOG_PAGE_NO};
+use reddb_fuzz::{test_key, PAGE_SIZE, TEST_FILE_ID, TEST_LOG_PAGE_NO, TEST_SESSION};
 
 #[derive(Arbitrary, Debug)]
 struct SealInput {
@@ -35,7 +35,7 @@ struct SealInput {
 
 fn raw(key: &AeadKey, data: &[u8]) {
     let result = log::open(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, data);
-    if data.len() < NONCE_LEN + HEADER_LEN + TAG_LEN {
+    if data.len() < log::SESSION_LEN + NONCE_LEN + HEADER_LEN + TAG_LEN {
         assert_eq!(result, Err(LogPageError::Unauthentic));
         return;
     }
@@ -44,9 +44,10 @@ fn raw(key: &AeadKey, data: &[u8]) {
     assert_eq!(&tag[..], &data[data.len() - TAG_LEN..]);
     // Re-sealing what was opened, with the page's own nonce, opens again
     // to the same header and data.
+    let session = log::session_of(data).expect("an opened page has a session prefix");
     let mut nonce = [0u8; NONCE_LEN];
-    nonce.copy_from_slice(&data[..NONCE_LEN]);
-    let (page, _) = log::seal(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, nonce, &header, &stream, data.len())
+    nonce.copy_from_slice(&data[log::SESSION_LEN..log::SESSION_LEN + NONCE_LEN]);
+    let (page, _) = log::seal(key, &session, &TEST_FILE_ID, TEST_LOG_PAGE_NO, nonce, &header, &stream, data.len())
         .expect("re-seal of an opened page");
     let (h2, s2, _) = log::open(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, &page).expect("re-sealed page opens");
     assert_eq!((h2, s2), (header, stream));
@@ -68,7 +69,7 @@ fn structured(key: &AeadKey, data: &[u8]) {
         flags: input.flags,
     };
     let nonce = log::nonce(input.epoch, input.counter);
-    let (page, tag) = log::seal(key, &TEST_FILE_ID, input.page_no, nonce, &header, &input.data, PAGE_SIZE)
+    let (page, tag) = log::seal(key, &TEST_SESSION, &TEST_FILE_ID, input.page_no, nonce, &header, &input.data, PAGE_SIZE)
         .expect("seal of data within capacity");
     assert_eq!(page.len(), PAGE_SIZE);
     assert_eq!(&page[..NONCE_LEN], &nonce[..]);

@@ -11,6 +11,8 @@ use reddb::crypto::seal::AeadKey;
 pub const TEST_KEY_BYTES: [u8; 32] = [7u8; 32];
 /// File id bound into the AAD of sealed log pages.
 pub const TEST_FILE_ID: [u8; 16] = [0x11u8; 16];
+/// Session id written in the clear prefix of test log pages.
+pub const TEST_SESSION: [u8; 16] = [0x22u8; 16];
 /// Page number the log-page seeds are sealed at (the first data page).
 pub const TEST_LOG_PAGE_NO: u64 = reddb::pager::FIRST_DATA_PAGE;
 /// Page size of the structure-aware log page variant and of most seeds.

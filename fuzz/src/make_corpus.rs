@@ -13,7 +13,7 @@ use reddb::pager::meta::{self, FileHeader, MetaState};
 use reddb::store::log::{self, LogPageHeader, FLAG_GROUP_START};
 use reddb::store::record::{self, FrameKind, Mutation, Namespace, Value};
 use reddb::vault::codec::{self, VaultPage};
-use reddb_fuzz::{test_key, PAGE_SIZE, TEST_FILE_ID, TEST_LOG_PAGE_NO};
+use reddb_fuzz::{test_key, PAGE_SIZE, TEST_FILE_ID, TEST_SESSION, TEST_LOG_PAGE_NO};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -190,7 +190,7 @@ fn log_page_seeds(out: &mut Out, stream: &[u8]) {
             next_page: TEST_LOG_PAGE_NO + seq + 1,
             flags,
         };
-        let (page, tag) = log::seal(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, log::nonce(3, seq), &header, data, PAGE_SIZE)
+        let (page, tag) = log::seal(key, &TEST_SESSION, &TEST_FILE_ID, TEST_LOG_PAGE_NO, log::nonce(3, seq), &header, data, PAGE_SIZE)
             .expect("seal log page");
         assert!(log::open(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, &page).is_ok());
         out.write("log_page", name, &page);

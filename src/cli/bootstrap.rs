@@ -10,6 +10,7 @@ use super::args::Flags;
 use crate::crypto::password::PasswordCost;
 use crate::database::{open_pager, Database};
 use crate::error::{Error, Result};
+use crate::service::accounts;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -44,6 +45,8 @@ pub fn run(args: &[String]) -> Result<i32> {
         ));
     }
     let password = read_password(&flags)?;
+    accounts::validate_username(username)?;
+    accounts::validate_password(password.as_bytes(), accounts::MIN_PASSWORD_LEN)?;
     if let Some(out) = cert_out {
         if Path::new(out).exists() {
             return Err(Error::Usage(format!(
@@ -51,28 +54,60 @@ pub fn run(args: &[String]) -> Result<i32> {
             )));
         }
     }
-    let pager = open_pager(path, true)?;
-    let (_db, out) =
-        Database::bootstrap(pager, username, password.as_bytes(), PasswordCost::DEFAULT)?;
-    if let Some(target) = cert_out {
-        write_certificate_file(Path::new(target), &out.certificate_hex)?;
+    if print && !stdout_is_open() {
+        return Err(Error::Usage(
+            "standard output is closed: the certificate would be lost".into(),
+        ));
     }
-    let mut stdout = std::io::stdout().lock();
+    let pager = open_pager(path, true)?;
+    if pager.header().bootstrapped {
+        return Err(Error::AlreadyBootstrapped);
+    }
+    let prepared = Database::prepare_bootstrap(
+        username,
+        password.as_bytes(),
+        PasswordCost::DEFAULT,
+        accounts::MIN_PASSWORD_LEN,
+    )?;
+    // Deliver the certificate first; commit only once it is out. A failed
+    // delivery leaves the file fresh, so bootstrap can simply be rerun.
+    let cert_hex = prepared.certificate_hex();
+    if let Some(target) = cert_out {
+        write_certificate_file(Path::new(target), &cert_hex)?;
+    }
     let mut text = Zeroizing::new(String::new());
     text.push_str(&format!("vault initialized: {}\n", path.display()));
-    text.push_str(&format!("admin user created: {}\n", out.username));
-    text.push_str(&format!("api key: {}\n", out.api_key.as_str()));
+    text.push_str(&format!("admin user created: {}\n", prepared.username()));
+    text.push_str(&format!("api key: {}\n", prepared.api_key()));
     if print {
-        text.push_str(&format!("certificate: {}\n", out.certificate_hex.as_str()));
+        text.push_str(&format!("certificate: {}\n", cert_hex.as_str()));
         text.push_str("  ^^^^ store this offline + in your secret manager ^^^^\n");
     } else if let Some(target) = cert_out {
         text.push_str(&format!("certificate written to: {target}\n"));
     }
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| Error::io("cannot write to standard output", e))?;
+    let delivered = {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|_| stdout.flush())
+            .map_err(|e| Error::io("cannot write to standard output; nothing was committed", e))
+    };
+    let committed = delivered.and_then(|_| Database::finish_bootstrap(pager, prepared).map(|_| ()));
+    if let Err(e) = committed {
+        if let Some(target) = cert_out {
+            let _ = std::fs::remove_file(target);
+        }
+        eprintln!("red: bootstrap was not committed: any certificate shown above is void");
+        return Err(e);
+    }
     Ok(0)
+}
+
+/// Whether file descriptor 1 is open (Rust's stdout silently discards
+/// writes to a closed descriptor).
+fn stdout_is_open() -> bool {
+    // SAFETY: F_GETFD on fd 1 reads descriptor flags only.
+    unsafe { libc::fcntl(1, libc::F_GETFD) != -1 }
 }
 
 /// Writes the certificate to a new file with mode 0400, refusing to
@@ -128,7 +163,9 @@ fn read_password_stdin() -> Result<Zeroizing<String>> {
         eprintln!();
     }
     drop(tty);
-    let trimmed = line.trim_end_matches(['\n', '\r']);
+    // Trailing whitespace is trimmed exactly as for --password-file and
+    // every `_FILE` credential.
+    let trimmed = line.trim_end();
     if trimmed.is_empty() {
         return Err(Error::Usage(
             "no password: give --password, --password-file, or the password on standard input"

@@ -138,9 +138,21 @@ fn auto_bootstrap(config: &ServerConfig, pager: Pager, user: &str, pass: &str) -
             out_path.display()
         )));
     }
-    crate::service::accounts::validate_password(pass.as_bytes(), config.min_password_len)?;
-    let (db, out) = Database::bootstrap(pager, user, pass.as_bytes(), PasswordCost::DEFAULT)?;
-    super::bootstrap::write_certificate_file(out_path, &out.certificate_hex)?;
+    let prepared = Database::prepare_bootstrap(
+        user,
+        pass.as_bytes(),
+        PasswordCost::DEFAULT,
+        config.min_password_len,
+    )?;
+    // The certificate reaches its file before the bootstrap is committed.
+    super::bootstrap::write_certificate_file(out_path, &prepared.certificate_hex())?;
+    let (db, out) = match Database::finish_bootstrap(pager, prepared) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(out_path);
+            return Err(e);
+        }
+    };
     eprintln!(
         "<5>red: auto-bootstrap: admin user '{}' created; certificate written to REDDB_CERTIFICATE_OUT (mode 0400)",
         out.username

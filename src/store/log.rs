@@ -1,12 +1,16 @@
 //! Codec of a sealed commit-log page.
 //!
 //! ```text
-//! page      = nonce(12) | ciphertext(page_size - 28) | tag(16)
+//! page      = session(16) | nonce(12) | ciphertext(page_size - 44) | tag(16)
+//! key       = HMAC-SHA-256(page_key, "reddb-session-key-v1" | session)
 //! nonce     = epoch u32 | counter u64          (never repeats: docs/FORMAT.md)
 //! aad       = "reddb-page-v1" | file_id(16) | page_no u64 | kind u8 (1 = log)
 //! plaintext = seq u64 | prev_tag(16) | next_page u64 | flags u8 | used u16
 //!             | stream bytes (used) | zero padding
 //! ```
+//! `session` is 16 random bytes drawn at every open for writing: each
+//! session seals under its own key, so even a file restored from an old copy
+//! and written again cannot repeat a (key, nonce) pair of the newer copy.
 //! `seq`, `prev_tag` and `next_page` chain the pages of one log: a page
 //! belongs to the chain only if it opens under this file's key at this page
 //! number, carries the expected `seq`, and names the previous page's tag.
@@ -18,12 +22,18 @@ use crate::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 
 pub const KIND_LOG: u8 = 1;
+pub const SESSION_LEN: usize = 16;
 pub const HEADER_LEN: usize = 8 + 16 + 8 + 1 + 2;
 pub const FLAG_GROUP_START: u8 = 1;
 
 /// Stream bytes one page carries.
 pub fn stream_capacity(page_size: usize) -> usize {
-    page_size - NONCE_LEN - TAG_LEN - HEADER_LEN
+    page_size.saturating_sub(SESSION_LEN + NONCE_LEN + TAG_LEN + HEADER_LEN)
+}
+
+/// The session id in the clear prefix of a page (which key opens it).
+pub fn session_of(page: &[u8]) -> Option<[u8; SESSION_LEN]> {
+    page.get(..SESSION_LEN)?.try_into().ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +69,10 @@ pub fn nonce(epoch: u32, counter: u64) -> [u8; NONCE_LEN] {
 }
 
 /// Builds and seals one log page; returns the page bytes and its tag.
+#[allow(clippy::too_many_arguments)] // one flat call mirrors the page layout
 pub fn seal(
     key: &AeadKey,
+    session: &[u8; SESSION_LEN],
     file_id: &[u8; 16],
     page_no: u64,
     nonce: [u8; NONCE_LEN],
@@ -72,6 +84,7 @@ pub fn seal(
         return Err(Error::Internal("log page overflow".into()));
     }
     let mut page = Vec::with_capacity(page_size);
+    page.extend_from_slice(session);
     page.extend_from_slice(&nonce);
     let mut w = Writer::with_capacity(HEADER_LEN);
     w.u64(header.seq)
@@ -85,22 +98,24 @@ pub fn seal(
     let tag = key.seal(
         &nonce,
         &aad(file_id, page_no, KIND_LOG),
-        page.get_mut(NONCE_LEN..).unwrap_or(&mut []),
+        page.get_mut(SESSION_LEN + NONCE_LEN..).unwrap_or(&mut []),
     )?;
     page.extend_from_slice(&tag);
     Ok((page, tag))
 }
 
-/// Opens one log page: header, stream bytes, and the page's tag.
+/// Opens one log page with the key of its session (see [`session_of`]):
+/// header, stream bytes, and the page's tag.
 pub fn open(
     key: &AeadKey,
     file_id: &[u8; 16],
     page_no: u64,
     page: &[u8],
 ) -> std::result::Result<(LogPageHeader, Vec<u8>, [u8; TAG_LEN]), LogPageError> {
-    if page.len() < NONCE_LEN + HEADER_LEN + TAG_LEN {
+    if page.len() < SESSION_LEN + NONCE_LEN + HEADER_LEN + TAG_LEN {
         return Err(LogPageError::Unauthentic);
     }
+    let (_session, page) = page.split_at(SESSION_LEN);
     let (nonce, rest) = page.split_at(NONCE_LEN);
     let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| LogPageError::Unauthentic)?;

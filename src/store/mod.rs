@@ -18,7 +18,7 @@ pub mod log;
 pub mod record;
 pub mod state;
 
-use crate::crypto::keys::DataKey;
+use crate::crypto::keys::{hmac_sha256, DataKey, Key32};
 use crate::crypto::seal::AeadKey;
 use crate::error::{Error, Result};
 use crate::pager::{FileHeader, MetaState, Pager, FIRST_DATA_PAGE};
@@ -32,18 +32,27 @@ const SNAPSHOT_FRAME_BODY: usize = 1024 * 1024;
 /// Log size below which compaction never runs.
 const COMPACT_MIN_LOG_BYTES: u64 = 8 * 1024 * 1024;
 
-/// The two AEAD keys derived from the data key.
+/// The keys derived from the data key: the page key (from which each
+/// session's key is derived) and the meta key.
 pub struct StoreKeys {
-    pub page: AeadKey,
+    page_base: Key32,
     pub meta: AeadKey,
 }
 
 impl StoreKeys {
     pub fn derive(data_key: &DataKey) -> Result<Self> {
         Ok(Self {
-            page: AeadKey::new(&data_key.page_key()?)?,
+            page_base: data_key.page_key()?,
             meta: AeadKey::new(&data_key.meta_key()?)?,
         })
+    }
+
+    /// `HMAC-SHA-256(page_key, "reddb-session-key-v1" | session)`.
+    pub fn session_key(&self, session: &[u8; log::SESSION_LEN]) -> Result<AeadKey> {
+        let mut msg = Vec::with_capacity(20 + log::SESSION_LEN);
+        msg.extend_from_slice(b"reddb-session-key-v1");
+        msg.extend_from_slice(session);
+        AeadKey::new(&hmac_sha256(&self.page_base[..], &msg)?)
     }
 }
 
@@ -73,6 +82,9 @@ pub struct StoreStats {
 pub struct Store {
     pager: Pager,
     keys: StoreKeys,
+    /// This open's random session id and the key it seals pages with.
+    session: [u8; log::SESSION_LEN],
+    session_key: AeadKey,
     meta: MetaState,
     state: State,
     chain: Vec<u64>,
@@ -98,9 +110,13 @@ impl Store {
             log_anchor: crate::crypto::random::array()?,
             base_commit_seq: 0,
         };
+        let session = crate::crypto::random::array()?;
+        let session_key = keys.session_key(&session)?;
         Ok(Self {
             pager,
             keys,
+            session,
+            session_key,
             meta,
             state: State::default(),
             chain: Vec::new(),
@@ -128,9 +144,13 @@ impl Store {
     /// before anything can be sealed in it.
     pub fn open(pager: Pager, keys: StoreKeys, writable: bool) -> Result<Self> {
         let meta = pager.unseal_meta(&keys.meta)?;
+        let session = crate::crypto::random::array()?;
+        let session_key = keys.session_key(&session)?;
         let mut store = Self {
             pager,
             keys,
+            session,
+            session_key,
             meta,
             state: State::default(),
             chain: Vec::new(),
@@ -189,6 +209,9 @@ impl Store {
         let mut buf = vec![0u8; page_size];
         let mut stream: Vec<u8> = Vec::new();
         let mut visited = HashSet::new();
+        // Pages of one session are contiguous in the chain and a session
+        // never reappears after the next one starts: one key at a time.
+        let mut reading: Option<([u8; log::SESSION_LEN], AeadKey)> = None;
         loop {
             let page_no = self.cursor.page;
             if page_no < FIRST_DATA_PAGE || !visited.insert(page_no) {
@@ -199,7 +222,14 @@ impl Store {
             if !self.pager.read_page(page_no, &mut buf)? {
                 break;
             }
-            let (header, data, tag) = match log::open(&self.keys.page, &file_id, page_no, &buf) {
+            let Some(session) = log::session_of(&buf) else {
+                break;
+            };
+            if reading.as_ref().map(|(s, _)| *s) != Some(session) {
+                reading = Some((session, self.keys.session_key(&session)?));
+            }
+            let Some((_, key)) = &reading else { break };
+            let (header, data, tag) = match log::open(key, &file_id, page_no, &buf) {
                 Ok(v) => v,
                 Err(LogPageError::Unauthentic) => break,
                 Err(LogPageError::Malformed) => {
@@ -373,7 +403,8 @@ impl Store {
             let nonce = log::nonce(self.meta.epoch, self.nonce_counter);
             self.nonce_counter += 1;
             let (bytes, tag) = log::seal(
-                &self.keys.page,
+                &self.session_key,
+                &self.session,
                 &file_id,
                 cursor.page,
                 nonce,
@@ -485,16 +516,6 @@ impl Store {
             self.pager.truncate_pages(end)?;
         }
         Ok(())
-    }
-
-    /// A fresh `(epoch, counter)` nonce for sealing under another key
-    /// derived in this file (secret values). It shares the page counter, so
-    /// it is unique within the epoch for every key at once.
-    pub fn next_nonce(&mut self) -> Result<[u8; 12]> {
-        self.check_writable()?;
-        let nonce = log::nonce(self.meta.epoch, self.nonce_counter);
-        self.nonce_counter += 1;
-        Ok(nonce)
     }
 
     pub fn state(&self) -> &State {

@@ -1,0 +1,1075 @@
+//! Proves the `red bootstrap` / `red check` command-line contract by running
+//! the real binary: the exact seed-002 output of bootstrap (and that the
+//! seed's `grep | awk` extraction of the certificate works), file modes, the
+//! three password sources and `--certificate-out`, refusal of a second
+//! bootstrap without touching a byte, the three certificate sources of
+//! `check`, the stable exit code and single redacted stderr line of every
+//! operator error (with the database file left byte-identical), and that no
+//! secret, credential or key name is ever stored in plaintext in the file.
+//!
+//! Failure messages never quote a secret: anything that could be one is
+//! passed through [`redact`] first.
+
+use reddb::crypto::keys::Certificate;
+use reddb::crypto::password::verify_password;
+use reddb::database::{now_ms, open_pager, Database};
+use reddb::service::accounts::{self, UserRecord};
+use reddb::store::record::{Mutation, Namespace, Value};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use tempfile::TempDir;
+
+const RED: &str = env!("CARGO_BIN_EXE_red");
+const PASSWORD: &str = "change-me-now";
+
+/// What one run of `red` produced.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `red` with exactly `env` as its environment (nothing inherited, so a
+/// stray `REDDB_CERTIFICATE` or `CREDENTIALS_DIRECTORY` of the developer's
+/// shell cannot change a result) and `stdin` as standard input.
+fn red(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
+    let mut cmd = Command::new(RED);
+    cmd.args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut child = cmd.spawn().expect("spawn red");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        pipe.write_all(input).expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for red");
+    Run {
+        code: out.status.code().expect("red was killed by a signal"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// Length of the longest run of ASCII hex digits in `text`.
+fn longest_hex_run(text: &[u8]) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for b in text {
+        if b.is_ascii_hexdigit() {
+            cur += 1;
+            best = best.max(cur);
+        } else {
+            cur = 0;
+        }
+    }
+    best
+}
+
+/// `text` safe to show in a failure message: every given secret and every
+/// run of 16+ hex digits is replaced.
+fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut s = text.to_string();
+    for secret in secrets.iter().filter(|x| !x.is_empty()) {
+        s = s.replace(secret, "[SECRET]");
+    }
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in s.chars() {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+/// A bootstrapped database in its own temporary directory.
+struct Boot {
+    dir: TempDir,
+    db: PathBuf,
+    cert: String,
+    api_key: String,
+}
+
+impl Boot {
+    fn path(&self) -> &str {
+        self.db.to_str().expect("UTF-8 temp path")
+    }
+}
+
+/// Bootstraps `D/data.rdb` with `--password` and `--print-certificate` and
+/// parses the seed lines (the full format is asserted by its own test).
+fn bootstrap(username: &str, password: &str) -> Boot {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("data.rdb");
+    let path = db.to_str().expect("UTF-8 temp path").to_string();
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            &path,
+            "--vault",
+            "--username",
+            username,
+            "--password",
+            password,
+            "--print-certificate",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(
+        r.code,
+        0,
+        "bootstrap failed: {}",
+        redact(&r.stderr, &[password])
+    );
+    let field = |prefix: &str| {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("bootstrap printed no '{prefix}' line"))
+            .to_string()
+    };
+    let cert = field("certificate: ");
+    let api_key = field("api key: ");
+    Boot {
+        dir,
+        db,
+        cert,
+        api_key,
+    }
+}
+
+/// Opens `db` read-only through the library and returns the stored user.
+fn stored_user(db: &Path, cert_hex: &str, username: &str) -> UserRecord {
+    let pager = open_pager(db, false).expect("open_pager");
+    let cert = Certificate::parse_hex(cert_hex).expect("certificate parses");
+    let database = Database::unseal(pager, &cert, false).expect("unseal");
+    let entry = database
+        .store()
+        .get(Namespace::Vault, &accounts::user_key(username), now_ms())
+        .unwrap_or_else(|| panic!("user {username} is not stored"));
+    let Value::Bytes(bytes) = &entry.value else {
+        panic!("user record is not a byte value");
+    };
+    accounts::decode_record(bytes).expect("user record decodes")
+}
+
+#[test]
+fn bootstrap_prints_exactly_the_seed_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.rdb");
+    let path = db.to_str().unwrap();
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            path,
+            "--vault",
+            "--username",
+            "admin",
+            "--password",
+            PASSWORD,
+            "--print-certificate",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.code, 0, "stderr: {}", redact(&r.stderr, &[PASSWORD]));
+    assert_eq!(r.stderr, "", "bootstrap wrote to stderr");
+    assert!(r.stdout.ends_with('\n'), "stdout does not end in a newline");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let shown = redact(&r.stdout, &[]);
+    assert_eq!(lines.len(), 5, "expected 5 lines, got:\n{shown}");
+    assert_eq!(lines[0], format!("vault initialized: {path}"), "{shown}");
+    assert_eq!(lines[1], "admin user created: admin", "{shown}");
+    let key = lines[2]
+        .strip_prefix("api key: rdb_k_")
+        .unwrap_or_else(|| panic!("line 3 is not 'api key: rdb_k_...':\n{shown}"));
+    assert!(
+        is_lower_hex(key, 32),
+        "api key is not rdb_k_ + 32 lowercase hex:\n{shown}"
+    );
+    let cert = lines[3]
+        .strip_prefix("certificate: ")
+        .unwrap_or_else(|| panic!("line 4 is not 'certificate: ...':\n{shown}"));
+    assert!(
+        is_lower_hex(cert, 64),
+        "certificate is not 64 lowercase hex:\n{shown}"
+    );
+    assert_eq!(
+        lines[4], "  ^^^^ store this offline + in your secret manager ^^^^",
+        "{shown}"
+    );
+    assert_eq!(mode(&db), 0o600, "database file mode");
+
+    // The seed's own extraction, run by a real shell over the real output.
+    let mut sh = Command::new("sh")
+        .args(["-c", "grep '^certificate:' | awk '{print $2}'"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    sh.stdin
+        .take()
+        .unwrap()
+        .write_all(r.stdout.as_bytes())
+        .unwrap();
+    let extracted = sh.wait_with_output().unwrap();
+    assert!(extracted.status.success(), "grep | awk failed");
+    let extracted = String::from_utf8(extracted.stdout).unwrap();
+    assert!(
+        extracted == format!("{cert}\n"),
+        "grep | awk did not extract exactly the certificate (got {} bytes)",
+        extracted.len()
+    );
+
+    // ... and what it extracted opens the file.
+    let check = red(
+        &["check", "--path", path],
+        &[("REDDB_CERTIFICATE", extracted.trim_end())],
+        None,
+    );
+    assert_eq!(
+        check.code,
+        0,
+        "check with the extracted certificate: {}",
+        redact(&check.stderr, &[cert])
+    );
+}
+
+#[test]
+fn password_from_file_and_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // --password-file: the trailing newline is not part of the password.
+    let pw_file = dir.path().join("pw");
+    std::fs::write(&pw_file, "pw-from-file-1234\n").unwrap();
+    let db1 = dir.path().join("file.rdb");
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            db1.to_str().unwrap(),
+            "--vault",
+            "--username",
+            "admin",
+            "--password-file",
+            pw_file.to_str().unwrap(),
+            "--print-certificate",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.code, 0, "--password-file: {}", redact(&r.stderr, &[]));
+    let cert1 = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("certificate: "))
+        .expect("certificate line")
+        .to_string();
+    let user = stored_user(&db1, &cert1, "admin");
+    assert!(
+        verify_password(b"pw-from-file-1234", &user.password_hash),
+        "the password from --password-file does not verify"
+    );
+    assert!(
+        !verify_password(b"pw-from-file-1234\n", &user.password_hash),
+        "the trailing newline of --password-file was kept in the password"
+    );
+
+    // Standard input (a pipe, not a terminal): one line, newline trimmed.
+    let db2 = dir.path().join("stdin.rdb");
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            db2.to_str().unwrap(),
+            "--vault",
+            "--username",
+            "admin",
+            "--print-certificate",
+        ],
+        &[],
+        Some(b"pw-from-stdin-5678\n"),
+    );
+    assert_eq!(r.code, 0, "stdin password: {}", redact(&r.stderr, &[]));
+    assert_eq!(r.stderr, "", "no prompt is written when stdin is a pipe");
+    let cert2 = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("certificate: "))
+        .expect("certificate line")
+        .to_string();
+    let user = stored_user(&db2, &cert2, "admin");
+    assert!(
+        verify_password(b"pw-from-stdin-5678", &user.password_hash),
+        "the password from stdin does not verify"
+    );
+    assert!(
+        !verify_password(b"pw-from-stdin-5678\n", &user.password_hash),
+        "the newline read from stdin was kept in the password"
+    );
+
+    // Both explicit sources at once is a usage error that creates nothing.
+    let db3 = dir.path().join("both.rdb");
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            db3.to_str().unwrap(),
+            "--vault",
+            "--username",
+            "admin",
+            "--password",
+            PASSWORD,
+            "--password-file",
+            pw_file.to_str().unwrap(),
+            "--print-certificate",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.code, 2, "{}", redact(&r.stderr, &[PASSWORD]));
+    assert!(
+        !db3.exists(),
+        "a refused bootstrap created the database file"
+    );
+}
+
+#[test]
+fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.rdb");
+    let out = dir.path().join("cert.txt");
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            db.to_str().unwrap(),
+            "--vault",
+            "--username",
+            "admin",
+            "--password",
+            PASSWORD,
+            "--certificate-out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[PASSWORD]));
+    assert_eq!(mode(&out), 0o400, "certificate file mode");
+    assert_eq!(mode(&db), 0o600, "database file mode");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let cert = text.strip_suffix('\n').expect("file ends in a newline");
+    assert!(
+        is_lower_hex(cert, 64),
+        "file does not hold 64 lowercase hex"
+    );
+    assert!(
+        !r.stdout.contains(cert),
+        "without --print-certificate the certificate must not reach stdout"
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l == format!("certificate written to: {}", out.display())),
+        "stdout does not say where the certificate went:\n{}",
+        redact(&r.stdout, &[cert])
+    );
+    // The file is usable as REDDB_CERTIFICATE_FILE as written.
+    let check = red(
+        &["check", "--path", db.to_str().unwrap()],
+        &[("REDDB_CERTIFICATE_FILE", out.to_str().unwrap())],
+        None,
+    );
+    assert_eq!(check.code, 0, "{}", redact(&check.stderr, &[cert]));
+
+    // An existing target is refused before anything is created.
+    let db2 = dir.path().join("second.rdb");
+    let before = std::fs::read(&out).unwrap();
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            db2.to_str().unwrap(),
+            "--vault",
+            "--username",
+            "admin",
+            "--password",
+            PASSWORD,
+            "--certificate-out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.code, 2, "{}", redact(&r.stderr, &[PASSWORD, cert]));
+    assert!(
+        r.stderr.contains("already exists"),
+        "{}",
+        redact(&r.stderr, &[cert])
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "certificate file changed"
+    );
+    assert!(
+        !db2.exists(),
+        "a refused bootstrap created the database file"
+    );
+}
+
+#[test]
+fn second_bootstrap_is_refused_and_changes_nothing() {
+    let boot = bootstrap("admin", PASSWORD);
+    let before = std::fs::read(&boot.db).unwrap();
+    for print in ["--print-certificate", "--certificate-out"] {
+        let out = boot.dir.path().join("never.cert");
+        let out = out.to_str().unwrap();
+        let mut args = vec![
+            "bootstrap",
+            "--path",
+            boot.path(),
+            "--vault",
+            "--username",
+            "other",
+            "--password",
+            "another-password",
+            print,
+        ];
+        if print == "--certificate-out" {
+            args.push(out);
+        }
+        let r = red(&args, &[], None);
+        let shown = redact(&r.stderr, &[boot.cert.as_str(), "another-password"]);
+        assert_eq!(r.code, 17, "{print}: {shown}");
+        assert_eq!(
+            r.stdout, "",
+            "{print}: a refused bootstrap printed on stdout"
+        );
+        assert!(
+            r.stderr.ends_with('\n') && r.stderr.lines().count() == 1,
+            "{print}: stderr is not one line: {shown}"
+        );
+        assert!(
+            r.stderr.contains("already bootstrapped"),
+            "{print}: {shown}"
+        );
+        assert!(
+            std::fs::read(&boot.db).unwrap() == before,
+            "{print}: the database file changed"
+        );
+        assert!(
+            !Path::new(out).exists(),
+            "{print}: a certificate file was written"
+        );
+    }
+    // The original certificate still opens it with its single user.
+    let r = red(
+        &["check", "--path", boot.path()],
+        &[("REDDB_CERTIFICATE", boot.cert.as_str())],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[boot.cert.as_str()]));
+    assert!(r.stdout.contains("users: 1, api keys: 1,"));
+}
+
+#[test]
+fn check_reads_the_certificate_from_each_source() {
+    let boot = bootstrap("admin", PASSWORD);
+    let before = std::fs::read(&boot.db).unwrap();
+    let cert_file = boot.dir.path().join("cert-file");
+    std::fs::write(&cert_file, format!("{}\n", boot.cert)).unwrap();
+    let creds = boot.dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("certificate"), format!("{}\n", boot.cert)).unwrap();
+
+    let sources: [(&str, &str); 3] = [
+        ("REDDB_CERTIFICATE", boot.cert.as_str()),
+        ("REDDB_CERTIFICATE_FILE", cert_file.to_str().unwrap()),
+        ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
+    ];
+    for (var, value) in sources {
+        let r = red(&["check", "--path", boot.path()], &[(var, value)], None);
+        let secrets = [boot.cert.as_str(), boot.api_key.as_str()];
+        assert_eq!(r.code, 0, "{var}: {}", redact(&r.stderr, &secrets));
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.starts_with("users: 1, api keys: 1, ")),
+            "{var}: no 'users: 1, api keys: 1' line in:\n{}",
+            redact(&r.stdout, &secrets)
+        );
+        assert!(
+            longest_hex_run(r.stdout.as_bytes()) < 40,
+            "{var}: check printed a long hex run"
+        );
+        assert!(
+            std::fs::read(&boot.db).unwrap() == before,
+            "{var}: check changed the database file"
+        );
+    }
+}
+
+/// One row of the error table.
+struct Case {
+    name: &'static str,
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    code: i32,
+    /// Substrings stderr must not contain (beyond the certificate).
+    forbidden: Vec<String>,
+    /// A file that must be byte-identical afterwards.
+    unchanged: Option<PathBuf>,
+}
+
+fn xorshift_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn error_table() {
+    let boot = bootstrap("admin", PASSWORD);
+    let d = boot.dir.path();
+    let db = boot.path().to_string();
+    let cert = boot.cert.clone();
+    let s = |x: &str| x.to_string();
+    let check = |path: &str| vec![s("check"), s("--path"), s(path)];
+
+    // A valid 64-hex certificate that is not ours.
+    let wrong: String = cert
+        .chars()
+        .map(|c| if c == '0' { '1' } else { '0' })
+        .collect();
+    let non_hex = format!("{}zz", &cert[..62]);
+    let empty_cert = d.join("empty-cert");
+    std::fs::write(&empty_cert, "").unwrap();
+    let cert_file = d.join("cert-file");
+    std::fs::write(&cert_file, format!("{cert}\n")).unwrap();
+    let no_creds_dir = d.join("creds-empty");
+    std::fs::create_dir(&no_creds_dir).unwrap();
+
+    let locked = d.join("locked.rdb");
+    std::fs::copy(&boot.db, &locked).unwrap();
+    let lock_holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&locked)
+        .unwrap();
+    // SAFETY: flock on a descriptor this test owns for the whole test.
+    let rc = unsafe { libc::flock(lock_holder.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(rc, 0, "the test could not take the lock itself");
+
+    let random = d.join("random.rdb");
+    std::fs::write(&random, xorshift_bytes(20_000, 0x9e37_79b9_7f4a_7c15)).unwrap();
+    let truncated = d.join("truncated.rdb");
+    let full = std::fs::read(&boot.db).unwrap();
+    std::fs::write(&truncated, &full[..3000]).unwrap();
+    let empty_dir = d.join("a-directory");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let fresh = d.join("fresh.rdb");
+    drop(open_pager(&fresh, true).expect("create a fresh file"));
+    let missing = d.join("missing.rdb");
+
+    let db_path = PathBuf::from(&db);
+    let cases = vec![
+        Case {
+            name: "wrong certificate",
+            args: check(&db),
+            env: vec![("REDDB_CERTIFICATE", wrong.clone())],
+            code: 10,
+            forbidden: vec![wrong.clone()],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "63 hex characters",
+            args: check(&db),
+            env: vec![("REDDB_CERTIFICATE", cert[..63].to_string())],
+            code: 11,
+            forbidden: vec![],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "64 characters, not hex",
+            args: check(&db),
+            env: vec![("REDDB_CERTIFICATE", non_hex.clone())],
+            code: 11,
+            forbidden: vec![non_hex.clone()],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "empty certificate file",
+            args: check(&db),
+            env: vec![(
+                "REDDB_CERTIFICATE_FILE",
+                empty_cert.to_str().unwrap().to_string(),
+            )],
+            code: 11,
+            forbidden: vec![empty_cert.to_str().unwrap().to_string()],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "empty REDDB_CERTIFICATE",
+            args: check(&db),
+            env: vec![("REDDB_CERTIFICATE", String::new())],
+            code: 11,
+            forbidden: vec![],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "REDDB_CERTIFICATE and REDDB_CERTIFICATE_FILE",
+            args: check(&db),
+            env: vec![
+                ("REDDB_CERTIFICATE", cert.clone()),
+                (
+                    "REDDB_CERTIFICATE_FILE",
+                    cert_file.to_str().unwrap().to_string(),
+                ),
+            ],
+            code: 12,
+            forbidden: vec![cert_file.to_str().unwrap().to_string()],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "no certificate at all",
+            args: check(&db),
+            env: vec![],
+            code: 13,
+            forbidden: vec![],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "CREDENTIALS_DIRECTORY without a certificate",
+            args: check(&db),
+            env: vec![(
+                "CREDENTIALS_DIRECTORY",
+                no_creds_dir.to_str().unwrap().to_string(),
+            )],
+            code: 13,
+            forbidden: vec![],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "RED_S3_SECRET_KEY and RED_S3_SECRET_KEY_FILE",
+            args: check(&db),
+            env: vec![
+                ("REDDB_CERTIFICATE", cert.clone()),
+                ("RED_S3_SECRET_KEY", s("s3-secret-CANARY-value")),
+                ("RED_S3_SECRET_KEY_FILE", s("/run/s3-secret-CANARY-path")),
+            ],
+            code: 12,
+            forbidden: vec![s("s3-secret-CANARY")],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "unreadable REDDB_CERTIFICATE_FILE",
+            args: check(&db),
+            env: vec![(
+                "REDDB_CERTIFICATE_FILE",
+                s("/nonexistent/secret-cert-location"),
+            )],
+            code: 21,
+            forbidden: vec![s("/nonexistent"), s("secret-cert-location")],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "file locked by another process",
+            args: check(locked.to_str().unwrap()),
+            env: vec![("REDDB_CERTIFICATE", cert.clone())],
+            code: 14,
+            forbidden: vec![],
+            unchanged: Some(locked.clone()),
+        },
+        Case {
+            name: "file of random bytes",
+            args: check(random.to_str().unwrap()),
+            env: vec![("REDDB_CERTIFICATE", cert.clone())],
+            code: 19,
+            forbidden: vec![],
+            unchanged: Some(random.clone()),
+        },
+        Case {
+            name: "truncated file (first 3000 bytes)",
+            args: check(truncated.to_str().unwrap()),
+            env: vec![("REDDB_CERTIFICATE", cert.clone())],
+            code: 15,
+            forbidden: vec![],
+            unchanged: Some(truncated.clone()),
+        },
+        Case {
+            name: "a directory as --path",
+            args: check(empty_dir.to_str().unwrap()),
+            env: vec![("REDDB_CERTIFICATE", cert.clone())],
+            code: 20,
+            forbidden: vec![],
+            unchanged: None,
+        },
+        Case {
+            name: "a missing file for check",
+            args: check(missing.to_str().unwrap()),
+            env: vec![("REDDB_CERTIFICATE", cert.clone())],
+            code: 20,
+            forbidden: vec![],
+            unchanged: None,
+        },
+        Case {
+            name: "bootstrap with a 3-character password",
+            args: vec![
+                s("bootstrap"),
+                s("--path"),
+                s(fresh.to_str().unwrap()),
+                s("--vault"),
+                s("--username"),
+                s("admin"),
+                s("--password"),
+                s("abc"),
+                s("--print-certificate"),
+            ],
+            env: vec![],
+            code: 22,
+            forbidden: vec![],
+            unchanged: Some(fresh.clone()),
+        },
+        Case {
+            name: "unknown flag",
+            args: vec![s("check"), s("--path"), db.clone(), s("--frobnicate")],
+            env: vec![("REDDB_CERTIFICATE", cert.clone())],
+            code: 2,
+            forbidden: vec![],
+            unchanged: Some(db_path.clone()),
+        },
+        Case {
+            name: "unknown command",
+            args: vec![s("frobnicate"), s("--path"), db.clone()],
+            env: vec![("REDDB_CERTIFICATE", cert.clone())],
+            code: 2,
+            forbidden: vec![],
+            unchanged: Some(db_path.clone()),
+        },
+    ];
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let before = case.unchanged.as_ref().map(|p| std::fs::read(p).unwrap());
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = case.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = red(&args, &env, None);
+        let mut secrets: Vec<&str> = vec![cert.as_str(), boot.api_key.as_str(), PASSWORD];
+        secrets.extend(case.forbidden.iter().map(String::as_str));
+        let shown = redact(&r.stderr, &secrets);
+        let mut problems = Vec::new();
+        if r.code != case.code {
+            problems.push(format!("exit code {} (expected {})", r.code, case.code));
+        }
+        if !(r.stderr.ends_with('\n') && r.stderr.lines().count() == 1) {
+            problems.push("stderr is not exactly one line".to_string());
+        }
+        if !r.stderr.starts_with("red: ") {
+            problems.push("stderr does not start with 'red: '".to_string());
+        }
+        if !r.stdout.is_empty() {
+            problems.push("something was printed on stdout".to_string());
+        }
+        if r.stderr.contains(&cert) {
+            problems.push("stderr contains the certificate".to_string());
+        }
+        if longest_hex_run(r.stderr.as_bytes()) >= 40 {
+            problems.push("stderr contains a run of 40+ hex digits".to_string());
+        }
+        for f in &case.forbidden {
+            if r.stderr.contains(f.as_str()) {
+                problems.push("stderr contains a forbidden value".to_string());
+            }
+        }
+        if let (Some(p), Some(before)) = (&case.unchanged, before) {
+            if std::fs::read(p).unwrap() != before {
+                problems.push(format!("{} changed", p.display()));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}: {}\n    stderr: {}",
+                case.name,
+                problems.join("; "),
+                shown.trim_end()
+            ));
+        }
+    }
+    assert!(
+        std::fs::read_dir(&empty_dir).unwrap().next().is_none(),
+        "check wrote into the directory given as --path"
+    );
+    assert!(!missing.exists(), "check created a missing database file");
+    drop(lock_holder);
+    assert!(
+        failures.is_empty(),
+        "{} of {} error cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let r = red(&["version"], &[], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = r.stdout.lines().next().unwrap_or("");
+    assert!(
+        first == "red 0.1.0" || first.starts_with("red 0.1.0 "),
+        "first line is {first:?}"
+    );
+}
+
+#[test]
+fn nothing_is_stored_in_plaintext() {
+    let username = "operator-zeta";
+    let password = "Zeta-PLAINTEXT-password-42";
+    let boot = bootstrap(username, password);
+
+    let secret_key = b"red.secret.stripe.api_key".to_vec();
+    let secret_value = b"sk_live_PLAINTEXT_CANARY_123".to_vec();
+    let secret_key2 = b"red.secret.github.deploy_token".to_vec();
+    let secret_value2 = b"ghp_PLAINTEXT_CANARY_SECOND_456".to_vec();
+    let config_key = b"red.config.canary.feature_flag".to_vec();
+    let config_value = b"CONFIG_PLAINTEXT_CANARY_789".to_vec();
+    let keyspace_key = b"oauth:token:CANARY".to_vec();
+    let keyspace_value = b"KEYSPACE_PLAINTEXT_CANARY_VALUE_246".to_vec();
+    let set_key = b"canary:set:PLAINTEXT".to_vec();
+    let set_member = b"SET_MEMBER_PLAINTEXT_CANARY".to_vec();
+
+    let write = || {
+        let pager = open_pager(&boot.db, false).expect("open_pager");
+        let cert = Certificate::parse_hex(&boot.cert).expect("certificate parses");
+        let mut db = Database::unseal(pager, &cert, true).expect("unseal writable");
+        let sealed1 = db.seal_secret_value(&secret_key, 1, &secret_value).unwrap();
+        let sealed2 = db
+            .seal_secret_value(&secret_key2, 1, &secret_value2)
+            .unwrap();
+        let put = |ns, key: &[u8], value| Mutation::Put {
+            ns,
+            key: key.to_vec(),
+            value,
+            expires_at_ms: 0,
+        };
+        db.store_mut()
+            .apply(vec![
+                put(Namespace::Secrets, &secret_key, Value::Bytes(sealed1)),
+                put(Namespace::Secrets, &secret_key2, Value::Bytes(sealed2)),
+                put(
+                    Namespace::Config,
+                    &config_key,
+                    Value::Bytes(config_value.clone()),
+                ),
+            ])
+            .unwrap();
+        db.store_mut()
+            .apply(vec![
+                put(
+                    Namespace::Keyspace,
+                    &keyspace_key,
+                    Value::Bytes(keyspace_value.clone()),
+                ),
+                put(
+                    Namespace::Keyspace,
+                    &set_key,
+                    Value::Set([set_member.clone()].into_iter().collect()),
+                ),
+            ])
+            .unwrap();
+        db.store_mut().flush().unwrap();
+        db
+    };
+
+    let token_hash = accounts::hash_token(&boot.api_key);
+    let raw_cert = hex::decode(&boot.cert).unwrap();
+    let api_key_hex = boot.api_key.strip_prefix("rdb_k_").unwrap().to_string();
+    let needles: Vec<(&str, Vec<u8>)> = vec![
+        ("the username", username.into()),
+        ("the password", password.into()),
+        ("the API key token", boot.api_key.clone().into_bytes()),
+        ("the API key's random part", api_key_hex.into_bytes()),
+        ("the API key prefix", b"rdb_k_".to_vec()),
+        ("the stored API key hash", token_hash.into_bytes()),
+        ("the certificate (hex)", boot.cert.clone().into_bytes()),
+        (
+            "the certificate (upper-case hex)",
+            boot.cert.to_uppercase().into_bytes(),
+        ),
+        ("the certificate (raw bytes)", raw_cert),
+        ("an Argon2 PHC string", b"$argon2id$".to_vec()),
+        ("a user record key", b"user:".to_vec()),
+        ("a secret key name", secret_key.clone()),
+        ("a secret key name prefix", b"red.secret.".to_vec()),
+        ("the first secret value", secret_value.clone()),
+        ("the second secret key name", secret_key2.clone()),
+        ("the second secret value", secret_value2.clone()),
+        ("a config key name", config_key.clone()),
+        ("a config value", config_value.clone()),
+        ("a keyspace key", keyspace_key.clone()),
+        ("a keyspace value", keyspace_value.clone()),
+        ("a set key", set_key.clone()),
+        ("a set member", set_member.clone()),
+        ("a canary fragment", b"CANARY".to_vec()),
+        ("a canary fragment", b"PLAINTEXT".to_vec()),
+    ];
+    let scan = |stage: &str| {
+        let bytes = std::fs::read(&boot.db).unwrap();
+        // Positive control: the scan does see the file's plaintext magic.
+        assert!(contains(&bytes, b"REDDB\x1a\r\n"), "{stage}: no file magic");
+        let found: Vec<&str> = needles
+            .iter()
+            .filter(|(_, n)| contains(&bytes, n))
+            .map(|(label, _)| *label)
+            .collect();
+        assert!(
+            found.is_empty(),
+            "{stage}: the .rdb file holds in plaintext: {}",
+            found.join(", ")
+        );
+    };
+
+    scan("after bootstrap");
+    let mut db = write();
+    // Sanity: the values really are in the store (the scan is not vacuous).
+    let now = now_ms();
+    let Some(Value::Bytes(sealed)) = db
+        .store()
+        .get(Namespace::Secrets, &secret_key, now)
+        .map(|e| e.value.clone())
+    else {
+        panic!("secret not stored");
+    };
+    assert!(
+        db.open_secret_value(&secret_key, 1, &sealed).unwrap()[..] == secret_value[..],
+        "the secret does not open to what was written"
+    );
+    drop(db);
+    scan("after writing secrets, config and keyspace entries");
+
+    // Compaction rewrites everything as a snapshot chain: still nothing.
+    let pager = open_pager(&boot.db, false).unwrap();
+    let cert = Certificate::parse_hex(&boot.cert).unwrap();
+    db = Database::unseal(pager, &cert, true).unwrap();
+    db.store_mut().compact(now_ms()).unwrap();
+    assert_eq!(db.store_mut().stats().compactions, 1);
+    drop(db);
+    scan("after compaction");
+
+    let r = red(
+        &["check", "--path", boot.path()],
+        &[("REDDB_CERTIFICATE", boot.cert.as_str())],
+        None,
+    );
+    let secrets = [boot.cert.as_str(), boot.api_key.as_str(), password];
+    assert_eq!(r.code, 0, "{}", redact(&r.stderr, &secrets));
+    assert!(
+        r.stdout
+            .contains("users: 1, api keys: 1, secrets: 2, config: 1, keyspace: 2"),
+        "check does not see what was written:\n{}",
+        redact(&r.stdout, &secrets)
+    );
+    let printed = r.stdout.as_bytes();
+    for (label, n) in &needles[..] {
+        if *label != "a canary fragment" && *label != "a user record key" {
+            assert!(!contains(printed, n), "check printed {label}");
+        }
+    }
+}
+
+#[test]
+
+fn failed_certificate_out_does_not_brick_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.rdb");
+    let out = dir.path().join("no-such-dir").join("cert");
+    let r = red(
+        &[
+            "bootstrap",
+            "--path",
+            db.to_str().unwrap(),
+            "--vault",
+            "--username",
+            "admin",
+            "--password",
+            PASSWORD,
+            "--certificate-out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_ne!(r.code, 0, "writing to a missing directory cannot succeed");
+    // The certificate was never shown, so the file must not be bootstrapped:
+    // a retry with a good --certificate-out must work.
+    let good = dir.path().join("cert");
+    let retry = red(
+        &[
+            "bootstrap",
+            "--path",
+            db.to_str().unwrap(),
+            "--vault",
+            "--username",
+            "admin",
+            "--password",
+            PASSWORD,
+            "--certificate-out",
+            good.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(
+        retry.code,
+        0,
+        "the file was bootstrapped with a certificate nobody ever saw: {}",
+        redact(&retry.stderr, &[])
+    );
+}
+
+#[test]
+
+fn check_writes_nothing_to_an_empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.rdb");
+    std::fs::write(&db, b"").unwrap();
+    let r = red(&["check", "--path", db.to_str().unwrap()], &[], None);
+    let len = std::fs::metadata(&db).unwrap().len();
+    assert_eq!(len, 0, "check (exit {}) wrote {len} bytes", r.code);
+}
