@@ -188,6 +188,17 @@ impl Database {
     /// it into the vault. Does nothing when the key exists.
     pub fn complete_first_boot(&mut self) -> Result<()> {
         if self.vault.root.aes_key.is_none() {
+            if self
+                .store
+                .state()
+                .held(crate::store::record::Namespace::Secrets)
+                > 0
+            {
+                return Err(Error::Tampered(
+                    "the vault has no red.secret.aes_key but secrets exist: vault pages 2-3 were replaced by an older copy"
+                        .into(),
+                ));
+            }
             self.vault.root.aes_key = Some(crate::crypto::keys::Key32::random()?);
             self.vault.write(self.store.pager_mut())?;
         }

@@ -19,15 +19,15 @@ pub struct Hardened {
 }
 
 /// Applies every layer. `require_mlock` turns a partial memory lock into an
-/// error; `seccomp` may be switched off only by `REDDB_SECCOMP=off`, which
-/// logs a loud warning (kept for diagnosing a missing syscall in the field).
-pub fn apply(require_mlock: bool, seccomp: bool) -> Result<Hardened> {
+/// error. There is no switch to skip the seccomp filter: tests run with it.
+pub fn apply(require_mlock: bool) -> Result<Hardened> {
     let memory = memory::lock_memory(require_mlock)?;
     memory::forbid_dumps()?;
     privileges::drop_all_capabilities()?;
     privileges::set_no_new_privs()?;
-    if seccomp {
-        seccomp::install()?;
-    }
-    Ok(Hardened { memory, seccomp })
+    seccomp::install()?;
+    Ok(Hardened {
+        memory,
+        seccomp: true,
+    })
 }

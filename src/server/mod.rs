@@ -61,11 +61,7 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
     if !ev.service().has_admin_token() {
         log_warn!("RED_ADMIN_TOKEN is not set: /admin endpoints accept admin users only");
     }
-    let seccomp = !matches!(std::env::var("REDDB_SECCOMP").as_deref(), Ok("off"));
-    if !seccomp {
-        log_warn!("REDDB_SECCOMP=off: the seccomp filter is NOT installed (diagnostics only; never in production)");
-    }
-    let hardened = crate::harden::apply(config.require_mlock, seccomp)?;
+    let hardened = crate::harden::apply(config.require_mlock)?;
     log_notice!(
         "hardened: memory {}, dumps off, capabilities dropped, no_new_privs, seccomp {}",
         match hardened.memory {

@@ -29,6 +29,11 @@ use std::collections::{BTreeSet, HashSet};
 
 /// Largest snapshot frame body written by compaction.
 const SNAPSHOT_FRAME_BODY: usize = 1024 * 1024;
+/// How far past the end of the file a `next_page` may point (reserved,
+/// not yet written pages).
+const NEXT_PAGE_SLACK: u64 = 16;
+/// Session keys held at once while scanning for damage.
+const MAX_SCAN_SESSIONS: usize = 64;
 /// Log size below which compaction never runs.
 const COMPACT_MIN_LOG_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -212,6 +217,8 @@ impl Store {
         // Pages of one session are contiguous in the chain and a session
         // never reappears after the next one starts: one key at a time.
         let mut reading: Option<([u8; log::SESSION_LEN], AeadKey)> = None;
+        let file_pages = self.pager.page_count()?;
+        let mut ended_on_a_page = false;
         loop {
             let page_no = self.cursor.page;
             if page_no < FIRST_DATA_PAGE || !visited.insert(page_no) {
@@ -222,6 +229,7 @@ impl Store {
             if !self.pager.read_page(page_no, &mut buf)? {
                 break;
             }
+            ended_on_a_page = true;
             let Some(session) = log::session_of(&buf) else {
                 break;
             };
@@ -241,6 +249,15 @@ impl Store {
             if header.seq != self.cursor.seq || header.prev_tag != self.cursor.prev_tag {
                 break; // a stale page from an older chain or a torn group: end of log
             }
+            if header.next_page < FIRST_DATA_PAGE
+                || header.next_page > file_pages.saturating_add(NEXT_PAGE_SLACK)
+            {
+                return Err(Error::Corrupted(format!(
+                    "log page {page_no} points at page {}, outside the file",
+                    header.next_page
+                )));
+            }
+            ended_on_a_page = false;
             if header.flags & FLAG_GROUP_START != 0 {
                 stream.clear();
             }
@@ -253,6 +270,52 @@ impl Store {
                 seq: header.seq + 1,
                 prev_tag: tag,
             };
+        }
+        if ended_on_a_page {
+            self.refuse_if_later_groups_exist(file_pages)?;
+        }
+        Ok(())
+    }
+
+    /// The chain ended on a page that exists but is not its continuation.
+    /// That is a torn last group (a crash) — unless some page in the file
+    /// authenticates as the *start of a later group*: groups are written
+    /// one after another, each only after the previous one was synced, so
+    /// a later group start proves the group at the break was durable and
+    /// has since been damaged. Opening would silently drop acknowledged
+    /// commits (a revoked key could come back), so refuse instead.
+    fn refuse_if_later_groups_exist(&mut self, file_pages: u64) -> Result<()> {
+        let page_size = self.pager.page_size();
+        let file_id = self.pager.header().file_id;
+        let in_chain: HashSet<u64> = self.chain.iter().copied().collect();
+        let mut keys: std::collections::HashMap<[u8; log::SESSION_LEN], AeadKey> =
+            std::collections::HashMap::new();
+        let mut buf = vec![0u8; page_size];
+        for page_no in FIRST_DATA_PAGE..file_pages {
+            if in_chain.contains(&page_no) || !self.pager.read_page(page_no, &mut buf)? {
+                continue;
+            }
+            let Some(session) = log::session_of(&buf) else {
+                continue;
+            };
+            if !keys.contains_key(&session) {
+                if keys.len() >= MAX_SCAN_SESSIONS {
+                    keys.clear();
+                }
+                keys.insert(session, self.keys.session_key(&session)?);
+            }
+            let Some(key) = keys.get(&session) else {
+                continue;
+            };
+            if let Ok((header, _, _)) = log::open(key, &file_id, page_no, &buf) {
+                if header.seq > self.cursor.seq && header.flags & FLAG_GROUP_START != 0 {
+                    return Err(Error::Corrupted(format!(
+                        "log page {} (sequence {}) is damaged but later commits exist (page {page_no}); \
+                         refusing to open rather than drop acknowledged writes",
+                        self.cursor.page, self.cursor.seq
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -280,6 +343,11 @@ impl Store {
                     self.stats.commits_replayed += 1;
                 }
                 FrameKind::Snapshot => {
+                    if self.stats.commits_replayed > 0 {
+                        return Err(Error::Corrupted(
+                            "snapshot frame after a commit frame".into(),
+                        ));
+                    }
                     if frame.commit_seq != self.meta.base_commit_seq {
                         return Err(Error::Corrupted("snapshot frame from another chain".into()));
                     }
@@ -340,7 +408,15 @@ impl Store {
             record::validate(m).map_err(|e| Error::InvalidInput(format!("{e:?}")))?;
         }
         let seq = self.next_commit_seq;
+        let before = self.pending.len();
         record::encode_frame(&mut self.pending, FrameKind::Commit, seq, &mutations);
+        if self.pending.len() - before > record::FRAME_HEADER_LEN + record::MAX_FRAME_BODY {
+            self.pending.truncate(before);
+            return Err(Error::InvalidInput(format!(
+                "a commit may hold at most {} MiB",
+                record::MAX_FRAME_BODY / (1024 * 1024)
+            )));
+        }
         self.next_commit_seq += 1;
         for m in mutations {
             self.state.apply(m);
@@ -547,4 +623,127 @@ fn corrupt_record(e: RecordError) -> Error {
     Error::Corrupted(format!(
         "an authenticated log record does not decode: {e:?}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pager::PageIo;
+    use record::Value;
+    use std::sync::{Arc, Mutex};
+
+    /// A file in memory whose bytes the test can reach after the pager
+    /// took it.
+    #[derive(Clone, Default)]
+    struct MemFile(Arc<Mutex<Vec<u8>>>);
+
+    impl PageIo for MemFile {
+        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+            let data = self.0.lock().unwrap();
+            let start = (offset as usize).min(data.len());
+            let n = buf.len().min(data.len() - start);
+            buf[..n].copy_from_slice(&data[start..start + n]);
+            Ok(n)
+        }
+        fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+            let mut data = self.0.lock().unwrap();
+            let end = offset as usize + buf.len();
+            if data.len() < end {
+                data.resize(end, 0);
+            }
+            data[offset as usize..end].copy_from_slice(buf);
+            Ok(())
+        }
+        fn sync(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn len(&mut self) -> std::io::Result<u64> {
+            Ok(self.0.lock().unwrap().len() as u64)
+        }
+        fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+            self.0.lock().unwrap().resize(len as usize, 0);
+            Ok(())
+        }
+    }
+
+    fn keys() -> StoreKeys {
+        StoreKeys::derive(&DataKey::from_bytes(&[9u8; 32]).unwrap()).unwrap()
+    }
+
+    fn put(i: u32) -> Mutation {
+        Mutation::Put {
+            ns: Namespace::Keyspace,
+            key: format!("k{i}").into_bytes(),
+            value: Value::Bytes(vec![b'v'; 100]),
+            expires_at_ms: 0,
+        }
+    }
+
+    /// Three groups of one commit each; returns the file and the chain.
+    fn three_groups() -> (MemFile, Vec<u64>) {
+        let file = MemFile::default();
+        let pager = Pager::create(Box::new(file.clone()), 4096).unwrap();
+        let mut store = Store::initialize(pager, keys()).unwrap();
+        let mut h = *store.header();
+        h.bootstrapped = true;
+        store.commit_header(h).unwrap();
+        for i in 0..3 {
+            store.apply(vec![put(i)]).unwrap();
+            store.flush().unwrap();
+        }
+        let chain = store.chain.clone();
+        (file, chain)
+    }
+
+    fn reopen(file: &MemFile) -> Result<Store> {
+        Store::open(Pager::open(Box::new(file.clone()))?, keys(), false)
+    }
+
+    #[test]
+    fn damage_before_a_later_group_is_refused() {
+        let (file, chain) = three_groups();
+        assert_eq!(
+            reopen(&file)
+                .unwrap()
+                .state()
+                .count_live(Namespace::Keyspace, 0),
+            3
+        );
+        let first = chain[0] as usize * 4096;
+        file.0.lock().unwrap()[first + 100] ^= 1;
+        match reopen(&file) {
+            Err(Error::Corrupted(m)) => assert!(m.contains("later commits exist"), "{m}"),
+            Err(e) => panic!("expected Corrupted, got {e}"),
+            Ok(s) => panic!(
+                "opened with {} keys",
+                s.state().count_live(Namespace::Keyspace, 0)
+            ),
+        }
+    }
+
+    #[test]
+    fn damage_to_the_last_group_reads_as_a_torn_write() {
+        let (file, chain) = three_groups();
+        let last = *chain.last().unwrap() as usize * 4096;
+        file.0.lock().unwrap()[last + 100] ^= 1;
+        let store = reopen(&file).unwrap();
+        assert_eq!(store.state().count_live(Namespace::Keyspace, 0), 2);
+    }
+
+    #[test]
+    fn oversized_commit_is_refused_before_it_is_staged() {
+        let (file, _) = three_groups();
+        let mut store = Store::open(Pager::open(Box::new(file)).unwrap(), keys(), true).unwrap();
+        let big: Vec<Mutation> = (0..5)
+            .map(|i| Mutation::Put {
+                ns: Namespace::Keyspace,
+                key: format!("big{i}").into_bytes(),
+                value: Value::Bytes(vec![0u8; 15 * 1024 * 1024]),
+                expires_at_ms: 0,
+            })
+            .collect();
+        assert!(matches!(store.apply(big), Err(Error::InvalidInput(_))));
+        assert!(!store.has_pending());
+        assert!(store.get(Namespace::Keyspace, b"big0", 0).is_none());
+    }
 }
