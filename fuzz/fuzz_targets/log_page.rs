@@ -72,7 +72,8 @@ fn structured(key: &AeadKey, data: &[u8]) {
     let (page, tag) = log::seal(key, &TEST_SESSION, &TEST_FILE_ID, input.page_no, nonce, &header, &input.data, PAGE_SIZE)
         .expect("seal of data within capacity");
     assert_eq!(page.len(), PAGE_SIZE);
-    assert_eq!(&page[..NONCE_LEN], &nonce[..]);
+    assert_eq!(&page[..log::SESSION_LEN], &TEST_SESSION[..]);
+    assert_eq!(&page[log::SESSION_LEN..log::SESSION_LEN + NONCE_LEN], &nonce[..]);
     assert_eq!(&page[PAGE_SIZE - TAG_LEN..], &tag[..]);
 
     let opened = log::open(key, &TEST_FILE_ID, input.page_no, &page);

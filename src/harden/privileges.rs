@@ -13,7 +13,12 @@ pub fn drop_all_capabilities() -> Result<()> {
     let err = |what: &str, e: caps::errors::CapsError| {
         Error::Internal(format!("cannot clear {what} capabilities: {e}"))
     };
-    caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
+    if !caps::read(None, CapSet::Ambient)
+        .map_err(|e| err("ambient", e))?
+        .is_empty()
+    {
+        caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
+    }
     let bounding = caps::read(None, CapSet::Bounding).map_err(|e| err("bounding", e))?;
     let can_drop =
         caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).unwrap_or(false);
@@ -32,9 +37,19 @@ pub fn drop_all_capabilities() -> Result<()> {
             );
         }
     }
-    caps::clear(None, CapSet::Inheritable).map_err(|e| err("inheritable", e))?;
-    caps::clear(None, CapSet::Effective).map_err(|e| err("effective", e))?;
-    caps::clear(None, CapSet::Permitted).map_err(|e| err("permitted", e))?;
+    // capset(2) only when a set is not already empty: under systemd with
+    // an empty bounding set the process starts with nothing, and the unit
+    // can then keep capset out of its syscall filter entirely.
+    for (set, name) in [
+        (CapSet::Inheritable, "inheritable"),
+        (CapSet::Effective, "effective"),
+        (CapSet::Permitted, "permitted"),
+    ] {
+        let current = caps::read(None, set).map_err(|e| err(name, e))?;
+        if !current.is_empty() {
+            caps::clear(None, set).map_err(|e| err(name, e))?;
+        }
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! page      = session(16) | nonce(12) | ciphertext(page_size - 44) | tag(16)
 //! key       = HMAC-SHA-256(page_key, "reddb-session-key-v1" | session)
 //! nonce     = epoch u32 | counter u64          (never repeats: docs/FORMAT.md)
-//! aad       = "reddb-page-v1" | file_id(16) | page_no u64 | kind u8 (1 = log)
+//! aad       = "reddb-page-v1" | session(16) | file_id(16) | page_no u64 | kind u8 (1 = log)
 //! plaintext = seq u64 | prev_tag(16) | next_page u64 | flags u8 | used u16
 //!             | stream bytes (used) | zero padding
 //! ```
@@ -53,10 +53,19 @@ pub enum LogPageError {
     Malformed,
 }
 
-pub fn aad(file_id: &[u8; 16], page_no: u64, kind: u8) -> [u8; 13 + 16 + 8 + 1] {
-    let mut w = Writer::with_capacity(38);
-    w.put(b"reddb-page-v1").put(file_id).u64(page_no).u8(kind);
-    let mut out = [0u8; 38];
+pub fn aad(
+    session: &[u8; SESSION_LEN],
+    file_id: &[u8; 16],
+    page_no: u64,
+    kind: u8,
+) -> [u8; 13 + SESSION_LEN + 16 + 8 + 1] {
+    let mut w = Writer::with_capacity(54);
+    w.put(b"reddb-page-v1")
+        .put(session)
+        .put(file_id)
+        .u64(page_no)
+        .u8(kind);
+    let mut out = [0u8; 54];
     out.copy_from_slice(w.as_slice());
     out
 }
@@ -97,7 +106,7 @@ pub fn seal(
     page.resize(page_size - TAG_LEN, 0);
     let tag = key.seal(
         &nonce,
-        &aad(file_id, page_no, KIND_LOG),
+        &aad(session, file_id, page_no, KIND_LOG),
         page.get_mut(SESSION_LEN + NONCE_LEN..).unwrap_or(&mut []),
     )?;
     page.extend_from_slice(&tag);
@@ -115,14 +124,20 @@ pub fn open(
     if page.len() < SESSION_LEN + NONCE_LEN + HEADER_LEN + TAG_LEN {
         return Err(LogPageError::Unauthentic);
     }
-    let (_session, page) = page.split_at(SESSION_LEN);
+    let (session, page) = page.split_at(SESSION_LEN);
+    let session: [u8; SESSION_LEN] = session.try_into().map_err(|_| LogPageError::Unauthentic)?;
     let (nonce, rest) = page.split_at(NONCE_LEN);
     let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| LogPageError::Unauthentic)?;
     let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| LogPageError::Unauthentic)?;
     let mut plain = body.to_vec();
-    key.open(&nonce, &aad(file_id, page_no, KIND_LOG), &mut plain, &tag)
-        .map_err(|_| LogPageError::Unauthentic)?;
+    key.open(
+        &nonce,
+        &aad(&session, file_id, page_no, KIND_LOG),
+        &mut plain,
+        &tag,
+    )
+    .map_err(|_| LogPageError::Unauthentic)?;
     let mut r = Reader::new(&plain);
     let header = LogPageHeader {
         seq: r.u64().ok_or(LogPageError::Malformed)?,
@@ -133,4 +148,45 @@ pub fn open(
     let used = usize::from(r.u16().ok_or(LogPageError::Malformed)?);
     let data = r.take(used).ok_or(LogPageError::Malformed)?.to_vec();
     Ok((header, data, tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keys::Key32;
+
+    /// Regression (found by the `log_page` fuzz target): the clear session
+    /// prefix must be authenticated by the page itself, not only through
+    /// the key it selects.
+    #[test]
+    fn every_bit_of_the_page_including_the_session_prefix_is_authenticated() {
+        let key = AeadKey::new(&Key32::from_slice(&[5u8; 32]).unwrap()).unwrap();
+        let header = LogPageHeader {
+            seq: 3,
+            prev_tag: [1; 16],
+            next_page: 9,
+            flags: FLAG_GROUP_START,
+        };
+        let (page, _) = seal(
+            &key,
+            &[2; 16],
+            &[4; 16],
+            7,
+            nonce(1, 2),
+            &header,
+            b"frames",
+            4096,
+        )
+        .unwrap();
+        assert!(open(&key, &[4; 16], 7, &page).is_ok());
+        for byte in [0usize, 15, 16, 27, 28, 100, 4095] {
+            let mut bad = page.clone();
+            bad[byte] ^= 0x01;
+            assert_eq!(
+                open(&key, &[4; 16], 7, &bad),
+                Err(LogPageError::Unauthentic),
+                "byte {byte}"
+            );
+        }
+    }
 }

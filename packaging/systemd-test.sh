@@ -1,0 +1,673 @@
+#!/usr/bin/env bash
+# The systemd life-cycle test: boots a real systemd as PID 1 in
+# `systemd-nspawn -b` on a Debian bookworm root, installs reddb the way a
+# package would (binary, units, sysusers, tmpfiles) and proves, step by
+# step, that the units work under it: start condition, socket activation,
+# confinement of the running daemon, credentials, token rotation on reload,
+# watchdog, restart, clean stop, a journal free of secrets, and the
+# `systemd-analyze security` exposure. See packaging/README.md.
+#
+# Usage:  sudo packaging/systemd-test.sh          (as root; builds --release)
+#         RED_BIN=target/release/red packaging/systemd-test.sh
+# Knobs:  RED_BIN=PATH          test this binary instead of building one
+#         REDDB_TEST_CACHE=DIR  where the root tarball lives (packaging/.cache)
+#         REDDB_TEST_KEEP=1     keep the work directory (root, logs) on exit
+#         REDDB_TEST_MIRROR=URL Debian mirror (default: the one apt uses)
+#         REDDB_TEST_HOLD=1     on exit, keep the guest running until
+#                               WORK/hold is removed (prints how to enter it)
+#
+# Any failed step stops the test with a message naming it, the guest's
+# journal and unit status, and a non-zero exit status.
+set -euo pipefail
+umask 022
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+SUITE=bookworm
+# Bump when the root's package set changes: it names the cached tarball.
+ROOT_VERSION=1
+INCLUDE=systemd,systemd-sysv,dbus,procps
+CACHE=${REDDB_TEST_CACHE:-$here/.cache}
+MACHINE=reddb-test-$$
+CGROUP=reddb-systemd-test-$$
+GUEST_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+t_start=$(date +%s%N)
+passed=0
+failed=0
+phase_name=""
+phase_t0=0
+timings=()
+WORK=""
+NSPAWN_PID=""
+LEADER=""
+PORT=""
+
+say() { printf '%s\n' "$*"; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+fmt_ms() { printf '%d.%01ds' $(($1 / 1000)) $((($1 % 1000) / 100)); }
+
+phase_end() {
+  if [ -n "$phase_name" ]; then
+    local ms
+    ms=$(ms_since "$phase_t0")
+    timings+=("$(printf '%-58s %8s' "$phase_name" "$(fmt_ms "$ms")")")
+    say "   ($phase_name: $(fmt_ms "$ms"))"
+  fi
+  phase_name=""
+}
+
+phase() {
+  phase_end
+  phase_name=$1
+  phase_t0=$(date +%s%N)
+  say ""
+  say "== $1"
+}
+
+pass() {
+  passed=$((passed + 1))
+  say "   ok   $*"
+}
+
+# Runs a command inside the guest, in every namespace of its PID 1, with a
+# clean environment (nothing of the host's leaks in).
+g() {
+  nsenter -t "$LEADER" -a env -i PATH="$GUEST_PATH" LC_ALL=C SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
+}
+
+dump_guest() {
+  [ -n "$LEADER" ] && [ -d "/proc/$LEADER" ] || return 0
+  # journald may not have stored the last lines yet.
+  g journalctl --sync >/dev/null 2>&1 || true
+  sleep 0.5
+  say ""
+  say "---------- guest: systemctl status reddb.socket reddb.service"
+  g systemctl --no-pager -l status reddb.socket reddb.service 2>&1 || true
+  say "---------- guest: journalctl -u reddb.service -u reddb.socket"
+  g journalctl --no-pager -o short-precise -u reddb.service -u reddb.socket 2>&1 | tail -n 100 || true
+  say "---------- guest: journalctl -b (last 60 lines)"
+  g journalctl --no-pager -o short-precise -b 2>&1 | tail -n 60 || true
+  say "----------"
+}
+
+fail() {
+  failed=$((failed + 1))
+  say ""
+  say "FAIL [${phase_name:-setup}]: $*" >&2
+  dump_guest >&2
+  if [ -n "$WORK" ] && [ -s "$WORK/console.log" ]; then
+    say "---------- nspawn console (last 30 lines)" >&2
+    tail -n 30 "$WORK/console.log" >&2 || true
+  fi
+  phase_end
+  summary
+  exit 1
+}
+
+summary() {
+  say ""
+  say "== timings"
+  local t
+  for t in "${timings[@]}"; do say "   $t"; done
+  say "   $(printf '%-58s %8s' total "$(fmt_ms "$(ms_since "$t_start")")")"
+  say ""
+  say "systemd life-cycle test: $passed passed, $failed failed"
+}
+
+# -- clean-up ------------------------------------------------------------------
+
+cgroup_dirs() {
+  local d
+  for d in /sys/fs/cgroup/*/"$CGROUP" /sys/fs/cgroup/"$CGROUP"; do
+    [ -d "$d" ] && printf '%s\n' "$d"
+  done
+  return 0
+}
+
+cgroup_pids() {
+  local d
+  for d in $(cgroup_dirs); do
+    find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -u
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+    failed=1
+    say "" >&2
+    say "FAIL [${phase_name:-setup}]: unexpected error (exit status $rc); see the output above" >&2
+    dump_guest >&2
+    phase_end
+    summary
+  fi
+  if [ "${REDDB_TEST_HOLD:-0}" = 1 ] && [ -n "$LEADER" ] && [ -d "/proc/$LEADER" ]; then
+    touch "$WORK/hold"
+    say "guest held for inspection: nsenter -t $LEADER -a bash   (rm $WORK/hold to clean up)"
+    while [ -e "$WORK/hold" ] && [ -d "/proc/$LEADER" ]; do sleep 1; done
+  fi
+  if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    # SIGTERM makes nspawn ask the guest's systemd for an orderly shutdown.
+    kill -TERM "$NSPAWN_PID" 2>/dev/null
+    for _ in $(seq 1 100); do
+      kill -0 "$NSPAWN_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$NSPAWN_PID" 2>/dev/null && kill -KILL "$NSPAWN_PID" 2>/dev/null
+    wait "$NSPAWN_PID" 2>/dev/null
+  fi
+  # Whatever is left in our cgroup (it holds only nspawn and the guest).
+  local pids p
+  pids=$(cgroup_pids)
+  if [ -n "$pids" ]; then
+    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+    sleep 0.3
+  fi
+  # Remove the cgroup subtrees nspawn left, depth first, in every hierarchy.
+  local d
+  for d in $(cgroup_dirs); do
+    find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    [ -d "$d" ] && say "warning: could not remove cgroup $d" >&2
+  done
+  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+    if [ "${REDDB_TEST_KEEP:-0}" = 1 ]; then
+      say "kept: $WORK"
+    else
+      # Only after nspawn is gone: nothing is mounted below the root then.
+      if grep -q " $WORK/" /proc/self/mounts; then
+        say "warning: mounts left below $WORK; not removing it" >&2
+      else
+        rm -rf "$WORK"
+      fi
+    fi
+  fi
+  exit "$rc"
+}
+
+# -- preconditions -------------------------------------------------------------
+
+phase "prerequisites"
+[ "$(id -u)" = 0 ] || fail "must run as root (systemd-nspawn, debootstrap, nsenter)"
+missing=()
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || fail "missing ${missing[*]} and no apt-get to install them"
+  say "   installing ${missing[*]}"
+  apt-get update -qq || fail "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    fail "apt-get install ${missing[*]} failed"
+fi
+pass "debootstrap, systemd-nspawn, zstd, curl, nsenter present"
+
+trap cleanup EXIT
+trap 'fail "interrupted"' INT TERM
+mkdir -p /var/tmp
+WORK=$(mktemp -d /var/tmp/reddb-systemd-test.XXXXXX)
+chmod 0755 "$WORK"
+ROOT=$WORK/root
+
+# -- the binary ----------------------------------------------------------------
+
+phase "build"
+if [ -n "${RED_BIN:-}" ]; then
+  [ -x "$RED_BIN" ] || fail "RED_BIN=$RED_BIN is not an executable file"
+  bin=$RED_BIN
+  say "   using RED_BIN=$bin"
+else
+  (cd "$repo" && cargo build --release --quiet) || fail "cargo build --release failed"
+  bin=$repo/target/release/red
+fi
+[ -x "$bin" ] || fail "no binary at $bin"
+pass "binary $(basename "$bin") ($(stat -c %s "$bin") bytes)"
+
+# -- the root file system ------------------------------------------------------
+
+mirror() {
+  if [ -n "${REDDB_TEST_MIRROR:-}" ]; then
+    printf '%s\n' "$REDDB_TEST_MIRROR"
+    return
+  fi
+  local f uri=""
+  # deb822 sources: the URIs of a stanza whose Suites name the plain suite.
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk -v suite="$SUITE" '
+      BEGIN { RS = ""; FS = "\n" }
+      {
+        u = ""; ok = 0; deb = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { split($i, a, /[ \t]+/); u = a[2] }
+          if ($i ~ /^Types:/ && $i ~ /(^|[ \t])deb([ \t]|$)/) deb = 1
+          if ($i ~ /^Suites:/) { n = split($i, s, /[ \t]+/); for (j = 2; j <= n; j++) if (s[j] == suite) ok = 1 }
+        }
+        if (ok && deb && u != "") { print u; exit }
+      }' "$f")
+    [ -n "$uri" ] && break
+  done
+  # one-line sources
+  if [ -z "$uri" ]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      awk -v suite="$SUITE" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ } if ($(i+1) == suite) { print $i; exit } }')
+  fi
+  printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+}
+
+phase "root file system"
+tarball=$CACHE/$SUITE-minbase-v$ROOT_VERSION.tar.zst
+mkdir -p "$CACHE"
+if [ -s "$tarball" ]; then
+  mkdir "$ROOT"
+  tar --numeric-owner --xattrs --xattrs-include='*' -I zstd -xpf "$tarball" -C "$ROOT" ||
+    fail "cannot restore $tarball (delete it to rebuild)"
+  pass "restored cached root from $tarball"
+else
+  m=$(mirror)
+  say "   debootstrap $SUITE (minbase + $INCLUDE) from $m"
+  debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$ROOT" "$m" >"$WORK/debootstrap.log" 2>&1 ||
+    { tail -n 30 "$WORK/debootstrap.log" >&2; fail "debootstrap failed (log above)"; }
+  # Drop what the guest never needs, to keep the tarball small.
+  rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* "$ROOT"/debootstrap
+  tar --numeric-owner --xattrs --xattrs-include='*' -I 'zstd -T0 -3' -cpf "$tarball.tmp.$$" -C "$ROOT" . ||
+    { rm -f "$tarball.tmp.$$"; fail "cannot write $tarball"; }
+  mv "$tarball.tmp.$$" "$tarball"
+  pass "built root with debootstrap; cached as $tarball ($(du -h "$tarball" | cut -f1))"
+fi
+[ -x "$ROOT/lib/systemd/systemd" ] || fail "the root has no systemd"
+
+# Per-run guest configuration (cheap, so not cached).
+echo "$MACHINE" >"$ROOT/etc/hostname"
+mkdir -p "$ROOT/etc/systemd/journald.conf.d"
+printf '[Journal]\nStorage=volatile\n' >"$ROOT/etc/systemd/journald.conf.d/volatile.conf"
+# Nothing the guest would start on its own is needed.
+ln -sf /dev/null "$ROOT/etc/systemd/system/getty@.service"
+ln -sf /dev/null "$ROOT/etc/systemd/system/console-getty.service"
+
+# A free TCP port on the loopback (the guest shares the host's network).
+port_in_use() {
+  local hex
+  hex=$(printf '%04X' "$1")
+  awk -v h=":$hex" 'NR > 1 && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+for _ in $(seq 1 50); do
+  cand=$((20000 + RANDOM % 40000))
+  if ! port_in_use "$cand"; then
+    PORT=$cand
+    break
+  fi
+done
+[ -n "$PORT" ] || fail "no free TCP port found"
+
+# -- boot ----------------------------------------------------------------------
+
+phase "boot systemd in systemd-nspawn"
+# nspawn runs in a cgroup of its own (in every hierarchy it uses), so that
+# everything it leaves behind can be removed by the trap.
+(
+  for h in systemd unified; do
+    if [ -d /sys/fs/cgroup/$h ]; then
+      mkdir -p "/sys/fs/cgroup/$h/$CGROUP"
+      echo "$BASHPID" >"/sys/fs/cgroup/$h/$CGROUP/cgroup.procs"
+    fi
+  done
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then # pure cgroup v2 host
+    mkdir -p "/sys/fs/cgroup/$CGROUP"
+    echo "$BASHPID" >"/sys/fs/cgroup/$CGROUP/cgroup.procs"
+  fi
+  # --register=no --keep-unit: the host has no systemd/machined to talk to.
+  # CAP_NET_ADMIN: PrivateNetwork= needs it to set up the loopback.
+  # @memlock: nspawn's own seccomp filter refuses mlock() with EPERM in a
+  # container without CAP_IPC_LOCK (nspawn-seccomp.c); on a real machine
+  # PID 1 has no such filter, so lift it (the container gets no capability).
+  exec systemd-nspawn -q -D "$ROOT" -M "$MACHINE" -b --register=no --keep-unit \
+    --console=read-only --capability=CAP_NET_ADMIN --system-call-filter=@memlock
+) </dev/null >"$WORK/console.log" 2>&1 &
+NSPAWN_PID=$!
+
+# The guest's PID 1 is the first descendant of nspawn in another pid
+# namespace (nspawn forks twice).
+host_pidns=$(readlink /proc/self/ns/pid)
+find_leader() {
+  local queue=("$NSPAWN_PID") p c
+  while [ ${#queue[@]} -gt 0 ]; do
+    p=${queue[0]}
+    queue=("${queue[@]:1}")
+    if [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" != "$host_pidns" ] && [ -e "/proc/$p" ]; then
+      echo "$p"
+      return 0
+    fi
+    for c in $(cat "/proc/$p/task/"*/children 2>/dev/null); do queue+=("$c"); done
+  done
+  return 1
+}
+for _ in $(seq 1 200); do
+  kill -0 "$NSPAWN_PID" 2>/dev/null || fail "systemd-nspawn exited early"
+  LEADER=$(find_leader) && break
+  LEADER=""
+  sleep 0.05
+done
+[ -n "$LEADER" ] || fail "no guest PID 1 appeared"
+# Until the leader has exec'd systemd, systemctl says "offline".
+state=offline
+deadline=$(($(date +%s) + 60))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  kill -0 "$NSPAWN_PID" 2>/dev/null || fail "systemd-nspawn exited during boot"
+  state=$(timeout 60 nsenter -t "$LEADER" -a env -i PATH="$GUEST_PATH" systemctl is-system-running --wait 2>/dev/null || true)
+  [ "$state" = offline ] || [ -z "$state" ] || break
+  sleep 0.1
+done
+case "$state" in
+  running) pass "guest systemd is running (leader pid $LEADER, machine $MACHINE)" ;;
+  degraded)
+    say "   guest is degraded; failed units:"
+    g systemctl --no-pager --failed --plain --no-legend | sed 's/^/     /'
+    pass "guest systemd is up, degraded by units unrelated to reddb (leader pid $LEADER)"
+    ;;
+  *) fail "guest systemd did not reach running (state: '${state:-none}')" ;;
+esac
+say "   $(g systemctl --version | head -n 1)"
+
+# -- scenario ------------------------------------------------------------------
+
+rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# HTTP from the host, through the socket systemd owns in the guest.
+# http METHOD PATH TOKEN [BODY] -> sets HTTP_CODE and HTTP_BODY.
+http() {
+  local method=$1 path=$2 token=${3:-} body=${4:-}
+  local hdr=$WORK/headers
+  : >"$hdr"
+  chmod 0600 "$hdr"
+  [ -n "$token" ] && printf 'Authorization: Bearer %s\n' "$token" >>"$hdr"
+  printf 'Content-Type: application/json\n' >>"$hdr"
+  local args=(-sS --max-time 10 -o "$WORK/body" -w '%{http_code}' -X "$method" -H @"$hdr")
+  [ -n "$body" ] && args+=(--data-binary @-)
+  HTTP_CODE=$(printf '%s' "$body" | curl "${args[@]}" "http://127.0.0.1:$PORT$path" 2>"$WORK/curl.err") || HTTP_CODE="curl-failed: $(cat "$WORK/curl.err")"
+  HTTP_BODY=$(tr -d ' \n' <"$WORK/body" 2>/dev/null || true)
+}
+
+show() { g systemctl show -P "$1" "${2:-reddb.service}"; }
+
+phase "1. install (binary, units, sysusers, tmpfiles, drop-ins)"
+install -m 0755 "$bin" "$ROOT/usr/bin/red"
+install -m 0644 "$repo/systemd/reddb.service" "$repo/systemd/reddb.socket" "$ROOT/etc/systemd/system/"
+install -D -m 0644 "$repo/systemd/reddb.sysusers" "$ROOT/usr/lib/sysusers.d/reddb.conf"
+install -D -m 0644 "$repo/systemd/reddb.tmpfiles" "$ROOT/usr/lib/tmpfiles.d/reddb.conf"
+mkdir -p "$ROOT/etc/systemd/system/reddb.socket.d" "$ROOT/etc/systemd/system/reddb.service.d"
+cat >"$ROOT/etc/systemd/system/reddb.socket.d/10-test-port.conf" <<EOF
+# systemd-test.sh: a free port instead of the default 5000.
+[Socket]
+ListenStream=
+ListenStream=127.0.0.1:$PORT
+EOF
+cat >"$ROOT/etc/systemd/system/reddb.service.d/10-test-watchdog.conf" <<EOF
+# systemd-test.sh: a short watchdog, so a missed ping shows within seconds.
+[Service]
+WatchdogSec=3s
+EOF
+g systemctl daemon-reload || fail "systemctl daemon-reload failed"
+g red version >"$WORK/version.txt" 2>&1 || fail "red version failed in the guest: $(cat "$WORK/version.txt")"
+say "   $(head -n 1 "$WORK/version.txt")"
+g systemd-analyze verify --man=no /etc/systemd/system/reddb.socket /etc/systemd/system/reddb.service \
+  >"$WORK/verify.txt" 2>&1 || fail "systemd-analyze verify: $(cat "$WORK/verify.txt")"
+[ -s "$WORK/verify.txt" ] && sed 's/^/   verify: /' "$WORK/verify.txt"
+listen=$(g systemctl show -p Listen --value reddb.socket)
+[ "$listen" = "127.0.0.1:$PORT (Stream)" ] || fail "reddb.socket listens on '$listen', expected 127.0.0.1:$PORT"
+g systemctl show -P DropInPaths reddb.service | grep -q 10-test-watchdog.conf || fail "the WatchdogSec drop-in is not loaded"
+pass "installed; socket on 127.0.0.1:$PORT, WatchdogSec=3s drop-in loaded; systemd-analyze verify clean"
+
+phase "2. sysusers, tmpfiles, start condition"
+g getent passwd reddb >/dev/null && fail "user reddb exists before systemd-sysusers ran"
+g systemd-sysusers /usr/lib/sysusers.d/reddb.conf 2>&1 | sed 's/^/   sysusers: /'
+[ "${PIPESTATUS[0]}" = 0 ] || fail "systemd-sysusers failed"
+g getent passwd reddb >/dev/null || fail "systemd-sysusers did not create user reddb"
+g systemd-tmpfiles --create /usr/lib/tmpfiles.d/reddb.conf || fail "systemd-tmpfiles --create failed"
+got=$(g stat -c '%a %U:%G' /etc/reddb)
+[ "$got" = "750 root:reddb" ] || fail "/etc/reddb is '$got', expected '750 root:reddb'"
+got=$(g stat -c '%a %U:%G' /var/lib/reddb)
+[ "$got" = "700 reddb:reddb" ] || fail "/var/lib/reddb is '$got', expected '700 reddb:reddb'"
+pass "user reddb created; /etc/reddb 0750 root:reddb; /var/lib/reddb 0700 reddb:reddb"
+g systemctl start reddb.service || fail "systemctl start reddb.service (condition unmet) returned an error"
+cond=$(show ConditionResult)
+active=$(show ActiveState)
+[ "$cond" = no ] || fail "ConditionResult=$cond before any certificate exists, expected no"
+[ "$active" = inactive ] || fail "reddb.service is $active without a certificate, expected inactive"
+pass "without /etc/reddb/certificate: ConditionResult=no, service inactive"
+g systemctl stop reddb.socket
+
+phase "3. bootstrap as the reddb user"
+PASSWORD=pw-$(rand_hex 16)
+printf '%s\n' "$PASSWORD" | g sh -c 'umask 077 && cat >/run/reddb-admin-password && chown reddb:reddb /run/reddb-admin-password' ||
+  fail "cannot write the password file"
+if g sh -c 'command -v runuser' >/dev/null; then
+  asuser=(runuser -u reddb --)
+else
+  asuser=(setpriv --reuid=reddb --regid=reddb --init-groups --)
+fi
+boot_out=$(g "${asuser[@]}" red bootstrap --path /var/lib/reddb/data.rdb --vault --username admin \
+  --password-file /run/reddb-admin-password --print-certificate 2>"$WORK/bootstrap.err") ||
+  fail "red bootstrap failed: $(cat "$WORK/bootstrap.err")"
+g rm -f /run/reddb-admin-password
+CERT=$(printf '%s\n' "$boot_out" | grep '^certificate:' | awk '{print $2}')
+API_KEY=$(printf '%s\n' "$boot_out" | grep '^api key:' | awk '{print $3}')
+unset boot_out
+[[ "$CERT" =~ ^[0-9a-f]{64}$ ]] || fail "bootstrap printed no 64-hex certificate line"
+[[ "$API_KEY" =~ ^rdb_k_[0-9a-f]{32}$ ]] || fail "bootstrap printed no api key line"
+got=$(g stat -c '%U:%G' /var/lib/reddb/data.rdb)
+[ "$got" = "reddb:reddb" ] || fail "data.rdb is owned by $got, expected reddb:reddb"
+TOKEN1=tok-$(rand_hex 24)
+printf '%s\n' "$TOKEN1" | g sh -c 'umask 077 && cat >/etc/reddb/admin-token' || fail "cannot write /etc/reddb/admin-token"
+# With the token but still no certificate, the start condition names it.
+g systemctl start reddb.service || fail "systemctl start reddb.service (no certificate) returned an error"
+[ "$(show ConditionResult)" = no ] || fail "ConditionResult=$(show ConditionResult) without a certificate, expected no"
+g journalctl --sync
+g journalctl -u reddb.service -o cat --no-pager | tail -n 1 | grep -qF 'ConditionPathExists=/etc/reddb/certificate' ||
+  fail "the unmet condition does not name /etc/reddb/certificate"
+g systemctl stop reddb.socket
+pass "with the admin token but no certificate: still not started, the journal names ConditionPathExists=/etc/reddb/certificate"
+printf '%s\n' "$CERT" | g sh -c 'umask 077 && cat >/etc/reddb/certificate' || fail "cannot write /etc/reddb/certificate"
+got=$(g stat -c '%a %U:%G' /etc/reddb/certificate)
+[ "$got" = "600 root:root" ] || fail "/etc/reddb/certificate is '$got', expected '600 root:root'"
+pass "bootstrapped as reddb; certificate in /etc/reddb/certificate (0600 root:root), admin token in /etc/reddb/admin-token"
+
+phase "4. socket activation, /health from the host"
+g systemctl start reddb.socket reddb.service || fail "systemctl start reddb.socket reddb.service failed"
+[ "$(show ActiveState)" = active ] || fail "reddb.service is $(show ActiveState)/$(show SubState), expected active"
+http GET /health
+[ "$HTTP_CODE" = 200 ] || fail "GET /health answered $HTTP_CODE"
+case "$HTTP_BODY" in
+  *'"sealed":false'*) ;;
+  *) fail "GET /health did not say sealed:false: $HTTP_BODY" ;;
+esac
+pass "GET http://127.0.0.1:$PORT/health -> 200 $HTTP_BODY"
+MAINPID=$(show MainPID)
+[ "$MAINPID" -gt 0 ] 2>/dev/null || fail "no MainPID"
+
+phase "5. confinement of the running daemon"
+status_file=/proc/$LEADER/root/proc/$MAINPID/status
+[ -r "$status_file" ] || fail "cannot read $status_file"
+field() { awk -v k="$1:" '$1 == k { print $2 }' "$status_file"; }
+seccomp=$(field Seccomp)
+nnp=$(field NoNewPrivs)
+capeff=$(field CapEff)
+capprm=$(field CapPrm)
+capbnd=$(field CapBnd)
+vmlck=$(field VmLck)
+say "   /proc/$MAINPID/status: Seccomp $seccomp, NoNewPrivs $nnp, CapEff $capeff, CapPrm $capprm, CapBnd $capbnd, VmLck $vmlck kB"
+[ "$seccomp" = 2 ] || fail "Seccomp is '$seccomp', expected 2"
+[ "$nnp" = 1 ] || fail "NoNewPrivs is '$nnp', expected 1"
+[ "$capeff" = 0000000000000000 ] || fail "CapEff is '$capeff', expected all zero"
+[ "${vmlck:-0}" -gt 0 ] 2>/dev/null || fail "VmLck is '${vmlck:-?}' kB, expected > 0"
+pass "Seccomp 2, NoNewPrivs 1, CapEff 0, VmLck $vmlck kB > 0"
+uid=$(field Uid)
+want_uid=$(g id -u reddb)
+[ "$uid" = "$want_uid" ] || fail "the daemon runs as uid $uid, expected reddb ($want_uid)"
+netns=$(readlink "/proc/$LEADER/root/proc/$MAINPID/ns/net")
+[ "$netns" != "$(readlink "/proc/$LEADER/ns/net")" ] || fail "the daemon shares the network namespace of the guest (PrivateNetwork= not applied)"
+pass "runs as reddb (uid $uid) in a private network namespace, serving only the socket systemd passed"
+# The file-system sandbox as the daemon sees it (last mount on each path wins).
+mnt=/proc/$LEADER/root/proc/$MAINPID/mountinfo
+mount_opts() { awk -v m="$1" '$5 == m { o = $6 } END { print o }' "$mnt"; }
+mount_field() { awk -v m="$2" -v f="$3" '$5 == m { v = $f } END { print v }' "$1"; }
+case ",$(mount_opts /)," in *,ro,*) ;; *) fail "/ is not read-only for the daemon (ProtectSystem=strict)" ;; esac
+case ",$(mount_opts /var/lib/reddb)," in *,rw,*) ;; *) fail "/var/lib/reddb is not writable for the daemon" ;; esac
+[ "$(mount_field "$mnt" /dev 3)" != "$(mount_field "/proc/$LEADER/mountinfo" /dev 3)" ] ||
+  fail "the daemon sees the guest's /dev (PrivateDevices=yes not applied)"
+case "$(mount_field "$mnt" /tmp 4)" in
+  /systemd-private-*) ;;
+  *) fail "/tmp of the daemon is not a systemd-private directory (PrivateTmp=yes not applied)" ;;
+esac
+say "   seccomp filters stacked on the daemon: $(field Seccomp_filters) (systemd's, then its own)"
+pass "file system: / read-only, /var/lib/reddb writable, private /dev and /tmp"
+environ=$(tr '\0' '\n' <"/proc/$LEADER/root/proc/$MAINPID/environ") || fail "cannot read the daemon's environ"
+printf '%s\n' "$environ" | grep -qF "$CERT" && fail "the certificate is in /proc/PID/environ"
+printf '%s\n' "$environ" | grep -qF "$TOKEN1" && fail "the admin token is in /proc/PID/environ"
+printf '%s\n' "$environ" | grep -qE '_FILE=|^CREDENTIALS_DIRECTORY=|/run/credentials|/etc/reddb' &&
+  fail "a credential path is in /proc/PID/environ: $(printf '%s\n' "$environ" | grep -E '_FILE=|CREDENTIALS|/etc/reddb' | cut -d= -f1)"
+pass "/proc/PID/environ holds no certificate, token, _FILE or credential path ($(printf '%s\n' "$environ" | grep -c .) variables)"
+limits=$(awk '/Max locked memory/ { print $4, $5 }' "/proc/$LEADER/root/proc/$MAINPID/limits")
+say "   RLIMIT_MEMLOCK soft/hard (bytes): $limits"
+say "   daemon: $(g journalctl -u reddb.service -o cat --no-pager | grep -m1 'red: hardened' || echo '(no hardening line)')"
+
+phase "6. write and read a secret with the admin token"
+SECRET_VALUE=v-$(rand_hex 16)
+http POST /secrets/red.secret.systemd.check "$TOKEN1" "{\"value\":\"$SECRET_VALUE\"}"
+[ "$HTTP_CODE" = 200 ] || fail "POST /secrets/red.secret.systemd.check answered $HTTP_CODE: $HTTP_BODY"
+http GET /secrets/red.secret.systemd.check "$TOKEN1"
+[ "$HTTP_CODE" = 200 ] || fail "GET /secrets/red.secret.systemd.check answered $HTTP_CODE: $HTTP_BODY"
+case "$HTTP_BODY" in
+  *"\"value\":\"$SECRET_VALUE\""*) ;;
+  *) fail "GET returned another value" ;;
+esac
+pass "POST then GET /secrets/red.secret.systemd.check with the admin token round-trips"
+
+phase "7. admin token rotation with systemctl reload"
+# First, what systemd itself does (informational, not a check): a probe
+# unit with LoadCredential= and an ExecReload=; change the source; reload.
+cat >"$ROOT/etc/systemd/system/reddb-credprobe.service" <<'EOF'
+[Service]
+Type=exec
+ExecStart=/bin/sleep 300
+ExecReload=/bin/true
+LoadCredential=probe:/etc/reddb-credprobe
+EOF
+echo before >"$ROOT/etc/reddb-credprobe"
+g systemctl daemon-reload
+if g systemctl start reddb-credprobe.service; then
+  echo after >"$ROOT/etc/reddb-credprobe"
+  g systemctl reload reddb-credprobe.service || true
+  probe=$(g cat /run/credentials/reddb-credprobe.service/probe 2>/dev/null || echo unreadable)
+  g systemctl stop reddb-credprobe.service
+  case "$probe" in
+    after) say "   probe: this systemd refreshes LoadCredential= copies on reload" ;;
+    before) say "   probe: this systemd does NOT refresh LoadCredential= copies on reload (hence ExecReload=+install in the unit)" ;;
+    *) say "   probe: credential copy is '$probe' after reload" ;;
+  esac
+else
+  say "   probe: could not start the credential probe unit"
+fi
+rm -f "$ROOT/etc/systemd/system/reddb-credprobe.service" "$ROOT/etc/reddb-credprobe"
+g systemctl daemon-reload
+TOKEN2=tok-$(rand_hex 24)
+printf '%s\n' "$TOKEN2" | g sh -c 'umask 077 && cat >/etc/reddb/admin-token.new && mv /etc/reddb/admin-token.new /etc/reddb/admin-token' ||
+  fail "cannot write the new admin token"
+g systemctl reload reddb.service || fail "systemctl reload reddb failed"
+[ "$(show MainPID)" = "$MAINPID" ] || fail "MainPID changed on reload ($MAINPID -> $(show MainPID))"
+[ "$(show ActiveState)" = active ] || fail "reddb.service is $(show ActiveState) after reload"
+http GET /secrets/red.secret.systemd.check "$TOKEN2"
+[ "$HTTP_CODE" = 200 ] || fail "the new admin token is refused after reload ($HTTP_CODE: $HTTP_BODY); reload log: $(g journalctl -u reddb.service -o cat --no-pager | grep -i reload | tail -n 3 | tr '\n' '|')"
+http GET /secrets/red.secret.systemd.check "$TOKEN1"
+[ "$HTTP_CODE" = 401 ] || fail "the old admin token answered $HTTP_CODE after reload, expected 401"
+pass "after reload: new token 200, old token 401, MainPID $MAINPID unchanged"
+say "   daemon: $(g journalctl -u reddb.service -o cat --no-pager | grep 'reload:' | tail -n 1)"
+# A bad rotation never leaves the daemon without its token: an empty file
+# is refused by the daemon, a missing one makes the reload itself fail.
+g sh -c ': >/etc/reddb/admin-token'
+g systemctl reload reddb.service || fail "systemctl reload with an empty token file failed"
+http GET /secrets/red.secret.systemd.check "$TOKEN2"
+[ "$HTTP_CODE" = 200 ] || fail "after a reload with an empty token file the current token answered $HTTP_CODE"
+g journalctl --sync
+g journalctl -u reddb.service -o cat --no-pager | tail -n 3 | grep -q 'empty; keeping the previous value' ||
+  fail "no error logged for the empty token file"
+g mv /etc/reddb/admin-token /etc/reddb/admin-token.away
+g systemctl reload reddb.service 2>/dev/null && fail "systemctl reload succeeded without /etc/reddb/admin-token"
+http GET /secrets/red.secret.systemd.check "$TOKEN2"
+[ "$HTTP_CODE" = 200 ] || fail "after a failed reload the current token answered $HTTP_CODE"
+[ "$(show ActiveState)" = active ] && [ "$(show MainPID)" = "$MAINPID" ] || fail "the daemon did not survive the failed reload"
+printf '%s\n' "$TOKEN2" | g sh -c 'umask 077 && cat >/etc/reddb/admin-token'
+g rm -f /etc/reddb/admin-token.away
+pass "empty token file: reload keeps the token and logs an error; missing file: reload fails, daemon and token unchanged"
+
+phase "8. watchdog"
+[ "$(show WatchdogUSec)" = 3s ] || fail "the watchdog is not armed: WatchdogUSec=$(show WatchdogUSec)"
+ping0=$(show WatchdogTimestampMonotonic)
+say "   waiting 8 s with WatchdogSec=3s"
+sleep 8
+ping1=$(show WatchdogTimestampMonotonic)
+[ "$ping1" -gt "$ping0" ] 2>/dev/null || fail "no watchdog ping in 8 s (WatchdogTimestampMonotonic $ping0 -> $ping1)"
+say "   last ping $(((ping1 - ping0) / 1000)) ms after the first reading"
+nrestarts=$(show NRestarts)
+[ "$nrestarts" = 0 ] || fail "NRestarts=$nrestarts: the watchdog (or something) restarted the daemon"
+[ "$(show ActiveState)" = active ] || fail "reddb.service is $(show ActiveState) after 8 s"
+[ "$(show MainPID)" = "$MAINPID" ] || fail "MainPID changed during the watchdog wait"
+pass "after 8 s with WatchdogSec=3s: active, NRestarts=0, same MainPID"
+
+phase "9. restart keeps data; stop is clean"
+g systemctl restart reddb.service || fail "systemctl restart reddb failed"
+[ "$(show ActiveState)" = active ] || fail "reddb.service is $(show ActiveState) after restart"
+[ "$(show MainPID)" != "$MAINPID" ] || fail "MainPID did not change on restart"
+http GET /secrets/red.secret.systemd.check "$TOKEN2"
+[ "$HTTP_CODE" = 200 ] || fail "after restart GET answered $HTTP_CODE: $HTTP_BODY"
+case "$HTTP_BODY" in
+  *"\"value\":\"$SECRET_VALUE\""*) ;;
+  *) fail "after restart the secret has another value" ;;
+esac
+pass "after restart the secret is still there (new MainPID $(show MainPID))"
+g systemctl stop reddb.service 2>&1 | sed 's/^/   systemctl: /'
+[ "${PIPESTATUS[0]}" = 0 ] || fail "systemctl stop reddb failed"
+status=$(show ExecMainStatus)
+result=$(show Result)
+[ "$status" = 0 ] || fail "ExecMainStatus=$status after stop, expected 0"
+[ "$result" = success ] || fail "Result=$result after stop, expected success"
+pass "stop: ExecMainStatus=0, Result=success"
+g systemctl stop reddb.socket
+
+phase "10. no secret in the journal"
+g journalctl --sync || true
+g journalctl -u reddb.service -u reddb.socket -o cat --no-pager >"$WORK/journal-reddb.txt"
+g journalctl -b -o cat --no-pager >"$WORK/journal-all.txt"
+[ -s "$WORK/journal-reddb.txt" ] || fail "journalctl -u reddb is empty"
+for name in CERT TOKEN1 TOKEN2 PASSWORD API_KEY SECRET_VALUE; do
+  value=${!name}
+  for j in reddb all; do
+    if grep -qF "$value" "$WORK/journal-$j.txt"; then
+      fail "the $name value appears in the journal ($j)"
+    fi
+  done
+done
+pass "journal ($(wc -l <"$WORK/journal-reddb.txt") lines of reddb, $(wc -l <"$WORK/journal-all.txt") in the boot) holds no certificate, token, password, api key or secret value"
+
+phase "11. systemd-analyze security --offline=true"
+if command -v systemd-analyze >/dev/null 2>&1 &&
+  systemd-analyze security --offline=true "$repo/systemd/reddb.service" >"$WORK/security.txt" 2>&1; then
+  where=host
+else
+  g systemd-analyze security --offline=true /etc/systemd/system/reddb.service >"$WORK/security.txt" 2>&1 ||
+    fail "systemd-analyze security failed: $(tail -n 5 "$WORK/security.txt")"
+  where=guest
+fi
+line=$(grep 'Overall exposure level' "$WORK/security.txt") || fail "no exposure level in the output"
+exposure=$(printf '%s\n' "$line" | sed -E 's/.*: ([0-9.]+) .*/\1/')
+say "   ($where) $line"
+awk -v e="$exposure" 'BEGIN { exit !(e + 0 <= 0.5) }' || fail "exposure $exposure > 0.5"
+pass "exposure $exposure <= 0.5"
+
+phase_end
+summary
