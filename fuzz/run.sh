@@ -21,7 +21,7 @@ shift
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-all_targets=(meta_page vault_page log_record log_page certificate)
+all_targets=(meta_page vault_page log_record log_page certificate resp http_request)
 if [[ $# -gt 0 ]]; then
     targets=("$@")
 else

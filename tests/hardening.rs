@@ -47,6 +47,7 @@ fn start(dir: &Path, envs: &[(&str, &str)]) -> (Server, u16) {
     cmd.args(["server", "--dev", "--path"])
         .arg(dir.join("data.rdb"))
         .args(["--http-bind", &format!("127.0.0.1:{port}")])
+        .args(["--wire-bind", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap());
     for (k, v) in envs {
@@ -181,6 +182,7 @@ fn required_mlock_refuses_with_a_clear_message_under_a_finite_limit() {
         .args(["server", "--dev", "--require-mlock", "--path"])
         .arg(dir.path().join("data.rdb"))
         .args(["--http-bind", &format!("127.0.0.1:{port}")])
+        .args(["--wire-bind", "127.0.0.1:0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(23), "{out:?}");

@@ -32,3 +32,38 @@ pub fn test_key() -> AeadKey {
     let k = Key32::from_slice(&TEST_KEY_BYTES).expect("32-byte test key");
     AeadKey::new(&k).expect("AES-256-GCM key schedule")
 }
+
+/// A database "file" in memory, for targets that need a pager.
+#[derive(Clone, Default)]
+pub struct MemFile(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl reddb::pager::PageIo for MemFile {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let data = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let n = buf.len().min(data.len() - start);
+        buf[..n].copy_from_slice(&data[start..start + n]);
+        Ok(n)
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        let mut data = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+        let start = usize::try_from(offset).map_err(|_| std::io::Error::other("offset"))?;
+        let end = start + buf.len();
+        if data.len() < end {
+            data.resize(end, 0);
+        }
+        data[start..end].copy_from_slice(buf);
+        Ok(())
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn len(&mut self) -> std::io::Result<u64> {
+        Ok(self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.len() as u64)
+    }
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        let mut data = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+        data.resize(usize::try_from(len).map_err(|_| std::io::Error::other("len"))?, 0);
+        Ok(())
+    }
+}

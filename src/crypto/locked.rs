@@ -17,9 +17,13 @@
 //! ```
 //!
 //! ```compile_fail
-//! let key = reddb::crypto::locked::Locked::<[u8; 32]>::zeroed().unwrap();
-//! let copy = key.clone(); // nor Clone
+//! fn needs_clone<T: Clone>() {}
+//! needs_clone::<reddb::crypto::locked::Locked<[u8; 32]>>(); // nor Clone
 //! ```
+//!
+//! (`Deref` still lets code copy the bytes *out* — `*key` or
+//! `key.clone()` on a `Locked<[u8; 32]>` yield a plain array — so code that
+//! touches key bytes is kept to `crypto/`, and reviewed.)
 //!
 //! memsec does not report an `mlock` failure (it ignores the result), so
 //! this module locks the pages a second time itself and counts failures in

@@ -8,13 +8,26 @@
 //! and only then write replies. A reply therefore never leaves before the
 //! commit it reports is on disk. Nothing in a turn blocks except that one
 //! fsync.
+//!
+//! Two listeners feed the same loop: HTTP and the Redis-compatible wire
+//! protocol. A connection knows its protocol from the listener that
+//! accepted it; wire connections carry a [`Session`] and are parsed and
+//! answered by [`super::wire`], through the same output buffers and the
+//! same flush-then-write order.
+//!
+//! With `--fsync everysec` the order is relaxed: replies are written first
+//! and the store is flushed once a second (or sooner when many commands
+//! are pending), so up to about a second of acknowledged writes can be lost
+//! in a crash (see docs/OPERATIONS.md).
 
 use super::http::request::{self, Limits};
 use super::http::response::Response;
 use super::http::routes::{self, Routed};
 use super::notify;
 use super::reload::Reloadable;
+use super::wire::{Session, Shared, Step};
 use super::workers::WorkerPool;
+use crate::config::server::FsyncPolicy;
 use crate::database::now_ms;
 use crate::service::work::{JobOutput, Then};
 use crate::service::{Kind, Service, ServiceError};
@@ -30,6 +43,7 @@ use std::time::{Duration, Instant};
 const HTTP_LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const WAKER: Token = Token(2);
+const WIRE_LISTENER: Token = Token(3);
 const FIRST_CONN: usize = 16;
 
 /// Connection and timing limits.
@@ -42,7 +56,13 @@ pub struct LoopLimits {
     pub http: Limits,
     /// Stop parsing more pipelined requests past this much unsent output.
     pub max_pending_output: usize,
+    /// `always`: flush, then reply. `everysec`: reply, flush each second.
+    pub fsync: FsyncPolicy,
 }
+
+/// Under `--fsync everysec`, flush early once this many wire commands are
+/// waiting for a flush.
+const EVERYSEC_MAX_UNFLUSHED: u64 = 100_000;
 
 impl Default for LoopLimits {
     fn default() -> Self {
@@ -52,6 +72,7 @@ impl Default for LoopLimits {
             request_timeout: Duration::from_secs(10),
             http: Limits::default(),
             max_pending_output: 4 * 1024 * 1024,
+            fsync: FsyncPolicy::Always,
         }
     }
 }
@@ -70,11 +91,19 @@ struct Conn {
     writable_interest: bool,
     last_activity: Instant,
     partial_since: Option<Instant>,
+    /// Set on connections accepted by the wire listener.
+    wire: Option<Box<Session>>,
+    /// The peer's FIN was reported with an event: read to EOF.
+    hup: bool,
 }
 
 pub struct EventLoop {
     poll: Poll,
     http: Option<TcpListener>,
+    wire_listener: Option<TcpListener>,
+    wire: Shared,
+    last_flush: Instant,
+    unflushed: u64,
     signals: signal_hook_mio::v1_0::Signals,
     pool: WorkerPool,
     service: Service,
@@ -94,6 +123,7 @@ pub struct EventLoop {
 impl EventLoop {
     pub fn new(
         http: std::net::TcpListener,
+        wire_listener: Option<std::net::TcpListener>,
         service: Service,
         reload: Reloadable,
         limits: LoopLimits,
@@ -109,6 +139,22 @@ impl EventLoop {
         poll.registry()
             .register(&mut http, HTTP_LISTENER, Interest::READABLE)
             .map_err(io("cannot register the HTTP listener"))?;
+        let mut wire_bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let wire_listener = match wire_listener {
+            Some(l) => {
+                l.set_nonblocking(true)
+                    .map_err(io("cannot configure the wire listener"))?;
+                if let Ok(a) = l.local_addr() {
+                    wire_bind = a;
+                }
+                let mut l = TcpListener::from_std(l);
+                poll.registry()
+                    .register(&mut l, WIRE_LISTENER, Interest::READABLE)
+                    .map_err(io("cannot register the wire listener"))?;
+                Some(l)
+            }
+            None => None,
+        };
         let mut signals = signal_hook_mio::v1_0::Signals::new([
             signal_hook::consts::SIGHUP,
             signal_hook::consts::SIGTERM,
@@ -125,6 +171,14 @@ impl EventLoop {
         Ok(Self {
             poll,
             http: Some(http),
+            wire_listener,
+            wire: Shared::new(
+                wire_bind,
+                limits.fsync == FsyncPolicy::EverySec,
+                limits.max_connections,
+            ),
+            last_flush: Instant::now(),
+            unflushed: 0,
             signals,
             pool,
             service,
@@ -161,11 +215,17 @@ impl EventLoop {
             }
             for event in events.iter() {
                 match event.token() {
-                    HTTP_LISTENER => self.accept(),
+                    HTTP_LISTENER => self.accept(false),
+                    WIRE_LISTENER => self.accept(true),
                     SIGNALS => self.handle_signals(),
                     WAKER => {}
                     Token(t) => {
                         let slot = t - FIRST_CONN;
+                        if event.is_read_closed() {
+                            if let Some(c) = self.conn(slot) {
+                                c.hup = true;
+                            }
+                        }
                         if event.is_readable() || event.is_read_closed() {
                             self.read_and_process(slot);
                         }
@@ -188,8 +248,19 @@ impl EventLoop {
                     last_watchdog = now;
                 }
             }
-            self.group_commit()?;
-            self.write_dirty();
+            if self.limits.fsync == FsyncPolicy::EverySec {
+                // Replies first; the flush follows at least once a second.
+                self.write_dirty();
+                if self.stopping
+                    || self.unflushed >= EVERYSEC_MAX_UNFLUSHED
+                    || now.duration_since(self.last_flush) >= Duration::from_secs(1)
+                {
+                    self.group_commit()?;
+                }
+            } else {
+                self.group_commit()?;
+                self.write_dirty();
+            }
             if self.stopping {
                 let deadline = *stop_deadline.get_or_insert_with(|| now + Duration::from_secs(10));
                 let pending_output = self
@@ -213,6 +284,8 @@ impl EventLoop {
     }
 
     fn group_commit(&mut self) -> crate::error::Result<()> {
+        self.last_flush = Instant::now();
+        self.unflushed = 0;
         let Some(db) = self.service.database_mut() else {
             return Ok(());
         };
@@ -231,13 +304,27 @@ impl EventLoop {
         Ok(())
     }
 
-    fn accept(&mut self) {
+    fn accept(&mut self, wire: bool) {
         loop {
-            let Some(listener) = &self.http else { return };
+            let listener = if wire {
+                &self.wire_listener
+            } else {
+                &self.http
+            };
+            let Some(listener) = listener else { return };
             match listener.accept() {
                 Ok((mut stream, peer)) => {
                     if self.live >= self.limits.max_connections || self.stopping {
-                        let _ = stream.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        if wire {
+                            self.wire.rejected();
+                            let _ = stream.write(if self.stopping {
+                                &b"-ERR the server is shutting down\r\n"[..]
+                            } else {
+                                &b"-ERR max number of clients reached\r\n"[..]
+                            });
+                        } else {
+                            let _ = stream.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        }
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -256,6 +343,7 @@ impl EventLoop {
                     }
                     let generation = self.next_generation;
                     self.next_generation += 1;
+                    let session = wire.then(|| Box::new(self.wire.connect(peer)));
                     if let Some(s) = self.conns.get_mut(slot) {
                         *s = Some(Conn {
                             stream,
@@ -270,6 +358,8 @@ impl EventLoop {
                             writable_interest: false,
                             last_activity: Instant::now(),
                             partial_since: None,
+                            wire: session,
+                            hup: false,
                         });
                         self.live += 1;
                     }
@@ -294,8 +384,9 @@ impl EventLoop {
     }
 
     fn read_and_process(&mut self, slot: usize) {
-        let cap = self.limits.http.max_head + self.limits.http.max_body + 16 * 1024;
+        let http_cap = self.limits.http.max_head + self.limits.http.max_body + 16 * 1024;
         let Some(c) = self.conn(slot) else { return };
+        let cap = c.wire.as_ref().map_or(http_cap, |s| s.max_query());
         let mut buf = [0u8; 16 * 1024];
         while c.inbuf.len() < cap {
             match c.stream.read(&mut buf) {
@@ -306,6 +397,14 @@ impl EventLoop {
                 Ok(n) => {
                     c.inbuf.extend_from_slice(buf.get(..n).unwrap_or(&[]));
                     c.last_activity = Instant::now();
+                    // A short read emptied the socket's receive queue; with
+                    // edge-triggered epoll, later bytes (or a FIN) raise a
+                    // new event, so skip the read that would only say
+                    // EAGAIN. Unless a FIN was already reported: then read
+                    // on to see the EOF.
+                    if n < buf.len() && !c.hup && c.wire.is_some() {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -322,6 +421,10 @@ impl EventLoop {
 
     /// Parses and runs as many pipelined requests as allowed.
     fn process(&mut self, slot: usize) {
+        if self.conn(slot).is_some_and(|c| c.wire.is_some()) {
+            self.process_wire(slot);
+            return;
+        }
         let limits = self.limits;
         loop {
             let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
@@ -389,6 +492,7 @@ impl EventLoop {
                                     }
                                 }
                                 Err(_) => {
+                                    self.service.cancel(&work.then);
                                     let e = ServiceError::new(
                                         Kind::Busy,
                                         "busy",
@@ -406,6 +510,103 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// Parses and runs as many pipelined wire commands as allowed. Bytes
+    /// are dropped from the input once per call, not once per command, so
+    /// a deep pipeline costs linear time.
+    fn process_wire(&mut self, slot: usize) {
+        let max_pending = self.limits.max_pending_output;
+        let stopping = self.stopping;
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(session) = c.wire.as_mut() else {
+            return;
+        };
+        let mut off = 0;
+        loop {
+            if c.waiting.is_some()
+                || c.close_after_write
+                || c.outbuf.len() - c.written > max_pending
+            {
+                break;
+            }
+            let rest = c.inbuf.get(off..).unwrap_or(&[]);
+            let rest_len = rest.len();
+            let limits = session.limits();
+            match session.parser.parse(rest, &limits) {
+                Ok(None) => {
+                    if rest_len >= session.max_query() {
+                        c.outbuf.extend_from_slice(
+                            b"-ERR Protocol error: command larger than the query buffer limit\r\n",
+                        );
+                        c.close_after_write = true;
+                        off = c.inbuf.len();
+                        break;
+                    }
+                    c.partial_since = if rest_len == 0 {
+                        None
+                    } else {
+                        c.partial_since.or(Some(Instant::now()))
+                    };
+                    if c.peer_closed {
+                        c.close_after_write = true;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    c.outbuf
+                        .extend_from_slice(format!("-ERR Protocol error: {e}\r\n").as_bytes());
+                    c.close_after_write = true;
+                    off = c.inbuf.len();
+                    break;
+                }
+                Ok(Some((args, used))) => {
+                    off += used;
+                    c.partial_since = None;
+                    if args.is_empty() {
+                        continue;
+                    }
+                    if stopping {
+                        c.outbuf
+                            .extend_from_slice(b"-ERR the server is shutting down\r\n");
+                        c.close_after_write = true;
+                        off = c.inbuf.len();
+                        break;
+                    }
+                    self.unflushed += 1;
+                    match self
+                        .wire
+                        .handle(session, &mut self.service, args, &mut c.outbuf)
+                    {
+                        Step::Continue => {}
+                        Step::Close => {
+                            c.close_after_write = true;
+                            off = c.inbuf.len();
+                            break;
+                        }
+                        Step::Defer(work) => {
+                            let id = self.next_job;
+                            self.next_job += 1;
+                            match self.pool.submit(id, work.job) {
+                                Ok(()) => {
+                                    self.jobs.insert(id, (slot, c.generation, work.then));
+                                    c.waiting = Some((id, true));
+                                }
+                                Err(_) => {
+                                    self.service.cancel(&work.then);
+                                    self.wire.busy(session, &mut c.outbuf);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let off = off.min(c.inbuf.len());
+        c.inbuf.drain(..off);
+        self.dirty.push(slot);
     }
 
     fn push_response(&mut self, slot: usize, resp: Response, keep_alive: bool) {
@@ -429,6 +630,17 @@ impl EventLoop {
                 .is_some_and(|c| c.generation == generation && c.waiting.map(|w| w.0) == Some(id));
             if !alive {
                 continue; // the client left; the work (e.g. a session) stands
+            }
+            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                if let Some(session) = c.wire.as_mut() {
+                    c.waiting = None;
+                    self.wire
+                        .auth_done(session, &mut self.service, result, &mut c.outbuf);
+                    self.mark_dirty(slot);
+                    self.process(slot);
+                    self.read_and_process(slot);
+                    continue;
+                }
             }
             let keep_alive = self
                 .conn(slot)
@@ -537,6 +749,9 @@ impl EventLoop {
 
     fn close(&mut self, slot: usize) {
         if let Some(mut c) = self.conns.get_mut(slot).and_then(Option::take) {
+            if let Some(session) = &c.wire {
+                self.wire.disconnect(session);
+            }
             let _ = self.poll.registry().deregister(&mut c.stream);
             let _ = c.stream.shutdown(std::net::Shutdown::Both);
             self.free_slots.push(slot);
@@ -553,10 +768,21 @@ impl EventLoop {
             if c.waiting.is_some() {
                 continue;
             }
+            // Authenticated wire clients (pools) may stay idle and upload
+            // large values slowly, as with Redis's default `timeout 0`;
+            // anonymous ones get the HTTP limits.
+            let exempt = c.wire.as_ref().is_some_and(|s| s.is_authenticated());
+            if exempt {
+                continue;
+            }
             if c.partial_since
                 .is_some_and(|t| now.duration_since(t) > limits.request_timeout)
             {
-                timed_out.push(slot);
+                if c.wire.is_some() {
+                    to_close.push(slot);
+                } else {
+                    timed_out.push(slot);
+                }
             } else if c.inbuf.is_empty()
                 && c.outbuf.is_empty()
                 && now.duration_since(c.last_activity) > limits.idle_timeout
@@ -594,6 +820,9 @@ impl EventLoop {
                     notify::stopping();
                     self.stopping = true;
                     if let Some(mut l) = self.http.take() {
+                        let _ = self.poll.registry().deregister(&mut l);
+                    }
+                    if let Some(mut l) = self.wire_listener.take() {
                         let _ = self.poll.registry().deregister(&mut l);
                     }
                 }

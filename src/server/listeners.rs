@@ -10,6 +10,9 @@ use std::os::unix::io::FromRawFd;
 
 pub struct Listeners {
     pub http: TcpListener,
+    /// The Redis-compatible wire protocol; `None` when socket activation
+    /// passed no `wire` socket.
+    pub wire: Option<TcpListener>,
     pub activated: bool,
 }
 
@@ -29,13 +32,14 @@ fn is_listening_stream(fd: i32) -> bool {
     rc == 0 && val == 1
 }
 
-/// Takes the sockets systemd passed, or binds `http_bind`.
-pub fn open(http_bind: SocketAddr) -> Result<Listeners> {
+/// Takes the sockets systemd passed, or binds `http_bind` and `wire_bind`.
+pub fn open(http_bind: SocketAddr, wire_bind: SocketAddr) -> Result<Listeners> {
     let passed: Vec<(i32, String)> = sd_notify::listen_fds_with_names()
         .map_err(|e| Error::Usage(format!("invalid socket activation variables: {e}")))?
         .collect();
     if !passed.is_empty() {
         let mut http = None;
+        let mut wire = None;
         for (fd, name) in passed {
             if !is_listening_stream(fd) {
                 return Err(Error::Usage(format!(
@@ -47,20 +51,30 @@ pub fn open(http_bind: SocketAddr) -> Result<Listeners> {
             let listener = unsafe { TcpListener::from_raw_fd(fd) };
             match name.as_str() {
                 "http" | "unknown" | "" if http.is_none() => http = Some(listener),
+                "wire" if wire.is_none() => wire = Some(listener),
                 other => crate::log_warn!("ignoring socket-activated fd named '{other}'"),
             }
         }
         let http =
             http.ok_or_else(|| Error::Usage("socket activation passed no 'http' socket".into()))?;
+        if wire.is_none() {
+            crate::log_notice!(
+                "socket activation passed no 'wire' socket: the Redis-compatible protocol is off"
+            );
+        }
         return Ok(Listeners {
             http,
+            wire,
             activated: true,
         });
     }
     let http = TcpListener::bind(http_bind)
         .map_err(|e| Error::io(format!("cannot listen on {http_bind} (HTTP)"), e))?;
+    let wire = TcpListener::bind(wire_bind)
+        .map_err(|e| Error::io(format!("cannot listen on {wire_bind} (wire protocol)"), e))?;
     Ok(Listeners {
         http,
+        wire: Some(wire),
         activated: false,
     })
 }

@@ -6,6 +6,7 @@ pub mod http;
 pub mod listeners;
 pub mod notify;
 pub mod reload;
+pub mod wire;
 pub mod workers;
 
 use crate::cli::server::Opened;
@@ -34,17 +35,24 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
     );
     service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
     drop(admin);
-    let listeners = listeners::open(config.http_bind)?;
+    let listeners = listeners::open(config.http_bind, config.wire_bind)?;
     let http = listeners.http;
     let bound = http
         .local_addr()
         .map_err(|e| Error::io("cannot read the HTTP address", e))?;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let wire_bound = listeners.wire.as_ref().and_then(|l| l.local_addr().ok());
+    // Half the cores for Argon2 (at least one): a password-check flood must
+    // leave the event loop a core of its own.
+    let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4));
     let mut ev = event_loop::EventLoop::new(
         http,
+        listeners.wire,
         service,
         reload,
-        event_loop::LoopLimits::default(),
+        event_loop::LoopLimits {
+            fsync: config.fsync,
+            ..event_loop::LoopLimits::default()
+        },
         workers,
     )?;
     let state = if !ev.service().is_bootstrapped() {
@@ -58,6 +66,17 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
         "listening on http://{bound} ({state}); database {}",
         config.path.display()
     );
+    if let Some(w) = wire_bound {
+        log_notice!(
+            "wire protocol (RESP2/RESP3) on redis://{w}; fsync {}",
+            match config.fsync {
+                crate::config::server::FsyncPolicy::Always =>
+                    "always (every reply after its commit is on disk)",
+                crate::config::server::FsyncPolicy::EverySec =>
+                    "everysec (replies before the flush; up to ~1 s of writes lost in a crash)",
+            }
+        );
+    }
     if !ev.service().has_admin_token() {
         log_warn!("RED_ADMIN_TOKEN is not set: /admin endpoints accept admin users only");
     }

@@ -80,7 +80,6 @@ pub fn service_error_line(e: &ServiceError) -> String {
     let prefix = match e.kind {
         Kind::Unauthorized => "WRONGPASS",
         Kind::Forbidden => "NOPERM",
-        Kind::Sealed => "MASTERDOWN",
         Kind::Busy => "BUSY",
         _ => "ERR",
     };
@@ -298,6 +297,9 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+type Members = BTreeSet<Vec<u8>>;
+type Fields = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// Bytes a key costs in a commit frame (upper bound).
 fn put_cost(key: &[u8], e: &Entry) -> usize {
     key.len() + e.value.payload_len() + 32
@@ -387,7 +389,10 @@ impl<'a> Txn<'a> {
             Some(None) => key.len() + 16,
             None => 0,
         };
-        self.bytes = self.bytes.saturating_sub(old).saturating_add(key.len() + 16);
+        self.bytes = self
+            .bytes
+            .saturating_sub(old)
+            .saturating_add(key.len() + 16);
         self.overlay.insert(key.to_vec(), None);
     }
 
@@ -426,7 +431,7 @@ impl<'a> Txn<'a> {
         }
     }
 
-    fn set_value(&self, key: &[u8]) -> KsResult<Option<(&BTreeSet<Vec<u8>>, u64)>> {
+    fn set_value(&self, key: &[u8]) -> KsResult<Option<(&Members, u64)>> {
         match self.lookup(key) {
             None => Ok(None),
             Some(Entry {
@@ -437,7 +442,7 @@ impl<'a> Txn<'a> {
         }
     }
 
-    fn hash_value(&self, key: &[u8]) -> KsResult<Option<(&BTreeMap<Vec<u8>, Vec<u8>>, u64)>> {
+    fn hash_value(&self, key: &[u8]) -> KsResult<Option<(&Fields, u64)>> {
         match self.lookup(key) {
             None => Ok(None),
             Some(Entry {
@@ -528,11 +533,10 @@ impl<'a> Txn<'a> {
         self.count(true);
         match change {
             None => {}
-            Some(TtlChange::Persist) => {
-                if self.lookup(key).is_some_and(|e| e.expires_at_ms != 0) {
-                    self.put(key, Value::Bytes(v.clone()), 0)?;
-                }
+            Some(TtlChange::Persist) if self.lookup(key).is_some_and(|e| e.expires_at_ms != 0) => {
+                self.put(key, Value::Bytes(v.clone()), 0)?;
             }
+            Some(TtlChange::Persist) => {}
             Some(TtlChange::At(at)) => match u64::try_from(at) {
                 Ok(at) if at > self.now => self.put(key, Value::Bytes(v.clone()), at)?,
                 _ => self.remove(key),
@@ -727,7 +731,9 @@ impl<'a> Txn<'a> {
 
     pub fn sismember(&mut self, key: &[u8], member: &[u8]) -> KsResult<bool> {
         check_key(key)?;
-        Ok(self.set_value(key)?.is_some_and(|(s, _)| s.contains(member)))
+        Ok(self
+            .set_value(key)?
+            .is_some_and(|(s, _)| s.contains(member)))
     }
 
     pub fn scard(&mut self, key: &[u8]) -> KsResult<usize> {
@@ -1071,7 +1077,11 @@ mod tests {
             ("\\*", "a", false),
             ("[\\]]", "]", true),
             ("h*llo*", "heeeellooo", true),
-            ("*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+            (
+                "*a*a*a*a*a*b",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                false,
+            ),
             ("[abc", "b", true),
         ];
         for (p, s, want) in cases {
@@ -1112,10 +1122,7 @@ mod tests {
         assert_eq!(t.sadd(b"s", vec![b"a".to_vec(), b"a".to_vec()]), Ok(1));
         assert_eq!(t.srem(b"s", &[b"a".to_vec()]), Ok(1));
         assert_eq!(t.type_of(b"s"), Ok("none"));
-        assert_eq!(
-            t.hset(b"h", vec![(b"f".to_vec(), b"1".to_vec())]),
-            Ok(1)
-        );
+        assert_eq!(t.hset(b"h", vec![(b"f".to_vec(), b"1".to_vec())]), Ok(1));
         assert_eq!(t.hget(b"h", b"f"), Ok(Some(b"1".to_vec())));
         assert_eq!(t.sadd(b"h", vec![b"x".to_vec()]), Err(KsError::WrongType));
         assert_eq!(t.dbsize(), 1);

@@ -19,6 +19,9 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 struct Window {
     start: Instant,
     failures: u32,
+    /// Checks started and not finished: counted against the limit so a
+    /// burst cannot queue more attempts than the limit allows.
+    pending: u32,
 }
 
 #[derive(Debug)]
@@ -38,17 +41,20 @@ impl<K: Hash + Eq + Clone> Counter<K> {
     fn blocked(&self, k: &K, now: Instant) -> Option<Duration> {
         let w = self.map.get(k)?;
         let elapsed = now.saturating_duration_since(w.start);
-        (elapsed < WINDOW && w.failures >= self.limit).then(|| WINDOW - elapsed)
+        let failures = if elapsed < WINDOW { w.failures } else { 0 };
+        (failures + w.pending >= self.limit)
+            .then(|| WINDOW.saturating_sub(elapsed).max(Duration::from_secs(1)))
     }
 
-    fn fail(&mut self, k: &K, now: Instant) {
+    fn make_room(&mut self, now: Instant) {
         if self.map.len() >= MAX_TRACKED {
             self.map
-                .retain(|_, w| now.saturating_duration_since(w.start) < WINDOW);
+                .retain(|_, w| w.pending > 0 || now.saturating_duration_since(w.start) < WINDOW);
             if self.map.len() >= MAX_TRACKED {
                 if let Some(oldest) = self
                     .map
                     .iter()
+                    .filter(|(_, w)| w.pending == 0)
                     .min_by_key(|(_, w)| w.start)
                     .map(|(k, _)| k.clone())
                 {
@@ -56,21 +62,45 @@ impl<K: Hash + Eq + Clone> Counter<K> {
                 }
             }
         }
+    }
+
+    fn begin(&mut self, k: &K, now: Instant) {
+        self.make_room(now);
         let w = self.map.entry(k.clone()).or_insert(Window {
             start: now,
             failures: 0,
+            pending: 0,
+        });
+        w.pending += 1;
+    }
+
+    fn end(&mut self, k: &K) {
+        if let Some(w) = self.map.get_mut(k) {
+            w.pending = w.pending.saturating_sub(1);
+        }
+    }
+
+    fn fail(&mut self, k: &K, now: Instant) {
+        self.make_room(now);
+        let w = self.map.entry(k.clone()).or_insert(Window {
+            start: now,
+            failures: 0,
+            pending: 0,
         });
         if now.saturating_duration_since(w.start) >= WINDOW {
-            *w = Window {
-                start: now,
-                failures: 0,
-            };
+            w.start = now;
+            w.failures = 0;
         }
         w.failures += 1;
     }
 
-    fn clear(&mut self, k: &K) {
-        self.map.remove(k);
+    fn clear_failures(&mut self, k: &K) {
+        if let Some(w) = self.map.get_mut(k) {
+            w.failures = 0;
+            if w.pending == 0 {
+                self.map.remove(k);
+            }
+        }
     }
 }
 
@@ -100,13 +130,31 @@ impl LoginLimiter {
         }
     }
 
+    /// A password check was queued for this user and peer.
+    pub fn begin(&mut self, user: &str, peer: IpAddr, now: Instant) {
+        self.users.begin(&user.to_string(), now);
+        self.peers.begin(&peer, now);
+    }
+
+    /// The check was never run (the worker pool was full).
+    pub fn cancel(&mut self, user: &str, peer: IpAddr) {
+        self.users.end(&user.to_string());
+        self.peers.end(&peer);
+    }
+
+    /// The queued check failed.
     pub fn failure(&mut self, user: &str, peer: IpAddr, now: Instant) {
+        self.users.end(&user.to_string());
+        self.peers.end(&peer);
         self.users.fail(&user.to_string(), now);
         self.peers.fail(&peer, now);
     }
 
-    pub fn success(&mut self, user: &str, _peer: IpAddr) {
-        self.users.clear(&user.to_string());
+    /// The queued check succeeded.
+    pub fn success(&mut self, user: &str, peer: IpAddr) {
+        self.users.end(&user.to_string());
+        self.peers.end(&peer);
+        self.users.clear_failures(&user.to_string());
     }
 }
 
@@ -121,6 +169,7 @@ mod tests {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..USER_LIMIT {
             assert!(l.check("alice", ip, t0).is_ok());
+            l.begin("alice", ip, t0);
             l.failure("alice", ip, t0);
         }
         assert!(l.check("alice", ip, t0).is_err());
@@ -130,10 +179,31 @@ mod tests {
         );
         assert!(l.check("alice", ip, t0 + WINDOW).is_ok(), "window passes");
         for i in 0..PEER_LIMIT {
+            l.begin(&format!("u{i}"), ip, t0);
             l.failure(&format!("u{i}"), ip, t0);
         }
         assert!(l.check("carol", ip, t0).is_err(), "peer limit");
         let other: IpAddr = "127.0.0.2".parse().unwrap();
         assert!(l.check("carol", other, t0).is_ok());
+    }
+
+    #[test]
+    fn queued_checks_count_against_the_limit() {
+        let mut l = LoginLimiter::default();
+        let t0 = Instant::now();
+        let ip: IpAddr = "127.0.0.3".parse().unwrap();
+        for _ in 0..USER_LIMIT {
+            assert!(l.check("dave", ip, t0).is_ok());
+            l.begin("dave", ip, t0);
+        }
+        assert!(
+            l.check("dave", ip, t0).is_err(),
+            "a burst cannot queue past the limit"
+        );
+        l.success("dave", ip);
+        assert!(
+            l.check("dave", ip, t0).is_ok(),
+            "a finished check frees its slot"
+        );
     }
 }

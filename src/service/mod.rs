@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod error;
+pub mod keyspace;
 pub mod limiter;
 pub mod secrets;
 pub mod users;
@@ -342,6 +343,8 @@ impl Service {
             ));
         }
         let user = self.user(username)?.filter(|u| !u.disabled);
+        self.limiter
+            .begin(username, peer, std::time::Instant::now());
         let known_user = user.is_some();
         let phc = user
             .map(|u| u.password_hash)
@@ -425,6 +428,14 @@ impl Service {
             _ => Err(ServiceError::internal(
                 "worker returned an unexpected result",
             )),
+        }
+    }
+
+    /// A parked request whose job could not be queued: releases what
+    /// `begin_*` reserved (the rate limiter's pending slot).
+    pub fn cancel(&mut self, then: &Then) {
+        if let Then::Login { username, peer, .. } | Then::WireAuth { username, peer, .. } = then {
+            self.limiter.cancel(username, *peer);
         }
     }
 

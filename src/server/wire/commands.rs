@@ -621,12 +621,10 @@ fn client(args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
             }
             Reply::Ok
         }
-        "getname" if args.len() == 2 => {
-            match cx.shared.clients.get(&id).map(|c| c.name.clone()) {
-                Some(n) if !n.is_empty() => Reply::Bulk(n),
-                _ => Reply::Nil,
-            }
-        }
+        "getname" if args.len() == 2 => match cx.shared.clients.get(&id).map(|c| c.name.clone()) {
+            Some(n) if !n.is_empty() => Reply::Bulk(n),
+            _ => Reply::Nil,
+        },
         "setinfo" if args.len() == 4 => {
             let v = arg(args, 3);
             if !valid_client_name(v) {
@@ -793,9 +791,9 @@ fn slowlog(args: &[Vec<u8>], shared: &mut Shared) -> Result<Reply, Reply> {
                 .collect();
             Ok(Reply::Array(entries))
         }
-        "len" if args.len() == 2 => Ok(Reply::Int(
-            i64::try_from(shared.slowlog.len()).unwrap_or(0),
-        )),
+        "len" if args.len() == 2 => {
+            Ok(Reply::Int(i64::try_from(shared.slowlog.len()).unwrap_or(0)))
+        }
         "reset" if args.len() == 2 => {
             shared.slowlog.clear();
             Ok(Reply::Ok)

@@ -136,6 +136,9 @@ fn header_line(
     }
 }
 
+/// A complete command's arguments and the bytes it used.
+pub type Parsed = (Vec<Vec<u8>>, usize);
+
 /// A resumable command parser (one per connection).
 ///
 /// Feed it the connection's unconsumed bytes starting at the current
@@ -169,11 +172,7 @@ impl CommandParser {
         self.expected > 0 || self.pos > 0
     }
 
-    pub fn parse(
-        &mut self,
-        buf: &[u8],
-        limits: &Limits,
-    ) -> Result<Option<(Vec<Vec<u8>>, usize)>, ProtocolError> {
+    pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
         let r = self.parse_inner(buf, limits);
         if r.is_err() {
             self.reset();
@@ -185,7 +184,7 @@ impl CommandParser {
         &mut self,
         buf: &[u8],
         limits: &Limits,
-    ) -> Result<Option<(Vec<Vec<u8>>, usize)>, ProtocolError> {
+    ) -> Result<Option<Parsed>, ProtocolError> {
         if self.expected == 0 {
             match buf.first() {
                 None => return Ok(None),
@@ -267,7 +266,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 }
 
 /// An inline command: one line up to `\n` (a `\r` before it is dropped).
-fn parse_inline(buf: &[u8]) -> Result<Option<(Vec<Vec<u8>>, usize)>, ProtocolError> {
+fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
     let window = buf.get(..MAX_LINE + 1).unwrap_or(buf);
     let Some(nl) = window.iter().position(|&b| b == b'\n') else {
         return if buf.len() > MAX_LINE {
@@ -592,8 +591,6 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// `#t`/`#f` (RESP3); `:1`/`:0` in RESP2.
     Bool(bool),
-    /// Bytes already encoded (a queued transaction's replies).
-    Raw(Vec<u8>),
 }
 
 impl Reply {
@@ -656,9 +653,10 @@ impl Reply {
                     v.encode(resp3, out);
                 }
             }
-            Reply::Bool(b) if resp3 => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+            Reply::Bool(b) if resp3 => {
+                out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
+            }
             Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
-            Reply::Raw(bytes) => out.extend_from_slice(bytes),
         }
     }
 }
@@ -698,7 +696,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn cmd(buf: &[u8]) -> Result<Option<(Vec<Vec<u8>>, usize)>, ProtocolError> {
+    fn cmd(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
         CommandParser::new().parse(buf, &Limits::AUTHENTICATED)
     }
 
@@ -737,10 +735,7 @@ mod tests {
         }
         assert_eq!(cmd(b"*0\r\n"), Ok(Some((vec![], 4))));
         assert_eq!(cmd(b"*-1\r\n"), Ok(Some((vec![], 5))));
-        assert_eq!(
-            cmd(b"*1\r\n$-1\r\n"),
-            Err(ProtocolError::InvalidBulkLength)
-        );
+        assert_eq!(cmd(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
         assert_eq!(cmd(b"*1\r\n*1\r\n"), Err(ProtocolError::ExpectedBulk(b'*')));
         assert_eq!(
             cmd(b"*1\r\n$1\r\nabc\r\n"),
@@ -789,8 +784,9 @@ mod tests {
 
     #[test]
     fn inline() {
+        let line = b"SET k \"a b\\x41\\n\" 'it\\'s'\r\n";
         assert_eq!(
-            cmd(b"SET k \"a b\\x41\\n\" 'it\\'s'\r\n"),
+            cmd(line),
             Ok(Some((
                 vec![
                     b"SET".to_vec(),
@@ -798,7 +794,7 @@ mod tests {
                     b"a bA\n".to_vec(),
                     b"it's".to_vec()
                 ],
-                28
+                line.len()
             )))
         );
         assert_eq!(cmd(b"PING\n"), Ok(Some((strs(&["PING"]), 5))));

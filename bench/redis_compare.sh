@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# reddb against Redis on loopback, side by side, with the same client.
+#
+#   bench/redis_compare.sh [--requests N] [--keys N] [--skip-build]
+#
+# Starts Debian's redis-server twice (requirepass; `appendonly yes,
+# appendfsync always` and no persistence at all) and reddb (release build,
+# `--dev`, default `--fsync always`), then for each:
+#   redis-benchmark -a PASS -t set,get -c 50 -n N        (unpipelined)
+#   redis-benchmark -a PASS -t set,get -c 50 -n N -P 16  (pipelined)
+# and the resident set size after loading 1,000,000 keys of 100-byte values
+# (redis-cli --pipe). Prints a Markdown table with reddb/redis ratios.
+# Needs redis-server, redis-benchmark, redis-cli (apt install redis-server)
+# and cargo. Every step runs under `timeout`; everything started here is
+# stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REQUESTS=100000
+KEYS=1000000
+BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requests) REQUESTS="$2"; shift 2 ;;
+    --keys) KEYS="$2"; shift 2 ;;
+    --skip-build) BUILD=0; shift ;;
+    *) echo "usage: $0 [--requests N] [--keys N] [--skip-build]" >&2; exit 2 ;;
+  esac
+done
+
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server)" >&2; exit 2; }
+done
+
+if [ "$BUILD" = 1 ]; then
+  timeout 1200 cargo build --release --quiet
+fi
+RED=target/release/red
+[ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/reddb-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port password
+  for _ in $(seq 1 300); do
+    if redis-cli -h 127.0.0.1 -p "$1" -a "$2" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not come up" >&2
+  return 1
+}
+
+PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+# name port password pid
+declare -A PORT PW PID
+start_redis() { # name persistence-args...
+  local name=$1; shift
+  local port; port=$(free_port)
+  mkdir -p "$WORK/$name"
+  redis-server --port "$port" --bind 127.0.0.1 --requirepass "$PASS" --dir "$WORK/$name" \
+    --daemonize no --save "" --protected-mode yes --logfile "$WORK/$name/log" "$@" &
+  local pid=$!
+  PIDS+=("$pid")
+  PORT[$name]=$port; PW[$name]=$PASS; PID[$name]=$pid
+  wait_port "$port" "$PASS"
+}
+
+start_reddb() {
+  local port http; port=$(free_port); http=$(free_port)
+  mkdir -p "$WORK/reddb"
+  "$RED" server --dev --path "$WORK/reddb/data.rdb" --http-bind "127.0.0.1:$http" \
+    --wire-bind "127.0.0.1:$port" >"$WORK/reddb/stdout" 2>"$WORK/reddb/stderr" &
+  local pid=$!
+  PIDS+=("$pid")
+  local key=""
+  for _ in $(seq 1 300); do
+    key=$(sed -n 's/^api key: //p' "$WORK/reddb/stdout" 2>/dev/null || true)
+    [ -n "$key" ] && break
+    sleep 0.1
+  done
+  [ -n "$key" ] || { echo "reddb did not print its API key" >&2; cat "$WORK/reddb/stderr" >&2; exit 1; }
+  PORT[reddb]=$port; PW[reddb]=$key; PID[reddb]=$pid
+  wait_port "$port" "$key"
+}
+
+declare -A RPS
+bench() { # name label extra-args...
+  local name=$1 label=$2; shift 2
+  local out
+  out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" \
+    -t set,get -c 50 -n "$REQUESTS" --csv "$@" 2>/dev/null)
+  local set get
+  set=$(printf '%s\n' "$out" | awk -F'","' '/^"SET"/ {print $2}')
+  get=$(printf '%s\n' "$out" | awk -F'","' '/^"GET"/ {print $2}')
+  RPS[$name,SET$label]=${set:-0}
+  RPS[$name,GET$label]=${get:-0}
+  echo "  $name $label: SET ${set:-?} rps, GET ${get:-?} rps" >&2
+}
+
+load_file="$WORK/load.resp"
+make_load() {
+  # KEYS SET commands, 100-byte values, as RESP (for redis-cli --pipe).
+  awk -v n="$KEYS" 'BEGIN {
+    v = sprintf("%0100d", 0); gsub(/0/, "v", v);
+    for (i = 0; i < n; i++) {
+      k = sprintf("key:%010d", i);
+      printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, v;
+    }
+  }' >"$load_file"
+}
+
+declare -A RSS
+load_and_measure() { # name
+  local name=$1
+  timeout 900 redis-cli -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" --no-auth-warning \
+    --pipe <"$load_file" >"$WORK/$name.pipe" 2>&1 || { cat "$WORK/$name.pipe" >&2; exit 1; }
+  local n
+  n=$(redis-cli -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" --no-auth-warning dbsize)
+  local kb
+  kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${PID[$name]}/status")
+  RSS[$name]=$((kb / 1024))
+  echo "  $name: $n keys, RSS ${RSS[$name]} MiB ($(tail -1 "$WORK/$name.pipe"))" >&2
+}
+
+echo "== starting servers" >&2
+start_redis redis-always --appendonly yes --appendfsync always
+start_redis redis-nopersist --appendonly no
+start_reddb
+echo "== redis-benchmark -t set,get -c 50 -n $REQUESTS (then -P 16)" >&2
+for name in redis-always redis-nopersist reddb; do
+  bench "$name" ""
+  bench "$name" " P16" -P 16
+done
+echo "== loading $KEYS keys of 100 bytes into each (redis-cli --pipe)" >&2
+make_load
+for name in redis-always redis-nopersist reddb; do
+  load_and_measure "$name"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo
+echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), loopback, $(nproc) CPUs, 50 clients, $REQUESTS requests per test"
+echo
+echo "| test | redis (appendfsync always) | redis (no persistence) | reddb (fsync always) | reddb / redis always | reddb / redis no-persist |"
+echo "|---|---:|---:|---:|---:|---:|"
+for t in SET GET "SET P16" "GET P16"; do
+  a=${RPS[redis-always,$t]}; b=${RPS[redis-nopersist,$t]}; r=${RPS[reddb,$t]}
+  echo "| $t (requests/s) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+done
+a=${RSS[redis-always]}; b=${RSS[redis-nopersist]}; r=${RSS[reddb]}
+echo "| RSS after $KEYS x 100-byte keys (MiB) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"

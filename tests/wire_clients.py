@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""redis-py against a running reddb wire listener, used exactly as the
+seed documents use Redis (run by tests/wire_clients.rs).
+
+  python3 tests/wire_clients.py --port P --password API_KEY --admin-password PW
+
+Checks: a plain connection with a password, redis.from_url with the
+password in the URL, a 50-connection pool shared by 50 threads, pipelines
+with and without transaction=True, decode_responses=True, RESP3, a
+username/password login, and the OAuth key patterns of the seed (TTLs,
+user token sets, SCAN MATCH). Exits non-zero on the first failure.
+"""
+
+import argparse
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def plain(port, password):
+    r = redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=30)
+    check(r.ping() is True, "PING")
+    check(r.set("py:k", b"v\x00\xff") is True, "SET")
+    check(r.get("py:k") == b"v\x00\xff", "GET binary")
+    check(r.get("py:missing") is None, "GET missing")
+    check(r.set("py:k", "w", nx=True) is None, "SET NX on an existing key")
+    check(r.set("py:ttl", "v", ex=100) is True, "SET EX")
+    check(80 <= r.ttl("py:ttl") <= 100, "TTL")
+    check(r.expire("py:k", 50) is True, "EXPIRE")
+    check(r.persist("py:k") is True, "PERSIST")
+    check(r.incr("py:n") == 1 and r.incrby("py:n", 5) == 6, "INCR/INCRBY")
+    check(r.decr("py:n") == 5, "DECR")
+    check(r.sadd("py:s", "a", "b") == 2, "SADD")
+    check(r.smembers("py:s") == {b"a", b"b"}, "SMEMBERS")
+    check(r.sismember("py:s", "a"), "SISMEMBER")
+    check(r.srem("py:s", "a") == 1 and r.scard("py:s") == 1, "SREM/SCARD")
+    check(r.hset("py:h", mapping={"f1": "1", "f2": "2"}) == 2, "HSET mapping")
+    check(r.hgetall("py:h") == {b"f1": b"1", b"f2": b"2"}, "HGETALL")
+    check(r.hget("py:h", "f1") == b"1" and r.hlen("py:h") == 2, "HGET/HLEN")
+    check(r.hmget("py:h", ["f1", "nope"]) == [b"1", None], "HMGET")
+    check(r.hdel("py:h", "f1") == 1 and r.hexists("py:h", "f1") is False, "HDEL")
+    check(r.type("py:h") == b"hash", "TYPE")
+    check(r.exists("py:k", "py:h", "nope") == 2, "EXISTS")
+    check(r.mset({"py:a": "1", "py:b": "2"}) is True, "MSET")
+    check(r.mget(["py:a", "py:b", "nope"]) == [b"1", b"2", None], "MGET")
+    check(r.getdel("py:a") == b"1", "GETDEL")
+    check(r.delete("py:b", "nope") == 1, "DEL")
+    check(r.dbsize() >= 5, "DBSIZE")
+    info = r.info()
+    check(info["redis_version"] == "7.0.0", f"INFO redis_version: {info.get('redis_version')}")
+    check("used_memory" in r.info("memory"), "INFO memory")
+    check("db0" in r.info("keyspace"), "INFO keyspace")
+    check(r.config_get("maxmemory") == {"maxmemory": "0"}, "CONFIG GET")
+    check(r.client_setname("py-plain") is True, "CLIENT SETNAME")
+    check(r.client_getname() == "py-plain", "CLIENT GETNAME")
+    check(isinstance(r.client_id(), int), "CLIENT ID")
+    check(any(c.get("name") == "py-plain" for c in r.client_list()), "CLIENT LIST")
+    check(isinstance(r.slowlog_get(), list), "SLOWLOG GET")
+    check(isinstance(r.lastsave(), object), "LASTSAVE")
+    try:
+        r.set("red.secret.x", "v")
+        raise AssertionError("red.secret.* must be refused")
+    except redis.ResponseError as e:
+        check("vault" in str(e), f"vault key error: {e}")
+    try:
+        r.get("py:s")
+        raise AssertionError("WRONGTYPE expected")
+    except redis.ResponseError as e:
+        check(str(e).startswith("WRONGTYPE"), f"WRONGTYPE: {e}")
+    r.close()
+
+
+def from_url(port, password):
+    r = redis.from_url(
+        f"redis://:{password}@127.0.0.1:{port}/0", decode_responses=True, max_connections=50
+    )
+    check(r.ping() is True, "from_url PING")
+    check(r.set("url:k", "v") is True and r.get("url:k") == "v", "from_url decoded GET")
+    # The seed's OAuth patterns.
+    state = uuid.uuid4().hex
+    check(r.set(f"oauth:state:{state}", "{}", ex=300), "state with TTL")
+    check(280 <= r.ttl(f"oauth:state:{state}") <= 300, "state TTL")
+    r.set("oauth:token:jti_1", '{"scope":"mcp:*"}', ex=30 * 86400)
+    r.set("oauth:token:jti_2", '{"scope":"mcp:*"}', ex=30 * 86400)
+    r.set("oauth:client:client_1", '{"client_id":"client_1"}')
+    check(r.sadd("oauth:user_tokens:alice", "jti_1", "jti_2") == 2, "user token index")
+    check(r.smembers("oauth:user_tokens:alice") == {"jti_1", "jti_2"}, "SMEMBERS decoded")
+    check(r.srem("oauth:user_tokens:alice", "jti_1") == 1, "SREM")
+    check(r.delete("oauth:token:jti_1") == 1, "revoke")
+    check(sorted(r.keys("oauth:client:*")) == ["oauth:client:client_1"], "KEYS")
+    found = set(r.scan_iter(match="oauth:*", count=3))
+    check(
+        {"oauth:token:jti_2", "oauth:client:client_1", f"oauth:state:{state}"} <= found,
+        f"SCAN MATCH: {found}",
+    )
+    check("oauth:token:jti_1" not in found, "deleted key not scanned")
+    r.close()
+
+
+def pool_from_threads(port, password):
+    pool = redis.ConnectionPool(
+        host="127.0.0.1", port=port, password=password, max_connections=50, socket_timeout=30
+    )
+    r = redis.Redis(connection_pool=pool, decode_responses=False)
+    errors = []
+    barrier = threading.Barrier(50)
+
+    def work(t):
+        try:
+            barrier.wait(timeout=30)
+            for i in range(100):
+                k = f"pool:{t}:{i}"
+                r.set(k, str(i))
+                if r.get(k) != str(i).encode():
+                    errors.append(f"{k} read back wrong")
+                    return
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    with ThreadPoolExecutor(max_workers=50) as ex:
+        list(ex.map(work, range(50)))
+    check(not errors, f"pool errors: {errors[:3]}")
+    created = len(pool._available_connections) + len(pool._in_use_connections)
+    check(1 <= created <= 50, f"pool size {created}")
+    check(r.dbsize() >= 5000, "5000 pooled writes")
+    clients = r.client_list()
+    check(len(clients) >= created, f"CLIENT LIST shows {len(clients)} < {created}")
+    pool.disconnect()
+
+
+def pipelines(port, password):
+    r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True)
+    with r.pipeline(transaction=True) as p:
+        p.set("tx:a", "1").incr("tx:a").sadd("tx:s", "x").hset("tx:h", "f", "v").get("tx:a")
+        res = p.execute()
+    check(res == [True, 2, 1, 1, "2"], f"MULTI/EXEC results {res}")
+    with r.pipeline(transaction=False) as p:
+        for i in range(100):
+            p.set(f"pl:{i}", i)
+        for i in range(100):
+            p.get(f"pl:{i}")
+        res = p.execute()
+    check(res[:100] == [True] * 100 and res[100:] == [str(i) for i in range(100)], "pipeline")
+    # A failing command inside a transaction raises on execute.
+    with r.pipeline(transaction=True) as p:
+        p.set("tx:str", "x").incr("tx:str")
+        try:
+            p.execute()
+            raise AssertionError("INCR on a string must fail")
+        except redis.ResponseError:
+            pass
+    check(r.get("tx:str") == "x", "the rest of the transaction applied")
+    r.close()
+
+
+def has_resp3():
+    major = int(redis.__version__.split(".")[0])
+    return major >= 5
+
+
+def resp3_and_users(port, password, admin_password):
+    if has_resp3():
+        r = redis.Redis(
+            host="127.0.0.1", port=port, password=password, protocol=3, decode_responses=True
+        )
+        check(r.ping() is True, "RESP3 PING")
+        r.hset("r3:h", mapping={"a": "1"})
+        check(r.hgetall("r3:h") == {"a": "1"}, "RESP3 HGETALL map")
+        r.sadd("r3:s", "m")
+        check(r.smembers("r3:s") == {"m"}, "RESP3 set")
+        check(r.get("r3:none") is None, "RESP3 null")
+        r.close()
+        u3 = redis.Redis(
+            host="127.0.0.1", port=port, username="admin", password=admin_password, protocol=3
+        )
+        check(u3.ping() is True, "HELLO 3 AUTH admin <password>")
+        u3.close()
+    else:
+        print(f"note: redis-py {redis.__version__} has no RESP3; RESP3 checks skipped")
+    u = redis.Redis(host="127.0.0.1", port=port, username="admin", password=admin_password)
+    check(u.ping() is True, "AUTH admin <password>")
+    u.close()
+    # The seed's "secure environment" client: password + decode_responses.
+    vault = redis.Redis(host="localhost", port=port, password=password, decode_responses=True)
+    operational = vault
+    check(operational.set("env:x", "1") and vault.get("env:x") == "1", "secure environment alias")
+    vault.close()
+    for bad in [
+        dict(password="wrong-password"),
+        dict(username="admin", password="wrong-password"),
+        dict(),
+    ]:
+        b = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30, **bad)
+        try:
+            b.ping()
+            raise AssertionError(f"{bad}: must not authenticate")
+        except redis.AuthenticationError:
+            pass
+        except redis.ResponseError as e:
+            # redis-py retries a failed handshake, so the login limiter may
+            # answer instead of the password check.
+            msg = str(e)
+            check(
+                "NOAUTH" in msg or "WRONGPASS" in msg or "too many failed logins" in msg,
+                f"{bad}: {e}",
+            )
+        b.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--password", required=True)
+    ap.add_argument("--admin-password", required=True)
+    a = ap.parse_args()
+    steps = [
+        ("plain connection", lambda: plain(a.port, a.password)),
+        ("from_url + decode_responses", lambda: from_url(a.port, a.password)),
+        ("50-connection pool from 50 threads", lambda: pool_from_threads(a.port, a.password)),
+        ("pipelines (transaction=True/False)", lambda: pipelines(a.port, a.password)),
+        ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
+    ]
+    print(f"redis-py {redis.__version__}")
+    for name, fn in steps:
+        t = time.monotonic()
+        fn()
+        print(f"ok   {name} ({time.monotonic() - t:.2f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as e:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        print(f"FAIL {e!r}")
+        sys.exit(1)
