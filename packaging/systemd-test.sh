@@ -304,6 +304,15 @@ for _ in $(seq 1 50); do
   fi
 done
 [ -n "$PORT" ] || fail "no free TCP port found"
+WIRE_PORT=""
+for _ in $(seq 1 50); do
+  cand=$((20000 + RANDOM % 40000))
+  if [ "$cand" != "$PORT" ] && ! port_in_use "$cand"; then
+    WIRE_PORT=$cand
+    break
+  fi
+done
+[ -n "$WIRE_PORT" ] || fail "no free TCP port found for the wire socket"
 
 # -- boot ----------------------------------------------------------------------
 
@@ -397,10 +406,16 @@ show() { g systemctl show -P "$1" "${2:-reddb.service}"; }
 
 phase "1. install (binary, units, sysusers, tmpfiles, drop-ins)"
 install -m 0755 "$bin" "$ROOT/usr/bin/red"
-install -m 0644 "$repo/systemd/reddb.service" "$repo/systemd/reddb.socket" "$ROOT/etc/systemd/system/"
+install -m 0644 "$repo/systemd/reddb.service" "$repo/systemd/reddb.socket" "$repo/systemd/reddb-wire.socket" "$ROOT/etc/systemd/system/"
 install -D -m 0644 "$repo/systemd/reddb.sysusers" "$ROOT/usr/lib/sysusers.d/reddb.conf"
 install -D -m 0644 "$repo/systemd/reddb.tmpfiles" "$ROOT/usr/lib/tmpfiles.d/reddb.conf"
-mkdir -p "$ROOT/etc/systemd/system/reddb.socket.d" "$ROOT/etc/systemd/system/reddb.service.d"
+mkdir -p "$ROOT/etc/systemd/system/reddb.socket.d" "$ROOT/etc/systemd/system/reddb-wire.socket.d" "$ROOT/etc/systemd/system/reddb.service.d"
+cat >"$ROOT/etc/systemd/system/reddb-wire.socket.d/10-test-port.conf" <<EOF
+# systemd-test.sh: a free port instead of the default 5050.
+[Socket]
+ListenStream=
+ListenStream=127.0.0.1:$WIRE_PORT
+EOF
 cat >"$ROOT/etc/systemd/system/reddb.socket.d/10-test-port.conf" <<EOF
 # systemd-test.sh: a free port instead of the default 5000.
 [Socket]
@@ -415,7 +430,7 @@ EOF
 g systemctl daemon-reload || fail "systemctl daemon-reload failed"
 g red version >"$WORK/version.txt" 2>&1 || fail "red version failed in the guest: $(cat "$WORK/version.txt")"
 say "   $(head -n 1 "$WORK/version.txt")"
-g systemd-analyze verify --man=no /etc/systemd/system/reddb.socket /etc/systemd/system/reddb.service \
+g systemd-analyze verify --man=no /etc/systemd/system/reddb.socket /etc/systemd/system/reddb-wire.socket /etc/systemd/system/reddb.service \
   >"$WORK/verify.txt" 2>&1 || fail "systemd-analyze verify: $(cat "$WORK/verify.txt")"
 [ -s "$WORK/verify.txt" ] && sed 's/^/   verify: /' "$WORK/verify.txt"
 listen=$(g systemctl show -p Listen --value reddb.socket)
@@ -478,7 +493,7 @@ got=$(g stat -c '%a %U:%G' /etc/reddb/certificate)
 pass "bootstrapped as reddb; certificate in /etc/reddb/certificate (0600 root:root), admin token in /etc/reddb/admin-token"
 
 phase "4. socket activation, /health from the host"
-g systemctl start reddb.socket reddb.service || fail "systemctl start reddb.socket reddb.service failed"
+g systemctl start reddb.socket reddb-wire.socket reddb.service || fail "systemctl start reddb.socket reddb-wire.socket reddb.service failed"
 [ "$(show ActiveState)" = active ] || fail "reddb.service is $(show ActiveState)/$(show SubState), expected active"
 http GET /health
 [ "$HTTP_CODE" = 200 ] || fail "GET /health answered $HTTP_CODE"
@@ -487,6 +502,12 @@ case "$HTTP_BODY" in
   *) fail "GET /health did not say sealed:false: $HTTP_BODY" ;;
 esac
 pass "GET http://127.0.0.1:$PORT/health -> 200 $HTTP_BODY"
+wire_reply=$(timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$WIRE_PORT"'; printf "*1\r\n\$4\r\nPING\r\n" >&3; IFS= read -r line <&3; printf "%s\n" "$line"' 2>/dev/null | tr -d '\r' || true)
+case "$wire_reply" in
+  -NOAUTH*) ;;
+  *) fail "the wire socket (fd named wire) answered '$wire_reply', expected -NOAUTH" ;;
+esac
+pass "RESP PING on the socket-activated wire port 127.0.0.1:$WIRE_PORT -> $wire_reply"
 MAINPID=$(show MainPID)
 [ "$MAINPID" -gt 0 ] 2>/dev/null || fail "no MainPID"
 
@@ -637,7 +658,7 @@ result=$(show Result)
 [ "$status" = 0 ] || fail "ExecMainStatus=$status after stop, expected 0"
 [ "$result" = success ] || fail "Result=$result after stop, expected success"
 pass "stop: ExecMainStatus=0, Result=success"
-g systemctl stop reddb.socket
+g systemctl stop reddb.socket reddb-wire.socket
 
 phase "10. no secret in the journal"
 g journalctl --sync || true
