@@ -279,6 +279,8 @@ def main():
                     help="measure at least this long under each flood")
     ap.add_argument("--warmup", type=float, default=1.0,
                     help="seconds of flood before measuring")
+    ap.add_argument("--server-workers", type=int, metavar="N",
+                    help="pass --workers N to red server (Argon2 threads)")
     ap.add_argument("--renice-workers", type=int, metavar="NICE",
                     help="experiment: run the server's Argon2 worker threads at this niceness")
     ap.add_argument("--flood-worker", action="store_true", help=argparse.SUPPRESS)
@@ -298,7 +300,8 @@ def main():
     log = open(os.path.join(tmp, "server.stderr"), "wb")
     server = subprocess.Popen(
         [args.red, "server", "--path", os.path.join(tmp, "data.rdb"),
-         "--http-bind", f"127.0.0.1:{port}", "--wire-bind", f"127.0.0.1:{free_port()}"],
+         "--http-bind", f"127.0.0.1:{port}", "--wire-bind", f"127.0.0.1:{free_port()}"]
+        + (["--workers", str(args.server_workers)] if args.server_workers else []),
         env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     bench_started = time.monotonic()
     try:

@@ -82,6 +82,8 @@ pub struct ServerConfig {
     pub http_bind: SocketAddr,
     pub wire_bind: SocketAddr,
     pub fsync: FsyncPolicy,
+    /// Argon2 worker threads (`--workers`); default: half the cores.
+    pub workers: Option<usize>,
     /// Where auto-bootstrap writes the certificate (`REDDB_CERTIFICATE_OUT`).
     pub certificate_out: Option<PathBuf>,
 }
@@ -95,7 +97,7 @@ pub const SWITCHES: [&str; 7] = [
     "require-mlock",
     "metrics-loopback",
 ];
-pub const VALUES: [&str; 4] = ["path", "http-bind", "wire-bind", "fsync"];
+pub const VALUES: [&str; 5] = ["path", "http-bind", "wire-bind", "fsync", "workers"];
 
 fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr> {
     value.parse().map_err(|_| {
@@ -166,6 +168,17 @@ impl ServerConfig {
             wire_bind,
             fsync,
             certificate_out: env.setting("REDDB_CERTIFICATE_OUT").map(PathBuf::from),
+            workers: match flags.value("workers") {
+                None => None,
+                Some(v) => match v.parse::<usize>() {
+                    Ok(n) if (1..=64).contains(&n) => Some(n),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "--workers '{v}': use a number from 1 to 64"
+                        )))
+                    }
+                },
+            },
         })
     }
 }

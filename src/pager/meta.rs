@@ -182,14 +182,10 @@ pub fn decode(page_no: u64, page: &[u8]) -> Result<MetaCopy, MetaError> {
         _ => return Err(MetaError::Invalid("unknown file state")),
     };
     let sealed = r.take(sealed_len).ok_or(MetaError::Truncated)?;
-    let padding = page
-        .get(SEALED_OFFSET + sealed_len..page_size as usize)
-        .unwrap_or(&[]);
-    if padding.iter().any(|b| *b != 0) {
-        return Err(MetaError::Invalid(
-            "bytes after the sealed meta are not zero",
-        ));
-    }
+    // The padding after the sealed state is not checked: a copy's validity
+    // must rest on the digest alone. A torn write can turn damaged padding
+    // back into zeros without touching the digested bytes, which would
+    // revive a copy that recovery had already rejected.
     let sealed = match (bootstrapped, sealed_len) {
         (false, 0) => None,
         (true, SEALED_META_LEN) => Some(sealed.to_vec()),

@@ -87,9 +87,10 @@ impl Pager {
         let copy0 = meta::decode(0, &first);
         // Where copy 1 lives depends on the page size; if copy 0 cannot say,
         // try every supported size and accept a copy that agrees with itself.
+        // A damaged copy 0 cannot say: its page-size field may be damaged too.
         let mut copy1 = Err(MetaError::Truncated);
-        let sizes: Vec<u32> = match meta::peek_page_size(&first) {
-            Ok(size) => vec![size],
+        let sizes: Vec<u32> = match &copy0 {
+            Ok(c) => vec![c.header.page_size],
             Err(_) => (12..=16).map(|s| 1u32 << s).collect(),
         };
         for size in sizes {

@@ -43,7 +43,9 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
     let wire_bound = listeners.wire.as_ref().and_then(|l| l.local_addr().ok());
     // Half the cores for Argon2 (at least one): a password-check flood must
     // leave the event loop a core of its own.
-    let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4));
+    let workers = config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4))
+    });
     let mut ev = event_loop::EventLoop::new(
         http,
         listeners.wire,

@@ -214,11 +214,15 @@ impl Store {
         let mut buf = vec![0u8; page_size];
         let mut stream: Vec<u8> = Vec::new();
         let mut visited = HashSet::new();
+        // A chain written by compaction opens with a snapshot that ends in
+        // an empty snapshot frame. Those pages were synced before the meta
+        // pointed at them, so a chain that ends before that frame has lost
+        // pages no crash can lose.
+        let mut snapshot_done = self.meta.base_commit_seq == 0;
         // Pages of one session are contiguous in the chain and a session
         // never reappears after the next one starts: one key at a time.
         let mut reading: Option<([u8; log::SESSION_LEN], AeadKey)> = None;
         let file_pages = self.pager.page_count()?;
-        let mut ended_on_a_page = false;
         loop {
             let page_no = self.cursor.page;
             if page_no < FIRST_DATA_PAGE || !visited.insert(page_no) {
@@ -229,7 +233,6 @@ impl Store {
             if !self.pager.read_page(page_no, &mut buf)? {
                 break;
             }
-            ended_on_a_page = true;
             let Some(session) = log::session_of(&buf) else {
                 break;
             };
@@ -257,12 +260,11 @@ impl Store {
                     header.next_page
                 )));
             }
-            ended_on_a_page = false;
             if header.flags & FLAG_GROUP_START != 0 {
                 stream.clear();
             }
             stream.extend_from_slice(&data);
-            let used = self.apply_frames(&stream)?;
+            let used = self.apply_frames(&stream, &mut snapshot_done)?;
             stream.drain(..used);
             self.chain.push(page_no);
             self.cursor = ChainCursor {
@@ -271,19 +273,28 @@ impl Store {
                 prev_tag: tag,
             };
         }
-        if ended_on_a_page {
-            self.refuse_if_later_groups_exist(file_pages)?;
+        // However the chain ended — a page that is not its continuation, or
+        // one missing from the end of the file (a cut file) — later groups
+        // elsewhere in the file mean durable pages were lost.
+        self.refuse_if_later_groups_exist(file_pages)?;
+        if !snapshot_done {
+            return Err(Error::Corrupted(
+                "the log ends inside the snapshot written by compaction \
+                 (a page of it is damaged or missing)"
+                    .into(),
+            ));
         }
         Ok(())
     }
 
-    /// The chain ended on a page that exists but is not its continuation.
-    /// That is a torn last group (a crash) — unless some page in the file
-    /// authenticates as the *start of a later group*: groups are written
-    /// one after another, each only after the previous one was synced, so
-    /// a later group start proves the group at the break was durable and
-    /// has since been damaged. Opening would silently drop acknowledged
-    /// commits (a revoked key could come back), so refuse instead.
+    /// The chain ended on a page that is not its continuation, or that is
+    /// missing from the end of the file. That is a torn last group (a
+    /// crash) — unless some page in the file authenticates as the *start of
+    /// a later group*: groups are written one after another, each only
+    /// after the previous one was synced, so a later group start proves the
+    /// group at the break was durable and has since been damaged (or cut
+    /// off). Opening would silently drop acknowledged commits (a revoked key
+    /// could come back), so refuse instead.
     fn refuse_if_later_groups_exist(&mut self, file_pages: u64) -> Result<()> {
         let page_size = self.pager.page_size();
         let file_id = self.pager.header().file_id;
@@ -322,7 +333,7 @@ impl Store {
 
     /// Applies every complete frame at the start of `stream`; returns the
     /// bytes consumed.
-    fn apply_frames(&mut self, stream: &[u8]) -> Result<usize> {
+    fn apply_frames(&mut self, stream: &[u8], snapshot_done: &mut bool) -> Result<usize> {
         let mut pos = 0;
         loop {
             let rest = stream.get(pos..).unwrap_or(&[]);
@@ -350,6 +361,9 @@ impl Store {
                     }
                     if frame.commit_seq != self.meta.base_commit_seq {
                         return Err(Error::Corrupted("snapshot frame from another chain".into()));
+                    }
+                    if frame.mutations.is_empty() {
+                        *snapshot_done = true;
                     }
                 }
             }
@@ -545,6 +559,8 @@ impl Store {
         if !batch.is_empty() {
             record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
         }
+        // The end-of-snapshot marker that replay requires (see `replay`).
+        record::encode_frame(&mut stream, FrameKind::Snapshot, base, &[]);
         let anchor: [u8; 16] = crate::crypto::random::array()?;
         let head = self.allocate();
         let start = ChainCursor {

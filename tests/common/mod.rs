@@ -1,0 +1,283 @@
+//! Helpers shared by the storage tests: a fault-injecting disk
+//! ([`sim_disk`]), a reference model of the store (a map per namespace with
+//! expiry), a random commit generator, and the comparison that states which
+//! key differs when the store and the model disagree.
+//!
+//! Every test binary compiles this module but uses only part of it.
+#![allow(dead_code)]
+
+pub mod sim_disk;
+
+use reddb::crypto::keys::DataKey;
+use reddb::pager::Pager;
+use reddb::store::record::{Mutation, Namespace, Value};
+use reddb::store::{Entry, State, Store, StoreKeys};
+use sim_disk::{Rng, SimDisk};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const PAGE_SIZE: u32 = 4096;
+/// A fixed "now" for tests that do not move the clock.
+pub const NOW_MS: u64 = 1_700_000_000_000;
+/// An expiry far beyond any clock the tests use.
+pub const FAR_FUTURE_MS: u64 = NOW_MS + 1_000_000_000_000;
+
+/// Whether `REDDB_EXTENDED=1` asks for the long runs.
+pub fn extended() -> bool {
+    std::env::var("REDDB_EXTENDED").is_ok_and(|v| v == "1")
+}
+
+/// `REDDB_SEED=<n>` (decimal or 0x-hex) restricts a seeded test to one case.
+pub fn seed_override() -> Option<u64> {
+    let v = std::env::var("REDDB_SEED").ok()?;
+    let v = v.trim();
+    match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => v.parse().ok(),
+    }
+}
+
+/// The seed of case `n` of a test whose base seed is `base`.
+pub fn case_seed(base: u64, n: u64) -> u64 {
+    Rng::new(base ^ n.wrapping_mul(0xA076_1D64_78BD_642F)).next_u64()
+}
+
+/// Prints `what` if the thread panics while this guard is alive: the way a
+/// failing case reports the seed that reproduces it.
+pub struct OnPanic(pub String);
+
+impl Drop for OnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("\n*** failing case: {} ***\n", self.0);
+        }
+    }
+}
+
+/// The cheap fixed data key of the tests.
+pub fn keys() -> StoreKeys {
+    let data_key = DataKey::from_bytes(&[7u8; 32]).expect("data key");
+    StoreKeys::derive(&data_key).expect("store keys")
+}
+
+/// A new bootstrapped (openable) store on an empty disk.
+pub fn create_store(disk: &SimDisk) -> Store {
+    let pager = Pager::create(disk.io(), PAGE_SIZE).expect("Pager::create");
+    let mut store = Store::initialize(pager, keys()).expect("Store::initialize");
+    let mut header = *store.header();
+    header.bootstrapped = true;
+    store.commit_header(header).expect("commit_header");
+    store
+}
+
+/// Opens the store held by `disk`.
+pub fn open_store(disk: &SimDisk, writable: bool) -> reddb::Result<Store> {
+    let pager = Pager::open(disk.io())?;
+    Store::open(pager, keys(), writable)
+}
+
+/// How many commits the store says it holds (the last commit sequence number
+/// it replayed or staged).
+pub fn committed(store: &mut Store) -> usize {
+    (store.stats().next_commit_seq - 1) as usize
+}
+
+/// The reference model: one ordered map per namespace. Entries are kept
+/// after they expire (like the store's memory) and hidden by [`Model::live`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Model {
+    spaces: [BTreeMap<Vec<u8>, Entry>; 5],
+}
+
+impl Model {
+    pub fn apply(&mut self, m: &Mutation) {
+        match m {
+            Mutation::Put {
+                ns,
+                key,
+                value,
+                expires_at_ms,
+            } => {
+                self.spaces[ns.index()].insert(
+                    key.clone(),
+                    Entry {
+                        value: value.clone(),
+                        expires_at_ms: *expires_at_ms,
+                    },
+                );
+            }
+            Mutation::Delete { ns, key } => {
+                self.spaces[ns.index()].remove(key);
+            }
+            Mutation::Clear { ns } => self.spaces[ns.index()].clear(),
+        }
+    }
+
+    pub fn apply_commit(&mut self, commit: &[Mutation]) {
+        for m in commit {
+            self.apply(m);
+        }
+    }
+
+    /// The model after `commits`, from empty.
+    pub fn replay(commits: &[Vec<Mutation>]) -> Self {
+        let mut model = Self::default();
+        for c in commits {
+            model.apply_commit(c);
+        }
+        model
+    }
+
+    /// The model after each prefix of `commits`: element `p` is the state
+    /// after the first `p` commits.
+    pub fn prefixes(commits: &[Vec<Mutation>]) -> Vec<Self> {
+        let mut out = vec![Self::default()];
+        let mut model = Self::default();
+        for c in commits {
+            model.apply_commit(c);
+            out.push(model.clone());
+        }
+        out
+    }
+
+    /// The entry visible under `key` at `now_ms`.
+    pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.spaces[ns.index()]
+            .get(key)
+            .filter(|e| visible(e, now_ms))
+    }
+
+    /// Every entry of `ns` visible at `now_ms`.
+    pub fn live(&self, ns: Namespace, now_ms: u64) -> BTreeMap<Vec<u8>, Entry> {
+        self.spaces[ns.index()]
+            .iter()
+            .filter(|(_, e)| visible(e, now_ms))
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect()
+    }
+
+    /// Every key the model has ever been told about in `ns` (live or not).
+    pub fn keys(&self, ns: Namespace) -> impl Iterator<Item = &Vec<u8>> {
+        self.spaces[ns.index()].keys()
+    }
+}
+
+/// The visibility rule the store must honour.
+pub fn visible(entry: &Entry, now_ms: u64) -> bool {
+    entry.expires_at_ms == 0 || entry.expires_at_ms > now_ms
+}
+
+/// Every entry of `ns` the store shows at `now_ms`.
+pub fn store_live(state: &State, ns: Namespace, now_ms: u64) -> BTreeMap<Vec<u8>, Entry> {
+    let mut out = BTreeMap::new();
+    for (k, e) in state.iter(ns, now_ms) {
+        assert!(
+            out.insert(k.clone(), e.clone()).is_none(),
+            "State::iter yielded key {} twice",
+            show_key(k)
+        );
+    }
+    out
+}
+
+/// Compares everything the store shows at `now_ms` with the model: each
+/// model key through `get`, and the whole namespace through `iter` (which
+/// catches keys the model does not have). Returns the first difference.
+pub fn diff(state: &State, model: &Model, now_ms: u64) -> Option<String> {
+    for ns in Namespace::ALL {
+        for key in model.keys(ns) {
+            let got = state.get(ns, key, now_ms);
+            let want = model.get(ns, key, now_ms);
+            if got != want {
+                return Some(format!(
+                    "{ns:?} key {}: store.get shows {}, model has {}",
+                    show_key(key),
+                    show_entry(got),
+                    show_entry(want)
+                ));
+            }
+        }
+        let got = store_live(state, ns, now_ms);
+        let want = model.live(ns, now_ms);
+        if got != want {
+            let keys: BTreeSet<&Vec<u8>> = got.keys().chain(want.keys()).collect();
+            for key in keys {
+                if got.get(key) != want.get(key) {
+                    return Some(format!(
+                        "{ns:?} key {}: store iter shows {}, model has {}",
+                        show_key(key),
+                        show_entry(got.get(key)),
+                        show_entry(want.get(key))
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Indices `p` such that the store shows exactly `prefixes[p]` (diagnostics).
+pub fn matching_prefixes(state: &State, prefixes: &[Model], now_ms: u64) -> Vec<usize> {
+    (0..prefixes.len())
+        .filter(|&p| diff(state, &prefixes[p], now_ms).is_none())
+        .collect()
+}
+
+pub fn show_key(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).into_owned()
+}
+
+pub fn show_entry(e: Option<&Entry>) -> String {
+    match e {
+        None => "nothing".into(),
+        Some(e) => {
+            let what = match &e.value {
+                Value::Bytes(b) => format!("{} bytes", b.len()),
+                Value::Set(s) => format!("a set of {}", s.len()),
+                Value::Hash(h) => format!("a hash of {}", h.len()),
+            };
+            format!("{what} (expires {})", e.expires_at_ms)
+        }
+    }
+}
+
+/// The namespaces the random workloads touch.
+pub const WORK_NAMESPACES: [Namespace; 3] =
+    [Namespace::Keyspace, Namespace::Secrets, Namespace::Vault];
+
+/// A random value: mostly bytes of `0..max_len` length, sometimes a small
+/// set or hash.
+pub fn random_value(rng: &mut Rng, max_len: usize) -> Value {
+    match rng.below(10) {
+        0 => Value::Set((0..rng.below(5)).map(|_| rng.blob(0, 12)).collect()),
+        1 => Value::Hash(
+            (0..rng.below(5))
+                .map(|_| (rng.blob(0, 8), rng.blob(0, 40)))
+                .collect(),
+        ),
+        _ => Value::Bytes(rng.blob(0, max_len + 1)),
+    }
+}
+
+/// One random commit of 1..=3 mutations over a small key space, so that
+/// puts overwrite, deletes hit, and clears matter. Values reach
+/// `max_value_len` bytes, so a commit can span pages. Expiries are either
+/// none or far in the future.
+pub fn random_commit(rng: &mut Rng, keys_per_ns: u64, max_value_len: usize) -> Vec<Mutation> {
+    let n = rng.range(1, 4);
+    (0..n)
+        .map(|_| {
+            let ns = WORK_NAMESPACES[rng.below(WORK_NAMESPACES.len() as u64) as usize];
+            let key = format!("k{}", rng.below(keys_per_ns)).into_bytes();
+            match rng.below(100) {
+                0..=71 => Mutation::Put {
+                    ns,
+                    key,
+                    value: random_value(rng, max_value_len),
+                    expires_at_ms: if rng.chance(1, 4) { FAR_FUTURE_MS } else { 0 },
+                },
+                72..=97 => Mutation::Delete { ns, key },
+                _ => Mutation::Clear { ns },
+            }
+        })
+        .collect()
+}
