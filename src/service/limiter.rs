@@ -46,20 +46,32 @@ impl<K: Hash + Eq + Clone> Counter<K> {
             .then(|| WINDOW.saturating_sub(elapsed).max(Duration::from_secs(1)))
     }
 
+    /// Keeps the map under `MAX_TRACKED` in amortised O(1): when full,
+    /// one pass drops every entry that is neither blocking nor in flight
+    /// (oldest windows first) down to half the cap. Scanning per insert
+    /// would let a flood of unique usernames stall the event loop.
     fn make_room(&mut self, now: Instant) {
-        if self.map.len() >= MAX_TRACKED {
-            self.map
-                .retain(|_, w| w.pending > 0 || now.saturating_duration_since(w.start) < WINDOW);
-            if self.map.len() >= MAX_TRACKED {
-                if let Some(oldest) = self
-                    .map
-                    .iter()
-                    .filter(|(_, w)| w.pending == 0)
-                    .min_by_key(|(_, w)| w.start)
-                    .map(|(k, _)| k.clone())
-                {
-                    self.map.remove(&oldest);
-                }
+        if self.map.len() < MAX_TRACKED {
+            return;
+        }
+        let limit = self.limit;
+        let live = |w: &Window| {
+            w.pending > 0
+                || (now.saturating_duration_since(w.start) < WINDOW && w.failures >= limit)
+        };
+        self.map
+            .retain(|_, w| live(w) || now.saturating_duration_since(w.start) < WINDOW);
+        if self.map.len() >= MAX_TRACKED / 2 {
+            let mut evictable: Vec<(Instant, K)> = self
+                .map
+                .iter()
+                .filter(|(_, w)| !live(w))
+                .map(|(k, w)| (w.start, k.clone()))
+                .collect();
+            evictable.sort_unstable_by_key(|(start, _)| *start);
+            let excess = self.map.len().saturating_sub(MAX_TRACKED / 2);
+            for (_, k) in evictable.into_iter().take(excess) {
+                self.map.remove(&k);
             }
         }
     }
@@ -185,6 +197,23 @@ mod tests {
         assert!(l.check("carol", ip, t0).is_err(), "peer limit");
         let other: IpAddr = "127.0.0.2".parse().unwrap();
         assert!(l.check("carol", other, t0).is_ok());
+    }
+
+    #[test]
+    fn unique_usernames_cannot_grow_the_map_past_the_cap() {
+        let mut l = LoginLimiter::default();
+        let t0 = Instant::now();
+        let ip: IpAddr = "127.0.0.4".parse().unwrap();
+        for i in 0..(3 * MAX_TRACKED) {
+            let u = format!("u{i}");
+            l.begin(&u, ip, t0);
+            l.failure(&u, ip, t0);
+        }
+        assert!(l.users.map.len() <= MAX_TRACKED);
+        assert!(
+            l.check("u-new", ip, t0).is_err(),
+            "the peer limit still holds"
+        );
     }
 
     #[test]
