@@ -27,6 +27,8 @@ pub mod exit_code {
     pub const CREDENTIAL_UNREADABLE: i32 = 21;
     pub const INVALID_INPUT: i32 = 22;
     pub const SECURE_MEMORY: i32 = 23;
+    /// `red doctor`: the server is not healthy.
+    pub const UNHEALTHY: i32 = 24;
 }
 
 #[derive(Debug)]

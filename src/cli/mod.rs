@@ -5,6 +5,7 @@
 pub mod args;
 pub mod bootstrap;
 pub mod check;
+pub mod doctor;
 pub mod server;
 pub mod version;
 
@@ -29,6 +30,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "server" => server::HELP,
         "bootstrap" => bootstrap::HELP,
         "check" => check::HELP,
+        "doctor" => doctor::HELP,
         "version" => version::HELP,
         _ => return None,
     })
@@ -47,6 +49,7 @@ pub fn run(argv: &[String], env: Environment) -> Result<i32> {
         "server" => server::run(rest, env),
         "bootstrap" => bootstrap::run(rest),
         "check" => check::run(rest, &env),
+        "doctor" => doctor::run(rest),
         "version" | "--version" | "-V" => version::run(rest),
         "help" | "--help" | "-h" => {
             let topic = rest.first().map(String::as_str).unwrap_or("");

@@ -31,6 +31,7 @@ pub enum Opened {
 pub fn run(args: &[String], env: Environment) -> Result<i32> {
     let flags = Flags::parse(args, &VALUES, &SWITCHES)?;
     let config = ServerConfig::resolve(&flags, &env)?;
+    crate::harden::memory::check_full_lock_possible(config.require_mlock)?;
     let opened = open_database(&config, &env)?;
     crate::server::run(config, opened, env)
 }

@@ -182,3 +182,77 @@ impl ServerConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::Flags;
+
+    fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<ServerConfig> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let flags = Flags::parse(&args, &VALUES, &SWITCHES)?;
+        let env = Environment::from_pairs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ServerConfig::resolve(&flags, &env)
+    }
+
+    #[test]
+    fn each_preset_has_exactly_its_documented_effect() {
+        let simple = resolve(&["--path", "x"], &[]).unwrap();
+        assert_eq!(simple.preset, Preset::Simple);
+        assert!(
+            !simple.vault
+                && !simple.require_auth
+                && !simple.require_mlock
+                && !simple.audit_required
+        );
+        assert_eq!(simple.min_password_len, 8);
+        for p in ["production", "cloud"] {
+            let c = resolve(&["--path", "x"], &[("REDDB_BOOTSTRAP_PRESET", p)]).unwrap();
+            assert!(
+                c.vault && c.auth && c.require_auth && c.require_mlock,
+                "{p}"
+            );
+            assert!(!c.audit_required && c.min_password_len == 8, "{p}");
+            let c = resolve(
+                &["--path", "x"],
+                &[("REDDB_BOOTSTRAP_PRESET", p), ("REDDB_NO_AUTH", "true")],
+            )
+            .unwrap();
+            assert!(
+                c.vault && c.require_mlock && !c.require_auth,
+                "{p} + REDDB_NO_AUTH"
+            );
+            let c = resolve(
+                &["--path", "x", "--no-auth"],
+                &[("REDDB_BOOTSTRAP_PRESET", p)],
+            )
+            .unwrap();
+            assert!(!c.require_auth, "{p} + --no-auth");
+        }
+        let r = resolve(&["--path", "x"], &[("REDDB_BOOTSTRAP_PRESET", "regulated")]).unwrap();
+        assert!(r.vault && r.require_auth && r.require_mlock && r.audit_required);
+        assert_eq!(r.min_password_len, 12);
+        // Legacy name honoured only when the new one is unset.
+        let r = resolve(&["--path", "x"], &[("REDDB_PRESET", "regulated")]).unwrap();
+        assert_eq!(r.preset, Preset::Regulated);
+        let r = resolve(
+            &["--path", "x"],
+            &[
+                ("REDDB_PRESET", "regulated"),
+                ("REDDB_BOOTSTRAP_PRESET", "simple"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.preset, Preset::Simple);
+        assert!(resolve(
+            &["--path", "x", "--dev"],
+            &[("REDDB_BOOTSTRAP_PRESET", "production")]
+        )
+        .is_err());
+        assert!(
+            resolve(&["--dev"], &[]).unwrap().dev,
+            "--dev alone defaults the path"
+        );
+        assert!(resolve(&["--path", "x"], &[("REDDB_BOOTSTRAP_PRESET", "nope")]).is_err());
+    }
+}

@@ -43,6 +43,20 @@ pub fn locked_kb() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Refuses early, before the database file is touched, when full locking
+/// is required and the memlock limit is finite (so `lock_memory` would
+/// refuse later anyway).
+pub fn check_full_lock_possible(require_all: bool) -> Result<()> {
+    match memlock_limit() {
+        Some(limit) if require_all => Err(Error::SecureMemory(format!(
+            "full memory locking is required (preset or --require-mlock) but RLIMIT_MEMLOCK is {} KiB; \
+             run with LimitMEMLOCK=infinity (and CAP_IPC_LOCK) or drop the requirement",
+            limit / 1024
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Locks memory as well as the limit allows. With `require_all`, anything
 /// short of `mlockall` is an error that says how to fix it.
 pub fn lock_memory(require_all: bool) -> Result<MemoryLock> {
