@@ -8,9 +8,11 @@
 //! flushes them (group commit) before any reply leaves the process.
 
 pub mod accounts;
+pub mod audit;
 pub mod error;
 pub mod keyspace;
 pub mod limiter;
+pub mod policy;
 pub mod secrets;
 pub mod users;
 pub mod work;
@@ -91,6 +93,9 @@ pub struct Service {
     /// token hash → (key id, owner)
     api_keys: HashMap<String, (String, String)>,
     limiter: limiter::LoginLimiter,
+    policy_index: policy::PolicyIndex,
+    audit_index: audit::AuditIndex,
+    audit_max: usize,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -107,6 +112,9 @@ impl Service {
             admin_token_hash: None,
             api_keys: HashMap::new(),
             limiter: limiter::LoginLimiter::default(),
+            policy_index: policy::PolicyIndex::default(),
+            audit_index: audit::AuditIndex::default(),
+            audit_max: audit::MAX_EVENTS,
         };
         s.rebuild_indexes();
         s
@@ -124,6 +132,8 @@ impl Service {
     }
 
     fn rebuild_indexes(&mut self) {
+        self.rebuild_policy_index();
+        self.rebuild_audit_index();
         self.api_keys.clear();
         let DbState::Open(db) = &self.db else { return };
         let now = now_ms();
@@ -294,7 +304,12 @@ impl Service {
     }
 
     /// `POST /auth/bootstrap`: the CPU-heavy part goes to a worker.
-    pub fn begin_bootstrap(&mut self, username: &str, password: &str) -> ServiceResult<Work> {
+    pub fn begin_bootstrap(
+        &mut self,
+        username: &str,
+        password: &str,
+        peer: IpAddr,
+    ) -> ServiceResult<Work> {
         match &self.db {
             DbState::Fresh(_) => {}
             _ => {
@@ -314,7 +329,7 @@ impl Service {
                 cost: self.config.password_cost,
                 min_password_len: self.config.min_password_len,
             },
-            then: Then::Bootstrap,
+            then: Then::Bootstrap { peer },
         })
     }
 
@@ -374,8 +389,64 @@ impl Service {
     /// Resumes a request after its worker job. Returns the JSON reply for
     /// HTTP continuations; wire continuations return `{"principal": …}`.
     pub fn finish(&mut self, then: Then, output: JobOutput) -> ServiceResult<Json> {
+        let (actor, action, resource, peer) = match &then {
+            Then::Bootstrap { peer } => (None, "auth.bootstrap", String::new(), Some(*peer)),
+            Then::Login { username, peer, .. } => (
+                Some(username.clone()),
+                "auth.login",
+                "http".to_string(),
+                Some(*peer),
+            ),
+            Then::WireAuth { username, peer, .. } => (
+                Some(username.clone()),
+                "auth.login",
+                "wire".to_string(),
+                Some(*peer),
+            ),
+            Then::CreateUser {
+                username,
+                actor,
+                peer,
+                ..
+            } => (
+                Some(actor.clone()),
+                "user.create",
+                format!("user:{username}"),
+                *peer,
+            ),
+            Then::SetPassword {
+                username,
+                actor,
+                peer,
+            } => (
+                Some(actor.clone()),
+                "user.password",
+                format!("user:{username}"),
+                *peer,
+            ),
+        };
+        let r = self.finish_job(then, output);
+        let actor = actor.unwrap_or_else(|| match &r {
+            Ok(j) => j["user"]["username"]
+                .as_str()
+                .unwrap_or(audit::ANONYMOUS)
+                .to_string(),
+            Err(_) => audit::ANONYMOUS.to_string(),
+        });
+        let resource = if action == "auth.bootstrap" {
+            format!("user:{actor}")
+        } else {
+            resource
+        };
+        self.audit_result(&actor, action, &resource, &r, peer);
+        r
+    }
+
+    fn finish_job(&mut self, then: Then, output: JobOutput) -> ServiceResult<Json> {
         match (then, output) {
-            (Then::Bootstrap, JobOutput::Bootstrap(prepared)) => self.finish_bootstrap(*prepared),
+            (Then::Bootstrap { .. }, JobOutput::Bootstrap(prepared)) => {
+                self.finish_bootstrap(*prepared)
+            }
             (
                 Then::Login {
                     username,
@@ -417,11 +488,11 @@ impl Service {
                 let user = self.active_user(&username)?;
                 Ok(json!({"username": user.username, "role": user.role.as_str()}))
             }
-            (Then::CreateUser { username, role }, JobOutput::Hashed(hash)) => {
+            (Then::CreateUser { username, role, .. }, JobOutput::Hashed(hash)) => {
                 let hash = hash.map_err(ServiceError::from)?;
                 self.finish_create_user(&username, role, hash)
             }
-            (Then::SetPassword { username }, JobOutput::Hashed(hash)) => {
+            (Then::SetPassword { username, .. }, JobOutput::Hashed(hash)) => {
                 let hash = hash.map_err(ServiceError::from)?;
                 self.finish_set_password(&username, hash)
             }

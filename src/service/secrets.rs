@@ -6,6 +6,7 @@
 //! (reads answer 404); `purge` removes a deleted secret for good.
 //! `red.secret.aes_key` is reserved: no API reads or writes it.
 
+use super::policy::{evaluate, Action, Effect};
 use super::{Kind, Principal, Service, ServiceError, ServiceResult};
 use crate::database::now_ms;
 use crate::store::record::{Mutation, Namespace, Value};
@@ -88,17 +89,6 @@ impl Service {
         }])
     }
 
-    /// Secrets need an admin until policies say otherwise (default deny).
-    fn authorize_secret(&self, p: &Principal) -> ServiceResult<()> {
-        if p.is_admin() {
-            Ok(())
-        } else {
-            Err(ServiceError::forbidden(
-                "no policy allows this user to use secrets",
-            ))
-        }
-    }
-
     /// `POST /secrets/{key}`: stores a new version (the first, or the next).
     pub fn put_secret(
         &mut self,
@@ -108,7 +98,7 @@ impl Service {
         must_exist: bool,
     ) -> ServiceResult<Json> {
         check_secret_key(key)?;
-        self.authorize_secret(p)?;
+        self.authorize(p, Action::Write, key)?;
         if value.len() > MAX_SECRET_LEN {
             return Err(ServiceError::new(
                 Kind::TooLarge,
@@ -159,7 +149,10 @@ impl Service {
         version: Option<u32>,
     ) -> ServiceResult<Json> {
         check_secret_key(key)?;
-        self.authorize_secret(p)?;
+        self.authorize(p, Action::Read, key)?;
+        if version.is_some() {
+            self.authorize(p, Action::UnsealHistory, key)?;
+        }
         let rec = self
             .secret_record(key)?
             .filter(|r| r.deleted_at_ms.is_none())
@@ -183,7 +176,7 @@ impl Service {
     /// `DELETE /secrets/{key}`: marks it deleted (purge removes it).
     pub fn delete_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
         check_secret_key(key)?;
-        self.authorize_secret(p)?;
+        self.authorize(p, Action::Write, key)?;
         let mut rec = self
             .secret_record(key)?
             .filter(|r| r.deleted_at_ms.is_none())
@@ -197,7 +190,7 @@ impl Service {
     /// version of it.
     pub fn purge_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
         check_secret_key(key)?;
-        self.authorize_secret(p)?;
+        self.authorize(p, Action::Purge, key)?;
         let rec = self
             .secret_record(key)?
             .ok_or_else(|| ServiceError::not_found(format!("no secret '{key}'")))?;
@@ -215,14 +208,35 @@ impl Service {
         Ok(json!({"ok": true, "key": key, "purged": true}))
     }
 
-    /// `GET /secrets?prefix=P`: metadata only, sorted by key.
+    /// `GET /secrets?prefix=P`: metadata only, sorted by key, filtered to
+    /// the keys `vault:read_metadata` allows. A non-admin with no statement
+    /// allowing `vault:read_metadata` on anything gets 403, not an empty
+    /// list.
     pub fn list_secrets(&self, p: &Principal, prefix: &str) -> ServiceResult<Json> {
-        self.authorize_secret(p)?;
+        let statements = self.statements_for(p);
+        if !p.is_admin()
+            && !statements
+                .iter()
+                .any(|s| s.effect == Effect::Allow && s.names(Action::ReadMetadata))
+        {
+            return Err(ServiceError::forbidden(format!(
+                "{} is not allowed on any secret: no policy allows it",
+                Action::ReadMetadata.as_str()
+            )));
+        }
         let db = self.open_db()?;
         let now = now_ms();
         let mut out = Vec::new();
         for (k, e) in db.store().state().iter(Namespace::Secrets, now) {
             if !k.starts_with(prefix.as_bytes()) {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(k) else {
+                continue;
+            };
+            if name == RESERVED_AES_KEY
+                || !evaluate(&statements, p.is_admin(), Action::ReadMetadata, name).allowed()
+            {
                 continue;
             }
             let Value::Bytes(b) = &e.value else { continue };

@@ -8,6 +8,7 @@ use super::{Kind, Principal, Service, ServiceError, ServiceResult, Via};
 use crate::database::now_ms;
 use crate::store::record::{Mutation, Namespace, Value};
 use serde_json::{json, Value as Json};
+use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 fn user_json(u: &UserRecord) -> Json {
@@ -57,6 +58,7 @@ impl Service {
         username: &str,
         password: &str,
         role: Role,
+        peer: Option<IpAddr>,
     ) -> ServiceResult<Work> {
         self.require_admin(p)?;
         accounts::validate_username(username)?;
@@ -76,6 +78,8 @@ impl Service {
             then: Then::CreateUser {
                 username: username.to_string(),
                 role,
+                actor: p.name.clone(),
+                peer,
             },
         })
     }
@@ -134,8 +138,10 @@ impl Service {
                 key: accounts::api_key_key(&k.id),
             });
         }
+        muts.extend(self.detach_user_mutations(username));
         self.commit(muts)?;
         self.unindex_owner(username);
+        self.forget_user_attachments(username);
         Ok(json!({"ok": true, "deleted": username}))
     }
 
@@ -144,6 +150,7 @@ impl Service {
         p: &Principal,
         username: &str,
         password: &str,
+        peer: Option<IpAddr>,
     ) -> ServiceResult<Work> {
         let own = p.name == username && !matches!(p.via, Via::AdminToken);
         if !own {
@@ -160,6 +167,8 @@ impl Service {
             },
             then: Then::SetPassword {
                 username: username.to_string(),
+                actor: p.name.clone(),
+                peer,
             },
         })
     }

@@ -77,14 +77,21 @@ pub enum Then {
         peer: IpAddr,
         known_user: bool,
     },
+    /// `actor` and `peer` are for the audit event.
     CreateUser {
         username: String,
         role: Role,
+        actor: String,
+        peer: Option<IpAddr>,
     },
     SetPassword {
         username: String,
+        actor: String,
+        peer: Option<IpAddr>,
     },
-    Bootstrap,
+    Bootstrap {
+        peer: IpAddr,
+    },
 }
 
 /// A job and its continuation.

@@ -1,12 +1,17 @@
 //! The HTTP API of SPEC §5: path and method → one call on the service.
 //! This module only translates: it reads JSON bodies, picks the service
-//! function, and turns its result into a [`Response`].
+//! function, and turns its result into a [`Response`]. It also records the
+//! audit event of each request ([`describe`] names it): every auth,
+//! secret, config and policy operation whatever its outcome, and every
+//! other request that ends in 401 or 403. Events of requests parked on the
+//! worker pool are recorded by the service when they finish.
 
 use super::request::Request;
 use super::response::Response;
+use crate::service::audit::{AuditQuery, ANONYMOUS};
 use crate::service::users::parse_role;
 use crate::service::work::Work;
-use crate::service::{Principal, Service, ServiceError, ServiceResult};
+use crate::service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use serde_json::{Map, Value as Json};
 use std::net::IpAddr;
 
@@ -81,20 +86,26 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
         ("GET", ["health"]) => return Routed::Reply(Response::ok(&svc.health())),
         (_, ["health"]) => return method_not_allowed(),
         ("POST", ["auth", "bootstrap"]) => {
-            return defer(body_object(req).and_then(|b| {
-                svc.begin_bootstrap(str_field(&b, "username")?, str_field(&b, "password")?)
-            }))
+            let r = body_object(req).and_then(|b| {
+                svc.begin_bootstrap(str_field(&b, "username")?, str_field(&b, "password")?, peer)
+            });
+            if r.is_err() {
+                svc.audit_result(ANONYMOUS, "auth.bootstrap", "", &r, Some(peer));
+            }
+            return defer(r);
         }
         (_, ["auth", "bootstrap"]) => return method_not_allowed(),
         ("POST", ["auth", "login"]) => {
-            return defer(body_object(req).and_then(|b| {
-                svc.begin_login(
-                    str_field(&b, "username")?,
-                    str_field(&b, "password")?,
-                    peer,
-                    false,
-                )
-            }))
+            let mut who = ANONYMOUS.to_string();
+            let r = body_object(req).and_then(|b| {
+                let user = str_field(&b, "username")?;
+                who = user.to_string();
+                svc.begin_login(user, str_field(&b, "password")?, peer, false)
+            });
+            if r.is_err() {
+                svc.audit_result(&who, "auth.login", "http", &r, Some(peer));
+            }
+            return defer(r);
         }
         (_, ["auth", "login"]) => return method_not_allowed(),
         ("GET", ["config", key]) if !req.has_authorization => {
@@ -105,11 +116,80 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
     if !is_known(&segs) {
         return Routed::Reply(Response::error(404, "not_found", "no such endpoint"));
     }
+    let (action, resource) = describe(m, &segs);
     let principal = match svc.authenticate(req.bearer.as_deref()) {
         Ok(p) => p,
-        Err(e) => return Routed::Reply(Response::from_service_error(&e)),
+        Err(e) => {
+            let r: ServiceResult<()> = Err(e.clone());
+            svc.audit_result(ANONYMOUS, action, &resource, &r, Some(peer));
+            return Routed::Reply(Response::from_service_error(&e));
+        }
     };
-    authenticated(req, svc, &principal, m, &segs)
+    match authenticated(req, svc, &principal, m, &segs, peer) {
+        Handled::Done(r) => {
+            let denied = r
+                .as_ref()
+                .is_err_and(|e| matches!(e.kind, Kind::Forbidden | Kind::Unauthorized));
+            if always_audited(action) || denied {
+                svc.audit_result(&principal.name, action, &resource, &r, Some(peer));
+            }
+            reply(r)
+        }
+        Handled::Deferred(w) => {
+            if w.is_err() {
+                svc.audit_result(&principal.name, action, &resource, &w, Some(peer));
+            }
+            defer(w)
+        }
+        Handled::NoMethod => method_not_allowed(),
+    }
+}
+
+/// The audit action and resource of an authenticated endpoint.
+fn describe(m: &str, segs: &[&str]) -> (&'static str, String) {
+    let secret = |k: &str| crate::service::policy::resource_of(k);
+    match (m, segs) {
+        ("POST", ["auth", "logout"]) => ("auth.logout", String::new()),
+        ("GET", ["auth", "users"]) => ("user.list", String::new()),
+        ("POST", ["auth", "users"]) => ("user.create", String::new()),
+        ("DELETE", ["auth", "users", n]) => ("user.delete", format!("user:{n}")),
+        ("POST", ["auth", "users", n, "password"]) => ("user.password", format!("user:{n}")),
+        ("GET", ["auth", "api-keys"]) => ("apikey.list", String::new()),
+        ("POST", ["auth", "api-keys"]) => ("apikey.create", String::new()),
+        ("DELETE", ["auth", "api-keys", id]) => ("apikey.delete", format!("apikey:{id}")),
+        ("GET", ["secrets"]) => ("secret.list", secret("")),
+        ("GET", ["secrets", k]) => ("secret.read", secret(k)),
+        ("POST", ["secrets", k]) => ("secret.write", secret(k)),
+        ("DELETE", ["secrets", k]) => ("secret.delete", secret(k)),
+        ("POST", ["secrets", k, "rotate"]) => ("secret.rotate", secret(k)),
+        ("POST", ["secrets", k, "purge"]) => ("secret.purge", secret(k)),
+        ("GET", ["config", k]) => ("config.read", format!("config:{k}")),
+        ("POST", ["config", k]) => ("config.write", format!("config:{k}")),
+        ("DELETE", ["config", k]) => ("config.delete", format!("config:{k}")),
+        ("GET", ["policies"]) => ("policy.list", String::new()),
+        ("GET", ["policies", id]) => ("policy.read", format!("policy:{id}")),
+        ("PUT", ["policies", id]) => ("policy.put", format!("policy:{id}")),
+        ("DELETE", ["policies", id]) => ("policy.delete", format!("policy:{id}")),
+        ("POST", ["policies", id, "attach"]) => ("policy.attach", format!("policy:{id}")),
+        ("POST", ["policies", id, "detach"]) => ("policy.detach", format!("policy:{id}")),
+        ("GET", ["admin", "audit"]) => ("audit.read", String::new()),
+        _ => ("request", segs.join("/")),
+    }
+}
+
+/// Actions recorded whatever their outcome (the rest only when denied).
+fn always_audited(action: &str) -> bool {
+    !matches!(
+        action,
+        "user.list" | "apikey.list" | "config.read" | "policy.list" | "policy.read" | "request"
+    )
+}
+
+/// What an authenticated endpoint produced.
+enum Handled {
+    Done(ServiceResult<Json>),
+    Deferred(ServiceResult<Work>),
+    NoMethod,
 }
 
 fn is_known(segs: &[&str]) -> bool {
@@ -125,6 +205,10 @@ fn is_known(segs: &[&str]) -> bool {
             | ["secrets", _]
             | ["secrets", _, "rotate" | "purge"]
             | ["config", _]
+            | ["policies"]
+            | ["policies", _]
+            | ["policies", _, "attach" | "detach"]
+            | ["admin", "audit"]
     )
 }
 
@@ -134,64 +218,85 @@ fn authenticated(
     p: &Principal,
     m: &str,
     segs: &[&str],
-) -> Routed {
+    peer: IpAddr,
+) -> Handled {
+    use Handled::{Deferred, Done};
     match (m, segs) {
-        ("POST", ["auth", "logout"]) => reply(svc.logout(p)),
-        ("GET", ["auth", "users"]) => reply(svc.list_users(p)),
-        ("POST", ["auth", "users"]) => defer(body_object(req).and_then(|b| {
+        ("POST", ["auth", "logout"]) => Done(svc.logout(p)),
+        ("GET", ["auth", "users"]) => Done(svc.list_users(p)),
+        ("POST", ["auth", "users"]) => Deferred(body_object(req).and_then(|b| {
             let role = parse_role(opt_str_field(&b, "role")?.unwrap_or("user"))?;
             svc.begin_create_user(
                 p,
                 str_field(&b, "username")?,
                 str_field(&b, "password")?,
                 role,
+                Some(peer),
             )
         })),
-        ("DELETE", ["auth", "users", name]) => reply(svc.delete_user(p, name)),
-        ("POST", ["auth", "users", name, "password"]) => defer(
-            body_object(req)
-                .and_then(|b| svc.begin_set_password(p, name, str_field(&b, "password")?)),
-        ),
-        ("GET", ["auth", "api-keys"]) => reply(svc.list_api_keys(p)),
-        ("POST", ["auth", "api-keys"]) => reply(body_object(req).and_then(|b| {
+        ("DELETE", ["auth", "users", name]) => Done(svc.delete_user(p, name)),
+        ("POST", ["auth", "users", name, "password"]) => {
+            Deferred(body_object(req).and_then(|b| {
+                svc.begin_set_password(p, name, str_field(&b, "password")?, Some(peer))
+            }))
+        }
+        ("GET", ["auth", "api-keys"]) => Done(svc.list_api_keys(p)),
+        ("POST", ["auth", "api-keys"]) => Done(body_object(req).and_then(|b| {
             svc.create_api_key(
                 p,
                 opt_str_field(&b, "owner")?,
                 opt_str_field(&b, "label")?.unwrap_or(""),
             )
         })),
-        ("DELETE", ["auth", "api-keys", id]) => reply(svc.delete_api_key(p, id)),
-        ("GET", ["secrets"]) => reply(svc.list_secrets(p, req.query_value("prefix").unwrap_or(""))),
+        ("DELETE", ["auth", "api-keys", id]) => Done(svc.delete_api_key(p, id)),
+        ("GET", ["secrets"]) => Done(svc.list_secrets(p, req.query_value("prefix").unwrap_or(""))),
         ("GET", ["secrets", key]) => {
             let version = match req.query_value("version") {
                 None => None,
                 Some(v) => match v.parse::<u32>() {
                     Ok(n) if n > 0 => Some(n),
                     _ => {
-                        return reply(Err(ServiceError::bad_request(
+                        return Done(Err(ServiceError::bad_request(
                             "version must be a positive integer",
                         )))
                     }
                 },
             };
-            reply(svc.get_secret(p, key, version))
+            Done(svc.get_secret(p, key, version))
         }
-        ("POST", ["secrets", key]) => reply(
+        ("POST", ["secrets", key]) => Done(
             body_object(req).and_then(|b| svc.put_secret(p, key, str_field(&b, "value")?, false)),
         ),
-        ("DELETE", ["secrets", key]) => reply(svc.delete_secret(p, key)),
-        ("POST", ["secrets", key, "rotate"]) => reply(
+        ("DELETE", ["secrets", key]) => Done(svc.delete_secret(p, key)),
+        ("POST", ["secrets", key, "rotate"]) => Done(
             body_object(req).and_then(|b| svc.put_secret(p, key, str_field(&b, "value")?, true)),
         ),
-        ("POST", ["secrets", key, "purge"]) => reply(svc.purge_secret(p, key)),
-        ("GET", ["config", key]) => reply(svc.get_config(Some(p), key)),
-        ("POST", ["config", key]) => reply(body_object(req).and_then(|b| {
+        ("POST", ["secrets", key, "purge"]) => Done(svc.purge_secret(p, key)),
+        ("GET", ["config", key]) => Done(svc.get_config(Some(p), key)),
+        ("POST", ["config", key]) => Done(body_object(req).and_then(|b| {
             let v = b
                 .get("value")
                 .ok_or_else(|| ServiceError::bad_request("\"value\" is required"))?;
             svc.put_config(p, key, v)
         })),
-        ("DELETE", ["config", key]) => reply(svc.delete_config(p, key)),
-        _ => method_not_allowed(),
+        ("DELETE", ["config", key]) => Done(svc.delete_config(p, key)),
+        ("GET", ["policies"]) => Done(svc.list_policies(p)),
+        ("GET", ["policies", id]) => Done(svc.get_policy(p, id)),
+        ("PUT", ["policies", id]) => Done(svc.put_policy(p, id, &req.body)),
+        ("DELETE", ["policies", id]) => Done(svc.delete_policy(p, id)),
+        ("POST", ["policies", id, verb @ ("attach" | "detach")]) => {
+            Done(body_object(req).and_then(|b| svc.attach_policy(p, id, &b, *verb == "attach")))
+        }
+        ("GET", ["admin", "audit"]) => Done(svc.query_audit(
+            p,
+            &AuditQuery {
+                since: req.query_value("since"),
+                action: req.query_value("action"),
+                principal: req.query_value("principal"),
+                outcome: req.query_value("outcome"),
+                limit: req.query_value("limit"),
+            },
+        )),
+        _ => Handled::NoMethod,
     }
 }

@@ -1,0 +1,87 @@
+//! The hand-written man page (packaging/red.1, shipped as red(1) in the
+//! .deb and .rpm) describes every command that `red help` lists.
+
+use std::process::Command;
+
+/// The commands of `red help`: the word after `red` on each usage line.
+fn help_commands() -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_red"))
+        .arg("help")
+        .output()
+        .expect("run red help");
+    assert!(out.status.success(), "red help exited with {}", out.status);
+    let text = String::from_utf8(out.stdout).expect("red help prints UTF-8");
+    let commands: Vec<String> = text
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("red "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|word| word.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        commands.len() >= 4,
+        "found too few commands in `red help`: {commands:?}\n{text}"
+    );
+    commands
+}
+
+fn man_page() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/red.1");
+    std::fs::read_to_string(path).expect("read packaging/red.1")
+}
+
+/// roff escapes `-` as `\-` in names and flags.
+fn roff(word: &str) -> String {
+    word.replace('-', "\\-")
+}
+
+#[test]
+fn man_page_describes_every_command_of_red_help() {
+    let page = man_page();
+    let lines: Vec<&str> = page.lines().collect();
+    let mut missing = Vec::new();
+    for command in help_commands() {
+        let word = roff(&command);
+        // A tagged paragraph in COMMANDS: `.TP` then `.B command`.
+        let described = lines
+            .windows(2)
+            .any(|w| w[0].trim() == ".TP" && w[1].trim() == format!(".B {word}"));
+        // And in the SYNOPSIS: a line `.B red command…`.
+        let in_synopsis = lines
+            .iter()
+            .any(|l| l.starts_with(&format!(".B red {word}")));
+        if !described || !in_synopsis {
+            missing.push(format!(
+                "{command} (COMMANDS entry: {described}, SYNOPSIS: {in_synopsis})"
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "packaging/red.1 does not describe: {}",
+        missing.join(", ")
+    );
+}
+
+#[test]
+fn man_page_is_well_formed_roff() {
+    let page = man_page();
+    assert!(page.contains("\n.TH RED 1 "), "no .TH RED 1 header");
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "COMMANDS",
+        "ENVIRONMENT",
+        "EXIT STATUS",
+        "FILES",
+        "SEE ALSO",
+    ] {
+        assert!(
+            page.lines().any(|l| l == format!(".SH {section}")),
+            "no .SH {section}"
+        );
+    }
+    // The NAME line is what apropos/whatis index: `red \- ...`.
+    assert!(page.contains("\nred \\- "), "NAME is not `red \\- ...`");
+}

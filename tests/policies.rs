@@ -1,0 +1,480 @@
+//! Policies over HTTP against the real `red server` (SPEC §5, seed 002 §6):
+//! both seed recipes sent verbatim — the deny recipe attached to `everyone`
+//! blocks even the admin (API key and `RED_ADMIN_TOKEN`) on
+//! `red.secret.ai.custom.*`, the keeper recipe attached to one user lets
+//! exactly that user read `red.secret.ai.openai.*`; policy CRUD, attach and
+//! detach; explicit deny beats allow; `?version=N` needs
+//! `vault:unseal_history`; listings are filtered by `vault:read_metadata`;
+//! a 403 names the action and resource and never a value.
+
+mod common_daemon;
+
+use common_daemon::{contains, fresh_bootstrapped, Daemon, Options, Resp};
+use serde_json::{json, Value as Json};
+use tempfile::TempDir;
+
+const ADMIN_TOKEN: &str = "policy-test-admin-token-0123456789";
+
+const DENY_RECIPE: &str = r#"{
+  "id": "lock-ai-custom-secrets",
+  "statements": [
+    {
+      "sid": "no-read-ai-custom",
+      "effect": "deny",
+      "actions": ["vault:read", "vault:read_metadata", "vault:write"],
+      "resources": ["vault:red.vault/red.secret.ai.custom.*"]
+    }
+  ]
+}"#;
+
+const KEEPER_RECIPE: &str = r#"{
+  "id": "ai-openai-key-keeper",
+  "statements": [
+    {
+      "sid": "allow-keeper",
+      "effect": "allow",
+      "actions": ["vault:read"],
+      "resources": ["vault:red.vault/red.secret.ai.openai.*"]
+    }
+  ]
+}"#;
+
+fn tmp() -> TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// `PUT` with a raw body (the recipes go over the wire byte for byte).
+fn put_raw(d: &Daemon, path: &str, bearer: &str, body: &str) -> Resp {
+    let auth = format!("Bearer {bearer}");
+    d.conn()
+        .try_request(
+            "PUT",
+            path,
+            &[("Authorization", auth.as_str())],
+            Some(body.as_bytes()),
+        )
+        .expect("PUT")
+}
+
+fn put_json(d: &Daemon, path: &str, bearer: &str, body: &Json) -> Resp {
+    d.call("PUT", path, Some(bearer), Some(body))
+}
+
+/// Creates a plain user and returns an API key of theirs.
+fn user_with_key(d: &Daemon, admin: &str, name: &str, password: &str) -> String {
+    d.post(
+        "/auth/users",
+        Some(admin),
+        &json!({"username": name, "password": password, "role": "user"}),
+    )
+    .ok("create user");
+    let j = d
+        .post("/auth/api-keys", Some(admin), &json!({"owner": name}))
+        .ok("mint key");
+    j["api_key"].as_str().expect("api_key").to_string()
+}
+
+/// Asserts a 403 `forbidden` naming `action` and the resource of `key`,
+/// and that the body holds none of `values`.
+fn expect_denied(r: &Resp, action: &str, key: &str, values: &[&str], context: &str) {
+    r.expect_error(403, "forbidden", context);
+    let msg = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        msg.contains(action) && msg.contains(&format!("vault:red.vault/{key}")),
+        "{context}: message does not name {action} on {key}: {msg}"
+    );
+    for v in values {
+        assert!(!contains(&r.body, v.as_bytes()), "{context}: shows {v}");
+    }
+}
+
+fn listed_keys(r: &Resp) -> Vec<String> {
+    r.ok("list")["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .map(|s| s["key"].as_str().expect("key").to_string())
+        .collect()
+}
+
+#[test]
+fn deny_recipe_blocks_even_the_admin() {
+    let dir = tmp();
+    let (d, boot) = fresh_bootstrapped(
+        dir.path(),
+        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
+    );
+    let k = boot.api_key.as_str();
+    let custom = "red.secret.ai.custom.model_key";
+    let custom_value = "custom-value-7f3a9c";
+    let other = "red.secret.ai.other.key";
+    let other_value = "other-value-19bd2e";
+    d.post(
+        &format!("/secrets/{custom}"),
+        Some(k),
+        &json!({"value": custom_value}),
+    )
+    .ok("put custom");
+    d.post(
+        &format!("/secrets/{other}"),
+        Some(k),
+        &json!({"value": other_value}),
+    )
+    .ok("put other");
+    // The bare prefix is not covered by `custom.*`.
+    d.post(
+        "/secrets/red.secret.ai.custom",
+        Some(k),
+        &json!({"value": "bare"}),
+    )
+    .ok("put bare");
+
+    let j = put_raw(&d, "/policies/lock-ai-custom-secrets", k, DENY_RECIPE).ok("put recipe");
+    assert_eq!(j["created"], true);
+    assert_eq!(j["policy"]["id"], "lock-ai-custom-secrets");
+    d.post(
+        "/policies/lock-ai-custom-secrets/attach",
+        Some(k),
+        &json!({"group": "everyone"}),
+    )
+    .ok("attach to everyone");
+
+    for (who, tok) in [("admin key", k), ("admin token", ADMIN_TOKEN)] {
+        let r = d.get(&format!("/secrets/{custom}"), Some(tok));
+        expect_denied(&r, "vault:read", custom, &[custom_value], who);
+        let r = d.post(
+            &format!("/secrets/{custom}"),
+            Some(tok),
+            &json!({"value": "overwrite"}),
+        );
+        expect_denied(&r, "vault:write", custom, &[custom_value], who);
+        let r = d.post(
+            &format!("/secrets/{custom}/rotate"),
+            Some(tok),
+            &json!({"value": "rotated"}),
+        );
+        expect_denied(&r, "vault:write", custom, &[custom_value], who);
+        let r = d.delete(&format!("/secrets/{custom}"), Some(tok));
+        expect_denied(&r, "vault:write", custom, &[custom_value], who);
+        // A new key under the prefix cannot be created either.
+        let r = d.post(
+            "/secrets/red.secret.ai.custom.new",
+            Some(tok),
+            &json!({"value": "x"}),
+        );
+        expect_denied(&r, "vault:write", "red.secret.ai.custom.new", &[], who);
+        // Listing hides the denied keys (vault:read_metadata).
+        let keys = listed_keys(&d.get("/secrets?prefix=red.secret.ai.", Some(tok)));
+        assert_eq!(
+            keys,
+            ["red.secret.ai.custom", other],
+            "{who}: listing not filtered"
+        );
+        // Everything else still works.
+        let j = d.get(&format!("/secrets/{other}"), Some(tok)).ok(who);
+        assert_eq!(j["value"], other_value);
+        d.get("/secrets/red.secret.ai.custom", Some(tok)).ok(who);
+    }
+
+    // Detach: the admin's default allow is back.
+    d.post(
+        "/policies/lock-ai-custom-secrets/detach",
+        Some(k),
+        &json!({"group": "everyone"}),
+    )
+    .ok("detach");
+    let j = d
+        .get(&format!("/secrets/{custom}"), Some(k))
+        .ok("after detach");
+    assert_eq!(j["value"], custom_value);
+    assert_eq!(j["version"], 1, "the denied writes changed nothing");
+    assert!(!d.stderr().contains(custom_value));
+}
+
+#[test]
+fn keeper_recipe_lets_exactly_one_user_read() {
+    let dir = tmp();
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
+    let k = boot.api_key.as_str();
+    let key = "red.secret.ai.openai.api_key";
+    let value = "sk-openai-value-5c1e";
+    d.post(
+        &format!("/secrets/{key}"),
+        Some(k),
+        &json!({"value": value}),
+    )
+    .ok("put v1");
+    d.post(
+        &format!("/secrets/{key}/rotate"),
+        Some(k),
+        &json!({"value": "sk-openai-value-v2"}),
+    )
+    .ok("rotate to v2");
+    d.post(
+        "/secrets/red.secret.ai.anthropic.key",
+        Some(k),
+        &json!({"value": "anthropic-value"}),
+    )
+    .ok("put other");
+    let alice = user_with_key(&d, k, "alice", "alice-password-1");
+    let bob = user_with_key(&d, k, "bob", "bob-password-1");
+    let carol = user_with_key(&d, k, "carol", "carol-password-1");
+
+    put_raw(&d, "/policies/ai-openai-key-keeper", k, KEEPER_RECIPE).ok("put recipe");
+    d.post(
+        "/policies/ai-openai-key-keeper/attach",
+        Some(k),
+        &json!({"user": "alice"}),
+    )
+    .ok("attach to alice");
+
+    let j = d
+        .get(&format!("/secrets/{key}"), Some(&alice))
+        .ok("alice reads");
+    assert_eq!(j["value"], "sk-openai-value-v2");
+    for (who, tok) in [("bob", &bob), ("carol", &carol)] {
+        let r = d.get(&format!("/secrets/{key}"), Some(tok));
+        expect_denied(&r, "vault:read", key, &[value, "sk-openai-value-v2"], who);
+        // 403 before 404: a missing key under the prefix leaks nothing.
+        let r = d.get("/secrets/red.secret.ai.openai.missing", Some(tok));
+        r.expect_error(403, "forbidden", who);
+    }
+    // Alice may read, nothing more.
+    let r = d.get("/secrets/red.secret.ai.anthropic.key", Some(&alice));
+    expect_denied(
+        &r,
+        "vault:read",
+        "red.secret.ai.anthropic.key",
+        &[],
+        "alice other",
+    );
+    let r = d.post(
+        &format!("/secrets/{key}"),
+        Some(&alice),
+        &json!({"value": "x"}),
+    );
+    expect_denied(&r, "vault:write", key, &[], "alice writes");
+    let r = d.delete(&format!("/secrets/{key}"), Some(&alice));
+    expect_denied(&r, "vault:write", key, &[], "alice deletes");
+    // Listing needs vault:read_metadata, which the keeper does not grant.
+    d.get("/secrets?prefix=red.secret.", Some(&alice))
+        .expect_error(403, "forbidden", "alice lists");
+    // ?version=N needs vault:unseal_history as well.
+    let r = d.get(&format!("/secrets/{key}?version=1"), Some(&alice));
+    expect_denied(&r, "vault:unseal_history", key, &[value], "alice v1");
+    let history = json!({
+        "statements": [{
+            "sid": "history",
+            "effect": "allow",
+            "actions": ["vault:unseal_history", "vault:read_metadata"],
+            "resources": ["vault:red.vault/red.secret.ai.openai.*"]
+        }]
+    });
+    put_json(&d, "/policies/openai-history", k, &history).ok("put history");
+    d.post(
+        "/policies/openai-history/attach",
+        Some(k),
+        &json!({"user": "alice"}),
+    )
+    .ok("attach history");
+    let j = d
+        .get(&format!("/secrets/{key}?version=1"), Some(&alice))
+        .ok("alice v1 with history");
+    assert_eq!(j["value"], value);
+    assert_eq!(
+        listed_keys(&d.get("/secrets?prefix=red.secret.", Some(&alice))),
+        [key],
+        "alice's listing is filtered"
+    );
+    // unseal_history alone does not reveal the latest value.
+    d.post(
+        "/policies/ai-openai-key-keeper/detach",
+        Some(k),
+        &json!({"user": "alice"}),
+    )
+    .ok("detach keeper");
+    let r = d.get(&format!("/secrets/{key}?version=1"), Some(&alice));
+    expect_denied(&r, "vault:read", key, &[value], "history without read");
+    // The admin is allowed by default.
+    d.get(&format!("/secrets/{key}?version=1"), Some(k))
+        .ok("admin reads history");
+}
+
+#[test]
+fn policy_crud_attach_and_explicit_deny() {
+    let dir = tmp();
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
+    let k = boot.api_key.as_str();
+    let alice = user_with_key(&d, k, "alice", "alice-password-1");
+    for (name, v) in [
+        ("red.secret.team.dev.db", "dev-db-value"),
+        ("red.secret.team.prod.db", "prod-db-value"),
+        ("red.secret.other.x", "other-x-value"),
+    ] {
+        d.post(&format!("/secrets/{name}"), Some(k), &json!({"value": v}))
+            .ok("put");
+    }
+    let team = json!({
+        "id": "team",
+        "statements": [
+            {"sid": "all-team", "effect": "allow", "actions": ["vault:*"],
+             "resources": ["vault:red.vault/red.secret.team.*"]},
+            {"sid": "not-prod", "effect": "deny", "actions": ["vault:read", "vault:read_metadata"],
+             "resources": ["vault:red.vault/red.secret.*.prod.*"]}
+        ]
+    });
+    // Only admins manage policies.
+    put_json(&d, "/policies/team", &alice, &team).expect_error(403, "forbidden", "user puts");
+    d.get("/policies", Some(&alice))
+        .expect_error(403, "forbidden", "user lists");
+    // Bad documents.
+    for (body, what) in [
+        (json!({"statements": []}), "no statements"),
+        (
+            json!({"id": "other", "statements": team["statements"]}),
+            "id mismatch",
+        ),
+        (
+            json!({"statements": [{"effect": "allow", "actions": ["vault:reed"],
+                   "resources": ["vault:red.vault/*"]}]}),
+            "unknown action",
+        ),
+        (
+            json!({"statements": [{"effect": "allow", "actions": ["vault:read"],
+                   "resource": ["vault:red.vault/*"]}]}),
+            "typo'd field",
+        ),
+        (
+            json!({"statements": [{"effect": "allow", "actions": ["vault:read"],
+                   "resources": ["red.secret.*"]}]}),
+            "resource without prefix",
+        ),
+    ] {
+        put_json(&d, "/policies/team", k, &body).expect_error(400, "bad_request", what);
+    }
+    put_json(&d, "/policies/bad%20id", k, &team["statements"]).expect_error(
+        400,
+        "bad_request",
+        "bad id",
+    );
+    d.get("/policies/team", Some(k))
+        .expect_error(404, "not_found", "not yet");
+
+    let j = put_json(&d, "/policies/team", k, &team).ok("put team");
+    assert_eq!(j["created"], true);
+    let j = put_json(&d, "/policies/team", k, &team).ok("replace team");
+    assert_eq!(j["created"], false);
+    d.post("/policies/team/attach", Some(k), &json!({"user": "nobody"}))
+        .expect_error(404, "not_found", "unknown user");
+    d.post(
+        "/policies/team/attach",
+        Some(k),
+        &json!({"group": "admins"}),
+    )
+    .expect_error(400, "bad_request", "unknown group");
+    d.post(
+        "/policies/missing/attach",
+        Some(k),
+        &json!({"user": "alice"}),
+    )
+    .expect_error(404, "not_found", "unknown policy");
+    d.post("/policies/team/attach", Some(k), &json!({"user": "alice"}))
+        .ok("attach");
+    let j = d.get("/policies/team", Some(k)).ok("get");
+    assert_eq!(j["policy"]["attached"], json!([{"user": "alice"}]));
+    assert_eq!(j["policy"]["statements"], team["statements"]);
+    let j = d.get("/policies", Some(k)).ok("list");
+    assert_eq!(j["policies"].as_array().map(Vec::len), Some(1));
+
+    // Explicit deny beats the allow of the same policy.
+    let j = d
+        .get("/secrets/red.secret.team.dev.db", Some(&alice))
+        .ok("dev");
+    assert_eq!(j["value"], "dev-db-value");
+    let r = d.get("/secrets/red.secret.team.prod.db", Some(&alice));
+    expect_denied(
+        &r,
+        "vault:read",
+        "red.secret.team.prod.db",
+        &["prod-db-value"],
+        "prod",
+    );
+    d.get("/secrets/red.secret.other.x", Some(&alice))
+        .expect_error(403, "forbidden", "outside the allow");
+    assert_eq!(
+        listed_keys(&d.get("/secrets?prefix=red.secret.", Some(&alice))),
+        ["red.secret.team.dev.db"],
+        "alice's listing"
+    );
+    // vault:* includes write and purge on the allowed prefix.
+    d.post(
+        "/secrets/red.secret.team.dev.db/rotate",
+        Some(&alice),
+        &json!({"value": "dev-db-value-2"}),
+    )
+    .ok("rotate");
+    d.delete("/secrets/red.secret.team.dev.db", Some(&alice))
+        .ok("delete");
+    d.post(
+        "/secrets/red.secret.team.dev.db/purge",
+        Some(&alice),
+        &json!({}),
+    )
+    .ok("purge");
+
+    // The same deny attached to everyone binds the admin too.
+    d.post(
+        "/policies/team/attach",
+        Some(k),
+        &json!({"group": "everyone"}),
+    )
+    .ok("attach everyone");
+    d.get("/secrets/red.secret.team.prod.db", Some(k))
+        .expect_error(403, "forbidden", "admin prod");
+
+    // Deleting the policy removes its attachments.
+    d.delete("/policies/team", Some(k)).ok("delete");
+    d.delete("/policies/team", Some(k))
+        .expect_error(404, "not_found", "deleted twice");
+    d.get("/secrets/red.secret.team.prod.db", Some(k))
+        .ok("admin default allow again");
+    d.get("/secrets/red.secret.team.prod.db", Some(&alice))
+        .expect_error(403, "forbidden", "alice default deny again");
+    put_json(&d, "/policies/team", k, &team).ok("recreate");
+    d.get("/secrets/red.secret.team.prod.db", Some(k))
+        .ok("recreated but not attached");
+    let j = d.get("/policies/team", Some(k)).ok("get");
+    assert_eq!(j["policy"]["attached"], json!([]));
+}
+
+#[test]
+fn policies_survive_a_restart() {
+    let dir = tmp();
+    let db = dir.path().join("data.rdb");
+    let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
+    let k = boot.api_key.clone();
+    d.post(
+        "/secrets/red.secret.ai.custom.k",
+        Some(&k),
+        &json!({"value": "v"}),
+    )
+    .ok("put");
+    put_raw(&d, "/policies/lock-ai-custom-secrets", &k, DENY_RECIPE).ok("put");
+    d.post(
+        "/policies/lock-ai-custom-secrets/attach",
+        Some(&k),
+        &json!({"group": "everyone"}),
+    )
+    .ok("attach");
+    assert_eq!(d.stop(), 0);
+    let d = Daemon::start(&db, &Options::new().certificate(&boot.certificate));
+    d.get("/secrets/red.secret.ai.custom.k", Some(&k))
+        .expect_error(403, "forbidden", "after restart");
+    let j = d
+        .get("/policies/lock-ai-custom-secrets", Some(&k))
+        .ok("get");
+    assert_eq!(j["policy"]["attached"], json!([{"group": "everyone"}]));
+}
