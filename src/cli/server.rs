@@ -13,12 +13,14 @@ use std::path::{Path, PathBuf};
 
 pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-auth] [--no-auth]
            [--http-bind ADDR] [--wire-bind ADDR] [--dev] [--require-mlock]
-           [--fsync always|everysec]
+           [--fsync always|everysec] [--workers N] [--metrics-loopback]
 
 Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
 REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one the
 server starts sealed (or refuses, with --vault). --dev bootstraps a fresh FILE
 and keeps its certificate in FILE.cert (development only).
+--workers N sets the Argon2 threads (default: half the cores). GET /metrics
+needs an admin, or nothing from a loopback peer with --metrics-loopback.
 Defaults: --http-bind 127.0.0.1:5000, --wire-bind 127.0.0.1:5050.";
 
 /// What start-up produced: an open database or a sealed/fresh file.

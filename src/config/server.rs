@@ -86,6 +86,9 @@ pub struct ServerConfig {
     pub workers: Option<usize>,
     /// Where auto-bootstrap writes the certificate (`REDDB_CERTIFICATE_OUT`).
     pub certificate_out: Option<PathBuf>,
+    /// `--metrics-loopback`: `GET /metrics` needs no credentials from a
+    /// loopback peer (otherwise an admin user or the admin token).
+    pub metrics_loopback: bool,
 }
 
 pub const SWITCHES: [&str; 7] = [
@@ -168,6 +171,7 @@ impl ServerConfig {
             wire_bind,
             fsync,
             certificate_out: env.setting("REDDB_CERTIFICATE_OUT").map(PathBuf::from),
+            metrics_loopback: flags.on("metrics-loopback"),
             workers: match flags.value("workers") {
                 None => None,
                 Some(v) => match v.parse::<usize>() {
@@ -254,5 +258,11 @@ mod tests {
             "--dev alone defaults the path"
         );
         assert!(resolve(&["--path", "x"], &[("REDDB_BOOTSTRAP_PRESET", "nope")]).is_err());
+        assert!(!simple.metrics_loopback);
+        assert!(
+            resolve(&["--path", "x", "--metrics-loopback"], &[])
+                .unwrap()
+                .metrics_loopback
+        );
     }
 }

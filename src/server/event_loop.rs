@@ -23,6 +23,7 @@
 use super::http::request::{self, Limits};
 use super::http::response::Response;
 use super::http::routes::{self, Routed};
+use super::metrics::{self, Gauges, Metrics};
 use super::notify;
 use super::reload::Reloadable;
 use super::wire::{Session, Shared, Step};
@@ -31,12 +32,13 @@ use crate::config::server::FsyncPolicy;
 use crate::database::now_ms;
 use crate::service::work::{JobOutput, Then};
 use crate::service::{Kind, Service, ServiceError};
+use crate::store::record::Namespace;
 use crate::{log_error, log_info, log_notice, log_warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,8 @@ pub struct LoopLimits {
     pub max_pending_output: usize,
     /// `always`: flush, then reply. `everysec`: reply, flush each second.
     pub fsync: FsyncPolicy,
+    /// `--metrics-loopback`: `/metrics` is open to loopback peers.
+    pub metrics_loopback: bool,
 }
 
 /// Under `--fsync everysec`, flush early once this many wire commands are
@@ -73,6 +77,7 @@ impl Default for LoopLimits {
             http: Limits::default(),
             max_pending_output: 4 * 1024 * 1024,
             fsync: FsyncPolicy::Always,
+            metrics_loopback: false,
         }
     }
 }
@@ -95,6 +100,8 @@ struct Conn {
     wire: Option<Box<Session>>,
     /// The peer's FIN was reported with an event: read to EOF.
     hup: bool,
+    /// Route family and start of the HTTP request parked on a worker.
+    pending: Option<(&'static str, Instant)>,
 }
 
 pub struct EventLoop {
@@ -118,6 +125,7 @@ pub struct EventLoop {
     dirty: Vec<usize>,
     stopping: bool,
     watchdog: Option<Duration>,
+    metrics: Metrics,
 }
 
 impl EventLoop {
@@ -193,6 +201,7 @@ impl EventLoop {
             dirty: Vec::new(),
             stopping: false,
             watchdog: notify::watchdog_interval(),
+            metrics: Metrics::default(),
         })
     }
 
@@ -291,10 +300,12 @@ impl EventLoop {
         };
         let store = db.store_mut();
         if store.has_pending() {
+            let started = Instant::now();
             if let Err(e) = store.flush() {
                 log_error!("commit failed, stopping without acknowledging it: {e}");
                 return Err(e);
             }
+            self.metrics.commit(started.elapsed());
         }
         if store.should_compact() {
             let started = Instant::now();
@@ -360,6 +371,7 @@ impl EventLoop {
                             partial_since: None,
                             wire: session,
                             hup: false,
+                            pending: None,
                         });
                         self.live += 1;
                     }
@@ -459,6 +471,7 @@ impl EventLoop {
                     Response::error(e.status(), code, e.message())
                         .closing()
                         .encode_into(&mut c.outbuf, false);
+                    self.metrics.request("other", e.status(), None);
                     c.close_after_write = true;
                     c.inbuf.clear();
                     return;
@@ -469,7 +482,10 @@ impl EventLoop {
                     let peer = c.peer.ip();
                     let generation = c.generation;
                     let keep_alive = req.keep_alive;
+                    let started = Instant::now();
+                    let route = metrics::route_family(&req.segments);
                     if self.stopping {
+                        self.metrics.request(route, 503, None);
                         let c = self.conns.get_mut(slot).and_then(Option::as_mut);
                         if let Some(c) = c {
                             Response::error(503, "stopping", "the server is shutting down")
@@ -479,8 +495,19 @@ impl EventLoop {
                         }
                         return;
                     }
+                    if req.segments.len() == 1 && route == "metrics" {
+                        let resp = self.metrics_reply(&req, peer);
+                        self.metrics
+                            .request(route, resp.status, Some(started.elapsed()));
+                        self.push_response(slot, resp, keep_alive);
+                        continue;
+                    }
                     match routes::route(&req, &mut self.service, peer) {
-                        Routed::Reply(resp) => self.push_response(slot, resp, keep_alive),
+                        Routed::Reply(resp) => {
+                            self.metrics
+                                .request(route, resp.status, Some(started.elapsed()));
+                            self.push_response(slot, resp, keep_alive);
+                        }
                         Routed::Defer(work) => {
                             let id = self.next_job;
                             self.next_job += 1;
@@ -489,6 +516,7 @@ impl EventLoop {
                                     self.jobs.insert(id, (slot, generation, work.then));
                                     if let Some(c) = self.conn(slot) {
                                         c.waiting = Some((id, keep_alive));
+                                        c.pending = Some((route, started));
                                     }
                                 }
                                 Err(_) => {
@@ -498,11 +526,13 @@ impl EventLoop {
                                         "busy",
                                         "too many password checks in progress; retry shortly",
                                     );
-                                    self.push_response(
-                                        slot,
-                                        Response::from_service_error(&e),
-                                        keep_alive,
+                                    let resp = Response::from_service_error(&e);
+                                    self.metrics.request(
+                                        route,
+                                        resp.status,
+                                        Some(started.elapsed()),
                                     );
+                                    self.push_response(slot, resp, keep_alive);
                                 }
                             }
                         }
@@ -576,6 +606,7 @@ impl EventLoop {
                         break;
                     }
                     self.unflushed += 1;
+                    self.metrics.wire_command();
                     match self
                         .wire
                         .handle(session, &mut self.service, args, &mut c.outbuf)
@@ -646,13 +677,19 @@ impl EventLoop {
                 .conn(slot)
                 .and_then(|c| c.waiting.map(|w| w.1))
                 .unwrap_or(false);
+            let mut pending = None;
             if let Some(c) = self.conn(slot) {
                 c.waiting = None;
+                pending = c.pending.take();
             }
             let resp = match result {
                 Ok(j) => Response::ok(&j),
                 Err(e) => Response::from_service_error(&e),
             };
+            if let Some((route, started)) = pending {
+                self.metrics
+                    .request(route, resp.status, Some(started.elapsed()));
+            }
             self.push_response(slot, resp, keep_alive);
             self.process(slot);
             self.read_and_process(slot);
@@ -791,6 +828,7 @@ impl EventLoop {
             }
         }
         for slot in timed_out {
+            self.metrics.request("other", 408, None);
             if let Some(c) = self.conn(slot) {
                 c.inbuf.clear();
                 c.partial_since = None;
@@ -833,6 +871,7 @@ impl EventLoop {
 
     fn reload(&mut self) {
         notify::reloading();
+        self.metrics.reload();
         let outcome = self.reload.reload();
         if let Some(token) = &outcome.admin_token {
             self.service.set_admin_token(Some(token));
@@ -849,6 +888,31 @@ impl EventLoop {
         notify::ready(self.status_line());
     }
 
+    /// `GET /metrics`: the access check, then the exposition text. Every
+    /// gauge is O(1) to read (namespace sizes, free-list length, one fstat).
+    fn metrics_reply(&mut self, req: &request::Request, peer: IpAddr) -> Response {
+        if let Err(r) =
+            routes::metrics_access(req, &mut self.service, peer, self.limits.metrics_loopback)
+        {
+            return r;
+        }
+        let mut g = Gauges {
+            sealed: self.service.is_sealed(),
+            bootstrapped: self.service.is_bootstrapped(),
+            open_connections: self.live,
+            ..Gauges::default()
+        };
+        if let Some(db) = self.service.database_mut() {
+            let store = db.store_mut();
+            g.keys = Namespace::ALL
+                .iter()
+                .map(|ns| (namespace_label(*ns), store.state().held(*ns)))
+                .collect();
+            g.store = Some(store.stats());
+        }
+        Response::text(200, metrics::CONTENT_TYPE, self.metrics.render(&g))
+    }
+
     fn status_line(&self) -> &'static str {
         if !self.service.is_bootstrapped() {
             "serving (not bootstrapped)"
@@ -862,5 +926,16 @@ impl EventLoop {
     /// The status shown after start-up.
     pub fn ready(&self) {
         notify::ready(self.status_line());
+    }
+}
+
+/// The metrics label of a namespace.
+fn namespace_label(ns: Namespace) -> &'static str {
+    match ns {
+        Namespace::Vault => "vault",
+        Namespace::Secrets => "secrets",
+        Namespace::Config => "config",
+        Namespace::Keyspace => "keyspace",
+        Namespace::Audit => "audit",
     }
 }

@@ -4,6 +4,7 @@
 pub mod event_loop;
 pub mod http;
 pub mod listeners;
+pub mod metrics;
 pub mod notify;
 pub mod reload;
 pub mod wire;
@@ -53,6 +54,7 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
         reload,
         event_loop::LoopLimits {
             fsync: config.fsync,
+            metrics_loopback: config.metrics_loopback,
             ..event_loop::LoopLimits::default()
         },
         workers,

@@ -11,6 +11,7 @@ pub struct Response {
     /// Close the connection after sending.
     pub close: bool,
     pub extra_headers: Vec<(&'static str, String)>,
+    pub content_type: &'static str,
 }
 
 pub fn reason(status: u16) -> &'static str {
@@ -40,6 +41,18 @@ impl Response {
             body: serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
             close: false,
             extra_headers: Vec::new(),
+            content_type: "application/json",
+        }
+    }
+
+    /// A non-JSON body (e.g. the Prometheus exposition text).
+    pub fn text(status: u16, content_type: &'static str, body: String) -> Self {
+        Self {
+            status,
+            body: body.into_bytes(),
+            close: false,
+            extra_headers: Vec::new(),
+            content_type,
         }
     }
 
@@ -86,9 +99,10 @@ impl Response {
     pub fn encode_into(&self, out: &mut Vec<u8>, keep_alive: bool) {
         let keep = keep_alive && !self.close;
         let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: {}\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: {}\r\n",
             self.status,
             reason(self.status),
+            self.content_type,
             self.body.len(),
             if keep { "keep-alive" } else { "close" }
         );

@@ -145,6 +145,52 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
     }
 }
 
+/// Whether `peer` is a loopback address (IPv4-mapped IPv6 included).
+fn is_loopback(peer: IpAddr) -> bool {
+    match peer {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.is_loopback(), |v4| v4.is_loopback()),
+    }
+}
+
+/// `GET /metrics` access (SPEC §5): with `loopback_ok`
+/// (`--metrics-loopback`) a loopback peer needs no credentials; otherwise
+/// an admin user (session or API key) or the admin token. `Err` holds the
+/// reply to send instead of the metrics; denials are audited.
+pub fn metrics_access(
+    req: &Request,
+    svc: &mut Service,
+    peer: IpAddr,
+    loopback_ok: bool,
+) -> Result<(), Response> {
+    if req.method != "GET" {
+        return Err(Response::error(
+            405,
+            "method_not_allowed",
+            "this path does not take that method",
+        ));
+    }
+    if loopback_ok && is_loopback(peer) {
+        return Ok(());
+    }
+    let r = svc
+        .authenticate(req.bearer.as_deref())
+        .and_then(|p| svc.require_admin(&p).map(|()| p));
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let who = svc
+                .authenticate(req.bearer.as_deref())
+                .map_or_else(|_| ANONYMOUS.to_string(), |p| p.name);
+            let r: ServiceResult<()> = Err(e.clone());
+            svc.audit_result(&who, "request", "metrics", &r, Some(peer));
+            Err(Response::from_service_error(&e))
+        }
+    }
+}
+
 /// The audit action and resource of an authenticated endpoint.
 fn describe(m: &str, segs: &[&str]) -> (&'static str, String) {
     let secret = |k: &str| crate::service::policy::resource_of(k);
