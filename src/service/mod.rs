@@ -442,6 +442,29 @@ impl Service {
         r
     }
 
+    /// The verdict of a finished password check, for HTTP and wire logins
+    /// alike: feeds the rate limiter and refuses unknown users and wrong
+    /// passwords with one indistinguishable error.
+    fn settle_password_check(
+        &mut self,
+        username: &str,
+        peer: IpAddr,
+        known_user: bool,
+        ok: bool,
+    ) -> ServiceResult<()> {
+        if ok && known_user {
+            self.limiter.success(username, peer);
+            return Ok(());
+        }
+        self.limiter
+            .failure(username, peer, std::time::Instant::now());
+        Err(ServiceError::new(
+            Kind::Unauthorized,
+            "invalid_credentials",
+            "invalid username or password",
+        ))
+    }
+
     fn finish_job(&mut self, then: Then, output: JobOutput) -> ServiceResult<Json> {
         match (then, output) {
             (Then::Bootstrap { .. }, JobOutput::Bootstrap(prepared)) => {
@@ -455,16 +478,7 @@ impl Service {
                 },
                 JobOutput::Verified(ok),
             ) => {
-                let now = std::time::Instant::now();
-                if !(ok && known_user) {
-                    self.limiter.failure(&username, peer, now);
-                    return Err(ServiceError::new(
-                        Kind::Unauthorized,
-                        "invalid_credentials",
-                        "invalid username or password",
-                    ));
-                }
-                self.limiter.success(&username, peer);
+                self.settle_password_check(&username, peer, known_user, ok)?;
                 self.create_session(&username)
             }
             (
@@ -475,16 +489,7 @@ impl Service {
                 },
                 JobOutput::Verified(ok),
             ) => {
-                let now = std::time::Instant::now();
-                if !(ok && known_user) {
-                    self.limiter.failure(&username, peer, now);
-                    return Err(ServiceError::new(
-                        Kind::Unauthorized,
-                        "invalid_credentials",
-                        "invalid username or password",
-                    ));
-                }
-                self.limiter.success(&username, peer);
+                self.settle_password_check(&username, peer, known_user, ok)?;
                 let user = self.active_user(&username)?;
                 Ok(json!({"username": user.username, "role": user.role.as_str()}))
             }
