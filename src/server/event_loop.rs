@@ -846,6 +846,7 @@ impl EventLoop {
         if let Some(db) = self.service.database_mut() {
             db.store_mut().sweep_expired(now_ms(), 1000);
         }
+        self.service.flush_audit_summaries();
     }
 
     fn handle_signals(&mut self) {

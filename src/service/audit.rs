@@ -179,11 +179,104 @@ pub struct AuditQuery<'a> {
     pub limit: Option<&'a str>,
 }
 
+/// How long refusals of one kind from one peer are folded into one event.
+pub const THROTTLE_WINDOW_MS: u64 = 10_000;
+/// Peers tracked at once; past this every pending summary is written.
+const MAX_THROTTLED: usize = 4096;
+
+/// Refusals that cost no work (rate limited, busy) arrive in floods. The
+/// first one per (action, peer) in a window is recorded as usual; the rest
+/// are counted and recorded as one summary event when the window ends. A
+/// flood therefore writes a handful of events instead of thousands per
+/// second, and cannot push real history out of the bounded log.
+#[derive(Debug, Default)]
+pub struct ThrottledRefusals {
+    windows: std::collections::HashMap<(String, Option<IpAddr>), Window>,
+}
+
+#[derive(Debug, Clone)]
+struct Window {
+    started_ms: u64,
+    suppressed: u64,
+    principal: String,
+    code: &'static str,
+}
+
+/// A summary to write: (action, peer, principal, code, suppressed count).
+type Summary = (String, Option<IpAddr>, String, &'static str, u64);
+
+impl ThrottledRefusals {
+    /// Whether this refusal is folded into its window (not written now).
+    fn fold(&mut self, action: &str, peer: Option<IpAddr>, now: u64) -> bool {
+        match self.windows.get_mut(&(action.to_string(), peer)) {
+            Some(w) if now.saturating_sub(w.started_ms) < THROTTLE_WINDOW_MS => {
+                w.suppressed += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn open(
+        &mut self,
+        action: &str,
+        peer: Option<IpAddr>,
+        principal: &str,
+        code: &'static str,
+        now: u64,
+    ) {
+        self.windows.insert(
+            (action.to_string(), peer),
+            Window {
+                started_ms: now,
+                suppressed: 0,
+                principal: principal.to_string(),
+                code,
+            },
+        );
+    }
+
+    /// Closes windows that ended (all of them with `all`), returning the
+    /// summaries to write.
+    fn close(&mut self, now: u64, all: bool) -> Vec<Summary> {
+        let mut out = Vec::new();
+        self.windows.retain(|(action, peer), w| {
+            let ended = all || now.saturating_sub(w.started_ms) >= THROTTLE_WINDOW_MS;
+            if ended && w.suppressed > 0 {
+                out.push((
+                    action.clone(),
+                    *peer,
+                    w.principal.clone(),
+                    w.code,
+                    w.suppressed,
+                ));
+            }
+            !ended
+        });
+        out
+    }
+}
+
 impl Service {
+    /// Writes the summaries of throttling windows that ended (the event
+    /// loop calls this once a second).
+    pub fn flush_audit_summaries(&mut self) {
+        let summaries = self.audit_throttled.close(now_ms(), false);
+        self.write_summaries(summaries);
+    }
+
+    fn write_summaries(&mut self, summaries: Vec<Summary>) {
+        for (action, peer, principal, code, n) in summaries {
+            let resource = format!("{n} more refused within {} s", THROTTLE_WINDOW_MS / 1000);
+            self.write_event(&principal, &action, &resource, ("error", Some(code)), peer);
+        }
+    }
+
     /// Records one event (staged as its own commit; flushed with the
     /// request's). Does nothing while the vault is not open. A failure to
     /// stage is logged by code only: the request itself already has its
-    /// answer.
+    /// answer. Rate-limited and busy refusals are folded per peer (see
+    /// [`ThrottledRefusals`]).
     pub fn audit(
         &mut self,
         principal: &str,
@@ -195,6 +288,34 @@ impl Service {
         if self.database().is_none() {
             return;
         }
+        if let Some(code @ ("rate_limited" | "busy")) = outcome.1 {
+            let code: &'static str = if code == "busy" {
+                "busy"
+            } else {
+                "rate_limited"
+            };
+            let now = now_ms();
+            if self.audit_throttled.fold(action, peer, now) {
+                return;
+            }
+            if self.audit_throttled.windows.len() >= MAX_THROTTLED {
+                let all = self.audit_throttled.close(now, true);
+                self.write_summaries(all);
+            }
+            self.audit_throttled
+                .open(action, peer, principal, code, now);
+        }
+        self.write_event(principal, action, resource, outcome, peer);
+    }
+
+    fn write_event(
+        &mut self,
+        principal: &str,
+        action: &str,
+        resource: &str,
+        outcome: (&str, Option<&str>),
+        peer: Option<IpAddr>,
+    ) {
         let now = now_ms();
         let (time, key, evicted) = self.audit_index.push(now, self.audit_max);
         let event = AuditEvent {
@@ -314,6 +435,29 @@ mod tests {
         for bad in ["", "h", "0h", "-1h", "24", "24x", "1.5h", "é"] {
             assert!(parse_since(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn throttled_refusals_fold_into_one_summary_per_window() {
+        let mut t = ThrottledRefusals::default();
+        let peer = Some("127.0.0.9".parse().unwrap());
+        assert!(!t.fold("auth.login", peer, 1_000));
+        t.open("auth.login", peer, "x", "rate_limited", 1_000);
+        for i in 0..500 {
+            assert!(t.fold("auth.login", peer, 1_001 + i));
+        }
+        assert!(
+            !t.fold("auth.login", Some("127.0.0.8".parse().unwrap()), 1_100),
+            "per peer"
+        );
+        assert!(t.close(5_000, false).is_empty(), "window still open");
+        let out = t.close(1_000 + THROTTLE_WINDOW_MS, false);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].4, 500);
+        assert!(
+            !t.fold("auth.login", peer, 1_000 + THROTTLE_WINDOW_MS),
+            "a new window opens"
+        );
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub struct Service {
     policy_index: policy::PolicyIndex,
     audit_index: audit::AuditIndex,
     audit_max: usize,
+    /// Throttled refusals being counted instead of written one by one.
+    audit_throttled: audit::ThrottledRefusals,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -115,6 +117,7 @@ impl Service {
             policy_index: policy::PolicyIndex::default(),
             audit_index: audit::AuditIndex::default(),
             audit_max: audit::MAX_EVENTS,
+            audit_throttled: audit::ThrottledRefusals::default(),
         };
         s.rebuild_indexes();
         s
