@@ -57,8 +57,11 @@ depends=$(dpkg-deb -f "$DEB1" Depends)
 say "   Depends: $depends"
 [[ "$depends" =~ ^libc6(\ \([^\)]*\))?$ ]] || fail "Depends is '$depends', expected libc6 only"
 pass "Depends: $depends"
+# (Listings are captured before grep -q: with pipefail, grep -q exiting at
+# the first match makes the writer die of SIGPIPE and the pipeline "fail".)
+ctrl_files=$(dpkg-deb --ctrl-tarfile "$DEB1" | tar -t)
 for s in postinst prerm postrm; do
-  dpkg-deb --ctrl-tarfile "$DEB1" | tar -t | grep -qx "./$s" || fail "no $s maintainer script"
+  grep -qx "./$s" <<<"$ctrl_files" || fail "no $s maintainer script"
 done
 dpkg-deb -c "$DEB1" >"$WORK/contents.txt"
 expect_file() { # MODE PATH
@@ -113,7 +116,7 @@ health_unsealed() {
 phase "1. apt install ./$(basename "$DEB1")"
 g test -x /usr/bin/red && fail "/usr/bin/red exists before the package is installed"
 apt_get install "$GDEB1" >"$WORK/apt-install.txt" 2>&1 || fail "apt-get install $GDEB1 failed: $(tail -n 20 "$WORK/apt-install.txt")"
-sed -n '/^reddb:/,$p' "$WORK/apt-install.txt" | sed 's/^/   apt: /' | head -n 12
+sed -n '/^reddb:/,$p' "$WORK/apt-install.txt" | sed 's/^/   apt: /' | sed -n '1,12p'
 [ "$(installed_version)" = "$V1 ii " ] || fail "dpkg-query says '$(installed_version)', expected '$V1 ii '"
 grep -qF 'ConditionPathExists=/etc/reddb/certificate' "$WORK/apt-install.txt" ||
   fail "the postinst output does not say the service waits for /etc/reddb/certificate"

@@ -46,7 +46,7 @@ mkdir -p "$WORK/upgrade"
   fail "cargo generate-rpm (release 2) failed: $(tail -n 20 "$WORK/generate-rpm.log")"
 RPM2=$(ls "$WORK"/upgrade/reddb-*.rpm)
 pass "$(basename "$RPM1") ($(stat -c %s "$RPM1") bytes) and the upgrade $(basename "$RPM2")"
-rpm -qip "$RPM1" 2>/dev/null | sed 's/^/   /' | head -n 12
+rpm -qip "$RPM1" 2>/dev/null | sed 's/^/   /' | sed -n '1,12p'
 
 phase "file list (rpm -qlp), modes and owners (rpm -qlvp)"
 expected="/usr/bin/red

@@ -82,7 +82,7 @@ g systemd-analyze verify --man=no /etc/systemd/system/reddb.socket /etc/systemd/
 [ -s "$WORK/verify.txt" ] && sed 's/^/   verify: /' "$WORK/verify.txt"
 listen=$(g systemctl show -p Listen --value reddb.socket)
 [ "$listen" = "127.0.0.1:$PORT (Stream)" ] || fail "reddb.socket listens on '$listen', expected 127.0.0.1:$PORT"
-g systemctl show -P DropInPaths reddb.service | grep -q 10-test-watchdog.conf || fail "the WatchdogSec drop-in is not loaded"
+grep -q 10-test-watchdog.conf <<<"$(g systemctl show -P DropInPaths reddb.service)" || fail "the WatchdogSec drop-in is not loaded"
 pass "installed; socket on 127.0.0.1:$PORT, WatchdogSec=3s drop-in loaded; systemd-analyze verify clean"
 
 phase "2. sysusers, tmpfiles, start condition"
@@ -130,7 +130,7 @@ printf '%s\n' "$TOKEN1" | g sh -c 'umask 077 && cat >/etc/reddb/admin-token' || 
 g systemctl start reddb.service || fail "systemctl start reddb.service (no certificate) returned an error"
 [ "$(show ConditionResult)" = no ] || fail "ConditionResult=$(show ConditionResult) without a certificate, expected no"
 g journalctl --sync
-g journalctl -u reddb.service -o cat --no-pager | tail -n 1 | grep -qF 'ConditionPathExists=/etc/reddb/certificate' ||
+grep -qF 'ConditionPathExists=/etc/reddb/certificate' <<<"$(g journalctl -u reddb.service -o cat --no-pager | tail -n 1)" ||
   fail "the unmet condition does not name /etc/reddb/certificate"
 g systemctl stop reddb.socket
 pass "with the admin token but no certificate: still not started, the journal names ConditionPathExists=/etc/reddb/certificate"
@@ -195,9 +195,9 @@ esac
 say "   seccomp filters stacked on the daemon: $(field Seccomp_filters) (systemd's, then its own)"
 pass "file system: / read-only, /var/lib/reddb writable, private /dev and /tmp"
 environ=$(tr '\0' '\n' <"/proc/$LEADER/root/proc/$MAINPID/environ") || fail "cannot read the daemon's environ"
-printf '%s\n' "$environ" | grep -qF "$CERT" && fail "the certificate is in /proc/PID/environ"
-printf '%s\n' "$environ" | grep -qF "$TOKEN1" && fail "the admin token is in /proc/PID/environ"
-printf '%s\n' "$environ" | grep -qE '_FILE=|^CREDENTIALS_DIRECTORY=|/run/credentials|/etc/reddb' &&
+grep -qF "$CERT" <<<"$environ" && fail "the certificate is in /proc/PID/environ"
+grep -qF "$TOKEN1" <<<"$environ" && fail "the admin token is in /proc/PID/environ"
+grep -qE '_FILE=|^CREDENTIALS_DIRECTORY=|/run/credentials|/etc/reddb' <<<"$environ" &&
   fail "a credential path is in /proc/PID/environ: $(printf '%s\n' "$environ" | grep -E '_FILE=|CREDENTIALS|/etc/reddb' | cut -d= -f1)"
 pass "/proc/PID/environ holds no certificate, token, _FILE or credential path ($(printf '%s\n' "$environ" | grep -c .) variables)"
 limits=$(awk '/Max locked memory/ { print $4, $5 }' "/proc/$LEADER/root/proc/$MAINPID/limits")
@@ -262,7 +262,7 @@ g systemctl reload reddb.service || fail "systemctl reload with an empty token f
 http GET /secrets/red.secret.systemd.check "$TOKEN2"
 [ "$HTTP_CODE" = 200 ] || fail "after a reload with an empty token file the current token answered $HTTP_CODE"
 g journalctl --sync
-g journalctl -u reddb.service -o cat --no-pager | tail -n 3 | grep -q 'empty; keeping the previous value' ||
+grep -q 'empty; keeping the previous value' <<<"$(g journalctl -u reddb.service -o cat --no-pager | tail -n 3)" ||
   fail "no error logged for the empty token file"
 g mv /etc/reddb/admin-token /etc/reddb/admin-token.away
 g systemctl reload reddb.service 2>/dev/null && fail "systemctl reload succeeded without /etc/reddb/admin-token"
