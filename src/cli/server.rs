@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-auth] [--no-auth]
            [--http-bind ADDR] [--wire-bind ADDR] [--dev] [--require-mlock]
            [--fsync always|everysec] [--workers N] [--metrics-loopback]
+           [--max-connections N]
 
 Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
 REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one the
@@ -21,6 +22,8 @@ server starts sealed (or refuses, with --vault). --dev bootstraps a fresh FILE
 and keeps its certificate in FILE.cert (development only).
 --workers N sets the Argon2 threads (default: half the cores). GET /metrics
 needs an admin, or nothing from a loopback peer with --metrics-loopback.
+--max-connections N (or RED_MAX_CONNECTIONS) limits open client connections,
+HTTP and wire together (default 16384; lowered to fit the open-file limit).
 Defaults: --http-bind 127.0.0.1:5000, --wire-bind 127.0.0.1:5050.";
 
 /// What start-up produced: an open database or a sealed/fresh file.
@@ -32,9 +35,19 @@ pub enum Opened {
 
 pub fn run(args: &[String], env: Environment) -> Result<i32> {
     let flags = Flags::parse(args, &VALUES, &SWITCHES)?;
-    let config = ServerConfig::resolve(&flags, &env)?;
+    let mut config = ServerConfig::resolve(&flags, &env)?;
     crate::harden::memory::check_full_lock_possible(config.require_mlock)?;
     let opened = open_database(&config, &env)?;
+    // Before the seccomp filter: raise RLIMIT_NOFILE, then never accept
+    // more connections than it allows (accept would fail with EMFILE).
+    let fit = crate::server::event_loop::fit_connections_to_fd_limit(config.max_connections);
+    if fit < config.max_connections {
+        crate::log_notice!(
+            "max connections lowered from {} to {fit}: the open-file limit allows no more (raise LimitNOFILE= / ulimit -Hn)",
+            config.max_connections
+        );
+        config.max_connections = fit;
+    }
     crate::server::run(config, opened, env)
 }
 

@@ -89,7 +89,16 @@ pub struct ServerConfig {
     /// `--metrics-loopback`: `GET /metrics` needs no credentials from a
     /// loopback peer (otherwise an admin user or the admin token).
     pub metrics_loopback: bool,
+    /// `--max-connections N` / `RED_MAX_CONNECTIONS`: open client
+    /// connections (HTTP and wire together) before new ones are refused.
+    /// Capped at start by the file-descriptor limit.
+    pub max_connections: usize,
 }
+
+/// Default of `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+/// Largest accepted `--max-connections`.
+pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
 
 pub const SWITCHES: [&str; 7] = [
     "vault",
@@ -100,7 +109,14 @@ pub const SWITCHES: [&str; 7] = [
     "require-mlock",
     "metrics-loopback",
 ];
-pub const VALUES: [&str; 5] = ["path", "http-bind", "wire-bind", "fsync", "workers"];
+pub const VALUES: [&str; 6] = [
+    "path",
+    "http-bind",
+    "wire-bind",
+    "fsync",
+    "workers",
+    "max-connections",
+];
 
 fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr> {
     value.parse().map_err(|_| {
@@ -157,9 +173,24 @@ impl ServerConfig {
                 )))
             }
         };
+        let max_connections = match flags
+            .value("max-connections")
+            .or_else(|| env.setting("RED_MAX_CONNECTIONS"))
+        {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_MAX_CONNECTIONS).contains(&n) => n,
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "--max-connections (or RED_MAX_CONNECTIONS) '{v}': use a number from 1 to {MAX_MAX_CONNECTIONS}"
+                    )))
+                }
+            },
+        };
         Ok(Self {
             path,
             preset,
+            max_connections,
             vault: flags.on("vault") || strict,
             auth: flags.on("auth") || !no_auth,
             require_auth: (flags.on("require-auth") || strict) && !no_auth,

@@ -55,6 +55,7 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
         event_loop::LoopLimits {
             fsync: config.fsync,
             metrics_loopback: config.metrics_loopback,
+            max_connections: config.max_connections,
             ..event_loop::LoopLimits::default()
         },
         workers,
