@@ -1056,7 +1056,8 @@ fn sighup_with_a_broken_token_file_keeps_serving_with_the_old_token() {
             .count()
     };
 
-    let breakages: [(&str, &dyn Fn(&Path)); 3] = [
+    type Breakage<'a> = (&'a str, &'a dyn Fn(&Path));
+    let breakages: [Breakage; 3] = [
         ("a directory", &|p: &Path| {
             std::fs::remove_file(p).expect("rm");
             std::fs::create_dir(p).expect("mkdir");
