@@ -29,6 +29,10 @@ pub mod exit_code {
     pub const SECURE_MEMORY: i32 = 23;
     /// `red doctor`: the server is not healthy.
     pub const UNHEALTHY: i32 = 24;
+    /// A backup file was refused: wrong backup key, damaged, not a backup.
+    pub const BACKUP_REFUSED: i32 = 25;
+    /// `red restore`: the target already holds data the backup would replace.
+    pub const RESTORE_CONFLICT: i32 = 26;
 }
 
 #[derive(Debug)]
@@ -72,6 +76,10 @@ pub enum Error {
     SecureMemory(String),
     /// A bug or an impossible state; the message says where.
     Internal(String),
+    /// A backup file cannot be used (the reason names which check failed).
+    BackupRefused(String),
+    /// A restore would overwrite data the target database already holds.
+    RestoreConflict(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -104,6 +112,8 @@ impl Error {
             Error::InvalidInput(_) => INVALID_INPUT,
             Error::SecureMemory(_) => SECURE_MEMORY,
             Error::Internal(_) => INTERNAL,
+            Error::BackupRefused(_) => BACKUP_REFUSED,
+            Error::RestoreConflict(_) => RESTORE_CONFLICT,
         }
     }
 
@@ -126,6 +136,8 @@ impl Error {
             Error::InvalidInput(_) => "invalid_input",
             Error::SecureMemory(_) => "secure_memory",
             Error::Internal(_) => "internal",
+            Error::BackupRefused(_) => "backup_refused",
+            Error::RestoreConflict(_) => "restore_conflict",
         }
     }
 }
@@ -175,6 +187,8 @@ impl fmt::Display for Error {
             Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
             Error::SecureMemory(m) => write!(f, "secure memory: {m}"),
             Error::Internal(m) => write!(f, "internal error: {m}"),
+            Error::BackupRefused(m) => write!(f, "backup refused: {m}"),
+            Error::RestoreConflict(m) => write!(f, "restore refused: {m}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! socket → protocol parser → service → store → pager; see
 //! `docs/ARCHITECTURE.md` for the map and `docs/FORMAT.md` for the file.
 
+pub mod backup;
 pub mod cli;
 pub mod codec;
 pub mod config;

@@ -9,6 +9,7 @@
 //! token used by the test appears in the audit output or the server log.
 
 mod common_daemon;
+mod wire_support;
 
 use common_daemon::{contains, fresh_bootstrapped, Daemon, Options, ADMIN_PASSWORD};
 use serde_json::{json, Value as Json};
@@ -313,4 +314,54 @@ fn audit_survives_restart_and_needs_an_admin() {
         json!({"action": "secret.read", "principal": "eve", "outcome": "denied"}),
     );
     assert_eq!(d.stop(), 0);
+}
+
+/// Wire authentication is audited like HTTP's: `AUTH <token>` that works
+/// (`auth.token`, ok) or fails (unauthorized), and commands refused with
+/// `NOAUTH` (`request` on `wire:<command>`); a flood of NOAUTH refusals from
+/// one peer folds into one event plus one summary instead of one per command.
+#[test]
+fn wire_auth_and_noauth_are_audited() {
+    let dir = tmp();
+    let (d, boot) = fresh_bootstrapped(
+        dir.path(),
+        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
+    );
+    let mut c = wire_support::Client::connect(d.wire_port);
+    let bogus = "rdb_k_00000000000000000000000000000000";
+    assert!(matches!(
+        c.cmd(&["AUTH", bogus]),
+        reddb::server::wire::resp::Value::Error(_)
+    ));
+    for i in 0..200 {
+        let v = c.cmd(&["GET", &format!("k{i}")]);
+        assert_eq!(v, wire_support::err("NOAUTH Authentication required."));
+    }
+    assert_eq!(c.cmd(&["AUTH", &boot.api_key]), wire_support::ok());
+    let (ev, body) = events(&d, "?since=1h&action=auth.token", ADMIN_TOKEN);
+    must_find(
+        &ev,
+        json!({"action": "auth.token", "resource": "wire", "outcome": "unauthorized", "principal": "anonymous"}),
+    );
+    must_find(
+        &ev,
+        json!({"action": "auth.token", "resource": "wire", "outcome": "ok", "principal": "admin"}),
+    );
+    assert!(
+        !contains(&body, bogus.as_bytes()) && !contains(&body, boot.api_key.as_bytes()),
+        "a token in the audit output"
+    );
+    let (ev, _) = events(&d, "?since=1h&action=request", ADMIN_TOKEN);
+    let noauth: Vec<&Json> = ev.iter().filter(|e| e["code"] == "noauth").collect();
+    assert!(
+        noauth
+            .iter()
+            .any(|e| e["resource"] == "wire:get" && e["outcome"] == "unauthorized"),
+        "the first NOAUTH refusal is recorded: {ev:?}"
+    );
+    assert!(
+        noauth.len() <= 2,
+        "200 NOAUTH refusals folded, got {} events",
+        noauth.len()
+    );
 }

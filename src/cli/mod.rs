@@ -3,6 +3,7 @@
 //! the few steps commands share (loading the certificate).
 
 pub mod args;
+pub mod backup;
 pub mod bootstrap;
 pub mod check;
 pub mod doctor;
@@ -19,6 +20,8 @@ usage:
   red server --path FILE [--vault] [--dev] [--http-bind ADDR] [--wire-bind ADDR] ...
   red bootstrap --path FILE --vault --username USER --print-certificate ...
   red check --path FILE
+  red backup --path FILE [--out BACKUP]
+  red restore --path FILE --from BACKUP [--skip-vault]
   red doctor --bind ADDR
   red version
   red help [COMMAND]
@@ -30,6 +33,8 @@ fn help_for(command: &str) -> Option<&'static str> {
         "server" => server::HELP,
         "bootstrap" => bootstrap::HELP,
         "check" => check::HELP,
+        "backup" => backup::BACKUP_HELP,
+        "restore" => backup::RESTORE_HELP,
         "doctor" => doctor::HELP,
         "version" => version::HELP,
         _ => return None,
@@ -49,6 +54,8 @@ pub fn run(argv: &[String], env: Environment) -> Result<i32> {
         "server" => server::run(rest, env),
         "bootstrap" => bootstrap::run(rest),
         "check" => check::run(rest, &env),
+        "backup" => backup::run_backup(rest, &env),
+        "restore" => backup::run_restore(rest, &env),
         "doctor" => doctor::run(rest),
         "version" | "--version" | "-V" => version::run(rest),
         "help" | "--help" | "-h" => {

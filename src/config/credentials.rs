@@ -50,8 +50,14 @@ pub const ADMIN_TOKEN: CredentialSpec = CredentialSpec {
     credential: "admin-token",
 };
 
+/// The key of a logical backup (`red backup` / `red restore` only).
+pub const BACKUP_KEY: CredentialSpec = CredentialSpec {
+    inline: "REDDB_BACKUP_KEY",
+    credential: "backup-key",
+};
+
 /// The credentials this product uses.
-pub const USED: [CredentialSpec; 4] = [CERTIFICATE, USERNAME, PASSWORD, ADMIN_TOKEN];
+pub const USED: [CredentialSpec; 5] = [CERTIFICATE, USERNAME, PASSWORD, ADMIN_TOKEN, BACKUP_KEY];
 
 /// Pairs from seed 002 that belong to backends this product does not have:
 /// the inline/`_FILE` rule is enforced, the values are ignored.

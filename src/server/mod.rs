@@ -36,6 +36,12 @@ pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32
     );
     service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
     drop(admin);
+    // Logical backups go next to the database file (the one directory the
+    // service may write, e.g. StateDirectory=reddb under systemd).
+    let data_dir = std::path::absolute(&config.path)
+        .ok()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+    service.set_backup_dir(data_dir);
     let listeners = listeners::open(config.http_bind, config.wire_bind)?;
     let http = listeners.http;
     let bound = http

@@ -288,11 +288,11 @@ impl Service {
         if self.database().is_none() {
             return;
         }
-        if let Some(code @ ("rate_limited" | "busy")) = outcome.1 {
-            let code: &'static str = if code == "busy" {
-                "busy"
-            } else {
-                "rate_limited"
+        if let Some(code @ ("rate_limited" | "busy" | "noauth")) = outcome.1 {
+            let code: &'static str = match code {
+                "busy" => "busy",
+                "noauth" => "noauth",
+                _ => "rate_limited",
             };
             let now = now_ms();
             if self.audit_throttled.fold(action, peer, now) {

@@ -95,6 +95,8 @@ impl From<crate::error::Error> for ServiceError {
                 ServiceError::new(Kind::Conflict, "already_bootstrapped", e.to_string())
             }
             E::NotBootstrapped => ServiceError::not_bootstrapped(),
+            E::BackupRefused(m) => ServiceError::new(Kind::BadRequest, "backup_refused", m),
+            E::RestoreConflict(m) => ServiceError::new(Kind::Conflict, "restore_conflict", m),
             other => ServiceError::internal(other.to_string()),
         }
     }

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod error;
 pub mod keyspace;
 pub mod limiter;
@@ -98,6 +99,8 @@ pub struct Service {
     audit_max: usize,
     /// Throttled refusals being counted instead of written one by one.
     audit_throttled: audit::ThrottledRefusals,
+    /// Where logical backups are written and read (`POST /admin/backup`).
+    backup_dir: Option<std::path::PathBuf>,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -118,6 +121,7 @@ impl Service {
             audit_index: audit::AuditIndex::default(),
             audit_max: audit::MAX_EVENTS,
             audit_throttled: audit::ThrottledRefusals::default(),
+            backup_dir: None,
         };
         s.rebuild_indexes();
         s

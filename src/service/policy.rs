@@ -405,7 +405,7 @@ impl Target {
         .into_bytes()
     }
 
-    fn parse_storage_key(k: &[u8]) -> Option<(Target, String)> {
+    pub(super) fn parse_storage_key(k: &[u8]) -> Option<(Target, String)> {
         let s = std::str::from_utf8(k).ok()?.strip_prefix(ATTACH_PREFIX)?;
         let (kind, rest) = s.split_once(':')?;
         let (name, policy) = rest.split_once(':')?;

@@ -315,3 +315,104 @@ impl Service {
         Ok(json!({"ok": true, "key": key, "deleted": true}))
     }
 }
+
+/// One version of a secret as a backup carries it: the value in clear
+/// (the whole payload is sealed under the backup key).
+#[derive(Serialize, Deserialize)]
+struct PortableVersion {
+    version: u32,
+    created_at_ms: u64,
+    value: String,
+}
+
+/// A secret as a backup carries it.
+#[derive(Serialize, Deserialize)]
+struct PortableSecret {
+    versions: Vec<PortableVersion>,
+    created_at_ms: u64,
+    updated_at_ms: u64,
+    deleted_at_ms: Option<u64>,
+}
+
+impl Drop for PortableSecret {
+    fn drop(&mut self) {
+        for v in &mut self.versions {
+            zeroize::Zeroize::zeroize(&mut v.value);
+        }
+    }
+}
+
+impl Service {
+    /// A stored secret record with every version opened, as JSON bytes for a
+    /// backup payload (wiped on drop).
+    pub(super) fn export_secret(
+        &self,
+        key: &str,
+        stored: &[u8],
+    ) -> ServiceResult<zeroize::Zeroizing<Vec<u8>>> {
+        let rec: SecretRecord = super::accounts::decode_record(stored)?;
+        let db = self.open_db()?;
+        let mut portable = PortableSecret {
+            versions: Vec::with_capacity(rec.versions.len()),
+            created_at_ms: rec.created_at_ms,
+            updated_at_ms: rec.updated_at_ms,
+            deleted_at_ms: rec.deleted_at_ms,
+        };
+        for v in &rec.versions {
+            let sealed = hex::decode(&v.sealed)
+                .map_err(|_| ServiceError::internal("stored secret is not hex"))?;
+            let plain = db.open_secret_value(key.as_bytes(), v.version, &sealed)?;
+            let value = String::from_utf8(plain.to_vec())
+                .map_err(|_| ServiceError::internal("stored secret is not UTF-8"))?;
+            portable.versions.push(PortableVersion {
+                version: v.version,
+                created_at_ms: v.created_at_ms,
+                value,
+            });
+        }
+        serde_json::to_vec(&portable)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| ServiceError::internal(e.to_string()))
+    }
+
+    /// The inverse of [`Service::export_secret`] for this database: checks
+    /// the key name and every version, seals each value again under this
+    /// database's `red.secret.aes_key`, and returns the record to store.
+    pub(super) fn import_secret(&mut self, key: &str, portable: &[u8]) -> ServiceResult<Vec<u8>> {
+        check_secret_key(key)?;
+        let portable: PortableSecret = serde_json::from_slice(portable).map_err(|_| {
+            ServiceError::from(crate::error::Error::BackupRefused(format!(
+                "the backup's record of secret '{key}' is not readable"
+            )))
+        })?;
+        let bad = |why: &str| {
+            ServiceError::from(crate::error::Error::BackupRefused(format!(
+                "the backup's record of secret '{key}' {why}"
+            )))
+        };
+        if portable.versions.is_empty() || portable.versions.len() > MAX_VERSIONS {
+            return Err(bad("has no versions or too many"));
+        }
+        let db = self.open_db_mut()?;
+        let mut rec = SecretRecord {
+            versions: Vec::with_capacity(portable.versions.len()),
+            created_at_ms: portable.created_at_ms,
+            updated_at_ms: portable.updated_at_ms,
+            deleted_at_ms: portable.deleted_at_ms,
+        };
+        let mut last = 0u32;
+        for v in &portable.versions {
+            if v.version <= last || v.value.len() > MAX_SECRET_LEN {
+                return Err(bad("has versions out of order or a value too large"));
+            }
+            last = v.version;
+            let sealed = db.seal_secret_value(key.as_bytes(), v.version, v.value.as_bytes())?;
+            rec.versions.push(SecretVersion {
+                version: v.version,
+                created_at_ms: v.created_at_ms,
+                sealed: hex::encode(sealed),
+            });
+        }
+        serde_json::to_vec(&rec).map_err(|e| ServiceError::internal(e.to_string()))
+    }
+}

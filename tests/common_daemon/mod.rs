@@ -82,6 +82,8 @@ pub struct Exited {
 pub struct Daemon {
     child: Option<Child>,
     pub port: u16,
+    /// The wire (RESP) listener's port.
+    pub wire_port: u16,
     pub db: PathBuf,
     pub stderr_path: PathBuf,
     exit_code: Option<i32>,
@@ -93,7 +95,7 @@ fn code_of(status: std::process::ExitStatus) -> i32 {
         .unwrap_or_else(|| -status.signal().unwrap_or(0))
 }
 
-fn spawn(db: &Path, opts: &Options, port: u16) -> (Child, PathBuf) {
+fn spawn(db: &Path, opts: &Options, port: u16, wire_port: u16) -> (Child, PathBuf) {
     let n = STARTS.fetch_add(1, Ordering::SeqCst);
     let dir = db.parent().expect("the database has a parent directory");
     let stderr_path = dir.join(format!("server-{}-{n}.stderr", std::process::id()));
@@ -106,7 +108,7 @@ fn spawn(db: &Path, opts: &Options, port: u16) -> (Child, PathBuf) {
         .arg(format!("127.0.0.1:{port}"))
         // Never the default 127.0.0.1:5050, which parallel tests would share.
         .arg("--wire-bind")
-        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg(format!("127.0.0.1:{wire_port}"))
         .args(&opts.args)
         .env_clear()
         .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -137,10 +139,12 @@ impl Daemon {
         loop {
             attempts += 1;
             let port = free_port();
-            let (child, stderr_path) = spawn(db, opts, port);
+            let wire_port = free_port();
+            let (child, stderr_path) = spawn(db, opts, port, wire_port);
             let mut d = Daemon {
                 child: Some(child),
                 port,
+                wire_port,
                 db: db.to_path_buf(),
                 stderr_path,
                 exit_code: None,

@@ -131,6 +131,14 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
                 .as_ref()
                 .is_err_and(|e| matches!(e.kind, Kind::Forbidden | Kind::Unauthorized));
             if always_audited(action) || denied {
+                // A backup's or restore's event names the snapshot it made or read.
+                let resource = match &r {
+                    Ok(j) if action.starts_with("admin.") => j
+                        .get("snapshot_id")
+                        .and_then(Json::as_str)
+                        .map_or(resource, |id| format!("snapshot:{id}")),
+                    _ => resource,
+                };
                 svc.audit_result(&principal.name, action, &resource, &r, Some(peer));
             }
             reply(r)
@@ -219,6 +227,8 @@ fn describe(m: &str, segs: &[&str]) -> (&'static str, String) {
         ("POST", ["policies", id, "attach"]) => ("policy.attach", format!("policy:{id}")),
         ("POST", ["policies", id, "detach"]) => ("policy.detach", format!("policy:{id}")),
         ("GET", ["admin", "audit"]) => ("audit.read", String::new()),
+        ("POST", ["admin", "backup"]) => ("admin.backup", "snapshot".into()),
+        ("POST", ["admin", "restore"]) => ("admin.restore", "snapshot".into()),
         _ => ("request", segs.join("/")),
     }
 }
@@ -254,7 +264,7 @@ fn is_known(segs: &[&str]) -> bool {
             | ["policies"]
             | ["policies", _]
             | ["policies", _, "attach" | "detach"]
-            | ["admin", "audit"]
+            | ["admin", "audit" | "backup" | "restore"]
     )
 }
 
@@ -343,6 +353,12 @@ fn authenticated(
                 limit: req.query_value("limit"),
             },
         )),
+        ("POST", ["admin", "backup"]) => {
+            Done(body_object(req).and_then(|b| svc.admin_backup(p, &b)))
+        }
+        ("POST", ["admin", "restore"]) => {
+            Done(body_object(req).and_then(|b| svc.admin_restore(p, &b)))
+        }
         _ => Handled::NoMethod,
     }
 }

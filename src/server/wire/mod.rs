@@ -306,6 +306,22 @@ impl Shared {
         let spec = commands::lookup(&name);
         if s.principal.is_none() {
             if !spec.is_some_and(|sp| sp.has(NOAUTH_OK)) {
+                // Audited like any refused request; a flood of them from one
+                // peer folds into one summary event per window.
+                svc.audit(
+                    crate::service::audit::ANONYMOUS,
+                    "request",
+                    &format!(
+                        "wire:{}",
+                        if spec.is_some() {
+                            name.as_str()
+                        } else {
+                            "unknown"
+                        }
+                    ),
+                    ("unauthorized", Some("noauth")),
+                    Some(s.peer.ip()),
+                );
                 emit(s, &Reply::err(NOAUTH), out);
                 return Step::Continue;
             }
@@ -555,9 +571,11 @@ impl Shared {
             None => None,
             Some(u) => Some(std::str::from_utf8(u).map_err(|_| Reply::err(WRONGPASS))?),
         };
+        let peer = s.peer.ip();
         if matches!(user, None | Some("default")) {
             match svc.wire_authenticate(pass) {
                 Ok((p, t)) => {
+                    svc.audit(&p.name, "auth.token", "wire", ("ok", None), Some(peer));
                     self.authenticated(s, p, t);
                     return Ok(None);
                 }
@@ -566,11 +584,17 @@ impl Shared {
             }
             let default_user = user.is_some() && matches!(svc.user("default"), Ok(Some(_)));
             if !default_user {
+                svc.audit(
+                    crate::service::audit::ANONYMOUS,
+                    "auth.token",
+                    "wire",
+                    ("unauthorized", Some("unauthorized")),
+                    Some(peer),
+                );
                 return Err(Reply::err(WRONGPASS));
             }
         }
         let user = user.unwrap_or("default");
-        let peer = s.peer.ip();
         match svc.begin_login(user, pass, peer, true) {
             Ok(work) => {
                 s.pending = Some(then);

@@ -1,0 +1,680 @@
+//! Logical backup and restore against the real `red` binary (seed 002
+//! §12–13, issue "Policies, audit, ... and logical backup"):
+//!
+//! - the rotation procedure end to end: data written over HTTP and RESP,
+//!   `POST /admin/backup`, a fresh `red bootstrap` with a NEW certificate,
+//!   `POST /admin/restore`, and every user datum is there (keyspace with
+//!   types and TTLs, config, secrets with their versions, users with their
+//!   passwords, policies and attachments) while the old certificate opens
+//!   nothing in the new file and the old API keys are gone;
+//! - `skip_vault` (lost certificate) restores only keyspace and config;
+//! - every refusal (wrong key, damaged file, unknown or malformed id, a
+//!   database that already holds data, a non-admin, a deny policy) is a
+//!   clear error that changes nothing, and each is audited;
+//! - the offline `red backup` / `red restore` with their exit codes;
+//! - no secret value and no backup key in the server log, the audit
+//!   output or the backup file.
+
+mod common_daemon;
+mod wire_support;
+
+use common_daemon::{fresh_bootstrapped, Daemon, Options, Resp, RED};
+use serde_json::{json, Value as Json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use tempfile::TempDir;
+use wire_support::{bulk, int, ok, Client};
+
+const KEEPER_RECIPE: &str = r#"{
+  "id": "ai-openai-key-keeper",
+  "statements": [
+    {
+      "sid": "allow-keeper",
+      "effect": "allow",
+      "actions": ["vault:read"],
+      "resources": ["vault:red.vault/red.secret.ai.openai.*"]
+    }
+  ]
+}"#;
+
+/// Every secret value this file writes: none may appear in a log, an
+/// audit answer or a backup file.
+const SECRET_VALUES: &[&str] = &[
+    "sk-openai-version-one-VALUE-1111",
+    "sk-openai-version-two-VALUE-2222",
+    "stripe-live-VALUE-3333",
+    "deleted-secret-VALUE-4444",
+    "alice-password-VALUE-5555",
+];
+
+fn tmp() -> TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn red(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(RED)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run red")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn line_value(stdout: &str, prefix: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{stdout}"))
+        .trim()
+        .to_string()
+}
+
+/// `red bootstrap` into `db`: (certificate, admin API key).
+fn cli_bootstrap(dir: &Path, db: &Path) -> (String, String) {
+    let pw = dir.join("admin-password");
+    std::fs::write(&pw, "new-admin-password-123\n").expect("password file");
+    let o = red(
+        &[
+            "bootstrap",
+            "--path",
+            db.to_str().expect("utf-8 path"),
+            "--vault",
+            "--username",
+            "admin",
+            "--password-file",
+            pw.to_str().expect("utf-8 path"),
+            "--print-certificate",
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "bootstrap: {out}{err}");
+    (
+        line_value(&out, "certificate: "),
+        line_value(&out, "api key: "),
+    )
+}
+
+fn wire(d: &Daemon, key: &str) -> Client {
+    let mut c = Client::connect(d.wire_port);
+    assert_eq!(c.cmd(&["AUTH", key]), ok());
+    c
+}
+
+fn put_raw(d: &Daemon, path: &str, bearer: &str, body: &str) -> Resp {
+    let auth = format!("Bearer {bearer}");
+    d.conn()
+        .try_request(
+            "PUT",
+            path,
+            &[("Authorization", auth.as_str())],
+            Some(body.as_bytes()),
+        )
+        .expect("PUT")
+}
+
+/// Fills a database with one of everything a backup carries; returns
+/// alice's API key.
+fn populate(d: &Daemon, admin: &str) -> String {
+    let mut c = wire(d, admin);
+    assert_eq!(c.cmd(&["SET", "plain", "value-1"]), ok());
+    assert_eq!(c.cmd(&["SET", "ttl", "soon", "EX", "3600"]), ok());
+    assert_eq!(c.cmd(&["HSET", "h", "f1", "v1", "f2", "v2"]), int(2));
+    assert_eq!(c.cmd(&["SADD", "s", "a", "b", "c"]), int(3));
+    let s = |k: &str, v: &str| {
+        d.post(&format!("/secrets/{k}"), Some(admin), &json!({"value": v}))
+            .ok(&format!("put {k}"));
+    };
+    s("red.secret.ai.openai.key", SECRET_VALUES[0]);
+    d.post(
+        "/secrets/red.secret.ai.openai.key/rotate",
+        Some(admin),
+        &json!({"value": SECRET_VALUES[1]}),
+    )
+    .ok("rotate");
+    s("red.secret.stripe.api_key", SECRET_VALUES[2]);
+    s("red.secret.old.thing", SECRET_VALUES[3]);
+    d.delete("/secrets/red.secret.old.thing", Some(admin))
+        .ok("delete secret");
+    d.post(
+        "/config/red.config.feature.flags",
+        Some(admin),
+        &json!({"value": {"beta": true, "limit": 7}}),
+    )
+    .ok("config");
+    d.post(
+        "/auth/users",
+        Some(admin),
+        &json!({"username": "alice", "password": SECRET_VALUES[4], "role": "user"}),
+    )
+    .ok("create alice");
+    put_raw(d, "/policies/ai-openai-key-keeper", admin, KEEPER_RECIPE).ok("put keeper");
+    d.post(
+        "/policies/ai-openai-key-keeper/attach",
+        Some(admin),
+        &json!({"user": "alice"}),
+    )
+    .ok("attach keeper");
+    let j = d
+        .post("/auth/api-keys", Some(admin), &json!({"owner": "alice"}))
+        .ok("alice key");
+    j["api_key"].as_str().expect("api_key").to_string()
+}
+
+/// Everything [`populate`] wrote, checked on a (restored) server.
+fn verify_all(d: &Daemon, admin: &str, context: &str) {
+    let mut c = wire(d, admin);
+    assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"), "{context}");
+    match c.cmd(&["TTL", "ttl"]) {
+        reddb::server::wire::resp::Value::Integer(t) => {
+            assert!((3000..=3600).contains(&t), "{context}: ttl {t}")
+        }
+        other => panic!("{context}: TTL answered {other:?}"),
+    }
+    assert_eq!(c.cmd(&["HGET", "h", "f2"]), bulk("v2"), "{context}");
+    assert_eq!(c.cmd(&["SCARD", "s"]), int(3), "{context}");
+    let j = d
+        .get("/secrets/red.secret.ai.openai.key", Some(admin))
+        .ok(context);
+    assert_eq!(j["value"], SECRET_VALUES[1], "{context}");
+    assert_eq!(j["version"], 2, "{context}");
+    let j = d
+        .get("/secrets/red.secret.ai.openai.key?version=1", Some(admin))
+        .ok(context);
+    assert_eq!(j["value"], SECRET_VALUES[0], "{context}");
+    let j = d
+        .get("/secrets/red.secret.stripe.api_key", Some(admin))
+        .ok(context);
+    assert_eq!(j["value"], SECRET_VALUES[2], "{context}");
+    // Deleted stays deleted.
+    d.get("/secrets/red.secret.old.thing", Some(admin))
+        .expect_error(404, "not_found", context);
+    let j = d
+        .get("/config/red.config.feature.flags", Some(admin))
+        .ok(context);
+    assert_eq!(j["value"], json!({"beta": true, "limit": 7}), "{context}");
+    // alice logs in with her old password; the keeper policy lets her read
+    // the openai key and nothing else.
+    let r = d.login("alice", SECRET_VALUES[4]);
+    assert_eq!(r.status, 200, "{context}: alice login: {}", r.text());
+    let session = r.json()["token"].as_str().expect("token").to_string();
+    let j = d
+        .get("/secrets/red.secret.ai.openai.key", Some(&session))
+        .ok(context);
+    assert_eq!(j["value"], SECRET_VALUES[1], "{context}");
+    d.get("/secrets/red.secret.stripe.api_key", Some(&session))
+        .expect_error(403, "forbidden", context);
+}
+
+fn backup_over_http(d: &Daemon, bearer: &str) -> (String, String, PathBuf) {
+    let j = d
+        .post("/admin/backup", Some(bearer), &json!({}))
+        .ok("backup");
+    let id = j["snapshot_id"].as_str().expect("snapshot_id").to_string();
+    let key = j["backup_key"].as_str().expect("backup_key").to_string();
+    let path = PathBuf::from(j["path"].as_str().expect("path"));
+    assert!(common_daemon::is_lower_hex(&id, 32), "{j}");
+    assert!(common_daemon::is_lower_hex(&key, 64), "{j}");
+    assert_eq!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some(format!("reddb-backup-{id}.rdbk").as_str())
+    );
+    assert_eq!(j["counts"]["secrets"], 3, "{j}");
+    assert_eq!(j["counts"]["users"], 2, "{j}");
+    assert_eq!(j["counts"]["keyspace"], 4, "{j}");
+    (id, key, path)
+}
+
+fn assert_no_secret_in(haystack: &[u8], extra: &[&str], what: &str) {
+    let hay = String::from_utf8_lossy(haystack);
+    for v in SECRET_VALUES.iter().chain(extra) {
+        assert!(!hay.contains(v), "{what} contains a secret value or key");
+    }
+}
+
+#[test]
+fn rotation_procedure_end_to_end() {
+    let old_dir = tmp();
+    let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
+    let alice_key = populate(&old, &boot.api_key);
+    verify_all(&old, &boot.api_key, "the source, before the backup");
+    // 1. Logical backup of the running primary.
+    let (id, backup_key, file) = backup_over_http(&old, &boot.api_key);
+    let meta = std::fs::metadata(&file).expect("backup file exists");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let bytes = std::fs::read(&file).expect("read backup");
+    assert_eq!(&bytes[..4], b"RDBK");
+    assert_no_secret_in(
+        &bytes,
+        &[&backup_key, "value-1", "sk-openai"],
+        "the backup file",
+    );
+    let audit = old
+        .get(
+            "/admin/audit?since=1h&action=admin.backup",
+            Some(&boot.api_key),
+        )
+        .ok("audit");
+    let events = audit["events"].as_array().expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["resource"] == format!("snapshot:{id}") && e["outcome"] == "ok"),
+        "backup audited: {audit}"
+    );
+    assert_no_secret_in(audit.to_string().as_bytes(), &[&backup_key], "audit");
+    assert_eq!(old.stop(), 0);
+    assert_no_secret_in(
+        old.stderr().as_bytes(),
+        &[&backup_key, &boot.certificate],
+        "the old server's log",
+    );
+
+    // 2. A fresh instance with a NEW certificate.
+    let new_dir = tmp();
+    let new_db = new_dir.path().join("data.rdb");
+    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    assert_ne!(new_cert, boot.certificate);
+    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))
+        .expect("copy the backup next to the new database");
+
+    // 3. Restore into it.
+    let mut new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
+    let j = new
+        .post(
+            "/admin/restore",
+            Some(&new_admin),
+            &json!({"snapshot_id": id, "backup_key": backup_key}),
+        )
+        .ok("restore");
+    assert_eq!(j["restored"]["secrets"], 3, "{j}");
+    assert_eq!(j["restored"]["keyspace"], 4, "{j}");
+    assert_eq!(j["restored"]["users"], 1, "alice restored: {j}");
+    assert_eq!(j["kept_users"], json!(["admin"]), "{j}");
+    assert_eq!(j["restored"]["policies"], 1, "{j}");
+    // 4. Verify: the data is there.
+    verify_all(&new, &new_admin, "after the restore");
+    // The deleted secret came along as deleted: it can still be purged.
+    new.post(
+        "/secrets/red.secret.old.thing/purge",
+        Some(&new_admin),
+        &json!({}),
+    )
+    .ok("purge the restored deleted secret");
+    // Old API keys were minted under the old vault: gone.
+    new.get("/secrets", Some(&alice_key))
+        .expect_error(401, "unauthorized", "alice's old key");
+    new.get("/secrets", Some(&boot.api_key))
+        .expect_error(401, "unauthorized", "the old admin key");
+    // The old admin password does not replace the new one.
+    assert_eq!(new.login("admin", "change-me-now").status, 401);
+    let audit = new
+        .get(
+            "/admin/audit?since=1h&action=admin.restore",
+            Some(&new_admin),
+        )
+        .ok("audit");
+    assert!(
+        audit["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["resource"] == format!("snapshot:{id}") && e["outcome"] == "ok"),
+        "restore audited: {audit}"
+    );
+    // Survives a restart (the restore was one durable commit).
+    assert_eq!(new.stop(), 0);
+    assert_no_secret_in(
+        new.stderr().as_bytes(),
+        &[&backup_key, &new_cert],
+        "the new server's log",
+    );
+    let mut new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
+    verify_all(&new, &new_admin, "after a restart");
+    assert_eq!(new.stop(), 0);
+
+    // 5. The old certificate opens nothing in the new file.
+    let db = new_db.to_str().expect("utf-8");
+    let o = red(
+        &["check", "--path", db],
+        &[("REDDB_CERTIFICATE", &boot.certificate)],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(10),
+        "old cert on the new file: {out}{err}"
+    );
+    assert!(err.contains("wrong certificate"), "{err}");
+    let r = Daemon::try_start(&new_db, &Options::new().certificate(&boot.certificate));
+    assert_eq!(
+        r.err().map(|e| e.code),
+        Some(10),
+        "server with the old certificate"
+    );
+    // And the new file holds none of the values in clear.
+    assert_no_secret_in(
+        &std::fs::read(&new_db).expect("read"),
+        &[],
+        "the new database file",
+    );
+}
+
+#[test]
+fn skip_vault_restores_only_keyspace_and_config() {
+    let old_dir = tmp();
+    let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
+    populate(&old, &boot.api_key);
+    let (id, key, file) = backup_over_http(&old, &boot.api_key);
+    assert_eq!(old.stop(), 0);
+    let new_dir = tmp();
+    let new_db = new_dir.path().join("data.rdb");
+    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name"))).expect("copy");
+    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
+    let j = new
+        .post(
+            "/admin/restore",
+            Some(&new_admin),
+            &json!({"snapshot_id": id, "backup_key": key, "skip_vault": true}),
+        )
+        .ok("restore");
+    assert_eq!(j["restored"]["keyspace"], 4, "{j}");
+    assert_eq!(j["restored"]["config"], 1, "{j}");
+    assert_eq!(j["restored"]["secrets"], 0, "{j}");
+    assert_eq!(j["restored"]["users"], 0, "{j}");
+    let mut c = wire(&new, &new_admin);
+    assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"));
+    new.get("/config/red.config.feature.flags", Some(&new_admin))
+        .ok("config");
+    new.get("/secrets/red.secret.stripe.api_key", Some(&new_admin))
+        .expect_error(404, "not_found", "no secrets with skip_vault");
+    assert_eq!(new.login("alice", SECRET_VALUES[4]).status, 401);
+}
+
+/// Every refusal is clear, audited, and changes nothing.
+#[test]
+fn refusals_change_nothing() {
+    let dir = tmp();
+    let token = "backup-test-admin-token-0123456789";
+    let (mut d, boot) =
+        fresh_bootstrapped(dir.path(), &Options::new().env("RED_ADMIN_TOKEN", token));
+    populate(&d, &boot.api_key);
+    let (id, key, file) = backup_over_http(&d, token);
+    let original = std::fs::read(&file).expect("read");
+    let restore = |body: &Json| d.post("/admin/restore", Some(&boot.api_key), body);
+
+    // Into a database that already holds data: 409, nothing changed.
+    let r = restore(&json!({"snapshot_id": id, "backup_key": key}));
+    r.expect_error(409, "restore_conflict", "restore over data");
+    assert!(r.text().contains("nothing was changed"), "{}", r.text());
+    verify_all(&d, &boot.api_key, "after a refused restore");
+    // Wrong key.
+    let wrong = "ab".repeat(32);
+    let r = restore(&json!({"snapshot_id": id, "backup_key": wrong}));
+    r.expect_error(400, "backup_refused", "wrong key");
+    assert!(
+        r.text().contains("backup key does not open"),
+        "{}",
+        r.text()
+    );
+    // Malformed inputs.
+    for (body, code, what) in [
+        (json!({"backup_key": key}), "bad_request", "no id"),
+        (
+            json!({"snapshot_id": "../data.rdb", "backup_key": key}),
+            "bad_request",
+            "path id",
+        ),
+        (
+            json!({"snapshot_id": id.to_uppercase(), "backup_key": key}),
+            "bad_request",
+            "upper id",
+        ),
+        (json!({"snapshot_id": id}), "bad_request", "no key"),
+        (
+            json!({"snapshot_id": id, "backup_key": "xyz"}),
+            "bad_request",
+            "bad key",
+        ),
+        (
+            json!({"snapshot_id": id, "backup_key": key, "skip_vault": "yes"}),
+            "bad_request",
+            "bad flag",
+        ),
+        (
+            json!({"snapshot_id": id, "backup_key": key, "extra": 1}),
+            "bad_request",
+            "unknown field",
+        ),
+    ] {
+        let r = restore(&body);
+        r.expect_error(400, code, what);
+        assert!(!r.text().contains(&key[..16]), "{what}: the key is echoed");
+    }
+    restore(&json!({"snapshot_id": "0".repeat(32), "backup_key": key})).expect_error(
+        404,
+        "not_found",
+        "unknown id",
+    );
+    // A damaged file (one byte of the ciphertext) is refused.
+    let mut bad = original.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    std::fs::write(&file, &bad).expect("tamper");
+    restore(&json!({"snapshot_id": id, "backup_key": key})).expect_error(
+        400,
+        "backup_refused",
+        "tampered",
+    );
+    std::fs::write(&file, &original[..original.len() - 5]).expect("truncate");
+    restore(&json!({"snapshot_id": id, "backup_key": key})).expect_error(
+        400,
+        "backup_refused",
+        "truncated",
+    );
+    // A non-admin may neither back up nor restore.
+    let user_key = {
+        d.post(
+            "/auth/users",
+            Some(&boot.api_key),
+            &json!({"username": "bob", "password": "bob-password-123"}),
+        )
+        .ok("bob");
+        let j = d
+            .post(
+                "/auth/api-keys",
+                Some(&boot.api_key),
+                &json!({"owner": "bob"}),
+            )
+            .ok("bob key");
+        j["api_key"].as_str().expect("key").to_string()
+    };
+    d.post("/admin/backup", Some(&user_key), &json!({}))
+        .expect_error(403, "forbidden", "user backup");
+    d.post(
+        "/admin/restore",
+        Some(&user_key),
+        &json!({"snapshot_id": id, "backup_key": key}),
+    )
+    .expect_error(403, "forbidden", "user restore");
+    d.post("/admin/backup", None, &json!({}))
+        .expect_error(401, "unauthorized", "anonymous backup");
+    // A deny policy on some secret refuses the backup (it would reveal them).
+    put_raw(
+        &d,
+        "/policies/lock-stripe",
+        &boot.api_key,
+        r#"{"id":"lock-stripe","statements":[{"sid":"x","effect":"deny","actions":["vault:read"],"resources":["vault:red.vault/red.secret.stripe.*"]}]}"#,
+    )
+    .ok("deny policy");
+    d.post(
+        "/policies/lock-stripe/attach",
+        Some(&boot.api_key),
+        &json!({"group": "everyone"}),
+    )
+    .ok("attach");
+    let files_before = std::fs::read_dir(dir.path()).expect("ls").count();
+    let r = d.post("/admin/backup", Some(token), &json!({}));
+    r.expect_error(403, "forbidden", "backup under a deny");
+    assert!(
+        r.text().contains("red.secret.stripe.api_key"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("ls").count(),
+        files_before,
+        "no file written"
+    );
+    // With the operator's own key, the key is not echoed back.
+    d.delete("/policies/lock-stripe", Some(&boot.api_key))
+        .ok("drop deny");
+    let own = "cd".repeat(32);
+    let j = d
+        .post("/admin/backup", Some(token), &json!({"backup_key": own}))
+        .ok("backup with own key");
+    assert!(j.get("backup_key").is_none(), "{j}");
+    // Every refusal above is in the audit log.
+    let audit = d
+        .get("/admin/audit?since=1h&action=admin.restore", Some(token))
+        .ok("audit");
+    let n_denied = audit["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["outcome"] != "ok")
+        .count();
+    assert!(n_denied >= 12, "refused restores audited: {audit}");
+    assert_no_secret_in(audit.to_string().as_bytes(), &[&key, &own], "audit");
+    assert_eq!(d.stop(), 0);
+    assert_no_secret_in(d.stderr().as_bytes(), &[&key, &own], "the server log");
+}
+
+#[test]
+fn offline_backup_and_restore() {
+    let old_dir = tmp();
+    let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
+    populate(&old, &boot.api_key);
+    let old_db = old_dir.path().join("data.rdb");
+    let old_db_s = old_db.to_str().expect("utf-8").to_string();
+    let cert_env = [("REDDB_CERTIFICATE", boot.certificate.as_str())];
+    // A running server holds the lock: offline backup refuses (exit 14).
+    let o = red(&["backup", "--path", &old_db_s], &cert_env);
+    assert_eq!(o.status.code(), Some(14), "{:?}", text(&o));
+    assert_eq!(old.stop(), 0);
+    // Without a certificate: exit 13.
+    let o = red(&["backup", "--path", &old_db_s], &[]);
+    assert_eq!(o.status.code(), Some(13), "{:?}", text(&o));
+    let before = std::fs::read(&old_db).expect("read");
+    let out_path = old_dir.path().join("offline.rdbk");
+    let o = red(
+        &[
+            "backup",
+            "--path",
+            &old_db_s,
+            "--out",
+            out_path.to_str().expect("utf-8"),
+        ],
+        &cert_env,
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        std::fs::read(&old_db).expect("read") == before,
+        "backup writes nothing to the database"
+    );
+    let key = line_value(&out, "backup key: ");
+    assert!(out.contains("secrets 3"), "{out}");
+    assert_no_secret_in(out.as_bytes(), &[], "red backup's output");
+    // Never overwrites.
+    let o = red(
+        &[
+            "backup",
+            "--path",
+            &old_db_s,
+            "--out",
+            out_path.to_str().expect("utf-8"),
+        ],
+        &cert_env,
+    );
+    assert_eq!(o.status.code(), Some(20), "{:?}", text(&o));
+
+    let new_dir = tmp();
+    let new_db = new_dir.path().join("data.rdb");
+    let new_db_s = new_db.to_str().expect("utf-8").to_string();
+    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    let key_file = new_dir.path().join("backup-key");
+    std::fs::write(&key_file, format!("{key}\n")).expect("key file");
+    let key_file_s = key_file.to_str().expect("utf-8").to_string();
+    let from = out_path.to_str().expect("utf-8");
+    let new_env = [
+        ("REDDB_CERTIFICATE", new_cert.as_str()),
+        ("REDDB_BACKUP_KEY_FILE", key_file_s.as_str()),
+    ];
+    // Wrong backup key: exit 25, file unchanged.
+    let fresh = std::fs::read(&new_db).expect("read");
+    let wrong = "ef".repeat(32);
+    let o = red(
+        &["restore", "--path", &new_db_s, "--from", from],
+        &[
+            ("REDDB_CERTIFICATE", &new_cert),
+            ("REDDB_BACKUP_KEY", &wrong),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(25), "{out}{err}");
+    assert!(err.contains("backup key does not open"), "{err}");
+    assert!(!err.contains(&wrong[..16]), "the key is echoed");
+    assert!(
+        std::fs::read(&new_db).expect("read") == fresh,
+        "nothing written"
+    );
+    // No key at all: usage (2).
+    let o = red(
+        &["restore", "--path", &new_db_s, "--from", from],
+        &[("REDDB_CERTIFICATE", &new_cert)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    // The old certificate on the new file: 10.
+    let o = red(
+        &["restore", "--path", &new_db_s, "--from", from],
+        &[
+            ("REDDB_CERTIFICATE", &boot.certificate),
+            ("REDDB_BACKUP_KEY_FILE", &key_file_s),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(10), "{:?}", text(&o));
+    // The real restore.
+    let o = red(&["restore", "--path", &new_db_s, "--from", from], &new_env);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains("secrets 3") && out.contains("kept existing users: admin"),
+        "{out}"
+    );
+    // Twice: conflict (26), nothing changed.
+    let after = std::fs::read(&new_db).expect("read");
+    let o = red(&["restore", "--path", &new_db_s, "--from", from], &new_env);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(26), "{out}{err}");
+    assert!(err.contains("already holds"), "{err}");
+    assert!(
+        std::fs::read(&new_db).expect("read") == after,
+        "nothing written"
+    );
+    // The server sees everything.
+    let d = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
+    verify_all(&d, &new_admin, "after the offline restore");
+}
