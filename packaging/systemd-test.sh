@@ -215,6 +215,19 @@ case "$HTTP_BODY" in
   *) fail "GET returned another value" ;;
 esac
 pass "POST then GET /secrets/red.secret.systemd.check with the admin token round-trips"
+# A logical backup inside the unit's sandbox and seccomp filter: the file is
+# created next to the database (StateDirectory), 0600 reddb, sealed.
+http POST /admin/backup "$TOKEN1" '{}'
+[ "$HTTP_CODE" = 200 ] || fail "POST /admin/backup answered $HTTP_CODE: $HTTP_BODY"
+backup_file=$(sed -n 's/.*"file":"\(reddb-backup-[0-9a-f]*\.rdbk\)".*/\1/p' <<<"$HTTP_BODY")
+[ -n "$backup_file" ] || fail "POST /admin/backup named no file: $HTTP_BODY"
+backup_mode=$(g stat -c '%a %U' "/var/lib/reddb/$backup_file" 2>/dev/null || echo missing)
+[ "$backup_mode" = "600 reddb" ] || fail "/var/lib/reddb/$backup_file is '$backup_mode', expected '600 reddb'"
+if g grep -q -- "$SECRET_VALUE" "/var/lib/reddb/$backup_file"; then
+  fail "the secret value is in clear in the backup file"
+fi
+g systemctl is-active --quiet reddb.service || fail "reddb.service is not active after POST /admin/backup"
+pass "POST /admin/backup under the sandbox and seccomp writes /var/lib/reddb/$backup_file (0600 reddb, no value in clear)"
 
 phase "7. admin token rotation with systemctl reload"
 # First, what systemd itself does (informational, not a check): a probe
