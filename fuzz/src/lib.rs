@@ -39,14 +39,22 @@ pub struct MemFile(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl reddb::pager::PageIo for MemFile {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-        let data = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let data = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let n = buf.len().min(data.len() - start);
         buf[..n].copy_from_slice(&data[start..start + n]);
         Ok(n)
     }
     fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
-        let mut data = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+        let mut data = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
         let start = usize::try_from(offset).map_err(|_| std::io::Error::other("offset"))?;
         let end = start + buf.len();
         if data.len() < end {
@@ -59,11 +67,104 @@ impl reddb::pager::PageIo for MemFile {
         Ok(())
     }
     fn len(&mut self) -> std::io::Result<u64> {
-        Ok(self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.len() as u64)
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .len() as u64)
     }
     fn set_len(&mut self, len: u64) -> std::io::Result<()> {
-        let mut data = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-        data.resize(usize::try_from(len).map_err(|_| std::io::Error::other("len"))?, 0);
+        let mut data = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        data.resize(
+            usize::try_from(len).map_err(|_| std::io::Error::other("len"))?,
+            0,
+        );
         Ok(())
     }
+}
+
+/// Names and strings the `json_body` target (and its seeds) steer towards:
+/// the fields, values and path names the HTTP handlers look for.
+pub mod json_fixtures {
+    /// The admin bearer token of the target's service.
+    pub const ADMIN_TOKEN: &str = "fuzz-admin-token-0123456789abcdef";
+    /// A non-admin user with an API key.
+    pub const PLAIN_USER: &str = "alice";
+
+    /// Path names: policy ids, secret and config keys, usernames.
+    pub const KNOWN_NAMES: &[&str] = &[
+        "readers",
+        "red.secret.db.password",
+        "red.config.mode",
+        "admin",
+        "alice",
+        "bob",
+        "red.secret.aes_key",
+        "red.secret.ai.openai",
+        "deny-ai",
+        "red.config.feature.flags",
+        "",
+        "..",
+        "red.secret.",
+        "a",
+    ];
+
+    /// JSON object fields (and query names).
+    pub const KNOWN_FIELDS: &[&str] = &[
+        "username",
+        "password",
+        "role",
+        "owner",
+        "label",
+        "value",
+        "id",
+        "statements",
+        "sid",
+        "effect",
+        "actions",
+        "resources",
+        "user",
+        "group",
+        "prefix",
+        "version",
+        "since",
+        "action",
+        "principal",
+        "outcome",
+        "limit",
+    ];
+
+    /// String values.
+    pub const KNOWN_STRINGS: &[&str] = &[
+        "admin",
+        "user",
+        "allow",
+        "deny",
+        "vault:read",
+        "vault:write",
+        "vault:read_metadata",
+        "vault:unseal_history",
+        "vault:purge",
+        "vault:unseal",
+        "vault:*",
+        "vault:red.vault/red.secret.*",
+        "vault:red.vault/red.secret.ai.*",
+        "vault:red.vault/red.secret.*.password",
+        "vault:red.vault/red.secret.db.pass*",
+        "everyone",
+        "alice",
+        "bob",
+        "readers",
+        "a-long-enough-password",
+        "s3cr3t-value-that-must-not-leak",
+        "1",
+        "0",
+        "red.secret.",
+        "success",
+        "denied",
+        "auth.login",
+    ];
 }

@@ -13,7 +13,7 @@ use reddb::pager::meta::{self, FileHeader, MetaState};
 use reddb::store::log::{self, LogPageHeader, FLAG_GROUP_START};
 use reddb::store::record::{self, FrameKind, Mutation, Namespace, Value};
 use reddb::vault::codec::{self, VaultPage};
-use reddb_fuzz::{test_key, PAGE_SIZE, TEST_FILE_ID, TEST_SESSION, TEST_LOG_PAGE_NO};
+use reddb_fuzz::{test_key, PAGE_SIZE, TEST_FILE_ID, TEST_LOG_PAGE_NO, TEST_SESSION};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -74,10 +74,18 @@ fn meta_seeds(out: &mut Out) {
         assert_eq!(sealed.len(), meta::SEALED_META_LEN);
         let page = meta::encode(page_no, &prefix, Some(&sealed), page_size);
         assert!(meta::decode(page_no, &page).is_ok());
-        out.write("meta_page", &format!("bootstrapped-{page_no}-{page_size}"), &page);
+        out.write(
+            "meta_page",
+            &format!("bootstrapped-{page_no}-{page_size}"),
+            &page,
+        );
     }
     out.write("meta_page", "meta-state", &state.encode());
-    out.write("meta_page", "header-only", &meta::encode_prefix(&fresh, 1)[..16]);
+    out.write(
+        "meta_page",
+        "header-only",
+        &meta::encode_prefix(&fresh, 1)[..16],
+    );
 }
 
 fn vault_seeds(out: &mut Out) {
@@ -92,7 +100,9 @@ fn vault_seeds(out: &mut Out) {
     payload.extend_from_slice(&1_700_000_000_000u64.to_be_bytes());
     let nonce = [0x44; 12];
     let mut ct = payload.clone();
-    let tag = key.seal(&nonce, codec::AAD, &mut ct).expect("seal vault payload");
+    let tag = key
+        .seal(&nonce, codec::AAD, &mut ct)
+        .expect("seal vault payload");
     let page = VaultPage {
         salt: [0x55; 16],
         nonce,
@@ -143,7 +153,9 @@ fn mutations() -> Vec<Mutation> {
             ns: Namespace::Secrets,
             key: b"red.secret.db".to_vec(),
         },
-        Mutation::Clear { ns: Namespace::Audit },
+        Mutation::Clear {
+            ns: Namespace::Audit,
+        },
     ]
 }
 
@@ -166,7 +178,10 @@ fn record_seeds(out: &mut Out) -> Vec<u8> {
     for (m, name) in muts.iter().zip(names) {
         let mut one = Vec::new();
         record::encode_frame(&mut one, FrameKind::Commit, 2, std::slice::from_ref(m));
-        assert_eq!(one.len(), record::FRAME_HEADER_LEN + 4 + record::encoded_len(m));
+        assert_eq!(
+            one.len(),
+            record::FRAME_HEADER_LEN + 4 + record::encoded_len(m)
+        );
         out.write("log_record", name, &one);
     }
     stream
@@ -190,8 +205,17 @@ fn log_page_seeds(out: &mut Out, stream: &[u8]) {
             next_page: TEST_LOG_PAGE_NO + seq + 1,
             flags,
         };
-        let (page, tag) = log::seal(key, &TEST_SESSION, &TEST_FILE_ID, TEST_LOG_PAGE_NO, log::nonce(3, seq), &header, data, PAGE_SIZE)
-            .expect("seal log page");
+        let (page, tag) = log::seal(
+            key,
+            &TEST_SESSION,
+            &TEST_FILE_ID,
+            TEST_LOG_PAGE_NO,
+            log::nonce(3, seq),
+            &header,
+            data,
+            PAGE_SIZE,
+        )
+        .expect("seal log page");
         assert!(log::open(key, &TEST_FILE_ID, TEST_LOG_PAGE_NO, &page).is_ok());
         out.write("log_page", name, &page);
         prev_tag = tag;
@@ -202,11 +226,180 @@ fn certificate_seeds(out: &mut Out) {
     let ok = "0123456789abcdef".repeat(4);
     out.write("certificate", "valid", ok.as_bytes());
     out.write("certificate", "valid-newline", format!("{ok}\n").as_bytes());
-    out.write("certificate", "valid-upper-padded", format!("  {}\r\n", ok.to_uppercase()).as_bytes());
+    out.write(
+        "certificate",
+        "valid-upper-padded",
+        format!("  {}\r\n", ok.to_uppercase()).as_bytes(),
+    );
     out.write("certificate", "short", &ok.as_bytes()[..63]);
     out.write("certificate", "long", format!("{ok}0").as_bytes());
-    out.write("certificate", "not-hex", format!("{}zz", &ok[..62]).as_bytes());
+    out.write(
+        "certificate",
+        "not-hex",
+        format!("{}zz", &ok[..62]).as_bytes(),
+    );
     out.write("certificate", "blank", b" \t\n");
+}
+
+/// A `json_body` input: `[len u16 LE][body][who][method][endpoint][name]`
+/// (see the target for the numbering).
+fn json_input(body: &[u8], who: u8, method: u8, endpoint: u8, name: u8) -> Vec<u8> {
+    let len = u16::try_from(body.len()).expect("seed body under 64 KiB");
+    let mut v = len.to_le_bytes().to_vec();
+    v.extend_from_slice(body);
+    v.extend_from_slice(&[who, method, endpoint, name]);
+    v
+}
+
+fn json_body_seeds(out: &mut Out) {
+    use reddb::service::policy::{Effect, Policy, Statement};
+    use serde_json::json;
+    // who: 0 admin token, 1 admin API key, 2 user API key, 3 garbage, 4 none.
+    // method: 0 GET, 1 POST, 2 PUT, 3 DELETE. name: KNOWN_NAMES index.
+    let (admin, user_key, nobody) = (0u8, 2u8, 4u8);
+    let (get, post, put) = (0u8, 1u8, 2u8);
+    let statement = |effect, actions: &[&str], resources: &[&str], sid: Option<&str>| Statement {
+        sid: sid.map(str::to_string),
+        effect,
+        actions: actions.iter().map(|a| a.to_string()).collect(),
+        resources: resources.iter().map(|r| r.to_string()).collect(),
+    };
+    let readers = Policy {
+        id: "readers".into(),
+        statements: vec![statement(
+            Effect::Allow,
+            &["vault:read", "vault:read_metadata"],
+            &[
+                "vault:red.vault/red.secret.*",
+                "vault:red.vault/red.secret.db.pass*",
+            ],
+            Some("read-all"),
+        )],
+    };
+    let deny_ai = Policy {
+        id: "deny-ai".into(),
+        statements: vec![
+            statement(
+                Effect::Deny,
+                &["vault:*"],
+                &["vault:red.vault/red.secret.ai.*"],
+                None,
+            ),
+            statement(
+                Effect::Allow,
+                &["vault:write"],
+                &["vault:red.vault/red.secret.*.token"],
+                Some("w"),
+            ),
+        ],
+    };
+    let enc = |v: &serde_json::Value| serde_json::to_vec(v).expect("encode JSON");
+    let pol = |p: &Policy| serde_json::to_vec(p).expect("encode policy");
+    // Policy documents: PUT /policies/{id} (endpoint 14).
+    out.write(
+        "json_body",
+        "policy-readers",
+        &json_input(&pol(&readers), admin, put, 14, 0),
+    );
+    out.write(
+        "json_body",
+        "policy-deny-ai",
+        &json_input(&pol(&deny_ai), admin, put, 14, 8),
+    );
+    // Account bodies: bootstrap 0, login 1, users 3, user password 5, api keys 6.
+    let creds =
+        enc(&json!({"username": "bob", "password": "a-long-enough-password", "role": "user"}));
+    out.write(
+        "json_body",
+        "user-create",
+        &json_input(&creds, admin, post, 3, 0),
+    );
+    out.write(
+        "json_body",
+        "login",
+        &json_input(&creds, nobody, post, 1, 0),
+    );
+    out.write(
+        "json_body",
+        "bootstrap",
+        &json_input(&creds, nobody, post, 0, 0),
+    );
+    let pw = enc(&json!({"password": "another-long-password"}));
+    out.write(
+        "json_body",
+        "user-password",
+        &json_input(&pw, admin, post, 5, 4),
+    );
+    let key = enc(&json!({"owner": "alice", "label": "ci"}));
+    out.write("json_body", "api-key", &json_input(&key, admin, post, 6, 0));
+    // Secrets (9 write, 10 rotate) and config (12).
+    let value = enc(&json!({"value": "s3cr3t-value-that-must-not-leak"}));
+    out.write(
+        "json_body",
+        "secret-write",
+        &json_input(&value, admin, post, 9, 1),
+    );
+    out.write(
+        "json_body",
+        "secret-rotate",
+        &json_input(&value, admin, post, 10, 1),
+    );
+    out.write(
+        "json_body",
+        "secret-read-user",
+        &json_input(b"", user_key, get, 9, 1),
+    );
+    let config =
+        enc(&json!({"value": {"mode": "strict", "retries": 3, "on": true, "tags": ["a", null]}}));
+    out.write(
+        "json_body",
+        "config-write",
+        &json_input(&config, admin, post, 12, 2),
+    );
+    // Attachments (15 attach, 16 detach).
+    out.write(
+        "json_body",
+        "attach-user",
+        &json_input(&enc(&json!({"user": "alice"})), admin, post, 15, 0),
+    );
+    out.write(
+        "json_body",
+        "attach-group",
+        &json_input(&enc(&json!({"group": "everyone"})), admin, post, 15, 8),
+    );
+    out.write(
+        "json_body",
+        "detach-user",
+        &json_input(&enc(&json!({"user": "alice"})), admin, post, 16, 0),
+    );
+}
+
+fn credentials_seeds(out: &mut Out) {
+    let cert = reddb::crypto::keys::Certificate::parse_hex(&"0123456789abcdef".repeat(4))
+        .expect("seed certificate");
+    let hex = cert.to_hex_for_operator();
+    let hex = hex.as_str();
+    let seeds: [(&str, String); 10] = [
+        ("inline", format!("REDDB_CERTIFICATE={hex}\nREDDB_PATH=/var/lib/reddb/data.rdb\nRED_HTTP_BIND_ADDR=127.0.0.1:5000\nRED_WIRE_BIND_ADDR=[::1]:5050\n")),
+        ("file-trailing-newlines", format!("REDDB_CERTIFICATE_FILE=@file\nfile:{hex}  \nfile:\nREDDB_PATH=x.rdb\n")),
+        ("conflict", "RED_ADMIN_TOKEN=token-inline-value\nRED_ADMIN_TOKEN_FILE=@file\nfile:token-from-file\n".to_string()),
+        ("ignored-conflict", "RED_S3_SECRET_KEY=abcdefghijkl\nRED_S3_SECRET_KEY_FILE=/run/secrets/s3\n".to_string()),
+        ("missing-file", "REDDB_PASSWORD_FILE=/run/secrets/nothing-here\nREDDB_USERNAME=admin\n".to_string()),
+        ("directory-file", "RED_ADMIN_TOKEN_FILE=@dir\n".to_string()),
+        ("systemd", format!("CREDENTIALS_DIRECTORY=@creds\ncred:0:{hex}\ncred:3:token-from-systemd \t\ncred:2:password-from-systemd\n")),
+        ("preset-regulated", "REDDB_BOOTSTRAP_PRESET=regulated\narg:--path\narg:/var/lib/reddb/data.rdb\narg:--workers=4\narg:--fsync\narg:everysec\n".to_string()),
+        ("preset-cloud-no-auth", "REDDB_PRESET=cloud\nREDDB_NO_AUTH=true\nRED_MAX_CONNECTIONS=1000\narg:--path=x.rdb\narg:--metrics-loopback\n".to_string()),
+        ("dev-production", "REDDB_BOOTSTRAP_PRESET=production\narg:--dev\narg:--max-connections\narg:0\n".to_string()),
+    ];
+    for (name, text) in &seeds {
+        out.write("credentials", name, text.as_bytes());
+    }
+    // A file that is not UTF-8.
+    out.write(
+        "credentials",
+        "file-not-utf8",
+        b"REDDB_CERTIFICATE_FILE=@file\nfile:\xff\xfe0123\n",
+    );
 }
 
 fn main() {
@@ -214,12 +407,23 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus"));
-    let mut out = Out { root, bytes: 0, files: 0 };
+    let mut out = Out {
+        root,
+        bytes: 0,
+        files: 0,
+    };
     meta_seeds(&mut out);
     vault_seeds(&mut out);
     let stream = record_seeds(&mut out);
     log_page_seeds(&mut out, &stream);
     certificate_seeds(&mut out);
-    println!("wrote {} seeds, {} bytes, under {}", out.files, out.bytes, out.root.display());
+    json_body_seeds(&mut out);
+    credentials_seeds(&mut out);
+    println!(
+        "wrote {} seeds, {} bytes, under {}",
+        out.files,
+        out.bytes,
+        out.root.display()
+    );
     assert!(out.bytes < 200 * 1024, "seed corpus grew past 200 KB");
 }
