@@ -231,6 +231,25 @@ mod tests {
     }
 
     #[test]
+    fn max_connections_from_flag_or_environment() {
+        let c = resolve(&["--path", "x"], &[]).unwrap();
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let c = resolve(&["--path", "x", "--max-connections", "8"], &[]).unwrap();
+        assert_eq!(c.max_connections, 8);
+        let c = resolve(&["--path", "x"], &[("RED_MAX_CONNECTIONS", "20")]).unwrap();
+        assert_eq!(c.max_connections, 20);
+        let c = resolve(
+            &["--path", "x", "--max-connections=9"],
+            &[("RED_MAX_CONNECTIONS", "20")],
+        )
+        .unwrap();
+        assert_eq!(c.max_connections, 9, "the flag wins");
+        for bad in ["0", "-1", "1000001", "x", " 8"] {
+            assert!(resolve(&["--path", "x", "--max-connections", bad], &[]).is_err());
+        }
+    }
+
+    #[test]
     fn each_preset_has_exactly_its_documented_effect() {
         let simple = resolve(&["--path", "x"], &[]).unwrap();
         assert_eq!(simple.preset, Preset::Simple);
