@@ -14,8 +14,9 @@
 //! key, a garbage token or no token. Checked: never panics; every reply is
 //! 200..600; a refused `PUT /policies/{id}` by the admin token is exactly a
 //! document `parse_document` refuses (400); an accepted one reads back
-//! (`GET`) as the same policy; a refusal never echoes the `password` or
-//! `value` it was given.
+//! (`GET`) as the same policy; a 4xx/5xx reply never echoes the `password`
+//! (`/auth/...`) or `value` (`/secrets/...`) string it was sent (16 bytes
+//! or more, and not also part of the path, query or another body string).
 //!
 //! Bootstrapping costs two Argon2id runs (the vault key's is 16 MiB), far
 //! too slow per input, so the database is built once and reused, rebuilt
@@ -384,15 +385,39 @@ fn pure_checks(input: &Input, doc: &[u8]) {
     assert_eq!(parse_role(&role).is_ok(), role == "admin" || role == "user");
 }
 
-/// The strings of `body`'s top-level `password` and `value` fields.
-fn secret_fields(body: &[u8]) -> Vec<String> {
+/// The secrets a body carries for `segments`: the top-level `password`
+/// (account endpoints) or `value` (secret endpoints) string, and every
+/// other string of the body (the secret is not checked when one of those
+/// contains it: a refusal may rightly quote, say, a username).
+fn secret_fields(segments: &[String], body: &[u8]) -> (Vec<String>, Vec<String>) {
+    fn strings(v: &Json, out: &mut Vec<String>) {
+        match v {
+            Json::String(s) => out.push(s.clone()),
+            Json::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Json::Object(m) => m.iter().for_each(|(k, x)| {
+                out.push(k.clone());
+                strings(x, out)
+            }),
+            _ => {}
+        }
+    }
     let Ok(Json::Object(m)) = serde_json::from_slice::<Json>(body) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    ["password", "value"]
-        .iter()
-        .filter_map(|f| m.get(*f).and_then(Json::as_str).map(str::to_string))
-        .collect()
+    let field = match segments.first().map(String::as_str) {
+        Some("auth") => "password",
+        Some("secrets") => "value",
+        _ => return (Vec::new(), Vec::new()),
+    };
+    let mut others = Vec::new();
+    for (k, v) in &m {
+        others.push(k.clone());
+        if k != field {
+            strings(v, &mut others);
+        }
+    }
+    let secret = m.get(field).and_then(Json::as_str).map(str::to_string);
+    (secret.into_iter().collect(), others)
 }
 
 fn send(
@@ -481,8 +506,8 @@ fn handler_checks(fx: &mut Fixture, input: &Input, doc: &[u8]) {
             .map(|(k, v)| (k.get(KNOWN_FIELDS), v.get(KNOWN_STRINGS)))
             .collect();
         let body = call.body.bytes();
-        let secrets = secret_fields(&body);
-        let context = format!("{segments:?}{query:?}");
+        let (secrets, others) = secret_fields(&segments, &body);
+        let context = format!("{segments:?}{query:?}{others:?}");
         let (status, reply) = send(fx, call.who, method, segments, query, body);
         if status >= 400 {
             let reply = String::from_utf8_lossy(&reply);

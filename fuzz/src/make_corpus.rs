@@ -402,6 +402,46 @@ fn credentials_seeds(out: &mut Out) {
     );
 }
 
+fn resp_seeds(out: &mut Out) {
+    use reddb::server::wire::resp::{encode_command, Reply};
+    // Commands as a client sends them (arrays of bulk strings).
+    out.write(
+        "resp",
+        "enc-auth",
+        &encode_command(&["AUTH", "alice", "a-long-enough-password"]),
+    );
+    out.write(
+        "resp",
+        "enc-set-ex",
+        &encode_command(&["SET", "red.secret.db.password", "v4lue", "EX", "60"]),
+    );
+    let mut pipeline = encode_command(&["MULTI"]);
+    pipeline.extend(encode_command(&["HSET", "h", "f", "v"]));
+    pipeline.extend(encode_command(&["EXEC"]));
+    out.write("resp", "enc-pipeline-multi", &pipeline);
+    out.write(
+        "resp",
+        "enc-binary",
+        &encode_command(&[&b"GET"[..], &b"\x00\r\n\xff"[..]]),
+    );
+    // Replies, for `parse_value`, in both protocol versions.
+    let reply = Reply::Array(vec![
+        Reply::Ok,
+        Reply::Int(-7),
+        Reply::Bulk(b"bulk".to_vec()),
+        Reply::Nil,
+        Reply::NilArray,
+        Reply::err("ERR syntax error"),
+        Reply::Map(vec![(Reply::simple("k"), Reply::Bool(true))]),
+        Reply::Set(vec![Reply::bulk("s")]),
+    ]);
+    for (name, resp3) in [("enc-reply-resp2", false), ("enc-reply-resp3", true)] {
+        let mut v = Vec::new();
+        reply.encode(resp3, &mut v);
+        out.write("resp", name, &v);
+    }
+}
+
 fn main() {
     let root = std::env::args_os()
         .nth(1)
@@ -417,6 +457,7 @@ fn main() {
     let stream = record_seeds(&mut out);
     log_page_seeds(&mut out, &stream);
     certificate_seeds(&mut out);
+    resp_seeds(&mut out);
     json_body_seeds(&mut out);
     credentials_seeds(&mut out);
     println!(
