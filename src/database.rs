@@ -222,7 +222,7 @@ impl Database {
         }
         let vault = Vault::unseal(&mut pager, cert)?;
         let keys = StoreKeys::derive(&vault.root.data_key)?;
-        let store = Store::open(pager, keys, writable)?;
+        let store = Store::open_with(pager, keys, writable, true)?;
         let mut db = Self {
             store,
             vault,

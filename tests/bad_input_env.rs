@@ -127,7 +127,7 @@ struct Case {
 }
 
 /// Why `late` cases change the meta pages.
-const LATE_BUG: &str = "the admin-token credential, the listeners and the socket-activation \
+const LATE_BUG: &str = "the listeners and the socket-activation \
     variables are checked only after the database was opened for writing, so these refusals \
     leave the meta pages rewritten with a new epoch (no data changes): validate them before \
     open_database (src/cli/server.rs, src/server/mod.rs)";
@@ -170,6 +170,9 @@ impl Case {
         self.db = Db::Fresh;
         self
     }
+    /// Marks a row as a known bug (run only by the ignored test). No row
+    /// needs it today; kept so a newly found bug is one call away.
+    #[allow(dead_code)]
     fn bug(mut self, why: &'static str) -> Self {
         self.bug = Some(why);
         self
@@ -300,7 +303,20 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
     // the later value wins in the map, which is the same path.)
 
     // The certificate's _FILE.
-    let file_cases: [(&str, &Path, i32, &str); 10] = [
+    // A FIFO would block a plain read forever: refused without reading.
+    let fifo = d.join("cert-fifo");
+    {
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("cstr");
+        // SAFETY: mkfifo reads one NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+    let file_cases: [(&str, &Path, i32, &str); 11] = [
+        (
+            "a FIFO (would block a plain read)",
+            &fifo,
+            21,
+            "not a regular file",
+        ),
         (
             "missing",
             &missing,
@@ -318,8 +334,8 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
         (
             "oversized (1 MiB of hex)",
             &oversized,
-            11,
-            "not 64 characters",
+            21,
+            "larger than 64 KiB",
         ),
         (
             "two lines (interior newline)",
@@ -328,7 +344,12 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             "not hexadecimal",
         ),
         ("not UTF-8", &not_utf8, 21, "not UTF-8"),
-        ("/dev/null", Path::new("/dev/null"), 11, "it is empty"),
+        (
+            "/dev/null",
+            Path::new("/dev/null"),
+            21,
+            "not a regular file",
+        ),
         (
             "a path under a regular file",
             &under_a_file,
@@ -468,7 +489,6 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
     ] {
         let mut c = case(&format!("CREDENTIALS_DIRECTORY: {what}"), code, says)
             .env("CREDENTIALS_DIRECTORY", dir.to_str().expect("utf-8"));
-        c.late = what.starts_with("admin-token");
         if vault {
             c = c.arg("--vault");
         }
@@ -491,7 +511,6 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
     ] {
         v.push(
             case(&format!("RED_ADMIN_TOKEN_FILE: {what}"), 21, says)
-                .late()
                 .env("REDDB_CERTIFICATE", cert)
                 .path_env("RED_ADMIN_TOKEN_FILE", path),
         );
@@ -616,12 +635,7 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
     v.push(
         case("REDDB_NO_AUTH not a boolean", 2, "REDDB_NO_AUTH")
             .env("REDDB_NO_AUTH", "treu")
-            .env("REDDB_CERTIFICATE", cert)
-            .bug(
-                "REDDB_NO_AUTH accepts true/1/yes and silently reads anything else as false \
-                 (src/config/server.rs): a typo is not refused (the outcome is the safe one, \
-                 auth stays on, but the operator is not told)",
-            ),
+            .env("REDDB_CERTIFICATE", cert),
     );
 
     // Bind addresses.
@@ -1011,7 +1025,7 @@ fn bad_environment_credentials_and_flags_are_refused_clearly() {
 /// The known-bug cases, asserted strictly:
 /// `cargo test --test bad_input_env -- --ignored`.
 #[test]
-#[ignore = "known bugs: REDDB_NO_AUTH silently reads a non-boolean as false; late refusals rewrite the meta pages"]
+#[ignore = "known bug: bind and socket-activation refusals come after the file was opened for writing (meta pages rewritten, no data change)"]
 fn known_bugs_in_the_environment_catalogue() {
     run_catalogue(true);
 }

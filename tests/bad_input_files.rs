@@ -220,12 +220,9 @@ fn cases(fx: &Fixture) -> Vec<Case> {
     // Truncated at several offsets. A bootstrapped file always holds its
     // bootstrap commit in a log page synced before the header said
     // "bootstrapped", so a log that is gone entirely is damage, not a tear.
-    const EMPTY_LOG_BUG: Option<&str> = Some(
-        "a bootstrapped file whose log is missing from its first page on \
-         (cut or zeroed, no later group left) opens as an EMPTY store \
-         instead of exit 15: Store::replay accepts zero commits when \
-         base_commit_seq == 0 (src/store/mod.rs)",
-    );
+    // (This was a bug until Store::replay refused a bootstrapped file
+    // that replays no commit.)
+    const EMPTY_LOG_BUG: Option<&str> = None;
     let truncated = Refused(15, "truncated");
     for (what, at, e, bug) in [
         (
@@ -564,11 +561,7 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         input: Input::Bytes(Vec::new()),
         check: Refused(19, "is empty"),
         server: Refused(18, "not bootstrapped"),
-        bug: Some(
-            "with a certificate the server writes a fresh header into the empty file \
-             before refusing with exit 18 (open_database in src/cli/server.rs creates \
-             the pager before looking at the certificate)",
-        ),
+        bug: None,
     });
 
     // Not a regular file, or not ours to read.
@@ -610,10 +603,7 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         input: Input::NoDirectoryPermission,
         check: IO_DENIED,
         server: Skip,
-        bug: Some(
-            "red check says 'does not exist' when the directory is not searchable: \
-             src/cli/check.rs uses Path::exists(), which turns EACCES into false",
-        ),
+        bug: None,
     });
     v.push(same(
         "locked by another running server",
@@ -637,10 +627,7 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         input: Input::Missing,
         check: Skip,
         server: Refused(18, "not bootstrapped"),
-        bug: Some(
-            "with a certificate the server creates the missing file (a fresh header) \
-             and then refuses with exit 18, leaving a stray file behind",
-        ),
+        bug: None,
     });
     v
 }
@@ -796,14 +783,6 @@ fn damaged_foreign_and_unreachable_files_are_refused_or_survived() {
 
 /// The cases marked with a known bug, asserted strictly. Ignored until the
 /// bugs are fixed: `cargo test --test bad_input_files -- --ignored`.
-#[test]
-#[ignore = "known bugs (see each case's `bug`): an empty log opens as an empty store; \
-            the server writes into an empty/missing file before refusing a certificate; \
-            red check says 'does not exist' for an unsearchable directory"]
-fn known_bugs_in_the_file_catalogue() {
-    run_catalogue(true);
-}
-
 /// Runs every case (`only_bugs`: only the known-bug cases; otherwise every
 /// other case, listing the skipped ones).
 fn run_catalogue(only_bugs: bool) {

@@ -20,11 +20,20 @@ log, and prints what it holds (counts only). Writes nothing.";
 pub fn run(args: &[String], env: &Environment) -> Result<i32> {
     let flags = Flags::parse(args, &["path"], &[])?;
     let path = Path::new(flags.required("path")?);
-    if !path.exists() {
-        return Err(Error::io(
-            format!("database file {} does not exist", path.display()),
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        ));
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::io(
+                format!("database file {} does not exist", path.display()),
+                e,
+            ))
+        }
+        Err(e) => {
+            return Err(Error::io(
+                format!("cannot open database file {}", path.display()),
+                e,
+            ))
+        }
+        Ok(_) => {}
     }
     let pager = open_pager(path, false)?;
     if !pager.header().bootstrapped {

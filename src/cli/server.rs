@@ -37,6 +37,9 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
     let flags = Flags::parse(args, &VALUES, &SWITCHES)?;
     let mut config = ServerConfig::resolve(&flags, &env)?;
     crate::harden::memory::check_full_lock_possible(config.require_mlock)?;
+    // Refuse an unreadable admin token before the file is opened for
+    // writing (an open rewrites the meta pages with a new epoch).
+    drop(env.credential(&crate::config::credentials::ADMIN_TOKEN)?);
     let opened = open_database(&config, &env)?;
     // Before the seccomp filter: raise RLIMIT_NOFILE, then never accept
     // more connections than it allows (accept would fail with EMFILE).
@@ -62,11 +65,20 @@ pub fn dev_certificate_path(db: &Path) -> PathBuf {
 /// environment. Never prints a secret except the dev/auto-bootstrap API key
 /// shown once on stdout.
 pub fn open_database(config: &ServerConfig, env: &Environment) -> Result<Opened> {
-    let pager = open_pager(&config.path, true)?;
     let cert = match env.credential(&CERTIFICATE)? {
         Some(c) => Some(Certificate::parse_hex(&c.value)?),
         None => None,
     };
+    // A certificate for a file that does not exist yet (or is empty) is a
+    // mistake (wrong --path?): refuse before creating or writing anything.
+    let nothing_there = match std::fs::symlink_metadata(&config.path) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(m) => m.is_file() && m.len() == 0,
+    };
+    if nothing_there && cert.is_some() {
+        return Err(Error::NotBootstrapped);
+    }
+    let pager = open_pager(&config.path, true)?;
     if !pager.header().bootstrapped {
         if cert.is_some() {
             return Err(Error::NotBootstrapped);

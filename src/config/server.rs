@@ -129,10 +129,16 @@ fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr> {
 impl ServerConfig {
     pub fn resolve(flags: &crate::cli::args::Flags, env: &Environment) -> Result<Self> {
         let preset = Preset::from_env(env)?;
-        let no_auth = flags.on("no-auth")
-            || env
-                .setting("REDDB_NO_AUTH")
-                .is_some_and(|v| matches!(v, "true" | "1" | "yes"));
+        let no_auth_env = match env.setting("REDDB_NO_AUTH") {
+            None | Some("" | "false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(_) => {
+                return Err(Error::Usage(
+                    "REDDB_NO_AUTH must be true, 1, yes, false, 0 or no".into(),
+                ))
+            }
+        };
+        let no_auth = flags.on("no-auth") || no_auth_env;
         let strict = matches!(
             preset,
             Preset::Production | Preset::Cloud | Preset::Regulated

@@ -148,6 +148,20 @@ impl Store {
     /// chain, and — when `writable` — makes a new nonce epoch durable
     /// before anything can be sealed in it.
     pub fn open(pager: Pager, keys: StoreKeys, writable: bool) -> Result<Self> {
+        Self::open_with(pager, keys, writable, false)
+    }
+
+    /// [`Store::open`] for a file whose history must hold at least one
+    /// commit (a database bootstrapped by [`crate::database::Database`],
+    /// which syncs its bootstrap commit before the header says
+    /// "bootstrapped"): a chain that replays none has lost pages no crash
+    /// can lose, and is refused before anything is written.
+    pub fn open_with(
+        pager: Pager,
+        keys: StoreKeys,
+        writable: bool,
+        require_commit: bool,
+    ) -> Result<Self> {
         let meta = pager.unseal_meta(&keys.meta)?;
         let session = crate::crypto::random::array()?;
         let session_key = keys.session_key(&session)?;
@@ -174,6 +188,13 @@ impl Store {
             stats: StoreStats::default(),
         };
         store.replay()?;
+        if require_commit && store.next_commit_seq == 1 {
+            return Err(Error::Corrupted(
+                "the log holds no commit, yet a bootstrapped file always holds its \
+                 bootstrap commit: its first log page is damaged or missing"
+                    .into(),
+            ));
+        }
         store.rebuild_free_list()?;
         if writable {
             let epoch = store
