@@ -20,9 +20,10 @@ use reddb::config::server::{SWITCHES, VALUES};
 /// `red server /va` is refused with "usage: unexpected argument '/va'".
 /// The admin token's value occurs in that message only because it was
 /// chosen to straddle the fixed wording and the quoted (public) argument;
-/// the library does not leak it, and the target's oracle now cuts public
-/// text out of a message before looking for secrets. Kept as a test that
-/// the refusal quotes the argument and nothing else.
+/// the library does not leak it. The target's oracle is now differential
+/// (each input runs again with every secret rotated; the refusals must be
+/// identical), so wording can no longer pass for a quoted secret. Kept as
+/// a test that the refusal quotes the argument and nothing else.
 #[test]
 fn credentials_unexpected_argument_quotes_only_the_argument() {
     let token = "pected argument '/v";
