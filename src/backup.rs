@@ -13,7 +13,7 @@
 //! The payload is one snapshot frame of the commit-log record format
 //! (`store::record`), so the same total, bounded decoder reads it.
 
-use crate::crypto::keys::{hmac_sha256, Key32};
+use crate::crypto::keys::{decode_hex_key, hmac_sha256, HexKeyError, Key32};
 use crate::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::store::record::{self, FrameKind, Mutation};
@@ -48,7 +48,6 @@ pub enum BackupError {
     WrongKey,
     Damaged,
     TooLarge,
-    MalformedKey(&'static str),
 }
 
 impl fmt::Display for BackupError {
@@ -72,9 +71,6 @@ impl fmt::Display for BackupError {
                 "a backup may hold at most {} MiB of data",
                 record::MAX_FRAME_BODY / (1024 * 1024)
             ),
-            BackupError::MalformedKey(why) => {
-                write!(f, "malformed backup key: {why} (expected exactly 64 hexadecimal characters)")
-            }
         }
     }
 }
@@ -93,25 +89,16 @@ impl BackupKey {
         Ok(Self(Key32::random()?))
     }
 
-    /// Parses 64 hex digits (surrounding whitespace ignored); refusals never
-    /// quote the input.
-    pub fn parse_hex(text: &str) -> std::result::Result<Self, BackupError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(BackupError::MalformedKey("it is empty"));
+    /// Parses 64 hex digits (see [`decode_hex_key`]); a malformed key is
+    /// `InvalidInput` (HTTP 400, exit 22).
+    pub fn parse_hex(text: &str) -> Result<Self> {
+        match decode_hex_key(text) {
+            Ok(key) => Ok(Self(key)),
+            Err(HexKeyError::Malformed(why)) => Err(Error::InvalidInput(format!(
+                "malformed backup key: {why} (expected exactly 64 hexadecimal characters)"
+            ))),
+            Err(HexKeyError::Memory(e)) => Err(e),
         }
-        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(BackupError::MalformedKey(
-                "it contains characters that are not hexadecimal",
-            ));
-        }
-        if text.len() != 64 {
-            return Err(BackupError::MalformedKey("it is not 64 characters long"));
-        }
-        let mut key = Key32::zeroed().map_err(|_| BackupError::MalformedKey("no secure memory"))?;
-        hex::decode_to_slice(text, &mut key[..])
-            .map_err(|_| BackupError::MalformedKey("it is not valid hexadecimal"))?;
-        Ok(Self(key))
     }
 
     /// The 64-hex text shown once to the operator.
@@ -305,10 +292,11 @@ pub fn parse_snapshot_id(text: &str) -> Option<[u8; 16]> {
     Some(id)
 }
 
-/// Writes `bytes` as `path` atomically: a `.partial` sibling created
-/// exclusively with mode 0600, synced, renamed over nothing (an existing
-/// `path` is refused), then the directory synced. A failure removes the
-/// partial file.
+/// Writes `bytes` as `path`, atomically and never over an existing file:
+/// a `.partial` sibling is created exclusively (mode 0600, `O_NOFOLLOW`),
+/// written and synced, then hard-linked to `path` (`link` fails if `path`
+/// exists, so nothing is ever replaced) and unlinked, and the directory is
+/// synced. A half-written backup never carries the final name.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -317,67 +305,49 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::Usage(format!("{} is not a file path", path.display())))?;
-    if path.symlink_metadata().is_ok() {
-        return Err(Error::io(
-            format!("backup file {} already exists", path.display()),
-            std::io::Error::from(std::io::ErrorKind::AlreadyExists),
-        ));
-    }
     let mut partial_name = std::ffi::OsString::from(".");
     partial_name.push(name);
     partial_name.push(".partial");
     let partial = dir.join(partial_name);
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&partial)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&partial, path)?;
-        std::fs::File::open(&dir)?.sync_all()
-    })();
-    match written {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(Error::io(
-                format!("writing backup file {}", path.display()),
-                e,
-            ))
-        }
-    }
+    let failed = |e: std::io::Error| {
+        let what = if e.kind() == std::io::ErrorKind::AlreadyExists {
+            "backup file already exists (never overwritten)"
+        } else {
+            "writing backup file"
+        };
+        Error::io(format!("{what}: {}", path.display()), e)
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&partial)
+        .map_err(failed)?;
+    // From here the partial file is ours: it is removed whatever happens.
+    let linked = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::hard_link(&partial, path));
+    drop(f);
+    let _ = std::fs::remove_file(&partial);
+    linked.map_err(failed)?;
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(failed)
 }
 
-/// Reads a backup file, refusing anything larger than [`MAX_FILE_LEN`]
-/// before reading it.
+/// Reads a backup file (a regular file of at most [`MAX_FILE_LEN`] bytes;
+/// a FIFO is refused without blocking: [`crate::small_file`]).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let ctx = || format!("reading backup file {}", path.display());
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| Error::io(ctx(), e))?;
-    let meta = f.metadata().map_err(|e| Error::io(ctx(), e))?;
-    if !meta.is_file() {
-        return Err(Error::io(
-            ctx(),
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
-        ));
-    }
-    if meta.len() > MAX_FILE_LEN as u64 {
-        return Err(BackupError::TooLarge.into());
-    }
-    let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(f, MAX_FILE_LEN as u64 + 1),
-        &mut out,
-    )
-    .map_err(|e| Error::io(ctx(), e))?;
-    Ok(out)
+    use crate::small_file::{read_regular_file, SmallFileError};
+    read_regular_file(path, MAX_FILE_LEN as u64).map_err(|e| match e {
+        SmallFileError::TooLarge => BackupError::TooLarge.into(),
+        other => Error::io(
+            format!("reading backup file {}", path.display()),
+            other.into_io(),
+        ),
+    })
 }
 
 #[cfg(test)]

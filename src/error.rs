@@ -163,11 +163,7 @@ impl fmt::Display for Error {
                 "missing certificate: set REDDB_CERTIFICATE, REDDB_CERTIFICATE_FILE or the systemd credential 'certificate'"
             ),
             Error::CredentialUnreadable { name, reason } => {
-                if name.starts_with("credential ") {
-                    write!(f, "cannot read {name}: {reason}")
-                } else {
-                    write!(f, "cannot read credential {name}: {reason}")
-                }
+                write!(f, "cannot read {name}: {reason}")
             }
             Error::Locked(path) => write!(
                 f,

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod pager;
 pub mod server;
 pub mod service;
+pub mod small_file;
 pub mod store;
 pub mod vault;
 

@@ -20,7 +20,7 @@
 
 mod common_daemon;
 
-use common_daemon::{fresh_bootstrapped, wait_until, Daemon, Options};
+use common_daemon::{fresh_bootstrapped, longest_hex_run, wait_until, Daemon, Options};
 use std::fs::File;
 use std::net::TcpListener;
 use std::os::unix::ffi::OsStrExt;
@@ -272,12 +272,15 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
 
     let mut v = Vec::new();
 
-    // Inline + _FILE, for each pair the product reads or ignores.
+    // Inline + _FILE, for each pair the product reads or ignores (written
+    // out from SPEC §3 and seed 002, not taken from the library's list, so a
+    // pair the library forgets still fails here).
     for name in [
         "REDDB_CERTIFICATE",
         "REDDB_USERNAME",
         "REDDB_PASSWORD",
         "RED_ADMIN_TOKEN",
+        "REDDB_BACKUP_KEY",
         "REDDB_CLOUD_HEAD_ADMIN_PASSWORD",
         "REDDB_CUSTOMER_ADMIN_PASSWORD",
         "RED_S3_ACCESS_KEY",
@@ -321,13 +324,13 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             "missing",
             &missing,
             21,
-            "cannot read credential REDDB_CERTIFICATE_FILE",
+            "cannot read REDDB_CERTIFICATE_FILE",
         ),
         (
             "a directory",
             &a_dir,
             21,
-            "cannot read credential REDDB_CERTIFICATE_FILE",
+            "cannot read REDDB_CERTIFICATE_FILE",
         ),
         ("empty", &empty, 11, "it is empty"),
         ("whitespace only", &blank, 11, "it is empty"),
@@ -354,13 +357,13 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             "a path under a regular file",
             &under_a_file,
             21,
-            "cannot read credential",
+            "cannot read REDDB_CERTIFICATE_FILE",
         ),
         (
             "a path under a directory that does not exist",
             &d.join("nope/cert"),
             21,
-            "cannot read credential",
+            "cannot read REDDB_CERTIFICATE_FILE",
         ),
     ];
     for (what, path, code, says) in file_cases {
@@ -497,16 +500,8 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
 
     // The admin token's _FILE.
     for (what, path, says) in [
-        (
-            "missing",
-            &missing,
-            "cannot read credential RED_ADMIN_TOKEN_FILE",
-        ),
-        (
-            "a directory",
-            &a_dir,
-            "cannot read credential RED_ADMIN_TOKEN_FILE",
-        ),
+        ("missing", &missing, "cannot read RED_ADMIN_TOKEN_FILE"),
+        ("a directory", &a_dir, "cannot read RED_ADMIN_TOKEN_FILE"),
         ("not UTF-8", &not_utf8, "not UTF-8"),
     ] {
         v.push(
@@ -883,19 +878,6 @@ fn run_server(work: &Path, db: &Path, c: &Case) -> Run {
     }
 }
 
-fn longest_hex_run(text: &str) -> usize {
-    let (mut best, mut cur) = (0, 0);
-    for b in text.bytes() {
-        if b.is_ascii_hexdigit() {
-            cur += 1;
-            best = best.max(cur);
-        } else {
-            cur = 0;
-        }
-    }
-    best
-}
-
 fn run_catalogue(only_bugs: bool) {
     let fx = fixture();
     let d = fx.dir.path().join("inputs");
@@ -969,7 +951,7 @@ fn run_catalogue(only_bugs: bool) {
         if secrets.iter().any(|s| !s.is_empty() && both.contains(s)) {
             problems.push("output contains a secret value or a credential path".to_string());
         }
-        if longest_hex_run(&both) >= 40 {
+        if longest_hex_run(both.as_bytes()) >= 40 {
             problems.push("output has a run of 40+ hex digits".to_string());
         }
         let after = std::fs::read(&db).expect("read db");

@@ -20,7 +20,7 @@
 
 mod common_daemon;
 
-use common_daemon::{Conn, Daemon, Options};
+use common_daemon::{longest_hex_run, xorshift_bytes, Conn, Daemon, Options};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
@@ -113,17 +113,6 @@ fn fix_meta_digest(bytes: &mut [u8], copy: usize) {
 
 fn flip(bytes: &mut [u8], at: usize) {
     bytes[at] ^= 0x5a;
-}
-
-fn xorshift_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        })
-        .collect()
 }
 
 /// What a case expects from one command.
@@ -560,7 +549,7 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         name: "empty file, server given a certificate".into(),
         input: Input::Bytes(Vec::new()),
         check: Refused(19, "is empty"),
-        server: Refused(18, "not bootstrapped"),
+        server: Refused(19, "is empty"),
         bug: None,
     });
 
@@ -626,7 +615,7 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         name: "a missing file, server given a certificate".into(),
         input: Input::Missing,
         check: Skip,
-        server: Refused(18, "not bootstrapped"),
+        server: Refused(20, "does not exist"),
         bug: None,
     });
     v
@@ -715,19 +704,6 @@ fn run(work: &Path, args: &[&str], env: &[(&str, &str)], nobody: bool, tag: &str
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn longest_hex_run(text: &str) -> usize {
-    let (mut best, mut cur) = (0, 0);
-    for b in text.bytes() {
-        if b.is_ascii_hexdigit() {
-            cur += 1;
-            best = best.max(cur);
-        } else {
-            cur = 0;
-        }
-    }
-    best
 }
 
 /// The secrets a started server serves: `Some(v)` per index, `None` for 404.
@@ -903,7 +879,7 @@ fn run_catalogue(only_bugs: bool) {
             if r.stderr.contains(&fx.api_key) {
                 problems.push("stderr contains the API key".to_string());
             }
-            if longest_hex_run(&r.stderr) >= 40 {
+            if longest_hex_run(r.stderr.as_bytes()) >= 40 {
                 problems.push("stderr has a run of 40+ hex digits".to_string());
             }
             match expect {

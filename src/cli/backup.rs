@@ -66,9 +66,14 @@ fn open_database(path: &Path, env: &Environment, writable: bool) -> Result<Servi
 fn backup_key(env: &Environment) -> Result<Option<BackupKey>> {
     match env.credential(&BACKUP_KEY)? {
         None => Ok(None),
-        Some(c) => Ok(Some(BackupKey::parse_hex(&c.value).map_err(|e| {
-            Error::InvalidInput(format!("{} ({})", e, c.origin.describe(&BACKUP_KEY)))
-        })?)),
+        Some(c) => Ok(Some(BackupKey::parse_hex(&c.value).map_err(
+            |e| match e {
+                Error::InvalidInput(m) => {
+                    Error::InvalidInput(format!("{m} ({})", c.origin.describe(&BACKUP_KEY)))
+                }
+                other => other,
+            },
+        )?)),
     }
 }
 

@@ -37,10 +37,12 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
     let flags = Flags::parse(args, &VALUES, &SWITCHES)?;
     let mut config = ServerConfig::resolve(&flags, &env)?;
     crate::harden::memory::check_full_lock_possible(config.require_mlock)?;
-    // Refuse an unreadable admin token before the file is opened for
-    // writing (an open rewrites the meta pages with a new epoch).
-    drop(env.credential(&crate::config::credentials::ADMIN_TOKEN)?);
+    // The admin token is read (and an unreadable one refused) before the
+    // file is opened for writing: an open rewrites the meta pages.
+    let reloadable = crate::server::reload::Reloadable::capture(&env)?;
     let opened = open_database(&config, &env)?;
+    // Every secret the environment held has been read: wipe them now.
+    drop(env);
     // Before the seccomp filter: raise RLIMIT_NOFILE, then never accept
     // more connections than it allows (accept would fail with EMFILE).
     let fit = crate::server::event_loop::fit_connections_to_fd_limit(config.max_connections);
@@ -51,7 +53,7 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
         );
         config.max_connections = fit;
     }
-    crate::server::run(config, opened, env)
+    crate::server::run(config, opened, reloadable)
 }
 
 /// `FILE.cert` beside the database (dev mode).
@@ -69,16 +71,10 @@ pub fn open_database(config: &ServerConfig, env: &Environment) -> Result<Opened>
         Some(c) => Some(Certificate::parse_hex(&c.value)?),
         None => None,
     };
-    // A certificate for a file that does not exist yet (or is empty) is a
-    // mistake (wrong --path?): refuse before creating or writing anything.
-    let nothing_there = match std::fs::symlink_metadata(&config.path) {
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-        Ok(m) => m.is_file() && m.len() == 0,
-    };
-    if nothing_there && cert.is_some() {
-        return Err(Error::NotBootstrapped);
-    }
-    let pager = open_pager(&config.path, true)?;
+    // A fresh file is created only when no certificate was given: a
+    // certificate means "open my database", so a missing file (exit 20) or
+    // an empty one (exit 19) is refused before anything is written.
+    let pager = open_pager(&config.path, cert.is_none())?;
     if !pager.header().bootstrapped {
         if cert.is_some() {
             return Err(Error::NotBootstrapped);

@@ -214,44 +214,22 @@ pub const MAX_SECRET_FILE_LEN: u64 = 64 * 1024;
 
 /// Reads a secret file, trimming trailing whitespace. `name` is what the
 /// error calls it (the variable, not the path).
-/// Only a regular file of at most [`MAX_SECRET_FILE_LEN`] bytes is read: a
-/// FIFO, device or directory is refused without blocking (it is opened
-/// non-blocking and checked before any read), and a huge file before it is
-/// loaded.
+/// Only a regular file of at most [`MAX_SECRET_FILE_LEN`] bytes is read (a
+/// FIFO is refused without blocking: [`crate::small_file`]).
 pub fn read_secret_file(path: &std::path::Path, name: &str) -> Result<Zeroizing<String>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let unreadable = |reason: String| Error::CredentialUnreadable {
-        name: name.to_string(),
-        reason,
-    };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| unreadable(e.kind().to_string()))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| unreadable(e.kind().to_string()))?;
-    if !meta.is_file() {
-        return Err(unreadable("not a regular file".into()));
-    }
-    if meta.len() > MAX_SECRET_FILE_LEN {
-        return Err(unreadable(format!(
-            "larger than {} KiB",
-            MAX_SECRET_FILE_LEN / 1024
-        )));
-    }
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_SECRET_FILE_LEN + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreadable(e.kind().to_string()))?;
-    if bytes.len() as u64 > MAX_SECRET_FILE_LEN {
-        return Err(unreadable(format!(
-            "larger than {} KiB",
-            MAX_SECRET_FILE_LEN / 1024
-        )));
-    }
+    use crate::small_file::{read_regular_file, SmallFileError};
+    let bytes = Zeroizing::new(read_regular_file(path, MAX_SECRET_FILE_LEN).map_err(|e| {
+        Error::CredentialUnreadable {
+            name: name.to_string(),
+            reason: match e {
+                SmallFileError::Io(e) => e.kind().to_string(),
+                SmallFileError::NotRegular => "not a regular file".into(),
+                SmallFileError::TooLarge => {
+                    format!("larger than {} KiB", MAX_SECRET_FILE_LEN / 1024)
+                }
+            },
+        }
+    })?);
     let text = std::str::from_utf8(&bytes).map_err(|_| Error::CredentialUnreadable {
         name: name.to_string(),
         reason: "contents are not UTF-8 text".into(),

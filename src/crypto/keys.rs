@@ -66,30 +66,48 @@ impl MasterSecret {
     }
 }
 
+/// Why [`decode_hex_key`] refused.
+pub enum HexKeyError {
+    /// What is wrong with the text, in words that never quote it.
+    Malformed(&'static str),
+    /// Guarded memory for the key could not be allocated.
+    Memory(Error),
+}
+
+/// Decodes a 32-byte key written as 64 hex digits (certificates, backup
+/// keys) straight into guarded memory. Surrounding whitespace is ignored
+/// (files end in newlines); anything else that is not exactly 64 hex digits
+/// is refused with a reason that never quotes the input.
+pub fn decode_hex_key(text: &str) -> std::result::Result<Key32, HexKeyError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(HexKeyError::Malformed("it is empty"));
+    }
+    if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(HexKeyError::Malformed(
+            "it contains characters that are not hexadecimal",
+        ));
+    }
+    if text.len() != 64 {
+        return Err(HexKeyError::Malformed("it is not 64 characters long"));
+    }
+    let mut key = Key32::zeroed().map_err(HexKeyError::Memory)?;
+    hex::decode_to_slice(text, &mut key[..])
+        .map_err(|_| HexKeyError::Malformed("it is not valid hexadecimal"))?;
+    Ok(key)
+}
+
 /// The operator's 32-byte certificate (64 hex characters outside).
 pub struct Certificate(Key32);
 
 impl Certificate {
-    /// Parses the 64-hex form. Surrounding whitespace is ignored (files end
-    /// in newlines); anything else that is not exactly 64 hex digits is
-    /// refused with a reason that never quotes the input.
+    /// Parses the 64-hex form (see [`decode_hex_key`]).
     pub fn parse_hex(text: &str) -> Result<Self> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(Error::MalformedCertificate("it is empty"));
+        match decode_hex_key(text) {
+            Ok(key) => Ok(Self(key)),
+            Err(HexKeyError::Malformed(why)) => Err(Error::MalformedCertificate(why)),
+            Err(HexKeyError::Memory(e)) => Err(e),
         }
-        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::MalformedCertificate(
-                "it contains characters that are not hexadecimal",
-            ));
-        }
-        if text.len() != 64 {
-            return Err(Error::MalformedCertificate("it is not 64 characters long"));
-        }
-        let mut key = Key32::zeroed()?;
-        hex::decode_to_slice(text, &mut key[..])
-            .map_err(|_| Error::MalformedCertificate("it is not valid hexadecimal"))?;
-        Ok(Self(key))
     }
 
     /// The 64-hex text shown once to the operator at bootstrap.

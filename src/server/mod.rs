@@ -11,16 +11,21 @@ pub mod wire;
 pub mod workers;
 
 use crate::cli::server::Opened;
-use crate::config::credentials::Environment;
+use crate::config::credentials::Credential;
 use crate::config::server::ServerConfig;
 use crate::error::{Error, Result};
 use crate::service::{DbState, Service, ServiceConfig};
 use crate::{log_notice, log_warn};
 
 /// Runs the daemon until it is told to stop; returns the exit code.
-pub fn run(config: ServerConfig, opened: Opened, env: Environment) -> Result<i32> {
-    let (reload, admin) = reload::Reloadable::capture(&env)?;
-    drop(env);
+/// `reloadable` is what start-up read of the credentials SIGHUP re-reads
+/// (and the admin token itself), captured before the file was opened.
+pub fn run(
+    config: ServerConfig,
+    opened: Opened,
+    reloadable: (reload::Reloadable, Option<Credential>),
+) -> Result<i32> {
+    let (reload, admin) = reloadable;
     let db = match opened {
         Opened::Unsealed(db) => DbState::Open(db),
         Opened::Sealed(pager) if pager.header().bootstrapped => DbState::Sealed(pager),

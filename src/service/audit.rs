@@ -145,6 +145,10 @@ pub fn parse_since(s: &str) -> ServiceResult<u64> {
     Ok(n.saturating_mul(mult))
 }
 
+/// Refusal codes a flood can produce at line rate: folded per (action,
+/// peer) into one event plus one summary per window ([`ThrottledRefusals`]).
+const FOLDED_CODES: [&str; 3] = ["rate_limited", "busy", "noauth"];
+
 /// The outcome and code of a result.
 pub fn outcome_of<T>(r: &ServiceResult<T>) -> (&'static str, Option<&'static str>) {
     use super::Kind;
@@ -275,7 +279,7 @@ impl Service {
     /// Records one event (staged as its own commit; flushed with the
     /// request's). Does nothing while the vault is not open. A failure to
     /// stage is logged by code only: the request itself already has its
-    /// answer. Rate-limited and busy refusals are folded per peer (see
+    /// answer. Rate-limited, busy and NOAUTH refusals are folded per peer (see
     /// [`ThrottledRefusals`]).
     pub fn audit(
         &mut self,
@@ -288,12 +292,10 @@ impl Service {
         if self.database().is_none() {
             return;
         }
-        if let Some(code @ ("rate_limited" | "busy" | "noauth")) = outcome.1 {
-            let code: &'static str = match code {
-                "busy" => "busy",
-                "noauth" => "noauth",
-                _ => "rate_limited",
-            };
+        if let Some(code) = outcome
+            .1
+            .and_then(|c| FOLDED_CODES.iter().copied().find(|f| *f == c))
+        {
             let now = now_ms();
             if self.audit_throttled.fold(action, peer, now) {
                 return;

@@ -13,7 +13,7 @@
 
 use super::accounts::{self, UserRecord, USER_PREFIX};
 use super::policy::{Action, Policy, Target, POLICY_PREFIX};
-use super::secrets::{validate_key, CONFIG_PREFIX, RESERVED_AES_KEY};
+use super::secrets::{validate_key, CONFIG_PREFIX};
 use super::{Principal, Service, ServiceError, ServiceResult};
 use crate::backup::{self, BackupKey};
 use crate::database::now_ms;
@@ -70,7 +70,8 @@ pub struct Snapshot {
     pub counts: Counts,
 }
 
-fn refused(why: impl Into<String>) -> ServiceError {
+/// A backup whose contents cannot be restored (400 `backup_refused`).
+pub(super) fn refused(why: impl Into<String>) -> ServiceError {
     ServiceError::from(Error::BackupRefused(why.into()))
 }
 
@@ -133,9 +134,6 @@ impl Service {
             let Ok(name) = std::str::from_utf8(k) else {
                 continue;
             };
-            if name == RESERVED_AES_KEY {
-                continue;
-            }
             if let Some(p) = caller {
                 if self.authorize(p, Action::Read, name).is_err() {
                     denied.push(name.to_string());
@@ -210,10 +208,8 @@ impl Service {
             ("config entries", state.count_live(Namespace::Config, now)),
         ];
         if !skip_vault {
-            let secrets = state
-                .iter(Namespace::Secrets, now)
-                .filter(|(k, _)| k.as_slice() != RESERVED_AES_KEY.as_bytes())
-                .count();
+            // (`red.secret.aes_key` lives in the vault payload, never here.)
+            let secrets = state.count_live(Namespace::Secrets, now);
             let policies = state
                 .iter(Namespace::Vault, now)
                 .filter(|(k, _)| k.starts_with(POLICY_PREFIX.as_bytes()))
@@ -346,10 +342,7 @@ impl Service {
         self.require_admin(p)?;
         let (key, generated) = match body.get("backup_key") {
             None | Some(Json::Null) => (BackupKey::generate()?, true),
-            Some(Json::String(s)) => (
-                BackupKey::parse_hex(s).map_err(|e| ServiceError::bad_request(e.to_string()))?,
-                false,
-            ),
+            Some(Json::String(s)) => (BackupKey::parse_hex(s)?, false),
             Some(_) => return Err(ServiceError::bad_request("\"backup_key\" must be a string")),
         };
         if let Some(k) = body.keys().find(|k| k.as_str() != "backup_key") {
@@ -425,9 +418,7 @@ impl Service {
             )
         })?;
         let key = match body.get("backup_key") {
-            Some(Json::String(s)) => {
-                BackupKey::parse_hex(s).map_err(|e| ServiceError::bad_request(e.to_string()))?
-            }
+            Some(Json::String(s)) => BackupKey::parse_hex(s)?,
             Some(_) => return Err(ServiceError::bad_request("\"backup_key\" must be a string")),
             None => {
                 return Err(ServiceError::bad_request(

@@ -674,29 +674,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const DENY_RECIPE: &str = r#"{
-      "id": "lock-ai-custom-secrets",
-      "statements": [
-        {
-          "sid": "no-read-ai-custom",
-          "effect": "deny",
-          "actions": ["vault:read", "vault:read_metadata", "vault:write"],
-          "resources": ["vault:red.vault/red.secret.ai.custom.*"]
-        }
-      ]
-    }"#;
+    const DENY_RECIPE: &str = include_str!("../../tests/fixtures/seed_policy_deny.json");
 
-    const KEEPER_RECIPE: &str = r#"{
-      "id": "ai-openai-key-keeper",
-      "statements": [
-        {
-          "sid": "allow-keeper",
-          "effect": "allow",
-          "actions": ["vault:read"],
-          "resources": ["vault:red.vault/red.secret.ai.openai.*"]
-        }
-      ]
-    }"#;
+    const KEEPER_RECIPE: &str = include_str!("../../tests/fixtures/seed_policy_keeper.json");
 
     #[test]
     fn glob_rules() {

@@ -380,16 +380,11 @@ impl Service {
     /// database's `red.secret.aes_key`, and returns the record to store.
     pub(super) fn import_secret(&mut self, key: &str, portable: &[u8]) -> ServiceResult<Vec<u8>> {
         check_secret_key(key)?;
-        let portable: PortableSecret = serde_json::from_slice(portable).map_err(|_| {
-            ServiceError::from(crate::error::Error::BackupRefused(format!(
-                "the backup's record of secret '{key}' is not readable"
-            )))
-        })?;
         let bad = |why: &str| {
-            ServiceError::from(crate::error::Error::BackupRefused(format!(
-                "the backup's record of secret '{key}' {why}"
-            )))
+            super::backup::refused(format!("the backup's record of secret '{key}' {why}"))
         };
+        let portable: PortableSecret =
+            serde_json::from_slice(portable).map_err(|_| bad("is not readable"))?;
         if portable.versions.is_empty() || portable.versions.len() > MAX_VERSIONS {
             return Err(bad("has no versions or too many"));
         }
