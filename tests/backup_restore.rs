@@ -18,24 +18,14 @@
 mod common_daemon;
 mod wire_support;
 
-use common_daemon::{fresh_bootstrapped, Daemon, Options, Resp, RED};
+use common_daemon::{fresh_bootstrapped, Daemon, Options, RED};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use tempfile::TempDir;
 use wire_support::{bulk, int, ok, Client};
 
-const KEEPER_RECIPE: &str = r#"{
-  "id": "ai-openai-key-keeper",
-  "statements": [
-    {
-      "sid": "allow-keeper",
-      "effect": "allow",
-      "actions": ["vault:read"],
-      "resources": ["vault:red.vault/red.secret.ai.openai.*"]
-    }
-  ]
-}"#;
+const KEEPER_RECIPE: &str = include_str!("fixtures/seed_policy_keeper.json");
 
 /// Every secret value this file writes: none may appear in a log, an
 /// audit answer or a backup file.
@@ -109,18 +99,6 @@ fn wire(d: &Daemon, key: &str) -> Client {
     c
 }
 
-fn put_raw(d: &Daemon, path: &str, bearer: &str, body: &str) -> Resp {
-    let auth = format!("Bearer {bearer}");
-    d.conn()
-        .try_request(
-            "PUT",
-            path,
-            &[("Authorization", auth.as_str())],
-            Some(body.as_bytes()),
-        )
-        .expect("PUT")
-}
-
 /// Fills a database with one of everything a backup carries; returns
 /// alice's API key.
 fn populate(d: &Daemon, admin: &str) -> String {
@@ -156,7 +134,8 @@ fn populate(d: &Daemon, admin: &str) -> String {
         &json!({"username": "alice", "password": SECRET_VALUES[4], "role": "user"}),
     )
     .ok("create alice");
-    put_raw(d, "/policies/ai-openai-key-keeper", admin, KEEPER_RECIPE).ok("put keeper");
+    d.put_raw("/policies/ai-openai-key-keeper", admin, KEEPER_RECIPE)
+        .ok("put keeper");
     d.post(
         "/policies/ai-openai-key-keeper/attach",
         Some(admin),
@@ -512,9 +491,7 @@ fn refusals_change_nothing() {
     d.post("/admin/backup", None, &json!({}))
         .expect_error(401, "unauthorized", "anonymous backup");
     // A deny policy on some secret refuses the backup (it would reveal them).
-    put_raw(
-        &d,
-        "/policies/lock-stripe",
+    d.put_raw("/policies/lock-stripe",
         &boot.api_key,
         r#"{"id":"lock-stripe","statements":[{"sid":"x","effect":"deny","actions":["vault:read"],"resources":["vault:red.vault/red.secret.stripe.*"]}]}"#,
     )
@@ -579,16 +556,11 @@ fn offline_backup_and_restore() {
     assert_eq!(o.status.code(), Some(13), "{:?}", text(&o));
     let before = std::fs::read(&old_db).expect("read");
     let out_path = old_dir.path().join("offline.rdbk");
-    let o = red(
-        &[
-            "backup",
-            "--path",
-            &old_db_s,
-            "--out",
-            out_path.to_str().expect("utf-8"),
-        ],
-        &cert_env,
-    );
+    let backup_to_out = || {
+        let out = out_path.to_str().expect("utf-8");
+        red(&["backup", "--path", &old_db_s, "--out", out], &cert_env)
+    };
+    let o = backup_to_out();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(
@@ -599,16 +571,7 @@ fn offline_backup_and_restore() {
     assert!(out.contains("secrets 3"), "{out}");
     assert_no_secret_in(out.as_bytes(), &[], "red backup's output");
     // Never overwrites.
-    let o = red(
-        &[
-            "backup",
-            "--path",
-            &old_db_s,
-            "--out",
-            out_path.to_str().expect("utf-8"),
-        ],
-        &cert_env,
-    );
+    let o = backup_to_out();
     assert_eq!(o.status.code(), Some(20), "{:?}", text(&o));
 
     let new_dir = tmp();
@@ -623,16 +586,15 @@ fn offline_backup_and_restore() {
         ("REDDB_CERTIFICATE", new_cert.as_str()),
         ("REDDB_BACKUP_KEY_FILE", key_file_s.as_str()),
     ];
+    let restore =
+        |env: &[(&str, &str)]| red(&["restore", "--path", &new_db_s, "--from", from], env);
     // Wrong backup key: exit 25, file unchanged.
     let fresh = std::fs::read(&new_db).expect("read");
     let wrong = "ef".repeat(32);
-    let o = red(
-        &["restore", "--path", &new_db_s, "--from", from],
-        &[
-            ("REDDB_CERTIFICATE", &new_cert),
-            ("REDDB_BACKUP_KEY", &wrong),
-        ],
-    );
+    let o = restore(&[
+        ("REDDB_CERTIFICATE", &new_cert),
+        ("REDDB_BACKUP_KEY", &wrong),
+    ]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(25), "{out}{err}");
     assert!(err.contains("backup key does not open"), "{err}");
@@ -642,22 +604,16 @@ fn offline_backup_and_restore() {
         "nothing written"
     );
     // No key at all: usage (2).
-    let o = red(
-        &["restore", "--path", &new_db_s, "--from", from],
-        &[("REDDB_CERTIFICATE", &new_cert)],
-    );
+    let o = restore(&[("REDDB_CERTIFICATE", &new_cert)]);
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
     // The old certificate on the new file: 10.
-    let o = red(
-        &["restore", "--path", &new_db_s, "--from", from],
-        &[
-            ("REDDB_CERTIFICATE", &boot.certificate),
-            ("REDDB_BACKUP_KEY_FILE", &key_file_s),
-        ],
-    );
+    let o = restore(&[
+        ("REDDB_CERTIFICATE", &boot.certificate),
+        ("REDDB_BACKUP_KEY_FILE", &key_file_s),
+    ]);
     assert_eq!(o.status.code(), Some(10), "{:?}", text(&o));
     // The real restore.
-    let o = red(&["restore", "--path", &new_db_s, "--from", from], &new_env);
+    let o = restore(&new_env);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(
@@ -666,7 +622,7 @@ fn offline_backup_and_restore() {
     );
     // Twice: conflict (26), nothing changed.
     let after = std::fs::read(&new_db).expect("read");
-    let o = red(&["restore", "--path", &new_db_s, "--from", from], &new_env);
+    let o = restore(&new_env);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(26), "{out}{err}");
     assert!(err.contains("already holds"), "{err}");

@@ -10,6 +10,10 @@
 //! Failure messages never quote a secret: anything that could be one is
 //! passed through [`redact`] first.
 
+mod common_daemon;
+
+use common_daemon::{longest_hex_run, xorshift_bytes};
+
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::password::verify_password;
 use reddb::database::{now_ms, open_pager, Database};
@@ -58,20 +62,6 @@ fn red(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
         stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
         stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
     }
-}
-
-/// Length of the longest run of ASCII hex digits in `text`.
-fn longest_hex_run(text: &[u8]) -> usize {
-    let (mut best, mut cur) = (0, 0);
-    for b in text {
-        if b.is_ascii_hexdigit() {
-            cur += 1;
-            best = best.max(cur);
-        } else {
-            cur = 0;
-        }
-    }
-    best
 }
 
 /// `text` safe to show in a failure message: every given secret and every
@@ -550,17 +540,6 @@ struct Case {
     forbidden: Vec<String>,
     /// A file that must be byte-identical afterwards.
     unchanged: Option<PathBuf>,
-}
-
-fn xorshift_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        })
-        .collect()
 }
 
 #[test]

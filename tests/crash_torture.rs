@@ -301,6 +301,17 @@ struct Rec {
     version: Option<u32>,
 }
 
+impl Rec {
+    /// Sent, but its reply never came.
+    fn in_doubt(op: Op) -> Rec {
+        Rec {
+            op,
+            outcome: Outcome::InDoubt,
+            version: None,
+        }
+    }
+}
+
 /// One writer's key counters and sequence, carried across cycles.
 #[derive(Clone, Debug, Default)]
 struct WriterState {
@@ -508,11 +519,7 @@ fn http_writer(plan: Plan, http: u16, key: &str, stop: &AtomicBool) -> WriterOut
                 });
             }
             Err(_) => {
-                out.recs.push(Rec {
-                    op,
-                    outcome: Outcome::InDoubt,
-                    version: None,
-                });
+                out.recs.push(Rec::in_doubt(op));
                 return out;
             }
         }
@@ -568,11 +575,7 @@ fn resp_writer(plan: Plan, wire: u16, key: &str, pipeline: usize, stop: &AtomicB
                     }
                 }
                 if replies.len() < want {
-                    out.recs.push(Rec {
-                        op,
-                        outcome: Outcome::InDoubt,
-                        version: None,
-                    });
+                    out.recs.push(Rec::in_doubt(op));
                     break;
                 }
                 if let Err(e) = check_replies(&op, &replies) {
@@ -590,11 +593,7 @@ fn resp_writer(plan: Plan, wire: u16, key: &str, pipeline: usize, stop: &AtomicB
         if !sent || !rest.is_empty() || out.recs.last().map(|r| r.outcome) == Some(Outcome::InDoubt)
         {
             for op in rest {
-                out.recs.push(Rec {
-                    op,
-                    outcome: Outcome::InDoubt,
-                    version: None,
-                });
+                out.recs.push(Rec::in_doubt(op));
             }
             return out;
         }

@@ -15,45 +15,13 @@ use tempfile::TempDir;
 
 const ADMIN_TOKEN: &str = "policy-test-admin-token-0123456789";
 
-const DENY_RECIPE: &str = r#"{
-  "id": "lock-ai-custom-secrets",
-  "statements": [
-    {
-      "sid": "no-read-ai-custom",
-      "effect": "deny",
-      "actions": ["vault:read", "vault:read_metadata", "vault:write"],
-      "resources": ["vault:red.vault/red.secret.ai.custom.*"]
-    }
-  ]
-}"#;
+/// Seed 002 §6, verbatim (shared with the unit tests and backup_restore).
+const DENY_RECIPE: &str = include_str!("fixtures/seed_policy_deny.json");
 
-const KEEPER_RECIPE: &str = r#"{
-  "id": "ai-openai-key-keeper",
-  "statements": [
-    {
-      "sid": "allow-keeper",
-      "effect": "allow",
-      "actions": ["vault:read"],
-      "resources": ["vault:red.vault/red.secret.ai.openai.*"]
-    }
-  ]
-}"#;
+const KEEPER_RECIPE: &str = include_str!("fixtures/seed_policy_keeper.json");
 
 fn tmp() -> TempDir {
     tempfile::tempdir().expect("tempdir")
-}
-
-/// `PUT` with a raw body (the recipes go over the wire byte for byte).
-fn put_raw(d: &Daemon, path: &str, bearer: &str, body: &str) -> Resp {
-    let auth = format!("Bearer {bearer}");
-    d.conn()
-        .try_request(
-            "PUT",
-            path,
-            &[("Authorization", auth.as_str())],
-            Some(body.as_bytes()),
-        )
-        .expect("PUT")
 }
 
 fn put_json(d: &Daemon, path: &str, bearer: &str, body: &Json) -> Resp {
@@ -132,7 +100,9 @@ fn deny_recipe_blocks_even_the_admin() {
     )
     .ok("put bare");
 
-    let j = put_raw(&d, "/policies/lock-ai-custom-secrets", k, DENY_RECIPE).ok("put recipe");
+    let j = d
+        .put_raw("/policies/lock-ai-custom-secrets", k, DENY_RECIPE)
+        .ok("put recipe");
     assert_eq!(j["created"], true);
     assert_eq!(j["policy"]["id"], "lock-ai-custom-secrets");
     d.post(
@@ -223,7 +193,8 @@ fn keeper_recipe_lets_exactly_one_user_read() {
     let bob = user_with_key(&d, k, "bob", "bob-password-1");
     let carol = user_with_key(&d, k, "carol", "carol-password-1");
 
-    put_raw(&d, "/policies/ai-openai-key-keeper", k, KEEPER_RECIPE).ok("put recipe");
+    d.put_raw("/policies/ai-openai-key-keeper", k, KEEPER_RECIPE)
+        .ok("put recipe");
     d.post(
         "/policies/ai-openai-key-keeper/attach",
         Some(k),
@@ -462,7 +433,8 @@ fn policies_survive_a_restart() {
         &json!({"value": "v"}),
     )
     .ok("put");
-    put_raw(&d, "/policies/lock-ai-custom-secrets", &k, DENY_RECIPE).ok("put");
+    d.put_raw("/policies/lock-ai-custom-secrets", &k, DENY_RECIPE)
+        .ok("put");
     d.post(
         "/policies/lock-ai-custom-secrets/attach",
         Some(&k),

@@ -307,6 +307,20 @@ impl Daemon {
         assert_eq!(r.json()["status"], "ok", "after {context}");
     }
 
+    /// `PUT` with a raw body (policy documents go over the wire byte for
+    /// byte).
+    pub fn put_raw(&self, path: &str, bearer: &str, body: &str) -> Resp {
+        let auth = format!("Bearer {bearer}");
+        self.conn()
+            .try_request(
+                "PUT",
+                path,
+                &[("Authorization", auth.as_str())],
+                Some(body.as_bytes()),
+            )
+            .expect("PUT")
+    }
+
     /// `POST /auth/bootstrap` with the default admin.
     pub fn bootstrap(&self) -> Boot {
         let r = self.post(
@@ -638,4 +652,31 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Whether `needle` occurs in `hay`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Length of the longest run of ASCII hex digits in `text` (a certificate,
+/// key or token is 32+ hex digits: output with such a run may quote one).
+pub fn longest_hex_run(text: &[u8]) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for b in text {
+        if b.is_ascii_hexdigit() {
+            cur += 1;
+            best = best.max(cur);
+        } else {
+            cur = 0;
+        }
+    }
+    best
+}
+
+/// `len` deterministic pseudo-random bytes (xorshift64) for foreign files.
+pub fn xorshift_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        })
+        .collect()
 }
