@@ -4,6 +4,11 @@
 //! socket → protocol parser → service → store → pager; see
 //! `docs/ARCHITECTURE.md` for the map and `docs/FORMAT.md` for the file.
 
+// Outside data must never reach a panic: no `unwrap`/`expect` and no
+// unchecked indexing in the library (tests may; see clippy.toml). Enforced
+// by `cargo clippy -- -D warnings` in `.ci/run`.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 pub mod backup;
 pub mod cli;
 pub mod codec;

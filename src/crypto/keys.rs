@@ -126,7 +126,9 @@ impl Certificate {
         h.update(&self.0[..]);
         let d = h.finalize();
         let mut out = [0u8; 16];
-        out.copy_from_slice(&d[..16]);
+        if let Some(head) = d.first_chunk::<16>() {
+            out = *head;
+        }
         out
     }
 

@@ -19,12 +19,15 @@ pub fn available() -> bool {
 fn program() -> Vec<seccompiler::sock_filter> {
     PROGRAM
         .chunks_exact(8)
-        .map(|c| seccompiler::sock_filter {
-            code: u16::from_ne_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-        })
+        .filter_map(|c| <[u8; 8]>::try_from(c).ok())
+        .map(
+            |[c0, c1, jt, jf, k0, k1, k2, k3]| seccompiler::sock_filter {
+                code: u16::from_ne_bytes([c0, c1]),
+                jt,
+                jf,
+                k: u32::from_ne_bytes([k0, k1, k2, k3]),
+            },
+        )
         .collect()
 }
 

@@ -201,12 +201,14 @@ impl Pager {
                 .write_at(slot * u64::from(header.page_size), &page)
                 .map_err(|e| Error::io("cannot write meta page", e))?;
             self.sync()?;
-            self.copies[slot as usize] = Some(MetaCopy {
-                header,
-                generation,
-                sealed,
-                prefix,
-            });
+            if let Some(copy) = self.copies.get_mut(slot as usize) {
+                *copy = Some(MetaCopy {
+                    header,
+                    generation,
+                    sealed,
+                    prefix,
+                });
+            }
         }
         self.header = header;
         Ok(())

@@ -434,8 +434,9 @@ impl Service {
         };
         let r = self.finish_job(then, output);
         let actor = actor.unwrap_or_else(|| match &r {
-            Ok(j) => j["user"]["username"]
-                .as_str()
+            Ok(j) => j
+                .pointer("/user/username")
+                .and_then(Json::as_str)
                 .unwrap_or(audit::ANONYMOUS)
                 .to_string(),
             Err(_) => audit::ANONYMOUS.to_string(),

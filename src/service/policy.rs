@@ -290,7 +290,7 @@ fn segment_match(pat: &[u8], s: &[u8]) -> bool {
                 star = Some((p, i));
                 p += 1;
             }
-            Some(&c) if c == s[i] => {
+            Some(&c) if Some(&c) == s.get(i) => {
                 p += 1;
                 i += 1;
             }

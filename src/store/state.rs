@@ -27,13 +27,38 @@ fn entry_cost(key: &[u8], entry: &Entry) -> usize {
     key.len() + entry.value.payload_len() + 24
 }
 
+type Space = HashMap<Vec<u8>, Entry>;
+
+/// The map of one namespace (a field borrow, so `live_bytes` stays usable).
+fn space_mut(spaces: &mut [Space; 5], ns: Namespace) -> &mut Space {
+    let [vault, secrets, config, keyspace, audit] = spaces;
+    match ns {
+        Namespace::Vault => vault,
+        Namespace::Secrets => secrets,
+        Namespace::Config => config,
+        Namespace::Keyspace => keyspace,
+        Namespace::Audit => audit,
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct State {
-    spaces: [HashMap<Vec<u8>, Entry>; 5],
+    spaces: [Space; 5],
     live_bytes: usize,
 }
 
 impl State {
+    fn space(&self, ns: Namespace) -> &Space {
+        let [vault, secrets, config, keyspace, audit] = &self.spaces;
+        match ns {
+            Namespace::Vault => vault,
+            Namespace::Secrets => secrets,
+            Namespace::Config => config,
+            Namespace::Keyspace => keyspace,
+            Namespace::Audit => audit,
+        }
+    }
+
     pub fn apply(&mut self, m: Mutation) {
         match m {
             Mutation::Put {
@@ -47,19 +72,19 @@ impl State {
                     expires_at_ms,
                 };
                 self.live_bytes += entry_cost(&key, &entry);
-                let space = &mut self.spaces[ns.index()];
+                let space = space_mut(&mut self.spaces, ns);
                 if let Some(old) = space.get(&key) {
                     self.live_bytes = self.live_bytes.saturating_sub(entry_cost(&key, old));
                 }
                 space.insert(key, entry);
             }
             Mutation::Delete { ns, key } => {
-                if let Some(old) = self.spaces[ns.index()].remove(&key) {
+                if let Some(old) = space_mut(&mut self.spaces, ns).remove(&key) {
                     self.live_bytes = self.live_bytes.saturating_sub(entry_cost(&key, &old));
                 }
             }
             Mutation::Clear { ns } => {
-                let space = std::mem::take(&mut self.spaces[ns.index()]);
+                let space = std::mem::take(space_mut(&mut self.spaces, ns));
                 for (k, e) in &space {
                     self.live_bytes = self.live_bytes.saturating_sub(entry_cost(k, e));
                 }
@@ -69,21 +94,19 @@ impl State {
 
     /// The entry under `key` if it exists and has not expired.
     pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.spaces[ns.index()]
-            .get(key)
-            .filter(|e| e.is_live(now_ms))
+        self.space(ns).get(key).filter(|e| e.is_live(now_ms))
     }
 
     /// Every live entry of a namespace (unordered).
     pub fn iter(&self, ns: Namespace, now_ms: u64) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
-        self.spaces[ns.index()]
+        self.space(ns)
             .iter()
             .filter(move |(_, e)| e.is_live(now_ms))
     }
 
     /// Entries held in memory for a namespace, expired-but-unswept included.
     pub fn held(&self, ns: Namespace) -> usize {
-        self.spaces[ns.index()].len()
+        self.space(ns).len()
     }
 
     /// Live entries of a namespace (walks the namespace).

@@ -47,14 +47,22 @@ impl VaultRoot {
 
     fn encode(&self) -> Result<LockedBuf> {
         let mut buf = LockedBuf::zeroed(PAYLOAD_LEN)?;
-        buf[0] = PAYLOAD_VERSION;
-        buf[1..33].copy_from_slice(self.master.as_bytes());
-        buf[33..65].copy_from_slice(self.data_key.as_bytes());
+        // The layout of docs/FORMAT.md §5.2; `put` cannot miss (the offsets
+        // are constants inside PAYLOAD_LEN) but refuses instead of panicking.
+        let mut put = |at: usize, bytes: &[u8]| -> Result<()> {
+            buf.get_mut(at..at + bytes.len())
+                .ok_or_else(|| Error::Internal("vault payload layout".into()))?
+                .copy_from_slice(bytes);
+            Ok(())
+        };
+        put(0, &[PAYLOAD_VERSION])?;
+        put(1, self.master.as_bytes())?;
+        put(33, self.data_key.as_bytes())?;
         if let Some(k) = &self.aes_key {
-            buf[65] = 1;
-            buf[66..98].copy_from_slice(&k[..]);
+            put(65, &[1])?;
+            put(66, &k[..])?;
         }
-        buf[98..106].copy_from_slice(&self.created_at_ms.to_be_bytes());
+        put(98, &self.created_at_ms.to_be_bytes())?;
         Ok(buf)
     }
 
