@@ -107,7 +107,7 @@ impl Database {
         cost: PasswordCost,
         min_password_len: usize,
     ) -> Result<PreparedBootstrap> {
-        accounts::validate_username(username)?;
+        accounts::validate_new_username(username)?;
         accounts::validate_password(password, min_password_len)?;
         let now = now_ms();
         let root = VaultRoot::generate(now)?;

@@ -484,12 +484,20 @@ fn users_and_api_keys() {
     d.post(
         "/auth/users/alice/password",
         Some(&at),
-        &json!({"password": "alice-password-2"}),
+        &json!({"password": "alice-password-2", "current_password": "alice-password-1"}),
     )
     .ok("alice changes her password");
     d.login("alice", "alice-password-1")
         .expect_error(401, "invalid_credentials", "old password");
-    d.login("alice", "alice-password-2").ok("new password");
+    d.get("/auth/api-keys", Some(&at)).expect_error(
+        401,
+        "unauthorized",
+        "the session ended with the change",
+    );
+    let at = d.login("alice", "alice-password-2").ok("new password")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
 
     // Her own API key: shown once, listed without the token, owner-scoped.
     let own = d

@@ -45,7 +45,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         ));
     }
     let password = read_password(&flags)?;
-    accounts::validate_username(username)?;
+    accounts::validate_new_username(username)?;
     accounts::validate_password(password.as_bytes(), accounts::MIN_PASSWORD_LEN)?;
     if let Some(out) = cert_out {
         if Path::new(out).exists() {

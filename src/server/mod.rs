@@ -39,6 +39,14 @@ pub fn run(
             ..ServiceConfig::default()
         },
     );
+    // Test hook: a small audit cap, so tests can fill it.
+    #[cfg(feature = "test-hooks")]
+    if let Some(max) = std::env::var("REDDB_TEST_AUDIT_MAX")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        service.set_audit_max(max);
+    }
     service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
     drop(admin);
     // Logical backups go next to the database file (the one directory the

@@ -74,7 +74,15 @@ pub struct NewApiKey {
     pub record: ApiKeyRecord,
 }
 
-/// Usernames: 1 to 64 of `A-Z a-z 0-9 . _ - @`.
+/// Names that can never belong to a user: the audit log records requests
+/// whose credentials did not resolve as `anonymous` and the admin token as
+/// `admin-token`, so a user by either name (in any case) would be
+/// indistinguishable from them. Checked when a user is created or
+/// bootstrapped ([`validate_new_username`]).
+pub const RESERVED_USERNAMES: [&str; 2] = ["anonymous", "admin-token"];
+
+/// Usernames: 1 to 64 of `A-Z a-z 0-9 . _ - @`. The syntax only: names
+/// already stored, and names typed at a login, are checked with this.
 pub fn validate_username(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -88,6 +96,37 @@ pub fn validate_username(name: &str) -> Result<()> {
             "username must be 1 to 64 characters of letters, digits, '.', '_', '-', '@'".into(),
         ))
     }
+}
+
+/// A name for a new user: the syntax of [`validate_username`], and not one
+/// of [`RESERVED_USERNAMES`] in any letter case.
+pub fn validate_new_username(name: &str) -> Result<()> {
+    validate_username(name)?;
+    if RESERVED_USERNAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+    {
+        return Err(Error::InvalidInput(format!(
+            "the username '{name}' is reserved (the audit log uses it for requests that are not a user's)"
+        )));
+    }
+    Ok(())
+}
+
+/// Identifies one incarnation of one password of one user: a digest of the
+/// name and the stored PHC string (whose salt is new at every hash). A
+/// session or wire connection remembers the stamp of the user it
+/// authenticated as; a password change, or the user being deleted and
+/// created again, changes the stamp and so ends them, even if a revocation
+/// were ever missed.
+pub fn user_stamp(user: &UserRecord) -> String {
+    let mut h = Sha256::new();
+    h.update(b"reddb-user-stamp-v1");
+    h.update(user.username.as_bytes());
+    h.update([0u8]);
+    h.update(user.password_hash.as_bytes());
+    let digest = h.finalize();
+    hex::encode(digest.get(..16).unwrap_or(&[]))
 }
 
 pub fn validate_password(password: &[u8], min_len: usize) -> Result<()> {
@@ -119,7 +158,7 @@ pub fn new_user(
     cost: PasswordCost,
     now_ms: u64,
 ) -> Result<UserRecord> {
-    validate_username(username)?;
+    validate_new_username(username)?;
     Ok(UserRecord {
         username: username.to_string(),
         role,

@@ -2,21 +2,39 @@
 //! and denied request, stored in [`Namespace::Audit`].
 //!
 //! An event is `{time_ms, principal, action, resource, outcome, code?,
-//! peer}`: names, never a value, token or password. `outcome` is `ok`,
-//! `denied` (403), `unauthorized` (401) or `error`; `code` is the error
-//! code when it is not `ok`.
+//! peer, unauthenticated?}`: names, never a value, token or password.
+//! `outcome` is `ok`, `denied` (403), `unauthorized` (401) or `error`;
+//! `code` is the error code when it is not `ok`. `resource` is at most
+//! [`MAX_RESOURCE_BYTES`] bytes with control characters replaced; a longer
+//! one is cut at a character boundary and ends with [`CUT_MARK`].
 //!
 //! Keys are `TTTTTTTTTTTTTTTT-SSSSSSSSSSSS` (zero-padded milliseconds, then
 //! a sequence number), so they sort by time; the time is made monotonic
 //! (never below the previous event's) so key order is commit order.
+//!
+//! Two classes of events, with separate quotas. **Unauthenticated** events
+//! are those of requests whose credentials did not resolve to a principal:
+//! principal `anonymous`, outcome `unauthorized`, or a refused `auth.*`
+//! attempt (a failed login, a throttled token). Anyone who can reach a port
+//! can cause them, so they are kept apart: at most a tenth of the cap
+//! ([`unauthenticated_quota`]), evicting only each other. Every other event
+//! is **authenticated** history, of which the newest [`MAX_EVENTS`] are
+//! kept; nothing unauthenticated can evict it.
+//!
 //! Retention: an event expires 30 days after it was written
-//! ([`RETENTION_MS`], the store's expiry and sweep drop it) and at most the
-//! newest [`MAX_EVENTS`] are kept — the write that adds one more deletes the
+//! ([`RETENTION_MS`], the store's expiry and sweep drop it), and the write
+//! that adds one more event than its class may hold deletes that class's
 //! oldest in the same commit. An event is staged as its own commit in the
 //! loop turn of the request, so group commit flushes it with the
 //! operation's own commit, before the reply leaves; a denied request's
 //! event is therefore durable before its 403 is sent. With the vault
 //! sealed nothing is written, events included.
+//!
+//! Folding: refusals a client can send at line rate — every
+//! unauthenticated refusal, and `rate_limited`, `busy` and `noauth` — are
+//! folded per (action, peer): the first in a [`THROTTLE_WINDOW_MS`] window
+//! is written, the rest are counted and written as one summary event when
+//! the window ends ([`ThrottledRefusals`]).
 
 use super::{Principal, Service, ServiceError, ServiceResult};
 use crate::database::now_ms;
@@ -26,7 +44,12 @@ use serde_json::{json, Value as Json};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
+/// Authenticated events kept (the newest).
 pub const MAX_EVENTS: usize = 100_000;
+/// Longest `resource` stored, in bytes, [`CUT_MARK`] included.
+pub const MAX_RESOURCE_BYTES: usize = 256;
+/// The end of a `resource` that was cut to [`MAX_RESOURCE_BYTES`].
+pub const CUT_MARK: &str = "…[cut]";
 pub const RETENTION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 pub const DEFAULT_LIMIT: usize = 1000;
 pub const MAX_LIMIT: usize = 10_000;
@@ -44,12 +67,58 @@ pub struct AuditEvent {
     pub code: Option<String>,
     #[serde(default)]
     pub peer: Option<String>,
+    /// The request's credentials did not resolve (see the module header).
+    /// Absent in events written before the two classes existed, which are
+    /// authenticated history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unauthenticated: bool,
 }
 
-/// The in-memory index of stored event keys, oldest first.
+/// Unauthenticated events kept: a tenth of the authenticated cap (at least
+/// one).
+pub fn unauthenticated_quota(max: usize) -> usize {
+    (max / 10).max(1)
+}
+
+/// Whether an event belongs to the unauthenticated class: its credentials
+/// did not resolve (`anonymous`), it was refused as unauthorized, or it is
+/// a refused attempt to authenticate (`auth.*` not `ok`: a failed login, a
+/// throttled or malformed one).
+pub fn is_unauthenticated(principal: &str, action: &str, outcome: &str) -> bool {
+    principal == ANONYMOUS
+        || outcome == "unauthorized"
+        || (action.starts_with("auth.") && outcome != "ok")
+}
+
+/// `resource` as stored: control characters replaced by U+FFFD, and at most
+/// [`MAX_RESOURCE_BYTES`] bytes — a longer one is cut at a character
+/// boundary and marked with [`CUT_MARK`].
+pub fn bounded_resource(resource: &str) -> String {
+    let mut out = String::with_capacity(resource.len().min(MAX_RESOURCE_BYTES + 4));
+    for c in resource.chars() {
+        if out.len() > MAX_RESOURCE_BYTES {
+            break;
+        }
+        out.push(if c.is_control() { '\u{fffd}' } else { c });
+    }
+    if out.len() <= MAX_RESOURCE_BYTES {
+        return out;
+    }
+    let mut end = MAX_RESOURCE_BYTES - CUT_MARK.len();
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    out.push_str(CUT_MARK);
+    out
+}
+
+/// The in-memory index of stored event keys, oldest first, one queue per
+/// class.
 #[derive(Debug, Default)]
 pub struct AuditIndex {
-    keys: VecDeque<Vec<u8>>,
+    authenticated: VecDeque<Vec<u8>>,
+    unauthenticated: VecDeque<Vec<u8>>,
     last_time_ms: u64,
     next_seq: u64,
 }
@@ -69,57 +138,109 @@ fn time_of(k: &[u8]) -> u64 {
 }
 
 impl AuditIndex {
-    /// Rebuilds from the stored keys (any order).
-    pub fn from_keys(mut keys: Vec<Vec<u8>>) -> Self {
-        keys.sort();
-        let (last_time_ms, next_seq) = keys
-            .last()
+    /// Rebuilds from the stored keys with their class (any order).
+    pub fn from_entries(entries: Vec<(Vec<u8>, bool)>) -> Self {
+        let mut authenticated = Vec::new();
+        let mut unauthenticated = Vec::new();
+        for (k, unauth) in entries {
+            if unauth {
+                unauthenticated.push(k);
+            } else {
+                authenticated.push(k);
+            }
+        }
+        authenticated.sort();
+        unauthenticated.sort();
+        let newest = match (authenticated.last(), unauthenticated.last()) {
+            (Some(a), Some(u)) => Some(a.max(u)),
+            (a, u) => a.or(u),
+        };
+        let (last_time_ms, next_seq) = newest
             .and_then(|k| parse_key(k))
             .map_or((0, 0), |(t, q)| (t, q + 1));
         Self {
-            keys: keys.into(),
+            authenticated: authenticated.into(),
+            unauthenticated: unauthenticated.into(),
             last_time_ms,
             next_seq,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.authenticated.len() + self.unauthenticated.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.len() == 0
     }
 
-    /// Allocates the key of a new event at `now` (monotonic) and returns
-    /// it with the keys to delete so at most `max` remain.
-    pub fn push(&mut self, now: u64, max: usize) -> (u64, Vec<u8>, Vec<Vec<u8>>) {
+    /// Allocates the key of a new event at `now` (monotonic) in its class
+    /// and returns it with the keys to delete so that the class holds at
+    /// most `max` (authenticated) or [`unauthenticated_quota`]`(max)`.
+    pub fn push(
+        &mut self,
+        now: u64,
+        max: usize,
+        unauthenticated: bool,
+    ) -> (u64, Vec<u8>, Vec<Vec<u8>>) {
         let time = now.max(self.last_time_ms);
         let key = event_key(time, self.next_seq);
         self.last_time_ms = time;
         self.next_seq += 1;
-        self.keys.push_back(key.clone());
+        let (queue, cap) = if unauthenticated {
+            (&mut self.unauthenticated, unauthenticated_quota(max))
+        } else {
+            (&mut self.authenticated, max.max(1))
+        };
+        queue.push_back(key.clone());
         let mut evicted = Vec::new();
         // Keys older than the retention window have expired in the store
         // already: forget them without a delete.
-        while self
-            .keys
-            .front()
-            .is_some_and(|k| time_of(k).saturating_add(RETENTION_MS) <= now)
-        {
-            self.keys.pop_front();
+        for q in [&mut self.authenticated, &mut self.unauthenticated] {
+            while q
+                .front()
+                .is_some_and(|k| time_of(k).saturating_add(RETENTION_MS) <= now)
+            {
+                q.pop_front();
+            }
         }
-        while self.keys.len() > max.max(1) {
-            if let Some(k) = self.keys.pop_front() {
+        let queue = if unauthenticated {
+            &mut self.unauthenticated
+        } else {
+            &mut self.authenticated
+        };
+        while queue.len() > cap {
+            if let Some(k) = queue.pop_front() {
                 evicted.push(k);
             }
         }
         (time, key, evicted)
     }
 
-    /// Keys newest first.
-    pub fn newest_first(&self) -> impl Iterator<Item = &Vec<u8>> {
-        self.keys.iter().rev()
+    /// Keys of both classes, newest first.
+    pub fn newest_first(&self) -> NewestFirst<'_> {
+        NewestFirst {
+            a: self.authenticated.iter().rev().peekable(),
+            u: self.unauthenticated.iter().rev().peekable(),
+        }
+    }
+}
+
+/// Both classes' keys merged, newest first (each queue is sorted).
+pub struct NewestFirst<'a> {
+    a: std::iter::Peekable<std::iter::Rev<std::collections::vec_deque::Iter<'a, Vec<u8>>>>,
+    u: std::iter::Peekable<std::iter::Rev<std::collections::vec_deque::Iter<'a, Vec<u8>>>>,
+}
+
+impl<'a> Iterator for NewestFirst<'a> {
+    type Item = &'a Vec<u8>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match (self.a.peek(), self.u.peek()) {
+            (Some(a), Some(u)) if u > a => self.u.next(),
+            (Some(_), _) => self.a.next(),
+            (None, _) => self.u.next(),
+        }
     }
 }
 
@@ -188,11 +309,11 @@ pub const THROTTLE_WINDOW_MS: u64 = 10_000;
 /// Peers tracked at once; past this every pending summary is written.
 const MAX_THROTTLED: usize = 4096;
 
-/// Refusals that cost no work (rate limited, busy) arrive in floods. The
-/// first one per (action, peer) in a window is recorded as usual; the rest
-/// are counted and recorded as one summary event when the window ends. A
-/// flood therefore writes a handful of events instead of thousands per
-/// second, and cannot push real history out of the bounded log.
+/// Refusals a client can send at line rate arrive in floods. The first one
+/// per (action, peer) in a window is recorded as usual; the rest are
+/// counted and recorded as one summary event when the window ends. A flood
+/// therefore writes a handful of events instead of thousands per second,
+/// and (being unauthenticated, mostly) cannot push real history out.
 #[derive(Debug, Default)]
 pub struct ThrottledRefusals {
     windows: std::collections::HashMap<(String, Option<IpAddr>), Window>,
@@ -203,11 +324,19 @@ struct Window {
     started_ms: u64,
     suppressed: u64,
     principal: String,
-    code: &'static str,
+    outcome: String,
+    code: String,
 }
 
-/// A summary to write: (action, peer, principal, code, suppressed count).
-type Summary = (String, Option<IpAddr>, String, &'static str, u64);
+/// A summary to write.
+struct Summary {
+    action: String,
+    peer: Option<IpAddr>,
+    principal: String,
+    outcome: String,
+    code: String,
+    suppressed: u64,
+}
 
 impl ThrottledRefusals {
     /// Whether this refusal is folded into its window (not written now).
@@ -226,7 +355,7 @@ impl ThrottledRefusals {
         action: &str,
         peer: Option<IpAddr>,
         principal: &str,
-        code: &'static str,
+        outcome: (&str, &str),
         now: u64,
     ) {
         self.windows.insert(
@@ -235,7 +364,8 @@ impl ThrottledRefusals {
                 started_ms: now,
                 suppressed: 0,
                 principal: principal.to_string(),
-                code,
+                outcome: outcome.0.to_string(),
+                code: outcome.1.to_string(),
             },
         );
     }
@@ -247,13 +377,14 @@ impl ThrottledRefusals {
         self.windows.retain(|(action, peer), w| {
             let ended = all || now.saturating_sub(w.started_ms) >= THROTTLE_WINDOW_MS;
             if ended && w.suppressed > 0 {
-                out.push((
-                    action.clone(),
-                    *peer,
-                    w.principal.clone(),
-                    w.code,
-                    w.suppressed,
-                ));
+                out.push(Summary {
+                    action: action.clone(),
+                    peer: *peer,
+                    principal: w.principal.clone(),
+                    outcome: w.outcome.clone(),
+                    code: w.code.clone(),
+                    suppressed: w.suppressed,
+                });
             }
             !ended
         });
@@ -270,17 +401,27 @@ impl Service {
     }
 
     fn write_summaries(&mut self, summaries: Vec<Summary>) {
-        for (action, peer, principal, code, n) in summaries {
-            let resource = format!("{n} more refused within {} s", THROTTLE_WINDOW_MS / 1000);
-            self.write_event(&principal, &action, &resource, ("error", Some(code)), peer);
+        for s in summaries {
+            let resource = format!(
+                "{} more refused within {} s",
+                s.suppressed,
+                THROTTLE_WINDOW_MS / 1000
+            );
+            self.write_event(
+                &s.principal,
+                &s.action,
+                &resource,
+                (&s.outcome, Some(&s.code)),
+                s.peer,
+            );
         }
     }
 
     /// Records one event (staged as its own commit; flushed with the
     /// request's). Does nothing while the vault is not open. A failure to
     /// stage is logged by code only: the request itself already has its
-    /// answer. Rate-limited, busy and NOAUTH refusals are folded per peer (see
-    /// [`ThrottledRefusals`]).
+    /// answer. Unauthenticated refusals and rate-limited, busy and NOAUTH
+    /// ones are folded per (action, peer) (see [`ThrottledRefusals`]).
     pub fn audit(
         &mut self,
         principal: &str,
@@ -292,10 +433,13 @@ impl Service {
         if self.database().is_none() {
             return;
         }
-        if let Some(code) = outcome
-            .1
-            .and_then(|c| FOLDED_CODES.iter().copied().find(|f| *f == c))
-        {
+        let folded = match outcome.1 {
+            Some(code) => {
+                FOLDED_CODES.contains(&code) || is_unauthenticated(principal, action, outcome.0)
+            }
+            None => false,
+        };
+        if folded {
             let now = now_ms();
             if self.audit_throttled.fold(action, peer, now) {
                 return;
@@ -304,8 +448,13 @@ impl Service {
                 let all = self.audit_throttled.close(now, true);
                 self.write_summaries(all);
             }
-            self.audit_throttled
-                .open(action, peer, principal, code, now);
+            self.audit_throttled.open(
+                action,
+                peer,
+                principal,
+                (outcome.0, outcome.1.unwrap_or("")),
+                now,
+            );
         }
         self.write_event(principal, action, resource, outcome, peer);
     }
@@ -319,15 +468,17 @@ impl Service {
         peer: Option<IpAddr>,
     ) {
         let now = now_ms();
-        let (time, key, evicted) = self.audit_index.push(now, self.audit_max);
+        let unauthenticated = is_unauthenticated(principal, action, outcome.0);
+        let (time, key, evicted) = self.audit_index.push(now, self.audit_max, unauthenticated);
         let event = AuditEvent {
             time_ms: time,
             principal: safe_name(principal),
             action: action.to_string(),
-            resource: resource.to_string(),
+            resource: bounded_resource(resource),
             outcome: outcome.0.to_string(),
             code: outcome.1.map(str::to_string),
             peer: peer.map(|p| p.to_string()),
+            unauthenticated,
         };
         let Ok(bytes) = serde_json::to_vec(&event) else {
             return;
@@ -360,19 +511,28 @@ impl Service {
     }
 
     pub(super) fn rebuild_audit_index(&mut self) {
-        let keys: Vec<Vec<u8>> = match self.database() {
+        // One decode per stored event at start-up, to learn its class.
+        let entries: Vec<(Vec<u8>, bool)> = match self.database() {
             Some(db) => db
                 .store()
                 .state()
                 .iter(Namespace::Audit, now_ms())
-                .map(|(k, _)| k.clone())
+                .map(|(k, e)| {
+                    let unauth = match &e.value {
+                        Value::Bytes(b) => serde_json::from_slice::<AuditEvent>(b)
+                            .is_ok_and(|ev| ev.unauthenticated),
+                        _ => false,
+                    };
+                    (k.clone(), unauth)
+                })
                 .collect(),
             None => Vec::new(),
         };
-        self.audit_index = AuditIndex::from_keys(keys);
+        self.audit_index = AuditIndex::from_entries(entries);
     }
 
-    /// Caps the number of events kept (tests; default [`MAX_EVENTS`]).
+    /// Caps the number of authenticated events kept (unauthenticated ones:
+    /// a tenth of it). Default [`MAX_EVENTS`]; tests set it lower.
     pub fn set_audit_max(&mut self, max: usize) {
         self.audit_max = max.max(1);
     }
@@ -444,7 +604,7 @@ mod tests {
         let mut t = ThrottledRefusals::default();
         let peer = Some("127.0.0.9".parse().unwrap());
         assert!(!t.fold("auth.login", peer, 1_000));
-        t.open("auth.login", peer, "x", "rate_limited", 1_000);
+        t.open("auth.login", peer, "x", ("error", "rate_limited"), 1_000);
         for i in 0..500 {
             assert!(t.fold("auth.login", peer, 1_001 + i));
         }
@@ -455,7 +615,8 @@ mod tests {
         assert!(t.close(5_000, false).is_empty(), "window still open");
         let out = t.close(1_000 + THROTTLE_WINDOW_MS, false);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].4, 500);
+        assert_eq!(out[0].suppressed, 500);
+        assert_eq!(out[0].code, "rate_limited");
         assert!(
             !t.fold("auth.login", peer, 1_000 + THROTTLE_WINDOW_MS),
             "a new window opens"
@@ -465,27 +626,82 @@ mod tests {
     #[test]
     fn keys_sort_monotonic_and_retention_caps() {
         let mut ix = AuditIndex::default();
-        let (t1, k1, e) = ix.push(1000, 3);
+        let (t1, k1, e) = ix.push(1000, 3, false);
         assert!(e.is_empty());
         // A clock going back does not break key order.
-        let (t2, k2, _) = ix.push(500, 3);
+        let (t2, k2, _) = ix.push(500, 3, false);
         assert_eq!(t1, 1000);
         assert_eq!(t2, 1000);
         assert!(k2 > k1);
-        let (_, k3, _) = ix.push(2000, 3);
-        let (_, _, e) = ix.push(2001, 3);
+        let (_, k3, _) = ix.push(2000, 3, false);
+        let (_, _, e) = ix.push(2001, 3, false);
         assert_eq!(e, vec![k1.clone()]);
         assert_eq!(ix.len(), 3);
         // Rebuilt from stored keys, the sequence continues.
-        let mut stored: Vec<Vec<u8>> = ix.newest_first().cloned().collect();
-        stored.reverse();
-        let mut ix2 = AuditIndex::from_keys(stored);
-        let (_, k5, _) = ix2.push(2001, 3);
+        let stored: Vec<(Vec<u8>, bool)> = ix.newest_first().map(|k| (k.clone(), false)).collect();
+        let mut ix2 = AuditIndex::from_entries(stored);
+        let (_, k5, _) = ix2.push(2001, 3, false);
         assert!(k5 > k3);
         // Events past the window are forgotten without deletes.
-        let (_, _, e) = ix2.push(2001 + RETENTION_MS + 1, 3);
+        let (_, _, e) = ix2.push(2001 + RETENTION_MS + 1, 3, false);
         assert!(e.is_empty());
         assert_eq!(ix2.len(), 1);
+    }
+
+    #[test]
+    fn unauthenticated_events_evict_only_each_other() {
+        let mut ix = AuditIndex::default();
+        let max = 20;
+        let mut authed = Vec::new();
+        for t in 0..max as u64 {
+            let (_, k, e) = ix.push(1000 + t, max, false);
+            assert!(e.is_empty());
+            authed.push(k);
+        }
+        let mut evicted = Vec::new();
+        for t in 0..1000 {
+            let (_, _, e) = ix.push(2000 + t, max, true);
+            evicted.extend(e);
+        }
+        assert!(evicted.iter().all(|k| !authed.contains(k)));
+        assert_eq!(ix.len(), max + unauthenticated_quota(max));
+        // Newest first merges both classes in key order.
+        let keys: Vec<&Vec<u8>> = ix.newest_first().collect();
+        assert!(keys.windows(2).all(|w| w[0] > w[1]));
+        // Rebuilt with classes, the quotas still hold.
+        let entries: Vec<(Vec<u8>, bool)> = ix
+            .newest_first()
+            .map(|k| (k.clone(), !authed.contains(k)))
+            .collect();
+        let mut ix2 = AuditIndex::from_entries(entries);
+        let (_, _, e) = ix2.push(5000, max, true);
+        assert_eq!(e.len(), 1);
+        assert!(!authed.contains(&e[0]));
+    }
+
+    #[test]
+    fn resources_are_bounded_and_marked() {
+        assert_eq!(bounded_resource("vault:red.vault/a"), "vault:red.vault/a");
+        let long = "é".repeat(1000);
+        let b = bounded_resource(&long);
+        assert!(b.len() <= MAX_RESOURCE_BYTES, "{}", b.len());
+        assert!(b.ends_with(CUT_MARK));
+        assert!(b.starts_with("éé"));
+        let exact = "a".repeat(MAX_RESOURCE_BYTES);
+        assert_eq!(bounded_resource(&exact), exact, "exactly the limit is kept");
+        let over = "a".repeat(MAX_RESOURCE_BYTES + 1);
+        assert!(bounded_resource(&over).ends_with(CUT_MARK));
+        assert_eq!(bounded_resource("a\u{1}b\nc"), "a\u{fffd}b\u{fffd}c");
+    }
+
+    #[test]
+    fn classes() {
+        assert!(is_unauthenticated(ANONYMOUS, "secret.read", "unauthorized"));
+        assert!(is_unauthenticated("alice", "auth.login", "unauthorized"));
+        assert!(is_unauthenticated("alice", "auth.login", "error"));
+        assert!(!is_unauthenticated("alice", "auth.login", "ok"));
+        assert!(!is_unauthenticated("alice", "secret.read", "denied"));
+        assert!(!is_unauthenticated("admin-token", "user.create", "ok"));
     }
 
     #[test]

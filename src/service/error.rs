@@ -26,6 +26,9 @@ pub struct ServiceError {
     pub code: &'static str,
     /// One human sentence; never contains a secret.
     pub message: String,
+    /// Seconds after which a refused request may succeed (rate limited,
+    /// busy); HTTP sends it as `Retry-After`.
+    pub retry_after_s: Option<u64>,
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -36,7 +39,14 @@ impl ServiceError {
             kind,
             code,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+
+    /// The same error with a retry time.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds.max(1));
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

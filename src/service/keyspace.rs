@@ -956,19 +956,29 @@ impl Keyspace {
     }
 }
 
-/// How a wire connection authenticated, kept to re-check it later (a
-/// revoked API key, a disabled user, a rotated admin token or an ended
-/// session stops being accepted by connections already open). Holds only
-/// digests, never a token.
+/// How a wire connection authenticated, kept to re-check it before every
+/// command: a deleted or disabled user, a deleted API key, a changed
+/// password (its stamp), an ended or expired session or a rotated admin
+/// token stops being accepted at the connection's next command. Holds only
+/// digests and names, never a token.
+///
+/// The check is cheap on the common path: a ticket remembers the service's
+/// [`Service::auth_generation`] at its last full check and its own expiry;
+/// while neither moved, nothing that could end it happened.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Ticket(TicketKind);
+pub struct Ticket {
+    kind: TicketKind,
+    /// Unix ms after which the credential is over (sessions); `u64::MAX`.
+    expires_at_ms: u64,
+    generation: u64,
+}
 
 #[derive(Clone, PartialEq, Eq)]
 enum TicketKind {
     AdminToken([u8; 32]),
     ApiKey(String),
-    Session(String),
-    User(String),
+    Session { token_hash: String },
+    User { name: String, stamp: String },
 }
 
 impl std::fmt::Debug for Ticket {
@@ -996,25 +1006,58 @@ impl Service {
     /// the admin token.
     pub fn wire_authenticate(&self, token: &str) -> ServiceResult<(Principal, Ticket)> {
         let p = self.authenticate(Some(token))?;
+        let mut expires_at_ms = u64::MAX;
         let kind = match &p.via {
             Via::AdminToken => TicketKind::AdminToken(super::sha256(token.as_bytes())),
             Via::ApiKey { .. } => TicketKind::ApiKey(accounts::hash_token(token)),
-            Via::Session { token_hash } => TicketKind::Session(token_hash.clone()),
-            Via::Password => TicketKind::User(p.name.clone()),
+            Via::Session { token_hash } => {
+                expires_at_ms = self.live_session(token_hash)?.1;
+                TicketKind::Session {
+                    token_hash: token_hash.clone(),
+                }
+            }
+            Via::Password => return Err(ServiceError::unauthorized()),
         };
-        Ok((p, Ticket(kind)))
+        Ok((
+            p,
+            Ticket {
+                kind,
+                expires_at_ms,
+                generation: self.auth_generation(),
+            },
+        ))
     }
 
     /// `AUTH <user> <password>` after the worker verified the password.
     pub fn wire_user(&self, username: &str) -> ServiceResult<(Principal, Ticket)> {
-        let p = self.principal_for_user(username)?;
-        let t = Ticket(TicketKind::User(p.name.clone()));
+        let user = self.active_user(username)?;
+        let t = Ticket {
+            kind: TicketKind::User {
+                name: user.username.clone(),
+                stamp: accounts::user_stamp(&user),
+            },
+            expires_at_ms: u64::MAX,
+            generation: self.auth_generation(),
+        };
+        let p = Principal {
+            name: user.username,
+            role: user.role,
+            via: Via::Password,
+        };
         Ok((p, t))
     }
 
-    /// Whether a connection's credentials still hold.
-    pub fn ticket_valid(&self, ticket: &Ticket) -> bool {
-        match &ticket.0 {
+    /// Whether a connection's credentials still hold at `now_ms`. Checks in
+    /// full only when something that could end a credential happened since
+    /// the ticket's last check (see [`Ticket`]).
+    pub fn ticket_valid(&self, ticket: &mut Ticket, now_ms: u64) -> bool {
+        if now_ms >= ticket.expires_at_ms {
+            return false;
+        }
+        if ticket.generation == self.auth_generation() {
+            return true;
+        }
+        let live = match &ticket.kind {
             TicketKind::AdminToken(digest) => self
                 .admin_token_hash
                 .as_ref()
@@ -1023,16 +1066,15 @@ impl Service {
                 Some((_, owner)) => self.active_user(owner).is_ok(),
                 None => false,
             },
-            TicketKind::Session(hash) => {
-                let key = format!("{}{hash}", super::SESSION_PREFIX);
-                self.open_db().is_ok_and(|db| {
-                    db.store()
-                        .get(Namespace::Vault, key.as_bytes(), crate::database::now_ms())
-                        .is_some()
-                })
-            }
-            TicketKind::User(name) => self.active_user(name).is_ok(),
+            TicketKind::Session { token_hash } => self.live_session(token_hash).is_ok(),
+            TicketKind::User { name, stamp } => self
+                .active_user(name)
+                .is_ok_and(|u| accounts::user_stamp(&u) == *stamp),
+        };
+        if live {
+            ticket.generation = self.auth_generation();
         }
+        live
     }
 }
 

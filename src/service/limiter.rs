@@ -1,9 +1,26 @@
-//! Failed-login rate limiting, per username and per peer address.
+//! Throttling of failed credentials: password checks (HTTP login, wire
+//! `AUTH user pass`, a user changing its own password) and bearer tokens
+//! (HTTP `Authorization`, wire `AUTH <token>`).
 //!
-//! A key (user or peer) that fails `limit` times inside `window` is refused
-//! for the rest of that window without any Argon2 work. Memory is bounded:
-//! past `MAX_TRACKED` keys, entries whose window has passed are dropped and
-//! if that is not enough the oldest windows go first.
+//! Passwords: a failure counts in three buckets, each a fixed window of
+//! [`WINDOW`]: the (user, peer) pair ([`PAIR_LIMIT`]), the user from every
+//! peer ([`USER_LIMIT`], against guessing spread over many addresses) and
+//! the peer for every user ([`PEER_LIMIT`], against one address trying
+//! many names). A check is refused, without any Argon2 work, while any of
+//! its three buckets is full. The pair limit is the tight one; the other
+//! two are generous ceilings, so other users' failures from the same
+//! address (every client behind a local proxy is 127.0.0.1) do not refuse a
+//! correct login until that address fails [`PEER_LIMIT`] times in a window.
+//!
+//! Tokens carry 128 random bits (the admin token at least 32 characters):
+//! a failed one costs one SHA-256 and cannot be guessed, so a valid token is
+//! never refused. Past [`TOKEN_PEER_LIMIT`] failures from one peer in a
+//! window, the peer's failures are answered "rate limited" with a retry
+//! time instead of "unauthorized", which tells a misconfigured or hostile
+//! client to back off and folds its audit events.
+//!
+//! Memory is bounded: each bucket map keeps at most [`MAX_TRACKED`] keys;
+//! entries whose window has passed go first, then the oldest windows.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -11,8 +28,15 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 const MAX_TRACKED: usize = 10_000;
-pub const USER_LIMIT: u32 = 5;
-pub const PEER_LIMIT: u32 = 20;
+/// Failed password checks of one user from one peer per window.
+pub const PAIR_LIMIT: u32 = 5;
+/// Failed password checks of one user from all peers per window.
+pub const USER_LIMIT: u32 = 50;
+/// Failed password checks from one peer for all users per window.
+pub const PEER_LIMIT: u32 = 100;
+/// Failed bearer tokens from one peer per window before its failures are
+/// answered "rate limited".
+pub const TOKEN_PEER_LIMIT: u32 = 100;
 pub const WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy)]
@@ -118,55 +142,71 @@ impl<K: Hash + Eq + Clone> Counter<K> {
 
 #[derive(Debug)]
 pub struct LoginLimiter {
+    pairs: Counter<(String, IpAddr)>,
     users: Counter<String>,
     peers: Counter<IpAddr>,
+    tokens: Counter<IpAddr>,
 }
 
 impl Default for LoginLimiter {
     fn default() -> Self {
         Self {
+            pairs: Counter::new(PAIR_LIMIT),
             users: Counter::new(USER_LIMIT),
             peers: Counter::new(PEER_LIMIT),
+            tokens: Counter::new(TOKEN_PEER_LIMIT),
         }
     }
 }
 
 impl LoginLimiter {
-    /// `Err(retry_after)` when this user or peer is currently refused.
+    /// `Err(retry_after)` when a password check for this user from this
+    /// peer is currently refused.
     pub fn check(&self, user: &str, peer: IpAddr, now: Instant) -> Result<(), Duration> {
+        let pair = self.pairs.blocked(&(user.to_string(), peer), now);
         let u = self.users.blocked(&user.to_string(), now);
         let p = self.peers.blocked(&peer, now);
-        match (u, p) {
-            (None, None) => Ok(()),
-            (a, b) => Err(a.unwrap_or_default().max(b.unwrap_or_default())),
+        match [pair, u, p].into_iter().flatten().max() {
+            None => Ok(()),
+            Some(retry) => Err(retry),
         }
     }
 
     /// A password check was queued for this user and peer.
     pub fn begin(&mut self, user: &str, peer: IpAddr, now: Instant) {
+        self.pairs.begin(&(user.to_string(), peer), now);
         self.users.begin(&user.to_string(), now);
         self.peers.begin(&peer, now);
     }
 
     /// The check was never run (the worker pool was full).
     pub fn cancel(&mut self, user: &str, peer: IpAddr) {
+        self.pairs.end(&(user.to_string(), peer));
         self.users.end(&user.to_string());
         self.peers.end(&peer);
     }
 
     /// The queued check failed.
     pub fn failure(&mut self, user: &str, peer: IpAddr, now: Instant) {
-        self.users.end(&user.to_string());
-        self.peers.end(&peer);
+        self.cancel(user, peer);
+        self.pairs.fail(&(user.to_string(), peer), now);
         self.users.fail(&user.to_string(), now);
         self.peers.fail(&peer, now);
     }
 
-    /// The queued check succeeded.
+    /// The queued check succeeded: the pair's failures are forgotten (the
+    /// user's and the peer's ceilings keep counting).
     pub fn success(&mut self, user: &str, peer: IpAddr) {
-        self.users.end(&user.to_string());
-        self.peers.end(&peer);
-        self.users.clear_failures(&user.to_string());
+        self.cancel(user, peer);
+        self.pairs.clear_failures(&(user.to_string(), peer));
+    }
+
+    /// A bearer token from `peer` did not authenticate. `Some(retry)` when
+    /// the peer is past [`TOKEN_PEER_LIMIT`] in this window: answer "rate
+    /// limited" instead of "unauthorized".
+    pub fn token_failure(&mut self, peer: IpAddr, now: Instant) -> Option<Duration> {
+        self.tokens.fail(&peer, now);
+        self.tokens.blocked(&peer, now)
     }
 }
 
@@ -175,28 +215,71 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_and_peer_limits() {
+    fn pair_user_and_peer_limits() {
         let mut l = LoginLimiter::default();
         let t0 = Instant::now();
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        for _ in 0..USER_LIMIT {
+        for _ in 0..PAIR_LIMIT {
             assert!(l.check("alice", ip, t0).is_ok());
             l.begin("alice", ip, t0);
             l.failure("alice", ip, t0);
         }
-        assert!(l.check("alice", ip, t0).is_err());
+        assert!(l.check("alice", ip, t0).is_err(), "the pair is full");
         assert!(
             l.check("bob", ip, t0).is_ok(),
             "another user from the same peer is still allowed"
         );
-        assert!(l.check("alice", ip, t0 + WINDOW).is_ok(), "window passes");
-        for i in 0..PEER_LIMIT {
-            l.begin(&format!("u{i}"), ip, t0);
-            l.failure(&format!("u{i}"), ip, t0);
-        }
-        assert!(l.check("carol", ip, t0).is_err(), "peer limit");
         let other: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(
+            l.check("alice", other, t0).is_ok(),
+            "the same user from another peer is still allowed"
+        );
+        assert!(l.check("alice", ip, t0 + WINDOW).is_ok(), "window passes");
+        // Many users failing from one peer: nobody is refused until the
+        // generous peer ceiling.
+        for i in 0..(PEER_LIMIT - PAIR_LIMIT - 1) {
+            let u = format!("u{i}");
+            assert!(l.check("carol", ip, t0).is_ok(), "after {i} other users");
+            l.begin(&u, ip, t0);
+            l.failure(&u, ip, t0);
+        }
+        assert!(l.check("carol", ip, t0).is_ok(), "one below the ceiling");
+        l.begin("u-last", ip, t0);
+        l.failure("u-last", ip, t0);
+        assert!(l.check("carol", ip, t0).is_err(), "peer ceiling");
         assert!(l.check("carol", other, t0).is_ok());
+    }
+
+    #[test]
+    fn a_user_guessed_from_many_peers_hits_its_ceiling() {
+        let mut l = LoginLimiter::default();
+        let t0 = Instant::now();
+        for i in 0..USER_LIMIT {
+            let ip = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
+            assert!(l.check("dave", ip, t0).is_ok());
+            l.begin("dave", ip, t0);
+            l.failure("dave", ip, t0);
+        }
+        let fresh: IpAddr = "10.9.9.9".parse().unwrap();
+        assert!(l.check("dave", fresh, t0).is_err(), "user ceiling");
+        assert!(l.check("erin", fresh, t0).is_ok(), "only dave");
+    }
+
+    #[test]
+    fn token_failures_are_throttled_per_peer() {
+        let mut l = LoginLimiter::default();
+        let t0 = Instant::now();
+        let ip: IpAddr = "127.0.0.5".parse().unwrap();
+        for i in 1..TOKEN_PEER_LIMIT {
+            assert!(l.token_failure(ip, t0).is_none(), "failure {i}");
+        }
+        assert!(l.token_failure(ip, t0).is_some(), "at the limit");
+        let other: IpAddr = "127.0.0.6".parse().unwrap();
+        assert!(l.token_failure(other, t0).is_none(), "per peer");
+        assert!(
+            l.token_failure(ip, t0 + WINDOW).is_none(),
+            "a new window starts"
+        );
     }
 
     #[test]
@@ -210,6 +293,7 @@ mod tests {
             l.failure(&u, ip, t0);
         }
         assert!(l.users.map.len() <= MAX_TRACKED);
+        assert!(l.pairs.map.len() <= MAX_TRACKED);
         assert!(
             l.check("u-new", ip, t0).is_err(),
             "the peer limit still holds"
@@ -221,7 +305,7 @@ mod tests {
         let mut l = LoginLimiter::default();
         let t0 = Instant::now();
         let ip: IpAddr = "127.0.0.3".parse().unwrap();
-        for _ in 0..USER_LIMIT {
+        for _ in 0..PAIR_LIMIT {
             assert!(l.check("dave", ip, t0).is_ok());
             l.begin("dave", ip, t0);
         }

@@ -35,6 +35,29 @@ pub const SESSION_PREFIX: &str = "session:";
 pub const SESSION_TOKEN_PREFIX: &str = "rdb_s_";
 pub const DEFAULT_SESSION_TTL_MS: u64 = 12 * 60 * 60 * 1000;
 
+/// A stored session: `session:<token hash>` in the vault namespace.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SessionRecord {
+    pub username: String,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// [`accounts::user_stamp`] of the user when the session was made;
+    /// sessions written before stamps existed have none and are refused.
+    #[serde(default)]
+    pub user_stamp: String,
+}
+
+/// The "rate limited" refusal with its retry time in the message.
+pub(crate) fn rate_limited(what: &str, retry: std::time::Duration) -> ServiceError {
+    let seconds = retry.as_secs().max(1);
+    ServiceError::new(
+        Kind::RateLimited,
+        "rate_limited",
+        format!("{what}; retry in {seconds} s"),
+    )
+    .retry_after(seconds)
+}
+
 /// What the file is in.
 pub enum DbState {
     /// Not bootstrapped: only `/health` and `/auth/bootstrap` work.
@@ -93,6 +116,14 @@ pub struct Service {
     admin_token_hash: Option<[u8; 32]>,
     /// token hash → (key id, owner)
     api_keys: HashMap<String, (String, String)>,
+    /// The owner index of sessions: username → token hash → expiry (ms).
+    /// Revoking a user's sessions reads its entry, never scans the vault.
+    sessions: HashMap<String, HashMap<String, u64>>,
+    /// Bumped by every change that can end a credential: any commit that
+    /// touches the vault namespace (users, keys, sessions), a new admin
+    /// token, a rebuild. A wire connection re-checks its credential in
+    /// full only when this moved since its last check.
+    auth_generation: u64,
     limiter: limiter::LoginLimiter,
     policy_index: policy::PolicyIndex,
     audit_index: audit::AuditIndex,
@@ -116,6 +147,8 @@ impl Service {
             config,
             admin_token_hash: None,
             api_keys: HashMap::new(),
+            sessions: HashMap::new(),
+            auth_generation: 0,
             limiter: limiter::LoginLimiter::default(),
             policy_index: policy::PolicyIndex::default(),
             audit_index: audit::AuditIndex::default(),
@@ -132,6 +165,12 @@ impl Service {
         self.admin_token_hash = token
             .filter(|t| !t.is_empty())
             .map(|t| sha256(t.as_bytes()));
+        self.auth_generation += 1;
+    }
+
+    /// See the field: moves whenever a credential may have ended.
+    pub fn auth_generation(&self) -> u64 {
+        self.auth_generation
     }
 
     pub fn has_admin_token(&self) -> bool {
@@ -141,7 +180,9 @@ impl Service {
     fn rebuild_indexes(&mut self) {
         self.rebuild_policy_index();
         self.rebuild_audit_index();
+        self.auth_generation += 1;
         self.api_keys.clear();
+        self.sessions.clear();
         let DbState::Open(db) = &self.db else { return };
         let now = now_ms();
         for (k, entry) in db
@@ -149,14 +190,25 @@ impl Service {
             .state()
             .iter(crate::store::record::Namespace::Vault, now)
         {
-            if !k.starts_with(accounts::API_KEY_PREFIX.as_bytes()) {
+            let crate::store::record::Value::Bytes(b) = &entry.value else {
                 continue;
-            }
-            if let crate::store::record::Value::Bytes(b) = &entry.value {
+            };
+            if k.starts_with(accounts::API_KEY_PREFIX.as_bytes()) {
                 if let Ok(rec) = accounts::decode_record::<ApiKeyRecord>(b) {
                     self.api_keys
                         .insert(rec.key_hash.clone(), (rec.id, rec.owner));
                 }
+            } else if let Some(hash) = k.strip_prefix(SESSION_PREFIX.as_bytes()) {
+                let (Ok(hash), Ok(rec)) = (
+                    std::str::from_utf8(hash),
+                    accounts::decode_record::<SessionRecord>(b),
+                ) else {
+                    continue;
+                };
+                self.sessions
+                    .entry(rec.username)
+                    .or_default()
+                    .insert(hash.to_string(), rec.expires_at_ms);
             }
         }
     }
@@ -206,8 +258,17 @@ impl Service {
 
     /// Stages `mutations` as one commit (durable after the loop's flush).
     fn commit(&mut self, mutations: Vec<crate::store::record::Mutation>) -> ServiceResult<()> {
+        use crate::store::record::{Mutation, Namespace};
+        let touches_vault = mutations.iter().any(|m| match m {
+            Mutation::Put { ns, .. } | Mutation::Delete { ns, .. } | Mutation::Clear { ns } => {
+                *ns == Namespace::Vault
+            }
+        });
         let db = self.open_db_mut()?;
         db.store_mut().apply(mutations)?;
+        if touches_vault {
+            self.auth_generation += 1;
+        }
         Ok(())
     }
 
@@ -226,7 +287,7 @@ impl Service {
         }
     }
 
-    fn active_user(&self, username: &str) -> ServiceResult<UserRecord> {
+    pub(crate) fn active_user(&self, username: &str) -> ServiceResult<UserRecord> {
         match self.user(username)? {
             Some(u) if !u.disabled => Ok(u),
             _ => Err(ServiceError::unauthorized()),
@@ -274,25 +335,7 @@ impl Service {
         }
         if token.starts_with(SESSION_TOKEN_PREFIX) {
             let hash = accounts::hash_token(token);
-            let db = self.open_db()?;
-            let key = format!("{SESSION_PREFIX}{hash}");
-            let entry = db
-                .store()
-                .get(
-                    crate::store::record::Namespace::Vault,
-                    key.as_bytes(),
-                    now_ms(),
-                )
-                .ok_or_else(ServiceError::unauthorized)?;
-            let crate::store::record::Value::Bytes(b) = &entry.value else {
-                return Err(ServiceError::unauthorized());
-            };
-            let session: Json = accounts::decode_record(b)?;
-            let username = session
-                .get("username")
-                .and_then(Json::as_str)
-                .ok_or_else(ServiceError::unauthorized)?;
-            let user = self.active_user(username)?;
+            let (user, _) = self.live_session(&hash)?;
             return Ok(Principal {
                 name: user.username,
                 role: user.role,
@@ -300,6 +343,68 @@ impl Service {
             });
         }
         Err(ServiceError::unauthorized())
+    }
+
+    /// [`Service::authenticate`] for a request from `peer`: a presented
+    /// token that does not authenticate counts against the peer's token
+    /// throttle, and past its limit the refusal is "rate limited" (429)
+    /// with a retry time instead of "unauthorized". A valid token is never
+    /// refused by the throttle (see [`limiter`]).
+    pub fn authenticate_from(
+        &mut self,
+        token: Option<&str>,
+        peer: IpAddr,
+    ) -> ServiceResult<Principal> {
+        let r = self.authenticate(token);
+        match &r {
+            Err(e) if e.kind == Kind::Unauthorized && token.is_some_and(|t| !t.is_empty()) => {
+                match self.token_failed(peer) {
+                    Some(throttled) => Err(throttled),
+                    None => r,
+                }
+            }
+            _ => r,
+        }
+    }
+
+    /// A presented token (wire `AUTH <token>`) did not authenticate:
+    /// `Some(error)` when the peer is past its token throttle (see
+    /// [`Service::authenticate_from`]).
+    pub fn token_failed(&mut self, peer: IpAddr) -> Option<ServiceError> {
+        self.limiter
+            .token_failure(peer, std::time::Instant::now())
+            .map(|retry| {
+                rate_limited(
+                    "too many failed authentication attempts from this address",
+                    retry,
+                )
+            })
+    }
+
+    /// A session that still holds: its record exists and has not expired,
+    /// its user exists and is enabled, and the user's password is the one
+    /// the session was made under (its stamp). Returns the user and the
+    /// session's expiry.
+    pub(crate) fn live_session(&self, token_hash: &str) -> ServiceResult<(UserRecord, u64)> {
+        let db = self.open_db()?;
+        let key = format!("{SESSION_PREFIX}{token_hash}");
+        let entry = db
+            .store()
+            .get(
+                crate::store::record::Namespace::Vault,
+                key.as_bytes(),
+                now_ms(),
+            )
+            .ok_or_else(ServiceError::unauthorized)?;
+        let crate::store::record::Value::Bytes(b) = &entry.value else {
+            return Err(ServiceError::unauthorized());
+        };
+        let session: SessionRecord = accounts::decode_record(b)?;
+        let user = self.active_user(&session.username)?;
+        if session.user_stamp.is_empty() || session.user_stamp != accounts::user_stamp(&user) {
+            return Err(ServiceError::unauthorized());
+        }
+        Ok((user, session.expires_at_ms))
     }
 
     pub fn require_admin(&self, principal: &Principal) -> ServiceResult<()> {
@@ -327,7 +432,7 @@ impl Service {
                 ))
             }
         }
-        accounts::validate_username(username)?;
+        accounts::validate_new_username(username)?;
         accounts::validate_password(password.as_bytes(), self.config.min_password_len)?;
         Ok(Work {
             job: Job::Bootstrap {
@@ -351,23 +456,19 @@ impl Service {
         wire: bool,
     ) -> ServiceResult<Work> {
         self.open_db()?;
+        // The name's syntax first: nothing malformed reaches the limiter's
+        // maps, a copy, or a worker.
+        accounts::validate_username(username)?;
         if let Err(retry) = self
             .limiter
             .check(username, peer, std::time::Instant::now())
         {
-            return Err(ServiceError::new(
-                Kind::RateLimited,
-                "rate_limited",
-                format!(
-                    "too many failed logins; retry in {} s",
-                    retry.as_secs().max(1)
-                ),
-            ));
+            return Err(rate_limited("too many failed logins", retry));
         }
         let user = self.user(username)?.filter(|u| !u.disabled);
         self.limiter
             .begin(username, peer, std::time::Instant::now());
-        let known_user = user.is_some();
+        let stamp = user.as_ref().map(accounts::user_stamp);
         let phc = user
             .map(|u| u.password_hash)
             .unwrap_or_else(|| DUMMY_PHC.to_string());
@@ -375,13 +476,13 @@ impl Service {
             Then::WireAuth {
                 username: username.to_string(),
                 peer,
-                known_user,
+                stamp,
             }
         } else {
             Then::Login {
                 username: username.to_string(),
                 peer,
-                known_user,
+                stamp,
             }
         };
         Ok(Work {
@@ -425,6 +526,7 @@ impl Service {
                 username,
                 actor,
                 peer,
+                ..
             } => (
                 Some(actor.clone()),
                 "user.password",
@@ -457,10 +559,17 @@ impl Service {
         &mut self,
         username: &str,
         peer: IpAddr,
-        known_user: bool,
+        stamp: Option<&str>,
         ok: bool,
     ) -> ServiceResult<()> {
-        if ok && known_user {
+        // The password verified against the hash read when the check began;
+        // it counts only if the user still has that password (no change,
+        // deletion or re-creation meanwhile).
+        let still_current = stamp.is_some_and(|s| {
+            self.active_user(username)
+                .is_ok_and(|u| accounts::user_stamp(&u) == s)
+        });
+        if ok && still_current {
             self.limiter.success(username, peer);
             return Ok(());
         }
@@ -482,22 +591,22 @@ impl Service {
                 Then::Login {
                     username,
                     peer,
-                    known_user,
+                    stamp,
                 },
                 JobOutput::Verified(ok),
             ) => {
-                self.settle_password_check(&username, peer, known_user, ok)?;
+                self.settle_password_check(&username, peer, stamp.as_deref(), ok)?;
                 self.create_session(&username)
             }
             (
                 Then::WireAuth {
                     username,
                     peer,
-                    known_user,
+                    stamp,
                 },
                 JobOutput::Verified(ok),
             ) => {
-                self.settle_password_check(&username, peer, known_user, ok)?;
+                self.settle_password_check(&username, peer, stamp.as_deref(), ok)?;
                 let user = self.active_user(&username)?;
                 Ok(json!({"username": user.username, "role": user.role.as_str()}))
             }
@@ -505,9 +614,39 @@ impl Service {
                 let hash = hash.map_err(ServiceError::from)?;
                 self.finish_create_user(&username, role, hash)
             }
-            (Then::SetPassword { username, .. }, JobOutput::Hashed(hash)) => {
+            (
+                Then::SetPassword {
+                    username,
+                    stamp,
+                    own: None,
+                    ..
+                },
+                JobOutput::Hashed(hash),
+            ) => {
                 let hash = hash.map_err(ServiceError::from)?;
-                self.finish_set_password(&username, hash)
+                self.finish_set_password(&username, &stamp, hash)
+            }
+            (
+                Then::SetPassword {
+                    username,
+                    stamp,
+                    own: Some(peer),
+                    ..
+                },
+                JobOutput::Rehashed(out),
+            ) => {
+                let Some(hash) = out else {
+                    self.limiter
+                        .failure(&username, peer, std::time::Instant::now());
+                    return Err(ServiceError::new(
+                        Kind::Unauthorized,
+                        "invalid_credentials",
+                        "the current password is wrong",
+                    ));
+                };
+                self.limiter.success(&username, peer);
+                let hash = hash.map_err(ServiceError::from)?;
+                self.finish_set_password(&username, &stamp, hash)
             }
             _ => Err(ServiceError::internal(
                 "worker returned an unexpected result",
@@ -518,8 +657,15 @@ impl Service {
     /// A parked request whose job could not be queued: releases what
     /// `begin_*` reserved (the rate limiter's pending slot).
     pub fn cancel(&mut self, then: &Then) {
-        if let Then::Login { username, peer, .. } | Then::WireAuth { username, peer, .. } = then {
-            self.limiter.cancel(username, *peer);
+        match then {
+            Then::Login { username, peer, .. }
+            | Then::WireAuth { username, peer, .. }
+            | Then::SetPassword {
+                username,
+                own: Some(peer),
+                ..
+            } => self.limiter.cancel(username, *peer),
+            _ => {}
         }
     }
 
@@ -578,8 +724,12 @@ impl Service {
         let hash = accounts::hash_token(&token);
         let now = now_ms();
         let expires = now + self.config.session_ttl_ms;
-        let record =
-            json!({"username": user.username, "created_at_ms": now, "expires_at_ms": expires});
+        let record = SessionRecord {
+            username: user.username.clone(),
+            created_at_ms: now,
+            expires_at_ms: expires,
+            user_stamp: accounts::user_stamp(&user),
+        };
         let value =
             serde_json::to_vec(&record).map_err(|e| ServiceError::internal(e.to_string()))?;
         self.commit(vec![crate::store::record::Mutation::Put {
@@ -588,6 +738,11 @@ impl Service {
             value: crate::store::record::Value::Bytes(value),
             expires_at_ms: expires,
         }])?;
+        let owned = self.sessions.entry(user.username.clone()).or_default();
+        // Expired entries of this owner go as its index grows: the index
+        // holds at most the owner's sessions of the last TTL.
+        owned.retain(|_, exp| *exp > now);
+        owned.insert(hash, expires);
         Ok(json!({
             "ok": true,
             "token": token.as_str(),
@@ -608,7 +763,30 @@ impl Service {
             ns: crate::store::record::Namespace::Vault,
             key,
         }])?;
+        if let Some(owned) = self.sessions.get_mut(&principal.name) {
+            owned.remove(token_hash);
+            if owned.is_empty() {
+                self.sessions.remove(&principal.name);
+            }
+        }
         Ok(json!({"ok": true}))
+    }
+
+    /// Takes `owner`'s sessions out of the owner index and returns the
+    /// deletes that end them (to go in the same commit as the change that
+    /// revokes them) and how many of them had not yet expired.
+    fn revoke_sessions(&mut self, owner: &str) -> (Vec<crate::store::record::Mutation>, usize) {
+        let now = now_ms();
+        let owned = self.sessions.remove(owner).unwrap_or_default();
+        let live = owned.values().filter(|exp| **exp > now).count();
+        let deletes = owned
+            .into_keys()
+            .map(|hash| crate::store::record::Mutation::Delete {
+                ns: crate::store::record::Namespace::Vault,
+                key: format!("{SESSION_PREFIX}{hash}").into_bytes(),
+            })
+            .collect();
+        (deletes, live)
     }
 
     /// Reads without an `Authorization` header are allowed only for

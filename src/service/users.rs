@@ -1,6 +1,11 @@
-//! User and API-key management: list, create, delete, change password,
-//! mint and revoke keys. Admins manage everyone; a user may change their own
-//! password and manage their own keys.
+//! User and API-key management: list, create, delete, disable and enable,
+//! change password, mint and revoke keys. Admins manage everyone; a user
+//! may change its own password (giving the current one) and manage its own
+//! keys.
+//!
+//! Deleting a user, disabling it or changing its password ends every one of
+//! its sessions in the same commit (from the owner index, no scan); its
+//! API keys are deleted with it, and refused while it is disabled.
 
 use super::accounts::{self, ApiKeyRecord, Role, UserRecord};
 use super::work::{Job, Then, Work};
@@ -61,7 +66,7 @@ impl Service {
         peer: Option<IpAddr>,
     ) -> ServiceResult<Work> {
         self.require_admin(p)?;
-        accounts::validate_username(username)?;
+        accounts::validate_new_username(username)?;
         accounts::validate_password(password.as_bytes(), self.config.min_password_len)?;
         if self.user(username)?.is_some() {
             return Err(ServiceError::new(
@@ -113,24 +118,18 @@ impl Service {
         let user = self
             .user(username)?
             .ok_or_else(|| ServiceError::not_found(format!("no user '{username}'")))?;
-        if user.role == Role::Admin {
-            let admins = self
-                .records::<UserRecord>(accounts::USER_PREFIX)?
-                .iter()
-                .filter(|u| u.role == Role::Admin && !u.disabled)
-                .count();
-            if admins <= 1 {
-                return Err(ServiceError::new(
-                    Kind::Conflict,
-                    "conflict",
-                    "cannot delete the last admin",
-                ));
-            }
+        if self.last_enabled_admin(&user)? {
+            return Err(ServiceError::new(
+                Kind::Conflict,
+                "conflict",
+                "cannot delete the last admin",
+            ));
         }
-        let mut muts = vec![Mutation::Delete {
+        let (mut muts, revoked) = self.revoke_sessions(username);
+        muts.push(Mutation::Delete {
             ns: Namespace::Vault,
             key: accounts::user_key(username),
-        }];
+        });
         let keys: Vec<ApiKeyRecord> = self.records(accounts::API_KEY_PREFIX)?;
         for k in keys.iter().filter(|k| k.owner == username) {
             muts.push(Mutation::Delete {
@@ -142,48 +141,148 @@ impl Service {
         self.commit(muts)?;
         self.unindex_owner(username);
         self.forget_user_attachments(username);
-        Ok(json!({"ok": true, "deleted": username}))
+        Ok(json!({"ok": true, "deleted": username, "sessions_revoked": revoked}))
     }
 
+    /// Whether `username` is the only enabled admin (who may be neither
+    /// deleted nor disabled).
+    fn last_enabled_admin(&self, user: &UserRecord) -> ServiceResult<bool> {
+        if user.role != Role::Admin || user.disabled {
+            return Ok(false);
+        }
+        let admins = self
+            .records::<UserRecord>(accounts::USER_PREFIX)?
+            .iter()
+            .filter(|u| u.role == Role::Admin && !u.disabled)
+            .count();
+        Ok(admins <= 1)
+    }
+
+    /// `POST /auth/users/{name}/disable` and `/enable` (admins). Disabling
+    /// ends every session of the user in the same commit and refuses its
+    /// API keys and password until it is enabled again; sessions stay
+    /// ended.
+    pub fn set_user_disabled(
+        &mut self,
+        p: &Principal,
+        username: &str,
+        disabled: bool,
+    ) -> ServiceResult<Json> {
+        self.require_admin(p)?;
+        let mut user = self
+            .user(username)?
+            .ok_or_else(|| ServiceError::not_found(format!("no user '{username}'")))?;
+        if disabled && self.last_enabled_admin(&user)? {
+            return Err(ServiceError::new(
+                Kind::Conflict,
+                "conflict",
+                "cannot disable the last enabled admin",
+            ));
+        }
+        user.disabled = disabled;
+        let (mut muts, revoked) = if disabled {
+            self.revoke_sessions(username)
+        } else {
+            (Vec::new(), 0)
+        };
+        muts.push(accounts::put_user(&user)?);
+        self.commit(muts)?;
+        Ok(json!({"ok": true, "user": user_json(&user), "sessions_revoked": revoked}))
+    }
+
+    /// `POST /auth/users/{name}/password`. A user changing its own password
+    /// (through its session or API key, admins included) must give its
+    /// `current` password: it is verified on a worker, throttled like a
+    /// login (per user and peer), and only then is the new one hashed. An
+    /// admin (or the admin token) setting someone else's password does not
+    /// give one. Either way every session of the user ends.
     pub fn begin_set_password(
         &mut self,
         p: &Principal,
         username: &str,
         password: &str,
-        peer: Option<IpAddr>,
+        current: Option<&str>,
+        peer: IpAddr,
     ) -> ServiceResult<Work> {
         let own = p.name == username && !matches!(p.via, Via::AdminToken);
         if !own {
             self.require_admin(p)?;
         }
         accounts::validate_password(password.as_bytes(), self.config.min_password_len)?;
-        if self.user(username)?.is_none() {
-            return Err(ServiceError::not_found(format!("no user '{username}'")));
+        let user = self
+            .user(username)?
+            .ok_or_else(|| ServiceError::not_found(format!("no user '{username}'")))?;
+        let stamp = accounts::user_stamp(&user);
+        let then = |own| Then::SetPassword {
+            username: username.to_string(),
+            actor: p.name.clone(),
+            peer: Some(peer),
+            stamp: stamp.clone(),
+            own,
+        };
+        if !own {
+            return Ok(Work {
+                job: Job::Hash {
+                    password: Zeroizing::new(password.to_string()),
+                    cost: self.config.password_cost,
+                },
+                then: then(None),
+            });
         }
+        let current = current.ok_or_else(|| {
+            ServiceError::bad_request(
+                "\"current_password\" is required to change your own password",
+            )
+        })?;
+        if current.len() > accounts::MAX_PASSWORD_LEN {
+            return Err(ServiceError::bad_request(format!(
+                "current_password must be at most {} bytes long",
+                accounts::MAX_PASSWORD_LEN
+            )));
+        }
+        let now = std::time::Instant::now();
+        if let Err(retry) = self.limiter.check(username, peer, now) {
+            return Err(super::rate_limited(
+                "too many wrong current passwords",
+                retry,
+            ));
+        }
+        self.limiter.begin(username, peer, now);
         Ok(Work {
-            job: Job::Hash {
+            job: Job::Rehash {
+                phc: user.password_hash,
+                current: Zeroizing::new(current.to_string()),
                 password: Zeroizing::new(password.to_string()),
                 cost: self.config.password_cost,
             },
-            then: Then::SetPassword {
-                username: username.to_string(),
-                actor: p.name.clone(),
-                peer,
-            },
+            then: then(Some(peer)),
         })
     }
 
+    /// Stores the new hash and ends every session of the user, in one
+    /// commit. Refused if the user changed meanwhile (another password
+    /// change, or deleted and created again): `stamp` is from the start.
     pub(super) fn finish_set_password(
         &mut self,
         username: &str,
+        stamp: &str,
         hash: String,
     ) -> ServiceResult<Json> {
         let mut user = self
             .user(username)?
             .ok_or_else(|| ServiceError::not_found(format!("no user '{username}'")))?;
+        if accounts::user_stamp(&user) != stamp {
+            return Err(ServiceError::new(
+                Kind::Conflict,
+                "conflict",
+                "the user's password changed while this change was in progress; retry",
+            ));
+        }
         user.password_hash = hash;
-        self.commit(vec![accounts::put_user(&user)?])?;
-        Ok(json!({"ok": true}))
+        let (mut muts, revoked) = self.revoke_sessions(username);
+        muts.push(accounts::put_user(&user)?);
+        self.commit(muts)?;
+        Ok(json!({"ok": true, "sessions_revoked": revoked}))
     }
 
     pub fn list_api_keys(&self, p: &Principal) -> ServiceResult<Json> {

@@ -24,6 +24,14 @@ pub enum Job {
         password: Zeroizing<String>,
         cost: PasswordCost,
     },
+    /// A user changing its own password: verify `current` against `phc`,
+    /// and only if it matches hash `password`.
+    Rehash {
+        phc: String,
+        current: Zeroizing<String>,
+        password: Zeroizing<String>,
+        cost: PasswordCost,
+    },
     Bootstrap {
         username: String,
         password: Zeroizing<String>,
@@ -35,6 +43,8 @@ pub enum Job {
 pub enum JobOutput {
     Verified(bool),
     Hashed(Result<String>),
+    /// `None`: the current password did not verify (nothing was hashed).
+    Rehashed(Option<Result<String>>),
     Bootstrap(Box<Result<PreparedBootstrap>>),
 }
 
@@ -47,6 +57,15 @@ impl Job {
             Job::Hash { password, cost } => {
                 JobOutput::Hashed(hash_password(password.as_bytes(), cost))
             }
+            Job::Rehash {
+                phc,
+                current,
+                password,
+                cost,
+            } => JobOutput::Rehashed(
+                verify_password(current.as_bytes(), &phc)
+                    .then(|| hash_password(password.as_bytes(), cost)),
+            ),
             Job::Bootstrap {
                 username,
                 password,
@@ -66,16 +85,18 @@ impl Job {
 #[derive(Debug, Clone)]
 pub enum Then {
     /// `POST /auth/login`: make a session when the password verified.
+    /// `stamp` is the user's [`crate::service::accounts::user_stamp`] when
+    /// the check began (`None`: no such user, a dummy hash was verified).
     Login {
         username: String,
         peer: IpAddr,
-        known_user: bool,
+        stamp: Option<String>,
     },
     /// Wire `AUTH user pass` / `HELLO AUTH`: authenticate the connection.
     WireAuth {
         username: String,
         peer: IpAddr,
-        known_user: bool,
+        stamp: Option<String>,
     },
     /// `actor` and `peer` are for the audit event.
     CreateUser {
@@ -84,10 +105,15 @@ pub enum Then {
         actor: String,
         peer: Option<IpAddr>,
     },
+    /// `stamp`: the user's stamp when the change began (a change that
+    /// raced another one is refused). `own`: the user is changing its own
+    /// password, verified by a [`Job::Rehash`] and throttled from this peer.
     SetPassword {
         username: String,
         actor: String,
         peer: Option<IpAddr>,
+        stamp: String,
+        own: Option<IpAddr>,
     },
     Bootstrap {
         peer: IpAddr,

@@ -85,7 +85,8 @@ impl Response {
                 .push(("WWW-Authenticate", "Bearer".to_string()));
         }
         if status == 429 || e.kind == Kind::Busy {
-            r.extra_headers.push(("Retry-After", "1".to_string()));
+            let after = e.retry_after_s.unwrap_or(1);
+            r.extra_headers.push(("Retry-After", after.to_string()));
         }
         r
     }

@@ -117,7 +117,7 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
         return Routed::Reply(Response::error(404, "not_found", "no such endpoint"));
     }
     let (action, resource) = describe(m, &segs);
-    let principal = match svc.authenticate(req.bearer.as_deref()) {
+    let principal = match svc.authenticate_from(req.bearer.as_deref(), peer) {
         Ok(p) => p,
         Err(e) => {
             let r: ServiceResult<()> = Err(e.clone());
@@ -183,15 +183,16 @@ pub fn metrics_access(
     if loopback_ok && is_loopback(peer) {
         return Ok(());
     }
-    let r = svc
-        .authenticate(req.bearer.as_deref())
-        .and_then(|p| svc.require_admin(&p).map(|()| p));
+    let (who, r) = match svc.authenticate_from(req.bearer.as_deref(), peer) {
+        Ok(p) => {
+            let r = svc.require_admin(&p);
+            (p.name, r)
+        }
+        Err(e) => (ANONYMOUS.to_string(), Err(e)),
+    };
     match r {
-        Ok(_) => Ok(()),
+        Ok(()) => Ok(()),
         Err(e) => {
-            let who = svc
-                .authenticate(req.bearer.as_deref())
-                .map_or_else(|_| ANONYMOUS.to_string(), |p| p.name);
             let r: ServiceResult<()> = Err(e.clone());
             svc.audit_result(&who, "request", "metrics", &r, Some(peer));
             Err(Response::from_service_error(&e))
@@ -208,6 +209,8 @@ fn describe(m: &str, segs: &[&str]) -> (&'static str, String) {
         ("POST", ["auth", "users"]) => ("user.create", String::new()),
         ("DELETE", ["auth", "users", n]) => ("user.delete", format!("user:{n}")),
         ("POST", ["auth", "users", n, "password"]) => ("user.password", format!("user:{n}")),
+        ("POST", ["auth", "users", n, "disable"]) => ("user.disable", format!("user:{n}")),
+        ("POST", ["auth", "users", n, "enable"]) => ("user.enable", format!("user:{n}")),
         ("GET", ["auth", "api-keys"]) => ("apikey.list", String::new()),
         ("POST", ["auth", "api-keys"]) => ("apikey.create", String::new()),
         ("DELETE", ["auth", "api-keys", id]) => ("apikey.delete", format!("apikey:{id}")),
@@ -254,7 +257,7 @@ fn is_known(segs: &[&str]) -> bool {
         ["auth", "logout"]
             | ["auth", "users"]
             | ["auth", "users", _]
-            | ["auth", "users", _, "password"]
+            | ["auth", "users", _, "password" | "disable" | "enable"]
             | ["auth", "api-keys"]
             | ["auth", "api-keys", _]
             | ["secrets"]
@@ -291,10 +294,17 @@ fn authenticated(
             )
         })),
         ("DELETE", ["auth", "users", name]) => Done(svc.delete_user(p, name)),
-        ("POST", ["auth", "users", name, "password"]) => {
-            Deferred(body_object(req).and_then(|b| {
-                svc.begin_set_password(p, name, str_field(&b, "password")?, Some(peer))
-            }))
+        ("POST", ["auth", "users", name, "password"]) => Deferred(body_object(req).and_then(|b| {
+            svc.begin_set_password(
+                p,
+                name,
+                str_field(&b, "password")?,
+                opt_str_field(&b, "current_password")?,
+                peer,
+            )
+        })),
+        ("POST", ["auth", "users", name, verb @ ("disable" | "enable")]) => {
+            Done(svc.set_user_disabled(p, name, *verb == "disable"))
         }
         ("GET", ["auth", "api-keys"]) => Done(svc.list_api_keys(p)),
         ("POST", ["auth", "api-keys"]) => Done(body_object(req).and_then(|b| {

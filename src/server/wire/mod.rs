@@ -11,10 +11,18 @@
 //! `QUIT`. `AUTH <password>` takes an API key, a session token or the admin
 //! token; `AUTH <user> <password>` (and `HELLO 3 AUTH …`) verifies a vault
 //! user's password on the worker pool ([`Step::Defer`]); the loop hands the
-//! result back to [`Shared::auth_done`]. A connection's credentials are
-//! re-checked at most once a second: a revoked key, a disabled user, a
-//! rotated admin token or an ended session closes the connections that
-//! used it.
+//! result back to [`Shared::auth_done`]. A connection's credential is
+//! re-checked before every command (cheaply: see
+//! [`crate::service::keyspace::Ticket`]): once its key is deleted, its user
+//! deleted or disabled, its password changed, its session ended or the
+//! admin token rotated, the connection is logged out and that command and
+//! every later one answer `-NOAUTH Authentication required.` until it
+//! authenticates again.
+//!
+//! Failed `AUTH <token>` attempts count against the peer's token throttle
+//! (see [`crate::service::limiter`]); past its limit they are answered
+//! `-ERR too many failed authentication attempts …` instead of
+//! `-WRONGPASS`.
 //!
 //! Every command, and every `MULTI`/`EXEC` block, runs in one keyspace
 //! transaction and is staged as one store commit.
@@ -43,8 +51,6 @@ pub const MAX_QUERY: usize = 32 * 1024 * 1024;
 pub const MAX_QUERY_UNAUTH: usize = 256 * 1024;
 /// Most bytes of commands queued by one `MULTI`.
 pub const MAX_MULTI_BYTES: usize = crate::service::keyspace::MAX_TXN_BYTES;
-/// How often a connection's credentials are re-checked.
-pub const REVALIDATE_EVERY: Duration = Duration::from_secs(1);
 /// Commands slower than this go to `SLOWLOG` (Redis's default, 10 ms).
 pub const SLOWLOG_THRESHOLD: Duration = Duration::from_millis(10);
 pub const SLOWLOG_MAX: usize = 128;
@@ -134,7 +140,6 @@ pub struct Session {
     pub id: u64,
     pub principal: Option<Principal>,
     ticket: Option<Ticket>,
-    checked_at: Instant,
     pub resp3: bool,
     multi: Option<Multi>,
     pub parser: CommandParser,
@@ -221,7 +226,6 @@ impl Shared {
             id,
             principal: None,
             ticket: None,
-            checked_at: now,
             resp3: false,
             multi: None,
             parser: CommandParser::new(),
@@ -304,41 +308,41 @@ impl Shared {
         let name = commands::lower(first);
         self.stats.commands += 1;
         let spec = commands::lookup(&name);
-        if s.principal.is_none() {
-            if !spec.is_some_and(|sp| sp.has(NOAUTH_OK)) {
-                // Audited like any refused request; a flood of them from one
-                // peer folds into one summary event per window.
-                svc.audit(
-                    crate::service::audit::ANONYMOUS,
-                    "request",
-                    &format!(
-                        "wire:{}",
-                        if spec.is_some() {
-                            name.as_str()
-                        } else {
-                            "unknown"
-                        }
-                    ),
-                    ("unauthorized", Some("noauth")),
-                    Some(s.peer.ip()),
-                );
-                emit(s, &Reply::err(NOAUTH), out);
-                return Step::Continue;
-            }
-        } else if s.checked_at.elapsed() >= REVALIDATE_EVERY {
-            s.checked_at = Instant::now();
-            if !s.ticket.as_ref().is_some_and(|t| svc.ticket_valid(t)) {
+        if s.principal.is_some() {
+            let live = s
+                .ticket
+                .as_mut()
+                .is_some_and(|t| svc.ticket_valid(t, now_ms()));
+            if !live {
                 crate::log_notice!(
-                    "wire client {}: its credentials are no longer valid; closing the connection",
+                    "wire client {}: its credential ended (deleted, disabled, re-passworded or expired); logged out",
                     s.id
                 );
-                emit(
-                    s,
-                    &Reply::err("ERR credentials revoked; connection closed"),
-                    out,
-                );
-                return Step::Close;
+                s.principal = None;
+                s.ticket = None;
+                s.multi = None;
+                self.touch(s, "auth");
             }
+        }
+        if s.principal.is_none() && !spec.is_some_and(|sp| sp.has(NOAUTH_OK)) {
+            // Audited like any refused request; a flood of them from one
+            // peer folds into one summary event per window.
+            svc.audit(
+                crate::service::audit::ANONYMOUS,
+                "request",
+                &format!(
+                    "wire:{}",
+                    if spec.is_some() {
+                        name.as_str()
+                    } else {
+                        "unknown"
+                    }
+                ),
+                ("unauthorized", Some("noauth")),
+                Some(s.peer.ip()),
+            );
+            emit(s, &Reply::err(NOAUTH), out);
+            return Step::Continue;
         }
         let Some(spec) = spec else {
             if let Some(m) = s.multi.as_mut() {
@@ -553,7 +557,6 @@ impl Shared {
     fn authenticated(&mut self, s: &mut Session, p: Principal, t: Ticket) {
         s.principal = Some(p);
         s.ticket = Some(t);
-        s.checked_at = Instant::now();
         self.touch(s, "auth");
     }
 
@@ -584,14 +587,28 @@ impl Shared {
             }
             let default_user = user.is_some() && matches!(svc.user("default"), Ok(Some(_)));
             if !default_user {
-                svc.audit(
-                    crate::service::audit::ANONYMOUS,
-                    "auth.token",
-                    "wire",
-                    ("unauthorized", Some("unauthorized")),
-                    Some(peer),
-                );
-                return Err(Reply::err(WRONGPASS));
+                return Err(match svc.token_failed(peer) {
+                    None => {
+                        svc.audit(
+                            crate::service::audit::ANONYMOUS,
+                            "auth.token",
+                            "wire",
+                            ("unauthorized", Some("unauthorized")),
+                            Some(peer),
+                        );
+                        Reply::err(WRONGPASS)
+                    }
+                    Some(e) => {
+                        svc.audit(
+                            crate::service::audit::ANONYMOUS,
+                            "auth.token",
+                            "wire",
+                            ("error", Some(e.code)),
+                            Some(peer),
+                        );
+                        Reply::err(format!("ERR {}", e.message))
+                    }
+                });
             }
         }
         let user = user.unwrap_or("default");
@@ -600,7 +617,25 @@ impl Shared {
                 s.pending = Some(then);
                 Ok(Some(work))
             }
-            Err(e) => Err(Reply::err(error_line(&e))),
+            Err(e) => {
+                svc.audit(
+                    if crate::service::accounts::validate_username(user).is_ok() {
+                        user
+                    } else {
+                        crate::service::audit::ANONYMOUS
+                    },
+                    "auth.login",
+                    "wire",
+                    crate::service::audit::outcome_of::<()>(&Err(e.clone())),
+                    Some(peer),
+                );
+                // A malformed name is a wrong name: one answer for both.
+                Err(Reply::err(if e.kind == Kind::BadRequest {
+                    WRONGPASS.to_string()
+                } else {
+                    error_line(&e)
+                }))
+            }
         }
     }
 
