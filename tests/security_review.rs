@@ -660,3 +660,56 @@ fn reserved_usernames_are_refused() {
         .expect_error(400, "bad_request", name);
     }
 }
+
+/// The packaged unit's own command line (read from `systemd/reddb.service`,
+/// not restated here) must refuse anonymous config reads (SPEC §5: config
+/// reads need a bearer token).
+#[test]
+fn the_packaged_unit_refuses_anonymous_config_reads() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/reddb.service"
+    ))
+    .expect("read systemd/reddb.service");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart= line");
+    let words: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(&words[..2], &["/usr/bin/red", "server"], "{exec}");
+    // Everything but the database path (the test's own).
+    let mut args = Vec::new();
+    let mut rest = words[2..].iter();
+    while let Some(w) = rest.next() {
+        if *w == "--path" {
+            rest.next();
+        } else {
+            args.push(*w);
+        }
+    }
+    let dir = tmp();
+    let (mut d, boot) = server(&dir);
+    d.post(
+        "/config/red.config.feature",
+        Some(&boot.api_key),
+        &json!({"value": "on"}),
+    )
+    .ok("write config");
+    d.get("/config/red.config.feature", None)
+        .ok("a plain server without --require-auth serves anonymous config reads");
+    d.stop();
+    let mut opts = Options::new().certificate(&boot.certificate);
+    for a in &args {
+        opts = opts.arg(a);
+    }
+    let d = Daemon::start(&d.db.clone(), &opts);
+    d.get("/config/red.config.feature", None).expect_error(
+        401,
+        "unauthorized",
+        &format!("anonymous config read under the unit's flags {args:?}"),
+    );
+    let j = d
+        .get("/config/red.config.feature", Some(&boot.api_key))
+        .ok("with a bearer");
+    assert_eq!(j["value"], "on", "{j}");
+}
