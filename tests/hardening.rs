@@ -86,6 +86,102 @@ fn status_field(pid: u32, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
 }
 
+/// `NAME:` of one `/proc/.../status` text.
+fn field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// Whether this test process could empty a bounding set (it holds
+/// `CAP_SETPCAP`, bit 8, in its effective set); the daemon started by it
+/// inherits the same sets.
+fn test_process_has_setpcap() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = u64::from_str_radix(field(&status, "CapEff").unwrap(), 16).unwrap();
+    const CAP_SETPCAP: u32 = 8;
+    eff & (1 << CAP_SETPCAP) != 0
+}
+
+/// Every thread of the running daemon, read from `/proc/PID/task/*/status`
+/// as an operator would: each one, not just the main thread, must be
+/// without capabilities, under `no_new_privs` and under the filter.
+#[test]
+fn every_thread_is_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port) = start(dir.path(), &[]);
+    wait_healthy(&mut server, port);
+    let pid = server.child.id();
+    let setpcap = test_process_has_setpcap();
+    if !setpcap {
+        eprintln!(
+            "note: this test process lacks CAP_SETPCAP (not root?), so the daemon cannot empty \
+             its bounding set; CapBnd is not asserted, every other field is"
+        );
+    }
+    let mut sets = vec!["CapEff", "CapPrm", "CapInh", "CapAmb"];
+    if setpcap {
+        sets.push("CapBnd");
+    }
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        let name = field(&status, "Name").unwrap_or("?").to_string();
+        for set in &sets {
+            assert_eq!(
+                field(&status, set),
+                Some("0000000000000000"),
+                "{set} of thread {name} ({})",
+                task.display()
+            );
+        }
+        assert_eq!(field(&status, "NoNewPrivs"), Some("1"), "thread {name}");
+        assert_eq!(field(&status, "Seccomp"), Some("2"), "thread {name}");
+        threads.push(name);
+    }
+    // The main thread and at least one worker were inspected.
+    assert!(
+        threads.iter().any(|n| n.starts_with("red-worker")),
+        "no worker thread found: {threads:?}"
+    );
+    assert!(threads.len() >= 2, "{threads:?}");
+    assert!(health(port).unwrap().contains("\"status\":\"ok\""));
+}
+
+/// Defence in depth: a thread started before the capabilities are dropped
+/// (forced by a test-only hook) keeps them — or, unprivileged, lacks
+/// `no_new_privs` — and the start-up check over every
+/// `/proc/self/task/*/status` refuses to serve.
+#[test]
+fn a_thread_started_before_hardening_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port) = start(dir.path(), &[("REDDB_TEST_EARLY_THREAD", "1")]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            health(port).is_none(),
+            "the server serves with a thread started before hardening"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the server neither served nor exited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1), "exit code Internal: {status:?}");
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        log.contains("refusing to start: thread 'red-early'"),
+        "the refusal names the thread: {log}"
+    );
+    assert!(!log.contains("seccomp on"), "{log}");
+}
+
 #[test]
 fn running_server_is_confined() {
     let dir = tempfile::tempdir().unwrap();

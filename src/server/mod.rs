@@ -58,6 +58,12 @@ pub fn run(
     let workers = config.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4))
     });
+    #[cfg(feature = "test-hooks")]
+    test_hooks::early_thread();
+    // Every layer that acts on one thread only runs now, while this is
+    // still the process's only thread: the worker threads started by the
+    // event loop inherit an empty capability set and no_new_privs.
+    let prepared = crate::harden::before_threads(config.require_mlock)?;
     let mut ev = event_loop::EventLoop::new(
         http,
         listeners.wire,
@@ -96,13 +102,16 @@ pub fn run(
     if !ev.service().has_admin_token() {
         log_warn!("RED_ADMIN_TOKEN is not set: /admin endpoints accept admin users only");
     }
-    let hardened = crate::harden::apply(config.require_mlock)?;
+    // The workers have made their start-up syscalls: check every thread,
+    // then the seccomp filter (all threads at once).
+    let hardened = crate::harden::after_threads(prepared)?;
     log_notice!(
-        "hardened: memory {}, dumps off, capabilities dropped, no_new_privs, seccomp {}",
+        "hardened: memory {}, dumps off, capabilities dropped and no_new_privs on all {} threads, seccomp {}",
         match hardened.memory {
             crate::harden::MemoryLock::All => "fully locked (mlockall)".to_string(),
             crate::harden::MemoryLock::KeyPagesOnly { .. } => "key pages locked".to_string(),
         },
+        hardened.threads,
         if hardened.seccomp {
             format!(
                 "on ({} syscalls allowed)",
@@ -125,4 +134,24 @@ pub fn run(
     result?;
     log_notice!("stopped");
     Ok(0)
+}
+
+/// Test-only hooks (the `test-hooks` cargo feature, which release builds
+/// and packages never enable): attacks on the hardening forced from inside.
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    /// `REDDB_TEST_EARLY_THREAD=1`: a thread started before the
+    /// capabilities are dropped, as a careless change could; the per-thread
+    /// check must refuse to start.
+    pub fn early_thread() {
+        if std::env::var_os("REDDB_TEST_EARLY_THREAD").is_none() {
+            return;
+        }
+        crate::log_warn!("test hook: starting a thread before hardening");
+        let _ = std::thread::Builder::new()
+            .name("red-early".into())
+            .spawn(|| loop {
+                std::thread::park();
+            });
+    }
 }
