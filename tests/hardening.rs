@@ -231,10 +231,14 @@ fn running_server_is_confined() {
     assert!(health(port).unwrap().contains("\"status\":\"ok\""));
 }
 
-#[test]
-fn forbidden_syscall_kills_with_sigsys() {
+/// Starts the daemon with the test-only hook that makes the syscall form
+/// `form` right after the filter is installed; asserts the process dies by
+/// SIGSYS (not exit code 70, the hook's "it returned"). Returns the data
+/// directory for further checks.
+fn assert_killed_by_sigsys(form: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", "1")]);
+    std::fs::write(dir.path().join("forbidden-target"), "keep me\n").unwrap();
+    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", form)]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = server.child.try_wait().unwrap() {
@@ -242,20 +246,74 @@ fn forbidden_syscall_kills_with_sigsys() {
         }
         assert!(
             Instant::now() < deadline,
-            "the server survived a forbidden syscall"
+            "the server survived a forbidden syscall ({form})"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert_eq!(
         status.signal(),
         Some(libc::SIGSYS),
-        "killed by SIGSYS, got {status:?}"
+        "{form}: killed by SIGSYS, got {status:?}; log: {log}"
     );
-    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert!(
         log.contains("seccomp on"),
         "filter was installed before the hook ran: {log}"
     );
+    assert!(
+        log.contains(&format!("calling a forbidden syscall ({form})")),
+        "{log}"
+    );
+    // Whatever the call would have done did not happen.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("forbidden-target")).unwrap(),
+        "keep me\n",
+        "{form}"
+    );
+    assert!(!dir.path().join("forbidden-created").exists(), "{form}");
+    dir
+}
+
+#[test]
+fn forbidden_syscall_kills_with_sigsys() {
+    assert_killed_by_sigsys("1");
+    assert_killed_by_sigsys("ptrace");
+}
+
+/// The read-only `openat` rule checks the whole flags word: read-only
+/// access with `O_TRUNC` (which truncates on Linux) or `O_CREAT` kills, as
+/// does every writing form, and the create-only rule admits no
+/// truncation. What the daemon does open after hardening (credential
+/// files on SIGHUP, backups, restores, `/proc/self/statm`) is exercised by
+/// `daemon_signals.rs` and `backup_restore.rs`, which run with the filter.
+#[test]
+fn openat_that_could_write_create_or_truncate_kills() {
+    for form in [
+        "openat_trunc",
+        "openat_creat",
+        "openat_wronly_trunc",
+        "openat_append",
+        "openat_create_trunc",
+    ] {
+        assert_killed_by_sigsys(form);
+    }
+}
+
+/// `socket` is allowed for the one form `sd_notify` uses, an `AF_UNIX`
+/// datagram socket; other families and an `AF_UNIX` stream kill.
+#[test]
+fn sockets_other_than_unix_datagrams_kill() {
+    for form in ["socket_inet6", "socket_packet", "socket_unix_stream"] {
+        assert_killed_by_sigsys(form);
+    }
+}
+
+#[test]
+fn an_unknown_test_hook_form_is_not_taken_for_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", "nope")]);
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
 }
 
 #[test]

@@ -46,6 +46,8 @@ pub fn run(
     let data_dir = std::path::absolute(&config.path)
         .ok()
         .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+    #[cfg(feature = "test-hooks")]
+    let hook_dir = data_dir.clone();
     service.set_backup_dir(data_dir);
     let listeners = listeners::open(config.http_bind, config.wire_bind)?;
     let http = listeners.http;
@@ -122,11 +124,7 @@ pub fn run(
         }
     );
     #[cfg(feature = "test-hooks")]
-    if std::env::var_os("REDDB_TEST_FORBIDDEN_SYSCALL").is_some() {
-        crate::log_warn!("test hook: calling a forbidden syscall (ptrace)");
-        // SAFETY: PTRACE_TRACEME takes no pointers; the filter kills us first.
-        unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
-    }
+    test_hooks::forbidden_syscall(hook_dir.as_deref());
     ev.ready();
     let result = ev.run();
     let service = ev.into_service();
@@ -153,5 +151,76 @@ mod test_hooks {
             .spawn(|| loop {
                 std::thread::park();
             });
+    }
+
+    /// `REDDB_TEST_FORBIDDEN_SYSCALL=FORM`, right after the seccomp filter
+    /// is installed: makes one syscall the filter must kill with SIGSYS. A
+    /// call that returns is reported and ends the process with exit code
+    /// 70, so a test sees at once that the filter let it through.
+    ///
+    /// - `1` or `ptrace`: `ptrace(PTRACE_TRACEME)`;
+    /// - `openat_trunc`: `O_RDONLY|O_TRUNC` on `forbidden-target` in the
+    ///   data directory (an existing file: would truncate it);
+    /// - `openat_creat`: `O_RDONLY|O_CREAT` of `forbidden-created` there;
+    /// - `openat_wronly_trunc`: `O_WRONLY|O_TRUNC` on `forbidden-target`;
+    /// - `openat_append`: `O_WRONLY|O_APPEND` on `forbidden-target`;
+    /// - `openat_create_trunc`: `O_WRONLY|O_CREAT|O_EXCL|O_TRUNC` of
+    ///   `forbidden-created` (the create-only form plus a truncate flag);
+    /// - `socket_inet6`, `socket_packet`: an `AF_INET6` stream or an
+    ///   `AF_PACKET` raw socket;
+    /// - `socket_unix_stream`: an `AF_UNIX` *stream* socket (sd_notify
+    ///   needs datagrams only).
+    ///
+    /// Any other value ends the process with exit code 2 (a typo must not
+    /// pass for a kill).
+    pub fn forbidden_syscall(data_dir: Option<&std::path::Path>) {
+        let Some(form) = std::env::var_os("REDDB_TEST_FORBIDDEN_SYSCALL") else {
+            return;
+        };
+        let form = form.to_string_lossy().into_owned();
+        let dir = data_dir.unwrap_or(std::path::Path::new("."));
+        let path = |name: &str| {
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(
+                dir.join(name).as_os_str(),
+            ))
+            .unwrap_or_default()
+        };
+        let target = path("forbidden-target");
+        let created = path("forbidden-created");
+        let openat = |p: &std::ffi::CStr, flags: libc::c_int| {
+            // SAFETY: `p` is a NUL-terminated path that outlives the call;
+            // the mode argument is read only with O_CREAT.
+            unsafe { libc::openat(libc::AT_FDCWD, p.as_ptr(), flags | libc::O_CLOEXEC, 0o600) }
+        };
+        let socket = |domain: libc::c_int, ty: libc::c_int| {
+            // SAFETY: socket takes integers only.
+            unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) }
+        };
+        crate::log_warn!("test hook: calling a forbidden syscall ({form})");
+        let rc: libc::c_long = match form.as_str() {
+            // SAFETY: PTRACE_TRACEME takes no pointers.
+            "1" | "ptrace" => unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) },
+            "openat_trunc" => openat(&target, libc::O_RDONLY | libc::O_TRUNC).into(),
+            "openat_creat" => openat(&created, libc::O_RDONLY | libc::O_CREAT).into(),
+            "openat_wronly_trunc" => openat(&target, libc::O_WRONLY | libc::O_TRUNC).into(),
+            "openat_append" => openat(&target, libc::O_WRONLY | libc::O_APPEND).into(),
+            "openat_create_trunc" => openat(
+                &created,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC,
+            )
+            .into(),
+            "socket_inet6" => socket(libc::AF_INET6, libc::SOCK_STREAM).into(),
+            "socket_packet" => socket(libc::AF_PACKET, libc::SOCK_RAW).into(),
+            "socket_unix_stream" => socket(libc::AF_UNIX, libc::SOCK_STREAM).into(),
+            _ => {
+                crate::log_error!("test hook: unknown REDDB_TEST_FORBIDDEN_SYSCALL form");
+                std::process::exit(2);
+            }
+        };
+        crate::log_error!(
+            "test hook: the filter let {form} through (returned {rc}, {})",
+            std::io::Error::last_os_error()
+        );
+        std::process::exit(70);
     }
 }
