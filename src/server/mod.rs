@@ -146,11 +146,19 @@ mod test_hooks {
             return;
         }
         crate::log_warn!("test hook: starting a thread before hardening");
-        let _ = std::thread::Builder::new()
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
             .name("red-early".into())
-            .spawn(|| loop {
-                std::thread::park();
+            .spawn(move || {
+                // Named by now (std names a thread before running it).
+                let _ = started.send(());
+                loop {
+                    std::thread::park();
+                }
             });
+        if spawned.is_ok() {
+            let _ = running.recv();
+        }
     }
 
     /// `REDDB_TEST_FORBIDDEN_SYSCALL=FORM`, right after the seccomp filter
