@@ -316,6 +316,84 @@ fn an_unknown_test_hook_form_is_not_taken_for_a_kill() {
     assert_eq!(status.code(), Some(2), "{status:?}");
 }
 
+/// Every subcommand holds keys or passwords (`bootstrap`, `check`,
+/// `backup`, `restore`), so dumps are off before `main` does anything
+/// else. `red bootstrap` waiting for its password on standard input is
+/// inspected from outside: `/proc/PID/limits` shows a core limit of 0 (soft
+/// and hard), and `/proc/PID/status` belongs to root although the process
+/// runs unprivileged — the kernel's sign of `PR_SET_DUMPABLE=0` (a dumpable
+/// process's `/proc` files belong to its own uid).
+#[test]
+fn cli_subcommands_turn_dumps_off_first() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_red"));
+    cmd.args([
+        "bootstrap",
+        "--vault",
+        "--username",
+        "admin",
+        "--print-certificate",
+    ])
+    .arg("--path")
+    .arg(dir.path().join("data.rdb"))
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // Unprivileged, so that root ownership of /proc/PID/status can
+        // only mean "not dumpable".
+        cmd.uid(65534).gid(65534);
+    }
+    let child = cmd.spawn().unwrap();
+    // Stdin stays open: the password read blocks until the child is killed.
+    let mut server = Server { child };
+    let pid = server.child.id();
+    // Wait until it sleeps (blocked on standard input) for 200 ms in a row.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut asleep = 0;
+    while asleep < 10 {
+        assert!(Instant::now() < deadline, "red bootstrap never blocked");
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "red bootstrap exited"
+        );
+        asleep = if status_field(pid, "State").starts_with('S') {
+            asleep + 1
+        } else {
+            0
+        };
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let uid: u32 = status_field(pid, "Uid")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(
+        uid, 0,
+        "the subcommand must run unprivileged for this check"
+    );
+    let owner = std::fs::metadata(format!("/proc/{pid}/status"))
+        .unwrap()
+        .uid();
+    assert_eq!(
+        owner, 0,
+        "/proc/{pid}/status belongs to uid {owner}: dumpable"
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
+    drop(server);
+}
+
 #[test]
 fn required_mlock_refuses_with_a_clear_message_under_a_finite_limit() {
     // This machine's memlock limit is finite (8 MiB); when it is unlimited,

@@ -1,6 +1,8 @@
 //! Process hardening, in two steps around the start of the worker pool.
 //!
-//! After the database file is open and the sockets are bound:
+//! `PR_SET_DUMPABLE=0` and `RLIMIT_CORE=0` are set first thing in `main`
+//! for every subcommand (they hold keys too). For the daemon, after the
+//! database file is open and the sockets are bound:
 //!
 //! 1. [`before_threads`], while the process still has **one thread**: lock
 //!    memory, forbid dumps (again), drop every capability (bounding and
