@@ -1,8 +1,17 @@
-//! The `red` binary: capture and scrub the environment, then dispatch.
+//! The `red` binary: turn dumps off, capture and scrub the environment,
+//! then dispatch.
 
 use reddb::config::credentials::{scrub_process_environment, Environment};
 
 fn main() {
+    // Before anything holds a secret, for every subcommand (bootstrap,
+    // check, backup and restore hold keys and passwords too): no core
+    // dump, and not dumpable (no ptrace or /proc/PID/mem by other
+    // processes of the same user).
+    if let Err(e) = reddb::harden::memory::forbid_dumps() {
+        eprintln!("red: {e}");
+        std::process::exit(e.exit_code());
+    }
     // Read every variable once, then erase the secret ones (values and
     // `_FILE` paths) from the process environment before anything else runs.
     let env = Environment::capture();

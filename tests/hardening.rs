@@ -86,6 +86,102 @@ fn status_field(pid: u32, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
 }
 
+/// `NAME:` of one `/proc/.../status` text.
+fn field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// Whether this test process could empty a bounding set (it holds
+/// `CAP_SETPCAP`, bit 8, in its effective set); the daemon started by it
+/// inherits the same sets.
+fn test_process_has_setpcap() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = u64::from_str_radix(field(&status, "CapEff").unwrap(), 16).unwrap();
+    const CAP_SETPCAP: u32 = 8;
+    eff & (1 << CAP_SETPCAP) != 0
+}
+
+/// Every thread of the running daemon, read from `/proc/PID/task/*/status`
+/// as an operator would: each one, not just the main thread, must be
+/// without capabilities, under `no_new_privs` and under the filter.
+#[test]
+fn every_thread_is_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port) = start(dir.path(), &[]);
+    wait_healthy(&mut server, port);
+    let pid = server.child.id();
+    let setpcap = test_process_has_setpcap();
+    if !setpcap {
+        eprintln!(
+            "note: this test process lacks CAP_SETPCAP (not root?), so the daemon cannot empty \
+             its bounding set; CapBnd is not asserted, every other field is"
+        );
+    }
+    let mut sets = vec!["CapEff", "CapPrm", "CapInh", "CapAmb"];
+    if setpcap {
+        sets.push("CapBnd");
+    }
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        let name = field(&status, "Name").unwrap_or("?").to_string();
+        for set in &sets {
+            assert_eq!(
+                field(&status, set),
+                Some("0000000000000000"),
+                "{set} of thread {name} ({})",
+                task.display()
+            );
+        }
+        assert_eq!(field(&status, "NoNewPrivs"), Some("1"), "thread {name}");
+        assert_eq!(field(&status, "Seccomp"), Some("2"), "thread {name}");
+        threads.push(name);
+    }
+    // The main thread and at least one worker were inspected.
+    assert!(
+        threads.iter().any(|n| n.starts_with("red-worker")),
+        "no worker thread found: {threads:?}"
+    );
+    assert!(threads.len() >= 2, "{threads:?}");
+    assert!(health(port).unwrap().contains("\"status\":\"ok\""));
+}
+
+/// Defence in depth: a thread started before the capabilities are dropped
+/// (forced by a test-only hook) keeps them — or, unprivileged, lacks
+/// `no_new_privs` — and the start-up check over every
+/// `/proc/self/task/*/status` refuses to serve.
+#[test]
+fn a_thread_started_before_hardening_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port) = start(dir.path(), &[("REDDB_TEST_EARLY_THREAD", "1")]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            health(port).is_none(),
+            "the server serves with a thread started before hardening"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the server neither served nor exited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1), "exit code Internal: {status:?}");
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        log.contains("refusing to start: thread 'red-early'"),
+        "the refusal names the thread: {log}"
+    );
+    assert!(!log.contains("seccomp on"), "{log}");
+}
+
 #[test]
 fn running_server_is_confined() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,10 +231,14 @@ fn running_server_is_confined() {
     assert!(health(port).unwrap().contains("\"status\":\"ok\""));
 }
 
-#[test]
-fn forbidden_syscall_kills_with_sigsys() {
+/// Starts the daemon with the test-only hook that makes the syscall form
+/// `form` right after the filter is installed; asserts the process dies by
+/// SIGSYS (not exit code 70, the hook's "it returned"). Returns the data
+/// directory for further checks.
+fn assert_killed_by_sigsys(form: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", "1")]);
+    std::fs::write(dir.path().join("forbidden-target"), "keep me\n").unwrap();
+    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", form)]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = server.child.try_wait().unwrap() {
@@ -146,20 +246,246 @@ fn forbidden_syscall_kills_with_sigsys() {
         }
         assert!(
             Instant::now() < deadline,
-            "the server survived a forbidden syscall"
+            "the server survived a forbidden syscall ({form})"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert_eq!(
         status.signal(),
         Some(libc::SIGSYS),
-        "killed by SIGSYS, got {status:?}"
+        "{form}: killed by SIGSYS, got {status:?}; log: {log}"
     );
-    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert!(
         log.contains("seccomp on"),
         "filter was installed before the hook ran: {log}"
     );
+    assert!(
+        log.contains(&format!("calling a forbidden syscall ({form})")),
+        "{log}"
+    );
+    // Whatever the call would have done did not happen.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("forbidden-target")).unwrap(),
+        "keep me\n",
+        "{form}"
+    );
+    assert!(!dir.path().join("forbidden-created").exists(), "{form}");
+    dir
+}
+
+#[test]
+fn forbidden_syscall_kills_with_sigsys() {
+    assert_killed_by_sigsys("1");
+    assert_killed_by_sigsys("ptrace");
+}
+
+/// The read-only `openat` rule checks the whole flags word: read-only
+/// access with `O_TRUNC` (which truncates on Linux) or `O_CREAT` kills, as
+/// does every writing form, and the create-only rule admits no
+/// truncation. What the daemon does open after hardening (credential
+/// files on SIGHUP, backups, restores, `/proc/self/statm`) is exercised by
+/// `daemon_signals.rs` and `backup_restore.rs`, which run with the filter.
+#[test]
+fn openat_that_could_write_create_or_truncate_kills() {
+    for form in [
+        "openat_trunc",
+        "openat_creat",
+        "openat_wronly_trunc",
+        "openat_append",
+        "openat_create_trunc",
+    ] {
+        assert_killed_by_sigsys(form);
+    }
+}
+
+/// `socket` is allowed for the one form `sd_notify` uses, an `AF_UNIX`
+/// datagram socket; other families and an `AF_UNIX` stream kill.
+#[test]
+fn sockets_other_than_unix_datagrams_kill() {
+    for form in ["socket_inet6", "socket_packet", "socket_unix_stream"] {
+        assert_killed_by_sigsys(form);
+    }
+}
+
+#[test]
+fn an_unknown_test_hook_form_is_not_taken_for_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", "nope")]);
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
+
+/// Every subcommand holds keys or passwords (`bootstrap`, `check`,
+/// `backup`, `restore`), so dumps are off before `main` does anything
+/// else. `red bootstrap` waiting for its password on standard input is
+/// inspected from outside: `/proc/PID/limits` shows a core limit of 0 (soft
+/// and hard), and `/proc/PID/status` belongs to root although the process
+/// runs unprivileged — the kernel's sign of `PR_SET_DUMPABLE=0` (a dumpable
+/// process's `/proc` files belong to its own uid).
+#[test]
+fn cli_subcommands_turn_dumps_off_first() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_red"));
+    cmd.args([
+        "bootstrap",
+        "--vault",
+        "--username",
+        "admin",
+        "--print-certificate",
+    ])
+    .arg("--path")
+    .arg(dir.path().join("data.rdb"))
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // Unprivileged, so that root ownership of /proc/PID/status can
+        // only mean "not dumpable".
+        cmd.uid(65534).gid(65534);
+    }
+    let child = cmd.spawn().unwrap();
+    // Stdin stays open: the password read blocks until the child is killed.
+    let mut server = Server { child };
+    let pid = server.child.id();
+    // Wait until it sleeps (blocked on standard input) for 200 ms in a row.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut asleep = 0;
+    while asleep < 10 {
+        assert!(Instant::now() < deadline, "red bootstrap never blocked");
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "red bootstrap exited"
+        );
+        asleep = if status_field(pid, "State").starts_with('S') {
+            asleep + 1
+        } else {
+            0
+        };
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let uid: u32 = status_field(pid, "Uid")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(
+        uid, 0,
+        "the subcommand must run unprivileged for this check"
+    );
+    let owner = std::fs::metadata(format!("/proc/{pid}/status"))
+        .unwrap()
+        .uid();
+    assert_eq!(
+        owner, 0,
+        "/proc/{pid}/status belongs to uid {owner}: dumpable"
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
+    drop(server);
+}
+
+/// Every readable mapping of process `pid` (`/proc/PID/maps` +
+/// `/proc/PID/mem`); needs ptrace access (root, or `CAP_SYS_PTRACE`: the
+/// daemon is not dumpable). `None` when that access is refused.
+fn process_memory(pid: u32) -> Option<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut out = Vec::new();
+    for line in maps.lines() {
+        let mut parts = line.split_whitespace();
+        let (range, perms) = (parts.next()?, parts.next()?);
+        if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
+            continue;
+        }
+        let (start, end) = range.split_once('-')?;
+        let start = u64::from_str_radix(start, 16).ok()?;
+        let end = u64::from_str_radix(end, 16).ok()?;
+        let mut buf = vec![0u8; usize::try_from(end - start).ok()?];
+        if mem.seek(SeekFrom::Start(start)).is_ok() && mem.read_exact(&mut buf).is_ok() {
+            out.extend_from_slice(&buf);
+        }
+    }
+    Some(out)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut b)
+        .unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The secret environment variables read at start are wiped once consumed:
+/// after start-up no copy of any value is left anywhere in the daemon's
+/// memory, freed heap included. Before the fix, the copy std made of each
+/// variable was freed without being wiped. Which freed blocks the allocator
+/// reuses depends on their sizes, so several secrets of different lengths
+/// are used; the tail of each is searched for, because the allocator
+/// overwrites the first bytes of a freed block with its own pointers.
+#[test]
+fn secret_environment_values_leave_no_copy_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Bootstrap once (--dev writes the certificate next to the file).
+    {
+        let (mut server, port) = start(dir.path(), &[]);
+        wait_healthy(&mut server, port);
+    }
+    let cert = std::fs::read_to_string(dir.path().join("data.rdb.cert")).unwrap();
+    let cert = cert.trim().to_string();
+    let secret = |len: usize| {
+        let mut s = random_hex(len / 2 + 1);
+        s.truncate(len);
+        s
+    };
+    let (token, s3, password) = (secret(3000), secret(1100), secret(1500));
+    let control = format!("memory-marker-control-{}", random_hex(24));
+    let (mut server, port) = start(
+        dir.path(),
+        &[
+            ("REDDB_CERTIFICATE", cert.as_str()),
+            ("RED_ADMIN_TOKEN", token.as_str()),
+            ("RED_S3_SECRET_KEY", s3.as_str()),
+            ("REDDB_PASSWORD", password.as_str()),
+            ("REDDB_TEST_CONTROL", control.as_str()),
+        ],
+    );
+    wait_healthy(&mut server, port);
+    let pid = server.child.id();
+    let Some(memory) = process_memory(pid) else {
+        eprintln!("note: /proc/{pid}/mem is not readable here (no CAP_SYS_PTRACE); skipped");
+        return;
+    };
+    assert!(memory.len() > 1 << 20, "read {} bytes", memory.len());
+    let contains = |needle: &[u8]| memory.windows(needle.len()).any(|w| w == needle);
+    for (what, value) in [
+        ("RED_ADMIN_TOKEN", &token),
+        ("RED_S3_SECRET_KEY", &s3),
+        ("REDDB_PASSWORD", &password),
+        ("REDDB_CERTIFICATE", &cert),
+    ] {
+        let tail = &value.as_bytes()[value.len() - 32..];
+        assert!(
+            !contains(tail),
+            "a copy of {what} from the environment is still in the daemon's memory"
+        );
+    }
+    // The search finds what is there: a non-secret variable stays in the
+    // process environment (a positive control).
+    assert!(contains(&control.as_bytes()[control.len() - 32..]));
+    assert!(health(port).unwrap().contains("\"status\":\"ok\""));
 }
 
 #[test]

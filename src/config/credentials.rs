@@ -7,7 +7,11 @@
 //! whitespace. After reading, [`scrub_process_environment`] removes every
 //! secret variable and every `_FILE` path from the environment *and
 //! overwrites the original bytes*, because `unsetenv` alone leaves the
-//! original block readable in `/proc/PID/environ`.
+//! original block readable in `/proc/PID/environ`. The process's own copy
+//! of every value ([`Environment::capture`]) is moved into
+//! `Zeroizing<String>` storage, as is every [`Credential`] read from it, so
+//! once start-up has consumed them and dropped the [`Environment`], no
+//! unwiped copy of a secret value is left in freed heap memory.
 //!
 //! Errors name the variable, never its value or the path it points to.
 
@@ -114,14 +118,15 @@ pub struct Environment {
 impl Environment {
     /// Captures the current process environment (non-UTF-8 values are
     /// kept lossily; none of ours can be non-UTF-8 legitimately).
+    ///
+    /// Every value is moved, not copied, into zeroizing storage: std hands
+    /// out one heap copy per value, and that very buffer becomes the
+    /// `Zeroizing<String>` (wiped when the `Environment` is dropped, right
+    /// after start-up). A value that is not UTF-8 is converted lossily and
+    /// its original bytes are wiped at once.
     pub fn capture() -> Self {
         let vars = std::env::vars_os()
-            .map(|(k, v): (OsString, OsString)| {
-                (
-                    k.to_string_lossy().into_owned(),
-                    Zeroizing::new(v.to_string_lossy().into_owned()),
-                )
-            })
+            .map(|(k, v): (OsString, OsString)| (k.to_string_lossy().into_owned(), zeroizing(v)))
             .collect();
         Self { vars }
     }
@@ -205,6 +210,20 @@ impl Environment {
         names.push("CREDENTIALS_DIRECTORY".to_string());
         names.push("REDDB_CERTIFICATE_OUT".to_string());
         names
+    }
+}
+
+/// `value` as a zeroizing `String` without leaving an unwiped copy: a
+/// UTF-8 value keeps its buffer; any other is converted and its bytes
+/// wiped.
+fn zeroizing(value: OsString) -> Zeroizing<String> {
+    use std::os::unix::ffi::OsStringExt;
+    match String::from_utf8(value.into_vec()) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) => {
+            let bytes = Zeroizing::new(e.into_bytes());
+            Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+        }
     }
 }
 
@@ -308,6 +327,27 @@ mod tests {
         assert_eq!(c.value.as_str(), "fromcreds");
         assert!(matches!(c.origin, Origin::SystemdCredential(_)));
         assert!(e.credential(&ADMIN_TOKEN).unwrap().is_none());
+    }
+
+    /// Structural: the captured values live in zeroizing storage (wiped on
+    /// drop, spare capacity included), and capturing a UTF-8 value reuses
+    /// the buffer std allocated instead of leaving it behind as a copy.
+    #[test]
+    fn captured_values_are_moved_into_zeroizing_storage() {
+        let e = Environment::capture();
+        let _: &HashMap<String, Zeroizing<String>> = &e.vars;
+        let value = OsString::from(String::from("a-secret-value"));
+        let buffer = value.as_encoded_bytes().as_ptr();
+        let kept = zeroizing(value);
+        assert_eq!(kept.as_ptr(), buffer, "the value was copied");
+        assert_eq!(kept.as_str(), "a-secret-value");
+        let bad = std::os::unix::ffi::OsStringExt::from_vec(b"a\xffb".to_vec());
+        assert_eq!(zeroizing(bad).as_str(), "a\u{fffd}b");
+        let c = env(&[("RED_ADMIN_TOKEN", "tok")])
+            .credential(&ADMIN_TOKEN)
+            .unwrap()
+            .unwrap();
+        let _: &Zeroizing<String> = &c.value;
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! past the limit into a failure (one 64 MiB Argon2 is past any usual
 //! limit). Otherwise only the guarded key pages are locked (memsec), which
 //! is checked here by reading `VmLck` — memsec itself ignores mlock errors.
-//! `PR_SET_DUMPABLE=0` and `RLIMIT_CORE=0` always.
+//! `PR_SET_DUMPABLE=0` and `RLIMIT_CORE=0` always: first thing in `main`
+//! for every subcommand, and again (idempotent) before the daemon starts
+//! its threads.
 
 use crate::crypto::locked;
 use crate::error::{Error, Result};

@@ -54,6 +54,8 @@ pub fn run(
     let data_dir = std::path::absolute(&config.path)
         .ok()
         .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+    #[cfg(feature = "test-hooks")]
+    let hook_dir = data_dir.clone();
     service.set_backup_dir(data_dir);
     let listeners = listeners::open(config.http_bind, config.wire_bind)?;
     let http = listeners.http;
@@ -66,6 +68,12 @@ pub fn run(
     let workers = config.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4))
     });
+    #[cfg(feature = "test-hooks")]
+    test_hooks::early_thread();
+    // Every layer that acts on one thread only runs now, while this is
+    // still the process's only thread: the worker threads started by the
+    // event loop inherit an empty capability set and no_new_privs.
+    let prepared = crate::harden::before_threads(config.require_mlock)?;
     let mut ev = event_loop::EventLoop::new(
         http,
         listeners.wire,
@@ -104,13 +112,16 @@ pub fn run(
     if !ev.service().has_admin_token() {
         log_warn!("RED_ADMIN_TOKEN is not set: /admin endpoints accept admin users only");
     }
-    let hardened = crate::harden::apply(config.require_mlock)?;
+    // The workers have made their start-up syscalls: check every thread,
+    // then the seccomp filter (all threads at once).
+    let hardened = crate::harden::after_threads(prepared)?;
     log_notice!(
-        "hardened: memory {}, dumps off, capabilities dropped, no_new_privs, seccomp {}",
+        "hardened: memory {}, dumps off, capabilities dropped and no_new_privs on all {} threads, seccomp {}",
         match hardened.memory {
             crate::harden::MemoryLock::All => "fully locked (mlockall)".to_string(),
             crate::harden::MemoryLock::KeyPagesOnly { .. } => "key pages locked".to_string(),
         },
+        hardened.threads,
         if hardened.seccomp {
             format!(
                 "on ({} syscalls allowed)",
@@ -121,11 +132,7 @@ pub fn run(
         }
     );
     #[cfg(feature = "test-hooks")]
-    if std::env::var_os("REDDB_TEST_FORBIDDEN_SYSCALL").is_some() {
-        crate::log_warn!("test hook: calling a forbidden syscall (ptrace)");
-        // SAFETY: PTRACE_TRACEME takes no pointers; the filter kills us first.
-        unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
-    }
+    test_hooks::forbidden_syscall(hook_dir.as_deref());
     ev.ready();
     let result = ev.run();
     let service = ev.into_service();
@@ -133,4 +140,103 @@ pub fn run(
     result?;
     log_notice!("stopped");
     Ok(0)
+}
+
+/// Test-only hooks (the `test-hooks` cargo feature, which release builds
+/// and packages never enable): attacks on the hardening forced from inside.
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    /// `REDDB_TEST_EARLY_THREAD=1`: a thread started before the
+    /// capabilities are dropped, as a careless change could; the per-thread
+    /// check must refuse to start.
+    pub fn early_thread() {
+        if std::env::var_os("REDDB_TEST_EARLY_THREAD").is_none() {
+            return;
+        }
+        crate::log_warn!("test hook: starting a thread before hardening");
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("red-early".into())
+            .spawn(move || {
+                // Named by now (std names a thread before running it).
+                let _ = started.send(());
+                loop {
+                    std::thread::park();
+                }
+            });
+        if spawned.is_ok() {
+            let _ = running.recv();
+        }
+    }
+
+    /// `REDDB_TEST_FORBIDDEN_SYSCALL=FORM`, right after the seccomp filter
+    /// is installed: makes one syscall the filter must kill with SIGSYS. A
+    /// call that returns is reported and ends the process with exit code
+    /// 70, so a test sees at once that the filter let it through.
+    ///
+    /// - `1` or `ptrace`: `ptrace(PTRACE_TRACEME)`;
+    /// - `openat_trunc`: `O_RDONLY|O_TRUNC` on `forbidden-target` in the
+    ///   data directory (an existing file: would truncate it);
+    /// - `openat_creat`: `O_RDONLY|O_CREAT` of `forbidden-created` there;
+    /// - `openat_wronly_trunc`: `O_WRONLY|O_TRUNC` on `forbidden-target`;
+    /// - `openat_append`: `O_WRONLY|O_APPEND` on `forbidden-target`;
+    /// - `openat_create_trunc`: `O_WRONLY|O_CREAT|O_EXCL|O_TRUNC` of
+    ///   `forbidden-created` (the create-only form plus a truncate flag);
+    /// - `socket_inet6`, `socket_packet`: an `AF_INET6` stream or an
+    ///   `AF_PACKET` raw socket;
+    /// - `socket_unix_stream`: an `AF_UNIX` *stream* socket (sd_notify
+    ///   needs datagrams only).
+    ///
+    /// Any other value ends the process with exit code 2 (a typo must not
+    /// pass for a kill).
+    pub fn forbidden_syscall(data_dir: Option<&std::path::Path>) {
+        let Some(form) = std::env::var_os("REDDB_TEST_FORBIDDEN_SYSCALL") else {
+            return;
+        };
+        let form = form.to_string_lossy().into_owned();
+        let dir = data_dir.unwrap_or(std::path::Path::new("."));
+        let path = |name: &str| {
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(
+                dir.join(name).as_os_str(),
+            ))
+            .unwrap_or_default()
+        };
+        let target = path("forbidden-target");
+        let created = path("forbidden-created");
+        let openat = |p: &std::ffi::CStr, flags: libc::c_int| {
+            // SAFETY: `p` is a NUL-terminated path that outlives the call;
+            // the mode argument is read only with O_CREAT.
+            unsafe { libc::openat(libc::AT_FDCWD, p.as_ptr(), flags | libc::O_CLOEXEC, 0o600) }
+        };
+        let socket = |domain: libc::c_int, ty: libc::c_int| {
+            // SAFETY: socket takes integers only.
+            unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) }
+        };
+        crate::log_warn!("test hook: calling a forbidden syscall ({form})");
+        let rc: libc::c_long = match form.as_str() {
+            // SAFETY: PTRACE_TRACEME takes no pointers.
+            "1" | "ptrace" => unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) },
+            "openat_trunc" => openat(&target, libc::O_RDONLY | libc::O_TRUNC).into(),
+            "openat_creat" => openat(&created, libc::O_RDONLY | libc::O_CREAT).into(),
+            "openat_wronly_trunc" => openat(&target, libc::O_WRONLY | libc::O_TRUNC).into(),
+            "openat_append" => openat(&target, libc::O_WRONLY | libc::O_APPEND).into(),
+            "openat_create_trunc" => openat(
+                &created,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC,
+            )
+            .into(),
+            "socket_inet6" => socket(libc::AF_INET6, libc::SOCK_STREAM).into(),
+            "socket_packet" => socket(libc::AF_PACKET, libc::SOCK_RAW).into(),
+            "socket_unix_stream" => socket(libc::AF_UNIX, libc::SOCK_STREAM).into(),
+            _ => {
+                crate::log_error!("test hook: unknown REDDB_TEST_FORBIDDEN_SYSCALL form");
+                std::process::exit(2);
+            }
+        };
+        crate::log_error!(
+            "test hook: the filter let {form} through (returned {rc}, {})",
+            std::io::Error::last_os_error()
+        );
+        std::process::exit(70);
+    }
 }

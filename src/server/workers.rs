@@ -6,6 +6,10 @@
 //! loop nor grow memory: at most `threads` Argon2 instances (64 MiB each)
 //! run and at most `queue` jobs wait. Results come back over a channel and
 //! a [`mio::Waker`] wakes the loop.
+//!
+//! The pool is started after `harden::before_threads` (capabilities dropped,
+//! `no_new_privs` set on the only thread, so every worker inherits them) and
+//! before `harden::after_threads` (every thread verified, then seccomp).
 
 use crate::service::work::{Job, JobOutput};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
