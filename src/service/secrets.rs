@@ -343,14 +343,21 @@ impl Drop for PortableSecret {
 }
 
 impl Service {
-    /// A stored secret record with every version opened, as JSON bytes for a
-    /// backup payload (wiped on drop).
+    /// A stored secret record with its versions opened, as JSON bytes for a
+    /// backup payload (wiped on drop): every version with `history`, else
+    /// the latest only. The flag is true when older versions were left out.
     pub(super) fn export_secret(
         &self,
         key: &str,
         stored: &[u8],
-    ) -> ServiceResult<zeroize::Zeroizing<Vec<u8>>> {
-        let rec: SecretRecord = super::accounts::decode_record(stored)?;
+        history: bool,
+    ) -> ServiceResult<(zeroize::Zeroizing<Vec<u8>>, bool)> {
+        let mut rec: SecretRecord = super::accounts::decode_record(stored)?;
+        let older = rec.versions.len().saturating_sub(1);
+        let cut = !history && older > 0;
+        if cut {
+            rec.versions.drain(..older);
+        }
         let db = self.open_db()?;
         let mut portable = PortableSecret {
             versions: Vec::with_capacity(rec.versions.len()),
@@ -371,7 +378,7 @@ impl Service {
             });
         }
         serde_json::to_vec(&portable)
-            .map(zeroize::Zeroizing::new)
+            .map(|bytes| (zeroize::Zeroizing::new(bytes), cut))
             .map_err(|e| ServiceError::internal(e.to_string()))
     }
 
