@@ -71,12 +71,17 @@ impl Reloadable {
             check_admin_token(&c.value, &c.origin.describe(&ADMIN_TOKEN))?;
         }
         let mut digests = Vec::new();
-        for spec in [CERTIFICATE, USERNAME, PASSWORD, ADMIN_TOKEN] {
+        for spec in [CERTIFICATE, USERNAME, PASSWORD] {
             if let Some(c) = env.credential(&spec)? {
                 if c.origin.path().is_some() {
                     digests.push((spec, c.origin.clone(), digest(&c.value)));
                 }
             }
+        }
+        // The token itself, not a second read of its file: the digest must
+        // be of the value that was checked and is in use.
+        if let Some(c) = admin.as_ref().filter(|c| c.origin.path().is_some()) {
+            digests.push((ADMIN_TOKEN, c.origin.clone(), digest(&c.value)));
         }
         Ok((
             Self {
