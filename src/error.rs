@@ -33,6 +33,8 @@ pub mod exit_code {
     pub const BACKUP_REFUSED: i32 = 25;
     /// `red restore`: the target already holds data the backup would replace.
     pub const RESTORE_CONFLICT: i32 = 26;
+    /// `RED_ADMIN_TOKEN` (any source) is shorter than the minimum.
+    pub const WEAK_ADMIN_TOKEN: i32 = 27;
 }
 
 #[derive(Debug)]
@@ -80,6 +82,9 @@ pub enum Error {
     BackupRefused(String),
     /// A restore would overwrite data the target database already holds.
     RestoreConflict(String),
+    /// The admin token is shorter than `min` bytes. `name` is its source
+    /// (the variable or the credential), never its value, length or path.
+    WeakAdminToken { name: String, min: usize },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -114,6 +119,7 @@ impl Error {
             Error::Internal(_) => INTERNAL,
             Error::BackupRefused(_) => BACKUP_REFUSED,
             Error::RestoreConflict(_) => RESTORE_CONFLICT,
+            Error::WeakAdminToken { .. } => WEAK_ADMIN_TOKEN,
         }
     }
 
@@ -138,6 +144,7 @@ impl Error {
             Error::Internal(_) => "internal",
             Error::BackupRefused(_) => "backup_refused",
             Error::RestoreConflict(_) => "restore_conflict",
+            Error::WeakAdminToken { .. } => "weak_admin_token",
         }
     }
 }
@@ -189,6 +196,10 @@ impl fmt::Display for Error {
             Error::Internal(m) => write!(f, "internal error: {m}"),
             Error::BackupRefused(m) => write!(f, "backup refused: {m}"),
             Error::RestoreConflict(m) => write!(f, "restore refused: {m}"),
+            Error::WeakAdminToken { name, min } => write!(
+                f,
+                "weak admin token: {name} is shorter than {min} characters (bytes, after a file's trailing whitespace is trimmed); use a random token of at least {min}, e.g. from 'openssl rand -hex 32'"
+            ),
         }
     }
 }

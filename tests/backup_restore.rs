@@ -11,6 +11,8 @@
 //! - every refusal (wrong key, damaged file, unknown or malformed id, a
 //!   database that already holds data, a non-admin, a deny policy) is a
 //!   clear error that changes nothing, and each is audited;
+//! - a backup honours `vault:unseal_history` per secret (latest version
+//!   only where the backing-up caller lacks it);
 //! - the offline `red backup` / `red restore` with their exit codes;
 //! - no secret value and no backup key in the server log, the audit
 //!   output or the backup file.
@@ -633,4 +635,144 @@ fn offline_backup_and_restore() {
     // The server sees everything.
     let d = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
     verify_all(&d, &new_admin, "after the offline restore");
+}
+
+/// Issue 13 item 8: a backup reveals every version it carries to whoever
+/// holds its key, so `POST /admin/backup` honours `vault:unseal_history`
+/// per secret, exactly as `GET /secrets/{key}?version=N` does: a backing-up
+/// admin denied it on `red.secret.x*` gets a backup holding only the latest
+/// version of those secrets (deleted ones included) and every version of
+/// the others, and the answer says how many were cut to the latest.
+#[test]
+fn backup_without_unseal_history_carries_only_the_latest_versions() {
+    let old_dir = tmp();
+    let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
+    let admin = boot.api_key.as_str();
+    let put = |k: &str, v: &str| {
+        old.post(&format!("/secrets/{k}"), Some(admin), &json!({"value": v}))
+            .ok(&format!("put {k}"));
+    };
+    // Three versions of red.secret.xa, two of red.secret.xb and of the
+    // deleted red.secret.xdel; two of red.secret.other and of
+    // red.secret.x.deep (`x*` is one segment: it does not cover x.deep).
+    for (key, n) in [
+        ("red.secret.xa", 3),
+        ("red.secret.xb", 2),
+        ("red.secret.xdel", 2),
+        ("red.secret.other", 2),
+        ("red.secret.x.deep", 2),
+    ] {
+        for v in 1..=n {
+            put(key, &format!("{key}-history-v{v}"));
+        }
+    }
+    old.delete("/secrets/red.secret.xdel", Some(admin))
+        .ok("delete xdel");
+
+    // A second admin, "ops", denied vault:unseal_history on red.secret.x*.
+    old.post(
+        "/auth/users",
+        Some(admin),
+        &json!({"username": "ops", "password": "ops-password-1234", "role": "admin"}),
+    )
+    .ok("create ops");
+    let ops = old
+        .post("/auth/api-keys", Some(admin), &json!({"owner": "ops"}))
+        .ok("ops key")["api_key"]
+        .as_str()
+        .expect("api_key")
+        .to_string();
+    old.put_raw(
+        "/policies/no-x-history",
+        admin,
+        r#"{"id":"no-x-history","statements":[{"sid":"h","effect":"deny","actions":["vault:unseal_history"],"resources":["vault:red.vault/red.secret.x*"]}]}"#,
+    )
+    .ok("deny policy");
+    old.post(
+        "/policies/no-x-history/attach",
+        Some(admin),
+        &json!({"user": "ops"}),
+    )
+    .ok("attach to ops");
+    // The read path refuses ops the history (the rule the backup follows).
+    old.get("/secrets/red.secret.xa?version=1", Some(&ops))
+        .expect_error(403, "forbidden", "ops reads old xa");
+    old.get("/secrets/red.secret.other?version=1", Some(&ops))
+        .ok("ops reads old other");
+
+    let j = old
+        .post("/admin/backup", Some(&ops), &json!({}))
+        .ok("backup by ops");
+    assert_eq!(j["counts"]["secrets"], 5, "{j}");
+    assert_eq!(j["secrets_latest_only"], 3, "xa, xb, xdel: {j}");
+    let id = j["snapshot_id"].as_str().expect("id").to_string();
+    let key = j["backup_key"].as_str().expect("key").to_string();
+    let file = PathBuf::from(j["path"].as_str().expect("path"));
+    assert_eq!(old.stop(), 0);
+    assert!(
+        !old.stderr().contains("history-v"),
+        "the server log shows a value"
+    );
+
+    // Restore into a fresh database.
+    let new_dir = tmp();
+    let new_db = new_dir.path().join("data.rdb");
+    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))
+        .expect("copy the backup next to the new database");
+    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
+    let j = new
+        .post(
+            "/admin/restore",
+            Some(&new_admin),
+            &json!({"snapshot_id": id, "backup_key": key}),
+        )
+        .ok("restore");
+    assert_eq!(j["restored"]["secrets"], 5, "{j}");
+    let read = |k: &str, version: Option<u32>| {
+        let path = match version {
+            Some(v) => format!("/secrets/{k}?version={v}"),
+            None => format!("/secrets/{k}"),
+        };
+        new.get(&path, Some(&new_admin))
+    };
+    // Cut to the latest version.
+    for (k, latest) in [("red.secret.xa", 3), ("red.secret.xb", 2)] {
+        let j = read(k, None).ok(k);
+        assert_eq!(j["value"], format!("{k}-history-v{latest}"), "{j}");
+        assert_eq!(j["version"], latest, "{j}");
+        read(k, Some(latest)).ok(k);
+        for v in 1..latest {
+            read(k, Some(v)).expect_error(404, "not_found", &format!("{k} v{v}"));
+        }
+    }
+    // Every version of the others.
+    for k in ["red.secret.other", "red.secret.x.deep"] {
+        for v in 1..=2u32 {
+            let j = read(k, Some(v)).ok(&format!("{k} v{v}"));
+            assert_eq!(j["value"], format!("{k}-history-v{v}"), "{j}");
+        }
+    }
+    // The listing agrees: one version kept of xa.
+    let list = new
+        .get("/secrets?prefix=red.secret.", Some(&new_admin))
+        .ok("list");
+    let xa = list["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .find(|s| s["key"] == "red.secret.xa")
+        .cloned()
+        .expect("xa listed");
+    assert_eq!(xa["versions"], 1, "{xa}");
+    assert_eq!(xa["latest_version"], 3, "{xa}");
+    // The deleted one came along deleted, with its latest version only:
+    // purging it is all that can be done, and it works.
+    read("red.secret.xdel", None).expect_error(404, "not_found", "xdel");
+    new.post(
+        "/secrets/red.secret.xdel/purge",
+        Some(&new_admin),
+        &json!({}),
+    )
+    .ok("purge xdel");
 }

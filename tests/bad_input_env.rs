@@ -511,6 +511,63 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
         );
     }
 
+    // A weak admin token (issue 13 item 6): shorter than 32 bytes, counted
+    // after the `_FILE`/credential trailing-whitespace trim, from each
+    // source. Refused before the file is opened, with its own exit code and
+    // a line naming the source and the rule, never the token.
+    let weak = "weak-admin-token-CANARY-31chars";
+    assert_eq!(weak.len(), 31);
+    let weak_file = mk("weak-token-3a7f", format!("{weak}\n \t\n").as_bytes());
+    let creds_weak = creds(
+        "creds-token-weak",
+        &[
+            ("certificate", Some(format!("{cert}\n").as_bytes())),
+            ("admin-token", Some(format!("{weak}\n").as_bytes())),
+        ],
+    );
+    v.push(
+        case(
+            "RED_ADMIN_TOKEN: 31 characters",
+            27,
+            "weak admin token: RED_ADMIN_TOKEN is shorter than 32 characters",
+        )
+        .env("REDDB_CERTIFICATE", cert)
+        .env("RED_ADMIN_TOKEN", weak)
+        .secret(weak),
+    );
+    v.push(
+        case(
+            "RED_ADMIN_TOKEN_FILE: 31 characters after the trim",
+            27,
+            "weak admin token: RED_ADMIN_TOKEN_FILE is shorter than 32 characters",
+        )
+        .env("REDDB_CERTIFICATE", cert)
+        .path_env("RED_ADMIN_TOKEN_FILE", &weak_file)
+        .secret(weak),
+    );
+    v.push(
+        case(
+            "CREDENTIALS_DIRECTORY: admin-token of 31 characters",
+            27,
+            "weak admin token: credential 'admin-token' is shorter than 32 characters",
+        )
+        .env("CREDENTIALS_DIRECTORY", creds_weak.to_str().expect("utf-8"))
+        .secret(creds_weak.to_str().expect("utf-8"))
+        .secret(weak),
+    );
+    // On a fresh file too (no certificate): refused before it is created
+    // or bootstrapped.
+    v.push(
+        case(
+            "RED_ADMIN_TOKEN: 31 characters, fresh file",
+            27,
+            "weak admin token: RED_ADMIN_TOKEN is shorter than 32 characters",
+        )
+        .fresh()
+        .env("RED_ADMIN_TOKEN", weak)
+        .secret(weak),
+    );
+
     // Certificates and auto-bootstrap inputs on the fresh file.
     v.push(
         case("a certificate for a fresh file", 18, "not bootstrapped")
@@ -1038,8 +1095,8 @@ fn a_non_utf8_argument_is_refused() {
 fn sighup_with_a_broken_token_file_keeps_serving_with_the_old_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token_file = dir.path().join("admin-token-path-5c8e");
-    let old = "tokOLD-6b1f9e2d4c7a8053e1f2";
-    let new = "tokNEW-0a9b8c7d6e5f4a3b2c1d";
+    let old = "tokOLD-6b1f9e2d4c7a8053e1f2a4b6c8";
+    let new = "tokNEW-0a9b8c7d6e5f4a3b2c1d0e9f8a";
     std::fs::write(&token_file, format!("{old}\n")).expect("write token");
     let opts = Options::new().env("RED_ADMIN_TOKEN_FILE", token_file.to_str().expect("utf-8"));
     let (d, _boot) = fresh_bootstrapped(dir.path(), &opts);

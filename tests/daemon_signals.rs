@@ -2,7 +2,9 @@
 //! rotates the admin token from `RED_ADMIN_TOKEN_FILE` in place (old token
 //! refused, new one accepted), while an empty, whitespace-only or deleted
 //! file keeps the current token and logs an error naming the variable but
-//! never a token or path, without the process ever dying; the sd_notify
+//! never a token or path, without the process ever dying; a token shorter
+//! than 32 characters is refused on SIGHUP the same way (and at start from
+//! every source: `tests/bad_input_env.rs`, exit 27); the sd_notify
 //! protocol (`READY=1` + `STATUS=` after start, `RELOADING=1` +
 //! `MONOTONIC_USEC=` then `READY=1` on SIGHUP, `STOPPING=1` on SIGTERM, in
 //! that order, and `WATCHDOG=1` pings only when `WATCHDOG_USEC` is meant for
@@ -40,9 +42,9 @@ fn error_lines(d: &Daemon, what: &str) -> usize {
 fn sighup_rotates_the_admin_token_and_survives_bad_files() {
     let dir = tmp();
     let token_file = dir.path().join("admin-token-file-9d2e");
-    let a = "tokA-3f9c1e7b5d2a4c6e8f0a1b3c";
-    let b = "tokB-7e5d3c1b9a8f6e4d2c0b1a9f";
-    let c = "tokC-1a2b3c4d5e6f7a8b9c0d1e2f";
+    let a = "tokA-3f9c1e7b5d2a4c6e8f0a1b3c5d7e";
+    let b = "tokB-7e5d3c1b9a8f6e4d2c0b1a9f8e7d";
+    let c = "tokC-1a2b3c4d5e6f7a8b9c0d1e2f3a4b";
     std::fs::write(&token_file, format!("{a}\n")).expect("write token A");
     let opts = Options::new().env("RED_ADMIN_TOKEN_FILE", token_file.to_str().expect("utf-8"));
     let (mut d, _boot) = fresh_bootstrapped(dir.path(), &opts);
@@ -111,6 +113,133 @@ fn sighup_rotates_the_admin_token_and_survives_bad_files() {
     for secret in [a, b, c, token_file.to_str().expect("utf-8"), "9d2e"] {
         assert!(!log.contains(secret), "stderr shows {secret:?}:\n{log}");
     }
+    assert_eq!(d.stop(), 0);
+}
+
+/// Issue 13 item 6, on SIGHUP: a new token shorter than 32 characters in
+/// the file is refused — the old token keeps working, the short one answers
+/// 401, and an error line names the variable and the rule but never the
+/// token or the path; a good token afterwards rotates as usual.
+#[test]
+fn sighup_with_a_short_token_keeps_the_old_one() {
+    let dir = tmp();
+    let token_file = dir.path().join("admin-token-file-71c4");
+    let old = "tokOLD-2c4e6a8b0d1f3e5a7c9b1d3f5e7a";
+    let short = "tokSHORT-31-characters-exactly!";
+    let good = "tokGOOD-8f6e4d2c0b9a7f5e3d1c0b2a4e6f";
+    assert_eq!(short.len(), 31);
+    std::fs::write(&token_file, format!("{old}\n")).expect("write the old token");
+    let opts = Options::new().env("RED_ADMIN_TOKEN_FILE", token_file.to_str().expect("utf-8"));
+    let (mut d, _boot) = fresh_bootstrapped(dir.path(), &opts);
+    assert_eq!(status_with(&d, old), 200, "the old token works at start");
+
+    // 31 characters, then 31 characters padded with whitespace the trim
+    // removes: both refused.
+    for (i, content) in [format!("{short}\n"), format!("{short}  \n\t\n")]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(&token_file, content).expect("write the short token");
+        d.signal(libc::SIGHUP);
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                d.stderr()
+                    .lines()
+                    .filter(|l| {
+                        l.starts_with("<3>")
+                            && l.contains("RED_ADMIN_TOKEN_FILE")
+                            && l.contains("shorter than 32 characters")
+                    })
+                    .count()
+                    > i
+            }),
+            "no error line for a short token; stderr:\n{}",
+            d.stderr()
+        );
+        assert!(d.is_running(), "the server died on a short token");
+        assert_eq!(status_with(&d, old), 200, "the old token must survive");
+        assert_eq!(status_with(&d, short), 401, "the short token is refused");
+    }
+
+    std::fs::write(&token_file, format!("{good}\n")).expect("write a good token");
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || status_with(&d, good) == 200),
+        "a good token after the short one never took effect; stderr:\n{}",
+        d.stderr()
+    );
+    assert_eq!(status_with(&d, old), 401);
+    assert_eq!(status_with(&d, short), 401);
+    let log = d.stderr();
+    for needle in [
+        old,
+        short,
+        good,
+        token_file.to_str().expect("utf-8"),
+        "71c4",
+    ] {
+        assert!(!log.contains(needle), "stderr shows {needle:?}:\n{log}");
+    }
+    assert_eq!(d.stop(), 0);
+}
+
+/// The other side of the 32-character rule: a token of exactly 32
+/// characters starts the server from each source (inline, `_FILE` with
+/// trailing whitespace, `$CREDENTIALS_DIRECTORY/admin-token`) and works; an
+/// empty inline token still means "no admin token" (a warning, not a
+/// refusal).
+#[test]
+fn an_admin_token_of_32_characters_is_accepted_from_every_source() {
+    let dir = tmp();
+    let db = dir.path().join("data.rdb");
+    let cert = {
+        let mut d = Daemon::start(&db, &Options::new());
+        let boot = d.bootstrap();
+        assert_eq!(d.stop(), 0);
+        boot.certificate
+    };
+    let token = "tok32-0123456789abcdef0123456789";
+    assert_eq!(token.len(), 32);
+    let token_file = dir.path().join("token-32");
+    std::fs::write(&token_file, format!("{token} \n\n")).expect("write token file");
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).expect("mkdir creds");
+    std::fs::write(creds.join("certificate"), format!("{cert}\n")).expect("write cert");
+    std::fs::write(creds.join("admin-token"), format!("{token}\n")).expect("write token");
+    for (what, opts) in [
+        (
+            "inline",
+            Options::new()
+                .certificate(&cert)
+                .env("RED_ADMIN_TOKEN", token),
+        ),
+        (
+            "_FILE",
+            Options::new()
+                .certificate(&cert)
+                .env("RED_ADMIN_TOKEN_FILE", token_file.to_str().expect("utf-8")),
+        ),
+        (
+            "credential",
+            Options::new().env("CREDENTIALS_DIRECTORY", creds.to_str().expect("utf-8")),
+        ),
+    ] {
+        let mut d = Daemon::start(&db, &opts);
+        assert_eq!(status_with(&d, token), 200, "{what}: the token works");
+        assert_eq!(status_with(&d, &token[..31]), 401, "{what}");
+        assert!(!d.stderr().contains(token), "{what}: the log shows it");
+        assert_eq!(d.stop(), 0);
+    }
+    let mut d = Daemon::start(
+        &db,
+        &Options::new().certificate(&cert).env("RED_ADMIN_TOKEN", ""),
+    );
+    assert!(
+        d.stderr().contains("RED_ADMIN_TOKEN is not set"),
+        "an empty token is 'not set'; stderr:\n{}",
+        d.stderr()
+    );
+    assert_eq!(status_with(&d, ""), 401);
     assert_eq!(d.stop(), 0);
 }
 
@@ -421,7 +550,7 @@ fn proc_environ_holds_no_secret_and_no_credential_path() {
         assert_eq!(d.stop(), 0);
         boot.certificate
     };
-    let token = "envtok-5c8e2a9f71d34b60";
+    let token = "envtok-5c8e2a9f71d34b60e2f4a6c8b0d";
     let cert_file = dir.path().join("cert-file-e7a1");
     let token_file = dir.path().join("token-file-b4c2");
     std::fs::write(&cert_file, format!("{cert}\n")).expect("write cert file");

@@ -186,7 +186,7 @@ fn a_thread_started_before_hardening_is_refused() {
 fn running_server_is_confined() {
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("admin-token-file-path-marker");
-    std::fs::write(&token_file, "admin-token-value-marker-1234\n").unwrap();
+    std::fs::write(&token_file, "admin-token-value-marker-1234567890\n").unwrap();
     let (mut server, port) = start(
         dir.path(),
         &[("RED_ADMIN_TOKEN_FILE", token_file.to_str().unwrap())],

@@ -17,7 +17,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use tempfile::TempDir;
 
-const ADMIN_TOKEN: &str = "metrics-admin-token-5d1f0a9c7e";
+const ADMIN_TOKEN: &str = "metrics-admin-token-5d1f0a9c7e3b5a";
 
 fn tmp() -> TempDir {
     tempfile::tempdir().expect("tempdir")

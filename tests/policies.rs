@@ -5,6 +5,8 @@
 //! exactly that user read `red.secret.ai.openai.*`; policy CRUD, attach and
 //! detach; explicit deny beats allow; `?version=N` needs
 //! `vault:unseal_history`; listings are filtered by `vault:read_metadata`;
+//! `vault:purge` gates every destruction of old versions (a rotation past
+//! the 32-version cap, a write to a deleted key), not only the purge;
 //! a 403 names the action and resource and never a value.
 
 mod common_daemon;
@@ -449,4 +451,231 @@ fn policies_survive_a_restart() {
         .get("/policies/lock-ai-custom-secrets", Some(&k))
         .ok("get");
     assert_eq!(j["policy"]["attached"], json!([{"group": "everyone"}]));
+}
+
+/// What the store holds for `key`, read the one way that shows a deleted
+/// secret's versions too: an admin backup (with a key of ours), opened with
+/// the library. `None` when the backup holds no such secret; else
+/// `(versions as (number, value), deleted)`.
+fn stored_versions(d: &Daemon, admin: &str, key: &str) -> Option<(Vec<(u64, String)>, bool)> {
+    use reddb::backup::{decode_payload, open, BackupKey};
+    use reddb::store::record::{Mutation, Namespace, Value};
+    let backup_key = "5a".repeat(32);
+    let j = d
+        .post(
+            "/admin/backup",
+            Some(admin),
+            &json!({"backup_key": backup_key}),
+        )
+        .ok("inspection backup");
+    let bytes = std::fs::read(j["path"].as_str().expect("path")).expect("read backup");
+    let bk = BackupKey::parse_hex(&backup_key).expect("backup key");
+    let (_, payload) = open(&bk, &bytes).expect("open backup");
+    decode_payload(&payload)
+        .expect("decode backup")
+        .into_iter()
+        .find_map(|m| match m {
+            Mutation::Put {
+                ns: Namespace::Secrets,
+                key: k,
+                value: Value::Bytes(v),
+                ..
+            } if k == key.as_bytes() => Some(v),
+            _ => None,
+        })
+        .map(|v| {
+            let rec: Json = serde_json::from_slice(&v).expect("portable secret");
+            let versions = rec["versions"]
+                .as_array()
+                .expect("versions")
+                .iter()
+                .map(|x| {
+                    (
+                        x["version"].as_u64().expect("version"),
+                        x["value"].as_str().expect("value").to_string(),
+                    )
+                })
+                .collect();
+            (versions, !rec["deleted_at_ms"].is_null())
+        })
+}
+
+/// Issue 13 item 8: `vault:purge` gates every destruction of old versions.
+/// A user with `vault:write` (and read and history rights) but not
+/// `vault:purge` on `red.secret.p.*` is refused (403 naming `vault:purge`
+/// and the resource, nothing changed) when a rotation or a write would push
+/// version 1 out past the 32-version cap, and when a write to a deleted key
+/// would replace the versions it still holds; every old version is still
+/// there afterwards. A user with `vault:purge` does both; an explicit deny
+/// of `vault:purge` stops even the admin token.
+#[test]
+fn destroying_old_versions_needs_vault_purge() {
+    let dir = tmp();
+    let (d, boot) = fresh_bootstrapped(
+        dir.path(),
+        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
+    );
+    let k = boot.api_key.as_str();
+    let writer = user_with_key(&d, k, "writer", "writer-password-1");
+    let purger = user_with_key(&d, k, "purger", "purger-password-1");
+    for (id, actions, user) in [
+        (
+            "p-writer",
+            r#"["vault:read_metadata","vault:read","vault:unseal_history","vault:write"]"#,
+            "writer",
+        ),
+        ("p-purger", r#"["vault:*"]"#, "purger"),
+    ] {
+        d.put_raw(
+            &format!("/policies/{id}"),
+            k,
+            &format!(
+                r#"{{"statements":[{{"effect":"allow","actions":{actions},"resources":["vault:red.vault/red.secret.p.*"]}}]}}"#
+            ),
+        )
+        .ok(id);
+        d.post(
+            &format!("/policies/{id}/attach"),
+            Some(k),
+            &json!({"user": user}),
+        )
+        .ok("attach");
+    }
+    let value = |key: &str, v: u32| format!("{key}-value-v{v}");
+    let read =
+        |who: &str, key: &str, v: u32| d.get(&format!("/secrets/{key}?version={v}"), Some(who));
+
+    // 1. The version cap: 32 versions are fine without purge...
+    let cap = "red.secret.p.cap";
+    for v in 1..=32u32 {
+        let path = if v == 1 {
+            format!("/secrets/{cap}")
+        } else {
+            format!("/secrets/{cap}/rotate")
+        };
+        let j = d
+            .post(&path, Some(&writer), &json!({"value": value(cap, v)}))
+            .ok(&format!("write v{v}"));
+        assert_eq!(j["version"], v);
+    }
+    // ...the 33rd would destroy version 1: refused, by rotate and by a plain
+    // write alike.
+    for path in [format!("/secrets/{cap}/rotate"), format!("/secrets/{cap}")] {
+        let r = d.post(&path, Some(&writer), &json!({"value": "one-too-many"}));
+        expect_denied(&r, "vault:purge", cap, &["one-too-many"], &path);
+        let msg = r.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            msg.contains("32 versions") && msg.contains("version 1"),
+            "{path}: the refusal does not say what would be destroyed: {msg}"
+        );
+    }
+    for v in 1..=32u32 {
+        let j = read(&writer, cap, v).ok(&format!("v{v} kept"));
+        assert_eq!(j["value"], value(cap, v));
+    }
+    let j = d
+        .get(&format!("/secrets/{cap}"), Some(&writer))
+        .ok("latest");
+    assert_eq!(j["version"], 32);
+    // An explicit deny of vault:purge for everyone stops even the admin.
+    d.put_raw(
+        "/policies/no-purge",
+        k,
+        r#"{"statements":[{"sid":"np","effect":"deny","actions":["vault:purge"],"resources":["vault:red.vault/red.secret.p.cap"]}]}"#,
+    )
+    .ok("no-purge");
+    d.post(
+        "/policies/no-purge/attach",
+        Some(k),
+        &json!({"group": "everyone"}),
+    )
+    .ok("attach no-purge");
+    for tok in [k, ADMIN_TOKEN] {
+        let r = d.post(
+            &format!("/secrets/{cap}/rotate"),
+            Some(tok),
+            &json!({"value": "admin-too-many"}),
+        );
+        expect_denied(&r, "vault:purge", cap, &["admin-too-many"], "admin");
+    }
+    d.delete("/policies/no-purge", Some(k)).ok("drop no-purge");
+    read(&writer, cap, 1).ok("v1 still kept");
+    // With purge: the rotation goes through and version 1 goes.
+    let j = d
+        .post(
+            &format!("/secrets/{cap}/rotate"),
+            Some(&purger),
+            &json!({"value": value(cap, 33)}),
+        )
+        .ok("purger rotates past the cap");
+    assert_eq!(j["version"], 33);
+    read(&purger, cap, 1).expect_error(404, "not_found", "v1 destroyed");
+    assert_eq!(read(&purger, cap, 2).ok("v2")["value"], value(cap, 2));
+
+    // 2. A write to a deleted key would replace the versions it holds.
+    let del = "red.secret.p.del";
+    for v in 1..=2u32 {
+        d.post(
+            &format!("/secrets/{del}"),
+            Some(&writer),
+            &json!({"value": value(del, v)}),
+        )
+        .ok("write del");
+    }
+    d.delete(&format!("/secrets/{del}"), Some(&writer))
+        .ok("writer deletes");
+    let before = stored_versions(&d, k, del).expect("the deleted secret is stored");
+    assert_eq!(
+        before,
+        (vec![(1, value(del, 1)), (2, value(del, 2))], true),
+        "deleted, both versions kept"
+    );
+    let r = d.post(
+        &format!("/secrets/{del}"),
+        Some(&writer),
+        &json!({"value": "resurrected"}),
+    );
+    expect_denied(&r, "vault:purge", del, &["resurrected"], "write to deleted");
+    let msg = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        msg.contains("deleted") && msg.contains("2 version"),
+        "the refusal does not say what would be destroyed: {msg}"
+    );
+    // Nothing changed: still deleted, both versions still stored.
+    d.get(&format!("/secrets/{del}"), Some(&writer))
+        .expect_error(404, "not_found", "still deleted");
+    assert_eq!(stored_versions(&d, k, del), Some(before));
+    // Rotating a deleted key is a 404, as before (it destroys nothing).
+    d.post(
+        &format!("/secrets/{del}/rotate"),
+        Some(&writer),
+        &json!({"value": "x"}),
+    )
+    .expect_error(404, "not_found", "rotate deleted");
+    // With purge the write replaces it: a new secret from version 1.
+    let j = d
+        .post(
+            &format!("/secrets/{del}"),
+            Some(&purger),
+            &json!({"value": "resurrected"}),
+        )
+        .ok("purger writes the deleted key");
+    assert_eq!(j["version"], 1);
+    assert_eq!(
+        stored_versions(&d, k, del),
+        Some((vec![(1, "resurrected".to_string())], false))
+    );
+    // A fresh key and a key under the cap need no purge (nothing destroyed).
+    d.post(
+        "/secrets/red.secret.p.fresh",
+        Some(&writer),
+        &json!({"value": "v"}),
+    )
+    .ok("fresh key");
 }

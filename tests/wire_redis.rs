@@ -907,13 +907,19 @@ fn sealed_server_refuses_data_but_answers_the_admin_token() {
     let cert = dir.path().join("data.rdb.cert");
     std::fs::rename(&cert, dir.path().join("moved.cert")).unwrap();
     s.dev = false;
-    s.env = vec![("RED_ADMIN_TOKEN".into(), "admin-token-for-wire-test".into())];
+    s.env = vec![(
+        "RED_ADMIN_TOKEN".into(),
+        "admin-token-for-the-wire-protocol-test".into(),
+    )];
     s.start_again();
     let mut c = s.client();
     let r = c.cmd(&["AUTH", &s.api_key]);
     assert!(err_text(&r).contains("sealed"), "{r:?}");
     assert_eq!(c.cmd(&["PING"]), err(NOAUTH));
-    assert_eq!(c.cmd(&["AUTH", "admin-token-for-wire-test"]), ok());
+    assert_eq!(
+        c.cmd(&["AUTH", "admin-token-for-the-wire-protocol-test"]),
+        ok()
+    );
     assert_eq!(c.cmd(&["PING"]), simple("PONG"));
     let r = c.cmd(&["GET", "k"]);
     assert!(err_text(&r).contains("sealed"), "{r:?}");

@@ -5,8 +5,11 @@
 //! A snapshot carries user data — the Redis-compatible keyspace and
 //! `red.config.*` — and the vault's *contents* that can live in another
 //! vault: users (with their Argon2id hashes), policies and their
-//! attachments, and every version of every `red.secret.*` value in clear
-//! inside the sealed payload. It never carries vault *state*: the master
+//! attachments, and the versions of every `red.secret.*` value in clear
+//! inside the sealed payload: every version, or only the latest one of each
+//! secret on which the backing-up caller lacks `vault:unseal_history` (the
+//! same rule as `GET /secrets/{key}?version=N`; a backup reveals what it
+//! carries to whoever holds its key). It never carries vault *state*: the master
 //! secret, the data key, `red.secret.aes_key`, API keys or sessions (API
 //! keys are re-issued after a rotation, seed 002 §12 step 6). The file
 //! format and the backup key are in [`crate::backup`].
@@ -68,6 +71,9 @@ pub struct RestoreReport {
 pub struct Snapshot {
     pub payload: Zeroizing<Vec<u8>>,
     pub counts: Counts,
+    /// Secrets (among `counts.secrets`) whose older versions were left out
+    /// because the caller lacks `vault:unseal_history` on them.
+    pub latest_only: usize,
 }
 
 /// A backup whose contents cannot be restored (400 `backup_refused`).
@@ -89,7 +95,13 @@ impl Service {
     /// Builds a snapshot of the open database. With `caller`, every secret
     /// must be readable by it under the policies (`vault:read`): a backup
     /// reveals every value to whoever holds its key, so an explicit deny
-    /// refuses the backup instead of silently leaving secrets out.
+    /// refuses the backup instead of silently leaving secrets out. Older
+    /// versions are carried only where the caller also has
+    /// `vault:unseal_history` (evaluated per secret, exactly as a
+    /// `?version=N` read is); elsewhere the latest version alone is, and
+    /// [`Snapshot::latest_only`] counts those secrets. Without `caller`
+    /// (the offline `red backup`, which holds the certificate) every
+    /// version is carried.
     pub fn take_snapshot(&self, caller: Option<&Principal>) -> ServiceResult<Snapshot> {
         let db = self.open_db()?;
         let now = now_ms();
@@ -130,6 +142,7 @@ impl Service {
             });
         }
         let mut denied: Vec<String> = Vec::new();
+        let mut latest_only = 0usize;
         for (k, e) in state.iter(Namespace::Secrets, now) {
             let Ok(name) = std::str::from_utf8(k) else {
                 continue;
@@ -140,10 +153,17 @@ impl Service {
                     continue;
                 }
             }
+            let history = match caller {
+                None => true,
+                Some(p) => self.authorize(p, Action::UnsealHistory, name).is_ok(),
+            };
             let Value::Bytes(stored) = &e.value else {
                 return Err(ServiceError::internal("secret record has the wrong type"));
             };
-            let portable = self.export_secret(name, stored)?;
+            let (portable, cut) = self.export_secret(name, stored, history)?;
+            if cut {
+                latest_only += 1;
+            }
             muts.push(Mutation::Put {
                 ns: Namespace::Secrets,
                 key: k.clone(),
@@ -167,6 +187,7 @@ impl Service {
         Ok(Snapshot {
             payload: payload?,
             counts,
+            latest_only,
         })
     }
 
@@ -363,10 +384,19 @@ impl Service {
             ServiceError::internal("the backup file could not be written (see the server log)")
         })?;
         crate::log_notice!(
-            "backup {} written: {} bytes, {}",
+            "backup {} written: {} bytes, {}{}",
             hex::encode(id),
             bytes.len(),
-            snap.counts.describe()
+            snap.counts.describe(),
+            if snap.latest_only > 0 {
+                format!(
+                    " ({} secret(s) with their latest version only: the caller lacks {})",
+                    snap.latest_only,
+                    Action::UnsealHistory.as_str()
+                )
+            } else {
+                String::new()
+            }
         );
         let mut out = json!({
             "ok": true,
@@ -376,6 +406,7 @@ impl Service {
             "bytes": bytes.len(),
             "created_at": created,
             "counts": snap.counts.to_json(),
+            "secrets_latest_only": snap.latest_only,
         });
         if generated {
             if let Some(m) = out.as_object_mut() {

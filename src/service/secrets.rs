@@ -5,8 +5,16 @@
 //! (at most [`MAX_VERSIONS`], oldest dropped). `DELETE` marks it deleted
 //! (reads answer 404); `purge` removes a deleted secret for good.
 //! `red.secret.aes_key` is reserved: no API reads or writes it.
+//!
+//! Destroying versions needs `vault:purge` on the secret, whatever the
+//! request: the purge itself, a write or rotation that would push the
+//! oldest version out past [`MAX_VERSIONS`], and a write to a deleted key
+//! (which replaces the deleted record and every version it still holds).
+//! Without it these are refused (403) before anything changes.
+//! ([`Service::restore_snapshot`] never destroys: it refuses a target that
+//! holds any secret.)
 
-use super::policy::{evaluate, Action, Effect};
+use super::policy::{denied_error, evaluate, Action, Effect};
 use super::{Kind, Principal, Service, ServiceError, ServiceResult};
 use crate::database::now_ms;
 use crate::store::record::{Mutation, Namespace, Value};
@@ -89,7 +97,25 @@ impl Service {
         }])
     }
 
+    /// Allows a change that destroys versions of `key` only with
+    /// `vault:purge` on it; `what` says what would be destroyed.
+    fn authorize_destruction(&self, p: &Principal, key: &str, what: &str) -> ServiceResult<()> {
+        let d = evaluate(&self.statements_for(p), p.is_admin(), Action::Purge, key);
+        if d.allowed() {
+            return Ok(());
+        }
+        let denied = denied_error(&d, Action::Purge, key);
+        Err(ServiceError::forbidden(format!(
+            "{what}, and that needs {}: {} (nothing was changed)",
+            Action::Purge.as_str(),
+            denied.message
+        )))
+    }
+
     /// `POST /secrets/{key}`: stores a new version (the first, or the next).
+    /// Writing a deleted key starts it again from version 1, destroying the
+    /// versions the deleted record holds; the version past
+    /// [`MAX_VERSIONS`] drops the oldest. Both need `vault:purge`.
     pub fn put_secret(
         &mut self,
         p: &Principal,
@@ -107,13 +133,41 @@ impl Service {
             ));
         }
         let now = now_ms();
-        let existing = self
-            .secret_record(key)?
-            .filter(|r| r.deleted_at_ms.is_none());
+        let (existing, deleted_versions) = match self.secret_record(key)? {
+            Some(r) if r.deleted_at_ms.is_none() => (Some(r), 0),
+            Some(r) => (None, r.versions.len()),
+            None => (None, 0),
+        };
         if must_exist && existing.is_none() {
             return Err(ServiceError::not_found(format!(
                 "no secret '{key}' to rotate"
             )));
+        }
+        if deleted_versions > 0 {
+            self.authorize_destruction(
+                p,
+                key,
+                &format!(
+                    "secret '{key}' is deleted but still holds {deleted_versions} version(s); writing it again would destroy them (or purge it first)"
+                ),
+            )?;
+        }
+        if let Some(r) = &existing {
+            let dropped = (r.versions.len() + 1).saturating_sub(MAX_VERSIONS);
+            if dropped > 0 {
+                let first = r.versions.first().map_or(0, |v| v.version);
+                let last = r.versions.get(dropped - 1).map_or(first, |v| v.version);
+                let which = if dropped == 1 {
+                    format!("version {first}")
+                } else {
+                    format!("versions {first} to {last}")
+                };
+                self.authorize_destruction(
+                    p,
+                    key,
+                    &format!("rotating '{key}' past {MAX_VERSIONS} versions would destroy {which}"),
+                )?;
+            }
         }
         let mut rec = existing.unwrap_or(SecretRecord {
             versions: Vec::new(),
@@ -343,14 +397,21 @@ impl Drop for PortableSecret {
 }
 
 impl Service {
-    /// A stored secret record with every version opened, as JSON bytes for a
-    /// backup payload (wiped on drop).
+    /// A stored secret record with its versions opened, as JSON bytes for a
+    /// backup payload (wiped on drop): every version with `history`, else
+    /// the latest only. The flag is true when older versions were left out.
     pub(super) fn export_secret(
         &self,
         key: &str,
         stored: &[u8],
-    ) -> ServiceResult<zeroize::Zeroizing<Vec<u8>>> {
-        let rec: SecretRecord = super::accounts::decode_record(stored)?;
+        history: bool,
+    ) -> ServiceResult<(zeroize::Zeroizing<Vec<u8>>, bool)> {
+        let mut rec: SecretRecord = super::accounts::decode_record(stored)?;
+        let older = rec.versions.len().saturating_sub(1);
+        let cut = !history && older > 0;
+        if cut {
+            rec.versions.drain(..older);
+        }
         let db = self.open_db()?;
         let mut portable = PortableSecret {
             versions: Vec::with_capacity(rec.versions.len()),
@@ -371,7 +432,7 @@ impl Service {
             });
         }
         serde_json::to_vec(&portable)
-            .map(zeroize::Zeroizing::new)
+            .map(|bytes| (zeroize::Zeroizing::new(bytes), cut))
             .map_err(|e| ServiceError::internal(e.to_string()))
     }
 
