@@ -669,16 +669,6 @@ impl Service {
         }
     }
 
-    /// The principal named by a successful wire password check.
-    pub fn principal_for_user(&self, username: &str) -> ServiceResult<Principal> {
-        let user = self.active_user(username)?;
-        Ok(Principal {
-            name: user.username,
-            role: user.role,
-            via: Via::Password,
-        })
-    }
-
     fn finish_bootstrap(
         &mut self,
         prepared: crate::error::Result<crate::database::PreparedBootstrap>,
