@@ -215,6 +215,11 @@ case "$HTTP_BODY" in
   *) fail "GET returned another value" ;;
 esac
 pass "POST then GET /secrets/red.secret.systemd.check with the admin token round-trips"
+http POST /config/red.config.systemd.check "$TOKEN1" '{"value":"on"}'
+[ "$HTTP_CODE" = 200 ] || fail "POST /config/red.config.systemd.check answered $HTTP_CODE: $HTTP_BODY"
+http GET /config/red.config.systemd.check
+[ "$HTTP_CODE" = 401 ] || fail "anonymous GET /config/red.config.systemd.check answered $HTTP_CODE under the packaged unit"
+pass "anonymous GET /config/* -> 401 under the packaged unit (--require-auth)"
 # A logical backup inside the unit's sandbox and seccomp filter: the file is
 # created next to the database (StateDirectory), 0600 reddb, sealed.
 http POST /admin/backup "$TOKEN1" '{}'
