@@ -737,6 +737,9 @@ impl EventLoop {
     /// budget or a decision to close stops it.
     fn read_and_process(&mut self, slot: usize) {
         let mut buf = [0u8; READ_CHUNK];
+        // Whether the connection changed since it was last processed
+        // (nothing read yet in this call, an EOF, a read error).
+        let mut unprocessed = true;
         loop {
             match self.admit(slot) {
                 Admit::Read => {}
@@ -753,6 +756,7 @@ impl EventLoop {
                 Ok(0) => {
                     c.peer_closed = true;
                     c.unread = false;
+                    unprocessed = true;
                     break;
                 }
                 Ok(n) => n,
@@ -764,6 +768,7 @@ impl EventLoop {
                 Err(_) => {
                     c.peer_closed = true;
                     c.unread = false;
+                    unprocessed = true;
                     c.inbuf.clear();
                     c.http.reset();
                     if let Some(session) = c.wire.as_mut() {
@@ -784,11 +789,14 @@ impl EventLoop {
             }
             self.account(slot);
             self.process(slot);
+            unprocessed = false;
             if drained {
                 break;
             }
         }
-        self.process(slot);
+        if unprocessed {
+            self.process(slot);
+        }
         // Nothing of a request left to complete: the reserve moves on.
         if self.conn(slot).is_none_or(|c| c.inbuf.is_empty()) {
             self.release_reserve(slot);
