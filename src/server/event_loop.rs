@@ -654,7 +654,7 @@ impl EventLoop {
         };
         if let Some(since) = c.queued.take() {
             let waited = since.elapsed();
-            c.partial_since = c.partial_since.map(|t| t + waited);
+            c.partial_since = c.partial_since.map(|t| t.checked_add(waited).unwrap_or(t));
             self.waiting_reads = self.waiting_reads.saturating_sub(1);
         }
     }
