@@ -812,6 +812,31 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             "--max-connections",
         ),
         (
+            "--max-buffer-memory 0",
+            &["--max-buffer-memory", "0"],
+            "--max-buffer-memory (or RED_MAX_BUFFER_MEMORY) '0': use a number of bytes from 65536",
+        ),
+        (
+            "--max-buffer-memory 65535",
+            &["--max-buffer-memory", "65535"],
+            "--max-buffer-memory (or RED_MAX_BUFFER_MEMORY) '65535'",
+        ),
+        (
+            "--max-buffer-memory 256M",
+            &["--max-buffer-memory", "256M"],
+            "--max-buffer-memory (or RED_MAX_BUFFER_MEMORY) '256M'",
+        ),
+        (
+            "--max-buffer-memory over 1 TiB",
+            &["--max-buffer-memory", "1099511627777"],
+            "--max-buffer-memory",
+        ),
+        (
+            "--max-buffer-memory empty",
+            &["--max-buffer-memory="],
+            "--max-buffer-memory",
+        ),
+        (
             "--path given twice",
             &["--path", "/tmp/other.rdb"],
             "--path given twice",
@@ -853,6 +878,17 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             )
             .env("REDDB_CERTIFICATE", cert)
             .env("RED_MAX_CONNECTIONS", value),
+        );
+    }
+    for value in ["-1", "1e9", "268435456 "] {
+        v.push(
+            case(
+                &format!("RED_MAX_BUFFER_MEMORY={value:?}"),
+                2,
+                "RED_MAX_BUFFER_MEMORY",
+            )
+            .env("REDDB_CERTIFICATE", cert)
+            .env("RED_MAX_BUFFER_MEMORY", value),
         );
     }
     v.push(case("--vault without any certificate", 13, "missing certificate").arg("--vault"));

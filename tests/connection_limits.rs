@@ -6,13 +6,22 @@
 //! established ones. (Bad values of the setting are in
 //! `tests/bad_input_env.rs`; the idle/slowloris load test is
 //! `bench/idle_flood.sh`.)
+//!
+//! `--max-buffer-memory`: with a budget of 1 MiB for the bytes buffered
+//! across all connections, clients that each push a large value or body
+//! and stop half-way make the server pause its reads instead of buffering
+//! them all (its memory stays bounded), and once they finish, every one of
+//! their requests is answered and stored correctly.
 
 mod common_daemon;
 mod wire_support;
 
 use common_daemon::Conn;
-use std::time::Duration;
-use wire_support::{err, Client, Server};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wire_support::{bulk, err, ok, Client, Server};
 
 const LIMIT: usize = 8;
 
@@ -109,4 +118,213 @@ fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
         503,
         "the limit holds again once the slot is taken"
     );
+}
+
+fn vm_rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The value client `i` stores: 2 MiB, different for every client and
+/// every position.
+fn big_value(i: usize) -> Vec<u8> {
+    (0..2 * 1024 * 1024)
+        .map(|n: usize| b'a' + ((n / 7 + i * 13) % 26) as u8)
+        .collect()
+}
+
+/// A secret body of 100 KiB for HTTP client `i`: a 60 KiB value padded
+/// with JSON whitespace.
+fn big_body(i: usize) -> (String, Vec<u8>) {
+    let value: String = (0..60 * 1024)
+        .map(|n: usize| char::from(b'A' + ((n / 5 + i * 7) % 26) as u8))
+        .collect();
+    let mut body = serde_json::json!({ "value": value }).to_string();
+    body.push_str(&" ".repeat(100 * 1024 - body.len()));
+    (value, body.into_bytes())
+}
+
+/// Writes `bytes` in 64 KiB pieces, counting progress in `sent`.
+fn write_counted(w: &mut impl Write, bytes: &[u8], sent: &AtomicUsize) -> std::io::Result<()> {
+    for piece in bytes.chunks(64 * 1024) {
+        w.write_all(piece)?;
+        sent.fetch_add(piece.len(), Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// The value of an unlabelled sample in a /metrics text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// Waits until `go` is set.
+fn wait_for(go: &AtomicBool) {
+    while !go.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
+    const BUDGET: usize = 1024 * 1024;
+    const WIRE: usize = 16;
+    const HTTP: usize = 6;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start_with(dir.path(), &["--max-buffer-memory", &BUDGET.to_string()]);
+    let pid = s.pid();
+    let go = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+
+    // Warm up what every request touches once, then measure.
+    let mut bystander = s.authed();
+    assert_eq!(bystander.cmd(&["SET", "warm", "x"]), ok());
+    let rss_before = vm_rss_kib(pid);
+
+    // Each wire client announces a 2 MiB value and sends 1.75 MiB of it;
+    // each HTTP client announces a 100 KiB body and sends 90 KiB. Then
+    // they stop until told to finish.
+    let mut clients = Vec::new();
+    for i in 0..WIRE {
+        let mut c = s.authed();
+        let (go, sent) = (Arc::clone(&go), Arc::clone(&sent));
+        clients.push(std::thread::spawn(move || -> Result<(), String> {
+            let key = format!("big:{i}");
+            let value = big_value(i);
+            let cmd =
+                reddb::server::wire::resp::encode_command(&[&b"SET"[..], key.as_bytes(), &value]);
+            let (first, rest) = cmd.split_at(cmd.len() - 256 * 1024);
+            write_counted(&mut c.stream, first, &sent).map_err(|e| format!("wire {i}: {e}"))?;
+            wait_for(&go);
+            c.stream
+                .write_all(rest)
+                .map_err(|e| format!("wire {i}: {e}"))?;
+            match c.read() {
+                Ok(Some(v)) if v == ok() => Ok(()),
+                other => Err(format!("wire {i}: SET answered {other:?}")),
+            }
+        }));
+    }
+    for i in 0..HTTP {
+        let mut c = Conn::open(s.http);
+        let (go, sent) = (Arc::clone(&go), Arc::clone(&sent));
+        let auth = format!("Bearer {}", s.api_key);
+        clients.push(std::thread::spawn(move || -> Result<(), String> {
+            let (_, body) = big_body(i);
+            let req = common_daemon::request_bytes(
+                "POST",
+                &format!("/secrets/red.secret.big.{i}"),
+                &[("Authorization", auth.as_str())],
+                Some(&body),
+            );
+            let (first, rest) = req.split_at(req.len() - 10 * 1024);
+            write_counted(&mut c.stream, first, &sent).map_err(|e| format!("http {i}: {e}"))?;
+            wait_for(&go);
+            c.send(rest).map_err(|e| format!("http {i}: {e}"))?;
+            match c.read_response() {
+                Ok(Some(r)) if r.status == 200 => Ok(()),
+                Ok(Some(r)) => Err(format!("http {i}: {} {}", r.status, r.text())),
+                other => Err(format!("http {i}: {other:?}")),
+            }
+        }));
+    }
+
+    // Wait until the clients' writes stop progressing: the kernel's socket
+    // buffers are full, the server is not reading.
+    let mut last = usize::MAX;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(750));
+        let now = sent.load(Ordering::SeqCst);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let rss_stalled = vm_rss_kib(pid);
+    let pushed = sent.load(Ordering::SeqCst);
+    // Meanwhile, small requests are still served, and /metrics shows the
+    // budget at work.
+    assert_eq!(bystander.cmd(&["GET", "warm"]), bulk("x"));
+    let mut h = Conn::open(s.http);
+    let r = h.call("GET", "/metrics", Some(&s.api_key), None);
+    let buffered = metric(&r.text(), "reddb_buffered_bytes");
+    let waiting = metric(&r.text(), "reddb_reads_waiting");
+    eprintln!("while stalled: {buffered} bytes buffered, {waiting} connections waiting");
+    assert!(waiting >= 1.0, "nobody waits for the budget");
+    // The budget, one 16 KiB read per connection, and one connection's
+    // 2 MiB command read past the budget (in a buffer of up to 4 MiB).
+    let allowed = (BUDGET + (WIRE + HTTP + 2) * 16 * 1024 + 4 * 1024 * 1024) as f64;
+    assert!(buffered <= allowed, "{buffered} bytes buffered");
+    let growth = rss_stalled.saturating_sub(rss_before);
+    eprintln!(
+        "clients pushed {} KiB and stopped; server VmRSS {rss_before} -> {rss_stalled} KiB",
+        pushed / 1024
+    );
+    assert!(
+        pushed > 16 * 1024 * 1024,
+        "the clients pushed only {pushed} bytes"
+    );
+    // Buffering what was pushed would take ~29 MiB: the budget (1 MiB)
+    // plus one connection reading past it (at most one 2 MiB command, in
+    // a buffer of up to 4 MiB) is what is allowed. A generous bound.
+    assert!(
+        growth < 12 * 1024,
+        "server VmRSS grew by {growth} KiB while clients pushed {} KiB",
+        pushed / 1024
+    );
+
+    // The clients finish: every request is answered.
+    go.store(true, Ordering::SeqCst);
+    for (n, t) in clients.into_iter().enumerate() {
+        let r = t.join().expect("client thread");
+        assert_eq!(r, Ok(()), "client {n}; server stderr:\n{}", s.stderr());
+    }
+    // And nothing was lost or mixed up.
+    let mut c = s.authed();
+    for i in 0..WIRE {
+        let value = big_value(i);
+        c.send(&reddb::server::wire::resp::encode_command(&[
+            "GET",
+            &format!("big:{i}"),
+        ]))
+        .expect("GET");
+        let header = format!("${}\r\n", value.len());
+        let mut got = vec![0u8; header.len() + value.len() + 2];
+        c.stream.read_exact(&mut got).expect("read the value");
+        assert!(got.starts_with(header.as_bytes()), "big:{i}: header");
+        assert!(
+            got[header.len()..got.len() - 2] == value[..],
+            "big:{i} differs"
+        );
+    }
+    for i in 0..HTTP {
+        let r = h.call(
+            "GET",
+            &format!("/secrets/red.secret.big.{i}"),
+            Some(&s.api_key),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.json()["value"].as_str(),
+            Some(big_body(i).0.as_str()),
+            "secret {i}"
+        );
+    }
+    // The pauses are counted, and the buffers were given back.
+    let r = h.call("GET", "/metrics", Some(&s.api_key), None);
+    let text = r.text();
+    assert!(metric(&text, "reddb_reads_paused_total") >= 1.0);
+    assert_eq!(metric(&text, "reddb_buffer_budget_bytes"), BUDGET as f64);
+    assert_eq!(metric(&text, "reddb_reads_waiting"), 0.0);
+    assert!(metric(&text, "reddb_buffered_bytes") < BUDGET as f64);
+    assert_eq!(bystander.cmd(&["GET", "warm"]), bulk("x"));
 }

@@ -85,3 +85,50 @@ fn man_page_is_well_formed_roff() {
     // The NAME line is what apropos/whatis index: `red \- ...`.
     assert!(page.contains("\nred \\- "), "NAME is not `red \\- ...`");
 }
+
+/// The flags `red server --help` names (every `--word` in its text).
+fn server_flags() -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_red"))
+        .args(["server", "--help"])
+        .output()
+        .expect("run red server --help");
+    assert!(
+        out.status.success(),
+        "red server --help exited with {}",
+        out.status
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8 help");
+    let mut flags: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(str::to_owned)
+        .collect();
+    flags.sort();
+    flags.dedup();
+    assert!(
+        flags.iter().any(|f| f == "--max-buffer-memory") && flags.len() >= 10,
+        "found too few flags in `red server --help`: {flags:?}"
+    );
+    flags
+}
+
+#[test]
+fn man_page_and_readme_name_every_server_flag() {
+    let page = man_page();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let server_row = readme
+        .lines()
+        .find(|l| l.starts_with("| `red server "))
+        .expect("the README commands table has a `red server` row");
+    let mut missing = Vec::new();
+    for flag in server_flags() {
+        if !page.contains(&roff(&flag)) {
+            missing.push(format!("{flag} (packaging/red.1)"));
+        }
+        if !server_row.contains(&flag) {
+            missing.push(format!("{flag} (README commands table)"));
+        }
+    }
+    assert!(missing.is_empty(), "not documented: {}", missing.join(", "));
+}

@@ -530,3 +530,82 @@ fn a_stalled_anonymous_client_is_dropped() {
     let mut b = s.authed();
     assert_eq!(b.cmd(&["PING"]), simple("PONG"));
 }
+
+/// Item 7 of the security review: the RESP codec used to search an
+/// incomplete inline line from its first byte on every read, so a 64 KiB
+/// line written one byte at a time before AUTH cost O(n²) (2.1 billion
+/// bytes examined for one line). Several anonymous clients now write the
+/// longest inline line the server accepts (and a multibulk command with
+/// its largest pre-AUTH argument) one byte per write, at once, while an
+/// authenticated client keeps working: each gets its `-NOAUTH` and stays
+/// usable, the other client is served throughout, and one byte more is
+/// still refused. (The cost is asserted per byte by the codec's unit
+/// tests and measured by `bench/parse_flood.sh`; nothing here is timed.)
+#[test]
+fn lines_written_one_byte_at_a_time_before_auth_are_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    let mut inline = b"ECHO ".to_vec();
+    inline.resize(64 * 1024 - 2, b'x');
+    inline.extend_from_slice(b"\r\n");
+    assert_eq!(inline.len(), 65_536);
+    let multibulk = encode_command(&[&b"ECHO"[..], &vec![b'y'; 16 * 1024]]);
+    let port = s.wire;
+    let dribblers: Vec<_> = [inline.clone(), inline.clone(), multibulk.clone(), multibulk]
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            std::thread::spawn(move || -> Result<(Value, Value), String> {
+                let mut c = Client::try_connect(port, Duration::from_secs(30))
+                    .map_err(|e| e.to_string())?;
+                for b in &bytes {
+                    c.send(std::slice::from_ref(b))
+                        .map_err(|e| format!("dribbler {i}: write: {e}"))?;
+                }
+                let first = c
+                    .read()
+                    .map_err(|e| format!("dribbler {i}: read: {e}"))?
+                    .ok_or_else(|| format!("dribbler {i}: closed without a reply"))?;
+                let then = c
+                    .try_cmd(&["PING"])
+                    .map_err(|e| format!("dribbler {i}: PING: {e}"))?;
+                Ok((first, then))
+            })
+        })
+        .collect();
+    let mut bystander = s.authed();
+    assert_eq!(bystander.cmd(&["SET", "bystander", "ok"]), ok());
+    let mut served = 0;
+    while dribblers.iter().any(|t| !t.is_finished()) {
+        assert_eq!(bystander.cmd(&["GET", "bystander"]), bulk("ok"));
+        served += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let noauth = err("NOAUTH Authentication required.");
+    for (i, t) in dribblers.into_iter().enumerate() {
+        let got = t.join().unwrap();
+        assert_eq!(
+            got,
+            Ok((noauth.clone(), noauth.clone())),
+            "dribbler {i}; server stderr:\n{}",
+            s.stderr()
+        );
+    }
+    eprintln!("{served} commands served while 4 long commands trickled in");
+    // A line past the limit (65,536 bytes before its LF), written the same
+    // way, is refused.
+    let mut over = inline.clone();
+    over.splice(0..0, *b"  ");
+    let mut c = s.client();
+    for b in &over {
+        if c.send(std::slice::from_ref(b)).is_err() {
+            break;
+        }
+    }
+    let r = c.read().unwrap().expect("an error, not a bare close");
+    assert!(
+        err_text(&r).starts_with("ERR Protocol error: too big inline request"),
+        "{r:?}"
+    );
+    assert_eq!(bystander.cmd(&["GET", "bystander"]), bulk("ok"));
+}

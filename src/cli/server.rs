@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-auth] [--no-auth]
            [--http-bind ADDR] [--wire-bind ADDR] [--dev] [--require-mlock]
            [--fsync always|everysec] [--workers N] [--metrics-loopback]
-           [--max-connections N]
+           [--max-connections N] [--max-buffer-memory BYTES]
 
 Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
 REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one the
@@ -24,6 +24,10 @@ and keeps its certificate in FILE.cert (development only).
 needs an admin, or nothing from a loopback peer with --metrics-loopback.
 --max-connections N (or RED_MAX_CONNECTIONS) limits open client connections,
 HTTP and wire together (default 16384; lowered to fit the open-file limit).
+--max-buffer-memory BYTES (or RED_MAX_BUFFER_MEMORY; a byte count, 65536 to
+1099511627776, default 268435456 = 256 MiB) is the budget for bytes buffered
+across all connections (requests being received, replies not yet sent);
+past it the server stops reading sockets until it has room again.
 Defaults: --http-bind 127.0.0.1:5000, --wire-bind 127.0.0.1:5050.";
 
 /// What start-up produced: an open database or a sealed/fresh file.

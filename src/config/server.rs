@@ -93,12 +93,23 @@ pub struct ServerConfig {
     /// connections (HTTP and wire together) before new ones are refused.
     /// Capped at start by the file-descriptor limit.
     pub max_connections: usize,
+    /// `--max-buffer-memory BYTES` / `RED_MAX_BUFFER_MEMORY`: bytes buffered
+    /// across all connections (input, pending output, parts of incomplete
+    /// requests) beyond which the event loop stops reading sockets.
+    pub max_buffer_memory: usize,
 }
 
 /// Default of `--max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 /// Largest accepted `--max-connections`.
 pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
+
+/// Default of `--max-buffer-memory` (256 MiB).
+pub const DEFAULT_MAX_BUFFER_MEMORY: usize = 256 * 1024 * 1024;
+/// Smallest accepted `--max-buffer-memory` (64 KiB).
+pub const MIN_MAX_BUFFER_MEMORY: usize = 64 * 1024;
+/// Largest accepted `--max-buffer-memory` (1 TiB).
+pub const MAX_MAX_BUFFER_MEMORY: usize = 1 << 40;
 
 pub const SWITCHES: [&str; 7] = [
     "vault",
@@ -109,13 +120,14 @@ pub const SWITCHES: [&str; 7] = [
     "require-mlock",
     "metrics-loopback",
 ];
-pub const VALUES: [&str; 6] = [
+pub const VALUES: [&str; 7] = [
     "path",
     "http-bind",
     "wire-bind",
     "fsync",
     "workers",
     "max-connections",
+    "max-buffer-memory",
 ];
 
 fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr> {
@@ -193,10 +205,25 @@ impl ServerConfig {
                 }
             },
         };
+        let max_buffer_memory = match flags
+            .value("max-buffer-memory")
+            .or_else(|| env.setting("RED_MAX_BUFFER_MEMORY"))
+        {
+            None => DEFAULT_MAX_BUFFER_MEMORY,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (MIN_MAX_BUFFER_MEMORY..=MAX_MAX_BUFFER_MEMORY).contains(&n) => n,
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "--max-buffer-memory (or RED_MAX_BUFFER_MEMORY) '{v}': use a number of bytes from {MIN_MAX_BUFFER_MEMORY} to {MAX_MAX_BUFFER_MEMORY} (default {DEFAULT_MAX_BUFFER_MEMORY}, 256 MiB)"
+                    )))
+                }
+            },
+        };
         Ok(Self {
             path,
             preset,
             max_connections,
+            max_buffer_memory,
             vault: flags.on("vault") || strict,
             auth: flags.on("auth") || !no_auth,
             require_auth: (flags.on("require-auth") || strict) && !no_auth,
@@ -252,6 +279,47 @@ mod tests {
         assert_eq!(c.max_connections, 9, "the flag wins");
         for bad in ["0", "-1", "1000001", "x", " 8"] {
             assert!(resolve(&["--path", "x", "--max-connections", bad], &[]).is_err());
+        }
+    }
+
+    #[test]
+    fn max_buffer_memory_from_flag_or_environment() {
+        let c = resolve(&["--path", "x"], &[]).unwrap();
+        assert_eq!(c.max_buffer_memory, 256 * 1024 * 1024);
+        let c = resolve(&["--path", "x", "--max-buffer-memory", "1048576"], &[]).unwrap();
+        assert_eq!(c.max_buffer_memory, 1_048_576);
+        let c = resolve(&["--path", "x"], &[("RED_MAX_BUFFER_MEMORY", "65536")]).unwrap();
+        assert_eq!(c.max_buffer_memory, 65_536);
+        let c = resolve(
+            &["--path", "x", "--max-buffer-memory=2000000"],
+            &[("RED_MAX_BUFFER_MEMORY", "65536")],
+        )
+        .unwrap();
+        assert_eq!(c.max_buffer_memory, 2_000_000, "the flag wins");
+        for bad in [
+            "0",
+            "65535",
+            "-1",
+            "1099511627777",
+            "99999999999999999999999",
+            "256M",
+            "1e6",
+            " 65536",
+            "",
+            "lots",
+        ] {
+            let e = resolve(&["--path", "x", "--max-buffer-memory", bad], &[]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("--max-buffer-memory") && msg.contains("number of bytes from 65536"),
+                "{bad:?}: {msg}"
+            );
+            if bad.is_empty() {
+                continue; // an empty variable is an unset one
+            }
+            let e = resolve(&["--path", "x"], &[("RED_MAX_BUFFER_MEMORY", bad)]).unwrap_err();
+            assert!(e.to_string().contains("RED_MAX_BUFFER_MEMORY"), "{bad:?}");
         }
     }
 

@@ -15,6 +15,25 @@
 //! answered by [`super::wire`], through the same output buffers and the
 //! same flush-then-write order.
 //!
+//! Reading is bounded three ways. Each connection has its own cap (the
+//! HTTP head and body limits, the wire query buffer). Each read is parsed
+//! at once by a resumable parser, so a request that trickles in one byte
+//! per read costs linear time, and an HTTP head is vetted before its body
+//! is buffered (a body over 16 KiB needs credentials that authenticate).
+//! And every connection's buffered bytes (input, pending output, parsed
+//! parts of an incomplete request) count against one global budget
+//! (`--max-buffer-memory`): past it the loop stops reading sockets, keeps
+//! answering what it already holds, and remembers each connection it
+//! skipped in a first-in, first-out line. A connection with no request in
+//! progress may still read one chunk, so small requests keep being served;
+//! one with part of a request buffered waits in line. When the budget
+//! frees, the line is read in order; while it stays spent, the connection
+//! at the head of the line alone may read past the budget (up to its own
+//! cap) until one of its requests is complete, so every connection makes
+//! progress in turn and the total stays within the budget, plus one chunk
+//! per connection, plus one connection's cap. The connection at the head
+//! is closed if it sends nothing for the request timeout.
+//!
 //! With `--fsync everysec` the order is relaxed: replies are written first
 //! and the store is flushed once a second (or sooner when many commands
 //! are pending), so up to about a second of acknowledged writes can be lost
@@ -36,7 +55,7 @@ use crate::store::record::Namespace;
 use crate::{log_error, log_info, log_notice, log_warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -62,6 +81,9 @@ pub struct LoopLimits {
     pub fsync: FsyncPolicy,
     /// `--metrics-loopback`: `/metrics` is open to loopback peers.
     pub metrics_loopback: bool,
+    /// `--max-buffer-memory`: bytes buffered across all connections before
+    /// reads pause.
+    pub max_buffer_memory: usize,
 }
 
 /// File descriptors kept aside for everything that is not a client
@@ -113,6 +135,16 @@ pub fn fit_connections_to_fd_limit(wanted: usize) -> usize {
 /// waiting for a flush.
 const EVERYSEC_MAX_UNFLUSHED: u64 = 100_000;
 
+/// Bytes read from a socket at a time; each read is parsed before the next.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// An empty buffer holding more capacity than this gives it back, so idle
+/// connections hold (and count against the budget) next to nothing.
+const KEEP_EMPTY: usize = 4 * 1024;
+
+/// A buffer larger than this that is three-quarters unused is shrunk.
+const KEEP_PARTIAL: usize = 64 * 1024;
+
 impl Default for LoopLimits {
     fn default() -> Self {
         Self {
@@ -123,6 +155,7 @@ impl Default for LoopLimits {
             max_pending_output: 4 * 1024 * 1024,
             fsync: FsyncPolicy::Always,
             metrics_loopback: false,
+            max_buffer_memory: crate::config::server::DEFAULT_MAX_BUFFER_MEMORY,
         }
     }
 }
@@ -147,6 +180,71 @@ struct Conn {
     hup: bool,
     /// Route family and start of the HTTP request parked on a worker.
     pending: Option<(&'static str, Instant)>,
+    /// Progress on the HTTP request at the front of `inbuf`.
+    http: request::Parser,
+    /// The last read stopped before the socket was drained (its own cap or
+    /// the global budget): no edge will announce what is left, so read
+    /// again when there is room.
+    unread: bool,
+    /// Since when the connection waits in the loop's line for the buffer
+    /// budget (its request timeout does not run meanwhile).
+    queued: Option<Instant>,
+    /// Bytes this connection counts in the loop's buffer budget.
+    accounted: usize,
+}
+
+impl Conn {
+    /// Bytes held for this connection: buffer capacities and what the
+    /// parsers keep of an incomplete request.
+    fn usage(&self) -> usize {
+        self.inbuf.capacity()
+            + self.outbuf.capacity()
+            + self.http.held_bytes()
+            + self.wire.as_ref().map_or(0, |s| s.parser.held_bytes())
+    }
+}
+
+/// Gives back the capacity of a buffer that no longer needs it.
+fn trim(buf: &mut Vec<u8>) {
+    if buf.is_empty() {
+        if buf.capacity() > KEEP_EMPTY {
+            *buf = Vec::new();
+        }
+    } else if buf.capacity() > KEEP_PARTIAL && buf.len() < buf.capacity() / 4 {
+        buf.shrink_to(buf.len().saturating_mul(2));
+    }
+}
+
+/// Whether an HTTP head may be followed by its body: one over
+/// [`request::UNAUTHENTICATED_MAX_BODY`] needs credentials that
+/// authenticate (a hash lookup; nothing is audited here — the request is
+/// refused before it reaches the router).
+fn vet_head(service: &Service, head: &request::Head) -> Result<(), request::ParseError> {
+    if head.body_len <= request::UNAUTHENTICATED_MAX_BODY
+        || service.authenticate(head.bearer.as_deref()).is_ok()
+    {
+        Ok(())
+    } else {
+        Err(request::ParseError::UnauthenticatedBodyTooLarge)
+    }
+}
+
+/// What a connection may do about its socket now.
+enum Admit {
+    Read,
+    /// Nothing to read for now (closing, its own cap reached, waiting in
+    /// line).
+    Stop,
+    /// The budget is spent: join the line.
+    Pause,
+}
+
+/// The one connection allowed to read past a spent budget.
+#[derive(Debug, Clone, Copy)]
+struct Reserve {
+    slot: usize,
+    generation: u64,
+    since: Instant,
 }
 
 pub struct EventLoop {
@@ -171,6 +269,19 @@ pub struct EventLoop {
     stopping: bool,
     watchdog: Option<Duration>,
     metrics: Metrics,
+    /// Bytes held by all connections (the sum of their `accounted`).
+    buffered: usize,
+    /// Connections whose reads the budget paused, oldest first (slot and
+    /// generation; entries of closed connections are skipped).
+    stalled: VecDeque<(usize, u64)>,
+    /// Who may read past the spent budget.
+    reserve: Option<Reserve>,
+    /// Connections whose own cap stopped a read and that now have room.
+    reread: Vec<usize>,
+    /// Connections in `stalled` that still wait.
+    waiting_reads: usize,
+    /// The connection taken from the line and being read now.
+    resuming: Option<usize>,
 }
 
 impl EventLoop {
@@ -247,6 +358,12 @@ impl EventLoop {
             stopping: false,
             watchdog: notify::watchdog_interval(),
             metrics: Metrics::default(),
+            buffered: 0,
+            stalled: VecDeque::new(),
+            reserve: None,
+            reread: Vec::new(),
+            waiting_reads: 0,
+            resuming: None,
         })
     }
 
@@ -262,7 +379,14 @@ impl EventLoop {
         let mut last_watchdog = Instant::now();
         let mut stop_deadline: Option<Instant> = None;
         loop {
-            if let Err(e) = self.poll.poll(&mut events, Some(tick)) {
+            // Paused reads that may go ahead, and replies to what the last
+            // turn's resumed reads brought, are taken at once.
+            let wait = if self.reads_ready() || !self.dirty.is_empty() {
+                Duration::ZERO
+            } else {
+                tick
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != ErrorKind::Interrupted {
                     return Err(crate::error::Error::io("event loop poll failed", e));
                 }
@@ -315,6 +439,8 @@ impl EventLoop {
                 self.group_commit()?;
                 self.write_dirty();
             }
+            // Written replies free budget: read what was left unread.
+            self.resume_reads();
             if self.stopping {
                 let deadline = *stop_deadline.get_or_insert_with(|| now + Duration::from_secs(10));
                 let pending_output = self
@@ -417,6 +543,10 @@ impl EventLoop {
                             wire: session,
                             hup: false,
                             pending: None,
+                            http: request::Parser::new(),
+                            unread: false,
+                            queued: None,
+                            accounted: 0,
                         });
                         self.live += 1;
                     }
@@ -440,50 +570,276 @@ impl EventLoop {
         self.dirty.push(slot);
     }
 
-    fn read_and_process(&mut self, slot: usize) {
-        let http_cap = self.limits.http.max_head + self.limits.http.max_body + 16 * 1024;
-        let Some(c) = self.conn(slot) else { return };
-        let cap = c.wire.as_ref().map_or(http_cap, |s| s.max_query());
-        let mut buf = [0u8; 16 * 1024];
-        while c.inbuf.len() < cap {
-            match c.stream.read(&mut buf) {
-                Ok(0) => {
-                    c.peer_closed = true;
+    /// The most bytes `c` may hold in its input buffer.
+    fn input_cap(&self, c: &Conn) -> usize {
+        let http = &self.limits.http;
+        c.wire
+            .as_ref()
+            .map_or(http.max_head + http.max_body + READ_CHUNK, |s| {
+                s.max_query()
+            })
+    }
+
+    /// The holder of the reserve, if it is still connected.
+    fn reserve_holder(&mut self) -> Option<usize> {
+        let r = self.reserve?;
+        let live = self
+            .conns
+            .get(r.slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.generation == r.generation);
+        if live {
+            Some(r.slot)
+        } else {
+            self.reserve = None;
+            None
+        }
+    }
+
+    fn release_reserve(&mut self, slot: usize) {
+        if self.reserve.is_some_and(|r| r.slot == slot) {
+            self.reserve = None;
+        }
+    }
+
+    /// Whether `slot` may read from its socket now. While the budget is
+    /// spent, or others wait in line for it, a connection with part of a
+    /// request buffered joins the line unless it holds the reserve.
+    fn admit(&mut self, slot: usize) -> Admit {
+        let over = self.buffered >= self.limits.max_buffer_memory
+            || (self.waiting_reads > 0 && self.resuming != Some(slot));
+        let holder = self.reserve_holder() == Some(slot);
+        let Some(c) = self.conns.get(slot).and_then(Option::as_ref) else {
+            return Admit::Stop;
+        };
+        // A closing connection's input is never needed: leave it unread.
+        if c.close_after_write || c.peer_closed || c.queued.is_some() {
+            return Admit::Stop;
+        }
+        if c.inbuf.len() >= self.input_cap(c) {
+            if let Some(c) = self.conn(slot) {
+                c.unread = true;
+            }
+            return Admit::Stop;
+        }
+        // A connection with no request in progress may always read one
+        // chunk: small requests (a PING, a login, a health check) are
+        // served at once, complete, and give their bytes back; only an
+        // incomplete one waits in line for more.
+        if over && !holder && !c.inbuf.is_empty() {
+            return Admit::Pause;
+        }
+        Admit::Read
+    }
+
+    /// The budget is spent: `slot` waits in line, its socket unread.
+    fn pause(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        c.unread = true;
+        if c.queued.is_none() {
+            c.queued = Some(Instant::now());
+            self.stalled.push_back((slot, c.generation));
+            self.waiting_reads += 1;
+            self.metrics.read_paused();
+        }
+    }
+
+    /// Takes `slot` out of the line; the time it waited does not count
+    /// against its request timeout.
+    fn unqueue(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(since) = c.queued.take() {
+            let waited = since.elapsed();
+            c.partial_since = c.partial_since.map(|t| t.checked_add(waited).unwrap_or(t));
+            self.waiting_reads = self.waiting_reads.saturating_sub(1);
+        }
+    }
+
+    /// Whether [`EventLoop::resume_reads`] has a read to make now.
+    fn reads_ready(&mut self) -> bool {
+        if !self.reread.is_empty() {
+            return true;
+        }
+        if self.waiting_reads == 0 {
+            return false;
+        }
+        self.buffered < self.limits.max_buffer_memory || self.reserve_holder().is_none()
+    }
+
+    /// Reads what the per-connection caps and the budget left unread:
+    /// connections with room again below their own cap, then the line in
+    /// order — every waiting connection while the budget allows, else the
+    /// head of the line alone, with the reserve.
+    fn resume_reads(&mut self) {
+        for slot in std::mem::take(&mut self.reread) {
+            if self
+                .conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.unread && c.queued.is_none())
+            {
+                self.read_and_process(slot);
+            }
+        }
+        // Each waiting connection is taken at most once per turn.
+        let mut turns = self.stalled.len();
+        while turns > 0 {
+            turns -= 1;
+            let Some(&(slot, generation)) = self.stalled.front() else {
+                break;
+            };
+            let waiting = self
+                .conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.generation == generation && c.queued.is_some());
+            if !waiting {
+                self.stalled.pop_front();
+                continue;
+            }
+            if self.buffered >= self.limits.max_buffer_memory {
+                if self.reserve_holder().is_some() {
                     break;
                 }
-                Ok(n) => {
-                    c.inbuf.extend_from_slice(buf.get(..n).unwrap_or(&[]));
-                    c.last_activity = Instant::now();
-                    // A short read emptied the socket's receive queue; with
-                    // edge-triggered epoll, later bytes (or a FIN) raise a
-                    // new event, so skip the read that would only say
-                    // EAGAIN. Unless a FIN was already reported: then read
-                    // on to see the EOF.
-                    if n < buf.len() && !c.hup && c.wire.is_some() {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    c.peer_closed = true;
-                    c.inbuf.clear();
+                self.reserve = Some(Reserve {
+                    slot,
+                    generation,
+                    since: Instant::now(),
+                });
+            }
+            self.stalled.pop_front();
+            self.unqueue(slot);
+            self.resuming = Some(slot);
+            self.read_and_process(slot);
+            self.resuming = None;
+        }
+    }
+
+    /// Brings the budget up to date with what `slot` holds now.
+    fn account(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let now = c.usage();
+        self.buffered = self
+            .buffered
+            .saturating_sub(c.accounted)
+            .saturating_add(now);
+        c.accounted = now;
+    }
+
+    /// Reads the socket one chunk at a time, parsing and running each
+    /// chunk before the next is read, until it is drained or a cap, the
+    /// budget or a decision to close stops it.
+    fn read_and_process(&mut self, slot: usize) {
+        let mut buf = [0u8; READ_CHUNK];
+        // Whether the connection changed since it was last processed
+        // (nothing read yet in this call, an EOF, a read error).
+        let mut unprocessed = true;
+        loop {
+            match self.admit(slot) {
+                Admit::Read => {}
+                Admit::Stop => break,
+                Admit::Pause => {
+                    self.pause(slot);
                     break;
                 }
             }
+            let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                return;
+            };
+            let n = match c.stream.read(&mut buf) {
+                Ok(0) => {
+                    c.peer_closed = true;
+                    c.unread = false;
+                    unprocessed = true;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    c.unread = false;
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    c.peer_closed = true;
+                    c.unread = false;
+                    unprocessed = true;
+                    c.inbuf.clear();
+                    c.http.reset();
+                    if let Some(session) = c.wire.as_mut() {
+                        session.parser.reset();
+                    }
+                    break;
+                }
+            };
+            c.inbuf.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+            c.last_activity = Instant::now();
+            // A short read emptied the socket's receive queue; with
+            // edge-triggered epoll, later bytes (or a FIN) raise a new
+            // event, so skip the read that would only say EAGAIN. Unless a
+            // FIN was already reported: then read on to see the EOF.
+            let drained = n < buf.len() && !c.hup && c.wire.is_some();
+            if drained {
+                c.unread = false;
+            }
+            self.account(slot);
+            self.process(slot);
+            unprocessed = false;
+            if drained {
+                break;
+            }
         }
-        self.process(slot);
+        if unprocessed {
+            self.process(slot);
+        }
+        // Nothing of a request left to complete: the reserve moves on.
+        if self.conn(slot).is_none_or(|c| c.inbuf.is_empty()) {
+            self.release_reserve(slot);
+        }
         self.mark_dirty(slot);
+    }
+
+    /// After a connection's input was consumed: give back unused capacity,
+    /// update the budget, and read again if its own cap had stopped a read.
+    fn after_process(&mut self, slot: usize) {
+        let cap = match self.conns.get(slot).and_then(Option::as_ref) {
+            Some(c) => self.input_cap(c),
+            None => return,
+        };
+        if let Some(c) = self.conn(slot) {
+            trim(&mut c.inbuf);
+            let room =
+                c.unread && c.queued.is_none() && !c.close_after_write && c.inbuf.len() < cap;
+            if room {
+                self.reread.push(slot);
+            }
+        }
+        self.account(slot);
     }
 
     /// Parses and runs as many pipelined requests as allowed.
     fn process(&mut self, slot: usize) {
         if self.conn(slot).is_some_and(|c| c.wire.is_some()) {
             self.process_wire(slot);
-            return;
+        } else {
+            self.process_http(slot);
         }
+        self.after_process(slot);
+    }
+
+    /// The HTTP side of [`EventLoop::process`]. Bytes are dropped from the
+    /// input once per call, not once per request, so a deep pipeline costs
+    /// linear time; the parser resumes where the previous call stopped.
+    fn process_http(&mut self, slot: usize) {
         let limits = self.limits;
+        let mut off = 0;
         loop {
+            let service = &self.service;
             let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
                 return;
             };
@@ -491,12 +847,15 @@ impl EventLoop {
                 || c.close_after_write
                 || c.outbuf.len() - c.written > limits.max_pending_output
             {
-                return;
+                break;
             }
-            let parsed = request::parse(&c.inbuf, &limits.http);
+            let rest = c.inbuf.get(off..).unwrap_or(&[]);
+            let parsed = c
+                .http
+                .parse_with(rest, &limits.http, |head| vet_head(service, head));
             match parsed {
                 Ok(None) => {
-                    c.partial_since = if c.inbuf.is_empty() {
+                    c.partial_since = if rest.is_empty() {
                         None
                     } else {
                         c.partial_since.or(Some(Instant::now()))
@@ -504,7 +863,7 @@ impl EventLoop {
                     if c.peer_closed && c.waiting.is_none() {
                         c.close_after_write = true;
                     }
-                    return;
+                    break;
                 }
                 Err(e) => {
                     let code = match e.status() {
@@ -518,27 +877,29 @@ impl EventLoop {
                         .encode_into(&mut c.outbuf, false);
                     self.metrics.request("other", e.status(), None);
                     c.close_after_write = true;
-                    c.inbuf.clear();
-                    return;
+                    c.partial_since = None;
+                    off = c.inbuf.len();
+                    break;
                 }
                 Ok(Some((req, used))) => {
-                    c.inbuf.drain(..used);
+                    off += used;
                     c.partial_since = None;
                     let peer = c.peer.ip();
                     let generation = c.generation;
                     let keep_alive = req.keep_alive;
                     let started = Instant::now();
                     let route = metrics::route_family(&req.segments);
+                    // A whole request arrived: the reserve moves on.
+                    self.release_reserve(slot);
                     if self.stopping {
                         self.metrics.request(route, 503, None);
-                        let c = self.conns.get_mut(slot).and_then(Option::as_mut);
-                        if let Some(c) = c {
+                        if let Some(c) = self.conn(slot) {
                             Response::error(503, "stopping", "the server is shutting down")
                                 .closing()
                                 .encode_into(&mut c.outbuf, false);
                             c.close_after_write = true;
                         }
-                        return;
+                        break;
                     }
                     if req.segments.len() == 1 && route == "metrics" {
                         let resp = self.metrics_reply(&req, peer);
@@ -583,6 +944,15 @@ impl EventLoop {
                         }
                     }
                 }
+            }
+        }
+        if let Some(c) = self.conn(slot) {
+            let off = off.min(c.inbuf.len());
+            c.inbuf.drain(..off);
+            if c.close_after_write {
+                // Whatever else arrived is never parsed.
+                c.inbuf.clear();
+                c.http.reset();
             }
         }
     }
@@ -640,6 +1010,10 @@ impl EventLoop {
                 Ok(Some((args, used))) => {
                     off += used;
                     c.partial_since = None;
+                    // A whole command arrived: the reserve moves on.
+                    if self.reserve.is_some_and(|r| r.slot == slot) {
+                        self.reserve = None;
+                    }
                     if args.is_empty() {
                         continue;
                     }
@@ -805,6 +1179,7 @@ impl EventLoop {
             c.outbuf.drain(..c.written);
             c.written = 0;
         }
+        trim(&mut c.outbuf);
         let drained = c.outbuf.is_empty();
         let done = failed
             || (drained
@@ -815,6 +1190,13 @@ impl EventLoop {
             return;
         }
         let want_write = !drained;
+        // Written replies give budget back.
+        let now = c.usage();
+        self.buffered = self
+            .buffered
+            .saturating_sub(c.accounted)
+            .saturating_add(now);
+        c.accounted = now;
         if want_write != c.writable_interest {
             let interest = if want_write {
                 Interest::READABLE | Interest::WRITABLE
@@ -834,6 +1216,13 @@ impl EventLoop {
             if let Some(session) = &c.wire {
                 self.wire.disconnect(session);
             }
+            self.buffered = self.buffered.saturating_sub(c.accounted);
+            if c.queued.is_some() {
+                self.waiting_reads = self.waiting_reads.saturating_sub(1);
+            }
+            if self.reserve.is_some_and(|r| r.slot == slot) {
+                self.reserve = None;
+            }
             let _ = self.poll.registry().deregister(&mut c.stream);
             let _ = c.stream.shutdown(std::net::Shutdown::Both);
             self.free_slots.push(slot);
@@ -845,10 +1234,32 @@ impl EventLoop {
         let limits = self.limits;
         let mut to_close = Vec::new();
         let mut timed_out = Vec::new();
+        let holder = self
+            .reserve_holder()
+            .and_then(|slot| self.reserve.map(|r| (slot, r.since)));
         for (slot, c) in self.conns.iter().enumerate() {
             let Some(c) = c else { continue };
             if c.waiting.is_some() {
                 continue;
+            }
+            // Waiting in line for the buffer budget is the server's doing:
+            // no timeout runs meanwhile.
+            if c.queued.is_some() {
+                continue;
+            }
+            // The connection reading past a spent budget holds what everyone
+            // else waits for: if it sends nothing for the request timeout,
+            // it goes, authenticated or not.
+            if let Some((_, since)) = holder.filter(|(h, _)| *h == slot) {
+                let quiet = now.duration_since(c.last_activity.max(since));
+                if quiet > limits.request_timeout {
+                    if c.wire.is_some() {
+                        to_close.push(slot);
+                    } else {
+                        timed_out.push(slot);
+                    }
+                    continue;
+                }
             }
             // Authenticated wire clients (pools) may stay idle and upload
             // large values slowly, as with Redis's default `timeout 0`;
@@ -870,12 +1281,19 @@ impl EventLoop {
                 && now.duration_since(c.last_activity) > limits.idle_timeout
             {
                 to_close.push(slot);
+            } else if c.written < c.outbuf.len()
+                && now.duration_since(c.last_activity) > limits.idle_timeout
+            {
+                // Replies the peer has not read for the idle timeout: it
+                // would hold its buffers (and budget) for ever.
+                to_close.push(slot);
             }
         }
         for slot in timed_out {
             self.metrics.request("other", 408, None);
             if let Some(c) = self.conn(slot) {
                 c.inbuf.clear();
+                c.http.reset();
                 c.partial_since = None;
             }
             self.push_response(
@@ -946,6 +1364,9 @@ impl EventLoop {
             sealed: self.service.is_sealed(),
             bootstrapped: self.service.is_bootstrapped(),
             open_connections: self.live,
+            buffered_bytes: self.buffered,
+            buffer_budget_bytes: self.limits.max_buffer_memory,
+            reads_waiting: self.waiting_reads,
             ..Gauges::default()
         };
         if let Some(db) = self.service.database_mut() {

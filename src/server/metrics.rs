@@ -206,6 +206,7 @@ pub struct Metrics {
     flush: Histogram,
     commits: u64,
     reloads: u64,
+    reads_paused: u64,
 }
 
 impl Default for Metrics {
@@ -218,6 +219,7 @@ impl Default for Metrics {
             flush: Histogram::new(FLUSH_BUCKETS),
             commits: 0,
             reloads: 0,
+            reads_paused: 0,
         }
     }
 }
@@ -228,6 +230,11 @@ pub struct Gauges {
     pub sealed: bool,
     pub bootstrapped: bool,
     pub open_connections: usize,
+    /// Bytes held in connection buffers (the `--max-buffer-memory` budget).
+    pub buffered_bytes: usize,
+    pub buffer_budget_bytes: usize,
+    /// Connections waiting in line for the budget.
+    pub reads_waiting: usize,
     /// (namespace label, entries held).
     pub keys: Vec<(&'static str, usize)>,
     /// Present when the store is open.
@@ -262,6 +269,11 @@ impl Metrics {
 
     pub fn reload(&mut self) {
         self.reloads += 1;
+    }
+
+    /// A connection's reads were paused by the buffer budget.
+    pub fn read_paused(&mut self) {
+        self.reads_paused += 1;
     }
 
     /// The exposition text of every metric.
@@ -339,6 +351,30 @@ impl Metrics {
             "Open client connections (HTTP and wire).",
             Type::Gauge,
             g.open_connections as f64,
+        );
+        w.single(
+            "reddb_buffered_bytes",
+            "Bytes held in connection buffers (input, pending output, incomplete requests).",
+            Type::Gauge,
+            g.buffered_bytes as f64,
+        );
+        w.single(
+            "reddb_buffer_budget_bytes",
+            "The --max-buffer-memory budget: past it, reads from sockets pause.",
+            Type::Gauge,
+            g.buffer_budget_bytes as f64,
+        );
+        w.single(
+            "reddb_reads_waiting",
+            "Connections whose reads wait in line for the buffer budget.",
+            Type::Gauge,
+            g.reads_waiting as f64,
+        );
+        w.single(
+            "reddb_reads_paused_total",
+            "Times a connection's reads were paused by the buffer budget.",
+            Type::Counter,
+            self.reads_paused as f64,
         );
         w.family(
             "reddb_store_keys",

@@ -83,6 +83,7 @@ pub fn run(
             fsync: config.fsync,
             metrics_loopback: config.metrics_loopback,
             max_connections: config.max_connections,
+            max_buffer_memory: config.max_buffer_memory,
             ..event_loop::LoopLimits::default()
         },
         workers,

@@ -5,10 +5,11 @@
 //!
 //! - [`CommandParser`]: what a server reads from a client, exactly as Redis
 //!   reads it: a multibulk array of bulk strings (`*N\r\n$L\r\n…\r\n`) or an
-//!   inline command line (`SET k v\n`, with Redis's quoting rules). It can
-//!   resume: an incomplete command keeps the arguments already parsed, so a
-//!   large command that trickles in is not re-parsed from its start on
-//!   every read.
+//!   inline command line (`SET k v\n`, with Redis's quoting rules). It
+//!   resumes: an incomplete command keeps where its arguments lie, the
+//!   length of the bulk being awaited and how far the current line (inline
+//!   command, `*N` or `$N` header) has been searched for its end, so a
+//!   command that trickles in one byte per read costs linear time in all.
 //! - [`parse_value`]: any RESP2/RESP3 value (what a client reads from a
 //!   server), with a nesting limit; used by tests and the fuzz target.
 //!
@@ -116,26 +117,6 @@ impl std::error::Error for ProtocolError {}
 
 pub use crate::service::keyspace::parse_i64;
 
-/// Position of the first `\r\n` at or after `from`.
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    let hay = buf.get(from..)?;
-    hay.windows(2).position(|w| w == b"\r\n").map(|p| p + from)
-}
-
-/// A `<prefix><digits>\r\n` header at `pos`: `Ok(None)` while incomplete.
-/// Returns the integer text and the position after the line end.
-fn header_line(
-    buf: &[u8],
-    pos: usize,
-    too_big: ProtocolError,
-) -> Result<Option<(&[u8], usize)>, ProtocolError> {
-    match find_crlf(buf, pos + 1) {
-        Some(end) => Ok(Some((buf.get(pos + 1..end).unwrap_or(&[]), end + 2))),
-        None if buf.len().saturating_sub(pos) > MAX_LINE => Err(too_big),
-        None => Ok(None),
-    }
-}
-
 /// A complete command's arguments and the bytes it used.
 pub type Parsed = (Vec<Vec<u8>>, usize);
 
@@ -145,16 +126,31 @@ pub type Parsed = (Vec<Vec<u8>>, usize);
 /// command; it returns `Ok(Some((args, used)))` for a complete command
 /// (`args` may be empty: Redis ignores `*0`, `*-1` and blank inline lines,
 /// and so must the caller), `Ok(None)` when more bytes are needed (it keeps
-/// what it parsed), or an error. The caller must only append to the bytes
+/// its progress), or an error. The caller must only append to the bytes
 /// between calls until a command completes, then drop `used` bytes.
+///
+/// Every byte is examined a bounded number of times however the command is
+/// split into reads: a line's end is searched for from where the last
+/// search stopped (one byte back when that byte is a CR), a `$N` header is
+/// read once and its bulk awaited in O(1) per call, and finished arguments
+/// are kept as positions, copied out once when the command completes.
 #[derive(Debug, Default, Clone)]
 pub struct CommandParser {
-    /// Arguments of the multibulk being parsed.
-    args: Vec<Vec<u8>>,
+    /// Where the finished arguments of the multibulk lie in the input.
+    args: Vec<(usize, usize)>,
     /// Its announced count (0: no multibulk in progress).
     expected: usize,
     /// Bytes of the current command already consumed.
     pos: usize,
+    /// The length announced by the `$N` header just read; its bulk (at
+    /// `pos`) is awaited.
+    bulk: Option<usize>,
+    /// Where the search for the end of the line being read resumes (0: at
+    /// the line's start).
+    scan: usize,
+    /// Bytes examined since the parser was made (a measure of work, for
+    /// tests and benchmarks).
+    examined: u64,
 }
 
 impl CommandParser {
@@ -164,12 +160,29 @@ impl CommandParser {
 
     /// Forgets a partially parsed command.
     pub fn reset(&mut self) {
-        *self = Self::default();
+        let examined = self.examined;
+        *self = Self {
+            examined,
+            ..Self::default()
+        };
     }
 
     /// Bytes of the current, incomplete command parsed so far.
     pub fn in_progress(&self) -> bool {
-        self.expected > 0 || self.pos > 0
+        self.expected > 0 || self.pos > 0 || self.scan > 0
+    }
+
+    /// Bytes examined (searched for a line end) since the parser was made.
+    pub fn examined(&self) -> u64 {
+        self.examined
+    }
+
+    /// Bytes this parser holds besides the caller's buffer (the positions
+    /// of finished arguments), for memory accounting.
+    pub fn held_bytes(&self) -> usize {
+        self.args
+            .capacity()
+            .saturating_mul(std::mem::size_of::<(usize, usize)>())
     }
 
     pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
@@ -189,14 +202,15 @@ impl CommandParser {
             match buf.first() {
                 None => return Ok(None),
                 Some(b'*') => {}
-                Some(_) => return parse_inline(buf),
+                Some(_) => return self.inline(buf),
             }
-            let Some((digits, next)) = header_line(buf, 0, ProtocolError::TooBigMultibulkCount)?
+            let Some((digits, next)) = self.line(buf, 0, ProtocolError::TooBigMultibulkCount)?
             else {
                 return Ok(None);
             };
             let n = parse_i64(digits).ok_or(ProtocolError::InvalidMultibulkLength)?;
             if n <= 0 {
+                self.reset();
                 return Ok(Some((Vec::new(), next)));
             }
             let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
@@ -215,44 +229,141 @@ impl CommandParser {
             self.args = Vec::new();
         }
         while self.args.len() < self.expected {
-            let pos = self.pos;
-            let Some(&first) = buf.get(pos) else {
-                return Ok(None);
+            let len = match self.bulk {
+                Some(len) => len,
+                None => {
+                    let pos = self.pos;
+                    let Some(&first) = buf.get(pos) else {
+                        return Ok(None);
+                    };
+                    if first != b'$' {
+                        return Err(ProtocolError::ExpectedBulk(first));
+                    }
+                    let Some((digits, start)) =
+                        self.line(buf, pos, ProtocolError::TooBigBulkCount)?
+                    else {
+                        return Ok(None);
+                    };
+                    let len = parse_i64(digits).ok_or(ProtocolError::InvalidBulkLength)?;
+                    let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
+                    if len > MAX_BULK {
+                        return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    if len > limits.max_bulk {
+                        return Err(if limits.unauthenticated {
+                            ProtocolError::UnauthenticatedBulkLength
+                        } else {
+                            ProtocolError::InvalidBulkLength
+                        });
+                    }
+                    self.pos = start;
+                    self.bulk = Some(len);
+                    len
+                }
             };
-            if first != b'$' {
-                return Err(ProtocolError::ExpectedBulk(first));
-            }
-            let Some((digits, start)) = header_line(buf, pos, ProtocolError::TooBigBulkCount)?
-            else {
-                return Ok(None);
-            };
-            let len = parse_i64(digits).ok_or(ProtocolError::InvalidBulkLength)?;
-            let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
-            if len > MAX_BULK {
-                return Err(ProtocolError::InvalidBulkLength);
-            }
-            if len > limits.max_bulk {
-                return Err(if limits.unauthenticated {
-                    ProtocolError::UnauthenticatedBulkLength
-                } else {
-                    ProtocolError::InvalidBulkLength
-                });
-            }
-            let end = start + len;
-            let Some(terminator) = buf.get(end..end + 2) else {
+            let start = self.pos;
+            let end = start.saturating_add(len);
+            let Some(terminator) = buf.get(end..end.saturating_add(2)) else {
                 return Ok(None);
             };
             if terminator != b"\r\n" {
                 return Err(ProtocolError::ExpectedCrlf);
             }
-            let data = buf.get(start..end).unwrap_or(&[]);
-            self.args.push(data.to_vec());
+            self.args.push((start, end));
             self.pos = end + 2;
+            self.bulk = None;
         }
         let used = self.pos;
-        let args = std::mem::take(&mut self.args);
+        let args = self
+            .args
+            .iter()
+            .map(|&(s, e)| buf.get(s..e).unwrap_or(&[]).to_vec())
+            .collect();
         self.reset();
         Ok(Some((args, used)))
+    }
+
+    /// A `<prefix><digits>\r\n` header line at `pos`: `Ok(None)` while
+    /// incomplete (the search resumes where it stopped). Returns the integer
+    /// text and the position after the line end.
+    fn line<'b>(
+        &mut self,
+        buf: &'b [u8],
+        pos: usize,
+        too_big: ProtocolError,
+    ) -> Result<Option<(&'b [u8], usize)>, ProtocolError> {
+        let from = self.scan.max(pos + 1);
+        let hay = buf.get(from..).unwrap_or(&[]);
+        match find_crlf(hay) {
+            Some(p) => {
+                self.examined += (p + 2) as u64;
+                self.scan = 0;
+                let end = from + p;
+                Ok(Some((buf.get(pos + 1..end).unwrap_or(&[]), end + 2)))
+            }
+            None => {
+                self.examined += hay.len() as u64;
+                // Resume at a trailing CR: its LF may be next.
+                self.scan = if hay.last() == Some(&b'\r') {
+                    buf.len() - 1
+                } else {
+                    buf.len()
+                }
+                .max(pos + 1);
+                if buf.len().saturating_sub(pos) > MAX_LINE {
+                    Err(too_big)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// An inline command: one line up to `\n` (a `\r` before it is
+    /// dropped), at most [`MAX_LINE`] bytes.
+    fn inline(&mut self, buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
+        let window = buf.get(..MAX_LINE + 1).unwrap_or(buf);
+        let from = self.scan.min(window.len());
+        let hay = window.get(from..).unwrap_or(&[]);
+        let Some(p) = hay.iter().position(|&b| b == b'\n') else {
+            self.examined += hay.len() as u64;
+            self.scan = window.len();
+            return if buf.len() > MAX_LINE {
+                Err(ProtocolError::TooBigInline)
+            } else {
+                Ok(None)
+            };
+        };
+        self.examined += (p + 1) as u64;
+        let nl = from + p;
+        let mut line = buf.get(..nl).unwrap_or(&[]);
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        let args = split_args(line).ok_or(ProtocolError::UnbalancedQuotes)?;
+        self.reset();
+        Ok(Some((args, nl + 1)))
+    }
+}
+
+/// Position of the first `\r\n` in `hay`.
+fn find_crlf(hay: &[u8]) -> Option<usize> {
+    hay.windows(2).position(|w| w == b"\r\n")
+}
+
+/// A `<prefix><digits>\r\n` header at `pos` (no saved progress; replies).
+/// `Ok(None)` while incomplete. Returns the integer text and the position
+/// after the line end.
+fn header_line(
+    buf: &[u8],
+    pos: usize,
+    too_big: ProtocolError,
+) -> Result<Option<(&[u8], usize)>, ProtocolError> {
+    let from = pos + 1;
+    match buf.get(from..).and_then(find_crlf) {
+        Some(p) => Ok(Some((buf.get(from..from + p).unwrap_or(&[]), from + p + 2))),
+        None if buf.len().saturating_sub(pos) > MAX_LINE => Err(too_big),
+        None => Ok(None),
     }
 }
 
@@ -263,27 +374,6 @@ fn hex_digit(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
-}
-
-/// An inline command: one line up to `\n` (a `\r` before it is dropped).
-fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
-    let window = buf.get(..MAX_LINE + 1).unwrap_or(buf);
-    let Some(nl) = window.iter().position(|&b| b == b'\n') else {
-        return if buf.len() > MAX_LINE {
-            Err(ProtocolError::TooBigInline)
-        } else {
-            Ok(None)
-        };
-    };
-    if nl > MAX_LINE {
-        return Err(ProtocolError::TooBigInline);
-    }
-    let mut line = buf.get(..nl).unwrap_or(&[]);
-    if let Some(stripped) = line.strip_suffix(b"\r") {
-        line = stripped;
-    }
-    let args = split_args(line).ok_or(ProtocolError::UnbalancedQuotes)?;
-    Ok(Some((args, nl + 1)))
 }
 
 /// Redis's `sdssplitargs`: words separated by blanks; `"…"` with `\n \r \t
@@ -704,6 +794,79 @@ mod tests {
         v.iter().map(|s| s.as_bytes().to_vec()).collect()
     }
 
+    /// Feeds `bytes` one more byte per call, as a client writing one byte
+    /// at a time would; returns the last result and the work done.
+    fn dribble(bytes: &[u8], limits: &Limits) -> (Result<Option<Parsed>, ProtocolError>, u64) {
+        let mut p = CommandParser::new();
+        for cut in 1..bytes.len() {
+            match p.parse(&bytes[..cut], limits) {
+                Ok(None) => {}
+                other => return (other, p.examined()),
+            }
+        }
+        let r = p.parse(bytes, limits);
+        (r, p.examined())
+    }
+
+    #[test]
+    fn dribbled_lines_are_scanned_in_linear_time() {
+        // The longest inline command, before AUTH, one byte per read: before
+        // the parser kept its progress, every read searched the line from
+        // its first byte (2,147,516,416 bytes examined for these 65,536).
+        let mut inline = b"ECHO ".to_vec();
+        inline.resize(MAX_LINE - 2, b'x');
+        inline.extend_from_slice(b"\r\n");
+        let (r, work) = dribble(&inline, &Limits::UNAUTHENTICATED);
+        let (args, used) = r.unwrap().unwrap();
+        assert_eq!((args.len(), used), (2, inline.len()));
+        assert!(
+            work <= 2 * inline.len() as u64,
+            "inline: {work} bytes examined for {}",
+            inline.len()
+        );
+        // One byte more is refused, in linear time too.
+        let mut over = inline.clone();
+        over.insert(0, b' ');
+        over.insert(0, b' ');
+        let (r, work) = dribble(&over, &Limits::UNAUTHENTICATED);
+        assert_eq!(r, Err(ProtocolError::TooBigInline));
+        assert!(work <= 2 * over.len() as u64, "{work}");
+        // A multibulk command with a large bulk: header lines are read once,
+        // the bulk is awaited without being looked at.
+        let big = vec![b'v'; 100_000];
+        let cmd = encode_command(&[&b"SET"[..], b"k", &big]);
+        let (r, work) = dribble(&cmd, &Limits::AUTHENTICATED);
+        assert_eq!(
+            r,
+            Ok(Some((vec![b"SET".to_vec(), b"k".to_vec(), big], cmd.len())))
+        );
+        assert!(
+            work <= 64,
+            "multibulk: {work} bytes examined for {}",
+            cmd.len()
+        );
+        // `*N` and `$N` lines that never end: refused past 64 KiB, linearly.
+        for (prefix, err) in [
+            (&b"*"[..], ProtocolError::TooBigMultibulkCount),
+            (b"*1\r\n$", ProtocolError::TooBigBulkCount),
+        ] {
+            let mut line = prefix.to_vec();
+            line.resize(MAX_LINE + 8, b'1');
+            let (r, work) = dribble(&line, &Limits::UNAUTHENTICATED);
+            assert_eq!(r, Err(err));
+            assert!(work <= 2 * line.len() as u64, "{work}");
+        }
+        // A CRLF split across reads is still found.
+        let mut p = CommandParser::new();
+        assert_eq!(p.parse(b"*1\r", &Limits::AUTHENTICATED), Ok(None));
+        assert_eq!(p.parse(b"*1\r\n$4\r", &Limits::AUTHENTICATED), Ok(None));
+        assert_eq!(
+            p.parse(b"*1\r\n$4\r\nPING\r\n", &Limits::AUTHENTICATED),
+            Ok(Some((strs(&["PING"]), 14)))
+        );
+        assert!(!p.in_progress());
+    }
+
     #[test]
     fn integers_are_strict() {
         assert_eq!(parse_i64(b"0"), Some(0));
@@ -859,6 +1022,31 @@ mod tests {
                 prop_assert_eq!(p.parse(&buf[..cut], &Limits::AUTHENTICATED), Ok(None));
             }
             prop_assert_eq!(p.parse(&buf, &Limits::AUTHENTICATED), Ok(Some((args, buf.len()))));
+        }
+
+        #[test]
+        fn split_reads_parse_like_one_read(
+            bytes in prop::collection::vec(
+                prop::sample::select(vec![b'*', b'$', b'\r', b'\n', b'1', b'3', b'0', b'-', b'a', b' ', b'"']),
+                0..80,
+            ),
+            cuts in prop::collection::vec(0usize..80, 0..6),
+            unauth in any::<bool>(),
+        ) {
+            let limits = if unauth { Limits::UNAUTHENTICATED } else { Limits::AUTHENTICATED };
+            let whole = CommandParser::new().parse(&bytes, &limits);
+            let mut ends: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            ends.push(bytes.len());
+            ends.sort_unstable();
+            let mut p = CommandParser::new();
+            let mut split = Ok(None);
+            for end in ends {
+                split = p.parse(&bytes[..end], &limits);
+                if !matches!(split, Ok(None)) {
+                    break;
+                }
+            }
+            prop_assert_eq!(split, whole);
         }
     }
 }
