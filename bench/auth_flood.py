@@ -13,7 +13,8 @@ review's items 4 and 5, one kind at a time:
 while another client (127.0.0.2) measures its own latency: an HTTP config
 read with an API key (authenticated, but not audited on success, so the
 audit count is the flood's own) and a wire `GET` on keep-alive connections,
-alternately. Prints p50/p99
+alternately; and a third (127.0.0.4) logs in correctly every 0.5 s (its
+password check waits in the same Argon2 queue as a login flood's). Prints p50/p99
 per phase, the p99 ratio against the idle phase, the flood's request rate
 and how many audit events the phase added. With `--before BINARY` the same
 phases run against a second binary in the same run (side by side).
@@ -195,8 +196,28 @@ def measure(port, wire_port, key, seconds):
     `seconds`; latencies in ms."""
     h = Conn(port, "127.0.0.2")
     w = Wire(wire_port, "127.0.0.2")
-    http, wire = [], []
+    http, wire, logins = [], [], []
     bad = 0
+    stop = threading.Event()
+
+    def log_in():
+        # A correct login by another user every 0.5 s, from another address:
+        # the Argon2 queue it waits in is shared with any login flood.
+        while not stop.is_set():
+            c = Conn(port, "127.0.0.4")
+            try:
+                t0 = time.perf_counter_ns()
+                status, _, _ = c.request("POST", "/auth/login",
+                                         body={"username": "admin", "password": "change-me-now"})
+                logins.append(((time.perf_counter_ns() - t0) / 1e6, status))
+            except (OSError, ConnectionError, ValueError):
+                logins.append((float("nan"), 0))
+            finally:
+                c.close()
+            stop.wait(0.5)
+
+    prober = threading.Thread(target=log_in, daemon=True)
+    prober.start()
     try:
         if w.cmd("AUTH", key) != b"+OK":
             raise SystemExit("wire AUTH with the API key failed")
@@ -211,28 +232,39 @@ def measure(port, wire_port, key, seconds):
             wire.append((time.perf_counter_ns() - t0) / 1e6)
             bad += int(not line.startswith(b"$"))
     finally:
+        stop.set()
+        prober.join(IO_TIMEOUT)
         h.close()
         w.close()
     http.sort()
     wire.sort()
+    ok_logins = sorted(ms for ms, status in logins if status == 200)
     return {
         "n": len(http), "bad": bad,
+        "logins": len(logins), "logins_ok": len(ok_logins),
+        "login_p50": percentile(ok_logins, 50),
+        "login_max": ok_logins[-1] if ok_logins else float("nan"),
         "http_p50": percentile(http, 50), "http_p99": percentile(http, 99),
         "wire_p50": percentile(wire, 50), "wire_p99": percentile(wire, 99),
     }
 
 
 def audit_count(port, action):
-    """Events of `action` in the last hour (the query caps at 10,000)."""
-    c = Conn(port, "127.0.0.3")
-    try:
-        status, body, _ = c.request("GET", f"/admin/audit?since=1h&limit=10000&action={action}",
-                                    bearer=ADMIN_TOKEN)
-    finally:
-        c.close()
-    if status != 200:
-        return -1
-    return len(json.loads(body)["events"])
+    """Refusals recorded under `action` in the last hour: every event of the
+    action but the successful ones (the probe's own `AUTH`). The query caps
+    at 10,000 events."""
+    counts = []
+    for query in (f"action={action}", f"action={action}&outcome=ok"):
+        c = Conn(port, "127.0.0.3")
+        try:
+            status, body, _ = c.request("GET", f"/admin/audit?since=1h&limit=10000&{query}",
+                                        bearer=ADMIN_TOKEN)
+        finally:
+            c.close()
+        if status != 200:
+            return -1
+        counts.append(len(json.loads(body)["events"]))
+    return counts[0] if counts[0] >= 10000 else counts[0] - counts[1]
 
 
 def run_binary(red, args):
@@ -311,14 +343,16 @@ def report(label, rows):
     print(f"{label}")
     print(f"  {'phase':10s} {'flood req/s':>11s} {'http p50':>9s} {'http p99':>9s} "
           f"{'wire p50':>9s} {'wire p99':>9s} {'p99 x idle (http/wire)':>23s} "
-          f"{'audit events':>12s}")
+          f"{'audit events':>12s}  {'correct logins ok, p50 / max ms':>31s}")
     for kind, m, stats, events in rows:
         rate = "-" if stats is None else f"{stats['sent'] / max(stats['seconds'], 1e-9):11.0f}"
         ratio = (f"{m['http_p99'] / idle['http_p99']:9.2f} / {m['wire_p99'] / idle['wire_p99']:5.2f}"
                  if idle["http_p99"] and idle["wire_p99"] else "-")
         ev = "≥10000" if events >= 10000 else str(events)
+        logins = (f"{m['logins_ok']}/{m['logins']}, {m['login_p50']:.0f} / "
+                  f"{m['login_max']:.0f}")
         print(f"  {kind:10s} {rate:>11s} {m['http_p50']:9.3f} {m['http_p99']:9.3f} "
-              f"{m['wire_p50']:9.3f} {m['wire_p99']:9.3f} {ratio:>23s} {ev:>12s}"
+              f"{m['wire_p50']:9.3f} {m['wire_p99']:9.3f} {ratio:>23s} {ev:>12s}  {logins:>31s}"
               + (f"  ({m['bad']} bad replies)" if m["bad"] else ""))
 
 

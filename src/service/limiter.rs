@@ -12,6 +12,11 @@
 //! address (every client behind a local proxy is 127.0.0.1) do not refuse a
 //! correct login until that address fails [`PEER_LIMIT`] times in a window.
 //!
+//! Password checks run on a small worker pool whose queue every peer shares.
+//! So that one address cannot fill it (and make everyone else's login wait
+//! behind its guesses), at most [`PEER_IN_FLIGHT`] checks from one peer are
+//! queued or running at once; past that the peer is told to retry ("busy").
+//!
 //! Tokens carry 128 random bits (the admin token at least 32 characters):
 //! a failed one costs one SHA-256 and cannot be guessed, so a valid token is
 //! never refused. Past [`TOKEN_PEER_LIMIT`] failures from one peer in a
@@ -34,6 +39,8 @@ pub const PAIR_LIMIT: u32 = 5;
 pub const USER_LIMIT: u32 = 50;
 /// Failed password checks from one peer for all users per window.
 pub const PEER_LIMIT: u32 = 100;
+/// Password checks from one peer queued or running at once.
+pub const PEER_IN_FLIGHT: u32 = 4;
 /// Failed bearer tokens from one peer per window before its failures are
 /// answered "rate limited".
 pub const TOKEN_PEER_LIMIT: u32 = 100;
@@ -110,6 +117,10 @@ impl<K: Hash + Eq + Clone> Counter<K> {
         w.pending += 1;
     }
 
+    fn pending(&self, k: &K) -> u32 {
+        self.map.get(k).map_or(0, |w| w.pending)
+    }
+
     fn end(&mut self, k: &K) {
         if let Some(w) = self.map.get_mut(k) {
             w.pending = w.pending.saturating_sub(1);
@@ -170,6 +181,12 @@ impl LoginLimiter {
             None => Ok(()),
             Some(retry) => Err(retry),
         }
+    }
+
+    /// Whether `peer` already has [`PEER_IN_FLIGHT`] password checks queued
+    /// or running (a new one would only wait behind them: "busy").
+    pub fn peer_busy(&self, peer: IpAddr) -> bool {
+        self.peers.pending(&peer) >= PEER_IN_FLIGHT
     }
 
     /// A password check was queued for this user and peer.
@@ -248,6 +265,21 @@ mod tests {
         l.failure("u-last", ip, t0);
         assert!(l.check("carol", ip, t0).is_err(), "peer ceiling");
         assert!(l.check("carol", other, t0).is_ok());
+    }
+
+    #[test]
+    fn one_peer_cannot_queue_more_than_its_share_of_checks() {
+        let mut l = LoginLimiter::default();
+        let t0 = Instant::now();
+        let ip: IpAddr = "127.0.0.7".parse().unwrap();
+        for i in 0..PEER_IN_FLIGHT {
+            assert!(!l.peer_busy(ip), "check {i}");
+            l.begin(&format!("u{i}"), ip, t0);
+        }
+        assert!(l.peer_busy(ip));
+        assert!(!l.peer_busy("127.0.0.8".parse().unwrap()), "per peer");
+        l.failure("u0", ip, t0);
+        assert!(!l.peer_busy(ip), "a finished check frees a slot");
     }
 
     #[test]

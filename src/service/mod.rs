@@ -47,6 +47,17 @@ pub struct SessionRecord {
     pub user_stamp: String,
 }
 
+/// The "busy" refusal of a peer that has its share of password checks
+/// queued already.
+pub(crate) fn peer_busy() -> ServiceError {
+    ServiceError::new(
+        Kind::Busy,
+        "busy",
+        "too many password checks from this address in progress; retry shortly",
+    )
+    .retry_after(1)
+}
+
 /// The "rate limited" refusal with its retry time in the message.
 pub(crate) fn rate_limited(what: &str, retry: std::time::Duration) -> ServiceError {
     let seconds = retry.as_secs().max(1);
@@ -464,6 +475,9 @@ impl Service {
             .check(username, peer, std::time::Instant::now())
         {
             return Err(rate_limited("too many failed logins", retry));
+        }
+        if self.limiter.peer_busy(peer) {
+            return Err(peer_busy());
         }
         let user = self.user(username)?.filter(|u| !u.disabled);
         self.limiter

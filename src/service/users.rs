@@ -247,6 +247,9 @@ impl Service {
                 retry,
             ));
         }
+        if self.limiter.peer_busy(peer) {
+            return Err(super::peer_busy());
+        }
         self.limiter.begin(username, peer, now);
         Ok(Work {
             job: Job::Rehash {
