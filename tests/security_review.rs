@@ -713,3 +713,41 @@ fn the_packaged_unit_refuses_anonymous_config_reads() {
         .ok("with a bearer");
     assert_eq!(j["value"], "on", "{j}");
 }
+
+#[test]
+fn one_address_cannot_fill_the_password_queue() {
+    let dir = tmp();
+    let (d, _) = server(&dir);
+    let port = d.port;
+    // Eight wrong logins at once from one address: at most four may be
+    // queued or running; the rest are told to retry, without Argon2 work.
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                Conn::open(port).call(
+                    "POST",
+                    "/auth/login",
+                    None,
+                    Some(&json!({"username": format!("burst{i}"), "password": "wrong-password"})),
+                )
+            })
+        })
+        .collect();
+    let replies: Vec<Resp> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a login thread"))
+        .collect();
+    let busy = replies.iter().filter(|r| r.status == 503).count();
+    let checked = replies.iter().filter(|r| r.status == 401).count();
+    assert!(
+        busy >= 1 && checked >= 1 && busy + checked == 8,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for r in replies.iter().filter(|r| r.status == 503) {
+        assert_eq!(r.error_code(), "busy");
+        assert_eq!(r.header("Retry-After"), Some("1"));
+    }
+    // Once they are answered, a correct login from the same address works.
+    d.login(ADMIN_USER, ADMIN_PASSWORD).ok("after the burst");
+}

@@ -166,10 +166,16 @@ impl Daemon {
                     stderr: self.stderr(),
                 });
             }
-            if let Ok(mut c) = Conn::try_open(self.port, Duration::from_millis(500)) {
-                if let Ok(r) = c.try_request("GET", "/health", &[], None) {
-                    if r.status == 200 {
-                        return Ok(());
+            // Only our server logs its own address: a port picked free a
+            // moment ago may have been taken by another test's server,
+            // which would answer /health just the same.
+            let ours = format!("listening on http://127.0.0.1:{} ", self.port);
+            if self.stderr().contains(&ours) {
+                if let Ok(mut c) = Conn::try_open(self.port, Duration::from_millis(500)) {
+                    if let Ok(r) = c.try_request("GET", "/health", &[], None) {
+                        if r.status == 200 {
+                            return Ok(());
+                        }
                     }
                 }
             }

@@ -127,10 +127,16 @@ impl Server {
                     }
                     panic!("red server exited with {code} before serving; stderr:\n{err}");
                 }
-                if let Ok(mut c) = Client::try_connect(self.wire, Duration::from_millis(500)) {
-                    if let Ok(v) = c.try_cmd(&["PING"]) {
-                        assert_eq!(v, err("NOAUTH Authentication required."));
-                        return std::fs::read_to_string(&stdout_path).unwrap_or_default();
+                // Only our server logs its own wire address: a port picked
+                // free a moment ago may have been taken by another test's
+                // server, which would answer the PING just the same.
+                let ours = format!("redis://127.0.0.1:{}", self.wire);
+                if self.stderr().contains(&ours) {
+                    if let Ok(mut c) = Client::try_connect(self.wire, Duration::from_millis(500)) {
+                        if let Ok(v) = c.try_cmd(&["PING"]) {
+                            assert_eq!(v, err("NOAUTH Authentication required."));
+                            return std::fs::read_to_string(&stdout_path).unwrap_or_default();
+                        }
                     }
                 }
                 if Instant::now() >= deadline {
