@@ -58,23 +58,8 @@ def resp(*args):
     return b"".join(out)
 
 
-class Wire:
-    """A minimal RESP client: sends commands, counts reply lines."""
-
-    def __init__(self, port, source=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.settimeout(IO_TIMEOUT)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if source:
-            self.sock.bind((source, 0))
-        self.sock.connect(("127.0.0.1", port))
-        self.buf = b""
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+class Wire(Conn):
+    """A minimal RESP client over the same socket set-up as `Conn`."""
 
     def replies(self, n):
         """Reads `n` one-line replies (simple strings, errors, integers) or
