@@ -574,15 +574,8 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             .fresh()
             .env("REDDB_CERTIFICATE", cert),
     );
-    v.push(
-        case(
-            "--vault on a fresh file without credentials",
-            13,
-            "missing certificate",
-        )
-        .fresh()
-        .arg("--vault"),
-    );
+    // `--vault` on a fresh file without credentials is not refused: it
+    // waits for POST /auth/bootstrap (tests/vault_bootstrap.rs).
     v.push(
         case(
             "auto-bootstrap: REDDB_CERTIFICATE_OUT exists",

@@ -15,11 +15,14 @@ pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-aut
            [--http-bind ADDR] [--wire-bind ADDR] [--dev] [--require-mlock]
            [--fsync always|everysec] [--workers N] [--metrics-loopback]
            [--max-connections N] [--max-buffer-memory BYTES]
+           [--allow-remote-bootstrap]
 
 Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
-REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one the
-server starts sealed (or refuses, with --vault). --dev bootstraps a fresh FILE
-and keeps its certificate in FILE.cert (development only).
+REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one a
+bootstrapped FILE starts sealed (with --vault: refused), and a fresh FILE
+waits for POST /auth/bootstrap, which only loopback peers may send unless
+--allow-remote-bootstrap is given. --dev bootstraps a fresh FILE and keeps
+its certificate in FILE.cert (development only).
 --workers N sets the Argon2 threads (default: half the cores). GET /metrics
 needs an admin, or nothing from a loopback peer with --metrics-loopback.
 --max-connections N (or RED_MAX_CONNECTIONS) limits open client connections,
@@ -89,9 +92,8 @@ pub fn open_database(config: &ServerConfig, env: &Environment) -> Result<Opened>
         if let (Some(user), Some(pass)) = (env.credential(&USERNAME)?, env.credential(&PASSWORD)?) {
             return auto_bootstrap(config, pager, &user.value, &pass.value);
         }
-        if config.vault {
-            return Err(Error::MissingCertificate);
-        }
+        // Fresh, with or without --vault: serve POST /auth/bootstrap (the
+        // certificate is then returned to the caller, never logged).
         return Ok(Opened::Sealed(Box::new(pager)));
     }
     let cert = match cert {

@@ -89,6 +89,9 @@ pub struct ServerConfig {
     /// `--metrics-loopback`: `GET /metrics` needs no credentials from a
     /// loopback peer (otherwise an admin user or the admin token).
     pub metrics_loopback: bool,
+    /// `--allow-remote-bootstrap`: `POST /auth/bootstrap` is accepted from
+    /// any peer, not only loopback ones.
+    pub allow_remote_bootstrap: bool,
     /// `--max-connections N` / `RED_MAX_CONNECTIONS`: open client
     /// connections (HTTP and wire together) before new ones are refused.
     /// Capped at start by the file-descriptor limit.
@@ -111,7 +114,7 @@ pub const MIN_MAX_BUFFER_MEMORY: usize = 64 * 1024;
 /// Largest accepted `--max-buffer-memory` (1 TiB).
 pub const MAX_MAX_BUFFER_MEMORY: usize = 1 << 40;
 
-pub const SWITCHES: [&str; 7] = [
+pub const SWITCHES: [&str; 8] = [
     "vault",
     "auth",
     "require-auth",
@@ -119,6 +122,7 @@ pub const SWITCHES: [&str; 7] = [
     "dev",
     "require-mlock",
     "metrics-loopback",
+    "allow-remote-bootstrap",
 ];
 pub const VALUES: [&str; 7] = [
     "path",
@@ -236,6 +240,7 @@ impl ServerConfig {
             fsync,
             certificate_out: env.setting("REDDB_CERTIFICATE_OUT").map(PathBuf::from),
             metrics_loopback: flags.on("metrics-loopback"),
+            allow_remote_bootstrap: flags.on("allow-remote-bootstrap"),
             workers: match flags.value("workers") {
                 None => None,
                 Some(v) => match v.parse::<usize>() {

@@ -36,6 +36,7 @@ pub fn run(
         ServiceConfig {
             require_auth: config.require_auth,
             min_password_len: config.min_password_len,
+            allow_remote_bootstrap: config.allow_remote_bootstrap,
             ..ServiceConfig::default()
         },
     );

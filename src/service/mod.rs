@@ -47,6 +47,16 @@ pub struct SessionRecord {
     pub user_stamp: String,
 }
 
+/// Whether `peer` is a loopback address (IPv4-mapped IPv6 included).
+pub fn is_loopback(peer: IpAddr) -> bool {
+    match peer {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.is_loopback(), |v4| v4.is_loopback()),
+    }
+}
+
 /// The "busy" refusal of a peer that has its share of password checks
 /// queued already.
 pub(crate) fn peer_busy() -> ServiceError {
@@ -105,6 +115,8 @@ impl Principal {
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub require_auth: bool,
+    /// `POST /auth/bootstrap` from peers that are not loopback addresses.
+    pub allow_remote_bootstrap: bool,
     pub min_password_len: usize,
     pub password_cost: PasswordCost,
     pub session_ttl_ms: u64,
@@ -114,6 +126,7 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             require_auth: false,
+            allow_remote_bootstrap: false,
             min_password_len: accounts::MIN_PASSWORD_LEN,
             password_cost: PasswordCost::DEFAULT,
             session_ttl_ms: DEFAULT_SESSION_TTL_MS,
@@ -442,6 +455,11 @@ impl Service {
                     "this database is already bootstrapped",
                 ))
             }
+        }
+        if !self.config.allow_remote_bootstrap && !is_loopback(peer) {
+            return Err(ServiceError::forbidden(
+                "POST /auth/bootstrap is accepted from loopback peers only (tunnel to the host, or start the server with --allow-remote-bootstrap)",
+            ));
         }
         accounts::validate_new_username(username)?;
         accounts::validate_password(password.as_bytes(), self.config.min_password_len)?;

@@ -95,6 +95,13 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
             return defer(r);
         }
         (_, ["auth", "bootstrap"]) => return method_not_allowed(),
+        // Not bootstrapped: nothing but the two endpoints above (and
+        // /metrics, answered by the loop) until POST /auth/bootstrap.
+        _ if !svc.is_bootstrapped() => {
+            return Routed::Reply(Response::from_service_error(
+                &ServiceError::not_bootstrapped(),
+            ))
+        }
         ("POST", ["auth", "login"]) => {
             let mut who = ANONYMOUS.to_string();
             let r = body_object(req).and_then(|b| {
@@ -153,16 +160,6 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
     }
 }
 
-/// Whether `peer` is a loopback address (IPv4-mapped IPv6 included).
-fn is_loopback(peer: IpAddr) -> bool {
-    match peer {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or_else(|| v6.is_loopback(), |v4| v4.is_loopback()),
-    }
-}
-
 /// `GET /metrics` access (SPEC §5): with `loopback_ok`
 /// (`--metrics-loopback`) a loopback peer needs no credentials; otherwise
 /// an admin user (session or API key) or the admin token. `Err` holds the
@@ -180,7 +177,7 @@ pub fn metrics_access(
             "this path does not take that method",
         ));
     }
-    if loopback_ok && is_loopback(peer) {
+    if loopback_ok && crate::service::is_loopback(peer) {
         return Ok(());
     }
     let (who, r) = match svc.authenticate_from(req.bearer.as_deref(), peer) {

@@ -308,6 +308,13 @@ impl Shared {
         let name = commands::lower(first);
         self.stats.commands += 1;
         let spec = commands::lookup(&name);
+        if !svc.is_bootstrapped() && name != "quit" {
+            // Nothing to authenticate against and no keyspace yet: every
+            // command is refused until POST /auth/bootstrap (over HTTP).
+            let e = crate::service::ServiceError::not_bootstrapped();
+            emit(s, &Reply::err(error_line(&e)), out);
+            return Step::Continue;
+        }
         if s.principal.is_some() {
             let live = s
                 .ticket
