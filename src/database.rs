@@ -210,6 +210,12 @@ impl Database {
         Ok(())
     }
 
+    /// Whether `cert` is the certificate of the bootstrapped file `pager`
+    /// holds (its id in the header), checked before any key derivation.
+    pub fn certificate_opens(pager: &Pager, cert: &Certificate) -> bool {
+        pager.header().bootstrapped && pager.header().cert_id == cert.fingerprint()
+    }
+
     /// Opens a bootstrapped file with the operator's certificate. With
     /// `writable`, a missing `red.secret.aes_key` is generated and sealed
     /// into the vault (first boot after bootstrap).

@@ -1310,6 +1310,7 @@ impl EventLoop {
             db.store_mut().sweep_expired(now_ms(), 1000);
         }
         self.service.flush_audit_summaries();
+        self.service.expire_unseal_shares(now);
     }
 
     fn handle_signals(&mut self) {

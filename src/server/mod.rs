@@ -48,6 +48,14 @@ pub fn run(
     {
         service.set_audit_max(max);
     }
+    // Test hook: a short life for unseal shares, so tests can see it end.
+    #[cfg(feature = "test-hooks")]
+    if let Some(ms) = std::env::var("REDDB_TEST_UNSEAL_TTL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        service.set_unseal_shares_ttl(std::time::Duration::from_millis(ms));
+    }
     service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
     drop(admin);
     // Logical backups go next to the database file (the one directory the

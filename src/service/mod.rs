@@ -15,6 +15,7 @@ pub mod keyspace;
 pub mod limiter;
 pub mod policy;
 pub mod secrets;
+pub mod unseal;
 pub mod users;
 pub mod work;
 
@@ -156,6 +157,8 @@ pub struct Service {
     audit_throttled: audit::ThrottledRefusals,
     /// Where logical backups are written and read (`POST /admin/backup`).
     backup_dir: Option<std::path::PathBuf>,
+    /// Certificate shares given to `POST /sys/unseal` so far.
+    unseal: unseal::UnsealShares,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -179,6 +182,7 @@ impl Service {
             audit_max: audit::MAX_EVENTS,
             audit_throttled: audit::ThrottledRefusals::default(),
             backup_dir: None,
+            unseal: unseal::UnsealShares::default(),
         };
         s.rebuild_indexes();
         s
@@ -276,8 +280,17 @@ impl Service {
     }
 
     /// `GET /health`: reveals nothing but these three facts.
+    /// `GET /health`: reveals nothing but these facts (and, while shares
+    /// are being given to `POST /sys/unseal`, how many of how many).
     pub fn health(&self) -> Json {
-        json!({"status": "ok", "sealed": self.is_sealed(), "bootstrapped": self.is_bootstrapped()})
+        let mut h = json!({"status": "ok", "sealed": self.is_sealed(), "bootstrapped": self.is_bootstrapped()});
+        if let (Some((have, threshold)), Some(map)) = (self.unseal_progress(), h.as_object_mut()) {
+            map.insert(
+                "unseal".into(),
+                json!({"progress": have, "threshold": threshold}),
+            );
+        }
+        h
     }
 
     /// Stages `mutations` as one commit (durable after the loop's flush).

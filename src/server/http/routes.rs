@@ -95,6 +95,19 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
             return defer(r);
         }
         (_, ["auth", "bootstrap"]) => return method_not_allowed(),
+        ("POST", ["sys", "unseal"]) => {
+            let r = body_object(req).and_then(|b| {
+                let reset = match b.get("reset") {
+                    None | Some(Json::Null) | Some(Json::Bool(false)) => false,
+                    Some(Json::Bool(true)) => true,
+                    Some(_) => return Err(ServiceError::bad_request("\"reset\" must be a boolean")),
+                };
+                let share = opt_str_field(&b, "share")?.map(|s| zeroize::Zeroizing::new(s.to_string()));
+                svc.unseal_with_share(share.as_deref().map(String::as_str), reset, peer)
+            });
+            return reply(r);
+        }
+        (_, ["sys", "unseal"]) => return method_not_allowed(),
         // Not bootstrapped: nothing but the two endpoints above (and
         // /metrics, answered by the loop) until POST /auth/bootstrap.
         _ if !svc.is_bootstrapped() => {
