@@ -35,6 +35,11 @@ pub mod exit_code {
     pub const RESTORE_CONFLICT: i32 = 26;
     /// `RED_ADMIN_TOKEN` (any source) is shorter than the minimum.
     pub const WEAK_ADMIN_TOKEN: i32 = 27;
+    /// `red certificate combine`: a share was refused (malformed, mistyped,
+    /// of another set, or the same index twice with different values).
+    pub const SHARE_REFUSED: i32 = 28;
+    /// `red certificate combine`: fewer shares than the set's threshold.
+    pub const SHARES_INSUFFICIENT: i32 = 29;
 }
 
 #[derive(Debug)]
@@ -85,6 +90,10 @@ pub enum Error {
     /// The admin token is shorter than `min` bytes. `name` is its source
     /// (the variable or the credential), never its value, length or path.
     WeakAdminToken { name: String, min: usize },
+    /// A certificate share was refused; the reason never quotes a share.
+    ShareRefused(String),
+    /// Fewer certificate shares than the threshold (`need` 0: none given).
+    SharesInsufficient { have: u8, need: u8 },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -120,6 +129,8 @@ impl Error {
             Error::BackupRefused(_) => BACKUP_REFUSED,
             Error::RestoreConflict(_) => RESTORE_CONFLICT,
             Error::WeakAdminToken { .. } => WEAK_ADMIN_TOKEN,
+            Error::ShareRefused(_) => SHARE_REFUSED,
+            Error::SharesInsufficient { .. } => SHARES_INSUFFICIENT,
         }
     }
 
@@ -145,6 +156,8 @@ impl Error {
             Error::BackupRefused(_) => "backup_refused",
             Error::RestoreConflict(_) => "restore_conflict",
             Error::WeakAdminToken { .. } => "weak_admin_token",
+            Error::ShareRefused(_) => "share_refused",
+            Error::SharesInsufficient { .. } => "shares_insufficient",
         }
     }
 }
@@ -199,6 +212,15 @@ impl fmt::Display for Error {
             Error::WeakAdminToken { name, min } => write!(
                 f,
                 "weak admin token: {name} is shorter than {min} characters (bytes, after a file's trailing whitespace is trimmed); use a random token of at least {min}, e.g. from 'openssl rand -hex 32'"
+            ),
+            Error::ShareRefused(m) => write!(f, "share refused: {m}"),
+            Error::SharesInsufficient { have: 0, .. } => write!(
+                f,
+                "no certificate share was given"
+            ),
+            Error::SharesInsufficient { have, need } => write!(
+                f,
+                "not enough certificate shares: {have} given, {need} needed; nothing was combined"
             ),
         }
     }

@@ -132,3 +132,54 @@ fn man_page_and_readme_name_every_server_flag() {
     }
     assert!(missing.is_empty(), "not documented: {}", missing.join(", "));
 }
+
+/// Every exit code of `src/error.rs` (`pub const NAME: i32 = N;` in
+/// `mod exit_code`) has an entry in red(1)'s EXIT STATUS (`.TP` then
+/// `.B N`) and a row in the exit-code table of `docs/OPERATIONS.md`
+/// (`| N | …`).
+#[test]
+fn man_page_and_operations_list_every_exit_code() {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/error.rs"))
+        .expect("read src/error.rs");
+    let module = source
+        .split("pub mod exit_code {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}").next())
+        .expect("src/error.rs has `pub mod exit_code { … }`");
+    let codes: Vec<u32> = module
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| l.split("i32 = ").nth(1))
+        .filter_map(|v| v.trim_end_matches(';').trim().parse().ok())
+        .collect();
+    assert!(
+        codes.contains(&28) && codes.contains(&29) && codes.len() >= 20,
+        "found too few exit codes in src/error.rs: {codes:?}"
+    );
+    let page = man_page();
+    let exit_status = page
+        .split(".SH EXIT STATUS")
+        .nth(1)
+        .and_then(|rest| rest.split("\n.SH ").next())
+        .expect("red.1 has an EXIT STATUS section");
+    let operations =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/OPERATIONS.md"))
+            .expect("read docs/OPERATIONS.md");
+    let mut missing = Vec::new();
+    for code in codes {
+        let in_page = exit_status.contains(&format!(".TP\n.B {code}\n"));
+        let in_operations = operations
+            .lines()
+            .any(|l| l.starts_with(&format!("| {code} | ")));
+        if !in_page || !in_operations {
+            missing.push(format!(
+                "{code} (red.1: {in_page}, OPERATIONS.md: {in_operations})"
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "exit codes not documented: {}",
+        missing.join(", ")
+    );
+}

@@ -153,6 +153,19 @@ impl Certificate {
     }
 }
 
+/// The raw bytes, for certificate shares ([`crate::crypto::shares`]) only:
+/// split reads them into its guarded polynomial, combine builds a
+/// certificate from the guarded result. They never leave guarded memory.
+impl Certificate {
+    pub(crate) fn from_key(key: Key32) -> Self {
+        Self(key)
+    }
+
+    pub(crate) fn key_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 /// The AES-256-GCM key of the vault pages, derived at every start.
 pub struct VaultKey(pub(crate) Key32);
 

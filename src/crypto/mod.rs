@@ -1,5 +1,5 @@
 //! Cryptography: guarded key memory, the key hierarchy, AEAD sealing,
-//! password hashing and randomness. No other module touches a cipher or a
+//! password hashing, randomness and k-of-n certificate shares. No other module touches a cipher or a
 //! key byte directly.
 
 pub mod keys;
@@ -7,3 +7,4 @@ pub mod locked;
 pub mod password;
 pub mod random;
 pub mod seal;
+pub mod shares;
