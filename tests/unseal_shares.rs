@@ -85,7 +85,10 @@ fn k_shares_unseal_a_sealed_server_in_place() {
         .expect_error(503, "vault_sealed", "sealed read");
 
     let j = give(&d, &shares[4]).ok("first share");
-    assert_eq!(j, json!({"ok": true, "sealed": true, "progress": 1, "threshold": 3}));
+    assert_eq!(
+        j,
+        json!({"ok": true, "sealed": true, "progress": 1, "threshold": 3})
+    );
     assert_eq!(health(&d)["unseal"], json!({"progress": 1, "threshold": 3}));
     // The same share twice counts once.
     assert_eq!(give(&d, &shares[4]).ok("again")["progress"], 1);
@@ -123,7 +126,10 @@ fn k_shares_unseal_a_sealed_server_in_place() {
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["outcome"], "ok");
     assert!(
-        ev[0]["resource"].as_str().unwrap_or("").contains("refused-before:1"),
+        ev[0]["resource"]
+            .as_str()
+            .unwrap_or("")
+            .contains("refused-before:1"),
         "{ev:?}"
     );
     // No share and no certificate in the log.
@@ -184,7 +190,10 @@ fn refused_shares_are_throttled_and_given_shares_expire() {
         statuses.push(r.status);
     }
     assert!(statuses.contains(&429), "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 400 || *s == 429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 400 || *s == 429),
+        "{statuses:?}"
+    );
 }
 
 #[test]

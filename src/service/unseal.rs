@@ -53,7 +53,9 @@ impl Default for UnsealShares {
 
 fn progress_json(p: Option<&Progress>) -> Json {
     match p {
-        Some(p) => json!({"ok": true, "sealed": true, "progress": p.have, "threshold": p.threshold}),
+        Some(p) => {
+            json!({"ok": true, "sealed": true, "progress": p.have, "threshold": p.threshold})
+        }
         None => json!({"ok": true, "sealed": true, "progress": 0, "threshold": null}),
     }
 }
@@ -167,7 +169,9 @@ impl Service {
             self.limiter
                 .failure(UNSEAL_LIMITER_KEY, peer, Instant::now());
             self.unseal.refused += 1;
-            crate::log_warn!("unseal: refused from {peer}: the combined certificate does not open this file");
+            crate::log_warn!(
+                "unseal: refused from {peer}: the combined certificate does not open this file"
+            );
             return Err(e);
         }
         self.limiter.success(UNSEAL_LIMITER_KEY, peer);
@@ -182,7 +186,10 @@ impl Service {
             Ok(db) => {
                 self.db = super::DbState::Open(Box::new(db));
                 self.rebuild_indexes();
-                crate::log_notice!("unsealed in place with {} shares from {peer}", progress.threshold);
+                crate::log_notice!(
+                    "unsealed in place with {} shares from {peer}",
+                    progress.threshold
+                );
                 let refused = std::mem::take(&mut self.unseal.refused);
                 let resource = format!("shares:{} refused-before:{refused}", progress.threshold);
                 self.audit(
@@ -197,7 +204,9 @@ impl Service {
             Err(e) => {
                 // The file is not usable (damaged or tampered): it stays
                 // sealed and the operator restarts after looking.
-                crate::log_error!("unseal: the certificate was right but the file did not open: {e}");
+                crate::log_error!(
+                    "unseal: the certificate was right but the file did not open: {e}"
+                );
                 Err(ServiceError::internal(format!(
                     "the file did not open ({}); see the log and restart",
                     e.code()

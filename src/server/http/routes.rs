@@ -100,9 +100,12 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
                 let reset = match b.get("reset") {
                     None | Some(Json::Null) | Some(Json::Bool(false)) => false,
                     Some(Json::Bool(true)) => true,
-                    Some(_) => return Err(ServiceError::bad_request("\"reset\" must be a boolean")),
+                    Some(_) => {
+                        return Err(ServiceError::bad_request("\"reset\" must be a boolean"))
+                    }
                 };
-                let share = opt_str_field(&b, "share")?.map(|s| zeroize::Zeroizing::new(s.to_string()));
+                let share =
+                    opt_str_field(&b, "share")?.map(|s| zeroize::Zeroizing::new(s.to_string()));
                 svc.unseal_with_share(share.as_deref().map(String::as_str), reset, peer)
             });
             return reply(r);
