@@ -316,6 +316,46 @@ case "$HTTP_BODY" in
   *) fail "after restart the secret has another value" ;;
 esac
 pass "after restart the secret is still there (new MainPID $(show MainPID))"
+
+phase "9b. no certificate on the host: unseal with k-of-n shares"
+# The drop-in of docs/OPERATIONS.md "Unsealing a running server with shares".
+shares=$(g sh -c 'REDDB_CERTIFICATE_FILE=/etc/reddb/certificate red certificate split --shares 3 --threshold 2' |
+  sed -n 's/^share: //p')
+[ "$(grep -c . <<<"$shares")" = 3 ] || fail "red certificate split did not print 3 shares"
+SHARE1=$(sed -n 1p <<<"$shares")
+SHARE3=$(sed -n 3p <<<"$shares")
+g mkdir -p /etc/systemd/system/reddb.service.d
+g sh -c 'cat >/etc/systemd/system/reddb.service.d/unseal-with-shares.conf' <<'EOF_DROPIN'
+[Unit]
+ConditionPathExists=
+ConditionPathExists=/etc/reddb/admin-token
+[Service]
+LoadCredential=
+ExecStart=
+ExecStart=/usr/bin/red server --path /var/lib/reddb/data.rdb --require-auth
+EOF_DROPIN
+g systemctl daemon-reload
+g systemctl restart reddb.service || fail "restart with the unseal drop-in failed"
+[ "$(show ActiveState)" = active ] || fail "reddb.service is $(show ActiveState) without a certificate"
+http GET /health
+case "$HTTP_BODY" in *'"sealed":true'*) ;; *) fail "without a certificate /health says $HTTP_BODY" ;; esac
+http GET /secrets/red.secret.systemd.check "$TOKEN2"
+[ "$HTTP_CODE" = 503 ] || fail "a sealed read answered $HTTP_CODE"
+http POST /sys/unseal "" "{\"share\":\"$SHARE3\"}"
+case "$HTTP_BODY" in *'"progress":1'*'"threshold":2'*) ;; *) fail "first share: $HTTP_CODE $HTTP_BODY" ;; esac
+http POST /sys/unseal "" "{\"share\":\"$SHARE1\"}"
+case "$HTTP_BODY" in *'"sealed":false'*) ;; *) fail "second share: $HTTP_CODE $HTTP_BODY" ;; esac
+http GET /secrets/red.secret.systemd.check "$TOKEN2"
+case "$HTTP_CODE $HTTP_BODY" in
+  "200 "*"\"value\":\"$SECRET_VALUE\""*) ;;
+  *) fail "after the unseal GET answered $HTTP_CODE" ;;
+esac
+g rm -f /etc/systemd/system/reddb.service.d/unseal-with-shares.conf
+g systemctl daemon-reload
+g systemctl restart reddb.service || fail "restart without the drop-in failed"
+http GET /secrets/red.secret.systemd.check "$TOKEN2"
+[ "$HTTP_CODE" = 200 ] || fail "back on the certificate credential GET answered $HTTP_CODE"
+pass "started sealed without the certificate, unsealed in place by 2 of 3 shares over HTTP; back on the credential after"
 g systemctl stop reddb.service 2>&1 | sed 's/^/   systemctl: /'
 [ "${PIPESTATUS[0]}" = 0 ] || fail "systemctl stop reddb failed"
 status=$(show ExecMainStatus)
@@ -330,7 +370,7 @@ g journalctl --sync || true
 g journalctl -u reddb.service -u reddb.socket -o cat --no-pager >"$WORK/journal-reddb.txt"
 g journalctl -b -o cat --no-pager >"$WORK/journal-all.txt"
 [ -s "$WORK/journal-reddb.txt" ] || fail "journalctl -u reddb is empty"
-for name in CERT TOKEN1 TOKEN2 PASSWORD API_KEY SECRET_VALUE; do
+for name in CERT TOKEN1 TOKEN2 PASSWORD API_KEY SECRET_VALUE SHARE1 SHARE3; do
   value=${!name}
   for j in reddb all; do
     if grep -qF "$value" "$WORK/journal-$j.txt"; then
