@@ -25,7 +25,7 @@ shift
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-all_targets=(meta_page vault_page log_record log_page certificate resp http_request json_body credentials)
+all_targets=(meta_page vault_page log_record log_page certificate resp http_request json_body credentials share)
 if [[ $# -gt 0 ]]; then
     targets=("$@")
 else

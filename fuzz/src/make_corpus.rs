@@ -402,6 +402,97 @@ fn credentials_seeds(out: &mut Out) {
     );
 }
 
+/// A `share` input: the mode byte (bit 0: recompute checksums), then lines.
+fn share_input(mode: u8, lines: &[&str]) -> Vec<u8> {
+    let mut v = vec![mode];
+    v.extend_from_slice(lines.join("\n").as_bytes());
+    v.push(b'\n');
+    v
+}
+
+fn share_seeds(out: &mut Out) {
+    use reddb::crypto::keys::Certificate;
+    use reddb::crypto::shares::split_with_coefficients;
+    let cert = Certificate::parse_hex(&"0123456789abcdef".repeat(4)).expect("seed certificate");
+    let other = Certificate::parse_hex(&"fedcba9876543210".repeat(4)).expect("seed certificate");
+    // Fixed coefficients (a seed corpus must be reproducible): never do
+    // this with a real certificate.
+    let coefficients: Vec<u8> = (0u8..128).map(|i| i.wrapping_mul(29) ^ 0xa7).collect();
+    let split = |cert: &Certificate, n: u8, k: u8, set: u8, rows: &[u8]| {
+        split_with_coefficients(cert, n, k, [set; 8], &rows[..(usize::from(k) - 1) * 32])
+            .expect("seed split")
+            .iter()
+            .map(|t| t.as_str().to_string())
+            .collect::<Vec<String>>()
+    };
+    let two_of_three = split(&cert, 3, 2, 0x21, &coefficients);
+    let three_of_five = split(&cert, 5, 3, 0x35, &coefficients);
+    let other_set = split(&other, 3, 2, 0x99, &coefficients);
+    let same_id_other_values = split(&cert, 3, 2, 0x21, &coefficients[32..]);
+    let s = |v: &[String], i: usize| v[i].clone();
+    let labelled = |t: String| format!("share: {t}");
+    out.write("share", "one", &share_input(0, &[&s(&two_of_three, 0)]));
+    out.write(
+        "share",
+        "two-of-three",
+        &share_input(
+            0,
+            &[
+                &labelled(s(&two_of_three, 2)),
+                "",
+                &labelled(s(&two_of_three, 0)),
+            ],
+        ),
+    );
+    out.write(
+        "share",
+        "three-of-five-short",
+        &share_input(0, &[&s(&three_of_five, 4), &s(&three_of_five, 1)]),
+    );
+    let all_five: Vec<String> = (0..5).map(|i| s(&three_of_five, i)).collect();
+    let all_five: Vec<&str> = all_five.iter().map(String::as_str).collect();
+    out.write("share", "three-of-five-all", &share_input(0, &all_five));
+    out.write(
+        "share",
+        "other-set",
+        &share_input(0, &[&s(&two_of_three, 0), &s(&other_set, 1)]),
+    );
+    out.write(
+        "share",
+        "same-index-other-value",
+        &share_input(0, &[&s(&two_of_three, 1), &s(&same_id_other_values, 1)]),
+    );
+    out.write(
+        "share",
+        "repeated-then-whitespace",
+        &share_input(
+            0,
+            &[
+                &s(&two_of_three, 1),
+                &s(&two_of_three, 1),
+                &format!("  share:\t{}  \r", s(&two_of_three, 2)),
+            ],
+        ),
+    );
+    out.write(
+        "share",
+        "uppercase",
+        &share_input(0, &[&s(&two_of_three, 0).to_uppercase()]),
+    );
+    // Mode 1 (checksums recomputed by the target): a changed value, which
+    // then combines into another certificate, and a threshold of 1.
+    let mut changed = s(&two_of_three, 1).into_bytes();
+    changed[40] = if changed[40] == b'0' { b'1' } else { b'0' };
+    let changed = String::from_utf8(changed).expect("ASCII");
+    out.write(
+        "share",
+        "repair-changed-value",
+        &share_input(1, &[&s(&two_of_three, 0), &changed]),
+    );
+    let k1 = s(&two_of_three, 0).replacen("-k02-", "-k01-", 1);
+    out.write("share", "repair-threshold-one", &share_input(1, &[&k1]));
+}
+
 fn resp_seeds(out: &mut Out) {
     use reddb::server::wire::resp::{encode_command, Reply};
     // Commands as a client sends them (arrays of bulk strings).
@@ -460,6 +551,7 @@ fn main() {
     resp_seeds(&mut out);
     json_body_seeds(&mut out);
     credentials_seeds(&mut out);
+    share_seeds(&mut out);
     println!(
         "wrote {} seeds, {} bytes, under {}",
         out.files,
