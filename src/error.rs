@@ -35,6 +35,9 @@ pub mod exit_code {
     pub const RESTORE_CONFLICT: i32 = 26;
     /// `RED_ADMIN_TOKEN` (any source) is shorter than the minimum.
     pub const WEAK_ADMIN_TOKEN: i32 = 27;
+    /// `red rekey`: the header write failed part-way; the file opens with
+    /// exactly one of the old and the new certificate (keep both).
+    pub const REKEY_INCOMPLETE: i32 = 30;
 }
 
 #[derive(Debug)]
@@ -85,6 +88,10 @@ pub enum Error {
     /// The admin token is shorter than `min` bytes. `name` is its source
     /// (the variable or the credential), never its value, length or path.
     WeakAdminToken { name: String, min: usize },
+    /// A rekey was interrupted while the header was being switched: the
+    /// file opens with exactly one of the two certificates (the cause, an
+    /// I/O error, in words; never a certificate).
+    RekeyIncomplete(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -120,6 +127,7 @@ impl Error {
             Error::BackupRefused(_) => BACKUP_REFUSED,
             Error::RestoreConflict(_) => RESTORE_CONFLICT,
             Error::WeakAdminToken { .. } => WEAK_ADMIN_TOKEN,
+            Error::RekeyIncomplete(_) => REKEY_INCOMPLETE,
         }
     }
 
@@ -145,6 +153,7 @@ impl Error {
             Error::BackupRefused(_) => "backup_refused",
             Error::RestoreConflict(_) => "restore_conflict",
             Error::WeakAdminToken { .. } => "weak_admin_token",
+            Error::RekeyIncomplete(_) => "rekey_incomplete",
         }
     }
 }
@@ -199,6 +208,10 @@ impl fmt::Display for Error {
             Error::WeakAdminToken { name, min } => write!(
                 f,
                 "weak admin token: {name} is shorter than {min} characters (bytes, after a file's trailing whitespace is trimmed); use a random token of at least {min}, e.g. from 'openssl rand -hex 32'"
+            ),
+            Error::RekeyIncomplete(cause) => write!(
+                f,
+                "rekey interrupted while the header was being switched ({cause}): the file now opens with exactly one of the old and the new certificate; keep both and try the new one first"
             ),
         }
     }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod keyspace;
 pub mod limiter;
 pub mod policy;
+pub mod rekey;
 pub mod secrets;
 pub mod users;
 pub mod work;
@@ -143,6 +144,8 @@ pub struct Service {
     audit_throttled: audit::ThrottledRefusals,
     /// Where logical backups are written and read (`POST /admin/backup`).
     backup_dir: Option<std::path::PathBuf>,
+    /// A `POST /admin/rekey` between its start and its finish.
+    rekey: rekey::InFlight,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -166,6 +169,7 @@ impl Service {
             audit_max: audit::MAX_EVENTS,
             audit_throttled: audit::ThrottledRefusals::default(),
             backup_dir: None,
+            rekey: rekey::InFlight::default(),
         };
         s.rebuild_indexes();
         s
@@ -547,6 +551,12 @@ impl Service {
                 format!("user:{username}"),
                 *peer,
             ),
+            Then::Rekey { actor, peer } => (
+                Some(actor.clone()),
+                rekey::ACTION,
+                rekey::RESOURCE.to_string(),
+                Some(*peer),
+            ),
         };
         let r = self.finish_job(then, output);
         let actor = actor.unwrap_or_else(|| match &r {
@@ -601,6 +611,7 @@ impl Service {
             (Then::Bootstrap { .. }, JobOutput::Bootstrap(prepared)) => {
                 self.finish_bootstrap(*prepared)
             }
+            (Then::Rekey { .. }, JobOutput::Rekey(prepared)) => self.finish_rekey(*prepared),
             (
                 Then::Login {
                     username,
@@ -679,6 +690,7 @@ impl Service {
                 own: Some(peer),
                 ..
             } => self.limiter.cancel(username, *peer),
+            Then::Rekey { .. } => self.rekey.end(),
             _ => {}
         }
     }

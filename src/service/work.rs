@@ -1,11 +1,12 @@
 //! CPU-heavy work the event loop hands to the worker pool: Argon2id
-//! verification and hashing, and the key derivations of bootstrap. A
+//! verification and hashing, and the key derivations of bootstrap and
+//! rekey. A
 //! [`Job`] carries everything it needs and touches no shared state; its
 //! [`JobOutput`] comes back to the loop, which resumes the request with the
 //! [`Then`] it parked.
 
 use crate::crypto::password::{hash_password, verify_password, PasswordCost};
-use crate::database::{Database, PreparedBootstrap};
+use crate::database::{Database, PreparedBootstrap, PreparedRekey};
 use crate::error::Result;
 use crate::service::accounts::Role;
 use std::net::IpAddr;
@@ -38,6 +39,9 @@ pub enum Job {
         cost: PasswordCost,
         min_password_len: usize,
     },
+    /// `POST /admin/rekey`: a new master secret, certificate, salt and
+    /// vault key ([`Database::prepare_rekey`]).
+    Rekey,
 }
 
 pub enum JobOutput {
@@ -46,6 +50,7 @@ pub enum JobOutput {
     /// `None`: the current password did not verify (nothing was hashed).
     Rehashed(Option<Result<String>>),
     Bootstrap(Box<Result<PreparedBootstrap>>),
+    Rekey(Box<Result<PreparedRekey>>),
 }
 
 impl Job {
@@ -77,6 +82,7 @@ impl Job {
                 cost,
                 min_password_len,
             ))),
+            Job::Rekey => JobOutput::Rekey(Box::new(Database::prepare_rekey())),
         }
     }
 }
@@ -116,6 +122,12 @@ pub enum Then {
         own: Option<IpAddr>,
     },
     Bootstrap {
+        peer: IpAddr,
+    },
+    /// `POST /admin/rekey`: write the new vault and header on the loop.
+    /// `actor` and `peer` are for the audit event.
+    Rekey {
+        actor: String,
         peer: IpAddr,
     },
 }
