@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bootstrap;
 pub mod check;
 pub mod doctor;
+pub mod rekey;
 pub mod server;
 pub mod version;
 
@@ -20,6 +21,7 @@ usage:
   red server --path FILE [--vault] [--dev] [--http-bind ADDR] [--wire-bind ADDR] ...
   red bootstrap --path FILE --vault --username USER --print-certificate ...
   red check --path FILE
+  red rekey --path FILE [--certificate-out FILE]
   red backup --path FILE [--out BACKUP]
   red restore --path FILE --from BACKUP [--skip-vault]
   red doctor --bind ADDR
@@ -33,6 +35,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "server" => server::HELP,
         "bootstrap" => bootstrap::HELP,
         "check" => check::HELP,
+        "rekey" => rekey::HELP,
         "backup" => backup::BACKUP_HELP,
         "restore" => backup::RESTORE_HELP,
         "doctor" => doctor::HELP,
@@ -54,6 +57,7 @@ pub fn run(argv: &[String], env: Environment) -> Result<i32> {
         "server" => server::run(rest, env),
         "bootstrap" => bootstrap::run(rest),
         "check" => check::run(rest, &env),
+        "rekey" => rekey::run(rest, &env),
         "backup" => backup::run_backup(rest, &env),
         "restore" => backup::run_restore(rest, &env),
         "doctor" => doctor::run(rest),
