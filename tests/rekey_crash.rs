@@ -425,6 +425,16 @@ fn the_old_vault_is_gone_after_a_rekey() {
         !vault_opens(&disk, &base.cert),
         "no vault page opens under the old certificate: a forged header cannot bring it back"
     );
+    // Set the header's certificate id back to the old one, digests fixed
+    // (what someone who can write the file does): the old certificate now
+    // passes the id check and meets a vault it cannot open.
+    let forged = forge_certificate_id(&disk.image(), &cert(&base.cert).fingerprint());
+    let forged = SimDisk::from_image(forged);
+    match unseal(&forged, &base.cert, false) {
+        Err(Error::Tampered(_)) => {}
+        Err(e) => panic!("forged header: {e} ({})", e.code()),
+        Ok(_) => panic!("the old certificate opened the file behind a forged header"),
+    }
     // Before the last vault write (a cut between the header and it), the
     // old vault is still on its page — what a stolen copy of the file would
     // hold anyway — until the next writable open replaces it.
@@ -443,6 +453,27 @@ fn the_old_vault_is_gone_after_a_rekey() {
         !vault_opens(&disk, &base.cert),
         "replaced at the next writable open"
     );
+}
+
+/// `image` with the certificate id of both meta copies replaced by `id`
+/// and their unkeyed digests recomputed.
+fn forge_certificate_id(image: &[u8], id: &[u8; 16]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let ps = PAGE_SIZE as usize;
+    let mut out = image.to_vec();
+    for copy in 0..2usize {
+        let page = &mut out[copy * ps..(copy + 1) * ps];
+        page[40..56].copy_from_slice(id);
+        let n = u16::from_be_bytes([page[96], page[97]]) as usize;
+        let mut h = Sha256::new();
+        h.update(b"reddb-meta-digest-v1");
+        h.update((copy as u64).to_be_bytes());
+        h.update(&page[..64]);
+        h.update(&page[96..98 + n]);
+        let d = h.finalize();
+        page[64..96].copy_from_slice(&d);
+    }
+    out
 }
 
 /// Pages whose bytes differ between two images (a page beyond the shorter
