@@ -322,8 +322,11 @@ impl Database {
         // 1. The new vault beside the old one.
         if let Err(e) = pager.write_pages(first, &page).and_then(|_| pager.sync()) {
             // The old vault's page was not touched; the other one may now
-            // be torn: it is written first again next time.
+            // be torn: it is written first again next time. As after any
+            // failed write, the store stops (a failed sync may have lost
+            // more than this page).
             self.vault.written_only_to(self.vault.source_page());
+            self.store.poison();
             return Err(NotCommitted(e));
         }
         // 2. The commit point: the header names the new certificate.

@@ -108,9 +108,12 @@ impl Service {
             }
             Err(RekeyFailure::NotCommitted(e)) => {
                 crate::log_error!("rekey not committed, the old certificate stays in force: {e}");
-                Err(ServiceError::internal(
-                    "the rekey was not committed (see the server log): the old certificate stays in force",
-                ))
+                let stopped = db.store().check_writable().is_err();
+                Err(ServiceError::internal(if stopped {
+                    "the rekey was not committed (see the server log): the old certificate stays in force; writes are stopped after the I/O error, restart the server"
+                } else {
+                    "the rekey was not committed (see the server log): the old certificate stays in force"
+                }))
             }
             Err(RekeyFailure::Undetermined(e)) => {
                 crate::log_error!(

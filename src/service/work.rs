@@ -1,9 +1,8 @@
 //! CPU-heavy work the event loop hands to the worker pool: Argon2id
 //! verification and hashing, and the key derivations of bootstrap and
-//! rekey. A
-//! [`Job`] carries everything it needs and touches no shared state; its
-//! [`JobOutput`] comes back to the loop, which resumes the request with the
-//! [`Then`] it parked.
+//! rekey. A [`Job`] carries everything it needs and touches no shared
+//! state; its [`JobOutput`] comes back to the loop, which resumes the
+//! request with the [`Then`] it parked.
 
 use crate::crypto::password::{hash_password, verify_password, PasswordCost};
 use crate::database::{Database, PreparedBootstrap, PreparedRekey};
