@@ -5,7 +5,10 @@
 //! header that marks the file bootstrapped: a crash before the header write
 //! leaves a fresh file) and the checks that make a wrong certificate write
 //! nothing (the certificate id is compared before any key is derived, and
-//! the vault is opened before the store bumps its epoch).
+//! the vault is opened before the store bumps its epoch). It also owns the
+//! order of a rekey (new vault on the page that did not open, then the
+//! header with the new certificate id, then the other vault page: exactly
+//! one certificate opens the file at every instant, `docs/FORMAT.md` §9.6).
 
 use crate::crypto::keys::Certificate;
 use crate::crypto::password::PasswordCost;
@@ -14,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::pager::{file, meta::DEFAULT_PAGE_SIZE, FileHeader, FileIo, Pager};
 use crate::service::accounts::{self, Role};
 use crate::store::{Store, StoreKeys};
-use crate::vault::{Vault, VaultRoot};
+use crate::vault::{NewSeal, Vault, VaultRoot};
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -90,6 +93,54 @@ impl PreparedBootstrap {
     }
 }
 
+/// A new certificate and its vault key, made ahead of a rekey (the Argon2
+/// half, [`Database::prepare_rekey`]); nothing is written yet.
+pub struct PreparedRekey {
+    seal: NewSeal,
+}
+
+impl PreparedRekey {
+    /// The new certificate, for delivery to the operator *before*
+    /// [`Database::commit_rekey`] where the delivery can fail (a file, a
+    /// terminal): a certificate that was not delivered must not be put in
+    /// force.
+    pub fn certificate_hex(&self) -> Zeroizing<String> {
+        self.seal.certificate().to_hex_for_operator()
+    }
+}
+
+/// What a committed rekey left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RekeyReport {
+    /// Both vault pages hold the new vault. `false` when the last write
+    /// (over the page the old vault opened from) failed: the new
+    /// certificate is in force, the old vault page stays on disk until the
+    /// next writable open copies the new one over it, and the store is
+    /// stopped (restart the server).
+    pub old_vault_erased: bool,
+}
+
+/// Why a rekey did not complete.
+#[derive(Debug)]
+pub enum RekeyFailure {
+    /// Nothing in force changed: the old certificate still opens the file,
+    /// the new one is void.
+    NotCommitted(Error),
+    /// The header write failed part-way: the file opens with exactly one
+    /// of the two certificates, and only trying them tells which. The
+    /// store is stopped; both certificates must be kept.
+    Undetermined(Error),
+}
+
+impl RekeyFailure {
+    pub fn into_error(self) -> Error {
+        match self {
+            RekeyFailure::NotCommitted(e) => e,
+            RekeyFailure::Undetermined(e) => Error::RekeyIncomplete(e.to_string()),
+        }
+    }
+}
+
 /// An unsealed database.
 pub struct Database {
     store: Store,
@@ -134,7 +185,7 @@ impl Database {
             return Err(Error::AlreadyBootstrapped);
         }
         let PreparedBootstrap {
-            vault,
+            mut vault,
             cert,
             user,
             key,
@@ -236,10 +287,83 @@ impl Database {
         };
         if writable {
             db.complete_first_boot()?;
+            // The page that did not open (torn, older, or a vault an
+            // interrupted rekey left under another certificate) gets the
+            // bytes of the one that did: after a writable open both vault
+            // pages open under the certificate in force, and nothing else.
+            db.vault.repair(db.store.pager_mut())?;
         } else if let Some(k) = &db.vault.root.aes_key {
             db.secret_key = Some(AeadKey::new(k)?);
         }
         Ok(db)
+    }
+
+    /// The CPU-heavy half of a rekey: a new master secret, its certificate,
+    /// a new salt and the vault key (Argon2id, 16 MiB). Touches no file, so
+    /// the server runs it on a worker thread.
+    pub fn prepare_rekey() -> Result<PreparedRekey> {
+        Ok(PreparedRekey {
+            seal: NewSeal::generate()?,
+        })
+    }
+
+    /// The I/O half of a rekey (`docs/FORMAT.md` §9.6): the vault root —
+    /// same data key, same `red.secret.aes_key`, new master secret — sealed
+    /// under the new vault key and written to the vault page that did not
+    /// open, sync; the header with the new certificate id (both meta
+    /// copies, each synced: the first complete copy is the commit point);
+    /// the same page image over the page that did open, sync. No data page
+    /// is written. From the commit point on, the in-memory vault is the new
+    /// one.
+    pub fn commit_rekey(
+        &mut self,
+        prepared: PreparedRekey,
+    ) -> std::result::Result<RekeyReport, RekeyFailure> {
+        use RekeyFailure::{NotCommitted, Undetermined};
+        self.store.check_writable().map_err(NotCommitted)?;
+        let (mut vault, cert) = self.vault.rekeyed(prepared.seal).map_err(NotCommitted)?;
+        let pager = self.store.pager_mut();
+        let page = vault.sealed_page(pager.page_size()).map_err(NotCommitted)?;
+        let (first, last) = self.vault.write_order();
+        // 1. The new vault beside the old one.
+        if let Err(e) = pager.write_pages(first, &page).and_then(|_| pager.sync()) {
+            // The old vault's page was not touched; the other one may now
+            // be torn: it is written first again next time. As after any
+            // failed write, the store stops (a failed sync may have lost
+            // more than this page).
+            self.vault.written_only_to(self.vault.source_page());
+            self.store.poison();
+            return Err(NotCommitted(e));
+        }
+        // 2. The commit point: the header names the new certificate.
+        let header = FileHeader {
+            cert_id: cert.fingerprint(),
+            ..*self.store.header()
+        };
+        if let Err(e) = self.store.commit_header(header) {
+            return Err(Undetermined(e));
+        }
+        vault.written_only_to(first);
+        self.vault = vault;
+        // 3. The old vault is overwritten by the new one.
+        let pager = self.store.pager_mut();
+        match pager.write_pages(last, &page).and_then(|_| pager.sync()) {
+            Ok(()) => {
+                self.vault.written_to_both();
+                Ok(RekeyReport {
+                    old_vault_erased: true,
+                })
+            }
+            Err(e) => {
+                crate::log_error!(
+                    "rekey: the new certificate is in force, but the old vault copy on page {last} could not be overwritten ({e}); it is replaced at the next start"
+                );
+                self.store.poison();
+                Ok(RekeyReport {
+                    old_vault_erased: false,
+                })
+            }
+        }
     }
 
     pub fn store(&self) -> &Store {

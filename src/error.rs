@@ -40,6 +40,9 @@ pub mod exit_code {
     pub const SHARE_REFUSED: i32 = 28;
     /// `red certificate combine`: fewer shares than the set's threshold.
     pub const SHARES_INSUFFICIENT: i32 = 29;
+    /// `red rekey`: the header write failed part-way; the file opens with
+    /// exactly one of the old and the new certificate (keep both).
+    pub const REKEY_INCOMPLETE: i32 = 30;
 }
 
 #[derive(Debug)]
@@ -94,6 +97,10 @@ pub enum Error {
     ShareRefused(String),
     /// Fewer certificate shares than the threshold (`need` 0: none given).
     SharesInsufficient { have: u8, need: u8 },
+    /// A rekey was interrupted while the header was being switched: the
+    /// file opens with exactly one of the two certificates (the cause, an
+    /// I/O error, in words; never a certificate).
+    RekeyIncomplete(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -131,6 +138,7 @@ impl Error {
             Error::WeakAdminToken { .. } => WEAK_ADMIN_TOKEN,
             Error::ShareRefused(_) => SHARE_REFUSED,
             Error::SharesInsufficient { .. } => SHARES_INSUFFICIENT,
+            Error::RekeyIncomplete(_) => REKEY_INCOMPLETE,
         }
     }
 
@@ -158,6 +166,7 @@ impl Error {
             Error::WeakAdminToken { .. } => "weak_admin_token",
             Error::ShareRefused(_) => "share_refused",
             Error::SharesInsufficient { .. } => "shares_insufficient",
+            Error::RekeyIncomplete(_) => "rekey_incomplete",
         }
     }
 }
@@ -221,6 +230,10 @@ impl fmt::Display for Error {
             Error::SharesInsufficient { have, need } => write!(
                 f,
                 "not enough certificate shares: {have} given, {need} needed; nothing was combined"
+            ),
+            Error::RekeyIncomplete(cause) => write!(
+                f,
+                "rekey interrupted while the header was being switched ({cause}): the file now opens with exactly one of the old and the new certificate; keep both and try the new one first"
             ),
         }
     }

@@ -28,7 +28,7 @@ an existing file is never overwritten.";
 pub const RESTORE_HELP: &str = "red restore --path FILE --from BACKUP [--skip-vault]
 
 Restores a logical backup into a stopped, freshly bootstrapped database
-(a new certificate: see 'Rotating the certificate' in docs/OPERATIONS.md) as one
+(a new certificate: see 'Rotating by re-bootstrap' in docs/OPERATIONS.md) as one
 atomic commit. Needs FILE's certificate and the backup key (REDDB_BACKUP_KEY,
 REDDB_BACKUP_KEY_FILE or $CREDENTIALS_DIRECTORY/backup-key). Refuses, changing
 nothing, when FILE already holds keyspace keys, config, secrets or policies.

@@ -105,7 +105,7 @@ pub fn run(args: &[String]) -> Result<i32> {
 
 /// Whether file descriptor 1 is open (Rust's stdout silently discards
 /// writes to a closed descriptor).
-pub(super) fn stdout_is_open() -> bool {
+pub(crate) fn stdout_is_open() -> bool {
     // SAFETY: F_GETFD on fd 1 reads descriptor flags only.
     unsafe { libc::fcntl(1, libc::F_GETFD) != -1 }
 }

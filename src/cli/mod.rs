@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod certificate;
 pub mod check;
 pub mod doctor;
+pub mod rekey;
 pub mod server;
 pub mod version;
 
@@ -23,6 +24,7 @@ usage:
   red check --path FILE
   red certificate split --shares N --threshold K
   red certificate combine [--path FILE]
+  red rekey --path FILE [--certificate-out FILE]
   red backup --path FILE [--out BACKUP]
   red restore --path FILE --from BACKUP [--skip-vault]
   red doctor --bind ADDR
@@ -37,6 +39,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "bootstrap" => bootstrap::HELP,
         "check" => check::HELP,
         "certificate" => certificate::HELP,
+        "rekey" => rekey::HELP,
         "backup" => backup::BACKUP_HELP,
         "restore" => backup::RESTORE_HELP,
         "doctor" => doctor::HELP,
@@ -59,6 +62,7 @@ pub fn run(argv: &[String], env: Environment) -> Result<i32> {
         "bootstrap" => bootstrap::run(rest),
         "check" => check::run(rest, &env),
         "certificate" => certificate::run(rest, &env),
+        "rekey" => rekey::run(rest, &env),
         "backup" => backup::run_backup(rest, &env),
         "restore" => backup::run_restore(rest, &env),
         "doctor" => doctor::run(rest),

@@ -1074,10 +1074,21 @@ impl EventLoop {
             let Some((slot, generation, then)) = self.jobs.remove(&id) else {
                 continue;
             };
-            let result = self.finish_job(then, output);
             let alive = self
                 .conn(slot)
                 .is_some_and(|c| c.generation == generation && c.waiting.map(|w| w.0) == Some(id));
+            // A peer that closed its side (a client that timed out) may
+            // still be writable for a moment, but nobody reads the reply.
+            let listening = alive && self.conn(slot).is_some_and(|c| !c.peer_closed && !c.hup);
+            if !listening && then.delivered_only_in_the_reply() {
+                // Its certificate could reach nobody: nothing is committed.
+                log_warn!(
+                    "the client left before its bootstrap or rekey finished; nothing was changed"
+                );
+                self.service.cancel(&then);
+                continue;
+            }
+            let result = self.finish_job(then, output);
             if !alive {
                 continue; // the client left; the work (e.g. a session) stands
             }

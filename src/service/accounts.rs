@@ -99,12 +99,18 @@ pub fn validate_username(name: &str) -> Result<()> {
 }
 
 /// A name for a new user: the syntax of [`validate_username`], and not one
-/// of [`RESERVED_USERNAMES`] in any letter case.
+/// of [`RESERVED_USERNAMES`] nor starting with `cli@` (the offline rekey's
+/// audit principal, [`crate::service::rekey::offline_principal`]), in any
+/// letter case.
 pub fn validate_new_username(name: &str) -> Result<()> {
     validate_username(name)?;
+    let offline = crate::service::rekey::OFFLINE_PRINCIPAL_PREFIX;
     if RESERVED_USERNAMES
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
+        || name
+            .get(..offline.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(offline))
     {
         return Err(Error::InvalidInput(format!(
             "the username '{name}' is reserved (the audit log uses it for requests that are not a user's)"

@@ -14,6 +14,7 @@ pub mod error;
 pub mod keyspace;
 pub mod limiter;
 pub mod policy;
+pub mod rekey;
 pub mod secrets;
 pub mod unseal;
 pub mod users;
@@ -159,6 +160,8 @@ pub struct Service {
     backup_dir: Option<std::path::PathBuf>,
     /// Certificate shares given to `POST /sys/unseal` so far.
     unseal: unseal::UnsealShares,
+    /// A `POST /admin/rekey` between its start and its finish.
+    rekey: rekey::InFlight,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -183,6 +186,7 @@ impl Service {
             audit_throttled: audit::ThrottledRefusals::default(),
             backup_dir: None,
             unseal: unseal::UnsealShares::default(),
+            rekey: rekey::InFlight::default(),
         };
         s.rebuild_indexes();
         s
@@ -578,6 +582,12 @@ impl Service {
                 format!("user:{username}"),
                 *peer,
             ),
+            Then::Rekey { actor, peer } => (
+                Some(actor.clone()),
+                rekey::ACTION,
+                rekey::RESOURCE.to_string(),
+                Some(*peer),
+            ),
         };
         let r = self.finish_job(then, output);
         let actor = actor.unwrap_or_else(|| match &r {
@@ -632,6 +642,7 @@ impl Service {
             (Then::Bootstrap { .. }, JobOutput::Bootstrap(prepared)) => {
                 self.finish_bootstrap(*prepared)
             }
+            (Then::Rekey { .. }, JobOutput::Rekey(prepared)) => self.finish_rekey(*prepared),
             (
                 Then::Login {
                     username,
@@ -710,6 +721,7 @@ impl Service {
                 own: Some(peer),
                 ..
             } => self.limiter.cancel(username, *peer),
+            Then::Rekey { .. } => self.rekey.end(),
             _ => {}
         }
     }

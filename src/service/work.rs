@@ -1,11 +1,11 @@
 //! CPU-heavy work the event loop hands to the worker pool: Argon2id
-//! verification and hashing, and the key derivations of bootstrap. A
-//! [`Job`] carries everything it needs and touches no shared state; its
-//! [`JobOutput`] comes back to the loop, which resumes the request with the
-//! [`Then`] it parked.
+//! verification and hashing, and the key derivations of bootstrap and
+//! rekey. A [`Job`] carries everything it needs and touches no shared
+//! state; its [`JobOutput`] comes back to the loop, which resumes the
+//! request with the [`Then`] it parked.
 
 use crate::crypto::password::{hash_password, verify_password, PasswordCost};
-use crate::database::{Database, PreparedBootstrap};
+use crate::database::{Database, PreparedBootstrap, PreparedRekey};
 use crate::error::Result;
 use crate::service::accounts::Role;
 use std::net::IpAddr;
@@ -38,6 +38,9 @@ pub enum Job {
         cost: PasswordCost,
         min_password_len: usize,
     },
+    /// `POST /admin/rekey`: a new master secret, certificate, salt and
+    /// vault key ([`Database::prepare_rekey`]).
+    Rekey,
 }
 
 pub enum JobOutput {
@@ -46,6 +49,7 @@ pub enum JobOutput {
     /// `None`: the current password did not verify (nothing was hashed).
     Rehashed(Option<Result<String>>),
     Bootstrap(Box<Result<PreparedBootstrap>>),
+    Rekey(Box<Result<PreparedRekey>>),
 }
 
 impl Job {
@@ -77,6 +81,7 @@ impl Job {
                 cost,
                 min_password_len,
             ))),
+            Job::Rekey => JobOutput::Rekey(Box::new(Database::prepare_rekey())),
         }
     }
 }
@@ -118,6 +123,23 @@ pub enum Then {
     Bootstrap {
         peer: IpAddr,
     },
+    /// `POST /admin/rekey`: write the new vault and header on the loop.
+    /// `actor` and `peer` are for the audit event.
+    Rekey {
+        actor: String,
+        peer: IpAddr,
+    },
+}
+
+impl Then {
+    /// Whether the outcome exists only in the reply to its caller, so that
+    /// finishing it for a caller who has gone would lose it: a bootstrap
+    /// (the certificate and the first API key) and a rekey (the new
+    /// certificate). Such work is cancelled, not finished, when its
+    /// connection closed while the job ran.
+    pub fn delivered_only_in_the_reply(&self) -> bool {
+        matches!(self, Then::Bootstrap { .. } | Then::Rekey { .. })
+    }
 }
 
 /// A job and its continuation.

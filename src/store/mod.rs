@@ -214,11 +214,24 @@ impl Store {
     }
 
     /// Writes the file header and current meta to both slots (bootstrap's
-    /// commit point).
+    /// commit point; a rekey's, with a new certificate id). A failure
+    /// poisons the store: the copies in memory no longer say what is on
+    /// disk, so no later meta write may trust them.
     pub fn commit_header(&mut self, header: FileHeader) -> Result<()> {
         self.check_writable()?;
-        self.pager
-            .write_meta(header, Some((&self.meta, &self.keys.meta)))
+        let r = self
+            .pager
+            .write_meta(header, Some((&self.meta, &self.keys.meta)));
+        if r.is_err() {
+            self.poisoned = true;
+        }
+        r
+    }
+
+    /// Stops every later write (the caller met an I/O error outside the
+    /// store, e.g. on a vault page): the process must be restarted.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
     }
 
     pub fn header(&self) -> &FileHeader {
@@ -423,7 +436,8 @@ impl Store {
         p
     }
 
-    fn check_writable(&self) -> Result<()> {
+    /// Refuses when the store is read-only or stopped after a failed write.
+    pub fn check_writable(&self) -> Result<()> {
         if self.poisoned {
             return Err(Error::Internal(
                 "store stopped after a failed write; restart the server".into(),

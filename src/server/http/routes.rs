@@ -245,6 +245,10 @@ fn describe(m: &str, segs: &[&str]) -> (&'static str, String) {
         ("GET", ["admin", "audit"]) => ("audit.read", String::new()),
         ("POST", ["admin", "backup"]) => ("admin.backup", "snapshot".into()),
         ("POST", ["admin", "restore"]) => ("admin.restore", "snapshot".into()),
+        ("POST", ["admin", "rekey"]) => (
+            crate::service::rekey::ACTION,
+            crate::service::rekey::RESOURCE.into(),
+        ),
         _ => ("request", segs.join("/")),
     }
 }
@@ -280,7 +284,7 @@ fn is_known(segs: &[&str]) -> bool {
             | ["policies"]
             | ["policies", _]
             | ["policies", _, "attach" | "detach"]
-            | ["admin", "audit" | "backup" | "restore"]
+            | ["admin", "audit" | "backup" | "restore" | "rekey"]
     )
 }
 
@@ -381,6 +385,14 @@ fn authenticated(
         }
         ("POST", ["admin", "restore"]) => {
             Done(body_object(req).and_then(|b| svc.admin_restore(p, &b)))
+        }
+        ("POST", ["admin", "rekey"]) => {
+            Deferred(body_object(req).and_then(|b| match b.keys().next() {
+                Some(k) => Err(ServiceError::bad_request(format!(
+                    "unknown field \"{k}\" (POST /admin/rekey takes no fields)"
+                ))),
+                None => svc.begin_rekey(p, peer),
+            }))
         }
         _ => Handled::NoMethod,
     }
