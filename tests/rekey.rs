@@ -779,7 +779,10 @@ fn a_certificate_nobody_can_receive_is_never_committed() {
         .into_iter()
         .filter(|e| e["outcome"] == "ok")
         .collect();
-    assert!(done.is_empty(), "a rekey nobody could receive was committed: {done:?}");
+    assert!(
+        done.is_empty(),
+        "a rekey nobody could receive was committed: {done:?}"
+    );
     assert_eq!(d.stop(), 0);
     let d = Daemon::start(
         &d.db.clone(),
