@@ -69,3 +69,31 @@ fn credentials_refusals_never_quote_the_token() {
     }
     assert!(env.check_pairs().is_ok());
 }
+
+/// `credentials` campaign, 2026-12-06 (reproducer
+/// `fuzz/corpus/credentials/regress-preset-is-a-file-path`): the fuzzer set
+/// `REDDB_BOOTSTRAP_PRESET` to the path a `_FILE` variable named, and the
+/// refusal quoted it ("unknown preset '/tmp/…/secret'"). A preset value
+/// is now quoted only when it is a plain word (a typo worth showing);
+/// anything else — a path, garbage — is refused without being echoed.
+#[test]
+fn credentials_unknown_preset_is_quoted_only_when_it_is_a_word() {
+    use reddb::config::server::Preset;
+    let path = "/tmp/reddb-fuzz-credentials-1/secret";
+    let env = Environment::from_pairs([
+        ("REDDB_BOOTSTRAP_PRESET".to_string(), path.to_string()),
+        ("RED_ADMIN_TOKEN_FILE".to_string(), path.to_string()),
+    ]);
+    let err = match Preset::from_env(&env) {
+        Ok(_) => panic!("a path is not a preset"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("unknown preset"), "{err}");
+    assert!(!err.contains(path), "the refusal names a _FILE path: {err}");
+    let env = Environment::from_pairs([("REDDB_PRESET".to_string(), "prod".to_string())]);
+    let err = match Preset::from_env(&env) {
+        Ok(_) => panic!("'prod' is not a preset"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("'prod'"), "a typo is shown: {err}");
+}

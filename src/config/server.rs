@@ -32,9 +32,23 @@ impl Preset {
             "production" => Ok(Preset::Production),
             "regulated" => Ok(Preset::Regulated),
             "cloud" => Ok(Preset::Cloud),
-            other => Err(Error::Usage(format!(
-                "unknown preset '{other}': use simple, production, regulated or cloud"
-            ))),
+            // A word is quoted (a typo such as `prod`); anything else is
+            // not (a value that is a path, or garbage, is not echoed).
+            other
+                if !other.is_empty()
+                    && other.len() <= 32
+                    && other
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Err(Error::Usage(format!(
+                    "unknown preset '{other}': use simple, production, regulated or cloud"
+                )))
+            }
+            _ => Err(Error::Usage(
+                "unknown preset (not a preset name): use simple, production, regulated or cloud"
+                    .into(),
+            )),
         }
     }
 
