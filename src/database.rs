@@ -16,9 +16,11 @@ use crate::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::pager::{file, meta::DEFAULT_PAGE_SIZE, FileHeader, FileIo, Pager};
 use crate::service::accounts::{self, Role};
-use crate::store::{Store, StoreKeys};
+use crate::store::record::Namespace;
+use crate::store::{Store, StoreKeys, StoreStats};
 use crate::vault::{NewSeal, Vault, VaultRoot};
 use std::path::Path;
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// Milliseconds since the Unix epoch.
@@ -372,6 +374,48 @@ impl Database {
 
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
+    }
+
+    /// The group commit: writes every commit staged since the last one as
+    /// log pages and syncs once. Returns how long the write and the sync
+    /// took, or `None` when nothing was staged. A failure poisons the store
+    /// (nothing staged may be acknowledged after it).
+    pub fn flush_staged(&mut self) -> Result<Option<Duration>> {
+        if !self.store.has_pending() {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        self.store.flush()?;
+        Ok(Some(started.elapsed()))
+    }
+
+    /// Compacts the log when it has grown enough past the live data (the
+    /// store decides: `Store::should_compact`). Returns how long the
+    /// compaction took, or `None` when none was due.
+    pub fn compact_if_due(&mut self) -> Result<Option<Duration>> {
+        if !self.store.should_compact() {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        self.store.compact(now_ms())?;
+        Ok(Some(started.elapsed()))
+    }
+
+    /// Drops up to `limit` expired entries from memory (no log record is
+    /// needed); returns how many went.
+    pub fn sweep_expired(&mut self, limit: usize) -> usize {
+        self.store.sweep_expired(now_ms(), limit)
+    }
+
+    /// Entries held in memory in `ns` (expired ones not yet swept
+    /// included).
+    pub fn held(&self, ns: Namespace) -> usize {
+        self.store.state().held(ns)
+    }
+
+    /// The store's counters and sizes (one `fstat` for the file size).
+    pub fn store_stats(&mut self) -> StoreStats {
+        self.store.stats()
     }
 
     pub fn vault(&self) -> &Vault {

@@ -52,7 +52,7 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
     drop(env);
     // Before the seccomp filter: raise RLIMIT_NOFILE, then never accept
     // more connections than it allows (accept would fail with EMFILE).
-    let fit = crate::server::event_loop::fit_connections_to_fd_limit(config.max_connections);
+    let fit = crate::server::limits::fit_connections_to_fd_limit(config.max_connections);
     if fit < config.max_connections {
         crate::log_notice!(
             "max connections lowered from {} to {fit}: the open-file limit allows no more (raise LimitNOFILE= / ulimit -Hn)",

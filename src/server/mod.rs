@@ -3,6 +3,7 @@
 
 pub mod event_loop;
 pub mod http;
+pub mod limits;
 pub mod listeners;
 pub mod metrics;
 pub mod notify;

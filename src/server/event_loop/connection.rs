@@ -1,0 +1,430 @@
+//! Connections: the [`Conn`] type and the slab that holds them, reading a
+//! socket (one chunk at a time, each parsed and run before the next),
+//! writing replies, the write interest, and closing.
+//!
+//! Must never parse or answer a request (that is `http_conn.rs` and
+//! `wire_conn.rs`, reached through `protocol.rs`), decide whether the
+//! budget lets a read go ahead (`budget.rs` does), or write a reply before
+//! the turn's group commit (the turn calls [`EventLoop::write_dirty`] after
+//! it, see `commit.rs`).
+
+use super::budget::Admit;
+use super::protocol::{Kind, Protocol};
+use super::{EventLoop, FIRST_CONN};
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Bytes read from a socket at a time; each read is parsed before the next.
+pub(super) const READ_CHUNK: usize = 16 * 1024;
+
+/// An empty buffer holding more capacity than this gives it back, so idle
+/// connections hold (and count against the budget) next to nothing.
+const KEEP_EMPTY: usize = 4 * 1024;
+
+/// A buffer larger than this that is three-quarters unused is shrunk.
+const KEEP_PARTIAL: usize = 64 * 1024;
+
+/// Output already written past this is dropped from the front of a buffer
+/// that still holds unwritten bytes.
+const DROP_WRITTEN: usize = 64 * 1024;
+
+pub(super) struct Conn {
+    pub(super) stream: TcpStream,
+    pub(super) peer: SocketAddr,
+    pub(super) generation: u64,
+    pub(super) inbuf: Vec<u8>,
+    pub(super) outbuf: Vec<u8>,
+    pub(super) written: usize,
+    /// The worker job running for the request at the head of the pipe.
+    pub(super) job: Option<u64>,
+    pub(super) close_after_write: bool,
+    pub(super) peer_closed: bool,
+    writable_interest: bool,
+    pub(super) last_activity: Instant,
+    pub(super) partial_since: Option<Instant>,
+    /// HTTP or wire, with the protocol's per-connection state.
+    pub(super) protocol: Protocol,
+    /// The peer's FIN was reported with an event: read to EOF.
+    pub(super) hup: bool,
+    /// The last read stopped before the socket was drained (its own cap or
+    /// the global budget): no edge will announce what is left, so read
+    /// again when there is room.
+    pub(super) unread: bool,
+    /// Since when the connection waits in the loop's line for the buffer
+    /// budget (its request timeout does not run meanwhile).
+    pub(super) queued: Option<Instant>,
+    /// Bytes this connection counts in the loop's buffer budget.
+    pub(super) accounted: usize,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, peer: SocketAddr, generation: u64, protocol: Protocol) -> Self {
+        Self {
+            stream,
+            peer,
+            generation,
+            inbuf: Vec::new(),
+            outbuf: Vec::new(),
+            written: 0,
+            job: None,
+            close_after_write: false,
+            peer_closed: false,
+            writable_interest: false,
+            last_activity: Instant::now(),
+            partial_since: None,
+            protocol,
+            hup: false,
+            unread: false,
+            queued: None,
+            accounted: 0,
+        }
+    }
+
+    /// Bytes held for this connection: buffer capacities and what the
+    /// parser keeps of an incomplete request.
+    pub(super) fn usage(&self) -> usize {
+        self.inbuf.capacity() + self.outbuf.capacity() + self.protocol.held_bytes()
+    }
+
+    /// Output queued but not yet written.
+    pub(super) fn unsent(&self) -> usize {
+        self.outbuf.len() - self.written
+    }
+
+    /// Writes what the socket takes of the output; drops what was written
+    /// and gives back unused capacity. Returns whether the socket failed.
+    fn write_out(&mut self) -> bool {
+        let mut failed = false;
+        while self.written < self.outbuf.len() {
+            match self
+                .stream
+                .write(self.outbuf.get(self.written..).unwrap_or(&[]))
+            {
+                Ok(0) => {
+                    failed = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.written += n;
+                    self.last_activity = Instant::now();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if self.written == self.outbuf.len() {
+            self.outbuf.clear();
+            self.written = 0;
+        } else if self.written > DROP_WRITTEN {
+            self.outbuf.drain(..self.written);
+            self.written = 0;
+        }
+        trim(&mut self.outbuf);
+        failed
+    }
+}
+
+/// Gives back the capacity of a buffer that no longer needs it.
+pub(super) fn trim(buf: &mut Vec<u8>) {
+    if buf.is_empty() {
+        if buf.capacity() > KEEP_EMPTY {
+            *buf = Vec::new();
+        }
+    } else if buf.capacity() > KEEP_PARTIAL && buf.len() < buf.capacity() / 4 {
+        buf.shrink_to(buf.len().saturating_mul(2));
+    }
+}
+
+/// Every connection, by slot (its token is `FIRST_CONN + slot`); a slot is
+/// reused after its connection closed, the generation tells them apart.
+pub(super) struct Conns {
+    slots: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    live: usize,
+    next_generation: u64,
+}
+
+impl Default for Conns {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            next_generation: 1,
+        }
+    }
+}
+
+impl Conns {
+    pub(super) fn get(&self, slot: usize) -> Option<&Conn> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    pub(super) fn get_mut(&mut self, slot: usize) -> Option<&mut Conn> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    /// Whether `slot` still holds the connection of `generation`.
+    pub(super) fn holds(&self, slot: usize, generation: u64) -> bool {
+        self.get(slot).is_some_and(|c| c.generation == generation)
+    }
+
+    /// Open connections.
+    pub(super) fn live(&self) -> usize {
+        self.live
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (usize, &Conn)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| c.as_ref().map(|c| (slot, c)))
+    }
+
+    /// Whether any connection has output left to write.
+    pub(super) fn output_pending(&self) -> bool {
+        self.iter().any(|(_, c)| c.written < c.outbuf.len())
+    }
+
+    /// A slot for a new connection.
+    fn vacant(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        })
+    }
+
+    /// Puts a new connection of `protocol` in `slot` (from
+    /// [`Conns::vacant`]).
+    fn fill(&mut self, slot: usize, stream: TcpStream, peer: SocketAddr, protocol: Protocol) {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(Conn::new(stream, peer, generation, protocol));
+            self.live += 1;
+        }
+    }
+
+    /// Removes the connection in `slot`; the slot is free again.
+    fn take(&mut self, slot: usize) -> Option<Conn> {
+        let c = self.slots.get_mut(slot).and_then(Option::take)?;
+        self.free.push(slot);
+        self.live = self.live.saturating_sub(1);
+        Some(c)
+    }
+}
+
+/// What one read of a socket brought.
+enum Got {
+    /// Bytes, appended to the input; `drained` when the read emptied the
+    /// socket and no other read is needed until the next event.
+    Bytes { drained: bool },
+    /// End of file or a failed read: the peer is gone.
+    Closed,
+    /// Nothing for now (`EAGAIN`).
+    Empty,
+    /// Interrupted by a signal: read again.
+    Retry,
+    /// The connection is gone.
+    Gone,
+}
+
+impl EventLoop {
+    pub(super) fn mark_dirty(&mut self, slot: usize) {
+        self.dirty.push(slot);
+    }
+
+    /// Registers a connection accepted by a listener and reads what it sent
+    /// already. A connection that cannot be registered is dropped.
+    pub(super) fn add_connection(&mut self, mut stream: TcpStream, peer: SocketAddr, kind: Kind) {
+        let _ = stream.set_nodelay(true);
+        let slot = self.conns.vacant();
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(FIRST_CONN + slot), Interest::READABLE)
+            .is_err()
+        {
+            self.conns.free.push(slot);
+            return;
+        }
+        // Only now: a wire session counts in the wire protocol's stats.
+        let protocol = self.new_protocol(kind, peer);
+        self.conns.fill(slot, stream, peer, protocol);
+        self.read_and_process(slot);
+    }
+
+    /// Reads the socket one chunk at a time, parsing and running each
+    /// chunk before the next is read, until it is drained or a cap, the
+    /// budget or a decision to close stops it.
+    pub(super) fn read_and_process(&mut self, slot: usize) {
+        let mut buf = [0u8; READ_CHUNK];
+        // Whether the connection changed since it was last processed
+        // (nothing read yet in this call, an EOF, a read error).
+        let mut unprocessed = true;
+        loop {
+            match self.admit(slot) {
+                Admit::Read => {}
+                Admit::Stop => break,
+                Admit::Pause => {
+                    self.pause(slot);
+                    break;
+                }
+            }
+            match self.read_chunk(slot, &mut buf) {
+                Got::Bytes { drained } => {
+                    self.account(slot);
+                    self.process(slot);
+                    unprocessed = false;
+                    if drained {
+                        break;
+                    }
+                }
+                Got::Closed => {
+                    unprocessed = true;
+                    break;
+                }
+                Got::Empty => break,
+                Got::Retry => continue,
+                Got::Gone => return,
+            }
+        }
+        if unprocessed {
+            self.process(slot);
+        }
+        // Nothing of a request left to complete: the reserve moves on.
+        if self.conns.get(slot).is_none_or(|c| c.inbuf.is_empty()) {
+            self.budget.release(slot);
+        }
+        self.mark_dirty(slot);
+    }
+
+    /// One read of `slot`'s socket into its input.
+    fn read_chunk(&mut self, slot: usize, buf: &mut [u8; READ_CHUNK]) -> Got {
+        let Some(c) = self.conns.get_mut(slot) else {
+            return Got::Gone;
+        };
+        let n = match c.stream.read(buf) {
+            Ok(0) => {
+                c.peer_closed = true;
+                c.unread = false;
+                return Got::Closed;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                c.unread = false;
+                return Got::Empty;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Got::Retry,
+            Err(_) => {
+                c.peer_closed = true;
+                c.unread = false;
+                c.inbuf.clear();
+                c.protocol.reset_parser();
+                return Got::Closed;
+            }
+        };
+        c.inbuf.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        c.last_activity = Instant::now();
+        // A short read emptied the socket's receive queue; with
+        // edge-triggered epoll, later bytes (or a FIN) raise a new
+        // event, so skip the read that would only say EAGAIN. Unless a
+        // FIN was already reported: then read on to see the EOF.
+        let drained = n < buf.len() && !c.hup && c.protocol.is_wire();
+        if drained {
+            c.unread = false;
+        }
+        Got::Bytes { drained }
+    }
+
+    /// After a connection's input was consumed: give back unused capacity,
+    /// update the budget, and read again if its own cap had stopped a read.
+    pub(super) fn after_process(&mut self, slot: usize) {
+        let http = self.limits.http;
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let cap = c.protocol.input_cap(&http);
+        trim(&mut c.inbuf);
+        let room = c.unread && c.queued.is_none() && !c.close_after_write && c.inbuf.len() < cap;
+        if room {
+            self.budget.reread_later(slot);
+        }
+        self.account(slot);
+    }
+
+    /// Re-reads writable sockets after a backpressure stall.
+    pub(super) fn resume_if_drained(&mut self, slot: usize) {
+        let limit = self.limits.max_pending_output;
+        if self
+            .conns
+            .get(slot)
+            .is_some_and(|c| c.unsent() <= limit && !c.inbuf.is_empty())
+        {
+            self.process(slot);
+        }
+    }
+
+    /// Writes the replies of every connection marked this turn.
+    pub(super) fn write_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for slot in dirty {
+            self.write_conn(slot);
+        }
+    }
+
+    /// Writes `slot`'s output; closes it when it is done (a failed socket,
+    /// or all written and nothing more to come); asks for a writable event
+    /// while output is left.
+    fn write_conn(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let failed = c.write_out();
+        let drained = c.outbuf.is_empty();
+        let done = failed
+            || (drained
+                && c.job.is_none()
+                && (c.close_after_write || (c.peer_closed && c.inbuf.is_empty())));
+        if done {
+            self.close(slot);
+            return;
+        }
+        // Written replies give budget back.
+        self.budget.account(c);
+        let want_write = !drained;
+        if want_write != c.writable_interest {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ =
+                self.poll
+                    .registry()
+                    .reregister(&mut c.stream, Token(FIRST_CONN + slot), interest);
+            c.writable_interest = want_write;
+        }
+    }
+
+    pub(super) fn close(&mut self, slot: usize) {
+        let Some(mut c) = self.conns.take(slot) else {
+            return;
+        };
+        if let Protocol::Wire(session) = &c.protocol {
+            self.wire.disconnect(session);
+        }
+        self.budget.forget(slot, &c);
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
