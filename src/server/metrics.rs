@@ -279,6 +279,14 @@ impl Metrics {
     /// The exposition text of every metric.
     pub fn render(&self, g: &Gauges) -> String {
         let mut w = Writer::new();
+        self.render_counters(&mut w);
+        self.render_gauges(&mut w, g);
+        render_store(&mut w, g);
+        w.finish()
+    }
+
+    /// HTTP, wire, commit and reload counters.
+    fn render_counters(&self, w: &mut Writer) {
         w.family(
             "reddb_http_requests_total",
             "HTTP requests answered, by route family and status code.",
@@ -334,6 +342,11 @@ impl Metrics {
             Type::Counter,
             self.reloads as f64,
         );
+    }
+
+    /// The daemon's state, its connections, the buffer budget and the
+    /// entries held per namespace.
+    fn render_gauges(&self, w: &mut Writer, g: &Gauges) {
         w.single(
             "reddb_sealed",
             "1 when the vault is sealed (or not bootstrapped), else 0.",
@@ -384,39 +397,42 @@ impl Metrics {
         for (ns, n) in &g.keys {
             w.sample("reddb_store_keys", &[("namespace", ns)], *n as f64);
         }
-        if let Some(s) = &g.store {
-            w.single(
-                "reddb_store_log_pages",
-                "Pages in the live log chain.",
-                Type::Gauge,
-                s.chain_pages as f64,
-            );
-            w.single(
-                "reddb_store_free_pages",
-                "Free pages available for reuse.",
-                Type::Gauge,
-                s.free_pages as f64,
-            );
-            w.single(
-                "reddb_store_file_pages",
-                "Pages in the database file.",
-                Type::Gauge,
-                s.file_pages as f64,
-            );
-            w.single(
-                "reddb_store_live_bytes",
-                "Bytes of live data held in memory.",
-                Type::Gauge,
-                s.live_bytes as f64,
-            );
-            w.single(
-                "reddb_store_compactions_total",
-                "Compactions since the store was opened.",
-                Type::Counter,
-                s.compactions as f64,
-            );
-        }
-        w.finish()
+    }
+}
+
+/// The store's counters (when it is open).
+fn render_store(w: &mut Writer, g: &Gauges) {
+    if let Some(s) = &g.store {
+        w.single(
+            "reddb_store_log_pages",
+            "Pages in the live log chain.",
+            Type::Gauge,
+            s.chain_pages as f64,
+        );
+        w.single(
+            "reddb_store_free_pages",
+            "Free pages available for reuse.",
+            Type::Gauge,
+            s.free_pages as f64,
+        );
+        w.single(
+            "reddb_store_file_pages",
+            "Pages in the database file.",
+            Type::Gauge,
+            s.file_pages as f64,
+        );
+        w.single(
+            "reddb_store_live_bytes",
+            "Bytes of live data held in memory.",
+            Type::Gauge,
+            s.live_bytes as f64,
+        );
+        w.single(
+            "reddb_store_compactions_total",
+            "Compactions since the store was opened.",
+            Type::Counter,
+            s.compactions as f64,
+        );
     }
 }
 

@@ -27,6 +27,69 @@ pub fn run(
     reloadable: (reload::Reloadable, Option<Credential>),
 ) -> Result<i32> {
     let (reload, admin) = reloadable;
+    // Logical backups go next to the database file (the one directory the
+    // service may write, e.g. StateDirectory=reddb under systemd).
+    let data_dir = std::path::absolute(&config.path)
+        .ok()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+    #[cfg(feature = "test-hooks")]
+    let hook_dir = data_dir.clone();
+    let service = build_service(&config, opened, admin, data_dir);
+    let listeners = listeners::open(config.http_bind, config.wire_bind)?;
+    let http = listeners.http;
+    let bound = http
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the HTTP address", e))?;
+    let wire_bound = listeners.wire.as_ref().and_then(|l| l.local_addr().ok());
+    // Half the cores for Argon2 (at least one): a password-check flood must
+    // leave the event loop a core of its own.
+    let workers = config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4))
+    });
+    #[cfg(feature = "test-hooks")]
+    test_hooks::early_thread();
+    // Every layer that acts on one thread only runs now, while this is
+    // still the process's only thread: the worker threads started by the
+    // event loop inherit an empty capability set and no_new_privs.
+    let prepared = crate::harden::before_threads(config.require_mlock)?;
+    let mut ev = event_loop::EventLoop::new(
+        http,
+        listeners.wire,
+        service,
+        reload,
+        event_loop::LoopLimits {
+            fsync: config.fsync,
+            metrics_loopback: config.metrics_loopback,
+            max_connections: config.max_connections,
+            max_buffer_memory: config.max_buffer_memory,
+            ..event_loop::LoopLimits::default()
+        },
+        workers,
+    )?;
+    log_listening(&config, ev.service(), bound, wire_bound);
+    // The workers have made their start-up syscalls: check every thread,
+    // then the seccomp filter (all threads at once).
+    let hardened = crate::harden::after_threads(prepared)?;
+    log_hardened(&hardened);
+    #[cfg(feature = "test-hooks")]
+    test_hooks::forbidden_syscall(hook_dir.as_deref());
+    ev.ready();
+    let result = ev.run();
+    let service = ev.into_service();
+    drop(service);
+    result?;
+    log_notice!("stopped");
+    Ok(0)
+}
+
+/// The service over the opened file, with the admin token and the backup
+/// directory; the admin credential is dropped (wiped) once handed over.
+fn build_service(
+    config: &ServerConfig,
+    opened: Opened,
+    admin: Option<Credential>,
+    data_dir: Option<std::path::PathBuf>,
+) -> Service {
     let db = match opened {
         Opened::Unsealed(db) => DbState::Open(db),
         Opened::Sealed(pager) if pager.header().bootstrapped => DbState::Sealed(pager),
@@ -59,48 +122,21 @@ pub fn run(
     }
     service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
     drop(admin);
-    // Logical backups go next to the database file (the one directory the
-    // service may write, e.g. StateDirectory=reddb under systemd).
-    let data_dir = std::path::absolute(&config.path)
-        .ok()
-        .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
-    #[cfg(feature = "test-hooks")]
-    let hook_dir = data_dir.clone();
     service.set_backup_dir(data_dir);
-    let listeners = listeners::open(config.http_bind, config.wire_bind)?;
-    let http = listeners.http;
-    let bound = http
-        .local_addr()
-        .map_err(|e| Error::io("cannot read the HTTP address", e))?;
-    let wire_bound = listeners.wire.as_ref().and_then(|l| l.local_addr().ok());
-    // Half the cores for Argon2 (at least one): a password-check flood must
-    // leave the event loop a core of its own.
-    let workers = config.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4))
-    });
-    #[cfg(feature = "test-hooks")]
-    test_hooks::early_thread();
-    // Every layer that acts on one thread only runs now, while this is
-    // still the process's only thread: the worker threads started by the
-    // event loop inherit an empty capability set and no_new_privs.
-    let prepared = crate::harden::before_threads(config.require_mlock)?;
-    let mut ev = event_loop::EventLoop::new(
-        http,
-        listeners.wire,
-        service,
-        reload,
-        event_loop::LoopLimits {
-            fsync: config.fsync,
-            metrics_loopback: config.metrics_loopback,
-            max_connections: config.max_connections,
-            max_buffer_memory: config.max_buffer_memory,
-            ..event_loop::LoopLimits::default()
-        },
-        workers,
-    )?;
-    let state = if !ev.service().is_bootstrapped() {
+    service
+}
+
+/// The start-up lines: where the daemon listens, the state of the vault,
+/// the fsync policy, a missing admin token.
+fn log_listening(
+    config: &ServerConfig,
+    service: &Service,
+    bound: std::net::SocketAddr,
+    wire_bound: Option<std::net::SocketAddr>,
+) {
+    let state = if !service.is_bootstrapped() {
         "not bootstrapped: POST /auth/bootstrap to initialise"
-    } else if ev.service().is_sealed() {
+    } else if service.is_sealed() {
         "sealed: no certificate given"
     } else {
         "vault unsealed"
@@ -120,12 +156,13 @@ pub fn run(
             }
         );
     }
-    if !ev.service().has_admin_token() {
+    if !service.has_admin_token() {
         log_warn!("RED_ADMIN_TOKEN is not set: /admin endpoints accept admin users only");
     }
-    // The workers have made their start-up syscalls: check every thread,
-    // then the seccomp filter (all threads at once).
-    let hardened = crate::harden::after_threads(prepared)?;
+}
+
+/// The line that says what hardening holds.
+fn log_hardened(hardened: &crate::harden::Hardened) {
     log_notice!(
         "hardened: memory {}, dumps off, capabilities dropped and no_new_privs on all {} threads, seccomp {}",
         match hardened.memory {
@@ -142,15 +179,6 @@ pub fn run(
             "OFF".to_string()
         }
     );
-    #[cfg(feature = "test-hooks")]
-    test_hooks::forbidden_syscall(hook_dir.as_deref());
-    ev.ready();
-    let result = ev.run();
-    let service = ev.into_service();
-    drop(service);
-    result?;
-    log_notice!("stopped");
-    Ok(0)
 }
 
 /// Test-only hooks (the `test-hooks` cargo feature, which release builds
