@@ -201,6 +201,11 @@ impl Conns {
         })
     }
 
+    /// Returns a slot from [`Conns::vacant`] that was not filled.
+    fn give_back(&mut self, slot: usize) {
+        self.free.push(slot);
+    }
+
     /// Puts a new connection of `protocol` in `slot` (from
     /// [`Conns::vacant`]).
     fn fill(&mut self, slot: usize, stream: TcpStream, peer: SocketAddr, protocol: Protocol) {
@@ -252,7 +257,7 @@ impl EventLoop {
             .register(&mut stream, Token(FIRST_CONN + slot), Interest::READABLE)
             .is_err()
         {
-            self.conns.free.push(slot);
+            self.conns.give_back(slot);
             return;
         }
         // Only now: a wire session counts in the wire protocol's stats.

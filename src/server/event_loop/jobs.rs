@@ -64,15 +64,12 @@ impl Jobs {
         self.next_id += 1;
         match self.pool.submit(id, work.job) {
             Ok(()) => {
-                let then = work.then;
-                self.parked.insert(
-                    id,
-                    Parked {
-                        slot,
-                        generation,
-                        then,
-                    },
-                );
+                let parked = Parked {
+                    slot,
+                    generation,
+                    then: work.then,
+                };
+                self.parked.insert(id, parked);
                 Some(id)
             }
             Err(_) => {
