@@ -74,7 +74,7 @@ fn the_loop_never_reaches_into_the_store() {
         .collect();
     for f in loop_files.iter().chain(&top) {
         assert!(
-            !code(&f).contains("store_mut("),
+            !code(f).contains("store_mut("),
             "{} reaches into the store; ask the database",
             f.display()
         );
