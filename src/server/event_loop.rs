@@ -1112,10 +1112,7 @@ impl EventLoop {
                 c.waiting = None;
                 pending = c.pending.take();
             }
-            let resp = match result {
-                Ok(j) => Response::ok(&j),
-                Err(e) => Response::from_service_error(&e),
-            };
+            let resp = routes::finished_response(result);
             if let Some((route, started)) = pending {
                 self.metrics
                     .request(route, resp.status, Some(started.elapsed()));
@@ -1130,7 +1127,7 @@ impl EventLoop {
         &mut self,
         then: Then,
         output: JobOutput,
-    ) -> Result<serde_json::Value, ServiceError> {
+    ) -> Result<crate::service::results::Finished, ServiceError> {
         let was_fresh = !self.service.is_bootstrapped();
         let r = self.service.finish(then, output);
         if was_fresh && self.service.is_bootstrapped() {

@@ -33,13 +33,13 @@ pub mod resp;
 
 use crate::database::now_ms;
 use crate::service::keyspace::{Keyspace, Ticket, Txn};
+use crate::service::results::Finished;
 use crate::service::work::Work;
 use crate::service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use crate::store::State;
 use commands::{Post, Spec, IMMEDIATE, KEYED, NOAUTH_OK, NO_MULTI};
 use errors::{auth_error_line, NOAUTH, WRONGPASS};
 use resp::{CommandParser, Limits, Reply};
-use serde_json::Value as Json;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -783,16 +783,15 @@ impl Shared {
         &mut self,
         s: &mut Session,
         svc: &mut Service,
-        result: ServiceResult<Json>,
+        result: ServiceResult<Finished>,
         out: &mut Vec<u8>,
     ) {
         let pending = s.pending.take().unwrap_or(Pending::Auth);
-        let outcome = result.and_then(|j| {
-            let name = j
-                .get("username")
-                .and_then(Json::as_str)
-                .ok_or_else(|| ServiceError::internal("login result without a username"))?;
-            svc.wire_user(name)
+        let outcome = result.and_then(|finished| match finished {
+            Finished::WireAuthenticated(principal) => svc.wire_user(&principal.name),
+            _ => Err(ServiceError::internal(
+                "a password check finished for another kind of request",
+            )),
         });
         match outcome {
             Ok((p, t)) => {
