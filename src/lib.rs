@@ -23,6 +23,7 @@ pub mod server;
 pub mod service;
 pub mod small_file;
 pub mod store;
+pub mod strict_decimal;
 pub mod vault;
 
 pub use error::{Error, Result};

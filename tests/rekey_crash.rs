@@ -41,6 +41,7 @@ use reddb::crypto::password::PasswordCost;
 use reddb::database::{Database, RekeyFailure};
 use reddb::pager::{Pager, VAULT_LIVE_PAGE, VAULT_MIRROR_PAGE};
 use reddb::service::accounts::{self, Role};
+use reddb::service::secrets::ConfigValue;
 use reddb::service::{DbState, Principal, Service, ServiceConfig, Via};
 use reddb::store::record::{Mutation, Namespace, Value};
 use reddb::vault::Vault;
@@ -120,7 +121,7 @@ fn secret_values(db: Database) -> Vec<String> {
         let j = svc
             .get_secret(&admin(), key, version)
             .unwrap_or_else(|e| panic!("read {key}: {e}"));
-        out.push(j["value"].as_str().expect("value").to_string());
+        out.push(j.value.as_str().to_string());
     }
     out
 }
@@ -149,7 +150,8 @@ fn build(keyspace: usize) -> Base {
         .expect("rotate");
     svc.put_secret(&p, "red.secret.b", "value-b-1", false)
         .expect("secret");
-    svc.put_config(&p, "red.config.flags", &json!({"beta": true}))
+    let flags = serde_json::to_vec(&json!({"beta": true})).expect("config value");
+    svc.put_config(&p, "red.config.flags", ConfigValue(flags))
         .expect("config");
     let db = svc.database_mut().expect("open");
     let user = accounts::new_user("alice", Role::User, b"alice-password-1", COST, 1).expect("user");

@@ -1,10 +1,12 @@
 //! JSON request bodies of the HTTP API (SPEC §5), structure-aware.
 //!
-//! Part 1, pure: `policy::parse_document` on the body bytes (then `compile`,
-//! `evaluate`, `glob_match` over probe keys), `secrets::validate_key`,
-//! `accounts::validate_username` / `validate_password`, `users::parse_role`.
-//! Checked: an accepted document re-serialises to one that parses to the
-//! same policy; an explicit deny always wins and otherwise evaluation is
+//! Part 1, pure: `body::policy_document` (the HTTP layer's reading of a
+//! policy document, checked by the service's `policy::validate_document`)
+//! on the body bytes (then `compile`, `evaluate`, `glob_match` over probe
+//! keys), `secrets::validate_key`, `accounts::validate_username` /
+//! `validate_password`, `body::parse_role`.
+//! Checked: an accepted document re-rendered (`render::policy_document`)
+//! reads back as the same policy; an explicit deny always wins and otherwise evaluation is
 //! "any allow, else admin"; a pattern without `*` matches only itself;
 //! accepted names obey the documented lengths and alphabets.
 //!
@@ -13,7 +15,7 @@
 //! as the admin token, the bootstrap admin's API key, a plain user's API
 //! key, a garbage token or no token. Checked: never panics; every reply is
 //! 200..600; a refused `PUT /policies/{id}` by the admin token is exactly a
-//! document `parse_document` refuses (400); an accepted one reads back
+//! document `policy_document` refuses (400); an accepted one reads back
 //! (`GET`) as the same policy; a 4xx/5xx reply never echoes the `password`
 //! (`/auth/...`) or `value` (`/secrets/...`) string it was sent (16 bytes
 //! or more, and not also part of the path, query or another body string).
@@ -31,12 +33,13 @@ use libfuzzer_sys::fuzz_target;
 use reddb::crypto::password::PasswordCost;
 use reddb::database::{now_ms, Database};
 use reddb::pager::Pager;
+use reddb::server::http::body::{parse_role, policy_document};
+use reddb::server::http::render;
 use reddb::server::http::request::Request;
 use reddb::server::http::routes::{route, Routed};
 use reddb::service::accounts::{self, Role};
 use reddb::service::policy::{self, Action, Effect};
 use reddb::service::secrets;
-use reddb::service::users::parse_role;
 use reddb::service::{DbState, Service, ServiceConfig};
 use reddb_fuzz::json_fixtures::{
     ADMIN_TOKEN, KNOWN_FIELDS, KNOWN_NAMES, KNOWN_STRINGS, PLAIN_USER,
@@ -333,10 +336,10 @@ fn split(data: &[u8]) -> Input {
 
 fn pure_checks(input: &Input, doc: &[u8]) {
     let id = input.policy_id.clone();
-    if let Ok(p) = policy::parse_document(&id, doc) {
+    if let Ok(p) = policy_document(&id, doc) {
         assert_eq!(p.id, id, "an accepted document carries the path id");
-        let again = serde_json::to_vec(&p).expect("serialise a policy");
-        let q = policy::parse_document(&id, &again).expect("a stored policy parses again");
+        let again = serde_json::to_vec(&render::policy_document(&p)).expect("serialise a policy");
+        let q = policy_document(&id, &again).expect("a stored policy parses again");
         assert_eq!(p, q, "policy changed on a round trip");
         let compiled = policy::compile(&p);
         assert_eq!(compiled.len(), p.statements.len());
@@ -459,7 +462,7 @@ fn send(
 fn handler_checks(fx: &mut Fixture, input: &Input, doc: &[u8]) {
     // The document as `PUT /policies/{id}` by the admin token.
     let id = input.policy_id.clone();
-    let parsed = policy::parse_document(&id, doc);
+    let parsed = policy_document(&id, doc);
     let (status, _) = send(
         fx,
         Who::AdminToken,
@@ -486,7 +489,7 @@ fn handler_checks(fx: &mut Fixture, input: &Input, doc: &[u8]) {
                 m.remove("attached");
             }
             let back = serde_json::to_vec(&doc).expect("serialise");
-            let q = policy::parse_document(&id, &back).expect("the read-back document parses");
+            let q = policy_document(&id, &back).expect("the read-back document parses");
             assert_eq!(&q, p, "read-back policy differs");
         }
         Ok(_) => {}

@@ -251,6 +251,34 @@ fn json_input(body: &[u8], who: u8, method: u8, endpoint: u8, name: u8) -> Vec<u
     v
 }
 
+/// A policy document's JSON text with its fields in the order the stored
+/// form writes them (`id`, `statements`; `sid`, `effect`, `actions`,
+/// `resources`), as the committed seeds have them.
+fn policy_text(p: &reddb::service::policy::Policy) -> Vec<u8> {
+    let text = |v: serde_json::Result<String>| v.expect("encode JSON");
+    let statements: Vec<String> = p
+        .statements
+        .iter()
+        .map(|s| {
+            let sid = s.sid.as_ref().map_or(String::new(), |sid| {
+                format!("\"sid\":{},", text(serde_json::to_string(sid)))
+            });
+            format!(
+                "{{{sid}\"effect\":\"{}\",\"actions\":{},\"resources\":{}}}",
+                s.effect.as_str(),
+                text(serde_json::to_string(&s.actions)),
+                text(serde_json::to_string(&s.resources)),
+            )
+        })
+        .collect();
+    format!(
+        "{{\"id\":{},\"statements\":[{}]}}",
+        text(serde_json::to_string(&p.id)),
+        statements.join(",")
+    )
+    .into_bytes()
+}
+
 fn json_body_seeds(out: &mut Out) {
     use reddb::service::policy::{Effect, Policy, Statement};
     use serde_json::json;
@@ -294,17 +322,16 @@ fn json_body_seeds(out: &mut Out) {
         ],
     };
     let enc = |v: &serde_json::Value| serde_json::to_vec(v).expect("encode JSON");
-    let pol = |p: &Policy| serde_json::to_vec(p).expect("encode policy");
     // Policy documents: PUT /policies/{id} (endpoint 14).
     out.write(
         "json_body",
         "policy-readers",
-        &json_input(&pol(&readers), admin, put, 14, 0),
+        &json_input(&policy_text(&readers), admin, put, 14, 0),
     );
     out.write(
         "json_body",
         "policy-deny-ai",
-        &json_input(&pol(&deny_ai), admin, put, 14, 8),
+        &json_input(&policy_text(&deny_ai), admin, put, 14, 8),
     );
     // Account bodies: bootstrap 0, login 1, users 3, user password 5, api keys 6.
     let creds =

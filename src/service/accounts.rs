@@ -1,18 +1,20 @@
 //! Users and API keys as they are stored in the vault namespace.
 //!
-//! A user is `user:<name>` → JSON [`UserRecord`] (password as an Argon2id
-//! PHC string). An API key is `apikey:<id>` → JSON [`ApiKeyRecord`] holding
+//! A user is `user:<name>` → a [`UserRecord`] (password as an Argon2id
+//! PHC string). An API key is `apikey:<id>` → an [`ApiKeyRecord`] holding
 //! only `SHA-256("reddb-token-v1" | token)`: the token itself (`rdb_k_` +
 //! 32 hex) is shown once and never stored. API keys carry 128 random bits,
 //! so a fast hash is enough; passwords are low-entropy and get Argon2id.
+//! The records' encoding is the private `service::records` module's.
 
+use super::records::encode_record;
 use crate::crypto::password::{hash_password, PasswordCost};
 use crate::error::{Error, Result};
 use crate::store::record::{Mutation, Namespace, Value};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt;
 use zeroize::Zeroizing;
+
+pub use super::records::{decode_record, ApiKeyRecord, UserRecord};
 
 pub const USER_PREFIX: &str = "user:";
 pub const API_KEY_PREFIX: &str = "apikey:";
@@ -20,8 +22,7 @@ pub const API_KEY_TOKEN_PREFIX: &str = "rdb_k_";
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
     User,
@@ -34,38 +35,13 @@ impl Role {
             Role::User => "user",
         }
     }
-}
 
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub username: String,
-    pub role: Role,
-    pub password_hash: String,
-    pub created_at_ms: u64,
-    #[serde(default)]
-    pub disabled: bool,
-}
-
-impl fmt::Debug for UserRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UserRecord")
-            .field("username", &self.username)
-            .field("role", &self.role)
-            .field("password_hash", &"[redacted]")
-            .field("disabled", &self.disabled)
-            .finish()
+    /// The role named `s` (`"admin"` or `"user"`).
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Admin, Role::User]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiKeyRecord {
-    pub id: String,
-    pub owner: String,
-    /// Hex of `SHA-256("reddb-token-v1" | token)`.
-    pub key_hash: String,
-    pub created_at_ms: u64,
-    #[serde(default)]
-    pub label: String,
 }
 
 /// A freshly minted API key: the token to show once and the record to store.
@@ -198,15 +174,11 @@ pub fn api_key_key(id: &str) -> Vec<u8> {
     format!("{API_KEY_PREFIX}{id}").into_bytes()
 }
 
-fn json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| Error::Internal(format!("encode record: {e}")))
-}
-
 pub fn put_user(user: &UserRecord) -> Result<Mutation> {
     Ok(Mutation::Put {
         ns: Namespace::Vault,
         key: user_key(&user.username),
-        value: Value::Bytes(json(user)?),
+        value: Value::Bytes(encode_record(user)?),
         expires_at_ms: 0,
     })
 }
@@ -215,14 +187,7 @@ pub fn put_api_key(key: &ApiKeyRecord) -> Result<Mutation> {
     Ok(Mutation::Put {
         ns: Namespace::Vault,
         key: api_key_key(&key.id),
-        value: Value::Bytes(json(key)?),
+        value: Value::Bytes(encode_record(key)?),
         expires_at_ms: 0,
     })
-}
-
-/// Decodes a stored JSON record; a record that does not decode is corruption
-/// of authenticated data, reported as such.
-pub fn decode_record<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::Corrupted(format!("stored record does not decode: {e}")))
 }

@@ -36,11 +36,11 @@
 //! is written, the rest are counted and written as one summary event when
 //! the window ends ([`ThrottledRefusals`]).
 
+use super::records::{decode_record, encode_record, AuditRecord};
+use super::results::AuditEvents;
 use super::{Principal, Service, ServiceError, ServiceResult};
 use crate::database::now_ms;
 use crate::store::record::{Mutation, Namespace, Value};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as Json};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
@@ -56,22 +56,36 @@ pub const MAX_LIMIT: usize = 10_000;
 /// `principal` of a request whose credentials did not resolve.
 pub const ANONYMOUS: &str = "anonymous";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One recorded event (stored by the private `records` module).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub time_ms: u64,
     pub principal: String,
     pub action: String,
     pub resource: String,
     pub outcome: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The error code when the outcome is not `ok`.
     pub code: Option<String>,
-    #[serde(default)]
     pub peer: Option<String>,
     /// The request's credentials did not resolve (see the module header).
-    /// Absent in events written before the two classes existed, which are
+    /// False in events written before the two classes existed, which are
     /// authenticated history.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unauthenticated: bool,
+}
+
+impl From<AuditRecord> for AuditEvent {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            time_ms: r.time_ms,
+            principal: r.principal,
+            action: r.action,
+            resource: r.resource,
+            outcome: r.outcome,
+            code: r.code,
+            peer: r.peer,
+            unauthenticated: r.unauthenticated,
+        }
+    }
 }
 
 /// Unauthenticated events kept: a tenth of the authenticated cap (at least
@@ -470,7 +484,7 @@ impl Service {
         let now = now_ms();
         let unauthenticated = is_unauthenticated(principal, action, outcome.0);
         let (time, key, evicted) = self.audit_index.push(now, self.audit_max, unauthenticated);
-        let event = AuditEvent {
+        let event = AuditRecord {
             time_ms: time,
             principal: safe_name(principal),
             action: action.to_string(),
@@ -480,7 +494,7 @@ impl Service {
             peer: peer.map(|p| p.to_string()),
             unauthenticated,
         };
-        let Ok(bytes) = serde_json::to_vec(&event) else {
+        let Ok(bytes) = encode_record(&event) else {
             return;
         };
         let mut muts = vec![Mutation::Put {
@@ -519,8 +533,9 @@ impl Service {
                 .iter(Namespace::Audit, now_ms())
                 .map(|(k, e)| {
                     let unauth = match &e.value {
-                        Value::Bytes(b) => serde_json::from_slice::<AuditEvent>(b)
-                            .is_ok_and(|ev| ev.unauthenticated),
+                        Value::Bytes(b) => {
+                            decode_record::<AuditRecord>(b).is_ok_and(|ev| ev.unauthenticated)
+                        }
                         _ => false,
                     };
                     (k.clone(), unauth)
@@ -538,7 +553,7 @@ impl Service {
     }
 
     /// `GET /admin/audit`: admins and the admin token; newest first.
-    pub fn query_audit(&self, p: &Principal, q: &AuditQuery) -> ServiceResult<Json> {
+    pub fn query_audit(&self, p: &Principal, q: &AuditQuery) -> ServiceResult<AuditEvents> {
         self.require_admin(p)?;
         let db = self.open_db()?;
         let window = parse_since(q.since.unwrap_or("24h"))?;
@@ -566,7 +581,7 @@ impl Service {
             let Value::Bytes(b) = &entry.value else {
                 continue;
             };
-            let Ok(ev) = serde_json::from_slice::<AuditEvent>(b) else {
+            let Ok(ev) = decode_record::<AuditRecord>(b) else {
                 continue;
             };
             let action_ok = q.action.is_none_or(|a| match a.strip_suffix('*') {
@@ -577,10 +592,10 @@ impl Service {
                 && q.principal.is_none_or(|p| ev.principal == p)
                 && q.outcome.is_none_or(|o| ev.outcome == o)
             {
-                out.push(ev);
+                out.push(AuditEvent::from(ev));
             }
         }
-        Ok(json!({"ok": true, "events": out}))
+        Ok(AuditEvents(out))
     }
 }
 

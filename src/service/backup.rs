@@ -15,16 +15,31 @@
 //! format and the backup key are in [`crate::backup`].
 
 use super::accounts::{self, UserRecord, USER_PREFIX};
-use super::policy::{Action, Policy, Target, POLICY_PREFIX};
+use super::policy::{Action, Target, POLICY_PREFIX};
+use super::records::decode_policy;
+use super::results::{BackupMade, Restored};
 use super::secrets::{validate_key, CONFIG_PREFIX};
 use super::{Principal, Service, ServiceError, ServiceResult};
 use crate::backup::{self, BackupKey};
 use crate::database::now_ms;
 use crate::error::Error;
 use crate::store::record::{Mutation, Namespace, Value};
-use serde_json::{json, Map, Value as Json};
 use std::path::{Path, PathBuf};
 use zeroize::{Zeroize, Zeroizing};
+
+/// `POST /admin/backup`: the key to seal the snapshot under, or `None` to
+/// generate one (answered once).
+pub struct BackupRequest {
+    pub backup_key: Option<BackupKey>,
+}
+
+/// `POST /admin/restore`: which snapshot of the backup directory, its key,
+/// and whether to restore the keyspace and config only.
+pub struct RestoreRequest {
+    pub snapshot_id: [u8; 16],
+    pub backup_key: BackupKey,
+    pub skip_vault: bool,
+}
 
 /// How many entries of each kind a snapshot holds (or a restore wrote).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -38,17 +53,6 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn to_json(self) -> Json {
-        json!({
-            "keyspace": self.keyspace,
-            "config": self.config,
-            "users": self.users,
-            "policies": self.policies,
-            "attachments": self.attachments,
-            "secrets": self.secrets,
-        })
-    }
-
     /// `keyspace 3, config 1, ...` for the command line.
     pub fn describe(self) -> String {
         format!(
@@ -320,7 +324,7 @@ impl Service {
                         }
                         report.restored.users += 1;
                     } else if let Some(id) = name.strip_prefix(POLICY_PREFIX) {
-                        let p: Policy = serde_json::from_slice(bytes)
+                        let p = decode_policy(bytes)
                             .map_err(|_| refused("the backup holds an unreadable policy"))?;
                         if p.id != id {
                             return Err(refused("the backup holds an inconsistent policy"));
@@ -359,18 +363,12 @@ impl Service {
     /// `POST /admin/backup` (admins): writes a sealed snapshot next to the
     /// database and answers its id, file and — when the request brought no
     /// `backup_key` — the freshly generated key, shown this once.
-    pub fn admin_backup(&mut self, p: &Principal, body: &Map<String, Json>) -> ServiceResult<Json> {
+    pub fn admin_backup(&mut self, p: &Principal, req: BackupRequest) -> ServiceResult<BackupMade> {
         self.require_admin(p)?;
-        let (key, generated) = match body.get("backup_key") {
-            None | Some(Json::Null) => (BackupKey::generate()?, true),
-            Some(Json::String(s)) => (BackupKey::parse_hex(s)?, false),
-            Some(_) => return Err(ServiceError::bad_request("\"backup_key\" must be a string")),
+        let (key, generated) = match req.backup_key {
+            None => (BackupKey::generate()?, true),
+            Some(k) => (k, false),
         };
-        if let Some(k) = body.keys().find(|k| k.as_str() != "backup_key") {
-            return Err(ServiceError::bad_request(format!(
-                "unknown field \"{k}\" (POST /admin/backup takes only \"backup_key\")"
-            )));
-        }
         let dir = self.backup_dir()?.to_path_buf();
         let snap = self.take_snapshot(Some(p))?;
         let id: [u8; 16] = crate::crypto::random::array()?;
@@ -398,74 +396,28 @@ impl Service {
                 String::new()
             }
         );
-        let mut out = json!({
-            "ok": true,
-            "snapshot_id": hex::encode(id),
-            "file": name,
-            "path": path.display().to_string(),
-            "bytes": bytes.len(),
-            "created_at": created,
-            "counts": snap.counts.to_json(),
-            "secrets_latest_only": snap.latest_only,
-        });
-        if generated {
-            if let Some(m) = out.as_object_mut() {
-                m.insert(
-                    "backup_key".into(),
-                    Json::String(key.to_hex_for_operator().to_string()),
-                );
-            }
-        }
-        Ok(out)
+        Ok(BackupMade {
+            snapshot_id: id,
+            file: name,
+            path,
+            bytes: bytes.len(),
+            created_at_ms: created,
+            counts: snap.counts,
+            secrets_latest_only: snap.latest_only,
+            backup_key: generated.then(|| key.to_hex_for_operator()),
+        })
     }
 
-    /// `POST /admin/restore` (admins): `{"snapshot_id", "backup_key",
-    /// "skip_vault"}`; the snapshot file must be in the backup directory.
-    pub fn admin_restore(
-        &mut self,
-        p: &Principal,
-        body: &Map<String, Json>,
-    ) -> ServiceResult<Json> {
+    /// `POST /admin/restore` (admins): the snapshot file must be in the
+    /// backup directory.
+    pub fn admin_restore(&mut self, p: &Principal, req: RestoreRequest) -> ServiceResult<Restored> {
         self.require_admin(p)?;
-        for k in body.keys() {
-            if !matches!(k.as_str(), "snapshot_id" | "backup_key" | "skip_vault") {
-                return Err(ServiceError::bad_request(format!(
-                    "unknown field \"{k}\" (POST /admin/restore takes \"snapshot_id\", \"backup_key\" and \"skip_vault\")"
-                )));
-            }
-        }
-        let id_text = match body.get("snapshot_id") {
-            Some(Json::String(s)) => s.as_str(),
-            Some(_) => {
-                return Err(ServiceError::bad_request(
-                    "\"snapshot_id\" must be a string",
-                ))
-            }
-            None => return Err(ServiceError::bad_request("\"snapshot_id\" is required")),
-        };
-        let id = backup::parse_snapshot_id(id_text).ok_or_else(|| {
-            ServiceError::bad_request(
-                "\"snapshot_id\" must be the 32 lowercase hex digits POST /admin/backup answered",
-            )
-        })?;
-        let key = match body.get("backup_key") {
-            Some(Json::String(s)) => BackupKey::parse_hex(s)?,
-            Some(_) => return Err(ServiceError::bad_request("\"backup_key\" must be a string")),
-            None => {
-                return Err(ServiceError::bad_request(
-                    "\"backup_key\" is required: the 64 hex digits POST /admin/backup answered",
-                ))
-            }
-        };
-        let skip_vault = match body.get("skip_vault") {
-            None | Some(Json::Null) => false,
-            Some(Json::Bool(b)) => *b,
-            Some(_) => {
-                return Err(ServiceError::bad_request(
-                    "\"skip_vault\" must be true or false",
-                ))
-            }
-        };
+        let RestoreRequest {
+            snapshot_id: id,
+            backup_key: key,
+            skip_vault,
+        } = req;
+        let id_text = hex::encode(id);
         self.open_db()?;
         let path = self.backup_dir()?.join(backup::file_name(&id));
         let bytes = match backup::read_file(&path) {
@@ -488,14 +440,13 @@ impl Service {
             if skip_vault { " (skip_vault)" } else { "" },
             report.restored.describe()
         );
-        Ok(json!({
-            "ok": true,
-            "snapshot_id": id_text,
-            "skip_vault": skip_vault,
-            "backup_created_at": header.created_at_ms,
-            "restored": report.restored.to_json(),
-            "kept_users": report.kept_users,
-        }))
+        Ok(Restored {
+            snapshot_id: id,
+            skip_vault,
+            backup_created_at_ms: header.created_at_ms,
+            restored: report.restored,
+            kept_users: report.kept_users,
+        })
     }
 }
 

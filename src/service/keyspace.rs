@@ -1,6 +1,6 @@
 //! The data keyspace behind the Redis-compatible wire protocol: strings,
 //! sets and hashes in [`Namespace::Keyspace`] with Redis semantics and
-//! Redis error strings.
+//! typed errors ([`KsError`]; the wire layer words them for Redis clients).
 //!
 //! Every command runs inside a [`Txn`]: reads see the committed state
 //! overlaid with the transaction's own writes; writes only go to the
@@ -23,6 +23,7 @@ use super::{accounts, ServiceError, ServiceResult};
 use super::{Principal, Service, Via};
 use crate::store::record::{Mutation, Namespace, Value, MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::store::{Entry, State};
+use crate::strict_decimal::parse_i64;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
@@ -35,7 +36,7 @@ pub const SECRET_KEY_PREFIX: &[u8] = b"red.secret.";
 pub const MAX_TXN_BYTES: usize = 48 * 1024 * 1024;
 const KS: Namespace = Namespace::Keyspace;
 
-/// A data-command failure, rendered as a Redis error line.
+/// A data-command failure (the wire layer words it as a Redis error line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KsError {
     WrongType,
@@ -50,78 +51,10 @@ pub enum KsError {
 
 pub type KsResult<T> = Result<T, KsError>;
 
-impl KsError {
-    /// The error line (without `-`), Redis's wording where Redis has one.
-    pub fn redis_message(&self) -> String {
-        match self {
-            KsError::WrongType => {
-                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
-            }
-            KsError::NotInteger => "ERR value is not an integer or out of range".into(),
-            KsError::Overflow => "ERR increment or decrement would overflow".into(),
-            KsError::SecretKey => {
-                "ERR red.secret.* keys live in the vault: use the HTTP secrets API".into()
-            }
-            KsError::KeyTooLong => format!("ERR key too long (max {MAX_KEY_LEN} bytes)"),
-            KsError::ValueTooLarge => {
-                format!("ERR value too large (max {MAX_VALUE_LEN} bytes per key)")
-            }
-            KsError::TxnTooLarge => format!(
-                "ERR the command or transaction is too large for one commit (max {MAX_TXN_BYTES} bytes)"
-            ),
-            KsError::Service(e) => service_error_line(e),
-        }
-    }
-}
-
-/// A service error as a Redis error line.
-pub fn service_error_line(e: &ServiceError) -> String {
-    use super::Kind;
-    let prefix = match e.kind {
-        Kind::Unauthorized => "WRONGPASS",
-        Kind::Forbidden => "NOPERM",
-        Kind::Busy => "BUSY",
-        _ => "ERR",
-    };
-    format!("{prefix} {}", e.message)
-}
-
 impl From<ServiceError> for KsError {
     fn from(e: ServiceError) -> Self {
         KsError::Service(e)
     }
-}
-
-/// Redis's `string2ll`: an optional `-`, then `0` or digits without a
-/// leading zero, fitting in `i64`. No spaces, no `+`.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    match digits {
-        [] => return None,
-        [b'0'] if !neg => return Some(0),
-        [b'0', ..] => return None,
-        _ => {}
-    }
-    if digits.len() > 19 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(d - b'0');
-        v = v.checked_mul(10)?;
-        v = if neg {
-            v.checked_sub(d)?
-        } else {
-            v.checked_add(d)?
-        };
-    }
-    Some(v)
 }
 
 /// Refuses vault keys and keys the store cannot hold.

@@ -2,7 +2,10 @@
 //!
 //! HTTP and the Redis-compatible wire protocol translate their bytes into
 //! calls on [`Service`] and translate the results back; nothing here
-//! touches a socket or knows a status code. The service owns the database
+//! touches a socket or knows a status code, a JSON body or a RESP type.
+//! Operations take typed arguments and return typed results ([`results`])
+//! or a [`ServiceError`]; the only JSON is the stored record format (the
+//! private `records` module). The service owns the database
 //! (or the sealed/fresh file), the token indexes, the admin token and the
 //! login rate limiter. Writes are staged in the store; the event loop
 //! flushes them (group commit) before any reply leaves the process.
@@ -14,7 +17,9 @@ pub mod error;
 pub mod keyspace;
 pub mod limiter;
 pub mod policy;
+mod records;
 pub mod rekey;
+pub mod results;
 pub mod secrets;
 pub mod unseal;
 pub mod users;
@@ -25,7 +30,8 @@ use crate::database::{now_ms, Database};
 use crate::pager::Pager;
 use accounts::{ApiKeyRecord, Role, UserRecord};
 pub use error::{Kind, ServiceError, ServiceResult};
-use serde_json::{json, Value as Json};
+pub use records::SessionRecord;
+use results::{Account, BootstrapOk, Finished, Health, LoggedOut, LoginOk, ShareCount};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,18 +42,6 @@ use zeroize::Zeroizing;
 pub const SESSION_PREFIX: &str = "session:";
 pub const SESSION_TOKEN_PREFIX: &str = "rdb_s_";
 pub const DEFAULT_SESSION_TTL_MS: u64 = 12 * 60 * 60 * 1000;
-
-/// A stored session: `session:<token hash>` in the vault namespace.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SessionRecord {
-    pub username: String,
-    pub created_at_ms: u64,
-    pub expires_at_ms: u64,
-    /// [`accounts::user_stamp`] of the user when the session was made;
-    /// sessions written before stamps existed have none and are refused.
-    #[serde(default)]
-    pub user_stamp: String,
-}
 
 /// Whether `peer` is a loopback address (IPv4-mapped IPv6 included).
 pub fn is_loopback(peer: IpAddr) -> bool {
@@ -283,18 +277,16 @@ impl Service {
         }
     }
 
-    /// `GET /health`: reveals nothing but these three facts.
     /// `GET /health`: reveals nothing but these facts (and, while shares
     /// are being given to `POST /sys/unseal`, how many of how many).
-    pub fn health(&self) -> Json {
-        let mut h = json!({"status": "ok", "sealed": self.is_sealed(), "bootstrapped": self.is_bootstrapped()});
-        if let (Some((have, threshold)), Some(map)) = (self.unseal_progress(), h.as_object_mut()) {
-            map.insert(
-                "unseal".into(),
-                json!({"progress": have, "threshold": threshold}),
-            );
+    pub fn health(&self) -> Health {
+        Health {
+            sealed: self.is_sealed(),
+            bootstrapped: self.is_bootstrapped(),
+            unseal: self
+                .unseal_progress()
+                .map(|(have, threshold)| ShareCount { have, threshold }),
         }
-        h
     }
 
     /// Stages `mutations` as one commit (durable after the loop's flush).
@@ -543,9 +535,9 @@ impl Service {
         })
     }
 
-    /// Resumes a request after its worker job. Returns the JSON reply for
-    /// HTTP continuations; wire continuations return `{"principal": …}`.
-    pub fn finish(&mut self, then: Then, output: JobOutput) -> ServiceResult<Json> {
+    /// Resumes a request after its worker job, records its audit event and
+    /// returns what it produced (one [`Finished`] variant per [`Then`]).
+    pub fn finish(&mut self, then: Then, output: JobOutput) -> ServiceResult<Finished> {
         let (actor, action, resource, peer) = match &then {
             Then::Bootstrap { peer } => (None, "auth.bootstrap", String::new(), Some(*peer)),
             Then::Login { username, peer, .. } => (
@@ -591,12 +583,8 @@ impl Service {
         };
         let r = self.finish_job(then, output);
         let actor = actor.unwrap_or_else(|| match &r {
-            Ok(j) => j
-                .pointer("/user/username")
-                .and_then(Json::as_str)
-                .unwrap_or(audit::ANONYMOUS)
-                .to_string(),
-            Err(_) => audit::ANONYMOUS.to_string(),
+            Ok(Finished::Bootstrapped(b)) => b.user.username.clone(),
+            _ => audit::ANONYMOUS.to_string(),
         });
         let resource = if action == "auth.bootstrap" {
             format!("user:{actor}")
@@ -637,12 +625,14 @@ impl Service {
         ))
     }
 
-    fn finish_job(&mut self, then: Then, output: JobOutput) -> ServiceResult<Json> {
+    fn finish_job(&mut self, then: Then, output: JobOutput) -> ServiceResult<Finished> {
         match (then, output) {
             (Then::Bootstrap { .. }, JobOutput::Bootstrap(prepared)) => {
-                self.finish_bootstrap(*prepared)
+                self.finish_bootstrap(*prepared).map(Finished::Bootstrapped)
             }
-            (Then::Rekey { .. }, JobOutput::Rekey(prepared)) => self.finish_rekey(*prepared),
+            (Then::Rekey { .. }, JobOutput::Rekey(prepared)) => {
+                self.finish_rekey(*prepared).map(Finished::Rekeyed)
+            }
             (
                 Then::Login {
                     username,
@@ -652,7 +642,7 @@ impl Service {
                 JobOutput::Verified(ok),
             ) => {
                 self.settle_password_check(&username, peer, stamp.as_deref(), ok)?;
-                self.create_session(&username)
+                self.create_session(&username).map(Finished::LoggedIn)
             }
             (
                 Then::WireAuth {
@@ -664,11 +654,16 @@ impl Service {
             ) => {
                 self.settle_password_check(&username, peer, stamp.as_deref(), ok)?;
                 let user = self.active_user(&username)?;
-                Ok(json!({"username": user.username, "role": user.role.as_str()}))
+                Ok(Finished::WireAuthenticated(Principal {
+                    name: user.username,
+                    role: user.role,
+                    via: Via::Password,
+                }))
             }
             (Then::CreateUser { username, role, .. }, JobOutput::Hashed(hash)) => {
                 let hash = hash.map_err(ServiceError::from)?;
                 self.finish_create_user(&username, role, hash)
+                    .map(Finished::UserCreated)
             }
             (
                 Then::SetPassword {
@@ -681,6 +676,7 @@ impl Service {
             ) => {
                 let hash = hash.map_err(ServiceError::from)?;
                 self.finish_set_password(&username, &stamp, hash)
+                    .map(Finished::PasswordChanged)
             }
             (
                 Then::SetPassword {
@@ -690,24 +686,37 @@ impl Service {
                     ..
                 },
                 JobOutput::Rehashed(out),
-            ) => {
-                let Some(hash) = out else {
-                    self.limiter
-                        .failure(&username, peer, std::time::Instant::now());
-                    return Err(ServiceError::new(
-                        Kind::Unauthorized,
-                        "invalid_credentials",
-                        "the current password is wrong",
-                    ));
-                };
-                self.limiter.success(&username, peer);
-                let hash = hash.map_err(ServiceError::from)?;
-                self.finish_set_password(&username, &stamp, hash)
-            }
+            ) => self
+                .finish_own_password(&username, peer, &stamp, out)
+                .map(Finished::PasswordChanged),
             _ => Err(ServiceError::internal(
                 "worker returned an unexpected result",
             )),
         }
+    }
+
+    /// A user's own password change after its worker job: the current
+    /// password verified (the new one hashed) or not, which feeds the
+    /// throttle like a login.
+    fn finish_own_password(
+        &mut self,
+        username: &str,
+        peer: IpAddr,
+        stamp: &str,
+        out: Option<crate::error::Result<String>>,
+    ) -> ServiceResult<results::PasswordChanged> {
+        let Some(hash) = out else {
+            self.limiter
+                .failure(username, peer, std::time::Instant::now());
+            return Err(ServiceError::new(
+                Kind::Unauthorized,
+                "invalid_credentials",
+                "the current password is wrong",
+            ));
+        };
+        self.limiter.success(username, peer);
+        let hash = hash.map_err(ServiceError::from)?;
+        self.finish_set_password(username, stamp, hash)
     }
 
     /// A parked request whose job could not be queued: releases what
@@ -729,7 +738,7 @@ impl Service {
     fn finish_bootstrap(
         &mut self,
         prepared: crate::error::Result<crate::database::PreparedBootstrap>,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<BootstrapOk> {
         let prepared = prepared.map_err(ServiceError::from)?;
         let pager = match std::mem::replace(&mut self.db, DbState::Swapping) {
             DbState::Fresh(p) => p,
@@ -750,12 +759,14 @@ impl Service {
                 }
                 self.db = DbState::Open(Box::new(db));
                 self.rebuild_indexes();
-                Ok(json!({
-                    "ok": true,
-                    "user": {"username": out.username, "role": out.role.as_str()},
-                    "api_key": out.api_key.as_str(),
-                    "certificate": out.certificate_hex.as_str(),
-                }))
+                Ok(BootstrapOk {
+                    user: Account {
+                        username: out.username,
+                        role: out.role,
+                    },
+                    api_key: out.api_key,
+                    certificate: out.certificate_hex,
+                })
             }
             Err(e) => {
                 // The file is in an unknown state; it stays unusable until restart.
@@ -764,7 +775,7 @@ impl Service {
         }
     }
 
-    fn create_session(&mut self, username: &str) -> ServiceResult<Json> {
+    fn create_session(&mut self, username: &str) -> ServiceResult<LoginOk> {
         let user = self.active_user(username)?;
         let secret: [u8; 16] = crate::crypto::random::array()?;
         let token = Zeroizing::new(format!("{SESSION_TOKEN_PREFIX}{}", hex::encode(secret)));
@@ -777,8 +788,7 @@ impl Service {
             expires_at_ms: expires,
             user_stamp: accounts::user_stamp(&user),
         };
-        let value =
-            serde_json::to_vec(&record).map_err(|e| ServiceError::internal(e.to_string()))?;
+        let value = records::encode_record(&record)?;
         self.commit(vec![crate::store::record::Mutation::Put {
             ns: crate::store::record::Namespace::Vault,
             key: format!("{SESSION_PREFIX}{hash}").into_bytes(),
@@ -790,16 +800,18 @@ impl Service {
         // holds at most the owner's sessions of the last TTL.
         owned.retain(|_, exp| *exp > now);
         owned.insert(hash, expires);
-        Ok(json!({
-            "ok": true,
-            "token": token.as_str(),
-            "expires_at": expires,
-            "user": {"username": user.username, "role": user.role.as_str()},
-        }))
+        Ok(LoginOk {
+            principal: Account {
+                username: user.username,
+                role: user.role,
+            },
+            token,
+            expires_at_ms: expires,
+        })
     }
 
     /// `POST /auth/logout`: revokes the session that made the request.
-    pub fn logout(&mut self, principal: &Principal) -> ServiceResult<Json> {
+    pub fn logout(&mut self, principal: &Principal) -> ServiceResult<LoggedOut> {
         let Via::Session { token_hash } = &principal.via else {
             return Err(ServiceError::bad_request(
                 "logout needs a session token (rdb_s_…)",
@@ -816,7 +828,7 @@ impl Service {
                 self.sessions.remove(&principal.name);
             }
         }
-        Ok(json!({"ok": true}))
+        Ok(LoggedOut)
     }
 
     /// Takes `owner`'s sessions out of the owner index and returns the

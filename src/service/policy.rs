@@ -1,11 +1,13 @@
-//! Policy documents (seed 002 §6, SPEC §5): parsing, resource globs,
-//! evaluation (pure functions), and their storage and attachment on
-//! [`Service`] (the `/policies` endpoints).
+//! Policy documents (seed 002 §6, SPEC §5): the typed model, its
+//! validation, resource globs, evaluation (pure functions), and their
+//! storage and attachment on [`Service`] (the `/policies` endpoints). A
+//! front end reads a document from its own syntax into a [`Policy`] (the
+//! HTTP layer from JSON) and this module checks it ([`validate_document`]).
 //!
 //! Storage (namespace `Vault`, one commit per change): `policy:<id>` → the
-//! document as JSON; `attach:user:<name>:<id>` and
-//! `attach:group:everyone:<id>` → `{}`. Both are mirrored in memory
-//! (rebuilt at open) so evaluating a request reads no store entry.
+//! document (encoded by the private `records` module); `attach:user:<name>:<id>` and
+//! `attach:group:everyone:<id>` → an empty record. Both are mirrored in
+//! memory (rebuilt at open) so evaluating a request reads no store entry.
 //!
 //! A document is
 //! `{"id", "statements": [{"sid", "effect", "actions", "resources"}]}`.
@@ -36,11 +38,11 @@
 //! included; otherwise a matching `allow` allows; otherwise admins are
 //! allowed and everyone else is denied.
 
+use super::records::{decode_policy, encode_policy, ATTACHMENT_VALUE};
+use super::results::{PolicyDeleted, PolicyList, PolicyRead, PolicyStored, PolicyView};
 use super::{Principal, Service, ServiceError, ServiceResult, Via};
 use crate::database::now_ms;
 use crate::store::record::{Mutation, Namespace, Value};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const POLICY_PREFIX: &str = "policy:";
@@ -93,11 +95,19 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Allow,
     Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
 }
 
 /// An action pattern of a statement: one action or `vault:*`.
@@ -116,20 +126,19 @@ impl ActionPattern {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One statement of a document, as given (checked by
+/// [`validate_document`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     pub effect: Effect,
     pub actions: Vec<String>,
     pub resources: Vec<String>,
 }
 
-/// A stored, validated policy document (serialised back as given, in
-/// canonical form).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A policy document: as given, then validated and stored (and shown back
+/// as stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub id: String,
     pub statements: Vec<Statement>,
@@ -182,28 +191,16 @@ fn parse_resource(s: &str) -> ServiceResult<&str> {
     }
 }
 
-/// Parses and validates a document sent to `PUT /policies/{id}`. The body's
-/// `id`, when present, must equal the path's.
-pub fn parse_document(path_id: &str, body: &[u8]) -> ServiceResult<Policy> {
+/// Checks a document for `PUT /policies/{path_id}`: the id (the path's,
+/// which the document's must equal), 1 to [`MAX_STATEMENTS`] statements,
+/// each with 1 to [`MAX_ITEMS`] known actions and well-formed resources.
+pub fn validate_document(path_id: &str, policy: &Policy) -> ServiceResult<()> {
     validate_id(path_id)?;
-    let mut doc: Json = serde_json::from_slice(body)
-        .map_err(|e| ServiceError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    let obj = doc
-        .as_object_mut()
-        .ok_or_else(|| ServiceError::bad_request("the body must be a JSON object"))?;
-    match obj.get("id") {
-        None => {
-            obj.insert("id".into(), Json::String(path_id.to_string()));
-        }
-        Some(Json::String(s)) if s == path_id => {}
-        Some(_) => {
-            return Err(ServiceError::bad_request(
-                "\"id\" in the body must equal the id in the path",
-            ))
-        }
+    if policy.id != path_id {
+        return Err(ServiceError::bad_request(
+            "\"id\" in the body must equal the id in the path",
+        ));
     }
-    let policy: Policy = serde_json::from_value(doc)
-        .map_err(|e| ServiceError::bad_request(format!("invalid policy document: {e}")))?;
     if policy.statements.is_empty() || policy.statements.len() > MAX_STATEMENTS {
         return Err(ServiceError::bad_request(format!(
             "a policy needs 1 to {MAX_STATEMENTS} statements"
@@ -231,7 +228,7 @@ pub fn parse_document(path_id: &str, body: &[u8]) -> ServiceResult<Policy> {
             parse_resource(r)?;
         }
     }
-    Ok(policy)
+    Ok(())
 }
 
 /// A statement in the form evaluation uses.
@@ -416,13 +413,6 @@ impl Target {
         };
         Some((t, policy.to_string()))
     }
-
-    fn to_json(&self) -> Json {
-        match self {
-            Target::User(u) => json!({"user": u}),
-            Target::Group(g) => json!({"group": g}),
-        }
-    }
 }
 
 /// The in-memory mirror of the stored policies and attachments.
@@ -458,19 +448,6 @@ impl PolicyIndex {
     }
 }
 
-fn parse_target(body: &Map<String, Json>) -> ServiceResult<Target> {
-    match (body.get("user"), body.get("group")) {
-        (Some(Json::String(u)), None) => Ok(Target::User(u.clone())),
-        (None, Some(Json::String(g))) if g == GROUP_EVERYONE => Ok(Target::Group(g.clone())),
-        (None, Some(Json::String(_))) => {
-            Err(ServiceError::bad_request("the only group is \"everyone\""))
-        }
-        _ => Err(ServiceError::bad_request(
-            "give exactly one of {\"user\": \"name\"} or {\"group\": \"everyone\"}",
-        )),
-    }
-}
-
 impl Service {
     pub(super) fn rebuild_policy_index(&mut self) {
         let mut ix = PolicyIndex::default();
@@ -478,7 +455,7 @@ impl Service {
             for (k, e) in db.store().state().iter(Namespace::Vault, now_ms()) {
                 if let Some(id) = k.strip_prefix(POLICY_PREFIX.as_bytes()) {
                     let Value::Bytes(b) = &e.value else { continue };
-                    match serde_json::from_slice::<Policy>(b) {
+                    match decode_policy(b) {
                         Ok(p) => {
                             let c = compile(&p);
                             ix.policies
@@ -515,24 +492,48 @@ impl Service {
         }
     }
 
-    fn policy_json(&self, id: &str) -> Option<Json> {
+    fn policy_view(&self, id: &str) -> Option<PolicyView> {
         let (p, _) = self.policy_index.policies.get(id)?;
-        let attached: Vec<Json> = self
+        let attached = self
             .policy_index
             .attached_to(id)
             .into_iter()
-            .map(Target::to_json)
+            .cloned()
             .collect();
-        Some(json!({"id": p.id, "statements": p.statements, "attached": attached}))
+        Some(PolicyView {
+            policy: p.clone(),
+            attached,
+        })
+    }
+
+    /// The checks every `/policies` request passes first, before its body
+    /// is read: an admin, an open vault and, with `existing`, a policy by
+    /// that id (404 otherwise).
+    pub fn policy_request_allowed(
+        &self,
+        p: &Principal,
+        existing: Option<&str>,
+    ) -> ServiceResult<()> {
+        self.require_admin(p)?;
+        self.open_db()?;
+        match existing {
+            Some(id) if !self.policy_index.policies.contains_key(id) => {
+                Err(ServiceError::not_found(format!("no policy '{id}'")))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `PUT /policies/{id}`: creates or replaces a document.
-    pub fn put_policy(&mut self, p: &Principal, id: &str, body: &[u8]) -> ServiceResult<Json> {
-        self.require_admin(p)?;
-        self.open_db()?;
-        let policy = parse_document(id, body)?;
-        let bytes =
-            serde_json::to_vec(&policy).map_err(|e| ServiceError::internal(e.to_string()))?;
+    pub fn put_policy(
+        &mut self,
+        p: &Principal,
+        id: &str,
+        policy: Policy,
+    ) -> ServiceResult<PolicyStored> {
+        self.policy_request_allowed(p, None)?;
+        validate_document(id, &policy)?;
+        let bytes = encode_policy(&policy)?;
         self.commit(vec![Mutation::Put {
             ns: Namespace::Vault,
             key: format!("{POLICY_PREFIX}{id}").into_bytes(),
@@ -544,38 +545,37 @@ impl Service {
         self.policy_index
             .policies
             .insert(id.to_string(), (policy, c));
-        let doc = self.policy_json(id).unwrap_or(Json::Null);
-        Ok(json!({"ok": true, "created": created, "policy": doc}))
+        let policy = self.stored_view(id)?;
+        Ok(PolicyStored { created, policy })
     }
 
-    pub fn get_policy(&self, p: &Principal, id: &str) -> ServiceResult<Json> {
-        self.require_admin(p)?;
-        self.open_db()?;
-        let doc = self
-            .policy_json(id)
-            .ok_or_else(|| ServiceError::not_found(format!("no policy '{id}'")))?;
-        Ok(json!({"ok": true, "policy": doc}))
+    /// A policy just written or changed, as it now stands.
+    fn stored_view(&self, id: &str) -> ServiceResult<PolicyView> {
+        self.policy_view(id)
+            .ok_or_else(|| ServiceError::internal(format!("policy '{id}' vanished")))
     }
 
-    pub fn list_policies(&self, p: &Principal) -> ServiceResult<Json> {
-        self.require_admin(p)?;
-        self.open_db()?;
-        let list: Vec<Json> = self
-            .policy_index
-            .policies
-            .keys()
-            .filter_map(|id| self.policy_json(id))
-            .collect();
-        Ok(json!({"ok": true, "policies": list}))
+    pub fn get_policy(&self, p: &Principal, id: &str) -> ServiceResult<PolicyRead> {
+        self.policy_request_allowed(p, None)?;
+        self.policy_view(id)
+            .map(PolicyRead)
+            .ok_or_else(|| ServiceError::not_found(format!("no policy '{id}'")))
+    }
+
+    pub fn list_policies(&self, p: &Principal) -> ServiceResult<PolicyList> {
+        self.policy_request_allowed(p, None)?;
+        Ok(PolicyList(
+            self.policy_index
+                .policies
+                .keys()
+                .filter_map(|id| self.policy_view(id))
+                .collect(),
+        ))
     }
 
     /// `DELETE /policies/{id}`: the document and every attachment of it.
-    pub fn delete_policy(&mut self, p: &Principal, id: &str) -> ServiceResult<Json> {
-        self.require_admin(p)?;
-        self.open_db()?;
-        if !self.policy_index.policies.contains_key(id) {
-            return Err(ServiceError::not_found(format!("no policy '{id}'")));
-        }
+    pub fn delete_policy(&mut self, p: &Principal, id: &str) -> ServiceResult<PolicyDeleted> {
+        self.policy_request_allowed(p, Some(id))?;
         let targets: Vec<Target> = self
             .policy_index
             .attached_to(id)
@@ -593,24 +593,24 @@ impl Service {
         self.commit(muts)?;
         self.policy_index.policies.remove(id);
         self.policy_index.attachments.retain(|(_, pid)| pid != id);
-        Ok(json!({"ok": true, "deleted": id}))
+        Ok(PolicyDeleted { id: id.to_string() })
     }
 
-    /// `POST /policies/{id}/attach` and `/detach` with `{"user": name}` or
-    /// `{"group": "everyone"}`.
+    /// `POST /policies/{id}/attach` and `/detach` to a user or to the
+    /// `everyone` group.
     pub fn attach_policy(
         &mut self,
         p: &Principal,
         id: &str,
-        body: &Map<String, Json>,
+        target: Target,
         attach: bool,
-    ) -> ServiceResult<Json> {
-        self.require_admin(p)?;
-        self.open_db()?;
-        if !self.policy_index.policies.contains_key(id) {
-            return Err(ServiceError::not_found(format!("no policy '{id}'")));
+    ) -> ServiceResult<PolicyRead> {
+        self.policy_request_allowed(p, Some(id))?;
+        if let Target::Group(g) = &target {
+            if g != GROUP_EVERYONE {
+                return Err(ServiceError::bad_request("the only group is \"everyone\""));
+            }
         }
-        let target = parse_target(body)?;
         let pair = (target.clone(), id.to_string());
         if attach {
             if let Target::User(u) = &target {
@@ -622,7 +622,7 @@ impl Service {
                 self.commit(vec![Mutation::Put {
                     ns: Namespace::Vault,
                     key: target.storage_key(id),
-                    value: Value::Bytes(b"{}".to_vec()),
+                    value: Value::Bytes(ATTACHMENT_VALUE.to_vec()),
                     expires_at_ms: 0,
                 }])?;
                 self.policy_index.attachments.insert(pair);
@@ -639,8 +639,7 @@ impl Service {
             }])?;
             self.policy_index.attachments.remove(&pair);
         }
-        let doc = self.policy_json(id).unwrap_or(Json::Null);
-        Ok(json!({"ok": true, "policy": doc}))
+        self.stored_view(id).map(PolicyRead)
     }
 
     /// Deletes of every attachment to user `name` (for `delete_user`, in
@@ -674,10 +673,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const DENY_RECIPE: &str = include_str!("../../tests/fixtures/seed_policy_deny.json");
-
-    const KEEPER_RECIPE: &str = include_str!("../../tests/fixtures/seed_policy_keeper.json");
-
     #[test]
     fn glob_rules() {
         let m = glob_match;
@@ -704,70 +699,36 @@ mod tests {
     }
 
     #[test]
-    fn recipes_parse_and_evaluate() {
-        let deny = parse_document("lock-ai-custom-secrets", DENY_RECIPE.as_bytes()).unwrap();
-        let keep = parse_document("ai-openai-key-keeper", KEEPER_RECIPE.as_bytes()).unwrap();
-        let d = compile(&deny);
-        let k = compile(&keep);
-        let key = "red.secret.ai.custom.model";
-        for a in [Action::Read, Action::ReadMetadata, Action::Write] {
-            assert!(matches!(
-                evaluate(&d, true, a, key),
-                Decision::ExplicitDeny { .. }
-            ));
+    fn documents_are_validated_whatever_syntax_they_came_in() {
+        let st = |actions: &[&str], resources: &[&str]| Statement {
+            sid: None,
+            effect: Effect::Allow,
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+        };
+        let doc = |id: &str, statements| Policy {
+            id: id.into(),
+            statements,
+        };
+        let good = st(&["vault:read"], &["vault:red.vault/red.secret.*"]);
+        assert!(validate_document("p1", &doc("p1", vec![good.clone()])).is_ok());
+        for (path, bad) in [
+            ("p1", doc("p2", vec![good.clone()])),
+            ("bad id", doc("bad id", vec![good.clone()])),
+            ("p1", doc("p1", vec![])),
+            (
+                "p1",
+                doc("p1", vec![st(&["vault:reed"], &["vault:red.vault/*"])]),
+            ),
+            (
+                "p1",
+                doc("p1", vec![st(&["vault:read"], &["red.secret.*"])]),
+            ),
+            ("p1", doc("p1", vec![st(&[], &["vault:red.vault/*"])])),
+        ] {
+            let e = validate_document(path, &bad).unwrap_err();
+            assert_eq!(e.code, "bad_request", "{bad:?}");
         }
-        assert_eq!(evaluate(&d, true, Action::Purge, key), Decision::Allow);
-        assert_eq!(
-            evaluate(&d, true, Action::Read, "red.secret.ai.other"),
-            Decision::Allow
-        );
-        let okey = "red.secret.ai.openai.api_key";
-        assert_eq!(evaluate(&k, false, Action::Read, okey), Decision::Allow);
-        assert_eq!(
-            evaluate(&[], false, Action::Read, okey),
-            Decision::DefaultDeny
-        );
-        assert_eq!(
-            evaluate(&k, false, Action::Write, okey),
-            Decision::DefaultDeny
-        );
-        let mut both = k.clone();
-        both.extend(d.clone());
-        assert!(matches!(
-            evaluate(&both, false, Action::Read, key),
-            Decision::ExplicitDeny { .. }
-        ));
-    }
-
-    #[test]
-    fn bad_documents_are_refused() {
-        let bad = [
-            r#"[]"#,
-            r#"{"statements": []}"#,
-            r#"{"id": "other", "statements": [{"effect":"allow","actions":["vault:read"],"resources":["vault:red.vault/*"]}]}"#,
-            r#"{"statements": [{"effect":"maybe","actions":["vault:read"],"resources":["vault:red.vault/*"]}]}"#,
-            r#"{"statements": [{"effect":"allow","actions":["vault:reed"],"resources":["vault:red.vault/*"]}]}"#,
-            r#"{"statements": [{"effect":"allow","actions":["vault:read"],"resources":["red.secret.*"]}]}"#,
-            r#"{"statements": [{"effect":"allow","actions":["vault:read"],"resource":["vault:red.vault/*"]}]}"#,
-            r#"{"statements": [{"effect":"allow","actions":[],"resources":["vault:red.vault/*"]}]}"#,
-            r#"{"statements": [{"effect":"deny","actions":["vault:read"],"resources":["vault:red.vault/a b"]}]}"#,
-            r#"{"statements": [], "extra": 1}"#,
-        ];
-        for b in bad {
-            let e = parse_document("p1", b.as_bytes()).unwrap_err();
-            assert_eq!(e.code, "bad_request", "{b}");
-        }
-        assert!(parse_document("bad id", b"{}").is_err());
-        let ok = parse_document(
-            "p1",
-            br#"{"statements": [{"effect":"allow","actions":["vault:*"],"resources":["vault:red.vault/*"]}]}"#,
-        )
-        .unwrap();
-        assert_eq!(ok.id, "p1");
-        assert_eq!(
-            evaluate(&compile(&ok), false, Action::Purge, "red.secret.z"),
-            Decision::Allow
-        );
     }
 
     #[test]

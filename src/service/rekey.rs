@@ -23,11 +23,11 @@
 //! [`Service::rekey_offline`] under [`offline_principal`]. The new
 //! certificate is never logged or audited: it is in the one reply only.
 
+use super::results::RekeyDone;
 use super::work::{Job, Then, Work};
 use super::{Kind, Principal, Service, ServiceError, ServiceResult};
 use crate::database::{PreparedRekey, RekeyFailure, RekeyReport};
 use crate::error::{Error, Result};
-use serde_json::{json, Value as Json};
 use std::net::IpAddr;
 
 /// The audit action of a rekey (HTTP and offline).
@@ -89,7 +89,10 @@ impl Service {
 
     /// The worker's keys are back: commit the rekey and answer with the
     /// new certificate, once.
-    pub(super) fn finish_rekey(&mut self, prepared: Result<PreparedRekey>) -> ServiceResult<Json> {
+    pub(super) fn finish_rekey(
+        &mut self,
+        prepared: Result<PreparedRekey>,
+    ) -> ServiceResult<RekeyDone> {
         self.rekey.end();
         let prepared = prepared.map_err(ServiceError::from)?;
         let cert = prepared.certificate_hex();
@@ -104,7 +107,10 @@ impl Service {
                         "; writes are stopped after an I/O error, restart with the new certificate"
                     }
                 );
-                Ok(json!({"ok": true, "certificate": cert.as_str()}))
+                Ok(RekeyDone {
+                    certificate: cert,
+                    incomplete: None,
+                })
             }
             Err(RekeyFailure::NotCommitted(e)) => {
                 crate::log_error!("rekey not committed, the old certificate stays in force: {e}");
@@ -121,14 +127,12 @@ impl Service {
                 );
                 // The new certificate may be the one in force: it must reach
                 // the operator, error or not.
-                Ok(json!({
-                    "ok": false,
-                    "certificate": cert.as_str(),
-                    "error": {
-                        "code": "rekey_incomplete",
-                        "message": "the disk failed while the header was being switched: the file now opens with exactly one of the old certificate and this one; keep both, restart and try this one first",
-                    },
-                }))
+                Ok(RekeyDone {
+                    certificate: cert,
+                    incomplete: Some(ServiceError::internal(
+                        "the disk failed while the header was being switched: the file now opens with exactly one of the old certificate and this one; keep both, restart and try this one first",
+                    ).with_code("rekey_incomplete")),
+                })
             }
         }
     }

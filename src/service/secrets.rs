@@ -15,11 +15,17 @@
 //! holds any secret.)
 
 use super::policy::{denied_error, evaluate, Action, Effect};
+use super::records::{
+    decode_record, encode_record, PortableSecret, PortableVersion, SecretRecord, SecretVersion,
+};
+use super::results::{
+    ConfigDeleted, ConfigRead, ConfigWritten, SecretDeleted, SecretList, SecretPurged, SecretRead,
+    SecretSummary, SecretWritten,
+};
 use super::{Kind, Principal, Service, ServiceError, ServiceResult};
 use crate::database::now_ms;
 use crate::store::record::{Mutation, Namespace, Value};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as Json};
+use zeroize::Zeroizing;
 
 pub const SECRET_PREFIX: &str = "red.secret.";
 pub const CONFIG_PREFIX: &str = "red.config.";
@@ -28,22 +34,12 @@ pub const MAX_VERSIONS: usize = 32;
 pub const MAX_KEY_LEN: usize = 256;
 pub const MAX_SECRET_LEN: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SecretVersion {
-    version: u32,
-    created_at_ms: u64,
-    /// hex of `nonce | ciphertext | tag` under `red.secret.aes_key`
-    sealed: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SecretRecord {
-    versions: Vec<SecretVersion>,
-    created_at_ms: u64,
-    updated_at_ms: u64,
-    #[serde(default)]
-    deleted_at_ms: Option<u64>,
-}
+/// A `red.config.*` value: the text of one JSON document, stored and
+/// returned byte for byte (`docs/FORMAT.md` §8). The service checks its
+/// size only; the front end that accepts a value writes its text, and
+/// reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigValue(pub Vec<u8>);
 
 /// Checks a key name: the prefix, then 1+ characters of `A-Za-z0-9._-/:`.
 pub fn validate_key(key: &str, prefix: &str) -> ServiceResult<()> {
@@ -80,7 +76,7 @@ impl Service {
         let db = self.open_db()?;
         match db.store().get(Namespace::Secrets, key.as_bytes(), now_ms()) {
             Some(e) => match &e.value {
-                Value::Bytes(b) => Ok(Some(super::accounts::decode_record(b)?)),
+                Value::Bytes(b) => Ok(Some(decode_record(b)?)),
                 _ => Err(ServiceError::internal("secret record has the wrong type")),
             },
             None => Ok(None),
@@ -88,7 +84,7 @@ impl Service {
     }
 
     fn put_secret_record(&mut self, key: &str, rec: &SecretRecord) -> ServiceResult<()> {
-        let bytes = serde_json::to_vec(rec).map_err(|e| ServiceError::internal(e.to_string()))?;
+        let bytes = encode_record(rec)?;
         self.commit(vec![Mutation::Put {
             ns: Namespace::Secrets,
             key: key.as_bytes().to_vec(),
@@ -112,6 +108,45 @@ impl Service {
         )))
     }
 
+    /// A write to `key` that would destroy versions — the `deleted_versions`
+    /// a deleted record still holds, or the oldest of `existing` pushed out
+    /// past [`MAX_VERSIONS`] — needs `vault:purge` on it.
+    fn authorize_version_loss(
+        &self,
+        p: &Principal,
+        key: &str,
+        existing: Option<&SecretRecord>,
+        deleted_versions: usize,
+    ) -> ServiceResult<()> {
+        if deleted_versions > 0 {
+            self.authorize_destruction(
+                p,
+                key,
+                &format!(
+                    "secret '{key}' is deleted but still holds {deleted_versions} version(s); writing it again would destroy them (or purge it first)"
+                ),
+            )?;
+        }
+        if let Some(r) = existing {
+            let dropped = (r.versions.len() + 1).saturating_sub(MAX_VERSIONS);
+            if dropped > 0 {
+                let first = r.versions.first().map_or(0, |v| v.version);
+                let last = r.versions.get(dropped - 1).map_or(first, |v| v.version);
+                let which = if dropped == 1 {
+                    format!("version {first}")
+                } else {
+                    format!("versions {first} to {last}")
+                };
+                self.authorize_destruction(
+                    p,
+                    key,
+                    &format!("rotating '{key}' past {MAX_VERSIONS} versions would destroy {which}"),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// `POST /secrets/{key}`: stores a new version (the first, or the next).
     /// Writing a deleted key starts it again from version 1, destroying the
     /// versions the deleted record holds; the version past
@@ -122,7 +157,7 @@ impl Service {
         key: &str,
         value: &str,
         must_exist: bool,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<SecretWritten> {
         check_secret_key(key)?;
         self.authorize(p, Action::Write, key)?;
         if value.len() > MAX_SECRET_LEN {
@@ -143,32 +178,7 @@ impl Service {
                 "no secret '{key}' to rotate"
             )));
         }
-        if deleted_versions > 0 {
-            self.authorize_destruction(
-                p,
-                key,
-                &format!(
-                    "secret '{key}' is deleted but still holds {deleted_versions} version(s); writing it again would destroy them (or purge it first)"
-                ),
-            )?;
-        }
-        if let Some(r) = &existing {
-            let dropped = (r.versions.len() + 1).saturating_sub(MAX_VERSIONS);
-            if dropped > 0 {
-                let first = r.versions.first().map_or(0, |v| v.version);
-                let last = r.versions.get(dropped - 1).map_or(first, |v| v.version);
-                let which = if dropped == 1 {
-                    format!("version {first}")
-                } else {
-                    format!("versions {first} to {last}")
-                };
-                self.authorize_destruction(
-                    p,
-                    key,
-                    &format!("rotating '{key}' past {MAX_VERSIONS} versions would destroy {which}"),
-                )?;
-            }
-        }
+        self.authorize_version_loss(p, key, existing.as_ref(), deleted_versions)?;
         let mut rec = existing.unwrap_or(SecretRecord {
             versions: Vec::new(),
             created_at_ms: now,
@@ -192,7 +202,10 @@ impl Service {
         }
         rec.updated_at_ms = now;
         self.put_secret_record(key, &rec)?;
-        Ok(json!({"ok": true, "key": key, "version": version}))
+        Ok(SecretWritten {
+            key: key.to_string(),
+            version,
+        })
     }
 
     /// `GET /secrets/{key}[?version=N]`.
@@ -201,7 +214,7 @@ impl Service {
         p: &Principal,
         key: &str,
         version: Option<u32>,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<SecretRead> {
         check_secret_key(key)?;
         self.authorize(p, Action::Read, key)?;
         if version.is_some() {
@@ -222,13 +235,16 @@ impl Service {
         let plain = db.open_secret_value(key.as_bytes(), v.version, &sealed)?;
         let text = std::str::from_utf8(&plain)
             .map_err(|_| ServiceError::internal("stored secret is not UTF-8"))?;
-        Ok(
-            json!({"ok": true, "key": key, "value": text, "version": v.version, "created_at": v.created_at_ms}),
-        )
+        Ok(SecretRead {
+            key: key.to_string(),
+            version: v.version,
+            value: Zeroizing::new(text.to_string()),
+            created_at_ms: v.created_at_ms,
+        })
     }
 
     /// `DELETE /secrets/{key}`: marks it deleted (purge removes it).
-    pub fn delete_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
+    pub fn delete_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<SecretDeleted> {
         check_secret_key(key)?;
         self.authorize(p, Action::Write, key)?;
         let mut rec = self
@@ -237,12 +253,14 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found(format!("no secret '{key}'")))?;
         rec.deleted_at_ms = Some(now_ms());
         self.put_secret_record(key, &rec)?;
-        Ok(json!({"ok": true, "key": key, "deleted": true}))
+        Ok(SecretDeleted {
+            key: key.to_string(),
+        })
     }
 
     /// `POST /secrets/{key}/purge`: removes a deleted secret and every
     /// version of it.
-    pub fn purge_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
+    pub fn purge_secret(&mut self, p: &Principal, key: &str) -> ServiceResult<SecretPurged> {
         check_secret_key(key)?;
         self.authorize(p, Action::Purge, key)?;
         let rec = self
@@ -259,14 +277,16 @@ impl Service {
             ns: Namespace::Secrets,
             key: key.as_bytes().to_vec(),
         }])?;
-        Ok(json!({"ok": true, "key": key, "purged": true}))
+        Ok(SecretPurged {
+            key: key.to_string(),
+        })
     }
 
     /// `GET /secrets?prefix=P`: metadata only, sorted by key, filtered to
     /// the keys `vault:read_metadata` allows. A non-admin with no statement
     /// allowing `vault:read_metadata` on anything gets 403, not an empty
     /// list.
-    pub fn list_secrets(&self, p: &Principal, prefix: &str) -> ServiceResult<Json> {
+    pub fn list_secrets(&self, p: &Principal, prefix: &str) -> ServiceResult<SecretList> {
         let statements = self.statements_for(p);
         if !p.is_admin()
             && !statements
@@ -294,27 +314,32 @@ impl Service {
                 continue;
             }
             let Value::Bytes(b) = &e.value else { continue };
-            let rec: SecretRecord = super::accounts::decode_record(b)?;
+            let rec: SecretRecord = decode_record(b)?;
             if rec.deleted_at_ms.is_some() {
                 continue;
             }
-            out.push(json!({
-                "key": String::from_utf8_lossy(k),
-                "versions": rec.versions.len(),
-                "latest_version": rec.versions.last().map_or(0, |v| v.version),
-                "created_at": rec.created_at_ms,
-                "updated_at": rec.updated_at_ms,
-            }));
+            out.push(SecretSummary {
+                key: name.to_string(),
+                versions: rec.versions.len(),
+                latest_version: rec.versions.last().map_or(0, |v| v.version),
+                created_at_ms: rec.created_at_ms,
+                updated_at_ms: rec.updated_at_ms,
+            });
         }
-        out.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
-        Ok(json!({"ok": true, "secrets": out}))
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(SecretList(out))
     }
 
     /// `POST /config/{key}` (admins): any JSON value.
-    pub fn put_config(&mut self, p: &Principal, key: &str, value: &Json) -> ServiceResult<Json> {
+    pub fn put_config(
+        &mut self,
+        p: &Principal,
+        key: &str,
+        value: ConfigValue,
+    ) -> ServiceResult<ConfigWritten> {
         validate_key(key, CONFIG_PREFIX)?;
         self.require_admin(p)?;
-        let bytes = serde_json::to_vec(value).map_err(|e| ServiceError::internal(e.to_string()))?;
+        let bytes = value.0;
         if bytes.len() > MAX_SECRET_LEN {
             return Err(ServiceError::new(
                 Kind::TooLarge,
@@ -328,12 +353,14 @@ impl Service {
             value: Value::Bytes(bytes),
             expires_at_ms: 0,
         }])?;
-        Ok(json!({"ok": true, "key": key}))
+        Ok(ConfigWritten {
+            key: key.to_string(),
+        })
     }
 
     /// `GET /config/{key}`: any authenticated caller, or anyone without
     /// `--require-auth` (`p` is `None` then).
-    pub fn get_config(&self, p: Option<&Principal>, key: &str) -> ServiceResult<Json> {
+    pub fn get_config(&self, p: Option<&Principal>, key: &str) -> ServiceResult<ConfigRead> {
         validate_key(key, CONFIG_PREFIX)?;
         if p.is_none() && !self.anonymous_config_reads() {
             return Err(ServiceError::unauthorized());
@@ -346,12 +373,13 @@ impl Service {
         let Value::Bytes(b) = &e.value else {
             return Err(ServiceError::internal("config record has the wrong type"));
         };
-        let value: Json = serde_json::from_slice(b)
-            .map_err(|_| ServiceError::internal("stored config is not JSON"))?;
-        Ok(json!({"ok": true, "key": key, "value": value}))
+        Ok(ConfigRead {
+            key: key.to_string(),
+            value: ConfigValue(b.clone()),
+        })
     }
 
-    pub fn delete_config(&mut self, p: &Principal, key: &str) -> ServiceResult<Json> {
+    pub fn delete_config(&mut self, p: &Principal, key: &str) -> ServiceResult<ConfigDeleted> {
         validate_key(key, CONFIG_PREFIX)?;
         self.require_admin(p)?;
         let db = self.open_db()?;
@@ -366,33 +394,9 @@ impl Service {
             ns: Namespace::Config,
             key: key.as_bytes().to_vec(),
         }])?;
-        Ok(json!({"ok": true, "key": key, "deleted": true}))
-    }
-}
-
-/// One version of a secret as a backup carries it: the value in clear
-/// (the whole payload is sealed under the backup key).
-#[derive(Serialize, Deserialize)]
-struct PortableVersion {
-    version: u32,
-    created_at_ms: u64,
-    value: String,
-}
-
-/// A secret as a backup carries it.
-#[derive(Serialize, Deserialize)]
-struct PortableSecret {
-    versions: Vec<PortableVersion>,
-    created_at_ms: u64,
-    updated_at_ms: u64,
-    deleted_at_ms: Option<u64>,
-}
-
-impl Drop for PortableSecret {
-    fn drop(&mut self) {
-        for v in &mut self.versions {
-            zeroize::Zeroize::zeroize(&mut v.value);
-        }
+        Ok(ConfigDeleted {
+            key: key.to_string(),
+        })
     }
 }
 
@@ -405,8 +409,8 @@ impl Service {
         key: &str,
         stored: &[u8],
         history: bool,
-    ) -> ServiceResult<(zeroize::Zeroizing<Vec<u8>>, bool)> {
-        let mut rec: SecretRecord = super::accounts::decode_record(stored)?;
+    ) -> ServiceResult<(Zeroizing<Vec<u8>>, bool)> {
+        let mut rec: SecretRecord = decode_record(stored)?;
         let older = rec.versions.len().saturating_sub(1);
         let cut = !history && older > 0;
         if cut {
@@ -431,9 +435,9 @@ impl Service {
                 value,
             });
         }
-        serde_json::to_vec(&portable)
-            .map(|bytes| (zeroize::Zeroizing::new(bytes), cut))
-            .map_err(|e| ServiceError::internal(e.to_string()))
+        encode_record(&portable)
+            .map(|bytes| (Zeroizing::new(bytes), cut))
+            .map_err(ServiceError::from)
     }
 
     /// The inverse of [`Service::export_secret`] for this database: checks
@@ -445,7 +449,7 @@ impl Service {
             super::backup::refused(format!("the backup's record of secret '{key}' {why}"))
         };
         let portable: PortableSecret =
-            serde_json::from_slice(portable).map_err(|_| bad("is not readable"))?;
+            decode_record(portable).map_err(|_| bad("is not readable"))?;
         if portable.versions.is_empty() || portable.versions.len() > MAX_VERSIONS {
             return Err(bad("has no versions or too many"));
         }
@@ -469,6 +473,6 @@ impl Service {
                 sealed: hex::encode(sealed),
             });
         }
-        serde_json::to_vec(&rec).map_err(|e| ServiceError::internal(e.to_string()))
+        encode_record(&rec).map_err(ServiceError::from)
     }
 }

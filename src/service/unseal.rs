@@ -17,10 +17,10 @@
 //! share) and, once unsealed, one `sys.unseal` event records the unseal,
 //! its peer and how many refusals came before it.
 
+use super::results::UnsealProgress;
 use super::{Kind, Service, ServiceError, ServiceResult};
 use crate::crypto::shares::{parse_share, Progress, ShareCollector, ShareError};
 use crate::database::Database;
-use serde_json::{json, Value as Json};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -51,12 +51,16 @@ impl Default for UnsealShares {
     }
 }
 
-fn progress_json(p: Option<&Progress>) -> Json {
+fn still_sealed(p: Option<&Progress>) -> UnsealProgress {
     match p {
-        Some(p) => {
-            json!({"ok": true, "sealed": true, "progress": p.have, "threshold": p.threshold})
-        }
-        None => json!({"ok": true, "sealed": true, "progress": 0, "threshold": null}),
+        Some(p) => UnsealProgress::Sealed {
+            have: p.have,
+            threshold: Some(p.threshold),
+        },
+        None => UnsealProgress::Sealed {
+            have: 0,
+            threshold: None,
+        },
     }
 }
 
@@ -102,7 +106,7 @@ impl Service {
         share: Option<&str>,
         reset: bool,
         peer: IpAddr,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<UnsealProgress> {
         match &self.db {
             super::DbState::Sealed(_) => {}
             super::DbState::Fresh(_) => return Err(ServiceError::not_bootstrapped()),
@@ -128,7 +132,7 @@ impl Service {
             self.unseal.collector.clear();
             self.unseal.started = None;
             crate::log_notice!("unseal: progress reset by {peer}");
-            return Ok(progress_json(None));
+            return Ok(still_sealed(None));
         }
         let text = share.ok_or_else(|| ServiceError::bad_request("\"share\" is required"))?;
         let now = Instant::now();
@@ -149,7 +153,7 @@ impl Service {
                 progress.have,
                 progress.threshold
             );
-            return Ok(progress_json(Some(&progress)));
+            return Ok(still_sealed(Some(&progress)));
         }
         let cert = match self.unseal.collector.combine() {
             Ok(c) => c,
@@ -199,7 +203,7 @@ impl Service {
                     ("ok", None),
                     Some(peer),
                 );
-                Ok(json!({"ok": true, "sealed": false}))
+                Ok(UnsealProgress::Unsealed)
             }
             Err(e) => {
                 // The file is not usable (damaged or tampered): it stays

@@ -8,34 +8,20 @@
 //! API keys are deleted with it, and refused while it is disabled.
 
 use super::accounts::{self, ApiKeyRecord, Role, UserRecord};
+use super::records::StoredRecord;
+use super::results::{
+    ApiKeyDeleted, ApiKeyList, ApiKeyMinted, ApiKeyView, PasswordChanged, UserDeleted, UserList,
+    UserStatusChanged, UserView,
+};
 use super::work::{Job, Then, Work};
 use super::{Kind, Principal, Service, ServiceError, ServiceResult, Via};
 use crate::database::now_ms;
 use crate::store::record::{Mutation, Namespace, Value};
-use serde_json::{json, Value as Json};
 use std::net::IpAddr;
 use zeroize::Zeroizing;
 
-fn user_json(u: &UserRecord) -> Json {
-    json!({"username": u.username, "role": u.role.as_str(), "created_at": u.created_at_ms, "disabled": u.disabled})
-}
-
-fn key_json(k: &ApiKeyRecord) -> Json {
-    json!({"id": k.id, "owner": k.owner, "label": k.label, "created_at": k.created_at_ms})
-}
-
-pub fn parse_role(s: &str) -> ServiceResult<Role> {
-    match s {
-        "admin" => Ok(Role::Admin),
-        "user" => Ok(Role::User),
-        _ => Err(ServiceError::bad_request(
-            "role must be \"admin\" or \"user\"",
-        )),
-    }
-}
-
 impl Service {
-    fn records<T: for<'de> serde::Deserialize<'de>>(&self, prefix: &str) -> ServiceResult<Vec<T>> {
+    fn records<T: StoredRecord>(&self, prefix: &str) -> ServiceResult<Vec<T>> {
         let db = self.open_db()?;
         let now = now_ms();
         let mut out = Vec::new();
@@ -50,11 +36,11 @@ impl Service {
         Ok(out)
     }
 
-    pub fn list_users(&self, p: &Principal) -> ServiceResult<Json> {
+    pub fn list_users(&self, p: &Principal) -> ServiceResult<UserList> {
         self.require_admin(p)?;
         let mut users: Vec<UserRecord> = self.records(accounts::USER_PREFIX)?;
         users.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(json!({"ok": true, "users": users.iter().map(user_json).collect::<Vec<_>>()}))
+        Ok(UserList(users.iter().map(UserView::from).collect()))
     }
 
     pub fn begin_create_user(
@@ -94,7 +80,7 @@ impl Service {
         username: &str,
         role: Role,
         hash: String,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<UserView> {
         if self.user(username)?.is_some() {
             return Err(ServiceError::new(
                 Kind::Conflict,
@@ -110,10 +96,10 @@ impl Service {
             disabled: false,
         };
         self.commit(vec![accounts::put_user(&user)?])?;
-        Ok(json!({"ok": true, "user": user_json(&user)}))
+        Ok(UserView::from(&user))
     }
 
-    pub fn delete_user(&mut self, p: &Principal, username: &str) -> ServiceResult<Json> {
+    pub fn delete_user(&mut self, p: &Principal, username: &str) -> ServiceResult<UserDeleted> {
         self.require_admin(p)?;
         let user = self
             .user(username)?
@@ -141,7 +127,10 @@ impl Service {
         self.commit(muts)?;
         self.unindex_owner(username);
         self.forget_user_attachments(username);
-        Ok(json!({"ok": true, "deleted": username, "sessions_revoked": revoked}))
+        Ok(UserDeleted {
+            username: username.to_string(),
+            sessions_revoked: revoked,
+        })
     }
 
     /// Whether `username` is the only enabled admin (who may be neither
@@ -167,7 +156,7 @@ impl Service {
         p: &Principal,
         username: &str,
         disabled: bool,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<UserStatusChanged> {
         self.require_admin(p)?;
         let mut user = self
             .user(username)?
@@ -187,7 +176,10 @@ impl Service {
         };
         muts.push(accounts::put_user(&user)?);
         self.commit(muts)?;
-        Ok(json!({"ok": true, "user": user_json(&user), "sessions_revoked": revoked}))
+        Ok(UserStatusChanged {
+            user: UserView::from(&user),
+            sessions_revoked: revoked,
+        })
     }
 
     /// `POST /auth/users/{name}/password`. A user changing its own password
@@ -270,7 +262,7 @@ impl Service {
         username: &str,
         stamp: &str,
         hash: String,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<PasswordChanged> {
         let mut user = self
             .user(username)?
             .ok_or_else(|| ServiceError::not_found(format!("no user '{username}'")))?;
@@ -285,16 +277,18 @@ impl Service {
         let (mut muts, revoked) = self.revoke_sessions(username);
         muts.push(accounts::put_user(&user)?);
         self.commit(muts)?;
-        Ok(json!({"ok": true, "sessions_revoked": revoked}))
+        Ok(PasswordChanged {
+            sessions_revoked: revoked,
+        })
     }
 
-    pub fn list_api_keys(&self, p: &Principal) -> ServiceResult<Json> {
+    pub fn list_api_keys(&self, p: &Principal) -> ServiceResult<ApiKeyList> {
         let mut keys: Vec<ApiKeyRecord> = self.records(accounts::API_KEY_PREFIX)?;
         if !p.is_admin() {
             keys.retain(|k| k.owner == p.name);
         }
         keys.sort_by(|a, b| a.created_at_ms.cmp(&b.created_at_ms).then(a.id.cmp(&b.id)));
-        Ok(json!({"ok": true, "api_keys": keys.iter().map(key_json).collect::<Vec<_>>()}))
+        Ok(ApiKeyList(keys.iter().map(ApiKeyView::from).collect()))
     }
 
     /// Mints a key for `owner` (admins only for someone else). The token is
@@ -304,7 +298,7 @@ impl Service {
         p: &Principal,
         owner: Option<&str>,
         label: &str,
-    ) -> ServiceResult<Json> {
+    ) -> ServiceResult<ApiKeyMinted> {
         let owner = match owner {
             Some(o) if o != p.name => {
                 self.require_admin(p)?;
@@ -328,10 +322,13 @@ impl Service {
         let key = accounts::new_api_key(&owner, label, now_ms())?;
         self.commit(vec![accounts::put_api_key(&key.record)?])?;
         self.index_api_key(&key.record);
-        Ok(json!({"ok": true, "api_key": key.token.as_str(), "key": key_json(&key.record)}))
+        Ok(ApiKeyMinted {
+            key: ApiKeyView::from(&key.record),
+            token: key.token,
+        })
     }
 
-    pub fn delete_api_key(&mut self, p: &Principal, id: &str) -> ServiceResult<Json> {
+    pub fn delete_api_key(&mut self, p: &Principal, id: &str) -> ServiceResult<ApiKeyDeleted> {
         let keys: Vec<ApiKeyRecord> = self.records(accounts::API_KEY_PREFIX)?;
         let key = keys
             .into_iter()
@@ -345,6 +342,6 @@ impl Service {
             key: accounts::api_key_key(id),
         }])?;
         self.unindex_api_key(id);
-        Ok(json!({"ok": true, "deleted": id}))
+        Ok(ApiKeyDeleted { id: id.to_string() })
     }
 }

@@ -190,10 +190,7 @@ impl EventLoop {
                 Protocol::Http(http) => http.parked.take(),
                 Protocol::Wire(_) => None,
             });
-        let resp = match result {
-            Ok(j) => Response::ok(&j),
-            Err(e) => Response::from_service_error(&e),
-        };
+        let resp = routes::finished_response(result);
         match parked {
             Some(parked) => self.answer_http(slot, parked, resp),
             None => self.push_response(slot, resp, false),

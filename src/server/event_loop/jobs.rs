@@ -21,7 +21,7 @@ use crate::{log_notice, log_warn};
 use std::collections::HashMap;
 
 /// What finished work gives the protocol that asked for it.
-pub(super) type Finished = ServiceResult<serde_json::Value>;
+pub(super) type Finished = ServiceResult<crate::service::results::Finished>;
 
 /// A job on the pool: who asked, and what to do with its output.
 struct Parked {

@@ -1,65 +1,53 @@
 //! The HTTP API of SPEC §5: path and method → one call on the service.
-//! This module only translates: it reads JSON bodies, picks the service
-//! function, and turns its result into a [`Response`]. It also records the
-//! audit event of each request ([`describe`] names it): every auth,
-//! secret, config and policy operation whatever its outcome, and every
-//! other request that ends in 401 or 403. Events of requests parked on the
+//! This module only dispatches: [`super::body`] reads the JSON body into
+//! the service's typed request, the service acts, and [`super::render`]
+//! turns its typed result into the JSON answer. It also records the audit
+//! event of each request ([`describe`] names it): every auth, secret,
+//! config and policy operation whatever its outcome, and every other
+//! request that ends in 401 or 403. Events of requests parked on the
 //! worker pool are recorded by the service when they finish.
+//!
+//! Where the service checks the caller before it reads a body (policies,
+//! backup, restore), the route runs those checks first, so a request that
+//! is both unauthorized and malformed is refused as unauthorized.
 
+use super::body::{self, Object};
+use super::render::{self, RenderJson};
 use super::request::Request;
 use super::response::Response;
 use crate::service::audit::{AuditQuery, ANONYMOUS};
-use crate::service::users::parse_role;
+use crate::service::results::Finished;
 use crate::service::work::Work;
 use crate::service::{Kind, Principal, Service, ServiceError, ServiceResult};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::net::IpAddr;
 
 /// What handling a request produced.
 pub enum Routed {
     Reply(Response),
-    /// Needs a worker; the reply is built by [`finish`] when it returns.
+    /// Needs a worker; the reply is built by [`finished_response`] when it
+    /// returns.
     Defer(Work),
 }
 
-fn body_object(req: &Request) -> ServiceResult<Map<String, Json>> {
-    if req.body.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Json>(&req.body) {
-        Ok(Json::Object(m)) => Ok(m),
-        Ok(_) => Err(ServiceError::bad_request("the body must be a JSON object")),
-        Err(e) => Err(ServiceError::bad_request(format!(
-            "the body is not valid JSON: {e}"
-        ))),
-    }
+fn reply<T: RenderJson>(r: ServiceResult<T>) -> Routed {
+    reply_json(r.map(|x| x.to_json()))
 }
 
-fn str_field<'a>(m: &'a Map<String, Json>, name: &str) -> ServiceResult<&'a str> {
-    match m.get(name) {
-        Some(Json::String(s)) => Ok(s),
-        Some(_) => Err(ServiceError::bad_request(format!(
-            "\"{name}\" must be a string"
-        ))),
-        None => Err(ServiceError::bad_request(format!("\"{name}\" is required"))),
-    }
+fn reply_json(r: ServiceResult<Json>) -> Routed {
+    Routed::Reply(response(r))
 }
 
-fn opt_str_field<'a>(m: &'a Map<String, Json>, name: &str) -> ServiceResult<Option<&'a str>> {
-    match m.get(name) {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ServiceError::bad_request(format!(
-            "\"{name}\" must be a string"
-        ))),
-    }
-}
-
-fn reply(r: ServiceResult<Json>) -> Routed {
-    Routed::Reply(match r {
+fn response(r: ServiceResult<Json>) -> Response {
+    match r {
         Ok(j) => Response::ok(&j),
         Err(e) => Response::from_service_error(&e),
-    })
+    }
+}
+
+/// The answer to a request that was parked on the worker pool.
+pub fn finished_response(r: ServiceResult<Finished>) -> Response {
+    response(r.map(|f| f.to_json()))
 }
 
 fn defer(r: ServiceResult<Work>) -> Routed {
@@ -77,64 +65,16 @@ fn method_not_allowed() -> Routed {
     ))
 }
 
+fn json_body(req: &Request) -> ServiceResult<Object> {
+    body::object(&req.body)
+}
+
 /// Routes one request.
 pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let m = req.method.as_str();
-    // Endpoints that need no credentials.
-    match (m, segs.as_slice()) {
-        ("GET", ["health"]) => return Routed::Reply(Response::ok(&svc.health())),
-        (_, ["health"]) => return method_not_allowed(),
-        ("POST", ["auth", "bootstrap"]) => {
-            let r = body_object(req).and_then(|b| {
-                svc.begin_bootstrap(str_field(&b, "username")?, str_field(&b, "password")?, peer)
-            });
-            if r.is_err() {
-                svc.audit_result(ANONYMOUS, "auth.bootstrap", "", &r, Some(peer));
-            }
-            return defer(r);
-        }
-        (_, ["auth", "bootstrap"]) => return method_not_allowed(),
-        ("POST", ["sys", "unseal"]) => {
-            let r = body_object(req).and_then(|b| {
-                let reset = match b.get("reset") {
-                    None | Some(Json::Null) | Some(Json::Bool(false)) => false,
-                    Some(Json::Bool(true)) => true,
-                    Some(_) => {
-                        return Err(ServiceError::bad_request("\"reset\" must be a boolean"))
-                    }
-                };
-                let share =
-                    opt_str_field(&b, "share")?.map(|s| zeroize::Zeroizing::new(s.to_string()));
-                svc.unseal_with_share(share.as_deref().map(String::as_str), reset, peer)
-            });
-            return reply(r);
-        }
-        (_, ["sys", "unseal"]) => return method_not_allowed(),
-        // Not bootstrapped: nothing but the two endpoints above (and
-        // /metrics, answered by the loop) until POST /auth/bootstrap.
-        _ if !svc.is_bootstrapped() => {
-            return Routed::Reply(Response::from_service_error(
-                &ServiceError::not_bootstrapped(),
-            ))
-        }
-        ("POST", ["auth", "login"]) => {
-            let mut who = ANONYMOUS.to_string();
-            let r = body_object(req).and_then(|b| {
-                let user = str_field(&b, "username")?;
-                who = user.to_string();
-                svc.begin_login(user, str_field(&b, "password")?, peer, false)
-            });
-            if r.is_err() {
-                svc.audit_result(&who, "auth.login", "http", &r, Some(peer));
-            }
-            return defer(r);
-        }
-        (_, ["auth", "login"]) => return method_not_allowed(),
-        ("GET", ["config", key]) if !req.has_authorization => {
-            return reply(svc.get_config(None, key))
-        }
-        _ => {}
+    if let Some(r) = without_credentials(req, svc, m, &segs, peer) {
+        return r;
     }
     if !is_known(&segs) {
         return Routed::Reply(Response::error(404, "not_found", "no such endpoint"));
@@ -149,22 +89,16 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
         }
     };
     match authenticated(req, svc, &principal, m, &segs, peer) {
-        Handled::Done(r) => {
+        Handled::Done(r, snapshot) => {
             let denied = r
                 .as_ref()
                 .is_err_and(|e| matches!(e.kind, Kind::Forbidden | Kind::Unauthorized));
             if always_audited(action) || denied {
                 // A backup's or restore's event names the snapshot it made or read.
-                let resource = match &r {
-                    Ok(j) if action.starts_with("admin.") => j
-                        .get("snapshot_id")
-                        .and_then(Json::as_str)
-                        .map_or(resource, |id| format!("snapshot:{id}")),
-                    _ => resource,
-                };
+                let resource = snapshot.map_or(resource, |id| format!("snapshot:{id}"));
                 svc.audit_result(&principal.name, action, &resource, &r, Some(peer));
             }
-            reply(r)
+            reply_json(r)
         }
         Handled::Deferred(w) => {
             if w.is_err() {
@@ -174,6 +108,60 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
         }
         Handled::NoMethod => method_not_allowed(),
     }
+}
+
+/// The endpoints that need no credentials, and the refusal of everything
+/// else before bootstrap; `None` for a request that needs credentials.
+fn without_credentials(
+    req: &Request,
+    svc: &mut Service,
+    m: &str,
+    segs: &[&str],
+    peer: IpAddr,
+) -> Option<Routed> {
+    Some(match (m, segs) {
+        ("GET", ["health"]) => Routed::Reply(Response::ok(&svc.health().to_json())),
+        (_, ["health"]) => method_not_allowed(),
+        ("POST", ["auth", "bootstrap"]) => {
+            let r = json_body(req).and_then(|b| {
+                let username = body::required_str(&b, "username")?;
+                svc.begin_bootstrap(username, body::required_str(&b, "password")?, peer)
+            });
+            if r.is_err() {
+                svc.audit_result(ANONYMOUS, "auth.bootstrap", "", &r, Some(peer));
+            }
+            defer(r)
+        }
+        (_, ["auth", "bootstrap"]) => method_not_allowed(),
+        ("POST", ["sys", "unseal"]) => reply(json_body(req).and_then(|b| {
+            let u = body::unseal_request(&b)?;
+            svc.unseal_with_share(u.share.as_deref().map(String::as_str), u.reset, peer)
+        })),
+        (_, ["sys", "unseal"]) => method_not_allowed(),
+        // Not bootstrapped: nothing but the two endpoints above (and
+        // /metrics, answered by the loop) until POST /auth/bootstrap.
+        _ if !svc.is_bootstrapped() => Routed::Reply(Response::from_service_error(
+            &ServiceError::not_bootstrapped(),
+        )),
+        ("POST", ["auth", "login"]) => {
+            let mut who = ANONYMOUS.to_string();
+            let r = json_body(req).and_then(|b| {
+                let user = body::required_str(&b, "username")?;
+                who = user.to_string();
+                svc.begin_login(user, body::required_str(&b, "password")?, peer, false)
+            });
+            if r.is_err() {
+                svc.audit_result(&who, "auth.login", "http", &r, Some(peer));
+            }
+            defer(r)
+        }
+        (_, ["auth", "login"]) => method_not_allowed(),
+        ("GET", ["config", key]) if !req.has_authorization => reply_json(
+            svc.get_config(None, key)
+                .and_then(|c| render::config_read(&c)),
+        ),
+        _ => return None,
+    })
 }
 
 /// `GET /metrics` access (SPEC §5): with `loopback_ok`
@@ -263,9 +251,15 @@ fn always_audited(action: &str) -> bool {
 
 /// What an authenticated endpoint produced.
 enum Handled {
-    Done(ServiceResult<Json>),
+    /// The answer (or refusal), and the id of the snapshot a backup or
+    /// restore made or read (its audit event names it).
+    Done(ServiceResult<Json>, Option<String>),
     Deferred(ServiceResult<Work>),
     NoMethod,
+}
+
+fn done<T: RenderJson>(r: ServiceResult<T>) -> Handled {
+    Handled::Done(r.map(|x| x.to_json()), None)
 }
 
 fn is_known(segs: &[&str]) -> bool {
@@ -296,81 +290,134 @@ fn authenticated(
     segs: &[&str],
     peer: IpAddr,
 ) -> Handled {
-    use Handled::{Deferred, Done};
+    match segs.first() {
+        Some(&"auth") => accounts(req, svc, p, m, segs, peer),
+        Some(&"secrets") => secrets(req, svc, p, m, segs),
+        Some(&"config") => config(req, svc, p, m, segs),
+        Some(&"policies") => policies(req, svc, p, m, segs),
+        Some(&"admin") => admin(req, svc, p, m, segs, peer),
+        _ => Handled::NoMethod,
+    }
+}
+
+/// `/auth/...`: logout, users, API keys.
+fn accounts(
+    req: &Request,
+    svc: &mut Service,
+    p: &Principal,
+    m: &str,
+    segs: &[&str],
+    peer: IpAddr,
+) -> Handled {
+    use Handled::Deferred;
     match (m, segs) {
-        ("POST", ["auth", "logout"]) => Done(svc.logout(p)),
-        ("GET", ["auth", "users"]) => Done(svc.list_users(p)),
-        ("POST", ["auth", "users"]) => Deferred(body_object(req).and_then(|b| {
-            let role = parse_role(opt_str_field(&b, "role")?.unwrap_or("user"))?;
-            svc.begin_create_user(
-                p,
-                str_field(&b, "username")?,
-                str_field(&b, "password")?,
-                role,
-                Some(peer),
-            )
+        ("POST", ["auth", "logout"]) => done(svc.logout(p)),
+        ("GET", ["auth", "users"]) => done(svc.list_users(p)),
+        ("POST", ["auth", "users"]) => Deferred(json_body(req).and_then(|b| {
+            let u = body::new_user(&b)?;
+            svc.begin_create_user(p, u.username, u.password, u.role, Some(peer))
         })),
-        ("DELETE", ["auth", "users", name]) => Done(svc.delete_user(p, name)),
-        ("POST", ["auth", "users", name, "password"]) => Deferred(body_object(req).and_then(|b| {
-            svc.begin_set_password(
-                p,
-                name,
-                str_field(&b, "password")?,
-                opt_str_field(&b, "current_password")?,
-                peer,
-            )
+        ("DELETE", ["auth", "users", name]) => done(svc.delete_user(p, name)),
+        ("POST", ["auth", "users", name, "password"]) => Deferred(json_body(req).and_then(|b| {
+            let c = body::password_change(&b)?;
+            svc.begin_set_password(p, name, c.password, c.current, peer)
         })),
         ("POST", ["auth", "users", name, verb @ ("disable" | "enable")]) => {
-            Done(svc.set_user_disabled(p, name, *verb == "disable"))
+            done(svc.set_user_disabled(p, name, *verb == "disable"))
         }
-        ("GET", ["auth", "api-keys"]) => Done(svc.list_api_keys(p)),
-        ("POST", ["auth", "api-keys"]) => Done(body_object(req).and_then(|b| {
-            svc.create_api_key(
-                p,
-                opt_str_field(&b, "owner")?,
-                opt_str_field(&b, "label")?.unwrap_or(""),
-            )
+        ("GET", ["auth", "api-keys"]) => done(svc.list_api_keys(p)),
+        ("POST", ["auth", "api-keys"]) => done(json_body(req).and_then(|b| {
+            let k = body::new_api_key(&b)?;
+            svc.create_api_key(p, k.owner, k.label)
         })),
-        ("DELETE", ["auth", "api-keys", id]) => Done(svc.delete_api_key(p, id)),
-        ("GET", ["secrets"]) => Done(svc.list_secrets(p, req.query_value("prefix").unwrap_or(""))),
+        ("DELETE", ["auth", "api-keys", id]) => done(svc.delete_api_key(p, id)),
+        _ => Handled::NoMethod,
+    }
+}
+
+/// `/secrets/...`.
+fn secrets(req: &Request, svc: &mut Service, p: &Principal, m: &str, segs: &[&str]) -> Handled {
+    match (m, segs) {
+        ("GET", ["secrets"]) => done(svc.list_secrets(p, req.query_value("prefix").unwrap_or(""))),
         ("GET", ["secrets", key]) => {
             let version = match req.query_value("version") {
                 None => None,
                 Some(v) => match v.parse::<u32>() {
                     Ok(n) if n > 0 => Some(n),
                     _ => {
-                        return Done(Err(ServiceError::bad_request(
-                            "version must be a positive integer",
-                        )))
+                        return Handled::Done(
+                            Err(ServiceError::bad_request(
+                                "version must be a positive integer",
+                            )),
+                            None,
+                        )
                     }
                 },
             };
-            Done(svc.get_secret(p, key, version))
+            done(svc.get_secret(p, key, version))
         }
-        ("POST", ["secrets", key]) => Done(
-            body_object(req).and_then(|b| svc.put_secret(p, key, str_field(&b, "value")?, false)),
+        ("POST", ["secrets", key]) => done(
+            json_body(req)
+                .and_then(|b| svc.put_secret(p, key, body::required_str(&b, "value")?, false)),
         ),
-        ("DELETE", ["secrets", key]) => Done(svc.delete_secret(p, key)),
-        ("POST", ["secrets", key, "rotate"]) => Done(
-            body_object(req).and_then(|b| svc.put_secret(p, key, str_field(&b, "value")?, true)),
+        ("DELETE", ["secrets", key]) => done(svc.delete_secret(p, key)),
+        ("POST", ["secrets", key, "rotate"]) => done(
+            json_body(req)
+                .and_then(|b| svc.put_secret(p, key, body::required_str(&b, "value")?, true)),
         ),
-        ("POST", ["secrets", key, "purge"]) => Done(svc.purge_secret(p, key)),
-        ("GET", ["config", key]) => Done(svc.get_config(Some(p), key)),
-        ("POST", ["config", key]) => Done(body_object(req).and_then(|b| {
-            let v = b
-                .get("value")
-                .ok_or_else(|| ServiceError::bad_request("\"value\" is required"))?;
-            svc.put_config(p, key, v)
+        ("POST", ["secrets", key, "purge"]) => done(svc.purge_secret(p, key)),
+        _ => Handled::NoMethod,
+    }
+}
+
+/// `/config/{key}`.
+fn config(req: &Request, svc: &mut Service, p: &Principal, m: &str, segs: &[&str]) -> Handled {
+    match (m, segs) {
+        ("GET", ["config", key]) => Handled::Done(
+            svc.get_config(Some(p), key)
+                .and_then(|c| render::config_read(&c)),
+            None,
+        ),
+        ("POST", ["config", key]) => {
+            done(json_body(req).and_then(|b| svc.put_config(p, key, body::config_value(&b)?)))
+        }
+        ("DELETE", ["config", key]) => done(svc.delete_config(p, key)),
+        _ => Handled::NoMethod,
+    }
+}
+
+/// `/policies/...`. The caller (an admin, an open vault, the policy
+/// existing) is checked before the body is read, as the service does.
+fn policies(req: &Request, svc: &mut Service, p: &Principal, m: &str, segs: &[&str]) -> Handled {
+    match (m, segs) {
+        ("GET", ["policies"]) => done(svc.list_policies(p)),
+        ("GET", ["policies", id]) => done(svc.get_policy(p, id)),
+        ("PUT", ["policies", id]) => done(svc.policy_request_allowed(p, None).and_then(|()| {
+            let policy = body::policy_document(id, &req.body)?;
+            svc.put_policy(p, id, policy)
         })),
-        ("DELETE", ["config", key]) => Done(svc.delete_config(p, key)),
-        ("GET", ["policies"]) => Done(svc.list_policies(p)),
-        ("GET", ["policies", id]) => Done(svc.get_policy(p, id)),
-        ("PUT", ["policies", id]) => Done(svc.put_policy(p, id, &req.body)),
-        ("DELETE", ["policies", id]) => Done(svc.delete_policy(p, id)),
+        ("DELETE", ["policies", id]) => done(svc.delete_policy(p, id)),
         ("POST", ["policies", id, verb @ ("attach" | "detach")]) => {
-            Done(body_object(req).and_then(|b| svc.attach_policy(p, id, &b, *verb == "attach")))
+            done(json_body(req).and_then(|b| {
+                svc.policy_request_allowed(p, Some(id))?;
+                svc.attach_policy(p, id, body::attach_target(&b)?, *verb == "attach")
+            }))
         }
-        ("GET", ["admin", "audit"]) => Done(svc.query_audit(
+        _ => Handled::NoMethod,
+    }
+}
+
+/// `/admin/...`: audit, backup, restore, rekey.
+fn admin(
+    req: &Request,
+    svc: &mut Service,
+    p: &Principal,
+    m: &str,
+    segs: &[&str],
+    peer: IpAddr,
+) -> Handled {
+    match (m, segs) {
+        ("GET", ["admin", "audit"]) => done(svc.query_audit(
             p,
             &AuditQuery {
                 since: req.query_value("since"),
@@ -381,19 +428,25 @@ fn authenticated(
             },
         )),
         ("POST", ["admin", "backup"]) => {
-            Done(body_object(req).and_then(|b| svc.admin_backup(p, &b)))
+            let r = json_body(req).and_then(|b| {
+                svc.require_admin(p)?;
+                svc.admin_backup(p, body::backup_request(&b)?)
+            });
+            let snapshot = r.as_ref().ok().map(|b| hex::encode(b.snapshot_id));
+            Handled::Done(r.map(|b| b.to_json()), snapshot)
         }
         ("POST", ["admin", "restore"]) => {
-            Done(body_object(req).and_then(|b| svc.admin_restore(p, &b)))
+            let r = json_body(req).and_then(|b| {
+                svc.require_admin(p)?;
+                svc.admin_restore(p, body::restore_request(&b)?)
+            });
+            let snapshot = r.as_ref().ok().map(|r| hex::encode(r.snapshot_id));
+            Handled::Done(r.map(|r| r.to_json()), snapshot)
         }
-        ("POST", ["admin", "rekey"]) => {
-            Deferred(body_object(req).and_then(|b| match b.keys().next() {
-                Some(k) => Err(ServiceError::bad_request(format!(
-                    "unknown field \"{k}\" (POST /admin/rekey takes no fields)"
-                ))),
-                None => svc.begin_rekey(p, peer),
-            }))
-        }
+        ("POST", ["admin", "rekey"]) => Handled::Deferred(json_body(req).and_then(|b| {
+            body::no_fields(&b)?;
+            svc.begin_rekey(p, peer)
+        })),
         _ => Handled::NoMethod,
     }
 }

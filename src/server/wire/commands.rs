@@ -6,14 +6,15 @@
 //! `AUTH`, `HELLO`, `MULTI`, `EXEC`, `DISCARD`, `QUIT` and `RESET` change
 //! the connection itself and live in the parent module.
 
+use super::errors::keyspace_error_line;
 use super::resp::Reply;
 use super::{ClientInfo, Session, Shared};
 use crate::service::keyspace::{
-    check_key, parse_i64, Condition, ExpireCond, KsError, SetExpiry, SetOptions, Ttl, TtlChange,
-    Txn,
+    check_key, Condition, ExpireCond, KsError, SetExpiry, SetOptions, Ttl, TtlChange, Txn,
 };
 use crate::service::Service;
 use crate::store::State;
+use crate::strict_decimal::parse_i64;
 
 /// Allowed before authentication (`AUTH`, `HELLO`, `QUIT`).
 pub const NOAUTH_OK: u32 = 1;
@@ -189,7 +190,7 @@ fn unknown_subcommand(sub: &[u8], cmd: &str) -> Reply {
 }
 
 fn ks(e: KsError) -> Reply {
-    Reply::Error(e.redis_message())
+    Reply::Error(keyspace_error_line(&e))
 }
 
 fn int_arg(b: &[u8]) -> Result<i64, Reply> {

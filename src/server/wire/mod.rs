@@ -28,16 +28,18 @@
 //! transaction and is staged as one store commit.
 
 pub mod commands;
+pub mod errors;
 pub mod resp;
 
 use crate::database::now_ms;
-use crate::service::keyspace::{Keyspace, KsError, Ticket, Txn};
+use crate::service::keyspace::{Keyspace, Ticket, Txn};
+use crate::service::results::Finished;
 use crate::service::work::Work;
 use crate::service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use crate::store::State;
 use commands::{Post, Spec, IMMEDIATE, KEYED, NOAUTH_OK, NO_MULTI};
+use errors::{auth_error_line, NOAUTH, WRONGPASS};
 use resp::{CommandParser, Limits, Reply};
-use serde_json::Value as Json;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -56,9 +58,6 @@ pub const SLOWLOG_THRESHOLD: Duration = Duration::from_millis(10);
 pub const SLOWLOG_MAX: usize = 128;
 /// The Redis version this server speaks like (`INFO`, `HELLO`).
 pub const REDIS_VERSION: &str = "7.0.0";
-
-const NOAUTH: &str = "NOAUTH Authentication required.";
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// What the loop must do after a command.
 pub enum Step {
@@ -174,13 +173,6 @@ impl Session {
 /// Encodes `r` for the session's protocol into `out`.
 fn emit(s: &Session, r: &Reply, out: &mut Vec<u8>) {
     r.encode(s.resp3, out);
-}
-
-fn error_line(e: &ServiceError) -> String {
-    match e.kind {
-        Kind::Unauthorized => WRONGPASS.to_string(),
-        _ => KsError::Service(e.clone()).redis_message(),
-    }
 }
 
 impl Shared {
@@ -312,7 +304,7 @@ impl Shared {
             // Nothing to authenticate against and no keyspace yet: every
             // command is refused until POST /auth/bootstrap (over HTTP).
             let e = crate::service::ServiceError::not_bootstrapped();
-            emit(s, &Reply::err(error_line(&e)), out);
+            emit(s, &Reply::err(auth_error_line(&e)), out);
             return Step::Continue;
         }
         if s.principal.is_some() {
@@ -589,7 +581,9 @@ impl Shared {
                     self.authenticated(s, p, t);
                     return Ok(None);
                 }
-                Err(e) if e.kind != Kind::Unauthorized => return Err(Reply::err(error_line(&e))),
+                Err(e) if e.kind != Kind::Unauthorized => {
+                    return Err(Reply::err(auth_error_line(&e)))
+                }
                 Err(_) => {}
             }
             let default_user = user.is_some() && matches!(svc.user("default"), Ok(Some(_)));
@@ -640,7 +634,7 @@ impl Shared {
                 Err(Reply::err(if e.kind == Kind::BadRequest {
                     WRONGPASS.to_string()
                 } else {
-                    error_line(&e)
+                    auth_error_line(&e)
                 }))
             }
         }
@@ -678,7 +672,7 @@ impl Shared {
     ) -> Step {
         let mut proto = if s.resp3 { 3 } else { 2 };
         if let Some(v) = args.get(1) {
-            match resp::parse_i64(v) {
+            match crate::strict_decimal::parse_i64(v) {
                 None => {
                     emit(
                         s,
@@ -789,16 +783,15 @@ impl Shared {
         &mut self,
         s: &mut Session,
         svc: &mut Service,
-        result: ServiceResult<Json>,
+        result: ServiceResult<Finished>,
         out: &mut Vec<u8>,
     ) {
         let pending = s.pending.take().unwrap_or(Pending::Auth);
-        let outcome = result.and_then(|j| {
-            let name = j
-                .get("username")
-                .and_then(Json::as_str)
-                .ok_or_else(|| ServiceError::internal("login result without a username"))?;
-            svc.wire_user(name)
+        let outcome = result.and_then(|finished| match finished {
+            Finished::WireAuthenticated(principal) => svc.wire_user(&principal.name),
+            _ => Err(ServiceError::internal(
+                "a password check finished for another kind of request",
+            )),
         });
         match outcome {
             Ok((p, t)) => {
@@ -808,7 +801,7 @@ impl Shared {
                     Pending::Hello { proto, name } => self.finish_hello(s, proto, name, out),
                 }
             }
-            Err(e) => emit(s, &Reply::err(error_line(&e)), out),
+            Err(e) => emit(s, &Reply::err(auth_error_line(&e)), out),
         }
     }
 
