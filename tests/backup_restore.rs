@@ -17,17 +17,14 @@
 //! - no secret value and no backup key in the server log, the audit
 //!   output or the backup file.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{fresh_bootstrapped, Daemon, Options, RED};
+use harness::cli::{self, red};
+use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::fixtures::KEEPER_RECIPE;
+use harness::wire::{bulk, int, ok};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use tempfile::TempDir;
-use wire_support::{bulk, int, ok, Client};
-
-const KEEPER_RECIPE: &str = include_str!("fixtures/seed_policy_keeper.json");
 
 /// Every secret value this file writes: none may appear in a log, an
 /// audit answer or a backup file.
@@ -39,72 +36,24 @@ const SECRET_VALUES: &[&str] = &[
     "alice-password-VALUE-5555",
 ];
 
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
-
-fn red(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(RED)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run red")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn line_value(stdout: &str, prefix: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{stdout}"))
-        .trim()
-        .to_string()
-}
-
-/// `red bootstrap` into `db`: (certificate, admin API key).
+/// `red bootstrap` into `db` (password from a file): (certificate, admin
+/// API key).
 fn cli_bootstrap(dir: &Path, db: &Path) -> (String, String) {
     let pw = dir.join("admin-password");
     std::fs::write(&pw, "new-admin-password-123\n").expect("password file");
-    let o = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().expect("utf-8 path"),
-            "--vault",
-            "--username",
-            "admin",
-            "--password-file",
-            pw.to_str().expect("utf-8 path"),
-            "--print-certificate",
-        ],
-        &[],
-    );
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "bootstrap: {out}{err}");
-    (
-        line_value(&out, "certificate: "),
-        line_value(&out, "api key: "),
-    )
-}
-
-fn wire(d: &Daemon, key: &str) -> Client {
-    let mut c = Client::connect(d.wire_port);
-    assert_eq!(c.cmd(&["AUTH", key]), ok());
-    c
+    let o = cli::bootstrap_cmd(db, "admin")
+        .arg("--password-file")
+        .arg(&pw)
+        .arg("--print-certificate")
+        .run();
+    assert_eq!(o.code, 0, "bootstrap: {}", o.describe(&[]));
+    (o.line_value("certificate: "), o.line_value("api key: "))
 }
 
 /// Fills a database with one of everything a backup carries; returns
 /// alice's API key.
 fn populate(d: &Daemon, admin: &str) -> String {
-    let mut c = wire(d, admin);
+    let mut c = d.client_authed(&[admin]);
     assert_eq!(c.cmd(&["SET", "plain", "value-1"]), ok());
     assert_eq!(c.cmd(&["SET", "ttl", "soon", "EX", "3600"]), ok());
     assert_eq!(c.cmd(&["HSET", "h", "f1", "v1", "f2", "v2"]), int(2));
@@ -152,10 +101,10 @@ fn populate(d: &Daemon, admin: &str) -> String {
 
 /// Everything [`populate`] wrote, checked on a (restored) server.
 fn verify_all(d: &Daemon, admin: &str, context: &str) {
-    let mut c = wire(d, admin);
+    let mut c = d.client_authed(&[admin]);
     assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"), "{context}");
     match c.cmd(&["TTL", "ttl"]) {
-        reddb::server::wire::resp::Value::Integer(t) => {
+        harness::wire::Value::Integer(t) => {
             assert!((3000..=3600).contains(&t), "{context}: ttl {t}")
         }
         other => panic!("{context}: TTL answered {other:?}"),
@@ -202,8 +151,8 @@ fn backup_over_http(d: &Daemon, bearer: &str) -> (String, String, PathBuf) {
     let id = j["snapshot_id"].as_str().expect("snapshot_id").to_string();
     let key = j["backup_key"].as_str().expect("backup_key").to_string();
     let path = PathBuf::from(j["path"].as_str().expect("path"));
-    assert!(common_daemon::is_lower_hex(&id, 32), "{j}");
-    assert!(common_daemon::is_lower_hex(&key, 64), "{j}");
+    assert!(harness::secrets::is_lower_hex(&id, 32), "{j}");
+    assert!(harness::secrets::is_lower_hex(&key, 64), "{j}");
     assert_eq!(
         path.file_name().and_then(|n| n.to_str()),
         Some(format!("reddb-backup-{id}.rdbk").as_str())
@@ -223,7 +172,7 @@ fn assert_no_secret_in(haystack: &[u8], extra: &[&str], what: &str) {
 
 #[test]
 fn rotation_procedure_end_to_end() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     let alice_key = populate(&old, &boot.api_key);
     verify_all(&old, &boot.api_key, "the source, before the backup");
@@ -263,7 +212,7 @@ fn rotation_procedure_end_to_end() {
     );
 
     // 2. A fresh instance with a NEW certificate.
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
     assert_ne!(new_cert, boot.certificate);
@@ -327,16 +276,11 @@ fn rotation_procedure_end_to_end() {
 
     // 5. The old certificate opens nothing in the new file.
     let db = new_db.to_str().expect("utf-8");
-    let o = red(
-        &["check", "--path", db],
-        &[("REDDB_CERTIFICATE", &boot.certificate)],
-    );
-    let (out, err) = text(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(10),
-        "old cert on the new file: {out}{err}"
-    );
+    let o = red(&["check", "--path", db])
+        .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+        .run();
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 10, "old cert on the new file: {out}{err}");
     assert!(err.contains("wrong certificate"), "{err}");
     let r = Daemon::try_start(&new_db, &Options::new().certificate(&boot.certificate));
     assert_eq!(
@@ -354,12 +298,12 @@ fn rotation_procedure_end_to_end() {
 
 #[test]
 fn skip_vault_restores_only_keyspace_and_config() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     populate(&old, &boot.api_key);
     let (id, key, file) = backup_over_http(&old, &boot.api_key);
     assert_eq!(old.stop(), 0);
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
     std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name"))).expect("copy");
@@ -375,7 +319,7 @@ fn skip_vault_restores_only_keyspace_and_config() {
     assert_eq!(j["restored"]["config"], 1, "{j}");
     assert_eq!(j["restored"]["secrets"], 0, "{j}");
     assert_eq!(j["restored"]["users"], 0, "{j}");
-    let mut c = wire(&new, &new_admin);
+    let mut c = new.client_authed(&[&new_admin]);
     assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"));
     new.get("/config/red.config.feature.flags", Some(&new_admin))
         .ok("config");
@@ -387,7 +331,7 @@ fn skip_vault_restores_only_keyspace_and_config() {
 /// Every refusal is clear, audited, and changes nothing.
 #[test]
 fn refusals_change_nothing() {
-    let dir = tmp();
+    let dir = harness::tmp();
     let token = "backup-test-admin-token-0123456789";
     let (mut d, boot) =
         fresh_bootstrapped(dir.path(), &Options::new().env("RED_ADMIN_TOKEN", token));
@@ -543,40 +487,42 @@ fn refusals_change_nothing() {
 
 #[test]
 fn offline_backup_and_restore() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     populate(&old, &boot.api_key);
     let old_db = old_dir.path().join("data.rdb");
     let old_db_s = old_db.to_str().expect("utf-8").to_string();
     let cert_env = [("REDDB_CERTIFICATE", boot.certificate.as_str())];
     // A running server holds the lock: offline backup refuses (exit 14).
-    let o = red(&["backup", "--path", &old_db_s], &cert_env);
-    assert_eq!(o.status.code(), Some(14), "{:?}", text(&o));
+    let o = red(&["backup", "--path", &old_db_s]).envs(&cert_env).run();
+    assert_eq!(o.code, 14, "{:?}", (&o.stdout, &o.stderr));
     assert_eq!(old.stop(), 0);
     // Without a certificate: exit 13.
-    let o = red(&["backup", "--path", &old_db_s], &[]);
-    assert_eq!(o.status.code(), Some(13), "{:?}", text(&o));
+    let o = red(&["backup", "--path", &old_db_s]).run();
+    assert_eq!(o.code, 13, "{:?}", (&o.stdout, &o.stderr));
     let before = std::fs::read(&old_db).expect("read");
     let out_path = old_dir.path().join("offline.rdbk");
     let backup_to_out = || {
         let out = out_path.to_str().expect("utf-8");
-        red(&["backup", "--path", &old_db_s, "--out", out], &cert_env)
+        red(&["backup", "--path", &old_db_s, "--out", out])
+            .envs(&cert_env)
+            .run()
     };
     let o = backup_to_out();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 0, "{out}{err}");
     assert!(
         std::fs::read(&old_db).expect("read") == before,
         "backup writes nothing to the database"
     );
-    let key = line_value(&out, "backup key: ");
+    let key = o.line_value("backup key: ");
     assert!(out.contains("secrets 3"), "{out}");
     assert_no_secret_in(out.as_bytes(), &[], "red backup's output");
     // Never overwrites.
     let o = backup_to_out();
-    assert_eq!(o.status.code(), Some(20), "{:?}", text(&o));
+    assert_eq!(o.code, 20, "{:?}", (&o.stdout, &o.stderr));
 
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let new_db_s = new_db.to_str().expect("utf-8").to_string();
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
@@ -588,8 +534,11 @@ fn offline_backup_and_restore() {
         ("REDDB_CERTIFICATE", new_cert.as_str()),
         ("REDDB_BACKUP_KEY_FILE", key_file_s.as_str()),
     ];
-    let restore =
-        |env: &[(&str, &str)]| red(&["restore", "--path", &new_db_s, "--from", from], env);
+    let restore = |env: &[(&str, &str)]| {
+        red(&["restore", "--path", &new_db_s, "--from", from])
+            .envs(env)
+            .run()
+    };
     // Wrong backup key: exit 25, file unchanged.
     let fresh = std::fs::read(&new_db).expect("read");
     let wrong = "ef".repeat(32);
@@ -597,8 +546,8 @@ fn offline_backup_and_restore() {
         ("REDDB_CERTIFICATE", &new_cert),
         ("REDDB_BACKUP_KEY", &wrong),
     ]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(25), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 25, "{out}{err}");
     assert!(err.contains("backup key does not open"), "{err}");
     assert!(!err.contains(&wrong[..16]), "the key is echoed");
     assert!(
@@ -607,17 +556,17 @@ fn offline_backup_and_restore() {
     );
     // No key at all: usage (2).
     let o = restore(&[("REDDB_CERTIFICATE", &new_cert)]);
-    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert_eq!(o.code, 2, "{:?}", (&o.stdout, &o.stderr));
     // The old certificate on the new file: 10.
     let o = restore(&[
         ("REDDB_CERTIFICATE", &boot.certificate),
         ("REDDB_BACKUP_KEY_FILE", &key_file_s),
     ]);
-    assert_eq!(o.status.code(), Some(10), "{:?}", text(&o));
+    assert_eq!(o.code, 10, "{:?}", (&o.stdout, &o.stderr));
     // The real restore.
     let o = restore(&new_env);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 0, "{out}{err}");
     assert!(
         out.contains("secrets 3") && out.contains("kept existing users: admin"),
         "{out}"
@@ -625,8 +574,8 @@ fn offline_backup_and_restore() {
     // Twice: conflict (26), nothing changed.
     let after = std::fs::read(&new_db).expect("read");
     let o = restore(&new_env);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(26), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 26, "{out}{err}");
     assert!(err.contains("already holds"), "{err}");
     assert!(
         std::fs::read(&new_db).expect("read") == after,
@@ -645,7 +594,7 @@ fn offline_backup_and_restore() {
 /// the others, and the answer says how many were cut to the latest.
 #[test]
 fn backup_without_unseal_history_carries_only_the_latest_versions() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     let admin = boot.api_key.as_str();
     let put = |k: &str, v: &str| {
@@ -715,7 +664,7 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
     );
 
     // Restore into a fresh database.
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
     std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))

@@ -7,20 +7,19 @@
 //! were removed; no output ever carries the certificate except combine's
 //! one `certificate:` line, and no refusal quotes a share.
 //!
-//! Failure messages never print a secret: outputs go through [`redact`].
+//! Failure messages never print a secret: outputs go through
+//! [`harness::secrets::redact`].
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::longest_hex_run;
+use harness::cli::{self, red, Output};
+use harness::secrets::{longest_hex_run, redact};
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::shares::{split_with_coefficients, SHARE_TEXT_LEN};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use tempfile::TempDir;
 
-const RED: &str = env!("CARGO_BIN_EXE_red");
 const PASSWORD: &str = "change-me-now";
 
 const SHARE_REFUSED: i32 = 28;
@@ -28,53 +27,6 @@ const SHARES_INSUFFICIENT: i32 = 29;
 const WRONG_CERTIFICATE: i32 = 10;
 const USAGE: i32 = 2;
 const MISSING_CERTIFICATE: i32 = 13;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `red` with exactly `env` (nothing inherited) and `stdin`.
-fn red(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
-    let mut child = Command::new(RED)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn red");
-    {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        // The command may refuse before reading everything: ignore EPIPE.
-        let _ = pipe.write_all(stdin);
-    }
-    let out = child.wait_with_output().expect("wait for red");
-    Run {
-        code: out.status.code().expect("red was killed by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
-    }
-}
-
-/// `text` with every run of 16+ hex digits replaced, for failure messages.
-fn redact(text: &str) -> String {
-    let mut out = String::new();
-    let mut run = String::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_hexdigit() {
-            run.push(c);
-            continue;
-        }
-        out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-        run.clear();
-        out.push(c);
-    }
-    out.pop();
-    out
-}
 
 /// A bootstrapped database and its certificate.
 struct Boot {
@@ -90,30 +42,9 @@ impl Boot {
 }
 
 fn bootstrap() -> Boot {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
-            "--password",
-            PASSWORD,
-            "--print-certificate",
-        ],
-        &[],
-        b"",
-    );
-    assert_eq!(r.code, 0, "bootstrap failed: {}", redact(&r.stderr));
-    let cert = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("certificate: "))
-        .expect("a certificate line")
-        .to_string();
+    let cert = cli::bootstrap(&db, "admin", PASSWORD).certificate;
     Boot {
         _dir: dir,
         db,
@@ -131,19 +62,17 @@ fn boots() -> &'static (Boot, Boot) {
 /// `red certificate split` with the certificate inline; returns the share
 /// texts (without their `share: ` label) after checking the output shape.
 fn split(cert: &str, n: usize, k: usize) -> Vec<String> {
-    let r = red(
-        &[
-            "certificate",
-            "split",
-            "--shares",
-            &n.to_string(),
-            "--threshold",
-            &k.to_string(),
-        ],
-        &[("REDDB_CERTIFICATE", cert)],
-        b"",
-    );
-    assert_eq!(r.code, 0, "split failed: {}", redact(&r.stderr));
+    let r = red(&[
+        "certificate",
+        "split",
+        "--shares",
+        &n.to_string(),
+        "--threshold",
+        &k.to_string(),
+    ])
+    .envs(&[("REDDB_CERTIFICATE", cert)])
+    .run();
+    assert_eq!(r.code, 0, "split failed: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stderr, "", "split wrote to stderr");
     assert!(!r.stdout.contains(cert), "split printed the certificate");
     let shares: Vec<String> = r
@@ -151,7 +80,7 @@ fn split(cert: &str, n: usize, k: usize) -> Vec<String> {
         .lines()
         .map(|l| {
             l.strip_prefix("share: ")
-                .unwrap_or_else(|| panic!("not a share line: {}", redact(l)))
+                .unwrap_or_else(|| panic!("not a share line: {}", redact(l, &[])))
                 .to_string()
         })
         .collect();
@@ -163,36 +92,36 @@ fn split(cert: &str, n: usize, k: usize) -> Vec<String> {
 }
 
 /// Runs combine on `lines` (joined by newlines) with optional `--path`.
-fn combine(lines: &[&str], path: Option<&str>) -> Run {
+fn combine(lines: &[&str], path: Option<&str>) -> Output {
     let mut input = lines.join("\n");
     input.push('\n');
     combine_bytes(input.as_bytes(), path)
 }
 
-fn combine_bytes(input: &[u8], path: Option<&str>) -> Run {
+fn combine_bytes(input: &[u8], path: Option<&str>) -> Output {
     let mut args = vec!["certificate", "combine"];
     if let Some(p) = path {
         args.extend(["--path", p]);
     }
-    red(&args, &[], input)
+    red(&args).stdin(input).run()
 }
 
 /// A refused combine: the expected code, nothing on stdout, one stderr line
 /// that quotes neither a share nor the certificate.
-fn assert_refused(r: &Run, code: i32, mentions: &str, shares: &[String], cert: &str) {
+fn assert_refused(r: &Output, code: i32, mentions: &str, shares: &[String], cert: &str) {
     assert_eq!(
         r.code,
         code,
         "stdout: {} stderr: {}",
-        redact(&r.stdout),
-        redact(&r.stderr)
+        redact(&r.stdout, &[]),
+        redact(&r.stderr, &[])
     );
     assert_eq!(r.stdout, "", "a refused combine printed something");
-    assert_eq!(r.stderr.lines().count(), 1, "{}", redact(&r.stderr));
+    assert_eq!(r.stderr.lines().count(), 1, "{}", redact(&r.stderr, &[]));
     assert!(
         r.stderr.contains(mentions),
         "stderr does not say '{mentions}': {}",
-        redact(&r.stderr)
+        redact(&r.stderr, &[])
     );
     assert!(!r.stderr.contains(cert));
     for s in shares {
@@ -201,13 +130,13 @@ fn assert_refused(r: &Run, code: i32, mentions: &str, shares: &[String], cert: &
     assert!(
         longest_hex_run(r.stderr.as_bytes()) < 16,
         "{}",
-        redact(&r.stderr)
+        redact(&r.stderr, &[])
     );
 }
 
 /// A successful combine: exactly the one line `certificate: <cert>`.
-fn assert_combined(r: &Run, cert: &str) {
-    assert_eq!(r.code, 0, "combine failed: {}", redact(&r.stderr));
+fn assert_combined(r: &Output, cert: &str) {
+    assert_eq!(r.code, 0, "combine failed: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stdout, format!("certificate: {cert}\n"), "wrong output");
     assert_eq!(r.stderr, "");
 }
@@ -244,19 +173,22 @@ fn any_three_of_five_shares_give_the_certificate_that_unseals_the_file() {
     let r = combine(&[&shares[4], &shares[0], &shares[2]], None);
     assert_combined(&r, &boot.cert);
     let combined = r.stdout.trim_end().strip_prefix("certificate: ").unwrap();
-    let check = red(
-        &["check", "--path", boot.path()],
-        &[("REDDB_CERTIFICATE", combined)],
-        b"",
+    let check = red(&["check", "--path", boot.path()])
+        .envs(&[("REDDB_CERTIFICATE", combined)])
+        .run();
+    assert_eq!(
+        check.code,
+        0,
+        "check failed: {}",
+        redact(&check.stderr, &[])
     );
-    assert_eq!(check.code, 0, "check failed: {}", redact(&check.stderr));
     assert!(check.stdout.starts_with("ok: "));
 }
 
 #[test]
 fn split_reads_the_certificate_from_every_source() {
     let (boot, _) = boots();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let file = dir.path().join("certificate");
     std::fs::write(&file, format!("{}\n", boot.cert)).unwrap();
     let file = file.to_str().unwrap();
@@ -265,26 +197,20 @@ fn split_reads_the_certificate_from_every_source() {
         vec![("REDDB_CERTIFICATE_FILE", file)],
         vec![("CREDENTIALS_DIRECTORY", dir_path)],
     ] {
-        let r = red(
-            &["certificate", "split", "--shares", "2", "--threshold=2"],
-            &env,
-            b"",
-        );
-        assert_eq!(r.code, 0, "{}", redact(&r.stderr));
+        let r = red(&["certificate", "split", "--shares", "2", "--threshold=2"])
+            .envs(&env)
+            .run();
+        assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[]));
         let lines: Vec<&str> = r.stdout.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(!r.stdout.contains(&boot.cert));
         assert_combined(&combine(&lines, Some(boot.path())), &boot.cert);
     }
     // The pair rule holds for split as for every command.
-    let r = red(
-        &["certificate", "split", "--shares", "2", "--threshold", "2"],
-        &[
-            ("REDDB_CERTIFICATE", &boot.cert),
-            ("REDDB_CERTIFICATE_FILE", file),
-        ],
-        b"",
-    );
+    let r = red(&["certificate", "split", "--shares", "2", "--threshold", "2"])
+        .env("REDDB_CERTIFICATE", &boot.cert)
+        .env("REDDB_CERTIFICATE_FILE", file)
+        .run();
     assert_eq!(r.code, 12);
     assert_eq!(r.stdout, "");
 }
@@ -384,7 +310,7 @@ fn a_mistyped_share_exit_28() {
     for (bad, why) in &mistyped {
         let r = combine(&[&shares[0], bad], Some(boot.path()));
         assert_refused(&r, SHARE_REFUSED, "line 2: ", &shares, &boot.cert);
-        assert!(r.stderr.contains(why), "{}", redact(&r.stderr));
+        assert!(r.stderr.contains(why), "{}", redact(&r.stderr, &[]));
     }
     // Not a share at all, and input that is not UTF-8.
     let r = combine(&[&shares[0], "certificate: 0123"], None);
@@ -446,7 +372,7 @@ fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
     );
 
     // A fresh (not bootstrapped) file has no certificate to match: 18.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let fresh = dir.path().join("fresh.rdb");
     make_fresh_file(&fresh);
     let r = combine(&[&shares[0], &shares[2]], Some(fresh.to_str().unwrap()));
@@ -483,47 +409,39 @@ fn split_with_bad_counts_is_a_usage_error() {
     for flags in cases {
         let mut args = vec!["certificate", "split"];
         args.extend_from_slice(flags);
-        let r = red(&args, &[("REDDB_CERTIFICATE", &boot.cert)], b"");
-        assert_eq!(r.code, USAGE, "{flags:?}: {}", redact(&r.stderr));
+        let r = red(&args).envs(&[("REDDB_CERTIFICATE", &boot.cert)]).run();
+        assert_eq!(r.code, USAGE, "{flags:?}: {}", redact(&r.stderr, &[]));
         assert_eq!(r.stdout, "", "{flags:?} printed shares");
         assert!(
             r.stderr.starts_with("red: usage: "),
             "{}",
-            redact(&r.stderr)
+            redact(&r.stderr, &[])
         );
         assert!(!r.stderr.contains(&boot.cert));
     }
     // The edges that are allowed.
     for (n, k) in [("2", "2"), ("255", "255"), ("255", "2")] {
-        let r = red(
-            &["certificate", "split", "--shares", n, "--threshold", k],
-            &[("REDDB_CERTIFICATE", &boot.cert)],
-            b"",
-        );
-        assert_eq!(r.code, 0, "{n}/{k}: {}", redact(&r.stderr));
+        let r = red(&["certificate", "split", "--shares", n, "--threshold", k])
+            .envs(&[("REDDB_CERTIFICATE", &boot.cert)])
+            .run();
+        assert_eq!(r.code, 0, "{n}/{k}: {}", redact(&r.stderr, &[]));
         assert_eq!(r.stdout.lines().count(), n.parse::<usize>().unwrap());
     }
     for args in [&["certificate"][..], &["certificate", "rotate"]] {
-        let r = red(args, &[("REDDB_CERTIFICATE", &boot.cert)], b"");
+        let r = red(args).envs(&[("REDDB_CERTIFICATE", &boot.cert)]).run();
         assert_eq!(r.code, USAGE, "{args:?}");
     }
 }
 
 #[test]
 fn split_without_a_certificate_exits_13_and_a_malformed_one_11() {
-    let r = red(
-        &["certificate", "split", "--shares", "3", "--threshold", "2"],
-        &[],
-        b"",
-    );
+    let r = red(&["certificate", "split", "--shares", "3", "--threshold", "2"]).run();
     assert_eq!(r.code, MISSING_CERTIFICATE, "{}", r.stderr);
     assert_eq!(r.stdout, "");
     assert!(r.stderr.contains("missing certificate"));
-    let r = red(
-        &["certificate", "split", "--shares", "3", "--threshold", "2"],
-        &[("REDDB_CERTIFICATE", "0123")],
-        b"",
-    );
+    let r = red(&["certificate", "split", "--shares", "3", "--threshold", "2"])
+        .envs(&[("REDDB_CERTIFICATE", "0123")])
+        .run();
     assert_eq!(r.code, 11);
     assert_eq!(r.stdout, "");
 }
@@ -554,7 +472,7 @@ fn help_names_both_actions_and_the_exit_codes() {
         &["certificate", "--help"],
         &["certificate", "split", "--help"],
     ] {
-        let r = red(args, &[], b"");
+        let r = red(args).run();
         assert_eq!(r.code, 0);
         for word in [
             "certificate split --shares N --threshold K",
@@ -565,7 +483,7 @@ fn help_names_both_actions_and_the_exit_codes() {
             assert!(r.stdout.contains(word), "{args:?} help lacks {word}");
         }
     }
-    let r = red(&["help"], &[], b"");
+    let r = red(&["help"]).run();
     assert!(r.stdout.contains("red certificate split"));
     assert!(r.stdout.contains("red certificate combine"));
 }

@@ -10,89 +10,22 @@
 //! Failure messages never quote a secret: anything that could be one is
 //! passed through [`redact`] first.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{longest_hex_run, xorshift_bytes};
-
+use harness::cli::{self, red};
+use harness::rng::Rng;
+use harness::secrets::{contains, is_lower_hex, longest_hex_run, redact};
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::password::verify_password;
 use reddb::database::{now_ms, open_pager, Database};
 use reddb::service::accounts::{self, UserRecord};
 use reddb::store::record::{Mutation, Namespace, Value};
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use tempfile::TempDir;
 
-const RED: &str = env!("CARGO_BIN_EXE_red");
 const PASSWORD: &str = "change-me-now";
-
-/// What one run of `red` produced.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `red` with exactly `env` as its environment (nothing inherited, so a
-/// stray `REDDB_CERTIFICATE` or `CREDENTIALS_DIRECTORY` of the developer's
-/// shell cannot change a result) and `stdin` as standard input.
-fn red(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
-    let mut cmd = Command::new(RED);
-    cmd.args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    let mut child = cmd.spawn().expect("spawn red");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        pipe.write_all(input).expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("wait for red");
-    Run {
-        code: out.status.code().expect("red was killed by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-/// `text` safe to show in a failure message: every given secret and every
-/// run of 16+ hex digits is replaced.
-fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut s = text.to_string();
-    for secret in secrets.iter().filter(|x| !x.is_empty()) {
-        s = s.replace(secret, "[SECRET]");
-    }
-    let mut out = String::new();
-    let mut run = String::new();
-    for c in s.chars() {
-        if c.is_ascii_hexdigit() {
-            run.push(c);
-            continue;
-        }
-        out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-        run.clear();
-        out.push(c);
-    }
-    out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
@@ -115,44 +48,14 @@ impl Boot {
 /// Bootstraps `D/data.rdb` with `--password` and `--print-certificate` and
 /// parses the seed lines (the full format is asserted by its own test).
 fn bootstrap(username: &str, password: &str) -> Boot {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
-    let path = db.to_str().expect("UTF-8 temp path").to_string();
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            &path,
-            "--vault",
-            "--username",
-            username,
-            "--password",
-            password,
-            "--print-certificate",
-        ],
-        &[],
-        None,
-    );
-    assert_eq!(
-        r.code,
-        0,
-        "bootstrap failed: {}",
-        redact(&r.stderr, &[password])
-    );
-    let field = |prefix: &str| {
-        r.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("bootstrap printed no '{prefix}' line"))
-            .to_string()
-    };
-    let cert = field("certificate: ");
-    let api_key = field("api key: ");
+    let boot = cli::bootstrap(&db, username, password);
     Boot {
         dir,
         db,
-        cert,
-        api_key,
+        cert: boot.certificate,
+        api_key: boot.api_key,
     }
 }
 
@@ -173,24 +76,12 @@ fn stored_user(db: &Path, cert_hex: &str, username: &str) -> UserRecord {
 
 #[test]
 fn bootstrap_prints_exactly_the_seed_lines() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let path = db.to_str().unwrap();
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            path,
-            "--vault",
-            "--username",
-            "admin",
-            "--password",
-            PASSWORD,
-            "--print-certificate",
-        ],
-        &[],
-        None,
-    );
+    let r = cli::bootstrap_cmd(path, "admin")
+        .args(&["--password", PASSWORD, "--print-certificate"])
+        .run();
     assert_eq!(r.code, 0, "stderr: {}", redact(&r.stderr, &[PASSWORD]));
     assert_eq!(r.stderr, "", "bootstrap wrote to stderr");
     assert!(r.stdout.ends_with('\n'), "stdout does not end in a newline");
@@ -220,20 +111,11 @@ fn bootstrap_prints_exactly_the_seed_lines() {
     assert_eq!(mode(&db), 0o600, "database file mode");
 
     // The seed's own extraction, run by a real shell over the real output.
-    let mut sh = Command::new("sh")
-        .args(["-c", "grep '^certificate:' | awk '{print $2}'"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn sh");
-    sh.stdin
-        .take()
-        .unwrap()
-        .write_all(r.stdout.as_bytes())
-        .unwrap();
-    let extracted = sh.wait_with_output().unwrap();
-    assert!(extracted.status.success(), "grep | awk failed");
-    let extracted = String::from_utf8(extracted.stdout).unwrap();
+    let extracted = cli::program("sh", &["-c", "grep '^certificate:' | awk '{print $2}'"])
+        .stdin(r.stdout.as_bytes())
+        .run();
+    assert!(extracted.success(), "grep | awk failed");
+    let extracted = extracted.stdout;
     assert!(
         extracted == format!("{cert}\n"),
         "grep | awk did not extract exactly the certificate (got {} bytes)",
@@ -241,11 +123,9 @@ fn bootstrap_prints_exactly_the_seed_lines() {
     );
 
     // ... and what it extracted opens the file.
-    let check = red(
-        &["check", "--path", path],
-        &[("REDDB_CERTIFICATE", extracted.trim_end())],
-        None,
-    );
+    let check = red(&["check", "--path", path])
+        .envs(&[("REDDB_CERTIFICATE", extracted.trim_end())])
+        .run();
     assert_eq!(
         check.code,
         0,
@@ -256,27 +136,19 @@ fn bootstrap_prints_exactly_the_seed_lines() {
 
 #[test]
 fn password_from_file_and_from_stdin() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
 
     // --password-file: the trailing newline is not part of the password.
     let pw_file = dir.path().join("pw");
     std::fs::write(&pw_file, "pw-from-file-1234\n").unwrap();
     let db1 = dir.path().join("file.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db1.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db1, "admin")
+        .args(&[
             "--password-file",
             pw_file.to_str().unwrap(),
             "--print-certificate",
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "--password-file: {}", redact(&r.stderr, &[]));
     let cert1 = r
         .stdout
@@ -296,19 +168,10 @@ fn password_from_file_and_from_stdin() {
 
     // Standard input (a pipe, not a terminal): one line, newline trimmed.
     let db2 = dir.path().join("stdin.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db2.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
-            "--print-certificate",
-        ],
-        &[],
-        Some(b"pw-from-stdin-5678\n"),
-    );
+    let r = cli::bootstrap_cmd(&db2, "admin")
+        .args(&["--print-certificate"])
+        .stdin(b"pw-from-stdin-5678\n")
+        .run();
     assert_eq!(r.code, 0, "stdin password: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stderr, "", "no prompt is written when stdin is a pipe");
     let cert2 = r
@@ -329,23 +192,15 @@ fn password_from_file_and_from_stdin() {
 
     // Both explicit sources at once is a usage error that creates nothing.
     let db3 = dir.path().join("both.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db3.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db3, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--password-file",
             pw_file.to_str().unwrap(),
             "--print-certificate",
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 2, "{}", redact(&r.stderr, &[PASSWORD]));
     assert!(
         !db3.exists(),
@@ -355,25 +210,17 @@ fn password_from_file_and_from_stdin() {
 
 #[test]
 fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let out = dir.path().join("cert.txt");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[PASSWORD]));
     assert_eq!(mode(&out), 0o400, "certificate file mode");
     assert_eq!(mode(&db), 0o600, "database file mode");
@@ -395,32 +242,22 @@ fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
         redact(&r.stdout, &[cert])
     );
     // The file is usable as REDDB_CERTIFICATE_FILE as written.
-    let check = red(
-        &["check", "--path", db.to_str().unwrap()],
-        &[("REDDB_CERTIFICATE_FILE", out.to_str().unwrap())],
-        None,
-    );
+    let check = red(&["check", "--path", db.to_str().unwrap()])
+        .envs(&[("REDDB_CERTIFICATE_FILE", out.to_str().unwrap())])
+        .run();
     assert_eq!(check.code, 0, "{}", redact(&check.stderr, &[cert]));
 
     // An existing target is refused before anything is created.
     let db2 = dir.path().join("second.rdb");
     let before = std::fs::read(&out).unwrap();
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db2.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db2, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 2, "{}", redact(&r.stderr, &[PASSWORD, cert]));
     assert!(
         r.stderr.contains("already exists"),
@@ -445,21 +282,11 @@ fn second_bootstrap_is_refused_and_changes_nothing() {
     for print in ["--print-certificate", "--certificate-out"] {
         let out = boot.dir.path().join("never.cert");
         let out = out.to_str().unwrap();
-        let mut args = vec![
-            "bootstrap",
-            "--path",
-            boot.path(),
-            "--vault",
-            "--username",
-            "other",
-            "--password",
-            "another-password",
-            print,
-        ];
+        let mut args = vec!["--password", "another-password", print];
         if print == "--certificate-out" {
             args.push(out);
         }
-        let r = red(&args, &[], None);
+        let r = cli::bootstrap_cmd(&boot.db, "other").args(&args).run();
         let shown = redact(&r.stderr, &[boot.cert.as_str(), "another-password"]);
         assert_eq!(r.code, 17, "{print}: {shown}");
         assert_eq!(
@@ -484,11 +311,9 @@ fn second_bootstrap_is_refused_and_changes_nothing() {
         );
     }
     // The original certificate still opens it with its single user.
-    let r = red(
-        &["check", "--path", boot.path()],
-        &[("REDDB_CERTIFICATE", boot.cert.as_str())],
-        None,
-    );
+    let r = red(&["check", "--path", boot.path()])
+        .envs(&[("REDDB_CERTIFICATE", boot.cert.as_str())])
+        .run();
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[boot.cert.as_str()]));
     assert!(r.stdout.contains("users: 1, api keys: 1,"));
 }
@@ -509,7 +334,9 @@ fn check_reads_the_certificate_from_each_source() {
         ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
     ];
     for (var, value) in sources {
-        let r = red(&["check", "--path", boot.path()], &[(var, value)], None);
+        let r = red(&["check", "--path", boot.path()])
+            .envs(&[(var, value)])
+            .run();
         let secrets = [boot.cert.as_str(), boot.api_key.as_str()];
         assert_eq!(r.code, 0, "{var}: {}", redact(&r.stderr, &secrets));
         assert!(
@@ -576,7 +403,7 @@ fn error_table() {
     assert_eq!(rc, 0, "the test could not take the lock itself");
 
     let random = d.join("random.rdb");
-    std::fs::write(&random, xorshift_bytes(20_000, 0x9e37_79b9_7f4a_7c15)).unwrap();
+    std::fs::write(&random, Rng::new(0x9e37_79b9_7f4a_7c15).bytes(20_000)).unwrap();
     let truncated = d.join("truncated.rdb");
     let full = std::fs::read(&boot.db).unwrap();
     std::fs::write(&truncated, &full[..3000]).unwrap();
@@ -768,7 +595,7 @@ fn error_table() {
         let before = case.unchanged.as_ref().map(|p| std::fs::read(p).unwrap());
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = case.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let r = red(&args, &env, None);
+        let r = red(&args).envs(&env).run();
         let mut secrets: Vec<&str> = vec![cert.as_str(), boot.api_key.as_str(), PASSWORD];
         secrets.extend(case.forbidden.iter().map(String::as_str));
         let shown = redact(&r.stderr, &secrets);
@@ -827,7 +654,7 @@ fn error_table() {
 
 #[test]
 fn version_prints_the_package_version() {
-    let r = red(&["version"], &[], None);
+    let r = red(&["version"]).run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let first = r.stdout.lines().next().unwrap_or("");
     assert!(
@@ -971,11 +798,9 @@ fn nothing_is_stored_in_plaintext() {
     drop(db);
     scan("after compaction");
 
-    let r = red(
-        &["check", "--path", boot.path()],
-        &[("REDDB_CERTIFICATE", boot.cert.as_str())],
-        None,
-    );
+    let r = red(&["check", "--path", boot.path()])
+        .envs(&[("REDDB_CERTIFICATE", boot.cert.as_str())])
+        .run();
     let secrets = [boot.cert.as_str(), boot.api_key.as_str(), password];
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &secrets));
     assert!(
@@ -995,45 +820,29 @@ fn nothing_is_stored_in_plaintext() {
 #[test]
 
 fn failed_certificate_out_does_not_brick_the_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let out = dir.path().join("no-such-dir").join("cert");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_ne!(r.code, 0, "writing to a missing directory cannot succeed");
     // The certificate was never shown, so the file must not be bootstrapped:
     // a retry with a good --certificate-out must work.
     let good = dir.path().join("cert");
-    let retry = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let retry = cli::bootstrap_cmd(&db, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             good.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(
         retry.code,
         0,
@@ -1045,10 +854,10 @@ fn failed_certificate_out_does_not_brick_the_file() {
 #[test]
 
 fn check_writes_nothing_to_an_empty_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("empty.rdb");
     std::fs::write(&db, b"").unwrap();
-    let r = red(&["check", "--path", db.to_str().unwrap()], &[], None);
+    let r = red(&["check", "--path", db.to_str().unwrap()]).run();
     let len = std::fs::metadata(&db).unwrap().len();
     assert_eq!(len, 0, "check (exit {}) wrote {len} bytes", r.code);
 }

@@ -12,19 +12,16 @@
 //! answers them (200) and exits 0; and `/proc/PID/environ` of the running
 //! server holds neither a secret value nor a `_FILE` path.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{
-    contains, fresh_bootstrapped, request_bytes, wait_until, Conn, Daemon, Options, ADMIN_PASSWORD,
-    ADMIN_USER,
-};
+use harness::daemon::{fresh_bootstrapped, Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
+use harness::http::{request_bytes, Conn};
+use harness::secrets::contains;
+use harness::tmp;
+use harness::wait_until;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 fn status_with(d: &Daemon, token: &str) -> u16 {
     d.get("/auth/users", Some(token)).status

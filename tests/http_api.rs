@@ -11,20 +11,15 @@
 //! keep-alive with pipelined requests answered in order, including one
 //! parked on the Argon2 worker pool.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{
-    contains, fresh_bootstrapped, is_lower_hex, Boot, Conn, Daemon, Options, Resp, ADMIN_PASSWORD,
-    ADMIN_USER,
-};
+use harness::daemon::{fresh_bootstrapped, Boot, Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
+use harness::http::{Conn, Resp};
+use harness::secrets::{contains, is_lower_hex};
+use harness::tmp;
 use serde_json::json;
 use std::process::Command;
 use std::time::Duration;
-use tempfile::TempDir;
-
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 /// Runs `curl -sS --max-time 30 -w '\n%{http_code}' ARGS`; `None` when curl
 /// is not installed.
@@ -92,7 +87,7 @@ fn seed_002_curl_examples_work_as_written() {
     let r = d.login(ADMIN_USER, ADMIN_PASSWORD);
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.error_code(), "not_bootstrapped");
-    let base = format!("http://127.0.0.1:{}", d.port);
+    let base = format!("http://127.0.0.1:{}", d.http_port);
     let have_curl = Command::new("curl")
         .arg("--version")
         .output()
@@ -782,7 +777,7 @@ fn keep_alive_and_pipelining_answer_in_order() {
     }
     let auth = format!("Bearer {k}");
     let get = |name: &str| {
-        common_daemon::request_bytes(
+        harness::http::request_bytes(
             "GET",
             &format!("/secrets/red.secret.{name}"),
             &[("Authorization", &auth)],
@@ -802,7 +797,7 @@ fn keep_alive_and_pipelining_answer_in_order() {
     }
 
     // A request parked on the Argon2 pool in the middle keeps its place.
-    let login = common_daemon::request_bytes(
+    let login = harness::http::request_bytes(
         "POST",
         "/auth/login",
         &[],
@@ -811,8 +806,8 @@ fn keep_alive_and_pipelining_answer_in_order() {
     let mut mixed = get("c");
     mixed.extend(login);
     mixed.extend(get("a"));
-    mixed.extend(common_daemon::request_bytes("GET", "/nope", &[], None));
-    mixed.extend(common_daemon::request_bytes("GET", "/health", &[], None));
+    mixed.extend(harness::http::request_bytes("GET", "/nope", &[], None));
+    mixed.extend(harness::http::request_bytes("GET", "/health", &[], None));
     c.send(&mixed).expect("send mixed pipeline");
     let rs = read_n(&mut c, 5);
     assert_eq!(rs[0].ok("c")["value"], "value-c");
@@ -827,7 +822,7 @@ fn keep_alive_and_pipelining_answer_in_order() {
     // Still the same connection; `Connection: close` ends it after the reply.
     let r = c.call("GET", "/secrets/red.secret.b", Some(k), None);
     assert_eq!(r.ok("after pipelines")["value"], "value-b");
-    c.send(&common_daemon::request_bytes(
+    c.send(&harness::http::request_bytes(
         "GET",
         "/health",
         &[("Connection", "close")],
