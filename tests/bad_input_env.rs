@@ -45,7 +45,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let db = dir.path().join("data.rdb");
     let boot = cli::bootstrap(&db, "admin", PASSWORD);
@@ -988,7 +988,7 @@ fn a_non_utf8_argument_is_refused() {
 /// keeps the old token, and keeps serving; a good file afterwards rotates.
 #[test]
 fn sighup_with_a_broken_token_file_keeps_serving_with_the_old_token() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let token_file = dir.path().join("admin-token-path-5c8e");
     let old = "tokOLD-6b1f9e2d4c7a8053e1f2a4b6c8";
     let new = "tokNEW-0a9b8c7d6e5f4a3b2c1d0e9f8a";

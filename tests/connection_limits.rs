@@ -16,8 +16,9 @@
 mod harness;
 
 use harness::daemon::Daemon;
-use harness::http::Conn;
-use harness::wire::{bulk, err, ok, Client};
+use harness::http::{request_bytes, Conn};
+use harness::wire::{bulk, encode_command, err, ok, Client};
+use harness::{vm_rss_kib, wait_until};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -53,7 +54,7 @@ fn opened<T>(mut open: impl FnMut() -> Option<T>) -> T {
 
 #[test]
 fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &["--max-connections", &LIMIT.to_string()]);
 
     // 5 HTTP + 2 anonymous wire + 1 authenticated wire = 8.
@@ -66,7 +67,7 @@ fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
     let mut authed = s.authed();
     assert_eq!(
         authed.cmd(&["SET", "k", "v"]),
-        harness::wire::ok(),
+        ok(),
         "the 8th client is served"
     );
 
@@ -101,7 +102,7 @@ fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
             "established wire client {i}"
         );
     }
-    assert_eq!(authed.cmd(&["GET", "k"]), harness::wire::bulk("v"));
+    assert_eq!(authed.cmd(&["GET", "k"]), bulk("v"));
 
     // Freeing one slot lets exactly one new client in.
     drop(http.pop());
@@ -122,15 +123,6 @@ fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
         503,
         "the limit holds again once the slot is taken"
     );
-}
-
-fn vm_rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The value client `i` stores: 2 MiB, different for every client and
@@ -169,11 +161,10 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
-/// Waits until `go` is set.
+/// Waits until `go` is set, two minutes at most (a test that failed
+/// before setting it does not leave its clients waiting).
 fn wait_for(go: &AtomicBool) {
-    while !go.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(Duration::from_secs(120), || go.load(Ordering::SeqCst));
 }
 
 #[test]
@@ -181,7 +172,7 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
     const BUDGET: usize = 1024 * 1024;
     const WIRE: usize = 16;
     const HTTP: usize = 6;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &["--max-buffer-memory", &BUDGET.to_string()]);
     let pid = s.pid();
     let go = Arc::new(AtomicBool::new(false));
@@ -202,7 +193,7 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
         clients.push(std::thread::spawn(move || -> Result<(), String> {
             let key = format!("big:{i}");
             let value = big_value(i);
-            let cmd = harness::wire::encode_command(&[&b"SET"[..], key.as_bytes(), &value]);
+            let cmd = encode_command(&[&b"SET"[..], key.as_bytes(), &value]);
             let (first, rest) = cmd.split_at(cmd.len() - 256 * 1024);
             write_counted(&mut c.stream, first, &sent).map_err(|e| format!("wire {i}: {e}"))?;
             wait_for(&go);
@@ -221,7 +212,7 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
         let auth = format!("Bearer {}", s.api_key());
         clients.push(std::thread::spawn(move || -> Result<(), String> {
             let (_, body) = big_body(i);
-            let req = harness::http::request_bytes(
+            let req = request_bytes(
                 "POST",
                 &format!("/secrets/red.secret.big.{i}"),
                 &[("Authorization", auth.as_str())],
@@ -294,11 +285,8 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
     let mut c = s.authed();
     for i in 0..WIRE {
         let value = big_value(i);
-        c.send(&harness::wire::encode_command(&[
-            "GET",
-            &format!("big:{i}"),
-        ]))
-        .expect("GET");
+        c.send(&encode_command(&["GET", &format!("big:{i}")]))
+            .expect("GET");
         let header = format!("${}\r\n", value.len());
         let mut got = vec![0u8; header.len() + value.len() + 2];
         c.stream.read_exact(&mut got).expect("read the value");

@@ -72,6 +72,16 @@ fn rotated(text: &str) -> String {
         .collect()
 }
 
+/// A refusal of `red server`: its arguments, the admin token, more
+/// environment, the exit code and what stderr says.
+type Refusal<'a> = (
+    &'a [&'a str],
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    i32,
+    &'a str,
+);
+
 /// The refusals of `red server` at every stage that runs before the file is
 /// opened (argument parsing, configuration, the admin token's own check)
 /// with `RED_ADMIN_TOKEN` in the environment of the real process: each is
@@ -88,7 +98,7 @@ fn credentials_refusals_never_quote_the_token() {
     let token = "rdb-admin-token-0123456789abcdef";
     let short = "pected argument '/v";
     let production = [("REDDB_BOOTSTRAP_PRESET", "production")];
-    let cases: [(&[&str], &str, &[(&str, &str)], i32, &str); 8] = [
+    let cases: [Refusal; 8] = [
         (&["/va"], token, &[], 2, "unexpected argument '/va'"),
         (&["--unknown"], token, &[], 2, "--unknown"),
         (&["--path"], token, &[], 2, "--path"),

@@ -13,32 +13,27 @@
 
 mod harness;
 
+use harness::cli::program;
 use harness::daemon::{fresh_bootstrapped, Boot, Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
 use harness::http::{Conn, Resp};
 use harness::secrets::{contains, is_lower_hex};
 use harness::tmp;
 use serde_json::json;
-use std::process::Command;
 use std::time::Duration;
 
 /// Runs `curl -sS --max-time 30 -w '\n%{http_code}' ARGS`; `None` when curl
 /// is not installed.
 fn curl(args: &[&str]) -> Option<(u16, String)> {
-    let out = match Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
+    let out = match program("curl", &["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
         .args(args)
-        .output()
+        .try_run()
     {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => panic!("cannot run curl: {e}"),
     };
-    assert!(
-        out.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("curl output is UTF-8");
+    assert!(out.success(), "curl {args:?} failed: {}", out.stderr);
+    let text = out.stdout;
     let (body, code) = text.rsplit_once('\n').expect("curl -w line");
     Some((code.trim().parse().expect("status code"), body.to_string()))
 }
@@ -88,10 +83,9 @@ fn seed_002_curl_examples_work_as_written() {
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.error_code(), "not_bootstrapped");
     let base = format!("http://127.0.0.1:{}", d.http_port);
-    let have_curl = Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let have_curl = program("curl", &["--version"])
+        .try_run()
+        .is_ok_and(|o| o.success());
     if !have_curl {
         eprintln!("curl is not on PATH: sending the seed examples with the raw client instead");
     }

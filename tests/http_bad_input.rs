@@ -614,7 +614,7 @@ fn run_case(port: u16, c: &Case) -> Result<(), String> {
 
 #[test]
 fn bad_inputs_get_the_right_error_and_change_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let k = Some(boot.api_key.as_str());
     d.post(
@@ -684,7 +684,7 @@ fn bad_inputs_get_the_right_error_and_change_nothing() {
 #[test]
 fn slowloris_does_not_block_others_and_gets_408() {
     let started = Instant::now();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
 
     // A client sends half a head and stalls.
@@ -748,7 +748,7 @@ fn padded_head(total: usize) -> Vec<u8> {
 /// measured by `bench/parse_flood.sh`; nothing here is timed.)
 #[test]
 fn heads_written_one_byte_at_a_time_are_answered_and_others_are_served() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let head = padded_head(16 * 1024 - 1);
     assert_eq!(head.len(), 16_383);
@@ -833,7 +833,7 @@ fn send_and_read(port: u16, bytes: &[u8]) -> harness::http::Resp {
 /// arrived). Authenticated requests keep the 1 MiB limit.
 #[test]
 fn bodies_over_16_kib_need_credentials_that_authenticate() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let key = boot.api_key.as_str();
     let logins = |d: &harness::daemon::Daemon| -> usize {

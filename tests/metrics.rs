@@ -9,14 +9,13 @@
 
 mod harness;
 
+use harness::cli::program;
 use harness::daemon::{fresh_bootstrapped, Daemon, Options};
 use harness::http::{Conn, Resp};
 use harness::tmp;
 use harness::wait_until;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 const ADMIN_TOKEN: &str = "metrics-admin-token-5d1f0a9c7e3b5a";
 
@@ -265,14 +264,11 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 /// `promtool check metrics` on `text`; `false` when promtool is missing
 /// (a failure when `REDDB_REQUIRE_PROMTOOL` is set).
 fn promtool_check(text: &str) -> bool {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
+    let run = program("promtool", &["check", "metrics"])
+        .stdin(text)
+        .try_run();
+    let out = match run {
+        Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             assert!(
                 std::env::var_os("REDDB_REQUIRE_PROMTOOL").is_none(),
@@ -283,18 +279,11 @@ fn promtool_check(text: &str) -> bool {
         }
         Err(e) => panic!("cannot run promtool: {e}"),
     };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("promtool output");
     assert!(
-        out.status.success(),
+        out.success(),
         "promtool check metrics failed:\n{}{}\n--- text ---\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        out.stdout,
+        out.stderr
     );
     true
 }

@@ -7,11 +7,11 @@
 
 mod harness;
 
+use harness::cli::program;
 use harness::daemon::{Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
 use harness::tmp;
 use serde_json::json;
 use std::net::Ipv4Addr;
-use std::process::Command;
 
 const NOT_BOOTSTRAPPED: &str = "ERR the database is not bootstrapped: POST /auth/bootstrap first";
 
@@ -147,8 +147,9 @@ fn non_loopback_ipv4() -> Option<Ipv4Addr> {
 /// `POST /auth/bootstrap` from `source` (a local address the request
 /// leaves from) to a server bound on loopback; the status code.
 fn bootstrap_from(source: Ipv4Addr, port: u16) -> u16 {
-    let out = Command::new("curl")
-        .args([
+    let out = program(
+        "curl",
+        &[
             "-sS",
             "--max-time",
             "20",
@@ -156,20 +157,21 @@ fn bootstrap_from(source: Ipv4Addr, port: u16) -> u16 {
             "/dev/null",
             "-w",
             "%{http_code}",
-        ])
-        .args(["--interface", &source.to_string()])
-        .args(["-H", "content-type: application/json", "-X", "POST"])
-        .args([
-            "--data",
-            &json!({"username": ADMIN_USER, "password": ADMIN_PASSWORD}).to_string(),
-        ])
-        .arg(format!("http://127.0.0.1:{port}/auth/bootstrap"))
-        .output()
-        .expect("run curl (installed by .ci/run)");
-    String::from_utf8_lossy(&out.stdout)
+        ],
+    )
+    .args(&["--interface", &source.to_string()])
+    .args(&["-H", "content-type: application/json", "-X", "POST"])
+    .args(&[
+        "--data",
+        &json!({"username": ADMIN_USER, "password": ADMIN_PASSWORD}).to_string(),
+    ])
+    .arg(format!("http://127.0.0.1:{port}/auth/bootstrap"))
+    .try_run()
+    .expect("run curl (installed by .ci/run)");
+    out.stdout
         .trim()
         .parse()
-        .unwrap_or_else(|_| panic!("curl: {}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|_| panic!("curl: {}", out.stderr))
 }
 
 #[test]

@@ -18,7 +18,7 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 
 #[test]
 fn every_command_needs_auth_first() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.client();
     let commands: &[&[&str]] = &[
@@ -117,7 +117,7 @@ fn every_command_needs_auth_first() {
 
 #[test]
 fn auth_forms_and_hello() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     // AUTH <api key>
     let mut c = s.client();
@@ -201,7 +201,7 @@ fn auth_forms_and_hello() {
 
 #[test]
 fn revoked_api_key_logs_out_its_connections_at_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let body = s
         .post(
@@ -237,7 +237,7 @@ fn revoked_api_key_logs_out_its_connections_at_once() {
 
 #[test]
 fn strings_and_errors_like_redis() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     assert_eq!(c.cmd(&["PING", "hi"]), bulk("hi"));
@@ -380,7 +380,7 @@ fn strings_and_errors_like_redis() {
 
 #[test]
 fn sets_hashes_and_resp3_types() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     assert_eq!(c.cmd(&["SADD", "s", "a", "b", "a"]), int(2));
@@ -437,7 +437,7 @@ fn sets_hashes_and_resp3_types() {
 
 #[test]
 fn ttl_values_expiry_and_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let mut s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     // Short TTLs (checked for disappearance only, so a slow machine
@@ -530,7 +530,7 @@ fn ttl_values_expiry_and_restart() {
 
 #[test]
 fn multi_exec_is_atomic_and_durable() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let mut s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     let mut other = s.authed();
@@ -614,7 +614,7 @@ fn multi_exec_is_atomic_and_durable() {
 
 #[test]
 fn scan_keys_dbsize_and_flushdb() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     let mut batch = Vec::new();
@@ -706,7 +706,7 @@ fn scan_keys_dbsize_and_flushdb() {
 
 #[test]
 fn info_config_slowlog_client_command_save() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     c.cmd(&["SET", "a", "1"]);
@@ -782,7 +782,7 @@ fn info_config_slowlog_client_command_save() {
 
 #[test]
 fn kill9_under_write_load_keeps_every_acknowledged_set() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let mut s = Daemon::start_dev(dir.path(), &[]);
     let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -860,7 +860,7 @@ fn kill9_under_write_load_keeps_every_acknowledged_set() {
 
 #[test]
 fn everysec_mode_serves_and_persists_on_clean_stop() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let mut s = Daemon::start_dev(dir.path(), &["--fsync", "everysec"]);
     let mut c = s.authed();
     for i in 0..100 {
@@ -885,7 +885,7 @@ fn everysec_mode_serves_and_persists_on_clean_stop() {
 
 #[test]
 fn sealed_server_refuses_data_but_answers_the_admin_token() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let mut s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     assert_eq!(c.cmd(&["SET", "k", "v"]), ok());
