@@ -21,20 +21,27 @@ mod harness;
 
 use harness::cli::{self, red};
 use harness::daemon::{fresh_bootstrapped, Daemon, Options};
-use harness::fixtures::KEEPER_RECIPE;
-use harness::wire::{bulk, int, ok};
+use harness::fixtures::{
+    alice_key, check_sample, write_sample, KEEPER_RECIPE, SAMPLE_ALICE_PASSWORD, SAMPLE_DELETED,
+    SAMPLE_SECRET_V1, SAMPLE_SECRET_V2,
+};
+use harness::wire::bulk;
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 
 /// Every secret value this file writes: none may appear in a log, an
 /// audit answer or a backup file.
 const SECRET_VALUES: &[&str] = &[
-    "sk-openai-version-one-VALUE-1111",
-    "sk-openai-version-two-VALUE-2222",
-    "stripe-live-VALUE-3333",
-    "deleted-secret-VALUE-4444",
-    "alice-password-VALUE-5555",
+    SAMPLE_SECRET_V1,
+    SAMPLE_SECRET_V2,
+    STRIPE,
+    SAMPLE_DELETED,
+    SAMPLE_ALICE_PASSWORD,
 ];
+
+/// The one secret besides the sample's: one version, which alice's keeper
+/// policy does not let her read.
+const STRIPE: &str = "stripe-live-VALUE-3333";
 
 /// `red bootstrap` into `db` (password from a file): (certificate, admin
 /// API key).
@@ -50,41 +57,17 @@ fn cli_bootstrap(dir: &Path, db: &Path) -> (String, String) {
     (o.line_value("certificate: "), o.line_value("api key: "))
 }
 
-/// Fills a database with one of everything a backup carries; returns
-/// alice's API key.
+/// Fills a database with one of everything a backup carries: the sample,
+/// a second secret, and a policy attached to alice; returns alice's API
+/// key.
 fn populate(d: &Daemon, admin: &str) -> String {
-    let mut c = d.client_authed(&[admin]);
-    assert_eq!(c.cmd(&["SET", "plain", "value-1"]), ok());
-    assert_eq!(c.cmd(&["SET", "ttl", "soon", "EX", "3600"]), ok());
-    assert_eq!(c.cmd(&["HSET", "h", "f1", "v1", "f2", "v2"]), int(2));
-    assert_eq!(c.cmd(&["SADD", "s", "a", "b", "c"]), int(3));
-    let s = |k: &str, v: &str| {
-        d.post(&format!("/secrets/{k}"), Some(admin), &json!({"value": v}))
-            .ok(&format!("put {k}"));
-    };
-    s("red.secret.ai.openai.key", SECRET_VALUES[0]);
+    write_sample(d, admin);
     d.post(
-        "/secrets/red.secret.ai.openai.key/rotate",
+        "/secrets/red.secret.stripe.api_key",
         Some(admin),
-        &json!({"value": SECRET_VALUES[1]}),
+        &json!({ "value": STRIPE }),
     )
-    .ok("rotate");
-    s("red.secret.stripe.api_key", SECRET_VALUES[2]);
-    s("red.secret.old.thing", SECRET_VALUES[3]);
-    d.delete("/secrets/red.secret.old.thing", Some(admin))
-        .ok("delete secret");
-    d.post(
-        "/config/red.config.feature.flags",
-        Some(admin),
-        &json!({"value": {"beta": true, "limit": 7}}),
-    )
-    .ok("config");
-    d.post(
-        "/auth/users",
-        Some(admin),
-        &json!({"username": "alice", "password": SECRET_VALUES[4], "role": "user"}),
-    )
-    .ok("create alice");
+    .ok("put the stripe key");
     d.put_raw("/policies/ai-openai-key-keeper", admin, KEEPER_RECIPE)
         .ok("put keeper");
     d.post(
@@ -93,53 +76,21 @@ fn populate(d: &Daemon, admin: &str) -> String {
         &json!({"user": "alice"}),
     )
     .ok("attach keeper");
-    let j = d
-        .post("/auth/api-keys", Some(admin), &json!({"owner": "alice"}))
-        .ok("alice key");
-    j["api_key"].as_str().expect("api_key").to_string()
+    alice_key(d, admin)
 }
 
-/// Everything [`populate`] wrote, checked on a (restored) server.
+/// Everything [`populate`] wrote, checked on a (restored) server: the
+/// keeper policy lets alice read the openai key and nothing else.
 fn verify_all(d: &Daemon, admin: &str, context: &str) {
-    let mut c = d.client_authed(&[admin]);
-    assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"), "{context}");
-    match c.cmd(&["TTL", "ttl"]) {
-        harness::wire::Value::Integer(t) => {
-            assert!((3000..=3600).contains(&t), "{context}: ttl {t}")
-        }
-        other => panic!("{context}: TTL answered {other:?}"),
-    }
-    assert_eq!(c.cmd(&["HGET", "h", "f2"]), bulk("v2"), "{context}");
-    assert_eq!(c.cmd(&["SCARD", "s"]), int(3), "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[1], "{context}");
-    assert_eq!(j["version"], 2, "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key?version=1", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[0], "{context}");
+    let session = check_sample(d, admin, context);
     let j = d
         .get("/secrets/red.secret.stripe.api_key", Some(admin))
         .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[2], "{context}");
-    // Deleted stays deleted.
-    d.get("/secrets/red.secret.old.thing", Some(admin))
-        .expect_error(404, "not_found", context);
-    let j = d
-        .get("/config/red.config.feature.flags", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], json!({"beta": true, "limit": 7}), "{context}");
-    // alice logs in with her old password; the keeper policy lets her read
-    // the openai key and nothing else.
-    let r = d.login("alice", SECRET_VALUES[4]);
-    assert_eq!(r.status, 200, "{context}: alice login: {}", r.text());
-    let session = r.json()["token"].as_str().expect("token").to_string();
+    assert_eq!(j["value"], STRIPE, "{context}");
     let j = d
         .get("/secrets/red.secret.ai.openai.key", Some(&session))
         .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[1], "{context}");
+    assert_eq!(j["value"], SAMPLE_SECRET_V2, "{context}");
     d.get("/secrets/red.secret.stripe.api_key", Some(&session))
         .expect_error(403, "forbidden", context);
 }
@@ -325,7 +276,7 @@ fn skip_vault_restores_only_keyspace_and_config() {
         .ok("config");
     new.get("/secrets/red.secret.stripe.api_key", Some(&new_admin))
         .expect_error(404, "not_found", "no secrets with skip_vault");
-    assert_eq!(new.login("alice", SECRET_VALUES[4]).status, 401);
+    assert_eq!(new.login("alice", SAMPLE_ALICE_PASSWORD).status, 401);
 }
 
 /// Every refusal is clear, audited, and changes nothing.

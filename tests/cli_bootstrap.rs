@@ -74,6 +74,20 @@ fn stored_user(db: &Path, cert_hex: &str, username: &str) -> UserRecord {
     accounts::decode_record(bytes).expect("user record decodes")
 }
 
+/// The admin stored in `db` has exactly `password`, not the newline that
+/// ended it in `source`.
+fn assert_stored_password(db: &Path, cert: &str, password: &str, source: &str) {
+    let user = stored_user(db, cert, "admin");
+    assert!(
+        verify_password(password.as_bytes(), &user.password_hash),
+        "the password from {source} does not verify"
+    );
+    assert!(
+        !verify_password(format!("{password}\n").as_bytes(), &user.password_hash),
+        "the trailing newline of {source} was kept in the password"
+    );
+}
+
 #[test]
 fn bootstrap_prints_exactly_the_seed_lines() {
     let dir = harness::tmp();
@@ -150,21 +164,8 @@ fn password_from_file_and_from_stdin() {
         ])
         .run();
     assert_eq!(r.code, 0, "--password-file: {}", redact(&r.stderr, &[]));
-    let cert1 = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("certificate: "))
-        .expect("certificate line")
-        .to_string();
-    let user = stored_user(&db1, &cert1, "admin");
-    assert!(
-        verify_password(b"pw-from-file-1234", &user.password_hash),
-        "the password from --password-file does not verify"
-    );
-    assert!(
-        !verify_password(b"pw-from-file-1234\n", &user.password_hash),
-        "the trailing newline of --password-file was kept in the password"
-    );
+    let cert1 = r.line_value("certificate: ");
+    assert_stored_password(&db1, &cert1, "pw-from-file-1234", "--password-file");
 
     // Standard input (a pipe, not a terminal): one line, newline trimmed.
     let db2 = dir.path().join("stdin.rdb");
@@ -174,21 +175,8 @@ fn password_from_file_and_from_stdin() {
         .run();
     assert_eq!(r.code, 0, "stdin password: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stderr, "", "no prompt is written when stdin is a pipe");
-    let cert2 = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("certificate: "))
-        .expect("certificate line")
-        .to_string();
-    let user = stored_user(&db2, &cert2, "admin");
-    assert!(
-        verify_password(b"pw-from-stdin-5678", &user.password_hash),
-        "the password from stdin does not verify"
-    );
-    assert!(
-        !verify_password(b"pw-from-stdin-5678\n", &user.password_hash),
-        "the newline read from stdin was kept in the password"
-    );
+    let cert2 = r.line_value("certificate: ");
+    assert_stored_password(&db2, &cert2, "pw-from-stdin-5678", "stdin");
 
     // Both explicit sources at once is a usage error that creates nothing.
     let db3 = dir.path().join("both.rdb");

@@ -93,20 +93,23 @@ fn seed_002_curl_examples_work_as_written() {
     // §4 option B, verbatim but for the port.
     let bootstrap_body = r#"{"username": "admin", "password": "change-me-now"}"#;
     let url = format!("{base}/auth/bootstrap");
-    let (status, body) = if have_curl {
-        curl(&[
-            "-X",
-            "POST",
-            &url,
-            "-H",
-            "content-type: application/json",
-            "-d",
-            bootstrap_body,
-        ])
-        .expect("curl")
-    } else {
-        raw(&d, "POST", "/auth/bootstrap", None, Some(bootstrap_body))
+    let send_bootstrap = || -> (u16, String) {
+        if have_curl {
+            curl(&[
+                "-X",
+                "POST",
+                &url,
+                "-H",
+                "content-type: application/json",
+                "-d",
+                bootstrap_body,
+            ])
+            .expect("curl")
+        } else {
+            raw(&d, "POST", "/auth/bootstrap", None, Some(bootstrap_body))
+        }
     };
+    let (status, body) = send_bootstrap();
     assert_eq!(status, 200, "{body}");
     let j = parse(&body);
     let boot = Boot::from_json(&j);
@@ -168,20 +171,7 @@ fn seed_002_curl_examples_work_as_written() {
     assert!(j["error"]["message"].is_string());
 
     // After bootstrap the endpoint refuses to run again.
-    let (status, body) = if have_curl {
-        curl(&[
-            "-X",
-            "POST",
-            &url,
-            "-H",
-            "content-type: application/json",
-            "-d",
-            bootstrap_body,
-        ])
-        .expect("curl")
-    } else {
-        raw(&d, "POST", "/auth/bootstrap", None, Some(bootstrap_body))
-    };
+    let (status, body) = send_bootstrap();
     assert_eq!(status, 409, "{body}");
     assert_eq!(parse(&body)["error"]["code"], "already_bootstrapped");
     assert!(!body.contains(&boot.certificate));

@@ -24,17 +24,16 @@ mod harness;
 
 use harness::cli::{red, Output};
 use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::fixtures::{
+    alice_key, check_sample, write_sample, SAMPLE_ALICE_PASSWORD, SAMPLE_SECRET_V2,
+};
 use harness::http::{request_bytes, Conn};
 use harness::secrets::{is_lower_hex, longest_hex_run, redact};
-use harness::wire::{bulk, int, ok};
+use harness::wire::{bulk, ok};
 use serde_json::{json, Value as Json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
-
-const ALICE_PASSWORD: &str = "alice-password-VALUE-5555";
-const SECRET_V1: &str = "sk-openai-version-one-VALUE-1111";
-const SECRET_V2: &str = "sk-openai-version-two-VALUE-2222";
 
 /// The one `certificate: <64 hex>` line of a rekey's stdout (and proof that
 /// stdout holds no other long hex run).
@@ -62,52 +61,11 @@ struct Made {
     alice_session: String,
 }
 
-/// Writes one of everything over the wire and HTTP: keyspace entries of
-/// each type (one with a TTL), a secret with two versions, a deleted
-/// secret, a config entry, a user with an API key and a session.
+/// Writes the sample and mints alice an API key and a session.
 fn populate(d: &Daemon, admin: &str) -> Made {
-    let mut c = d.client_authed(&[admin]);
-    assert_eq!(c.cmd(&["SET", "plain", "value-1"]), ok());
-    assert_eq!(c.cmd(&["SET", "ttl", "soon", "EX", "3600"]), ok());
-    assert_eq!(c.cmd(&["HSET", "h", "f1", "v1", "f2", "v2"]), int(2));
-    assert_eq!(c.cmd(&["SADD", "s", "a", "b", "c"]), int(3));
-    d.post(
-        "/secrets/red.secret.ai.openai.key",
-        Some(admin),
-        &json!({"value": SECRET_V1}),
-    )
-    .ok("put secret");
-    d.post(
-        "/secrets/red.secret.ai.openai.key/rotate",
-        Some(admin),
-        &json!({"value": SECRET_V2}),
-    )
-    .ok("rotate secret");
-    d.post(
-        "/secrets/red.secret.old.thing",
-        Some(admin),
-        &json!({"value": "gone"}),
-    )
-    .ok("put old");
-    d.delete("/secrets/red.secret.old.thing", Some(admin))
-        .ok("delete old");
-    d.post(
-        "/config/red.config.feature.flags",
-        Some(admin),
-        &json!({"value": {"beta": true, "limit": 7}}),
-    )
-    .ok("config");
-    d.post(
-        "/auth/users",
-        Some(admin),
-        &json!({"username": "alice", "password": ALICE_PASSWORD, "role": "user"}),
-    )
-    .ok("create alice");
-    let j = d
-        .post("/auth/api-keys", Some(admin), &json!({"owner": "alice"}))
-        .ok("alice key");
-    let alice_key = j["api_key"].as_str().expect("api_key").to_string();
-    let r = d.login("alice", ALICE_PASSWORD);
+    write_sample(d, admin);
+    let alice_key = alice_key(d, admin);
+    let r = d.login("alice", SAMPLE_ALICE_PASSWORD);
     assert_eq!(r.status, 200, "alice login: {}", r.text());
     let alice_session = r.json()["token"].as_str().expect("token").to_string();
     Made {
@@ -116,34 +74,10 @@ fn populate(d: &Daemon, admin: &str) -> Made {
     }
 }
 
-/// Everything [`populate`] wrote, read back through `d`.
+/// Everything [`populate`] wrote, read back through `d`: alice's API key
+/// and her session (made before the rekey) still work.
 fn verify_all(d: &Daemon, admin: &str, made: &Made, context: &str) {
-    let mut c = d.client_authed(&[admin]);
-    assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"), "{context}");
-    match c.cmd(&["TTL", "ttl"]) {
-        harness::wire::Value::Integer(t) => {
-            assert!((3000..=3600).contains(&t), "{context}: ttl {t}")
-        }
-        other => panic!("{context}: TTL answered {other:?}"),
-    }
-    assert_eq!(c.cmd(&["HGET", "h", "f2"]), bulk("v2"), "{context}");
-    assert_eq!(c.cmd(&["SCARD", "s"]), int(3), "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_V2, "{context}");
-    assert_eq!(j["version"], 2, "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key?version=1", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_V1, "{context}");
-    d.get("/secrets/red.secret.old.thing", Some(admin))
-        .expect_error(404, "not_found", context);
-    let j = d
-        .get("/config/red.config.feature.flags", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], json!({"beta": true, "limit": 7}), "{context}");
-    // alice's API key and her session (made before the rekey) still work.
+    check_sample(d, admin, context);
     for (what, token) in [("key", &made.alice_key), ("session", &made.alice_session)] {
         let j = d
             .get("/auth/api-keys", Some(token))
@@ -151,8 +85,6 @@ fn verify_all(d: &Daemon, admin: &str, made: &Made, context: &str) {
         let keys = j["api_keys"].as_array().expect("api_keys");
         assert_eq!(keys.len(), 1, "{context}: alice sees her one key");
     }
-    let r = d.login("alice", ALICE_PASSWORD);
-    assert_eq!(r.status, 200, "{context}: alice logs in: {}", r.text());
 }
 
 /// The audit events of `action` in the last hour.
@@ -563,7 +495,7 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
     let j = d
         .get("/secrets/red.secret.ai.openai.key", Some(&boot.api_key))
         .ok("read during the rekey");
-    assert_eq!(j["value"], SECRET_V2);
+    assert_eq!(j["value"], SAMPLE_SECRET_V2);
     // One of the two (normally the first sent) is refused: one at a time.
     let (r1, r2) = (
         first.expect_response("a response"),
