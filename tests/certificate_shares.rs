@@ -12,7 +12,7 @@
 
 mod harness;
 
-use harness::cli::{self, red, Output};
+use harness::cli::{self, red, Cmd, Output};
 use harness::secrets::{longest_hex_run, redact};
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::shares::{split_with_coefficients, SHARE_TEXT_LEN};
@@ -59,19 +59,26 @@ fn boots() -> &'static (Boot, Boot) {
     BOOTS.get_or_init(|| (bootstrap(), bootstrap()))
 }
 
+/// `red certificate split --shares N --threshold K`.
+fn split_cmd(n: &str, k: &str) -> Cmd {
+    red(&["certificate", "split", "--shares", n, "--threshold", k])
+}
+
+/// `red certificate split` of 3 shares with `env`, refused with `code` and
+/// nothing on stdout.
+fn split_refused(env: &[(&str, &str)], code: i32) -> Output {
+    let r = split_cmd("3", "2").envs(env).run();
+    assert_eq!(r.code, code, "{}", redact(&r.stderr, &[]));
+    assert_eq!(r.stdout, "");
+    r
+}
+
 /// `red certificate split` with the certificate inline; returns the share
 /// texts (without their `share: ` label) after checking the output shape.
 fn split(cert: &str, n: usize, k: usize) -> Vec<String> {
-    let r = red(&[
-        "certificate",
-        "split",
-        "--shares",
-        &n.to_string(),
-        "--threshold",
-        &k.to_string(),
-    ])
-    .envs(&[("REDDB_CERTIFICATE", cert)])
-    .run();
+    let r = split_cmd(&n.to_string(), &k.to_string())
+        .env("REDDB_CERTIFICATE", cert)
+        .run();
     assert_eq!(r.code, 0, "split failed: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stderr, "", "split wrote to stderr");
     assert!(!r.stdout.contains(cert), "split printed the certificate");
@@ -207,46 +214,30 @@ fn split_reads_the_certificate_from_every_source() {
         assert_combined(&combine(&lines, Some(boot.path())), &boot.cert);
     }
     // The pair rule holds for split as for every command.
-    let r = red(&["certificate", "split", "--shares", "2", "--threshold", "2"])
-        .env("REDDB_CERTIFICATE", &boot.cert)
-        .env("REDDB_CERTIFICATE_FILE", file)
-        .run();
-    assert_eq!(r.code, 12);
-    assert_eq!(r.stdout, "");
+    split_refused(
+        &[
+            ("REDDB_CERTIFICATE", &boot.cert),
+            ("REDDB_CERTIFICATE_FILE", file),
+        ],
+        12,
+    );
 }
 
 #[test]
 fn fewer_than_k_shares_exit_29() {
     let (boot, _) = boots();
     let shares = split(&boot.cert, 5, 3);
+    let insufficient =
+        |r: &Output, says: &str| assert_refused(r, SHARES_INSUFFICIENT, says, &shares, &boot.cert);
     for pair in [[0, 1], [4, 2], [3, 0]] {
         let r = combine(&[&shares[pair[0]], &shares[pair[1]]], None);
-        assert_refused(
-            &r,
-            SHARES_INSUFFICIENT,
-            "2 given, 3 needed",
-            &shares,
-            &boot.cert,
-        );
+        insufficient(&r, "2 given, 3 needed");
     }
     // A share given twice counts once.
     let r = combine(&[&shares[1], &shares[3], &shares[1]], Some(boot.path()));
-    assert_refused(
-        &r,
-        SHARES_INSUFFICIENT,
-        "2 given, 3 needed",
-        &shares,
-        &boot.cert,
-    );
+    insufficient(&r, "2 given, 3 needed");
     // Nothing at all.
-    let r = combine_bytes(b"\n  \n", None);
-    assert_refused(
-        &r,
-        SHARES_INSUFFICIENT,
-        "no certificate share",
-        &shares,
-        &boot.cert,
-    );
+    insufficient(&combine_bytes(b"\n  \n", None), "no certificate share");
 }
 
 #[test]
@@ -421,7 +412,7 @@ fn split_with_bad_counts_is_a_usage_error() {
     }
     // The edges that are allowed.
     for (n, k) in [("2", "2"), ("255", "255"), ("255", "2")] {
-        let r = red(&["certificate", "split", "--shares", n, "--threshold", k])
+        let r = split_cmd(n, k)
             .envs(&[("REDDB_CERTIFICATE", &boot.cert)])
             .run();
         assert_eq!(r.code, 0, "{n}/{k}: {}", redact(&r.stderr, &[]));
@@ -435,15 +426,9 @@ fn split_with_bad_counts_is_a_usage_error() {
 
 #[test]
 fn split_without_a_certificate_exits_13_and_a_malformed_one_11() {
-    let r = red(&["certificate", "split", "--shares", "3", "--threshold", "2"]).run();
-    assert_eq!(r.code, MISSING_CERTIFICATE, "{}", r.stderr);
-    assert_eq!(r.stdout, "");
+    let r = split_refused(&[], MISSING_CERTIFICATE);
     assert!(r.stderr.contains("missing certificate"));
-    let r = red(&["certificate", "split", "--shares", "3", "--threshold", "2"])
-        .envs(&[("REDDB_CERTIFICATE", "0123")])
-        .run();
-    assert_eq!(r.code, 11);
-    assert_eq!(r.stdout, "");
+    split_refused(&[("REDDB_CERTIFICATE", "0123")], 11);
 }
 
 #[test]

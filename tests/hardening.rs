@@ -30,6 +30,17 @@ fn status_of(pid: i32, name: &str) -> String {
     proc_status_field(pid, name).unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
 }
 
+/// `/proc/PID/limits` shows a core file size limit of 0, soft and hard.
+fn assert_no_core_dumps(pid: i32) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
+}
+
 /// Whether this test process could empty a bounding set (it holds
 /// `CAP_SETPCAP`, bit 8, in its effective set); the daemon started by it
 /// inherits the same sets.
@@ -130,13 +141,7 @@ fn running_server_is_confined() {
         .parse()
         .unwrap();
     assert!(vmlck > 0, "key pages must be locked, VmLck = {vmlck} kB");
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let core = limits
-        .lines()
-        .find(|l| l.starts_with("Max core file size"))
-        .unwrap();
-    let fields: Vec<&str> = core.split_whitespace().collect();
-    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
+    assert_no_core_dumps(pid);
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let hay = String::from_utf8_lossy(&environ);
     assert!(
@@ -292,13 +297,7 @@ fn cli_subcommands_turn_dumps_off_first() {
         owner, 0,
         "/proc/{pid}/status belongs to uid {owner}: dumpable"
     );
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let core = limits
-        .lines()
-        .find(|l| l.starts_with("Max core file size"))
-        .unwrap();
-    let fields: Vec<&str> = core.split_whitespace().collect();
-    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
+    assert_no_core_dumps(pid);
     drop(child);
 }
 

@@ -581,6 +581,15 @@ impl Boot {
     }
 }
 
+/// A database at `db` bootstrapped over HTTP by a server that then stopped
+/// cleanly: what the bootstrap returned.
+pub fn bootstrapped_file(db: &Path) -> Boot {
+    let mut d = Daemon::start(db, &Options::new());
+    let boot = d.bootstrap();
+    assert_eq!(d.stop(), 0, "a clean stop after the bootstrap");
+    boot
+}
+
 /// A fresh database in `dir`, served and bootstrapped over HTTP (the server
 /// is unsealed in place; no restart).
 pub fn fresh_bootstrapped(dir: &Path, opts: &Options) -> (Daemon, Boot) {

@@ -3,10 +3,10 @@
 //! connection ([`Conn`]), the bytes of a request ([`request_bytes`]) and
 //! one parsed response ([`Resp`]).
 
-use super::IO_TIMEOUT;
+use super::{closed_by_peer, connect, read_frame, IO_TIMEOUT};
 use serde_json::Value as Json;
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{ErrorKind, Write};
+use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 /// One parsed HTTP response.
@@ -170,13 +170,8 @@ impl Conn {
 
     /// Connects with `timeout` for the connect and for every read and write.
     pub fn try_open(port: u16, timeout: Duration) -> std::io::Result<Conn> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let stream = TcpStream::connect_timeout(&addr, timeout)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        stream.set_nodelay(true)?;
         Ok(Conn {
-            stream,
+            stream: connect(port, timeout)?,
             buf: Vec::new(),
         })
     }
@@ -197,34 +192,12 @@ impl Conn {
     /// connection before sending a byte of it. A reset after a complete
     /// response counts as a close.
     pub fn read_response(&mut self) -> std::io::Result<Option<Resp>> {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            if let Some((r, used)) = parse_response(&self.buf)? {
-                self.buf.drain(..used);
-                return Ok(Some(r));
-            }
-            match self.stream.read(&mut chunk) {
-                Ok(0) => {
-                    return if self.buf.is_empty() {
-                        Ok(None)
-                    } else {
-                        Err(std::io::Error::new(
-                            ErrorKind::UnexpectedEof,
-                            format!(
-                                "connection closed inside a response: {:?}",
-                                String::from_utf8_lossy(&self.buf)
-                            ),
-                        ))
-                    };
-                }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == ErrorKind::ConnectionReset && self.buf.is_empty() => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        read_frame(
+            &mut self.stream,
+            &mut self.buf,
+            "a response",
+            parse_response,
+        )
     }
 
     /// The next response; panics on an I/O error or a close.
@@ -237,15 +210,7 @@ impl Conn {
     /// True when the server has closed the connection (EOF or reset) with
     /// nothing more to read, within the read timeout.
     pub fn is_closed_by_server(&mut self) -> bool {
-        let mut b = [0u8; 1];
-        if !self.buf.is_empty() {
-            return false;
-        }
-        match self.stream.read(&mut b) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => e.kind() == ErrorKind::ConnectionReset,
-        }
+        self.buf.is_empty() && closed_by_peer(&mut self.stream)
     }
 
     pub fn try_request(

@@ -26,7 +26,8 @@ pub mod sim_disk;
 pub mod store_model;
 pub mod wire;
 
-use std::net::TcpListener;
+use std::io::{ErrorKind, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The `red` binary under test.
@@ -47,6 +48,63 @@ pub const NOBODY: u32 = 65534;
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
+}
+
+/// A connection to `127.0.0.1:port`, with `timeout` for the connect and
+/// for every read and write, and without Nagle's delay.
+pub fn connect(port: u16, timeout: Duration) -> std::io::Result<TcpStream> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// True when the peer has closed `stream` (EOF or reset) with nothing more
+/// to read, within the read timeout.
+pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    match stream.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == ErrorKind::ConnectionReset,
+    }
+}
+
+/// Reads from `stream` into `buf` until `parse` finds a whole `what` (a
+/// response, a reply) at the front of `buf`, which is removed and
+/// returned. `Ok(None)`: the peer closed the connection (or reset it)
+/// before sending a byte of it; a close in the middle is an error.
+pub fn read_frame<T>(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    what: &str,
+    parse: impl Fn(&[u8]) -> std::io::Result<Option<(T, usize)>>,
+) -> std::io::Result<Option<T>> {
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        if let Some((frame, used)) = parse(buf)? {
+            buf.drain(..used);
+            return Ok(Some(frame));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) if buf.is_empty() => return Ok(None),
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!(
+                        "connection closed inside {what}: {:?}",
+                        String::from_utf8_lossy(buf)
+                    ),
+                ))
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset && buf.is_empty() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A new temporary directory (removed on drop).

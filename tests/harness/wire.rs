@@ -3,11 +3,11 @@
 //! replies tests compare with. The one place the tests name the product's
 //! RESP codec.
 
-use super::IO_TIMEOUT;
+use super::{closed_by_peer, connect, read_frame, IO_TIMEOUT};
 use reddb::server::wire::resp::parse_value;
 pub use reddb::server::wire::resp::{encode_command, Value};
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{ErrorKind, Write};
+use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 /// What a server that requires authentication answers before `AUTH`.
@@ -27,13 +27,8 @@ impl Client {
 
     /// Connects with `timeout` for the connect and for every read and write.
     pub fn try_connect(port: u16, timeout: Duration) -> std::io::Result<Client> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let stream = TcpStream::connect_timeout(&addr, timeout)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        stream.set_nodelay(true)?;
         Ok(Client {
-            stream,
+            stream: connect(port, timeout)?,
             buf: Vec::new(),
         })
     }
@@ -53,40 +48,14 @@ impl Client {
 
     /// The next reply; `Ok(None)` when the server closed first.
     pub fn read(&mut self) -> std::io::Result<Option<Value>> {
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            match parse_value(&self.buf) {
-                Ok(Some((v, used))) => {
-                    self.buf.drain(..used);
-                    return Ok(Some(v));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(std::io::Error::new(
-                        ErrorKind::InvalidData,
-                        format!("bad reply ({e}): {:?}", String::from_utf8_lossy(&self.buf)),
-                    ))
-                }
-            }
-            match self.stream.read(&mut chunk) {
-                Ok(0) => {
-                    return if self.buf.is_empty() {
-                        Ok(None)
-                    } else {
-                        Err(std::io::Error::new(
-                            ErrorKind::UnexpectedEof,
-                            "closed inside a reply",
-                        ))
-                    }
-                }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionReset && self.buf.is_empty() => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        read_frame(&mut self.stream, &mut self.buf, "a reply", |buf| {
+            parse_value(buf).map_err(|e| {
+                std::io::Error::new(
+                    ErrorKind::InvalidData,
+                    format!("bad reply ({e}): {:?}", String::from_utf8_lossy(buf)),
+                )
+            })
+        })
     }
 
     pub fn try_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<Value> {
@@ -115,15 +84,7 @@ impl Client {
     /// True when the server closes the connection (EOF or reset) with
     /// nothing more to read.
     pub fn is_closed(&mut self) -> bool {
-        if !self.buf.is_empty() {
-            return false;
-        }
-        let mut b = [0u8; 1];
-        match self.stream.read(&mut b) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => e.kind() == ErrorKind::ConnectionReset,
-        }
+        self.buf.is_empty() && closed_by_peer(&mut self.stream)
     }
 
     pub fn shutdown_write(&mut self) {
