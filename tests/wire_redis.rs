@@ -675,6 +675,7 @@ fn scan_keys_dbsize_and_flushdb() {
         if cursor == "0" {
             break;
         }
+        assert!(round < 10_000, "SCAN does not terminate");
     }
     let seen_set: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(seen.len(), seen_set.len(), "no key twice");
@@ -793,7 +794,12 @@ fn kill9_under_write_load_keeps_every_acknowledged_set() {
         let stop = Arc::clone(&stop);
         threads.push(std::thread::spawn(move || {
             let mut i = 0u64;
-            while !stop.load(Ordering::SeqCst) {
+            let started = Instant::now();
+            // Until the kill (or two minutes, or 2 million SETs at most).
+            while !stop.load(Ordering::SeqCst)
+                && i < 2_000_000
+                && started.elapsed() < Duration::from_secs(120)
+            {
                 let key = format!("load:{t}:{i}");
                 let val = format!("value-{t}-{i}");
                 // Half the writers pipeline 8 SETs at a time.

@@ -16,7 +16,7 @@ pub const DENY_RECIPE: &str = include_str!("../fixtures/seed_policy_deny.json");
 pub const KEEPER_RECIPE: &str = include_str!("../fixtures/seed_policy_keeper.json");
 
 /// The page size of the files the tests make.
-pub const PAGE: usize = 4096;
+pub const PAGE: usize = super::store_model::PAGE_SIZE as usize;
 
 /// Recomputes the unkeyed digest of meta copy `copy` (0 or 1) of `bytes`.
 pub fn fix_meta_digest(bytes: &mut [u8], copy: usize) {
