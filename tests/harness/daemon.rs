@@ -49,6 +49,9 @@ pub struct Options {
     /// Run as uid/gid [`NOBODY`] (std's `Command::uid`, which also clears
     /// the supplementary groups).
     pub nobody: bool,
+    /// Raise `RLIMIT_MEMLOCK` to unlimited for the server (needs root, or
+    /// `CAP_SYS_RESOURCE`, when this process's limit is finite).
+    pub unlimited_memlock: bool,
 }
 
 impl Options {
@@ -83,6 +86,11 @@ impl Options {
 
     pub fn run_as_nobody(mut self) -> Self {
         self.nobody = true;
+        self
+    }
+
+    pub fn unlimited_memlock(mut self) -> Self {
+        self.unlimited_memlock = true;
         self
     }
 }
@@ -222,6 +230,23 @@ impl Daemon {
             .stderr(File::create(&self.stderr_path).expect("create the stderr file"));
         if self.opts.nobody {
             cmd.uid(NOBODY).gid(NOBODY);
+        }
+        if self.opts.unlimited_memlock {
+            // SAFETY: the closure runs in the child between fork and exec
+            // and calls only setrlimit, which is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let unlimited = libc::rlimit {
+                        rlim_cur: libc::RLIM_INFINITY,
+                        rlim_max: libc::RLIM_INFINITY,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         self.child = Some(cmd.spawn().expect("spawn red server"));
         self.exit_code = None;

@@ -121,8 +121,7 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Whether `RLIMIT_MEMLOCK` is unlimited (full memory locking can succeed).
-pub fn memlock_unlimited() -> bool {
+fn memlock_limit() -> libc::rlimit {
     let mut r = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -130,7 +129,26 @@ pub fn memlock_unlimited() -> bool {
     // SAFETY: getrlimit writes one rlimit into a struct we own.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) };
     assert_eq!(rc, 0, "getrlimit(RLIMIT_MEMLOCK)");
-    r.rlim_cur == libc::RLIM_INFINITY
+    r
+}
+
+/// Whether `RLIMIT_MEMLOCK` is unlimited (full memory locking can succeed).
+pub fn memlock_unlimited() -> bool {
+    memlock_limit().rlim_cur == libc::RLIM_INFINITY
+}
+
+/// Whether a child of this process can be given an unlimited
+/// `RLIMIT_MEMLOCK` ([`daemon::Options::unlimited_memlock`]): the hard
+/// limit is unlimited already, or this process holds `CAP_SYS_RESOURCE`
+/// (root in a container often does not).
+pub fn memlock_can_be_unlimited() -> bool {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let cap_eff = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| status_field(&s, "CapEff").map(str::to_string))
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0);
+    memlock_limit().rlim_max == libc::RLIM_INFINITY || cap_eff & (1 << CAP_SYS_RESOURCE) != 0
 }
 
 /// Polls `f` every 50 ms until it returns true or `timeout` passes.
