@@ -10,8 +10,10 @@
 //!
 //! Everything here is bounded: every socket has read and write timeouts
 //! ([`IO_TIMEOUT`] unless a test asks for another), every wait a deadline,
-//! every child process is killed when its handle is dropped, and nothing
-//! binds or connects anywhere but 127.0.0.1.
+//! every child process is killed when its handle is dropped, and servers
+//! bind and clients connect to 127.0.0.1 only (one client, `curl` in
+//! `vault_bootstrap.rs`, sends from this host's non-loopback address to a
+//! loopback server, to be a remote peer).
 
 // Each test binary compiles the whole harness and uses part of it.
 #![allow(dead_code)]
