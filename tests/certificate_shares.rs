@@ -12,13 +12,12 @@
 
 mod harness;
 
-use harness::cli::{self, red, Cmd, Output};
+use harness::cli::{self, red, BootstrappedDir, Cmd, Output};
 use harness::secrets::{longest_hex_run, redact};
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::shares::{split_with_coefficients, SHARE_TEXT_LEN};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
-use tempfile::TempDir;
 
 const PASSWORD: &str = "change-me-now";
 
@@ -28,35 +27,16 @@ const WRONG_CERTIFICATE: i32 = 10;
 const USAGE: i32 = 2;
 const MISSING_CERTIFICATE: i32 = 13;
 
-/// A bootstrapped database and its certificate.
-struct Boot {
-    _dir: TempDir,
-    db: PathBuf,
-    cert: String,
-}
-
-impl Boot {
-    fn path(&self) -> &str {
-        self.db.to_str().expect("UTF-8 temp path")
-    }
-}
-
-fn bootstrap() -> Boot {
-    let dir = harness::tmp();
-    let db = dir.path().join("data.rdb");
-    let cert = cli::bootstrap(&db, "admin", PASSWORD).certificate;
-    Boot {
-        _dir: dir,
-        db,
-        cert,
-    }
-}
-
 /// Two bootstrapped files shared by the tests (bootstrap costs two Argon2
 /// runs; the tests only read them).
-fn boots() -> &'static (Boot, Boot) {
-    static BOOTS: OnceLock<(Boot, Boot)> = OnceLock::new();
-    BOOTS.get_or_init(|| (bootstrap(), bootstrap()))
+fn boots() -> &'static (BootstrappedDir, BootstrappedDir) {
+    static BOOTS: OnceLock<(BootstrappedDir, BootstrappedDir)> = OnceLock::new();
+    BOOTS.get_or_init(|| {
+        (
+            cli::bootstrap_in_tmp("admin", PASSWORD),
+            cli::bootstrap_in_tmp("admin", PASSWORD),
+        )
+    })
 }
 
 /// `red certificate split --shares N --threshold K`.
@@ -168,17 +148,17 @@ fn three_of_five() -> Vec<[usize; 3]> {
 #[test]
 fn any_three_of_five_shares_give_the_certificate_that_unseals_the_file() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 5, 3);
+    let shares = split(&boot.certificate, 5, 3);
     let subsets = three_of_five();
     assert_eq!(subsets.len(), 10);
     for subset in subsets {
         let lines: Vec<&str> = subset.iter().map(|&i| shares[i].as_str()).collect();
-        assert_combined(&combine(&lines, Some(boot.path())), &boot.cert);
+        assert_combined(&combine(&lines, Some(boot.path())), &boot.certificate);
     }
     // The combined certificate, taken from combine's output, unseals the
     // file: `red check` replays it.
     let r = combine(&[&shares[4], &shares[0], &shares[2]], None);
-    assert_combined(&r, &boot.cert);
+    assert_combined(&r, &boot.certificate);
     let combined = r.stdout.trim_end().strip_prefix("certificate: ").unwrap();
     let check = red(&["check", "--path", boot.path()])
         .envs(&[("REDDB_CERTIFICATE", combined)])
@@ -197,7 +177,7 @@ fn split_reads_the_certificate_from_every_source() {
     let (boot, _) = boots();
     let dir = harness::tmp();
     let file = dir.path().join("certificate");
-    std::fs::write(&file, format!("{}\n", boot.cert)).unwrap();
+    std::fs::write(&file, format!("{}\n", boot.certificate)).unwrap();
     let file = file.to_str().unwrap();
     let dir_path = dir.path().to_str().unwrap();
     for env in [
@@ -210,13 +190,13 @@ fn split_reads_the_certificate_from_every_source() {
         assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[]));
         let lines: Vec<&str> = r.stdout.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(!r.stdout.contains(&boot.cert));
-        assert_combined(&combine(&lines, Some(boot.path())), &boot.cert);
+        assert!(!r.stdout.contains(&boot.certificate));
+        assert_combined(&combine(&lines, Some(boot.path())), &boot.certificate);
     }
     // The pair rule holds for split as for every command.
     split_refused(
         &[
-            ("REDDB_CERTIFICATE", &boot.cert),
+            ("REDDB_CERTIFICATE", &boot.certificate),
             ("REDDB_CERTIFICATE_FILE", file),
         ],
         12,
@@ -226,9 +206,10 @@ fn split_reads_the_certificate_from_every_source() {
 #[test]
 fn fewer_than_k_shares_exit_29() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 5, 3);
-    let insufficient =
-        |r: &Output, says: &str| assert_refused(r, SHARES_INSUFFICIENT, says, &shares, &boot.cert);
+    let shares = split(&boot.certificate, 5, 3);
+    let insufficient = |r: &Output, says: &str| {
+        assert_refused(r, SHARES_INSUFFICIENT, says, &shares, &boot.certificate)
+    };
     for pair in [[0, 1], [4, 2], [3, 0]] {
         let r = combine(&[&shares[pair[0]], &shares[pair[1]]], None);
         insufficient(&r, "2 given, 3 needed");
@@ -243,9 +224,9 @@ fn fewer_than_k_shares_exit_29() {
 #[test]
 fn shares_of_two_splits_exit_28() {
     let (boot, other) = boots();
-    let a = split(&boot.cert, 3, 2);
-    let same_cert = split(&boot.cert, 3, 2);
-    let other_cert = split(&other.cert, 3, 2);
+    let a = split(&boot.certificate, 3, 2);
+    let same_cert = split(&boot.certificate, 3, 2);
+    let other_cert = split(&other.certificate, 3, 2);
     let all: Vec<String> = a
         .iter()
         .chain(&same_cert)
@@ -259,18 +240,18 @@ fn shares_of_two_splits_exit_28() {
             SHARE_REFUSED,
             "line 2: the share belongs to another set",
             &all,
-            &boot.cert,
+            &boot.certificate,
         );
     }
     // Enough of one set and a stray share of another: still refused.
     let r = combine(&[&a[0], &a[1], &other_cert[2]], None);
-    assert_refused(&r, SHARE_REFUSED, "line 3", &all, &boot.cert);
+    assert_refused(&r, SHARE_REFUSED, "line 3", &all, &boot.certificate);
 }
 
 #[test]
 fn a_mistyped_share_exit_28() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 3, 2);
+    let shares = split(&boot.certificate, 3, 2);
     let good = &shares[1];
     let flip = |at: usize| {
         let mut b = good.clone().into_bytes();
@@ -300,7 +281,7 @@ fn a_mistyped_share_exit_28() {
     ];
     for (bad, why) in &mistyped {
         let r = combine(&[&shares[0], bad], Some(boot.path()));
-        assert_refused(&r, SHARE_REFUSED, "line 2: ", &shares, &boot.cert);
+        assert_refused(&r, SHARE_REFUSED, "line 2: ", &shares, &boot.certificate);
         assert!(r.stderr.contains(why), "{}", redact(&r.stderr, &[]));
     }
     // Not a share at all, and input that is not UTF-8.
@@ -310,10 +291,10 @@ fn a_mistyped_share_exit_28() {
         SHARE_REFUSED,
         "line 2: malformed share",
         &shares,
-        &boot.cert,
+        &boot.certificate,
     );
     let r = combine_bytes(b"\xff\xfe\n", None);
-    assert_refused(&r, SHARE_REFUSED, "not UTF-8", &shares, &boot.cert);
+    assert_refused(&r, SHARE_REFUSED, "not UTF-8", &shares, &boot.certificate);
 }
 
 /// Two "splits" with the same set id but different polynomials (only a
@@ -322,7 +303,7 @@ fn a_mistyped_share_exit_28() {
 #[test]
 fn the_same_index_with_another_value_exit_28() {
     let (boot, _) = boots();
-    let cert = Certificate::parse_hex(&boot.cert).unwrap();
+    let cert = Certificate::parse_hex(&boot.certificate).unwrap();
     let a = split_with_coefficients(&cert, 3, 2, [7; 8], &[1; 32]).unwrap();
     let b = split_with_coefficients(&cert, 3, 2, [7; 8], &[2; 32]).unwrap();
     let all: Vec<String> = a.iter().chain(&b).map(|s| s.to_string()).collect();
@@ -332,17 +313,20 @@ fn the_same_index_with_another_value_exit_28() {
         SHARE_REFUSED,
         "line 2: two different shares carry the same index",
         &all,
-        &boot.cert,
+        &boot.certificate,
     );
     // The honest shares of either combine.
-    assert_combined(&combine(&[&a[0], &a[2]], None), &boot.cert);
-    assert_combined(&combine(&[&b[1], &b[0]], Some(boot.path())), &boot.cert);
+    assert_combined(&combine(&[&a[0], &a[2]], None), &boot.certificate);
+    assert_combined(
+        &combine(&[&b[1], &b[0]], Some(boot.path())),
+        &boot.certificate,
+    );
 }
 
 #[test]
 fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
     let (boot, other) = boots();
-    let shares = split(&boot.cert, 3, 2);
+    let shares = split(&boot.certificate, 3, 2);
     let before = std::fs::read(&other.db).unwrap();
     let r = combine(&[&shares[0], &shares[2]], Some(other.path()));
     assert_refused(
@@ -350,7 +334,7 @@ fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
         WRONG_CERTIFICATE,
         "wrong certificate",
         &shares,
-        &boot.cert,
+        &boot.certificate,
     );
     assert_eq!(
         std::fs::read(&other.db).unwrap(),
@@ -359,7 +343,7 @@ fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
     );
     assert_combined(
         &combine(&[&shares[0], &shares[2]], Some(boot.path())),
-        &boot.cert,
+        &boot.certificate,
     );
 
     // A fresh (not bootstrapped) file has no certificate to match: 18.
@@ -367,11 +351,11 @@ fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
     let fresh = dir.path().join("fresh.rdb");
     make_fresh_file(&fresh);
     let r = combine(&[&shares[0], &shares[2]], Some(fresh.to_str().unwrap()));
-    assert_refused(&r, 18, "not bootstrapped", &shares, &boot.cert);
+    assert_refused(&r, 18, "not bootstrapped", &shares, &boot.certificate);
     // A file that does not exist: 20, before stdin is read.
     let missing = dir.path().join("nothing.rdb");
     let r = combine(&[&shares[0], &shares[2]], Some(missing.to_str().unwrap()));
-    assert_refused(&r, 20, "does not exist", &shares, &boot.cert);
+    assert_refused(&r, 20, "does not exist", &shares, &boot.certificate);
 }
 
 /// A fresh database file, as `red server` or `red bootstrap` create one
@@ -400,7 +384,9 @@ fn split_with_bad_counts_is_a_usage_error() {
     for flags in cases {
         let mut args = vec!["certificate", "split"];
         args.extend_from_slice(flags);
-        let r = red(&args).envs(&[("REDDB_CERTIFICATE", &boot.cert)]).run();
+        let r = red(&args)
+            .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+            .run();
         assert_eq!(r.code, USAGE, "{flags:?}: {}", redact(&r.stderr, &[]));
         assert_eq!(r.stdout, "", "{flags:?} printed shares");
         assert!(
@@ -408,18 +394,20 @@ fn split_with_bad_counts_is_a_usage_error() {
             "{}",
             redact(&r.stderr, &[])
         );
-        assert!(!r.stderr.contains(&boot.cert));
+        assert!(!r.stderr.contains(&boot.certificate));
     }
     // The edges that are allowed.
     for (n, k) in [("2", "2"), ("255", "255"), ("255", "2")] {
         let r = split_cmd(n, k)
-            .envs(&[("REDDB_CERTIFICATE", &boot.cert)])
+            .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
             .run();
         assert_eq!(r.code, 0, "{n}/{k}: {}", redact(&r.stderr, &[]));
         assert_eq!(r.stdout.lines().count(), n.parse::<usize>().unwrap());
     }
     for args in [&["certificate"][..], &["certificate", "rotate"]] {
-        let r = red(args).envs(&[("REDDB_CERTIFICATE", &boot.cert)]).run();
+        let r = red(args)
+            .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+            .run();
         assert_eq!(r.code, USAGE, "{args:?}");
     }
 }
@@ -434,20 +422,20 @@ fn split_without_a_certificate_exits_13_and_a_malformed_one_11() {
 #[test]
 fn combine_bounds_its_input_and_ignores_labels_and_blank_lines() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 4, 2);
+    let shares = split(&boot.certificate, 4, 2);
     // Bare texts, labels, indentation, CRLF and blank lines.
     let input = format!("\n  share: {}\r\n\n\t{}  \n\n", shares[3], shares[1]);
     assert_combined(
         &combine_bytes(input.as_bytes(), Some(boot.path())),
-        &boot.cert,
+        &boot.certificate,
     );
     // More than 64 KiB: refused as invalid input (22), nothing combined.
     let mut big = format!("{}\n{}\n", shares[0], shares[2]).into_bytes();
     big.resize(64 * 1024 + 1, b'\n');
     let r = combine_bytes(&big, None);
-    assert_refused(&r, 22, "larger than 64 KiB", &shares, &boot.cert);
+    assert_refused(&r, 22, "larger than 64 KiB", &shares, &boot.certificate);
     big.truncate(64 * 1024);
-    assert_combined(&combine_bytes(&big, None), &boot.cert);
+    assert_combined(&combine_bytes(&big, None), &boot.certificate);
 }
 
 #[test]

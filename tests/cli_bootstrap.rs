@@ -23,40 +23,11 @@ use reddb::store::record::{Mutation, Namespace, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use tempfile::TempDir;
 
 const PASSWORD: &str = "change-me-now";
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
-}
-
-/// A bootstrapped database in its own temporary directory.
-struct Boot {
-    dir: TempDir,
-    db: PathBuf,
-    cert: String,
-    api_key: String,
-}
-
-impl Boot {
-    fn path(&self) -> &str {
-        self.db.to_str().expect("UTF-8 temp path")
-    }
-}
-
-/// Bootstraps `D/data.rdb` with `--password` and `--print-certificate` and
-/// parses the seed lines (the full format is asserted by its own test).
-fn bootstrap(username: &str, password: &str) -> Boot {
-    let dir = harness::tmp();
-    let db = dir.path().join("data.rdb");
-    let boot = cli::bootstrap(&db, username, password);
-    Boot {
-        dir,
-        db,
-        cert: boot.certificate,
-        api_key: boot.api_key,
-    }
 }
 
 /// Opens `db` read-only through the library and returns the stored user.
@@ -265,7 +236,7 @@ fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
 
 #[test]
 fn second_bootstrap_is_refused_and_changes_nothing() {
-    let boot = bootstrap("admin", PASSWORD);
+    let boot = cli::bootstrap_in_tmp("admin", PASSWORD);
     let before = std::fs::read(&boot.db).unwrap();
     for print in ["--print-certificate", "--certificate-out"] {
         let out = boot.dir.path().join("never.cert");
@@ -275,7 +246,7 @@ fn second_bootstrap_is_refused_and_changes_nothing() {
             args.push(out);
         }
         let r = cli::bootstrap_cmd(&boot.db, "other").args(&args).run();
-        let shown = redact(&r.stderr, &[boot.cert.as_str(), "another-password"]);
+        let shown = redact(&r.stderr, &[boot.certificate.as_str(), "another-password"]);
         assert_eq!(r.code, 17, "{print}: {shown}");
         assert_eq!(
             r.stdout, "",
@@ -300,24 +271,29 @@ fn second_bootstrap_is_refused_and_changes_nothing() {
     }
     // The original certificate still opens it with its single user.
     let r = red(&["check", "--path", boot.path()])
-        .envs(&[("REDDB_CERTIFICATE", boot.cert.as_str())])
+        .envs(&[("REDDB_CERTIFICATE", boot.certificate.as_str())])
         .run();
-    assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[boot.cert.as_str()]));
+    assert_eq!(
+        r.code,
+        0,
+        "{}",
+        redact(&r.stderr, &[boot.certificate.as_str()])
+    );
     assert!(r.stdout.contains("users: 1, api keys: 1,"));
 }
 
 #[test]
 fn check_reads_the_certificate_from_each_source() {
-    let boot = bootstrap("admin", PASSWORD);
+    let boot = cli::bootstrap_in_tmp("admin", PASSWORD);
     let before = std::fs::read(&boot.db).unwrap();
     let cert_file = boot.dir.path().join("cert-file");
-    std::fs::write(&cert_file, format!("{}\n", boot.cert)).unwrap();
+    std::fs::write(&cert_file, format!("{}\n", boot.certificate)).unwrap();
     let creds = boot.dir.path().join("creds");
     std::fs::create_dir(&creds).unwrap();
-    std::fs::write(creds.join("certificate"), format!("{}\n", boot.cert)).unwrap();
+    std::fs::write(creds.join("certificate"), format!("{}\n", boot.certificate)).unwrap();
 
     let sources: [(&str, &str); 3] = [
-        ("REDDB_CERTIFICATE", boot.cert.as_str()),
+        ("REDDB_CERTIFICATE", boot.certificate.as_str()),
         ("REDDB_CERTIFICATE_FILE", cert_file.to_str().unwrap()),
         ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
     ];
@@ -325,7 +301,7 @@ fn check_reads_the_certificate_from_each_source() {
         let r = red(&["check", "--path", boot.path()])
             .envs(&[(var, value)])
             .run();
-        let secrets = [boot.cert.as_str(), boot.api_key.as_str()];
+        let secrets = [boot.certificate.as_str(), boot.api_key.as_str()];
         assert_eq!(r.code, 0, "{var}: {}", redact(&r.stderr, &secrets));
         assert!(
             r.stdout
@@ -359,10 +335,10 @@ struct Case {
 
 #[test]
 fn error_table() {
-    let boot = bootstrap("admin", PASSWORD);
+    let boot = cli::bootstrap_in_tmp("admin", PASSWORD);
     let d = boot.dir.path();
     let db = boot.path().to_string();
-    let cert = boot.cert.clone();
+    let cert = boot.certificate.clone();
     let s = |x: &str| x.to_string();
     let check = |path: &str| vec![s("check"), s("--path"), s(path)];
 
@@ -655,7 +631,7 @@ fn version_prints_the_package_version() {
 fn nothing_is_stored_in_plaintext() {
     let username = "operator-zeta";
     let password = "Zeta-PLAINTEXT-password-42";
-    let boot = bootstrap(username, password);
+    let boot = cli::bootstrap_in_tmp(username, password);
 
     let secret_key = b"red.secret.stripe.api_key".to_vec();
     let secret_value = b"sk_live_PLAINTEXT_CANARY_123".to_vec();
@@ -670,7 +646,7 @@ fn nothing_is_stored_in_plaintext() {
 
     let write = || {
         let pager = open_pager(&boot.db, false).expect("open_pager");
-        let cert = Certificate::parse_hex(&boot.cert).expect("certificate parses");
+        let cert = Certificate::parse_hex(&boot.certificate).expect("certificate parses");
         let mut db = Database::unseal(pager, &cert, true).expect("unseal writable");
         let sealed1 = db.seal_secret_value(&secret_key, 1, &secret_value).unwrap();
         let sealed2 = db
@@ -712,7 +688,7 @@ fn nothing_is_stored_in_plaintext() {
     };
 
     let token_hash = accounts::hash_token(&boot.api_key);
-    let raw_cert = hex::decode(&boot.cert).unwrap();
+    let raw_cert = hex::decode(&boot.certificate).unwrap();
     let api_key_hex = boot.api_key.strip_prefix("rdb_k_").unwrap().to_string();
     let needles: Vec<(&str, Vec<u8>)> = vec![
         ("the username", username.into()),
@@ -721,10 +697,13 @@ fn nothing_is_stored_in_plaintext() {
         ("the API key's random part", api_key_hex.into_bytes()),
         ("the API key prefix", b"rdb_k_".to_vec()),
         ("the stored API key hash", token_hash.into_bytes()),
-        ("the certificate (hex)", boot.cert.clone().into_bytes()),
+        (
+            "the certificate (hex)",
+            boot.certificate.clone().into_bytes(),
+        ),
         (
             "the certificate (upper-case hex)",
-            boot.cert.to_uppercase().into_bytes(),
+            boot.certificate.to_uppercase().into_bytes(),
         ),
         ("the certificate (raw bytes)", raw_cert),
         ("an Argon2 PHC string", b"$argon2id$".to_vec()),
@@ -779,7 +758,7 @@ fn nothing_is_stored_in_plaintext() {
 
     // Compaction rewrites everything as a snapshot chain: still nothing.
     let pager = open_pager(&boot.db, false).unwrap();
-    let cert = Certificate::parse_hex(&boot.cert).unwrap();
+    let cert = Certificate::parse_hex(&boot.certificate).unwrap();
     db = Database::unseal(pager, &cert, true).unwrap();
     db.store_mut().compact(now_ms()).unwrap();
     assert_eq!(db.store_mut().stats().compactions, 1);
@@ -787,9 +766,9 @@ fn nothing_is_stored_in_plaintext() {
     scan("after compaction");
 
     let r = red(&["check", "--path", boot.path()])
-        .envs(&[("REDDB_CERTIFICATE", boot.cert.as_str())])
+        .envs(&[("REDDB_CERTIFICATE", boot.certificate.as_str())])
         .run();
-    let secrets = [boot.cert.as_str(), boot.api_key.as_str(), password];
+    let secrets = [boot.certificate.as_str(), boot.api_key.as_str(), password];
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &secrets));
     assert!(
         r.stdout

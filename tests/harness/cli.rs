@@ -88,6 +88,35 @@ pub fn bootstrap(db: &std::path::Path, username: &str, password: &str) -> Bootst
     }
 }
 
+/// A database bootstrapped by `red bootstrap` in a temporary directory of
+/// its own (removed on drop).
+pub struct BootstrappedDir {
+    pub dir: tempfile::TempDir,
+    pub db: std::path::PathBuf,
+    pub certificate: String,
+    pub api_key: String,
+}
+
+impl BootstrappedDir {
+    /// The database path as text (for argument lists).
+    pub fn path(&self) -> &str {
+        self.db.to_str().expect("UTF-8 temp path")
+    }
+}
+
+/// [`bootstrap`] of `DIR/data.rdb` in a new temporary directory.
+pub fn bootstrap_in_tmp(username: &str, password: &str) -> BootstrappedDir {
+    let dir = super::tmp();
+    let db = dir.path().join("data.rdb");
+    let boot = bootstrap(&db, username, password);
+    BootstrappedDir {
+        dir,
+        db,
+        certificate: boot.certificate,
+        api_key: boot.api_key,
+    }
+}
+
 impl Cmd {
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
         self.args.push(a.as_ref().to_owned());
