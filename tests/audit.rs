@@ -8,19 +8,15 @@
 //! token only; events survive a restart; and no secret value, password or
 //! token used by the test appears in the audit output or the server log.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{contains, fresh_bootstrapped, Daemon, Options, ADMIN_PASSWORD};
+use harness::daemon::{fresh_bootstrapped, Daemon, Options, ADMIN_PASSWORD};
+use harness::secrets::contains;
+use harness::tmp;
 use serde_json::{json, Value as Json};
 use std::time::Duration;
-use tempfile::TempDir;
 
 const ADMIN_TOKEN: &str = "audit-test-admin-token-5d2c8e0f1a";
-
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 fn events(d: &Daemon, query: &str, bearer: &str) -> (Vec<Json>, Vec<u8>) {
     let r = d.get(&format!("/admin/audit{query}"), Some(bearer));
@@ -341,17 +337,17 @@ fn wire_auth_and_noauth_are_audited() {
         dir.path(),
         &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
     );
-    let mut c = wire_support::Client::connect(d.wire_port);
+    let mut c = d.client();
     let bogus = "rdb_k_00000000000000000000000000000000";
     assert!(matches!(
         c.cmd(&["AUTH", bogus]),
-        reddb::server::wire::resp::Value::Error(_)
+        harness::wire::Value::Error(_)
     ));
     for i in 0..200 {
         let v = c.cmd(&["GET", &format!("k{i}")]);
-        assert_eq!(v, wire_support::err("NOAUTH Authentication required."));
+        assert_eq!(v, harness::wire::err("NOAUTH Authentication required."));
     }
-    assert_eq!(c.cmd(&["AUTH", &boot.api_key]), wire_support::ok());
+    assert_eq!(c.cmd(&["AUTH", &boot.api_key]), harness::wire::ok());
     let (ev, body) = events(&d, "?since=1h&action=auth.token", ADMIN_TOKEN);
     must_find(
         &ev,

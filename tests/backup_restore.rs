@@ -17,125 +17,57 @@
 //! - no secret value and no backup key in the server log, the audit
 //!   output or the backup file.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{fresh_bootstrapped, Daemon, Options, RED};
+use harness::cli::{self, red};
+use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::fixtures::{
+    alice_key, check_sample, write_sample, KEEPER_RECIPE, SAMPLE_ALICE_PASSWORD, SAMPLE_DELETED,
+    SAMPLE_SECRET_V1, SAMPLE_SECRET_V2,
+};
+use harness::wire::bulk;
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use tempfile::TempDir;
-use wire_support::{bulk, int, ok, Client};
-
-const KEEPER_RECIPE: &str = include_str!("fixtures/seed_policy_keeper.json");
 
 /// Every secret value this file writes: none may appear in a log, an
 /// audit answer or a backup file.
 const SECRET_VALUES: &[&str] = &[
-    "sk-openai-version-one-VALUE-1111",
-    "sk-openai-version-two-VALUE-2222",
-    "stripe-live-VALUE-3333",
-    "deleted-secret-VALUE-4444",
-    "alice-password-VALUE-5555",
+    SAMPLE_SECRET_V1,
+    SAMPLE_SECRET_V2,
+    STRIPE,
+    SAMPLE_DELETED,
+    SAMPLE_ALICE_PASSWORD,
 ];
 
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
+/// The one secret besides the sample's: one version, which alice's keeper
+/// policy does not let her read.
+const STRIPE: &str = "stripe-live-VALUE-3333";
 
-fn red(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(RED)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run red")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn line_value(stdout: &str, prefix: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{stdout}"))
-        .trim()
-        .to_string()
-}
-
-/// `red bootstrap` into `db`: (certificate, admin API key).
+/// `red bootstrap` into `db` (password from a file): (certificate, admin
+/// API key).
 fn cli_bootstrap(dir: &Path, db: &Path) -> (String, String) {
     let pw = dir.join("admin-password");
     std::fs::write(&pw, "new-admin-password-123\n").expect("password file");
-    let o = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().expect("utf-8 path"),
-            "--vault",
-            "--username",
-            "admin",
-            "--password-file",
-            pw.to_str().expect("utf-8 path"),
-            "--print-certificate",
-        ],
-        &[],
-    );
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "bootstrap: {out}{err}");
-    (
-        line_value(&out, "certificate: "),
-        line_value(&out, "api key: "),
-    )
+    let o = cli::bootstrap_cmd(db, "admin")
+        .arg("--password-file")
+        .arg(&pw)
+        .arg("--print-certificate")
+        .run();
+    assert_eq!(o.code, 0, "bootstrap: {}", o.describe(&[]));
+    (o.line_value("certificate: "), o.line_value("api key: "))
 }
 
-fn wire(d: &Daemon, key: &str) -> Client {
-    let mut c = Client::connect(d.wire_port);
-    assert_eq!(c.cmd(&["AUTH", key]), ok());
-    c
-}
-
-/// Fills a database with one of everything a backup carries; returns
-/// alice's API key.
+/// Fills a database with one of everything a backup carries: the sample,
+/// a second secret, and a policy attached to alice; returns alice's API
+/// key.
 fn populate(d: &Daemon, admin: &str) -> String {
-    let mut c = wire(d, admin);
-    assert_eq!(c.cmd(&["SET", "plain", "value-1"]), ok());
-    assert_eq!(c.cmd(&["SET", "ttl", "soon", "EX", "3600"]), ok());
-    assert_eq!(c.cmd(&["HSET", "h", "f1", "v1", "f2", "v2"]), int(2));
-    assert_eq!(c.cmd(&["SADD", "s", "a", "b", "c"]), int(3));
-    let s = |k: &str, v: &str| {
-        d.post(&format!("/secrets/{k}"), Some(admin), &json!({"value": v}))
-            .ok(&format!("put {k}"));
-    };
-    s("red.secret.ai.openai.key", SECRET_VALUES[0]);
+    write_sample(d, admin);
     d.post(
-        "/secrets/red.secret.ai.openai.key/rotate",
+        "/secrets/red.secret.stripe.api_key",
         Some(admin),
-        &json!({"value": SECRET_VALUES[1]}),
+        &json!({ "value": STRIPE }),
     )
-    .ok("rotate");
-    s("red.secret.stripe.api_key", SECRET_VALUES[2]);
-    s("red.secret.old.thing", SECRET_VALUES[3]);
-    d.delete("/secrets/red.secret.old.thing", Some(admin))
-        .ok("delete secret");
-    d.post(
-        "/config/red.config.feature.flags",
-        Some(admin),
-        &json!({"value": {"beta": true, "limit": 7}}),
-    )
-    .ok("config");
-    d.post(
-        "/auth/users",
-        Some(admin),
-        &json!({"username": "alice", "password": SECRET_VALUES[4], "role": "user"}),
-    )
-    .ok("create alice");
+    .ok("put the stripe key");
     d.put_raw("/policies/ai-openai-key-keeper", admin, KEEPER_RECIPE)
         .ok("put keeper");
     d.post(
@@ -144,53 +76,21 @@ fn populate(d: &Daemon, admin: &str) -> String {
         &json!({"user": "alice"}),
     )
     .ok("attach keeper");
-    let j = d
-        .post("/auth/api-keys", Some(admin), &json!({"owner": "alice"}))
-        .ok("alice key");
-    j["api_key"].as_str().expect("api_key").to_string()
+    alice_key(d, admin)
 }
 
-/// Everything [`populate`] wrote, checked on a (restored) server.
+/// Everything [`populate`] wrote, checked on a (restored) server: the
+/// keeper policy lets alice read the openai key and nothing else.
 fn verify_all(d: &Daemon, admin: &str, context: &str) {
-    let mut c = wire(d, admin);
-    assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"), "{context}");
-    match c.cmd(&["TTL", "ttl"]) {
-        reddb::server::wire::resp::Value::Integer(t) => {
-            assert!((3000..=3600).contains(&t), "{context}: ttl {t}")
-        }
-        other => panic!("{context}: TTL answered {other:?}"),
-    }
-    assert_eq!(c.cmd(&["HGET", "h", "f2"]), bulk("v2"), "{context}");
-    assert_eq!(c.cmd(&["SCARD", "s"]), int(3), "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[1], "{context}");
-    assert_eq!(j["version"], 2, "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key?version=1", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[0], "{context}");
+    let session = check_sample(d, admin, context);
     let j = d
         .get("/secrets/red.secret.stripe.api_key", Some(admin))
         .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[2], "{context}");
-    // Deleted stays deleted.
-    d.get("/secrets/red.secret.old.thing", Some(admin))
-        .expect_error(404, "not_found", context);
-    let j = d
-        .get("/config/red.config.feature.flags", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], json!({"beta": true, "limit": 7}), "{context}");
-    // alice logs in with her old password; the keeper policy lets her read
-    // the openai key and nothing else.
-    let r = d.login("alice", SECRET_VALUES[4]);
-    assert_eq!(r.status, 200, "{context}: alice login: {}", r.text());
-    let session = r.json()["token"].as_str().expect("token").to_string();
+    assert_eq!(j["value"], STRIPE, "{context}");
     let j = d
         .get("/secrets/red.secret.ai.openai.key", Some(&session))
         .ok(context);
-    assert_eq!(j["value"], SECRET_VALUES[1], "{context}");
+    assert_eq!(j["value"], SAMPLE_SECRET_V2, "{context}");
     d.get("/secrets/red.secret.stripe.api_key", Some(&session))
         .expect_error(403, "forbidden", context);
 }
@@ -202,8 +102,8 @@ fn backup_over_http(d: &Daemon, bearer: &str) -> (String, String, PathBuf) {
     let id = j["snapshot_id"].as_str().expect("snapshot_id").to_string();
     let key = j["backup_key"].as_str().expect("backup_key").to_string();
     let path = PathBuf::from(j["path"].as_str().expect("path"));
-    assert!(common_daemon::is_lower_hex(&id, 32), "{j}");
-    assert!(common_daemon::is_lower_hex(&key, 64), "{j}");
+    assert!(harness::secrets::is_lower_hex(&id, 32), "{j}");
+    assert!(harness::secrets::is_lower_hex(&key, 64), "{j}");
     assert_eq!(
         path.file_name().and_then(|n| n.to_str()),
         Some(format!("reddb-backup-{id}.rdbk").as_str())
@@ -223,7 +123,7 @@ fn assert_no_secret_in(haystack: &[u8], extra: &[&str], what: &str) {
 
 #[test]
 fn rotation_procedure_end_to_end() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     let alice_key = populate(&old, &boot.api_key);
     verify_all(&old, &boot.api_key, "the source, before the backup");
@@ -263,7 +163,7 @@ fn rotation_procedure_end_to_end() {
     );
 
     // 2. A fresh instance with a NEW certificate.
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
     assert_ne!(new_cert, boot.certificate);
@@ -327,16 +227,11 @@ fn rotation_procedure_end_to_end() {
 
     // 5. The old certificate opens nothing in the new file.
     let db = new_db.to_str().expect("utf-8");
-    let o = red(
-        &["check", "--path", db],
-        &[("REDDB_CERTIFICATE", &boot.certificate)],
-    );
-    let (out, err) = text(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(10),
-        "old cert on the new file: {out}{err}"
-    );
+    let o = red(&["check", "--path", db])
+        .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+        .run();
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 10, "old cert on the new file: {out}{err}");
     assert!(err.contains("wrong certificate"), "{err}");
     let r = Daemon::try_start(&new_db, &Options::new().certificate(&boot.certificate));
     assert_eq!(
@@ -354,12 +249,12 @@ fn rotation_procedure_end_to_end() {
 
 #[test]
 fn skip_vault_restores_only_keyspace_and_config() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     populate(&old, &boot.api_key);
     let (id, key, file) = backup_over_http(&old, &boot.api_key);
     assert_eq!(old.stop(), 0);
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
     std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name"))).expect("copy");
@@ -375,19 +270,19 @@ fn skip_vault_restores_only_keyspace_and_config() {
     assert_eq!(j["restored"]["config"], 1, "{j}");
     assert_eq!(j["restored"]["secrets"], 0, "{j}");
     assert_eq!(j["restored"]["users"], 0, "{j}");
-    let mut c = wire(&new, &new_admin);
+    let mut c = new.client_authed(&[&new_admin]);
     assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"));
     new.get("/config/red.config.feature.flags", Some(&new_admin))
         .ok("config");
     new.get("/secrets/red.secret.stripe.api_key", Some(&new_admin))
         .expect_error(404, "not_found", "no secrets with skip_vault");
-    assert_eq!(new.login("alice", SECRET_VALUES[4]).status, 401);
+    assert_eq!(new.login("alice", SAMPLE_ALICE_PASSWORD).status, 401);
 }
 
 /// Every refusal is clear, audited, and changes nothing.
 #[test]
 fn refusals_change_nothing() {
-    let dir = tmp();
+    let dir = harness::tmp();
     let token = "backup-test-admin-token-0123456789";
     let (mut d, boot) =
         fresh_bootstrapped(dir.path(), &Options::new().env("RED_ADMIN_TOKEN", token));
@@ -543,40 +438,42 @@ fn refusals_change_nothing() {
 
 #[test]
 fn offline_backup_and_restore() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     populate(&old, &boot.api_key);
     let old_db = old_dir.path().join("data.rdb");
     let old_db_s = old_db.to_str().expect("utf-8").to_string();
     let cert_env = [("REDDB_CERTIFICATE", boot.certificate.as_str())];
     // A running server holds the lock: offline backup refuses (exit 14).
-    let o = red(&["backup", "--path", &old_db_s], &cert_env);
-    assert_eq!(o.status.code(), Some(14), "{:?}", text(&o));
+    let o = red(&["backup", "--path", &old_db_s]).envs(&cert_env).run();
+    assert_eq!(o.code, 14, "{:?}", (&o.stdout, &o.stderr));
     assert_eq!(old.stop(), 0);
     // Without a certificate: exit 13.
-    let o = red(&["backup", "--path", &old_db_s], &[]);
-    assert_eq!(o.status.code(), Some(13), "{:?}", text(&o));
+    let o = red(&["backup", "--path", &old_db_s]).run();
+    assert_eq!(o.code, 13, "{:?}", (&o.stdout, &o.stderr));
     let before = std::fs::read(&old_db).expect("read");
     let out_path = old_dir.path().join("offline.rdbk");
     let backup_to_out = || {
         let out = out_path.to_str().expect("utf-8");
-        red(&["backup", "--path", &old_db_s, "--out", out], &cert_env)
+        red(&["backup", "--path", &old_db_s, "--out", out])
+            .envs(&cert_env)
+            .run()
     };
     let o = backup_to_out();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 0, "{out}{err}");
     assert!(
         std::fs::read(&old_db).expect("read") == before,
         "backup writes nothing to the database"
     );
-    let key = line_value(&out, "backup key: ");
+    let key = o.line_value("backup key: ");
     assert!(out.contains("secrets 3"), "{out}");
     assert_no_secret_in(out.as_bytes(), &[], "red backup's output");
     // Never overwrites.
     let o = backup_to_out();
-    assert_eq!(o.status.code(), Some(20), "{:?}", text(&o));
+    assert_eq!(o.code, 20, "{:?}", (&o.stdout, &o.stderr));
 
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let new_db_s = new_db.to_str().expect("utf-8").to_string();
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
@@ -588,8 +485,11 @@ fn offline_backup_and_restore() {
         ("REDDB_CERTIFICATE", new_cert.as_str()),
         ("REDDB_BACKUP_KEY_FILE", key_file_s.as_str()),
     ];
-    let restore =
-        |env: &[(&str, &str)]| red(&["restore", "--path", &new_db_s, "--from", from], env);
+    let restore = |env: &[(&str, &str)]| {
+        red(&["restore", "--path", &new_db_s, "--from", from])
+            .envs(env)
+            .run()
+    };
     // Wrong backup key: exit 25, file unchanged.
     let fresh = std::fs::read(&new_db).expect("read");
     let wrong = "ef".repeat(32);
@@ -597,8 +497,8 @@ fn offline_backup_and_restore() {
         ("REDDB_CERTIFICATE", &new_cert),
         ("REDDB_BACKUP_KEY", &wrong),
     ]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(25), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 25, "{out}{err}");
     assert!(err.contains("backup key does not open"), "{err}");
     assert!(!err.contains(&wrong[..16]), "the key is echoed");
     assert!(
@@ -607,17 +507,17 @@ fn offline_backup_and_restore() {
     );
     // No key at all: usage (2).
     let o = restore(&[("REDDB_CERTIFICATE", &new_cert)]);
-    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert_eq!(o.code, 2, "{:?}", (&o.stdout, &o.stderr));
     // The old certificate on the new file: 10.
     let o = restore(&[
         ("REDDB_CERTIFICATE", &boot.certificate),
         ("REDDB_BACKUP_KEY_FILE", &key_file_s),
     ]);
-    assert_eq!(o.status.code(), Some(10), "{:?}", text(&o));
+    assert_eq!(o.code, 10, "{:?}", (&o.stdout, &o.stderr));
     // The real restore.
     let o = restore(&new_env);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 0, "{out}{err}");
     assert!(
         out.contains("secrets 3") && out.contains("kept existing users: admin"),
         "{out}"
@@ -625,8 +525,8 @@ fn offline_backup_and_restore() {
     // Twice: conflict (26), nothing changed.
     let after = std::fs::read(&new_db).expect("read");
     let o = restore(&new_env);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(26), "{out}{err}");
+    let (out, err) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 26, "{out}{err}");
     assert!(err.contains("already holds"), "{err}");
     assert!(
         std::fs::read(&new_db).expect("read") == after,
@@ -645,7 +545,7 @@ fn offline_backup_and_restore() {
 /// the others, and the answer says how many were cut to the latest.
 #[test]
 fn backup_without_unseal_history_carries_only_the_latest_versions() {
-    let old_dir = tmp();
+    let old_dir = harness::tmp();
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     let admin = boot.api_key.as_str();
     let put = |k: &str, v: &str| {
@@ -715,7 +615,7 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
     );
 
     // Restore into a fresh database.
-    let new_dir = tmp();
+    let new_dir = harness::tmp();
     let new_db = new_dir.path().join("data.rdb");
     let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
     std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))

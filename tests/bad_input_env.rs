@@ -18,21 +18,19 @@
 //! `tests/startup_modes.rs` already prove is not repeated here. The whole
 //! catalogue is indexed in `docs/BAD_INPUT.md`.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{fresh_bootstrapped, longest_hex_run, wait_until, Daemon, Options};
-use std::fs::File;
+use harness::cli::{self, red, Output};
+use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::secrets::longest_hex_run;
+use harness::{memlock_unlimited, wait_until, NOBODY};
 use std::net::TcpListener;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RED: &str = env!("CARGO_BIN_EXE_red");
 const PASSWORD: &str = "catalogue-admin-password";
-const NOBODY: u32 = 65534;
 /// A run that has not exited by then counts as a started (or hung) server.
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -47,35 +45,11 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let db = dir.path().join("data.rdb");
-    let out = Command::new(RED)
-        .args([
-            "bootstrap",
-            "--path",
-            db.to_str().expect("utf-8"),
-            "--vault",
-            "--username",
-            "admin",
-            "--password",
-            PASSWORD,
-            "--print-certificate",
-        ])
-        .env_clear()
-        .stdin(Stdio::null())
-        .output()
-        .expect("run red bootstrap");
-    assert!(out.status.success(), "bootstrap failed");
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
-    let field = |prefix: &str| {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("bootstrap printed no '{prefix}' line"))
-            .to_string()
-    };
-    let cert = field("certificate: ");
+    let boot = cli::bootstrap(&db, "admin", PASSWORD);
+    let cert = boot.certificate;
     // One start and stop, so the first-boot step (red.secret.aes_key) is
     // behind us and a later open rewrites nothing but the meta pages.
     let mut d = Daemon::start(&db, &Options::new().certificate(&cert));
@@ -84,7 +58,7 @@ fn fixture() -> Fixture {
     drop(reddb::database::open_pager(&fresh, true).expect("create a fresh file"));
     Fixture {
         cert,
-        api_key: field("api key: "),
+        api_key: boot.api_key,
         dir,
         db,
         fresh,
@@ -116,21 +90,14 @@ struct Case {
     listen_pid: bool,
     /// A file that must not exist afterwards.
     not_created: Option<PathBuf>,
-    /// A known bug: the case states the contract and runs only in the
-    /// ignored test until fixed.
-    bug: Option<&'static str>,
     /// Refused only after the database was opened for writing, which
-    /// rewrites the two meta pages (a new nonce epoch) — see [`LATE_BUG`].
-    /// The main run checks every page from 2 on (vault and data) is
-    /// unchanged; the known-bug run asks for the whole file.
+    /// rewrites the two meta pages (a new nonce epoch): the listeners and
+    /// the socket-activation variables are checked after `open_database`
+    /// (`src/cli/server.rs`, `src/server/mod.rs`). A product bug, not a
+    /// contract: for these rows the run checks that every page from 2 on
+    /// (vault and data) is unchanged, for every other row the whole file.
     late: bool,
 }
-
-/// Why `late` cases change the meta pages.
-const LATE_BUG: &str = "the listeners and the socket-activation \
-    variables are checked only after the database was opened for writing, so these refusals \
-    leave the meta pages rewritten with a new epoch (no data changes): validate them before \
-    open_database (src/cli/server.rs, src/server/mod.rs)";
 
 fn case(name: &str, code: i32, says: &str) -> Case {
     Case {
@@ -144,7 +111,6 @@ fn case(name: &str, code: i32, says: &str) -> Case {
         nobody: false,
         listen_pid: false,
         not_created: None,
-        bug: None,
         late: false,
     }
 }
@@ -170,13 +136,6 @@ impl Case {
         self.db = Db::Fresh;
         self
     }
-    /// Marks a row as a known bug (run only by the ignored test). No row
-    /// needs it today; kept so a newly found bug is one call away.
-    #[allow(dead_code)]
-    fn bug(mut self, why: &'static str) -> Self {
-        self.bug = Some(why);
-        self
-    }
     fn late(mut self) -> Self {
         self.late = true;
         self
@@ -188,16 +147,6 @@ fn hex_of_len(n: usize) -> String {
     (0..n)
         .map(|i| b"0123456789abcdef"[(i * 7 + 3) % 16] as char)
         .collect()
-}
-
-fn memlock_limited() -> bool {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into the struct we own.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) };
-    rc == 0 && r.rlim_cur != libc::RLIM_INFINITY
 }
 
 /// Every case of the catalogue; files they need are made under `d`.
@@ -657,7 +606,7 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             .env("REDDB_BOOTSTRAP_PRESET", preset),
         );
     }
-    if memlock_limited() {
+    if !memlock_unlimited() {
         v.push(
             case(
                 "--require-mlock with a finite RLIMIT_MEMLOCK",
@@ -888,17 +837,10 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
     v
 }
 
-/// What one run produced.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `red server --path db ARGS` with exactly `env`; a server still up
-/// after [`RUN_TIMEOUT`] (it should have refused) is stopped and reported
-/// with `code: None`.
-fn run_server(work: &Path, db: &Path, c: &Case) -> Run {
+/// Runs `red server --path db ARGS` with exactly the case's environment;
+/// a server still up after [`RUN_TIMEOUT`] (it should have refused) is
+/// killed and reported as timed out.
+fn run_server(db: &Path, c: &Case) -> Output {
     let mut args: Vec<String> = vec![
         "server".into(),
         "--path".into(),
@@ -919,52 +861,18 @@ fn run_server(work: &Path, db: &Path, c: &Case) -> Run {
         }
     }
     args.extend(c.args.iter().cloned());
-    let out_path = work.join("stdout");
-    let err_path = work.join("stderr");
-    let mut cmd = if c.listen_pid {
-        // `exec` keeps the shell's pid, which LISTEN_PID names.
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg("LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"")
-            .arg(RED)
-            .args(&args);
-        cmd
-    } else {
-        let mut cmd = Command::new(RED);
-        cmd.args(&args);
-        cmd
-    };
-    cmd.env_clear()
-        .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"));
+    let mut cmd = red(&args).envs(&c.env).timeout(RUN_TIMEOUT);
+    if c.listen_pid {
+        cmd = cmd.listen_pid_is_self();
+    }
     if c.nobody {
-        cmd.uid(NOBODY).gid(NOBODY);
+        cmd = cmd.run_as_nobody();
     }
-    let mut child = cmd.spawn().expect("spawn red");
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let code = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break Some(status.code().unwrap_or(-1));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read =
-        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
-    Run {
-        code,
-        stdout: read(&out_path),
-        stderr: read(&err_path),
-    }
+    cmd.run()
 }
 
-fn run_catalogue(only_bugs: bool) {
+#[test]
+fn bad_environment_credentials_and_flags_are_refused_clearly() {
     let fx = fixture();
     let d = fx.dir.path().join("inputs");
     std::fs::create_dir(&d).expect("mkdir inputs");
@@ -977,46 +885,26 @@ fn run_catalogue(only_bugs: bool) {
     std::fs::copy(&fx.db, &nobody_db).expect("copy for 65534");
     std::os::unix::fs::chown(&nobody_db, Some(NOBODY), Some(NOBODY)).expect("chown");
 
-    let all = cases(&fx, &d);
-    for c in all.iter().filter(|c| c.bug.is_some() && !only_bugs) {
-        println!("skipped (known bug): {}: {}", c.name, c.bug.unwrap_or(""));
+    let cases = cases(&fx, &d);
+    println!("checked from page 2 on (refused after the file was opened for writing):");
+    for c in cases.iter().filter(|c| c.late) {
+        println!("    {}", c.name);
     }
-    if !only_bugs {
-        println!("checked from page 2 on (known bug: {LATE_BUG}):");
-        for c in all.iter().filter(|c| c.late) {
-            println!("    {}", c.name);
-        }
-    }
-    // The known-bug run also holds the late cases to the whole file.
-    let cases: Vec<&Case> = all
-        .iter()
-        .filter(|c| {
-            if only_bugs {
-                c.bug.is_some() || c.late
-            } else {
-                c.bug.is_none()
-            }
-        })
-        .collect();
     let started = Instant::now();
     let mut failures = Vec::new();
     for (n, c) in cases.iter().enumerate() {
-        let work = fx.dir.path().join(format!("run-{n:03}"));
-        std::fs::create_dir(&work).expect("mkdir run");
         let db = match (c.nobody, c.db) {
             (true, _) => nobody_db.clone(),
             (false, Db::Bootstrapped) => fx.db.clone(),
             (false, Db::Fresh) => fx.fresh.clone(),
         };
         let before = std::fs::read(&db).expect("read db");
-        let r = run_server(&work, &db, c);
+        let r = run_server(&db, c);
         let mut problems = Vec::new();
-        match r.code {
-            None => problems.push("the server started (or hung) instead of refusing".to_string()),
-            Some(code) if code != c.code => {
-                problems.push(format!("exit {code}, expected {}", c.code))
-            }
-            Some(_) => {}
+        if r.timed_out {
+            problems.push("the server started (or hung) instead of refusing".to_string());
+        } else if r.code != c.code {
+            problems.push(format!("exit {}, expected {}", r.code, c.code));
         }
         let lines: Vec<&str> = r.stderr.lines().collect();
         if lines.len() != 1 || !lines[0].starts_with("red: ") {
@@ -1041,7 +929,7 @@ fn run_catalogue(only_bugs: bool) {
             problems.push("output has a run of 40+ hex digits".to_string());
         }
         let after = std::fs::read(&db).expect("read db");
-        let from = if c.late && !only_bugs { 2 * 4096 } else { 0 };
+        let from = if c.late { 2 * 4096 } else { 0 };
         if after.len() != before.len() || after.get(from..) != before.get(from..) {
             problems.push(if from == 0 {
                 "the database file changed".to_string()
@@ -1070,8 +958,7 @@ fn run_catalogue(only_bugs: bool) {
     }
     drop(holder);
     println!(
-        "environment catalogue{}: {} cases, {} failures, {:.1} s",
-        if only_bugs { " (known bugs)" } else { "" },
+        "environment catalogue: {} cases, {} failures, {:.1} s",
         cases.len(),
         failures.len(),
         started.elapsed().as_secs_f64()
@@ -1085,35 +972,14 @@ fn run_catalogue(only_bugs: bool) {
     );
 }
 
-#[test]
-fn bad_environment_credentials_and_flags_are_refused_clearly() {
-    run_catalogue(false);
-}
-
-/// The known-bug cases, asserted strictly:
-/// `cargo test --test bad_input_env -- --ignored`.
-#[test]
-#[ignore = "known bug: bind and socket-activation refusals come after the file was opened for writing (meta pages rewritten, no data change)"]
-fn known_bugs_in_the_environment_catalogue() {
-    run_catalogue(true);
-}
-
 /// A non-UTF-8 argument cannot be put in the table's `String`s.
 #[test]
 fn a_non_utf8_argument_is_refused() {
-    let out = Command::new(RED)
-        .arg("server")
-        .arg("--path")
+    let out = red(&["server", "--path"])
         .arg(std::ffi::OsStr::from_bytes(b"/tmp/\xff.rdb"))
-        .env_clear()
-        .stdin(Stdio::null())
-        .output()
-        .expect("run red");
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "red: usage: arguments must be valid UTF-8\n"
-    );
+        .run();
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr, "red: usage: arguments must be valid UTF-8\n");
     assert!(out.stdout.is_empty());
 }
 
@@ -1122,7 +988,7 @@ fn a_non_utf8_argument_is_refused() {
 /// keeps the old token, and keeps serving; a good file afterwards rotates.
 #[test]
 fn sighup_with_a_broken_token_file_keeps_serving_with_the_old_token() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let token_file = dir.path().join("admin-token-path-5c8e");
     let old = "tokOLD-6b1f9e2d4c7a8053e1f2a4b6c8";
     let new = "tokNEW-0a9b8c7d6e5f4a3b2c1d0e9f8a";

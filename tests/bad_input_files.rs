@@ -18,26 +18,23 @@
 //! which also clears the supplementary groups), because root bypasses file
 //! modes. The catalogue is indexed in `docs/BAD_INPUT.md`.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{longest_hex_run, xorshift_bytes, Conn, Daemon, Options};
-use sha2::{Digest, Sha256};
-use std::fs::File;
+use harness::cli::red;
+use harness::daemon::{Daemon, Options};
+use harness::fixtures::{fix_meta_digest, PAGE as PS};
+use harness::http::Conn;
+use harness::rng::Rng;
+use harness::secrets::longest_hex_run;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RED: &str = env!("CARGO_BIN_EXE_red");
-const PS: usize = 4096;
 /// Secrets written by the fixture, one HTTP request (one commit, one log
 /// group) each, so the log chain spans several pages.
 const SECRETS: usize = 6;
-/// How long one run may take before it counts as hung (or, for the server,
-/// as started: a started server is recognised sooner by its log line).
+/// How long one `red check` may take before it counts as hung.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-const NOBODY: u32 = 65534;
 
 fn secret_name(i: usize) -> String {
     format!("red.secret.catalogue.s{i}")
@@ -57,7 +54,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     // Readable by uid 65534 (the no-permission cases run as that user).
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
         .expect("chmod tempdir");
@@ -95,20 +92,6 @@ fn log_pages(bytes: &[u8]) -> Vec<usize> {
     (4..bytes.len() / PS)
         .filter(|p| bytes[p * PS..(p + 1) * PS].iter().any(|b| *b != 0))
         .collect()
-}
-
-/// Recomputes the unkeyed digest of meta copy `copy` (what an attacker who
-/// edits the header does, so the copy is not merely "torn").
-fn fix_meta_digest(bytes: &mut [u8], copy: usize) {
-    let page = &bytes[copy * PS..(copy + 1) * PS];
-    let n = u16::from_be_bytes([page[96], page[97]]) as usize;
-    let mut h = Sha256::new();
-    h.update(b"reddb-meta-digest-v1");
-    h.update((copy as u64).to_be_bytes());
-    h.update(&page[..64]);
-    h.update(&page[96..98 + n]);
-    let d = h.finalize();
-    bytes[copy * PS + 64..copy * PS + 96].copy_from_slice(&d);
 }
 
 fn flip(bytes: &mut [u8], at: usize) {
@@ -159,9 +142,6 @@ struct Case {
     input: Input,
     check: Expect,
     server: Expect,
-    /// A known bug: the expectation is what the contract asks; the case runs
-    /// only in [`known_bugs_in_the_file_catalogue`] (ignored) until fixed.
-    bug: Option<&'static str>,
 }
 
 fn damaged(
@@ -178,7 +158,6 @@ fn damaged(
         input: Input::Bytes(b),
         check,
         server,
-        bug: None,
     }
 }
 
@@ -188,7 +167,6 @@ fn same(name: &str, input: Input, e: Expect) -> Case {
         input,
         check: e,
         server: e,
-        bug: None,
     }
 }
 
@@ -211,62 +189,30 @@ fn cases(fx: &Fixture) -> Vec<Case> {
     // "bootstrapped", so a log that is gone entirely is damage, not a tear.
     // (This was a bug until Store::replay refused a bootstrapped file
     // that replays no commit.)
-    const EMPTY_LOG_BUG: Option<&str> = None;
     let truncated = Refused(15, "truncated");
-    for (what, at, e, bug) in [
-        (
-            "inside the meta prefix of copy 0 (1 byte)",
-            1,
-            truncated,
-            None,
-        ),
-        (
-            "inside the meta prefix of copy 0 (8 bytes)",
-            8,
-            truncated,
-            None,
-        ),
-        (
-            "inside the meta prefix of copy 0 (63 bytes)",
-            63,
-            truncated,
-            None,
-        ),
-        ("inside meta copy 0 (3000 bytes)", 3000, truncated, None),
-        ("after meta copy 0 (4096 bytes)", PS, CORRUPT, None),
-        ("inside meta copy 1", PS + 2000, CORRUPT, None),
-        ("after the meta pages (no vault)", 2 * PS, CORRUPT, None),
-        ("inside the live vault page", 2 * PS + 100, CORRUPT, None),
-        ("after the live vault page", 3 * PS, CORRUPT, EMPTY_LOG_BUG),
-        (
-            "inside the mirror vault page",
-            3 * PS + 100,
-            CORRUPT,
-            EMPTY_LOG_BUG,
-        ),
-        (
-            "after the vault pages (no log)",
-            4 * PS,
-            CORRUPT,
-            EMPTY_LOG_BUG,
-        ),
-        (
-            "inside the first log page",
-            first_log * PS + 2000,
-            CORRUPT,
-            EMPTY_LOG_BUG,
-        ),
-        (
-            "inside the last log page",
-            last_log * PS + 2000,
-            Prefix,
-            None,
-        ),
-        ("by one byte", len - 1, Prefix, None),
+    for (what, at, e) in [
+        ("inside the meta prefix of copy 0 (1 byte)", 1, truncated),
+        ("inside the meta prefix of copy 0 (8 bytes)", 8, truncated),
+        ("inside the meta prefix of copy 0 (63 bytes)", 63, truncated),
+        ("inside meta copy 0 (3000 bytes)", 3000, truncated),
+        ("after meta copy 0 (4096 bytes)", PS, CORRUPT),
+        ("inside meta copy 1", PS + 2000, CORRUPT),
+        ("after the meta pages (no vault)", 2 * PS, CORRUPT),
+        ("inside the live vault page", 2 * PS + 100, CORRUPT),
+        ("after the live vault page", 3 * PS, CORRUPT),
+        ("inside the mirror vault page", 3 * PS + 100, CORRUPT),
+        ("after the vault pages (no log)", 4 * PS, CORRUPT),
+        ("inside the first log page", first_log * PS + 2000, CORRUPT),
+        ("inside the last log page", last_log * PS + 2000, Prefix),
+        ("by one byte", len - 1, Prefix),
     ] {
-        let mut c = damaged(&format!("truncated {what}"), |x| x.truncate(at), b, e, e);
-        c.bug = bug;
-        v.push(c);
+        v.push(damaged(
+            &format!("truncated {what}"),
+            |x| x.truncate(at),
+            b,
+            e,
+            e,
+        ));
     }
 
     // Zeroed whole file and pages.
@@ -338,15 +284,13 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         Prefix,
         Prefix,
     ));
-    let mut c = damaged(
+    v.push(damaged(
         "zeroed every log page",
         |x| zero(x, &logs),
         b,
         CORRUPT,
         CORRUPT,
-    );
-    c.bug = EMPTY_LOG_BUG;
-    v.push(c);
+    ));
 
     // One byte changed in each region.
     for (what, at, e) in [
@@ -519,7 +463,7 @@ fn cases(fx: &Fixture) -> Vec<Case> {
     for (what, bytes, e) in [
         (
             "random bytes",
-            xorshift_bytes(16 * PS, 0x9e37_79b9_7f4a_7c15),
+            Rng::new(0x9e37_79b9_7f4a_7c15).bytes(16 * PS),
             FOREIGN,
         ),
         ("an ELF executable", elf, FOREIGN),
@@ -535,7 +479,6 @@ fn cases(fx: &Fixture) -> Vec<Case> {
             input: Input::Bytes(bytes),
             check: e,
             server: e,
-            bug: None,
         });
     }
     v.push(Case {
@@ -543,14 +486,12 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         input: Input::EmptyWithoutCertificate,
         check: Refused(19, "is empty"),
         server: Fresh, // an empty file is how a server is given a fresh database
-        bug: None,
     });
     v.push(Case {
         name: "empty file, server given a certificate".into(),
         input: Input::Bytes(Vec::new()),
         check: Refused(19, "is empty"),
         server: Refused(19, "is empty"),
-        bug: None,
     });
 
     // Not a regular file, or not ours to read.
@@ -569,7 +510,6 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         input: Input::DanglingSymlink,
         check: Refused(20, "does not exist"),
         server: Refused(20, "symbolic link"),
-        bug: None,
     });
     v.push(same(
         "a FIFO",
@@ -592,7 +532,6 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         input: Input::NoDirectoryPermission,
         check: IO_DENIED,
         server: Skip,
-        bug: None,
     });
     v.push(same(
         "locked by another running server",
@@ -609,100 +548,65 @@ fn cases(fx: &Fixture) -> Vec<Case> {
         input: Input::Missing,
         check: Refused(20, "does not exist"),
         server: Skip, // without a certificate the server creates a fresh file
-        bug: None,
     });
     v.push(Case {
         name: "a missing file, server given a certificate".into(),
         input: Input::Missing,
         check: Skip,
         server: Refused(20, "does not exist"),
-        bug: None,
     });
     v
 }
 
 /// What one run of the binary produced.
 struct Run {
+    /// `None`: it did not exit (a started server, or a hung `red check`).
     code: Option<i32>,
     stdout: String,
     stderr: String,
-    /// The HTTP port of a server that started (from its log line).
-    port: Option<u16>,
-    child: Option<Child>,
+    /// A server that started (killed on drop).
+    server: Option<Daemon>,
 }
 
-impl Drop for Run {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            // SAFETY: kill(2) on our own unreaped child.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Runs `red` with exactly `env`, output to files in `work`; as uid 65534
-/// when `nobody`. A server that logs "listening on" is left running in the
-/// returned [`Run`] (stopped on drop).
-fn run(work: &Path, args: &[&str], env: &[(&str, &str)], nobody: bool, tag: &str) -> Run {
-    let out_path = work.join(format!("{tag}.stdout"));
-    let err_path = work.join(format!("{tag}.stderr"));
-    let mut cmd = Command::new(RED);
-    cmd.args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"));
+/// `red check --path PATH` with exactly `env`, as uid 65534 when `nobody`.
+fn run_check(path: &str, env: &[(&str, &str)], nobody: bool) -> Run {
+    let mut cmd = red(&["check", "--path", path])
+        .envs(env)
+        .timeout(RUN_TIMEOUT);
     if nobody {
-        cmd.uid(NOBODY).gid(NOBODY);
+        cmd = cmd.run_as_nobody();
     }
-    let mut child = cmd.spawn().expect("spawn red");
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let read =
-        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Run {
-                code: Some(status.code().unwrap_or(-1)),
-                stdout: read(&out_path),
-                stderr: read(&err_path),
-                port: None,
-                child: None,
-            };
-        }
-        let stderr = read(&err_path);
-        if let Some(rest) = stderr.split("listening on http://127.0.0.1:").nth(1) {
-            let port = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|p| p.parse().ok());
-            return Run {
-                code: None,
-                stdout: read(&out_path),
-                stderr,
-                port,
-                child: Some(child),
-            };
-        }
-        if Instant::now() >= deadline {
-            return Run {
-                code: None,
-                stdout: read(&out_path),
-                stderr: format!("(hung for {RUN_TIMEOUT:?}) {stderr}"),
-                port: None,
-                child: Some(child),
-            };
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let out = cmd.run();
+    Run {
+        code: (!out.timed_out).then_some(out.code),
+        stderr: if out.timed_out {
+            format!("(hung for {RUN_TIMEOUT:?}) {}", out.stderr)
+        } else {
+            out.stderr
+        },
+        stdout: out.stdout,
+        server: None,
+    }
+}
+
+/// `red server --path PATH` with exactly `env`, as uid 65534 when
+/// `nobody`: refused, or left running in the returned [`Run`].
+fn run_server(path: &Path, env: &[(&str, &str)], nobody: bool) -> Run {
+    let mut opts = env.iter().fold(Options::new(), |o, (k, v)| o.env(k, v));
+    opts.nobody = nobody;
+    match Daemon::try_start(path, &opts) {
+        Ok(d) => Run {
+            code: None,
+            stdout: d.stdout(),
+            stderr: d.stderr(),
+            server: Some(d),
+        },
+        Err(e) => Run {
+            code: Some(e.code),
+            stdout: e.stdout,
+            stderr: e.stderr,
+            server: None,
+        },
     }
 }
 
@@ -754,24 +658,9 @@ fn checked_secrets(stdout: &str) -> Option<usize> {
 
 #[test]
 fn damaged_foreign_and_unreachable_files_are_refused_or_survived() {
-    run_catalogue(false);
-}
-
-/// The cases marked with a known bug, asserted strictly. Ignored until the
-/// bugs are fixed: `cargo test --test bad_input_files -- --ignored`.
-/// Runs every case (`only_bugs`: only the known-bug cases; otherwise every
-/// other case, listing the skipped ones).
-fn run_catalogue(only_bugs: bool) {
     let fx = fixture();
     let cert = fx.cert.clone();
-    let all_cases = cases(&fx);
-    for c in all_cases.iter().filter(|c| c.bug.is_some() && !only_bugs) {
-        println!("skipped (known bug): {}: {}", c.name, c.bug.unwrap_or(""));
-    }
-    let cases: Vec<&Case> = all_cases
-        .iter()
-        .filter(|c| c.bug.is_some() == only_bugs)
-        .collect();
+    let cases = cases(&fx);
     let wrong_cert: String = cert
         .chars()
         .map(|c| if c == '0' { '1' } else { '0' })
@@ -854,21 +743,12 @@ fn run_catalogue(only_bugs: bool) {
             // A locked copy changes under its holder; every other input
             // must be unchanged by check and by a refusing server.
             let before = snapshot();
-            let args: Vec<&str> = if cmd == "check" {
-                vec!["check", "--path", &p]
-            } else {
-                vec![
-                    "server",
-                    "--path",
-                    &p,
-                    "--http-bind",
-                    "127.0.0.1:0",
-                    "--wire-bind",
-                    "127.0.0.1:0",
-                ]
-            };
             runs += 1;
-            let r = run(&work, &args, env, nobody, cmd);
+            let r = if cmd == "check" {
+                run_check(&p, env, nobody)
+            } else {
+                run_server(&path, env, nobody)
+            };
             let mut problems = Vec::new();
             if r.stderr.contains(&cert)
                 || r.stdout.contains(&cert)
@@ -902,10 +782,10 @@ fn run_catalogue(only_bugs: bool) {
                     }
                 }
                 Expect::Skip => {}
-                Expect::Fresh => match r.port {
+                Expect::Fresh => match &r.server {
                     None => problems.push(format!("server did not start (exit {:?})", r.code)),
-                    Some(port) => {
-                        let health = Conn::try_open(port, Duration::from_secs(30))
+                    Some(d) => {
+                        let health = Conn::try_open(d.http_port, Duration::from_secs(30))
                             .and_then(|mut c| c.try_request("GET", "/health", &[], None));
                         if !matches!(&health, Ok(h) if h.status == 200) {
                             problems.push("a fresh server does not answer /health".to_string());
@@ -926,11 +806,11 @@ fn run_catalogue(only_bugs: bool) {
                             problems.push("check changed the file".to_string());
                         }
                     } else {
-                        match r.port {
+                        match &r.server {
                             None => {
                                 problems.push(format!("server did not start (exit {:?})", r.code))
                             }
-                            Some(port) => match served_secrets(port, &fx.api_key) {
+                            Some(d) => match served_secrets(d.http_port, &fx.api_key) {
                                 Ok(s) if is_prefix(&s, all) => {}
                                 Ok(s) => problems.push(format!(
                                     "served {} of {SECRETS} secrets, not {}",
@@ -973,13 +853,12 @@ fn run_catalogue(only_bugs: bool) {
         "the original file changed"
     );
     let d = Daemon::start(&fx.db, &Options::new().certificate(&cert));
-    let served = served_secrets(d.port, &fx.api_key).expect("the original serves");
+    let served = served_secrets(d.http_port, &fx.api_key).expect("the original serves");
     assert!(is_prefix(&served, true), "the original holds every secret");
     drop(d);
 
     println!(
-        "file catalogue{}: {} cases, {runs} runs of the binary, {} failures, {:.1} s",
-        if only_bugs { " (known bugs)" } else { "" },
+        "file catalogue: {} cases, {runs} runs of the binary, {} failures, {:.1} s",
         cases.len(),
         failures.len(),
         started.elapsed().as_secs_f64()

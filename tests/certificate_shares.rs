@@ -7,20 +7,18 @@
 //! were removed; no output ever carries the certificate except combine's
 //! one `certificate:` line, and no refusal quotes a share.
 //!
-//! Failure messages never print a secret: outputs go through [`redact`].
+//! Failure messages never print a secret: outputs go through
+//! [`harness::secrets::redact`].
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::longest_hex_run;
+use harness::cli::{self, red, BootstrappedDir, Cmd, Output};
+use harness::secrets::{longest_hex_run, redact};
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::shares::{split_with_coefficients, SHARE_TEXT_LEN};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::OnceLock;
-use tempfile::TempDir;
 
-const RED: &str = env!("CARGO_BIN_EXE_red");
 const PASSWORD: &str = "change-me-now";
 
 const SHARE_REFUSED: i32 = 28;
@@ -29,121 +27,39 @@ const WRONG_CERTIFICATE: i32 = 10;
 const USAGE: i32 = 2;
 const MISSING_CERTIFICATE: i32 = 13;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `red` with exactly `env` (nothing inherited) and `stdin`.
-fn red(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
-    let mut child = Command::new(RED)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn red");
-    {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        // The command may refuse before reading everything: ignore EPIPE.
-        let _ = pipe.write_all(stdin);
-    }
-    let out = child.wait_with_output().expect("wait for red");
-    Run {
-        code: out.status.code().expect("red was killed by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
-    }
-}
-
-/// `text` with every run of 16+ hex digits replaced, for failure messages.
-fn redact(text: &str) -> String {
-    let mut out = String::new();
-    let mut run = String::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_hexdigit() {
-            run.push(c);
-            continue;
-        }
-        out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-        run.clear();
-        out.push(c);
-    }
-    out.pop();
-    out
-}
-
-/// A bootstrapped database and its certificate.
-struct Boot {
-    _dir: TempDir,
-    db: PathBuf,
-    cert: String,
-}
-
-impl Boot {
-    fn path(&self) -> &str {
-        self.db.to_str().expect("UTF-8 temp path")
-    }
-}
-
-fn bootstrap() -> Boot {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("data.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
-            "--password",
-            PASSWORD,
-            "--print-certificate",
-        ],
-        &[],
-        b"",
-    );
-    assert_eq!(r.code, 0, "bootstrap failed: {}", redact(&r.stderr));
-    let cert = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("certificate: "))
-        .expect("a certificate line")
-        .to_string();
-    Boot {
-        _dir: dir,
-        db,
-        cert,
-    }
-}
-
 /// Two bootstrapped files shared by the tests (bootstrap costs two Argon2
 /// runs; the tests only read them).
-fn boots() -> &'static (Boot, Boot) {
-    static BOOTS: OnceLock<(Boot, Boot)> = OnceLock::new();
-    BOOTS.get_or_init(|| (bootstrap(), bootstrap()))
+fn boots() -> &'static (BootstrappedDir, BootstrappedDir) {
+    static BOOTS: OnceLock<(BootstrappedDir, BootstrappedDir)> = OnceLock::new();
+    BOOTS.get_or_init(|| {
+        (
+            cli::bootstrap_in_tmp("admin", PASSWORD),
+            cli::bootstrap_in_tmp("admin", PASSWORD),
+        )
+    })
+}
+
+/// `red certificate split --shares N --threshold K`.
+fn split_cmd(n: &str, k: &str) -> Cmd {
+    red(&["certificate", "split", "--shares", n, "--threshold", k])
+}
+
+/// `red certificate split` of 3 shares with `env`, refused with `code` and
+/// nothing on stdout.
+fn split_refused(env: &[(&str, &str)], code: i32) -> Output {
+    let r = split_cmd("3", "2").envs(env).run();
+    assert_eq!(r.code, code, "{}", redact(&r.stderr, &[]));
+    assert_eq!(r.stdout, "");
+    r
 }
 
 /// `red certificate split` with the certificate inline; returns the share
 /// texts (without their `share: ` label) after checking the output shape.
 fn split(cert: &str, n: usize, k: usize) -> Vec<String> {
-    let r = red(
-        &[
-            "certificate",
-            "split",
-            "--shares",
-            &n.to_string(),
-            "--threshold",
-            &k.to_string(),
-        ],
-        &[("REDDB_CERTIFICATE", cert)],
-        b"",
-    );
-    assert_eq!(r.code, 0, "split failed: {}", redact(&r.stderr));
+    let r = split_cmd(&n.to_string(), &k.to_string())
+        .env("REDDB_CERTIFICATE", cert)
+        .run();
+    assert_eq!(r.code, 0, "split failed: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stderr, "", "split wrote to stderr");
     assert!(!r.stdout.contains(cert), "split printed the certificate");
     let shares: Vec<String> = r
@@ -151,7 +67,7 @@ fn split(cert: &str, n: usize, k: usize) -> Vec<String> {
         .lines()
         .map(|l| {
             l.strip_prefix("share: ")
-                .unwrap_or_else(|| panic!("not a share line: {}", redact(l)))
+                .unwrap_or_else(|| panic!("not a share line: {}", redact(l, &[])))
                 .to_string()
         })
         .collect();
@@ -163,36 +79,36 @@ fn split(cert: &str, n: usize, k: usize) -> Vec<String> {
 }
 
 /// Runs combine on `lines` (joined by newlines) with optional `--path`.
-fn combine(lines: &[&str], path: Option<&str>) -> Run {
+fn combine(lines: &[&str], path: Option<&str>) -> Output {
     let mut input = lines.join("\n");
     input.push('\n');
     combine_bytes(input.as_bytes(), path)
 }
 
-fn combine_bytes(input: &[u8], path: Option<&str>) -> Run {
+fn combine_bytes(input: &[u8], path: Option<&str>) -> Output {
     let mut args = vec!["certificate", "combine"];
     if let Some(p) = path {
         args.extend(["--path", p]);
     }
-    red(&args, &[], input)
+    red(&args).stdin(input).run()
 }
 
 /// A refused combine: the expected code, nothing on stdout, one stderr line
 /// that quotes neither a share nor the certificate.
-fn assert_refused(r: &Run, code: i32, mentions: &str, shares: &[String], cert: &str) {
+fn assert_refused(r: &Output, code: i32, mentions: &str, shares: &[String], cert: &str) {
     assert_eq!(
         r.code,
         code,
         "stdout: {} stderr: {}",
-        redact(&r.stdout),
-        redact(&r.stderr)
+        redact(&r.stdout, &[]),
+        redact(&r.stderr, &[])
     );
     assert_eq!(r.stdout, "", "a refused combine printed something");
-    assert_eq!(r.stderr.lines().count(), 1, "{}", redact(&r.stderr));
+    assert_eq!(r.stderr.lines().count(), 1, "{}", redact(&r.stderr, &[]));
     assert!(
         r.stderr.contains(mentions),
         "stderr does not say '{mentions}': {}",
-        redact(&r.stderr)
+        redact(&r.stderr, &[])
     );
     assert!(!r.stderr.contains(cert));
     for s in shares {
@@ -201,13 +117,13 @@ fn assert_refused(r: &Run, code: i32, mentions: &str, shares: &[String], cert: &
     assert!(
         longest_hex_run(r.stderr.as_bytes()) < 16,
         "{}",
-        redact(&r.stderr)
+        redact(&r.stderr, &[])
     );
 }
 
 /// A successful combine: exactly the one line `certificate: <cert>`.
-fn assert_combined(r: &Run, cert: &str) {
-    assert_eq!(r.code, 0, "combine failed: {}", redact(&r.stderr));
+fn assert_combined(r: &Output, cert: &str) {
+    assert_eq!(r.code, 0, "combine failed: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stdout, format!("certificate: {cert}\n"), "wrong output");
     assert_eq!(r.stderr, "");
 }
@@ -232,103 +148,85 @@ fn three_of_five() -> Vec<[usize; 3]> {
 #[test]
 fn any_three_of_five_shares_give_the_certificate_that_unseals_the_file() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 5, 3);
+    let shares = split(&boot.certificate, 5, 3);
     let subsets = three_of_five();
     assert_eq!(subsets.len(), 10);
     for subset in subsets {
         let lines: Vec<&str> = subset.iter().map(|&i| shares[i].as_str()).collect();
-        assert_combined(&combine(&lines, Some(boot.path())), &boot.cert);
+        assert_combined(&combine(&lines, Some(boot.path())), &boot.certificate);
     }
     // The combined certificate, taken from combine's output, unseals the
     // file: `red check` replays it.
     let r = combine(&[&shares[4], &shares[0], &shares[2]], None);
-    assert_combined(&r, &boot.cert);
+    assert_combined(&r, &boot.certificate);
     let combined = r.stdout.trim_end().strip_prefix("certificate: ").unwrap();
-    let check = red(
-        &["check", "--path", boot.path()],
-        &[("REDDB_CERTIFICATE", combined)],
-        b"",
+    let check = red(&["check", "--path", boot.path()])
+        .envs(&[("REDDB_CERTIFICATE", combined)])
+        .run();
+    assert_eq!(
+        check.code,
+        0,
+        "check failed: {}",
+        redact(&check.stderr, &[])
     );
-    assert_eq!(check.code, 0, "check failed: {}", redact(&check.stderr));
     assert!(check.stdout.starts_with("ok: "));
 }
 
 #[test]
 fn split_reads_the_certificate_from_every_source() {
     let (boot, _) = boots();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let file = dir.path().join("certificate");
-    std::fs::write(&file, format!("{}\n", boot.cert)).unwrap();
+    std::fs::write(&file, format!("{}\n", boot.certificate)).unwrap();
     let file = file.to_str().unwrap();
     let dir_path = dir.path().to_str().unwrap();
     for env in [
         vec![("REDDB_CERTIFICATE_FILE", file)],
         vec![("CREDENTIALS_DIRECTORY", dir_path)],
     ] {
-        let r = red(
-            &["certificate", "split", "--shares", "2", "--threshold=2"],
-            &env,
-            b"",
-        );
-        assert_eq!(r.code, 0, "{}", redact(&r.stderr));
+        let r = red(&["certificate", "split", "--shares", "2", "--threshold=2"])
+            .envs(&env)
+            .run();
+        assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[]));
         let lines: Vec<&str> = r.stdout.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(!r.stdout.contains(&boot.cert));
-        assert_combined(&combine(&lines, Some(boot.path())), &boot.cert);
+        assert!(!r.stdout.contains(&boot.certificate));
+        assert_combined(&combine(&lines, Some(boot.path())), &boot.certificate);
     }
     // The pair rule holds for split as for every command.
-    let r = red(
-        &["certificate", "split", "--shares", "2", "--threshold", "2"],
+    split_refused(
         &[
-            ("REDDB_CERTIFICATE", &boot.cert),
+            ("REDDB_CERTIFICATE", &boot.certificate),
             ("REDDB_CERTIFICATE_FILE", file),
         ],
-        b"",
+        12,
     );
-    assert_eq!(r.code, 12);
-    assert_eq!(r.stdout, "");
 }
 
 #[test]
 fn fewer_than_k_shares_exit_29() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 5, 3);
+    let shares = split(&boot.certificate, 5, 3);
+    let insufficient = |r: &Output, says: &str| {
+        assert_refused(r, SHARES_INSUFFICIENT, says, &shares, &boot.certificate)
+    };
     for pair in [[0, 1], [4, 2], [3, 0]] {
         let r = combine(&[&shares[pair[0]], &shares[pair[1]]], None);
-        assert_refused(
-            &r,
-            SHARES_INSUFFICIENT,
-            "2 given, 3 needed",
-            &shares,
-            &boot.cert,
-        );
+        insufficient(&r, "2 given, 3 needed");
     }
     // A share given twice counts once.
     let r = combine(&[&shares[1], &shares[3], &shares[1]], Some(boot.path()));
-    assert_refused(
-        &r,
-        SHARES_INSUFFICIENT,
-        "2 given, 3 needed",
-        &shares,
-        &boot.cert,
-    );
+    insufficient(&r, "2 given, 3 needed");
     // Nothing at all.
-    let r = combine_bytes(b"\n  \n", None);
-    assert_refused(
-        &r,
-        SHARES_INSUFFICIENT,
-        "no certificate share",
-        &shares,
-        &boot.cert,
-    );
+    insufficient(&combine_bytes(b"\n  \n", None), "no certificate share");
 }
 
 #[test]
 fn shares_of_two_splits_exit_28() {
     let (boot, other) = boots();
-    let a = split(&boot.cert, 3, 2);
-    let same_cert = split(&boot.cert, 3, 2);
-    let other_cert = split(&other.cert, 3, 2);
+    let a = split(&boot.certificate, 3, 2);
+    let same_cert = split(&boot.certificate, 3, 2);
+    let other_cert = split(&other.certificate, 3, 2);
     let all: Vec<String> = a
         .iter()
         .chain(&same_cert)
@@ -342,18 +240,18 @@ fn shares_of_two_splits_exit_28() {
             SHARE_REFUSED,
             "line 2: the share belongs to another set",
             &all,
-            &boot.cert,
+            &boot.certificate,
         );
     }
     // Enough of one set and a stray share of another: still refused.
     let r = combine(&[&a[0], &a[1], &other_cert[2]], None);
-    assert_refused(&r, SHARE_REFUSED, "line 3", &all, &boot.cert);
+    assert_refused(&r, SHARE_REFUSED, "line 3", &all, &boot.certificate);
 }
 
 #[test]
 fn a_mistyped_share_exit_28() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 3, 2);
+    let shares = split(&boot.certificate, 3, 2);
     let good = &shares[1];
     let flip = |at: usize| {
         let mut b = good.clone().into_bytes();
@@ -383,8 +281,8 @@ fn a_mistyped_share_exit_28() {
     ];
     for (bad, why) in &mistyped {
         let r = combine(&[&shares[0], bad], Some(boot.path()));
-        assert_refused(&r, SHARE_REFUSED, "line 2: ", &shares, &boot.cert);
-        assert!(r.stderr.contains(why), "{}", redact(&r.stderr));
+        assert_refused(&r, SHARE_REFUSED, "line 2: ", &shares, &boot.certificate);
+        assert!(r.stderr.contains(why), "{}", redact(&r.stderr, &[]));
     }
     // Not a share at all, and input that is not UTF-8.
     let r = combine(&[&shares[0], "certificate: 0123"], None);
@@ -393,10 +291,10 @@ fn a_mistyped_share_exit_28() {
         SHARE_REFUSED,
         "line 2: malformed share",
         &shares,
-        &boot.cert,
+        &boot.certificate,
     );
     let r = combine_bytes(b"\xff\xfe\n", None);
-    assert_refused(&r, SHARE_REFUSED, "not UTF-8", &shares, &boot.cert);
+    assert_refused(&r, SHARE_REFUSED, "not UTF-8", &shares, &boot.certificate);
 }
 
 /// Two "splits" with the same set id but different polynomials (only a
@@ -405,7 +303,7 @@ fn a_mistyped_share_exit_28() {
 #[test]
 fn the_same_index_with_another_value_exit_28() {
     let (boot, _) = boots();
-    let cert = Certificate::parse_hex(&boot.cert).unwrap();
+    let cert = Certificate::parse_hex(&boot.certificate).unwrap();
     let a = split_with_coefficients(&cert, 3, 2, [7; 8], &[1; 32]).unwrap();
     let b = split_with_coefficients(&cert, 3, 2, [7; 8], &[2; 32]).unwrap();
     let all: Vec<String> = a.iter().chain(&b).map(|s| s.to_string()).collect();
@@ -415,17 +313,20 @@ fn the_same_index_with_another_value_exit_28() {
         SHARE_REFUSED,
         "line 2: two different shares carry the same index",
         &all,
-        &boot.cert,
+        &boot.certificate,
     );
     // The honest shares of either combine.
-    assert_combined(&combine(&[&a[0], &a[2]], None), &boot.cert);
-    assert_combined(&combine(&[&b[1], &b[0]], Some(boot.path())), &boot.cert);
+    assert_combined(&combine(&[&a[0], &a[2]], None), &boot.certificate);
+    assert_combined(
+        &combine(&[&b[1], &b[0]], Some(boot.path())),
+        &boot.certificate,
+    );
 }
 
 #[test]
 fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
     let (boot, other) = boots();
-    let shares = split(&boot.cert, 3, 2);
+    let shares = split(&boot.certificate, 3, 2);
     let before = std::fs::read(&other.db).unwrap();
     let r = combine(&[&shares[0], &shares[2]], Some(other.path()));
     assert_refused(
@@ -433,7 +334,7 @@ fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
         WRONG_CERTIFICATE,
         "wrong certificate",
         &shares,
-        &boot.cert,
+        &boot.certificate,
     );
     assert_eq!(
         std::fs::read(&other.db).unwrap(),
@@ -442,19 +343,19 @@ fn combine_with_path_of_another_file_exits_10_and_leaves_it_unchanged() {
     );
     assert_combined(
         &combine(&[&shares[0], &shares[2]], Some(boot.path())),
-        &boot.cert,
+        &boot.certificate,
     );
 
     // A fresh (not bootstrapped) file has no certificate to match: 18.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let fresh = dir.path().join("fresh.rdb");
     make_fresh_file(&fresh);
     let r = combine(&[&shares[0], &shares[2]], Some(fresh.to_str().unwrap()));
-    assert_refused(&r, 18, "not bootstrapped", &shares, &boot.cert);
+    assert_refused(&r, 18, "not bootstrapped", &shares, &boot.certificate);
     // A file that does not exist: 20, before stdin is read.
     let missing = dir.path().join("nothing.rdb");
     let r = combine(&[&shares[0], &shares[2]], Some(missing.to_str().unwrap()));
-    assert_refused(&r, 20, "does not exist", &shares, &boot.cert);
+    assert_refused(&r, 20, "does not exist", &shares, &boot.certificate);
 }
 
 /// A fresh database file, as `red server` or `red bootstrap` create one
@@ -483,68 +384,58 @@ fn split_with_bad_counts_is_a_usage_error() {
     for flags in cases {
         let mut args = vec!["certificate", "split"];
         args.extend_from_slice(flags);
-        let r = red(&args, &[("REDDB_CERTIFICATE", &boot.cert)], b"");
-        assert_eq!(r.code, USAGE, "{flags:?}: {}", redact(&r.stderr));
+        let r = red(&args)
+            .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+            .run();
+        assert_eq!(r.code, USAGE, "{flags:?}: {}", redact(&r.stderr, &[]));
         assert_eq!(r.stdout, "", "{flags:?} printed shares");
         assert!(
             r.stderr.starts_with("red: usage: "),
             "{}",
-            redact(&r.stderr)
+            redact(&r.stderr, &[])
         );
-        assert!(!r.stderr.contains(&boot.cert));
+        assert!(!r.stderr.contains(&boot.certificate));
     }
     // The edges that are allowed.
     for (n, k) in [("2", "2"), ("255", "255"), ("255", "2")] {
-        let r = red(
-            &["certificate", "split", "--shares", n, "--threshold", k],
-            &[("REDDB_CERTIFICATE", &boot.cert)],
-            b"",
-        );
-        assert_eq!(r.code, 0, "{n}/{k}: {}", redact(&r.stderr));
+        let r = split_cmd(n, k)
+            .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+            .run();
+        assert_eq!(r.code, 0, "{n}/{k}: {}", redact(&r.stderr, &[]));
         assert_eq!(r.stdout.lines().count(), n.parse::<usize>().unwrap());
     }
     for args in [&["certificate"][..], &["certificate", "rotate"]] {
-        let r = red(args, &[("REDDB_CERTIFICATE", &boot.cert)], b"");
+        let r = red(args)
+            .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+            .run();
         assert_eq!(r.code, USAGE, "{args:?}");
     }
 }
 
 #[test]
 fn split_without_a_certificate_exits_13_and_a_malformed_one_11() {
-    let r = red(
-        &["certificate", "split", "--shares", "3", "--threshold", "2"],
-        &[],
-        b"",
-    );
-    assert_eq!(r.code, MISSING_CERTIFICATE, "{}", r.stderr);
-    assert_eq!(r.stdout, "");
+    let r = split_refused(&[], MISSING_CERTIFICATE);
     assert!(r.stderr.contains("missing certificate"));
-    let r = red(
-        &["certificate", "split", "--shares", "3", "--threshold", "2"],
-        &[("REDDB_CERTIFICATE", "0123")],
-        b"",
-    );
-    assert_eq!(r.code, 11);
-    assert_eq!(r.stdout, "");
+    split_refused(&[("REDDB_CERTIFICATE", "0123")], 11);
 }
 
 #[test]
 fn combine_bounds_its_input_and_ignores_labels_and_blank_lines() {
     let (boot, _) = boots();
-    let shares = split(&boot.cert, 4, 2);
+    let shares = split(&boot.certificate, 4, 2);
     // Bare texts, labels, indentation, CRLF and blank lines.
     let input = format!("\n  share: {}\r\n\n\t{}  \n\n", shares[3], shares[1]);
     assert_combined(
         &combine_bytes(input.as_bytes(), Some(boot.path())),
-        &boot.cert,
+        &boot.certificate,
     );
     // More than 64 KiB: refused as invalid input (22), nothing combined.
     let mut big = format!("{}\n{}\n", shares[0], shares[2]).into_bytes();
     big.resize(64 * 1024 + 1, b'\n');
     let r = combine_bytes(&big, None);
-    assert_refused(&r, 22, "larger than 64 KiB", &shares, &boot.cert);
+    assert_refused(&r, 22, "larger than 64 KiB", &shares, &boot.certificate);
     big.truncate(64 * 1024);
-    assert_combined(&combine_bytes(&big, None), &boot.cert);
+    assert_combined(&combine_bytes(&big, None), &boot.certificate);
 }
 
 #[test]
@@ -554,7 +445,7 @@ fn help_names_both_actions_and_the_exit_codes() {
         &["certificate", "--help"],
         &["certificate", "split", "--help"],
     ] {
-        let r = red(args, &[], b"");
+        let r = red(args).run();
         assert_eq!(r.code, 0);
         for word in [
             "certificate split --shares N --threshold K",
@@ -565,7 +456,7 @@ fn help_names_both_actions_and_the_exit_codes() {
             assert!(r.stdout.contains(word), "{args:?} help lacks {word}");
         }
     }
-    let r = red(&["help"], &[], b"");
+    let r = red(&["help"]).run();
     assert!(r.stdout.contains("red certificate split"));
     assert!(r.stdout.contains("red certificate combine"));
 }

@@ -10,150 +10,24 @@
 //! Failure messages never quote a secret: anything that could be one is
 //! passed through [`redact`] first.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{longest_hex_run, xorshift_bytes};
-
+use harness::cli::{self, red};
+use harness::rng::Rng;
+use harness::secrets::{contains, is_lower_hex, longest_hex_run, redact};
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::password::verify_password;
 use reddb::database::{now_ms, open_pager, Database};
 use reddb::service::accounts::{self, UserRecord};
 use reddb::store::record::{Mutation, Namespace, Value};
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use tempfile::TempDir;
 
-const RED: &str = env!("CARGO_BIN_EXE_red");
 const PASSWORD: &str = "change-me-now";
-
-/// What one run of `red` produced.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `red` with exactly `env` as its environment (nothing inherited, so a
-/// stray `REDDB_CERTIFICATE` or `CREDENTIALS_DIRECTORY` of the developer's
-/// shell cannot change a result) and `stdin` as standard input.
-fn red(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
-    let mut cmd = Command::new(RED);
-    cmd.args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    let mut child = cmd.spawn().expect("spawn red");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        pipe.write_all(input).expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("wait for red");
-    Run {
-        code: out.status.code().expect("red was killed by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-/// `text` safe to show in a failure message: every given secret and every
-/// run of 16+ hex digits is replaced.
-fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut s = text.to_string();
-    for secret in secrets.iter().filter(|x| !x.is_empty()) {
-        s = s.replace(secret, "[SECRET]");
-    }
-    let mut out = String::new();
-    let mut run = String::new();
-    for c in s.chars() {
-        if c.is_ascii_hexdigit() {
-            run.push(c);
-            continue;
-        }
-        out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-        run.clear();
-        out.push(c);
-    }
-    out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
-}
-
-/// A bootstrapped database in its own temporary directory.
-struct Boot {
-    dir: TempDir,
-    db: PathBuf,
-    cert: String,
-    api_key: String,
-}
-
-impl Boot {
-    fn path(&self) -> &str {
-        self.db.to_str().expect("UTF-8 temp path")
-    }
-}
-
-/// Bootstraps `D/data.rdb` with `--password` and `--print-certificate` and
-/// parses the seed lines (the full format is asserted by its own test).
-fn bootstrap(username: &str, password: &str) -> Boot {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("data.rdb");
-    let path = db.to_str().expect("UTF-8 temp path").to_string();
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            &path,
-            "--vault",
-            "--username",
-            username,
-            "--password",
-            password,
-            "--print-certificate",
-        ],
-        &[],
-        None,
-    );
-    assert_eq!(
-        r.code,
-        0,
-        "bootstrap failed: {}",
-        redact(&r.stderr, &[password])
-    );
-    let field = |prefix: &str| {
-        r.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("bootstrap printed no '{prefix}' line"))
-            .to_string()
-    };
-    let cert = field("certificate: ");
-    let api_key = field("api key: ");
-    Boot {
-        dir,
-        db,
-        cert,
-        api_key,
-    }
 }
 
 /// Opens `db` read-only through the library and returns the stored user.
@@ -171,26 +45,28 @@ fn stored_user(db: &Path, cert_hex: &str, username: &str) -> UserRecord {
     accounts::decode_record(bytes).expect("user record decodes")
 }
 
+/// The admin stored in `db` has exactly `password`, not the newline that
+/// ended it in `source`.
+fn assert_stored_password(db: &Path, cert: &str, password: &str, source: &str) {
+    let user = stored_user(db, cert, "admin");
+    assert!(
+        verify_password(password.as_bytes(), &user.password_hash),
+        "the password from {source} does not verify"
+    );
+    assert!(
+        !verify_password(format!("{password}\n").as_bytes(), &user.password_hash),
+        "the trailing newline of {source} was kept in the password"
+    );
+}
+
 #[test]
 fn bootstrap_prints_exactly_the_seed_lines() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let path = db.to_str().unwrap();
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            path,
-            "--vault",
-            "--username",
-            "admin",
-            "--password",
-            PASSWORD,
-            "--print-certificate",
-        ],
-        &[],
-        None,
-    );
+    let r = cli::bootstrap_cmd(path, "admin")
+        .args(&["--password", PASSWORD, "--print-certificate"])
+        .run();
     assert_eq!(r.code, 0, "stderr: {}", redact(&r.stderr, &[PASSWORD]));
     assert_eq!(r.stderr, "", "bootstrap wrote to stderr");
     assert!(r.stdout.ends_with('\n'), "stdout does not end in a newline");
@@ -220,20 +96,11 @@ fn bootstrap_prints_exactly_the_seed_lines() {
     assert_eq!(mode(&db), 0o600, "database file mode");
 
     // The seed's own extraction, run by a real shell over the real output.
-    let mut sh = Command::new("sh")
-        .args(["-c", "grep '^certificate:' | awk '{print $2}'"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn sh");
-    sh.stdin
-        .take()
-        .unwrap()
-        .write_all(r.stdout.as_bytes())
-        .unwrap();
-    let extracted = sh.wait_with_output().unwrap();
-    assert!(extracted.status.success(), "grep | awk failed");
-    let extracted = String::from_utf8(extracted.stdout).unwrap();
+    let extracted = cli::program("sh", &["-c", "grep '^certificate:' | awk '{print $2}'"])
+        .stdin(r.stdout.as_bytes())
+        .run();
+    assert!(extracted.success(), "grep | awk failed");
+    let extracted = extracted.stdout;
     assert!(
         extracted == format!("{cert}\n"),
         "grep | awk did not extract exactly the certificate (got {} bytes)",
@@ -241,11 +108,9 @@ fn bootstrap_prints_exactly_the_seed_lines() {
     );
 
     // ... and what it extracted opens the file.
-    let check = red(
-        &["check", "--path", path],
-        &[("REDDB_CERTIFICATE", extracted.trim_end())],
-        None,
-    );
+    let check = red(&["check", "--path", path])
+        .envs(&[("REDDB_CERTIFICATE", extracted.trim_end())])
+        .run();
     assert_eq!(
         check.code,
         0,
@@ -256,96 +121,45 @@ fn bootstrap_prints_exactly_the_seed_lines() {
 
 #[test]
 fn password_from_file_and_from_stdin() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
 
     // --password-file: the trailing newline is not part of the password.
     let pw_file = dir.path().join("pw");
     std::fs::write(&pw_file, "pw-from-file-1234\n").unwrap();
     let db1 = dir.path().join("file.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db1.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db1, "admin")
+        .args(&[
             "--password-file",
             pw_file.to_str().unwrap(),
             "--print-certificate",
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "--password-file: {}", redact(&r.stderr, &[]));
-    let cert1 = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("certificate: "))
-        .expect("certificate line")
-        .to_string();
-    let user = stored_user(&db1, &cert1, "admin");
-    assert!(
-        verify_password(b"pw-from-file-1234", &user.password_hash),
-        "the password from --password-file does not verify"
-    );
-    assert!(
-        !verify_password(b"pw-from-file-1234\n", &user.password_hash),
-        "the trailing newline of --password-file was kept in the password"
-    );
+    let cert1 = r.line_value("certificate: ");
+    assert_stored_password(&db1, &cert1, "pw-from-file-1234", "--password-file");
 
     // Standard input (a pipe, not a terminal): one line, newline trimmed.
     let db2 = dir.path().join("stdin.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db2.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
-            "--print-certificate",
-        ],
-        &[],
-        Some(b"pw-from-stdin-5678\n"),
-    );
+    let r = cli::bootstrap_cmd(&db2, "admin")
+        .args(&["--print-certificate"])
+        .stdin(b"pw-from-stdin-5678\n")
+        .run();
     assert_eq!(r.code, 0, "stdin password: {}", redact(&r.stderr, &[]));
     assert_eq!(r.stderr, "", "no prompt is written when stdin is a pipe");
-    let cert2 = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("certificate: "))
-        .expect("certificate line")
-        .to_string();
-    let user = stored_user(&db2, &cert2, "admin");
-    assert!(
-        verify_password(b"pw-from-stdin-5678", &user.password_hash),
-        "the password from stdin does not verify"
-    );
-    assert!(
-        !verify_password(b"pw-from-stdin-5678\n", &user.password_hash),
-        "the newline read from stdin was kept in the password"
-    );
+    let cert2 = r.line_value("certificate: ");
+    assert_stored_password(&db2, &cert2, "pw-from-stdin-5678", "stdin");
 
     // Both explicit sources at once is a usage error that creates nothing.
     let db3 = dir.path().join("both.rdb");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db3.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db3, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--password-file",
             pw_file.to_str().unwrap(),
             "--print-certificate",
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 2, "{}", redact(&r.stderr, &[PASSWORD]));
     assert!(
         !db3.exists(),
@@ -355,25 +169,17 @@ fn password_from_file_and_from_stdin() {
 
 #[test]
 fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let out = dir.path().join("cert.txt");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[PASSWORD]));
     assert_eq!(mode(&out), 0o400, "certificate file mode");
     assert_eq!(mode(&db), 0o600, "database file mode");
@@ -395,32 +201,22 @@ fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
         redact(&r.stdout, &[cert])
     );
     // The file is usable as REDDB_CERTIFICATE_FILE as written.
-    let check = red(
-        &["check", "--path", db.to_str().unwrap()],
-        &[("REDDB_CERTIFICATE_FILE", out.to_str().unwrap())],
-        None,
-    );
+    let check = red(&["check", "--path", db.to_str().unwrap()])
+        .envs(&[("REDDB_CERTIFICATE_FILE", out.to_str().unwrap())])
+        .run();
     assert_eq!(check.code, 0, "{}", redact(&check.stderr, &[cert]));
 
     // An existing target is refused before anything is created.
     let db2 = dir.path().join("second.rdb");
     let before = std::fs::read(&out).unwrap();
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db2.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db2, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(r.code, 2, "{}", redact(&r.stderr, &[PASSWORD, cert]));
     assert!(
         r.stderr.contains("already exists"),
@@ -440,27 +236,17 @@ fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
 
 #[test]
 fn second_bootstrap_is_refused_and_changes_nothing() {
-    let boot = bootstrap("admin", PASSWORD);
+    let boot = cli::bootstrap_in_tmp("admin", PASSWORD);
     let before = std::fs::read(&boot.db).unwrap();
     for print in ["--print-certificate", "--certificate-out"] {
         let out = boot.dir.path().join("never.cert");
         let out = out.to_str().unwrap();
-        let mut args = vec![
-            "bootstrap",
-            "--path",
-            boot.path(),
-            "--vault",
-            "--username",
-            "other",
-            "--password",
-            "another-password",
-            print,
-        ];
+        let mut args = vec!["--password", "another-password", print];
         if print == "--certificate-out" {
             args.push(out);
         }
-        let r = red(&args, &[], None);
-        let shown = redact(&r.stderr, &[boot.cert.as_str(), "another-password"]);
+        let r = cli::bootstrap_cmd(&boot.db, "other").args(&args).run();
+        let shown = redact(&r.stderr, &[boot.certificate.as_str(), "another-password"]);
         assert_eq!(r.code, 17, "{print}: {shown}");
         assert_eq!(
             r.stdout, "",
@@ -484,33 +270,38 @@ fn second_bootstrap_is_refused_and_changes_nothing() {
         );
     }
     // The original certificate still opens it with its single user.
-    let r = red(
-        &["check", "--path", boot.path()],
-        &[("REDDB_CERTIFICATE", boot.cert.as_str())],
-        None,
+    let r = red(&["check", "--path", boot.path()])
+        .envs(&[("REDDB_CERTIFICATE", boot.certificate.as_str())])
+        .run();
+    assert_eq!(
+        r.code,
+        0,
+        "{}",
+        redact(&r.stderr, &[boot.certificate.as_str()])
     );
-    assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[boot.cert.as_str()]));
     assert!(r.stdout.contains("users: 1, api keys: 1,"));
 }
 
 #[test]
 fn check_reads_the_certificate_from_each_source() {
-    let boot = bootstrap("admin", PASSWORD);
+    let boot = cli::bootstrap_in_tmp("admin", PASSWORD);
     let before = std::fs::read(&boot.db).unwrap();
     let cert_file = boot.dir.path().join("cert-file");
-    std::fs::write(&cert_file, format!("{}\n", boot.cert)).unwrap();
+    std::fs::write(&cert_file, format!("{}\n", boot.certificate)).unwrap();
     let creds = boot.dir.path().join("creds");
     std::fs::create_dir(&creds).unwrap();
-    std::fs::write(creds.join("certificate"), format!("{}\n", boot.cert)).unwrap();
+    std::fs::write(creds.join("certificate"), format!("{}\n", boot.certificate)).unwrap();
 
     let sources: [(&str, &str); 3] = [
-        ("REDDB_CERTIFICATE", boot.cert.as_str()),
+        ("REDDB_CERTIFICATE", boot.certificate.as_str()),
         ("REDDB_CERTIFICATE_FILE", cert_file.to_str().unwrap()),
         ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
     ];
     for (var, value) in sources {
-        let r = red(&["check", "--path", boot.path()], &[(var, value)], None);
-        let secrets = [boot.cert.as_str(), boot.api_key.as_str()];
+        let r = red(&["check", "--path", boot.path()])
+            .envs(&[(var, value)])
+            .run();
+        let secrets = [boot.certificate.as_str(), boot.api_key.as_str()];
         assert_eq!(r.code, 0, "{var}: {}", redact(&r.stderr, &secrets));
         assert!(
             r.stdout
@@ -544,10 +335,10 @@ struct Case {
 
 #[test]
 fn error_table() {
-    let boot = bootstrap("admin", PASSWORD);
+    let boot = cli::bootstrap_in_tmp("admin", PASSWORD);
     let d = boot.dir.path();
     let db = boot.path().to_string();
-    let cert = boot.cert.clone();
+    let cert = boot.certificate.clone();
     let s = |x: &str| x.to_string();
     let check = |path: &str| vec![s("check"), s("--path"), s(path)];
 
@@ -576,7 +367,7 @@ fn error_table() {
     assert_eq!(rc, 0, "the test could not take the lock itself");
 
     let random = d.join("random.rdb");
-    std::fs::write(&random, xorshift_bytes(20_000, 0x9e37_79b9_7f4a_7c15)).unwrap();
+    std::fs::write(&random, Rng::new(0x9e37_79b9_7f4a_7c15).bytes(20_000)).unwrap();
     let truncated = d.join("truncated.rdb");
     let full = std::fs::read(&boot.db).unwrap();
     std::fs::write(&truncated, &full[..3000]).unwrap();
@@ -768,7 +559,7 @@ fn error_table() {
         let before = case.unchanged.as_ref().map(|p| std::fs::read(p).unwrap());
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = case.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let r = red(&args, &env, None);
+        let r = red(&args).envs(&env).run();
         let mut secrets: Vec<&str> = vec![cert.as_str(), boot.api_key.as_str(), PASSWORD];
         secrets.extend(case.forbidden.iter().map(String::as_str));
         let shown = redact(&r.stderr, &secrets);
@@ -827,7 +618,7 @@ fn error_table() {
 
 #[test]
 fn version_prints_the_package_version() {
-    let r = red(&["version"], &[], None);
+    let r = red(&["version"]).run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let first = r.stdout.lines().next().unwrap_or("");
     assert!(
@@ -840,7 +631,7 @@ fn version_prints_the_package_version() {
 fn nothing_is_stored_in_plaintext() {
     let username = "operator-zeta";
     let password = "Zeta-PLAINTEXT-password-42";
-    let boot = bootstrap(username, password);
+    let boot = cli::bootstrap_in_tmp(username, password);
 
     let secret_key = b"red.secret.stripe.api_key".to_vec();
     let secret_value = b"sk_live_PLAINTEXT_CANARY_123".to_vec();
@@ -855,7 +646,7 @@ fn nothing_is_stored_in_plaintext() {
 
     let write = || {
         let pager = open_pager(&boot.db, false).expect("open_pager");
-        let cert = Certificate::parse_hex(&boot.cert).expect("certificate parses");
+        let cert = Certificate::parse_hex(&boot.certificate).expect("certificate parses");
         let mut db = Database::unseal(pager, &cert, true).expect("unseal writable");
         let sealed1 = db.seal_secret_value(&secret_key, 1, &secret_value).unwrap();
         let sealed2 = db
@@ -897,7 +688,7 @@ fn nothing_is_stored_in_plaintext() {
     };
 
     let token_hash = accounts::hash_token(&boot.api_key);
-    let raw_cert = hex::decode(&boot.cert).unwrap();
+    let raw_cert = hex::decode(&boot.certificate).unwrap();
     let api_key_hex = boot.api_key.strip_prefix("rdb_k_").unwrap().to_string();
     let needles: Vec<(&str, Vec<u8>)> = vec![
         ("the username", username.into()),
@@ -906,10 +697,13 @@ fn nothing_is_stored_in_plaintext() {
         ("the API key's random part", api_key_hex.into_bytes()),
         ("the API key prefix", b"rdb_k_".to_vec()),
         ("the stored API key hash", token_hash.into_bytes()),
-        ("the certificate (hex)", boot.cert.clone().into_bytes()),
+        (
+            "the certificate (hex)",
+            boot.certificate.clone().into_bytes(),
+        ),
         (
             "the certificate (upper-case hex)",
-            boot.cert.to_uppercase().into_bytes(),
+            boot.certificate.to_uppercase().into_bytes(),
         ),
         ("the certificate (raw bytes)", raw_cert),
         ("an Argon2 PHC string", b"$argon2id$".to_vec()),
@@ -964,19 +758,17 @@ fn nothing_is_stored_in_plaintext() {
 
     // Compaction rewrites everything as a snapshot chain: still nothing.
     let pager = open_pager(&boot.db, false).unwrap();
-    let cert = Certificate::parse_hex(&boot.cert).unwrap();
+    let cert = Certificate::parse_hex(&boot.certificate).unwrap();
     db = Database::unseal(pager, &cert, true).unwrap();
     db.store_mut().compact(now_ms()).unwrap();
     assert_eq!(db.store_mut().stats().compactions, 1);
     drop(db);
     scan("after compaction");
 
-    let r = red(
-        &["check", "--path", boot.path()],
-        &[("REDDB_CERTIFICATE", boot.cert.as_str())],
-        None,
-    );
-    let secrets = [boot.cert.as_str(), boot.api_key.as_str(), password];
+    let r = red(&["check", "--path", boot.path()])
+        .envs(&[("REDDB_CERTIFICATE", boot.certificate.as_str())])
+        .run();
+    let secrets = [boot.certificate.as_str(), boot.api_key.as_str(), password];
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &secrets));
     assert!(
         r.stdout
@@ -995,45 +787,29 @@ fn nothing_is_stored_in_plaintext() {
 #[test]
 
 fn failed_certificate_out_does_not_brick_the_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let out = dir.path().join("no-such-dir").join("cert");
-    let r = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let r = cli::bootstrap_cmd(&db, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             out.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_ne!(r.code, 0, "writing to a missing directory cannot succeed");
     // The certificate was never shown, so the file must not be bootstrapped:
     // a retry with a good --certificate-out must work.
     let good = dir.path().join("cert");
-    let retry = red(
-        &[
-            "bootstrap",
-            "--path",
-            db.to_str().unwrap(),
-            "--vault",
-            "--username",
-            "admin",
+    let retry = cli::bootstrap_cmd(&db, "admin")
+        .args(&[
             "--password",
             PASSWORD,
             "--certificate-out",
             good.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(
         retry.code,
         0,
@@ -1045,10 +821,10 @@ fn failed_certificate_out_does_not_brick_the_file() {
 #[test]
 
 fn check_writes_nothing_to_an_empty_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harness::tmp();
     let db = dir.path().join("empty.rdb");
     std::fs::write(&db, b"").unwrap();
-    let r = red(&["check", "--path", db.to_str().unwrap()], &[], None);
+    let r = red(&["check", "--path", db.to_str().unwrap()]).run();
     let len = std::fs::metadata(&db).unwrap().len();
     assert_eq!(len, 0, "check (exit {}) wrote {len} bytes", r.code);
 }

@@ -13,15 +13,16 @@
 //! them all (its memory stays bounded), and once they finish, every one of
 //! their requests is answered and stored correctly.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::Conn;
+use harness::daemon::Daemon;
+use harness::http::{request_bytes, Conn};
+use harness::wire::{bulk, encode_command, err, ok, Client};
+use harness::{vm_rss_kib, wait_until};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wire_support::{bulk, err, ok, Client, Server};
 
 const LIMIT: usize = 8;
 
@@ -53,28 +54,32 @@ fn opened<T>(mut open: impl FnMut() -> Option<T>) -> T {
 
 #[test]
 fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start_with(dir.path(), &["--max-connections", &LIMIT.to_string()]);
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &["--max-connections", &LIMIT.to_string()]);
 
     // 5 HTTP + 2 anonymous wire + 1 authenticated wire = 8.
-    let mut http: Vec<Conn> = (0..5).map(|_| opened(|| http_client(s.http))).collect();
-    let mut wire: Vec<Client> = (0..2).map(|_| opened(|| wire_client(s.wire))).collect();
+    let mut http: Vec<Conn> = (0..5)
+        .map(|_| opened(|| http_client(s.http_port)))
+        .collect();
+    let mut wire: Vec<Client> = (0..2)
+        .map(|_| opened(|| wire_client(s.wire_port)))
+        .collect();
     let mut authed = s.authed();
     assert_eq!(
         authed.cmd(&["SET", "k", "v"]),
-        wire_support::ok(),
+        ok(),
         "the 8th client is served"
     );
 
     // The 9th, on either listener, is refused with a clear reply and closed.
     for round in 0..20 {
-        let mut c = Conn::open(s.http);
+        let mut c = Conn::open(s.http_port);
         let refused = c.read_response().expect("read the refusal");
         let r = refused.unwrap_or_else(|| panic!("round {round}: closed without a 503"));
         assert_eq!(r.status, 503, "round {round}: HTTP over the limit");
         assert!(c.is_closed_by_server(), "round {round}: the 503 closes");
 
-        let mut w = Client::connect(s.wire);
+        let mut w = Client::connect(s.wire_port);
         assert_eq!(
             w.read().expect("read the refusal"),
             Some(err("ERR max number of clients reached")),
@@ -97,11 +102,11 @@ fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
             "established wire client {i}"
         );
     }
-    assert_eq!(authed.cmd(&["GET", "k"]), wire_support::bulk("v"));
+    assert_eq!(authed.cmd(&["GET", "k"]), bulk("v"));
 
     // Freeing one slot lets exactly one new client in.
     drop(http.pop());
-    let mut again = opened(|| http_client(s.http));
+    let mut again = opened(|| http_client(s.http_port));
     assert_eq!(
         again
             .try_request("GET", "/health", &[], None)
@@ -109,7 +114,7 @@ fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
             .status,
         200
     );
-    let mut c = Conn::open(s.http);
+    let mut c = Conn::open(s.http_port);
     assert_eq!(
         c.read_response()
             .expect("read")
@@ -118,15 +123,6 @@ fn the_ninth_connection_is_refused_and_the_first_eight_are_served() {
         503,
         "the limit holds again once the slot is taken"
     );
-}
-
-fn vm_rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The value client `i` stores: 2 MiB, different for every client and
@@ -165,11 +161,10 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
-/// Waits until `go` is set.
+/// Waits until `go` is set, two minutes at most (a test that failed
+/// before setting it does not leave its clients waiting).
 fn wait_for(go: &AtomicBool) {
-    while !go.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(Duration::from_secs(120), || go.load(Ordering::SeqCst));
 }
 
 #[test]
@@ -177,8 +172,8 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
     const BUDGET: usize = 1024 * 1024;
     const WIRE: usize = 16;
     const HTTP: usize = 6;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start_with(dir.path(), &["--max-buffer-memory", &BUDGET.to_string()]);
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &["--max-buffer-memory", &BUDGET.to_string()]);
     let pid = s.pid();
     let go = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
@@ -198,8 +193,7 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
         clients.push(std::thread::spawn(move || -> Result<(), String> {
             let key = format!("big:{i}");
             let value = big_value(i);
-            let cmd =
-                reddb::server::wire::resp::encode_command(&[&b"SET"[..], key.as_bytes(), &value]);
+            let cmd = encode_command(&[&b"SET"[..], key.as_bytes(), &value]);
             let (first, rest) = cmd.split_at(cmd.len() - 256 * 1024);
             write_counted(&mut c.stream, first, &sent).map_err(|e| format!("wire {i}: {e}"))?;
             wait_for(&go);
@@ -213,12 +207,12 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
         }));
     }
     for i in 0..HTTP {
-        let mut c = Conn::open(s.http);
+        let mut c = Conn::open(s.http_port);
         let (go, sent) = (Arc::clone(&go), Arc::clone(&sent));
-        let auth = format!("Bearer {}", s.api_key);
+        let auth = format!("Bearer {}", s.api_key());
         clients.push(std::thread::spawn(move || -> Result<(), String> {
             let (_, body) = big_body(i);
-            let req = common_daemon::request_bytes(
+            let req = request_bytes(
                 "POST",
                 &format!("/secrets/red.secret.big.{i}"),
                 &[("Authorization", auth.as_str())],
@@ -253,8 +247,8 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
     // Meanwhile, small requests are still served, and /metrics shows the
     // budget at work.
     assert_eq!(bystander.cmd(&["GET", "warm"]), bulk("x"));
-    let mut h = Conn::open(s.http);
-    let r = h.call("GET", "/metrics", Some(&s.api_key), None);
+    let mut h = Conn::open(s.http_port);
+    let r = h.call("GET", "/metrics", Some(s.api_key()), None);
     let buffered = metric(&r.text(), "reddb_buffered_bytes");
     let waiting = metric(&r.text(), "reddb_reads_waiting");
     eprintln!("while stalled: {buffered} bytes buffered, {waiting} connections waiting");
@@ -291,11 +285,8 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
     let mut c = s.authed();
     for i in 0..WIRE {
         let value = big_value(i);
-        c.send(&reddb::server::wire::resp::encode_command(&[
-            "GET",
-            &format!("big:{i}"),
-        ]))
-        .expect("GET");
+        c.send(&encode_command(&["GET", &format!("big:{i}")]))
+            .expect("GET");
         let header = format!("${}\r\n", value.len());
         let mut got = vec![0u8; header.len() + value.len() + 2];
         c.stream.read_exact(&mut got).expect("read the value");
@@ -309,7 +300,7 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
         let r = h.call(
             "GET",
             &format!("/secrets/red.secret.big.{i}"),
-            Some(&s.api_key),
+            Some(s.api_key()),
             None,
         );
         assert_eq!(r.status, 200, "{}", r.text());
@@ -320,7 +311,7 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
         );
     }
     // The pauses are counted, and the buffers were given back.
-    let r = h.call("GET", "/metrics", Some(&s.api_key), None);
+    let r = h.call("GET", "/metrics", Some(s.api_key()), None);
     let text = r.text();
     assert!(metric(&text, "reddb_reads_paused_total") >= 1.0);
     assert_eq!(metric(&text, "reddb_buffer_budget_bytes"), BUDGET as f64);

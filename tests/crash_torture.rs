@@ -50,28 +50,23 @@
 //! 60 s or 200,000 operations, the whole run has a deadline (5 min plus 10 s
 //! a cycle), and the server is SIGKILLed on drop.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{request_bytes, Conn};
-use reddb::server::wire::resp::{encode_command, Value};
+use harness::cli::red;
+use harness::daemon::{Daemon, Options};
+use harness::http::{request_bytes, Conn};
+use harness::rng::{fresh_seed, seed_from_env, Rng};
+use harness::wire::{encode_command, Client, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fs::File;
 use std::io::Write as _;
-use std::net::TcpListener;
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wire_support::Client;
 
-const RED: &str = env!("CARGO_BIN_EXE_red");
 const DEFAULT_CYCLES: usize = 20;
 /// Socket timeouts of the writers and the checker.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 const KILL_DELAY_MS: (u64, u64) = (20, 400);
 /// Chance (in 1/8) that a restart is itself killed before it serves.
 const RECOVERY_KILL_EIGHTHS: u64 = 1;
@@ -88,47 +83,6 @@ const SECRET_CAP: u32 = 1500;
 const NEW_KEY_PCT: u64 = 30;
 const HASH_FIELDS: u8 = 4;
 const PIPELINE_MAX: usize = 8;
-
-// ---------------------------------------------------------------------------
-// Seeded PRNG (SplitMix64).
-
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn pct(&mut self, p: u64) -> bool {
-        self.below(100) < p
-    }
-}
-
-fn parse_seed(v: &str) -> Option<u64> {
-    let v = v.trim();
-    match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
 
 fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "1")
@@ -343,7 +297,7 @@ fn pick_key(rng: &mut Rng, next: &mut u32, cap: u32, used: &HashSet<u32>) -> u32
         *next += 1;
         n
     };
-    if *next == 0 || (*next < cap && rng.pct(NEW_KEY_PCT)) {
+    if *next == 0 || (*next < cap && rng.chance(NEW_KEY_PCT, 100)) {
         return fresh(next);
     }
     for _ in 0..8 {
@@ -358,16 +312,9 @@ fn pick_key(rng: &mut Rng, next: &mut u32, cap: u32, used: &HashSet<u32>) -> u32
 /// A value unique to (writer, cycle, sequence), padded to a random length.
 fn make_value(rng: &mut Rng, writer: u8, cycle: usize, seq: u64, max_pad: u64) -> String {
     let pad = rng.below(max_pad + 1) as usize;
-    let mut v = format!("w{writer}.c{cycle}.s{seq}.");
-    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(writer);
-    for _ in 0..pad {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(alphabet[(x % alphabet.len() as u64) as usize] as char);
-    }
-    v
+    let filler = Rng::new(seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(writer))
+        .text(b"abcdefghijklmnopqrstuvwxyz0123456789", pad);
+    format!("w{writer}.c{cycle}.s{seq}.{filler}")
 }
 
 /// The next RESP operation of writer `w`. `used`: keys of this batch
@@ -404,7 +351,7 @@ fn next_resp_op(
         let n = pick_key(rng, &mut st.next_b, KEY_CAP, used);
         used.insert(n);
         let first = rng.below(u64::from(HASH_FIELDS)) as u8;
-        let count = rng.range(1, u64::from(HASH_FIELDS)) as u8;
+        let count = rng.between(1, u64::from(HASH_FIELDS)) as u8;
         for i in 0..count {
             cells.push(Cell::Field(w, n, (first + i) % HASH_FIELDS));
         }
@@ -412,7 +359,7 @@ fn next_resp_op(
     match kind {
         Kind::Set => cells.push(kv(rng, st, w, &mut used.0)),
         Kind::Mset => {
-            for _ in 0..rng.range(2, 4) {
+            for _ in 0..rng.between(2, 4) {
                 cells.push(kv(rng, st, w, &mut used.0));
             }
         }
@@ -427,10 +374,10 @@ fn next_resp_op(
             }
         }
         Kind::Multi => {
-            for _ in 0..rng.range(1, 3) {
+            for _ in 0..rng.between(1, 3) {
                 cells.push(kv(rng, st, w, &mut used.0));
             }
-            if rng.pct(60) {
+            if rng.chance(60, 100) {
                 hash(rng, st, w, &mut used.1, &mut cells);
             } else {
                 cells.push(kv(rng, st, w, &mut used.0));
@@ -468,7 +415,7 @@ fn http_writer(plan: Plan, http: u16, key: &str, stop: &AtomicBool) -> WriterOut
     {
         let st = &mut out.state;
         st.seq += 1;
-        let secret = rng.pct(60);
+        let secret = rng.chance(60, 100);
         let none = HashSet::new();
         let (cell, kind, value) = if secret {
             let n = pick_key(&mut rng, &mut st.next_a, SECRET_CAP, &none);
@@ -551,7 +498,7 @@ fn resp_writer(plan: Plan, wire: u16, key: &str, pipeline: usize, stop: &AtomicB
         && out.recs.len() < WRITER_MAX_OPS
         && started.elapsed() < WRITER_MAX_TIME
     {
-        let n = rng.range(1, pipeline as u64) as usize;
+        let n = rng.between(1, pipeline as u64) as usize;
         let mut used = (HashSet::new(), HashSet::new());
         let ops: Vec<Op> = (0..n)
             .map(|_| next_resp_op(&mut rng, &mut out.state, plan.writer, plan.cycle, &mut used))
@@ -602,167 +549,6 @@ fn resp_writer(plan: Plan, wire: u16, key: &str, pipeline: usize, stop: &AtomicB
 }
 
 // ---------------------------------------------------------------------------
-// The server.
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
-
-/// `red server --dev` on one database file; SIGKILLed and reaped on drop.
-struct Node {
-    db: PathBuf,
-    child: Option<Child>,
-    http: u16,
-    wire: u16,
-    api_key: String,
-    starts: usize,
-    stdout_path: PathBuf,
-    stderr_path: PathBuf,
-}
-
-impl Node {
-    fn new(dir: &Path) -> Node {
-        Node {
-            db: dir.join("data.rdb"),
-            child: None,
-            http: 0,
-            wire: 0,
-            api_key: String::new(),
-            starts: 0,
-            stdout_path: PathBuf::new(),
-            stderr_path: PathBuf::new(),
-        }
-    }
-
-    fn spawn(&mut self) {
-        assert!(self.child.is_none(), "a server is already running");
-        let dir = self.db.parent().expect("db has a parent").to_path_buf();
-        // Keep the logs of the last two starts only.
-        if self.starts >= 2 {
-            let old = self.starts - 2;
-            let _ = std::fs::remove_file(dir.join(format!("server-{old}.stdout")));
-            let _ = std::fs::remove_file(dir.join(format!("server-{old}.stderr")));
-        }
-        self.stdout_path = dir.join(format!("server-{}.stdout", self.starts));
-        self.stderr_path = dir.join(format!("server-{}.stderr", self.starts));
-        self.starts += 1;
-        self.http = free_port();
-        self.wire = free_port();
-        let child = Command::new(RED)
-            .arg("server")
-            .arg("--dev")
-            .arg("--path")
-            .arg(&self.db)
-            .arg("--http-bind")
-            .arg(format!("127.0.0.1:{}", self.http))
-            .arg("--wire-bind")
-            .arg(format!("127.0.0.1:{}", self.wire))
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(File::create(&self.stdout_path).expect("stdout file"))
-            .stderr(File::create(&self.stderr_path).expect("stderr file"))
-            .spawn()
-            .expect("spawn red server");
-        self.child = Some(child);
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.stderr_path).unwrap_or_default()).into_owned()
-    }
-
-    /// The exit code (negative: signal) if the child has exited.
-    fn exited(&mut self) -> Option<i32> {
-        let child = self.child.as_mut()?;
-        match child.try_wait() {
-            Ok(Some(s)) => Some(s.code().unwrap_or_else(|| -s.signal().unwrap_or(0))),
-            _ => None,
-        }
-    }
-
-    /// Starts and waits until the wire port answers (`-NOAUTH` to `PING`;
-    /// both listeners are bound before the loop serves). A lost port race
-    /// is retried; any other early exit is an error with the stderr.
-    fn start(&mut self) -> Result<(), String> {
-        for _ in 0..5 {
-            self.spawn();
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                if let Some(code) = self.exited() {
-                    self.child = None;
-                    let err = self.stderr();
-                    if err.contains("cannot listen") {
-                        break;
-                    }
-                    return Err(format!(
-                        "red server exited with {code} while starting; stderr:\n{err}"
-                    ));
-                }
-                if let Ok(mut c) = Client::try_connect(self.wire, Duration::from_millis(500)) {
-                    if let Ok(Value::Error(e)) = c.try_cmd(&["PING"]) {
-                        if e.starts_with(b"NOAUTH") {
-                            return Ok(());
-                        }
-                    }
-                }
-                if Instant::now() >= deadline {
-                    let _ = self.kill9();
-                    return Err(format!(
-                        "red server did not serve within {START_TIMEOUT:?}; stderr:\n{}",
-                        self.stderr()
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        Err("could not get free ports in 5 attempts".to_string())
-    }
-
-    /// SIGKILL and reap. `Err` when the child had already exited by itself.
-    fn kill9(&mut self) -> Result<(), String> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        if let Ok(Some(s)) = child.try_wait() {
-            return Err(format!(
-                "the server had already exited ({s:?}) before the kill; stderr:\n{}",
-                self.stderr()
-            ));
-        }
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        let pid = i32::try_from(child.id()).expect("pid fits in i32");
-        let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
-        assert_eq!(rc, 0, "kill -9 {pid}");
-        let s = child.wait().expect("reap the server");
-        match s.signal() {
-            Some(libc::SIGKILL) => Ok(()),
-            _ => Err(format!(
-                "the server exited with {s:?} before the SIGKILL landed; stderr:\n{}",
-                self.stderr()
-            )),
-        }
-    }
-
-    fn api_key_from_stdout(&mut self) {
-        let out = std::fs::read_to_string(&self.stdout_path).unwrap_or_default();
-        let key = out
-            .lines()
-            .find_map(|l| l.strip_prefix("api key: "))
-            .map(|k| k.trim().to_string());
-        self.api_key = key.unwrap_or_else(|| panic!("no api key in the --dev output: {out}"));
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Reading cells back.
 
 /// A RESP and an HTTP connection to a (restarted) server.
@@ -781,17 +567,18 @@ fn expand(c: Cell) -> Vec<Cell> {
 }
 
 impl Reader {
-    fn open(node: &Node) -> Reader {
-        let mut resp = Client::try_connect(node.wire, IO_TIMEOUT).expect("checker: connect wire");
+    fn open(node: &Daemon) -> Reader {
+        let mut resp =
+            Client::try_connect(node.wire_port, IO_TIMEOUT).expect("checker: connect wire");
         let r = resp
-            .try_cmd(&["AUTH", &node.api_key])
+            .try_cmd(&["AUTH", node.api_key()])
             .expect("checker: AUTH");
         assert!(matches!(&r, Value::Simple(s) if s == b"OK"), "AUTH: {r:?}");
-        let http = Conn::try_open(node.http, IO_TIMEOUT).expect("checker: connect http");
+        let http = Conn::try_open(node.http_port, IO_TIMEOUT).expect("checker: connect http");
         Reader {
             resp,
             http,
-            auth: format!("Bearer {}", node.api_key),
+            auth: format!("Bearer {}", node.api_key()),
         }
     }
 
@@ -1234,22 +1021,12 @@ fn full_check(model: &mut Model, reader: &mut Reader, stats: &mut Stats) -> Vec<
 fn red_check(db: &Path, model: &Model) -> String {
     let mut cert = db.as_os_str().to_owned();
     cert.push(".cert");
-    let out = Command::new(RED)
-        .arg("check")
-        .arg("--path")
+    let out = red(&["check", "--path"])
         .arg(db)
-        .env_clear()
         .env("REDDB_CERTIFICATE_FILE", &cert)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run red check");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "red check failed ({:?}): {stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
+    assert!(out.success(), "red check failed: {}", out.describe(&[]));
+    let stdout = out.stdout;
     let count = |what: &str| -> usize {
         stdout
             .split([',', '\n'])
@@ -1355,16 +1132,7 @@ fn kill9_under_http_and_resp_load_keeps_every_acknowledged_write() {
                 .expect("REDDB_TORTURE_CYCLES is a number")
         })
         .unwrap_or(DEFAULT_CYCLES);
-    let seed = std::env::var("REDDB_TORTURE_SEED")
-        .ok()
-        .map(|v| parse_seed(&v).expect("REDDB_TORTURE_SEED is a number"))
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_nanos() as u64;
-            t ^ (u64::from(std::process::id()) << 32)
-        });
+    let seed = seed_from_env("REDDB_TORTURE_SEED").unwrap_or_else(fresh_seed);
     let deadline_total = Duration::from_secs(300 + 10 * cycles as u64);
     eprintln!("crash torture: {cycles} cycles, seed {seed:#x}");
     let started = Instant::now();
@@ -1378,10 +1146,9 @@ fn kill9_under_http_and_resp_load_keeps_every_acknowledged_write() {
         dir: None,
         keep: env_flag("REDDB_TORTURE_KEEP"),
     };
-    let mut node = Node::new(dir.path());
+    let mut node = Daemon::try_start(&dir.path().join("data.rdb"), &Options::dev())
+        .unwrap_or_else(|e| panic!("first start: exit {}; stderr:\n{}", e.code, e.stderr));
     guard.dir = Some(dir);
-    node.start().unwrap_or_else(|e| panic!("first start: {e}"));
-    node.api_key_from_stdout();
 
     let mut rng = Rng::new(seed);
     let mut model = Model::default();
@@ -1401,12 +1168,12 @@ fn kill9_under_http_and_resp_load_keeps_every_acknowledged_write() {
             let plan = Plan {
                 writer: w as u8,
                 cycle,
-                seed: rng.next(),
+                seed: rng.next_u64(),
                 state: st.clone(),
             };
             let stop = Arc::clone(&stop);
-            let key = node.api_key.clone();
-            let (http, wire) = (node.http, node.wire);
+            let key = node.api_key().to_string();
+            let (http, wire) = (node.http_port, node.wire_port);
             handles.push(std::thread::spawn(move || match w {
                 0 => http_writer(plan, http, &key, &stop),
                 1 => resp_writer(plan, wire, &key, 1, &stop),
@@ -1414,7 +1181,7 @@ fn kill9_under_http_and_resp_load_keeps_every_acknowledged_write() {
             }));
         }
         let t = Instant::now();
-        let delay = rng.range(KILL_DELAY_MS.0, KILL_DELAY_MS.1);
+        let delay = rng.between(KILL_DELAY_MS.0, KILL_DELAY_MS.1);
         kill_delays.push(delay);
         std::thread::sleep(Duration::from_millis(delay));
         let killed = node.kill9();
@@ -1441,8 +1208,8 @@ fn kill9_under_http_and_resp_load_keeps_every_acknowledged_write() {
         }
         // Restart, now and then after a kill during recovery.
         if rng.below(8) < RECOVERY_KILL_EIGHTHS {
-            node.spawn();
-            std::thread::sleep(Duration::from_millis(rng.range(0, 80)));
+            node.spawn_again();
+            std::thread::sleep(Duration::from_millis(rng.between(0, 80)));
             if let Err(e) = node.kill9() {
                 // A lost race for a port is not a crash.
                 if !e.contains("cannot listen") {
@@ -1457,7 +1224,11 @@ fn kill9_under_http_and_resp_load_keeps_every_acknowledged_write() {
             stats.recovery_kills += 1;
         }
         let t = Instant::now();
-        if let Err(e) = node.start() {
+        if let Err(e) = node.try_start_again() {
+            let e = format!(
+                "red server exited with {} while starting; stderr:\n{}",
+                e.code, e.stderr
+            );
             fail(cycle, "restart after kill -9", &[e], &outs);
         }
         let took = t.elapsed();

@@ -12,54 +12,92 @@
 //! answers them (200) and exits 0; and `/proc/PID/environ` of the running
 //! server holds neither a secret value nor a `_FILE` path.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{
-    contains, fresh_bootstrapped, request_bytes, wait_until, Conn, Daemon, Options, ADMIN_PASSWORD,
-    ADMIN_USER,
+use harness::daemon::{
+    bootstrapped_file, fresh_bootstrapped, Daemon, Options, ADMIN_PASSWORD, ADMIN_USER,
 };
+use harness::http::{request_bytes, Conn};
+use harness::secrets::contains;
+use harness::tmp;
+use harness::wait_until;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 fn status_with(d: &Daemon, token: &str) -> u16 {
     d.get("/auth/users", Some(token)).status
 }
 
-/// Error lines of the server's stderr that name `what`.
-fn error_lines(d: &Daemon, what: &str) -> usize {
-    d.stderr()
-        .lines()
-        .filter(|l| l.starts_with("<3>") && l.contains(what))
-        .count()
+/// A bootstrapped server in `dir` whose admin token is read from the file
+/// `dir/NAME`, which holds `token`; the file's path.
+fn with_token_file(dir: &Path, name: &str, token: &str) -> (Daemon, PathBuf) {
+    let file = dir.join(name);
+    std::fs::write(&file, format!("{token}\n")).expect("write the token file");
+    let opts = Options::new().env("RED_ADMIN_TOKEN_FILE", file.to_str().expect("utf-8"));
+    let (d, _boot) = fresh_bootstrapped(dir, &opts);
+    assert_eq!(
+        status_with(&d, token),
+        200,
+        "the first token works at start"
+    );
+    (d, file)
+}
+
+/// Asserts the server's log holds none of `needles`.
+fn assert_log_lacks(d: &Daemon, needles: &[&str]) {
+    let log = d.stderr();
+    for needle in needles {
+        assert!(!log.contains(needle), "stderr shows {needle:?}:\n{log}");
+    }
+}
+
+/// Writes `content` to `file` (or deletes it), then sends SIGHUP.
+fn hup_with(d: &Daemon, file: &Path, content: Option<&str>) {
+    match content {
+        Some(c) => std::fs::write(file, c).expect("write the token file"),
+        None => std::fs::remove_file(file).expect("delete the token file"),
+    }
+    d.signal(libc::SIGHUP);
+}
+
+/// [`hup_with`] `content`, then waits until `token` is accepted.
+fn rotate_to(d: &Daemon, file: &Path, content: &str, token: &str) {
+    hup_with(d, file, Some(content));
+    assert!(
+        wait_until(Duration::from_secs(10), || status_with(d, token) == 200),
+        "token {token} never took effect; stderr:\n{}",
+        d.stderr()
+    );
+}
+
+/// Waits until the server has logged more than `n` error lines that name
+/// every one of `what`.
+fn wait_for_errors(d: &Daemon, what: &[&str], n: usize, context: &str) {
+    let count = || {
+        d.stderr()
+            .lines()
+            .filter(|l| l.starts_with("<3>") && what.iter().all(|w| l.contains(w)))
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || count() > n),
+        "no error line for {context}; stderr:\n{}",
+        d.stderr()
+    );
 }
 
 #[test]
 fn sighup_rotates_the_admin_token_and_survives_bad_files() {
     let dir = tmp();
-    let token_file = dir.path().join("admin-token-file-9d2e");
     let a = "tokA-3f9c1e7b5d2a4c6e8f0a1b3c5d7e";
     let b = "tokB-7e5d3c1b9a8f6e4d2c0b1a9f8e7d";
     let c = "tokC-1a2b3c4d5e6f7a8b9c0d1e2f3a4b";
-    std::fs::write(&token_file, format!("{a}\n")).expect("write token A");
-    let opts = Options::new().env("RED_ADMIN_TOKEN_FILE", token_file.to_str().expect("utf-8"));
-    let (mut d, _boot) = fresh_bootstrapped(dir.path(), &opts);
-
-    assert_eq!(status_with(&d, a), 200, "token A works at start");
+    let (mut d, token_file) = with_token_file(dir.path(), "admin-token-file-9d2e", a);
     assert_eq!(status_with(&d, b), 401);
 
     // Rotate to B.
-    std::fs::write(&token_file, format!("{b}\n")).expect("write token B");
-    d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || status_with(&d, b) == 200),
-        "token B never took effect; stderr:\n{}",
-        d.stderr()
-    );
+    rotate_to(&d, &token_file, &format!("{b}\n"), b);
     assert_eq!(
         status_with(&d, a),
         401,
@@ -69,16 +107,8 @@ fn sighup_rotates_the_admin_token_and_survives_bad_files() {
 
     // Empty, then whitespace-only: keep B, log an error naming the variable.
     for (i, content) in ["", " \n\t\n"].iter().enumerate() {
-        std::fs::write(&token_file, content).expect("write empty token file");
-        d.signal(libc::SIGHUP);
-        assert!(
-            wait_until(Duration::from_secs(10), || error_lines(
-                &d,
-                "RED_ADMIN_TOKEN_FILE"
-            ) > i),
-            "no error line for an empty token file; stderr:\n{}",
-            d.stderr()
-        );
+        hup_with(&d, &token_file, Some(content));
+        wait_for_errors(&d, &["RED_ADMIN_TOKEN_FILE"], i, "an empty token file");
         assert!(d.is_running(), "the server died on an empty token file");
         assert_eq!(status_with(&d, b), 200, "B must survive an empty file");
         assert_eq!(status_with(&d, a), 401);
@@ -86,33 +116,16 @@ fn sighup_rotates_the_admin_token_and_survives_bad_files() {
     }
 
     // Deleted: keep B, log an error.
-    std::fs::remove_file(&token_file).expect("delete token file");
-    d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || error_lines(
-            &d,
-            "RED_ADMIN_TOKEN_FILE"
-        ) >= 3),
-        "no error line for a deleted token file; stderr:\n{}",
-        d.stderr()
-    );
+    hup_with(&d, &token_file, None);
+    wait_for_errors(&d, &["RED_ADMIN_TOKEN_FILE"], 2, "a deleted token file");
     assert!(d.is_running(), "the server died on a deleted token file");
     assert_eq!(status_with(&d, b), 200, "B must survive a deleted file");
 
     // A new file afterwards is picked up again.
-    std::fs::write(&token_file, c).expect("write token C");
-    d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || status_with(&d, c) == 200),
-        "token C never took effect; stderr:\n{}",
-        d.stderr()
-    );
+    rotate_to(&d, &token_file, c, c);
     assert_eq!(status_with(&d, b), 401);
 
-    let log = d.stderr();
-    for secret in [a, b, c, token_file.to_str().expect("utf-8"), "9d2e"] {
-        assert!(!log.contains(secret), "stderr shows {secret:?}:\n{log}");
-    }
+    assert_log_lacks(&d, &[a, b, c, token_file.to_str().expect("utf-8"), "9d2e"]);
     assert_eq!(d.stop(), 0);
 }
 
@@ -123,15 +136,11 @@ fn sighup_rotates_the_admin_token_and_survives_bad_files() {
 #[test]
 fn sighup_with_a_short_token_keeps_the_old_one() {
     let dir = tmp();
-    let token_file = dir.path().join("admin-token-file-71c4");
     let old = "tokOLD-2c4e6a8b0d1f3e5a7c9b1d3f5e7a";
     let short = "tokSHORT-31-characters-exactly!";
     let good = "tokGOOD-8f6e4d2c0b9a7f5e3d1c0b2a4e6f";
     assert_eq!(short.len(), 31);
-    std::fs::write(&token_file, format!("{old}\n")).expect("write the old token");
-    let opts = Options::new().env("RED_ADMIN_TOKEN_FILE", token_file.to_str().expect("utf-8"));
-    let (mut d, _boot) = fresh_bootstrapped(dir.path(), &opts);
-    assert_eq!(status_with(&d, old), 200, "the old token works at start");
+    let (mut d, token_file) = with_token_file(dir.path(), "admin-token-file-71c4", old);
 
     // 31 characters, then 31 characters padded with whitespace the trim
     // removes: both refused.
@@ -139,47 +148,23 @@ fn sighup_with_a_short_token_keeps_the_old_one() {
         .iter()
         .enumerate()
     {
-        std::fs::write(&token_file, content).expect("write the short token");
-        d.signal(libc::SIGHUP);
-        assert!(
-            wait_until(Duration::from_secs(10), || {
-                d.stderr()
-                    .lines()
-                    .filter(|l| {
-                        l.starts_with("<3>")
-                            && l.contains("RED_ADMIN_TOKEN_FILE")
-                            && l.contains("shorter than 32 characters")
-                    })
-                    .count()
-                    > i
-            }),
-            "no error line for a short token; stderr:\n{}",
-            d.stderr()
+        hup_with(&d, &token_file, Some(content));
+        wait_for_errors(
+            &d,
+            &["RED_ADMIN_TOKEN_FILE", "shorter than 32 characters"],
+            i,
+            "a short token",
         );
         assert!(d.is_running(), "the server died on a short token");
         assert_eq!(status_with(&d, old), 200, "the old token must survive");
         assert_eq!(status_with(&d, short), 401, "the short token is refused");
     }
 
-    std::fs::write(&token_file, format!("{good}\n")).expect("write a good token");
-    d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || status_with(&d, good) == 200),
-        "a good token after the short one never took effect; stderr:\n{}",
-        d.stderr()
-    );
+    rotate_to(&d, &token_file, &format!("{good}\n"), good);
     assert_eq!(status_with(&d, old), 401);
     assert_eq!(status_with(&d, short), 401);
-    let log = d.stderr();
-    for needle in [
-        old,
-        short,
-        good,
-        token_file.to_str().expect("utf-8"),
-        "71c4",
-    ] {
-        assert!(!log.contains(needle), "stderr shows {needle:?}:\n{log}");
-    }
+    let path = token_file.to_str().expect("utf-8");
+    assert_log_lacks(&d, &[old, short, good, path, "71c4"]);
     assert_eq!(d.stop(), 0);
 }
 
@@ -192,12 +177,7 @@ fn sighup_with_a_short_token_keeps_the_old_one() {
 fn an_admin_token_of_32_characters_is_accepted_from_every_source() {
     let dir = tmp();
     let db = dir.path().join("data.rdb");
-    let cert = {
-        let mut d = Daemon::start(&db, &Options::new());
-        let boot = d.bootstrap();
-        assert_eq!(d.stop(), 0);
-        boot.certificate
-    };
+    let cert = bootstrapped_file(&db).certificate;
     let token = "tok32-0123456789abcdef0123456789";
     assert_eq!(token.len(), 32);
     let token_file = dir.path().join("token-32");
@@ -544,12 +524,7 @@ fn environ(pid: i32) -> Vec<u8> {
 fn proc_environ_holds_no_secret_and_no_credential_path() {
     let dir = tmp();
     let db = dir.path().join("data.rdb");
-    let cert = {
-        let mut d = Daemon::start(&db, &Options::new());
-        let boot = d.bootstrap();
-        assert_eq!(d.stop(), 0);
-        boot.certificate
-    };
+    let cert = bootstrapped_file(&db).certificate;
     let token = "envtok-5c8e2a9f71d34b60e2f4a6c8b0d";
     let cert_file = dir.path().join("cert-file-e7a1");
     let token_file = dir.path().join("token-file-b4c2");

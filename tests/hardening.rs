@@ -5,93 +5,40 @@
 //! path; and a forbidden syscall (forced by the test-only hook) kills the
 //! process with SIGSYS.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::ExitStatusExt;
+mod harness;
+
+use harness::cli::red;
+use harness::daemon::{Daemon, Exited, Options};
+use harness::rng::{fresh_seed, OnPanic, Rng};
+use harness::{is_root, memlock_unlimited, proc_status_field, status_field, tmp, wait_until};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Server {
-    child: Child,
+/// A `--dev` server on `dir/data.rdb` with `envs` as its whole environment;
+/// its early exit, if it does not serve.
+fn start(dir: &Path, envs: &[(&str, &str)]) -> Result<Daemon, Exited> {
+    let opts = envs.iter().fold(Options::dev(), |o, (k, v)| o.env(k, v));
+    Daemon::try_start(&dir.join("data.rdb"), &opts)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `--dev` server that serves.
+fn started(dir: &Path, envs: &[(&str, &str)]) -> Daemon {
+    start(dir, envs).unwrap_or_else(|e| panic!("the server exited ({}): {}", e.code, e.stderr))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn status_of(pid: i32, name: &str) -> String {
+    proc_status_field(pid, name).unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
 }
 
-fn health(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-fn start(dir: &Path, envs: &[(&str, &str)]) -> (Server, u16) {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_red"));
-    cmd.args(["server", "--dev", "--path"])
-        .arg(dir.join("data.rdb"))
-        .args(["--http-bind", &format!("127.0.0.1:{port}")])
-        .args(["--wire-bind", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    (
-        Server {
-            child: cmd.spawn().unwrap(),
-        },
-        port,
-    )
-}
-
-fn wait_healthy(server: &mut Server, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Some(resp) = health(port) {
-            if resp.contains("\"status\":\"ok\"") {
-                return;
-            }
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("server exited early: {status:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("server did not become healthy");
-}
-
-fn status_field(pid: u32, name: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
+/// `/proc/PID/limits` shows a core file size limit of 0, soft and hard.
+fn assert_no_core_dumps(pid: i32) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
-}
-
-/// `NAME:` of one `/proc/.../status` text.
-fn field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
 }
 
 /// Whether this test process could empty a bounding set (it holds
@@ -99,7 +46,7 @@ fn field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
 /// inherits the same sets.
 fn test_process_has_setpcap() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let eff = u64::from_str_radix(field(&status, "CapEff").unwrap(), 16).unwrap();
+    let eff = u64::from_str_radix(status_field(&status, "CapEff").unwrap(), 16).unwrap();
     const CAP_SETPCAP: u32 = 8;
     eff & (1 << CAP_SETPCAP) != 0
 }
@@ -109,10 +56,9 @@ fn test_process_has_setpcap() -> bool {
 /// without capabilities, under `no_new_privs` and under the filter.
 #[test]
 fn every_thread_is_confined() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, port) = start(dir.path(), &[]);
-    wait_healthy(&mut server, port);
-    let pid = server.child.id();
+    let dir = tmp();
+    let server = started(dir.path(), &[]);
+    let pid = server.pid();
     let setpcap = test_process_has_setpcap();
     if !setpcap {
         eprintln!(
@@ -128,17 +74,21 @@ fn every_thread_is_confined() {
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
         let task = task.unwrap().path();
         let status = std::fs::read_to_string(task.join("status")).unwrap();
-        let name = field(&status, "Name").unwrap_or("?").to_string();
+        let name = status_field(&status, "Name").unwrap_or("?").to_string();
         for set in &sets {
             assert_eq!(
-                field(&status, set),
+                status_field(&status, set),
                 Some("0000000000000000"),
                 "{set} of thread {name} ({})",
                 task.display()
             );
         }
-        assert_eq!(field(&status, "NoNewPrivs"), Some("1"), "thread {name}");
-        assert_eq!(field(&status, "Seccomp"), Some("2"), "thread {name}");
+        assert_eq!(
+            status_field(&status, "NoNewPrivs"),
+            Some("1"),
+            "thread {name}"
+        );
+        assert_eq!(status_field(&status, "Seccomp"), Some("2"), "thread {name}");
         threads.push(name);
     }
     // The main thread and at least one worker were inspected.
@@ -147,7 +97,7 @@ fn every_thread_is_confined() {
         "no worker thread found: {threads:?}"
     );
     assert!(threads.len() >= 2, "{threads:?}");
-    assert!(health(port).unwrap().contains("\"status\":\"ok\""));
+    server.assert_healthy("reading every thread's status");
 }
 
 /// Defence in depth: a thread started before the capabilities are dropped
@@ -156,25 +106,13 @@ fn every_thread_is_confined() {
 /// `/proc/self/task/*/status` refuses to serve.
 #[test]
 fn a_thread_started_before_hardening_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, port) = start(dir.path(), &[("REDDB_TEST_EARLY_THREAD", "1")]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            health(port).is_none(),
-            "the server serves with a thread started before hardening"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the server neither served nor exited"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    let dir = tmp();
+    let exited = match start(dir.path(), &[("REDDB_TEST_EARLY_THREAD", "1")]) {
+        Ok(_) => panic!("the server serves with a thread started before hardening"),
+        Err(e) => e,
     };
-    assert_eq!(status.code(), Some(1), "exit code Internal: {status:?}");
-    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert_eq!(exited.code, 1, "exit code Internal");
+    let log = exited.stderr;
     assert!(
         log.contains("refusing to start: thread 'red-early'"),
         "the refusal names the thread: {log}"
@@ -184,33 +122,26 @@ fn a_thread_started_before_hardening_is_refused() {
 
 #[test]
 fn running_server_is_confined() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tmp();
     let token_file = dir.path().join("admin-token-file-path-marker");
     std::fs::write(&token_file, "admin-token-value-marker-1234567890\n").unwrap();
-    let (mut server, port) = start(
+    let server = started(
         dir.path(),
         &[("RED_ADMIN_TOKEN_FILE", token_file.to_str().unwrap())],
     );
-    wait_healthy(&mut server, port);
-    let pid = server.child.id();
-    assert_eq!(status_field(pid, "Seccomp"), "2", "seccomp filter mode");
-    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    let pid = server.pid();
+    assert_eq!(status_of(pid, "Seccomp"), "2", "seccomp filter mode");
+    assert_eq!(status_of(pid, "NoNewPrivs"), "1");
     for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
-        assert_eq!(status_field(pid, set), "0000000000000000", "{set}");
+        assert_eq!(status_of(pid, set), "0000000000000000", "{set}");
     }
-    let vmlck: u64 = status_field(pid, "VmLck")
+    let vmlck: u64 = status_of(pid, "VmLck")
         .trim_end_matches("kB")
         .trim()
         .parse()
         .unwrap();
     assert!(vmlck > 0, "key pages must be locked, VmLck = {vmlck} kB");
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let core = limits
-        .lines()
-        .find(|l| l.starts_with("Max core file size"))
-        .unwrap();
-    let fields: Vec<&str> = core.split_whitespace().collect();
-    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
+    assert_no_core_dumps(pid);
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let hay = String::from_utf8_lossy(&environ);
     assert!(
@@ -228,7 +159,7 @@ fn running_server_is_confined() {
     let cert = std::fs::read_to_string(dir.path().join("data.rdb.cert")).unwrap();
     assert!(!hay.contains(cert.trim()), "certificate in environ");
     // Still serving after all that inspection.
-    assert!(health(port).unwrap().contains("\"status\":\"ok\""));
+    server.assert_healthy("the inspection");
 }
 
 /// Starts the daemon with the test-only hook that makes the syscall form
@@ -236,25 +167,17 @@ fn running_server_is_confined() {
 /// SIGSYS (not exit code 70, the hook's "it returned"). Returns the data
 /// directory for further checks.
 fn assert_killed_by_sigsys(form: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tmp();
     std::fs::write(dir.path().join("forbidden-target"), "keep me\n").unwrap();
-    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", form)]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server survived a forbidden syscall ({form})"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    let exited = match start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", form)]) {
+        Ok(_) => panic!("the server survived a forbidden syscall ({form})"),
+        Err(e) => e,
     };
-    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    let log = exited.stderr;
     assert_eq!(
-        status.signal(),
-        Some(libc::SIGSYS),
-        "{form}: killed by SIGSYS, got {status:?}; log: {log}"
+        exited.code,
+        -libc::SIGSYS,
+        "{form}: killed by SIGSYS; log: {log}"
     );
     assert!(
         log.contains("seccomp on"),
@@ -310,10 +233,11 @@ fn sockets_other_than_unix_datagrams_kill() {
 
 #[test]
 fn an_unknown_test_hook_form_is_not_taken_for_a_kill() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, _port) = start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", "nope")]);
-    let status = server.child.wait().unwrap();
-    assert_eq!(status.code(), Some(2), "{status:?}");
+    let dir = tmp();
+    match start(dir.path(), &[("REDDB_TEST_FORBIDDEN_SYSCALL", "nope")]) {
+        Ok(_) => panic!("the server started with an unknown hook form"),
+        Err(e) => assert_eq!(e.code, 2, "{}", e.stderr),
+    }
 }
 
 /// Every subcommand holds keys or passwords (`bootstrap`, `check`,
@@ -326,10 +250,8 @@ fn an_unknown_test_hook_form_is_not_taken_for_a_kill() {
 #[test]
 fn cli_subcommands_turn_dumps_off_first() {
     use std::os::unix::fs::MetadataExt;
-    use std::os::unix::process::CommandExt;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_red"));
-    cmd.args([
+    let dir = tmp();
+    let mut cmd = red(&[
         "bootstrap",
         "--vault",
         "--username",
@@ -337,37 +259,28 @@ fn cli_subcommands_turn_dumps_off_first() {
         "--print-certificate",
     ])
     .arg("--path")
-    .arg(dir.path().join("data.rdb"))
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    .arg(dir.path().join("data.rdb"));
+    if is_root() {
         // Unprivileged, so that root ownership of /proc/PID/status can
         // only mean "not dumpable".
-        cmd.uid(65534).gid(65534);
+        cmd = cmd.run_as_nobody();
     }
-    let child = cmd.spawn().unwrap();
     // Stdin stays open: the password read blocks until the child is killed.
-    let mut server = Server { child };
-    let pid = server.child.id();
+    let mut child = cmd.spawn();
+    let pid = child.pid();
     // Wait until it sleeps (blocked on standard input) for 200 ms in a row.
-    let deadline = Instant::now() + Duration::from_secs(20);
     let mut asleep = 0;
-    while asleep < 10 {
-        assert!(Instant::now() < deadline, "red bootstrap never blocked");
-        assert!(
-            server.child.try_wait().unwrap().is_none(),
-            "red bootstrap exited"
-        );
-        asleep = if status_field(pid, "State").starts_with('S') {
+    let blocked = wait_until(Duration::from_secs(20), || {
+        assert!(!child.has_exited(), "red bootstrap exited");
+        asleep = if status_of(pid, "State").starts_with('S') {
             asleep + 1
         } else {
             0
         };
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let uid: u32 = status_field(pid, "Uid")
+        asleep >= 4
+    });
+    assert!(blocked, "red bootstrap never blocked");
+    let uid: u32 = status_of(pid, "Uid")
         .split_whitespace()
         .next()
         .unwrap()
@@ -384,21 +297,15 @@ fn cli_subcommands_turn_dumps_off_first() {
         owner, 0,
         "/proc/{pid}/status belongs to uid {owner}: dumpable"
     );
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let core = limits
-        .lines()
-        .find(|l| l.starts_with("Max core file size"))
-        .unwrap();
-    let fields: Vec<&str> = core.split_whitespace().collect();
-    assert_eq!(&fields[4..6], &["0", "0"], "core dumps disabled: {core}");
-    drop(server);
+    assert_no_core_dumps(pid);
+    drop(child);
 }
 
 /// Every readable mapping of process `pid` (`/proc/PID/maps` +
 /// `/proc/PID/mem`); needs ptrace access (root, or `CAP_SYS_PTRACE`: the
 /// daemon is not dumpable). `None` when that access is refused.
-fn process_memory(pid: u32) -> Option<Vec<u8>> {
-    use std::io::{Seek, SeekFrom};
+fn process_memory(pid: i32) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
     let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
     let mut out = Vec::new();
@@ -419,15 +326,6 @@ fn process_memory(pid: u32) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")
-        .unwrap()
-        .read_exact(&mut b)
-        .unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// The secret environment variables read at start are wiped once consumed:
 /// after start-up no copy of any value is left anywhere in the daemon's
 /// memory, freed heap included. Before the fix, the copy std made of each
@@ -437,22 +335,19 @@ fn random_hex(bytes: usize) -> String {
 /// overwrites the first bytes of a freed block with its own pointers.
 #[test]
 fn secret_environment_values_leave_no_copy_in_memory() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tmp();
     // Bootstrap once (--dev writes the certificate next to the file).
-    {
-        let (mut server, port) = start(dir.path(), &[]);
-        wait_healthy(&mut server, port);
-    }
+    drop(started(dir.path(), &[]));
     let cert = std::fs::read_to_string(dir.path().join("data.rdb.cert")).unwrap();
     let cert = cert.trim().to_string();
-    let secret = |len: usize| {
-        let mut s = random_hex(len / 2 + 1);
-        s.truncate(len);
-        s
-    };
-    let (token, s3, password) = (secret(3000), secret(1100), secret(1500));
-    let control = format!("memory-marker-control-{}", random_hex(24));
-    let (mut server, port) = start(
+    // Values no other process has seen: a seed that differs between runs,
+    // printed on failure.
+    let seed = fresh_seed();
+    let _note = OnPanic(format!("secret values from seed {seed:#x}"));
+    let mut rng = Rng::new(seed);
+    let (token, s3, password) = (rng.hex(3000), rng.hex(1100), rng.hex(1500));
+    let control = format!("memory-marker-control-{}", rng.hex(48));
+    let server = started(
         dir.path(),
         &[
             ("REDDB_CERTIFICATE", cert.as_str()),
@@ -462,8 +357,7 @@ fn secret_environment_values_leave_no_copy_in_memory() {
             ("REDDB_TEST_CONTROL", control.as_str()),
         ],
     );
-    wait_healthy(&mut server, port);
-    let pid = server.child.id();
+    let pid = server.pid();
     let Some(memory) = process_memory(pid) else {
         eprintln!("note: /proc/{pid}/mem is not readable here (no CAP_SYS_PTRACE); skipped");
         return;
@@ -485,36 +379,27 @@ fn secret_environment_values_leave_no_copy_in_memory() {
     // The search finds what is there: a non-secret variable stays in the
     // process environment (a positive control).
     assert!(contains(&control.as_bytes()[control.len() - 32..]));
-    assert!(health(port).unwrap().contains("\"status\":\"ok\""));
+    server.assert_healthy("reading its memory");
 }
 
 #[test]
 fn required_mlock_refuses_with_a_clear_message_under_a_finite_limit() {
     // This machine's memlock limit is finite (8 MiB); when it is unlimited,
     // full locking succeeds and there is nothing to refuse.
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into a struct we own.
-    unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) };
-    if r.rlim_cur == libc::RLIM_INFINITY {
+    if memlock_unlimited() {
         eprintln!("RLIMIT_MEMLOCK is unlimited here; the refusal branch cannot be shown");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_red"))
-        .args(["server", "--dev", "--require-mlock", "--path"])
-        .arg(dir.path().join("data.rdb"))
-        .args(["--http-bind", &format!("127.0.0.1:{port}")])
-        .args(["--wire-bind", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(23), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let dir = tmp();
+    let opts = Options::dev().arg("--require-mlock");
+    let err = match Daemon::try_start(&dir.path().join("data.rdb"), &opts) {
+        Ok(_) => panic!("--require-mlock served under a finite limit"),
+        Err(e) => e,
+    };
+    assert_eq!(err.code, 23, "{}", err.stderr);
     assert!(
-        err.contains("RLIMIT_MEMLOCK") && err.contains("LimitMEMLOCK=infinity"),
-        "{err}"
+        err.stderr.contains("RLIMIT_MEMLOCK") && err.stderr.contains("LimitMEMLOCK=infinity"),
+        "{}",
+        err.stderr
     );
 }

@@ -11,39 +11,29 @@
 //! keep-alive with pipelined requests answered in order, including one
 //! parked on the Argon2 worker pool.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{
-    contains, fresh_bootstrapped, is_lower_hex, Boot, Conn, Daemon, Options, Resp, ADMIN_PASSWORD,
-    ADMIN_USER,
-};
+use harness::cli::program;
+use harness::daemon::{fresh_bootstrapped, Boot, Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
+use harness::http::{Conn, Resp};
+use harness::secrets::{contains, is_lower_hex};
+use harness::tmp;
 use serde_json::json;
-use std::process::Command;
 use std::time::Duration;
-use tempfile::TempDir;
-
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 /// Runs `curl -sS --max-time 30 -w '\n%{http_code}' ARGS`; `None` when curl
 /// is not installed.
 fn curl(args: &[&str]) -> Option<(u16, String)> {
-    let out = match Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
+    let out = match program("curl", &["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
         .args(args)
-        .output()
+        .try_run()
     {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => panic!("cannot run curl: {e}"),
     };
-    assert!(
-        out.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("curl output is UTF-8");
+    assert!(out.success(), "curl {args:?} failed: {}", out.stderr);
+    let text = out.stdout;
     let (body, code) = text.rsplit_once('\n').expect("curl -w line");
     Some((code.trim().parse().expect("status code"), body.to_string()))
 }
@@ -92,11 +82,10 @@ fn seed_002_curl_examples_work_as_written() {
     let r = d.login(ADMIN_USER, ADMIN_PASSWORD);
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.error_code(), "not_bootstrapped");
-    let base = format!("http://127.0.0.1:{}", d.port);
-    let have_curl = Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let base = format!("http://127.0.0.1:{}", d.http_port);
+    let have_curl = program("curl", &["--version"])
+        .try_run()
+        .is_ok_and(|o| o.success());
     if !have_curl {
         eprintln!("curl is not on PATH: sending the seed examples with the raw client instead");
     }
@@ -104,20 +93,23 @@ fn seed_002_curl_examples_work_as_written() {
     // §4 option B, verbatim but for the port.
     let bootstrap_body = r#"{"username": "admin", "password": "change-me-now"}"#;
     let url = format!("{base}/auth/bootstrap");
-    let (status, body) = if have_curl {
-        curl(&[
-            "-X",
-            "POST",
-            &url,
-            "-H",
-            "content-type: application/json",
-            "-d",
-            bootstrap_body,
-        ])
-        .expect("curl")
-    } else {
-        raw(&d, "POST", "/auth/bootstrap", None, Some(bootstrap_body))
+    let send_bootstrap = || -> (u16, String) {
+        if have_curl {
+            curl(&[
+                "-X",
+                "POST",
+                &url,
+                "-H",
+                "content-type: application/json",
+                "-d",
+                bootstrap_body,
+            ])
+            .expect("curl")
+        } else {
+            raw(&d, "POST", "/auth/bootstrap", None, Some(bootstrap_body))
+        }
     };
+    let (status, body) = send_bootstrap();
     assert_eq!(status, 200, "{body}");
     let j = parse(&body);
     let boot = Boot::from_json(&j);
@@ -179,20 +171,7 @@ fn seed_002_curl_examples_work_as_written() {
     assert!(j["error"]["message"].is_string());
 
     // After bootstrap the endpoint refuses to run again.
-    let (status, body) = if have_curl {
-        curl(&[
-            "-X",
-            "POST",
-            &url,
-            "-H",
-            "content-type: application/json",
-            "-d",
-            bootstrap_body,
-        ])
-        .expect("curl")
-    } else {
-        raw(&d, "POST", "/auth/bootstrap", None, Some(bootstrap_body))
-    };
+    let (status, body) = send_bootstrap();
     assert_eq!(status, 409, "{body}");
     assert_eq!(parse(&body)["error"]["code"], "already_bootstrapped");
     assert!(!body.contains(&boot.certificate));
@@ -782,7 +761,7 @@ fn keep_alive_and_pipelining_answer_in_order() {
     }
     let auth = format!("Bearer {k}");
     let get = |name: &str| {
-        common_daemon::request_bytes(
+        harness::http::request_bytes(
             "GET",
             &format!("/secrets/red.secret.{name}"),
             &[("Authorization", &auth)],
@@ -802,7 +781,7 @@ fn keep_alive_and_pipelining_answer_in_order() {
     }
 
     // A request parked on the Argon2 pool in the middle keeps its place.
-    let login = common_daemon::request_bytes(
+    let login = harness::http::request_bytes(
         "POST",
         "/auth/login",
         &[],
@@ -811,8 +790,8 @@ fn keep_alive_and_pipelining_answer_in_order() {
     let mut mixed = get("c");
     mixed.extend(login);
     mixed.extend(get("a"));
-    mixed.extend(common_daemon::request_bytes("GET", "/nope", &[], None));
-    mixed.extend(common_daemon::request_bytes("GET", "/health", &[], None));
+    mixed.extend(harness::http::request_bytes("GET", "/nope", &[], None));
+    mixed.extend(harness::http::request_bytes("GET", "/health", &[], None));
     c.send(&mixed).expect("send mixed pipeline");
     let rs = read_n(&mut c, 5);
     assert_eq!(rs[0].ok("c")["value"], "value-c");
@@ -827,7 +806,7 @@ fn keep_alive_and_pipelining_answer_in_order() {
     // Still the same connection; `Connection: close` ends it after the reply.
     let r = c.call("GET", "/secrets/red.secret.b", Some(k), None);
     assert_eq!(r.ok("after pipelines")["value"], "value-b");
-    c.send(&common_daemon::request_bytes(
+    c.send(&harness::http::request_bytes(
         "GET",
         "/health",
         &[("Connection", "close")],

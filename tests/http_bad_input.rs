@@ -8,9 +8,10 @@
 //! that stalls mid-header neither blocks another client nor holds its
 //! connection past the request timeout (it gets 408).
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{fresh_bootstrapped, request_bytes, Conn, Options, ADMIN_PASSWORD};
+use harness::daemon::{fresh_bootstrapped, Options, ADMIN_PASSWORD};
+use harness::http::{request_bytes, Conn};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -613,7 +614,7 @@ fn run_case(port: u16, c: &Case) -> Result<(), String> {
 
 #[test]
 fn bad_inputs_get_the_right_error_and_change_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let k = Some(boot.api_key.as_str());
     d.post(
@@ -637,7 +638,7 @@ fn bad_inputs_get_the_right_error_and_change_nothing() {
     let mut failures = Vec::new();
     let started = Instant::now();
     for c in &cases {
-        if let Err(e) = run_case(d.port, c) {
+        if let Err(e) = run_case(d.http_port, c) {
             failures.push(format!("{}: {e}", c.name));
         }
         d.assert_healthy(&c.name);
@@ -683,11 +684,11 @@ fn bad_inputs_get_the_right_error_and_change_nothing() {
 #[test]
 fn slowloris_does_not_block_others_and_gets_408() {
     let started = Instant::now();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
 
     // A client sends half a head and stalls.
-    let mut slow = Conn::try_open(d.port, Duration::from_secs(16)).expect("connect");
+    let mut slow = Conn::try_open(d.http_port, Duration::from_secs(16)).expect("connect");
     slow.send(b"GET /secrets/red.secret.x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthor")
         .expect("send partial head");
     let stalled_at = Instant::now();
@@ -747,11 +748,11 @@ fn padded_head(total: usize) -> Vec<u8> {
 /// measured by `bench/parse_flood.sh`; nothing here is timed.)
 #[test]
 fn heads_written_one_byte_at_a_time_are_answered_and_others_are_served() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let head = padded_head(16 * 1024 - 1);
     assert_eq!(head.len(), 16_383);
-    let port = d.port;
+    let port = d.http_port;
     let dribblers: Vec<_> = (0..4)
         .map(|i| {
             let head = head.clone();
@@ -791,7 +792,7 @@ fn heads_written_one_byte_at_a_time_are_answered_and_others_are_served() {
     }
     eprintln!("{served} requests served while 4 heads of 16,383 bytes trickled in");
     // One byte over the limit, written the same way, is still refused.
-    let mut c = Conn::open(d.port);
+    let mut c = Conn::open(d.http_port);
     for b in padded_head(16 * 1024 + 8) {
         // The server answers and closes once the limit is passed.
         if c.send(&[b]).is_err() {
@@ -808,7 +809,7 @@ fn heads_written_one_byte_at_a_time_are_answered_and_others_are_served() {
 
 /// Sends `bytes` (ignoring a write error: the server may answer and close
 /// before reading them all) and reads the one response.
-fn send_and_read(port: u16, bytes: &[u8]) -> common_daemon::Resp {
+fn send_and_read(port: u16, bytes: &[u8]) -> harness::http::Resp {
     let mut c = Conn::open(port);
     let _ = c.send(bytes);
     let r = c
@@ -832,10 +833,10 @@ fn send_and_read(port: u16, bytes: &[u8]) -> common_daemon::Resp {
 /// arrived). Authenticated requests keep the 1 MiB limit.
 #[test]
 fn bodies_over_16_kib_need_credentials_that_authenticate() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let key = boot.api_key.as_str();
-    let logins = |d: &common_daemon::Daemon| -> usize {
+    let logins = |d: &harness::daemon::Daemon| -> usize {
         let j = d.get("/admin/audit?since=24h", Some(key)).ok("audit");
         j["events"]
             .as_array()
@@ -852,7 +853,7 @@ fn bodies_over_16_kib_need_credentials_that_authenticate() {
     let body = json!({"username": "admin", "password": ADMIN_PASSWORD, "pad": pad}).to_string();
     assert!(body.len() > 17 * 1024);
     let r = send_and_read(
-        d.port,
+        d.http_port,
         &request_bytes("POST", "/auth/login", &[], Some(body.as_bytes())),
     );
     r.expect_error(413, "payload_too_large", "anonymous 17 KiB login");
@@ -865,7 +866,7 @@ fn bodies_over_16_kib_need_credentials_that_authenticate() {
     // The same with only the head sent: answered at once, the body is
     // never waited for (before: a 408 after the request timeout).
     let head = "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 17409\r\n\r\n";
-    let r = send_and_read(d.port, head.as_bytes());
+    let r = send_and_read(d.http_port, head.as_bytes());
     r.expect_error(413, "payload_too_large", "anonymous head announcing 17 KiB");
 
     // A bearer the service refuses, 100 KiB: 413 at the head, not a 401
@@ -879,13 +880,13 @@ fn bodies_over_16_kib_need_credentials_that_authenticate() {
     )];
     let secret = "/secrets/red.secret.big";
     let r = send_and_read(
-        d.port,
+        d.http_port,
         &request_bytes("POST", secret, &bad, Some(big.as_bytes())),
     );
     r.expect_error(413, "payload_too_large", "bad bearer, 100 KiB");
     let mut head_only = request_bytes("POST", secret, &bad, Some(big.as_bytes()));
     head_only.truncate(head_only.len() - big.len());
-    send_and_read(d.port, &head_only).expect_error(
+    send_and_read(d.http_port, &head_only).expect_error(
         413,
         "payload_too_large",
         "bad bearer, head only",
@@ -893,7 +894,7 @@ fn bodies_over_16_kib_need_credentials_that_authenticate() {
     // A malformed Authorization (not a bearer) counts as none.
     let basic = [("Authorization", "Basic YWRtaW46eA==")];
     send_and_read(
-        d.port,
+        d.http_port,
         &request_bytes("POST", secret, &basic, Some(big.as_bytes())),
     )
     .expect_error(413, "payload_too_large", "Basic auth, 100 KiB");
@@ -910,7 +911,7 @@ fn bodies_over_16_kib_need_credentials_that_authenticate() {
     let mut at_limit = json!({"username": 7}).to_string();
     at_limit.push_str(&" ".repeat(16 * 1024 - at_limit.len()));
     let r = send_and_read(
-        d.port,
+        d.http_port,
         &request_bytes("POST", "/auth/login", &[], Some(at_limit.as_bytes())),
     );
     r.expect_error(400, "bad_request", "anonymous body of exactly 16 KiB");
@@ -918,7 +919,7 @@ fn bodies_over_16_kib_need_credentials_that_authenticate() {
     // Authenticated: a 100 KiB body (a 60 KiB value padded with JSON
     // whitespace) is read and stored, on a kept-alive connection.
     let auth = format!("Bearer {key}");
-    let mut c = Conn::open(d.port);
+    let mut c = Conn::open(d.http_port);
     let r = c
         .try_request(
             "POST",

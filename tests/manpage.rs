@@ -1,16 +1,15 @@
 //! The hand-written man page (packaging/red.1, shipped as red(1) in the
 //! .deb and .rpm) describes every command that `red help` lists.
 
-use std::process::Command;
+mod harness;
+
+use harness::cli::red;
 
 /// The commands of `red help`: the word after `red` on each usage line.
 fn help_commands() -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_red"))
-        .arg("help")
-        .output()
-        .expect("run red help");
-    assert!(out.status.success(), "red help exited with {}", out.status);
-    let text = String::from_utf8(out.stdout).expect("red help prints UTF-8");
+    let out = red(&["help"]).run();
+    assert!(out.success(), "red help: {}", out.describe(&[]));
+    let text = out.stdout;
     let commands: Vec<String> = text
         .lines()
         .filter_map(|line| line.trim_start().strip_prefix("red "))
@@ -88,16 +87,9 @@ fn man_page_is_well_formed_roff() {
 
 /// The flags `red server --help` names (every `--word` in its text).
 fn server_flags() -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_red"))
-        .args(["server", "--help"])
-        .output()
-        .expect("run red server --help");
-    assert!(
-        out.status.success(),
-        "red server --help exited with {}",
-        out.status
-    );
-    let text = String::from_utf8(out.stdout).expect("UTF-8 help");
+    let out = red(&["server", "--help"]).run();
+    assert!(out.success(), "red server --help: {}", out.describe(&[]));
+    let text = out.stdout;
     let mut flags: Vec<String> = text
         .split(|c: char| !(c.is_ascii_lowercase() || c == '-'))
         .filter(|w| w.starts_with("--") && w.len() > 2)

@@ -7,21 +7,17 @@
 //! when `REDDB_REQUIRE_PROMTOOL` is set). Counters grow with requests, and
 //! no secret value, token, key name or username ever appears in the text.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{fresh_bootstrapped, wait_until, Conn, Daemon, Options, Resp};
+use harness::cli::program;
+use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::http::{Conn, Resp};
+use harness::tmp;
+use harness::wait_until;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
-use tempfile::TempDir;
 
 const ADMIN_TOKEN: &str = "metrics-admin-token-5d1f0a9c7e3b5a";
-
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 fn is_metric_name(s: &str) -> bool {
     let mut chars = s.chars();
@@ -268,14 +264,11 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 /// `promtool check metrics` on `text`; `false` when promtool is missing
 /// (a failure when `REDDB_REQUIRE_PROMTOOL` is set).
 fn promtool_check(text: &str) -> bool {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
+    let run = program("promtool", &["check", "metrics"])
+        .stdin(text)
+        .try_run();
+    let out = match run {
+        Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             assert!(
                 std::env::var_os("REDDB_REQUIRE_PROMTOOL").is_none(),
@@ -286,18 +279,11 @@ fn promtool_check(text: &str) -> bool {
         }
         Err(e) => panic!("cannot run promtool: {e}"),
     };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("promtool output");
     assert!(
-        out.status.success(),
+        out.success(),
         "promtool check metrics failed:\n{}{}\n--- text ---\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        out.stdout,
+        out.stderr
     );
     true
 }
@@ -459,9 +445,9 @@ fn metrics_need_an_admin_by_default_and_count_requests() {
 #[test]
 fn wire_commands_are_counted_and_keys_stay_out() {
     let dir = tmp();
-    let s = wire_support::Server::start_with(dir.path(), &["--metrics-loopback"]);
+    let s = Daemon::start_dev(dir.path(), &["--metrics-loopback"]);
     let scrape_wire = || {
-        let r = Conn::open(s.http).call("GET", "/metrics", None, None);
+        let r = Conn::open(s.http_port).call("GET", "/metrics", None, None);
         assert_eq!(r.status, 200, "{}", r.text());
         let text = r.text();
         (parse_exposition(&text), text)
@@ -482,7 +468,7 @@ fn wire_commands_are_counted_and_keys_stay_out() {
         value(&after, "reddb_store_keys", &[("namespace", "keyspace")]).is_some_and(|v| v >= 1.0)
     );
     promtool_check(&text);
-    for needle in [key, val, s.api_key.as_str(), &s.admin_password] {
+    for needle in [key, val, s.api_key(), s.admin_password()] {
         assert!(!text.contains(needle), "{needle:?} leaked into /metrics");
     }
 }

@@ -9,11 +9,13 @@
 //! the 32-version cap, a write to a deleted key), not only the purge;
 //! a 403 names the action and resource and never a value.
 
-mod common_daemon;
+mod harness;
 
-use common_daemon::{contains, fresh_bootstrapped, Daemon, Options, Resp};
+use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::http::Resp;
+use harness::secrets::contains;
+use harness::tmp;
 use serde_json::{json, Value as Json};
-use tempfile::TempDir;
 
 const ADMIN_TOKEN: &str = "policy-test-admin-token-0123456789";
 
@@ -21,10 +23,6 @@ const ADMIN_TOKEN: &str = "policy-test-admin-token-0123456789";
 const DENY_RECIPE: &str = include_str!("fixtures/seed_policy_deny.json");
 
 const KEEPER_RECIPE: &str = include_str!("fixtures/seed_policy_keeper.json");
-
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 fn put_json(d: &Daemon, path: &str, bearer: &str, body: &Json) -> Resp {
     d.call("PUT", path, Some(bearer), Some(body))

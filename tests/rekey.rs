@@ -20,98 +20,39 @@
 //! Nothing that could be a secret is ever quoted in a failure message
 //! without need; stdout and stderr are checked for stray certificates.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{fresh_bootstrapped, is_lower_hex, longest_hex_run, Daemon, Options, RED};
+use harness::cli::{red, Output};
+use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::fixtures::{
+    alice_key, check_sample, write_sample, SAMPLE_ALICE_PASSWORD, SAMPLE_SECRET_V2,
+};
+use harness::http::{request_bytes, Conn};
+use harness::secrets::{is_lower_hex, longest_hex_run, redact};
+use harness::wire::{bulk, ok};
 use serde_json::{json, Value as Json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use tempfile::TempDir;
-use wire_support::{bulk, int, ok, Client};
-
-const ALICE_PASSWORD: &str = "alice-password-VALUE-5555";
-const SECRET_V1: &str = "sk-openai-version-one-VALUE-1111";
-const SECRET_V2: &str = "sk-openai-version-two-VALUE-2222";
-
-fn tmp() -> TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
-
-fn red(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(RED)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run red")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-/// `text` with every run of 16+ hex digits replaced, for failure messages.
-fn redact(text: &str) -> String {
-    let mut out = String::new();
-    let mut run = String::new();
-    for c in text.chars() {
-        if c.is_ascii_hexdigit() {
-            run.push(c);
-            continue;
-        }
-        out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-        run.clear();
-        out.push(c);
-    }
-    out.push_str(if run.len() >= 16 { "[HEX]" } else { &run });
-    out
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("red was killed by a signal")
-}
-
-fn describe(o: &Output) -> String {
-    let (out, err) = text(o);
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        redact(&out),
-        redact(&err)
-    )
-}
 
 /// The one `certificate: <64 hex>` line of a rekey's stdout (and proof that
 /// stdout holds no other long hex run).
 fn printed_certificate(o: &Output) -> String {
-    let (out, _) = text(o);
+    let out = &o.stdout;
     let lines: Vec<&str> = out
         .lines()
         .filter_map(|l| l.strip_prefix("certificate: "))
         .collect();
-    assert_eq!(lines.len(), 1, "one certificate line: {}", describe(o));
+    assert_eq!(lines.len(), 1, "one certificate line: {}", o.describe(&[]));
     let cert = lines[0].trim().to_string();
     assert!(is_lower_hex(&cert, 64), "certificate shape");
     let rest = out.replace(&cert, "");
     assert!(
         longest_hex_run(rest.as_bytes()) < 16,
         "stdout holds no other hex run: {}",
-        redact(&out)
+        redact(out, &[])
     );
     cert
-}
-
-fn wire(d: &Daemon, key: &str) -> Client {
-    let mut c = Client::connect(d.wire_port);
-    assert_eq!(c.cmd(&["AUTH", key]), ok());
-    c
 }
 
 /// What [`populate`] made: the credentials that must survive a rekey.
@@ -120,52 +61,11 @@ struct Made {
     alice_session: String,
 }
 
-/// Writes one of everything over the wire and HTTP: keyspace entries of
-/// each type (one with a TTL), a secret with two versions, a deleted
-/// secret, a config entry, a user with an API key and a session.
+/// Writes the sample and mints alice an API key and a session.
 fn populate(d: &Daemon, admin: &str) -> Made {
-    let mut c = wire(d, admin);
-    assert_eq!(c.cmd(&["SET", "plain", "value-1"]), ok());
-    assert_eq!(c.cmd(&["SET", "ttl", "soon", "EX", "3600"]), ok());
-    assert_eq!(c.cmd(&["HSET", "h", "f1", "v1", "f2", "v2"]), int(2));
-    assert_eq!(c.cmd(&["SADD", "s", "a", "b", "c"]), int(3));
-    d.post(
-        "/secrets/red.secret.ai.openai.key",
-        Some(admin),
-        &json!({"value": SECRET_V1}),
-    )
-    .ok("put secret");
-    d.post(
-        "/secrets/red.secret.ai.openai.key/rotate",
-        Some(admin),
-        &json!({"value": SECRET_V2}),
-    )
-    .ok("rotate secret");
-    d.post(
-        "/secrets/red.secret.old.thing",
-        Some(admin),
-        &json!({"value": "gone"}),
-    )
-    .ok("put old");
-    d.delete("/secrets/red.secret.old.thing", Some(admin))
-        .ok("delete old");
-    d.post(
-        "/config/red.config.feature.flags",
-        Some(admin),
-        &json!({"value": {"beta": true, "limit": 7}}),
-    )
-    .ok("config");
-    d.post(
-        "/auth/users",
-        Some(admin),
-        &json!({"username": "alice", "password": ALICE_PASSWORD, "role": "user"}),
-    )
-    .ok("create alice");
-    let j = d
-        .post("/auth/api-keys", Some(admin), &json!({"owner": "alice"}))
-        .ok("alice key");
-    let alice_key = j["api_key"].as_str().expect("api_key").to_string();
-    let r = d.login("alice", ALICE_PASSWORD);
+    write_sample(d, admin);
+    let alice_key = alice_key(d, admin);
+    let r = d.login("alice", SAMPLE_ALICE_PASSWORD);
     assert_eq!(r.status, 200, "alice login: {}", r.text());
     let alice_session = r.json()["token"].as_str().expect("token").to_string();
     Made {
@@ -174,34 +74,10 @@ fn populate(d: &Daemon, admin: &str) -> Made {
     }
 }
 
-/// Everything [`populate`] wrote, read back through `d`.
+/// Everything [`populate`] wrote, read back through `d`: alice's API key
+/// and her session (made before the rekey) still work.
 fn verify_all(d: &Daemon, admin: &str, made: &Made, context: &str) {
-    let mut c = wire(d, admin);
-    assert_eq!(c.cmd(&["GET", "plain"]), bulk("value-1"), "{context}");
-    match c.cmd(&["TTL", "ttl"]) {
-        reddb::server::wire::resp::Value::Integer(t) => {
-            assert!((3000..=3600).contains(&t), "{context}: ttl {t}")
-        }
-        other => panic!("{context}: TTL answered {other:?}"),
-    }
-    assert_eq!(c.cmd(&["HGET", "h", "f2"]), bulk("v2"), "{context}");
-    assert_eq!(c.cmd(&["SCARD", "s"]), int(3), "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_V2, "{context}");
-    assert_eq!(j["version"], 2, "{context}");
-    let j = d
-        .get("/secrets/red.secret.ai.openai.key?version=1", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], SECRET_V1, "{context}");
-    d.get("/secrets/red.secret.old.thing", Some(admin))
-        .expect_error(404, "not_found", context);
-    let j = d
-        .get("/config/red.config.feature.flags", Some(admin))
-        .ok(context);
-    assert_eq!(j["value"], json!({"beta": true, "limit": 7}), "{context}");
-    // alice's API key and her session (made before the rekey) still work.
+    check_sample(d, admin, context);
     for (what, token) in [("key", &made.alice_key), ("session", &made.alice_session)] {
         let j = d
             .get("/auth/api-keys", Some(token))
@@ -209,8 +85,6 @@ fn verify_all(d: &Daemon, admin: &str, made: &Made, context: &str) {
         let keys = j["api_keys"].as_array().expect("api_keys");
         assert_eq!(keys.len(), 1, "{context}: alice sees her one key");
     }
-    let r = d.login("alice", ALICE_PASSWORD);
-    assert_eq!(r.status, 200, "{context}: alice logs in: {}", r.text());
 }
 
 /// The audit events of `action` in the last hour.
@@ -232,7 +106,7 @@ fn expect_start_refused(db: &Path, cert: &str, want: i32, context: &str) {
             panic!("{context}: the server started");
         }
         Err(e) => {
-            assert_eq!(e.code, want, "{context}: {}", redact(&e.stderr));
+            assert_eq!(e.code, want, "{context}: {}", redact(&e.stderr, &[]));
             assert!(
                 longest_hex_run(e.stderr.as_bytes()) < 16,
                 "{context}: stderr holds a hex run"
@@ -243,7 +117,7 @@ fn expect_start_refused(db: &Path, cert: &str, want: i32, context: &str) {
 
 #[test]
 fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
-    let dir = tmp();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let db_s = db.to_str().expect("utf-8").to_string();
     let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
@@ -255,14 +129,13 @@ fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
     let old_file = dir.path().join("old-certificate");
     std::fs::write(&old_file, format!("{}\n", boot.certificate)).expect("cert file");
     let old_file_s = old_file.to_str().expect("utf-8").to_string();
-    let o = red(
-        &["rekey", "--path", &db_s],
-        &[("REDDB_CERTIFICATE_FILE", &old_file_s)],
-    );
-    assert_eq!(code(&o), 0, "rekey: {}", describe(&o));
+    let o = red(&["rekey", "--path", &db_s])
+        .envs(&[("REDDB_CERTIFICATE_FILE", &old_file_s)])
+        .run();
+    assert_eq!(o.code, 0, "rekey: {}", o.describe(&[]));
     let new = printed_certificate(&o);
     assert_ne!(new, boot.certificate, "a new certificate");
-    let (out, err) = text(&o);
+    let (out, err) = (&o.stdout, &o.stderr);
     assert!(
         !out.contains(&boot.certificate) && !err.contains(&boot.certificate),
         "the old certificate is never printed"
@@ -270,7 +143,7 @@ fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
     assert!(
         longest_hex_run(err.as_bytes()) < 16,
         "stderr holds no hex run: {}",
-        redact(&err)
+        redact(err, &[])
     );
     assert!(
         !std::fs::read(&db)
@@ -287,14 +160,16 @@ fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
         vec!["rekey", "--path", &db_s],
         vec!["backup", "--path", &db_s],
     ] {
-        let o = red(&args, &[("REDDB_CERTIFICATE", &boot.certificate)]);
+        let o = red(&args)
+            .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+            .run();
         assert_eq!(
-            code(&o),
+            o.code,
             10,
             "{args:?} with the old certificate: {}",
-            describe(&o)
+            o.describe(&[])
         );
-        let (out, err) = text(&o);
+        let (out, err) = (&o.stdout, &o.stderr);
         assert!(longest_hex_run(format!("{out}{err}").as_bytes()) < 16);
     }
     assert!(
@@ -313,9 +188,11 @@ fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
     );
 
     // `red check` with the new certificate sees every record.
-    let o = red(&["check", "--path", &db_s], &[("REDDB_CERTIFICATE", &new)]);
-    assert_eq!(code(&o), 0, "check: {}", describe(&o));
-    let (out, _) = text(&o);
+    let o = red(&["check", "--path", &db_s])
+        .envs(&[("REDDB_CERTIFICATE", &new)])
+        .run();
+    assert_eq!(o.code, 0, "check: {}", o.describe(&[]));
+    let (out, _) = (&o.stdout, &o.stderr);
     assert!(
         out.contains("users: 2, api keys: 2, secrets: 2, config: 1, keyspace: 4"),
         "{out}"
@@ -343,7 +220,7 @@ fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
 
 #[test]
 fn certificate_out_writes_a_new_0400_file_and_never_overwrites() {
-    let dir = tmp();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let db_s = db.to_str().expect("utf-8").to_string();
     let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
@@ -356,16 +233,15 @@ fn certificate_out_writes_a_new_0400_file_and_never_overwrites() {
     let creds_s = creds.to_str().expect("utf-8").to_string();
     let out_file = dir.path().join("new-certificate");
     let out_s = out_file.to_str().expect("utf-8").to_string();
-    let o = red(
-        &["rekey", "--path", &db_s, "--certificate-out", &out_s],
-        &[("CREDENTIALS_DIRECTORY", &creds_s)],
-    );
-    assert_eq!(code(&o), 0, "rekey: {}", describe(&o));
-    let (out, err) = text(&o);
+    let o = red(&["rekey", "--path", &db_s, "--certificate-out", &out_s])
+        .envs(&[("CREDENTIALS_DIRECTORY", &creds_s)])
+        .run();
+    assert_eq!(o.code, 0, "rekey: {}", o.describe(&[]));
+    let (out, err) = (&o.stdout, &o.stderr);
     assert!(
         longest_hex_run(format!("{out}{err}").as_bytes()) < 16,
         "with --certificate-out nothing is printed: {}",
-        redact(&out)
+        redact(out, &[])
     );
     assert!(
         out.contains(&format!("certificate written to: {out_s}")),
@@ -387,11 +263,10 @@ fn certificate_out_writes_a_new_0400_file_and_never_overwrites() {
     // touched: exit 2, database and certificate file byte for byte unchanged.
     std::fs::write(creds.join("certificate"), &new).expect("credential");
     let before = std::fs::read(&db).expect("read");
-    let o = red(
-        &["rekey", "--path", &db_s, "--certificate-out", &out_s],
-        &[("CREDENTIALS_DIRECTORY", &creds_s)],
-    );
-    assert_eq!(code(&o), 2, "existing --certificate-out: {}", describe(&o));
+    let o = red(&["rekey", "--path", &db_s, "--certificate-out", &out_s])
+        .envs(&[("CREDENTIALS_DIRECTORY", &creds_s)])
+        .run();
+    assert_eq!(o.code, 2, "existing --certificate-out: {}", o.describe(&[]));
     assert!(
         std::fs::read(&db).expect("read") == before,
         "database unchanged"
@@ -401,28 +276,26 @@ fn certificate_out_writes_a_new_0400_file_and_never_overwrites() {
         new
     );
 
-    let o = red(
-        &["check", "--path", &db_s],
-        &[("REDDB_CERTIFICATE", &boot.certificate)],
-    );
-    assert_eq!(code(&o), 10, "old certificate: {}", describe(&o));
+    let o = red(&["check", "--path", &db_s])
+        .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+        .run();
+    assert_eq!(o.code, 10, "old certificate: {}", o.describe(&[]));
     let d = Daemon::start(&db, &Options::new().certificate(&new));
     verify_all(&d, &boot.api_key, &made, "after rekey --certificate-out");
 }
 
 #[test]
 fn rekey_refusals_change_nothing() {
-    let dir = tmp();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let db_s = db.to_str().expect("utf-8").to_string();
     let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     populate(&d, &boot.api_key);
     // A running server holds the lock: exit 14.
-    let o = red(
-        &["rekey", "--path", &db_s],
-        &[("REDDB_CERTIFICATE", &boot.certificate)],
-    );
-    assert_eq!(code(&o), 14, "locked: {}", describe(&o));
+    let o = red(&["rekey", "--path", &db_s])
+        .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
+        .run();
+    assert_eq!(o.code, 14, "locked: {}", o.describe(&[]));
     assert_eq!(d.stop(), 0);
     let cert = boot.certificate.as_str();
     let wrong: String = cert
@@ -502,19 +375,19 @@ fn rekey_refusals_change_nothing() {
     let before = std::fs::read(&db).expect("read");
     let fresh_before = std::fs::read(&fresh).expect("read");
     for (name, args, env, want) in cases {
-        let o = red(&args, &env);
-        let (out, err) = text(&o);
-        assert_eq!(code(&o), want, "{name}: {}", describe(&o));
+        let o = red(&args).envs(&env).run();
+        let (out, err) = (&o.stdout, &o.stderr);
+        assert_eq!(o.code, want, "{name}: {}", o.describe(&[]));
         assert!(
             out.is_empty(),
             "{name}: nothing on stdout: {}",
-            redact(&out)
+            redact(out, &[])
         );
         let lines: Vec<&str> = err.lines().collect();
         assert!(
             lines.len() == 1 && lines[0].starts_with("red: "),
             "{name}: one `red:` line on stderr: {}",
-            redact(&err)
+            redact(err, &[])
         );
         assert!(
             longest_hex_run(err.as_bytes()) < 16 && !err.contains(&wrong),
@@ -532,12 +405,14 @@ fn rekey_refusals_change_nothing() {
         assert!(!missing.exists(), "{name}: no file created");
     }
     // The original certificate still opens the file.
-    let o = red(&["check", "--path", &db_s], &[("REDDB_CERTIFICATE", cert)]);
-    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let o = red(&["check", "--path", &db_s])
+        .envs(&[("REDDB_CERTIFICATE", cert)])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.describe(&[]));
     // `red help rekey` names the flags.
-    let o = red(&["help", "rekey"], &[]);
-    let (out, _) = text(&o);
-    assert_eq!(code(&o), 0);
+    let o = red(&["help", "rekey"]).run();
+    let (out, _) = (&o.stdout, &o.stderr);
+    assert_eq!(o.code, 0);
     assert!(
         out.contains("--certificate-out") && out.contains("POST /admin/rekey"),
         "{out}"
@@ -548,43 +423,26 @@ fn rekey_refusals_change_nothing() {
 type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, i32);
 
 /// Sends a request on `conn` without waiting for the answer.
-fn send(conn: &mut std::net::TcpStream, method: &str, path: &str, bearer: &str, body: &str) {
-    use std::io::Write;
+fn send(conn: &mut Conn, method: &str, path: &str, bearer: &str, body: &str) {
     let auth = format!("Bearer {bearer}");
-    let bytes = common_daemon::request_bytes(
+    let bytes = request_bytes(
         method,
         path,
         &[("Authorization", auth.as_str())],
         Some(body.as_bytes()),
     );
-    conn.write_all(&bytes).expect("send");
+    conn.send(&bytes).expect("send");
 }
 
-/// Reads one whole response from `conn`.
-fn receive(conn: &mut std::net::TcpStream) -> common_daemon::Resp {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some((resp, _)) = common_daemon::parse_response(&buf).expect("a response") {
-            return resp;
-        }
-        let n = conn.read(&mut chunk).expect("read a response");
-        assert!(n > 0, "the server closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn raw_conn(d: &Daemon) -> std::net::TcpStream {
-    let s = std::net::TcpStream::connect(("127.0.0.1", d.port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    s
+/// A connection whose reads wait long enough for a rekey queued behind
+/// password checks on a single worker.
+fn slow_conn(d: &Daemon) -> Conn {
+    Conn::try_open(d.http_port, Duration::from_secs(60)).expect("connect")
 }
 
 #[test]
 fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
-    let dir = tmp();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let token = "t".repeat(40);
     // One worker: the rekey's Argon2 queues behind password checks, so a
@@ -596,7 +454,7 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
     let (mut d, boot) = fresh_bootstrapped(dir.path(), &opts);
     let made = populate(&d, &boot.api_key);
     // A wire connection authenticated before the rekey.
-    let mut before = wire(&d, &boot.api_key);
+    let mut before = d.client_authed(&[&boot.api_key]);
 
     // Refusals first: a non-admin (403), no credentials (401).
     d.post("/admin/rekey", Some(&made.alice_key), &json!({}))
@@ -615,9 +473,9 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
     .expect_error(400, "bad_request", "a body with fields");
 
     // Keep the single worker busy with password checks, then send two rekeys.
-    let mut logins: Vec<std::net::TcpStream> = (0..3)
+    let mut logins: Vec<Conn> = (0..3)
         .map(|_| {
-            let mut c = raw_conn(&d);
+            let mut c = slow_conn(&d);
             send(
                 &mut c,
                 "POST",
@@ -628,27 +486,30 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
             c
         })
         .collect();
-    let mut first = raw_conn(&d);
+    let mut first = slow_conn(&d);
     send(&mut first, "POST", "/admin/rekey", &boot.api_key, "{}");
     std::thread::sleep(Duration::from_millis(50));
-    let mut second = raw_conn(&d);
+    let mut second = slow_conn(&d);
     send(&mut second, "POST", "/admin/rekey", &token, "");
     // Reads are answered while the rekey waits for its worker.
     let j = d
         .get("/secrets/red.secret.ai.openai.key", Some(&boot.api_key))
         .ok("read during the rekey");
-    assert_eq!(j["value"], SECRET_V2);
+    assert_eq!(j["value"], SAMPLE_SECRET_V2);
     // One of the two (normally the first sent) is refused: one at a time.
-    let (r1, r2) = (receive(&mut first), receive(&mut second));
+    let (r1, r2) = (
+        first.expect_response("a response"),
+        second.expect_response("a response"),
+    );
     let (done, refused) = if r1.status == 200 { (r1, r2) } else { (r2, r1) };
     assert_eq!(
         refused.status,
         409,
         "a second rekey while one runs: {}",
-        redact(&refused.text())
+        redact(&refused.text(), &[])
     );
     assert_eq!(refused.error_code(), "rekey_in_progress");
-    assert_eq!(done.status, 200, "rekey: {}", redact(&done.text()));
+    assert_eq!(done.status, 200, "rekey: {}", redact(&done.text(), &[]));
     let j = done.json();
     assert_eq!(j["ok"], true);
     let new = j["certificate"].as_str().expect("certificate").to_string();
@@ -658,10 +519,10 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
         j.as_object().map(|o| o.len()),
         Some(2),
         "exactly ok and certificate: {}",
-        redact(&j.to_string())
+        redact(&j.to_string(), &[])
     );
     for mut c in logins.drain(..) {
-        assert_eq!(receive(&mut c).status, 401);
+        assert_eq!(c.expect_response("a response").status, 401);
     }
 
     // The process keeps serving: the old wire connection, keys, sessions.
@@ -735,7 +596,7 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
         &made,
         "after a restart with the new certificate",
     );
-    let mut c = wire(&d, &boot.api_key);
+    let mut c = d.client_authed(&[&boot.api_key]);
     assert_eq!(c.cmd(&["GET", "after"]), bulk("rekey"));
     let j = d
         .get("/secrets/red.secret.after.rekey", Some(&boot.api_key))
@@ -745,7 +606,7 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
 
 #[test]
 fn a_sealed_server_refuses_rekey() {
-    let dir = tmp();
+    let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let token = "t".repeat(40);
     let (mut d, _boot) = fresh_bootstrapped(dir.path(), &Options::new());
@@ -761,18 +622,17 @@ fn a_sealed_server_refuses_rekey() {
 /// derivation ran is not committed: its certificate could reach nobody.
 #[test]
 fn a_certificate_nobody_can_receive_is_never_committed() {
-    use std::io::Write;
     let admin = "rekey-delivery-admin-token-0a1b2c3d4e5f";
-    let dir = tmp();
+    let dir = harness::tmp();
     let (mut d, boot) =
         fresh_bootstrapped(dir.path(), &Options::new().env("RED_ADMIN_TOKEN", admin));
     for _ in 0..3 {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).expect("connect");
+        let mut c = d.conn();
         let req = format!(
             "POST /admin/rekey HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Length: 0\r\n\r\n"
         );
-        s.write_all(req.as_bytes()).expect("send");
-        drop(s); // a client that timed out
+        c.send(req.as_bytes()).expect("send");
+        drop(c); // a client that timed out
     }
     std::thread::sleep(Duration::from_millis(1500));
     let done: Vec<Json> = audit_events(&d, admin, "admin.rekey")
@@ -791,16 +651,16 @@ fn a_certificate_nobody_can_receive_is_never_committed() {
     d.assert_healthy("the old certificate still opens the file");
 
     // The same for a bootstrap over HTTP.
-    let dir = tmp();
+    let dir = harness::tmp();
     let d = Daemon::start(&dir.path().join("data.rdb"), &Options::new());
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).expect("connect");
+    let mut c = d.conn();
     let body = json!({"username": "admin", "password": "change-me-now"}).to_string();
     let req = format!(
         "POST /auth/bootstrap HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    s.write_all(req.as_bytes()).expect("send");
-    drop(s);
+    c.send(req.as_bytes()).expect("send");
+    drop(c);
     std::thread::sleep(Duration::from_millis(1500));
     let h = d.get("/health", None).json();
     assert_eq!(

@@ -32,10 +32,13 @@
 //!
 //! `REDDB_EXTENDED=1` runs more seeds per write.
 
-mod common;
+mod harness;
 
-use common::sim_disk::{Rng, SimDisk};
-use common::{extended, PAGE_SIZE};
+use harness::extended;
+use harness::fixtures::fix_meta_digest;
+use harness::rng::Rng;
+use harness::sim_disk::SimDisk;
+use harness::store_model::PAGE_SIZE;
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::password::PasswordCost;
 use reddb::database::{Database, RekeyFailure};
@@ -460,20 +463,11 @@ fn the_old_vault_is_gone_after_a_rekey() {
 /// `image` with the certificate id of both meta copies replaced by `id`
 /// and their unkeyed digests recomputed.
 fn forge_certificate_id(image: &[u8], id: &[u8; 16]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
     let ps = PAGE_SIZE as usize;
     let mut out = image.to_vec();
     for copy in 0..2usize {
-        let page = &mut out[copy * ps..(copy + 1) * ps];
-        page[40..56].copy_from_slice(id);
-        let n = u16::from_be_bytes([page[96], page[97]]) as usize;
-        let mut h = Sha256::new();
-        h.update(b"reddb-meta-digest-v1");
-        h.update((copy as u64).to_be_bytes());
-        h.update(&page[..64]);
-        h.update(&page[96..98 + n]);
-        let d = h.finalize();
-        page[64..96].copy_from_slice(&d);
+        out[copy * ps + 40..copy * ps + 56].copy_from_slice(id);
+        fix_meta_digest(&mut out, copy);
     }
     out
 }

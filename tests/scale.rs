@@ -6,6 +6,9 @@
 //! the half after it from the commit log replayed on top. Prints how long
 //! the write phase and the reopen took.
 
+mod harness;
+
+use harness::rng::Rng;
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::password::PasswordCost;
 use reddb::database::{now_ms, open_pager, Database};
@@ -38,12 +41,9 @@ fn keyspace_key(i: usize) -> Vec<u8> {
 /// `len` bytes that differ for every `(i, salt)`.
 fn filler(i: usize, salt: usize, len: usize) -> Vec<u8> {
     let mut v = format!("{salt}:{i:06}:").into_bytes();
-    let mut x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt as u64;
+    let mut rng = Rng::new((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt as u64);
     while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(b'!' + (x % 90) as u8);
+        v.push(b'!' + rng.below(90) as u8);
     }
     v
 }
@@ -64,7 +64,7 @@ fn unseal(path: &Path, cert_hex: &str, writable: bool) -> Database {
 
 #[test]
 fn two_hundred_thousand_entries_survive_compaction_and_reopen() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = harness::tmp();
     let path = dir.path().join("scale.rdb");
     let pager = open_pager(&path, true).expect("create");
     let (db, out) =

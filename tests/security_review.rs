@@ -10,26 +10,16 @@
 //! - other users' failed logins lock everyone behind one address out;
 //! - reserved names (`anonymous`, `admin-token`) can be taken by users.
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{
-    fresh_bootstrapped, request_bytes, Boot, Conn, Daemon, Options, Resp, ADMIN_PASSWORD,
-    ADMIN_USER,
-};
-use reddb::server::wire::resp::Value;
+use harness::daemon::{fresh_bootstrapped, Boot, Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
+use harness::http::{request_bytes, Conn, Resp};
+use harness::tmp;
+use harness::wire::{ok, Client, Value, NOAUTH};
 use serde_json::{json, Value as Json};
 use tempfile::TempDir;
 
 const ADMIN_TOKEN: &str = "security-review-admin-token-7f3a9c1e5b";
-const NOAUTH: &str = "NOAUTH Authentication required.";
-
-fn tmp() -> TempDir {
-    tempfile::Builder::new()
-        .prefix("reddb-security-")
-        .tempdir()
-        .expect("tempdir")
-}
 
 fn server(dir: &TempDir) -> (Daemon, Boot) {
     fresh_bootstrapped(
@@ -71,12 +61,9 @@ fn works(d: &Daemon, token: &str) -> bool {
     d.get("/auth/api-keys", Some(token)).status == 200
 }
 
-fn wire(d: &Daemon, auth: &[&str]) -> wire_support::Client {
-    let mut c = wire_support::Client::connect(d.wire_port);
-    let mut args = vec!["AUTH"];
-    args.extend_from_slice(auth);
-    assert_eq!(c.cmd(&args), wire_support::ok(), "AUTH {}", auth.len());
-    assert_eq!(c.cmd(&["SET", "k", "v"]), wire_support::ok());
+fn wire(d: &Daemon, auth: &[&str]) -> Client {
+    let mut c = d.client_authed(auth);
+    assert_eq!(c.cmd(&["SET", "k", "v"]), ok());
     c
 }
 
@@ -255,31 +242,31 @@ fn a_wire_connection_loses_a_deleted_credential_at_its_next_command() {
         (&mut by_session, "deleted user's session"),
         (&mut by_password, "reset password"),
     ] {
-        assert_eq!(c.cmd(&["GET", "k"]), wire_support::err(NOAUTH), "{what}");
+        assert_eq!(c.cmd(&["GET", "k"]), harness::wire::err(NOAUTH), "{what}");
         assert_eq!(
             c.cmd(&["PING"]),
-            wire_support::err(NOAUTH),
+            harness::wire::err(NOAUTH),
             "{what}: stays logged out"
         );
         assert_eq!(
             c.cmd(&["AUTH", "default", "nope"]),
-            wire_support::err("WRONGPASS invalid username-password pair or user is disabled."),
+            harness::wire::err("WRONGPASS invalid username-password pair or user is disabled."),
             "{what}: the dead credential cannot be reused"
         );
     }
-    assert_eq!(untouched.cmd(&["GET", "k"]), wire_support::bulk("v"));
+    assert_eq!(untouched.cmd(&["GET", "k"]), harness::wire::bulk("v"));
     // The connection can authenticate again with a live credential.
     assert_eq!(
         by_password.cmd(&["AUTH", "carol", "carol-password-2"]),
-        wire_support::ok()
+        ok()
     );
-    assert_eq!(by_password.cmd(&["GET", "k"]), wire_support::bulk("v"));
+    assert_eq!(by_password.cmd(&["GET", "k"]), harness::wire::bulk("v"));
     // Disabling a user logs out its key's connections too.
     let (key2, _) = api_key(&d, "alice");
     let mut alice = wire(&d, &[&key2]);
     d.post("/auth/users/alice/disable", Some(ADMIN_TOKEN), &json!({}))
         .ok("disable");
-    assert_eq!(alice.cmd(&["GET", "k"]), wire_support::err(NOAUTH));
+    assert_eq!(alice.cmd(&["GET", "k"]), harness::wire::err(NOAUTH));
 }
 
 // ---------------------------------------------------------------------------
@@ -369,7 +356,7 @@ fn a_user_changes_its_own_password_with_the_current_one() {
 /// Sends `n` pipelined requests on one keep-alive connection, returns the
 /// statuses.
 fn pipelined(d: &Daemon, n: usize, one: &[u8]) -> Vec<u16> {
-    let mut c = Conn::open(d.port);
+    let mut c = Conn::open(d.http_port);
     let mut statuses = Vec::with_capacity(n);
     let batch = 100;
     let mut sent = 0;
@@ -410,7 +397,7 @@ fn unauthenticated_floods_fold_into_a_handful_of_audit_events() {
         .iter()
         .all(|s| *s == 401 || *s == 429));
     // 2,000 failed wire AUTH <token> and 500 NOAUTH from one peer.
-    let mut c = wire_support::Client::connect(d.wire_port);
+    let mut c = Client::connect(d.wire_port);
     let mut bytes = Vec::new();
     for _ in 0..2000 {
         bytes.extend_from_slice(
@@ -607,13 +594,13 @@ fn bad_bearer_floods_are_throttled_per_peer_without_refusing_valid_tokens() {
     assert!(works(&d, &boot.api_key));
     assert!(works(&d, ADMIN_TOKEN));
     // Wire AUTH failures count against the same peer.
-    let mut c = wire_support::Client::connect(d.wire_port);
+    let mut c = Client::connect(d.wire_port);
     let v = c.cmd(&["AUTH", "rdb_k_ffffffffffffffffffffffffffffffff"]);
     assert!(
-        wire_support::err_text(&v).contains("too many failed"),
+        harness::wire::err_text(&v).contains("too many failed"),
         "{v:?}"
     );
-    assert_eq!(c.cmd(&["AUTH", &boot.api_key]), wire_support::ok());
+    assert_eq!(c.cmd(&["AUTH", &boot.api_key]), ok());
 }
 
 // ---------------------------------------------------------------------------
@@ -630,11 +617,11 @@ fn a_login_username_is_validated_before_any_work() {
             &format!("username {bad:?}"),
         );
     }
-    let mut c = wire_support::Client::connect(d.wire_port);
+    let mut c = Client::connect(d.wire_port);
     let long = "u".repeat(1000);
     assert_eq!(
         c.cmd(&["AUTH", &long, "whatever-password"]),
-        wire_support::err("WRONGPASS invalid username-password pair or user is disabled.")
+        harness::wire::err("WRONGPASS invalid username-password pair or user is disabled.")
     );
 }
 
@@ -718,7 +705,7 @@ fn the_packaged_unit_refuses_anonymous_config_reads() {
 fn one_address_cannot_fill_the_password_queue() {
     let dir = tmp();
     let (d, _) = server(&dir);
-    let port = d.port;
+    let port = d.http_port;
     // Eight wrong logins at once from one address: at most four may be
     // queued or running; the rest are told to retry, without Argon2 work.
     let threads: Vec<_> = (0..8)

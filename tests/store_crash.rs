@@ -34,12 +34,14 @@
 //! 10,000 and 200,000. `REDDB_SEED=<seed>` replays the one case a failure
 //! printed.
 
-mod common;
+mod harness;
 
-use common::sim_disk::{Rng, SimDisk};
-use common::{
-    case_seed, committed, create_store, diff, extended, keys, matching_prefixes, open_store,
-    random_commit, seed_override, Model, OnPanic, NOW_MS, PAGE_SIZE,
+use harness::extended;
+use harness::rng::{case_seed, seed_override, OnPanic, Rng};
+use harness::sim_disk::SimDisk;
+use harness::store_model::{
+    committed, create_store, diff, keys, matching_prefixes, open_store, random_commit, Model,
+    NOW_MS, PAGE_SIZE,
 };
 use reddb::crypto::seal::NONCE_LEN;
 use reddb::pager::{MetaState, Pager, FIRST_DATA_PAGE};

@@ -19,10 +19,12 @@
 //!
 //! Default: 192 sequences; `REDDB_EXTENDED=1`: 2048.
 
-mod common;
+mod harness;
 
-use common::sim_disk::{Rng, SimDisk};
-use common::{committed, create_store, diff, extended, open_store, show_entry, Model, NOW_MS};
+use harness::extended;
+use harness::rng::Rng;
+use harness::sim_disk::SimDisk;
+use harness::store_model::{committed, create_store, diff, open_store, show_entry, Model, NOW_MS};
 use proptest::prelude::*;
 use reddb::store::record::{Mutation, Namespace, Value};
 use reddb::store::Store;

@@ -31,12 +31,14 @@
 //! Default: 80 to 450 cases per kind (about 1,500 opens); `REDDB_EXTENDED=1`
 //! multiplies the random ones by ten.
 
-mod common;
+mod harness;
 
-use common::sim_disk::{Rng, SimDisk};
-use common::{
-    committed, create_store, diff, extended, matching_prefixes, open_store, random_commit, Model,
-    OnPanic, NOW_MS, PAGE_SIZE,
+use harness::extended;
+use harness::rng::{OnPanic, Rng};
+use harness::sim_disk::SimDisk;
+use harness::store_model::{
+    committed, create_store, diff, matching_prefixes, open_store, random_commit, Model, NOW_MS,
+    PAGE_SIZE,
 };
 use reddb::pager::FIRST_DATA_PAGE;
 use reddb::store::record::{Mutation, Namespace, Value};

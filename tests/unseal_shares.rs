@@ -5,38 +5,25 @@
 //! another database, too many refusals from one peer (throttled), and the
 //! shares' ten-minute life (shortened by a test hook).
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{fresh_bootstrapped, Daemon, Options, RED};
+use harness::cli::red;
+use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::tmp;
 use serde_json::{json, Value as Json};
-use std::process::Command;
 use std::time::Duration;
 
 const ADMIN_TOKEN: &str = "unseal-test-admin-token-4c1d9e7a2b6f";
 
-fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("reddb-unseal-")
-        .tempdir()
-        .expect("tempdir")
-}
-
 /// `red certificate split` of `cert`: the share texts.
 fn split(cert: &str, n: u8, k: u8) -> Vec<String> {
-    let out = Command::new(RED)
-        .args(["certificate", "split", "--shares", &n.to_string()])
-        .args(["--threshold", &k.to_string()])
-        .env_clear()
+    let out = red(&["certificate", "split", "--shares", &n.to_string()])
+        .args(&["--threshold", &k.to_string()])
         .env("REDDB_CERTIFICATE", cert)
-        .output()
-        .expect("run red certificate split");
-    assert!(
-        out.status.success(),
-        "split: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let shares: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .run();
+    assert!(out.success(), "split: {}", out.describe(&[cert]));
+    let shares: Vec<String> = out
+        .stdout
         .lines()
         .filter_map(|l| l.strip_prefix("share: "))
         .map(str::to_string)
@@ -70,7 +57,7 @@ fn health(d: &Daemon) -> Json {
     r.json()
 }
 
-fn give(d: &Daemon, share: &str) -> common_daemon::Resp {
+fn give(d: &Daemon, share: &str) -> harness::http::Resp {
     d.post("/sys/unseal", None, &json!({"share": share}))
 }
 
@@ -115,8 +102,8 @@ fn k_shares_unseal_a_sealed_server_in_place() {
         .get("/secrets/red.secret.sealed.check", Some(&key))
         .ok("read after unseal");
     assert_eq!(j["value"], "behind-the-seal");
-    let mut w = wire_support::Client::connect(d.wire_port);
-    assert_eq!(w.cmd(&["AUTH", &key]), wire_support::ok());
+    let mut w = d.client();
+    assert_eq!(w.cmd(&["AUTH", &key]), harness::wire::ok());
     give(&d, &shares[3]).expect_error(409, "not_sealed", "after the unseal");
     // Audited once the vault could record it.
     let ev = d
@@ -180,7 +167,7 @@ fn refused_shares_are_throttled_and_given_shares_expire() {
     let d = sealed(&db, Options::new().env("REDDB_TEST_UNSEAL_TTL_MS", "1000"));
     // Given shares are wiped when the threshold is not reached in time.
     give(&d, &shares[0]).ok("one");
-    assert!(common_daemon::wait_until(Duration::from_secs(10), || {
+    assert!(harness::wait_until(Duration::from_secs(10), || {
         health(&d).get("unseal").is_none()
     }));
     // Refusals from one peer are throttled like failed logins.

@@ -5,22 +5,15 @@
 //! bootstrap serves unsealed without a restart. A bootstrapped file without
 //! a certificate under `--vault` still refuses to start (exit 13).
 
-mod common_daemon;
-mod wire_support;
+mod harness;
 
-use common_daemon::{Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
+use harness::cli::program;
+use harness::daemon::{Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
+use harness::tmp;
 use serde_json::json;
 use std::net::Ipv4Addr;
-use std::process::Command;
 
 const NOT_BOOTSTRAPPED: &str = "ERR the database is not bootstrapped: POST /auth/bootstrap first";
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("reddb-vault-bootstrap-")
-        .tempdir()
-        .expect("tempdir")
-}
 
 fn health(d: &Daemon) -> serde_json::Value {
     let r = d.get("/health", None);
@@ -57,14 +50,14 @@ fn a_fresh_vault_server_waits_for_http_bootstrap_then_serves_unsealed() {
             &format!("{m} {p}"),
         );
     }
-    let mut w = wire_support::Client::connect(d.wire_port);
+    let mut w = d.client();
     for cmd in [
         vec!["PING"],
         vec!["AUTH", "rdb_k_0123456789abcdef0123456789abcdef"],
         vec!["HELLO", "3"],
         vec!["GET", "k"],
     ] {
-        assert_eq!(w.cmd(&cmd), wire_support::err(NOT_BOOTSTRAPPED), "{cmd:?}");
+        assert_eq!(w.cmd(&cmd), harness::wire::err(NOT_BOOTSTRAPPED), "{cmd:?}");
     }
 
     // The seed's response shape, exactly.
@@ -93,8 +86,8 @@ fn a_fresh_vault_server_waits_for_http_bootstrap_then_serves_unsealed() {
         &json!({"value": "kept-across-restart"}),
     )
     .ok("write a secret");
-    assert_eq!(w.cmd(&["AUTH", &key]), wire_support::ok());
-    assert_eq!(w.cmd(&["SET", "k", "v"]), wire_support::ok());
+    assert_eq!(w.cmd(&["AUTH", &key]), harness::wire::ok());
+    assert_eq!(w.cmd(&["SET", "k", "v"]), harness::wire::ok());
     d.post(
         "/auth/bootstrap",
         None,
@@ -154,8 +147,9 @@ fn non_loopback_ipv4() -> Option<Ipv4Addr> {
 /// `POST /auth/bootstrap` from `source` (a local address the request
 /// leaves from) to a server bound on loopback; the status code.
 fn bootstrap_from(source: Ipv4Addr, port: u16) -> u16 {
-    let out = Command::new("curl")
-        .args([
+    let out = program(
+        "curl",
+        &[
             "-sS",
             "--max-time",
             "20",
@@ -163,20 +157,21 @@ fn bootstrap_from(source: Ipv4Addr, port: u16) -> u16 {
             "/dev/null",
             "-w",
             "%{http_code}",
-        ])
-        .args(["--interface", &source.to_string()])
-        .args(["-H", "content-type: application/json", "-X", "POST"])
-        .args([
-            "--data",
-            &json!({"username": ADMIN_USER, "password": ADMIN_PASSWORD}).to_string(),
-        ])
-        .arg(format!("http://127.0.0.1:{port}/auth/bootstrap"))
-        .output()
-        .expect("run curl (installed by .ci/run)");
-    String::from_utf8_lossy(&out.stdout)
+        ],
+    )
+    .args(&["--interface", &source.to_string()])
+    .args(&["-H", "content-type: application/json", "-X", "POST"])
+    .args(&[
+        "--data",
+        &json!({"username": ADMIN_USER, "password": ADMIN_PASSWORD}).to_string(),
+    ])
+    .arg(format!("http://127.0.0.1:{port}/auth/bootstrap"))
+    .try_run()
+    .expect("run curl (installed by .ci/run)");
+    out.stdout
         .trim()
         .parse()
-        .unwrap_or_else(|_| panic!("curl: {}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|_| panic!("curl: {}", out.stderr))
 }
 
 #[test]
@@ -189,7 +184,11 @@ fn bootstrap_from_a_remote_peer_is_refused_unless_allowed() {
     };
     let dir = tmp();
     let d = Daemon::start(&dir.path().join("data.rdb"), &Options::new().arg("--vault"));
-    assert_eq!(bootstrap_from(source, d.port), 403, "a remote bootstrap");
+    assert_eq!(
+        bootstrap_from(source, d.http_port),
+        403,
+        "a remote bootstrap"
+    );
     assert_eq!(
         health(&d)["bootstrapped"],
         false,
@@ -205,7 +204,7 @@ fn bootstrap_from_a_remote_peer_is_refused_unless_allowed() {
             .arg("--allow-remote-bootstrap"),
     );
     assert_eq!(
-        bootstrap_from(source, d.port),
+        bootstrap_from(source, d.http_port),
         200,
         "allowed remote bootstrap"
     );

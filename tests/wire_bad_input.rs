@@ -5,11 +5,11 @@
 //! client merely announced; and a bystander connection keeps working
 //! through all of it.
 
-mod wire_support;
+mod harness;
 
-use reddb::server::wire::resp::{encode_command, Value};
+use harness::daemon::Daemon;
+use harness::wire::*;
 use std::time::{Duration, Instant};
-use wire_support::*;
 
 /// What a case must produce.
 enum Expect {
@@ -345,19 +345,10 @@ fn cases() -> Vec<Case> {
     v
 }
 
-fn vm_rss_kb(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn bad_input_gets_an_error_or_a_clean_close() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut bystander = s.authed();
     assert_eq!(bystander.cmd(&["SET", "bystander", "ok"]), ok());
     let cases = cases();
@@ -430,11 +421,11 @@ fn bad_input_gets_an_error_or_a_clean_close() {
 
 #[test]
 fn announced_sizes_are_not_allocated() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let pid = s.pid();
     let mut bystander = s.authed();
-    let before = vm_rss_kb(pid);
+    let before = harness::vm_rss_kib(pid);
     // 100 authenticated connections each announce a million arguments and a
     // 16 MiB bulk, then stall. Allocating what they announce would cost GBs.
     let mut conns = Vec::new();
@@ -450,7 +441,7 @@ fn announced_sizes_are_not_allocated() {
         conns.push(c);
     }
     assert_eq!(bystander.cmd(&["PING"]), simple("PONG"));
-    let after = vm_rss_kb(pid);
+    let after = harness::vm_rss_kib(pid);
     assert!(
         after < before + 64 * 1024,
         "RSS grew from {before} kB to {after} kB"
@@ -461,8 +452,8 @@ fn announced_sizes_are_not_allocated() {
 
 #[test]
 fn a_deep_pipeline_is_answered_in_linear_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     let n = 100_000;
     let started = Instant::now();
@@ -493,8 +484,8 @@ fn a_deep_pipeline_is_answered_in_linear_time() {
 
 #[test]
 fn the_largest_value_fits_and_one_byte_more_does_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     let max = vec![b'v'; 16 * 1024 * 1024];
     assert_eq!(c.cmd(&[&b"SET"[..], b"max", &max]), ok());
@@ -519,8 +510,8 @@ fn the_largest_value_fits_and_one_byte_more_does_not() {
 
 #[test]
 fn a_stalled_anonymous_client_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.client();
     c.send(b"*2\r\n$4\r\nAUTH\r\n$10\r\nabc").unwrap();
     let started = Instant::now();
@@ -543,14 +534,14 @@ fn a_stalled_anonymous_client_is_dropped() {
 /// tests and measured by `bench/parse_flood.sh`; nothing here is timed.)
 #[test]
 fn lines_written_one_byte_at_a_time_before_auth_are_answered() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut inline = b"ECHO ".to_vec();
     inline.resize(64 * 1024 - 2, b'x');
     inline.extend_from_slice(b"\r\n");
     assert_eq!(inline.len(), 65_536);
     let multibulk = encode_command(&[&b"ECHO"[..], &vec![b'y'; 16 * 1024]]);
-    let port = s.wire;
+    let port = s.wire_port;
     let dribblers: Vec<_> = [inline.clone(), inline.clone(), multibulk.clone(), multibulk]
         .into_iter()
         .enumerate()

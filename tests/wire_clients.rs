@@ -6,11 +6,11 @@
 //! passes — unless `REDDB_REQUIRE_CLIENTS` is set (CI sets it after
 //! installing both), in which case a missing client fails the test.
 
-mod wire_support;
+mod harness;
 
-use std::process::{Command, Output, Stdio};
+use harness::cli::{program, Output};
+use harness::daemon::Daemon;
 use std::time::{Duration, Instant};
-use wire_support::*;
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -18,20 +18,13 @@ fn required() -> bool {
     std::env::var_os("REDDB_REQUIRE_CLIENTS").is_some_and(|v| !v.is_empty())
 }
 
-/// Whether `cmd args` runs and exits 0.
-fn available(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Skips (or fails, under `REDDB_REQUIRE_CLIENTS`) when a client is missing.
 fn need(what: &str, cmd: &str, args: &[&str]) -> bool {
-    if available(cmd, args) {
+    let runs = program(cmd, args)
+        .timeout(Duration::from_secs(60))
+        .try_run()
+        .is_ok_and(|out| out.success());
+    if runs {
         return true;
     }
     assert!(
@@ -45,56 +38,36 @@ fn need(what: &str, cmd: &str, args: &[&str]) -> bool {
     false
 }
 
-/// Runs a command with a deadline; kills it when the deadline passes.
-fn run(cmd: &mut Command, timeout: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn client");
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                break;
-            }
-        }
-    }
-    child.wait_with_output().expect("client output")
-}
-
 #[test]
 fn redis_py() {
     if !need("redis-py", "python3", &["-c", "import redis"]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wire_clients.py");
     let started = Instant::now();
-    let out = run(
-        Command::new("python3").args([
+    let out = program(
+        "python3",
+        &[
             script,
             "--port",
-            &s.wire.to_string(),
+            &s.wire_port.to_string(),
             "--password",
-            &s.api_key,
+            s.api_key(),
             "--admin-password",
-            &s.admin_password,
-        ]),
-        CLIENT_TIMEOUT,
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}");
+            s.admin_password(),
+        ],
+    )
+    .timeout(CLIENT_TIMEOUT)
+    .run();
+    eprintln!("{}", out.stdout);
     assert!(
-        out.status.success(),
-        "wire_clients.py failed after {:?}:\n{stdout}\n{stderr}\nserver stderr:\n{}",
+        out.success(),
+        "wire_clients.py failed after {:?}:\n{}\n{}\nserver stderr:\n{}",
         started.elapsed(),
+        out.stdout,
+        out.stderr,
         s.stderr()
     );
 }
@@ -104,65 +77,37 @@ fn redis_cli() {
     if !need("redis-cli", "redis-cli", &["--version"]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
-    let port = s.wire.to_string();
-    let cli = |args: &[&str]| -> (bool, String, String) {
-        let out = run(
-            Command::new("redis-cli")
-                .args(["-h", "127.0.0.1", "-p", &port])
-                .args(args),
-            Duration::from_secs(60),
-        );
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
+    let port = s.wire_port.to_string();
+    let cli = |args: &[&str]| -> Output {
+        program("redis-cli", &["-h", "127.0.0.1", "-p", &port])
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .run()
     };
-    let key = s.api_key.as_str();
-    let (ok, out, err) = cli(&["-a", key, "ping"]);
-    assert!(ok, "{err}");
-    assert_eq!(out.trim(), "PONG");
+    let key = s.api_key();
+    // `redis-cli -a KEY --no-auth-warning ARGS`: trimmed stdout.
+    let authed = |args: &[&str]| -> String {
+        let out = cli(&[&["-a", key, "--no-auth-warning"], args].concat());
+        out.stdout.trim().to_string()
+    };
+    let out = cli(&["-a", key, "ping"]);
+    assert!(out.success(), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "PONG");
     // The seed's healthcheck form.
-    let (_, out, _) = cli(&["--pass", key, "--no-auth-warning", "ping"]);
-    assert_eq!(out.trim(), "PONG");
-    let (_, out, _) = cli(&[
-        "-a",
-        key,
-        "--no-auth-warning",
-        "set",
-        "cli:k",
-        "hello world",
-    ]);
-    assert_eq!(out.trim(), "OK");
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "get", "cli:k"]);
-    assert_eq!(out.trim(), "hello world");
-    let (_, out, _) = cli(&[
-        "-a",
-        key,
-        "--no-auth-warning",
-        "set",
-        "cli:t",
-        "v",
-        "EX",
-        "100",
-    ]);
-    assert_eq!(out.trim(), "OK");
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "ttl", "cli:t"]);
-    let ttl: i64 = out.trim().parse().unwrap_or(-99);
+    let out = cli(&["--pass", key, "--no-auth-warning", "ping"]);
+    assert_eq!(out.stdout.trim(), "PONG");
+    assert_eq!(authed(&["set", "cli:k", "hello world"]), "OK");
+    assert_eq!(authed(&["get", "cli:k"]), "hello world");
+    assert_eq!(authed(&["set", "cli:t", "v", "EX", "100"]), "OK");
+    let out = authed(&["ttl", "cli:t"]);
+    let ttl: i64 = out.parse().unwrap_or(-99);
     assert!((80..=100).contains(&ttl), "{out}");
     for i in 0..30 {
-        cli(&[
-            "-a",
-            key,
-            "--no-auth-warning",
-            "sadd",
-            &format!("scan:{i}"),
-            "m",
-        ]);
+        authed(&["sadd", &format!("scan:{i}"), "m"]);
     }
-    let (ok, out, err) = cli(&[
+    let scan = cli(&[
         "-a",
         key,
         "--no-auth-warning",
@@ -170,47 +115,50 @@ fn redis_cli() {
         "--pattern",
         "scan:*",
     ]);
-    assert!(ok, "{err}");
-    let mut found: Vec<&str> = out.lines().collect();
+    assert!(scan.success(), "{}", scan.stderr);
+    let mut found: Vec<&str> = scan.stdout.lines().collect();
     found.sort_unstable();
     found.dedup();
-    assert_eq!(found.len(), 30, "--scan: {out}");
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "--scan"]);
+    assert_eq!(found.len(), 30, "--scan: {}", scan.stdout);
+    let out = authed(&["--scan"]);
     assert_eq!(out.lines().count(), 32, "--scan everything: {out}");
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "dbsize"]);
-    assert_eq!(out.trim(), "32");
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "info", "keyspace"]);
+    assert_eq!(authed(&["dbsize"]), "32");
+    let out = authed(&["info", "keyspace"]);
     assert!(out.contains("db0:keys=32"), "{out}");
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "config", "get", "maxmemory"]);
+    let out = authed(&["config", "get", "maxmemory"]);
     assert_eq!(out.lines().collect::<Vec<_>>(), vec!["maxmemory", "0"]);
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "keys", "cli:*"]);
+    let out = authed(&["keys", "cli:*"]);
     let mut keys: Vec<&str> = out.lines().collect();
     keys.sort_unstable();
     assert_eq!(keys, vec!["cli:k", "cli:t"]);
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "slowlog", "get", "10"]);
+    let out = authed(&["slowlog", "get", "10"]);
     assert!(!out.contains("ERR"), "{out}");
-    let (_, out, _) = cli(&["-a", key, "--no-auth-warning", "bgsave"]);
-    assert_eq!(out.trim(), "Background saving started");
+    assert_eq!(authed(&["bgsave"]), "Background saving started");
     // A vault user.
-    let (_, out, _) = cli(&[
+    let out = cli(&[
         "--user",
         "admin",
         "--pass",
-        &s.admin_password,
+        s.admin_password(),
         "--no-auth-warning",
         "get",
         "cli:k",
     ]);
-    assert_eq!(out.trim(), "hello world");
+    assert_eq!(out.stdout.trim(), "hello world");
     // Without or with a wrong password nothing is served.
-    let (_, out, err) = cli(&["get", "cli:k"]);
+    let out = cli(&["get", "cli:k"]);
     assert!(
-        out.contains("NOAUTH") || err.contains("NOAUTH"),
-        "{out} {err}"
+        out.stdout.contains("NOAUTH") || out.stderr.contains("NOAUTH"),
+        "{} {}",
+        out.stdout,
+        out.stderr
     );
-    let (_, out, err) = cli(&["-a", "wrong", "--no-auth-warning", "get", "cli:k"]);
+    let out = cli(&["-a", "wrong", "--no-auth-warning", "get", "cli:k"]);
     assert!(
-        (out.contains("WRONGPASS") || err.contains("WRONGPASS")) && !out.contains("hello"),
-        "{out} {err}"
+        (out.stdout.contains("WRONGPASS") || out.stderr.contains("WRONGPASS"))
+            && !out.stdout.contains("hello"),
+        "{} {}",
+        out.stdout,
+        out.stderr
     );
 }

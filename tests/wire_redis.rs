@@ -4,22 +4,22 @@
 //! expire on time and across a restart, atomic `MULTI`/`EXEC`, and no
 //! acknowledged `SET` lost to `kill -9` under load.
 
-mod wire_support;
+mod harness;
 
-use reddb::server::wire::resp::Value;
+use harness::daemon::{Daemon, Options};
+use harness::wire::*;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wire_support::*;
 
 const NOAUTH: &str = "NOAUTH Authentication required.";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 #[test]
 fn every_command_needs_auth_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.client();
     let commands: &[&[&str]] = &[
         &["PING"],
@@ -105,7 +105,7 @@ fn every_command_needs_auth_first() {
     assert_eq!(c.cmd(&["AUTH", "admin", "wrong-password"]), err(WRONGPASS));
     assert_eq!(c.cmd(&["AUTH", "nobody", "wrong-password"]), err(WRONGPASS));
     assert_eq!(c.cmd(&["PING"]), err(NOAUTH), "still not authenticated");
-    assert_eq!(c.cmd(&["AUTH", &s.api_key]), ok());
+    assert_eq!(c.cmd(&["AUTH", s.api_key()]), ok());
     assert_eq!(c.cmd(&["PING"]), simple("PONG"));
     // Nothing written before AUTH reached the keyspace.
     assert_eq!(c.cmd(&["DBSIZE"]), int(0));
@@ -117,18 +117,18 @@ fn every_command_needs_auth_first() {
 
 #[test]
 fn auth_forms_and_hello() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     // AUTH <api key>
     let mut c = s.client();
-    assert_eq!(c.cmd(&["AUTH", &s.api_key]), ok());
+    assert_eq!(c.cmd(&["AUTH", s.api_key()]), ok());
     // AUTH default <api key> (what clients send for a password-only URL)
     let mut c = s.client();
-    assert_eq!(c.cmd(&["AUTH", "default", &s.api_key]), ok());
+    assert_eq!(c.cmd(&["AUTH", "default", s.api_key()]), ok());
     assert_eq!(c.cmd(&["PING"]), simple("PONG"));
     // AUTH <user> <password>: Argon2 on the worker pool.
     let mut c = s.client();
-    assert_eq!(c.cmd(&["AUTH", "admin", &s.admin_password]), ok());
+    assert_eq!(c.cmd(&["AUTH", "admin", s.admin_password()]), ok());
     assert_eq!(c.cmd(&["SET", "k", "v"]), ok());
     // Too many arguments.
     assert_eq!(c.cmd(&["AUTH", "a", "b", "c"]), err("ERR syntax error"));
@@ -139,7 +139,7 @@ fn auth_forms_and_hello() {
         "3",
         "AUTH",
         "admin",
-        &s.admin_password,
+        s.admin_password(),
         "SETNAME",
         "me",
     ]);
@@ -159,7 +159,7 @@ fn auth_forms_and_hello() {
     // HELLO 3 AUTH default <api key>
     let mut c = s.client();
     assert!(matches!(
-        c.cmd(&["HELLO", "3", "AUTH", "default", &s.api_key]),
+        c.cmd(&["HELLO", "3", "AUTH", "default", s.api_key()]),
         Value::Map(_)
     ));
     // HELLO 2 after auth, flat array.
@@ -186,12 +186,12 @@ fn auth_forms_and_hello() {
     assert_eq!(c.cmd(&["PING"]), err(NOAUTH));
     // A non-admin vault user: authenticates, reads and writes, but FLUSHDB
     // is refused.
-    let (st, body) = s.http(
-        "POST",
+    s.post(
         "/auth/users",
-        Some(&serde_json::json!({"username": "bob", "password": "bob-password-1", "role": "user"})),
-    );
-    assert_eq!(st, 200, "{body}");
+        Some(s.api_key()),
+        &serde_json::json!({"username": "bob", "password": "bob-password-1", "role": "user"}),
+    )
+    .ok("create bob");
     let mut b = s.client();
     assert_eq!(b.cmd(&["AUTH", "bob", "bob-password-1"]), ok());
     assert_eq!(b.cmd(&["GET", "k"]), bulk("v"));
@@ -201,14 +201,15 @@ fn auth_forms_and_hello() {
 
 #[test]
 fn revoked_api_key_logs_out_its_connections_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
-    let (st, body) = s.http(
-        "POST",
-        "/auth/api-keys",
-        Some(&serde_json::json!({"label": "temp"})),
-    );
-    assert_eq!(st, 200, "{body}");
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
+    let body = s
+        .post(
+            "/auth/api-keys",
+            Some(s.api_key()),
+            &serde_json::json!({"label": "temp"}),
+        )
+        .ok("mint a key");
     let key = body["api_key"].as_str().unwrap().to_string();
     let id = body["key"]["id"].as_str().unwrap().to_string();
     let mut c = s.client();
@@ -216,8 +217,8 @@ fn revoked_api_key_logs_out_its_connections_at_once() {
     assert_eq!(c.cmd(&["PING"]), simple("PONG"));
     assert_eq!(c.cmd(&["MULTI"]), ok());
     assert_eq!(c.cmd(&["SET", "k", "queued"]), simple("QUEUED"));
-    let (st, body) = s.http("DELETE", &format!("/auth/api-keys/{id}"), None);
-    assert_eq!(st, 200, "{body}");
+    s.delete(&format!("/auth/api-keys/{id}"), Some(s.api_key()))
+        .ok("revoke the key");
     // No grace period: the very next command is refused, and a transaction
     // queued under the dead key is dropped, not run.
     assert_eq!(c.cmd(&["EXEC"]), err("NOAUTH Authentication required."));
@@ -230,14 +231,14 @@ fn revoked_api_key_logs_out_its_connections_at_once() {
         "the queued SET never ran"
     );
     // The connection itself stays usable with a live credential.
-    assert_eq!(c.cmd(&["AUTH", &s.api_key]), ok());
+    assert_eq!(c.cmd(&["AUTH", s.api_key()]), ok());
     assert_eq!(c.cmd(&["PING"]), simple("PONG"));
 }
 
 #[test]
 fn strings_and_errors_like_redis() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     assert_eq!(c.cmd(&["PING", "hi"]), bulk("hi"));
     assert_eq!(c.cmd(&["ECHO", "hello"]), bulk("hello"));
@@ -359,17 +360,10 @@ fn strings_and_errors_like_redis() {
     // Pipelining: many commands in one write, replies in order.
     let mut batch = Vec::new();
     for i in 0..200 {
-        batch.extend_from_slice(&reddb::server::wire::resp::encode_command(&[
-            "SET",
-            &format!("p{i}"),
-            &i.to_string(),
-        ]));
+        batch.extend_from_slice(&encode_command(&["SET", &format!("p{i}"), &i.to_string()]));
     }
     for i in 0..200 {
-        batch.extend_from_slice(&reddb::server::wire::resp::encode_command(&[
-            "GET",
-            &format!("p{i}"),
-        ]));
+        batch.extend_from_slice(&encode_command(&["GET", &format!("p{i}")]));
     }
     c.send(&batch).unwrap();
     for _ in 0..200 {
@@ -386,8 +380,8 @@ fn strings_and_errors_like_redis() {
 
 #[test]
 fn sets_hashes_and_resp3_types() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     assert_eq!(c.cmd(&["SADD", "s", "a", "b", "a"]), int(2));
     assert_eq!(c.cmd(&["SADD", "s", "c"]), int(1));
@@ -443,8 +437,8 @@ fn sets_hashes_and_resp3_types() {
 
 #[test]
 fn ttl_values_expiry_and_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let mut s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     // Short TTLs (checked for disappearance only, so a slow machine
     // cannot make them flaky) and long ones (checked for their values).
@@ -536,8 +530,8 @@ fn ttl_values_expiry_and_restart() {
 
 #[test]
 fn multi_exec_is_atomic_and_durable() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let mut s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     let mut other = s.authed();
     assert_eq!(c.cmd(&["MULTI"]), ok());
@@ -593,7 +587,7 @@ fn multi_exec_is_atomic_and_durable() {
         vec!["DEL", "a"],
         vec!["EXEC"],
     ] {
-        batch.extend_from_slice(&reddb::server::wire::resp::encode_command(&args));
+        batch.extend_from_slice(&encode_command(&args));
     }
     c.send(&batch).unwrap();
     assert_eq!(c.read().unwrap(), Some(ok()));
@@ -620,16 +614,12 @@ fn multi_exec_is_atomic_and_durable() {
 
 #[test]
 fn scan_keys_dbsize_and_flushdb() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     let mut batch = Vec::new();
     for i in 0..1000 {
-        batch.extend_from_slice(&reddb::server::wire::resp::encode_command(&[
-            "SET",
-            &format!("oauth:token:{i}"),
-            "v",
-        ]));
+        batch.extend_from_slice(&encode_command(&["SET", &format!("oauth:token:{i}"), "v"]));
     }
     c.send(&batch).unwrap();
     for _ in 0..1000 {
@@ -685,6 +675,7 @@ fn scan_keys_dbsize_and_flushdb() {
         if cursor == "0" {
             break;
         }
+        assert!(round < 10_000, "SCAN does not terminate");
     }
     let seen_set: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(seen.len(), seen_set.len(), "no key twice");
@@ -716,8 +707,8 @@ fn scan_keys_dbsize_and_flushdb() {
 
 #[test]
 fn info_config_slowlog_client_command_save() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     c.cmd(&["SET", "a", "1"]);
     c.cmd(&["SET", "b", "1", "EX", "100"]);
@@ -792,8 +783,8 @@ fn info_config_slowlog_client_command_save() {
 
 #[test]
 fn kill9_under_write_load_keeps_every_acknowledged_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let mut s = Daemon::start_dev(dir.path(), &[]);
     let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
@@ -803,7 +794,12 @@ fn kill9_under_write_load_keeps_every_acknowledged_set() {
         let stop = Arc::clone(&stop);
         threads.push(std::thread::spawn(move || {
             let mut i = 0u64;
-            while !stop.load(Ordering::SeqCst) {
+            let started = Instant::now();
+            // Until the kill (or two minutes, or 2 million SETs at most).
+            while !stop.load(Ordering::SeqCst)
+                && i < 2_000_000
+                && started.elapsed() < Duration::from_secs(120)
+            {
                 let key = format!("load:{t}:{i}");
                 let val = format!("value-{t}-{i}");
                 // Half the writers pipeline 8 SETs at a time.
@@ -819,9 +815,7 @@ fn kill9_under_write_load_keeps_every_acknowledged_set() {
                     for j in 0..8 {
                         let k = format!("load:{t}:{}", i + j);
                         let v = format!("value-{t}-{}", i + j);
-                        batch.extend_from_slice(&reddb::server::wire::resp::encode_command(&[
-                            "SET", &k, &v,
-                        ]));
+                        batch.extend_from_slice(&encode_command(&["SET", &k, &v]));
                         pairs.push((k, v));
                     }
                     i += 8;
@@ -843,7 +837,7 @@ fn kill9_under_write_load_keeps_every_acknowledged_set() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    s.kill9();
+    s.kill9().expect("the server was running under load");
     stop.store(true, Ordering::SeqCst);
     for t in threads {
         t.join().unwrap();
@@ -872,8 +866,8 @@ fn kill9_under_write_load_keeps_every_acknowledged_set() {
 
 #[test]
 fn everysec_mode_serves_and_persists_on_clean_stop() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start_with(dir.path(), &["--fsync", "everysec"]);
+    let dir = harness::tmp();
+    let mut s = Daemon::start_dev(dir.path(), &["--fsync", "everysec"]);
     let mut c = s.authed();
     for i in 0..100 {
         assert_eq!(c.cmd(&["SET", &format!("k{i}"), "v"]), ok());
@@ -884,7 +878,7 @@ fn everysec_mode_serves_and_persists_on_clean_stop() {
     );
     // Flushed within about a second even without a stop.
     std::thread::sleep(Duration::from_millis(1600));
-    s.kill9();
+    s.kill9().expect("the server was running");
     s.start_again();
     let mut c = s.authed();
     assert_eq!(c.cmd(&["DBSIZE"]), int(100));
@@ -897,8 +891,8 @@ fn everysec_mode_serves_and_persists_on_clean_stop() {
 
 #[test]
 fn sealed_server_refuses_data_but_answers_the_admin_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path());
+    let dir = harness::tmp();
+    let mut s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     assert_eq!(c.cmd(&["SET", "k", "v"]), ok());
     drop(c);
@@ -906,14 +900,10 @@ fn sealed_server_refuses_data_but_answers_the_admin_token() {
     // Without --dev and without a certificate the file stays sealed.
     let cert = dir.path().join("data.rdb.cert");
     std::fs::rename(&cert, dir.path().join("moved.cert")).unwrap();
-    s.dev = false;
-    s.env = vec![(
-        "RED_ADMIN_TOKEN".into(),
-        "admin-token-for-the-wire-protocol-test".into(),
-    )];
+    s.opts = Options::new().env("RED_ADMIN_TOKEN", "admin-token-for-the-wire-protocol-test");
     s.start_again();
     let mut c = s.client();
-    let r = c.cmd(&["AUTH", &s.api_key]);
+    let r = c.cmd(&["AUTH", s.api_key()]);
     assert!(err_text(&r).contains("sealed"), "{r:?}");
     assert_eq!(c.cmd(&["PING"]), err(NOAUTH));
     assert_eq!(
@@ -928,8 +918,7 @@ fn sealed_server_refuses_data_but_answers_the_admin_token() {
     assert_eq!(s.stop(), 0);
     // Unsealed again, the data is there.
     std::fs::rename(dir.path().join("moved.cert"), &cert).unwrap();
-    s.dev = true;
-    s.env.clear();
+    s.opts = Options::dev();
     s.start_again();
     let mut c = s.authed();
     assert_eq!(c.cmd(&["GET", "k"]), bulk("v"));

@@ -1,18 +1,15 @@
-//! Helpers shared by the storage tests: a fault-injecting disk
-//! ([`sim_disk`]), a reference model of the store (a map per namespace with
-//! expiry), a random commit generator, and the comparison that states which
-//! key differs when the store and the model disagree.
-//!
-//! Every test binary compiles this module but uses only part of it.
-#![allow(dead_code)]
+//! The storage tests' side of the harness: a store on a simulated disk
+//! ([`super::sim_disk`]) with a fixed key, a reference model of the store
+//! (a map per namespace with expiry), a random commit generator, and the
+//! comparison that states which key differs when the store and the model
+//! disagree.
 
-pub mod sim_disk;
-
+use super::rng::Rng;
+use super::sim_disk::SimDisk;
 use reddb::crypto::keys::DataKey;
 use reddb::pager::Pager;
 use reddb::store::record::{Mutation, Namespace, Value};
 use reddb::store::{Entry, State, Store, StoreKeys};
-use sim_disk::{Rng, SimDisk};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const PAGE_SIZE: u32 = 4096;
@@ -20,38 +17,6 @@ pub const PAGE_SIZE: u32 = 4096;
 pub const NOW_MS: u64 = 1_700_000_000_000;
 /// An expiry far beyond any clock the tests use.
 pub const FAR_FUTURE_MS: u64 = NOW_MS + 1_000_000_000_000;
-
-/// Whether `REDDB_EXTENDED=1` asks for the long runs.
-pub fn extended() -> bool {
-    std::env::var("REDDB_EXTENDED").is_ok_and(|v| v == "1")
-}
-
-/// `REDDB_SEED=<n>` (decimal or 0x-hex) restricts a seeded test to one case.
-pub fn seed_override() -> Option<u64> {
-    let v = std::env::var("REDDB_SEED").ok()?;
-    let v = v.trim();
-    match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-/// The seed of case `n` of a test whose base seed is `base`.
-pub fn case_seed(base: u64, n: u64) -> u64 {
-    Rng::new(base ^ n.wrapping_mul(0xA076_1D64_78BD_642F)).next_u64()
-}
-
-/// Prints `what` if the thread panics while this guard is alive: the way a
-/// failing case reports the seed that reproduces it.
-pub struct OnPanic(pub String);
-
-impl Drop for OnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("\n*** failing case: {} ***\n", self.0);
-        }
-    }
-}
 
 /// The cheap fixed data key of the tests.
 pub fn keys() -> StoreKeys {

@@ -41,6 +41,7 @@
 //! (AES-GCM nonce reuse). The index survives crashes, because an attacker who
 //! copied the disk before the crash saw the old ciphertext.
 
+use super::rng::Rng;
 use reddb::pager::PageIo;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -49,60 +50,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Size of the unit a torn write is made of.
 pub const SECTOR: usize = 512;
-
-/// SplitMix64: a tiny deterministic PRNG, so a failing case can be replayed
-/// from its printed seed.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        assert!(n > 0, "below(0)");
-        self.next_u64() % n
-    }
-
-    /// Uniform in `lo..hi` (`lo < hi`).
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below((hi - lo) as u64) as usize
-    }
-
-    /// True with probability `num / den`.
-    pub fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut v = vec![0u8; len];
-        self.fill(&mut v);
-        v
-    }
-
-    /// Random bytes of a random length in `lo..hi`.
-    pub fn blob(&mut self, lo: usize, hi: usize) -> Vec<u8> {
-        let len = self.range(lo, hi);
-        self.bytes(len)
-    }
-}
 
 #[derive(Debug, Clone)]
 enum Pending {
