@@ -161,7 +161,22 @@ fn run(data: &[u8], s: &Scratch, rotate: bool) -> Vec<String> {
     // secret value rotated (see `rotated`): a message that quotes a secret
     // differs between the two, whatever the secret's length or wording.
     let messages = std::cell::RefCell::new(Vec::new());
-    let public: Vec<&String> = args.iter().chain(pairs.iter().map(|(k, _)| k)).collect();
+    // Public text: the arguments, the variable names, and the values of
+    // plain settings (a setting such as `RED_HTTP_BIND_ADDR=@dir` may hold
+    // the same path as a `_FILE`, and quoting a setting's own value in its
+    // refusal is right).
+    let public: Vec<&String> = args
+        .iter()
+        .chain(pairs.iter().map(|(k, _)| k))
+        .chain(
+            pairs
+                .iter()
+                .filter(|(k, _)| {
+                    !is_secret_name(k) && !k.ends_with("_FILE") && k != "CREDENTIALS_DIRECTORY"
+                })
+                .map(|(_, v)| v),
+        )
+        .collect();
     let paths: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k.ends_with("_FILE"))
