@@ -66,8 +66,8 @@ fn measure(size: usize) -> Row {
         p: 1,
     };
     let pager = open_pager(&path, true).expect("create");
-    let (db, out) =
-        Database::bootstrap(pager, "admin", b"bench-password", cost).expect("bootstrap");
+    let (db, out) = reddb::service::bootstrap::bootstrap(pager, "admin", b"bench-password", cost)
+        .expect("bootstrap");
     drop(db);
     let cert = Certificate::parse_hex(&out.certificate_hex).expect("certificate");
     let pager = open_pager(&path, false).expect("open");

@@ -11,12 +11,10 @@
 //! one certificate opens the file at every instant, `docs/FORMAT.md` §9.6).
 
 use crate::crypto::keys::Certificate;
-use crate::crypto::password::PasswordCost;
 use crate::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::pager::{file, meta::DEFAULT_PAGE_SIZE, FileHeader, FileIo, Pager};
-use crate::service::accounts::{self, Role};
-use crate::store::record::Namespace;
+use crate::store::record::{Mutation, Namespace};
 use crate::store::{Store, StoreKeys, StoreStats};
 use crate::vault::{NewSeal, Vault, VaultRoot};
 use std::path::Path;
@@ -62,20 +60,13 @@ pub fn open_pager(path: &Path, create: bool) -> Result<Pager> {
     }
 }
 
-/// What bootstrap hands back, once.
-pub struct BootstrapOutput {
-    pub username: String,
-    pub role: Role,
-    pub api_key: Zeroizing<String>,
-    pub certificate_hex: Zeroizing<String>,
-}
-
-/// Keys and records generated for a bootstrap, not yet written.
+/// Keys generated for a bootstrap and the first records to write with
+/// them (built by the layer above: the first admin user and its API key);
+/// nothing is written yet.
 pub struct PreparedBootstrap {
     vault: Vault,
     cert: Certificate,
-    user: accounts::UserRecord,
-    key: accounts::NewApiKey,
+    first_records: Vec<Mutation>,
 }
 
 impl PreparedBootstrap {
@@ -84,14 +75,6 @@ impl PreparedBootstrap {
     /// could not be delivered must not be committed.
     pub fn certificate_hex(&self) -> Zeroizing<String> {
         self.cert.to_hex_for_operator()
-    }
-
-    pub fn api_key(&self) -> &str {
-        &self.key.token
-    }
-
-    pub fn username(&self) -> &str {
-        &self.user.username
     }
 }
 
@@ -151,53 +134,35 @@ pub struct Database {
 }
 
 impl Database {
-    /// The CPU-heavy half of bootstrap (key generation, the vault key's
-    /// Argon2id, the admin password's Argon2id). Touches no file, so the
-    /// server runs it on a worker thread.
-    pub fn prepare_bootstrap(
-        username: &str,
-        password: &[u8],
-        cost: PasswordCost,
-        min_password_len: usize,
-    ) -> Result<PreparedBootstrap> {
-        accounts::validate_new_username(username)?;
-        accounts::validate_password(password, min_password_len)?;
-        let now = now_ms();
+    /// The CPU-heavy half of bootstrap (key generation and the vault
+    /// key's Argon2id). Touches no file, so the server runs it on a worker
+    /// thread. `first_records` are written in the same commit.
+    pub fn prepare_bootstrap(first_records: Vec<Mutation>, now: u64) -> Result<PreparedBootstrap> {
         let root = VaultRoot::generate(now)?;
         let cert = root.master.certificate()?;
-        let user = accounts::new_user(username, Role::Admin, password, cost, now)?;
-        let key = accounts::new_api_key(username, "bootstrap", now)?;
         let vault = Vault::create(root, &cert)?;
         Ok(PreparedBootstrap {
             vault,
             cert,
-            user,
-            key,
+            first_records,
         })
     }
 
-    /// The I/O half of bootstrap: writes the log, the vault, then the header
-    /// that marks the file bootstrapped. Refuses (changing nothing) on a
-    /// bootstrapped file.
-    pub fn finish_bootstrap(
-        pager: Pager,
-        prepared: PreparedBootstrap,
-    ) -> Result<(Self, BootstrapOutput)> {
+    /// The I/O half of bootstrap: writes the log (the first records), the
+    /// vault, then the header that marks the file bootstrapped. Refuses
+    /// (changing nothing) on a bootstrapped file.
+    pub fn finish_bootstrap(pager: Pager, prepared: PreparedBootstrap) -> Result<Self> {
         if pager.header().bootstrapped {
             return Err(Error::AlreadyBootstrapped);
         }
         let PreparedBootstrap {
             mut vault,
             cert,
-            user,
-            key,
+            first_records,
         } = prepared;
         let keys = StoreKeys::derive(&vault.root.data_key)?;
         let mut store = Store::initialize(pager, keys)?;
-        store.apply(vec![
-            accounts::put_user(&user)?,
-            accounts::put_api_key(&key.record)?,
-        ])?;
+        store.apply(first_records)?;
         store.flush()?;
         vault.write(store.pager_mut())?;
         let header = FileHeader {
@@ -206,35 +171,11 @@ impl Database {
             ..*store.header()
         };
         store.commit_header(header)?;
-        let out = BootstrapOutput {
-            username: user.username.clone(),
-            role: user.role,
-            api_key: key.token,
-            certificate_hex: cert.to_hex_for_operator(),
-        };
-        Ok((
-            Self {
-                store,
-                vault,
-                secret_key: None,
-            },
-            out,
-        ))
-    }
-
-    /// Both halves at once (the CLI).
-    pub fn bootstrap(
-        pager: Pager,
-        username: &str,
-        password: &[u8],
-        cost: PasswordCost,
-    ) -> Result<(Self, BootstrapOutput)> {
-        if pager.header().bootstrapped {
-            return Err(Error::AlreadyBootstrapped);
-        }
-        let prepared =
-            Self::prepare_bootstrap(username, password, cost, accounts::MIN_PASSWORD_LEN)?;
-        Self::finish_bootstrap(pager, prepared)
+        Ok(Self {
+            store,
+            vault,
+            secret_key: None,
+        })
     }
 
     /// First boot after bootstrap: generates `red.secret.aes_key` and seals

@@ -142,7 +142,8 @@ fn build(keyspace: usize) -> Base {
     let disk = SimDisk::new();
     let pager = Pager::create(disk.io(), PAGE_SIZE).expect("create");
     let (mut db, out) =
-        Database::bootstrap(pager, "admin", b"admin-password-123", COST).expect("bootstrap");
+        reddb::service::bootstrap::bootstrap(pager, "admin", b"admin-password-123", COST)
+            .expect("bootstrap");
     db.complete_first_boot().expect("first boot");
     let cert = out.certificate_hex.to_string();
     let mut svc = Service::new(DbState::Open(Box::new(db)), ServiceConfig::default());

@@ -68,7 +68,8 @@ fn two_hundred_thousand_entries_survive_compaction_and_reopen() {
     let path = dir.path().join("scale.rdb");
     let pager = open_pager(&path, true).expect("create");
     let (db, out) =
-        Database::bootstrap(pager, "admin", b"scale-test-password", FAST).expect("bootstrap");
+        reddb::service::bootstrap::bootstrap(pager, "admin", b"scale-test-password", FAST)
+            .expect("bootstrap");
     drop(db);
     let cert = out.certificate_hex;
     let mut db = unseal(&path, &cert, true);

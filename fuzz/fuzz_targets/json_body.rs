@@ -67,7 +67,7 @@ struct Fixture {
 
 fn build() -> Fixture {
     let pager = Pager::create(Box::new(MemFile::default()), 4096).expect("in-memory pager");
-    let (mut db, out) = Database::bootstrap(pager, "admin", b"fuzz-admin-password", CHEAP)
+    let (mut db, out) = reddb::service::bootstrap::bootstrap(pager, "admin", b"fuzz-admin-password", CHEAP)
         .expect("bootstrap in memory");
     db.complete_first_boot().expect("first boot");
     let now = now_ms();

@@ -8,9 +8,10 @@
 
 use super::args::Flags;
 use crate::crypto::password::PasswordCost;
-use crate::database::{open_pager, Database};
+use crate::database::open_pager;
 use crate::error::{Error, Result};
 use crate::service::accounts;
+use crate::service::bootstrap::PreparedFirstAdmin;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -63,7 +64,7 @@ pub fn run(args: &[String]) -> Result<i32> {
     if pager.header().bootstrapped {
         return Err(Error::AlreadyBootstrapped);
     }
-    let prepared = Database::prepare_bootstrap(
+    let prepared = PreparedFirstAdmin::prepare(
         username,
         password.as_bytes(),
         PasswordCost::DEFAULT,
@@ -92,7 +93,7 @@ pub fn run(args: &[String]) -> Result<i32> {
             .and_then(|_| stdout.flush())
             .map_err(|e| Error::io("cannot write to standard output; nothing was committed", e))
     };
-    let committed = delivered.and_then(|_| Database::finish_bootstrap(pager, prepared).map(|_| ()));
+    let committed = delivered.and_then(|_| prepared.finish(pager).map(|_| ()));
     if let Err(e) = committed {
         if let Some(target) = cert_out {
             let _ = std::fs::remove_file(target);

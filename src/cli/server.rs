@@ -9,6 +9,7 @@ use crate::crypto::password::PasswordCost;
 use crate::database::{open_pager, Database};
 use crate::error::{Error, Result};
 use crate::pager::Pager;
+use crate::service::DbState;
 use std::path::{Path, PathBuf};
 
 pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-auth] [--no-auth]
@@ -46,7 +47,7 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
     crate::harden::memory::check_full_lock_possible(config.require_mlock)?;
     // The admin token is read (and an unreadable one refused) before the
     // file is opened for writing: an open rewrites the meta pages.
-    let reloadable = crate::server::reload::Reloadable::capture(&env)?;
+    let (reload, admin) = crate::config::reload::Reloadable::capture(&env)?;
     let opened = open_database(&config, &env)?;
     // Every secret the environment held has been read: wipe them now.
     drop(env);
@@ -60,7 +61,17 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
         );
         config.max_connections = fit;
     }
-    crate::server::run(config, opened, reloadable)
+    let db = match opened {
+        Opened::Unsealed(db) => DbState::Open(db),
+        Opened::Sealed(pager) if pager.header().bootstrapped => DbState::Sealed(pager),
+        Opened::Sealed(pager) => DbState::Fresh(pager),
+    };
+    crate::server::run(
+        config.daemon_settings(),
+        db,
+        admin.map(|c| c.value),
+        Box::new(reload),
+    )
 }
 
 /// `FILE.cert` beside the database (dev mode).
@@ -126,8 +137,12 @@ fn dev_bootstrap(config: &ServerConfig, pager: Pager) -> Result<Opened> {
         )));
     }
     let password = hex::encode(crate::crypto::random::array::<12>()?);
-    let (db, out) =
-        Database::bootstrap(pager, "admin", password.as_bytes(), PasswordCost::DEFAULT)?;
+    let (db, out) = crate::service::bootstrap::bootstrap(
+        pager,
+        "admin",
+        password.as_bytes(),
+        PasswordCost::DEFAULT,
+    )?;
     write_dev_certificate(&cert_path, &out.certificate_hex)?;
     eprintln!(
         "<4>red: WARNING: development mode: the certificate is stored in {} next to the database.",
@@ -168,7 +183,7 @@ fn auto_bootstrap(config: &ServerConfig, pager: Pager, user: &str, pass: &str) -
             out_path.display()
         )));
     }
-    let prepared = Database::prepare_bootstrap(
+    let prepared = crate::service::bootstrap::PreparedFirstAdmin::prepare(
         user,
         pass.as_bytes(),
         PasswordCost::DEFAULT,
@@ -176,7 +191,7 @@ fn auto_bootstrap(config: &ServerConfig, pager: Pager, user: &str, pass: &str) -
     )?;
     // The certificate reaches its file before the bootstrap is committed.
     super::bootstrap::write_certificate_file(out_path, &prepared.certificate_hex())?;
-    let (db, out) = match Database::finish_bootstrap(pager, prepared) {
+    let (db, out) = match prepared.finish(pager) {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_file(out_path);

@@ -2,4 +2,5 @@
 //! credentials and presets.
 
 pub mod credentials;
+pub mod reload;
 pub mod server;

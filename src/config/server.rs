@@ -73,14 +73,8 @@ impl Preset {
     }
 }
 
-/// How strictly fsync follows each commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsyncPolicy {
-    /// Every reply waits for the fsync of its commit (default).
-    Always,
-    /// Replies go out at once; commits are synced at least once a second.
-    EverySec,
-}
+pub use crate::server::limits::{DEFAULT_MAX_BUFFER_MEMORY, DEFAULT_MAX_CONNECTIONS};
+pub use crate::server::FsyncPolicy;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -116,13 +110,9 @@ pub struct ServerConfig {
     pub max_buffer_memory: usize,
 }
 
-/// Default of `--max-connections`.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 /// Largest accepted `--max-connections`.
 pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
 
-/// Default of `--max-buffer-memory` (256 MiB).
-pub const DEFAULT_MAX_BUFFER_MEMORY: usize = 256 * 1024 * 1024;
 /// Smallest accepted `--max-buffer-memory` (64 KiB).
 pub const MIN_MAX_BUFFER_MEMORY: usize = 64 * 1024;
 /// Largest accepted `--max-buffer-memory` (1 TiB).
@@ -157,6 +147,24 @@ fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr> {
 }
 
 impl ServerConfig {
+    /// What the daemon itself is told.
+    pub fn daemon_settings(&self) -> crate::server::Settings {
+        crate::server::Settings {
+            path: self.path.clone(),
+            http_bind: self.http_bind,
+            wire_bind: self.wire_bind,
+            fsync: self.fsync,
+            workers: self.workers,
+            require_mlock: self.require_mlock,
+            require_auth: self.require_auth,
+            min_password_len: self.min_password_len,
+            metrics_loopback: self.metrics_loopback,
+            allow_remote_bootstrap: self.allow_remote_bootstrap,
+            max_connections: self.max_connections,
+            max_buffer_memory: self.max_buffer_memory,
+        }
+    }
+
     pub fn resolve(flags: &crate::cli::args::Flags, env: &Environment) -> Result<Self> {
         let preset = Preset::from_env(env)?;
         let no_auth_env = match env.setting("REDDB_NO_AUTH") {

@@ -7,6 +7,12 @@
 //! never run after the seccomp filter is installed, and never lowers a
 //! limit.
 
+/// Default of `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
+/// Default of `--max-buffer-memory` (256 MiB).
+pub const DEFAULT_MAX_BUFFER_MEMORY: usize = 256 * 1024 * 1024;
+
 /// File descriptors kept aside for everything that is not a client
 /// connection (stdio, listeners, epoll, signal pipe, waker, the database
 /// file, worker threads, a margin).

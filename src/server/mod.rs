@@ -11,22 +11,55 @@ pub mod reload;
 pub mod wire;
 pub mod workers;
 
-use crate::cli::server::Opened;
-use crate::config::credentials::Credential;
-use crate::config::server::ServerConfig;
 use crate::error::{Error, Result};
 use crate::service::{DbState, Service, ServiceConfig};
 use crate::{log_notice, log_warn};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// How strictly fsync follows each commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Every reply waits for the fsync of its commit (default).
+    Always,
+    /// Replies go out at once; commits are synced at least once a second.
+    EverySec,
+}
+
+/// What the daemon is told by the `red server` command line and
+/// environment (resolved and checked there).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The database file (named in the start-up line; its directory takes
+    /// logical backups).
+    pub path: PathBuf,
+    pub http_bind: SocketAddr,
+    pub wire_bind: SocketAddr,
+    pub fsync: FsyncPolicy,
+    /// Argon2 worker threads; `None`: half the cores (1 to 4).
+    pub workers: Option<usize>,
+    /// Refuse to start unless all memory can be locked.
+    pub require_mlock: bool,
+    pub require_auth: bool,
+    pub min_password_len: usize,
+    pub metrics_loopback: bool,
+    pub allow_remote_bootstrap: bool,
+    pub max_connections: usize,
+    pub max_buffer_memory: usize,
+}
 
 /// Runs the daemon until it is told to stop; returns the exit code.
-/// `reloadable` is what start-up read of the credentials SIGHUP re-reads
-/// (and the admin token itself), captured before the file was opened.
+/// `admin_token` and `reload` come from start-up's read of the credentials
+/// (SIGHUP re-reads them through `reload`), made before the file was
+/// opened.
 pub fn run(
-    config: ServerConfig,
-    opened: Opened,
-    reloadable: (reload::Reloadable, Option<Credential>),
+    config: Settings,
+    db: DbState,
+    admin_token: Option<Zeroizing<String>>,
+    reload: Box<dyn reload::CredentialReload>,
 ) -> Result<i32> {
-    let (reload, admin) = reloadable;
+    let admin = admin_token;
     // Logical backups go next to the database file (the one directory the
     // service may write, e.g. StateDirectory=reddb under systemd).
     let data_dir = std::path::absolute(&config.path)
@@ -34,7 +67,7 @@ pub fn run(
         .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
     #[cfg(feature = "test-hooks")]
     let hook_dir = data_dir.clone();
-    let service = build_service(&config, opened, admin, data_dir);
+    let service = build_service(&config, db, admin, data_dir);
     let listeners = listeners::open(config.http_bind, config.wire_bind)?;
     let http = listeners.http;
     let bound = http
@@ -85,16 +118,11 @@ pub fn run(
 /// The service over the opened file, with the admin token and the backup
 /// directory; the admin credential is dropped (wiped) once handed over.
 fn build_service(
-    config: &ServerConfig,
-    opened: Opened,
-    admin: Option<Credential>,
+    config: &Settings,
+    db: DbState,
+    admin: Option<Zeroizing<String>>,
     data_dir: Option<std::path::PathBuf>,
 ) -> Service {
-    let db = match opened {
-        Opened::Unsealed(db) => DbState::Open(db),
-        Opened::Sealed(pager) if pager.header().bootstrapped => DbState::Sealed(pager),
-        Opened::Sealed(pager) => DbState::Fresh(pager),
-    };
     let mut service = Service::new(
         db,
         ServiceConfig {
@@ -120,7 +148,7 @@ fn build_service(
     {
         service.set_unseal_shares_ttl(std::time::Duration::from_millis(ms));
     }
-    service.set_admin_token(admin.as_ref().map(|c| c.value.as_str()));
+    service.set_admin_token(admin.as_ref().map(|c| c.as_str()));
     drop(admin);
     service.set_backup_dir(data_dir);
     service
@@ -129,7 +157,7 @@ fn build_service(
 /// The start-up lines: where the daemon listens, the state of the vault,
 /// the fsync policy, a missing admin token.
 fn log_listening(
-    config: &ServerConfig,
+    config: &Settings,
     service: &Service,
     bound: std::net::SocketAddr,
     wire_bound: Option<std::net::SocketAddr>,
@@ -149,9 +177,8 @@ fn log_listening(
         log_notice!(
             "wire protocol (RESP2/RESP3) on redis://{w}; fsync {}",
             match config.fsync {
-                crate::config::server::FsyncPolicy::Always =>
-                    "always (every reply after its commit is on disk)",
-                crate::config::server::FsyncPolicy::EverySec =>
+                FsyncPolicy::Always => "always (every reply after its commit is on disk)",
+                FsyncPolicy::EverySec =>
                     "everysec (replies before the flush; up to ~1 s of writes lost in a crash)",
             }
         );

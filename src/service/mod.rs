@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod bootstrap;
 pub mod error;
 pub mod keyspace;
 pub mod limiter;
@@ -737,7 +738,7 @@ impl Service {
 
     fn finish_bootstrap(
         &mut self,
-        prepared: crate::error::Result<crate::database::PreparedBootstrap>,
+        prepared: crate::error::Result<bootstrap::PreparedFirstAdmin>,
     ) -> ServiceResult<BootstrapOk> {
         let prepared = prepared.map_err(ServiceError::from)?;
         let pager = match std::mem::replace(&mut self.db, DbState::Swapping) {
@@ -751,7 +752,7 @@ impl Service {
                 ));
             }
         };
-        match Database::finish_bootstrap(*pager, prepared) {
+        match prepared.finish(*pager) {
             Ok((mut db, out)) => {
                 if let Err(e) = db.complete_first_boot() {
                     self.db = DbState::Open(Box::new(db));

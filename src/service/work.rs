@@ -4,8 +4,9 @@
 //! state; its [`JobOutput`] comes back to the loop, which resumes the
 //! request with the [`Then`] it parked.
 
+use super::bootstrap::PreparedFirstAdmin;
 use crate::crypto::password::{hash_password, verify_password, PasswordCost};
-use crate::database::{Database, PreparedBootstrap, PreparedRekey};
+use crate::database::{Database, PreparedRekey};
 use crate::error::Result;
 use crate::service::accounts::Role;
 use std::net::IpAddr;
@@ -48,7 +49,7 @@ pub enum JobOutput {
     Hashed(Result<String>),
     /// `None`: the current password did not verify (nothing was hashed).
     Rehashed(Option<Result<String>>),
-    Bootstrap(Box<Result<PreparedBootstrap>>),
+    Bootstrap(Box<Result<PreparedFirstAdmin>>),
     Rekey(Box<Result<PreparedRekey>>),
 }
 
@@ -75,7 +76,7 @@ impl Job {
                 password,
                 cost,
                 min_password_len,
-            } => JobOutput::Bootstrap(Box::new(Database::prepare_bootstrap(
+            } => JobOutput::Bootstrap(Box::new(PreparedFirstAdmin::prepare(
                 &username,
                 password.as_bytes(),
                 cost,

@@ -14,8 +14,8 @@
 //! database flushes and decides whether to compact.
 
 use super::EventLoop;
-use crate::config::server::FsyncPolicy;
 use crate::error::Result;
+use crate::server::FsyncPolicy;
 use crate::{log_error, log_info};
 use std::time::{Duration, Instant};
 

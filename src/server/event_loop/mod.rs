@@ -53,11 +53,11 @@ mod wire_conn;
 use super::http::request::Limits;
 use super::metrics::Metrics;
 use super::notify;
-use super::reload::Reloadable;
+use super::reload::CredentialReload;
 use super::wire::Shared;
 use super::workers::WorkerPool;
-use crate::config::server::FsyncPolicy;
 use crate::error::{Error, Result};
+use crate::server::FsyncPolicy;
 use crate::service::Service;
 use budget::Budget;
 use commit::Commit;
@@ -104,14 +104,14 @@ pub struct LoopLimits {
 impl Default for LoopLimits {
     fn default() -> Self {
         Self {
-            max_connections: crate::config::server::DEFAULT_MAX_CONNECTIONS,
+            max_connections: super::limits::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
             http: Limits::default(),
             max_pending_output: 4 * 1024 * 1024,
             fsync: FsyncPolicy::Always,
             metrics_loopback: false,
-            max_buffer_memory: crate::config::server::DEFAULT_MAX_BUFFER_MEMORY,
+            max_buffer_memory: super::limits::DEFAULT_MAX_BUFFER_MEMORY,
         }
     }
 }
@@ -125,7 +125,7 @@ pub struct EventLoop {
     signals: signal_hook_mio::v1_0::Signals,
     jobs: Jobs,
     service: Service,
-    reload: Reloadable,
+    reload: Box<dyn CredentialReload>,
     limits: LoopLimits,
     conns: Conns,
     /// Connections with output to write this turn (duplicates allowed).
@@ -181,7 +181,7 @@ impl EventLoop {
         http: std::net::TcpListener,
         wire_listener: Option<std::net::TcpListener>,
         service: Service,
-        reload: Reloadable,
+        reload: Box<dyn CredentialReload>,
         limits: LoopLimits,
         workers: usize,
     ) -> Result<Self> {
