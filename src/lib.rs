@@ -1,29 +1,27 @@
 //! reddb: a hardened single-host secret and auth store.
 //!
-//! The crate is the daemon and CLI behind the `red` binary. Data flows
-//! socket → protocol parser → service → store → pager; see
-//! `docs/ARCHITECTURE.md` for the map and `docs/FORMAT.md` for the file.
+//! This crate is the `red` binary's command line (`cli`) and configuration
+//! (`config`: flags, environment, credentials, presets, SIGHUP re-reads).
+//! The layers below are crates of their own — `reddb-storage`,
+//! `reddb-service`, `reddb-server`, each depending only on the ones under
+//! it — re-exported here under their module names for the integration
+//! tests, benches and fuzz targets. See `docs/ARCHITECTURE.md`.
 
 // Outside data must never reach a panic: no `unwrap`/`expect` and no
 // unchecked indexing in the library (tests may; see clippy.toml). Enforced
 // by `cargo clippy -- -D warnings` in `.ci/run`.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-pub mod backup;
 pub mod cli;
-pub mod codec;
 pub mod config;
-pub mod crypto;
-pub mod database;
-pub mod error;
-pub mod harden;
-pub mod logging;
-pub mod pager;
-pub mod server;
-pub mod service;
-pub mod small_file;
-pub mod store;
-pub mod strict_decimal;
-pub mod vault;
+
+pub use reddb_server as server;
+pub use reddb_server::harden;
+pub use reddb_service as service;
+pub use reddb_service::strict_decimal;
+pub use reddb_storage::{
+    backup, codec, crypto, database, error, logging, pager, small_file, store, vault,
+};
+pub use reddb_storage::{log_error, log_info, log_notice, log_warn};
 
 pub use error::{Error, Result};

@@ -36,7 +36,7 @@ fn code(path: &Path) -> String {
 
 #[test]
 fn every_event_loop_file_says_what_it_owns_and_must_never_do() {
-    let files = rust_files(&root().join("src/server/event_loop"));
+    let files = rust_files(&root().join("crates/server/src/event_loop"));
     assert!(files.len() >= 10, "the loop is split by concern: {files:?}");
     for f in files {
         let text = fs::read_to_string(&f).unwrap();
@@ -57,7 +57,7 @@ fn every_event_loop_file_says_what_it_owns_and_must_never_do() {
 
 #[test]
 fn work_reaches_the_pool_through_one_submit() {
-    let submits: usize = rust_files(&root().join("src/server/event_loop"))
+    let submits: usize = rust_files(&root().join("crates/server/src/event_loop"))
         .iter()
         .map(|f| code(f).matches("pool.submit(").count())
         .sum();
@@ -66,7 +66,7 @@ fn work_reaches_the_pool_through_one_submit() {
 
 #[test]
 fn the_loop_never_reaches_into_the_store() {
-    let server = root().join("src/server");
+    let server = root().join("crates/server/src");
     let loop_files = rust_files(&server.join("event_loop"));
     let top: Vec<PathBuf> = rust_files(&server)
         .into_iter()
@@ -83,11 +83,11 @@ fn the_loop_never_reaches_into_the_store() {
 
 #[test]
 fn rlimits_are_not_the_loops_business() {
-    for f in rust_files(&root().join("src/server/event_loop")) {
+    for f in rust_files(&root().join("crates/server/src/event_loop")) {
         let c = code(&f);
         assert!(
             !c.contains("rlimit") && !c.contains("RLIMIT"),
-            "{} handles rlimits (src/server/limits.rs does)",
+            "{} handles rlimits (crates/server/src/limits.rs does)",
             f.display()
         );
     }

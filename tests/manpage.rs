@@ -131,13 +131,16 @@ fn man_page_and_readme_name_every_server_flag() {
 /// (`| N | …`).
 #[test]
 fn man_page_and_operations_list_every_exit_code() {
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/error.rs"))
-        .expect("read src/error.rs");
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/storage/src/error.rs"
+    ))
+    .expect("read crates/storage/src/error.rs");
     let module = source
         .split("pub mod exit_code {")
         .nth(1)
         .and_then(|rest| rest.split("\n}").next())
-        .expect("src/error.rs has `pub mod exit_code { … }`");
+        .expect("crates/storage/src/error.rs has `pub mod exit_code { … }`");
     let codes: Vec<u32> = module
         .lines()
         .filter_map(|l| l.trim().strip_prefix("pub const "))
@@ -146,7 +149,7 @@ fn man_page_and_operations_list_every_exit_code() {
         .collect();
     assert!(
         codes.contains(&28) && codes.contains(&29) && codes.len() >= 20,
-        "found too few exit codes in src/error.rs: {codes:?}"
+        "found too few exit codes in crates/storage/src/error.rs: {codes:?}"
     );
     let page = man_page();
     let exit_status = page

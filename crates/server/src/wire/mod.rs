@@ -1,0 +1,919 @@
+//! The Redis-compatible wire protocol (RESP2/RESP3) over the encrypted
+//! keyspace.
+//!
+//! The event loop owns the sockets and one [`Session`] per wire
+//! connection; it feeds each complete command to [`Shared::handle`], which
+//! appends the encoded reply to the connection's output buffer. Like HTTP
+//! replies, those bytes leave only after the loop's store flush of that
+//! turn (group commit), so an acknowledged write is on disk.
+//!
+//! Authentication is required for every command but `AUTH`, `HELLO` and
+//! `QUIT`. `AUTH <password>` takes an API key, a session token or the admin
+//! token; `AUTH <user> <password>` (and `HELLO 3 AUTH …`) verifies a vault
+//! user's password on the worker pool ([`Step::Defer`]); the loop hands the
+//! result back to [`Shared::auth_done`]. A connection's credential is
+//! re-checked before every command (cheaply: see
+//! [`reddb_service::keyspace::Ticket`]): once its key is deleted, its user
+//! deleted or disabled, its password changed, its session ended or the
+//! admin token rotated, the connection is logged out and that command and
+//! every later one answer `-NOAUTH Authentication required.` until it
+//! authenticates again.
+//!
+//! Failed `AUTH <token>` attempts count against the peer's token throttle
+//! (see [`reddb_service::limiter`]); past its limit they are answered
+//! `-ERR too many failed authentication attempts …` instead of
+//! `-WRONGPASS`.
+//!
+//! Every command, and every `MULTI`/`EXEC` block, runs in one keyspace
+//! transaction and is staged as one store commit.
+
+pub mod commands;
+pub mod errors;
+pub mod resp;
+
+use commands::{Post, Spec, IMMEDIATE, KEYED, NOAUTH_OK, NO_MULTI};
+use errors::{auth_error_line, NOAUTH, WRONGPASS};
+use reddb_service::keyspace::{Keyspace, Ticket, Txn};
+use reddb_service::results::Finished;
+use reddb_service::work::Work;
+use reddb_service::{Kind, Principal, Service, ServiceError, ServiceResult};
+use reddb_storage::database::now_ms;
+use reddb_storage::store::State;
+use resp::{CommandParser, Limits, Reply};
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Most bytes one connection may buffer for one command once
+/// authenticated (a 16 MiB value plus its command).
+pub const MAX_QUERY: usize = 32 * 1024 * 1024;
+/// Before authentication (10 arguments of at most 16 KiB, or one inline
+/// line of at most 64 KiB, fit).
+pub const MAX_QUERY_UNAUTH: usize = 256 * 1024;
+/// Most bytes of commands queued by one `MULTI`.
+pub const MAX_MULTI_BYTES: usize = reddb_service::keyspace::MAX_TXN_BYTES;
+/// Commands slower than this go to `SLOWLOG` (Redis's default, 10 ms).
+pub const SLOWLOG_THRESHOLD: Duration = Duration::from_millis(10);
+pub const SLOWLOG_MAX: usize = 128;
+/// The Redis version this server speaks like (`INFO`, `HELLO`).
+pub const REDIS_VERSION: &str = "7.0.0";
+
+/// What the loop must do after a command.
+pub enum Step {
+    Continue,
+    /// Run this on the worker pool, then call [`Shared::auth_done`]; read
+    /// nothing more from the connection meanwhile.
+    Defer(Work),
+    /// Close once the output is written.
+    Close,
+}
+
+/// What `CLIENT LIST` shows of a connection.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub created: Instant,
+    pub last_command: Instant,
+    pub last_command_name: String,
+    pub user: String,
+    pub resp: u8,
+    /// Queued commands, -1 outside `MULTI`.
+    pub multi: i64,
+}
+
+/// One `SLOWLOG` entry. Holds the command name and its key, never values
+/// or passwords.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub unix: u64,
+    pub micros: u64,
+    pub args: Vec<Vec<u8>>,
+    pub addr: String,
+    pub name: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub connections: u64,
+    pub rejected: u64,
+    pub commands: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// State shared by every wire connection.
+pub struct Shared {
+    pub keyspace: Keyspace,
+    pub clients: BTreeMap<u64, ClientInfo>,
+    pub slowlog: VecDeque<SlowEntry>,
+    slowlog_next: u64,
+    pub stats: Stats,
+    next_id: u64,
+    started: Instant,
+    bind: SocketAddr,
+    everysec: bool,
+    max_clients: usize,
+}
+
+struct Multi {
+    queue: Vec<Vec<Vec<u8>>>,
+    bytes: usize,
+    dirty: bool,
+}
+
+/// What to answer once a deferred password check returns.
+enum Pending {
+    Auth,
+    Hello { proto: u8, name: Option<Vec<u8>> },
+}
+
+/// One wire connection.
+pub struct Session {
+    pub id: u64,
+    pub principal: Option<Principal>,
+    ticket: Option<Ticket>,
+    pub resp3: bool,
+    multi: Option<Multi>,
+    pub parser: CommandParser,
+    pending: Option<Pending>,
+    peer: SocketAddr,
+}
+
+impl Session {
+    /// Parser limits: Redis's small pre-authentication ones until `AUTH`.
+    pub fn limits(&self) -> Limits {
+        if self.principal.is_some() {
+            Limits::AUTHENTICATED
+        } else {
+            Limits::UNAUTHENTICATED
+        }
+    }
+
+    /// Most bytes the connection may buffer.
+    pub fn max_query(&self) -> usize {
+        if self.principal.is_some() {
+            MAX_QUERY
+        } else {
+            MAX_QUERY_UNAUTH
+        }
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.principal.is_some()
+    }
+}
+
+/// Encodes `r` for the session's protocol into `out`.
+fn emit(s: &Session, r: &Reply, out: &mut Vec<u8>) {
+    r.encode(s.resp3, out);
+}
+
+impl Shared {
+    pub fn new(bind: SocketAddr, everysec: bool, max_clients: usize) -> Self {
+        Self {
+            keyspace: Keyspace::new(),
+            clients: BTreeMap::new(),
+            slowlog: VecDeque::new(),
+            slowlog_next: 0,
+            stats: Stats::default(),
+            next_id: 1,
+            started: Instant::now(),
+            bind,
+            everysec,
+            max_clients,
+        }
+    }
+
+    /// A new connection from `peer`.
+    pub fn connect(&mut self, peer: SocketAddr) -> Session {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.connections += 1;
+        let now = Instant::now();
+        self.clients.insert(
+            id,
+            ClientInfo {
+                id,
+                addr: peer.to_string(),
+                laddr: self.bind.to_string(),
+                name: Vec::new(),
+                lib_name: Vec::new(),
+                lib_ver: Vec::new(),
+                created: now,
+                last_command: now,
+                last_command_name: "NULL".into(),
+                user: "(none)".into(),
+                resp: 2,
+                multi: -1,
+            },
+        );
+        Session {
+            id,
+            principal: None,
+            ticket: None,
+            resp3: false,
+            multi: None,
+            parser: CommandParser::new(),
+            pending: None,
+            peer,
+        }
+    }
+
+    pub fn disconnect(&mut self, s: &Session) {
+        self.clients.remove(&s.id);
+    }
+
+    /// A connection refused (too many clients, or shutting down).
+    pub fn rejected(&mut self) {
+        self.stats.rejected += 1;
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.stats = Stats {
+            connections: 0,
+            ..Stats::default()
+        };
+        self.slowlog.clear();
+    }
+
+    /// The read-only parameters `CONFIG GET` shows.
+    pub fn config_params(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "appendfsync",
+                if self.everysec { "everysec" } else { "always" }.into(),
+            ),
+            ("appendonly", "yes".into()),
+            ("bind", self.bind.ip().to_string()),
+            ("databases", "1".into()),
+            ("maxclients", self.max_clients.to_string()),
+            ("maxmemory", "0".into()),
+            ("maxmemory-policy", "noeviction".into()),
+            ("port", self.bind.port().to_string()),
+            ("proto-max-bulk-len", resp::MAX_BULK.to_string()),
+            ("save", String::new()),
+            (
+                "slowlog-log-slower-than",
+                SLOWLOG_THRESHOLD.as_micros().to_string(),
+            ),
+            ("slowlog-max-len", SLOWLOG_MAX.to_string()),
+            ("timeout", "0".into()),
+        ]
+    }
+
+    fn touch(&mut self, s: &Session, name: &str) {
+        if let Some(c) = self.clients.get_mut(&s.id) {
+            c.last_command = Instant::now();
+            c.last_command_name.clear();
+            c.last_command_name.push_str(name);
+            c.multi = s
+                .multi
+                .as_ref()
+                .map_or(-1, |m| i64::try_from(m.queue.len()).unwrap_or(i64::MAX));
+            c.resp = if s.resp3 { 3 } else { 2 };
+            let user = s.principal.as_ref().map_or("(none)", |p| p.name.as_str());
+            if c.user != user {
+                c.user.clear();
+                c.user.push_str(user);
+            }
+        }
+    }
+
+    /// Runs one complete command, appending its reply to `out`.
+    pub fn handle(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        args: Vec<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let Some(first) = args.first() else {
+            return Step::Continue;
+        };
+        let name = commands::lower(first);
+        self.stats.commands += 1;
+        let spec = commands::lookup(&name);
+        if !svc.is_bootstrapped() && name != "quit" {
+            // Nothing to authenticate against and no keyspace yet: every
+            // command is refused until POST /auth/bootstrap (over HTTP).
+            let e = reddb_service::ServiceError::not_bootstrapped();
+            emit(s, &Reply::err(auth_error_line(&e)), out);
+            return Step::Continue;
+        }
+        if s.principal.is_some() {
+            let live = s
+                .ticket
+                .as_mut()
+                .is_some_and(|t| svc.ticket_valid(t, now_ms()));
+            if !live {
+                reddb_storage::log_notice!(
+                    "wire client {}: its credential ended (deleted, disabled, re-passworded or expired); logged out",
+                    s.id
+                );
+                s.principal = None;
+                s.ticket = None;
+                s.multi = None;
+                self.touch(s, "auth");
+            }
+        }
+        if s.principal.is_none() && !spec.is_some_and(|sp| sp.has(NOAUTH_OK)) {
+            // Audited like any refused request; a flood of them from one
+            // peer folds into one summary event per window.
+            svc.audit(
+                reddb_service::audit::ANONYMOUS,
+                "request",
+                &format!(
+                    "wire:{}",
+                    if spec.is_some() {
+                        name.as_str()
+                    } else {
+                        "unknown"
+                    }
+                ),
+                ("unauthorized", Some("noauth")),
+                Some(s.peer.ip()),
+            );
+            emit(s, &Reply::err(NOAUTH), out);
+            return Step::Continue;
+        }
+        let Some(spec) = spec else {
+            if let Some(m) = s.multi.as_mut() {
+                m.dirty = true;
+            }
+            emit(s, &commands::unknown_command(&args), out);
+            return Step::Continue;
+        };
+        if !spec.arity_ok(args.len()) {
+            if let Some(m) = s.multi.as_mut() {
+                m.dirty = true;
+            }
+            emit(s, &commands::wrong_args(spec.name), out);
+            return Step::Continue;
+        }
+        self.touch(s, spec.name);
+        if let Some(m) = s.multi.as_mut() {
+            if !spec.has(IMMEDIATE) {
+                let size: usize = args.iter().map(|a| a.len() + 16).sum();
+                let reply = if spec.has(NO_MULTI) {
+                    m.dirty = true;
+                    Reply::err("ERR Command not allowed inside a transaction")
+                } else if m.bytes.saturating_add(size) > MAX_MULTI_BYTES {
+                    m.dirty = true;
+                    Reply::err(format!(
+                        "ERR the transaction is too large (max {MAX_MULTI_BYTES} bytes queued)"
+                    ))
+                } else {
+                    m.bytes += size;
+                    m.queue.push(args);
+                    Reply::simple("QUEUED")
+                };
+                emit(s, &reply, out);
+                return Step::Continue;
+            }
+        }
+        match spec.name {
+            "auth" => return self.auth_command(s, svc, &args, out),
+            "hello" => return self.hello_command(s, svc, &args, out),
+            "quit" => {
+                emit(s, &Reply::Ok, out);
+                return Step::Close;
+            }
+            "reset" => {
+                s.multi = None;
+                s.resp3 = false;
+                s.principal = None;
+                s.ticket = None;
+                if let Some(c) = self.clients.get_mut(&s.id) {
+                    c.name.clear();
+                }
+                self.touch(s, "reset");
+                emit(s, &Reply::simple("RESET"), out);
+            }
+            "multi" => {
+                let r = if s.multi.is_some() {
+                    Reply::err("ERR MULTI calls can not be nested")
+                } else {
+                    s.multi = Some(Multi {
+                        queue: Vec::new(),
+                        bytes: 0,
+                        dirty: false,
+                    });
+                    Reply::Ok
+                };
+                emit(s, &r, out);
+            }
+            "discard" => {
+                let r = match s.multi.take() {
+                    Some(_) => Reply::Ok,
+                    None => Reply::err("ERR DISCARD without MULTI"),
+                };
+                emit(s, &r, out);
+            }
+            "exec" => {
+                let r = match s.multi.take() {
+                    None => Reply::err("ERR EXEC without MULTI"),
+                    Some(m) if m.dirty => {
+                        Reply::err("EXECABORT Transaction discarded because of previous errors.")
+                    }
+                    Some(m) => match self.run(s, svc, &m.queue) {
+                        Ok(replies) => Reply::Array(replies),
+                        Err(e) => e,
+                    },
+                };
+                emit(s, &r, out);
+            }
+            _ => {
+                let batch = [args];
+                let r = match self.run(s, svc, &batch) {
+                    Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
+                    Err(e) => e,
+                };
+                emit(s, &r, out);
+            }
+        }
+        Step::Continue
+    }
+
+    /// Runs `cmds` in one keyspace transaction and stages it as one
+    /// commit. `Err` when the commit itself fails (nothing was applied).
+    fn run(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        cmds: &[Vec<Vec<u8>>],
+    ) -> Result<Vec<Reply>, Reply> {
+        let now = now_ms();
+        let mut post = Vec::new();
+        let mut replies = Vec::with_capacity(cmds.len());
+        let (changes, hits, misses) = {
+            let svc_ro: &Service = svc;
+            let state = svc_ro.keyspace_state().ok();
+            let mut txn = state.map(|st| Txn::new(st, now));
+            for args in cmds {
+                let name = args.first().map(|a| commands::lower(a)).unwrap_or_default();
+                let Some(spec) = commands::lookup(&name) else {
+                    replies.push(commands::unknown_command(args));
+                    continue;
+                };
+                let started = Instant::now();
+                let mut cx = commands::Ctx {
+                    txn: txn.as_mut(),
+                    state,
+                    svc: svc_ro,
+                    session: s,
+                    shared: self,
+                    post: &mut post,
+                };
+                replies.push(commands::execute(spec, args, &mut cx));
+                let took = started.elapsed();
+                if took >= SLOWLOG_THRESHOLD {
+                    self.record_slow(s, spec, args, took);
+                }
+            }
+            match txn {
+                Some(t) => {
+                    let (hits, misses) = (t.hits, t.misses);
+                    (Some(t.into_changes()), hits, misses)
+                }
+                None => (None, 0, 0),
+            }
+        };
+        self.stats.hits += hits;
+        self.stats.misses += misses;
+        if let Some(changes) = changes {
+            if let Err(e) = self.keyspace.commit(svc, changes) {
+                reddb_storage::log_error!("wire commit refused: {e}");
+                return Err(Reply::err(format!("ERR commit failed: {}", e.message)));
+            }
+        }
+        for p in post {
+            match p {
+                Post::Save => {
+                    let started = Instant::now();
+                    match svc.keyspace_save() {
+                        Ok(()) => {
+                            self.keyspace.last_save_unix = now_ms() / 1000;
+                            self.keyspace.changes_since_save = 0;
+                            reddb_storage::log_info!(
+                                "SAVE: store compacted in {} ms",
+                                started.elapsed().as_millis()
+                            );
+                        }
+                        Err(e) => {
+                            reddb_storage::log_error!("SAVE failed: {e}");
+                            if cmds.len() == 1 {
+                                return Err(Reply::err(format!("ERR {}", e.message)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(replies)
+    }
+
+    fn record_slow(&mut self, s: &Session, spec: &Spec, args: &[Vec<u8>], took: Duration) {
+        let mut shown = vec![spec.name.as_bytes().to_vec()];
+        if spec.has(KEYED) {
+            if let Some(k) = args.get(1) {
+                let mut k = k.get(..128).unwrap_or(k).to_vec();
+                if args.get(1).is_some_and(|a| a.len() > 128) {
+                    k.extend_from_slice(b"...");
+                }
+                shown.push(k);
+            }
+        }
+        let hidden = args.len().saturating_sub(shown.len());
+        if hidden > 0 {
+            shown.push(format!("... ({hidden} more arguments)").into_bytes());
+        }
+        let (addr, name) = self
+            .clients
+            .get(&s.id)
+            .map(|c| (c.addr.clone(), c.name.clone()))
+            .unwrap_or_default();
+        self.slowlog.push_back(SlowEntry {
+            id: self.slowlog_next,
+            unix: now_ms() / 1000,
+            micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            args: shown,
+            addr,
+            name,
+        });
+        self.slowlog_next += 1;
+        while self.slowlog.len() > SLOWLOG_MAX {
+            self.slowlog.pop_front();
+        }
+    }
+
+    fn authenticated(&mut self, s: &mut Session, p: Principal, t: Ticket) {
+        s.principal = Some(p);
+        s.ticket = Some(t);
+        self.touch(s, "auth");
+    }
+
+    /// Starts authentication; `Ok(None)` when it finished at once.
+    fn start_auth(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        user: Option<&[u8]>,
+        pass: &[u8],
+        then: Pending,
+    ) -> Result<Option<Work>, Reply> {
+        let pass = std::str::from_utf8(pass).map_err(|_| Reply::err(WRONGPASS))?;
+        let user = match user {
+            None => None,
+            Some(u) => Some(std::str::from_utf8(u).map_err(|_| Reply::err(WRONGPASS))?),
+        };
+        let peer = s.peer.ip();
+        if matches!(user, None | Some("default")) {
+            match svc.wire_authenticate(pass) {
+                Ok((p, t)) => {
+                    svc.audit(&p.name, "auth.token", "wire", ("ok", None), Some(peer));
+                    self.authenticated(s, p, t);
+                    return Ok(None);
+                }
+                Err(e) if e.kind != Kind::Unauthorized => {
+                    return Err(Reply::err(auth_error_line(&e)))
+                }
+                Err(_) => {}
+            }
+            let default_user = user.is_some() && matches!(svc.user("default"), Ok(Some(_)));
+            if !default_user {
+                return Err(match svc.token_failed(peer) {
+                    None => {
+                        svc.audit(
+                            reddb_service::audit::ANONYMOUS,
+                            "auth.token",
+                            "wire",
+                            ("unauthorized", Some("unauthorized")),
+                            Some(peer),
+                        );
+                        Reply::err(WRONGPASS)
+                    }
+                    Some(e) => {
+                        svc.audit(
+                            reddb_service::audit::ANONYMOUS,
+                            "auth.token",
+                            "wire",
+                            ("error", Some(e.code)),
+                            Some(peer),
+                        );
+                        Reply::err(format!("ERR {}", e.message))
+                    }
+                });
+            }
+        }
+        let user = user.unwrap_or("default");
+        match svc.begin_login(user, pass, peer, true) {
+            Ok(work) => {
+                s.pending = Some(then);
+                Ok(Some(work))
+            }
+            Err(e) => {
+                svc.audit(
+                    if reddb_service::accounts::validate_username(user).is_ok() {
+                        user
+                    } else {
+                        reddb_service::audit::ANONYMOUS
+                    },
+                    "auth.login",
+                    "wire",
+                    reddb_service::audit::outcome_of::<()>(&Err(e.clone())),
+                    Some(peer),
+                );
+                // A malformed name is a wrong name: one answer for both.
+                Err(Reply::err(if e.kind == Kind::BadRequest {
+                    WRONGPASS.to_string()
+                } else {
+                    auth_error_line(&e)
+                }))
+            }
+        }
+    }
+
+    fn auth_command(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        args: &[Vec<u8>],
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let (user, pass) = match args {
+            [_, pass] => (None, pass),
+            [_, user, pass] => (Some(user.as_slice()), pass),
+            _ => {
+                emit(s, &commands::syntax(), out);
+                return Step::Continue;
+            }
+        };
+        match self.start_auth(s, svc, user, pass, Pending::Auth) {
+            Ok(None) => emit(s, &Reply::Ok, out),
+            Ok(Some(work)) => return Step::Defer(work),
+            Err(r) => emit(s, &r, out),
+        }
+        Step::Continue
+    }
+
+    fn hello_command(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        args: &[Vec<u8>],
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let mut proto = if s.resp3 { 3 } else { 2 };
+        if let Some(v) = args.get(1) {
+            match reddb_service::strict_decimal::parse_i64(v) {
+                None => {
+                    emit(
+                        s,
+                        &Reply::err("ERR Protocol version is not an integer or out of range"),
+                        out,
+                    );
+                    return Step::Continue;
+                }
+                Some(2) => proto = 2,
+                Some(3) => proto = 3,
+                Some(_) => {
+                    emit(s, &Reply::err("NOPROTO unsupported protocol version"), out);
+                    return Step::Continue;
+                }
+            }
+        }
+        let mut auth = None;
+        let mut name = None;
+        let mut i = 2;
+        while let Some(opt) = args.get(i) {
+            let o = commands::lower(opt);
+            match (o.as_str(), args.get(i + 1), args.get(i + 2)) {
+                ("auth", Some(u), Some(p)) => {
+                    auth = Some((u.clone(), p.clone()));
+                    i += 3;
+                }
+                ("setname", Some(n), _) => {
+                    name = Some(n.clone());
+                    i += 2;
+                }
+                _ => {
+                    emit(
+                        s,
+                        &Reply::err(format!(
+                            "ERR Syntax error in HELLO option '{}'",
+                            commands::printable(opt)
+                        )),
+                        out,
+                    );
+                    return Step::Continue;
+                }
+            }
+        }
+        if let Some(n) = &name {
+            if !n.iter().all(|&c| (0x21..0x7f).contains(&c)) {
+                emit(
+                    s,
+                    &Reply::err(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    ),
+                    out,
+                );
+                return Step::Continue;
+            }
+        }
+        if let Some((u, p)) = auth {
+            let then = Pending::Hello {
+                proto,
+                name: name.clone(),
+            };
+            match self.start_auth(s, svc, Some(&u), &p, then) {
+                Ok(None) => {}
+                Ok(Some(work)) => return Step::Defer(work),
+                Err(r) => {
+                    emit(s, &r, out);
+                    return Step::Continue;
+                }
+            }
+        } else if s.principal.is_none() {
+            emit(s, &Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"), out);
+            return Step::Continue;
+        }
+        self.finish_hello(s, proto, name, out);
+        Step::Continue
+    }
+
+    fn finish_hello(
+        &mut self,
+        s: &mut Session,
+        proto: u8,
+        name: Option<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) {
+        s.resp3 = proto == 3;
+        if let Some(n) = name {
+            if let Some(c) = self.clients.get_mut(&s.id) {
+                c.name = n;
+            }
+        }
+        self.touch(s, "hello");
+        let r = Reply::Map(vec![
+            (Reply::bulk("server"), Reply::bulk("redis")),
+            (Reply::bulk("version"), Reply::bulk(REDIS_VERSION)),
+            (Reply::bulk("proto"), Reply::Int(i64::from(proto))),
+            (
+                Reply::bulk("id"),
+                Reply::Int(i64::try_from(s.id).unwrap_or(i64::MAX)),
+            ),
+            (Reply::bulk("mode"), Reply::bulk("standalone")),
+            (Reply::bulk("role"), Reply::bulk("master")),
+            (Reply::bulk("modules"), Reply::Array(Vec::new())),
+        ]);
+        emit(s, &r, out);
+    }
+
+    /// The result of a deferred password check (`AUTH user pass`).
+    pub fn auth_done(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        result: ServiceResult<Finished>,
+        out: &mut Vec<u8>,
+    ) {
+        let pending = s.pending.take().unwrap_or(Pending::Auth);
+        let outcome = result.and_then(|finished| match finished {
+            Finished::WireAuthenticated(principal) => svc.wire_user(&principal.name),
+            _ => Err(ServiceError::internal(
+                "a password check finished for another kind of request",
+            )),
+        });
+        match outcome {
+            Ok((p, t)) => {
+                self.authenticated(s, p, t);
+                match pending {
+                    Pending::Auth => emit(s, &Reply::Ok, out),
+                    Pending::Hello { proto, name } => self.finish_hello(s, proto, name, out),
+                }
+            }
+            Err(e) => emit(s, &Reply::err(auth_error_line(&e)), out),
+        }
+    }
+
+    /// The reply when the worker pool is full.
+    pub fn busy(&mut self, s: &mut Session, out: &mut Vec<u8>) {
+        s.pending = None;
+        emit(
+            s,
+            &Reply::err("BUSY too many password checks in progress; retry shortly"),
+            out,
+        );
+    }
+}
+
+/// Resident set size in bytes, from `/proc/self/statm`.
+fn rss_bytes() -> u64 {
+    // SAFETY: sysconf reads a constant; no pointers.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = u64::try_from(page).unwrap_or(4096);
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * page)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+/// `INFO [section …]`: Redis's `name:value` lines, grouped by `# Section`.
+pub fn render_info(
+    args: &[Vec<u8>],
+    shared: &Shared,
+    svc: &Service,
+    state: Option<&State>,
+) -> String {
+    let asked: Vec<String> = args.iter().skip(1).map(|a| commands::lower(a)).collect();
+    let all = asked.is_empty()
+        || asked
+            .iter()
+            .any(|a| matches!(a.as_str(), "all" | "default" | "everything"));
+    let want = |s: &str| all || asked.iter().any(|a| a == s);
+    let mut o = String::new();
+    let uptime = shared.started.elapsed().as_secs();
+    if want("server") {
+        let _ = write!(
+            o,
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nreddb_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nvault_sealed:{}\r\n\r\n",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id(),
+            shared.bind.port(),
+            uptime / 86400,
+            u8::from(svc.is_sealed()),
+        );
+    }
+    if want("clients") {
+        let _ = write!(
+            o,
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
+            shared.clients.len(),
+            shared.max_clients,
+        );
+    }
+    if want("memory") {
+        let used = state.map_or(0, |s| s.live_bytes()) as u64;
+        let rss = rss_bytes();
+        let _ = write!(
+            o,
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
+            human(used),
+            human(rss),
+        );
+    }
+    if want("persistence") {
+        let _ = write!(
+            o,
+            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n\r\n",
+            shared.keyspace.changes_since_save,
+            shared.keyspace.last_save_unix,
+            if shared.everysec { "everysec" } else { "always" },
+        );
+    }
+    if want("stats") {
+        let st = &shared.stats;
+        let _ = write!(
+            o,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\r\n",
+            st.connections, st.commands, st.rejected, st.hits, st.misses,
+        );
+    }
+    if want("keyspace") {
+        o.push_str("# Keyspace\r\n");
+        if let Some(state) = state {
+            let t = Txn::new(state, now_ms());
+            let (keys, expires) = t.key_counts();
+            if keys > 0 {
+                let _ = write!(o, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+            }
+        }
+        o.push_str("\r\n");
+    }
+    while o.ends_with("\r\n\r\n") {
+        o.truncate(o.len() - 2);
+    }
+    o
+}

@@ -1,0 +1,1039 @@
+//! RESP2/RESP3 codec. Pure and total: bytes in, a value or a command, "need
+//! more bytes" (`Ok(None)`), or a typed [`ProtocolError`]; never a panic.
+//!
+//! Two parsers:
+//!
+//! - [`CommandParser`]: what a server reads from a client, exactly as Redis
+//!   reads it: a multibulk array of bulk strings (`*N\r\n$L\r\n…\r\n`) or an
+//!   inline command line (`SET k v\n`, with Redis's quoting rules). It
+//!   resumes: an incomplete command keeps where its arguments lie, the
+//!   length of the bulk being awaited and how far the current line (inline
+//!   command, `*N` or `$N` header) has been searched for its end, so a
+//!   command that trickles in one byte per read costs linear time in all.
+//! - [`parse_value`]: any RESP2/RESP3 value (what a client reads from a
+//!   server), with a nesting limit; used by tests and the fuzz target.
+//!
+//! Every length is checked against [`Limits`] and against the bytes present
+//! before anything is allocated for it: a `$16777216` header costs nothing
+//! until those bytes have arrived, and an `*1000000` header does not
+//! reserve a million slots.
+//!
+//! [`Reply`] is the encoder: one tree per reply, written as RESP2 or RESP3.
+
+use std::fmt;
+
+/// Redis's limit on the digits line of `*N` / `$N` headers (and inline
+/// commands): 64 KiB without a line end is an error, not a wait.
+pub const MAX_LINE: usize = 64 * 1024;
+/// Largest bulk string accepted (Redis: 512 MiB; here 16 MiB, the store's
+/// value limit).
+pub const MAX_BULK: usize = 16 * 1024 * 1024;
+/// Most arguments in one command (Redis's limit).
+pub const MAX_ARGS: usize = 1024 * 1024;
+/// Before authentication (Redis 7 does the same): at most this many
+/// arguments …
+pub const UNAUTH_MAX_ARGS: usize = 10;
+/// … of at most this many bytes each.
+pub const UNAUTH_MAX_BULK: usize = 16 * 1024;
+/// Deepest nesting [`parse_value`] follows.
+pub const MAX_DEPTH: usize = 32;
+
+/// Size limits applied while parsing a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_args: usize,
+    pub max_bulk: usize,
+    /// Whether the limits are the pre-authentication ones (changes the
+    /// error text, as in Redis).
+    pub unauthenticated: bool,
+}
+
+impl Limits {
+    pub const AUTHENTICATED: Limits = Limits {
+        max_args: MAX_ARGS,
+        max_bulk: MAX_BULK,
+        unauthenticated: false,
+    };
+    pub const UNAUTHENTICATED: Limits = Limits {
+        max_args: UNAUTH_MAX_ARGS,
+        max_bulk: UNAUTH_MAX_BULK,
+        unauthenticated: true,
+    };
+}
+
+/// A malformed request. The server answers `-ERR Protocol error: …` and
+/// closes the connection, as Redis does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    InvalidMultibulkLength,
+    InvalidBulkLength,
+    UnauthenticatedMultibulkLength,
+    UnauthenticatedBulkLength,
+    /// An array element is not a bulk string (nested arrays, integers …).
+    ExpectedBulk(u8),
+    /// A bulk string is not followed by `\r\n`.
+    ExpectedCrlf,
+    TooBigMultibulkCount,
+    TooBigBulkCount,
+    TooBigInline,
+    UnbalancedQuotes,
+    /// Reply parsing only: an unknown type byte.
+    UnknownType(u8),
+    /// Reply parsing only: a malformed line (integer, double, boolean …).
+    InvalidLine,
+    /// Reply parsing only: nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
+            ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
+            ProtocolError::ExpectedBulk(b) => {
+                if b.is_ascii_graphic() {
+                    write!(f, "expected '$', got '{}'", char::from(*b))
+                } else {
+                    write!(f, "expected '$', got byte 0x{b:02x}")
+                }
+            }
+            ProtocolError::ExpectedCrlf => f.write_str("expected CRLF after bulk string"),
+            ProtocolError::TooBigMultibulkCount => f.write_str("too big mbulk count string"),
+            ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
+            ProtocolError::TooBigInline => f.write_str("too big inline request"),
+            ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
+            ProtocolError::UnknownType(b) => write!(f, "unknown type byte 0x{b:02x}"),
+            ProtocolError::InvalidLine => f.write_str("invalid line"),
+            ProtocolError::TooDeep => f.write_str("nested too deep"),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+use reddb_service::strict_decimal::parse_i64;
+
+/// A complete command's arguments and the bytes it used.
+pub type Parsed = (Vec<Vec<u8>>, usize);
+
+/// A resumable command parser (one per connection).
+///
+/// Feed it the connection's unconsumed bytes starting at the current
+/// command; it returns `Ok(Some((args, used)))` for a complete command
+/// (`args` may be empty: Redis ignores `*0`, `*-1` and blank inline lines,
+/// and so must the caller), `Ok(None)` when more bytes are needed (it keeps
+/// its progress), or an error. The caller must only append to the bytes
+/// between calls until a command completes, then drop `used` bytes.
+///
+/// Every byte is examined a bounded number of times however the command is
+/// split into reads: a line's end is searched for from where the last
+/// search stopped (one byte back when that byte is a CR), a `$N` header is
+/// read once and its bulk awaited in O(1) per call, and finished arguments
+/// are kept as positions, copied out once when the command completes.
+#[derive(Debug, Default, Clone)]
+pub struct CommandParser {
+    /// Where the finished arguments of the multibulk lie in the input.
+    args: Vec<(usize, usize)>,
+    /// Its announced count (0: no multibulk in progress).
+    expected: usize,
+    /// Bytes of the current command already consumed.
+    pos: usize,
+    /// The length announced by the `$N` header just read; its bulk (at
+    /// `pos`) is awaited.
+    bulk: Option<usize>,
+    /// Where the search for the end of the line being read resumes (0: at
+    /// the line's start).
+    scan: usize,
+    /// Bytes examined since the parser was made (a measure of work, for
+    /// tests and benchmarks).
+    examined: u64,
+}
+
+impl CommandParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets a partially parsed command.
+    pub fn reset(&mut self) {
+        let examined = self.examined;
+        *self = Self {
+            examined,
+            ..Self::default()
+        };
+    }
+
+    /// Bytes of the current, incomplete command parsed so far.
+    pub fn in_progress(&self) -> bool {
+        self.expected > 0 || self.pos > 0 || self.scan > 0
+    }
+
+    /// Bytes examined (searched for a line end) since the parser was made.
+    pub fn examined(&self) -> u64 {
+        self.examined
+    }
+
+    /// Bytes this parser holds besides the caller's buffer (the positions
+    /// of finished arguments), for memory accounting.
+    pub fn held_bytes(&self) -> usize {
+        self.args
+            .capacity()
+            .saturating_mul(std::mem::size_of::<(usize, usize)>())
+    }
+
+    pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
+        let r = self.parse_inner(buf, limits);
+        if r.is_err() {
+            self.reset();
+        }
+        r
+    }
+
+    fn parse_inner(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<Parsed>, ProtocolError> {
+        if self.expected == 0 {
+            match buf.first() {
+                None => return Ok(None),
+                Some(b'*') => {}
+                Some(_) => return self.inline(buf),
+            }
+            let Some((digits, next)) = self.line(buf, 0, ProtocolError::TooBigMultibulkCount)?
+            else {
+                return Ok(None);
+            };
+            let n = parse_i64(digits).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            if n <= 0 {
+                self.reset();
+                return Ok(Some((Vec::new(), next)));
+            }
+            let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
+            if n > MAX_ARGS {
+                return Err(ProtocolError::InvalidMultibulkLength);
+            }
+            if n > limits.max_args {
+                return Err(if limits.unauthenticated {
+                    ProtocolError::UnauthenticatedMultibulkLength
+                } else {
+                    ProtocolError::InvalidMultibulkLength
+                });
+            }
+            self.expected = n;
+            self.pos = next;
+            self.args = Vec::new();
+        }
+        while self.args.len() < self.expected {
+            let len = match self.bulk {
+                Some(len) => len,
+                None => {
+                    let pos = self.pos;
+                    let Some(&first) = buf.get(pos) else {
+                        return Ok(None);
+                    };
+                    if first != b'$' {
+                        return Err(ProtocolError::ExpectedBulk(first));
+                    }
+                    let Some((digits, start)) =
+                        self.line(buf, pos, ProtocolError::TooBigBulkCount)?
+                    else {
+                        return Ok(None);
+                    };
+                    let len = parse_i64(digits).ok_or(ProtocolError::InvalidBulkLength)?;
+                    let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
+                    if len > MAX_BULK {
+                        return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    if len > limits.max_bulk {
+                        return Err(if limits.unauthenticated {
+                            ProtocolError::UnauthenticatedBulkLength
+                        } else {
+                            ProtocolError::InvalidBulkLength
+                        });
+                    }
+                    self.pos = start;
+                    self.bulk = Some(len);
+                    len
+                }
+            };
+            let start = self.pos;
+            let end = start.saturating_add(len);
+            let Some(terminator) = buf.get(end..end.saturating_add(2)) else {
+                return Ok(None);
+            };
+            if terminator != b"\r\n" {
+                return Err(ProtocolError::ExpectedCrlf);
+            }
+            self.args.push((start, end));
+            self.pos = end + 2;
+            self.bulk = None;
+        }
+        let used = self.pos;
+        let args = self
+            .args
+            .iter()
+            .map(|&(s, e)| buf.get(s..e).unwrap_or(&[]).to_vec())
+            .collect();
+        self.reset();
+        Ok(Some((args, used)))
+    }
+
+    /// A `<prefix><digits>\r\n` header line at `pos`: `Ok(None)` while
+    /// incomplete (the search resumes where it stopped). Returns the integer
+    /// text and the position after the line end.
+    fn line<'b>(
+        &mut self,
+        buf: &'b [u8],
+        pos: usize,
+        too_big: ProtocolError,
+    ) -> Result<Option<(&'b [u8], usize)>, ProtocolError> {
+        let from = self.scan.max(pos + 1);
+        let hay = buf.get(from..).unwrap_or(&[]);
+        match find_crlf(hay) {
+            Some(p) => {
+                self.examined += (p + 2) as u64;
+                self.scan = 0;
+                let end = from + p;
+                Ok(Some((buf.get(pos + 1..end).unwrap_or(&[]), end + 2)))
+            }
+            None => {
+                self.examined += hay.len() as u64;
+                // Resume at a trailing CR: its LF may be next.
+                self.scan = if hay.last() == Some(&b'\r') {
+                    buf.len() - 1
+                } else {
+                    buf.len()
+                }
+                .max(pos + 1);
+                if buf.len().saturating_sub(pos) > MAX_LINE {
+                    Err(too_big)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// An inline command: one line up to `\n` (a `\r` before it is
+    /// dropped), at most [`MAX_LINE`] bytes.
+    fn inline(&mut self, buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
+        let window = buf.get(..MAX_LINE + 1).unwrap_or(buf);
+        let from = self.scan.min(window.len());
+        let hay = window.get(from..).unwrap_or(&[]);
+        let Some(p) = hay.iter().position(|&b| b == b'\n') else {
+            self.examined += hay.len() as u64;
+            self.scan = window.len();
+            return if buf.len() > MAX_LINE {
+                Err(ProtocolError::TooBigInline)
+            } else {
+                Ok(None)
+            };
+        };
+        self.examined += (p + 1) as u64;
+        let nl = from + p;
+        let mut line = buf.get(..nl).unwrap_or(&[]);
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        let args = split_args(line).ok_or(ProtocolError::UnbalancedQuotes)?;
+        self.reset();
+        Ok(Some((args, nl + 1)))
+    }
+}
+
+/// Position of the first `\r\n` in `hay`.
+fn find_crlf(hay: &[u8]) -> Option<usize> {
+    hay.windows(2).position(|w| w == b"\r\n")
+}
+
+/// A `<prefix><digits>\r\n` header at `pos` (no saved progress; replies).
+/// `Ok(None)` while incomplete. Returns the integer text and the position
+/// after the line end.
+fn header_line(
+    buf: &[u8],
+    pos: usize,
+    too_big: ProtocolError,
+) -> Result<Option<(&[u8], usize)>, ProtocolError> {
+    let from = pos + 1;
+    match buf.get(from..).and_then(find_crlf) {
+        Some(p) => Ok(Some((buf.get(from..from + p).unwrap_or(&[]), from + p + 2))),
+        None if buf.len().saturating_sub(pos) > MAX_LINE => Err(too_big),
+        None => Ok(None),
+    }
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Redis's `sdssplitargs`: words separated by blanks; `"…"` with `\n \r \t
+/// \b \a \\ \" \xHH` escapes; `'…'` with `\'`. A closing quote must be
+/// followed by a blank or the end. `None` on unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    let at = |i: usize| line.get(i).copied();
+    loop {
+        while at(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let Some(_) = at(i) else {
+            return Some(args);
+        };
+        let mut cur = Vec::new();
+        let mut in_dq = false;
+        let mut in_sq = false;
+        loop {
+            if in_dq {
+                match at(i) {
+                    None => return None,
+                    Some(b'\\') => {
+                        let hx = (at(i + 1), at(i + 2), at(i + 3));
+                        if let (Some(b'x'), Some(h), Some(l)) = hx {
+                            if let (Some(h), Some(l)) = (hex_digit(h), hex_digit(l)) {
+                                cur.push(h * 16 + l);
+                                i += 4;
+                                continue;
+                            }
+                        }
+                        match at(i + 1) {
+                            None => return None,
+                            Some(c) => {
+                                cur.push(match c {
+                                    b'n' => b'\n',
+                                    b'r' => b'\r',
+                                    b't' => b'\t',
+                                    b'b' => 8,
+                                    b'a' => 7,
+                                    other => other,
+                                });
+                                i += 2;
+                            }
+                        }
+                    }
+                    Some(b'"') => {
+                        if at(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    Some(c) => {
+                        cur.push(c);
+                        i += 1;
+                    }
+                }
+            } else if in_sq {
+                match at(i) {
+                    None => return None,
+                    Some(b'\\') if at(i + 1) == Some(b'\'') => {
+                        cur.push(b'\'');
+                        i += 2;
+                    }
+                    Some(b'\'') => {
+                        if at(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    Some(c) => {
+                        cur.push(c);
+                        i += 1;
+                    }
+                }
+            } else {
+                match at(i) {
+                    None => break,
+                    Some(b) if b.is_ascii_whitespace() => break,
+                    Some(b'"') => {
+                        in_dq = true;
+                        i += 1;
+                    }
+                    Some(b'\'') => {
+                        in_sq = true;
+                        i += 1;
+                    }
+                    Some(c) => {
+                        cur.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        }
+        args.push(cur);
+    }
+}
+
+/// A parsed RESP2/RESP3 value (what a server sends).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Simple(Vec<u8>),
+    Error(Vec<u8>),
+    Integer(i64),
+    Bulk(Vec<u8>),
+    /// `$-1`, `*-1` or `_`.
+    Null,
+    Array(Vec<Value>),
+    Map(Vec<(Value, Value)>),
+    Set(Vec<Value>),
+    Push(Vec<Value>),
+    Attribute(Vec<(Value, Value)>),
+    Boolean(bool),
+    /// The text of a `,` double (kept as text: `inf`, `nan` …).
+    Double(Vec<u8>),
+    BigNumber(Vec<u8>),
+    BulkError(Vec<u8>),
+    /// `=` verbatim string: format (3 bytes) and text.
+    Verbatim(Vec<u8>, Vec<u8>),
+}
+
+impl Value {
+    /// The text of a simple string, bulk string or verbatim string.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Simple(b) | Value::Bulk(b) | Value::Verbatim(_, b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Parses one value from the front of `buf`: `Ok(Some((value, used)))`,
+/// `Ok(None)` when incomplete, or an error. Aggregates hold at most
+/// [`MAX_ARGS`] elements, bulk strings at most [`MAX_BULK`] bytes, nesting
+/// at most [`MAX_DEPTH`] levels.
+pub fn parse_value(buf: &[u8]) -> Result<Option<(Value, usize)>, ProtocolError> {
+    parse_value_at(buf, 0, 0)
+}
+
+fn parse_value_at(
+    buf: &[u8],
+    pos: usize,
+    depth: usize,
+) -> Result<Option<(Value, usize)>, ProtocolError> {
+    if depth > MAX_DEPTH {
+        return Err(ProtocolError::TooDeep);
+    }
+    let Some(&kind) = buf.get(pos) else {
+        return Ok(None);
+    };
+    let Some((line, next)) = header_line(buf, pos, ProtocolError::InvalidLine)? else {
+        return Ok(None);
+    };
+    let text = |v: &[u8]| -> Result<(), ProtocolError> {
+        if v.contains(&b'\r') || v.contains(&b'\n') {
+            Err(ProtocolError::InvalidLine)
+        } else {
+            Ok(())
+        }
+    };
+    let blob = |line: &[u8]| -> Result<Option<(Vec<u8>, usize)>, ProtocolError> {
+        let len = parse_i64(line).ok_or(ProtocolError::InvalidBulkLength)?;
+        let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
+        if len > MAX_BULK {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
+        let end = next + len;
+        let Some(term) = buf.get(end..end + 2) else {
+            return Ok(None);
+        };
+        if term != b"\r\n" {
+            return Err(ProtocolError::ExpectedCrlf);
+        }
+        Ok(Some((buf.get(next..end).unwrap_or(&[]).to_vec(), end + 2)))
+    };
+    let count = |line: &[u8]| -> Result<Option<usize>, ProtocolError> {
+        let n = parse_i64(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
+        if n == -1 {
+            return Ok(None);
+        }
+        let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
+        if n > MAX_ARGS {
+            return Err(ProtocolError::InvalidMultibulkLength);
+        }
+        Ok(Some(n))
+    };
+    let v = match kind {
+        b'+' => {
+            text(line)?;
+            Value::Simple(line.to_vec())
+        }
+        b'-' => {
+            text(line)?;
+            Value::Error(line.to_vec())
+        }
+        b':' => Value::Integer(parse_i64(line).ok_or(ProtocolError::InvalidLine)?),
+        b'_' if line.is_empty() => Value::Null,
+        b'_' => return Err(ProtocolError::InvalidLine),
+        b'#' => match line {
+            b"t" => Value::Boolean(true),
+            b"f" => Value::Boolean(false),
+            _ => return Err(ProtocolError::InvalidLine),
+        },
+        b',' | b'(' => {
+            let ok = !line.is_empty()
+                && line
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'));
+            if !ok {
+                return Err(ProtocolError::InvalidLine);
+            }
+            if kind == b',' {
+                Value::Double(line.to_vec())
+            } else {
+                Value::BigNumber(line.to_vec())
+            }
+        }
+        b'$' if line == b"-1" => Value::Null,
+        b'$' | b'!' | b'=' => {
+            let Some((data, end)) = blob(line)? else {
+                return Ok(None);
+            };
+            let v = match kind {
+                b'$' => Value::Bulk(data),
+                b'!' => Value::BulkError(data),
+                _ => {
+                    if data.get(3) != Some(&b':') {
+                        return Err(ProtocolError::InvalidLine);
+                    }
+                    let fmt = data.get(..3).unwrap_or(&[]).to_vec();
+                    Value::Verbatim(fmt, data.get(4..).unwrap_or(&[]).to_vec())
+                }
+            };
+            return Ok(Some((v, end)));
+        }
+        b'*' | b'~' | b'>' => {
+            let Some(n) = count(line)? else {
+                return Ok(Some((Value::Null, next)));
+            };
+            let mut items = Vec::new();
+            let mut p = next;
+            for _ in 0..n {
+                let Some((v, used)) = parse_value_at(buf, p, depth + 1)? else {
+                    return Ok(None);
+                };
+                items.push(v);
+                p = used;
+            }
+            let v = match kind {
+                b'*' => Value::Array(items),
+                b'~' => Value::Set(items),
+                _ => Value::Push(items),
+            };
+            return Ok(Some((v, p)));
+        }
+        b'%' | b'|' => {
+            let Some(n) = count(line)? else {
+                return Err(ProtocolError::InvalidMultibulkLength);
+            };
+            let mut pairs = Vec::new();
+            let mut p = next;
+            for _ in 0..n {
+                let Some((k, used)) = parse_value_at(buf, p, depth + 1)? else {
+                    return Ok(None);
+                };
+                let Some((v, used)) = parse_value_at(buf, used, depth + 1)? else {
+                    return Ok(None);
+                };
+                pairs.push((k, v));
+                p = used;
+            }
+            let v = if kind == b'%' {
+                Value::Map(pairs)
+            } else {
+                Value::Attribute(pairs)
+            };
+            return Ok(Some((v, p)));
+        }
+        other => return Err(ProtocolError::UnknownType(other)),
+    };
+    Ok(Some((v, next)))
+}
+
+/// A reply, encoded as RESP2 or RESP3 by [`Reply::encode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK`
+    Ok,
+    Simple(String),
+    /// An error line without the leading `-`, e.g. `ERR syntax error`.
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    /// A missing value: `$-1` (RESP2) or `_` (RESP3).
+    Nil,
+    /// A missing aggregate: `*-1` (RESP2) or `_` (RESP3).
+    NilArray,
+    Array(Vec<Reply>),
+    /// A map (RESP3); a flat key/value array in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set (RESP3); an array in RESP2.
+    Set(Vec<Reply>),
+    /// `#t`/`#f` (RESP3); `:1`/`:0` in RESP2.
+    Bool(bool),
+}
+
+impl Reply {
+    pub fn err(msg: impl Into<String>) -> Reply {
+        Reply::Error(msg.into())
+    }
+
+    pub fn bulk(b: impl Into<Vec<u8>>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+
+    pub fn simple(s: impl Into<String>) -> Reply {
+        Reply::Simple(s.into())
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends the encoding to `out`.
+    pub fn encode(&self, resp3: bool, out: &mut Vec<u8>) {
+        match self {
+            Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
+            Reply::Simple(s) => line(out, b'+', s.as_bytes()),
+            Reply::Error(s) => line(out, b'-', s.as_bytes()),
+            Reply::Int(i) => {
+                out.push(b':');
+                out.extend_from_slice(i.to_string().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Bulk(b) => {
+                header(out, b'$', b.len());
+                out.extend_from_slice(b);
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
+            Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
+            Reply::NilArray if resp3 => out.extend_from_slice(b"_\r\n"),
+            Reply::NilArray => out.extend_from_slice(b"*-1\r\n"),
+            Reply::Array(items) => {
+                header(out, b'*', items.len());
+                for i in items {
+                    i.encode(resp3, out);
+                }
+            }
+            Reply::Set(items) => {
+                header(out, if resp3 { b'~' } else { b'*' }, items.len());
+                for i in items {
+                    i.encode(resp3, out);
+                }
+            }
+            Reply::Map(pairs) => {
+                if resp3 {
+                    header(out, b'%', pairs.len());
+                } else {
+                    header(out, b'*', pairs.len() * 2);
+                }
+                for (k, v) in pairs {
+                    k.encode(resp3, out);
+                    v.encode(resp3, out);
+                }
+            }
+            Reply::Bool(b) if resp3 => {
+                out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
+            }
+            Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+        }
+    }
+}
+
+fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    out.push(kind);
+    out.extend_from_slice(n.to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A simple string or error line; CR and LF (which would end the line
+/// early and let a client inject replies) become spaces.
+fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
+    out.push(kind);
+    out.extend(text.iter().map(|&b| match b {
+        b'\r' | b'\n' => b' ',
+        other => other,
+    }));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Encodes a command as a multibulk array (the client side; tests).
+pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = Vec::new();
+    header(&mut out, b'*', args.len());
+    for a in args {
+        let a = a.as_ref();
+        header(&mut out, b'$', a.len());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The codec is pure syntax: it knows nothing of the service.
+    #[test]
+    fn the_codec_does_not_reach_into_the_service() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/wire/resp.rs");
+        let code = std::fs::read_to_string(path).unwrap();
+        let needle = ["crate::", "service"].concat();
+        assert!(!code.contains(&needle), "{path} uses the service");
+    }
+
+    fn cmd(buf: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
+        CommandParser::new().parse(buf, &Limits::AUTHENTICATED)
+    }
+
+    fn strs(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    /// Feeds `bytes` one more byte per call, as a client writing one byte
+    /// at a time would; returns the last result and the work done.
+    fn dribble(bytes: &[u8], limits: &Limits) -> (Result<Option<Parsed>, ProtocolError>, u64) {
+        let mut p = CommandParser::new();
+        for cut in 1..bytes.len() {
+            match p.parse(&bytes[..cut], limits) {
+                Ok(None) => {}
+                other => return (other, p.examined()),
+            }
+        }
+        let r = p.parse(bytes, limits);
+        (r, p.examined())
+    }
+
+    #[test]
+    fn dribbled_lines_are_scanned_in_linear_time() {
+        // The longest inline command, before AUTH, one byte per read: before
+        // the parser kept its progress, every read searched the line from
+        // its first byte (2,147,516,416 bytes examined for these 65,536).
+        let mut inline = b"ECHO ".to_vec();
+        inline.resize(MAX_LINE - 2, b'x');
+        inline.extend_from_slice(b"\r\n");
+        let (r, work) = dribble(&inline, &Limits::UNAUTHENTICATED);
+        let (args, used) = r.unwrap().unwrap();
+        assert_eq!((args.len(), used), (2, inline.len()));
+        assert!(
+            work <= 2 * inline.len() as u64,
+            "inline: {work} bytes examined for {}",
+            inline.len()
+        );
+        // One byte more is refused, in linear time too.
+        let mut over = inline.clone();
+        over.insert(0, b' ');
+        over.insert(0, b' ');
+        let (r, work) = dribble(&over, &Limits::UNAUTHENTICATED);
+        assert_eq!(r, Err(ProtocolError::TooBigInline));
+        assert!(work <= 2 * over.len() as u64, "{work}");
+        // A multibulk command with a large bulk: header lines are read once,
+        // the bulk is awaited without being looked at.
+        let big = vec![b'v'; 100_000];
+        let cmd = encode_command(&[&b"SET"[..], b"k", &big]);
+        let (r, work) = dribble(&cmd, &Limits::AUTHENTICATED);
+        assert_eq!(
+            r,
+            Ok(Some((vec![b"SET".to_vec(), b"k".to_vec(), big], cmd.len())))
+        );
+        assert!(
+            work <= 64,
+            "multibulk: {work} bytes examined for {}",
+            cmd.len()
+        );
+        // `*N` and `$N` lines that never end: refused past 64 KiB, linearly.
+        for (prefix, err) in [
+            (&b"*"[..], ProtocolError::TooBigMultibulkCount),
+            (b"*1\r\n$", ProtocolError::TooBigBulkCount),
+        ] {
+            let mut line = prefix.to_vec();
+            line.resize(MAX_LINE + 8, b'1');
+            let (r, work) = dribble(&line, &Limits::UNAUTHENTICATED);
+            assert_eq!(r, Err(err));
+            assert!(work <= 2 * line.len() as u64, "{work}");
+        }
+        // A CRLF split across reads is still found.
+        let mut p = CommandParser::new();
+        assert_eq!(p.parse(b"*1\r", &Limits::AUTHENTICATED), Ok(None));
+        assert_eq!(p.parse(b"*1\r\n$4\r", &Limits::AUTHENTICATED), Ok(None));
+        assert_eq!(
+            p.parse(b"*1\r\n$4\r\nPING\r\n", &Limits::AUTHENTICATED),
+            Ok(Some((strs(&["PING"]), 14)))
+        );
+        assert!(!p.in_progress());
+    }
+
+    #[test]
+    fn multibulk() {
+        let buf = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nrest";
+        assert_eq!(cmd(buf), Ok(Some((strs(&["GET", "k"]), buf.len() - 4))));
+        for cut in 0..buf.len() - 4 {
+            assert_eq!(cmd(&buf[..cut]), Ok(None), "cut {cut}");
+        }
+        assert_eq!(cmd(b"*0\r\n"), Ok(Some((vec![], 4))));
+        assert_eq!(cmd(b"*-1\r\n"), Ok(Some((vec![], 5))));
+        assert_eq!(cmd(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(cmd(b"*1\r\n*1\r\n"), Err(ProtocolError::ExpectedBulk(b'*')));
+        assert_eq!(
+            cmd(b"*1\r\n$1\r\nabc\r\n"),
+            Err(ProtocolError::ExpectedCrlf)
+        );
+        assert_eq!(cmd(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(
+            cmd(b"*1048577\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            cmd(b"*1\r\n$16777217\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        // A huge announced length costs nothing until the bytes arrive.
+        assert_eq!(cmd(b"*1000000\r\n$16777216\r\nab"), Ok(None));
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let l = Limits::UNAUTHENTICATED;
+        let mut p = CommandParser::new();
+        assert_eq!(
+            p.parse(b"*11\r\n", &l),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(
+            p.parse(b"*1\r\n$16385\r\n", &l),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+    }
+
+    #[test]
+    fn resumes() {
+        let buf = encode_command(&["SET", "key", "value"]);
+        let mut p = CommandParser::new();
+        for cut in 0..buf.len() {
+            assert_eq!(p.parse(&buf[..cut], &Limits::AUTHENTICATED), Ok(None));
+        }
+        assert_eq!(
+            p.parse(&buf, &Limits::AUTHENTICATED),
+            Ok(Some((strs(&["SET", "key", "value"]), buf.len())))
+        );
+        assert!(!p.in_progress());
+    }
+
+    #[test]
+    fn inline() {
+        let line = b"SET k \"a b\\x41\\n\" 'it\\'s'\r\n";
+        assert_eq!(
+            cmd(line),
+            Ok(Some((
+                vec![
+                    b"SET".to_vec(),
+                    b"k".to_vec(),
+                    b"a bA\n".to_vec(),
+                    b"it's".to_vec()
+                ],
+                line.len()
+            )))
+        );
+        assert_eq!(cmd(b"PING\n"), Ok(Some((strs(&["PING"]), 5))));
+        assert_eq!(cmd(b"\r\n"), Ok(Some((vec![], 2))));
+        assert_eq!(cmd(b"PING"), Ok(None));
+        assert_eq!(cmd(b"GET \"k\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(cmd(b"GET \"k\"x\n"), Err(ProtocolError::UnbalancedQuotes));
+        let long = vec![b'a'; MAX_LINE + 1];
+        assert_eq!(cmd(&long), Err(ProtocolError::TooBigInline));
+    }
+
+    #[test]
+    fn values() {
+        let buf = b"%2\r\n+a\r\n:1\r\n$1\r\nb\r\n*2\r\n_\r\n#t\r\n";
+        let (v, used) = parse_value(buf).unwrap().unwrap();
+        assert_eq!(used, buf.len());
+        assert_eq!(
+            v,
+            Value::Map(vec![
+                (Value::Simple(b"a".to_vec()), Value::Integer(1)),
+                (
+                    Value::Bulk(b"b".to_vec()),
+                    Value::Array(vec![Value::Null, Value::Boolean(true)])
+                ),
+            ])
+        );
+        let deep = "*1\r\n".repeat(MAX_DEPTH + 2);
+        assert_eq!(parse_value(deep.as_bytes()), Err(ProtocolError::TooDeep));
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let r = Reply::Map(vec![(
+            Reply::bulk("k"),
+            Reply::Array(vec![Reply::Nil, Reply::Int(-3), Reply::Bool(true)]),
+        )]);
+        let mut out = Vec::new();
+        r.encode(false, &mut out);
+        assert_eq!(out, b"*2\r\n$1\r\nk\r\n*3\r\n$-1\r\n:-3\r\n:1\r\n");
+        out.clear();
+        r.encode(true, &mut out);
+        assert_eq!(out, b"%1\r\n$1\r\nk\r\n*3\r\n_\r\n:-3\r\n#t\r\n");
+        out.clear();
+        Reply::err("ERR a\r\nb").encode(false, &mut out);
+        assert_eq!(out, b"-ERR a  b\r\n");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = cmd(&bytes);
+            let _ = CommandParser::new().parse(&bytes, &Limits::UNAUTHENTICATED);
+            let _ = parse_value(&bytes);
+        }
+
+        #[test]
+        fn commands_round_trip(args in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 1..8)) {
+            let buf = encode_command(&args);
+            prop_assert_eq!(cmd(&buf), Ok(Some((args.clone(), buf.len()))));
+            let mut p = CommandParser::new();
+            for cut in 0..buf.len() {
+                prop_assert_eq!(p.parse(&buf[..cut], &Limits::AUTHENTICATED), Ok(None));
+            }
+            prop_assert_eq!(p.parse(&buf, &Limits::AUTHENTICATED), Ok(Some((args, buf.len()))));
+        }
+
+        #[test]
+        fn split_reads_parse_like_one_read(
+            bytes in prop::collection::vec(
+                prop::sample::select(vec![b'*', b'$', b'\r', b'\n', b'1', b'3', b'0', b'-', b'a', b' ', b'"']),
+                0..80,
+            ),
+            cuts in prop::collection::vec(0usize..80, 0..6),
+            unauth in any::<bool>(),
+        ) {
+            let limits = if unauth { Limits::UNAUTHENTICATED } else { Limits::AUTHENTICATED };
+            let whole = CommandParser::new().parse(&bytes, &limits);
+            let mut ends: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            ends.push(bytes.len());
+            ends.sort_unstable();
+            let mut p = CommandParser::new();
+            let mut split = Ok(None);
+            for end in ends {
+                split = p.parse(&bytes[..end], &limits);
+                if !matches!(split, Ok(None)) {
+                    break;
+                }
+            }
+            prop_assert_eq!(split, whole);
+        }
+    }
+}

@@ -1,0 +1,1132 @@
+//! The data keyspace behind the Redis-compatible wire protocol: strings,
+//! sets and hashes in [`Namespace::Keyspace`] with Redis semantics and
+//! typed errors ([`KsError`]; the wire layer words them for Redis clients).
+//!
+//! Every command runs inside a [`Txn`]: reads see the committed state
+//! overlaid with the transaction's own writes; writes only go to the
+//! overlay. [`Keyspace::commit`] turns the overlay into **one**
+//! `store.apply` (one commit frame), so a single command and a whole
+//! `MULTI`/`EXEC` block are equally atomic and durable together after the
+//! event loop's flush. The overlay holds the final value of each touched
+//! key, so a transaction that rewrites a key ten times commits it once.
+//!
+//! Keys are not secrets here (values are still encrypted at rest with the
+//! rest of the file), but keys under `red.secret.` are refused: secrets live
+//! in the vault, behind its policies, and nothing may bypass them.
+//!
+//! `SCAN` walks a lazily built index ordered by a per-process keyed hash of
+//! the key; the cursor is the hash where the next call starts. A key
+//! present for a whole iteration is returned exactly once (keys sharing a
+//! hash are returned in the same batch), whatever else changes meanwhile.
+
+use super::{accounts, ServiceError, ServiceResult};
+use super::{Principal, Service, Via};
+use crate::strict_decimal::parse_i64;
+use reddb_storage::store::record::{Mutation, Namespace, Value, MAX_KEY_LEN, MAX_VALUE_LEN};
+use reddb_storage::store::{Entry, State};
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
+use subtle::ConstantTimeEq;
+
+/// Keys with this prefix belong to the vault (`/secrets` over HTTP).
+pub const SECRET_KEY_PREFIX: &[u8] = b"red.secret.";
+/// Largest commit a transaction may stage (the store's frame limit is
+/// 64 MiB; stay well below it).
+pub const MAX_TXN_BYTES: usize = 48 * 1024 * 1024;
+const KS: Namespace = Namespace::Keyspace;
+
+/// A data-command failure (the wire layer words it as a Redis error line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KsError {
+    WrongType,
+    NotInteger,
+    Overflow,
+    SecretKey,
+    KeyTooLong,
+    ValueTooLarge,
+    TxnTooLarge,
+    Service(ServiceError),
+}
+
+pub type KsResult<T> = Result<T, KsError>;
+
+impl From<ServiceError> for KsError {
+    fn from(e: ServiceError) -> Self {
+        KsError::Service(e)
+    }
+}
+
+/// Refuses vault keys and keys the store cannot hold.
+pub fn check_key(key: &[u8]) -> KsResult<()> {
+    if key.starts_with(SECRET_KEY_PREFIX) {
+        return Err(KsError::SecretKey);
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(KsError::KeyTooLong);
+    }
+    Ok(())
+}
+
+/// Redis's glob (`stringmatchlen`): `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
+/// Linear backtracking on the last `*`: O(pattern × string) at worst.
+pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
+    let (mut p, mut i) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if let Some(&pc) = pattern.get(p) {
+            if pc == b'*' {
+                while pattern.get(p) == Some(&b'*') {
+                    p += 1;
+                }
+                star = Some((p, i));
+                continue;
+            }
+            if let Some(c) = s.get(i) {
+                if let Some(next) = match_one(pattern, p, *c) {
+                    p = next;
+                    i += 1;
+                    continue;
+                }
+            }
+        }
+        match star {
+            Some((sp, si)) => {
+                star = Some((sp, si + 1));
+                p = sp;
+                i = si + 1;
+            }
+            None => return false,
+        }
+    }
+    while pattern.get(p) == Some(&b'*') {
+        p += 1;
+    }
+    p >= pattern.len()
+}
+
+/// Matches one pattern token at `p` (not `*`) against `c`; the position
+/// after the token when it matches.
+fn match_one(pattern: &[u8], p: usize, c: u8) -> Option<usize> {
+    match pattern.get(p)? {
+        b'?' => Some(p + 1),
+        b'\\' if p + 1 < pattern.len() => (pattern.get(p + 1) == Some(&c)).then_some(p + 2),
+        b'[' => {
+            let mut q = p + 1;
+            let negate = pattern.get(q) == Some(&b'^');
+            if negate {
+                q += 1;
+            }
+            let mut matched = false;
+            loop {
+                match pattern.get(q) {
+                    None => break, // unterminated: the class ends with the pattern
+                    Some(b']') => {
+                        q += 1;
+                        break;
+                    }
+                    Some(b'\\') if q + 1 < pattern.len() => {
+                        if pattern.get(q + 1) == Some(&c) {
+                            matched = true;
+                        }
+                        q += 2;
+                    }
+                    Some(&lo) if pattern.get(q + 1) == Some(&b'-') && q + 2 < pattern.len() => {
+                        let hi = pattern.get(q + 2).copied().unwrap_or(lo);
+                        let (a, b) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+                        if (a..=b).contains(&c) {
+                            matched = true;
+                        }
+                        q += 3;
+                    }
+                    Some(&lit) => {
+                        if lit == c {
+                            matched = true;
+                        }
+                        q += 1;
+                    }
+                }
+            }
+            (matched != negate).then_some(q)
+        }
+        &lit => (lit == c).then_some(p + 1),
+    }
+}
+
+/// How `SET` treats the key's time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetExpiry {
+    /// Plain `SET`: the key becomes persistent.
+    Clear,
+    /// Expires at this Unix millisecond (in the past: the key is deleted).
+    At(u64),
+    /// `KEEPTTL`.
+    Keep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Always,
+    /// `NX`
+    IfMissing,
+    /// `XX`
+    IfExists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetOptions {
+    pub expiry: SetExpiry,
+    pub cond: Condition,
+    /// `GET`: return the old value (a non-string old value is an error).
+    pub get: bool,
+}
+
+impl Default for SetOptions {
+    fn default() -> Self {
+        Self {
+            expiry: SetExpiry::Clear,
+            cond: Condition::Always,
+            get: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetOutcome {
+    pub written: bool,
+    pub old: Option<Vec<u8>>,
+}
+
+/// `EXPIRE … NX|XX|GT|LT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireCond {
+    Always,
+    Nx,
+    Xx,
+    Gt,
+    Lt,
+}
+
+/// A TTL change for `GETEX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlChange {
+    Persist,
+    /// Unix milliseconds; in the past deletes the key.
+    At(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    Missing,
+    Persistent,
+    Ms(u64),
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Bytes(_) => "string",
+        Value::Set(_) => "set",
+        Value::Hash(_) => "hash",
+    }
+}
+
+type Members = BTreeSet<Vec<u8>>;
+type Fields = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Bytes a key costs in a commit frame (upper bound).
+fn put_cost(key: &[u8], e: &Entry) -> usize {
+    key.len() + e.value.payload_len() + 32
+}
+
+/// One command's (or one `MULTI` block's) view of the keyspace.
+pub struct Txn<'a> {
+    state: &'a State,
+    now: u64,
+    overlay: HashMap<Vec<u8>, Option<Entry>>,
+    cleared: bool,
+    bytes: usize,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// What a transaction wrote, ready for [`Keyspace::commit`].
+#[derive(Debug, Default)]
+pub struct Changes {
+    mutations: Vec<Mutation>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.mutations.is_empty()
+    }
+
+    /// Keys written or deleted (for statistics).
+    pub fn len(&self) -> usize {
+        self.mutations.len()
+    }
+}
+
+impl<'a> Txn<'a> {
+    pub fn new(state: &'a State, now_ms: u64) -> Self {
+        Self {
+            state,
+            now: now_ms,
+            overlay: HashMap::new(),
+            cleared: false,
+            bytes: 0,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn lookup(&self, key: &[u8]) -> Option<&Entry> {
+        if let Some(o) = self.overlay.get(key) {
+            return o.as_ref().filter(|e| e.is_live(self.now));
+        }
+        if self.cleared {
+            return None;
+        }
+        self.state.get(KS, key, self.now)
+    }
+
+    fn put(&mut self, key: &[u8], value: Value, expires_at_ms: u64) -> KsResult<()> {
+        if value.payload_len() > MAX_VALUE_LEN {
+            return Err(KsError::ValueTooLarge);
+        }
+        let entry = Entry {
+            value,
+            expires_at_ms,
+        };
+        let cost = put_cost(key, &entry);
+        let old = match self.overlay.get(key) {
+            Some(Some(e)) => put_cost(key, e),
+            Some(None) => key.len() + 16,
+            None => 0,
+        };
+        let total = self.bytes.saturating_sub(old).saturating_add(cost);
+        if total > MAX_TXN_BYTES {
+            return Err(KsError::TxnTooLarge);
+        }
+        self.bytes = total;
+        self.overlay.insert(key.to_vec(), Some(entry));
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        let old = match self.overlay.get(key) {
+            Some(Some(e)) => put_cost(key, e),
+            Some(None) => key.len() + 16,
+            None => 0,
+        };
+        self.bytes = self
+            .bytes
+            .saturating_sub(old)
+            .saturating_add(key.len() + 16);
+        self.overlay.insert(key.to_vec(), None);
+    }
+
+    /// The overlay as one batch of mutations (a `Clear` first if any).
+    pub fn into_changes(self) -> Changes {
+        let mut mutations = Vec::with_capacity(self.overlay.len() + 1);
+        if self.cleared {
+            mutations.push(Mutation::Clear { ns: KS });
+        }
+        for (key, e) in self.overlay {
+            match e {
+                Some(e) => mutations.push(Mutation::Put {
+                    ns: KS,
+                    key,
+                    value: e.value,
+                    expires_at_ms: e.expires_at_ms,
+                }),
+                None => {
+                    if !self.cleared && self.state.get(KS, &key, self.now).is_some() {
+                        mutations.push(Mutation::Delete { ns: KS, key });
+                    }
+                }
+            }
+        }
+        Changes { mutations }
+    }
+
+    fn string(&self, key: &[u8]) -> KsResult<Option<&Vec<u8>>> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Bytes(b),
+                ..
+            }) => Ok(Some(b)),
+            Some(_) => Err(KsError::WrongType),
+        }
+    }
+
+    fn set_value(&self, key: &[u8]) -> KsResult<Option<(&Members, u64)>> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Set(s),
+                expires_at_ms,
+            }) => Ok(Some((s, *expires_at_ms))),
+            Some(_) => Err(KsError::WrongType),
+        }
+    }
+
+    fn hash_value(&self, key: &[u8]) -> KsResult<Option<(&Fields, u64)>> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Hash(h),
+                expires_at_ms,
+            }) => Ok(Some((h, *expires_at_ms))),
+            Some(_) => Err(KsError::WrongType),
+        }
+    }
+
+    fn count(&mut self, found: bool) {
+        if found {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+    }
+
+    /// `GET`
+    pub fn get(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        let v = self.string(key)?.cloned();
+        self.count(v.is_some());
+        Ok(v)
+    }
+
+    /// `MGET`'s element: a non-string is a miss, not an error.
+    pub fn get_or_nil(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        let v = self.string(key).ok().flatten().cloned();
+        self.count(v.is_some());
+        Ok(v)
+    }
+
+    /// `SET` with every option.
+    pub fn set(&mut self, key: &[u8], value: Vec<u8>, opts: SetOptions) -> KsResult<SetOutcome> {
+        check_key(key)?;
+        let existing = self.lookup(key);
+        let exists = existing.is_some();
+        let old_expiry = existing.map_or(0, |e| e.expires_at_ms);
+        let old = if opts.get {
+            self.string(key)?.cloned()
+        } else {
+            None
+        };
+        let allowed = match opts.cond {
+            Condition::Always => true,
+            Condition::IfMissing => !exists,
+            Condition::IfExists => exists,
+        };
+        if !allowed {
+            return Ok(SetOutcome {
+                written: false,
+                old,
+            });
+        }
+        let expires = match opts.expiry {
+            SetExpiry::Clear => 0,
+            SetExpiry::Keep => old_expiry,
+            SetExpiry::At(at) if at <= self.now => {
+                self.remove(key);
+                return Ok(SetOutcome { written: true, old });
+            }
+            SetExpiry::At(at) => at,
+        };
+        self.put(key, Value::Bytes(value), expires)?;
+        Ok(SetOutcome { written: true, old })
+    }
+
+    /// `GETDEL`
+    pub fn getdel(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        let v = self.string(key)?.cloned();
+        self.count(v.is_some());
+        if v.is_some() {
+            self.remove(key);
+        }
+        Ok(v)
+    }
+
+    /// `GETEX`
+    pub fn getex(&mut self, key: &[u8], change: Option<TtlChange>) -> KsResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        let Some(v) = self.string(key)?.cloned() else {
+            self.count(false);
+            return Ok(None);
+        };
+        self.count(true);
+        match change {
+            None => {}
+            Some(TtlChange::Persist) if self.lookup(key).is_some_and(|e| e.expires_at_ms != 0) => {
+                self.put(key, Value::Bytes(v.clone()), 0)?;
+            }
+            Some(TtlChange::Persist) => {}
+            Some(TtlChange::At(at)) => match u64::try_from(at) {
+                Ok(at) if at > self.now => self.put(key, Value::Bytes(v.clone()), at)?,
+                _ => self.remove(key),
+            },
+        }
+        Ok(Some(v))
+    }
+
+    /// `DEL`/`UNLINK` of one key: whether it existed.
+    pub fn del(&mut self, key: &[u8]) -> KsResult<bool> {
+        check_key(key)?;
+        let existed = self.lookup(key).is_some();
+        if existed {
+            self.remove(key);
+        }
+        Ok(existed)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> KsResult<bool> {
+        check_key(key)?;
+        Ok(self.lookup(key).is_some())
+    }
+
+    /// `EXPIRE`-family: `when_ms` is the absolute target (≤ now deletes).
+    pub fn expire(&mut self, key: &[u8], when_ms: i64, cond: ExpireCond) -> KsResult<bool> {
+        check_key(key)?;
+        let Some(e) = self.lookup(key) else {
+            return Ok(false);
+        };
+        let current = e.expires_at_ms;
+        let when = when_ms.max(0) as u64;
+        let allowed = match cond {
+            ExpireCond::Always => true,
+            ExpireCond::Nx => current == 0,
+            ExpireCond::Xx => current != 0,
+            ExpireCond::Gt => current != 0 && when > current,
+            ExpireCond::Lt => current == 0 || when < current,
+        };
+        if !allowed {
+            return Ok(false);
+        }
+        if when <= self.now {
+            self.remove(key);
+            return Ok(true);
+        }
+        let value = e.value.clone();
+        self.put(key, value, when)?;
+        Ok(true)
+    }
+
+    /// `PERSIST`
+    pub fn persist(&mut self, key: &[u8]) -> KsResult<bool> {
+        check_key(key)?;
+        match self.lookup(key) {
+            Some(e) if e.expires_at_ms != 0 => {
+                let value = e.value.clone();
+                self.put(key, value, 0)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// `TTL`/`PTTL`
+    pub fn ttl(&mut self, key: &[u8]) -> KsResult<Ttl> {
+        check_key(key)?;
+        Ok(match self.lookup(key) {
+            None => Ttl::Missing,
+            Some(e) if e.expires_at_ms == 0 => Ttl::Persistent,
+            Some(e) => Ttl::Ms(e.expires_at_ms.saturating_sub(self.now)),
+        })
+    }
+
+    /// `TYPE`
+    pub fn type_of(&mut self, key: &[u8]) -> KsResult<&'static str> {
+        check_key(key)?;
+        Ok(self.lookup(key).map_or("none", |e| type_name(&e.value)))
+    }
+
+    /// Every live key, overlay included (unordered).
+    fn for_each_key(&self, mut f: impl FnMut(&[u8], &Entry)) {
+        if !self.cleared {
+            for (k, e) in self.state.iter(KS, self.now) {
+                if !self.overlay.contains_key(k) {
+                    f(k, e);
+                }
+            }
+        }
+        for (k, e) in &self.overlay {
+            if let Some(e) = e.as_ref().filter(|e| e.is_live(self.now)) {
+                f(k, e);
+            }
+        }
+    }
+
+    /// `KEYS pattern`
+    pub fn keys(&self, pattern: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let all = pattern == b"*";
+        self.for_each_key(|k, _| {
+            if all || glob_match(pattern, k) {
+                out.push(k.to_vec());
+            }
+        });
+        out
+    }
+
+    /// `DBSIZE`
+    pub fn dbsize(&self) -> usize {
+        if self.overlay.is_empty() && !self.cleared {
+            return self.state.count_live(KS, self.now);
+        }
+        let mut n = 0;
+        self.for_each_key(|_, _| n += 1);
+        n
+    }
+
+    /// Live keys and how many of them have a TTL (`INFO keyspace`).
+    pub fn key_counts(&self) -> (usize, usize) {
+        let (mut keys, mut expires) = (0, 0);
+        self.for_each_key(|_, e| {
+            keys += 1;
+            if e.expires_at_ms != 0 {
+                expires += 1;
+            }
+        });
+        (keys, expires)
+    }
+
+    /// `INCRBY` (and `INCR`, `DECR`, `DECRBY`); keeps the TTL.
+    pub fn incr_by(&mut self, key: &[u8], delta: i64) -> KsResult<i64> {
+        check_key(key)?;
+        let expires = self.lookup(key).map_or(0, |e| e.expires_at_ms);
+        let current = match self.string(key)? {
+            None => 0,
+            Some(b) => parse_i64(b).ok_or(KsError::NotInteger)?,
+        };
+        let next = current.checked_add(delta).ok_or(KsError::Overflow)?;
+        self.put(key, Value::Bytes(next.to_string().into_bytes()), expires)?;
+        Ok(next)
+    }
+
+    /// `SADD`: members added.
+    pub fn sadd(&mut self, key: &[u8], members: Vec<Vec<u8>>) -> KsResult<i64> {
+        check_key(key)?;
+        let (mut set, expires) = match self.set_value(key)? {
+            Some((s, exp)) => (s.clone(), exp),
+            None => (BTreeSet::new(), 0),
+        };
+        let mut added = 0;
+        for m in members {
+            if set.insert(m) {
+                added += 1;
+            }
+        }
+        if added > 0 {
+            self.put(key, Value::Set(set), expires)?;
+        }
+        Ok(added)
+    }
+
+    /// `SREM`: members removed; an emptied set is deleted.
+    pub fn srem(&mut self, key: &[u8], members: &[Vec<u8>]) -> KsResult<i64> {
+        check_key(key)?;
+        let Some((set, expires)) = self.set_value(key)? else {
+            return Ok(0);
+        };
+        let mut set = set.clone();
+        let mut removed = 0;
+        for m in members {
+            if set.remove(m) {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            if set.is_empty() {
+                self.remove(key);
+            } else {
+                self.put(key, Value::Set(set), expires)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    pub fn smembers(&mut self, key: &[u8]) -> KsResult<Vec<Vec<u8>>> {
+        check_key(key)?;
+        Ok(self
+            .set_value(key)?
+            .map(|(s, _)| s.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    pub fn sismember(&mut self, key: &[u8], member: &[u8]) -> KsResult<bool> {
+        check_key(key)?;
+        Ok(self
+            .set_value(key)?
+            .is_some_and(|(s, _)| s.contains(member)))
+    }
+
+    pub fn scard(&mut self, key: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        Ok(self.set_value(key)?.map_or(0, |(s, _)| s.len()))
+    }
+
+    /// `HSET`: fields created (updated ones do not count).
+    pub fn hset(&mut self, key: &[u8], pairs: Vec<(Vec<u8>, Vec<u8>)>) -> KsResult<i64> {
+        check_key(key)?;
+        let (mut hash, expires) = match self.hash_value(key)? {
+            Some((h, exp)) => (h.clone(), exp),
+            None => (BTreeMap::new(), 0),
+        };
+        let mut created = 0;
+        for (f, v) in pairs {
+            if hash.insert(f, v).is_none() {
+                created += 1;
+            }
+        }
+        self.put(key, Value::Hash(hash), expires)?;
+        Ok(created)
+    }
+
+    pub fn hget(&mut self, key: &[u8], field: &[u8]) -> KsResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        let v = self
+            .hash_value(key)?
+            .and_then(|(h, _)| h.get(field).cloned());
+        self.count(v.is_some());
+        Ok(v)
+    }
+
+    pub fn hmget(&mut self, key: &[u8], fields: &[Vec<u8>]) -> KsResult<Vec<Option<Vec<u8>>>> {
+        check_key(key)?;
+        let h = self.hash_value(key)?.map(|(h, _)| h);
+        Ok(fields
+            .iter()
+            .map(|f| h.and_then(|h| h.get(f).cloned()))
+            .collect())
+    }
+
+    pub fn hgetall(&mut self, key: &[u8]) -> KsResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        check_key(key)?;
+        Ok(self
+            .hash_value(key)?
+            .map(|(h, _)| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
+    }
+
+    /// `HDEL`: fields removed; an emptied hash is deleted.
+    pub fn hdel(&mut self, key: &[u8], fields: &[Vec<u8>]) -> KsResult<i64> {
+        check_key(key)?;
+        let Some((hash, expires)) = self.hash_value(key)? else {
+            return Ok(0);
+        };
+        let mut hash = hash.clone();
+        let mut removed = 0;
+        for f in fields {
+            if hash.remove(f).is_some() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            if hash.is_empty() {
+                self.remove(key);
+            } else {
+                self.put(key, Value::Hash(hash), expires)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    pub fn hexists(&mut self, key: &[u8], field: &[u8]) -> KsResult<bool> {
+        check_key(key)?;
+        Ok(self
+            .hash_value(key)?
+            .is_some_and(|(h, _)| h.contains_key(field)))
+    }
+
+    pub fn hlen(&mut self, key: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        Ok(self.hash_value(key)?.map_or(0, |(h, _)| h.len()))
+    }
+
+    /// `FLUSHDB`: every key goes (one `Clear` record).
+    pub fn flush(&mut self) {
+        self.overlay.clear();
+        self.bytes = 16;
+        self.cleared = true;
+    }
+}
+
+/// `SCAN`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPage {
+    pub cursor: u64,
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// State of the keyspace that outlives one command: the `SCAN` index and
+/// the save bookkeeping of `LASTSAVE`/`INFO persistence`.
+pub struct Keyspace {
+    hasher: RandomState,
+    /// `(hash, key)` for every key in the keyspace (and perhaps some that
+    /// have since expired: they are dropped when met). Built on the first
+    /// `SCAN`, then kept up to date by [`Keyspace::commit`].
+    index: Option<BTreeSet<(u64, Vec<u8>)>>,
+    pub last_save_unix: u64,
+    pub changes_since_save: u64,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Keyspace {
+    pub fn new() -> Self {
+        Self {
+            hasher: RandomState::new(),
+            index: None,
+            last_save_unix: reddb_storage::database::now_ms() / 1000,
+            changes_since_save: 0,
+        }
+    }
+
+    /// The cursor position of `key`: 63 bits, never 0 (0 starts and ends
+    /// an iteration), so every client can hold it as a signed integer.
+    fn position(&self, key: &[u8]) -> u64 {
+        (self.hasher.hash_one(key) >> 1).max(1)
+    }
+
+    /// Stages `changes` as one commit (durable after the loop's flush).
+    pub fn commit(&mut self, svc: &mut Service, changes: Changes) -> ServiceResult<()> {
+        if changes.mutations.is_empty() {
+            return Ok(());
+        }
+        if let Some(index) = self.index.as_mut() {
+            for m in &changes.mutations {
+                match m {
+                    Mutation::Put { key, .. } => {
+                        let pos = (self.hasher.hash_one(key) >> 1).max(1);
+                        index.insert((pos, key.clone()));
+                    }
+                    Mutation::Delete { key, .. } => {
+                        let pos = (self.hasher.hash_one(key) >> 1).max(1);
+                        index.remove(&(pos, key.clone()));
+                    }
+                    Mutation::Clear { .. } => index.clear(),
+                }
+            }
+        }
+        self.changes_since_save += changes.mutations.len() as u64;
+        svc.commit(changes.mutations)
+    }
+
+    /// `SCAN cursor [MATCH p] [COUNT n] [TYPE t]`: examines about `count`
+    /// keys from `cursor` on (all keys of one hash position together).
+    pub fn scan(
+        &mut self,
+        state: &State,
+        now_ms: u64,
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+        type_filter: Option<&[u8]>,
+    ) -> ScanPage {
+        if self.index.is_none() {
+            let mut index = BTreeSet::new();
+            for (k, _) in state.iter(KS, now_ms) {
+                index.insert((self.position(k), k.clone()));
+            }
+            self.index = Some(index);
+        }
+        let Some(index) = self.index.as_mut() else {
+            return ScanPage {
+                cursor: 0,
+                keys: Vec::new(),
+            };
+        };
+        let mut keys = Vec::new();
+        let mut stale = Vec::new();
+        let mut examined = 0usize;
+        let mut last_pos = None;
+        let mut next_cursor = 0;
+        for (pos, key) in index.range((cursor, Vec::new())..) {
+            if examined >= count.max(1) && last_pos != Some(*pos) {
+                next_cursor = *pos;
+                break;
+            }
+            last_pos = Some(*pos);
+            let Some(e) = state.get(KS, key, now_ms) else {
+                stale.push((*pos, key.clone()));
+                continue;
+            };
+            examined += 1;
+            if pattern.is_some_and(|p| !glob_match(p, key)) {
+                continue;
+            }
+            if type_filter.is_some_and(|t| !t.eq_ignore_ascii_case(type_name(&e.value).as_bytes()))
+            {
+                continue;
+            }
+            keys.push(key.clone());
+        }
+        for s in stale {
+            index.remove(&s);
+        }
+        ScanPage {
+            cursor: next_cursor,
+            keys,
+        }
+    }
+
+    /// Drops the `SCAN` index (it is rebuilt on the next `SCAN`).
+    pub fn forget_index(&mut self) {
+        self.index = None;
+    }
+}
+
+/// How a wire connection authenticated, kept to re-check it before every
+/// command: a deleted or disabled user, a deleted API key, a changed
+/// password (its stamp), an ended or expired session or a rotated admin
+/// token stops being accepted at the connection's next command. Holds only
+/// digests and names, never a token.
+///
+/// The check is cheap on the common path: a ticket remembers the service's
+/// [`Service::auth_generation`] at its last full check and its own expiry;
+/// while neither moved, nothing that could end it happened.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ticket {
+    kind: TicketKind,
+    /// Unix ms after which the credential is over (sessions); `u64::MAX`.
+    expires_at_ms: u64,
+    generation: u64,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum TicketKind {
+    AdminToken([u8; 32]),
+    ApiKey(String),
+    Session { token_hash: String },
+    User { name: String, stamp: String },
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ticket([redacted])")
+    }
+}
+
+impl Service {
+    /// The keyspace's committed state (fails while sealed).
+    pub fn keyspace_state(&self) -> ServiceResult<&State> {
+        Ok(self.open_db()?.store().state())
+    }
+
+    /// `SAVE`/`BGSAVE`: flushes pending commits and rewrites the log as a
+    /// compact snapshot.
+    pub fn keyspace_save(&mut self) -> ServiceResult<()> {
+        let db = self.open_db_mut()?;
+        db.store_mut()
+            .compact(reddb_storage::database::now_ms())
+            .map_err(ServiceError::from)
+    }
+
+    /// `AUTH <password>`: the password is an API key, a session token or
+    /// the admin token.
+    pub fn wire_authenticate(&self, token: &str) -> ServiceResult<(Principal, Ticket)> {
+        let p = self.authenticate(Some(token))?;
+        let mut expires_at_ms = u64::MAX;
+        let kind = match &p.via {
+            Via::AdminToken => TicketKind::AdminToken(super::sha256(token.as_bytes())),
+            Via::ApiKey { .. } => TicketKind::ApiKey(accounts::hash_token(token)),
+            Via::Session { token_hash } => {
+                expires_at_ms = self.live_session(token_hash)?.1;
+                TicketKind::Session {
+                    token_hash: token_hash.clone(),
+                }
+            }
+            Via::Password => return Err(ServiceError::unauthorized()),
+        };
+        Ok((
+            p,
+            Ticket {
+                kind,
+                expires_at_ms,
+                generation: self.auth_generation(),
+            },
+        ))
+    }
+
+    /// `AUTH <user> <password>` after the worker verified the password.
+    pub fn wire_user(&self, username: &str) -> ServiceResult<(Principal, Ticket)> {
+        let user = self.active_user(username)?;
+        let t = Ticket {
+            kind: TicketKind::User {
+                name: user.username.clone(),
+                stamp: accounts::user_stamp(&user),
+            },
+            expires_at_ms: u64::MAX,
+            generation: self.auth_generation(),
+        };
+        let p = Principal {
+            name: user.username,
+            role: user.role,
+            via: Via::Password,
+        };
+        Ok((p, t))
+    }
+
+    /// Whether a connection's credentials still hold at `now_ms`. Checks in
+    /// full only when something that could end a credential happened since
+    /// the ticket's last check (see [`Ticket`]).
+    pub fn ticket_valid(&self, ticket: &mut Ticket, now_ms: u64) -> bool {
+        if now_ms >= ticket.expires_at_ms {
+            return false;
+        }
+        if ticket.generation == self.auth_generation() {
+            return true;
+        }
+        let live = match &ticket.kind {
+            TicketKind::AdminToken(digest) => self
+                .admin_token_hash
+                .as_ref()
+                .is_some_and(|h| bool::from(h.ct_eq(digest))),
+            TicketKind::ApiKey(hash) => match self.api_keys.get(hash) {
+                Some((_, owner)) => self.active_user(owner).is_ok(),
+                None => false,
+            },
+            TicketKind::Session { token_hash } => self.live_session(token_hash).is_ok(),
+            TicketKind::User { name, stamp } => self
+                .active_user(name)
+                .is_ok_and(|u| accounts::user_stamp(&u) == *stamp),
+        };
+        if live {
+            ticket.generation = self.auth_generation();
+        }
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_with(keys: &[(&str, Value, u64)]) -> State {
+        let mut s = State::default();
+        for (k, v, exp) in keys {
+            s.apply(Mutation::Put {
+                ns: KS,
+                key: k.as_bytes().to_vec(),
+                value: v.clone(),
+                expires_at_ms: *exp,
+            });
+        }
+        s
+    }
+
+    fn apply(state: &mut State, changes: Changes) {
+        for m in changes.mutations {
+            state.apply(m);
+        }
+    }
+
+    #[test]
+    fn glob() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("*", "", true),
+            ("*", "abc", true),
+            ("a*", "abc", true),
+            ("a*c", "abc", true),
+            ("a*c", "abd", false),
+            ("?b?", "abc", true),
+            ("oauth:*:x", "oauth:a:b:x", true),
+            ("[abc]x", "bx", true),
+            ("[^abc]x", "bx", false),
+            ("[a-c]x", "cx", true),
+            ("[c-a]x", "bx", true),
+            ("\\*", "*", true),
+            ("\\*", "a", false),
+            ("[\\]]", "]", true),
+            ("h*llo*", "heeeellooo", true),
+            (
+                "*a*a*a*a*a*b",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                false,
+            ),
+            ("[abc", "b", true),
+        ];
+        for (p, s, want) in cases {
+            assert_eq!(glob_match(p.as_bytes(), s.as_bytes()), *want, "{p} ~ {s}");
+        }
+    }
+
+    #[test]
+    fn strings_and_ttl() {
+        let mut state = State::default();
+        let mut t = Txn::new(&state, 1_000);
+        assert_eq!(t.get(b"k"), Ok(None));
+        t.set(b"k", b"v".to_vec(), SetOptions::default()).unwrap();
+        assert_eq!(t.get(b"k"), Ok(Some(b"v".to_vec())));
+        let nx = SetOptions {
+            cond: Condition::IfMissing,
+            ..SetOptions::default()
+        };
+        assert!(!t.set(b"k", b"w".to_vec(), nx).unwrap().written);
+        assert!(t.expire(b"k", 11_000, ExpireCond::Always).unwrap());
+        assert_eq!(t.ttl(b"k"), Ok(Ttl::Ms(10_000)));
+        assert_eq!(t.incr_by(b"k", 1), Err(KsError::NotInteger));
+        assert_eq!(t.incr_by(b"n", 5), Ok(5));
+        assert_eq!(t.incr_by(b"n", i64::MAX), Err(KsError::Overflow));
+        assert_eq!(t.get(b"red.secret.x"), Err(KsError::SecretKey));
+        let changes = t.into_changes();
+        apply(&mut state, changes);
+        let mut t = Txn::new(&state, 11_000);
+        assert_eq!(t.get(b"k"), Ok(None), "expired");
+        assert_eq!(t.get(b"n"), Ok(Some(b"5".to_vec())));
+    }
+
+    #[test]
+    fn sets_hashes_and_types() {
+        let state = state_with(&[("s", Value::Set(BTreeSet::new()), 0)]);
+        let mut t = Txn::new(&state, 1);
+        assert_eq!(t.get(b"s"), Err(KsError::WrongType));
+        assert_eq!(t.sadd(b"s", vec![b"a".to_vec(), b"a".to_vec()]), Ok(1));
+        assert_eq!(t.srem(b"s", &[b"a".to_vec()]), Ok(1));
+        assert_eq!(t.type_of(b"s"), Ok("none"));
+        assert_eq!(t.hset(b"h", vec![(b"f".to_vec(), b"1".to_vec())]), Ok(1));
+        assert_eq!(t.hget(b"h", b"f"), Ok(Some(b"1".to_vec())));
+        assert_eq!(t.sadd(b"h", vec![b"x".to_vec()]), Err(KsError::WrongType));
+        assert_eq!(t.dbsize(), 1);
+    }
+
+    #[test]
+    fn scan_returns_every_key_once() {
+        let mut state = State::default();
+        for i in 0..500 {
+            state.apply(Mutation::Put {
+                ns: KS,
+                key: format!("k{i}").into_bytes(),
+                value: Value::Bytes(vec![]),
+                expires_at_ms: 0,
+            });
+        }
+        let mut ks = Keyspace::new();
+        let mut seen = BTreeSet::new();
+        let mut cursor = 0;
+        loop {
+            let page = ks.scan(&state, 1, cursor, 7, None, None);
+            for k in page.keys {
+                assert!(seen.insert(k), "returned twice");
+            }
+            cursor = page.cursor;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 500);
+    }
+}
