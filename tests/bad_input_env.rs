@@ -93,7 +93,7 @@ struct Case {
     /// Refused only after the database was opened for writing, which
     /// rewrites the two meta pages (a new nonce epoch): the listeners and
     /// the socket-activation variables are checked after `open_database`
-    /// (`src/cli/server.rs`, `src/server/mod.rs`). A product bug, not a
+    /// (`src/cli/server.rs`, `crates/server/src/lib.rs`). A product bug, not a
     /// contract: for these rows the run checks that every page from 2 on
     /// (vault and data) is unchanged, for every other row the whole file.
     late: bool,

@@ -3,7 +3,7 @@
 //! the real binary twice — `red check` (read-only) and `red server` (the
 //! daemon, with the right certificate) — and judged on:
 //!
-//! - the outcome: refused with the documented exit code (`src/error.rs`,
+//! - the outcome: refused with the documented exit code (`crates/storage/src/error.rs`,
 //!   `docs/OPERATIONS.md`) and a one-line `red: …` message naming the
 //!   problem, or opened with all / a prefix of the data when the damage is
 //!   one the format is designed to survive (one meta or vault copy, a torn

@@ -125,7 +125,7 @@ fn man_page_and_readme_name_every_server_flag() {
     assert!(missing.is_empty(), "not documented: {}", missing.join(", "));
 }
 
-/// Every exit code of `src/error.rs` (`pub const NAME: i32 = N;` in
+/// Every exit code of `crates/storage/src/error.rs` (`pub const NAME: i32 = N;` in
 /// `mod exit_code`) has an entry in red(1)'s EXIT STATUS (`.TP` then
 /// `.B N`) and a row in the exit-code table of `docs/OPERATIONS.md`
 /// (`| N | …`).
@@ -176,5 +176,79 @@ fn man_page_and_operations_list_every_exit_code() {
         missing.is_empty(),
         "exit codes not documented: {}",
         missing.join(", ")
+    );
+}
+
+/// The variant table of `docs/ARCHITECTURE.md` §6 (`| `Variant` | N |
+/// `code` |`) is exactly `Error::exit_code` and `Error::code` of
+/// `crates/storage/src/error.rs`: one row per variant, same numbers, same
+/// codes.
+#[test]
+fn architecture_error_table_equals_error_rs() {
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/storage/src/error.rs"
+    ))
+    .expect("read crates/storage/src/error.rs");
+    let consts: std::collections::BTreeMap<String, u32> = source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(": i32 = ")?;
+            Some((name.to_string(), value.trim_end_matches(';').parse().ok()?))
+        })
+        .collect();
+    // `Error::Variant… => VALUE,` arms of the two matches.
+    let arms = |func: &str| -> std::collections::BTreeMap<String, String> {
+        let body = source
+            .split(&format!("pub fn {func}(&self)"))
+            .nth(1)
+            .and_then(|rest| rest.split("\n    }\n").next())
+            .unwrap_or_else(|| panic!("error.rs has fn {func}"));
+        body.lines()
+            .filter_map(|l| l.trim().strip_prefix("Error::"))
+            .filter_map(|l| {
+                let (pattern, value) = l.split_once("=> ")?;
+                let variant: String = pattern
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                Some((
+                    variant,
+                    value.trim_end_matches(',').trim_matches('"').to_string(),
+                ))
+            })
+            .collect()
+    };
+    let exits = arms("exit_code");
+    let codes = arms("code");
+    assert!(exits.len() >= 20, "read too few variants: {exits:?}");
+    let expected: std::collections::BTreeSet<String> = exits
+        .iter()
+        .map(|(variant, name)| {
+            let n = consts
+                .get(name)
+                .unwrap_or_else(|| panic!("no exit_code::{name}"));
+            format!("| `{variant}` | {n} | `{}` |", codes[variant])
+        })
+        .collect();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ARCHITECTURE.md"))
+        .expect("read docs/ARCHITECTURE.md");
+    let table: std::collections::BTreeSet<String> = doc
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("| `") && l.matches(" | ").count() == 2)
+        .filter(|l| {
+            l.split(" | ")
+                .nth(1)
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .map(str::to_string)
+        .collect();
+    let missing: Vec<_> = expected.difference(&table).collect();
+    let extra: Vec<_> = table.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "docs/ARCHITECTURE.md's error table differs from error.rs: missing {missing:?}, extra {extra:?}"
     );
 }

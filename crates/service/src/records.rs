@@ -9,7 +9,7 @@
 //! unknown fields are the format: files written before must keep opening,
 //! so none of them changes without a format version. A test keeps serde
 //! (`serde_json` and the derives) out of every other file under
-//! `src/service/`.
+//! `crates/service/src/`.
 //!
 //! What it must never do: encode a request or a result for a protocol (the
 //! HTTP layer renders its own JSON), decide what a record means, or hold a
@@ -283,7 +283,7 @@ mod tests {
         serde_outside_records(&dir, &mut found);
         assert!(
             found.is_empty(),
-            "serde outside src/service/records.rs: {found:?} (the service takes and returns typed values; JSON belongs to the HTTP layer or, for stored records, to records.rs)"
+            "serde outside crates/service/src/records.rs: {found:?} (the service takes and returns typed values; JSON belongs to the HTTP layer or, for stored records, to records.rs)"
         );
         let here = std::fs::read_to_string(dir.join("records.rs")).unwrap();
         assert!(
