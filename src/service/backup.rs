@@ -1,6 +1,7 @@
-//! Logical backup and restore (seed 002 §12–13): what a snapshot holds,
-//! `POST /admin/backup`, `POST /admin/restore`, and the two halves the
-//! offline `red backup` / `red restore` commands share with them.
+//! Logical backup and restore (`docs/OPERATIONS.md`, "Certificate rotation,
+//! backup and recovery"): what a snapshot holds, `POST /admin/backup`,
+//! `POST /admin/restore`, and the two halves the offline `red backup` /
+//! `red restore` commands share with them.
 //!
 //! A snapshot carries user data — the Redis-compatible keyspace and
 //! `red.config.*` — and the vault's *contents* that can live in another
@@ -11,7 +12,7 @@
 //! same rule as `GET /secrets/{key}?version=N`; a backup reveals what it
 //! carries to whoever holds its key). It never carries vault *state*: the master
 //! secret, the data key, `red.secret.aes_key`, API keys or sessions (API
-//! keys are re-issued after a rotation, seed 002 §12 step 6). The file
+//! keys are re-issued after a rotation by re-bootstrap and restore). The file
 //! format and the backup key are in [`crate::backup`].
 
 use super::accounts::{self, UserRecord, USER_PREFIX};
@@ -242,7 +243,8 @@ impl Service {
     /// secrets or policies the snapshot would overwrite — restore goes into
     /// a freshly bootstrapped database. Users that already exist are kept
     /// and reported. With `skip_vault` only the keyspace and config are
-    /// restored (seed 002 §13, lost certificate).
+    /// restored: the way back from a lost certificate (`docs/OPERATIONS.md`,
+    /// "Lost certificate").
     pub fn restore_snapshot(
         &mut self,
         payload: &[u8],

@@ -348,8 +348,8 @@ impl Service {
             || token.starts_with(SESSION_TOKEN_PREFIX);
         if self.is_sealed() && (user_token || self.admin_token_hash.is_none()) {
             // API keys and sessions live in the vault: without it they can
-            // be neither accepted nor refused, so say why (SPEC §4: reads
-            // answer `vault_sealed`, not "invalid credentials").
+            // be neither accepted nor refused, so say why: while sealed,
+            // reads answer `vault_sealed`, not "invalid credentials".
             return Err(self.open_db().err().unwrap_or_else(ServiceError::sealed));
         }
         if token.starts_with(accounts::API_KEY_TOKEN_PREFIX) {
