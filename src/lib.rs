@@ -14,19 +14,19 @@
 
 pub mod backup;
 pub mod cli;
-pub mod codec;
+pub(crate) mod codec;
 pub mod config;
 pub mod crypto;
 pub mod database;
 pub mod error;
 pub mod harden;
-pub mod logging;
+pub(crate) mod logging;
 pub mod pager;
 pub mod server;
 pub mod service;
-pub mod small_file;
+pub(crate) mod small_file;
 pub mod store;
-pub mod strict_decimal;
+pub(crate) mod strict_decimal;
 pub mod vault;
 
 pub use error::{Error, Result};

@@ -3,8 +3,8 @@
 //! key byte directly.
 
 pub mod keys;
-pub mod locked;
+pub(crate) mod locked;
 pub mod password;
-pub mod random;
+pub(crate) mod random;
 pub mod seal;
 pub mod shares;

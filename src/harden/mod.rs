@@ -19,8 +19,8 @@
 //! each layer stops and which test shows it.
 
 pub mod memory;
-pub mod privileges;
-pub mod seccomp;
+pub(crate) mod privileges;
+pub(crate) mod seccomp;
 
 use crate::error::Result;
 pub use memory::MemoryLock;

@@ -17,8 +17,8 @@
 //!    synced in both slots.
 //! 4. Vault pages: mirror (3) first, `sync`, live (2), `sync`.
 
-pub mod file;
-pub mod io;
+pub(crate) mod file;
+pub(crate) mod io;
 pub mod meta;
 
 use crate::crypto::seal::{AeadKey, AuthFailed, NONCE_LEN, TAG_LEN};

@@ -1,17 +1,17 @@
 //! The daemon: binds the listeners, builds the service, runs the event
 //! loop, and on SIGTERM drops every key before exiting.
 
-pub mod event_loop;
+pub(crate) mod event_loop;
 #[allow(clippy::too_many_lines)] // split in the route-table change
 pub mod http;
-pub mod limits;
-pub mod listeners;
+pub(crate) mod limits;
+pub(crate) mod listeners;
 #[allow(clippy::too_many_lines)] // split in the route-table change
 pub mod metrics;
-pub mod notify;
-pub mod reload;
+pub(crate) mod notify;
+pub(crate) mod reload;
 pub mod wire;
-pub mod workers;
+pub(crate) mod workers;
 
 use crate::cli::server::Opened;
 use crate::config::credentials::Credential;

@@ -11,19 +11,19 @@
 //! flushes them (group commit) before any reply leaves the process.
 
 pub mod accounts;
-pub mod audit;
-pub mod backup;
-pub mod error;
-pub mod keyspace;
-pub mod limiter;
+pub(crate) mod audit;
+pub(crate) mod backup;
+pub(crate) mod error;
+pub(crate) mod keyspace;
+pub(crate) mod limiter;
 pub mod policy;
 mod records;
-pub mod rekey;
-pub mod results;
+pub(crate) mod rekey;
+pub(crate) mod results;
 pub mod secrets;
-pub mod unseal;
-pub mod users;
-pub mod work;
+pub(crate) mod unseal;
+pub(crate) mod users;
+pub(crate) mod work;
 
 use crate::crypto::password::PasswordCost;
 use crate::database::{now_ms, Database};

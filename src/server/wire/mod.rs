@@ -27,8 +27,8 @@
 //! Every command, and every `MULTI`/`EXEC` block, runs in one keyspace
 //! transaction and is staged as one store commit.
 
-pub mod commands;
-pub mod errors;
+pub(crate) mod commands;
+pub(crate) mod errors;
 pub mod resp;
 
 use crate::database::now_ms;
