@@ -3,7 +3,8 @@
 //! key byte directly.
 
 pub mod keys;
-pub(crate) mod locked;
+// Public for its compile_fail doc tests (no Debug, no Clone), which name it.
+pub mod locked;
 pub mod password;
 pub(crate) mod random;
 pub mod seal;
