@@ -1,6 +1,9 @@
 //! The `red` binary: turn dumps off, capture and scrub the environment,
 //! then dispatch.
 
+// No function over 80 lines of code (the threshold is in clippy.toml).
+#![warn(clippy::too_many_lines)]
+
 use reddb::config::credentials::{scrub_process_environment, Environment};
 
 fn main() {

@@ -1,6 +1,7 @@
-//! The audit log over HTTP against the real `red server` (SPEC §5, seed
-//! 002 §12): auth events (bootstrap, login ok/fail, logout, API key
-//! create/delete, user create/password/delete), secret reads and writes,
+//! The audit log over HTTP against the real `red server`
+//! (`docs/SECURITY.md`, "Policies and the audit log"): auth events
+//! (bootstrap, login ok/fail, logout, API key create/delete, user
+//! create/password/delete), secret reads and writes,
 //! policy changes and every denied request (403, and 401 on authenticated
 //! endpoints) leave an event with principal, action, resource, outcome and
 //! peer; `GET /admin/audit` answers newest first with working `since`,

@@ -1,5 +1,5 @@
-//! Logical backup and restore against the real `red` binary (seed 002
-//! §12–13, issue "Policies, audit, ... and logical backup"):
+//! Logical backup and restore against the real `red` binary (the procedures
+//! of `docs/OPERATIONS.md`, "Certificate rotation, backup and recovery"):
 //!
 //! - the rotation procedure end to end: data written over HTTP and RESP,
 //!   `POST /admin/backup`, a fresh `red bootstrap` with a NEW certificate,

@@ -1,7 +1,7 @@
 //! The bad-input catalogue for the **environment, credentials and flags**
-//! of `red server` (issue 8; SPEC §3): a table of operator mistakes — an
-//! inline variable and its `_FILE` companion both set, `_FILE` files that are
-//! missing, directories, empty, oversized, multi-line, not UTF-8 or
+//! of `red server` (issue 8; `docs/BAD_INPUT.md`): a table of operator
+//! mistakes — an inline variable and its `_FILE` companion both set,
+//! `_FILE` files that are missing, directories, empty, oversized, multi-line, not UTF-8 or
 //! unreadable, malformed and wrong certificates, `CREDENTIALS_DIRECTORY`
 //! entries, auto-bootstrap inputs, presets, bind addresses, socket
 //! activation variables and malformed flags (including `--max-connections`)
@@ -222,8 +222,8 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
     let mut v = Vec::new();
 
     // Inline + _FILE, for each pair the product reads or ignores (written
-    // out from SPEC §3 and seed 002, not taken from the library's list, so a
-    // pair the library forgets still fails here).
+    // out here, not taken from the library's list, so a pair the library
+    // forgets still fails here).
     for name in [
         "REDDB_CERTIFICATE",
         "REDDB_USERNAME",

@@ -1,6 +1,7 @@
 //! Proves the `red bootstrap` / `red check` command-line contract by running
-//! the real binary: the exact seed-002 output of bootstrap (and that the
-//! seed's `grep | awk` extraction of the certificate works), file modes, the
+//! the real binary: the exact output of bootstrap shown in
+//! `docs/OPERATIONS.md` (and that its `grep | awk` extraction of the
+//! certificate works), file modes, the
 //! three password sources and `--certificate-out`, refusal of a second
 //! bootstrap without touching a byte, the three certificate sources of
 //! `check`, the stable exit code and single redacted stderr line of every
@@ -60,7 +61,7 @@ fn assert_stored_password(db: &Path, cert: &str, password: &str, source: &str) {
 }
 
 #[test]
-fn bootstrap_prints_exactly_the_seed_lines() {
+fn bootstrap_prints_exactly_the_documented_lines() {
     let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let path = db.to_str().unwrap();
@@ -95,7 +96,7 @@ fn bootstrap_prints_exactly_the_seed_lines() {
     );
     assert_eq!(mode(&db), 0o600, "database file mode");
 
-    // The seed's own extraction, run by a real shell over the real output.
+    // The documented extraction, run by a real shell over the real output.
     let extracted = cli::program("sh", &["-c", "grep '^certificate:' | awk '{print $2}'"])
         .stdin(r.stdout.as_bytes())
         .run();

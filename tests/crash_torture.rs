@@ -1,6 +1,6 @@
 //! Crash torture with the real binary (issue 8, part 3): writers over HTTP
 //! and RESP, `kill -9` at a random moment, restart on the same file, and
-//! check SPEC §7 from the outside.
+//! check the crash-safety promises of `docs/FORMAT.md` §12 from the outside.
 //!
 //! One `red server --dev` (unsealed from `FILE.cert` on every later start,
 //! so no typing) serves both listeners on loopback. Each cycle:

@@ -1,7 +1,7 @@
-//! Proves the HTTP API contract of SPEC §5 against the real `red server`
-//! binary on a loopback port: every curl example of seed 002 (§4 option B
-//! bootstrap, §6 secret set/read/delete) works as written with real `curl`;
-//! a second bootstrap is refused; state written over HTTP survives a
+//! Proves the HTTP API contract against the real `red server` binary on a
+//! loopback port: the curl examples of `README.md` and `docs/OPERATIONS.md`
+//! (bootstrap over HTTP, secret set/read/delete) work as written with real
+//! `curl`; a second bootstrap is refused; state written over HTTP survives a
 //! SIGTERM/restart with the certificate while a wrong certificate exits 10
 //! and leaves the file byte-identical; login/logout sessions, failed-login
 //! errors and the per-user rate limit; user and API-key management with
@@ -64,7 +64,7 @@ fn parse(body: &str) -> serde_json::Value {
 }
 
 #[test]
-fn seed_002_curl_examples_work_as_written() {
+fn documented_curl_examples_work_as_written() {
     let dir = tmp();
     let d = Daemon::start(&dir.path().join("data.rdb"), &Options::new());
     let h = d.get("/health", None).json();
@@ -87,10 +87,12 @@ fn seed_002_curl_examples_work_as_written() {
         .try_run()
         .is_ok_and(|o| o.success());
     if !have_curl {
-        eprintln!("curl is not on PATH: sending the seed examples with the raw client instead");
+        eprintln!(
+            "curl is not on PATH: sending the documented examples with the raw client instead"
+        );
     }
 
-    // §4 option B, verbatim but for the port.
+    // Bootstrap over HTTP (`docs/OPERATIONS.md`), verbatim but for the port.
     let bootstrap_body = r#"{"username": "admin", "password": "change-me-now"}"#;
     let url = format!("{base}/auth/bootstrap");
     let send_bootstrap = || -> (u16, String) {
@@ -122,7 +124,7 @@ fn seed_002_curl_examples_work_as_written() {
         json!({"status": "ok", "sealed": false, "bootstrapped": true})
     );
 
-    // §6: set, read back, delete, read again.
+    // `README.md`'s secret examples: set, read back, delete, read again.
     let key_url = format!("{base}/secrets/red.secret.stripe.api_key");
     let auth = format!("Authorization: Bearer {}", boot.api_key);
     let set_body = r#"{"value": "sk_live_..."}"#;

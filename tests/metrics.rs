@@ -1,5 +1,5 @@
-//! `GET /metrics` (SPEC §5) against the real `red server` binary on a
-//! loopback port: 401 without credentials by default, 403 for a non-admin
+//! `GET /metrics` (`docs/OPERATIONS.md`, "Metrics") against the real
+//! `red server` binary on a loopback port: 401 without credentials by default, 403 for a non-admin
 //! API key, 200 for an admin API key and for the admin token, and 200
 //! without credentials under `--metrics-loopback` from 127.0.0.1. The body
 //! is checked by a strict exposition-format parser written here (always)

@@ -1,5 +1,6 @@
-//! Policies over HTTP against the real `red server` (SPEC §5, seed 002 §6):
-//! both seed recipes sent verbatim — the deny recipe attached to `everyone`
+//! Policies over HTTP against the real `red server`: both recipes of
+//! `docs/OPERATIONS.md` ("Policies and the audit log") sent verbatim — the
+//! deny recipe attached to `everyone`
 //! blocks even the admin (API key and `RED_ADMIN_TOKEN`) on
 //! `red.secret.ai.custom.*`, the keeper recipe attached to one user lets
 //! exactly that user read `red.secret.ai.openai.*`; policy CRUD, attach and
@@ -19,7 +20,8 @@ use serde_json::{json, Value as Json};
 
 const ADMIN_TOKEN: &str = "policy-test-admin-token-0123456789";
 
-/// Seed 002 §6, verbatim (shared with the unit tests and backup_restore).
+/// The recipes of `docs/OPERATIONS.md`, verbatim (shared with the unit
+/// tests and backup_restore).
 const DENY_RECIPE: &str = include_str!("fixtures/seed_policy_deny.json");
 
 const KEEPER_RECIPE: &str = include_str!("fixtures/seed_policy_keeper.json");

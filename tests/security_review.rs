@@ -649,8 +649,8 @@ fn reserved_usernames_are_refused() {
 }
 
 /// The packaged unit's own command line (read from `systemd/reddb.service`,
-/// not restated here) must refuse anonymous config reads (SPEC §5: config
-/// reads need a bearer token).
+/// not restated here) must refuse anonymous config reads (config reads need
+/// a bearer token).
 #[test]
 fn the_packaged_unit_refuses_anonymous_config_reads() {
     let unit = std::fs::read_to_string(concat!(

@@ -60,7 +60,7 @@ fn a_fresh_vault_server_waits_for_http_bootstrap_then_serves_unsealed() {
         assert_eq!(w.cmd(&cmd), harness::wire::err(NOT_BOOTSTRAPPED), "{cmd:?}");
     }
 
-    // The seed's response shape, exactly.
+    // The response shape `docs/OPERATIONS.md` shows, exactly.
     let r = d.post(
         "/auth/bootstrap",
         None,

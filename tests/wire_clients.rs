@@ -1,6 +1,6 @@
 //! Real Redis clients against the real server: redis-py (through
-//! `tests/wire_clients.py`) and `redis-cli`, unchanged, as the seed
-//! documents use them.
+//! `tests/wire_clients.py`) and `redis-cli`, unchanged, as `README.md` and
+//! `docs/OPERATIONS.md` use them.
 //!
 //! When redis-py or redis-cli is not installed the test says so and
 //! passes — unless `REDDB_REQUIRE_CLIENTS` is set (CI sets it after
@@ -95,7 +95,7 @@ fn redis_cli() {
     let out = cli(&["-a", key, "ping"]);
     assert!(out.success(), "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "PONG");
-    // The seed's healthcheck form.
+    // The healthcheck form: `--pass` without the warning on stderr.
     let out = cli(&["--pass", key, "--no-auth-warning", "ping"]);
     assert_eq!(out.stdout.trim(), "PONG");
     assert_eq!(authed(&["set", "cli:k", "hello world"]), "OK");

@@ -1,5 +1,6 @@
 //! `red backup` and `red restore`: the offline halves of logical backup
-//! (seed 002 §12–13) against a stopped database file. They share the
+//! (`docs/OPERATIONS.md`, "Certificate rotation, backup and recovery")
+//! against a stopped database file. They share the
 //! snapshot code of `POST /admin/backup` / `POST /admin/restore`
 //! ([`crate::service::backup`]); whoever holds the certificate holds every
 //! secret, so offline commands apply no policy.

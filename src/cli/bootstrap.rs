@@ -1,6 +1,8 @@
 //! `red bootstrap`: one-time initialisation of a database file.
 //!
-//! Prints exactly the lines of seed 002 §4 on stdout so that
+//! Prints exactly the lines `README.md` and `docs/OPERATIONS.md` show
+//! (`vault initialized:`, `admin user created:`, `api key:`,
+//! `certificate:`) on stdout, so that
 //! `grep '^certificate:' | awk '{print $2}'` extracts the certificate. The
 //! password comes from `--password`, `--password-file` or standard input
 //! (echo off on a terminal); `--password` is visible to other local users in

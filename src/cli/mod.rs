@@ -3,14 +3,14 @@
 //! the few steps commands share (loading the certificate).
 
 pub mod args;
-pub mod backup;
-pub mod bootstrap;
-pub mod certificate;
-pub mod check;
-pub mod doctor;
-pub mod rekey;
-pub mod server;
-pub mod version;
+pub(crate) mod backup;
+pub(crate) mod bootstrap;
+pub(crate) mod certificate;
+pub(crate) mod check;
+pub(crate) mod doctor;
+pub(crate) mod rekey;
+pub(crate) mod server;
+pub(crate) mod version;
 
 use crate::config::credentials::{Environment, CERTIFICATE};
 use crate::crypto::keys::Certificate;

@@ -63,8 +63,9 @@ pub const BACKUP_KEY: CredentialSpec = CredentialSpec {
 /// The credentials this product uses.
 pub const USED: [CredentialSpec; 5] = [CERTIFICATE, USERNAME, PASSWORD, ADMIN_TOKEN, BACKUP_KEY];
 
-/// Pairs from seed 002 that belong to backends this product does not have:
-/// the inline/`_FILE` rule is enforced, the values are ignored.
+/// Credential pairs of backends this product does not have (cloud and
+/// customer admin passwords, S3, Turso, D1, an HTTP backend): the
+/// inline/`_FILE` rule is enforced, the values are ignored.
 pub const IGNORED: [&str; 7] = [
     "REDDB_CLOUD_HEAD_ADMIN_PASSWORD",
     "REDDB_CUSTOMER_ADMIN_PASSWORD",

@@ -12,6 +12,7 @@
 //! `--dev` is never implied by a preset and is refused together with any
 //! preset but `simple`.
 
+use crate::cli::args::Flags;
 use crate::config::credentials::Environment;
 use crate::error::{Error, Result};
 use std::net::SocketAddr;
@@ -165,18 +166,13 @@ impl ServerConfig {
         }
     }
 
-    pub fn resolve(flags: &crate::cli::args::Flags, env: &Environment) -> Result<Self> {
+    /// The configuration from the command line's flags, the environment
+    /// and the preset. A flag wins over its environment variable; every
+    /// value is checked, and the first bad one is refused with a usage
+    /// error.
+    pub fn resolve(flags: &Flags, env: &Environment) -> Result<Self> {
         let preset = Preset::from_env(env)?;
-        let no_auth_env = match env.setting("REDDB_NO_AUTH") {
-            None | Some("" | "false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(_) => {
-                return Err(Error::Usage(
-                    "REDDB_NO_AUTH must be true, 1, yes, false, 0 or no".into(),
-                ))
-            }
-        };
-        let no_auth = flags.on("no-auth") || no_auth_env;
+        let no_auth = flags.on("no-auth") || no_auth_from_env(env)?;
         let strict = matches!(
             preset,
             Preset::Production | Preset::Cloud | Preset::Regulated
@@ -194,57 +190,12 @@ impl ServerConfig {
             .map(PathBuf::from)
             .or_else(|| dev.then(|| PathBuf::from("./data.rdb")))
             .ok_or_else(|| Error::Usage("--path FILE is required".into()))?;
-        let http_bind = match flags
-            .value("http-bind")
-            .or_else(|| env.setting("RED_HTTP_BIND_ADDR"))
-        {
-            Some(v) => parse_addr("http-bind", v)?,
-            None => SocketAddr::from(([127, 0, 0, 1], 5000)),
-        };
-        let wire_bind = match flags
-            .value("wire-bind")
-            .or_else(|| env.setting("RED_WIRE_BIND_ADDR"))
-        {
-            Some(v) => parse_addr("wire-bind", v)?,
-            None => SocketAddr::from(([127, 0, 0, 1], 5050)),
-        };
-        let fsync = match flags.value("fsync") {
-            None | Some("always") => FsyncPolicy::Always,
-            Some("everysec") => FsyncPolicy::EverySec,
-            Some(other) => {
-                return Err(Error::Usage(format!(
-                    "--fsync '{other}': use always or everysec"
-                )))
-            }
-        };
-        let max_connections = match flags
-            .value("max-connections")
-            .or_else(|| env.setting("RED_MAX_CONNECTIONS"))
-        {
-            None => DEFAULT_MAX_CONNECTIONS,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (1..=MAX_MAX_CONNECTIONS).contains(&n) => n,
-                _ => {
-                    return Err(Error::Usage(format!(
-                        "--max-connections (or RED_MAX_CONNECTIONS) '{v}': use a number from 1 to {MAX_MAX_CONNECTIONS}"
-                    )))
-                }
-            },
-        };
-        let max_buffer_memory = match flags
-            .value("max-buffer-memory")
-            .or_else(|| env.setting("RED_MAX_BUFFER_MEMORY"))
-        {
-            None => DEFAULT_MAX_BUFFER_MEMORY,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (MIN_MAX_BUFFER_MEMORY..=MAX_MAX_BUFFER_MEMORY).contains(&n) => n,
-                _ => {
-                    return Err(Error::Usage(format!(
-                        "--max-buffer-memory (or RED_MAX_BUFFER_MEMORY) '{v}': use a number of bytes from {MIN_MAX_BUFFER_MEMORY} to {MAX_MAX_BUFFER_MEMORY} (default {DEFAULT_MAX_BUFFER_MEMORY}, 256 MiB)"
-                    )))
-                }
-            },
-        };
+        let http_bind = bind_address(flags, env, ("http-bind", "RED_HTTP_BIND_ADDR"), 5000)?;
+        let wire_bind = bind_address(flags, env, ("wire-bind", "RED_WIRE_BIND_ADDR"), 5050)?;
+        let fsync = fsync_policy(flags)?;
+        let max_connections = max_connections(flags, env)?;
+        let max_buffer_memory = max_buffer_memory(flags, env)?;
+        let workers = worker_count(flags)?;
         Ok(Self {
             path,
             preset,
@@ -263,18 +214,92 @@ impl ServerConfig {
             certificate_out: env.setting("REDDB_CERTIFICATE_OUT").map(PathBuf::from),
             metrics_loopback: flags.on("metrics-loopback"),
             allow_remote_bootstrap: flags.on("allow-remote-bootstrap"),
-            workers: match flags.value("workers") {
-                None => None,
-                Some(v) => match v.parse::<usize>() {
-                    Ok(n) if (1..=64).contains(&n) => Some(n),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "--workers '{v}': use a number from 1 to 64"
-                        )))
-                    }
-                },
-            },
+            workers,
         })
+    }
+}
+
+/// `REDDB_NO_AUTH`: true, 1 or yes turns authentication off; unset,
+/// empty, false, 0 or no leaves it on.
+fn no_auth_from_env(env: &Environment) -> Result<bool> {
+    match env.setting("REDDB_NO_AUTH") {
+        None | Some("" | "false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(_) => Err(Error::Usage(
+            "REDDB_NO_AUTH must be true, 1, yes, false, 0 or no".into(),
+        )),
+    }
+}
+
+/// A listening address from `--{flag}` or the environment variable
+/// `var` (the `(flag, var)` pair), else `127.0.0.1:{default_port}`.
+fn bind_address(
+    flags: &Flags,
+    env: &Environment,
+    (flag, var): (&str, &str),
+    default_port: u16,
+) -> Result<SocketAddr> {
+    match flags.value(flag).or_else(|| env.setting(var)) {
+        Some(v) => parse_addr(flag, v),
+        None => Ok(SocketAddr::from(([127, 0, 0, 1], default_port))),
+    }
+}
+
+/// `--fsync always|everysec` (default always).
+fn fsync_policy(flags: &Flags) -> Result<FsyncPolicy> {
+    match flags.value("fsync") {
+        None | Some("always") => Ok(FsyncPolicy::Always),
+        Some("everysec") => Ok(FsyncPolicy::EverySec),
+        Some(other) => Err(Error::Usage(format!(
+            "--fsync '{other}': use always or everysec"
+        ))),
+    }
+}
+
+/// `--max-connections` or `RED_MAX_CONNECTIONS`, from 1 to
+/// [`MAX_MAX_CONNECTIONS`].
+fn max_connections(flags: &Flags, env: &Environment) -> Result<usize> {
+    let Some(v) = flags
+        .value("max-connections")
+        .or_else(|| env.setting("RED_MAX_CONNECTIONS"))
+    else {
+        return Ok(DEFAULT_MAX_CONNECTIONS);
+    };
+    match v.parse::<usize>() {
+        Ok(n) if (1..=MAX_MAX_CONNECTIONS).contains(&n) => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "--max-connections (or RED_MAX_CONNECTIONS) '{v}': use a number from 1 to {MAX_MAX_CONNECTIONS}"
+        ))),
+    }
+}
+
+/// `--max-buffer-memory` or `RED_MAX_BUFFER_MEMORY`, from
+/// [`MIN_MAX_BUFFER_MEMORY`] to [`MAX_MAX_BUFFER_MEMORY`] bytes.
+fn max_buffer_memory(flags: &Flags, env: &Environment) -> Result<usize> {
+    let Some(v) = flags
+        .value("max-buffer-memory")
+        .or_else(|| env.setting("RED_MAX_BUFFER_MEMORY"))
+    else {
+        return Ok(DEFAULT_MAX_BUFFER_MEMORY);
+    };
+    match v.parse::<usize>() {
+        Ok(n) if (MIN_MAX_BUFFER_MEMORY..=MAX_MAX_BUFFER_MEMORY).contains(&n) => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "--max-buffer-memory (or RED_MAX_BUFFER_MEMORY) '{v}': use a number of bytes from {MIN_MAX_BUFFER_MEMORY} to {MAX_MAX_BUFFER_MEMORY} (default {DEFAULT_MAX_BUFFER_MEMORY}, 256 MiB)"
+        ))),
+    }
+}
+
+/// `--workers N` (1 to 64); `None` when not given.
+fn worker_count(flags: &Flags) -> Result<Option<usize>> {
+    let Some(v) = flags.value("workers") else {
+        return Ok(None);
+    };
+    match v.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(Some(n)),
+        _ => Err(Error::Usage(format!(
+            "--workers '{v}': use a number from 1 to 64"
+        ))),
     }
 }
 

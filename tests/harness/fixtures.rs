@@ -9,10 +9,12 @@ use super::wire::{bulk, int, ok, Value};
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
-/// The seed's deny-everyone policy recipe, byte for byte.
+/// The deny-everyone policy recipe of `docs/OPERATIONS.md` ("Policies and
+/// the audit log"), byte for byte.
 pub const DENY_RECIPE: &str = include_str!("../fixtures/seed_policy_deny.json");
 
-/// The seed's "one keeper may read" policy recipe, byte for byte.
+/// The "one keeper may read" policy recipe of `docs/OPERATIONS.md`
+/// ("Policies and the audit log"), byte for byte.
 pub const KEEPER_RECIPE: &str = include_str!("../fixtures/seed_policy_keeper.json");
 
 /// The page size of the files the tests make.

@@ -13,7 +13,6 @@ pub struct Listeners {
     /// The Redis-compatible wire protocol; `None` when socket activation
     /// passed no `wire` socket.
     pub wire: Option<TcpListener>,
-    pub activated: bool,
 }
 
 fn is_listening_stream(fd: i32) -> bool {
@@ -62,11 +61,7 @@ pub fn open(http_bind: SocketAddr, wire_bind: SocketAddr) -> Result<Listeners> {
                 "socket activation passed no 'wire' socket: the Redis-compatible protocol is off"
             );
         }
-        return Ok(Listeners {
-            http,
-            wire,
-            activated: true,
-        });
+        return Ok(Listeners { http, wire });
     }
     let http = TcpListener::bind(http_bind)
         .map_err(|e| Error::io(format!("cannot listen on {http_bind} (HTTP)"), e))?;
@@ -75,6 +70,5 @@ pub fn open(http_bind: SocketAddr, wire_bind: SocketAddr) -> Result<Listeners> {
     Ok(Listeners {
         http,
         wire: Some(wire),
-        activated: false,
     })
 }

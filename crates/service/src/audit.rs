@@ -180,12 +180,10 @@ impl AuditIndex {
         }
     }
 
-    pub fn len(&self) -> usize {
+    /// Events indexed, both classes together (the tests check the quotas).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.authenticated.len() + self.unauthenticated.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Allocates the key of a new event at `now` (monotonic) in its class

@@ -1,6 +1,7 @@
-//! Logical backup and restore (seed 002 §12–13): what a snapshot holds,
-//! `POST /admin/backup`, `POST /admin/restore`, and the two halves the
-//! offline `red backup` / `red restore` commands share with them.
+//! Logical backup and restore (`docs/OPERATIONS.md`, "Certificate rotation,
+//! backup and recovery"): what a snapshot holds, `POST /admin/backup`,
+//! `POST /admin/restore`, and the two halves the offline `red backup` /
+//! `red restore` commands share with them.
 //!
 //! A snapshot carries user data — the Redis-compatible keyspace and
 //! `red.config.*` — and the vault's *contents* that can live in another
@@ -11,7 +12,7 @@
 //! same rule as `GET /secrets/{key}?version=N`; a backup reveals what it
 //! carries to whoever holds its key). It never carries vault *state*: the master
 //! secret, the data key, `red.secret.aes_key`, API keys or sessions (API
-//! keys are re-issued after a rotation, seed 002 §12 step 6). The file
+//! keys are re-issued after a rotation by re-bootstrap and restore). The file
 //! format and the backup key are in [`reddb_storage::backup`].
 
 use super::accounts::{self, UserRecord, USER_PREFIX};
@@ -24,6 +25,7 @@ use reddb_storage::backup::{self, BackupKey};
 use reddb_storage::database::now_ms;
 use reddb_storage::error::Error;
 use reddb_storage::store::record::{Mutation, Namespace, Value};
+use reddb_storage::store::State;
 use std::path::{Path, PathBuf};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -89,6 +91,61 @@ fn is_attachment(key: &[u8]) -> bool {
     key.starts_with(super::policy::ATTACH_PREFIX.as_bytes())
 }
 
+/// What [`Service::snapshot_secrets`] left out: secrets the caller may not
+/// read, and how many were carried without their older versions.
+#[derive(Default)]
+struct SecretsTaken {
+    denied: Vec<String>,
+    latest_only: usize,
+}
+
+/// Adds every live keyspace and config entry to `muts`.
+fn snapshot_keyspace_and_config(
+    state: &State,
+    now: u64,
+    counts: &mut Counts,
+    muts: &mut Vec<Mutation>,
+) {
+    for ns in [Namespace::Keyspace, Namespace::Config] {
+        for (k, e) in state.iter(ns, now) {
+            muts.push(Mutation::Put {
+                ns,
+                key: k.clone(),
+                value: e.value.clone(),
+                expires_at_ms: e.expires_at_ms,
+            });
+            if ns == Namespace::Keyspace {
+                counts.keyspace += 1;
+            } else {
+                counts.config += 1;
+            }
+        }
+    }
+}
+
+/// Adds the vault's users, policies and attachments to `muts`; API keys
+/// and sessions are never carried.
+fn snapshot_vault_contents(state: &State, now: u64, counts: &mut Counts, muts: &mut Vec<Mutation>) {
+    for (k, e) in state.iter(Namespace::Vault, now) {
+        let kind = if k.starts_with(USER_PREFIX.as_bytes()) {
+            &mut counts.users
+        } else if k.starts_with(POLICY_PREFIX.as_bytes()) {
+            &mut counts.policies
+        } else if is_attachment(k) {
+            &mut counts.attachments
+        } else {
+            continue; // API keys, sessions: never carried.
+        };
+        *kind += 1;
+        muts.push(Mutation::Put {
+            ns: Namespace::Vault,
+            key: k.clone(),
+            value: e.value.clone(),
+            expires_at_ms: 0,
+        });
+    }
+}
+
 impl Service {
     /// Where `POST /admin/backup` writes and `POST /admin/restore` reads
     /// (the database file's directory).
@@ -112,70 +169,12 @@ impl Service {
         let state = db.store().state();
         let mut counts = Counts::default();
         let mut muts = Vec::new();
-        for ns in [Namespace::Keyspace, Namespace::Config] {
-            for (k, e) in state.iter(ns, now) {
-                muts.push(Mutation::Put {
-                    ns,
-                    key: k.clone(),
-                    value: e.value.clone(),
-                    expires_at_ms: e.expires_at_ms,
-                });
-                if ns == Namespace::Keyspace {
-                    counts.keyspace += 1;
-                } else {
-                    counts.config += 1;
-                }
-            }
-        }
-        for (k, e) in state.iter(Namespace::Vault, now) {
-            let kind = if k.starts_with(USER_PREFIX.as_bytes()) {
-                &mut counts.users
-            } else if k.starts_with(POLICY_PREFIX.as_bytes()) {
-                &mut counts.policies
-            } else if is_attachment(k) {
-                &mut counts.attachments
-            } else {
-                continue; // API keys, sessions: never carried.
-            };
-            *kind += 1;
-            muts.push(Mutation::Put {
-                ns: Namespace::Vault,
-                key: k.clone(),
-                value: e.value.clone(),
-                expires_at_ms: 0,
-            });
-        }
-        let mut denied: Vec<String> = Vec::new();
-        let mut latest_only = 0usize;
-        for (k, e) in state.iter(Namespace::Secrets, now) {
-            let Ok(name) = std::str::from_utf8(k) else {
-                continue;
-            };
-            if let Some(p) = caller {
-                if self.authorize(p, Action::Read, name).is_err() {
-                    denied.push(name.to_string());
-                    continue;
-                }
-            }
-            let history = match caller {
-                None => true,
-                Some(p) => self.authorize(p, Action::UnsealHistory, name).is_ok(),
-            };
-            let Value::Bytes(stored) = &e.value else {
-                return Err(ServiceError::internal("secret record has the wrong type"));
-            };
-            let (portable, cut) = self.export_secret(name, stored, history)?;
-            if cut {
-                latest_only += 1;
-            }
-            muts.push(Mutation::Put {
-                ns: Namespace::Secrets,
-                key: k.clone(),
-                value: Value::Bytes(portable.to_vec()),
-                expires_at_ms: 0,
-            });
-            counts.secrets += 1;
-        }
+        snapshot_keyspace_and_config(state, now, &mut counts, &mut muts);
+        snapshot_vault_contents(state, now, &mut counts, &mut muts);
+        let SecretsTaken {
+            mut denied,
+            latest_only,
+        } = self.snapshot_secrets(state, now, caller, &mut counts, &mut muts)?;
         if !denied.is_empty() {
             wipe_secret_values(&mut muts);
             denied.sort();
@@ -195,12 +194,57 @@ impl Service {
         })
     }
 
+    /// Adds every secret `caller` may read to `muts`, in its portable form
+    /// (every version, or the latest alone without `vault:unseal_history`).
+    /// The names of the secrets `caller` may not read are returned instead.
+    fn snapshot_secrets(
+        &self,
+        state: &State,
+        now: u64,
+        caller: Option<&Principal>,
+        counts: &mut Counts,
+        muts: &mut Vec<Mutation>,
+    ) -> ServiceResult<SecretsTaken> {
+        let mut taken = SecretsTaken::default();
+        for (k, e) in state.iter(Namespace::Secrets, now) {
+            let Ok(name) = std::str::from_utf8(k) else {
+                continue;
+            };
+            if let Some(p) = caller {
+                if self.authorize(p, Action::Read, name).is_err() {
+                    taken.denied.push(name.to_string());
+                    continue;
+                }
+            }
+            let history = match caller {
+                None => true,
+                Some(p) => self.authorize(p, Action::UnsealHistory, name).is_ok(),
+            };
+            let Value::Bytes(stored) = &e.value else {
+                return Err(ServiceError::internal("secret record has the wrong type"));
+            };
+            let (portable, cut) = self.export_secret(name, stored, history)?;
+            if cut {
+                taken.latest_only += 1;
+            }
+            muts.push(Mutation::Put {
+                ns: Namespace::Secrets,
+                key: k.clone(),
+                value: Value::Bytes(portable.to_vec()),
+                expires_at_ms: 0,
+            });
+            counts.secrets += 1;
+        }
+        Ok(taken)
+    }
+
     /// Applies a snapshot payload as **one** commit. Refuses (changing
     /// nothing) when this database already holds keyspace keys, config,
     /// secrets or policies the snapshot would overwrite — restore goes into
     /// a freshly bootstrapped database. Users that already exist are kept
     /// and reported. With `skip_vault` only the keyspace and config are
-    /// restored (seed 002 §13, lost certificate).
+    /// restored: the way back from a lost certificate (`docs/OPERATIONS.md`,
+    /// "Lost certificate").
     pub fn restore_snapshot(
         &mut self,
         payload: &[u8],
@@ -256,6 +300,10 @@ impl Service {
         Ok(())
     }
 
+    /// Checks every entry of a snapshot and turns it into the mutation
+    /// this database stores (secrets re-encrypted under its data key),
+    /// counting what will be restored. Refuses the whole snapshot at the
+    /// first entry it cannot restore.
     fn plan_restore(
         &mut self,
         entries: &mut [Mutation],
@@ -312,37 +360,7 @@ impl Service {
                     let Value::Bytes(bytes) = value else {
                         return Err(refused("the backup holds a vault entry of the wrong type"));
                     };
-                    if let Some(user) = name.strip_prefix(USER_PREFIX) {
-                        let rec: UserRecord = accounts::decode_record(bytes)
-                            .map_err(|_| refused("the backup holds an unreadable user record"))?;
-                        if rec.username != user || accounts::validate_username(user).is_err() {
-                            return Err(refused("the backup holds an inconsistent user record"));
-                        }
-                        if self.user(user)?.is_some() {
-                            report.kept_users.push(user.to_string());
-                            continue;
-                        }
-                        report.restored.users += 1;
-                    } else if let Some(id) = name.strip_prefix(POLICY_PREFIX) {
-                        let p = decode_policy(bytes)
-                            .map_err(|_| refused("the backup holds an unreadable policy"))?;
-                        if p.id != id {
-                            return Err(refused("the backup holds an inconsistent policy"));
-                        }
-                        report.restored.policies += 1;
-                    } else if Target::parse_storage_key(key).is_some() {
-                        report.restored.attachments += 1;
-                    } else {
-                        return Err(refused(
-                            "the backup holds a vault entry this red does not restore",
-                        ));
-                    }
-                    out.push(Mutation::Put {
-                        ns: Namespace::Vault,
-                        key: key.clone(),
-                        value: Value::Bytes(bytes.clone()),
-                        expires_at_ms: 0,
-                    });
+                    out.extend(self.plan_vault_entry(key, name, bytes, report)?);
                 }
                 Namespace::Audit => {
                     return Err(refused(
@@ -352,6 +370,49 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// One vault entry of a snapshot: a user (kept as it is when it already
+    /// exists here: `None`), a policy or a policy attachment, each checked
+    /// to be readable and consistent with its key.
+    fn plan_vault_entry(
+        &self,
+        key: &[u8],
+        name: &str,
+        bytes: &[u8],
+        report: &mut RestoreReport,
+    ) -> ServiceResult<Option<Mutation>> {
+        if let Some(user) = name.strip_prefix(USER_PREFIX) {
+            let rec: UserRecord = accounts::decode_record(bytes)
+                .map_err(|_| refused("the backup holds an unreadable user record"))?;
+            if rec.username != user || accounts::validate_username(user).is_err() {
+                return Err(refused("the backup holds an inconsistent user record"));
+            }
+            if self.user(user)?.is_some() {
+                report.kept_users.push(user.to_string());
+                return Ok(None);
+            }
+            report.restored.users += 1;
+        } else if let Some(id) = name.strip_prefix(POLICY_PREFIX) {
+            let p = decode_policy(bytes)
+                .map_err(|_| refused("the backup holds an unreadable policy"))?;
+            if p.id != id {
+                return Err(refused("the backup holds an inconsistent policy"));
+            }
+            report.restored.policies += 1;
+        } else if Target::parse_storage_key(key).is_some() {
+            report.restored.attachments += 1;
+        } else {
+            return Err(refused(
+                "the backup holds a vault entry this red does not restore",
+            ));
+        }
+        Ok(Some(Mutation::Put {
+            ns: Namespace::Vault,
+            key: key.to_vec(),
+            value: Value::Bytes(bytes.to_vec()),
+            expires_at_ms: 0,
+        }))
     }
 
     fn backup_dir(&self) -> ServiceResult<&Path> {

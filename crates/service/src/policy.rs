@@ -1,6 +1,7 @@
-//! Policy documents (seed 002 §6, SPEC §5): the typed model, its
-//! validation, resource globs, evaluation (pure functions), and their
-//! storage and attachment on [`Service`] (the `/policies` endpoints). A
+//! Policy documents (`docs/SECURITY.md`, "Policies and the audit log"): the
+//! typed model, its validation, resource globs, evaluation (pure
+//! functions), and their storage and attachment on [`Service`] (the
+//! `/policies` endpoints). A
 //! front end reads a document from its own syntax into a [`Policy`] (the
 //! HTTP layer from JSON) and this module checks it ([`validate_document`]).
 //!
@@ -64,8 +65,9 @@ pub enum Action {
     UnsealHistory,
     Write,
     Purge,
-    /// Seed 002: master-key lifecycle of a collection. Accepted in
-    /// documents; no request of this server is gated by it.
+    /// The master-key lifecycle of a collection. Accepted in documents so
+    /// that policies naming it load; no request of this server is gated by
+    /// it.
     Unseal,
 }
 

@@ -19,6 +19,7 @@
 
 use super::results::UnsealProgress;
 use super::{Kind, Service, ServiceError, ServiceResult};
+use reddb_storage::crypto::keys::Certificate;
 use reddb_storage::crypto::shares::{parse_share, Progress, ShareCollector, ShareError};
 use reddb_storage::database::Database;
 use std::net::IpAddr;
@@ -107,22 +108,7 @@ impl Service {
         reset: bool,
         peer: IpAddr,
     ) -> ServiceResult<UnsealProgress> {
-        match &self.db {
-            super::DbState::Sealed(_) => {}
-            super::DbState::Fresh(_) => return Err(ServiceError::not_bootstrapped()),
-            super::DbState::Open(_) => {
-                return Err(ServiceError::new(
-                    Kind::Conflict,
-                    "not_sealed",
-                    "the vault is not sealed",
-                ))
-            }
-            super::DbState::Swapping => {
-                return Err(ServiceError::internal(
-                    "the database could not be opened; see the log and restart",
-                ))
-            }
-        }
+        self.check_sealed()?;
         if reset {
             if share.is_some() {
                 return Err(ServiceError::bad_request(
@@ -161,8 +147,36 @@ impl Service {
         };
         self.unseal.collector.clear();
         self.unseal.started = None;
+        self.unseal_with_certificate(&cert, progress.threshold, peer)
+    }
+
+    /// Refuses an unseal request unless the database is sealed.
+    fn check_sealed(&self) -> ServiceResult<()> {
+        match &self.db {
+            super::DbState::Sealed(_) => Ok(()),
+            super::DbState::Fresh(_) => Err(ServiceError::not_bootstrapped()),
+            super::DbState::Open(_) => Err(ServiceError::new(
+                Kind::Conflict,
+                "not_sealed",
+                "the vault is not sealed",
+            )),
+            super::DbState::Swapping => Err(ServiceError::internal(
+                "the database could not be opened; see the log and restart",
+            )),
+        }
+    }
+
+    /// The certificate combined from `shares` shares: checked against the
+    /// file's certificate id (a mismatch counts as a refused share), then
+    /// the file is unsealed in place and the unseal audited.
+    fn unseal_with_certificate(
+        &mut self,
+        cert: &Certificate,
+        shares: u8,
+        peer: IpAddr,
+    ) -> ServiceResult<UnsealProgress> {
         let opens = match &self.db {
-            super::DbState::Sealed(pager) => Database::certificate_opens(pager, &cert),
+            super::DbState::Sealed(pager) => Database::certificate_opens(pager, cert),
             _ => false,
         };
         if !opens {
@@ -186,16 +200,13 @@ impl Service {
                 return Err(ServiceError::internal("the database changed state"));
             }
         };
-        match Database::unseal(*pager, &cert, true) {
+        match Database::unseal(*pager, cert, true) {
             Ok(db) => {
                 self.db = super::DbState::Open(Box::new(db));
                 self.rebuild_indexes();
-                reddb_storage::log_notice!(
-                    "unsealed in place with {} shares from {peer}",
-                    progress.threshold
-                );
+                reddb_storage::log_notice!("unsealed in place with {shares} shares from {peer}");
                 let refused = std::mem::take(&mut self.unseal.refused);
-                let resource = format!("shares:{} refused-before:{refused}", progress.threshold);
+                let resource = format!("shares:{shares} refused-before:{refused}");
                 self.audit(
                     super::audit::ANONYMOUS,
                     "sys.unseal",

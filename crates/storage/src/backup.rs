@@ -8,7 +8,7 @@
 //! AES-256-GCM key, `HMAC-SHA-256(backup_key, "reddb-backup-v1" ||
 //! snapshot_id)`, with a random 16-byte snapshot id, so a key is never used
 //! for two files even when an operator reuses one backup key
-//! (`docs/FORMAT.md` §12 has every byte and the nonce argument).
+//! (`docs/FORMAT.md` §15 has every byte and the nonce argument).
 //!
 //! The payload is one snapshot frame of the commit-log record format
 //! (`store::record`), so the same total, bounded decoder reads it.

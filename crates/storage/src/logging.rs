@@ -1,5 +1,5 @@
 //! One line per event on stderr, prefixed with the sd-daemon priority
-//! (`<3>` error … `<7>` debug) so journald keeps the level. Callers pass
+//! (`<3>` error … `<6>` info) so journald keeps the level. Callers pass
 //! names, counts and codes — never a secret, token, password, certificate
 //! or the path of a credential file.
 
@@ -12,7 +12,6 @@ pub enum Level {
     Warning = 4,
     Notice = 5,
     Info = 6,
-    Debug = 7,
 }
 
 pub fn emit(level: Level, args: fmt::Arguments<'_>) {

@@ -19,8 +19,8 @@
 //! each layer stops and which test shows it.
 
 pub mod memory;
-pub mod privileges;
-pub mod seccomp;
+pub(crate) mod privileges;
+pub(crate) mod seccomp;
 
 pub use memory::MemoryLock;
 use reddb_storage::error::Result;

@@ -271,6 +271,9 @@ fn invalid_expire(cmd: &str) -> Reply {
     Reply::err(format!("ERR invalid expire time in '{cmd}' command"))
 }
 
+/// Runs one keyspace command on the open transaction: a flat table from
+/// command name to the function that parses its arguments and calls the
+/// keyspace.
 fn data(
     name: &str,
     args: &[Vec<u8>],
@@ -279,263 +282,35 @@ fn data(
     state: Option<&State>,
 ) -> Result<Reply, Reply> {
     let key = arg(args, 1);
-    let now = t.now();
+    let rest = args.get(2..).unwrap_or(&[]);
     let r = match name {
         "get" => opt_bulk(t.get(key).map_err(ks)?),
-        "set" => {
-            let mut opts = SetOptions::default();
-            let mut has_expiry = false;
-            let mut i = 3;
-            while i < args.len() {
-                let o = lower(arg(args, i));
-                match o.as_str() {
-                    "nx" if opts.cond != Condition::IfExists => opts.cond = Condition::IfMissing,
-                    "xx" if opts.cond != Condition::IfMissing => opts.cond = Condition::IfExists,
-                    "get" => opts.get = true,
-                    "keepttl" if !has_expiry => {
-                        has_expiry = true;
-                        opts.expiry = SetExpiry::Keep;
-                    }
-                    "ex" | "px" | "exat" | "pxat" if !has_expiry && i + 1 < args.len() => {
-                        has_expiry = true;
-                        i += 1;
-                        let n = int_arg(arg(args, i))?;
-                        let at = expire_at(&o, n, now).ok_or_else(|| invalid_expire("set"))?;
-                        opts.expiry = SetExpiry::At(u64::try_from(at).unwrap_or(0));
-                    }
-                    _ => return Err(syntax()),
-                }
-                i += 1;
-            }
-            let out = t.set(key, arg(args, 2).to_vec(), opts).map_err(ks)?;
-            if opts.get {
-                opt_bulk(out.old)
-            } else if out.written {
-                Reply::Ok
-            } else {
-                Reply::Nil
-            }
-        }
-        "setex" | "psetex" => {
-            let n = int_arg(arg(args, 2))?;
-            let unit = if name == "setex" { "ex" } else { "px" };
-            let at = expire_at(unit, n, now).ok_or_else(|| invalid_expire(name))?;
-            let opts = SetOptions {
-                expiry: SetExpiry::At(u64::try_from(at).unwrap_or(0)),
-                ..SetOptions::default()
-            };
-            t.set(key, arg(args, 3).to_vec(), opts).map_err(ks)?;
-            Reply::Ok
-        }
-        "setnx" => {
-            let opts = SetOptions {
-                cond: Condition::IfMissing,
-                ..SetOptions::default()
-            };
-            let out = t.set(key, arg(args, 2).to_vec(), opts).map_err(ks)?;
-            Reply::Int(i64::from(out.written))
-        }
+        "set" => set(args, t)?,
+        "setex" | "psetex" => setex(name, args, t)?,
+        "setnx" => setnx(args, t)?,
         "getdel" => opt_bulk(t.getdel(key).map_err(ks)?),
-        "getex" => {
-            let mut change = None;
-            let mut i = 2;
-            while i < args.len() {
-                let o = lower(arg(args, i));
-                match o.as_str() {
-                    "persist" if change.is_none() => change = Some(TtlChange::Persist),
-                    "ex" | "px" | "exat" | "pxat" if change.is_none() && i + 1 < args.len() => {
-                        i += 1;
-                        let n = int_arg(arg(args, i))?;
-                        let at = expire_at(&o, n, now).ok_or_else(|| invalid_expire("getex"))?;
-                        change = Some(TtlChange::At(at));
-                    }
-                    _ => return Err(syntax()),
-                }
-                i += 1;
-            }
-            opt_bulk(t.getex(key, change).map_err(ks)?)
-        }
-        "mget" => {
-            let mut out = Vec::with_capacity(args.len().saturating_sub(1));
-            for k in args.iter().skip(1) {
-                out.push(opt_bulk(t.get_or_nil(k).map_err(ks)?));
-            }
-            Reply::Array(out)
-        }
-        "mset" => {
-            if args.len() % 2 != 1 {
-                return Err(wrong_args("mset"));
-            }
-            for pair in args.get(1..).unwrap_or(&[]).chunks(2) {
-                check_key(arg(pair, 0)).map_err(ks)?;
-            }
-            for pair in args.get(1..).unwrap_or(&[]).chunks(2) {
-                t.set(arg(pair, 0), arg(pair, 1).to_vec(), SetOptions::default())
-                    .map_err(ks)?;
-            }
-            Reply::Ok
-        }
-        "del" | "unlink" | "exists" => {
-            for k in args.iter().skip(1) {
-                check_key(k).map_err(ks)?;
-            }
-            let mut n = 0;
-            for k in args.iter().skip(1) {
-                let hit = if name == "exists" {
-                    t.exists(k)
-                } else {
-                    t.del(k)
-                }
-                .map_err(ks)?;
-                n += i64::from(hit);
-            }
-            Reply::Int(n)
-        }
-        "expire" | "pexpire" | "expireat" | "pexpireat" => {
-            let n = int_arg(arg(args, 2))?;
-            let now = i64::try_from(now).unwrap_or(i64::MAX);
-            let when = match name {
-                "expire" => n.checked_mul(1000).and_then(|ms| ms.checked_add(now)),
-                "pexpire" => n.checked_add(now),
-                "expireat" => n.checked_mul(1000),
-                _ => Some(n),
-            }
-            .ok_or_else(|| invalid_expire(name))?;
-            let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-            for o in args.iter().skip(3) {
-                match lower(o).as_str() {
-                    "nx" => nx = true,
-                    "xx" => xx = true,
-                    "gt" => gt = true,
-                    "lt" => lt = true,
-                    other => {
-                        return Err(Reply::err(format!(
-                            "ERR Unsupported option {}",
-                            printable(other.as_bytes())
-                        )))
-                    }
-                }
-            }
-            if nx && (xx || gt || lt) {
-                return Err(Reply::err(
-                    "ERR NX and XX, GT or LT options at the same time are not compatible",
-                ));
-            }
-            if gt && lt {
-                return Err(Reply::err(
-                    "ERR GT and LT options at the same time are not compatible",
-                ));
-            }
-            let cond = match (nx, xx, gt, lt) {
-                (true, _, _, _) => ExpireCond::Nx,
-                (_, _, true, _) => ExpireCond::Gt,
-                (_, _, _, true) => ExpireCond::Lt,
-                (_, true, _, _) => ExpireCond::Xx,
-                _ => ExpireCond::Always,
-            };
-            // XX combined with GT/LT: both must hold.
-            if xx && (gt || lt) && matches!(t.ttl(key).map_err(ks)?, Ttl::Persistent) {
-                return Ok(Reply::Int(0));
-            }
-            Reply::Int(i64::from(t.expire(key, when, cond).map_err(ks)?))
-        }
-        "ttl" | "pttl" => Reply::Int(match t.ttl(key).map_err(ks)? {
-            Ttl::Missing => -2,
-            Ttl::Persistent => -1,
-            Ttl::Ms(ms) if name == "pttl" => i64::try_from(ms).unwrap_or(i64::MAX),
-            Ttl::Ms(ms) => i64::try_from(ms.saturating_add(500) / 1000).unwrap_or(i64::MAX),
-        }),
+        "getex" => getex(args, t)?,
+        "mget" => mget(args, t)?,
+        "mset" => mset(args, t)?,
+        "del" | "unlink" | "exists" => delete_or_count(name, args, t)?,
+        "expire" | "pexpire" | "expireat" | "pexpireat" => expire(name, args, t)?,
+        "ttl" | "pttl" => ttl(name, key, t)?,
         "persist" => Reply::Int(i64::from(t.persist(key).map_err(ks)?)),
         "type" => Reply::simple(t.type_of(key).map_err(ks)?),
         "keys" => Reply::Array(bulks(t.keys(key))),
         "dbsize" => Reply::Int(i64::try_from(t.dbsize()).unwrap_or(i64::MAX)),
-        "scan" => {
-            let cursor = std::str::from_utf8(key)
-                .ok()
-                .filter(|s| !s.starts_with('+'))
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| Reply::err("ERR invalid cursor"))?;
-            let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
-            let mut i = 2;
-            while i < args.len() {
-                let o = lower(arg(args, i));
-                let Some(v) = args.get(i + 1) else {
-                    return Err(syntax());
-                };
-                match o.as_str() {
-                    "match" => pattern = Some(v.as_slice()),
-                    "count" => {
-                        let n = int_arg(v)?;
-                        if n < 1 {
-                            return Err(syntax());
-                        }
-                        count = usize::try_from(n).unwrap_or(usize::MAX);
-                    }
-                    "type" => type_filter = Some(v.as_slice()),
-                    _ => return Err(syntax()),
-                }
-                i += 2;
-            }
-            let Some(state) = state else {
-                return Err(Reply::err("ERR the vault is sealed"));
-            };
-            let pattern = pattern.filter(|p| *p != b"*");
-            let page = shared
-                .keyspace
-                .scan(state, now, cursor, count, pattern, type_filter);
-            Reply::Array(vec![
-                Reply::bulk(page.cursor.to_string()),
-                Reply::Array(bulks(page.keys)),
-            ])
-        }
-        "flushdb" | "flushall" => {
-            match args.get(1).map(|a| lower(a)) {
-                None => {}
-                Some(m) if args.len() == 2 && (m == "async" || m == "sync") => {}
-                Some(_) => return Err(syntax()),
-            }
-            t.flush();
-            Reply::Ok
-        }
-        "incr" | "decr" | "incrby" | "decrby" => {
-            let delta = match name {
-                "incr" => 1,
-                "decr" => -1,
-                "incrby" => int_arg(arg(args, 2))?,
-                _ => int_arg(arg(args, 2))?
-                    .checked_neg()
-                    .ok_or_else(|| Reply::err("ERR decrement would overflow"))?,
-            };
-            Reply::Int(t.incr_by(key, delta).map_err(ks)?)
-        }
-        "sadd" => Reply::Int(
-            t.sadd(key, args.get(2..).unwrap_or(&[]).to_vec())
-                .map_err(ks)?,
-        ),
-        "srem" => Reply::Int(t.srem(key, args.get(2..).unwrap_or(&[])).map_err(ks)?),
+        "scan" => scan(args, t.now(), shared, state)?,
+        "flushdb" | "flushall" => flush(args, t)?,
+        "incr" | "decr" | "incrby" | "decrby" => incr(name, args, t)?,
+        "sadd" => Reply::Int(t.sadd(key, rest.to_vec()).map_err(ks)?),
+        "srem" => Reply::Int(t.srem(key, rest).map_err(ks)?),
         "smembers" => Reply::Set(bulks(t.smembers(key).map_err(ks)?)),
         "sismember" => Reply::Int(i64::from(t.sismember(key, arg(args, 2)).map_err(ks)?)),
         "scard" => Reply::Int(i64::try_from(t.scard(key).map_err(ks)?).unwrap_or(i64::MAX)),
-        "hset" | "hmset" => {
-            if args.len() % 2 != 0 {
-                return Err(wrong_args(name));
-            }
-            let pairs = args
-                .get(2..)
-                .unwrap_or(&[])
-                .chunks(2)
-                .map(|p| (arg(p, 0).to_vec(), arg(p, 1).to_vec()))
-                .collect();
-            let n = t.hset(key, pairs).map_err(ks)?;
-            if name == "hset" {
-                Reply::Int(n)
-            } else {
-                Reply::Ok
-            }
-        }
+        "hset" | "hmset" => hset(name, args, t)?,
         "hget" => opt_bulk(t.hget(key, arg(args, 2)).map_err(ks)?),
         "hmget" => Reply::Array(
-            t.hmget(key, args.get(2..).unwrap_or(&[]))
+            t.hmget(key, rest)
                 .map_err(ks)?
                 .into_iter()
                 .map(opt_bulk)
@@ -548,12 +323,328 @@ fn data(
                 .map(|(k, v)| (Reply::Bulk(k), Reply::Bulk(v)))
                 .collect(),
         ),
-        "hdel" => Reply::Int(t.hdel(key, args.get(2..).unwrap_or(&[])).map_err(ks)?),
+        "hdel" => Reply::Int(t.hdel(key, rest).map_err(ks)?),
         "hexists" => Reply::Int(i64::from(t.hexists(key, arg(args, 2)).map_err(ks)?)),
         "hlen" => Reply::Int(i64::try_from(t.hlen(key).map_err(ks)?).unwrap_or(i64::MAX)),
         _ => unknown_command(args),
     };
     Ok(r)
+}
+
+/// `SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL]`.
+fn set(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    let opts = set_options(args, t.now())?;
+    let out = t
+        .set(arg(args, 1), arg(args, 2).to_vec(), opts)
+        .map_err(ks)?;
+    Ok(if opts.get {
+        opt_bulk(out.old)
+    } else if out.written {
+        Reply::Ok
+    } else {
+        Reply::Nil
+    })
+}
+
+/// The options of `SET` after the value (from the fourth argument on).
+fn set_options(args: &[Vec<u8>], now: u64) -> Result<SetOptions, Reply> {
+    let mut opts = SetOptions::default();
+    let mut has_expiry = false;
+    let mut i = 3;
+    while i < args.len() {
+        let o = lower(arg(args, i));
+        match o.as_str() {
+            "nx" if opts.cond != Condition::IfExists => opts.cond = Condition::IfMissing,
+            "xx" if opts.cond != Condition::IfMissing => opts.cond = Condition::IfExists,
+            "get" => opts.get = true,
+            "keepttl" if !has_expiry => {
+                has_expiry = true;
+                opts.expiry = SetExpiry::Keep;
+            }
+            "ex" | "px" | "exat" | "pxat" if !has_expiry && i + 1 < args.len() => {
+                has_expiry = true;
+                i += 1;
+                let n = int_arg(arg(args, i))?;
+                let at = expire_at(&o, n, now).ok_or_else(|| invalid_expire("set"))?;
+                opts.expiry = SetExpiry::At(u64::try_from(at).unwrap_or(0));
+            }
+            _ => return Err(syntax()),
+        }
+        i += 1;
+    }
+    Ok(opts)
+}
+
+/// `SETEX key seconds value` and `PSETEX key ms value`.
+fn setex(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    let n = int_arg(arg(args, 2))?;
+    let unit = if name == "setex" { "ex" } else { "px" };
+    let at = expire_at(unit, n, t.now()).ok_or_else(|| invalid_expire(name))?;
+    let opts = SetOptions {
+        expiry: SetExpiry::At(u64::try_from(at).unwrap_or(0)),
+        ..SetOptions::default()
+    };
+    t.set(arg(args, 1), arg(args, 3).to_vec(), opts)
+        .map_err(ks)?;
+    Ok(Reply::Ok)
+}
+
+/// `SETNX key value`: 1 when written, 0 when the key already existed.
+fn setnx(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    let opts = SetOptions {
+        cond: Condition::IfMissing,
+        ..SetOptions::default()
+    };
+    let out = t
+        .set(arg(args, 1), arg(args, 2).to_vec(), opts)
+        .map_err(ks)?;
+    Ok(Reply::Int(i64::from(out.written)))
+}
+
+/// `GETEX key [PERSIST|EX|PX|EXAT|PXAT n]`.
+fn getex(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    let now = t.now();
+    let mut change = None;
+    let mut i = 2;
+    while i < args.len() {
+        let o = lower(arg(args, i));
+        match o.as_str() {
+            "persist" if change.is_none() => change = Some(TtlChange::Persist),
+            "ex" | "px" | "exat" | "pxat" if change.is_none() && i + 1 < args.len() => {
+                i += 1;
+                let n = int_arg(arg(args, i))?;
+                let at = expire_at(&o, n, now).ok_or_else(|| invalid_expire("getex"))?;
+                change = Some(TtlChange::At(at));
+            }
+            _ => return Err(syntax()),
+        }
+        i += 1;
+    }
+    Ok(opt_bulk(t.getex(arg(args, 1), change).map_err(ks)?))
+}
+
+/// `MGET key...`: nil for a missing key or one of another type.
+fn mget(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    let mut out = Vec::with_capacity(args.len().saturating_sub(1));
+    for k in args.iter().skip(1) {
+        out.push(opt_bulk(t.get_or_nil(k).map_err(ks)?));
+    }
+    Ok(Reply::Array(out))
+}
+
+/// `MSET key value...`: every key is checked before any is written.
+fn mset(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    if args.len() % 2 != 1 {
+        return Err(wrong_args("mset"));
+    }
+    let pairs = args.get(1..).unwrap_or(&[]);
+    for pair in pairs.chunks(2) {
+        check_key(arg(pair, 0)).map_err(ks)?;
+    }
+    for pair in pairs.chunks(2) {
+        t.set(arg(pair, 0), arg(pair, 1).to_vec(), SetOptions::default())
+            .map_err(ks)?;
+    }
+    Ok(Reply::Ok)
+}
+
+/// `DEL`/`UNLINK` (how many were removed) and `EXISTS` (how many exist);
+/// every key is checked before any is touched.
+fn delete_or_count(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    for k in args.iter().skip(1) {
+        check_key(k).map_err(ks)?;
+    }
+    let mut n = 0;
+    for k in args.iter().skip(1) {
+        let hit = if name == "exists" {
+            t.exists(k)
+        } else {
+            t.del(k)
+        }
+        .map_err(ks)?;
+        n += i64::from(hit);
+    }
+    Ok(Reply::Int(n))
+}
+
+/// `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT key n [NX|XX|GT|LT...]`.
+fn expire(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    let key = arg(args, 1);
+    let n = int_arg(arg(args, 2))?;
+    let now = i64::try_from(t.now()).unwrap_or(i64::MAX);
+    let when = match name {
+        "expire" => n.checked_mul(1000).and_then(|ms| ms.checked_add(now)),
+        "pexpire" => n.checked_add(now),
+        "expireat" => n.checked_mul(1000),
+        _ => Some(n),
+    }
+    .ok_or_else(|| invalid_expire(name))?;
+    let flags = ExpireFlags::parse(args.get(3..).unwrap_or(&[]))?;
+    // XX combined with GT/LT: both must hold.
+    if flags.xx && (flags.gt || flags.lt) && matches!(t.ttl(key).map_err(ks)?, Ttl::Persistent) {
+        return Ok(Reply::Int(0));
+    }
+    Ok(Reply::Int(i64::from(
+        t.expire(key, when, flags.condition()).map_err(ks)?,
+    )))
+}
+
+/// The `NX`/`XX`/`GT`/`LT` options of the `EXPIRE` family.
+#[allow(clippy::struct_excessive_bools)] // four independent Redis flags
+struct ExpireFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireFlags {
+    /// Reads the options, refusing an unknown one or an incompatible pair
+    /// with Redis's error lines.
+    fn parse(options: &[Vec<u8>]) -> Result<Self, Reply> {
+        let mut f = ExpireFlags {
+            nx: false,
+            xx: false,
+            gt: false,
+            lt: false,
+        };
+        for o in options {
+            match lower(o).as_str() {
+                "nx" => f.nx = true,
+                "xx" => f.xx = true,
+                "gt" => f.gt = true,
+                "lt" => f.lt = true,
+                other => {
+                    return Err(Reply::err(format!(
+                        "ERR Unsupported option {}",
+                        printable(other.as_bytes())
+                    )))
+                }
+            }
+        }
+        if f.nx && (f.xx || f.gt || f.lt) {
+            return Err(Reply::err(
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if f.gt && f.lt {
+            return Err(Reply::err(
+                "ERR GT and LT options at the same time are not compatible",
+            ));
+        }
+        Ok(f)
+    }
+
+    /// The one condition the keyspace checks (XX with GT/LT is checked by
+    /// the caller).
+    fn condition(&self) -> ExpireCond {
+        match (self.nx, self.xx, self.gt, self.lt) {
+            (true, _, _, _) => ExpireCond::Nx,
+            (_, _, true, _) => ExpireCond::Gt,
+            (_, _, _, true) => ExpireCond::Lt,
+            (_, true, _, _) => ExpireCond::Xx,
+            _ => ExpireCond::Always,
+        }
+    }
+}
+
+/// `TTL` (seconds, rounded) and `PTTL` (ms): -2 missing, -1 no expiry.
+fn ttl(name: &str, key: &[u8], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    Ok(Reply::Int(match t.ttl(key).map_err(ks)? {
+        Ttl::Missing => -2,
+        Ttl::Persistent => -1,
+        Ttl::Ms(ms) if name == "pttl" => i64::try_from(ms).unwrap_or(i64::MAX),
+        Ttl::Ms(ms) => i64::try_from(ms.saturating_add(500) / 1000).unwrap_or(i64::MAX),
+    }))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
+fn scan(
+    args: &[Vec<u8>],
+    now: u64,
+    shared: &mut Shared,
+    state: Option<&State>,
+) -> Result<Reply, Reply> {
+    let cursor = std::str::from_utf8(arg(args, 1))
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Reply::err("ERR invalid cursor"))?;
+    let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
+    let mut i = 2;
+    while i < args.len() {
+        let o = lower(arg(args, i));
+        let Some(v) = args.get(i + 1) else {
+            return Err(syntax());
+        };
+        match o.as_str() {
+            "match" => pattern = Some(v.as_slice()),
+            "count" => {
+                let n = int_arg(v)?;
+                if n < 1 {
+                    return Err(syntax());
+                }
+                count = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            "type" => type_filter = Some(v.as_slice()),
+            _ => return Err(syntax()),
+        }
+        i += 2;
+    }
+    let Some(state) = state else {
+        return Err(Reply::err("ERR the vault is sealed"));
+    };
+    let pattern = pattern.filter(|p| *p != b"*");
+    let page = shared
+        .keyspace
+        .scan(state, now, cursor, count, pattern, type_filter);
+    Ok(Reply::Array(vec![
+        Reply::bulk(page.cursor.to_string()),
+        Reply::Array(bulks(page.keys)),
+    ]))
+}
+
+/// `FLUSHDB`/`FLUSHALL [ASYNC|SYNC]`.
+fn flush(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    match args.get(1).map(|a| lower(a)) {
+        None => {}
+        Some(m) if args.len() == 2 && (m == "async" || m == "sync") => {}
+        Some(_) => return Err(syntax()),
+    }
+    t.flush();
+    Ok(Reply::Ok)
+}
+
+/// `INCR`, `DECR`, `INCRBY key n` and `DECRBY key n`.
+fn incr(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    let delta = match name {
+        "incr" => 1,
+        "decr" => -1,
+        "incrby" => int_arg(arg(args, 2))?,
+        _ => int_arg(arg(args, 2))?
+            .checked_neg()
+            .ok_or_else(|| Reply::err("ERR decrement would overflow"))?,
+    };
+    Ok(Reply::Int(t.incr_by(arg(args, 1), delta).map_err(ks)?))
+}
+
+/// `HSET` (how many fields were new) and `HMSET` (OK) `key field value...`.
+fn hset(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+    if args.len() % 2 != 0 {
+        return Err(wrong_args(name));
+    }
+    let pairs = args
+        .get(2..)
+        .unwrap_or(&[])
+        .chunks(2)
+        .map(|p| (arg(p, 0).to_vec(), arg(p, 1).to_vec()))
+        .collect();
+    let n = t.hset(arg(args, 1), pairs).map_err(ks)?;
+    Ok(if name == "hset" {
+        Reply::Int(n)
+    } else {
+        Reply::Ok
+    })
 }
 
 fn server(name: &str, args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {

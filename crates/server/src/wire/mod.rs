@@ -27,8 +27,8 @@
 //! Every command, and every `MULTI`/`EXEC` block, runs in one keyspace
 //! transaction and is staged as one store commit.
 
-pub mod commands;
-pub mod errors;
+pub(crate) mod commands;
+pub(crate) mod errors;
 pub mod resp;
 
 use commands::{Post, Spec, IMMEDIATE, KEYED, NOAUTH_OK, NO_MULTI};
@@ -175,6 +175,48 @@ fn emit(s: &Session, r: &Reply, out: &mut Vec<u8>) {
     r.encode(s.resp3, out);
 }
 
+/// Answers `-NOAUTH` to a command sent before authentication. Audited like
+/// any refused request; a flood of them from one peer folds into one
+/// summary event per window.
+fn refuse_unauthenticated(s: &Session, svc: &mut Service, shown_name: &str, out: &mut Vec<u8>) {
+    svc.audit(
+        reddb_service::audit::ANONYMOUS,
+        "request",
+        &format!("wire:{shown_name}"),
+        ("unauthorized", Some("noauth")),
+        Some(s.peer.ip()),
+    );
+    emit(s, &Reply::err(NOAUTH), out);
+}
+
+/// A refused command inside `MULTI` makes its `EXEC` fail.
+fn mark_multi_failed(s: &mut Session) {
+    if let Some(m) = s.multi.as_mut() {
+        m.dirty = true;
+    }
+}
+
+impl Multi {
+    /// Queues one command for `EXEC`, or refuses it (and dooms the block)
+    /// when it may not run inside `MULTI` or the block would grow too large.
+    fn queue_command(&mut self, spec: &Spec, args: Vec<Vec<u8>>) -> Reply {
+        let size: usize = args.iter().map(|a| a.len() + 16).sum();
+        if spec.has(NO_MULTI) {
+            self.dirty = true;
+            Reply::err("ERR Command not allowed inside a transaction")
+        } else if self.bytes.saturating_add(size) > MAX_MULTI_BYTES {
+            self.dirty = true;
+            Reply::err(format!(
+                "ERR the transaction is too large (max {MAX_MULTI_BYTES} bytes queued)"
+            ))
+        } else {
+            self.bytes += size;
+            self.queue.push(args);
+            Reply::simple("QUEUED")
+        }
+    }
+}
+
 impl Shared {
     pub fn new(bind: SocketAddr, everysec: bool, max_clients: usize) -> Self {
         Self {
@@ -286,7 +328,10 @@ impl Shared {
         }
     }
 
-    /// Runs one complete command, appending its reply to `out`.
+    /// Runs one complete command, appending its reply to `out`: the checks
+    /// every command passes (bootstrapped, credential still live,
+    /// authenticated, known, right arity), then queueing inside `MULTI` or
+    /// running it.
     pub fn handle(
         &mut self,
         s: &mut Session,
@@ -307,97 +352,80 @@ impl Shared {
             emit(s, &Reply::err(auth_error_line(&e)), out);
             return Step::Continue;
         }
-        if s.principal.is_some() {
-            let live = s
-                .ticket
-                .as_mut()
-                .is_some_and(|t| svc.ticket_valid(t, now_ms()));
-            if !live {
-                reddb_storage::log_notice!(
-                    "wire client {}: its credential ended (deleted, disabled, re-passworded or expired); logged out",
-                    s.id
-                );
-                s.principal = None;
-                s.ticket = None;
-                s.multi = None;
-                self.touch(s, "auth");
-            }
-        }
+        self.drop_ended_credential(s, svc);
         if s.principal.is_none() && !spec.is_some_and(|sp| sp.has(NOAUTH_OK)) {
-            // Audited like any refused request; a flood of them from one
-            // peer folds into one summary event per window.
-            svc.audit(
-                reddb_service::audit::ANONYMOUS,
-                "request",
-                &format!(
-                    "wire:{}",
-                    if spec.is_some() {
-                        name.as_str()
-                    } else {
-                        "unknown"
-                    }
-                ),
-                ("unauthorized", Some("noauth")),
-                Some(s.peer.ip()),
-            );
-            emit(s, &Reply::err(NOAUTH), out);
+            let shown = if spec.is_some() {
+                name.as_str()
+            } else {
+                "unknown"
+            };
+            refuse_unauthenticated(s, svc, shown, out);
             return Step::Continue;
         }
         let Some(spec) = spec else {
-            if let Some(m) = s.multi.as_mut() {
-                m.dirty = true;
-            }
+            mark_multi_failed(s);
             emit(s, &commands::unknown_command(&args), out);
             return Step::Continue;
         };
         if !spec.arity_ok(args.len()) {
-            if let Some(m) = s.multi.as_mut() {
-                m.dirty = true;
-            }
+            mark_multi_failed(s);
             emit(s, &commands::wrong_args(spec.name), out);
             return Step::Continue;
         }
         self.touch(s, spec.name);
         if let Some(m) = s.multi.as_mut() {
             if !spec.has(IMMEDIATE) {
-                let size: usize = args.iter().map(|a| a.len() + 16).sum();
-                let reply = if spec.has(NO_MULTI) {
-                    m.dirty = true;
-                    Reply::err("ERR Command not allowed inside a transaction")
-                } else if m.bytes.saturating_add(size) > MAX_MULTI_BYTES {
-                    m.dirty = true;
-                    Reply::err(format!(
-                        "ERR the transaction is too large (max {MAX_MULTI_BYTES} bytes queued)"
-                    ))
-                } else {
-                    m.bytes += size;
-                    m.queue.push(args);
-                    Reply::simple("QUEUED")
-                };
+                let reply = m.queue_command(spec, args);
                 emit(s, &reply, out);
                 return Step::Continue;
             }
         }
-        match spec.name {
+        self.dispatch(s, svc, spec, args, out)
+    }
+
+    /// Logs the connection out when its credential has ended since the
+    /// last command (key deleted, user deleted, disabled or re-passworded,
+    /// session expired, admin token rotated).
+    fn drop_ended_credential(&mut self, s: &mut Session, svc: &mut Service) {
+        if s.principal.is_none() {
+            return;
+        }
+        let live = s
+            .ticket
+            .as_mut()
+            .is_some_and(|t| svc.ticket_valid(t, now_ms()));
+        if !live {
+            reddb_storage::log_notice!(
+                "wire client {}: its credential ended (deleted, disabled, re-passworded or expired); logged out",
+                s.id
+            );
+            s.principal = None;
+            s.ticket = None;
+            s.multi = None;
+            self.touch(s, "auth");
+        }
+    }
+
+    /// Runs a known command of the right arity outside `MULTI` (or one of
+    /// the `IMMEDIATE` ones inside it).
+    fn dispatch(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        spec: &Spec,
+        args: Vec<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let reply = match spec.name {
             "auth" => return self.auth_command(s, svc, &args, out),
             "hello" => return self.hello_command(s, svc, &args, out),
             "quit" => {
                 emit(s, &Reply::Ok, out);
                 return Step::Close;
             }
-            "reset" => {
-                s.multi = None;
-                s.resp3 = false;
-                s.principal = None;
-                s.ticket = None;
-                if let Some(c) = self.clients.get_mut(&s.id) {
-                    c.name.clear();
-                }
-                self.touch(s, "reset");
-                emit(s, &Reply::simple("RESET"), out);
-            }
+            "reset" => self.reset_session(s),
             "multi" => {
-                let r = if s.multi.is_some() {
+                if s.multi.is_some() {
                     Reply::err("ERR MULTI calls can not be nested")
                 } else {
                     s.multi = Some(Multi {
@@ -406,39 +434,45 @@ impl Shared {
                         dirty: false,
                     });
                     Reply::Ok
-                };
-                emit(s, &r, out);
+                }
             }
-            "discard" => {
-                let r = match s.multi.take() {
-                    Some(_) => Reply::Ok,
-                    None => Reply::err("ERR DISCARD without MULTI"),
-                };
-                emit(s, &r, out);
-            }
-            "exec" => {
-                let r = match s.multi.take() {
-                    None => Reply::err("ERR EXEC without MULTI"),
-                    Some(m) if m.dirty => {
-                        Reply::err("EXECABORT Transaction discarded because of previous errors.")
-                    }
-                    Some(m) => match self.run(s, svc, &m.queue) {
-                        Ok(replies) => Reply::Array(replies),
-                        Err(e) => e,
-                    },
-                };
-                emit(s, &r, out);
-            }
+            "discard" => match s.multi.take() {
+                Some(_) => Reply::Ok,
+                None => Reply::err("ERR DISCARD without MULTI"),
+            },
+            "exec" => match s.multi.take() {
+                None => Reply::err("ERR EXEC without MULTI"),
+                Some(m) if m.dirty => {
+                    Reply::err("EXECABORT Transaction discarded because of previous errors.")
+                }
+                Some(m) => match self.run(s, svc, &m.queue) {
+                    Ok(replies) => Reply::Array(replies),
+                    Err(e) => e,
+                },
+            },
             _ => {
                 let batch = [args];
-                let r = match self.run(s, svc, &batch) {
+                match self.run(s, svc, &batch) {
                     Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
                     Err(e) => e,
-                };
-                emit(s, &r, out);
+                }
             }
-        }
+        };
+        emit(s, &reply, out);
         Step::Continue
+    }
+
+    /// `RESET`: leaves `MULTI`, RESP2, no name, logged out.
+    fn reset_session(&mut self, s: &mut Session) -> Reply {
+        s.multi = None;
+        s.resp3 = false;
+        s.principal = None;
+        s.ticket = None;
+        if let Some(c) = self.clients.get_mut(&s.id) {
+            c.name.clear();
+        }
+        self.touch(s, "reset");
+        Reply::simple("RESET")
     }
 
     /// Runs `cmds` in one keyspace transaction and stages it as one

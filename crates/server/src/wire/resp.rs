@@ -204,25 +204,12 @@ impl CommandParser {
                 Some(b'*') => {}
                 Some(_) => return self.inline(buf),
             }
-            let Some((digits, next)) = self.line(buf, 0, ProtocolError::TooBigMultibulkCount)?
-            else {
+            let Some((n, next)) = self.multibulk_header(buf, limits)? else {
                 return Ok(None);
             };
-            let n = parse_i64(digits).ok_or(ProtocolError::InvalidMultibulkLength)?;
-            if n <= 0 {
+            if n == 0 {
                 self.reset();
                 return Ok(Some((Vec::new(), next)));
-            }
-            let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
-            if n > MAX_ARGS {
-                return Err(ProtocolError::InvalidMultibulkLength);
-            }
-            if n > limits.max_args {
-                return Err(if limits.unauthenticated {
-                    ProtocolError::UnauthenticatedMultibulkLength
-                } else {
-                    ProtocolError::InvalidMultibulkLength
-                });
             }
             self.expected = n;
             self.pos = next;
@@ -231,35 +218,10 @@ impl CommandParser {
         while self.args.len() < self.expected {
             let len = match self.bulk {
                 Some(len) => len,
-                None => {
-                    let pos = self.pos;
-                    let Some(&first) = buf.get(pos) else {
-                        return Ok(None);
-                    };
-                    if first != b'$' {
-                        return Err(ProtocolError::ExpectedBulk(first));
-                    }
-                    let Some((digits, start)) =
-                        self.line(buf, pos, ProtocolError::TooBigBulkCount)?
-                    else {
-                        return Ok(None);
-                    };
-                    let len = parse_i64(digits).ok_or(ProtocolError::InvalidBulkLength)?;
-                    let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
-                    if len > MAX_BULK {
-                        return Err(ProtocolError::InvalidBulkLength);
-                    }
-                    if len > limits.max_bulk {
-                        return Err(if limits.unauthenticated {
-                            ProtocolError::UnauthenticatedBulkLength
-                        } else {
-                            ProtocolError::InvalidBulkLength
-                        });
-                    }
-                    self.pos = start;
-                    self.bulk = Some(len);
-                    len
-                }
+                None => match self.bulk_header(buf, limits)? {
+                    Some(len) => len,
+                    None => return Ok(None),
+                },
             };
             let start = self.pos;
             let end = start.saturating_add(len);
@@ -281,6 +243,66 @@ impl CommandParser {
             .collect();
         self.reset();
         Ok(Some((args, used)))
+    }
+
+    /// The `*N\r\n` header at the front of `buf`: `Ok(None)` while
+    /// incomplete, else the argument count (0 for `*0` and negative counts)
+    /// and the position after the header. Refuses a count over the limits.
+    fn multibulk_header(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, usize)>, ProtocolError> {
+        let Some((digits, next)) = self.line(buf, 0, ProtocolError::TooBigMultibulkCount)? else {
+            return Ok(None);
+        };
+        let n = parse_i64(digits).ok_or(ProtocolError::InvalidMultibulkLength)?;
+        if n <= 0 {
+            return Ok(Some((0, next)));
+        }
+        let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
+        if n > MAX_ARGS {
+            return Err(ProtocolError::InvalidMultibulkLength);
+        }
+        if n > limits.max_args {
+            return Err(if limits.unauthenticated {
+                ProtocolError::UnauthenticatedMultibulkLength
+            } else {
+                ProtocolError::InvalidMultibulkLength
+            });
+        }
+        Ok(Some((n, next)))
+    }
+
+    /// The `$L\r\n` header of the next argument at `self.pos`: `Ok(None)`
+    /// while incomplete, else its length (remembered in `self.bulk`, with
+    /// `self.pos` moved to its first byte). Refuses a length over the limits.
+    fn bulk_header(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError> {
+        let pos = self.pos;
+        let Some(&first) = buf.get(pos) else {
+            return Ok(None);
+        };
+        if first != b'$' {
+            return Err(ProtocolError::ExpectedBulk(first));
+        }
+        let Some((digits, start)) = self.line(buf, pos, ProtocolError::TooBigBulkCount)? else {
+            return Ok(None);
+        };
+        let len = parse_i64(digits).ok_or(ProtocolError::InvalidBulkLength)?;
+        let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
+        if len > MAX_BULK {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
+        if len > limits.max_bulk {
+            return Err(if limits.unauthenticated {
+                ProtocolError::UnauthenticatedBulkLength
+            } else {
+                ProtocolError::InvalidBulkLength
+            });
+        }
+        self.pos = start;
+        self.bulk = Some(len);
+        Ok(Some(len))
     }
 
     /// A `<prefix><digits>\r\n` header line at `pos`: `Ok(None)` while
@@ -382,97 +404,101 @@ fn hex_digit(b: u8) -> Option<u8> {
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut args = Vec::new();
     let mut i = 0;
-    let at = |i: usize| line.get(i).copied();
     loop {
-        while at(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        while line.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
         }
-        let Some(_) = at(i) else {
+        if line.get(i).is_none() {
             return Some(args);
-        };
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            if in_dq {
-                match at(i) {
-                    None => return None,
-                    Some(b'\\') => {
-                        let hx = (at(i + 1), at(i + 2), at(i + 3));
-                        if let (Some(b'x'), Some(h), Some(l)) = hx {
-                            if let (Some(h), Some(l)) = (hex_digit(h), hex_digit(l)) {
-                                cur.push(h * 16 + l);
-                                i += 4;
-                                continue;
-                            }
-                        }
-                        match at(i + 1) {
-                            None => return None,
-                            Some(c) => {
-                                cur.push(match c {
-                                    b'n' => b'\n',
-                                    b'r' => b'\r',
-                                    b't' => b'\t',
-                                    b'b' => 8,
-                                    b'a' => 7,
-                                    other => other,
-                                });
-                                i += 2;
-                            }
-                        }
-                    }
-                    Some(b'"') => {
-                        if at(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(c) => {
-                        cur.push(c);
-                        i += 1;
-                    }
-                }
-            } else if in_sq {
-                match at(i) {
-                    None => return None,
-                    Some(b'\\') if at(i + 1) == Some(b'\'') => {
-                        cur.push(b'\'');
-                        i += 2;
-                    }
-                    Some(b'\'') => {
-                        if at(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(c) => {
-                        cur.push(c);
-                        i += 1;
-                    }
-                }
-            } else {
-                match at(i) {
-                    None => break,
-                    Some(b) if b.is_ascii_whitespace() => break,
-                    Some(b'"') => {
-                        in_dq = true;
-                        i += 1;
-                    }
-                    Some(b'\'') => {
-                        in_sq = true;
-                        i += 1;
-                    }
-                    Some(c) => {
-                        cur.push(c);
-                        i += 1;
-                    }
-                }
+        }
+        let (word, next) = split_word(line, i)?;
+        args.push(word);
+        i = next;
+    }
+}
+
+/// The word starting at `i` (not a blank): bare bytes up to a blank or the
+/// end, or up to an opening quote, whose closing quote ends the word.
+/// Returns it and the position after it; `None` on unbalanced quotes.
+fn split_word(line: &[u8], mut i: usize) -> Option<(Vec<u8>, usize)> {
+    let mut word = Vec::new();
+    loop {
+        match line.get(i).copied() {
+            None => return Some((word, i)),
+            Some(b) if b.is_ascii_whitespace() => return Some((word, i)),
+            Some(b'"') => return double_quoted(line, i + 1, word),
+            Some(b'\'') => return single_quoted(line, i + 1, word),
+            Some(c) => {
+                word.push(c);
+                i += 1;
             }
         }
-        args.push(cur);
     }
+}
+
+/// The rest of a `"…"` word from `i` (after the opening quote), appended
+/// to `word`: `\n \r \t \b \a \\ \" \xHH` escapes, any other escaped
+/// byte stands for itself. Returns the word and the position after the
+/// closing quote, which must be followed by a blank or the end.
+fn double_quoted(line: &[u8], mut i: usize, mut word: Vec<u8>) -> Option<(Vec<u8>, usize)> {
+    let at = |i: usize| line.get(i).copied();
+    loop {
+        match at(i) {
+            None => return None,
+            Some(b'\\') => {
+                if let (Some(b'x'), Some(h), Some(l)) = (at(i + 1), at(i + 2), at(i + 3)) {
+                    if let (Some(h), Some(l)) = (hex_digit(h), hex_digit(l)) {
+                        word.push(h * 16 + l);
+                        i += 4;
+                        continue;
+                    }
+                }
+                word.push(match at(i + 1)? {
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'b' => 8,
+                    b'a' => 7,
+                    other => other,
+                });
+                i += 2;
+            }
+            Some(b'"') => return closing_quote(line, i, word),
+            Some(c) => {
+                word.push(c);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// The rest of a `'…'` word from `i` (after the opening quote), appended
+/// to `word`: only `\'` is an escape. Returns the word and the position
+/// after the closing quote, which must be followed by a blank or the end.
+fn single_quoted(line: &[u8], mut i: usize, mut word: Vec<u8>) -> Option<(Vec<u8>, usize)> {
+    let at = |i: usize| line.get(i).copied();
+    loop {
+        match at(i) {
+            None => return None,
+            Some(b'\\') if at(i + 1) == Some(b'\'') => {
+                word.push(b'\'');
+                i += 2;
+            }
+            Some(b'\'') => return closing_quote(line, i, word),
+            Some(c) => {
+                word.push(c);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// A closing quote at `i` ends `word` only when a blank or the end follows.
+fn closing_quote(line: &[u8], i: usize, word: Vec<u8>) -> Option<(Vec<u8>, usize)> {
+    if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+        return None;
+    }
+    Some((word, i + 1))
 }
 
 /// A parsed RESP2/RESP3 value (what a server sends).
@@ -530,48 +556,9 @@ fn parse_value_at(
     let Some((line, next)) = header_line(buf, pos, ProtocolError::InvalidLine)? else {
         return Ok(None);
     };
-    let text = |v: &[u8]| -> Result<(), ProtocolError> {
-        if v.contains(&b'\r') || v.contains(&b'\n') {
-            Err(ProtocolError::InvalidLine)
-        } else {
-            Ok(())
-        }
-    };
-    let blob = |line: &[u8]| -> Result<Option<(Vec<u8>, usize)>, ProtocolError> {
-        let len = parse_i64(line).ok_or(ProtocolError::InvalidBulkLength)?;
-        let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
-        if len > MAX_BULK {
-            return Err(ProtocolError::InvalidBulkLength);
-        }
-        let end = next + len;
-        let Some(term) = buf.get(end..end + 2) else {
-            return Ok(None);
-        };
-        if term != b"\r\n" {
-            return Err(ProtocolError::ExpectedCrlf);
-        }
-        Ok(Some((buf.get(next..end).unwrap_or(&[]).to_vec(), end + 2)))
-    };
-    let count = |line: &[u8]| -> Result<Option<usize>, ProtocolError> {
-        let n = parse_i64(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
-        if n == -1 {
-            return Ok(None);
-        }
-        let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
-        if n > MAX_ARGS {
-            return Err(ProtocolError::InvalidMultibulkLength);
-        }
-        Ok(Some(n))
-    };
     let v = match kind {
-        b'+' => {
-            text(line)?;
-            Value::Simple(line.to_vec())
-        }
-        b'-' => {
-            text(line)?;
-            Value::Error(line.to_vec())
-        }
+        b'+' => Value::Simple(text_line(line)?.to_vec()),
+        b'-' => Value::Error(text_line(line)?.to_vec()),
         b':' => Value::Integer(parse_i64(line).ok_or(ProtocolError::InvalidLine)?),
         b'_' if line.is_empty() => Value::Null,
         b'_' => return Err(ProtocolError::InvalidLine),
@@ -595,69 +582,136 @@ fn parse_value_at(
             }
         }
         b'$' if line == b"-1" => Value::Null,
-        b'$' | b'!' | b'=' => {
-            let Some((data, end)) = blob(line)? else {
-                return Ok(None);
-            };
-            let v = match kind {
-                b'$' => Value::Bulk(data),
-                b'!' => Value::BulkError(data),
-                _ => {
-                    if data.get(3) != Some(&b':') {
-                        return Err(ProtocolError::InvalidLine);
-                    }
-                    let fmt = data.get(..3).unwrap_or(&[]).to_vec();
-                    Value::Verbatim(fmt, data.get(4..).unwrap_or(&[]).to_vec())
-                }
-            };
-            return Ok(Some((v, end)));
-        }
-        b'*' | b'~' | b'>' => {
-            let Some(n) = count(line)? else {
-                return Ok(Some((Value::Null, next)));
-            };
-            let mut items = Vec::new();
-            let mut p = next;
-            for _ in 0..n {
-                let Some((v, used)) = parse_value_at(buf, p, depth + 1)? else {
-                    return Ok(None);
-                };
-                items.push(v);
-                p = used;
-            }
-            let v = match kind {
-                b'*' => Value::Array(items),
-                b'~' => Value::Set(items),
-                _ => Value::Push(items),
-            };
-            return Ok(Some((v, p)));
-        }
-        b'%' | b'|' => {
-            let Some(n) = count(line)? else {
-                return Err(ProtocolError::InvalidMultibulkLength);
-            };
-            let mut pairs = Vec::new();
-            let mut p = next;
-            for _ in 0..n {
-                let Some((k, used)) = parse_value_at(buf, p, depth + 1)? else {
-                    return Ok(None);
-                };
-                let Some((v, used)) = parse_value_at(buf, used, depth + 1)? else {
-                    return Ok(None);
-                };
-                pairs.push((k, v));
-                p = used;
-            }
-            let v = if kind == b'%' {
-                Value::Map(pairs)
-            } else {
-                Value::Attribute(pairs)
-            };
-            return Ok(Some((v, p)));
-        }
+        b'$' | b'!' | b'=' => return parse_blob_value(kind, buf, line, next),
+        b'*' | b'~' | b'>' => return parse_sequence(kind, buf, line, next, depth),
+        b'%' | b'|' => return parse_pairs(kind, buf, line, next, depth),
         other => return Err(ProtocolError::UnknownType(other)),
     };
     Ok(Some((v, next)))
+}
+
+/// A simple string or error line: no CR or LF inside.
+fn text_line(v: &[u8]) -> Result<&[u8], ProtocolError> {
+    if v.contains(&b'\r') || v.contains(&b'\n') {
+        Err(ProtocolError::InvalidLine)
+    } else {
+        Ok(v)
+    }
+}
+
+/// The bytes of a length-prefixed value whose header (length text `line`)
+/// ends at `next`: `Ok(None)` while incomplete, else the bytes and the
+/// position after their `\r\n`.
+fn blob(buf: &[u8], line: &[u8], next: usize) -> Result<Option<(Vec<u8>, usize)>, ProtocolError> {
+    let len = parse_i64(line).ok_or(ProtocolError::InvalidBulkLength)?;
+    let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
+    if len > MAX_BULK {
+        return Err(ProtocolError::InvalidBulkLength);
+    }
+    let end = next + len;
+    let Some(term) = buf.get(end..end + 2) else {
+        return Ok(None);
+    };
+    if term != b"\r\n" {
+        return Err(ProtocolError::ExpectedCrlf);
+    }
+    Ok(Some((buf.get(next..end).unwrap_or(&[]).to_vec(), end + 2)))
+}
+
+/// The element count of an aggregate header: `None` for `-1` (null).
+fn aggregate_count(line: &[u8]) -> Result<Option<usize>, ProtocolError> {
+    let n = parse_i64(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
+    if n == -1 {
+        return Ok(None);
+    }
+    let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
+    if n > MAX_ARGS {
+        return Err(ProtocolError::InvalidMultibulkLength);
+    }
+    Ok(Some(n))
+}
+
+/// `$` bulk string, `!` bulk error or `=` verbatim string (`fmt:text`).
+fn parse_blob_value(
+    kind: u8,
+    buf: &[u8],
+    line: &[u8],
+    next: usize,
+) -> Result<Option<(Value, usize)>, ProtocolError> {
+    let Some((data, end)) = blob(buf, line, next)? else {
+        return Ok(None);
+    };
+    let v = match kind {
+        b'$' => Value::Bulk(data),
+        b'!' => Value::BulkError(data),
+        _ => {
+            if data.get(3) != Some(&b':') {
+                return Err(ProtocolError::InvalidLine);
+            }
+            let fmt = data.get(..3).unwrap_or(&[]).to_vec();
+            Value::Verbatim(fmt, data.get(4..).unwrap_or(&[]).to_vec())
+        }
+    };
+    Ok(Some((v, end)))
+}
+
+/// `*` array, `~` set or `>` push: a count, then that many values.
+fn parse_sequence(
+    kind: u8,
+    buf: &[u8],
+    line: &[u8],
+    next: usize,
+    depth: usize,
+) -> Result<Option<(Value, usize)>, ProtocolError> {
+    let Some(n) = aggregate_count(line)? else {
+        return Ok(Some((Value::Null, next)));
+    };
+    let mut items = Vec::new();
+    let mut p = next;
+    for _ in 0..n {
+        let Some((v, used)) = parse_value_at(buf, p, depth + 1)? else {
+            return Ok(None);
+        };
+        items.push(v);
+        p = used;
+    }
+    let v = match kind {
+        b'*' => Value::Array(items),
+        b'~' => Value::Set(items),
+        _ => Value::Push(items),
+    };
+    Ok(Some((v, p)))
+}
+
+/// `%` map or `|` attribute: a count, then that many key/value pairs.
+fn parse_pairs(
+    kind: u8,
+    buf: &[u8],
+    line: &[u8],
+    next: usize,
+    depth: usize,
+) -> Result<Option<(Value, usize)>, ProtocolError> {
+    let Some(n) = aggregate_count(line)? else {
+        return Err(ProtocolError::InvalidMultibulkLength);
+    };
+    let mut pairs = Vec::new();
+    let mut p = next;
+    for _ in 0..n {
+        let Some((k, used)) = parse_value_at(buf, p, depth + 1)? else {
+            return Ok(None);
+        };
+        let Some((v, used)) = parse_value_at(buf, used, depth + 1)? else {
+            return Ok(None);
+        };
+        pairs.push((k, v));
+        p = used;
+    }
+    let v = if kind == b'%' {
+        Value::Map(pairs)
+    } else {
+        Value::Attribute(pairs)
+    };
+    Ok(Some((v, p)))
 }
 
 /// A reply, encoded as RESP2 or RESP3 by [`Reply::encode`].

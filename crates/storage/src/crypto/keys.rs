@@ -1,4 +1,5 @@
-//! The key hierarchy of the vault (seed 002 §3) and the keys derived from it.
+//! The key hierarchy of the vault (`docs/FORMAT.md` §3) and the keys derived
+//! from it.
 //!
 //! ```text
 //! master_secret (32 random bytes, only inside the vault payload)
@@ -27,7 +28,8 @@ use zeroize::Zeroizing;
 
 pub type Key32 = Locked<[u8; 32]>;
 
-/// Domain string of the certificate HMAC (seed 002 §3).
+/// Domain string of the certificate HMAC: the certificate is
+/// HMAC-SHA-256(master_secret, this) (`docs/FORMAT.md` §3).
 pub const CERTIFICATE_INFO: &[u8] = b"reddb-certificate-v1";
 /// Argon2id associated data binding the vault key to its purpose.
 pub const VAULT_SEAL_INFO: &[u8] = b"reddb-vault-seal";

@@ -3,6 +3,7 @@
 //! key byte directly.
 
 pub mod keys;
+// Public for its compile_fail doc tests (no Debug, no Clone), which name it.
 pub mod locked;
 pub mod password;
 pub mod random;

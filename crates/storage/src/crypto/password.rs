@@ -1,6 +1,6 @@
 //! Password hashing for vault users: Argon2id in PHC string form.
 //!
-//! Default cost is 64 MiB, 3 passes, 1 lane (SPEC §5). The cost is stored in
+//! Default cost is 64 MiB, 3 passes, 1 lane. The cost is stored in
 //! each PHC string, so raising the default later does not break old hashes.
 //! Verification is constant time inside argon2. These calls take ~150 ms
 //! and tens of MiB: the server runs them on its bounded worker pool, never

@@ -18,7 +18,7 @@
 //! 4. Vault pages: mirror (3) first, `sync`, live (2), `sync`.
 
 pub mod file;
-pub mod io;
+pub(crate) mod io;
 pub mod meta;
 
 use crate::crypto::seal::{AeadKey, AuthFailed, NONCE_LEN, TAG_LEN};

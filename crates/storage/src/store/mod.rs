@@ -16,7 +16,7 @@
 
 pub mod log;
 pub mod record;
-pub mod state;
+pub(crate) mod state;
 
 use crate::crypto::keys::{hmac_sha256, DataKey, Key32};
 use crate::crypto::seal::AeadKey;

@@ -1,5 +1,5 @@
-//! Codec of a vault page (pages 2 and 3), exactly as seed 002 §1 lays out
-//! the header. Pure: bytes in, typed value or typed error out.
+//! Codec of a vault page (pages 2 and 3), exactly as `docs/FORMAT.md` §5
+//! lays out the header. Pure: bytes in, typed value or typed error out.
 //!
 //! ```text
 //! 0    4  magic "RDBV"
