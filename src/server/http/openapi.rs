@@ -88,7 +88,7 @@ fn operation(r: &Route) -> Json {
                 "in": "path",
                 "required": true,
                 "description": param_text(name),
-                "schema": {"type": "string", "minLength": 1},
+                "schema": param_schema(r, name),
             })
         })
         .collect();
@@ -98,7 +98,7 @@ fn operation(r: &Route) -> Json {
             "in": "query",
             "required": false,
             "description": text,
-            "schema": {"type": "string"},
+            "schema": query_schema(name),
         })
     }));
     if !params.is_empty() {
@@ -116,6 +116,40 @@ fn operation(r: &Route) -> Json {
     }
     op.insert("responses".into(), responses(r));
     Json::Object(op)
+}
+
+/// A path parameter's schema: what the service accepts where it checks the
+/// form (keys, policy ids), as one path segment (so never a `/`).
+fn param_schema(r: &Route, name: &str) -> Json {
+    use crate::service::policy::MAX_ID_LEN;
+    use crate::service::secrets::{CONFIG_PREFIX, MAX_KEY_LEN, SECRET_PREFIX};
+    let key = |prefix: &str| {
+        json!({
+            "type": "string",
+            "pattern": format!(
+                "^{}[A-Za-z0-9._:-]{{1,{}}}$",
+                prefix.replace('.', "\\."),
+                MAX_KEY_LEN - prefix.len()
+            ),
+        })
+    };
+    match (r.path.split('/').find(|s| !s.is_empty()), name) {
+        (Some("secrets"), "key") => key(SECRET_PREFIX),
+        (Some("config"), "key") => key(CONFIG_PREFIX),
+        (Some("policies"), "id") => json!({
+            "type": "string",
+            "pattern": format!("^[A-Za-z0-9._-]{{1,{MAX_ID_LEN}}}$"),
+        }),
+        _ => json!({"type": "string", "minLength": 1}),
+    }
+}
+
+/// A query parameter's schema.
+fn query_schema(name: &str) -> Json {
+    match name {
+        "version" => json!({"type": "integer", "minimum": 1, "maximum": u32::MAX}),
+        _ => json!({"type": "string"}),
+    }
 }
 
 fn schema_ref(name: &str) -> Json {
