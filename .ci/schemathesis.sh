@@ -6,12 +6,13 @@
 # limit; fails on any 5xx and on any status code, content type or body the
 # document does not describe. The server is killed on exit, whatever happens.
 #
-#   bash .ci/schemathesis.sh            # REDDB_ST_EXAMPLES=20, REDDB_ST_SECONDS=300
+#   bash .ci/schemathesis.sh   # REDDB_ST_EXAMPLES=20 REDDB_ST_SECONDS=300 REDDB_ST_SEED=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXAMPLES="${REDDB_ST_EXAMPLES:-20}"
 SECONDS_MAX="${REDDB_ST_SECONDS:-300}"
+SEED="${REDDB_ST_SEED:-1}"
 VENV=target/schemathesis-venv
 
 # schemathesis 4.x from PyPI: the one on PATH, else a venv under target/
@@ -83,10 +84,10 @@ timeout --kill-after=10 "$SECONDS_MAX" "$ST" run "$BASE/openapi.json" \
   -H "Authorization: Bearer $ADMIN_TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "$EXAMPLES" \
-  --phases examples,coverage,fuzzing \
+  --phases examples,coverage,fuzzing,stateful \
   --workers 1 \
   --request-timeout 10 \
-  --seed 1 \
+  --seed "$SEED" \
   --generation-database none \
   --no-color \
   || status=$?

@@ -206,6 +206,10 @@ fn responses(r: &Route) -> Json {
             "content": {"text/plain": {"schema": {"type": "string"}}},
         }),
     };
+    let mut ok = ok;
+    if let (Some(links), Some(m)) = (links(r), ok.as_object_mut()) {
+        m.insert("links".into(), links);
+    }
     out.insert("200".into(), ok);
     let mut statuses: Vec<u16> = EVERY_REQUEST.iter().chain(r.errors).copied().collect();
     // Everything that reads or writes the store can meet an I/O error.
@@ -221,6 +225,27 @@ fn responses(r: &Route) -> Json {
         );
     }
     Json::Object(out)
+}
+
+/// The routes that take what `r` creates: those under its path (up to its
+/// first placeholder) with the same placeholder, each fed from the answer.
+fn links(r: &Route) -> Option<Json> {
+    let (name, pointer) = r.creates?;
+    let base = r.path.split('{').next().unwrap_or(r.path);
+    let mut out = Map::new();
+    for t in ROUTES {
+        if std::ptr::eq(t, r) || !t.path.starts_with(base) || !t.params().any(|p| p == name) {
+            continue;
+        }
+        out.insert(
+            operation_id(t),
+            json!({
+                "operationId": operation_id(t),
+                "parameters": {name: format!("$response.body#{pointer}")},
+            }),
+        );
+    }
+    (!out.is_empty()).then_some(Json::Object(out))
 }
 
 /// One shared error answer per status any route can give.
@@ -687,6 +712,14 @@ mod tests {
             assert!(op["responses"]["200"].is_object());
             for s in r.errors {
                 assert!(op["responses"][s.to_string()].is_object());
+            }
+            if r.creates.is_some() {
+                let links = &op["responses"]["200"]["links"];
+                assert!(
+                    links.as_object().is_some_and(|l| !l.is_empty()),
+                    "{}",
+                    r.path
+                );
             }
         }
     }

@@ -138,6 +138,11 @@ pub struct Route {
     /// The statuses besides 200 the route itself can answer (those every
     /// request can meet are added by [`super::openapi`]).
     pub errors: &'static [u16],
+    /// For a route that creates something: the placeholder that names it
+    /// and the JSON pointer of that name in the answer. The OpenAPI
+    /// document links it to the routes under the same path that take that
+    /// placeholder (read, change, delete what was made).
+    pub creates: Option<(&'static str, &'static str)>,
 }
 
 /// The family label of a path whose first segment no route has.
@@ -159,6 +164,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("Health"),
         errors: &[],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -174,6 +180,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("OpenApi"),
         errors: &[],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -189,6 +196,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("Credentials"),
         response: Body::Json("Bootstrapped"),
         errors: &[403, 409],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -205,6 +213,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("UnsealRequest"),
         response: Body::Json("UnsealProgress"),
         errors: &[409, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -220,6 +229,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("Credentials"),
         response: Body::Json("LoginOk"),
         errors: &[401, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -235,6 +245,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("Ok"),
         errors: &[401, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -250,6 +261,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("UserList"),
         errors: &[401, 403, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -265,6 +277,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("NewUser"),
         response: Body::Json("UserCreated"),
         errors: &[401, 403, 409, 429],
+        creates: Some(("name", "/user/username")),
     },
     Route {
         method: "DELETE",
@@ -280,6 +293,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("UserDeleted"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -295,6 +309,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("PasswordChange"),
         response: Body::Json("PasswordChanged"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -310,6 +325,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("UserStatusChanged"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -325,6 +341,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("UserStatusChanged"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -340,6 +357,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("ApiKeyList"),
         errors: &[401, 403, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -355,6 +373,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("NewApiKey"),
         response: Body::Json("ApiKeyMinted"),
         errors: &[401, 403, 404, 409, 429],
+        creates: Some(("id", "/key/id")),
     },
     Route {
         method: "DELETE",
@@ -370,6 +389,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("Deleted"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -385,6 +405,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("SecretList"),
         errors: &[401, 403, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -400,6 +421,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("SecretRead"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -415,6 +437,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("SecretValue"),
         response: Body::Json("SecretWritten"),
         errors: &[401, 403, 409, 429],
+        creates: Some(("key", "/key")),
     },
     Route {
         method: "DELETE",
@@ -430,6 +453,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("SecretDeleted"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -445,6 +469,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("SecretValue"),
         response: Body::Json("SecretWritten"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -460,6 +485,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("SecretPurged"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -478,6 +504,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("ConfigRead"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -493,6 +520,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("ConfigValue"),
         response: Body::Json("ConfigWritten"),
         errors: &[401, 403, 429],
+        creates: Some(("key", "/key")),
     },
     Route {
         method: "DELETE",
@@ -508,6 +536,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("ConfigDeleted"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -523,6 +552,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("PolicyList"),
         errors: &[401, 403, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -538,6 +568,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("PolicyRead"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "PUT",
@@ -553,6 +584,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("PolicyDocument"),
         response: Body::Json("PolicyStored"),
         errors: &[401, 403, 409, 429],
+        creates: Some(("id", "/policy/id")),
     },
     Route {
         method: "DELETE",
@@ -568,6 +600,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("Deleted"),
         errors: &[401, 403, 404, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -583,6 +616,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("AttachTarget"),
         response: Body::Json("PolicyRead"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -598,6 +632,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("AttachTarget"),
         response: Body::Json("PolicyRead"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -622,6 +657,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json("AuditEvents"),
         errors: &[401, 403, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -637,6 +673,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("BackupRequest"),
         response: Body::Json("BackupMade"),
         errors: &[401, 403, 409, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -652,6 +689,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("RestoreRequest"),
         response: Body::Json("Restored"),
         errors: &[401, 403, 404, 409, 429],
+        creates: None,
     },
     Route {
         method: "POST",
@@ -667,6 +705,7 @@ pub static ROUTES: &[Route] = &[
         request: Some("NoFields"),
         response: Body::Json("Rekeyed"),
         errors: &[401, 403, 409, 429],
+        creates: None,
     },
     Route {
         method: "GET",
@@ -682,6 +721,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Prometheus,
         errors: &[401, 403, 429],
+        creates: None,
     },
 ];
 
