@@ -2,7 +2,8 @@
 //! histograms) and a renderer for the Prometheus text exposition format
 //! (version 0.0.4).
 //!
-//! Labels only ever carry values from fixed, bounded sets (route families,
+//! Labels only ever carry values from fixed, bounded sets (route families
+//! of the route table `http::route_table`,
 //! status codes, namespace names): never a path, key name, username,
 //! token or secret.
 
@@ -22,21 +23,6 @@ pub const REQUEST_BUCKETS: &[f64] = &[
 pub const FLUSH_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
-
-/// The bounded set of route labels: the first path segment when it is a
-/// known family, else `other`.
-pub fn route_family(segments: &[String]) -> &'static str {
-    match segments.first().map(String::as_str) {
-        Some("health") => "health",
-        Some("auth") => "auth",
-        Some("secrets") => "secrets",
-        Some("config") => "config",
-        Some("policies") => "policies",
-        Some("admin") => "admin",
-        Some("metrics") => "metrics",
-        _ => "other",
-    }
-}
 
 /// A histogram with fixed upper bounds (the `+Inf` bucket is implied).
 #[derive(Debug, Clone)]
@@ -455,13 +441,5 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 3\n"));
         assert!(text.contains("x_seconds_count{route=\"a\\\"b\\\\c\\nd\"} 3\n"));
         assert!(text.contains("x_seconds_sum{route="));
-    }
-
-    #[test]
-    fn routes_are_a_bounded_set() {
-        let s = |p: &[&str]| route_family(&p.iter().map(|x| x.to_string()).collect::<Vec<_>>());
-        assert_eq!(s(&["secrets", "red.secret.x"]), "secrets");
-        assert_eq!(s(&["whatever", "x"]), "other");
-        assert_eq!(s(&[]), "other");
     }
 }

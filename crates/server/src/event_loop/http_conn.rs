@@ -15,8 +15,8 @@ use super::protocol::{ParkedRequest, Protocol};
 use super::EventLoop;
 use crate::http::request::{self, Request};
 use crate::http::response::Response;
+use crate::http::route_table;
 use crate::http::routes::{self, Routed};
-use crate::metrics;
 use reddb_service::work::Work;
 use reddb_service::{Kind, Service, ServiceError};
 use std::ops::ControlFlow;
@@ -103,7 +103,8 @@ impl EventLoop {
                 Response::error(e.status(), parse_error_code(e.status()), e.message())
                     .closing()
                     .encode_into(&mut c.outbuf, false);
-                self.metrics.request("other", e.status(), None);
+                self.metrics
+                    .request(route_table::OTHER_FAMILY, e.status(), None);
                 c.close_after_write = true;
                 c.partial_since = None;
                 *off = c.inbuf.len();
@@ -128,7 +129,7 @@ impl EventLoop {
         let generation = c.generation;
         let keep_alive = req.keep_alive;
         let started = Instant::now();
-        let route = metrics::route_family(&req.segments);
+        let route = route_table::family(&req.segments);
         // A whole request arrived: the reserve moves on.
         self.budget.release(slot);
         if self.stopping {
@@ -146,7 +147,7 @@ impl EventLoop {
             started,
             keep_alive,
         };
-        if req.segments.len() == 1 && route == "metrics" {
+        if route_table::answered_by_loop(&req.segments) {
             let resp = self.metrics_reply(&req, peer);
             self.answer_http(slot, parked, resp);
             return ControlFlow::Continue(());
@@ -217,7 +218,7 @@ impl EventLoop {
     /// 408 for a request that did not arrive within the request timeout;
     /// what arrived of it is dropped and the connection closes.
     pub(super) fn answer_request_timeout(&mut self, slot: usize) {
-        self.metrics.request("other", 408, None);
+        self.metrics.request(route_table::OTHER_FAMILY, 408, None);
         if let Some(c) = self.conns.get_mut(slot) {
             c.inbuf.clear();
             c.protocol.reset_parser();
