@@ -52,7 +52,7 @@ free_port() {
 }
 HTTP_PORT="$(free_port)"
 WIRE_PORT="$(free_port)"
-# The admin token (SPEC §3): an admin bearer that no API call can revoke,
+# The admin token (RED_ADMIN_TOKEN, docs/OPERATIONS.md): an admin bearer that no API call can revoke,
 # so an operation the fuzzer calls (disabling a user, deleting a key) cannot
 # lock the rest of the run out.
 ADMIN_TOKEN="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"

@@ -1,4 +1,4 @@
-//! JSON request bodies of the HTTP API (SPEC §5), structure-aware.
+//! JSON request bodies of the HTTP API, structure-aware.
 //!
 //! Part 1, pure: `body::policy_document` (the HTTP layer's reading of a
 //! policy document, checked by the service's `policy::validate_document`)

@@ -192,13 +192,7 @@ fn certificate_id_of(path: &Path) -> Result<[u8; 16]> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::io(format!("database file {shown} does not exist"), e)
-            } else {
-                Error::io(format!("cannot open database file {shown}"), e)
-            }
-        })?;
+        .map_err(|e| crate::pager::file::open_error(&shown, e))?;
     let meta = file
         .metadata()
         .map_err(|e| Error::io(format!("cannot stat database file {shown}"), e))?;

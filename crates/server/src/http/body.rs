@@ -1,6 +1,6 @@
 //! HTTP request bodies: JSON in, the service's typed requests out.
 //!
-//! Owns the JSON syntax of the API's requests (SPEC §5): which fields an
+//! Owns the JSON syntax of the API's requests: which fields an
 //! endpoint reads, of which JSON type, in which order, and the 400 for a
 //! body that is not that. Pure: bytes or a parsed object in, a typed value
 //! or a `bad_request` out. It must never decide what a request means,

@@ -33,7 +33,7 @@ pub fn document() -> Json {
         "info": {
             "title": "reddb HTTP API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The HTTP/JSON API of the reddb daemon `red` (SPEC §5), generated from its route table. Every error is answered as {\"ok\": false, \"error\": {\"code\", \"message\"}}. A path no route has is answered 404 (503 not_bootstrapped before bootstrap), a method its path does not take 405, a request that does not arrive in time 408 and a chunked body 501. Served at GET /openapi.json without credentials; kept in the repository as docs/openapi.json.",
+            "description": "The HTTP/JSON API of the reddb daemon `red`, generated from its route table. Every error is answered as {\"ok\": false, \"error\": {\"code\", \"message\"}}. A path no route has is answered 404 (503 not_bootstrapped before bootstrap), a method its path does not take 405, a request that does not arrive in time 408 and a chunked body 501. Served at GET /openapi.json without credentials; kept in the repository as docs/openapi.json.",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "paths": paths,

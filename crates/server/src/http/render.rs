@@ -1,5 +1,5 @@
 //! The JSON of the API's answers: each typed service result rendered as
-//! the body SPEC §5 documents, field for field.
+//! the body `docs/openapi.json` documents, field for field.
 //!
 //! Owns the response side of the API's JSON: field names (`created_at`
 //! for the service's `created_at_ms`, `user` for a login's principal …),

@@ -1,5 +1,5 @@
-//! The one table of the HTTP API (SPEC §5). Each [`Route`] row names a
-//! method and a path pattern (`{name}` placeholders, as SPEC writes them),
+//! The one table of the HTTP API. Each [`Route`] row names a
+//! method and a path pattern (`{name}` placeholders, as `docs/openapi.json` writes them),
 //! who may call it, its audit action and resource, its metrics family, its
 //! handler, and the shapes its OpenAPI operation documents.
 //!

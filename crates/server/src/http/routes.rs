@@ -1,4 +1,4 @@
-//! The HTTP API of SPEC §5: one request → one call on the service, as the
+//! The HTTP API (`docs/openapi.json`): one request → one call on the service, as the
 //! route table ([`super::route_table`]) says. This module walks that table
 //! (which paths exist, 404 versus 405, which need credentials, which are
 //! served before bootstrap) and holds the handlers its rows name: each only
@@ -151,7 +151,7 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
     }
 }
 
-/// `GET /metrics` access (SPEC §5): with `loopback_ok`
+/// `GET /metrics` access: with `loopback_ok`
 /// (`--metrics-loopback`) a loopback peer needs no credentials; otherwise
 /// an admin user (session or API key) or the admin token. `Err` holds the
 /// reply to send instead of the metrics; denials are audited under the

@@ -28,13 +28,7 @@ pub fn open_locked(path: &Path, create: bool) -> Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::io(format!("database file {shown} does not exist"), e)
-            } else {
-                Error::io(format!("cannot open database file {shown}"), e)
-            }
-        })?;
+        .map_err(|e| open_error(&shown, e))?;
     // SAFETY: flock on a valid, owned descriptor; no memory is involved.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
@@ -65,4 +59,14 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(|e| Error::io(format!("cannot open {}", dir.display()), e))?;
     d.sync_all()
         .map_err(|e| Error::io(format!("cannot sync {}", dir.display()), e))
+}
+
+/// The error for a database file that could not be opened: missing, or
+/// not openable (permissions, a symlink refused by `O_NOFOLLOW`, …).
+pub fn open_error(shown: &str, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::io(format!("database file {shown} does not exist"), e)
+    } else {
+        Error::io(format!("cannot open database file {shown}"), e)
+    }
 }
