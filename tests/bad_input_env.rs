@@ -90,13 +90,6 @@ struct Case {
     listen_pid: bool,
     /// A file that must not exist afterwards.
     not_created: Option<PathBuf>,
-    /// Refused only after the database was opened for writing, which
-    /// rewrites the two meta pages (a new nonce epoch): the listeners and
-    /// the socket-activation variables are checked after `open_database`
-    /// (`src/cli/server.rs`, `crates/server/src/lib.rs`). A product bug, not a
-    /// contract: for these rows the run checks that every page from 2 on
-    /// (vault and data) is unchanged, for every other row the whole file.
-    late: bool,
 }
 
 fn case(name: &str, code: i32, says: &str) -> Case {
@@ -111,7 +104,6 @@ fn case(name: &str, code: i32, says: &str) -> Case {
         nobody: false,
         listen_pid: false,
         not_created: None,
-        late: false,
     }
 }
 
@@ -134,10 +126,6 @@ impl Case {
     }
     fn fresh(mut self) -> Self {
         self.db = Db::Fresh;
-        self
-    }
-    fn late(mut self) -> Self {
-        self.late = true;
         self
     }
 }
@@ -666,7 +654,6 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
             20,
             "cannot listen",
         )
-        .late()
         .env("REDDB_CERTIFICATE", cert)
         .arg("--http-bind")
         .arg("192.0.2.1:5000"),
@@ -679,14 +666,12 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
         .expect("held port written by the test");
     v.push(
         case("--http-bind on a port in use", 20, "cannot listen")
-            .late()
             .env("REDDB_CERTIFICATE", cert)
             .arg("--http-bind")
             .arg(&format!("127.0.0.1:{port}")),
     );
     v.push(
         case("--wire-bind on a port in use", 20, "cannot listen")
-            .late()
             .env("REDDB_CERTIFICATE", cert)
             .arg("--wire-bind")
             .arg(&format!("127.0.0.1:{port}")),
@@ -706,7 +691,6 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
         ),
     ] {
         let mut c = case(&format!("socket activation: {what}"), 2, says)
-            .late()
             .env("REDDB_CERTIFICATE", cert)
             .env("LISTEN_FDS", fds);
         c.listen_pid = true;
@@ -886,10 +870,6 @@ fn bad_environment_credentials_and_flags_are_refused_clearly() {
     std::os::unix::fs::chown(&nobody_db, Some(NOBODY), Some(NOBODY)).expect("chown");
 
     let cases = cases(&fx, &d);
-    println!("checked from page 2 on (refused after the file was opened for writing):");
-    for c in cases.iter().filter(|c| c.late) {
-        println!("    {}", c.name);
-    }
     let started = Instant::now();
     let mut failures = Vec::new();
     for (n, c) in cases.iter().enumerate() {
@@ -929,13 +909,8 @@ fn bad_environment_credentials_and_flags_are_refused_clearly() {
             problems.push("output has a run of 40+ hex digits".to_string());
         }
         let after = std::fs::read(&db).expect("read db");
-        let from = if c.late { 2 * 4096 } else { 0 };
-        if after.len() != before.len() || after.get(from..) != before.get(from..) {
-            problems.push(if from == 0 {
-                "the database file changed".to_string()
-            } else {
-                "the vault or data pages changed".to_string()
-            });
+        if after != before {
+            problems.push("the database file changed".to_string());
         }
         if let Some(p) = &c.not_created {
             if p.exists() {

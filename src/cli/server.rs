@@ -48,6 +48,9 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
     // The admin token is read (and an unreadable one refused) before the
     // file is opened for writing: an open rewrites the meta pages.
     let (reload, admin) = crate::config::reload::Reloadable::capture(&env)?;
+    // The listeners too (a port in use, a bad socket-activation variable):
+    // a refusal must leave the file as it was.
+    let listeners = crate::server::listeners::open(config.http_bind, config.wire_bind)?;
     let opened = open_database(&config, &env)?;
     // Every secret the environment held has been read: wipe them now.
     drop(env);
@@ -68,6 +71,7 @@ pub fn run(args: &[String], env: Environment) -> Result<i32> {
     };
     crate::server::run(
         config.daemon_settings(),
+        listeners,
         db,
         admin.map(|c| c.value),
         Box::new(reload),

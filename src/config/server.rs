@@ -152,8 +152,6 @@ impl ServerConfig {
     pub fn daemon_settings(&self) -> crate::server::Settings {
         crate::server::Settings {
             path: self.path.clone(),
-            http_bind: self.http_bind,
-            wire_bind: self.wire_bind,
             fsync: self.fsync,
             workers: self.workers,
             require_mlock: self.require_mlock,

@@ -16,7 +16,7 @@ mod event_loop;
 pub mod harden;
 pub mod http;
 pub mod limits;
-mod listeners;
+pub mod listeners;
 pub mod metrics;
 mod notify;
 pub mod reload;
@@ -26,7 +26,6 @@ mod workers;
 use reddb_service::{DbState, Service, ServiceConfig};
 use reddb_storage::error::{Error, Result};
 use reddb_storage::{log_notice, log_warn};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -46,8 +45,6 @@ pub struct Settings {
     /// The database file (named in the start-up line; its directory takes
     /// logical backups).
     pub path: PathBuf,
-    pub http_bind: SocketAddr,
-    pub wire_bind: SocketAddr,
     pub fsync: FsyncPolicy,
     /// Argon2 worker threads; `None`: half the cores (1 to 4).
     pub workers: Option<usize>,
@@ -62,11 +59,14 @@ pub struct Settings {
 }
 
 /// Runs the daemon until it is told to stop; returns the exit code.
-/// `admin_token` and `reload` come from start-up's read of the credentials
-/// (SIGHUP re-reads them through `reload`), made before the file was
-/// opened.
+/// `listeners` were bound (or received from systemd) before the database
+/// file was opened, so a listener that cannot be had refuses the start
+/// before the file is touched. `admin_token` and `reload` come from
+/// start-up's read of the credentials (SIGHUP re-reads them through
+/// `reload`), made before the file was opened too.
 pub fn run(
     config: Settings,
+    listeners: listeners::Listeners,
     db: DbState,
     admin_token: Option<Zeroizing<String>>,
     reload: Box<dyn reload::CredentialReload>,
@@ -80,7 +80,6 @@ pub fn run(
     #[cfg(feature = "test-hooks")]
     let hook_dir = data_dir.clone();
     let service = build_service(&config, db, admin, data_dir);
-    let listeners = listeners::open(config.http_bind, config.wire_bind)?;
     let http = listeners.http;
     let bound = http
         .local_addr()

@@ -10,7 +10,7 @@
 //! login rate limiter. Writes are staged in the store; the event loop
 //! flushes them (group commit) before any reply leaves the process.
 //!
-//! Depends on `reddb-storage` only; no serde_json outside `records`, no
+//! Depends on `reddb-storage` only; no JSON outside `records`, no
 //! HTTP status, no RESP (`tests/crate_graph.rs`).
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
