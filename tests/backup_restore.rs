@@ -62,20 +62,12 @@ fn cli_bootstrap(dir: &Path, db: &Path) -> (String, String) {
 /// key.
 fn populate(d: &Daemon, admin: &str) -> String {
     write_sample(d, admin);
-    d.post(
-        "/secrets/red.secret.stripe.api_key",
-        Some(admin),
-        &json!({ "value": STRIPE }),
-    )
-    .ok("put the stripe key");
+    d.post_value("/secrets/red.secret.stripe.api_key", admin, STRIPE)
+        .ok("put the stripe key");
     d.put_raw("/policies/ai-openai-key-keeper", admin, KEEPER_RECIPE)
         .ok("put keeper");
-    d.post(
-        "/policies/ai-openai-key-keeper/attach",
-        Some(admin),
-        &json!({"user": "alice"}),
-    )
-    .ok("attach keeper");
+    d.attach_policy(admin, "ai-openai-key-keeper", &json!({"user": "alice"}))
+        .ok("attach keeper");
     alice_key(d, admin)
 }
 
@@ -284,8 +276,7 @@ fn skip_vault_restores_only_keyspace_and_config() {
 fn refusals_change_nothing() {
     let dir = harness::tmp();
     let token = "backup-test-admin-token-0123456789";
-    let (mut d, boot) =
-        fresh_bootstrapped(dir.path(), &Options::new().env("RED_ADMIN_TOKEN", token));
+    let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(token));
     populate(&d, &boot.api_key);
     let (id, key, file) = backup_over_http(&d, token);
     let original = std::fs::read(&file).expect("read");
@@ -368,14 +359,8 @@ fn refusals_change_nothing() {
             &json!({"username": "bob", "password": "bob-password-123"}),
         )
         .ok("bob");
-        let j = d
-            .post(
-                "/auth/api-keys",
-                Some(&boot.api_key),
-                &json!({"owner": "bob"}),
-            )
-            .ok("bob key");
-        j["api_key"].as_str().expect("key").to_string()
+        d.mint_api_key(&boot.api_key, &json!({"owner": "bob"}), "bob key")
+            .token
     };
     d.post("/admin/backup", Some(&user_key), &json!({}))
         .expect_error(403, "forbidden", "user backup");
@@ -393,12 +378,8 @@ fn refusals_change_nothing() {
         r#"{"id":"lock-stripe","statements":[{"sid":"x","effect":"deny","actions":["vault:read"],"resources":["vault:red.vault/red.secret.stripe.*"]}]}"#,
     )
     .ok("deny policy");
-    d.post(
-        "/policies/lock-stripe/attach",
-        Some(&boot.api_key),
-        &json!({"group": "everyone"}),
-    )
-    .ok("attach");
+    d.attach_policy(&boot.api_key, "lock-stripe", &json!({"group": "everyone"}))
+        .ok("attach");
     let files_before = std::fs::read_dir(dir.path()).expect("ls").count();
     let r = d.post("/admin/backup", Some(token), &json!({}));
     r.expect_error(403, "forbidden", "backup under a deny");
@@ -549,7 +530,7 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     let admin = boot.api_key.as_str();
     let put = |k: &str, v: &str| {
-        old.post(&format!("/secrets/{k}"), Some(admin), &json!({"value": v}))
+        old.post_value(&format!("/secrets/{k}"), admin, v)
             .ok(&format!("put {k}"));
     };
     // Three versions of red.secret.xa, two of red.secret.xb and of the
@@ -570,30 +551,19 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
         .ok("delete xdel");
 
     // A second admin, "ops", denied vault:unseal_history on red.secret.x*.
-    old.post(
-        "/auth/users",
-        Some(admin),
-        &json!({"username": "ops", "password": "ops-password-1234", "role": "admin"}),
-    )
-    .ok("create ops");
+    old.create_user(admin, "ops", "ops-password-1234", "admin")
+        .ok("create ops");
     let ops = old
-        .post("/auth/api-keys", Some(admin), &json!({"owner": "ops"}))
-        .ok("ops key")["api_key"]
-        .as_str()
-        .expect("api_key")
-        .to_string();
+        .mint_api_key(admin, &json!({"owner": "ops"}), "ops key")
+        .token;
     old.put_raw(
         "/policies/no-x-history",
         admin,
         r#"{"id":"no-x-history","statements":[{"sid":"h","effect":"deny","actions":["vault:unseal_history"],"resources":["vault:red.vault/red.secret.x*"]}]}"#,
     )
     .ok("deny policy");
-    old.post(
-        "/policies/no-x-history/attach",
-        Some(admin),
-        &json!({"user": "ops"}),
-    )
-    .ok("attach to ops");
+    old.attach_policy(admin, "no-x-history", &json!({"user": "ops"}))
+        .ok("attach to ops");
     // The read path refuses ops the history (the rule the backup follows).
     old.get("/secrets/red.secret.xa?version=1", Some(&ops))
         .expect_error(403, "forbidden", "ops reads old xa");
