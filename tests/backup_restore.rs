@@ -57,6 +57,27 @@ fn cli_bootstrap(dir: &Path, db: &Path) -> (String, String) {
     (o.line_value("certificate: "), o.line_value("api key: "))
 }
 
+/// A new database in a new temporary directory, bootstrapped by
+/// [`cli_bootstrap`] (so with a new certificate), the backup `file` copied
+/// next to it, served, and `POST /admin/restore` of `request` (snapshot
+/// id, backup key, options) done: the directory, the server, its
+/// certificate, its admin API key and the restore's answer.
+fn restore_into_a_new_database(
+    file: &Path,
+    request: &Json,
+) -> (tempfile::TempDir, Daemon, String, String, Json) {
+    let new_dir = harness::tmp();
+    let new_db = new_dir.path().join("data.rdb");
+    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    std::fs::copy(file, new_dir.path().join(file.file_name().expect("name")))
+        .expect("copy the backup next to the new database");
+    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
+    let j = new
+        .post("/admin/restore", Some(&new_admin), request)
+        .ok("restore");
+    (new_dir, new, new_cert, new_admin, j)
+}
+
 /// Fills a database with one of everything a backup carries: the sample,
 /// a second secret, and a policy attached to alice; returns alice's API
 /// key.
@@ -154,23 +175,11 @@ fn rotation_procedure_end_to_end() {
         "the old server's log",
     );
 
-    // 2. A fresh instance with a NEW certificate.
-    let new_dir = harness::tmp();
-    let new_db = new_dir.path().join("data.rdb");
-    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    // 2. A fresh instance with a NEW certificate; 3. restore into it.
+    let request = json!({"snapshot_id": id, "backup_key": backup_key});
+    let (_new_dir, mut new, new_cert, new_admin, j) = restore_into_a_new_database(&file, &request);
+    let new_db = new.db.clone();
     assert_ne!(new_cert, boot.certificate);
-    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))
-        .expect("copy the backup next to the new database");
-
-    // 3. Restore into it.
-    let mut new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
-    let j = new
-        .post(
-            "/admin/restore",
-            Some(&new_admin),
-            &json!({"snapshot_id": id, "backup_key": backup_key}),
-        )
-        .ok("restore");
     assert_eq!(j["restored"]["secrets"], 3, "{j}");
     assert_eq!(j["restored"]["keyspace"], 4, "{j}");
     assert_eq!(j["restored"]["users"], 1, "alice restored: {j}");
@@ -246,18 +255,8 @@ fn skip_vault_restores_only_keyspace_and_config() {
     populate(&old, &boot.api_key);
     let (id, key, file) = backup_over_http(&old, &boot.api_key);
     assert_eq!(old.stop(), 0);
-    let new_dir = harness::tmp();
-    let new_db = new_dir.path().join("data.rdb");
-    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
-    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name"))).expect("copy");
-    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
-    let j = new
-        .post(
-            "/admin/restore",
-            Some(&new_admin),
-            &json!({"snapshot_id": id, "backup_key": key, "skip_vault": true}),
-        )
-        .ok("restore");
+    let request = json!({"snapshot_id": id, "backup_key": key, "skip_vault": true});
+    let (_new_dir, new, _, new_admin, j) = restore_into_a_new_database(&file, &request);
     assert_eq!(j["restored"]["keyspace"], 4, "{j}");
     assert_eq!(j["restored"]["config"], 1, "{j}");
     assert_eq!(j["restored"]["secrets"], 0, "{j}");
@@ -585,19 +584,8 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
     );
 
     // Restore into a fresh database.
-    let new_dir = harness::tmp();
-    let new_db = new_dir.path().join("data.rdb");
-    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
-    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))
-        .expect("copy the backup next to the new database");
-    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
-    let j = new
-        .post(
-            "/admin/restore",
-            Some(&new_admin),
-            &json!({"snapshot_id": id, "backup_key": key}),
-        )
-        .ok("restore");
+    let request = json!({"snapshot_id": id, "backup_key": key});
+    let (_new_dir, new, _, new_admin, j) = restore_into_a_new_database(&file, &request);
     assert_eq!(j["restored"]["secrets"], 5, "{j}");
     let read = |k: &str, version: Option<u32>| {
         let path = match version {
