@@ -48,10 +48,7 @@ fn must_find(ev: &[Json], want: Json) -> &Json {
 #[test]
 fn events_are_recorded_filtered_and_leak_nothing() {
     let dir = tmp();
-    let (d, boot) = fresh_bootstrapped(
-        dir.path(),
-        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
-    );
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(ADMIN_TOKEN));
     let k = boot.api_key.as_str();
     let secret_value = "audit-secret-value-8e41b7";
     let rotated_value = "audit-rotated-value-33c0";
@@ -60,19 +57,11 @@ fn events_are_recorded_filtered_and_leak_nothing() {
     let wrong_password = "wrong-password-9xq";
     let bogus_key = "rdb_k_0123456789abcdef0123456789abcdef";
 
-    d.post(
-        "/secrets/red.secret.app.db",
-        Some(k),
-        &json!({"value": secret_value}),
-    )
-    .ok("put");
+    d.post_value("/secrets/red.secret.app.db", k, secret_value)
+        .ok("put");
     d.get("/secrets/red.secret.app.db", Some(k)).ok("read");
-    d.post(
-        "/secrets/red.secret.app.db/rotate",
-        Some(k),
-        &json!({"value": rotated_value}),
-    )
-    .ok("rotate");
+    d.post_value("/secrets/red.secret.app.db/rotate", k, rotated_value)
+        .ok("rotate");
     d.post(
         "/auth/users",
         Some(k),
@@ -83,20 +72,13 @@ fn events_are_recorded_filtered_and_leak_nothing() {
     let session = login["token"].as_str().expect("token").to_string();
     d.login("bob", wrong_password)
         .expect_error(401, "invalid_credentials", "bad login");
-    let minted = d
-        .post("/auth/api-keys", Some(&session), &json!({"label": "ci"}))
-        .ok("bob mints a key");
-    let bob_key = minted["api_key"].as_str().expect("api_key").to_string();
-    let bob_key_id = minted["key"]["id"].as_str().expect("id").to_string();
+    let minted = d.mint_api_key(&session, &json!({"label": "ci"}), "bob mints a key");
+    let (bob_key, bob_key_id) = (minted.token, minted.id);
     // Denied: default deny, admin-only endpoints, no or bad credentials.
     d.get("/secrets/red.secret.app.db", Some(&bob_key))
         .expect_error(403, "forbidden", "bob reads");
-    d.post(
-        "/secrets/red.secret.app.other",
-        Some(&bob_key),
-        &json!({"value": secret_value}),
-    )
-    .expect_error(403, "forbidden", "bob writes");
+    d.post_value("/secrets/red.secret.app.other", &bob_key, secret_value)
+        .expect_error(403, "forbidden", "bob writes");
     d.get("/auth/users", Some(&bob_key))
         .expect_error(403, "forbidden", "bob lists users");
     d.get("/admin/audit?since=24h", Some(&bob_key))
@@ -116,7 +98,7 @@ fn events_are_recorded_filtered_and_leak_nothing() {
         ),
     )
     .ok("put policy");
-    d.post("/policies/p1/attach", Some(k), &json!({"user": "bob"}))
+    d.attach_policy(k, "p1", &json!({"user": "bob"}))
         .ok("attach");
     d.get("/secrets/red.secret.app.db", Some(&bob_key))
         .ok("bob reads with the policy");
@@ -125,9 +107,9 @@ fn events_are_recorded_filtered_and_leak_nothing() {
     let second = d.login("bob", bob_password).ok("bob logs in again");
     let second = second["token"].as_str().expect("token").to_string();
     let changed = d
-        .post(
-            "/auth/users/bob/password",
-            Some(&second),
+        .set_password(
+            &second,
+            "bob",
             &json!({"password": bob_password2, "current_password": bob_password}),
         )
         .ok("bob changes his password");
@@ -334,10 +316,7 @@ fn audit_survives_restart_and_needs_an_admin() {
 #[test]
 fn wire_auth_and_noauth_are_audited() {
     let dir = tmp();
-    let (d, boot) = fresh_bootstrapped(
-        dir.path(),
-        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
-    );
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(ADMIN_TOKEN));
     let mut c = d.client();
     let bogus = "rdb_k_00000000000000000000000000000000";
     assert!(matches!(

@@ -57,25 +57,38 @@ fn cli_bootstrap(dir: &Path, db: &Path) -> (String, String) {
     (o.line_value("certificate: "), o.line_value("api key: "))
 }
 
+/// A new database in a new temporary directory, bootstrapped by
+/// [`cli_bootstrap`] (so with a new certificate), the backup `file` copied
+/// next to it, served, and `POST /admin/restore` of `request` (snapshot
+/// id, backup key, options) done: the directory, the server, its
+/// certificate, its admin API key and the restore's answer.
+fn restore_into_a_new_database(
+    file: &Path,
+    request: &Json,
+) -> (tempfile::TempDir, Daemon, String, String, Json) {
+    let new_dir = harness::tmp();
+    let new_db = new_dir.path().join("data.rdb");
+    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    std::fs::copy(file, new_dir.path().join(file.file_name().expect("name")))
+        .expect("copy the backup next to the new database");
+    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
+    let j = new
+        .post("/admin/restore", Some(&new_admin), request)
+        .ok("restore");
+    (new_dir, new, new_cert, new_admin, j)
+}
+
 /// Fills a database with one of everything a backup carries: the sample,
 /// a second secret, and a policy attached to alice; returns alice's API
 /// key.
 fn populate(d: &Daemon, admin: &str) -> String {
     write_sample(d, admin);
-    d.post(
-        "/secrets/red.secret.stripe.api_key",
-        Some(admin),
-        &json!({ "value": STRIPE }),
-    )
-    .ok("put the stripe key");
+    d.post_value("/secrets/red.secret.stripe.api_key", admin, STRIPE)
+        .ok("put the stripe key");
     d.put_raw("/policies/ai-openai-key-keeper", admin, KEEPER_RECIPE)
         .ok("put keeper");
-    d.post(
-        "/policies/ai-openai-key-keeper/attach",
-        Some(admin),
-        &json!({"user": "alice"}),
-    )
-    .ok("attach keeper");
+    d.attach_policy(admin, "ai-openai-key-keeper", &json!({"user": "alice"}))
+        .ok("attach keeper");
     alice_key(d, admin)
 }
 
@@ -162,23 +175,11 @@ fn rotation_procedure_end_to_end() {
         "the old server's log",
     );
 
-    // 2. A fresh instance with a NEW certificate.
-    let new_dir = harness::tmp();
-    let new_db = new_dir.path().join("data.rdb");
-    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
+    // 2. A fresh instance with a NEW certificate; 3. restore into it.
+    let request = json!({"snapshot_id": id, "backup_key": backup_key});
+    let (_new_dir, mut new, new_cert, new_admin, j) = restore_into_a_new_database(&file, &request);
+    let new_db = new.db.clone();
     assert_ne!(new_cert, boot.certificate);
-    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))
-        .expect("copy the backup next to the new database");
-
-    // 3. Restore into it.
-    let mut new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
-    let j = new
-        .post(
-            "/admin/restore",
-            Some(&new_admin),
-            &json!({"snapshot_id": id, "backup_key": backup_key}),
-        )
-        .ok("restore");
     assert_eq!(j["restored"]["secrets"], 3, "{j}");
     assert_eq!(j["restored"]["keyspace"], 4, "{j}");
     assert_eq!(j["restored"]["users"], 1, "alice restored: {j}");
@@ -254,18 +255,8 @@ fn skip_vault_restores_only_keyspace_and_config() {
     populate(&old, &boot.api_key);
     let (id, key, file) = backup_over_http(&old, &boot.api_key);
     assert_eq!(old.stop(), 0);
-    let new_dir = harness::tmp();
-    let new_db = new_dir.path().join("data.rdb");
-    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
-    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name"))).expect("copy");
-    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
-    let j = new
-        .post(
-            "/admin/restore",
-            Some(&new_admin),
-            &json!({"snapshot_id": id, "backup_key": key, "skip_vault": true}),
-        )
-        .ok("restore");
+    let request = json!({"snapshot_id": id, "backup_key": key, "skip_vault": true});
+    let (_new_dir, new, _, new_admin, j) = restore_into_a_new_database(&file, &request);
     assert_eq!(j["restored"]["keyspace"], 4, "{j}");
     assert_eq!(j["restored"]["config"], 1, "{j}");
     assert_eq!(j["restored"]["secrets"], 0, "{j}");
@@ -284,8 +275,7 @@ fn skip_vault_restores_only_keyspace_and_config() {
 fn refusals_change_nothing() {
     let dir = harness::tmp();
     let token = "backup-test-admin-token-0123456789";
-    let (mut d, boot) =
-        fresh_bootstrapped(dir.path(), &Options::new().env("RED_ADMIN_TOKEN", token));
+    let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(token));
     populate(&d, &boot.api_key);
     let (id, key, file) = backup_over_http(&d, token);
     let original = std::fs::read(&file).expect("read");
@@ -368,14 +358,8 @@ fn refusals_change_nothing() {
             &json!({"username": "bob", "password": "bob-password-123"}),
         )
         .ok("bob");
-        let j = d
-            .post(
-                "/auth/api-keys",
-                Some(&boot.api_key),
-                &json!({"owner": "bob"}),
-            )
-            .ok("bob key");
-        j["api_key"].as_str().expect("key").to_string()
+        d.mint_api_key(&boot.api_key, &json!({"owner": "bob"}), "bob key")
+            .token
     };
     d.post("/admin/backup", Some(&user_key), &json!({}))
         .expect_error(403, "forbidden", "user backup");
@@ -393,12 +377,8 @@ fn refusals_change_nothing() {
         r#"{"id":"lock-stripe","statements":[{"sid":"x","effect":"deny","actions":["vault:read"],"resources":["vault:red.vault/red.secret.stripe.*"]}]}"#,
     )
     .ok("deny policy");
-    d.post(
-        "/policies/lock-stripe/attach",
-        Some(&boot.api_key),
-        &json!({"group": "everyone"}),
-    )
-    .ok("attach");
+    d.attach_policy(&boot.api_key, "lock-stripe", &json!({"group": "everyone"}))
+        .ok("attach");
     let files_before = std::fs::read_dir(dir.path()).expect("ls").count();
     let r = d.post("/admin/backup", Some(token), &json!({}));
     r.expect_error(403, "forbidden", "backup under a deny");
@@ -549,7 +529,7 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
     let (mut old, boot) = fresh_bootstrapped(old_dir.path(), &Options::new());
     let admin = boot.api_key.as_str();
     let put = |k: &str, v: &str| {
-        old.post(&format!("/secrets/{k}"), Some(admin), &json!({"value": v}))
+        old.post_value(&format!("/secrets/{k}"), admin, v)
             .ok(&format!("put {k}"));
     };
     // Three versions of red.secret.xa, two of red.secret.xb and of the
@@ -570,30 +550,19 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
         .ok("delete xdel");
 
     // A second admin, "ops", denied vault:unseal_history on red.secret.x*.
-    old.post(
-        "/auth/users",
-        Some(admin),
-        &json!({"username": "ops", "password": "ops-password-1234", "role": "admin"}),
-    )
-    .ok("create ops");
+    old.create_user(admin, "ops", "ops-password-1234", "admin")
+        .ok("create ops");
     let ops = old
-        .post("/auth/api-keys", Some(admin), &json!({"owner": "ops"}))
-        .ok("ops key")["api_key"]
-        .as_str()
-        .expect("api_key")
-        .to_string();
+        .mint_api_key(admin, &json!({"owner": "ops"}), "ops key")
+        .token;
     old.put_raw(
         "/policies/no-x-history",
         admin,
         r#"{"id":"no-x-history","statements":[{"sid":"h","effect":"deny","actions":["vault:unseal_history"],"resources":["vault:red.vault/red.secret.x*"]}]}"#,
     )
     .ok("deny policy");
-    old.post(
-        "/policies/no-x-history/attach",
-        Some(admin),
-        &json!({"user": "ops"}),
-    )
-    .ok("attach to ops");
+    old.attach_policy(admin, "no-x-history", &json!({"user": "ops"}))
+        .ok("attach to ops");
     // The read path refuses ops the history (the rule the backup follows).
     old.get("/secrets/red.secret.xa?version=1", Some(&ops))
         .expect_error(403, "forbidden", "ops reads old xa");
@@ -615,19 +584,8 @@ fn backup_without_unseal_history_carries_only_the_latest_versions() {
     );
 
     // Restore into a fresh database.
-    let new_dir = harness::tmp();
-    let new_db = new_dir.path().join("data.rdb");
-    let (new_cert, new_admin) = cli_bootstrap(new_dir.path(), &new_db);
-    std::fs::copy(&file, new_dir.path().join(file.file_name().expect("name")))
-        .expect("copy the backup next to the new database");
-    let new = Daemon::start(&new_db, &Options::new().certificate(&new_cert));
-    let j = new
-        .post(
-            "/admin/restore",
-            Some(&new_admin),
-            &json!({"snapshot_id": id, "backup_key": key}),
-        )
-        .ok("restore");
+    let request = json!({"snapshot_id": id, "backup_key": key});
+    let (_new_dir, new, _, new_admin, j) = restore_into_a_new_database(&file, &request);
     assert_eq!(j["restored"]["secrets"], 5, "{j}");
     let read = |k: &str, version: Option<u32>| {
         let path = match version {

@@ -664,18 +664,14 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .expect("held port written by the test");
-    v.push(
-        case("--http-bind on a port in use", 20, "cannot listen")
-            .env("REDDB_CERTIFICATE", cert)
-            .arg("--http-bind")
-            .arg(&format!("127.0.0.1:{port}")),
-    );
-    v.push(
-        case("--wire-bind on a port in use", 20, "cannot listen")
-            .env("REDDB_CERTIFICATE", cert)
-            .arg("--wire-bind")
-            .arg(&format!("127.0.0.1:{port}")),
-    );
+    for flag in ["--http-bind", "--wire-bind"] {
+        v.push(
+            case(&format!("{flag} on a port in use"), 20, "cannot listen")
+                .env("REDDB_CERTIFICATE", cert)
+                .arg(flag)
+                .arg(&format!("127.0.0.1:{port}")),
+        );
+    }
 
     // Socket activation variables (LISTEN_PID names the server itself).
     for (what, fds, says) in [
@@ -938,13 +934,7 @@ fn bad_environment_credentials_and_flags_are_refused_clearly() {
         failures.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    harness::assert_no_failures(&failures, cases.len(), "cases");
 }
 
 /// A non-UTF-8 argument cannot be put in the table's `String`s.

@@ -60,6 +60,41 @@ fn assert_stored_password(db: &Path, cert: &str, password: &str, source: &str) {
     );
 }
 
+/// `red bootstrap` of `db` (user admin, [`PASSWORD`]) with
+/// `--certificate-out OUT`.
+fn bootstrap_writing_certificate_to(db: &Path, out: &Path) -> cli::Output {
+    cli::bootstrap_cmd(db, "admin")
+        .args(&["--password", PASSWORD, "--certificate-out"])
+        .arg(out)
+        .run()
+}
+
+/// `red check --path DB` with the one variable `var=value` (a certificate
+/// source).
+fn check_with(db: &Path, var: &str, value: &str) -> cli::Output {
+    red(&["check", "--path"]).arg(db).env(var, value).run()
+}
+
+/// What follows `prefix` on line `n` (from 1) of the output `lines`,
+/// asserted to be `len` lowercase hex digits; `shown` is the redacted
+/// output for the failure message.
+fn lower_hex_after<'a>(
+    lines: &[&'a str],
+    n: usize,
+    prefix: &str,
+    len: usize,
+    shown: &str,
+) -> &'a str {
+    let value = lines[n - 1]
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("line {n} is not '{prefix}...':\n{shown}"));
+    assert!(
+        is_lower_hex(value, len),
+        "line {n} is not '{prefix}' + {len} lowercase hex:\n{shown}"
+    );
+    value
+}
+
 #[test]
 fn bootstrap_prints_exactly_the_documented_lines() {
     let dir = harness::tmp();
@@ -76,20 +111,8 @@ fn bootstrap_prints_exactly_the_documented_lines() {
     assert_eq!(lines.len(), 5, "expected 5 lines, got:\n{shown}");
     assert_eq!(lines[0], format!("vault initialized: {path}"), "{shown}");
     assert_eq!(lines[1], "admin user created: admin", "{shown}");
-    let key = lines[2]
-        .strip_prefix("api key: rdb_k_")
-        .unwrap_or_else(|| panic!("line 3 is not 'api key: rdb_k_...':\n{shown}"));
-    assert!(
-        is_lower_hex(key, 32),
-        "api key is not rdb_k_ + 32 lowercase hex:\n{shown}"
-    );
-    let cert = lines[3]
-        .strip_prefix("certificate: ")
-        .unwrap_or_else(|| panic!("line 4 is not 'certificate: ...':\n{shown}"));
-    assert!(
-        is_lower_hex(cert, 64),
-        "certificate is not 64 lowercase hex:\n{shown}"
-    );
+    lower_hex_after(&lines, 3, "api key: rdb_k_", 32, &shown);
+    let cert = lower_hex_after(&lines, 4, "certificate: ", 64, &shown);
     assert_eq!(
         lines[4], "  ^^^^ store this offline + in your secret manager ^^^^",
         "{shown}"
@@ -109,9 +132,7 @@ fn bootstrap_prints_exactly_the_documented_lines() {
     );
 
     // ... and what it extracted opens the file.
-    let check = red(&["check", "--path", path])
-        .envs(&[("REDDB_CERTIFICATE", extracted.trim_end())])
-        .run();
+    let check = check_with(&db, "REDDB_CERTIFICATE", extracted.trim_end());
     assert_eq!(
         check.code,
         0,
@@ -173,14 +194,7 @@ fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
     let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let out = dir.path().join("cert.txt");
-    let r = cli::bootstrap_cmd(&db, "admin")
-        .args(&[
-            "--password",
-            PASSWORD,
-            "--certificate-out",
-            out.to_str().unwrap(),
-        ])
-        .run();
+    let r = bootstrap_writing_certificate_to(&db, &out);
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &[PASSWORD]));
     assert_eq!(mode(&out), 0o400, "certificate file mode");
     assert_eq!(mode(&db), 0o600, "database file mode");
@@ -202,22 +216,13 @@ fn certificate_out_writes_a_0400_file_and_refuses_an_existing_one() {
         redact(&r.stdout, &[cert])
     );
     // The file is usable as REDDB_CERTIFICATE_FILE as written.
-    let check = red(&["check", "--path", db.to_str().unwrap()])
-        .envs(&[("REDDB_CERTIFICATE_FILE", out.to_str().unwrap())])
-        .run();
+    let check = check_with(&db, "REDDB_CERTIFICATE_FILE", &path_text(&out));
     assert_eq!(check.code, 0, "{}", redact(&check.stderr, &[cert]));
 
     // An existing target is refused before anything is created.
     let db2 = dir.path().join("second.rdb");
     let before = std::fs::read(&out).unwrap();
-    let r = cli::bootstrap_cmd(&db2, "admin")
-        .args(&[
-            "--password",
-            PASSWORD,
-            "--certificate-out",
-            out.to_str().unwrap(),
-        ])
-        .run();
+    let r = bootstrap_writing_certificate_to(&db2, &out);
     assert_eq!(r.code, 2, "{}", redact(&r.stderr, &[PASSWORD, cert]));
     assert!(
         r.stderr.contains("already exists"),
@@ -271,9 +276,7 @@ fn second_bootstrap_is_refused_and_changes_nothing() {
         );
     }
     // The original certificate still opens it with its single user.
-    let r = red(&["check", "--path", boot.path()])
-        .envs(&[("REDDB_CERTIFICATE", boot.certificate.as_str())])
-        .run();
+    let r = check_with(&boot.db, "REDDB_CERTIFICATE", &boot.certificate);
     assert_eq!(
         r.code,
         0,
@@ -299,9 +302,7 @@ fn check_reads_the_certificate_from_each_source() {
         ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
     ];
     for (var, value) in sources {
-        let r = red(&["check", "--path", boot.path()])
-            .envs(&[(var, value)])
-            .run();
+        let r = check_with(&boot.db, var, value);
         let secrets = [boot.certificate.as_str(), boot.api_key.as_str()];
         assert_eq!(r.code, 0, "{var}: {}", redact(&r.stderr, &secrets));
         assert!(
@@ -334,6 +335,39 @@ struct Case {
     unchanged: Option<PathBuf>,
 }
 
+impl Case {
+    /// `red check --path PATH` with `env`, expected to exit `code` and to
+    /// leave PATH byte-identical.
+    fn check(name: &'static str, path: &Path, env: Vec<(&'static str, String)>, code: i32) -> Case {
+        Case {
+            name,
+            args: vec!["check".into(), "--path".into(), path_text(path)],
+            env,
+            code,
+            forbidden: vec![],
+            unchanged: Some(path.to_path_buf()),
+        }
+    }
+
+    /// Values stderr must not contain either.
+    fn forbidding(mut self, values: &[&str]) -> Case {
+        self.forbidden = values.iter().map(|v| v.to_string()).collect();
+        self
+    }
+
+    /// PATH is no file whose bytes can be compared (a directory, a missing
+    /// file).
+    fn not_a_file(mut self) -> Case {
+        self.unchanged = None;
+        self
+    }
+}
+
+/// A temporary path as text (for argument lists and environments).
+fn path_text(path: &Path) -> String {
+    path.to_str().expect("UTF-8 temp path").to_string()
+}
+
 #[test]
 fn error_table() {
     let boot = cli::bootstrap_in_tmp("admin", PASSWORD);
@@ -341,7 +375,6 @@ fn error_table() {
     let db = boot.path().to_string();
     let cert = boot.certificate.clone();
     let s = |x: &str| x.to_string();
-    let check = |path: &str| vec![s("check"), s("--path"), s(path)];
 
     // A valid 64-hex certificate that is not ours.
     let wrong: String = cert
@@ -379,152 +412,84 @@ fn error_table() {
     let missing = d.join("missing.rdb");
 
     let db_path = PathBuf::from(&db);
+    let certificate = |value: &str| vec![("REDDB_CERTIFICATE", value.to_string())];
     let cases = vec![
-        Case {
-            name: "wrong certificate",
-            args: check(&db),
-            env: vec![("REDDB_CERTIFICATE", wrong.clone())],
-            code: 10,
-            forbidden: vec![wrong.clone()],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "63 hex characters",
-            args: check(&db),
-            env: vec![("REDDB_CERTIFICATE", cert[..63].to_string())],
-            code: 11,
-            forbidden: vec![],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "64 characters, not hex",
-            args: check(&db),
-            env: vec![("REDDB_CERTIFICATE", non_hex.clone())],
-            code: 11,
-            forbidden: vec![non_hex.clone()],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "empty certificate file",
-            args: check(&db),
-            env: vec![(
-                "REDDB_CERTIFICATE_FILE",
-                empty_cert.to_str().unwrap().to_string(),
-            )],
-            code: 11,
-            forbidden: vec![empty_cert.to_str().unwrap().to_string()],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "empty REDDB_CERTIFICATE",
-            args: check(&db),
-            env: vec![("REDDB_CERTIFICATE", String::new())],
-            code: 11,
-            forbidden: vec![],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "REDDB_CERTIFICATE and REDDB_CERTIFICATE_FILE",
-            args: check(&db),
-            env: vec![
+        Case::check("wrong certificate", &db_path, certificate(&wrong), 10).forbidding(&[&wrong]),
+        Case::check("63 hex characters", &db_path, certificate(&cert[..63]), 11),
+        Case::check(
+            "64 characters, not hex",
+            &db_path,
+            certificate(&non_hex),
+            11,
+        )
+        .forbidding(&[&non_hex]),
+        Case::check(
+            "empty certificate file",
+            &db_path,
+            vec![("REDDB_CERTIFICATE_FILE", path_text(&empty_cert))],
+            11,
+        )
+        .forbidding(&[&path_text(&empty_cert)]),
+        Case::check("empty REDDB_CERTIFICATE", &db_path, certificate(""), 11),
+        Case::check(
+            "REDDB_CERTIFICATE and REDDB_CERTIFICATE_FILE",
+            &db_path,
+            vec![
                 ("REDDB_CERTIFICATE", cert.clone()),
-                (
-                    "REDDB_CERTIFICATE_FILE",
-                    cert_file.to_str().unwrap().to_string(),
-                ),
+                ("REDDB_CERTIFICATE_FILE", path_text(&cert_file)),
             ],
-            code: 12,
-            forbidden: vec![cert_file.to_str().unwrap().to_string()],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "no certificate at all",
-            args: check(&db),
-            env: vec![],
-            code: 13,
-            forbidden: vec![],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "CREDENTIALS_DIRECTORY without a certificate",
-            args: check(&db),
-            env: vec![(
-                "CREDENTIALS_DIRECTORY",
-                no_creds_dir.to_str().unwrap().to_string(),
-            )],
-            code: 13,
-            forbidden: vec![],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "RED_S3_SECRET_KEY and RED_S3_SECRET_KEY_FILE",
-            args: check(&db),
-            env: vec![
+            12,
+        )
+        .forbidding(&[&path_text(&cert_file)]),
+        Case::check("no certificate at all", &db_path, vec![], 13),
+        Case::check(
+            "CREDENTIALS_DIRECTORY without a certificate",
+            &db_path,
+            vec![("CREDENTIALS_DIRECTORY", path_text(&no_creds_dir))],
+            13,
+        ),
+        Case::check(
+            "RED_S3_SECRET_KEY and RED_S3_SECRET_KEY_FILE",
+            &db_path,
+            vec![
                 ("REDDB_CERTIFICATE", cert.clone()),
                 ("RED_S3_SECRET_KEY", s("s3-secret-CANARY-value")),
                 ("RED_S3_SECRET_KEY_FILE", s("/run/s3-secret-CANARY-path")),
             ],
-            code: 12,
-            forbidden: vec![s("s3-secret-CANARY")],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "unreadable REDDB_CERTIFICATE_FILE",
-            args: check(&db),
-            env: vec![(
+            12,
+        )
+        .forbidding(&["s3-secret-CANARY"]),
+        Case::check(
+            "unreadable REDDB_CERTIFICATE_FILE",
+            &db_path,
+            vec![(
                 "REDDB_CERTIFICATE_FILE",
                 s("/nonexistent/secret-cert-location"),
             )],
-            code: 21,
-            forbidden: vec![s("/nonexistent"), s("secret-cert-location")],
-            unchanged: Some(db_path.clone()),
-        },
-        Case {
-            name: "file locked by another process",
-            args: check(locked.to_str().unwrap()),
-            env: vec![("REDDB_CERTIFICATE", cert.clone())],
-            code: 14,
-            forbidden: vec![],
-            unchanged: Some(locked.clone()),
-        },
-        Case {
-            name: "file of random bytes",
-            args: check(random.to_str().unwrap()),
-            env: vec![("REDDB_CERTIFICATE", cert.clone())],
-            code: 19,
-            forbidden: vec![],
-            unchanged: Some(random.clone()),
-        },
-        Case {
-            name: "truncated file (first 3000 bytes)",
-            args: check(truncated.to_str().unwrap()),
-            env: vec![("REDDB_CERTIFICATE", cert.clone())],
-            code: 15,
-            forbidden: vec![],
-            unchanged: Some(truncated.clone()),
-        },
-        Case {
-            name: "a directory as --path",
-            args: check(empty_dir.to_str().unwrap()),
-            env: vec![("REDDB_CERTIFICATE", cert.clone())],
-            code: 20,
-            forbidden: vec![],
-            unchanged: None,
-        },
-        Case {
-            name: "a missing file for check",
-            args: check(missing.to_str().unwrap()),
-            env: vec![("REDDB_CERTIFICATE", cert.clone())],
-            code: 20,
-            forbidden: vec![],
-            unchanged: None,
-        },
+            21,
+        )
+        .forbidding(&["/nonexistent", "secret-cert-location"]),
+        Case::check(
+            "file locked by another process",
+            &locked,
+            certificate(&cert),
+            14,
+        ),
+        Case::check("file of random bytes", &random, certificate(&cert), 19),
+        Case::check(
+            "truncated file (first 3000 bytes)",
+            &truncated,
+            certificate(&cert),
+            15,
+        ),
+        Case::check("a directory as --path", &empty_dir, certificate(&cert), 20).not_a_file(),
+        Case::check("a missing file for check", &missing, certificate(&cert), 20).not_a_file(),
         Case {
             name: "bootstrap with a 3-character password",
             args: vec![
                 s("bootstrap"),
                 s("--path"),
-                s(fresh.to_str().unwrap()),
+                path_text(&fresh),
                 s("--vault"),
                 s("--username"),
                 s("admin"),
@@ -538,20 +503,12 @@ fn error_table() {
             unchanged: Some(fresh.clone()),
         },
         Case {
-            name: "unknown flag",
             args: vec![s("check"), s("--path"), db.clone(), s("--frobnicate")],
-            env: vec![("REDDB_CERTIFICATE", cert.clone())],
-            code: 2,
-            forbidden: vec![],
-            unchanged: Some(db_path.clone()),
+            ..Case::check("unknown flag", &db_path, certificate(&cert), 2)
         },
         Case {
-            name: "unknown command",
             args: vec![s("frobnicate"), s("--path"), db.clone()],
-            env: vec![("REDDB_CERTIFICATE", cert.clone())],
-            code: 2,
-            forbidden: vec![],
-            unchanged: Some(db_path.clone()),
+            ..Case::check("unknown command", &db_path, certificate(&cert), 2)
         },
     ];
 
@@ -608,13 +565,7 @@ fn error_table() {
     );
     assert!(!missing.exists(), "check created a missing database file");
     drop(lock_holder);
-    assert!(
-        failures.is_empty(),
-        "{} of {} error cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    harness::assert_no_failures(&failures, cases.len(), "error cases");
 }
 
 #[test]
@@ -766,9 +717,7 @@ fn nothing_is_stored_in_plaintext() {
     drop(db);
     scan("after compaction");
 
-    let r = red(&["check", "--path", boot.path()])
-        .envs(&[("REDDB_CERTIFICATE", boot.certificate.as_str())])
-        .run();
+    let r = check_with(&boot.db, "REDDB_CERTIFICATE", &boot.certificate);
     let secrets = [boot.certificate.as_str(), boot.api_key.as_str(), password];
     assert_eq!(r.code, 0, "{}", redact(&r.stderr, &secrets));
     assert!(
@@ -791,26 +740,12 @@ fn failed_certificate_out_does_not_brick_the_file() {
     let dir = harness::tmp();
     let db = dir.path().join("data.rdb");
     let out = dir.path().join("no-such-dir").join("cert");
-    let r = cli::bootstrap_cmd(&db, "admin")
-        .args(&[
-            "--password",
-            PASSWORD,
-            "--certificate-out",
-            out.to_str().unwrap(),
-        ])
-        .run();
+    let r = bootstrap_writing_certificate_to(&db, &out);
     assert_ne!(r.code, 0, "writing to a missing directory cannot succeed");
     // The certificate was never shown, so the file must not be bootstrapped:
     // a retry with a good --certificate-out must work.
     let good = dir.path().join("cert");
-    let retry = cli::bootstrap_cmd(&db, "admin")
-        .args(&[
-            "--password",
-            PASSWORD,
-            "--certificate-out",
-            good.to_str().unwrap(),
-        ])
-        .run();
+    let retry = bootstrap_writing_certificate_to(&db, &good);
     assert_eq!(
         retry.code,
         0,

@@ -289,6 +289,24 @@ struct WriterOut {
     unexpected: Option<String>,
 }
 
+impl WriterOut {
+    /// No operations yet, from the writer state of the cycle before.
+    fn from_state(state: WriterState) -> WriterOut {
+        WriterOut {
+            state,
+            ..Default::default()
+        }
+    }
+
+    /// Whether a writer started at `started` goes on: not told to stop,
+    /// under [`WRITER_MAX_OPS`] operations and [`WRITER_MAX_TIME`].
+    fn goes_on(&self, started: Instant, stop: &AtomicBool) -> bool {
+        !stop.load(Ordering::SeqCst)
+            && self.recs.len() < WRITER_MAX_OPS
+            && started.elapsed() < WRITER_MAX_TIME
+    }
+}
+
 /// Picks a key number: a new one (while under `cap`) or an older one not in
 /// `used`.
 fn pick_key(rng: &mut Rng, next: &mut u32, cap: u32, used: &HashSet<u32>) -> u32 {
@@ -400,19 +418,13 @@ fn next_resp_op(
 
 fn http_writer(plan: Plan, http: u16, key: &str, stop: &AtomicBool) -> WriterOut {
     let mut rng = Rng::new(plan.seed);
-    let mut out = WriterOut {
-        state: plan.state,
-        ..Default::default()
-    };
+    let mut out = WriterOut::from_state(plan.state);
     let Ok(mut conn) = Conn::try_open(http, IO_TIMEOUT) else {
         return out;
     };
     let auth = format!("Bearer {key}");
     let started = Instant::now();
-    while !stop.load(Ordering::SeqCst)
-        && out.recs.len() < WRITER_MAX_OPS
-        && started.elapsed() < WRITER_MAX_TIME
-    {
+    while out.goes_on(started, stop) {
         let st = &mut out.state;
         st.seq += 1;
         let secret = rng.chance(60, 100);
@@ -478,10 +490,7 @@ fn http_writer(plan: Plan, http: u16, key: &str, stop: &AtomicBool) -> WriterOut
 /// operations sent in one write, replies read in order.
 fn resp_writer(plan: Plan, wire: u16, key: &str, pipeline: usize, stop: &AtomicBool) -> WriterOut {
     let mut rng = Rng::new(plan.seed);
-    let mut out = WriterOut {
-        state: plan.state,
-        ..Default::default()
-    };
+    let mut out = WriterOut::from_state(plan.state);
     let Ok(mut c) = Client::try_connect(wire, IO_TIMEOUT) else {
         return out;
     };
@@ -494,10 +503,7 @@ fn resp_writer(plan: Plan, wire: u16, key: &str, pipeline: usize, stop: &AtomicB
         Err(_) => return out,
     }
     let started = Instant::now();
-    while !stop.load(Ordering::SeqCst)
-        && out.recs.len() < WRITER_MAX_OPS
-        && started.elapsed() < WRITER_MAX_TIME
-    {
+    while out.goes_on(started, stop) {
         let n = rng.between(1, pipeline as u64) as usize;
         let mut used = (HashSet::new(), HashSet::new());
         let ops: Vec<Op> = (0..n)

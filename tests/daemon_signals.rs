@@ -71,6 +71,22 @@ fn rotate_to(d: &Daemon, file: &Path, content: &str, token: &str) {
     );
 }
 
+/// [`hup_with`] `content` that the server must refuse: it logs more than
+/// `n` error lines naming every one of `what` ([`wait_for_errors`]) and
+/// keeps running.
+fn hup_refused(
+    d: &mut Daemon,
+    file: &Path,
+    content: Option<&str>,
+    what: &[&str],
+    n: usize,
+    context: &str,
+) {
+    hup_with(d, file, content);
+    wait_for_errors(d, what, n, context);
+    assert!(d.is_running(), "the server died on {context}");
+}
+
 /// Waits until the server has logged more than `n` error lines that name
 /// every one of `what`.
 fn wait_for_errors(d: &Daemon, what: &[&str], n: usize, context: &str) {
@@ -107,18 +123,23 @@ fn sighup_rotates_the_admin_token_and_survives_bad_files() {
 
     // Empty, then whitespace-only: keep B, log an error naming the variable.
     for (i, content) in ["", " \n\t\n"].iter().enumerate() {
-        hup_with(&d, &token_file, Some(content));
-        wait_for_errors(&d, &["RED_ADMIN_TOKEN_FILE"], i, "an empty token file");
-        assert!(d.is_running(), "the server died on an empty token file");
+        let what = &["RED_ADMIN_TOKEN_FILE"];
+        hup_refused(
+            &mut d,
+            &token_file,
+            Some(content),
+            what,
+            i,
+            "an empty token file",
+        );
         assert_eq!(status_with(&d, b), 200, "B must survive an empty file");
         assert_eq!(status_with(&d, a), 401);
         assert_eq!(status_with(&d, ""), 401);
     }
 
     // Deleted: keep B, log an error.
-    hup_with(&d, &token_file, None);
-    wait_for_errors(&d, &["RED_ADMIN_TOKEN_FILE"], 2, "a deleted token file");
-    assert!(d.is_running(), "the server died on a deleted token file");
+    let what = &["RED_ADMIN_TOKEN_FILE"];
+    hup_refused(&mut d, &token_file, None, what, 2, "a deleted token file");
     assert_eq!(status_with(&d, b), 200, "B must survive a deleted file");
 
     // A new file afterwards is picked up again.
@@ -148,14 +169,8 @@ fn sighup_with_a_short_token_keeps_the_old_one() {
         .iter()
         .enumerate()
     {
-        hup_with(&d, &token_file, Some(content));
-        wait_for_errors(
-            &d,
-            &["RED_ADMIN_TOKEN_FILE", "shorter than 32 characters"],
-            i,
-            "a short token",
-        );
-        assert!(d.is_running(), "the server died on a short token");
+        let what = &["RED_ADMIN_TOKEN_FILE", "shorter than 32 characters"];
+        hup_refused(&mut d, &token_file, Some(content), what, i, "a short token");
         assert_eq!(status_with(&d, old), 200, "the old token must survive");
         assert_eq!(status_with(&d, short), 401, "the short token is refused");
     }
@@ -189,9 +204,7 @@ fn an_admin_token_of_32_characters_is_accepted_from_every_source() {
     for (what, opts) in [
         (
             "inline",
-            Options::new()
-                .certificate(&cert)
-                .env("RED_ADMIN_TOKEN", token),
+            Options::new().certificate(&cert).admin_token(token),
         ),
         (
             "_FILE",
@@ -210,10 +223,7 @@ fn an_admin_token_of_32_characters_is_accepted_from_every_source() {
         assert!(!d.stderr().contains(token), "{what}: the log shows it");
         assert_eq!(d.stop(), 0);
     }
-    let mut d = Daemon::start(
-        &db,
-        &Options::new().certificate(&cert).env("RED_ADMIN_TOKEN", ""),
-    );
+    let mut d = Daemon::start(&db, &Options::new().certificate(&cert).admin_token(""));
     assert!(
         d.stderr().contains("RED_ADMIN_TOKEN is not set"),
         "an empty token is 'not set'; stderr:\n{}",
@@ -575,7 +585,7 @@ fn proc_environ_holds_no_secret_and_no_credential_path() {
         &db,
         &Options::new()
             .certificate(&cert)
-            .env("RED_ADMIN_TOKEN", token)
+            .admin_token(token)
             .env("RED_TEST_MARKER", "visible-e3b1"),
     );
     assert_eq!(status_with(&d, token), 200, "the inline token works");

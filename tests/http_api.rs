@@ -15,7 +15,7 @@ mod harness;
 
 use harness::cli::program;
 use harness::daemon::{fresh_bootstrapped, Boot, Daemon, Options, ADMIN_PASSWORD, ADMIN_USER};
-use harness::http::{Conn, Resp};
+use harness::http::{field_of_each, Conn, Resp};
 use harness::secrets::{contains, is_lower_hex};
 use harness::tmp;
 use serde_json::json;
@@ -206,40 +206,23 @@ fn state_survives_restart_and_a_wrong_certificate_changes_nothing() {
     let mut d = Daemon::start(&db, &Options::new());
     let boot = d.bootstrap();
     let k = boot.api_key.as_str();
-    d.post(
-        "/secrets/red.secret.db.password",
-        Some(k),
-        &json!({"value": "v1-pass"}),
-    )
-    .ok("put v1");
-    d.post(
-        "/secrets/red.secret.db.password",
-        Some(k),
-        &json!({"value": "v2-pass"}),
-    )
-    .ok("put v2");
-    d.post(
-        "/secrets/red.secret.other",
-        Some(k),
-        &json!({"value": "other"}),
-    )
-    .ok("put other");
+    d.post_value("/secrets/red.secret.db.password", k, "v1-pass")
+        .ok("put v1");
+    d.post_value("/secrets/red.secret.db.password", k, "v2-pass")
+        .ok("put v2");
+    d.post_value("/secrets/red.secret.other", k, "other")
+        .ok("put other");
     d.post(
         "/config/red.config.feature",
         Some(k),
         &json!({"value": {"on": true, "n": 3}}),
     )
     .ok("put config");
-    d.post(
-        "/auth/users",
-        Some(k),
-        &json!({"username": "bob", "password": "bob-password-1", "role": "user"}),
-    )
-    .ok("create bob");
-    let minted = d
-        .post("/auth/api-keys", Some(k), &json!({"label": "deploy"}))
-        .ok("mint key");
-    let k2 = minted["api_key"].as_str().expect("api_key").to_string();
+    d.create_user(k, "bob", "bob-password-1", "user")
+        .ok("create bob");
+    let k2 = d
+        .mint_api_key(k, &json!({"label": "deploy"}), "mint key")
+        .token;
     assert_eq!(d.stop(), 0, "SIGTERM exits 0; stderr:\n{}", d.stderr());
     drop(d);
 
@@ -270,12 +253,7 @@ fn state_survives_restart_and_a_wrong_certificate_changes_nothing() {
         json!({"on": true, "n": 3})
     );
     let users = d.get("/auth/users", Some(k)).ok("users");
-    let names: Vec<&str> = users["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .map(|u| u["username"].as_str().expect("username"))
-        .collect();
+    let names = field_of_each(&users, "users", "username");
     assert_eq!(names, ["admin", "bob"]);
     let s = d
         .login("bob", "bob-password-1")
@@ -333,12 +311,8 @@ fn login_sessions_logout_and_rate_limit() {
     let dir = tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let k = boot.api_key.as_str();
-    d.post(
-        "/secrets/red.secret.s",
-        Some(k),
-        &json!({"value": "session-visible"}),
-    )
-    .ok("put");
+    d.post_value("/secrets/red.secret.s", k, "session-visible")
+        .ok("put");
 
     let j = d.login(ADMIN_USER, ADMIN_PASSWORD).ok("login");
     let token = j["token"].as_str().expect("token").to_string();
@@ -386,12 +360,8 @@ fn login_sessions_logout_and_rate_limit() {
     );
     // ...but other users and bearer tokens are not affected.
     assert_eq!(d.get("/secrets/red.secret.s", Some(k)).status, 200);
-    d.post(
-        "/auth/users",
-        Some(k),
-        &json!({"username": "carol", "password": "carol-password", "role": "admin"}),
-    )
-    .ok("create carol");
+    d.create_user(k, "carol", "carol-password", "admin")
+        .ok("create carol");
     d.login("carol", "carol-password")
         .ok("carol is not limited");
 }
@@ -401,19 +371,11 @@ fn users_and_api_keys() {
     let dir = tmp();
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let k = boot.api_key.as_str();
-    d.post(
-        "/secrets/red.secret.app.db",
-        Some(k),
-        &json!({"value": "admin-only"}),
-    )
-    .ok("put");
+    d.post_value("/secrets/red.secret.app.db", k, "admin-only")
+        .ok("put");
 
     let j = d
-        .post(
-            "/auth/users",
-            Some(k),
-            &json!({"username": "alice", "password": "alice-password-1", "role": "user"}),
-        )
+        .create_user(k, "alice", "alice-password-1", "user")
         .ok("create alice");
     assert_eq!(j["user"]["username"], "alice");
     assert_eq!(j["user"]["role"], "user");
@@ -434,12 +396,8 @@ fn users_and_api_keys() {
         "forbidden",
         "user reads a secret",
     );
-    d.post(
-        "/secrets/red.secret.app.db",
-        Some(&at),
-        &json!({"value": "x"}),
-    )
-    .expect_error(403, "forbidden", "user writes a secret");
+    d.post_value("/secrets/red.secret.app.db", &at, "x")
+        .expect_error(403, "forbidden", "user writes a secret");
     d.delete("/secrets/red.secret.app.db", Some(&at))
         .expect_error(403, "forbidden", "user deletes a secret");
     d.get("/secrets?prefix=red.secret.", Some(&at))
@@ -452,19 +410,15 @@ fn users_and_api_keys() {
         &json!({"username": "eve", "password": "eve-password-1"}),
     )
     .expect_error(403, "forbidden", "user creates a user");
-    d.post(
-        "/auth/users/admin/password",
-        Some(&at),
-        &json!({"password": "taken-over-1"}),
-    )
-    .expect_error(403, "forbidden", "user changes admin's password");
+    d.set_password(&at, "admin", &json!({"password": "taken-over-1"}))
+        .expect_error(403, "forbidden", "user changes admin's password");
     d.delete("/auth/users/admin", Some(&at))
         .expect_error(403, "forbidden", "user deletes admin");
 
     // Own password.
-    d.post(
-        "/auth/users/alice/password",
-        Some(&at),
+    d.set_password(
+        &at,
+        "alice",
         &json!({"password": "alice-password-2", "current_password": "alice-password-1"}),
     )
     .ok("alice changes her password");
@@ -481,15 +435,9 @@ fn users_and_api_keys() {
         .to_string();
 
     // Her own API key: shown once, listed without the token, owner-scoped.
-    let own = d
-        .post(
-            "/auth/api-keys",
-            Some(&at),
-            &json!({"label": "alice laptop"}),
-        )
-        .ok("alice mints a key");
-    let alice_key = own["api_key"].as_str().expect("api_key").to_string();
-    assert_eq!(own["key"]["owner"], "alice");
+    let own = d.mint_api_key(&at, &json!({"label": "alice laptop"}), "alice mints a key");
+    let alice_key = own.token;
+    assert_eq!(own.json["key"]["owner"], "alice");
     let listed = d.get("/auth/api-keys", Some(&at));
     let lj = listed.ok("alice lists keys");
     assert_eq!(lj["api_keys"].as_array().expect("keys").len(), 1);
@@ -502,21 +450,13 @@ fn users_and_api_keys() {
     // Admin: list users (no hashes), mint/list/revoke keys.
     let users = d.get("/auth/users", Some(k));
     let uj = users.ok("admin lists users");
-    let names: Vec<&str> = uj["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .map(|u| u["username"].as_str().expect("name"))
-        .collect();
+    let names = field_of_each(&uj, "users", "username");
     assert_eq!(names, ["admin", "alice"]);
     assert!(!contains(&users.body, b"argon2"), "{}", users.text());
     assert!(!contains(&users.body, b"password"), "{}", users.text());
 
-    let minted = d
-        .post("/auth/api-keys", Some(k), &json!({"label": "ci"}))
-        .ok("admin mints a key");
-    let ci = minted["api_key"].as_str().expect("api_key").to_string();
-    let ci_id = minted["key"]["id"].as_str().expect("id").to_string();
+    let minted = d.mint_api_key(k, &json!({"label": "ci"}), "admin mints a key");
+    let (ci, ci_id) = (minted.token, minted.id);
     assert!(
         ci.starts_with("rdb_k_") && is_lower_hex(&ci[6..], 32),
         "{ci}"
@@ -524,14 +464,9 @@ fn users_and_api_keys() {
     assert_eq!(d.get("/secrets/red.secret.app.db", Some(&ci)).status, 200);
     let listed = d.get("/auth/api-keys", Some(k));
     let lj = listed.ok("admin lists keys");
-    let ids: Vec<&str> = lj["api_keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .map(|x| x["id"].as_str().expect("id"))
-        .collect();
+    let ids = field_of_each(&lj, "api_keys", "id");
     assert_eq!(ids.len(), 3, "bootstrap key, alice's, ci: {lj}");
-    assert!(ids.contains(&ci_id.as_str()));
+    assert!(ids.contains(&ci_id));
     assert!(
         !contains(&listed.body, b"rdb_k_"),
         "listing shows a token: {}",
@@ -754,12 +689,8 @@ fn keep_alive_and_pipelining_answer_in_order() {
     let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let k = boot.api_key.as_str();
     for (name, value) in [("a", "value-a"), ("b", "value-b"), ("c", "value-c")] {
-        d.post(
-            &format!("/secrets/red.secret.{name}"),
-            Some(k),
-            &json!({"value": value}),
-        )
-        .ok("put");
+        d.post_value(&format!("/secrets/red.secret.{name}"), k, value)
+            .ok("put");
     }
     let auth = format!("Bearer {k}");
     let get = |name: &str| {

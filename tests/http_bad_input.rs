@@ -12,6 +12,7 @@ mod harness;
 
 use harness::daemon::{fresh_bootstrapped, Options, ADMIN_PASSWORD};
 use harness::http::{request_bytes, Conn};
+use harness::send_one_byte_at_a_time;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,10 @@ fn case(name: &str, bytes: Vec<u8>, expect: Expect) -> Case {
 }
 
 use Expect::{Closed, Error as E};
+
+const BAD_REQUEST: Expect = E(400, "bad_request");
+const NOT_FOUND: Expect = E(404, "not_found");
+const METHOD_NOT_ALLOWED: Expect = E(405, "method_not_allowed");
 
 fn table(key: &str) -> Vec<Case> {
     let bearer = format!("Bearer {key}");
@@ -105,43 +110,43 @@ fn table(key: &str) -> Vec<Case> {
         case(
             "request line garbage",
             raw("\x00\x01\x02 garbage garbage\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
-        case("not HTTP at all", raw("HELLO WORLD\r\n\r\n"), E(400, "bad_request")),
+        case("not HTTP at all", raw("HELLO WORLD\r\n\r\n"), BAD_REQUEST),
         case(
             "invalid method token",
             raw("GE(T /health HTTP/1.1\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "HTTP/2.0 version",
             raw("GET /health HTTP/2.0\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "header without colon",
             raw("GET /health HTTP/1.1\r\nHost x\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "space before header colon",
             raw("GET /health HTTP/1.1\r\nHost : x\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "NUL in a header value",
             raw("GET /health HTTP/1.1\r\nX-A: a\x00b\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "absolute-form target",
             raw("GET http://127.0.0.1/health HTTP/1.1\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "asterisk target",
             raw("OPTIONS * HTTP/1.1\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         // --- size limits
         case(
@@ -168,32 +173,32 @@ fn table(key: &str) -> Vec<Case> {
         case(
             "Content-Length overflows usize",
             raw("POST /secrets/red.secret.x HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "negative Content-Length",
             raw("POST /secrets/red.secret.x HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "non-numeric Content-Length",
             raw("POST /secrets/red.secret.x HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "Content-Length with exponent",
             raw("POST /secrets/red.secret.x HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "empty Content-Length",
             raw("POST /secrets/red.secret.x HTTP/1.1\r\nContent-Length: \r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "two conflicting Content-Length",
             raw("POST /secrets/red.secret.x HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "Transfer-Encoding chunked",
@@ -216,104 +221,104 @@ fn table(key: &str) -> Vec<Case> {
             E(413, "payload_too_large"),
         ),
         // --- JSON bodies
-        case("bad JSON", post(secret, b"{\"value\": "), E(400, "bad_request")),
-        case("not JSON at all", post(secret, b"value=x"), E(400, "bad_request")),
+        case("bad JSON", post(secret, b"{\"value\": "), BAD_REQUEST),
+        case("not JSON at all", post(secret, b"value=x"), BAD_REQUEST),
         case(
             "JSON with trailing garbage",
             post(secret, br#"{"value": "x"} {"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "body is not UTF-8",
             post(secret, b"{\"value\": \"\xff\xfe\"}"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "JSON array instead of object",
             post(secret, br#"["value", "x"]"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "JSON string instead of object",
             post(secret, br#""x""#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
-        case("JSON null body", post(secret, b"null"), E(400, "bad_request")),
+        case("JSON null body", post(secret, b"null"), BAD_REQUEST),
         case(
             "value is a number",
             post(secret, br#"{"value": 42}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "value is an object",
             post(secret, br#"{"value": {"a": 1}}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "value is null",
             post(secret, br#"{"value": null}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "value nested 5000 deep",
             post(secret, deep_json.as_bytes()),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "value missing",
             post(secret, br#"{"valu": "x"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
-        case("empty body on secret write", post(secret, b""), E(400, "bad_request")),
+        case("empty body on secret write", post(secret, b""), BAD_REQUEST),
         case(
             "rotate without value",
             post("/secrets/red.secret.canary/rotate", b"{}"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "config write without value",
             post("/config/red.config.x", b"{}"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "login password is a number",
             anon_post("/auth/login", br#"{"username": "admin", "password": 12345678}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "login username is a number",
             anon_post("/auth/login", br#"{"username": 7, "password": "change-me-now"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "login without password",
             anon_post("/auth/login", br#"{"username": "admin"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "login body is an array",
             anon_post("/auth/login", b"[]"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "bootstrap body is bad JSON",
             anon_post("/auth/bootstrap", b"{"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: username is a number",
             post("/auth/users", br#"{"username": 5, "password": "long-enough-1"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: invalid username",
             post("/auth/users", br#"{"username": "bad name!", "password": "long-enough-1"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: empty username",
             post("/auth/users", br#"{"username": "", "password": "long-enough-1"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: username too long",
@@ -322,12 +327,12 @@ fn table(key: &str) -> Vec<Case> {
                 format!(r#"{{"username": "{}", "password": "long-enough-1"}}"#, "u".repeat(65))
                     .as_bytes(),
             ),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: short password",
             post("/auth/users", br#"{"username": "dave", "password": "short"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: password too long",
@@ -336,159 +341,159 @@ fn table(key: &str) -> Vec<Case> {
                 format!(r#"{{"username": "dave", "password": "{}"}}"#, "p".repeat(1025))
                     .as_bytes(),
             ),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: unknown role",
             post("/auth/users", br#"{"username": "dave", "password": "long-enough-1", "role": "root"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "create user: role is a number",
             post("/auth/users", br#"{"username": "dave", "password": "long-enough-1", "role": 1}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "set password: too short",
             post("/auth/users/admin/password", br#"{"password": "x"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "api key: label too long",
             post("/auth/api-keys", long_label.as_bytes()),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "api key: label is a number",
             post("/auth/api-keys", br#"{"label": 3}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "api key: owner does not exist",
             post("/auth/api-keys", br#"{"owner": "ghost"}"#),
-            E(404, "not_found"),
+            NOT_FOUND,
         ),
         // --- paths, methods, keys
-        case("unknown path", get("/nope"), E(404, "not_found")),
-        case("unknown path, no auth", raw("GET /admin/x HTTP/1.1\r\n\r\n"), E(404, "not_found")),
-        case("too many segments", get("/secrets/a/b/c"), E(404, "not_found")),
-        case("root path", get("/"), E(404, "not_found")),
+        case("unknown path", get("/nope"), NOT_FOUND),
+        case("unknown path, no auth", raw("GET /admin/x HTTP/1.1\r\n\r\n"), NOT_FOUND),
+        case("too many segments", get("/secrets/a/b/c"), NOT_FOUND),
+        case("root path", get("/"), NOT_FOUND),
         case(
             "wrong method on a secret",
             request_bytes("PUT", secret, auth, Some(br#"{"value": "x"}"#)),
-            E(405, "method_not_allowed"),
+            METHOD_NOT_ALLOWED,
         ),
         case(
             "wrong method on /health",
             raw("DELETE /health HTTP/1.1\r\n\r\n"),
-            E(405, "method_not_allowed"),
+            METHOD_NOT_ALLOWED,
         ),
         case(
             "lowercase method",
             raw("get /health HTTP/1.1\r\n\r\n"),
-            E(405, "method_not_allowed"),
+            METHOD_NOT_ALLOWED,
         ),
         case(
             "GET on /auth/login",
             raw("GET /auth/login HTTP/1.1\r\n\r\n"),
-            E(405, "method_not_allowed"),
+            METHOD_NOT_ALLOWED,
         ),
         case(
             "PATCH on /auth/users",
             request_bytes("PATCH", "/auth/users", auth, None),
-            E(405, "method_not_allowed"),
+            METHOD_NOT_ALLOWED,
         ),
         case(
             "key outside red.secret.",
             get("/secrets/red.config.x"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "key without any prefix",
             post("/secrets/stripe", br#"{"value": "x"}"#),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
-        case("prefix only", get("/secrets/red.secret."), E(400, "bad_request")),
+        case("prefix only", get("/secrets/red.secret."), BAD_REQUEST),
         case(
             "key with a space",
             get("/secrets/red.secret.a%20b"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "key with a quote",
             get("/secrets/red.secret.a%22b"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
-        case("key too long", get(&long_key), E(400, "bad_request")),
+        case("key too long", get(&long_key), BAD_REQUEST),
         case(
             "config key outside red.config.",
             raw("GET /config/red.secret.canary HTTP/1.1\r\n\r\n"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "'..' path segment",
             get("/secrets/../health"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "encoded '..' path segment",
             get("/secrets/%2e%2e/config"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "'.' path segment",
             get("/secrets/./red.secret.canary"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "encoded slash in a segment",
             get("/secrets/red.secret.a%2Fb"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "bad percent-encoding",
             get("/secrets/red.secret.%zz"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "truncated percent-encoding",
             get("/secrets/red.secret.a%4"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "percent-encoding that is not UTF-8",
             get("/secrets/red.secret.%ff"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "bad percent-encoding in the query",
             get("/secrets/red.secret.canary?version=%zz"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "version=0",
             get("/secrets/red.secret.canary?version=0"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "version=abc",
             get("/secrets/red.secret.canary?version=abc"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "version=-1",
             get("/secrets/red.secret.canary?version=-1"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "version over u32",
             get("/secrets/red.secret.canary?version=4294967296"),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "version that does not exist",
             get("/secrets/red.secret.canary?version=7"),
-            E(404, "not_found"),
+            NOT_FOUND,
         ),
         case(
             "reserved red.secret.aes_key",
@@ -528,7 +533,7 @@ fn table(key: &str) -> Vec<Case> {
             "Authorization is not UTF-8",
             b"GET /secrets/red.secret.canary HTTP/1.1\r\nAuthorization: Bearer \xff\xfe\r\n\r\n"
                 .to_vec(),
-            E(400, "bad_request"),
+            BAD_REQUEST,
         ),
         case(
             "logout without a session",
@@ -557,12 +562,12 @@ fn table(key: &str) -> Vec<Case> {
         case(
             "delete a missing user",
             request_bytes("DELETE", "/auth/users/ghost", auth, None),
-            E(404, "not_found"),
+            NOT_FOUND,
         ),
         case(
             "revoke a missing api key",
             request_bytes("DELETE", "/auth/api-keys/0000", auth, None),
-            E(404, "not_found"),
+            NOT_FOUND,
         ),
         case(
             "unknown user login",
@@ -759,10 +764,7 @@ fn heads_written_one_byte_at_a_time_are_answered_and_others_are_served() {
             std::thread::spawn(move || -> Result<u16, String> {
                 let mut c =
                     Conn::try_open(port, Duration::from_secs(30)).map_err(|e| e.to_string())?;
-                for b in &head {
-                    c.send(std::slice::from_ref(b))
-                        .map_err(|e| format!("dribbler {i}: write: {e}"))?;
-                }
+                send_one_byte_at_a_time(|b| c.send(b), &head, &format!("dribbler {i}"))?;
                 let r = c
                     .read_response()
                     .map_err(|e| format!("dribbler {i}: read: {e}"))?
@@ -793,12 +795,9 @@ fn heads_written_one_byte_at_a_time_are_answered_and_others_are_served() {
     eprintln!("{served} requests served while 4 heads of 16,383 bytes trickled in");
     // One byte over the limit, written the same way, is still refused.
     let mut c = Conn::open(d.http_port);
-    for b in padded_head(16 * 1024 + 8) {
-        // The server answers and closes once the limit is passed.
-        if c.send(&[b]).is_err() {
-            break;
-        }
-    }
+    // The server answers and closes once the limit is passed.
+    let over = padded_head(16 * 1024 + 8);
+    let _ = send_one_byte_at_a_time(|b| c.send(b), &over, "the oversized head");
     let r = c
         .read_response()
         .expect("read the 431")

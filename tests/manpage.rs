@@ -34,6 +34,16 @@ fn roff(word: &str) -> String {
     word.replace('-', "\\-")
 }
 
+/// Whether one of `lines` starts with `prefix`.
+fn has_line_starting<'a>(mut lines: impl Iterator<Item = &'a str>, prefix: &str) -> bool {
+    lines.any(|l| l.starts_with(prefix))
+}
+
+/// Fails with `what` and the `missing` items when there are any.
+fn assert_none_missing(missing: &[String], what: &str) {
+    assert!(missing.is_empty(), "{what}: {}", missing.join(", "));
+}
+
 #[test]
 fn man_page_describes_every_command_of_red_help() {
     let page = man_page();
@@ -46,20 +56,14 @@ fn man_page_describes_every_command_of_red_help() {
             .windows(2)
             .any(|w| w[0].trim() == ".TP" && w[1].trim() == format!(".B {word}"));
         // And in the SYNOPSIS: a line `.B red command…`.
-        let in_synopsis = lines
-            .iter()
-            .any(|l| l.starts_with(&format!(".B red {word}")));
+        let in_synopsis = has_line_starting(lines.iter().copied(), &format!(".B red {word}"));
         if !described || !in_synopsis {
             missing.push(format!(
                 "{command} (COMMANDS entry: {described}, SYNOPSIS: {in_synopsis})"
             ));
         }
     }
-    assert!(
-        missing.is_empty(),
-        "packaging/red.1 does not describe: {}",
-        missing.join(", ")
-    );
+    assert_none_missing(&missing, "packaging/red.1 does not describe");
 }
 
 #[test]
@@ -163,20 +167,14 @@ fn man_page_and_operations_list_every_exit_code() {
     let mut missing = Vec::new();
     for code in codes {
         let in_page = exit_status.contains(&format!(".TP\n.B {code}\n"));
-        let in_operations = operations
-            .lines()
-            .any(|l| l.starts_with(&format!("| {code} | ")));
+        let in_operations = has_line_starting(operations.lines(), &format!("| {code} | "));
         if !in_page || !in_operations {
             missing.push(format!(
                 "{code} (red.1: {in_page}, OPERATIONS.md: {in_operations})"
             ));
         }
     }
-    assert!(
-        missing.is_empty(),
-        "exit codes not documented: {}",
-        missing.join(", ")
-    );
+    assert_none_missing(&missing, "exit codes not documented");
 }
 
 /// The variant table of `docs/ARCHITECTURE.md` §6 (`| `Variant` | N |

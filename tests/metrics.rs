@@ -261,6 +261,16 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
         .map(|s| s.value)
 }
 
+/// Asserts that the sample `name{labels}` is exposed with a value of at
+/// least `min`; `what` says what it counts.
+fn assert_at_least(samples: &[Sample], name: &str, labels: &[(&str, &str)], min: f64, what: &str) {
+    let got = value(samples, name, labels);
+    assert!(
+        got.is_some_and(|v| v >= min),
+        "{what}: {name}{labels:?} is {got:?}, expected at least {min}"
+    );
+}
+
 /// `promtool check metrics` on `text`; `false` when promtool is missing
 /// (a failure when `REDDB_REQUIRE_PROMTOOL` is set).
 fn promtool_check(text: &str) -> bool {
@@ -305,10 +315,7 @@ fn scrape(d: &Daemon, bearer: Option<&str>) -> (Resp, Vec<Sample>) {
 #[test]
 fn metrics_need_an_admin_by_default_and_count_requests() {
     let dir = tmp();
-    let (d, boot) = fresh_bootstrapped(
-        dir.path(),
-        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
-    );
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(ADMIN_TOKEN));
     let k = boot.api_key.as_str();
 
     // Default: no loopback exemption.
@@ -320,34 +327,38 @@ fn metrics_need_an_admin_by_default_and_count_requests() {
 
     // A non-admin user's key is refused.
     let user = "metrics-user-7c2e";
-    d.post(
-        "/auth/users",
-        Some(k),
-        &json!({"username": user, "password": "metrics-user-password-1", "role": "user"}),
-    )
-    .ok("create user");
-    let minted = d
-        .post(
-            "/auth/api-keys",
-            Some(k),
+    d.create_user(k, user, "metrics-user-password-1", "user")
+        .ok("create user");
+    let user_key = d
+        .mint_api_key(
+            k,
             &json!({"owner": user, "label": "metrics-label-x"}),
+            "mint user key",
         )
-        .ok("mint user key");
-    let user_key = minted["api_key"].as_str().expect("api_key").to_string();
+        .token;
     assert_eq!(d.get("/metrics", Some(&user_key)).status, 403);
 
     let (_, before) = scrape(&d, Some(k));
     let (_, _) = scrape(&d, Some(ADMIN_TOKEN));
     assert_eq!(value(&before, "reddb_sealed", &[]), Some(0.0));
     assert_eq!(value(&before, "reddb_bootstrapped", &[]), Some(1.0));
-    assert!(value(&before, "reddb_open_connections", &[]).is_some_and(|v| v >= 1.0));
+    assert_at_least(
+        &before,
+        "reddb_open_connections",
+        &[],
+        1.0,
+        "this connection is open",
+    );
     assert!(value(&before, "reddb_store_log_pages", &[]).is_some());
     assert!(value(&before, "reddb_store_free_pages", &[]).is_some());
     assert!(value(&before, "reddb_store_file_pages", &[]).is_some_and(|v| v > 0.0));
     assert!(value(&before, "reddb_store_keys", &[("namespace", "vault")]).is_some_and(|v| v > 0.0));
-    assert!(
-        value(&before, "reddb_http_auth_failures_total", &[]).is_some_and(|v| v >= 2.0),
-        "the two 401s were counted"
+    assert_at_least(
+        &before,
+        "reddb_http_auth_failures_total",
+        &[],
+        2.0,
+        "the two 401s were counted",
     );
     let secrets_ok = |s: &[Sample]| {
         value(
@@ -366,12 +377,8 @@ fn metrics_need_an_admin_by_default_and_count_requests() {
     // Requests with a distinctive key name and value.
     let key = "red.secret.metrics-key-name-91ab";
     let secret = "metrics-secret-value-e04d";
-    d.post(
-        &format!("/secrets/{key}"),
-        Some(k),
-        &json!({"value": secret}),
-    )
-    .ok("put secret");
+    d.post_value(&format!("/secrets/{key}"), k, secret)
+        .ok("put secret");
     let got = d.get(&format!("/secrets/{key}"), Some(k)).ok("get secret");
     assert_eq!(got["value"], secret, "{got}");
     d.get(&format!("/no/such/{key}"), Some(k));
@@ -381,23 +388,19 @@ fn metrics_need_an_admin_by_default_and_count_requests() {
     assert!(commits(&after) > commits(&before), "commits counted");
     assert!(flushes(&after) > flushes(&before), "flushes timed");
     assert!(secrets_keys(&after) > secrets_keys(&before));
-    assert!(
-        value(
-            &after,
-            "reddb_http_requests_total",
-            &[("route", "other"), ("status", "404")]
-        )
-        .is_some_and(|v| v >= 1.0),
-        "an unknown path counts as route=\"other\""
+    assert_at_least(
+        &after,
+        "reddb_http_requests_total",
+        &[("route", "other"), ("status", "404")],
+        1.0,
+        "an unknown path counts as route=\"other\"",
     );
-    assert!(
-        value(
-            &after,
-            "reddb_http_request_duration_seconds_count",
-            &[("route", "secrets")]
-        )
-        .is_some_and(|v| v >= 2.0),
-        "latency observed"
+    assert_at_least(
+        &after,
+        "reddb_http_request_duration_seconds_count",
+        &[("route", "secrets")],
+        2.0,
+        "latency observed",
     );
     // Only bounded route labels, never paths.
     for s in &after {
@@ -464,8 +467,12 @@ fn wire_commands_are_counted_and_keys_stay_out() {
         wire(&after) >= wire(&before) + 3.0,
         "AUTH, SET and GET counted"
     );
-    assert!(
-        value(&after, "reddb_store_keys", &[("namespace", "keyspace")]).is_some_and(|v| v >= 1.0)
+    assert_at_least(
+        &after,
+        "reddb_store_keys",
+        &[("namespace", "keyspace")],
+        1.0,
+        "the SET key is counted",
     );
     promtool_check(&text);
     for needle in [key, val, s.api_key(), s.admin_password()] {
@@ -488,23 +495,19 @@ fn metrics_loopback_needs_no_credentials_from_127_0_0_1() {
     let boot = d.bootstrap();
     let (_, s) = scrape(&d, None);
     assert_eq!(value(&s, "reddb_sealed", &[]), Some(0.0));
-    assert!(
-        value(
-            &s,
-            "reddb_http_requests_total",
-            &[("route", "metrics"), ("status", "200")]
-        )
-        .is_some_and(|v| v >= 1.0),
-        "the earlier scrape was counted"
+    assert_at_least(
+        &s,
+        "reddb_http_requests_total",
+        &[("route", "metrics"), ("status", "200")],
+        1.0,
+        "the earlier scrape was counted",
     );
-    assert!(
-        value(
-            &s,
-            "reddb_http_requests_total",
-            &[("route", "auth"), ("status", "200")]
-        )
-        .is_some_and(|v| v >= 1.0),
-        "the bootstrap (parked on a worker) was counted"
+    assert_at_least(
+        &s,
+        "reddb_http_requests_total",
+        &[("route", "auth"), ("status", "200")],
+        1.0,
+        "the bootstrap (parked on a worker) was counted",
     );
     // Credentials are still accepted.
     scrape(&d, Some(&boot.api_key));

@@ -13,18 +13,13 @@
 mod harness;
 
 use harness::daemon::{fresh_bootstrapped, Daemon, Options};
-use harness::http::Resp;
+use harness::fixtures::{DENY_RECIPE, KEEPER_RECIPE};
+use harness::http::{field_of_each, Resp};
 use harness::secrets::contains;
 use harness::tmp;
 use serde_json::{json, Value as Json};
 
 const ADMIN_TOKEN: &str = "policy-test-admin-token-0123456789";
-
-/// The recipes of `docs/OPERATIONS.md`, verbatim (shared with the unit
-/// tests and backup_restore).
-const DENY_RECIPE: &str = include_str!("fixtures/seed_policy_deny.json");
-
-const KEEPER_RECIPE: &str = include_str!("fixtures/seed_policy_keeper.json");
 
 fn put_json(d: &Daemon, path: &str, bearer: &str, body: &Json) -> Resp {
     d.call("PUT", path, Some(bearer), Some(body))
@@ -32,26 +27,17 @@ fn put_json(d: &Daemon, path: &str, bearer: &str, body: &Json) -> Resp {
 
 /// Creates a plain user and returns an API key of theirs.
 fn user_with_key(d: &Daemon, admin: &str, name: &str, password: &str) -> String {
-    d.post(
-        "/auth/users",
-        Some(admin),
-        &json!({"username": name, "password": password, "role": "user"}),
-    )
-    .ok("create user");
-    let j = d
-        .post("/auth/api-keys", Some(admin), &json!({"owner": name}))
-        .ok("mint key");
-    j["api_key"].as_str().expect("api_key").to_string()
+    d.create_user(admin, name, password, "user")
+        .ok("create user");
+    d.mint_api_key(admin, &json!({ "owner": name }), "mint key")
+        .token
 }
 
 /// Asserts a 403 `forbidden` naming `action` and the resource of `key`,
 /// and that the body holds none of `values`.
 fn expect_denied(r: &Resp, action: &str, key: &str, values: &[&str], context: &str) {
     r.expect_error(403, "forbidden", context);
-    let msg = r.json()["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let msg = r.error_message();
     assert!(
         msg.contains(action) && msg.contains(&format!("vault:red.vault/{key}")),
         "{context}: message does not name {action} on {key}: {msg}"
@@ -62,81 +48,45 @@ fn expect_denied(r: &Resp, action: &str, key: &str, values: &[&str], context: &s
 }
 
 fn listed_keys(r: &Resp) -> Vec<String> {
-    r.ok("list")["secrets"]
-        .as_array()
-        .expect("secrets")
-        .iter()
-        .map(|s| s["key"].as_str().expect("key").to_string())
-        .collect()
+    field_of_each(&r.ok("list"), "secrets", "key")
 }
 
 #[test]
 fn deny_recipe_blocks_even_the_admin() {
     let dir = tmp();
-    let (d, boot) = fresh_bootstrapped(
-        dir.path(),
-        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
-    );
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(ADMIN_TOKEN));
     let k = boot.api_key.as_str();
     let custom = "red.secret.ai.custom.model_key";
     let custom_value = "custom-value-7f3a9c";
     let other = "red.secret.ai.other.key";
     let other_value = "other-value-19bd2e";
-    d.post(
-        &format!("/secrets/{custom}"),
-        Some(k),
-        &json!({"value": custom_value}),
-    )
-    .ok("put custom");
-    d.post(
-        &format!("/secrets/{other}"),
-        Some(k),
-        &json!({"value": other_value}),
-    )
-    .ok("put other");
+    d.post_value(&format!("/secrets/{custom}"), k, custom_value)
+        .ok("put custom");
+    d.post_value(&format!("/secrets/{other}"), k, other_value)
+        .ok("put other");
     // The bare prefix is not covered by `custom.*`.
-    d.post(
-        "/secrets/red.secret.ai.custom",
-        Some(k),
-        &json!({"value": "bare"}),
-    )
-    .ok("put bare");
+    d.post_value("/secrets/red.secret.ai.custom", k, "bare")
+        .ok("put bare");
 
     let j = d
         .put_raw("/policies/lock-ai-custom-secrets", k, DENY_RECIPE)
         .ok("put recipe");
     assert_eq!(j["created"], true);
     assert_eq!(j["policy"]["id"], "lock-ai-custom-secrets");
-    d.post(
-        "/policies/lock-ai-custom-secrets/attach",
-        Some(k),
-        &json!({"group": "everyone"}),
-    )
-    .ok("attach to everyone");
+    d.attach_policy(k, "lock-ai-custom-secrets", &json!({"group": "everyone"}))
+        .ok("attach to everyone");
 
     for (who, tok) in [("admin key", k), ("admin token", ADMIN_TOKEN)] {
         let r = d.get(&format!("/secrets/{custom}"), Some(tok));
         expect_denied(&r, "vault:read", custom, &[custom_value], who);
-        let r = d.post(
-            &format!("/secrets/{custom}"),
-            Some(tok),
-            &json!({"value": "overwrite"}),
-        );
+        let r = d.post_value(&format!("/secrets/{custom}"), tok, "overwrite");
         expect_denied(&r, "vault:write", custom, &[custom_value], who);
-        let r = d.post(
-            &format!("/secrets/{custom}/rotate"),
-            Some(tok),
-            &json!({"value": "rotated"}),
-        );
+        let r = d.post_value(&format!("/secrets/{custom}/rotate"), tok, "rotated");
         expect_denied(&r, "vault:write", custom, &[custom_value], who);
         let r = d.delete(&format!("/secrets/{custom}"), Some(tok));
         expect_denied(&r, "vault:write", custom, &[custom_value], who);
         // A new key under the prefix cannot be created either.
-        let r = d.post(
-            "/secrets/red.secret.ai.custom.new",
-            Some(tok),
-            &json!({"value": "x"}),
-        );
+        let r = d.post_value("/secrets/red.secret.ai.custom.new", tok, "x");
         expect_denied(&r, "vault:write", "red.secret.ai.custom.new", &[], who);
         // Listing hides the denied keys (vault:read_metadata).
         let keys = listed_keys(&d.get("/secrets?prefix=red.secret.ai.", Some(tok)));
@@ -152,12 +102,8 @@ fn deny_recipe_blocks_even_the_admin() {
     }
 
     // Detach: the admin's default allow is back.
-    d.post(
-        "/policies/lock-ai-custom-secrets/detach",
-        Some(k),
-        &json!({"group": "everyone"}),
-    )
-    .ok("detach");
+    d.detach_policy(k, "lock-ai-custom-secrets", &json!({"group": "everyone"}))
+        .ok("detach");
     let j = d
         .get(&format!("/secrets/{custom}"), Some(k))
         .ok("after detach");
@@ -173,36 +119,20 @@ fn keeper_recipe_lets_exactly_one_user_read() {
     let k = boot.api_key.as_str();
     let key = "red.secret.ai.openai.api_key";
     let value = "sk-openai-value-5c1e";
-    d.post(
-        &format!("/secrets/{key}"),
-        Some(k),
-        &json!({"value": value}),
-    )
-    .ok("put v1");
-    d.post(
-        &format!("/secrets/{key}/rotate"),
-        Some(k),
-        &json!({"value": "sk-openai-value-v2"}),
-    )
-    .ok("rotate to v2");
-    d.post(
-        "/secrets/red.secret.ai.anthropic.key",
-        Some(k),
-        &json!({"value": "anthropic-value"}),
-    )
-    .ok("put other");
+    d.post_value(&format!("/secrets/{key}"), k, value)
+        .ok("put v1");
+    d.post_value(&format!("/secrets/{key}/rotate"), k, "sk-openai-value-v2")
+        .ok("rotate to v2");
+    d.post_value("/secrets/red.secret.ai.anthropic.key", k, "anthropic-value")
+        .ok("put other");
     let alice = user_with_key(&d, k, "alice", "alice-password-1");
     let bob = user_with_key(&d, k, "bob", "bob-password-1");
     let carol = user_with_key(&d, k, "carol", "carol-password-1");
 
     d.put_raw("/policies/ai-openai-key-keeper", k, KEEPER_RECIPE)
         .ok("put recipe");
-    d.post(
-        "/policies/ai-openai-key-keeper/attach",
-        Some(k),
-        &json!({"user": "alice"}),
-    )
-    .ok("attach to alice");
+    d.attach_policy(k, "ai-openai-key-keeper", &json!({"user": "alice"}))
+        .ok("attach to alice");
 
     let j = d
         .get(&format!("/secrets/{key}"), Some(&alice))
@@ -224,11 +154,7 @@ fn keeper_recipe_lets_exactly_one_user_read() {
         &[],
         "alice other",
     );
-    let r = d.post(
-        &format!("/secrets/{key}"),
-        Some(&alice),
-        &json!({"value": "x"}),
-    );
+    let r = d.post_value(&format!("/secrets/{key}"), &alice, "x");
     expect_denied(&r, "vault:write", key, &[], "alice writes");
     let r = d.delete(&format!("/secrets/{key}"), Some(&alice));
     expect_denied(&r, "vault:write", key, &[], "alice deletes");
@@ -247,12 +173,8 @@ fn keeper_recipe_lets_exactly_one_user_read() {
         }]
     });
     put_json(&d, "/policies/openai-history", k, &history).ok("put history");
-    d.post(
-        "/policies/openai-history/attach",
-        Some(k),
-        &json!({"user": "alice"}),
-    )
-    .ok("attach history");
+    d.attach_policy(k, "openai-history", &json!({"user": "alice"}))
+        .ok("attach history");
     let j = d
         .get(&format!("/secrets/{key}?version=1"), Some(&alice))
         .ok("alice v1 with history");
@@ -263,12 +185,8 @@ fn keeper_recipe_lets_exactly_one_user_read() {
         "alice's listing is filtered"
     );
     // unseal_history alone does not reveal the latest value.
-    d.post(
-        "/policies/ai-openai-key-keeper/detach",
-        Some(k),
-        &json!({"user": "alice"}),
-    )
-    .ok("detach keeper");
+    d.detach_policy(k, "ai-openai-key-keeper", &json!({"user": "alice"}))
+        .ok("detach keeper");
     let r = d.get(&format!("/secrets/{key}?version=1"), Some(&alice));
     expect_denied(&r, "vault:read", key, &[value], "history without read");
     // The admin is allowed by default.
@@ -287,8 +205,7 @@ fn policy_crud_attach_and_explicit_deny() {
         ("red.secret.team.prod.db", "prod-db-value"),
         ("red.secret.other.x", "other-x-value"),
     ] {
-        d.post(&format!("/secrets/{name}"), Some(k), &json!({"value": v}))
-            .ok("put");
+        d.post_value(&format!("/secrets/{name}"), k, v).ok("put");
     }
     let team = json!({
         "id": "team",
@@ -340,21 +257,13 @@ fn policy_crud_attach_and_explicit_deny() {
     assert_eq!(j["created"], true);
     let j = put_json(&d, "/policies/team", k, &team).ok("replace team");
     assert_eq!(j["created"], false);
-    d.post("/policies/team/attach", Some(k), &json!({"user": "nobody"}))
+    d.attach_policy(k, "team", &json!({"user": "nobody"}))
         .expect_error(404, "not_found", "unknown user");
-    d.post(
-        "/policies/team/attach",
-        Some(k),
-        &json!({"group": "admins"}),
-    )
-    .expect_error(400, "bad_request", "unknown group");
-    d.post(
-        "/policies/missing/attach",
-        Some(k),
-        &json!({"user": "alice"}),
-    )
-    .expect_error(404, "not_found", "unknown policy");
-    d.post("/policies/team/attach", Some(k), &json!({"user": "alice"}))
+    d.attach_policy(k, "team", &json!({"group": "admins"}))
+        .expect_error(400, "bad_request", "unknown group");
+    d.attach_policy(k, "missing", &json!({"user": "alice"}))
+        .expect_error(404, "not_found", "unknown policy");
+    d.attach_policy(k, "team", &json!({"user": "alice"}))
         .ok("attach");
     let j = d.get("/policies/team", Some(k)).ok("get");
     assert_eq!(j["policy"]["attached"], json!([{"user": "alice"}]));
@@ -383,10 +292,10 @@ fn policy_crud_attach_and_explicit_deny() {
         "alice's listing"
     );
     // vault:* includes write and purge on the allowed prefix.
-    d.post(
+    d.post_value(
         "/secrets/red.secret.team.dev.db/rotate",
-        Some(&alice),
-        &json!({"value": "dev-db-value-2"}),
+        &alice,
+        "dev-db-value-2",
     )
     .ok("rotate");
     d.delete("/secrets/red.secret.team.dev.db", Some(&alice))
@@ -399,12 +308,8 @@ fn policy_crud_attach_and_explicit_deny() {
     .ok("purge");
 
     // The same deny attached to everyone binds the admin too.
-    d.post(
-        "/policies/team/attach",
-        Some(k),
-        &json!({"group": "everyone"}),
-    )
-    .ok("attach everyone");
+    d.attach_policy(k, "team", &json!({"group": "everyone"}))
+        .ok("attach everyone");
     d.get("/secrets/red.secret.team.prod.db", Some(k))
         .expect_error(403, "forbidden", "admin prod");
 
@@ -429,20 +334,12 @@ fn policies_survive_a_restart() {
     let db = dir.path().join("data.rdb");
     let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
     let k = boot.api_key.clone();
-    d.post(
-        "/secrets/red.secret.ai.custom.k",
-        Some(&k),
-        &json!({"value": "v"}),
-    )
-    .ok("put");
+    d.post_value("/secrets/red.secret.ai.custom.k", &k, "v")
+        .ok("put");
     d.put_raw("/policies/lock-ai-custom-secrets", &k, DENY_RECIPE)
         .ok("put");
-    d.post(
-        "/policies/lock-ai-custom-secrets/attach",
-        Some(&k),
-        &json!({"group": "everyone"}),
-    )
-    .ok("attach");
+    d.attach_policy(&k, "lock-ai-custom-secrets", &json!({"group": "everyone"}))
+        .ok("attach");
     assert_eq!(d.stop(), 0);
     let d = Daemon::start(&db, &Options::new().certificate(&boot.certificate));
     d.get("/secrets/red.secret.ai.custom.k", Some(&k))
@@ -511,10 +408,7 @@ fn stored_versions(d: &Daemon, admin: &str, key: &str) -> Option<(Vec<(u64, Stri
 #[test]
 fn destroying_old_versions_needs_vault_purge() {
     let dir = tmp();
-    let (d, boot) = fresh_bootstrapped(
-        dir.path(),
-        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
-    );
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(ADMIN_TOKEN));
     let k = boot.api_key.as_str();
     let writer = user_with_key(&d, k, "writer", "writer-password-1");
     let purger = user_with_key(&d, k, "purger", "purger-password-1");
@@ -554,19 +448,16 @@ fn destroying_old_versions_needs_vault_purge() {
             format!("/secrets/{cap}/rotate")
         };
         let j = d
-            .post(&path, Some(&writer), &json!({"value": value(cap, v)}))
+            .post_value(&path, &writer, &value(cap, v))
             .ok(&format!("write v{v}"));
         assert_eq!(j["version"], v);
     }
     // ...the 33rd would destroy version 1: refused, by rotate and by a plain
     // write alike.
     for path in [format!("/secrets/{cap}/rotate"), format!("/secrets/{cap}")] {
-        let r = d.post(&path, Some(&writer), &json!({"value": "one-too-many"}));
+        let r = d.post_value(&path, &writer, "one-too-many");
         expect_denied(&r, "vault:purge", cap, &["one-too-many"], &path);
-        let msg = r.json()["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
+        let msg = r.error_message();
         assert!(
             msg.contains("32 versions") && msg.contains("version 1"),
             "{path}: the refusal does not say what would be destroyed: {msg}"
@@ -587,29 +478,17 @@ fn destroying_old_versions_needs_vault_purge() {
         r#"{"statements":[{"sid":"np","effect":"deny","actions":["vault:purge"],"resources":["vault:red.vault/red.secret.p.cap"]}]}"#,
     )
     .ok("no-purge");
-    d.post(
-        "/policies/no-purge/attach",
-        Some(k),
-        &json!({"group": "everyone"}),
-    )
-    .ok("attach no-purge");
+    d.attach_policy(k, "no-purge", &json!({"group": "everyone"}))
+        .ok("attach no-purge");
     for tok in [k, ADMIN_TOKEN] {
-        let r = d.post(
-            &format!("/secrets/{cap}/rotate"),
-            Some(tok),
-            &json!({"value": "admin-too-many"}),
-        );
+        let r = d.post_value(&format!("/secrets/{cap}/rotate"), tok, "admin-too-many");
         expect_denied(&r, "vault:purge", cap, &["admin-too-many"], "admin");
     }
     d.delete("/policies/no-purge", Some(k)).ok("drop no-purge");
     read(&writer, cap, 1).ok("v1 still kept");
     // With purge: the rotation goes through and version 1 goes.
     let j = d
-        .post(
-            &format!("/secrets/{cap}/rotate"),
-            Some(&purger),
-            &json!({"value": value(cap, 33)}),
-        )
+        .post_value(&format!("/secrets/{cap}/rotate"), &purger, &value(cap, 33))
         .ok("purger rotates past the cap");
     assert_eq!(j["version"], 33);
     read(&purger, cap, 1).expect_error(404, "not_found", "v1 destroyed");
@@ -618,12 +497,8 @@ fn destroying_old_versions_needs_vault_purge() {
     // 2. A write to a deleted key would replace the versions it holds.
     let del = "red.secret.p.del";
     for v in 1..=2u32 {
-        d.post(
-            &format!("/secrets/{del}"),
-            Some(&writer),
-            &json!({"value": value(del, v)}),
-        )
-        .ok("write del");
+        d.post_value(&format!("/secrets/{del}"), &writer, &value(del, v))
+            .ok("write del");
     }
     d.delete(&format!("/secrets/{del}"), Some(&writer))
         .ok("writer deletes");
@@ -633,16 +508,9 @@ fn destroying_old_versions_needs_vault_purge() {
         (vec![(1, value(del, 1)), (2, value(del, 2))], true),
         "deleted, both versions kept"
     );
-    let r = d.post(
-        &format!("/secrets/{del}"),
-        Some(&writer),
-        &json!({"value": "resurrected"}),
-    );
+    let r = d.post_value(&format!("/secrets/{del}"), &writer, "resurrected");
     expect_denied(&r, "vault:purge", del, &["resurrected"], "write to deleted");
-    let msg = r.json()["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let msg = r.error_message();
     assert!(
         msg.contains("deleted") && msg.contains("2 version"),
         "the refusal does not say what would be destroyed: {msg}"
@@ -652,19 +520,11 @@ fn destroying_old_versions_needs_vault_purge() {
         .expect_error(404, "not_found", "still deleted");
     assert_eq!(stored_versions(&d, k, del), Some(before));
     // Rotating a deleted key is a 404, as before (it destroys nothing).
-    d.post(
-        &format!("/secrets/{del}/rotate"),
-        Some(&writer),
-        &json!({"value": "x"}),
-    )
-    .expect_error(404, "not_found", "rotate deleted");
+    d.post_value(&format!("/secrets/{del}/rotate"), &writer, "x")
+        .expect_error(404, "not_found", "rotate deleted");
     // With purge the write replaces it: a new secret from version 1.
     let j = d
-        .post(
-            &format!("/secrets/{del}"),
-            Some(&purger),
-            &json!({"value": "resurrected"}),
-        )
+        .post_value(&format!("/secrets/{del}"), &purger, "resurrected")
         .ok("purger writes the deleted key");
     assert_eq!(j["version"], 1);
     assert_eq!(
@@ -672,10 +532,6 @@ fn destroying_old_versions_needs_vault_purge() {
         Some((vec![(1, "resurrected".to_string())], false))
     );
     // A fresh key and a key under the cap need no purge (nothing destroyed).
-    d.post(
-        "/secrets/red.secret.p.fresh",
-        Some(&writer),
-        &json!({"value": "v"}),
-    )
-    .ok("fresh key");
+    d.post_value("/secrets/red.secret.p.fresh", &writer, "v")
+        .ok("fresh key");
 }

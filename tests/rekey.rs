@@ -23,7 +23,7 @@
 mod harness;
 
 use harness::cli::{red, Output};
-use harness::daemon::{fresh_bootstrapped, Daemon, Options};
+use harness::daemon::{fresh_bootstrapped, Boot, Daemon, Options};
 use harness::fixtures::{
     alice_key, check_sample, write_sample, SAMPLE_ALICE_PASSWORD, SAMPLE_SECRET_V2,
 };
@@ -32,7 +32,7 @@ use harness::secrets::{is_lower_hex, longest_hex_run, redact};
 use harness::wire::{bulk, ok};
 use serde_json::{json, Value as Json};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The one `certificate: <64 hex>` line of a rekey's stdout (and proof that
@@ -76,6 +76,18 @@ fn populate(d: &Daemon, admin: &str) -> Made {
 
 /// Everything [`populate`] wrote, read back through `d`: alice's API key
 /// and her session (made before the rekey) still work.
+/// A fresh bootstrapped database in its own temporary directory, served
+/// and [`populate`]d: the directory, the database path (and as text), the
+/// server, its bootstrap and what was written.
+fn populated_server() -> (tempfile::TempDir, PathBuf, String, Daemon, Boot, Made) {
+    let dir = harness::tmp();
+    let db = dir.path().join("data.rdb");
+    let db_s = db.to_str().expect("utf-8").to_string();
+    let (d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
+    let made = populate(&d, &boot.api_key);
+    (dir, db, db_s, d, boot, made)
+}
+
 fn verify_all(d: &Daemon, admin: &str, made: &Made, context: &str) {
     check_sample(d, admin, context);
     for (what, token) in [("key", &made.alice_key), ("session", &made.alice_session)] {
@@ -117,11 +129,7 @@ fn expect_start_refused(db: &Path, cert: &str, want: i32, context: &str) {
 
 #[test]
 fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
-    let dir = harness::tmp();
-    let db = dir.path().join("data.rdb");
-    let db_s = db.to_str().expect("utf-8").to_string();
-    let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
-    let made = populate(&d, &boot.api_key);
+    let (dir, db, db_s, mut d, boot, made) = populated_server();
     verify_all(&d, &boot.api_key, &made, "before the rekey");
     assert_eq!(d.stop(), 0);
 
@@ -220,11 +228,7 @@ fn offline_rekey_keeps_everything_and_refuses_the_old_certificate() {
 
 #[test]
 fn certificate_out_writes_a_new_0400_file_and_never_overwrites() {
-    let dir = harness::tmp();
-    let db = dir.path().join("data.rdb");
-    let db_s = db.to_str().expect("utf-8").to_string();
-    let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
-    let made = populate(&d, &boot.api_key);
+    let (dir, db, db_s, mut d, boot, made) = populated_server();
     assert_eq!(d.stop(), 0);
     // The old certificate as a systemd credential.
     let creds = dir.path().join("creds");
@@ -286,11 +290,7 @@ fn certificate_out_writes_a_new_0400_file_and_never_overwrites() {
 
 #[test]
 fn rekey_refusals_change_nothing() {
-    let dir = harness::tmp();
-    let db = dir.path().join("data.rdb");
-    let db_s = db.to_str().expect("utf-8").to_string();
-    let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new());
-    populate(&d, &boot.api_key);
+    let (dir, db, db_s, mut d, boot, _) = populated_server();
     // A running server holds the lock: exit 14.
     let o = red(&["rekey", "--path", &db_s])
         .envs(&[("REDDB_CERTIFICATE", &boot.certificate)])
@@ -447,10 +447,7 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
     let token = "t".repeat(40);
     // One worker: the rekey's Argon2 queues behind password checks, so a
     // second rekey sent meanwhile meets the first one in progress.
-    let opts = Options::new()
-        .env("RED_ADMIN_TOKEN", &token)
-        .arg("--workers")
-        .arg("1");
+    let opts = Options::new().admin_token(&token).arg("--workers").arg("1");
     let (mut d, boot) = fresh_bootstrapped(dir.path(), &opts);
     let made = populate(&d, &boot.api_key);
     // A wire connection authenticated before the rekey.
@@ -529,10 +526,10 @@ fn http_rekey_keeps_serving_and_only_the_returned_certificate_opens_the_file() {
     assert_eq!(before.cmd(&["GET", "plain"]), bulk("value-1"));
     assert_eq!(before.cmd(&["SET", "after", "rekey"]), ok());
     verify_all(&d, &boot.api_key, &made, "right after the HTTP rekey");
-    d.post(
+    d.post_value(
         "/secrets/red.secret.after.rekey",
-        Some(&boot.api_key),
-        &json!({"value": "written-after"}),
+        &boot.api_key,
+        "written-after",
     )
     .ok("a secret written after the rekey");
 
@@ -612,7 +609,7 @@ fn a_sealed_server_refuses_rekey() {
     let (mut d, _boot) = fresh_bootstrapped(dir.path(), &Options::new());
     assert_eq!(d.stop(), 0);
     // Started without a certificate: sealed.
-    let d = Daemon::start(&db, &Options::new().env("RED_ADMIN_TOKEN", &token));
+    let d = Daemon::start(&db, &Options::new().admin_token(&token));
     let r = d.post("/admin/rekey", Some(&token), &json!({}));
     assert_eq!(r.status, 503, "sealed: {}", r.text());
     assert_eq!(r.error_code(), "vault_sealed");
@@ -624,8 +621,7 @@ fn a_sealed_server_refuses_rekey() {
 fn a_certificate_nobody_can_receive_is_never_committed() {
     let admin = "rekey-delivery-admin-token-0a1b2c3d4e5f";
     let dir = harness::tmp();
-    let (mut d, boot) =
-        fresh_bootstrapped(dir.path(), &Options::new().env("RED_ADMIN_TOKEN", admin));
+    let (mut d, boot) = fresh_bootstrapped(dir.path(), &Options::new().admin_token(admin));
     for _ in 0..3 {
         let mut c = d.conn();
         let req = format!(

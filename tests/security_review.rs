@@ -22,19 +22,32 @@ use tempfile::TempDir;
 const ADMIN_TOKEN: &str = "security-review-admin-token-7f3a9c1e5b";
 
 fn server(dir: &TempDir) -> (Daemon, Boot) {
-    fresh_bootstrapped(
-        dir.path(),
-        &Options::new().env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
-    )
+    fresh_bootstrapped(dir.path(), &Options::new().admin_token(ADMIN_TOKEN))
 }
 
 fn create_user(d: &Daemon, name: &str, password: &str) {
-    d.post(
-        "/auth/users",
-        Some(ADMIN_TOKEN),
-        &json!({"username": name, "password": password, "role": "user"}),
-    )
-    .ok(&format!("create {name}"));
+    d.create_user(ADMIN_TOKEN, name, password, "user")
+        .ok(&format!("create {name}"));
+}
+
+/// An admin's reset of `name`'s password (by the admin token).
+fn reset_password(d: &Daemon, name: &str, password: &str) -> Resp {
+    d.set_password(ADMIN_TOKEN, name, &json!({ "password": password }))
+}
+
+/// The password `alice` is created with.
+const ALICE_PASSWORD: &str = "alice-password-1";
+
+/// [`server`], with the user `alice` created (password [`ALICE_PASSWORD`]).
+fn server_with_alice(dir: &TempDir) -> (Daemon, Boot) {
+    let (d, boot) = server(dir);
+    create_user(&d, "alice", ALICE_PASSWORD);
+    (d, boot)
+}
+
+/// A new session of `alice` logged in with [`ALICE_PASSWORD`].
+fn alice_session(d: &Daemon) -> String {
+    session(d, "alice", ALICE_PASSWORD)
 }
 
 fn session(d: &Daemon, name: &str, password: &str) -> String {
@@ -44,17 +57,12 @@ fn session(d: &Daemon, name: &str, password: &str) -> String {
 
 /// An API key for `owner`: (token, id).
 fn api_key(d: &Daemon, owner: &str) -> (String, String) {
-    let j = d
-        .post(
-            "/auth/api-keys",
-            Some(ADMIN_TOKEN),
-            &json!({"owner": owner, "label": "test"}),
-        )
-        .ok("mint a key");
-    (
-        j["api_key"].as_str().expect("api_key").to_string(),
-        j["key"]["id"].as_str().expect("id").to_string(),
-    )
+    let minted = d.mint_api_key(
+        ADMIN_TOKEN,
+        &json!({"owner": owner, "label": "test"}),
+        "mint a key",
+    );
+    (minted.token, minted.id)
 }
 
 fn works(d: &Daemon, token: &str) -> bool {
@@ -80,14 +88,13 @@ fn audit_events(d: &Daemon, query: &str) -> Vec<Json> {
 #[test]
 fn a_session_does_not_survive_its_user_being_deleted_and_created_again() {
     let dir = tmp();
-    let (d, _) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
-    let s = session(&d, "alice", "alice-password-1");
+    let (d, _) = server_with_alice(&dir);
+    let s = alice_session(&d);
     assert!(works(&d, &s));
     d.delete("/auth/users/alice", Some(ADMIN_TOKEN))
         .ok("delete alice");
     assert!(!works(&d, &s), "the session died with its user");
-    create_user(&d, "alice", "alice-password-1");
+    create_user(&d, "alice", ALICE_PASSWORD);
     let r = d.get("/auth/api-keys", Some(&s));
     r.expect_error(
         401,
@@ -95,28 +102,23 @@ fn a_session_does_not_survive_its_user_being_deleted_and_created_again() {
         "a new alice does not revive the session",
     );
     // The new alice's own login works.
-    assert!(works(&d, &session(&d, "alice", "alice-password-1")));
+    assert!(works(&d, &alice_session(&d)));
 }
 
 #[test]
 fn an_admin_password_reset_revokes_every_session_of_the_user() {
     let dir = tmp();
-    let (d, boot) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
-    let s1 = session(&d, "alice", "alice-password-1");
-    let s2 = session(&d, "alice", "alice-password-1");
+    let (d, boot) = server_with_alice(&dir);
+    let s1 = alice_session(&d);
+    let s2 = alice_session(&d);
     let bob = {
         create_user(&d, "bob", "bob-password-1");
         session(&d, "bob", "bob-password-1")
     };
     // By an admin user's session and by the admin token: no current password needed.
     let admin = session(&d, ADMIN_USER, ADMIN_PASSWORD);
-    d.post(
-        "/auth/users/alice/password",
-        Some(&admin),
-        &json!({"password": "alice-password-2"}),
-    )
-    .ok("admin reset");
+    d.set_password(&admin, "alice", &json!({"password": "alice-password-2"}))
+        .ok("admin reset");
     for s in [&s1, &s2] {
         d.get("/auth/api-keys", Some(s)).expect_error(
             401,
@@ -128,21 +130,15 @@ fn an_admin_password_reset_revokes_every_session_of_the_user() {
     assert!(works(&d, &admin), "the admin's own session is untouched");
     assert!(works(&d, &boot.api_key), "API keys are not sessions");
     let s3 = session(&d, "alice", "alice-password-2");
-    d.post(
-        "/auth/users/alice/password",
-        Some(ADMIN_TOKEN),
-        &json!({"password": "alice-password-3"}),
-    )
-    .ok("token reset");
+    reset_password(&d, "alice", "alice-password-3").ok("token reset");
     assert!(!works(&d, &s3));
 }
 
 #[test]
 fn disabling_a_user_revokes_its_sessions_and_refuses_its_keys() {
     let dir = tmp();
-    let (d, _) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
-    let s = session(&d, "alice", "alice-password-1");
+    let (d, _) = server_with_alice(&dir);
+    let s = alice_session(&d);
     let (key, _) = api_key(&d, "alice");
     assert!(works(&d, &s) && works(&d, &key));
     let j = d
@@ -151,7 +147,7 @@ fn disabling_a_user_revokes_its_sessions_and_refuses_its_keys() {
     assert_eq!(j["user"]["disabled"], true);
     assert!(!works(&d, &s), "session refused");
     assert!(!works(&d, &key), "key refused while disabled");
-    d.login("alice", "alice-password-1").expect_error(
+    d.login("alice", ALICE_PASSWORD).expect_error(
         401,
         "invalid_credentials",
         "a disabled user cannot log in",
@@ -160,11 +156,11 @@ fn disabling_a_user_revokes_its_sessions_and_refuses_its_keys() {
         .ok("enable");
     assert!(!works(&d, &s), "the revoked session stays revoked");
     assert!(works(&d, &key), "keys work again once enabled");
-    assert!(works(&d, &session(&d, "alice", "alice-password-1")));
+    assert!(works(&d, &alice_session(&d)));
     // The last enabled admin cannot be disabled; a non-admin cannot disable.
     d.post("/auth/users/admin/disable", Some(ADMIN_TOKEN), &json!({}))
         .expect_error(409, "conflict", "last admin");
-    let alice = session(&d, "alice", "alice-password-1");
+    let alice = alice_session(&d);
     d.post("/auth/users/admin/disable", Some(&alice), &json!({}))
         .expect_error(403, "forbidden", "a user disabling an admin");
     d.post("/auth/users/nobody/disable", Some(ADMIN_TOKEN), &json!({}))
@@ -174,43 +170,31 @@ fn disabling_a_user_revokes_its_sessions_and_refuses_its_keys() {
 #[test]
 fn revocation_survives_a_restart() {
     let dir = tmp();
-    let (mut d, boot) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
-    let s = session(&d, "alice", "alice-password-1");
+    let (mut d, boot) = server_with_alice(&dir);
+    let s = alice_session(&d);
     let kept = session(&d, ADMIN_USER, ADMIN_PASSWORD);
-    d.post(
-        "/auth/users/alice/password",
-        Some(ADMIN_TOKEN),
-        &json!({"password": "alice-password-2"}),
-    )
-    .ok("reset");
+    reset_password(&d, "alice", "alice-password-2").ok("reset");
     let s2 = session(&d, "alice", "alice-password-2");
     d.stop();
     let d = Daemon::start(
         &d.db.clone(),
         &Options::new()
             .certificate(&boot.certificate)
-            .env("RED_ADMIN_TOKEN", ADMIN_TOKEN),
+            .admin_token(ADMIN_TOKEN),
     );
     assert!(!works(&d, &s), "revoked before the restart, revoked after");
     assert!(works(&d, &s2), "a session made after the reset survives");
     assert!(works(&d, &kept));
     // The owner index is rebuilt at start: a reset after the restart still
     // finds the sessions made before it.
-    d.post(
-        "/auth/users/alice/password",
-        Some(ADMIN_TOKEN),
-        &json!({"password": "alice-password-3"}),
-    )
-    .ok("reset after restart");
+    reset_password(&d, "alice", "alice-password-3").ok("reset after restart");
     assert!(!works(&d, &s2));
 }
 
 #[test]
 fn a_wire_connection_loses_a_deleted_credential_at_its_next_command() {
     let dir = tmp();
-    let (d, _) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
+    let (d, _) = server_with_alice(&dir);
     create_user(&d, "bob", "bob-password-1");
 
     // An API key, deleted.
@@ -230,12 +214,7 @@ fn a_wire_connection_loses_a_deleted_credential_at_its_next_command() {
         .ok("delete key");
     d.delete("/auth/users/bob", Some(ADMIN_TOKEN))
         .ok("delete bob");
-    d.post(
-        "/auth/users/carol/password",
-        Some(ADMIN_TOKEN),
-        &json!({"password": "carol-password-2"}),
-    )
-    .ok("reset carol");
+    reset_password(&d, "carol", "carol-password-2").ok("reset carol");
     // No waiting: the very next command is refused.
     for (c, what) in [
         (&mut by_key, "deleted API key"),
@@ -275,27 +254,19 @@ fn a_wire_connection_loses_a_deleted_credential_at_its_next_command() {
 #[test]
 fn a_stolen_session_alone_cannot_set_a_new_password() {
     let dir = tmp();
-    let (d, _) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
-    let stolen = session(&d, "alice", "alice-password-1");
-    d.post(
-        "/auth/users/alice/password",
-        Some(&stolen),
-        &json!({"password": "attacker-choice-1"}),
-    )
-    .expect_error(400, "bad_request", "no current_password");
-    d.post(
-        "/auth/users/alice/password",
-        Some(&stolen),
+    let (d, _) = server_with_alice(&dir);
+    let stolen = alice_session(&d);
+    d.set_password(&stolen, "alice", &json!({"password": "attacker-choice-1"}))
+        .expect_error(400, "bad_request", "no current_password");
+    d.set_password(
+        &stolen,
+        "alice",
         &json!({"password": "attacker-choice-1", "current_password": "a-wrong-guess"}),
     )
     .expect_error(401, "invalid_credentials", "a wrong current_password");
-    d.login("attacker-choice-1", "alice-password-1")
+    d.login("attacker-choice-1", ALICE_PASSWORD)
         .expect_error(401, "invalid_credentials", "sanity");
-    assert!(
-        works(&d, &session(&d, "alice", "alice-password-1")),
-        "the password did not change"
-    );
+    assert!(works(&d, &alice_session(&d)), "the password did not change");
     // Guessing the current password is rate limited like a login.
     let mut statuses = Vec::new();
     for i in 0..6 {
@@ -315,39 +286,34 @@ fn a_stolen_session_alone_cannot_set_a_new_password() {
 #[test]
 fn a_user_changes_its_own_password_with_the_current_one() {
     let dir = tmp();
-    let (d, _) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
-    let s = session(&d, "alice", "alice-password-1");
-    let other = session(&d, "alice", "alice-password-1");
+    let (d, _) = server_with_alice(&dir);
+    let s = alice_session(&d);
+    let other = alice_session(&d);
     let j = d
-        .post(
-            "/auth/users/alice/password",
-            Some(&s),
-            &json!({"password": "alice-password-2", "current_password": "alice-password-1"}),
+        .set_password(
+            &s,
+            "alice",
+            &json!({"password": "alice-password-2", "current_password": ALICE_PASSWORD}),
         )
         .ok("self change");
     assert_eq!(j["sessions_revoked"], 2, "{j}");
     assert!(!works(&d, &s) && !works(&d, &other), "every session ends");
-    d.login("alice", "alice-password-1")
+    d.login("alice", ALICE_PASSWORD)
         .expect_error(401, "invalid_credentials", "old password");
     assert!(works(&d, &session(&d, "alice", "alice-password-2")));
     // A user cannot change another user's password.
     create_user(&d, "bob", "bob-password-1");
     let a = session(&d, "alice", "alice-password-2");
-    d.post(
-        "/auth/users/bob/password",
-        Some(&a),
+    d.set_password(
+        &a,
+        "bob",
         &json!({"password": "x-password-9", "current_password": "alice-password-2"}),
     )
     .expect_error(403, "forbidden", "someone else's password");
     // An admin changing its own password gives its current one too.
     let admin = session(&d, ADMIN_USER, ADMIN_PASSWORD);
-    d.post(
-        "/auth/users/admin/password",
-        Some(&admin),
-        &json!({"password": "new-admin-password"}),
-    )
-    .expect_error(400, "bad_request", "admin self change without current");
+    d.set_password(&admin, "admin", &json!({"password": "new-admin-password"}))
+        .expect_error(400, "bad_request", "admin self change without current");
 }
 
 // ---------------------------------------------------------------------------
@@ -478,16 +444,12 @@ fn unauthenticated_events_never_evict_authenticated_history() {
     let (d, boot) = fresh_bootstrapped(
         dir.path(),
         &Options::new()
-            .env("RED_ADMIN_TOKEN", ADMIN_TOKEN)
+            .admin_token(ADMIN_TOKEN)
             .env("REDDB_TEST_AUDIT_MAX", "100"),
     );
     for i in 0..30 {
-        d.post(
-            &format!("/secrets/red.secret.k{i}"),
-            Some(&boot.api_key),
-            &json!({"value": "v"}),
-        )
-        .ok("write");
+        d.post_value(&format!("/secrets/red.secret.k{i}"), &boot.api_key, "v")
+            .ok("write");
     }
     // Every authenticated endpoint refused without credentials: each action
     // opens its own fold window, so this is ~26 unauthenticated events.
@@ -545,8 +507,7 @@ fn unauthenticated_events_never_evict_authenticated_history() {
 #[test]
 fn other_users_failed_logins_do_not_refuse_a_correct_login() {
     let dir = tmp();
-    let (d, _) = server(&dir);
-    create_user(&d, "alice", "alice-password-1");
+    let (d, _) = server_with_alice(&dir);
     for i in 0..20 {
         let r = d.login(&format!("guess{i}"), "wrong-password");
         assert_eq!(r.status, 401, "attempt {i}: {}", r.text());
@@ -554,14 +515,14 @@ fn other_users_failed_logins_do_not_refuse_a_correct_login() {
     // Same address (every client behind a local proxy is 127.0.0.1).
     d.login(ADMIN_USER, ADMIN_PASSWORD)
         .ok("admin after 20 other failures");
-    d.login("alice", "alice-password-1")
+    d.login("alice", ALICE_PASSWORD)
         .ok("alice after 20 other failures");
     // One user's own failures from this address throttle that user here…
     for _ in 0..5 {
         d.login("alice", "wrong-password")
             .expect_error(401, "invalid_credentials", "alice fails");
     }
-    d.login("alice", "alice-password-1")
+    d.login("alice", ALICE_PASSWORD)
         .expect_error(429, "rate_limited", "alice is throttled");
     // …and nobody else.
     d.login(ADMIN_USER, ADMIN_PASSWORD)
@@ -676,12 +637,8 @@ fn the_packaged_unit_refuses_anonymous_config_reads() {
     }
     let dir = tmp();
     let (mut d, boot) = server(&dir);
-    d.post(
-        "/config/red.config.feature",
-        Some(&boot.api_key),
-        &json!({"value": "on"}),
-    )
-    .ok("write config");
+    d.post_value("/config/red.config.feature", &boot.api_key, "on")
+        .ok("write config");
     d.get("/config/red.config.feature", None)
         .ok("a plain server without --require-auth serves anonymous config reads");
     d.stop();

@@ -84,6 +84,22 @@ struct Tally {
     opens_cut: usize,
 }
 
+/// The value of `result`, or `None` once its error is asserted to come
+/// from the simulated power cut of `disk` (`what` failed).
+fn unless_cut<T, E: std::fmt::Display>(
+    disk: &SimDisk,
+    result: Result<T, E>,
+    what: &str,
+) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(e) => {
+            assert!(disk.tripped(), "{what} failed without a fault: {e}");
+            None
+        }
+    }
+}
+
 /// Stages `n` random commits, flushing after random groups and compacting
 /// now and then. Stops at the first error, which must come from the
 /// simulated power cut.
@@ -97,55 +113,37 @@ fn workload(
 ) {
     for _ in 0..n {
         let commit = random_commit(rng, KEYS_PER_NS, MAX_VALUE_LEN);
-        match store.apply(commit.clone()) {
-            Ok(seq) => {
-                assert_eq!(
-                    seq as usize,
-                    run.history.len() + 1,
-                    "commit sequence numbers are dense"
+        let Some(seq) = unless_cut(disk, store.apply(commit.clone()), "apply") else {
+            return;
+        };
+        assert_eq!(
+            seq as usize,
+            run.history.len() + 1,
+            "commit sequence numbers are dense"
+        );
+        run.history.push(commit);
+        tally.commits_staged += 1;
+        if rng.chance(1, 3) {
+            if unless_cut(disk, store.flush(), "flush").is_none() {
+                assert!(
+                    store.apply(Vec::new()).is_err(),
+                    "a failed flush must poison the store"
                 );
-                run.history.push(commit);
-                tally.commits_staged += 1;
-            }
-            Err(e) => {
-                assert!(disk.tripped(), "apply failed without a fault: {e}");
                 return;
             }
-        }
-        if rng.chance(1, 3) {
-            match store.flush() {
-                Ok(()) => {
-                    run.acked = run.history.len();
-                    tally.flushes_ok += 1;
-                }
-                Err(e) => {
-                    assert!(disk.tripped(), "flush failed without a fault: {e}");
-                    assert!(
-                        store.apply(Vec::new()).is_err(),
-                        "a failed flush must poison the store"
-                    );
-                    return;
-                }
-            }
+            run.acked = run.history.len();
+            tally.flushes_ok += 1;
         }
         if rng.chance(1, 12) {
-            match store.compact(NOW_MS) {
-                Ok(()) => {
-                    run.acked = run.history.len();
-                    tally.compactions_ok += 1;
-                }
-                Err(e) => {
-                    assert!(disk.tripped(), "compact failed without a fault: {e}");
-                    return;
-                }
+            if unless_cut(disk, store.compact(NOW_MS), "compact").is_none() {
+                return;
             }
+            run.acked = run.history.len();
+            tally.compactions_ok += 1;
         }
     }
-    if rng.chance(1, 2) {
-        match store.flush() {
-            Ok(()) => run.acked = run.history.len(),
-            Err(e) => assert!(disk.tripped(), "flush failed without a fault: {e}"),
-        }
+    if rng.chance(1, 2) && unless_cut(disk, store.flush(), "flush").is_some() {
+        run.acked = run.history.len();
     }
 }
 
@@ -156,15 +154,12 @@ fn recover(disk: &SimDisk, rng: &mut Rng, run: &mut Run, tally: &mut Tally) -> S
         // Cut the power again during the open itself (its epoch bump is
         // write, sync, write, sync); sometimes let it complete.
         disk.fail_after(rng.below(5));
-        match open_store(disk, true) {
-            Ok(store) => {
+        match unless_cut(disk, open_store(disk, true), "open") {
+            Some(store) => {
                 disk.disarm();
                 drop(store);
             }
-            Err(e) => {
-                assert!(disk.tripped(), "open failed without a fault: {e}");
-                tally.opens_cut += 1;
-            }
+            None => tally.opens_cut += 1,
         }
         disk.crash(rng);
     }

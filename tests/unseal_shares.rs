@@ -36,10 +36,10 @@ fn split(cert: &str, n: u8, k: u8) -> Vec<String> {
 /// API key.
 fn bootstrapped_file(dir: &std::path::Path) -> (std::path::PathBuf, String, String) {
     let (mut d, boot) = fresh_bootstrapped(dir, &Options::new());
-    d.post(
+    d.post_value(
         "/secrets/red.secret.sealed.check",
-        Some(&boot.api_key),
-        &json!({"value": "behind-the-seal"}),
+        &boot.api_key,
+        "behind-the-seal",
     )
     .ok("write a secret");
     let db = d.db.clone();
@@ -48,7 +48,7 @@ fn bootstrapped_file(dir: &std::path::Path) -> (std::path::PathBuf, String, Stri
 }
 
 fn sealed(db: &std::path::Path, opts: Options) -> Daemon {
-    Daemon::start(db, &opts.env("RED_ADMIN_TOKEN", ADMIN_TOKEN))
+    Daemon::start(db, &opts.admin_token(ADMIN_TOKEN))
 }
 
 fn health(d: &Daemon) -> Json {

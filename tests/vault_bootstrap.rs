@@ -80,12 +80,8 @@ fn a_fresh_vault_server_waits_for_http_bootstrap_then_serves_unsealed() {
     let h = health(&d);
     assert_eq!(h["bootstrapped"], true);
     assert_eq!(h["sealed"], false);
-    d.post(
-        "/secrets/red.secret.after",
-        Some(&key),
-        &json!({"value": "kept-across-restart"}),
-    )
-    .ok("write a secret");
+    d.post_value("/secrets/red.secret.after", &key, "kept-across-restart")
+        .ok("write a secret");
     assert_eq!(w.cmd(&["AUTH", &key]), harness::wire::ok());
     assert_eq!(w.cmd(&["SET", "k", "v"]), harness::wire::ok());
     d.post(

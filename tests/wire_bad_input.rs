@@ -8,6 +8,7 @@
 mod harness;
 
 use harness::daemon::Daemon;
+use harness::send_one_byte_at_a_time;
 use harness::wire::*;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ enum Expect {
     Replies(Vec<Want>),
 }
 
+#[derive(Clone)]
 enum Want {
     Err(&'static str),
     Is(Value),
@@ -310,11 +312,7 @@ fn cases() -> Vec<Case> {
                 encode_command(&["FLUSHDB"]),
             ]
             .concat(),
-            Replies(vec![
-                Want::Err("NOAUTH Authentication required."),
-                Want::Err("NOAUTH Authentication required."),
-                Want::Err("NOAUTH Authentication required."),
-            ]),
+            Replies(vec![Want::Err(NOAUTH); 3]),
         ),
         case(
             "EXEC queue with a protocol-level oddity stays consistent",
@@ -400,12 +398,7 @@ fn bad_input_gets_an_error_or_a_clean_close() {
                 if c.auth {
                     assert_eq!(conn.cmd(&["PING"]), simple("PONG"), "{}", c.name);
                 } else {
-                    assert_eq!(
-                        conn.cmd(&["PING"]),
-                        err("NOAUTH Authentication required."),
-                        "{}",
-                        c.name
-                    );
+                    assert_eq!(conn.cmd(&["PING"]), err(NOAUTH), "{}", c.name);
                 }
             }
         }
@@ -549,10 +542,7 @@ fn lines_written_one_byte_at_a_time_before_auth_are_answered() {
             std::thread::spawn(move || -> Result<(Value, Value), String> {
                 let mut c = Client::try_connect(port, Duration::from_secs(30))
                     .map_err(|e| e.to_string())?;
-                for b in &bytes {
-                    c.send(std::slice::from_ref(b))
-                        .map_err(|e| format!("dribbler {i}: write: {e}"))?;
-                }
+                send_one_byte_at_a_time(|b| c.send(b), &bytes, &format!("dribbler {i}"))?;
                 let first = c
                     .read()
                     .map_err(|e| format!("dribbler {i}: read: {e}"))?
@@ -572,7 +562,7 @@ fn lines_written_one_byte_at_a_time_before_auth_are_answered() {
         served += 1;
         std::thread::sleep(Duration::from_millis(20));
     }
-    let noauth = err("NOAUTH Authentication required.");
+    let noauth = err(NOAUTH);
     for (i, t) in dribblers.into_iter().enumerate() {
         let got = t.join().unwrap();
         assert_eq!(
@@ -588,11 +578,8 @@ fn lines_written_one_byte_at_a_time_before_auth_are_answered() {
     let mut over = inline.clone();
     over.splice(0..0, *b"  ");
     let mut c = s.client();
-    for b in &over {
-        if c.send(std::slice::from_ref(b)).is_err() {
-            break;
-        }
-    }
+    // The server answers and closes once the limit is passed.
+    let _ = send_one_byte_at_a_time(|b| c.send(b), &over, "the over-long line");
     let r = c.read().unwrap().expect("an error, not a bare close");
     assert!(
         err_text(&r).starts_with("ERR Protocol error: too big inline request"),

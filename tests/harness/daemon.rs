@@ -84,6 +84,11 @@ impl Options {
         self.env("REDDB_CERTIFICATE", cert)
     }
 
+    /// `RED_ADMIN_TOKEN`: the static admin token.
+    pub fn admin_token(self, token: &str) -> Self {
+        self.env("RED_ADMIN_TOKEN", token)
+    }
+
     pub fn run_as_nobody(mut self) -> Self {
         self.nobody = true;
         self
@@ -522,6 +527,49 @@ impl Daemon {
         assert_eq!(r.json()["status"], "ok", "after {context}");
     }
 
+    /// `POST PATH {"value": VALUE}`: write a secret or a config value,
+    /// rotate a secret.
+    pub fn post_value(&self, path: &str, bearer: &str, value: &str) -> Resp {
+        self.post(path, Some(bearer), &serde_json::json!({ "value": value }))
+    }
+
+    /// `POST /auth/users` of a user with `role`.
+    pub fn create_user(&self, bearer: &str, name: &str, password: &str, role: &str) -> Resp {
+        self.post(
+            "/auth/users",
+            Some(bearer),
+            &serde_json::json!({"username": name, "password": password, "role": role}),
+        )
+    }
+
+    /// `POST /auth/users/USER/password` with `body` (the new password, and
+    /// the current one when a user changes its own).
+    pub fn set_password(&self, bearer: &str, user: &str, body: &Json) -> Resp {
+        self.post(&format!("/auth/users/{user}/password"), Some(bearer), body)
+    }
+
+    /// `POST /auth/api-keys` with `body` (`label`, `owner`), asserted to
+    /// succeed.
+    pub fn mint_api_key(&self, bearer: &str, body: &Json, context: &str) -> MintedKey {
+        let json = self.post("/auth/api-keys", Some(bearer), body).ok(context);
+        MintedKey {
+            token: json["api_key"].as_str().expect("api_key").to_string(),
+            id: json["key"]["id"].as_str().expect("key id").to_string(),
+            json,
+        }
+    }
+
+    /// `POST /policies/POLICY/attach` to `member` (`{"user": ...}` or
+    /// `{"group": ...}`).
+    pub fn attach_policy(&self, bearer: &str, policy: &str, member: &Json) -> Resp {
+        self.post(&format!("/policies/{policy}/attach"), Some(bearer), member)
+    }
+
+    /// `POST /policies/POLICY/detach` from `member`.
+    pub fn detach_policy(&self, bearer: &str, policy: &str, member: &Json) -> Resp {
+        self.post(&format!("/policies/{policy}/detach"), Some(bearer), member)
+    }
+
     /// `PUT` with a raw body (policy documents go over the wire byte for
     /// byte).
     pub fn put_raw(&self, path: &str, bearer: &str, body: &str) -> Resp {
@@ -578,6 +626,16 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// An API key as `POST /auth/api-keys` returned it.
+#[derive(Debug, Clone)]
+pub struct MintedKey {
+    /// The `rdb_k_...` token (shown this once).
+    pub token: String,
+    pub id: String,
+    /// The whole answer.
+    pub json: Json,
 }
 
 /// What `POST /auth/bootstrap` returned.

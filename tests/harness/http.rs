@@ -53,6 +53,14 @@ impl Resp {
             .to_string()
     }
 
+    /// The `error.message` of a JSON error body ("" when there is none).
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Asserts the status and the error code.
     pub fn expect_error(&self, status: u16, code: &str, context: &str) {
         assert_eq!(self.status, status, "{context}: {}", self.text());
@@ -66,6 +74,22 @@ impl Resp {
         assert_eq!(j["ok"], true, "{context}: {j}");
         j
     }
+}
+
+/// The text `field` of every object in the array `j[list]` (the user
+/// names of `{"users": [...]}`, the ids of `{"api_keys": [...]}`).
+pub fn field_of_each(j: &Json, list: &str, field: &str) -> Vec<String> {
+    j[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no array {list:?} in {j}"))
+        .iter()
+        .map(|x| {
+            x[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no text {field:?} in {x}"))
+                .to_string()
+        })
+        .collect()
 }
 
 /// The bytes of one request. `Host` and, with a body, `Content-Length` and

@@ -109,6 +109,20 @@ pub fn read_frame<T>(
     }
 }
 
+/// Writes `bytes` through `send` one byte per write, as a client that
+/// dribbles its request does; stops at the first failed write, which it
+/// returns as text naming `who`.
+pub fn send_one_byte_at_a_time(
+    mut send: impl FnMut(&[u8]) -> std::io::Result<()>,
+    bytes: &[u8],
+    who: &str,
+) -> Result<(), String> {
+    for b in bytes {
+        send(std::slice::from_ref(b)).map_err(|e| format!("{who}: write: {e}"))?;
+    }
+    Ok(())
+}
+
 /// A new temporary directory (removed on drop).
 pub fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -165,6 +179,17 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Fails unless `failures` is empty, listing each: the failed ones of
+/// `total` `what` (the cases of a table, the runs of a binary).
+pub fn assert_no_failures(failures: &[String], total: usize, what: &str) {
+    assert!(
+        failures.is_empty(),
+        "{} of {total} {what} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// `REDDB_EXTENDED=1` asks for the long runs.
