@@ -157,7 +157,9 @@ impl Cmd {
     }
 
     /// Run through `sh`, which sets `LISTEN_PID` to its own pid and `exec`s
-    /// the program, so that `LISTEN_PID` names the program itself.
+    /// the program, so that `LISTEN_PID` names the program itself, with
+    /// descriptor 3 (the first one socket activation hands over) open on
+    /// `/dev/null`: a descriptor that is there but is not a socket.
     pub fn listen_pid_is_self(mut self) -> Self {
         self.listen_pid_is_self = true;
         self
@@ -173,7 +175,7 @@ impl Cmd {
         let mut cmd = if self.listen_pid_is_self {
             let mut cmd = Command::new("/bin/sh");
             cmd.arg("-c")
-                .arg("LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"")
+                .arg("LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\" 3</dev/null")
                 .arg(&self.program);
             cmd
         } else {
