@@ -1,13 +1,15 @@
-//! The command table of the wire protocol and the commands that need no
-//! connection-level control flow: argument parsing with Redis's syntax and
-//! error strings, then one call on the keyspace [`Txn`] (or on the
-//! server's counters), then a [`Reply`].
+//! The handlers of the wire commands that need no connection-level control
+//! flow, one function per entry of [`super::table::TABLE`]: argument
+//! parsing with Redis's syntax and error strings, then one call on the
+//! keyspace [`Txn`] (or on the server's counters), then a [`Reply`].
 //!
 //! `AUTH`, `HELLO`, `MULTI`, `EXEC`, `DISCARD`, `QUIT` and `RESET` change
-//! the connection itself and live in the parent module.
+//! the connection itself and live in the parent module; `COMMAND` lives in
+//! [`super::introspect`].
 
 use super::errors::keyspace_error_line;
 use super::resp::Reply;
+use super::table::{Runner, Spec, ADMIN};
 use super::{ClientInfo, Session, Shared};
 use reddb_service::keyspace::{
     check_key, Condition, ExpireCond, KsError, SetExpiry, SetOptions, Ttl, TtlChange, Txn,
@@ -15,119 +17,6 @@ use reddb_service::keyspace::{
 use reddb_service::strict_decimal::parse_i64;
 use reddb_service::Service;
 use reddb_storage::store::State;
-
-/// Allowed before authentication (`AUTH`, `HELLO`, `QUIT`).
-pub const NOAUTH_OK: u32 = 1;
-/// Reads or writes the keyspace (fails while the vault is sealed).
-pub const DATA: u32 = 2;
-/// Runs at once even inside `MULTI` (never queued).
-pub const IMMEDIATE: u32 = 4;
-/// Refused inside `MULTI`.
-pub const NO_MULTI: u32 = 8;
-/// Needs an admin principal.
-pub const ADMIN: u32 = 16;
-/// Its second argument is a key (shown in `SLOWLOG`; values never are).
-pub const KEYED: u32 = 32;
-
-/// One command: its name, Redis arity (n: exactly n arguments counting the
-/// name; -n: at least n) and flags.
-#[derive(Debug, Clone, Copy)]
-pub struct Spec {
-    pub name: &'static str,
-    pub arity: i32,
-    pub flags: u32,
-}
-
-impl Spec {
-    pub fn has(&self, flag: u32) -> bool {
-        self.flags & flag != 0
-    }
-
-    pub fn arity_ok(&self, argc: usize) -> bool {
-        let argc = i64::try_from(argc).unwrap_or(i64::MAX);
-        let arity = i64::from(self.arity);
-        if arity >= 0 {
-            argc == arity
-        } else {
-            argc >= -arity
-        }
-    }
-}
-
-const fn spec(name: &'static str, arity: i32, flags: u32) -> Spec {
-    Spec { name, arity, flags }
-}
-
-const D: u32 = DATA | KEYED;
-
-pub const TABLE: &[Spec] = &[
-    spec("auth", -2, NOAUTH_OK | NO_MULTI),
-    spec("hello", -1, NOAUTH_OK | NO_MULTI),
-    spec("quit", -1, NOAUTH_OK | IMMEDIATE),
-    spec("reset", 1, IMMEDIATE),
-    spec("multi", 1, IMMEDIATE),
-    spec("exec", 1, IMMEDIATE),
-    spec("discard", 1, IMMEDIATE),
-    spec("ping", -1, 0),
-    spec("echo", 2, 0),
-    spec("select", 2, 0),
-    spec("client", -2, 0),
-    spec("command", -1, 0),
-    spec("time", 1, 0),
-    spec("info", -1, 0),
-    spec("config", -2, 0),
-    spec("slowlog", -2, 0),
-    spec("save", 1, NO_MULTI),
-    spec("bgsave", -1, NO_MULTI),
-    spec("lastsave", 1, 0),
-    spec("dbsize", 1, DATA),
-    spec("keys", 2, DATA),
-    spec("scan", -2, DATA),
-    spec("flushdb", -1, DATA | ADMIN),
-    spec("flushall", -1, DATA | ADMIN),
-    spec("get", 2, D),
-    spec("set", -3, D),
-    spec("setex", 4, D),
-    spec("psetex", 4, D),
-    spec("setnx", 3, D),
-    spec("getdel", 2, D),
-    spec("getex", -2, D),
-    spec("mget", -2, D),
-    spec("mset", -3, D),
-    spec("del", -2, D),
-    spec("unlink", -2, D),
-    spec("exists", -2, D),
-    spec("expire", -3, D),
-    spec("pexpire", -3, D),
-    spec("expireat", -3, D),
-    spec("pexpireat", -3, D),
-    spec("ttl", 2, D),
-    spec("pttl", 2, D),
-    spec("persist", 2, D),
-    spec("type", 2, D),
-    spec("incr", 2, D),
-    spec("incrby", 3, D),
-    spec("decr", 2, D),
-    spec("decrby", 3, D),
-    spec("sadd", -3, D),
-    spec("srem", -3, D),
-    spec("smembers", 2, D),
-    spec("sismember", 3, D),
-    spec("scard", 2, D),
-    spec("hset", -4, D),
-    spec("hmset", -4, D),
-    spec("hget", 3, D),
-    spec("hmget", -3, D),
-    spec("hgetall", 2, D),
-    spec("hdel", -3, D),
-    spec("hexists", 3, D),
-    spec("hlen", 2, D),
-];
-
-/// The command named `name` (already lower-case).
-pub fn lookup(name: &str) -> Option<&'static Spec> {
-    TABLE.iter().find(|s| s.name == name)
-}
 
 /// ASCII lower-case of a command or option name.
 pub fn lower(b: &[u8]) -> String {
@@ -181,7 +70,7 @@ fn not_integer() -> Reply {
     Reply::err("ERR value is not an integer or out of range")
 }
 
-fn unknown_subcommand(sub: &[u8], cmd: &str) -> Reply {
+pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> Reply {
     Reply::err(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         printable(sub),
@@ -212,6 +101,30 @@ pub enum Post {
     Save,
 }
 
+/// One command as a handler sees it: its table name (for error lines) and
+/// its arguments, the name first.
+pub struct Call<'a> {
+    pub name: &'static str,
+    pub args: &'a [Vec<u8>],
+}
+
+impl Call<'_> {
+    /// Argument `i` (0 is the command name); empty when absent.
+    pub fn arg(&self, i: usize) -> &[u8] {
+        arg(self.args, i)
+    }
+
+    /// The first argument: the key of a keyed command.
+    fn key(&self) -> &[u8] {
+        self.arg(1)
+    }
+
+    /// The arguments after the key.
+    fn after_key(&self) -> &[Vec<u8>] {
+        self.args.get(2..).unwrap_or(&[])
+    }
+}
+
 /// What a command may touch while it runs.
 pub struct Ctx<'a, 't> {
     pub txn: Option<&'a mut Txn<'t>>,
@@ -222,121 +135,187 @@ pub struct Ctx<'a, 't> {
     pub post: &'a mut Vec<Post>,
 }
 
+/// What a keyspace command touches: the open transaction (the vault is
+/// unsealed), and for `SCAN` the shared cursor state.
+pub struct DataCx<'a, 't> {
+    pub txn: &'a mut Txn<'t>,
+    pub shared: &'a mut Shared,
+    pub state: Option<&'t State>,
+}
+
 /// Runs one command that passed the table's arity check.
-pub fn execute(spec: &Spec, args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Reply {
+pub fn execute(spec: &Spec, runner: Runner, args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Reply {
     if spec.has(ADMIN) && !cx.session.principal.as_ref().is_some_and(|p| p.is_admin()) {
         return Reply::err(format!(
             "NOPERM this user has no permissions to run the '{}' command",
             spec.name
         ));
     }
-    if spec.has(DATA) {
-        let Some(txn) = cx.txn.as_deref_mut() else {
-            return Reply::err(
-                "ERR the vault is sealed: start the server with its certificate to use the keyspace",
-            );
-        };
-        return match data(spec.name, args, txn, cx.shared, cx.state) {
-            Ok(r) => r,
-            Err(r) => r,
-        };
-    }
-    match server(spec.name, args, cx) {
-        Ok(r) => r,
-        Err(r) => r,
-    }
+    let call = Call {
+        name: spec.name,
+        args,
+    };
+    let result = match runner {
+        Runner::Data(handler) => {
+            let Some(txn) = cx.txn.as_deref_mut() else {
+                return Reply::err(
+                    "ERR the vault is sealed: start the server with its certificate to use the keyspace",
+                );
+            };
+            let mut data = DataCx {
+                txn,
+                shared: cx.shared,
+                state: cx.state,
+            };
+            handler(&call, &mut data)
+        }
+        Runner::Server(handler) => handler(&call, cx),
+    };
+    result.unwrap_or_else(|refused| refused)
 }
 
 fn arg(args: &[Vec<u8>], i: usize) -> &[u8] {
     args.get(i).map(Vec::as_slice).unwrap_or(&[])
 }
 
-/// `EX`/`PX`/`EXAT`/`PXAT` → absolute Unix ms; `None` when it overflows
-/// or is not positive (Redis: "invalid expire time").
-fn expire_at(unit: &str, n: i64, now: u64) -> Option<i64> {
+/// How a command's time argument counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeUnit {
+    /// Seconds from now (`EX`, `EXPIRE`, `SETEX`).
+    Seconds,
+    /// Milliseconds from now (`PX`, `PEXPIRE`, `PSETEX`).
+    Millis,
+    /// Unix time in seconds (`EXAT`, `EXPIREAT`).
+    UnixSeconds,
+    /// Unix time in milliseconds (`PXAT`, `PEXPIREAT`).
+    UnixMillis,
+}
+
+impl TimeUnit {
+    /// The unit of a `SET`/`GETEX` expiry option.
+    fn of_option(option: &str) -> Option<TimeUnit> {
+        match option {
+            "ex" => Some(TimeUnit::Seconds),
+            "px" => Some(TimeUnit::Millis),
+            "exat" => Some(TimeUnit::UnixSeconds),
+            "pxat" => Some(TimeUnit::UnixMillis),
+            _ => None,
+        }
+    }
+
+    /// `n` of this unit as an absolute Unix time in ms; `None` on overflow.
+    fn absolute_ms(self, n: i64, now: u64) -> Option<i64> {
+        let now = i64::try_from(now).ok()?;
+        match self {
+            TimeUnit::Seconds => n.checked_mul(1000)?.checked_add(now),
+            TimeUnit::Millis => n.checked_add(now),
+            TimeUnit::UnixSeconds => n.checked_mul(1000),
+            TimeUnit::UnixMillis => Some(n),
+        }
+    }
+}
+
+/// An expiry of `SET`, `SETEX` or `GETEX` as absolute Unix ms; `None` when
+/// it overflows or is not positive (Redis: "invalid expire time").
+fn expire_at(unit: TimeUnit, n: i64, now: u64) -> Option<i64> {
     if n <= 0 {
         return None;
     }
-    let now = i64::try_from(now).ok()?;
-    match unit {
-        "ex" => n.checked_mul(1000)?.checked_add(now),
-        "px" => n.checked_add(now),
-        "exat" => n.checked_mul(1000),
-        "pxat" => Some(n),
-        _ => None,
-    }
+    unit.absolute_ms(n, now)
 }
 
 fn invalid_expire(cmd: &str) -> Reply {
     Reply::err(format!("ERR invalid expire time in '{cmd}' command"))
 }
 
-/// Runs one keyspace command on the open transaction: a flat table from
-/// command name to the function that parses its arguments and calls the
-/// keyspace.
-fn data(
-    name: &str,
-    args: &[Vec<u8>],
-    t: &mut Txn<'_>,
-    shared: &mut Shared,
-    state: Option<&State>,
-) -> Result<Reply, Reply> {
-    let key = arg(args, 1);
-    let rest = args.get(2..).unwrap_or(&[]);
-    let r = match name {
-        "get" => opt_bulk(t.get(key).map_err(ks)?),
-        "set" => set(args, t)?,
-        "setex" | "psetex" => setex(name, args, t)?,
-        "setnx" => setnx(args, t)?,
-        "getdel" => opt_bulk(t.getdel(key).map_err(ks)?),
-        "getex" => getex(args, t)?,
-        "mget" => mget(args, t)?,
-        "mset" => mset(args, t)?,
-        "del" | "unlink" | "exists" => delete_or_count(name, args, t)?,
-        "expire" | "pexpire" | "expireat" | "pexpireat" => expire(name, args, t)?,
-        "ttl" | "pttl" => ttl(name, key, t)?,
-        "persist" => Reply::Int(i64::from(t.persist(key).map_err(ks)?)),
-        "type" => Reply::simple(t.type_of(key).map_err(ks)?),
-        "keys" => Reply::Array(bulks(t.keys(key))),
-        "dbsize" => Reply::Int(i64::try_from(t.dbsize()).unwrap_or(i64::MAX)),
-        "scan" => scan(args, t.now(), shared, state)?,
-        "flushdb" | "flushall" => flush(args, t)?,
-        "incr" | "decr" | "incrby" | "decrby" => incr(name, args, t)?,
-        "sadd" => Reply::Int(t.sadd(key, rest.to_vec()).map_err(ks)?),
-        "srem" => Reply::Int(t.srem(key, rest).map_err(ks)?),
-        "smembers" => Reply::Set(bulks(t.smembers(key).map_err(ks)?)),
-        "sismember" => Reply::Int(i64::from(t.sismember(key, arg(args, 2)).map_err(ks)?)),
-        "scard" => Reply::Int(i64::try_from(t.scard(key).map_err(ks)?).unwrap_or(i64::MAX)),
-        "hset" | "hmset" => hset(name, args, t)?,
-        "hget" => opt_bulk(t.hget(key, arg(args, 2)).map_err(ks)?),
-        "hmget" => Reply::Array(
-            t.hmget(key, rest)
-                .map_err(ks)?
-                .into_iter()
-                .map(opt_bulk)
-                .collect(),
-        ),
-        "hgetall" => Reply::Map(
-            t.hgetall(key)
-                .map_err(ks)?
-                .into_iter()
-                .map(|(k, v)| (Reply::Bulk(k), Reply::Bulk(v)))
-                .collect(),
-        ),
-        "hdel" => Reply::Int(t.hdel(key, rest).map_err(ks)?),
-        "hexists" => Reply::Int(i64::from(t.hexists(key, arg(args, 2)).map_err(ks)?)),
-        "hlen" => Reply::Int(i64::try_from(t.hlen(key).map_err(ks)?).unwrap_or(i64::MAX)),
-        _ => unknown_command(args),
-    };
-    Ok(r)
+/// A count as a RESP integer.
+fn count(n: usize) -> Reply {
+    Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+pub fn get(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(opt_bulk(d.txn.get(c.key()).map_err(ks)?))
+}
+
+pub fn getdel(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(opt_bulk(d.txn.getdel(c.key()).map_err(ks)?))
+}
+
+pub fn persist(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::Int(i64::from(d.txn.persist(c.key()).map_err(ks)?)))
+}
+
+pub fn type_of(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::simple(d.txn.type_of(c.key()).map_err(ks)?))
+}
+
+pub fn keys(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::Array(bulks(d.txn.keys(c.arg(1)))))
+}
+
+pub fn dbsize(_: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(count(d.txn.dbsize()))
+}
+
+pub fn sadd(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::Int(
+        d.txn.sadd(c.key(), c.after_key().to_vec()).map_err(ks)?,
+    ))
+}
+
+pub fn srem(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::Int(d.txn.srem(c.key(), c.after_key()).map_err(ks)?))
+}
+
+pub fn smembers(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::Set(bulks(d.txn.smembers(c.key()).map_err(ks)?)))
+}
+
+pub fn sismember(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let hit = d.txn.sismember(c.key(), c.arg(2)).map_err(ks)?;
+    Ok(Reply::Int(i64::from(hit)))
+}
+
+pub fn scard(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(count(d.txn.scard(c.key()).map_err(ks)?))
+}
+
+pub fn hget(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(opt_bulk(d.txn.hget(c.key(), c.arg(2)).map_err(ks)?))
+}
+
+pub fn hmget(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let values = d.txn.hmget(c.key(), c.after_key()).map_err(ks)?;
+    Ok(Reply::Array(values.into_iter().map(opt_bulk).collect()))
+}
+
+pub fn hgetall(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let pairs = d.txn.hgetall(c.key()).map_err(ks)?;
+    Ok(Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Reply::Bulk(k), Reply::Bulk(v)))
+            .collect(),
+    ))
+}
+
+pub fn hdel(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::Int(d.txn.hdel(c.key(), c.after_key()).map_err(ks)?))
+}
+
+pub fn hexists(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let hit = d.txn.hexists(c.key(), c.arg(2)).map_err(ks)?;
+    Ok(Reply::Int(i64::from(hit)))
+}
+
+pub fn hlen(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(count(d.txn.hlen(c.key()).map_err(ks)?))
 }
 
 /// `SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL]`.
-fn set(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    let opts = set_options(args, t.now())?;
-    let out = t
-        .set(arg(args, 1), arg(args, 2).to_vec(), opts)
-        .map_err(ks)?;
+pub fn set(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let opts = set_options(c.args, d.txn.now())?;
+    let out = d.txn.set(c.key(), c.arg(2).to_vec(), opts).map_err(ks)?;
     Ok(if opts.get {
         opt_bulk(out.old)
     } else if out.written {
@@ -353,6 +332,7 @@ fn set_options(args: &[Vec<u8>], now: u64) -> Result<SetOptions, Reply> {
     let mut i = 3;
     while i < args.len() {
         let o = lower(arg(args, i));
+        let unit = TimeUnit::of_option(&o);
         match o.as_str() {
             "nx" if opts.cond != Condition::IfExists => opts.cond = Condition::IfMissing,
             "xx" if opts.cond != Condition::IfMissing => opts.cond = Condition::IfExists,
@@ -361,11 +341,13 @@ fn set_options(args: &[Vec<u8>], now: u64) -> Result<SetOptions, Reply> {
                 has_expiry = true;
                 opts.expiry = SetExpiry::Keep;
             }
-            "ex" | "px" | "exat" | "pxat" if !has_expiry && i + 1 < args.len() => {
+            _ if unit.is_some() && !has_expiry && i + 1 < args.len() => {
                 has_expiry = true;
                 i += 1;
                 let n = int_arg(arg(args, i))?;
-                let at = expire_at(&o, n, now).ok_or_else(|| invalid_expire("set"))?;
+                let at = unit
+                    .and_then(|u| expire_at(u, n, now))
+                    .ok_or_else(|| invalid_expire("set"))?;
                 opts.expiry = SetExpiry::At(u64::try_from(at).unwrap_or(0));
             }
             _ => return Err(syntax()),
@@ -375,111 +357,144 @@ fn set_options(args: &[Vec<u8>], now: u64) -> Result<SetOptions, Reply> {
     Ok(opts)
 }
 
-/// `SETEX key seconds value` and `PSETEX key ms value`.
-fn setex(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    let n = int_arg(arg(args, 2))?;
-    let unit = if name == "setex" { "ex" } else { "px" };
-    let at = expire_at(unit, n, t.now()).ok_or_else(|| invalid_expire(name))?;
+/// `SETEX key seconds value`.
+pub fn setex(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_expiring(c, d, TimeUnit::Seconds)
+}
+
+/// `PSETEX key ms value`.
+pub fn psetex(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_expiring(c, d, TimeUnit::Millis)
+}
+
+fn set_expiring(c: &Call<'_>, d: &mut DataCx<'_, '_>, unit: TimeUnit) -> Result<Reply, Reply> {
+    let n = int_arg(c.arg(2))?;
+    let at = expire_at(unit, n, d.txn.now()).ok_or_else(|| invalid_expire(c.name))?;
     let opts = SetOptions {
         expiry: SetExpiry::At(u64::try_from(at).unwrap_or(0)),
         ..SetOptions::default()
     };
-    t.set(arg(args, 1), arg(args, 3).to_vec(), opts)
-        .map_err(ks)?;
+    d.txn.set(c.key(), c.arg(3).to_vec(), opts).map_err(ks)?;
     Ok(Reply::Ok)
 }
 
 /// `SETNX key value`: 1 when written, 0 when the key already existed.
-fn setnx(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
+pub fn setnx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     let opts = SetOptions {
         cond: Condition::IfMissing,
         ..SetOptions::default()
     };
-    let out = t
-        .set(arg(args, 1), arg(args, 2).to_vec(), opts)
-        .map_err(ks)?;
+    let out = d.txn.set(c.key(), c.arg(2).to_vec(), opts).map_err(ks)?;
     Ok(Reply::Int(i64::from(out.written)))
 }
 
 /// `GETEX key [PERSIST|EX|PX|EXAT|PXAT n]`.
-fn getex(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    let now = t.now();
+pub fn getex(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let now = d.txn.now();
     let mut change = None;
     let mut i = 2;
-    while i < args.len() {
-        let o = lower(arg(args, i));
+    while i < c.args.len() {
+        let o = lower(c.arg(i));
+        let unit = TimeUnit::of_option(&o);
         match o.as_str() {
             "persist" if change.is_none() => change = Some(TtlChange::Persist),
-            "ex" | "px" | "exat" | "pxat" if change.is_none() && i + 1 < args.len() => {
+            _ if unit.is_some() && change.is_none() && i + 1 < c.args.len() => {
                 i += 1;
-                let n = int_arg(arg(args, i))?;
-                let at = expire_at(&o, n, now).ok_or_else(|| invalid_expire("getex"))?;
+                let n = int_arg(c.arg(i))?;
+                let at = unit
+                    .and_then(|u| expire_at(u, n, now))
+                    .ok_or_else(|| invalid_expire("getex"))?;
                 change = Some(TtlChange::At(at));
             }
             _ => return Err(syntax()),
         }
         i += 1;
     }
-    Ok(opt_bulk(t.getex(arg(args, 1), change).map_err(ks)?))
+    Ok(opt_bulk(d.txn.getex(c.key(), change).map_err(ks)?))
 }
 
 /// `MGET key...`: nil for a missing key or one of another type.
-fn mget(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    let mut out = Vec::with_capacity(args.len().saturating_sub(1));
-    for k in args.iter().skip(1) {
-        out.push(opt_bulk(t.get_or_nil(k).map_err(ks)?));
+pub fn mget(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let mut out = Vec::with_capacity(c.args.len().saturating_sub(1));
+    for k in c.args.iter().skip(1) {
+        out.push(opt_bulk(d.txn.get_or_nil(k).map_err(ks)?));
     }
     Ok(Reply::Array(out))
 }
 
 /// `MSET key value...`: every key is checked before any is written.
-fn mset(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    if args.len() % 2 != 1 {
-        return Err(wrong_args("mset"));
+pub fn mset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    if c.args.len() % 2 != 1 {
+        return Err(wrong_args(c.name));
     }
-    let pairs = args.get(1..).unwrap_or(&[]);
+    let pairs = c.args.get(1..).unwrap_or(&[]);
     for pair in pairs.chunks(2) {
         check_key(arg(pair, 0)).map_err(ks)?;
     }
     for pair in pairs.chunks(2) {
-        t.set(arg(pair, 0), arg(pair, 1).to_vec(), SetOptions::default())
+        d.txn
+            .set(arg(pair, 0), arg(pair, 1).to_vec(), SetOptions::default())
             .map_err(ks)?;
     }
     Ok(Reply::Ok)
 }
 
-/// `DEL`/`UNLINK` (how many were removed) and `EXISTS` (how many exist);
-/// every key is checked before any is touched.
-fn delete_or_count(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    for k in args.iter().skip(1) {
+/// `DEL`/`UNLINK`: how many keys were removed.
+pub fn del(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    count_keys(c, d, |t, k| t.del(k))
+}
+
+/// `EXISTS`: how many of the keys exist (a key named twice counts twice).
+pub fn exists(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    count_keys(c, d, |t, k| t.exists(k))
+}
+
+/// Runs `op` on every key argument, after checking them all, and counts
+/// how often it answered true.
+fn count_keys(
+    c: &Call<'_>,
+    d: &mut DataCx<'_, '_>,
+    mut op: impl FnMut(&mut Txn<'_>, &[u8]) -> Result<bool, KsError>,
+) -> Result<Reply, Reply> {
+    for k in c.args.iter().skip(1) {
         check_key(k).map_err(ks)?;
     }
     let mut n = 0;
-    for k in args.iter().skip(1) {
-        let hit = if name == "exists" {
-            t.exists(k)
-        } else {
-            t.del(k)
-        }
-        .map_err(ks)?;
-        n += i64::from(hit);
+    for k in c.args.iter().skip(1) {
+        n += i64::from(op(d.txn, k).map_err(ks)?);
     }
     Ok(Reply::Int(n))
 }
 
-/// `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT key n [NX|XX|GT|LT...]`.
-fn expire(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    let key = arg(args, 1);
-    let n = int_arg(arg(args, 2))?;
-    let now = i64::try_from(t.now()).unwrap_or(i64::MAX);
-    let when = match name {
-        "expire" => n.checked_mul(1000).and_then(|ms| ms.checked_add(now)),
-        "pexpire" => n.checked_add(now),
-        "expireat" => n.checked_mul(1000),
-        _ => Some(n),
-    }
-    .ok_or_else(|| invalid_expire(name))?;
-    let flags = ExpireFlags::parse(args.get(3..).unwrap_or(&[]))?;
+/// `EXPIRE key seconds [NX|XX|GT|LT...]`.
+pub fn expire(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_expiry(c, d, TimeUnit::Seconds)
+}
+
+/// `PEXPIRE key ms [NX|XX|GT|LT...]`.
+pub fn pexpire(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_expiry(c, d, TimeUnit::Millis)
+}
+
+/// `EXPIREAT key unix-seconds [NX|XX|GT|LT...]`.
+pub fn expireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_expiry(c, d, TimeUnit::UnixSeconds)
+}
+
+/// `PEXPIREAT key unix-ms [NX|XX|GT|LT...]`.
+pub fn pexpireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_expiry(c, d, TimeUnit::UnixMillis)
+}
+
+/// The `EXPIRE` family: a zero or negative time deletes the key (Redis).
+fn set_expiry(c: &Call<'_>, d: &mut DataCx<'_, '_>, unit: TimeUnit) -> Result<Reply, Reply> {
+    let key = c.key();
+    let n = int_arg(c.arg(2))?;
+    let when = unit
+        .absolute_ms(n, d.txn.now())
+        .ok_or_else(|| invalid_expire(c.name))?;
+    let flags = ExpireFlags::parse(c.args.get(3..).unwrap_or(&[]))?;
+    let t = &mut *d.txn;
     // XX combined with GT/LT: both must hold.
     if flags.xx && (flags.gt || flags.lt) && matches!(t.ttl(key).map_err(ks)?, Ttl::Persistent) {
         return Ok(Reply::Int(0));
@@ -548,23 +563,31 @@ impl ExpireFlags {
     }
 }
 
-/// `TTL` (seconds, rounded) and `PTTL` (ms): -2 missing, -1 no expiry.
-fn ttl(name: &str, key: &[u8], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    Ok(Reply::Int(match t.ttl(key).map_err(ks)? {
+/// `TTL`: seconds, rounded; -2 missing, -1 no expiry.
+pub fn ttl(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    time_to_live(c, d, |ms| ms.saturating_add(500) / 1000)
+}
+
+/// `PTTL`: milliseconds; -2 missing, -1 no expiry.
+pub fn pttl(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    time_to_live(c, d, |ms| ms)
+}
+
+fn time_to_live(
+    c: &Call<'_>,
+    d: &mut DataCx<'_, '_>,
+    from_ms: fn(u64) -> u64,
+) -> Result<Reply, Reply> {
+    Ok(Reply::Int(match d.txn.ttl(c.key()).map_err(ks)? {
         Ttl::Missing => -2,
         Ttl::Persistent => -1,
-        Ttl::Ms(ms) if name == "pttl" => i64::try_from(ms).unwrap_or(i64::MAX),
-        Ttl::Ms(ms) => i64::try_from(ms.saturating_add(500) / 1000).unwrap_or(i64::MAX),
+        Ttl::Ms(ms) => i64::try_from(from_ms(ms)).unwrap_or(i64::MAX),
     }))
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
-fn scan(
-    args: &[Vec<u8>],
-    now: u64,
-    shared: &mut Shared,
-    state: Option<&State>,
-) -> Result<Reply, Reply> {
+pub fn scan(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let args = c.args;
     let cursor = std::str::from_utf8(arg(args, 1))
         .ok()
         .filter(|s| !s.starts_with('+'))
@@ -591,13 +614,14 @@ fn scan(
         }
         i += 2;
     }
-    let Some(state) = state else {
+    let Some(state) = d.state else {
         return Err(Reply::err("ERR the vault is sealed"));
     };
     let pattern = pattern.filter(|p| *p != b"*");
-    let page = shared
+    let page = d
+        .shared
         .keyspace
-        .scan(state, now, cursor, count, pattern, type_filter);
+        .scan(state, d.txn.now(), cursor, count, pattern, type_filter);
     Ok(Reply::Array(vec![
         Reply::bulk(page.cursor.to_string()),
         Reply::Array(bulks(page.keys)),
@@ -605,91 +629,126 @@ fn scan(
 }
 
 /// `FLUSHDB`/`FLUSHALL [ASYNC|SYNC]`.
-fn flush(args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    match args.get(1).map(|a| lower(a)) {
+pub fn flush(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    match c.args.get(1).map(|a| lower(a)) {
         None => {}
-        Some(m) if args.len() == 2 && (m == "async" || m == "sync") => {}
+        Some(m) if c.args.len() == 2 && (m == "async" || m == "sync") => {}
         Some(_) => return Err(syntax()),
     }
-    t.flush();
+    d.txn.flush();
     Ok(Reply::Ok)
 }
 
-/// `INCR`, `DECR`, `INCRBY key n` and `DECRBY key n`.
-fn incr(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    let delta = match name {
-        "incr" => 1,
-        "decr" => -1,
-        "incrby" => int_arg(arg(args, 2))?,
-        _ => int_arg(arg(args, 2))?
-            .checked_neg()
-            .ok_or_else(|| Reply::err("ERR decrement would overflow"))?,
-    };
-    Ok(Reply::Int(t.incr_by(arg(args, 1), delta).map_err(ks)?))
+/// `INCR key`.
+pub fn incr(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    add(c, d, 1)
 }
 
-/// `HSET` (how many fields were new) and `HMSET` (OK) `key field value...`.
-fn hset(name: &str, args: &[Vec<u8>], t: &mut Txn<'_>) -> Result<Reply, Reply> {
-    if args.len() % 2 != 0 {
-        return Err(wrong_args(name));
+/// `DECR key`.
+pub fn decr(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    add(c, d, -1)
+}
+
+/// `INCRBY key n`.
+pub fn incrby(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let delta = int_arg(c.arg(2))?;
+    add(c, d, delta)
+}
+
+/// `DECRBY key n`.
+pub fn decrby(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let delta = int_arg(c.arg(2))?
+        .checked_neg()
+        .ok_or_else(|| Reply::err("ERR decrement would overflow"))?;
+    add(c, d, delta)
+}
+
+fn add(c: &Call<'_>, d: &mut DataCx<'_, '_>, delta: i64) -> Result<Reply, Reply> {
+    Ok(Reply::Int(d.txn.incr_by(c.key(), delta).map_err(ks)?))
+}
+
+/// `HSET key field value...`: how many fields were new.
+pub fn hset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_fields(c, d).map(Reply::Int)
+}
+
+/// `HMSET key field value...`: OK.
+pub fn hmset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    set_fields(c, d).map(|_| Reply::Ok)
+}
+
+fn set_fields(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<i64, Reply> {
+    if c.args.len() % 2 != 0 {
+        return Err(wrong_args(c.name));
     }
-    let pairs = args
-        .get(2..)
-        .unwrap_or(&[])
+    let pairs = c
+        .after_key()
         .chunks(2)
         .map(|p| (arg(p, 0).to_vec(), arg(p, 1).to_vec()))
         .collect();
-    let n = t.hset(arg(args, 1), pairs).map_err(ks)?;
-    Ok(if name == "hset" {
-        Reply::Int(n)
-    } else {
-        Reply::Ok
-    })
+    d.txn.hset(c.key(), pairs).map_err(ks)
 }
 
-fn server(name: &str, args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    let r = match name {
-        "ping" => match args.len() {
-            1 => Reply::simple("PONG"),
-            2 => Reply::bulk(arg(args, 1)),
-            _ => return Err(wrong_args("ping")),
-        },
-        "echo" => Reply::bulk(arg(args, 1)),
-        "select" => {
-            if int_arg(arg(args, 1))? != 0 {
-                return Err(Reply::err("ERR DB index is out of range"));
-            }
-            Reply::Ok
-        }
-        "time" => {
-            let d = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            Reply::Array(vec![
-                Reply::bulk(d.as_secs().to_string()),
-                Reply::bulk(d.subsec_micros().to_string()),
-            ])
-        }
-        "client" => client(args, cx)?,
-        "command" => command(args)?,
-        "info" => Reply::Bulk(super::render_info(args, cx.shared, cx.svc, cx.state).into_bytes()),
-        "config" => config(args, cx.shared)?,
-        "slowlog" => slowlog(args, cx.shared)?,
-        "save" | "bgsave" => {
-            if args.len() > 2 || (args.len() == 2 && lower(arg(args, 1)) != "schedule") {
-                return Err(syntax());
-            }
-            cx.post.push(Post::Save);
-            if name == "save" {
-                Reply::Ok
-            } else {
-                Reply::simple("Background saving started")
-            }
-        }
-        "lastsave" => Reply::Int(i64::try_from(cx.shared.keyspace.last_save_unix).unwrap_or(0)),
-        _ => unknown_command(args),
-    };
-    Ok(r)
+/// `PING [message]`.
+pub fn ping(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    match c.args.len() {
+        1 => Ok(Reply::simple("PONG")),
+        2 => Ok(Reply::bulk(c.arg(1))),
+        _ => Err(wrong_args(c.name)),
+    }
+}
+
+pub fn echo(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::bulk(c.arg(1)))
+}
+
+/// `SELECT 0`: there is one database.
+pub fn select(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    if int_arg(c.arg(1))? != 0 {
+        return Err(Reply::err("ERR DB index is out of range"));
+    }
+    Ok(Reply::Ok)
+}
+
+/// `TIME`: Unix seconds and microseconds.
+pub fn time(_: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::bulk(d.as_secs().to_string()),
+        Reply::bulk(d.subsec_micros().to_string()),
+    ]))
+}
+
+pub fn info(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    let text = super::render_info(c.args, cx.shared, cx.svc, cx.state);
+    Ok(Reply::Bulk(text.into_bytes()))
+}
+
+/// `SAVE`: compacts the store once the transaction commits.
+pub fn save(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    schedule_save(c, cx).map(|()| Reply::Ok)
+}
+
+/// `BGSAVE [SCHEDULE]`: the same compaction, answered as Redis answers.
+pub fn bgsave(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    schedule_save(c, cx).map(|()| Reply::simple("Background saving started"))
+}
+
+fn schedule_save(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<(), Reply> {
+    let args = c.args;
+    if args.len() > 2 || (args.len() == 2 && lower(arg(args, 1)) != "schedule") {
+        return Err(syntax());
+    }
+    cx.post.push(Post::Save);
+    Ok(())
+}
+
+pub fn lastsave(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(Reply::Int(
+        i64::try_from(cx.shared.keyspace.last_save_unix).unwrap_or(0),
+    ))
 }
 
 /// A name CLIENT SETNAME accepts: printable ASCII without spaces.
@@ -697,7 +756,9 @@ fn valid_client_name(n: &[u8]) -> bool {
     n.iter().all(|&c| (0x21..0x7f).contains(&c))
 }
 
-fn client(args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+/// `CLIENT SETNAME|GETNAME|SETINFO|ID|LIST|INFO|NO-EVICT|NO-TOUCH`.
+pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    let args = c.args;
     let sub = lower(arg(args, 1));
     let id = cx.session.id;
     let r = match sub.as_str() {
@@ -782,36 +843,9 @@ fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {
     )
 }
 
-fn command(args: &[Vec<u8>]) -> Result<Reply, Reply> {
-    let Some(sub) = args.get(1).map(|a| lower(a)) else {
-        return Ok(Reply::Array(Vec::new()));
-    };
-    let r = match sub.as_str() {
-        "count" => Reply::Int(i64::try_from(TABLE.len()).unwrap_or(0)),
-        "docs" => Reply::Map(Vec::new()),
-        "list" => Reply::Array(TABLE.iter().map(|s| Reply::bulk(s.name)).collect()),
-        "info" => Reply::Array(
-            args.iter()
-                .skip(2)
-                .map(|n| match lookup(&lower(n)) {
-                    Some(s) => Reply::Array(vec![
-                        Reply::bulk(s.name),
-                        Reply::Int(i64::from(s.arity)),
-                        Reply::Set(Vec::new()),
-                        Reply::Int(i64::from(s.has(KEYED))),
-                        Reply::Int(i64::from(s.has(KEYED))),
-                        Reply::Int(i64::from(s.has(KEYED))),
-                    ]),
-                    None => Reply::NilArray,
-                })
-                .collect(),
-        ),
-        _ => return Err(unknown_subcommand(arg(args, 1), "command")),
-    };
-    Ok(r)
-}
-
-fn config(args: &[Vec<u8>], shared: &mut Shared) -> Result<Reply, Reply> {
+/// `CONFIG GET|SET|RESETSTAT|REWRITE`: read-only parameters.
+pub fn config(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    let (args, shared) = (c.args, &mut *cx.shared);
     let sub = lower(arg(args, 1));
     match sub.as_str() {
         "get" => {
@@ -845,7 +879,9 @@ fn config(args: &[Vec<u8>], shared: &mut Shared) -> Result<Reply, Reply> {
     }
 }
 
-fn slowlog(args: &[Vec<u8>], shared: &mut Shared) -> Result<Reply, Reply> {
+/// `SLOWLOG GET [n]|LEN|RESET`.
+pub fn slowlog(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    let (args, shared) = (c.args, &mut *cx.shared);
     let sub = lower(arg(args, 1));
     match sub.as_str() {
         "get" if args.len() <= 3 => {

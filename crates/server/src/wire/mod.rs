@@ -29,9 +29,11 @@
 
 pub(crate) mod commands;
 pub(crate) mod errors;
+mod introspect;
 pub mod resp;
+pub(crate) mod table;
 
-use commands::{Post, Spec, IMMEDIATE, KEYED, NOAUTH_OK, NO_MULTI};
+use commands::Post;
 use errors::{auth_error_line, NOAUTH, WRONGPASS};
 use reddb_service::keyspace::{Keyspace, Ticket, Txn};
 use reddb_service::results::Finished;
@@ -44,6 +46,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use table::{Handler, Runner, SessionCommand, Spec, IMMEDIATE, NO_AUTH, NO_MULTI};
 
 /// Most bytes one connection may buffer for one command once
 /// authenticated (a 16 MiB value plus its command).
@@ -122,8 +125,15 @@ pub struct Shared {
     max_clients: usize,
 }
 
+/// A command queued by `MULTI`: its entry, how it runs, its arguments.
+struct Queued {
+    spec: &'static Spec,
+    runner: Runner,
+    args: Vec<Vec<u8>>,
+}
+
 struct Multi {
-    queue: Vec<Vec<Vec<u8>>>,
+    queue: Vec<Queued>,
     bytes: usize,
     dirty: bool,
 }
@@ -199,19 +209,24 @@ fn mark_multi_failed(s: &mut Session) {
 impl Multi {
     /// Queues one command for `EXEC`, or refuses it (and dooms the block)
     /// when it may not run inside `MULTI` or the block would grow too large.
-    fn queue_command(&mut self, spec: &Spec, args: Vec<Vec<u8>>) -> Reply {
+    fn queue_command(&mut self, spec: &'static Spec, args: Vec<Vec<u8>>) -> Reply {
         let size: usize = args.iter().map(|a| a.len() + 16).sum();
-        if spec.has(NO_MULTI) {
+        let runner = match spec.handler {
+            Handler::Run(runner) if !spec.has(NO_MULTI) => Some(runner),
+            Handler::Run(_) | Handler::Session(_) => None,
+        };
+        let Some(runner) = runner else {
             self.dirty = true;
-            Reply::err("ERR Command not allowed inside a transaction")
-        } else if self.bytes.saturating_add(size) > MAX_MULTI_BYTES {
+            return Reply::err("ERR Command not allowed inside a transaction");
+        };
+        if self.bytes.saturating_add(size) > MAX_MULTI_BYTES {
             self.dirty = true;
             Reply::err(format!(
                 "ERR the transaction is too large (max {MAX_MULTI_BYTES} bytes queued)"
             ))
         } else {
             self.bytes += size;
-            self.queue.push(args);
+            self.queue.push(Queued { spec, runner, args });
             Reply::simple("QUEUED")
         }
     }
@@ -344,8 +359,10 @@ impl Shared {
         };
         let name = commands::lower(first);
         self.stats.commands += 1;
-        let spec = commands::lookup(&name);
-        if !svc.is_bootstrapped() && name != "quit" {
+        let spec = table::lookup(&name);
+        let quits =
+            spec.is_some_and(|sp| matches!(sp.handler, Handler::Session(SessionCommand::Quit)));
+        if !svc.is_bootstrapped() && !quits {
             // Nothing to authenticate against and no keyspace yet: every
             // command is refused until POST /auth/bootstrap (over HTTP).
             let e = reddb_service::ServiceError::not_bootstrapped();
@@ -353,7 +370,7 @@ impl Shared {
             return Step::Continue;
         }
         self.drop_ended_credential(s, svc);
-        if s.principal.is_none() && !spec.is_some_and(|sp| sp.has(NOAUTH_OK)) {
+        if s.principal.is_none() && !spec.is_some_and(|sp| sp.has(NO_AUTH)) {
             let shown = if spec.is_some() {
                 name.as_str()
             } else {
@@ -412,19 +429,31 @@ impl Shared {
         &mut self,
         s: &mut Session,
         svc: &mut Service,
-        spec: &Spec,
+        spec: &'static Spec,
         args: Vec<Vec<u8>>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let reply = match spec.name {
-            "auth" => return self.auth_command(s, svc, &args, out),
-            "hello" => return self.hello_command(s, svc, &args, out),
-            "quit" => {
+        let which = match spec.handler {
+            Handler::Session(which) => which,
+            Handler::Run(runner) => {
+                let batch = [Queued { spec, runner, args }];
+                let reply = match self.run(s, svc, &batch) {
+                    Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
+                    Err(e) => e,
+                };
+                emit(s, &reply, out);
+                return Step::Continue;
+            }
+        };
+        let reply = match which {
+            SessionCommand::Auth => return self.auth_command(s, svc, &args, out),
+            SessionCommand::Hello => return self.hello_command(s, svc, &args, out),
+            SessionCommand::Quit => {
                 emit(s, &Reply::Ok, out);
                 return Step::Close;
             }
-            "reset" => self.reset_session(s),
-            "multi" => {
+            SessionCommand::Reset => self.reset_session(s),
+            SessionCommand::Multi => {
                 if s.multi.is_some() {
                     Reply::err("ERR MULTI calls can not be nested")
                 } else {
@@ -436,11 +465,11 @@ impl Shared {
                     Reply::Ok
                 }
             }
-            "discard" => match s.multi.take() {
+            SessionCommand::Discard => match s.multi.take() {
                 Some(_) => Reply::Ok,
                 None => Reply::err("ERR DISCARD without MULTI"),
             },
-            "exec" => match s.multi.take() {
+            SessionCommand::Exec => match s.multi.take() {
                 None => Reply::err("ERR EXEC without MULTI"),
                 Some(m) if m.dirty => {
                     Reply::err("EXECABORT Transaction discarded because of previous errors.")
@@ -450,13 +479,6 @@ impl Shared {
                     Err(e) => e,
                 },
             },
-            _ => {
-                let batch = [args];
-                match self.run(s, svc, &batch) {
-                    Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
-                    Err(e) => e,
-                }
-            }
         };
         emit(s, &reply, out);
         Step::Continue
@@ -481,7 +503,7 @@ impl Shared {
         &mut self,
         s: &mut Session,
         svc: &mut Service,
-        cmds: &[Vec<Vec<u8>>],
+        cmds: &[Queued],
     ) -> Result<Vec<Reply>, Reply> {
         let now = now_ms();
         let mut post = Vec::new();
@@ -490,12 +512,7 @@ impl Shared {
             let svc_ro: &Service = svc;
             let state = svc_ro.keyspace_state().ok();
             let mut txn = state.map(|st| Txn::new(st, now));
-            for args in cmds {
-                let name = args.first().map(|a| commands::lower(a)).unwrap_or_default();
-                let Some(spec) = commands::lookup(&name) else {
-                    replies.push(commands::unknown_command(args));
-                    continue;
-                };
+            for Queued { spec, runner, args } in cmds {
                 let started = Instant::now();
                 let mut cx = commands::Ctx {
                     txn: txn.as_mut(),
@@ -505,7 +522,7 @@ impl Shared {
                     shared: self,
                     post: &mut post,
                 };
-                replies.push(commands::execute(spec, args, &mut cx));
+                replies.push(commands::execute(spec, *runner, args, &mut cx));
                 let took = started.elapsed();
                 if took >= SLOWLOG_THRESHOLD {
                     self.record_slow(s, spec, args, took);
@@ -555,7 +572,7 @@ impl Shared {
 
     fn record_slow(&mut self, s: &Session, spec: &Spec, args: &[Vec<u8>], took: Duration) {
         let mut shown = vec![spec.name.as_bytes().to_vec()];
-        if spec.has(KEYED) {
+        if spec.keys.has_keys() {
             if let Some(k) = args.get(1) {
                 let mut k = k.get(..128).unwrap_or(k).to_vec();
                 if args.get(1).is_some_and(|a| a.len() > 128) {

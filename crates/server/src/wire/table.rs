@@ -1,0 +1,576 @@
+//! The one table of wire commands: for each, its name, Redis arity, flags,
+//! key positions, documentation (group, first version, summary) and the
+//! handler that runs it.
+//!
+//! A command's name is compared in exactly one place, [`lookup`]; everything
+//! else (authentication, `MULTI` queueing, the sealed-vault check, `SLOWLOG`,
+//! and the `COMMAND` introspection replies in [`super::introspect`]) reads
+//! the entry. Adding a command is one entry here plus one handler.
+
+use super::commands::{self as cmd, Call, Ctx, DataCx};
+use super::introspect;
+use super::resp::Reply;
+
+/// Writes the keyspace (Redis `write`).
+pub const WRITE: u32 = 1;
+/// Only reads the keyspace (Redis `readonly`).
+pub const READONLY: u32 = 1 << 1;
+/// Needs an admin principal (Redis `admin`; reddb asks it of fewer
+/// commands than Redis does, see [`TABLE`]).
+pub const ADMIN: u32 = 1 << 2;
+/// Constant or near-constant time (Redis `fast`).
+pub const FAST: u32 = 1 << 3;
+/// Allowed before authentication (Redis `no_auth`).
+pub const NO_AUTH: u32 = 1 << 4;
+/// Refused inside `MULTI` (Redis `no_multi`).
+pub const NO_MULTI: u32 = 1 << 5;
+/// Uses the keyspace, so fails while the vault is sealed (no Redis flag).
+pub const DATA: u32 = 1 << 6;
+/// Runs at once even inside `MULTI`, never queued (no Redis flag).
+pub const IMMEDIATE: u32 = 1 << 7;
+
+/// The flags `COMMAND` shows, in Redis's order, with their Redis names.
+pub const REDIS_FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (ADMIN, "admin"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (NO_MULTI, "no_multi"),
+];
+
+const READ_DATA: u32 = DATA | READONLY;
+const WRITE_DATA: u32 = DATA | WRITE;
+
+/// Where a command's keys are among its arguments (the command name is
+/// argument 0), as Redis's legacy `first, last, step` triple: `last` -1 is
+/// the last argument; no keys is 0, 0, 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub first: u8,
+    pub last: i8,
+    pub step: u8,
+}
+
+/// No key arguments.
+pub const NO_KEYS: KeySpec = KeySpec {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+/// One key, the first argument.
+pub const ONE_KEY: KeySpec = KeySpec {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+/// Every argument is a key.
+pub const ALL_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+/// Key, value, key, value….
+pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 2,
+};
+
+impl KeySpec {
+    pub fn has_keys(&self) -> bool {
+        self.first > 0
+    }
+
+    /// The keys of `args` (the command name included), as Redis's
+    /// `COMMAND GETKEYS` finds them.
+    pub fn keys<'a>(&self, args: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
+        if !self.has_keys() || self.step == 0 {
+            return Vec::new();
+        }
+        let step = usize::from(self.step);
+        let first = usize::from(self.first);
+        let last = if self.last >= 0 {
+            usize::from(self.last.unsigned_abs())
+        } else {
+            args.len()
+                .saturating_sub(usize::from(self.last.unsigned_abs()))
+        };
+        args.iter()
+            .enumerate()
+            .skip(first)
+            .step_by(step)
+            .take_while(|(i, _)| *i <= last)
+            .map(|(_, a)| a.as_slice())
+            .collect()
+    }
+}
+
+/// The documentation group of a command (`COMMAND DOCS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Connection,
+    Generic,
+    Hash,
+    Server,
+    Set,
+    String,
+    Transactions,
+}
+
+impl Group {
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Connection => "connection",
+            Group::Generic => "generic",
+            Group::Hash => "hash",
+            Group::Server => "server",
+            Group::Set => "set",
+            Group::String => "string",
+            Group::Transactions => "transactions",
+        }
+    }
+
+    /// The ACL category Redis gives the commands of this group, if any.
+    pub fn acl_category(self) -> Option<&'static str> {
+        match self {
+            Group::Connection => Some("@connection"),
+            Group::Generic => Some("@keyspace"),
+            Group::Hash => Some("@hash"),
+            Group::Server => None,
+            Group::Set => Some("@set"),
+            Group::String => Some("@string"),
+            Group::Transactions => Some("@transaction"),
+        }
+    }
+}
+
+/// Runs a keyspace command on the open transaction.
+pub type DataHandler = fn(&Call<'_>, &mut DataCx<'_, '_>) -> Result<Reply, Reply>;
+/// Runs a server command (no keyspace transaction needed).
+pub type ServerHandler = fn(&Call<'_>, &mut Ctx<'_, '_>) -> Result<Reply, Reply>;
+
+/// A command that runs inside a keyspace transaction (alone, or queued by
+/// `MULTI` and run by `EXEC`).
+#[derive(Clone, Copy)]
+pub enum Runner {
+    Data(DataHandler),
+    Server(ServerHandler),
+}
+
+/// A command that changes the connection itself; run by the parent module,
+/// never queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCommand {
+    Auth,
+    Hello,
+    Quit,
+    Reset,
+    Multi,
+    Exec,
+    Discard,
+}
+
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Run(Runner),
+    Session(SessionCommand),
+}
+
+/// One command.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    /// Lower-case.
+    pub name: &'static str,
+    /// Redis arity: n, exactly n arguments counting the name; -n, at least n.
+    pub arity: i8,
+    pub flags: u32,
+    pub keys: KeySpec,
+    pub group: Group,
+    /// The Redis version that introduced it.
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl Spec {
+    const fn new(name: &'static str, arity: i8, flags: u32, handler: Handler) -> Spec {
+        Spec {
+            name,
+            arity,
+            flags,
+            keys: NO_KEYS,
+            group: Group::Server,
+            since: "1.0.0",
+            summary: "",
+            handler,
+        }
+    }
+
+    const fn keys(mut self, keys: KeySpec) -> Spec {
+        self.keys = keys;
+        self
+    }
+
+    const fn doc(mut self, group: Group, since: &'static str, summary: &'static str) -> Spec {
+        self.group = group;
+        self.since = since;
+        self.summary = summary;
+        self
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let want = usize::from(self.arity.unsigned_abs());
+        if self.arity >= 0 {
+            argc == want
+        } else {
+            argc >= want
+        }
+    }
+}
+
+const fn data(name: &'static str, arity: i8, flags: u32, run: DataHandler) -> Spec {
+    Spec::new(name, arity, flags, Handler::Run(Runner::Data(run)))
+}
+
+const fn server(name: &'static str, arity: i8, flags: u32, run: ServerHandler) -> Spec {
+    Spec::new(name, arity, flags, Handler::Run(Runner::Server(run)))
+}
+
+const fn session(name: &'static str, arity: i8, flags: u32, which: SessionCommand) -> Spec {
+    Spec::new(name, arity, flags, Handler::Session(which))
+}
+
+use Group as G;
+use SessionCommand as S;
+
+/// Every wire command. Flags follow Redis 7 except where reddb's semantics
+/// differ: `AUTH`/`HELLO` are refused inside `MULTI` (`no_multi`), `RESET`
+/// needs authentication (no `no_auth`), `FLUSHDB`/`FLUSHALL` need an admin,
+/// and `SAVE`/`BGSAVE` (a store compaction) do not.
+pub static TABLE: &[Spec] = &[
+    session("auth", -2, NO_AUTH | NO_MULTI | FAST, S::Auth).doc(
+        G::Connection,
+        "1.0.0",
+        "Authenticate to the server",
+    ),
+    session("hello", -1, NO_AUTH | NO_MULTI | FAST, S::Hello).doc(
+        G::Connection,
+        "6.0.0",
+        "Handshake: protocol version, optional AUTH and SETNAME",
+    ),
+    session("quit", -1, NO_AUTH | IMMEDIATE | FAST, S::Quit).doc(
+        G::Connection,
+        "1.0.0",
+        "Close the connection",
+    ),
+    session("reset", 1, IMMEDIATE | FAST, S::Reset).doc(
+        G::Connection,
+        "6.2.0",
+        "Reset the connection: leave MULTI, RESP2, log out",
+    ),
+    session("multi", 1, IMMEDIATE | FAST, S::Multi).doc(
+        G::Transactions,
+        "1.2.0",
+        "Start a transaction block",
+    ),
+    session("exec", 1, IMMEDIATE, S::Exec).doc(
+        G::Transactions,
+        "1.2.0",
+        "Run the commands queued since MULTI atomically",
+    ),
+    session("discard", 1, IMMEDIATE | FAST, S::Discard).doc(
+        G::Transactions,
+        "2.0.0",
+        "Drop the commands queued since MULTI",
+    ),
+    server("ping", -1, FAST, cmd::ping).doc(G::Connection, "1.0.0", "Ping the server"),
+    server("echo", 2, FAST, cmd::echo).doc(G::Connection, "1.0.0", "Echo the given string"),
+    server("select", 2, FAST, cmd::select).doc(
+        G::Connection,
+        "1.0.0",
+        "Select the database (only 0 exists)",
+    ),
+    server("client", -2, 0, cmd::client).doc(
+        G::Connection,
+        "2.4.0",
+        "Name, identify and list client connections",
+    ),
+    server("command", -1, 0, introspect::command).doc(
+        G::Server,
+        "2.8.13",
+        "Describe the commands of this server",
+    ),
+    server("time", 1, FAST, cmd::time).doc(G::Server, "2.6.0", "Return the server's time"),
+    server("info", -1, 0, cmd::info).doc(
+        G::Server,
+        "1.0.0",
+        "Information and statistics about the server",
+    ),
+    server("config", -2, 0, cmd::config).doc(G::Server, "2.0.0", "Read the server's configuration"),
+    server("slowlog", -2, 0, cmd::slowlog).doc(
+        G::Server,
+        "2.2.12",
+        "Read or reset the slow command log",
+    ),
+    server("save", 1, NO_MULTI, cmd::save).doc(G::Server, "1.0.0", "Compact the store now"),
+    server("bgsave", -1, NO_MULTI, cmd::bgsave).doc(
+        G::Server,
+        "1.0.0",
+        "Compact the store (reported as a background save)",
+    ),
+    server("lastsave", 1, FAST, cmd::lastsave).doc(
+        G::Server,
+        "1.0.0",
+        "Unix time of the last successful save",
+    ),
+    data("dbsize", 1, READ_DATA | FAST, cmd::dbsize).doc(
+        G::Server,
+        "1.0.0",
+        "Return the number of keys",
+    ),
+    data("keys", 2, READ_DATA, cmd::keys).doc(
+        G::Generic,
+        "1.0.0",
+        "Find all keys matching a pattern",
+    ),
+    data("scan", -2, READ_DATA, cmd::scan).doc(
+        G::Generic,
+        "2.8.0",
+        "Iterate over the keys incrementally",
+    ),
+    data("flushdb", -1, WRITE_DATA | ADMIN, cmd::flush).doc(G::Server, "1.0.0", "Remove every key"),
+    data("flushall", -1, WRITE_DATA | ADMIN, cmd::flush).doc(
+        G::Server,
+        "1.0.0",
+        "Remove every key",
+    ),
+    data("get", 2, READ_DATA | FAST, cmd::get)
+        .keys(ONE_KEY)
+        .doc(G::String, "1.0.0", "Get the value of a key"),
+    data("set", -3, WRITE_DATA, cmd::set).keys(ONE_KEY).doc(
+        G::String,
+        "1.0.0",
+        "Set the string value of a key",
+    ),
+    data("setex", 4, WRITE_DATA, cmd::setex).keys(ONE_KEY).doc(
+        G::String,
+        "2.0.0",
+        "Set a value that expires in seconds",
+    ),
+    data("psetex", 4, WRITE_DATA, cmd::psetex)
+        .keys(ONE_KEY)
+        .doc(
+            G::String,
+            "2.6.0",
+            "Set a value that expires in milliseconds",
+        ),
+    data("setnx", 3, WRITE_DATA | FAST, cmd::setnx)
+        .keys(ONE_KEY)
+        .doc(
+            G::String,
+            "1.0.0",
+            "Set a value only if the key does not exist",
+        ),
+    data("getdel", 2, WRITE_DATA | FAST, cmd::getdel)
+        .keys(ONE_KEY)
+        .doc(G::String, "6.2.0", "Get a value and delete its key"),
+    data("getex", -2, WRITE_DATA | FAST, cmd::getex)
+        .keys(ONE_KEY)
+        .doc(
+            G::String,
+            "6.2.0",
+            "Get a value and optionally change its expiry",
+        ),
+    data("mget", -2, READ_DATA | FAST, cmd::mget)
+        .keys(ALL_KEYS)
+        .doc(G::String, "1.0.0", "Get the values of several keys"),
+    data("mset", -3, WRITE_DATA, cmd::mset)
+        .keys(KEY_VALUE_PAIRS)
+        .doc(G::String, "1.0.1", "Set several keys at once"),
+    data("del", -2, WRITE_DATA, cmd::del)
+        .keys(ALL_KEYS)
+        .doc(G::Generic, "1.0.0", "Delete keys"),
+    data("unlink", -2, WRITE_DATA | FAST, cmd::del)
+        .keys(ALL_KEYS)
+        .doc(G::Generic, "4.0.0", "Delete keys (the same as DEL here)"),
+    data("exists", -2, READ_DATA | FAST, cmd::exists)
+        .keys(ALL_KEYS)
+        .doc(G::Generic, "1.0.0", "Count how many of the keys exist"),
+    data("expire", -3, WRITE_DATA | FAST, cmd::expire)
+        .keys(ONE_KEY)
+        .doc(G::Generic, "1.0.0", "Set a key's time to live in seconds"),
+    data("pexpire", -3, WRITE_DATA | FAST, cmd::pexpire)
+        .keys(ONE_KEY)
+        .doc(
+            G::Generic,
+            "2.6.0",
+            "Set a key's time to live in milliseconds",
+        ),
+    data("expireat", -3, WRITE_DATA | FAST, cmd::expireat)
+        .keys(ONE_KEY)
+        .doc(
+            G::Generic,
+            "1.2.0",
+            "Set a key's expiry as a Unix time in seconds",
+        ),
+    data("pexpireat", -3, WRITE_DATA | FAST, cmd::pexpireat)
+        .keys(ONE_KEY)
+        .doc(
+            G::Generic,
+            "2.6.0",
+            "Set a key's expiry as a Unix time in milliseconds",
+        ),
+    data("ttl", 2, READ_DATA | FAST, cmd::ttl)
+        .keys(ONE_KEY)
+        .doc(G::Generic, "1.0.0", "Get a key's time to live in seconds"),
+    data("pttl", 2, READ_DATA | FAST, cmd::pttl)
+        .keys(ONE_KEY)
+        .doc(
+            G::Generic,
+            "2.6.0",
+            "Get a key's time to live in milliseconds",
+        ),
+    data("persist", 2, WRITE_DATA | FAST, cmd::persist)
+        .keys(ONE_KEY)
+        .doc(G::Generic, "2.2.0", "Remove a key's expiry"),
+    data("type", 2, READ_DATA | FAST, cmd::type_of)
+        .keys(ONE_KEY)
+        .doc(G::Generic, "1.0.0", "Get the type of a key's value"),
+    data("incr", 2, WRITE_DATA | FAST, cmd::incr)
+        .keys(ONE_KEY)
+        .doc(G::String, "1.0.0", "Add one to an integer value"),
+    data("incrby", 3, WRITE_DATA | FAST, cmd::incrby)
+        .keys(ONE_KEY)
+        .doc(G::String, "1.0.0", "Add an amount to an integer value"),
+    data("decr", 2, WRITE_DATA | FAST, cmd::decr)
+        .keys(ONE_KEY)
+        .doc(G::String, "1.0.0", "Subtract one from an integer value"),
+    data("decrby", 3, WRITE_DATA | FAST, cmd::decrby)
+        .keys(ONE_KEY)
+        .doc(
+            G::String,
+            "1.0.0",
+            "Subtract an amount from an integer value",
+        ),
+    data("sadd", -3, WRITE_DATA | FAST, cmd::sadd)
+        .keys(ONE_KEY)
+        .doc(G::Set, "1.0.0", "Add members to a set"),
+    data("srem", -3, WRITE_DATA | FAST, cmd::srem)
+        .keys(ONE_KEY)
+        .doc(G::Set, "1.0.0", "Remove members from a set"),
+    data("smembers", 2, READ_DATA, cmd::smembers)
+        .keys(ONE_KEY)
+        .doc(G::Set, "1.0.0", "Get every member of a set"),
+    data("sismember", 3, READ_DATA | FAST, cmd::sismember)
+        .keys(ONE_KEY)
+        .doc(G::Set, "1.0.0", "Whether a value is a member of a set"),
+    data("scard", 2, READ_DATA | FAST, cmd::scard)
+        .keys(ONE_KEY)
+        .doc(G::Set, "1.0.0", "Count the members of a set"),
+    data("hset", -4, WRITE_DATA | FAST, cmd::hset)
+        .keys(ONE_KEY)
+        .doc(
+            G::Hash,
+            "2.0.0",
+            "Set hash fields; answers how many were new",
+        ),
+    data("hmset", -4, WRITE_DATA | FAST, cmd::hmset)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Set hash fields; answers OK"),
+    data("hget", 3, READ_DATA | FAST, cmd::hget)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Get the value of a hash field"),
+    data("hmget", -3, READ_DATA | FAST, cmd::hmget)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Get the values of several hash fields"),
+    data("hgetall", 2, READ_DATA, cmd::hgetall)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Get every field and value of a hash"),
+    data("hdel", -3, WRITE_DATA | FAST, cmd::hdel)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Delete hash fields"),
+    data("hexists", 3, READ_DATA | FAST, cmd::hexists)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Whether a hash field exists"),
+    data("hlen", 2, READ_DATA | FAST, cmd::hlen)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Count the fields of a hash"),
+];
+
+/// The command named `name` (already lower-case): the one place a command
+/// name is matched.
+pub fn lookup(name: &str) -> Option<&'static Spec> {
+    TABLE.iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        let mut seen = BTreeSet::new();
+        for spec in TABLE {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase(), "{}", spec.name);
+            assert!(!spec.name.is_empty() && spec.name.is_ascii());
+            assert!(seen.insert(spec.name), "{} twice", spec.name);
+            assert!(lookup(spec.name).is_some_and(|s| std::ptr::eq(s, spec)));
+            assert!(!spec.summary.is_empty(), "{} has no summary", spec.name);
+        }
+    }
+
+    #[test]
+    fn handler_kinds_match_flags() {
+        for spec in TABLE {
+            let name = spec.name;
+            let is_data = matches!(spec.handler, Handler::Run(Runner::Data(_)));
+            let is_session = matches!(spec.handler, Handler::Session(_));
+            // The keyspace handlers, and only they, are checked against a
+            // sealed vault.
+            assert_eq!(is_data, spec.has(DATA), "{name}: DATA ⇔ data handler");
+            // Only a command that changes the connection itself may skip
+            // authentication or the MULTI queue.
+            if spec.has(NO_AUTH) || spec.has(IMMEDIATE) {
+                assert!(
+                    is_session,
+                    "{name}: NO_AUTH/IMMEDIATE need a session handler"
+                );
+            }
+            // A session handler is never queued: it runs at once or is
+            // refused inside MULTI.
+            if is_session {
+                assert!(spec.has(IMMEDIATE) || spec.has(NO_MULTI), "{name}");
+            }
+            assert!(!(spec.has(WRITE) && spec.has(READONLY)), "{name}");
+            if is_data {
+                assert!(
+                    spec.has(WRITE) || spec.has(READONLY),
+                    "{name}: data says read or write"
+                );
+            }
+            // Keys are only in keyspace commands.
+            assert!(
+                !spec.keys.has_keys() || is_data,
+                "{name}: keys without data"
+            );
+        }
+    }
+
+    #[test]
+    fn key_specs_pick_redis_key_positions() {
+        let args = |v: &[&str]| v.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
+        let mset = args(&["mset", "a", "1", "b", "2"]);
+        assert_eq!(KEY_VALUE_PAIRS.keys(&mset), vec![&b"a"[..], b"b"]);
+        let del = args(&["del", "a", "b", "c"]);
+        assert_eq!(ALL_KEYS.keys(&del), vec![&b"a"[..], b"b", b"c"]);
+        let set = args(&["set", "k", "v", "EX", "1"]);
+        assert_eq!(ONE_KEY.keys(&set), vec![&b"k"[..]]);
+        assert!(NO_KEYS.keys(&set).is_empty());
+    }
+}
