@@ -8,35 +8,11 @@
 
 mod harness;
 
-use harness::cli::{program, Output};
+use harness::cli::{need, program, Output};
 use harness::daemon::Daemon;
 use std::time::{Duration, Instant};
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn required() -> bool {
-    std::env::var_os("REDDB_REQUIRE_CLIENTS").is_some_and(|v| !v.is_empty())
-}
-
-/// Skips (or fails, under `REDDB_REQUIRE_CLIENTS`) when a client is missing.
-fn need(what: &str, cmd: &str, args: &[&str]) -> bool {
-    let runs = program(cmd, args)
-        .timeout(Duration::from_secs(60))
-        .try_run()
-        .is_ok_and(|out| out.success());
-    if runs {
-        return true;
-    }
-    assert!(
-        !required(),
-        "{what} is not available but REDDB_REQUIRE_CLIENTS is set (install it: see .ci/run)"
-    );
-    eprintln!(
-        "SKIPPED: {what} is not installed (`{cmd} {}` failed); set REDDB_REQUIRE_CLIENTS=1 to make this a failure",
-        args.join(" ")
-    );
-    false
-}
 
 #[test]
 fn redis_py() {

@@ -340,3 +340,31 @@ impl Output {
         )
     }
 }
+
+/// Whether a missing client or reference server fails the test instead of
+/// skipping it: `REDDB_REQUIRE_CLIENTS` is set (CI sets it after installing
+/// them, see `.ci/run`).
+pub fn clients_required() -> bool {
+    std::env::var_os("REDDB_REQUIRE_CLIENTS").is_some_and(|v| !v.is_empty())
+}
+
+/// Whether `what` is usable (`cmd args…` succeeds): when not, the test
+/// says it is skipped, or fails under `REDDB_REQUIRE_CLIENTS`.
+pub fn need(what: &str, cmd: &str, args: &[&str]) -> bool {
+    let runs = program(cmd, args)
+        .timeout(Duration::from_secs(60))
+        .try_run()
+        .is_ok_and(|out| out.success());
+    if runs {
+        return true;
+    }
+    assert!(
+        !clients_required(),
+        "{what} is not available but REDDB_REQUIRE_CLIENTS is set (install it: see .ci/run)"
+    );
+    eprintln!(
+        "SKIPPED: {what} is not installed (`{cmd} {}` failed); set REDDB_REQUIRE_CLIENTS=1 to make this a failure",
+        args.join(" ")
+    );
+    false
+}

@@ -1,0 +1,307 @@
+//! The wire command table against a real `redis-server`: for every command
+//! `red` lists, `COMMAND INFO`'s arity, key positions and flags, `COMMAND
+//! DOCS`'s group and first version, and `COMMAND GETKEYS` on representative
+//! argument lists must be what Redis answers — except the flag differences
+//! listed in [`DELIBERATE_FLAG_DIFFERENCES`], each a place where reddb's
+//! semantics differ on purpose.
+//!
+//! When `redis-server` is not installed the test says so and passes —
+//! unless `REDDB_REQUIRE_CLIENTS` is set (as for `tests/wire_clients.rs`).
+
+mod harness;
+
+use harness::cli::{need, program, Running};
+use harness::daemon::Daemon;
+use harness::wire::{err, text, Client, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// The flags reddb models (every other Redis flag — `loading`, `stale`,
+/// `noscript`, `denyoom`, `allow_busy`, … — describes machinery reddb does
+/// not have and is not compared).
+const MODELLED_FLAGS: &[&str] = &["write", "readonly", "admin", "fast", "no_auth", "no_multi"];
+
+/// Where reddb's flags differ from Redis 7's on purpose: (command, flag,
+/// whether reddb has it).
+const DELIBERATE_FLAG_DIFFERENCES: &[(&str, &str, bool)] = &[
+    // AUTH and HELLO change the connection's credential at once; reddb
+    // refuses them inside MULTI instead of queueing them.
+    ("auth", "no_multi", true),
+    ("hello", "no_multi", true),
+    // RESET logs the connection out, so reddb asks for authentication
+    // first (an unauthenticated peer gets NOAUTH, as for every command).
+    ("reset", "no_auth", false),
+    // Dropping every secret needs an admin principal in reddb.
+    ("flushdb", "admin", true),
+    ("flushall", "admin", true),
+    // SAVE/BGSAVE compact the store (no fork, no file chosen by the
+    // client), so any authenticated principal may run them; BGSAVE runs in
+    // the commit like SAVE, so it is refused inside MULTI like SAVE.
+    ("save", "admin", false),
+    ("bgsave", "admin", false),
+    ("bgsave", "no_multi", true),
+];
+
+/// A real redis-server on a free loopback port, killed on drop.
+struct Reference {
+    _server: Running,
+    _dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Reference {
+    fn start() -> Reference {
+        let dir = harness::tmp();
+        let port = harness::free_port();
+        let port_text = port.to_string();
+        let dir_text = dir.path().to_string_lossy().into_owned();
+        let args = [
+            "--port",
+            port_text.as_str(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir_text.as_str(),
+        ];
+        let server = program("redis-server", &args)
+            .timeout(Duration::from_secs(600))
+            .spawn();
+        let up = harness::wait_until(Duration::from_secs(30), || {
+            Client::try_connect(port, Duration::from_secs(2))
+                .and_then(|mut c| c.try_cmd(&["PING"]))
+                .is_ok_and(|v| v == Value::Simple(b"PONG".to_vec()))
+        });
+        assert!(up, "redis-server did not answer PING on port {port}");
+        Reference {
+            _server: server,
+            _dir: dir,
+            port,
+        }
+    }
+}
+
+/// What `COMMAND INFO` says of one command that this test compares.
+#[derive(Debug, PartialEq, Eq)]
+struct Info {
+    arity: i64,
+    first_key: i64,
+    last_key: i64,
+    key_step: i64,
+    flags: BTreeSet<String>,
+}
+
+fn items(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(a) | Value::Set(a) => a,
+        other => panic!("expected an array, got {other:?}"),
+    }
+}
+
+fn integer(v: Option<&Value>) -> i64 {
+    match v {
+        Some(Value::Integer(i)) => *i,
+        other => panic!("expected an integer, got {other:?}"),
+    }
+}
+
+/// `COMMAND INFO name` on `c`, the modelled flags only.
+fn info(c: &mut Client, name: &str) -> Info {
+    let reply = c.cmd(&["COMMAND", "INFO", name]);
+    let entry = items(&reply)
+        .first()
+        .unwrap_or_else(|| panic!("{name}: empty COMMAND INFO"));
+    let fields = items(entry);
+    let flags = fields
+        .get(2)
+        .map(items)
+        .unwrap_or_default()
+        .iter()
+        .map(text)
+        .filter(|f| MODELLED_FLAGS.contains(&f.as_str()))
+        .collect();
+    Info {
+        arity: integer(fields.get(1)),
+        first_key: integer(fields.get(3)),
+        last_key: integer(fields.get(4)),
+        key_step: integer(fields.get(5)),
+        flags,
+    }
+}
+
+/// Redis's flags for `name` with the deliberate differences applied: what
+/// reddb must show.
+fn expected_flags(name: &str, redis: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut want = redis.clone();
+    for (command, flag, reddb_has) in DELIBERATE_FLAG_DIFFERENCES {
+        if *command == name {
+            assert_ne!(
+                redis.contains(*flag),
+                *reddb_has,
+                "{name}: the listed difference in {flag} is no difference"
+            );
+            if *reddb_has {
+                want.insert((*flag).to_string());
+            } else {
+                want.remove(*flag);
+            }
+        }
+    }
+    want
+}
+
+/// A `COMMAND GETKEYS` argument list for `name` that satisfies its arity:
+/// a real subcommand for the container commands, else `k1 v1 k2 v2 …`
+/// (two more than the least for a variadic command).
+fn sample_arguments(name: &str, arity: i64) -> Vec<String> {
+    let fixed: &[&str] = match name {
+        "client" => &["list"],
+        "command" => &["count"],
+        "config" => &["get", "port"],
+        "slowlog" => &["len"],
+        _ => &[],
+    };
+    let mut args = vec![name.to_string()];
+    if !fixed.is_empty() {
+        args.extend(fixed.iter().map(|s| (*s).to_string()));
+        return args;
+    }
+    let count = if arity >= 0 {
+        arity - 1
+    } else {
+        -arity - 1 + 2
+    };
+    args.extend((0..count).map(|i| {
+        if i % 2 == 0 {
+            format!("k{i}")
+        } else {
+            format!("v{i}")
+        }
+    }));
+    args
+}
+
+fn getkeys(c: &mut Client, command_line: &[String]) -> Value {
+    let mut args = vec!["COMMAND".to_string(), "GETKEYS".to_string()];
+    args.extend_from_slice(command_line);
+    c.cmd(&args)
+}
+
+/// The names `red` lists, from its own table.
+fn red_commands(red: &mut Client) -> Vec<String> {
+    items(&red.cmd(&["COMMAND", "LIST"]))
+        .iter()
+        .map(text)
+        .collect()
+}
+
+#[test]
+fn command_info_and_getkeys_match_redis_server() {
+    if !need("redis-server", "redis-server", &["--version"]) {
+        return;
+    }
+    let reference = Reference::start();
+    let mut redis = Client::connect(reference.port);
+    let dir = harness::tmp();
+    let daemon = Daemon::start_dev(dir.path(), &[]);
+    let mut red = daemon.authed();
+
+    let names = red_commands(&mut red);
+    assert!(names.len() > 50, "{names:?}");
+    let mut failures = Vec::new();
+    for name in &names {
+        let ours = info(&mut red, name);
+        let theirs = info(&mut redis, name);
+        let want = Info {
+            flags: expected_flags(name, &theirs.flags),
+            ..theirs
+        };
+        if ours != want {
+            failures.push(format!("{name}: COMMAND INFO red {ours:?}, want {want:?}"));
+        }
+        let args = sample_arguments(name, ours.arity);
+        let (ours, theirs) = (getkeys(&mut red, &args), getkeys(&mut redis, &args));
+        if ours != theirs {
+            failures.push(format!(
+                "COMMAND GETKEYS {args:?}: red {ours:?}, redis {theirs:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn getkeys_and_docs_of_representative_commands_match_redis_server() {
+    if !need("redis-server", "redis-server", &["--version"]) {
+        return;
+    }
+    let reference = Reference::start();
+    let mut redis = Client::connect(reference.port);
+    let dir = harness::tmp();
+    let daemon = Daemon::start_dev(dir.path(), &[]);
+    let mut red = daemon.authed();
+
+    let cases: &[&[&str]] = &[
+        &["MSET", "a", "1", "b", "2"],
+        &["MSET", "a", "1", "b"],
+        &["DEL", "a", "b", "c"],
+        &["MGET", "a", "b", "c"],
+        &["EXISTS", "a", "a"],
+        &["SET", "k", "v", "EX", "10"],
+        &["HSET", "h", "f1", "v1", "f2", "v2"],
+        &["GET", "a", "b"],
+        &["SET", "a"],
+        &["PING", "x"],
+        &["KEYS", "*"],
+        &["NOSUCH", "a"],
+    ];
+    for case in cases {
+        let args: Vec<String> = case.iter().map(|s| (*s).to_string()).collect();
+        assert_eq!(
+            getkeys(&mut red, &args),
+            getkeys(&mut redis, &args),
+            "{case:?}"
+        );
+    }
+    assert_eq!(
+        getkeys(&mut red, &["PING".to_string(), "x".to_string()]),
+        err("ERR The command has no key arguments")
+    );
+    assert_eq!(
+        red.cmd(&["COMMAND", "INFO", "nosuch"]),
+        redis.cmd(&["COMMAND", "INFO", "nosuch"]),
+        "unknown names answer nil"
+    );
+    // Group and first version of every command, as Redis documents them.
+    for name in red_commands(&mut red) {
+        let ours = docs(&mut red, &name);
+        let theirs = docs(&mut redis, &name);
+        for field in ["group", "since"] {
+            assert_eq!(ours.get(field), theirs.get(field), "{name}: {field}");
+        }
+        assert!(ours.get("summary").is_some_and(|s| !s.is_empty()), "{name}");
+    }
+}
+
+/// `COMMAND DOCS name`: the text fields of its one entry.
+fn docs(c: &mut Client, name: &str) -> std::collections::BTreeMap<String, String> {
+    let reply = c.cmd(&["COMMAND", "DOCS", name]);
+    let flat = items(&reply);
+    let Some(entry) = flat.get(1) else {
+        panic!("{name}: no COMMAND DOCS entry: {reply:?}");
+    };
+    items(entry)
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [k, v] => Some((
+                text(k),
+                v.as_bytes()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())?,
+            )),
+            _ => None,
+        })
+        .collect()
+}
