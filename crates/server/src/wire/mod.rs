@@ -26,6 +26,10 @@
 //!
 //! Every command, and every `MULTI`/`EXEC` block, runs in one keyspace
 //! transaction and is staged as one store commit.
+//!
+//! What each command is — arity, flags, key positions, documentation and
+//! handler — is one entry of [`table::TABLE`]; this module matches no
+//! command name.
 
 pub(crate) mod commands;
 pub(crate) mod errors;
