@@ -198,23 +198,50 @@ fn red_commands(red: &mut Client) -> Vec<String> {
         .collect()
 }
 
+/// A real redis-server and a `--dev` red, each with a client; `None`
+/// (after `need` printed why) when redis-server is missing and not required.
+struct SideBySide {
+    red: Client,
+    redis: Client,
+    // Kept for their `Drop`: the servers stop and the directory goes.
+    _daemon: Daemon,
+    _dir: tempfile::TempDir,
+    _reference: Reference,
+}
+
+impl SideBySide {
+    fn start() -> Option<Self> {
+        if !need("redis-server", "redis-server", &["--version"]) {
+            return None;
+        }
+        let reference = Reference::start();
+        let redis = Client::connect(reference.port);
+        let dir = harness::tmp();
+        let daemon = Daemon::start_dev(dir.path(), &[]);
+        let red = daemon.authed();
+        Some(Self {
+            red,
+            redis,
+            _daemon: daemon,
+            _dir: dir,
+            _reference: reference,
+        })
+    }
+}
+
 #[test]
 fn command_info_and_getkeys_match_redis_server() {
-    if !need("redis-server", "redis-server", &["--version"]) {
+    let Some(mut pair) = SideBySide::start() else {
         return;
-    }
-    let reference = Reference::start();
-    let mut redis = Client::connect(reference.port);
-    let dir = harness::tmp();
-    let daemon = Daemon::start_dev(dir.path(), &[]);
-    let mut red = daemon.authed();
+    };
+    let (red, redis) = (&mut pair.red, &mut pair.redis);
 
-    let names = red_commands(&mut red);
+    let names = red_commands(red);
     assert!(names.len() > 50, "{names:?}");
     let mut failures = Vec::new();
     for name in &names {
-        let ours = info(&mut red, name);
-        let theirs = info(&mut redis, name);
+        let ours = info(red, name);
+        let theirs = info(redis, name);
         let want = Info {
             flags: expected_flags(name, &theirs.flags),
             ..theirs
@@ -223,7 +250,7 @@ fn command_info_and_getkeys_match_redis_server() {
             failures.push(format!("{name}: COMMAND INFO red {ours:?}, want {want:?}"));
         }
         let args = sample_arguments(name, ours.arity);
-        let (ours, theirs) = (getkeys(&mut red, &args), getkeys(&mut redis, &args));
+        let (ours, theirs) = (getkeys(red, &args), getkeys(redis, &args));
         if ours != theirs {
             failures.push(format!(
                 "COMMAND GETKEYS {args:?}: red {ours:?}, redis {theirs:?}"
@@ -235,14 +262,10 @@ fn command_info_and_getkeys_match_redis_server() {
 
 #[test]
 fn getkeys_and_docs_of_representative_commands_match_redis_server() {
-    if !need("redis-server", "redis-server", &["--version"]) {
+    let Some(mut pair) = SideBySide::start() else {
         return;
-    }
-    let reference = Reference::start();
-    let mut redis = Client::connect(reference.port);
-    let dir = harness::tmp();
-    let daemon = Daemon::start_dev(dir.path(), &[]);
-    let mut red = daemon.authed();
+    };
+    let (red, redis) = (&mut pair.red, &mut pair.redis);
 
     let cases: &[&[&str]] = &[
         &["MSET", "a", "1", "b", "2"],
@@ -260,14 +283,10 @@ fn getkeys_and_docs_of_representative_commands_match_redis_server() {
     ];
     for case in cases {
         let args: Vec<String> = case.iter().map(|s| (*s).to_string()).collect();
-        assert_eq!(
-            getkeys(&mut red, &args),
-            getkeys(&mut redis, &args),
-            "{case:?}"
-        );
+        assert_eq!(getkeys(red, &args), getkeys(redis, &args), "{case:?}");
     }
     assert_eq!(
-        getkeys(&mut red, &["PING".to_string(), "x".to_string()]),
+        getkeys(red, &["PING".to_string(), "x".to_string()]),
         err("ERR The command has no key arguments")
     );
     assert_eq!(
@@ -276,9 +295,9 @@ fn getkeys_and_docs_of_representative_commands_match_redis_server() {
         "unknown names answer nil"
     );
     // Group and first version of every command, as Redis documents them.
-    for name in red_commands(&mut red) {
-        let ours = docs(&mut red, &name);
-        let theirs = docs(&mut redis, &name);
+    for name in red_commands(red) {
+        let ours = docs(red, &name);
+        let theirs = docs(redis, &name);
         for field in ["group", "since"] {
             assert_eq!(ours.get(field), theirs.get(field), "{name}: {field}");
         }
