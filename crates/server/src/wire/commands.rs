@@ -327,34 +327,96 @@ pub fn set(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 
 /// The options of `SET` after the value (from the fourth argument on).
 fn set_options(args: &[Vec<u8>], now: u64) -> Result<SetOptions, Reply> {
-    let mut opts = SetOptions::default();
-    let mut has_expiry = false;
-    let mut i = 3;
-    while i < args.len() {
-        let o = lower(arg(args, i));
-        let unit = TimeUnit::of_option(&o);
-        match o.as_str() {
-            "nx" if opts.cond != Condition::IfExists => opts.cond = Condition::IfMissing,
-            "xx" if opts.cond != Condition::IfMissing => opts.cond = Condition::IfExists,
-            "get" => opts.get = true,
-            "keepttl" if !has_expiry => {
-                has_expiry = true;
-                opts.expiry = SetExpiry::Keep;
-            }
-            _ if unit.is_some() && !has_expiry && i + 1 < args.len() => {
-                has_expiry = true;
-                i += 1;
-                let n = int_arg(arg(args, i))?;
-                let at = unit
-                    .and_then(|u| expire_at(u, n, now))
-                    .ok_or_else(|| invalid_expire("set"))?;
-                opts.expiry = SetExpiry::At(u64::try_from(at).unwrap_or(0));
-            }
-            _ => return Err(syntax()),
-        }
-        i += 1;
+    let parsed = ExtendedOptions::parse(args.get(3..).unwrap_or(&[]), StringCommand::Set)?;
+    let mut opts = SetOptions {
+        get: parsed.get,
+        cond: parsed.cond,
+        ..SetOptions::default()
+    };
+    if parsed.keep_ttl {
+        opts.expiry = SetExpiry::Keep;
+    }
+    if let Some(at) = parsed.expiry_ms("set", now)? {
+        opts.expiry = SetExpiry::At(u64::try_from(at).unwrap_or(0));
     }
     Ok(opts)
+}
+
+/// Which command's options [`ExtendedOptions::parse`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StringCommand {
+    Set,
+    GetEx,
+}
+
+/// The options `SET` and `GETEX` share, read as Redis's
+/// `parseExtendedStringArgumentsOrReply` reads them: an option may be
+/// repeated (the last expiry wins) but not combined with a conflicting
+/// one, and the expiry's number is checked only after every option.
+#[derive(Debug, Clone, Copy)]
+struct ExtendedOptions<'a> {
+    cond: Condition,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    expiry: Option<(TimeUnit, &'a [u8])>,
+}
+
+impl<'a> ExtendedOptions<'a> {
+    fn parse(options: &'a [Vec<u8>], command: StringCommand) -> Result<Self, Reply> {
+        let is_set = command == StringCommand::Set;
+        let mut o = ExtendedOptions {
+            cond: Condition::Always,
+            get: false,
+            keep_ttl: false,
+            persist: false,
+            expiry: None,
+        };
+        let mut i = 0;
+        while let Some(option) = options.get(i) {
+            let name = lower(option);
+            let unit = TimeUnit::of_option(&name);
+            let expiry_unit = o.expiry.map(|(u, _)| u);
+            let no_other_expiry =
+                !o.keep_ttl && !o.persist && expiry_unit.is_none_or(|u| Some(u) == unit);
+            match (name.as_str(), options.get(i + 1)) {
+                ("nx", _) if is_set && o.cond != Condition::IfExists => {
+                    o.cond = Condition::IfMissing
+                }
+                ("xx", _) if is_set && o.cond != Condition::IfMissing => {
+                    o.cond = Condition::IfExists
+                }
+                ("get", _) if is_set => o.get = true,
+                ("keepttl", _) if is_set && expiry_unit.is_none() && !o.persist => {
+                    o.keep_ttl = true
+                }
+                ("persist", _) if !is_set && expiry_unit.is_none() && !o.keep_ttl => {
+                    o.persist = true
+                }
+                (_, Some(n)) if no_other_expiry => {
+                    o.expiry = unit.map(|u| (u, n.as_slice()));
+                    if o.expiry.is_none() {
+                        return Err(syntax());
+                    }
+                    i += 1;
+                }
+                _ => return Err(syntax()),
+            }
+            i += 1;
+        }
+        Ok(o)
+    }
+
+    /// The expiry as absolute Unix ms, checked as Redis checks it.
+    fn expiry_ms(&self, command: &str, now: u64) -> Result<Option<i64>, Reply> {
+        let Some((unit, n)) = self.expiry else {
+            return Ok(None);
+        };
+        let n = int_arg(n)?;
+        expire_at(unit, n, now)
+            .map(Some)
+            .ok_or_else(|| invalid_expire(command))
+    }
 }
 
 /// `SETEX key seconds value`.
@@ -390,26 +452,17 @@ pub fn setnx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 
 /// `GETEX key [PERSIST|EX|PX|EXAT|PXAT n]`.
 pub fn getex(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
-    let now = d.txn.now();
-    let mut change = None;
-    let mut i = 2;
-    while i < c.args.len() {
-        let o = lower(c.arg(i));
-        let unit = TimeUnit::of_option(&o);
-        match o.as_str() {
-            "persist" if change.is_none() => change = Some(TtlChange::Persist),
-            _ if unit.is_some() && change.is_none() && i + 1 < c.args.len() => {
-                i += 1;
-                let n = int_arg(c.arg(i))?;
-                let at = unit
-                    .and_then(|u| expire_at(u, n, now))
-                    .ok_or_else(|| invalid_expire("getex"))?;
-                change = Some(TtlChange::At(at));
-            }
-            _ => return Err(syntax()),
-        }
-        i += 1;
+    let parsed = ExtendedOptions::parse(c.after_key(), StringCommand::GetEx)?;
+    // Redis answers a missing key or one of another type before it checks
+    // the expiry's number.
+    if d.txn.type_of(c.key()).map_err(ks)? != "string" {
+        return Ok(opt_bulk(d.txn.getex(c.key(), None).map_err(ks)?));
     }
+    let change = match parsed.expiry_ms("getex", d.txn.now())? {
+        Some(at) => Some(TtlChange::At(at)),
+        None if parsed.persist => Some(TtlChange::Persist),
+        None => None,
+    };
     Ok(opt_bulk(d.txn.getex(c.key(), change).map_err(ks)?))
 }
 
@@ -489,11 +542,11 @@ pub fn pexpireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 /// The `EXPIRE` family: a zero or negative time deletes the key (Redis).
 fn set_expiry(c: &Call<'_>, d: &mut DataCx<'_, '_>, unit: TimeUnit) -> Result<Reply, Reply> {
     let key = c.key();
+    let flags = ExpireFlags::parse(c.args.get(3..).unwrap_or(&[]))?;
     let n = int_arg(c.arg(2))?;
     let when = unit
         .absolute_ms(n, d.txn.now())
         .ok_or_else(|| invalid_expire(c.name))?;
-    let flags = ExpireFlags::parse(c.args.get(3..).unwrap_or(&[]))?;
     let t = &mut *d.txn;
     // XX combined with GT/LT: both must hold.
     if flags.xx && (flags.gt || flags.lt) && matches!(t.ttl(key).map_err(ks)?, Ttl::Persistent) {
@@ -529,10 +582,10 @@ impl ExpireFlags {
                 "xx" => f.xx = true,
                 "gt" => f.gt = true,
                 "lt" => f.lt = true,
-                other => {
+                _ => {
                     return Err(Reply::err(format!(
                         "ERR Unsupported option {}",
-                        printable(other.as_bytes())
+                        printable(o)
                     )))
                 }
             }
