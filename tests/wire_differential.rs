@@ -586,3 +586,48 @@ fn differences_found_before_stay_fixed() {
     }
     harness::assert_no_failures(&failures, REGRESSIONS.len(), "regression sequences");
 }
+
+/// The `# Section` headers of an `INFO` reply.
+fn info_headers(c: &mut Client, args: &[&str]) -> Vec<String> {
+    let mut command = vec!["INFO"];
+    command.extend_from_slice(args);
+    text(&c.cmd(&command))
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn info_prints_every_section_redis_server_prints() {
+    let Some(mut pair) = SideBySide::start() else {
+        return;
+    };
+    for args in [
+        &[][..],
+        &["default"],
+        &["everything"],
+        &["cpu", "cluster"],
+        &["CLUSTER"],
+    ] {
+        let ours = info_headers(&mut pair.red, args);
+        let theirs: Vec<String> = info_headers(&mut pair.redis, args)
+            .into_iter()
+            .filter(|h| h != "Latencystats")
+            .collect();
+        assert_eq!(ours, theirs, "INFO {args:?}");
+    }
+    let info = text(&pair.red.cmd(&["INFO", "replication", "cluster"]));
+    for line in ["role:master", "connected_slaves:0", "cluster_enabled:0"] {
+        assert!(info.lines().any(|l| l == line), "{line} in {info}");
+    }
+    assert_eq!(pair.red.cmd(&["WAIT", "0", "0"]), Value::Integer(0));
+    assert_eq!(
+        pair.red.cmd(&["WAIT", "1", "0"]),
+        Value::Integer(0),
+        "no replica to wait for"
+    );
+    for bad in [["WAIT", "x", "0"], ["WAIT", "0", "x"], ["WAIT", "0", "-1"]] {
+        assert_eq!(pair.red.cmd(&bad), pair.redis.cmd(&bad), "{bad:?}");
+    }
+}

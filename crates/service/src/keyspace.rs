@@ -238,6 +238,14 @@ fn put_cost(key: &[u8], e: &Entry) -> usize {
     key.len() + e.value.payload_len() + 32
 }
 
+/// What `INFO keyspace` shows of the keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCounts {
+    pub keys: usize,
+    pub expires: usize,
+    pub avg_ttl_ms: u64,
+}
+
 /// One command's (or one `MULTI` block's) view of the keyspace.
 pub struct Txn<'a> {
     state: &'a State,
@@ -587,16 +595,25 @@ impl<'a> Txn<'a> {
         n
     }
 
-    /// Live keys and how many of them have a TTL (`INFO keyspace`).
-    pub fn key_counts(&self) -> (usize, usize) {
-        let (mut keys, mut expires) = (0, 0);
+    /// Live keys, how many of them have a TTL and their mean remaining
+    /// time to live (`INFO keyspace`).
+    pub fn key_counts(&self) -> KeyCounts {
+        let (mut keys, mut expires, mut ttl_sum) = (0usize, 0usize, 0u128);
         self.for_each_key(|_, e| {
             keys += 1;
             if e.expires_at_ms != 0 {
                 expires += 1;
+                ttl_sum += u128::from(e.expires_at_ms.saturating_sub(self.now));
             }
         });
-        (keys, expires)
+        let avg_ttl_ms = ttl_sum
+            .checked_div(expires as u128)
+            .map_or(0, |avg| u64::try_from(avg).unwrap_or(u64::MAX));
+        KeyCounts {
+            keys,
+            expires,
+            avg_ttl_ms,
+        }
     }
 
     /// `INCRBY` (and `INCR`, `DECR`, `DECRBY`); keeps the TTL.

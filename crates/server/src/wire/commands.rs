@@ -775,8 +775,21 @@ pub fn time(_: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
 }
 
 pub fn info(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    let text = super::render_info(c.args, cx.shared, cx.svc, cx.state);
+    let text = super::info::render_info(c.args, cx.shared, cx.svc, cx.state);
     Ok(Reply::Bulk(text.into_bytes()))
+}
+
+/// `WAIT numreplicas timeout`: reddb has no replicas, so none acknowledged
+/// anything; answers 0 at once (every write is already durable when it is
+/// answered).
+pub fn wait(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    int_arg(c.arg(1))?;
+    let timeout = parse_i64(c.arg(2))
+        .ok_or_else(|| Reply::err("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(Reply::err("ERR timeout is negative"));
+    }
+    Ok(Reply::Int(0))
 }
 
 /// `SAVE`: compacts the store once the transaction commits.

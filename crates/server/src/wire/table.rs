@@ -317,6 +317,11 @@ pub static TABLE: &[Spec] = &[
         "2.2.12",
         "Read or reset the slow command log",
     ),
+    server("wait", 3, 0, cmd::wait).doc(
+        G::Generic,
+        "3.0.0",
+        "Wait for replicas to acknowledge writes (there are none: answers 0)",
+    ),
     server("save", 1, NO_MULTI, cmd::save).doc(G::Server, "1.0.0", "Compact the store now"),
     server("bgsave", -1, NO_MULTI, cmd::bgsave).doc(
         G::Server,
