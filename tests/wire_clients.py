@@ -192,6 +192,28 @@ def info_sections(port, password):
     r.close()
 
 
+def strings_and_keys(port, password):
+    """GETSET APPEND STRLEN GETRANGE RENAME RENAMENX TOUCH, decoded and RESP3."""
+    protocols = [2, 3] if has_resp3() else [2]
+    for proto in protocols:
+        kw = {"protocol": proto} if has_resp3() else {}
+        r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, **kw)
+        p = f"sk{proto}:"
+        check(r.getset(p + "a", "1") is None and r.getset(p + "a", "2") == "1", "GETSET")
+        check(r.append(p + "a", "345") == 4 and r.strlen(p + "a") == 4, "APPEND/STRLEN")
+        check(r.getrange(p + "a", 1, -2) == "34" and r.getrange(p + "none", 0, -1) == "", "GETRANGE")
+        r.set(p + "t", "v", ex=1000)
+        check(r.rename(p + "t", p + "u") is True and r.ttl(p + "u") > 900, "RENAME keeps the TTL")
+        check(r.renamenx(p + "u", p + "a") is False and r.renamenx(p + "u", p + "v"), "RENAMENX")
+        check(r.touch(p + "a", p + "v", p + "none") == 2, "TOUCH")
+        try:
+            r.rename(p + "none", p + "x")
+            raise AssertionError("RENAME of a missing key must fail")
+        except redis.ResponseError as e:
+            check(str(e) == "no such key", f"RENAME missing: {e}")
+        r.close()
+
+
 def has_resp3():
     major = int(redis.__version__.split(".")[0])
     return major >= 5
@@ -257,6 +279,7 @@ def main():
         ("from_url + decode_responses", lambda: from_url(a.port, a.password)),
         ("50-connection pool from 50 threads", lambda: pool_from_threads(a.port, a.password)),
         ("pipelines (transaction=True/False)", lambda: pipelines(a.port, a.password)),
+        ("strings and keys (decoded, RESP2/3)", lambda: strings_and_keys(a.port, a.password)),
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
     ]

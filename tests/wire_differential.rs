@@ -554,6 +554,20 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["GETEX", "k", "PERSIST", "PERSIST"],
         &["GETEX", "k", "PERSIST", "EX", "10"],
     ],
+    // RENAME keeps the TTL, replaces the target whatever its type, and
+    // answers `ERR no such key` for a missing source.
+    &[
+        &["SET", "a", "1", "EX", "1000"],
+        &["SADD", "b", "m"],
+        &["RENAME", "a", "b"],
+        &["TTL", "b"],
+        &["TYPE", "b"],
+        &["RENAME", "a", "c"],
+        &["RENAME", "b", "b"],
+        &["RENAMENX", "b", "b"],
+        &["GETRANGE", "b", "-100", "-50"],
+        &["GETRANGE", "b", "5", "1"],
+    ],
     // EXPIRE reads its options before its number, and names an unknown
     // option as the client wrote it.
     &[

@@ -46,6 +46,8 @@ pub enum KsError {
     KeyTooLong,
     ValueTooLarge,
     TxnTooLarge,
+    /// `RENAME` of a key that does not exist.
+    NoSuchKey,
     Service(ServiceError),
 }
 
@@ -627,6 +629,78 @@ impl<'a> Txn<'a> {
         let next = current.checked_add(delta).ok_or(KsError::Overflow)?;
         self.put(key, Value::Bytes(next.to_string().into_bytes()), expires)?;
         Ok(next)
+    }
+
+    /// `APPEND`: the new length; keeps the TTL.
+    pub fn append(&mut self, key: &[u8], suffix: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        let expires = self.lookup(key).map_or(0, |e| e.expires_at_ms);
+        let current = self.string(key)?.map_or(0, Vec::len);
+        if current.saturating_add(suffix.len()) > MAX_VALUE_LEN {
+            return Err(KsError::ValueTooLarge);
+        }
+        let mut value = self.string(key)?.cloned().unwrap_or_default();
+        value.extend_from_slice(suffix);
+        let len = value.len();
+        self.put(key, Value::Bytes(value), expires)?;
+        Ok(len)
+    }
+
+    /// `STRLEN`: 0 for a missing key.
+    pub fn strlen(&mut self, key: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        Ok(self.string(key)?.map_or(0, Vec::len))
+    }
+
+    /// `GETRANGE`: bytes `start..=end`, negative counting from the end,
+    /// clamped as Redis clamps them; empty for a missing key.
+    pub fn getrange(&mut self, key: &[u8], start: i64, end: i64) -> KsResult<Vec<u8>> {
+        check_key(key)?;
+        let Some(value) = self.string(key)? else {
+            return Ok(Vec::new());
+        };
+        if start < 0 && end < 0 && start > end {
+            return Ok(Vec::new());
+        }
+        let len = i64::try_from(value.len()).unwrap_or(i64::MAX);
+        let from_end = |i: i64| {
+            if i < 0 {
+                len.saturating_add(i).max(0)
+            } else {
+                i
+            }
+        };
+        let (start, end) = (from_end(start), from_end(end).min(len - 1));
+        if start > end || len == 0 {
+            return Ok(Vec::new());
+        }
+        let (start, end) = (
+            usize::try_from(start).unwrap_or(0),
+            usize::try_from(end).unwrap_or(0),
+        );
+        Ok(value
+            .get(start..=end)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default())
+    }
+
+    /// `RENAME` (`only_if_missing` false) and `RENAMENX`: moves the value
+    /// and its TTL from `from` to `to`; whether it moved.
+    pub fn rename(&mut self, from: &[u8], to: &[u8], only_if_missing: bool) -> KsResult<bool> {
+        check_key(from)?;
+        check_key(to)?;
+        let Some(entry) = self.lookup(from).cloned() else {
+            return Err(KsError::NoSuchKey);
+        };
+        if from == to {
+            return Ok(!only_if_missing);
+        }
+        if only_if_missing && self.lookup(to).is_some() {
+            return Ok(false);
+        }
+        self.put(to, entry.value, entry.expires_at_ms)?;
+        self.remove(from);
+        Ok(true)
     }
 
     /// `SADD`: members added.

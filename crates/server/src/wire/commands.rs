@@ -466,6 +466,46 @@ pub fn getex(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     Ok(opt_bulk(d.txn.getex(c.key(), change).map_err(ks)?))
 }
 
+/// `GETSET key value`: the old value; the key loses its TTL (Redis).
+pub fn getset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let opts = SetOptions {
+        get: true,
+        ..SetOptions::default()
+    };
+    let out = d.txn.set(c.key(), c.arg(2).to_vec(), opts).map_err(ks)?;
+    Ok(opt_bulk(out.old))
+}
+
+/// `APPEND key value`: the new length.
+pub fn append(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(count(d.txn.append(c.key(), c.arg(2)).map_err(ks)?))
+}
+
+/// `STRLEN key`.
+pub fn strlen(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(count(d.txn.strlen(c.key()).map_err(ks)?))
+}
+
+/// `GETRANGE key start end`.
+pub fn getrange(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let (start, end) = (int_arg(c.arg(2))?, int_arg(c.arg(3))?);
+    Ok(Reply::Bulk(
+        d.txn.getrange(c.key(), start, end).map_err(ks)?,
+    ))
+}
+
+/// `RENAME key newkey`: OK; `ERR no such key` when `key` is missing.
+pub fn rename(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    d.txn.rename(c.key(), c.arg(2), false).map_err(ks)?;
+    Ok(Reply::Ok)
+}
+
+/// `RENAMENX key newkey`: 1 when moved, 0 when `newkey` exists.
+pub fn renamenx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let moved = d.txn.rename(c.key(), c.arg(2), true).map_err(ks)?;
+    Ok(Reply::Int(i64::from(moved)))
+}
+
 /// `MGET key...`: nil for a missing key or one of another type.
 pub fn mget(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     let mut out = Vec::with_capacity(c.args.len().saturating_sub(1));
