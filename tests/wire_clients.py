@@ -162,6 +162,58 @@ def pipelines(port, password):
     r.close()
 
 
+def info_sections(port, password):
+    """INFO as redis-py parses it: the fields clients read, every section."""
+    r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True)
+    r.set("info:ttl", "v", ex=1000)
+    info = r.info()
+    for field in [
+        "redis_version", "redis_mode", "os", "arch_bits", "tcp_port", "uptime_in_seconds",
+        "connected_clients", "used_memory", "used_memory_human", "maxmemory", "loading",
+        "rdb_changes_since_last_save", "aof_enabled", "total_connections_received",
+        "total_commands_processed", "instantaneous_ops_per_sec", "keyspace_hits",
+        "keyspace_misses", "role", "connected_slaves", "master_repl_offset", "used_cpu_sys",
+        "used_cpu_user", "cluster_enabled",
+    ]:
+        check(field in info, f"INFO has {field}: {sorted(info)}")
+    check(info["cluster_enabled"] == 0 and info["role"] == "master", "INFO cluster/role")
+    check(info["db0"]["expires"] >= 1 and info["db0"]["avg_ttl"] > 0, f"INFO db0 {info['db0']}")
+    stats = r.info("commandstats")
+    check(stats["cmdstat_set"]["calls"] >= 1, f"INFO commandstats {stats}")
+    try:
+        r.execute_command("GET")
+    except redis.ResponseError:
+        pass
+    check(r.info("errorstats")["errorstat_ERR"]["count"] >= 1, "INFO errorstats")
+    both = r.info("cpu", "cluster") if redis.__version__ >= "4.6" else r.info("cpu")
+    check("used_cpu_user" in both, f"INFO cpu cluster {both}")
+    check(r.execute_command("WAIT", 0, 100) == 0, "WAIT 0 100")
+    check("cmdstat_get" in r.info("everything"), "INFO everything")
+    r.close()
+
+
+def strings_and_keys(port, password):
+    """GETSET APPEND STRLEN GETRANGE RENAME RENAMENX TOUCH, decoded and RESP3."""
+    protocols = [2, 3] if has_resp3() else [2]
+    for proto in protocols:
+        kw = {"protocol": proto} if has_resp3() else {}
+        r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, **kw)
+        p = f"sk{proto}:"
+        check(r.getset(p + "a", "1") is None and r.getset(p + "a", "2") == "1", "GETSET")
+        check(r.append(p + "a", "345") == 4 and r.strlen(p + "a") == 4, "APPEND/STRLEN")
+        check(r.getrange(p + "a", 1, -2) == "34" and r.getrange(p + "none", 0, -1) == "", "GETRANGE")
+        r.set(p + "t", "v", ex=1000)
+        check(r.rename(p + "t", p + "u") is True and r.ttl(p + "u") > 900, "RENAME keeps the TTL")
+        check(r.renamenx(p + "u", p + "a") is False and r.renamenx(p + "u", p + "v"), "RENAMENX")
+        check(r.touch(p + "a", p + "v", p + "none") == 2, "TOUCH")
+        try:
+            r.rename(p + "none", p + "x")
+            raise AssertionError("RENAME of a missing key must fail")
+        except redis.ResponseError as e:
+            check(str(e) == "no such key", f"RENAME missing: {e}")
+        r.close()
+
+
 def has_resp3():
     major = int(redis.__version__.split(".")[0])
     return major >= 5
@@ -227,6 +279,8 @@ def main():
         ("from_url + decode_responses", lambda: from_url(a.port, a.password)),
         ("50-connection pool from 50 threads", lambda: pool_from_threads(a.port, a.password)),
         ("pipelines (transaction=True/False)", lambda: pipelines(a.port, a.password)),
+        ("strings and keys (decoded, RESP2/3)", lambda: strings_and_keys(a.port, a.password)),
+        ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
     ]
     print(f"redis-py {redis.__version__}")

@@ -10,11 +10,9 @@
 
 mod harness;
 
-use harness::cli::{need, program, Running};
-use harness::daemon::Daemon;
+use harness::redis_reference::SideBySide;
 use harness::wire::{err, text, Client, Value};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 /// The flags reddb models (every other Redis flag — `loading`, `stale`,
 /// `noscript`, `denyoom`, `allow_busy`, … — describes machinery reddb does
@@ -41,48 +39,6 @@ const DELIBERATE_FLAG_DIFFERENCES: &[(&str, &str, bool)] = &[
     ("bgsave", "admin", false),
     ("bgsave", "no_multi", true),
 ];
-
-/// A real redis-server on a free loopback port, killed on drop.
-struct Reference {
-    _server: Running,
-    _dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Reference {
-    fn start() -> Reference {
-        let dir = harness::tmp();
-        let port = harness::free_port();
-        let port_text = port.to_string();
-        let dir_text = dir.path().to_string_lossy().into_owned();
-        let args = [
-            "--port",
-            port_text.as_str(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            dir_text.as_str(),
-        ];
-        let server = program("redis-server", &args)
-            .timeout(Duration::from_secs(600))
-            .spawn();
-        let up = harness::wait_until(Duration::from_secs(30), || {
-            Client::try_connect(port, Duration::from_secs(2))
-                .and_then(|mut c| c.try_cmd(&["PING"]))
-                .is_ok_and(|v| v == Value::Simple(b"PONG".to_vec()))
-        });
-        assert!(up, "redis-server did not answer PING on port {port}");
-        Reference {
-            _server: server,
-            _dir: dir,
-            port,
-        }
-    }
-}
 
 /// What `COMMAND INFO` says of one command that this test compares.
 #[derive(Debug, PartialEq, Eq)]
@@ -196,37 +152,6 @@ fn red_commands(red: &mut Client) -> Vec<String> {
         .iter()
         .map(text)
         .collect()
-}
-
-/// A real redis-server and a `--dev` red, each with a client; `None`
-/// (after `need` printed why) when redis-server is missing and not required.
-struct SideBySide {
-    red: Client,
-    redis: Client,
-    // Kept for their `Drop`: the servers stop and the directory goes.
-    _daemon: Daemon,
-    _dir: tempfile::TempDir,
-    _reference: Reference,
-}
-
-impl SideBySide {
-    fn start() -> Option<Self> {
-        if !need("redis-server", "redis-server", &["--version"]) {
-            return None;
-        }
-        let reference = Reference::start();
-        let redis = Client::connect(reference.port);
-        let dir = harness::tmp();
-        let daemon = Daemon::start_dev(dir.path(), &[]);
-        let red = daemon.authed();
-        Some(Self {
-            red,
-            redis,
-            _daemon: daemon,
-            _dir: dir,
-            _reference: reference,
-        })
-    }
 }
 
 #[test]

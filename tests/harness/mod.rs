@@ -1,7 +1,8 @@
 //! The one harness of the integration tests: start and stop the real
 //! `red server` ([`daemon`]), run `red` subcommands and other programs
 //! ([`cli`]), talk HTTP/1.1 ([`http`]) and RESP ([`wire`]) to it over plain
-//! loopback sockets, one seeded random generator ([`rng`]), the
+//! loopback sockets, a real `redis-server` to compare with
+//! ([`redis_reference`]), one seeded random generator ([`rng`]), the
 //! power-loss simulator and reference model of the storage tests
 //! ([`sim_disk`], [`store_model`]), the checked-in fixtures
 //! ([`fixtures`]) and the checks for secrets in output ([`secrets`]).
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod daemon;
 pub mod fixtures;
 pub mod http;
+pub mod redis_reference;
 pub mod rng;
 pub mod secrets;
 pub mod sim_disk;

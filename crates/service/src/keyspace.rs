@@ -46,6 +46,8 @@ pub enum KsError {
     KeyTooLong,
     ValueTooLarge,
     TxnTooLarge,
+    /// `RENAME` of a key that does not exist.
+    NoSuchKey,
     Service(ServiceError),
 }
 
@@ -236,6 +238,14 @@ type Fields = BTreeMap<Vec<u8>, Vec<u8>>;
 /// Bytes a key costs in a commit frame (upper bound).
 fn put_cost(key: &[u8], e: &Entry) -> usize {
     key.len() + e.value.payload_len() + 32
+}
+
+/// What `INFO keyspace` shows of the keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCounts {
+    pub keys: usize,
+    pub expires: usize,
+    pub avg_ttl_ms: u64,
 }
 
 /// One command's (or one `MULTI` block's) view of the keyspace.
@@ -587,16 +597,25 @@ impl<'a> Txn<'a> {
         n
     }
 
-    /// Live keys and how many of them have a TTL (`INFO keyspace`).
-    pub fn key_counts(&self) -> (usize, usize) {
-        let (mut keys, mut expires) = (0, 0);
+    /// Live keys, how many of them have a TTL and their mean remaining
+    /// time to live (`INFO keyspace`).
+    pub fn key_counts(&self) -> KeyCounts {
+        let (mut keys, mut expires, mut ttl_sum) = (0usize, 0usize, 0u128);
         self.for_each_key(|_, e| {
             keys += 1;
             if e.expires_at_ms != 0 {
                 expires += 1;
+                ttl_sum += u128::from(e.expires_at_ms.saturating_sub(self.now));
             }
         });
-        (keys, expires)
+        let avg_ttl_ms = ttl_sum
+            .checked_div(expires as u128)
+            .map_or(0, |avg| u64::try_from(avg).unwrap_or(u64::MAX));
+        KeyCounts {
+            keys,
+            expires,
+            avg_ttl_ms,
+        }
     }
 
     /// `INCRBY` (and `INCR`, `DECR`, `DECRBY`); keeps the TTL.
@@ -610,6 +629,78 @@ impl<'a> Txn<'a> {
         let next = current.checked_add(delta).ok_or(KsError::Overflow)?;
         self.put(key, Value::Bytes(next.to_string().into_bytes()), expires)?;
         Ok(next)
+    }
+
+    /// `APPEND`: the new length; keeps the TTL.
+    pub fn append(&mut self, key: &[u8], suffix: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        let expires = self.lookup(key).map_or(0, |e| e.expires_at_ms);
+        let current = self.string(key)?.map_or(0, Vec::len);
+        if current.saturating_add(suffix.len()) > MAX_VALUE_LEN {
+            return Err(KsError::ValueTooLarge);
+        }
+        let mut value = self.string(key)?.cloned().unwrap_or_default();
+        value.extend_from_slice(suffix);
+        let len = value.len();
+        self.put(key, Value::Bytes(value), expires)?;
+        Ok(len)
+    }
+
+    /// `STRLEN`: 0 for a missing key.
+    pub fn strlen(&mut self, key: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        Ok(self.string(key)?.map_or(0, Vec::len))
+    }
+
+    /// `GETRANGE`: bytes `start..=end`, negative counting from the end,
+    /// clamped as Redis clamps them; empty for a missing key.
+    pub fn getrange(&mut self, key: &[u8], start: i64, end: i64) -> KsResult<Vec<u8>> {
+        check_key(key)?;
+        let Some(value) = self.string(key)? else {
+            return Ok(Vec::new());
+        };
+        if start < 0 && end < 0 && start > end {
+            return Ok(Vec::new());
+        }
+        let len = i64::try_from(value.len()).unwrap_or(i64::MAX);
+        let from_end = |i: i64| {
+            if i < 0 {
+                len.saturating_add(i).max(0)
+            } else {
+                i
+            }
+        };
+        let (start, end) = (from_end(start), from_end(end).min(len - 1));
+        if start > end || len == 0 {
+            return Ok(Vec::new());
+        }
+        let (start, end) = (
+            usize::try_from(start).unwrap_or(0),
+            usize::try_from(end).unwrap_or(0),
+        );
+        Ok(value
+            .get(start..=end)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default())
+    }
+
+    /// `RENAME` (`only_if_missing` false) and `RENAMENX`: moves the value
+    /// and its TTL from `from` to `to`; whether it moved.
+    pub fn rename(&mut self, from: &[u8], to: &[u8], only_if_missing: bool) -> KsResult<bool> {
+        check_key(from)?;
+        check_key(to)?;
+        let Some(entry) = self.lookup(from).cloned() else {
+            return Err(KsError::NoSuchKey);
+        };
+        if from == to {
+            return Ok(!only_if_missing);
+        }
+        if only_if_missing && self.lookup(to).is_some() {
+            return Ok(false);
+        }
+        self.put(to, entry.value, entry.expires_at_ms)?;
+        self.remove(from);
+        Ok(true)
     }
 
     /// `SADD`: members added.

@@ -327,34 +327,96 @@ pub fn set(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 
 /// The options of `SET` after the value (from the fourth argument on).
 fn set_options(args: &[Vec<u8>], now: u64) -> Result<SetOptions, Reply> {
-    let mut opts = SetOptions::default();
-    let mut has_expiry = false;
-    let mut i = 3;
-    while i < args.len() {
-        let o = lower(arg(args, i));
-        let unit = TimeUnit::of_option(&o);
-        match o.as_str() {
-            "nx" if opts.cond != Condition::IfExists => opts.cond = Condition::IfMissing,
-            "xx" if opts.cond != Condition::IfMissing => opts.cond = Condition::IfExists,
-            "get" => opts.get = true,
-            "keepttl" if !has_expiry => {
-                has_expiry = true;
-                opts.expiry = SetExpiry::Keep;
-            }
-            _ if unit.is_some() && !has_expiry && i + 1 < args.len() => {
-                has_expiry = true;
-                i += 1;
-                let n = int_arg(arg(args, i))?;
-                let at = unit
-                    .and_then(|u| expire_at(u, n, now))
-                    .ok_or_else(|| invalid_expire("set"))?;
-                opts.expiry = SetExpiry::At(u64::try_from(at).unwrap_or(0));
-            }
-            _ => return Err(syntax()),
-        }
-        i += 1;
+    let parsed = ExtendedOptions::parse(args.get(3..).unwrap_or(&[]), StringCommand::Set)?;
+    let mut opts = SetOptions {
+        get: parsed.get,
+        cond: parsed.cond,
+        ..SetOptions::default()
+    };
+    if parsed.keep_ttl {
+        opts.expiry = SetExpiry::Keep;
+    }
+    if let Some(at) = parsed.expiry_ms("set", now)? {
+        opts.expiry = SetExpiry::At(u64::try_from(at).unwrap_or(0));
     }
     Ok(opts)
+}
+
+/// Which command's options [`ExtendedOptions::parse`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StringCommand {
+    Set,
+    GetEx,
+}
+
+/// The options `SET` and `GETEX` share, read as Redis's
+/// `parseExtendedStringArgumentsOrReply` reads them: an option may be
+/// repeated (the last expiry wins) but not combined with a conflicting
+/// one, and the expiry's number is checked only after every option.
+#[derive(Debug, Clone, Copy)]
+struct ExtendedOptions<'a> {
+    cond: Condition,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    expiry: Option<(TimeUnit, &'a [u8])>,
+}
+
+impl<'a> ExtendedOptions<'a> {
+    fn parse(options: &'a [Vec<u8>], command: StringCommand) -> Result<Self, Reply> {
+        let is_set = command == StringCommand::Set;
+        let mut o = ExtendedOptions {
+            cond: Condition::Always,
+            get: false,
+            keep_ttl: false,
+            persist: false,
+            expiry: None,
+        };
+        let mut i = 0;
+        while let Some(option) = options.get(i) {
+            let name = lower(option);
+            let unit = TimeUnit::of_option(&name);
+            let expiry_unit = o.expiry.map(|(u, _)| u);
+            let no_other_expiry =
+                !o.keep_ttl && !o.persist && expiry_unit.is_none_or(|u| Some(u) == unit);
+            match (name.as_str(), options.get(i + 1)) {
+                ("nx", _) if is_set && o.cond != Condition::IfExists => {
+                    o.cond = Condition::IfMissing
+                }
+                ("xx", _) if is_set && o.cond != Condition::IfMissing => {
+                    o.cond = Condition::IfExists
+                }
+                ("get", _) if is_set => o.get = true,
+                ("keepttl", _) if is_set && expiry_unit.is_none() && !o.persist => {
+                    o.keep_ttl = true
+                }
+                ("persist", _) if !is_set && expiry_unit.is_none() && !o.keep_ttl => {
+                    o.persist = true
+                }
+                (_, Some(n)) if no_other_expiry => {
+                    o.expiry = unit.map(|u| (u, n.as_slice()));
+                    if o.expiry.is_none() {
+                        return Err(syntax());
+                    }
+                    i += 1;
+                }
+                _ => return Err(syntax()),
+            }
+            i += 1;
+        }
+        Ok(o)
+    }
+
+    /// The expiry as absolute Unix ms, checked as Redis checks it.
+    fn expiry_ms(&self, command: &str, now: u64) -> Result<Option<i64>, Reply> {
+        let Some((unit, n)) = self.expiry else {
+            return Ok(None);
+        };
+        let n = int_arg(n)?;
+        expire_at(unit, n, now)
+            .map(Some)
+            .ok_or_else(|| invalid_expire(command))
+    }
 }
 
 /// `SETEX key seconds value`.
@@ -390,27 +452,58 @@ pub fn setnx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 
 /// `GETEX key [PERSIST|EX|PX|EXAT|PXAT n]`.
 pub fn getex(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
-    let now = d.txn.now();
-    let mut change = None;
-    let mut i = 2;
-    while i < c.args.len() {
-        let o = lower(c.arg(i));
-        let unit = TimeUnit::of_option(&o);
-        match o.as_str() {
-            "persist" if change.is_none() => change = Some(TtlChange::Persist),
-            _ if unit.is_some() && change.is_none() && i + 1 < c.args.len() => {
-                i += 1;
-                let n = int_arg(c.arg(i))?;
-                let at = unit
-                    .and_then(|u| expire_at(u, n, now))
-                    .ok_or_else(|| invalid_expire("getex"))?;
-                change = Some(TtlChange::At(at));
-            }
-            _ => return Err(syntax()),
-        }
-        i += 1;
+    let parsed = ExtendedOptions::parse(c.after_key(), StringCommand::GetEx)?;
+    // Redis answers a missing key or one of another type before it checks
+    // the expiry's number.
+    if d.txn.type_of(c.key()).map_err(ks)? != "string" {
+        return Ok(opt_bulk(d.txn.getex(c.key(), None).map_err(ks)?));
     }
+    let change = match parsed.expiry_ms("getex", d.txn.now())? {
+        Some(at) => Some(TtlChange::At(at)),
+        None if parsed.persist => Some(TtlChange::Persist),
+        None => None,
+    };
     Ok(opt_bulk(d.txn.getex(c.key(), change).map_err(ks)?))
+}
+
+/// `GETSET key value`: the old value; the key loses its TTL (Redis).
+pub fn getset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let opts = SetOptions {
+        get: true,
+        ..SetOptions::default()
+    };
+    let out = d.txn.set(c.key(), c.arg(2).to_vec(), opts).map_err(ks)?;
+    Ok(opt_bulk(out.old))
+}
+
+/// `APPEND key value`: the new length.
+pub fn append(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(count(d.txn.append(c.key(), c.arg(2)).map_err(ks)?))
+}
+
+/// `STRLEN key`.
+pub fn strlen(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    Ok(count(d.txn.strlen(c.key()).map_err(ks)?))
+}
+
+/// `GETRANGE key start end`.
+pub fn getrange(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let (start, end) = (int_arg(c.arg(2))?, int_arg(c.arg(3))?);
+    Ok(Reply::Bulk(
+        d.txn.getrange(c.key(), start, end).map_err(ks)?,
+    ))
+}
+
+/// `RENAME key newkey`: OK; `ERR no such key` when `key` is missing.
+pub fn rename(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    d.txn.rename(c.key(), c.arg(2), false).map_err(ks)?;
+    Ok(Reply::Ok)
+}
+
+/// `RENAMENX key newkey`: 1 when moved, 0 when `newkey` exists.
+pub fn renamenx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let moved = d.txn.rename(c.key(), c.arg(2), true).map_err(ks)?;
+    Ok(Reply::Int(i64::from(moved)))
 }
 
 /// `MGET key...`: nil for a missing key or one of another type.
@@ -489,11 +582,11 @@ pub fn pexpireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 /// The `EXPIRE` family: a zero or negative time deletes the key (Redis).
 fn set_expiry(c: &Call<'_>, d: &mut DataCx<'_, '_>, unit: TimeUnit) -> Result<Reply, Reply> {
     let key = c.key();
+    let flags = ExpireFlags::parse(c.args.get(3..).unwrap_or(&[]))?;
     let n = int_arg(c.arg(2))?;
     let when = unit
         .absolute_ms(n, d.txn.now())
         .ok_or_else(|| invalid_expire(c.name))?;
-    let flags = ExpireFlags::parse(c.args.get(3..).unwrap_or(&[]))?;
     let t = &mut *d.txn;
     // XX combined with GT/LT: both must hold.
     if flags.xx && (flags.gt || flags.lt) && matches!(t.ttl(key).map_err(ks)?, Ttl::Persistent) {
@@ -529,10 +622,10 @@ impl ExpireFlags {
                 "xx" => f.xx = true,
                 "gt" => f.gt = true,
                 "lt" => f.lt = true,
-                other => {
+                _ => {
                     return Err(Reply::err(format!(
                         "ERR Unsupported option {}",
-                        printable(other.as_bytes())
+                        printable(o)
                     )))
                 }
             }
@@ -722,8 +815,21 @@ pub fn time(_: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
 }
 
 pub fn info(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    let text = super::render_info(c.args, cx.shared, cx.svc, cx.state);
+    let text = super::info::render_info(c.args, cx.shared, cx.svc, cx.state);
     Ok(Reply::Bulk(text.into_bytes()))
+}
+
+/// `WAIT numreplicas timeout`: reddb has no replicas, so none acknowledged
+/// anything; answers 0 at once (every write is already durable when it is
+/// answered).
+pub fn wait(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    int_arg(c.arg(1))?;
+    let timeout = parse_i64(c.arg(2))
+        .ok_or_else(|| Reply::err("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(Reply::err("ERR timeout is negative"));
+    }
+    Ok(Reply::Int(0))
 }
 
 /// `SAVE`: compacts the store once the transaction commits.

@@ -34,6 +34,7 @@ pub fn keyspace_error_line(e: &KsError) -> String {
         KsError::TxnTooLarge => format!(
             "ERR the command or transaction is too large for one commit (max {MAX_TXN_BYTES} bytes)"
         ),
+        KsError::NoSuchKey => "ERR no such key".into(),
         KsError::Service(e) => service_error_line(e),
     }
 }

@@ -33,6 +33,7 @@
 
 pub(crate) mod commands;
 pub(crate) mod errors;
+pub(crate) mod info;
 mod introspect;
 pub mod resp;
 pub(crate) mod table;
@@ -44,10 +45,8 @@ use reddb_service::results::Finished;
 use reddb_service::work::Work;
 use reddb_service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::database::now_ms;
-use reddb_storage::store::State;
 use resp::{CommandParser, Limits, Reply};
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use table::{Handler, Runner, SessionCommand, Spec, IMMEDIATE, NO_AUTH, NO_MULTI};
@@ -113,6 +112,8 @@ pub struct Stats {
     pub commands: u64,
     pub hits: u64,
     pub misses: u64,
+    /// `INFO commandstats` and `INFO errorstats`.
+    pub calls: info::CommandStats,
 }
 
 /// State shared by every wire connection.
@@ -380,17 +381,22 @@ impl Shared {
             } else {
                 "unknown"
             };
+            self.stats.calls.count_reply(&Reply::err(NOAUTH));
             refuse_unauthenticated(s, svc, shown, out);
             return Step::Continue;
         }
         let Some(spec) = spec else {
             mark_multi_failed(s);
-            emit(s, &commands::unknown_command(&args), out);
+            let reply = commands::unknown_command(&args);
+            self.stats.calls.count_reply(&reply);
+            emit(s, &reply, out);
             return Step::Continue;
         };
         if !spec.arity_ok(args.len()) {
             mark_multi_failed(s);
-            emit(s, &commands::wrong_args(spec.name), out);
+            let reply = commands::wrong_args(spec.name);
+            self.stats.calls.count_rejected(spec.name, &reply);
+            emit(s, &reply, out);
             return Step::Continue;
         }
         self.touch(s, spec.name);
@@ -526,8 +532,10 @@ impl Shared {
                     shared: self,
                     post: &mut post,
                 };
-                replies.push(commands::execute(spec, *runner, args, &mut cx));
+                let reply = commands::execute(spec, *runner, args, &mut cx);
                 let took = started.elapsed();
+                self.stats.calls.count_call(spec.name, took, &reply);
+                replies.push(reply);
                 if took >= SLOWLOG_THRESHOLD {
                     self.record_slow(s, spec, args, took);
                 }
@@ -869,106 +877,4 @@ impl Shared {
             out,
         );
     }
-}
-
-/// Resident set size in bytes, from `/proc/self/statm`.
-fn rss_bytes() -> u64 {
-    // SAFETY: sysconf reads a constant; no pointers.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let page = u64::try_from(page).unwrap_or(4096);
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * page)
-}
-
-fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.2}M", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.2}K", b / 1024.0)
-    } else {
-        format!("{bytes}B")
-    }
-}
-
-/// `INFO [section …]`: Redis's `name:value` lines, grouped by `# Section`.
-pub fn render_info(
-    args: &[Vec<u8>],
-    shared: &Shared,
-    svc: &Service,
-    state: Option<&State>,
-) -> String {
-    let asked: Vec<String> = args.iter().skip(1).map(|a| commands::lower(a)).collect();
-    let all = asked.is_empty()
-        || asked
-            .iter()
-            .any(|a| matches!(a.as_str(), "all" | "default" | "everything"));
-    let want = |s: &str| all || asked.iter().any(|a| a == s);
-    let mut o = String::new();
-    let uptime = shared.started.elapsed().as_secs();
-    if want("server") {
-        let _ = write!(
-            o,
-            "# Server\r\nredis_version:{REDIS_VERSION}\r\nreddb_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nvault_sealed:{}\r\n\r\n",
-            env!("CARGO_PKG_VERSION"),
-            std::process::id(),
-            shared.bind.port(),
-            uptime / 86400,
-            u8::from(svc.is_sealed()),
-        );
-    }
-    if want("clients") {
-        let _ = write!(
-            o,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
-            shared.clients.len(),
-            shared.max_clients,
-        );
-    }
-    if want("memory") {
-        let used = state.map_or(0, |s| s.live_bytes()) as u64;
-        let rss = rss_bytes();
-        let _ = write!(
-            o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
-            human(used),
-            human(rss),
-        );
-    }
-    if want("persistence") {
-        let _ = write!(
-            o,
-            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n\r\n",
-            shared.keyspace.changes_since_save,
-            shared.keyspace.last_save_unix,
-            if shared.everysec { "everysec" } else { "always" },
-        );
-    }
-    if want("stats") {
-        let st = &shared.stats;
-        let _ = write!(
-            o,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\r\n",
-            st.connections, st.commands, st.rejected, st.hits, st.misses,
-        );
-    }
-    if want("keyspace") {
-        o.push_str("# Keyspace\r\n");
-        if let Some(state) = state {
-            let t = Txn::new(state, now_ms());
-            let (keys, expires) = t.key_counts();
-            if keys > 0 {
-                let _ = write!(o, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
-            }
-        }
-        o.push_str("\r\n");
-    }
-    while o.ends_with("\r\n\r\n") {
-        o.truncate(o.len() - 2);
-    }
-    o
 }

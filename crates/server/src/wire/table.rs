@@ -70,6 +70,12 @@ pub const ALL_KEYS: KeySpec = KeySpec {
     last: -1,
     step: 1,
 };
+/// The first two arguments (`RENAME key newkey`).
+pub const TWO_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: 2,
+    step: 1,
+};
 /// Key, value, key, value….
 pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
     first: 1,
@@ -317,6 +323,11 @@ pub static TABLE: &[Spec] = &[
         "2.2.12",
         "Read or reset the slow command log",
     ),
+    server("wait", 3, 0, cmd::wait).doc(
+        G::Generic,
+        "3.0.0",
+        "Wait for replicas to acknowledge writes (there are none: answers 0)",
+    ),
     server("save", 1, NO_MULTI, cmd::save).doc(G::Server, "1.0.0", "Compact the store now"),
     server("bgsave", -1, NO_MULTI, cmd::bgsave).doc(
         G::Server,
@@ -457,6 +468,31 @@ pub static TABLE: &[Spec] = &[
             "1.0.0",
             "Subtract an amount from an integer value",
         ),
+    data("getset", 3, WRITE_DATA | FAST, cmd::getset)
+        .keys(ONE_KEY)
+        .doc(G::String, "1.0.0", "Set a value and return the old one"),
+    data("append", 3, WRITE_DATA | FAST, cmd::append)
+        .keys(ONE_KEY)
+        .doc(G::String, "2.0.0", "Append to a string value"),
+    data("strlen", 2, READ_DATA | FAST, cmd::strlen)
+        .keys(ONE_KEY)
+        .doc(G::String, "2.2.0", "Get the length of a string value"),
+    data("getrange", 4, READ_DATA, cmd::getrange)
+        .keys(ONE_KEY)
+        .doc(G::String, "2.4.0", "Get a substring of a string value"),
+    data("rename", 3, WRITE_DATA, cmd::rename)
+        .keys(TWO_KEYS)
+        .doc(G::Generic, "1.0.0", "Rename a key (its TTL goes with it)"),
+    data("renamenx", 3, WRITE_DATA | FAST, cmd::renamenx)
+        .keys(TWO_KEYS)
+        .doc(
+            G::Generic,
+            "1.0.0",
+            "Rename a key only if the new name is free",
+        ),
+    data("touch", -2, READ_DATA | FAST, cmd::exists)
+        .keys(ALL_KEYS)
+        .doc(G::Generic, "3.2.1", "Count how many of the keys exist"),
     data("sadd", -3, WRITE_DATA | FAST, cmd::sadd)
         .keys(ONE_KEY)
         .doc(G::Set, "1.0.0", "Add members to a set"),
