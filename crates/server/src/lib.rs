@@ -226,7 +226,7 @@ mod test_hooks {
     /// `REDDB_TEST_EARLY_THREAD=1`: a thread started before the
     /// capabilities are dropped, as a careless change could; the per-thread
     /// check must refuse to start.
-    pub fn early_thread() {
+    pub(crate) fn early_thread() {
         if std::env::var_os("REDDB_TEST_EARLY_THREAD").is_none() {
             return;
         }
@@ -266,7 +266,7 @@ mod test_hooks {
     ///
     /// Any other value ends the process with exit code 2 (a typo must not
     /// pass for a kill).
-    pub fn forbidden_syscall(data_dir: Option<&std::path::Path>) {
+    pub(crate) fn forbidden_syscall(data_dir: Option<&std::path::Path>) {
         let Some(form) = std::env::var_os("REDDB_TEST_FORBIDDEN_SYSCALL") else {
             return;
         };

@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_BUFFER_MEMORY: usize = 256 * 1024 * 1024;
 /// File descriptors kept aside for everything that is not a client
 /// connection (stdio, listeners, epoll, signal pipe, waker, the database
 /// file, worker threads, a margin).
-pub const RESERVED_FDS: u64 = 64;
+pub(crate) const RESERVED_FDS: u64 = 64;
 
 /// Raises the soft `RLIMIT_NOFILE` toward the hard limit (as far as
 /// `wanted` connections plus [`RESERVED_FDS`] need) and returns how many

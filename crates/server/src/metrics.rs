@@ -12,15 +12,15 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// The content type of the exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Request latency buckets, in seconds.
-pub const REQUEST_BUCKETS: &[f64] = &[
+pub(crate) const REQUEST_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Flush (write + fsync) latency buckets, in seconds.
-pub const FLUSH_BUCKETS: &[f64] = &[
+pub(crate) const FLUSH_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
@@ -44,7 +44,7 @@ impl Histogram {
         }
     }
 
-    pub fn observe(&mut self, v: f64) {
+    pub(crate) fn observe(&mut self, v: f64) {
         let v = if v.is_finite() && v >= 0.0 { v } else { 0.0 };
         let i = self
             .bounds
@@ -58,7 +58,7 @@ impl Histogram {
         self.count += 1;
     }
 
-    pub fn observe_duration(&mut self, d: Duration) {
+    pub(crate) fn observe_duration(&mut self, d: Duration) {
         self.observe(d.as_secs_f64());
     }
 
@@ -86,7 +86,7 @@ impl Type {
 }
 
 /// Escapes a label value: backslash, double quote and newline.
-pub fn escape_label(v: &str) -> String {
+pub(crate) fn escape_label(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for ch in v.chars() {
         match ch {
@@ -243,7 +243,7 @@ impl Metrics {
         }
     }
 
-    pub fn wire_command(&mut self) {
+    pub(crate) fn wire_command(&mut self) {
         self.wire_commands += 1;
     }
 
@@ -258,7 +258,7 @@ impl Metrics {
     }
 
     /// A connection's reads were paused by the buffer budget.
-    pub fn read_paused(&mut self) {
+    pub(crate) fn read_paused(&mut self) {
         self.reads_paused += 1;
     }
 

@@ -34,6 +34,6 @@ pub fn watchdog() {
 }
 
 /// The watchdog interval systemd asked for, if any.
-pub fn watchdog_interval() -> Option<std::time::Duration> {
+pub(crate) fn watchdog_interval() -> Option<std::time::Duration> {
     sd_notify::watchdog_enabled()
 }

@@ -16,7 +16,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub struct WorkerPool {
+pub(crate) struct WorkerPool {
     jobs: Option<SyncSender<(u64, Job)>>,
     results: Receiver<(u64, JobOutput)>,
     threads: Vec<JoinHandle<()>>,
@@ -84,7 +84,7 @@ impl WorkerPool {
     }
 
     /// A finished job, if any.
-    pub fn try_result(&self) -> Option<(u64, JobOutput)> {
+    pub(crate) fn try_result(&self) -> Option<(u64, JobOutput)> {
         match self.results.try_recv() {
             Ok(r) => Some(r),
             Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,

@@ -18,7 +18,7 @@ pub use super::records::{decode_record, ApiKeyRecord, UserRecord};
 
 pub const USER_PREFIX: &str = "user:";
 pub const API_KEY_PREFIX: &str = "apikey:";
-pub const API_KEY_TOKEN_PREFIX: &str = "rdb_k_";
+pub(crate) const API_KEY_TOKEN_PREFIX: &str = "rdb_k_";
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
@@ -55,7 +55,7 @@ pub struct NewApiKey {
 /// `admin-token`, so a user by either name (in any case) would be
 /// indistinguishable from them. Checked when a user is created or
 /// bootstrapped ([`validate_new_username`]).
-pub const RESERVED_USERNAMES: [&str; 2] = ["anonymous", "admin-token"];
+pub(crate) const RESERVED_USERNAMES: [&str; 2] = ["anonymous", "admin-token"];
 
 /// Usernames: 1 to 64 of `A-Z a-z 0-9 . _ - @`. The syntax only: names
 /// already stored, and names typed at a login, are checked with this.
@@ -101,7 +101,7 @@ pub fn validate_new_username(name: &str) -> Result<()> {
 /// authenticated as; a password change, or the user being deleted and
 /// created again, changes the stamp and so ends them, even if a revocation
 /// were ever missed.
-pub fn user_stamp(user: &UserRecord) -> String {
+pub(crate) fn user_stamp(user: &UserRecord) -> String {
     let mut h = Sha256::new();
     h.update(b"reddb-user-stamp-v1");
     h.update(user.username.as_bytes());
@@ -170,7 +170,7 @@ pub fn user_key(username: &str) -> Vec<u8> {
     format!("{USER_PREFIX}{username}").into_bytes()
 }
 
-pub fn api_key_key(id: &str) -> Vec<u8> {
+pub(crate) fn api_key_key(id: &str) -> Vec<u8> {
     format!("{API_KEY_PREFIX}{id}").into_bytes()
 }
 

@@ -45,14 +45,14 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// Authenticated events kept (the newest).
-pub const MAX_EVENTS: usize = 100_000;
+pub(crate) const MAX_EVENTS: usize = 100_000;
 /// Longest `resource` stored, in bytes, [`CUT_MARK`] included.
-pub const MAX_RESOURCE_BYTES: usize = 256;
+pub(crate) const MAX_RESOURCE_BYTES: usize = 256;
 /// The end of a `resource` that was cut to [`MAX_RESOURCE_BYTES`].
-pub const CUT_MARK: &str = "…[cut]";
-pub const RETENTION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
-pub const DEFAULT_LIMIT: usize = 1000;
-pub const MAX_LIMIT: usize = 10_000;
+pub(crate) const CUT_MARK: &str = "…[cut]";
+pub(crate) const RETENTION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+pub(crate) const DEFAULT_LIMIT: usize = 1000;
+pub(crate) const MAX_LIMIT: usize = 10_000;
 /// `principal` of a request whose credentials did not resolve.
 pub const ANONYMOUS: &str = "anonymous";
 
@@ -90,7 +90,7 @@ impl From<AuditRecord> for AuditEvent {
 
 /// Unauthenticated events kept: a tenth of the authenticated cap (at least
 /// one).
-pub fn unauthenticated_quota(max: usize) -> usize {
+pub(crate) fn unauthenticated_quota(max: usize) -> usize {
     (max / 10).max(1)
 }
 
@@ -98,7 +98,7 @@ pub fn unauthenticated_quota(max: usize) -> usize {
 /// did not resolve (`anonymous`), it was refused as unauthorized, or it is
 /// a refused attempt to authenticate (`auth.*` not `ok`: a failed login, a
 /// throttled or malformed one).
-pub fn is_unauthenticated(principal: &str, action: &str, outcome: &str) -> bool {
+pub(crate) fn is_unauthenticated(principal: &str, action: &str, outcome: &str) -> bool {
     principal == ANONYMOUS
         || outcome == "unauthorized"
         || (action.starts_with("auth.") && outcome != "ok")
@@ -107,7 +107,7 @@ pub fn is_unauthenticated(principal: &str, action: &str, outcome: &str) -> bool 
 /// `resource` as stored: control characters replaced by U+FFFD, and at most
 /// [`MAX_RESOURCE_BYTES`] bytes — a longer one is cut at a character
 /// boundary and marked with [`CUT_MARK`].
-pub fn bounded_resource(resource: &str) -> String {
+pub(crate) fn bounded_resource(resource: &str) -> String {
     let mut out = String::with_capacity(resource.len().min(MAX_RESOURCE_BYTES + 4));
     for c in resource.chars() {
         if out.len() > MAX_RESOURCE_BYTES {
@@ -130,14 +130,14 @@ pub fn bounded_resource(resource: &str) -> String {
 /// The in-memory index of stored event keys, oldest first, one queue per
 /// class.
 #[derive(Debug, Default)]
-pub struct AuditIndex {
+pub(crate) struct AuditIndex {
     authenticated: VecDeque<Vec<u8>>,
     unauthenticated: VecDeque<Vec<u8>>,
     last_time_ms: u64,
     next_seq: u64,
 }
 
-pub fn event_key(time_ms: u64, seq: u64) -> Vec<u8> {
+pub(crate) fn event_key(time_ms: u64, seq: u64) -> Vec<u8> {
     format!("{time_ms:016}-{seq:012}").into_bytes()
 }
 
@@ -153,7 +153,7 @@ fn time_of(k: &[u8]) -> u64 {
 
 impl AuditIndex {
     /// Rebuilds from the stored keys with their class (any order).
-    pub fn from_entries(entries: Vec<(Vec<u8>, bool)>) -> Self {
+    pub(crate) fn from_entries(entries: Vec<(Vec<u8>, bool)>) -> Self {
         let mut authenticated = Vec::new();
         let mut unauthenticated = Vec::new();
         for (k, unauth) in entries {
@@ -230,7 +230,7 @@ impl AuditIndex {
     }
 
     /// Keys of both classes, newest first.
-    pub fn newest_first(&self) -> NewestFirst<'_> {
+    pub(crate) fn newest_first(&self) -> NewestFirst<'_> {
         NewestFirst {
             a: self.authenticated.iter().rev().peekable(),
             u: self.unauthenticated.iter().rev().peekable(),
@@ -239,7 +239,7 @@ impl AuditIndex {
 }
 
 /// Both classes' keys merged, newest first (each queue is sorted).
-pub struct NewestFirst<'a> {
+pub(crate) struct NewestFirst<'a> {
     a: std::iter::Peekable<std::iter::Rev<std::collections::vec_deque::Iter<'a, Vec<u8>>>>,
     u: std::iter::Peekable<std::iter::Rev<std::collections::vec_deque::Iter<'a, Vec<u8>>>>,
 }
@@ -257,7 +257,7 @@ impl<'a> Iterator for NewestFirst<'a> {
 }
 
 /// Parses `since`: a number then `s`, `m`, `h` or `d` (`90m`, `24h`, `7d`).
-pub fn parse_since(s: &str) -> ServiceResult<u64> {
+pub(crate) fn parse_since(s: &str) -> ServiceResult<u64> {
     let bad = || {
         ServiceError::bad_request(
             "since must be a positive number followed by s, m, h or d (e.g. 90m, 24h, 7d)",
@@ -317,7 +317,7 @@ pub struct AuditQuery<'a> {
 }
 
 /// How long refusals of one kind from one peer are folded into one event.
-pub const THROTTLE_WINDOW_MS: u64 = 10_000;
+pub(crate) const THROTTLE_WINDOW_MS: u64 = 10_000;
 /// Peers tracked at once; past this every pending summary is written.
 const MAX_THROTTLED: usize = 4096;
 
@@ -327,7 +327,7 @@ const MAX_THROTTLED: usize = 4096;
 /// therefore writes a handful of events instead of thousands per second,
 /// and (being unauthenticated, mostly) cannot push real history out.
 #[derive(Debug, Default)]
-pub struct ThrottledRefusals {
+pub(crate) struct ThrottledRefusals {
     windows: std::collections::HashMap<(String, Option<IpAddr>), Window>,
 }
 

@@ -49,9 +49,9 @@ use subtle::ConstantTimeEq;
 use work::{Job, JobOutput, Then, Work, DUMMY_PHC};
 use zeroize::Zeroizing;
 
-pub const SESSION_PREFIX: &str = "session:";
-pub const SESSION_TOKEN_PREFIX: &str = "rdb_s_";
-pub const DEFAULT_SESSION_TTL_MS: u64 = 12 * 60 * 60 * 1000;
+pub(crate) const SESSION_PREFIX: &str = "session:";
+pub(crate) const SESSION_TOKEN_PREFIX: &str = "rdb_s_";
+pub(crate) const DEFAULT_SESSION_TTL_MS: u64 = 12 * 60 * 60 * 1000;
 
 /// Whether `peer` is a loopback address (IPv4-mapped IPv6 included).
 pub fn is_loopback(peer: IpAddr) -> bool {
@@ -205,7 +205,7 @@ impl Service {
     }
 
     /// See the field: moves whenever a credential may have ended.
-    pub fn auth_generation(&self) -> u64 {
+    pub(crate) fn auth_generation(&self) -> u64 {
         self.auth_generation
     }
 
@@ -868,20 +868,20 @@ impl Service {
 
     /// Reads without an `Authorization` header are allowed only for
     /// `red.config.*` and only without `--require-auth`.
-    pub fn anonymous_config_reads(&self) -> bool {
+    pub(crate) fn anonymous_config_reads(&self) -> bool {
         !self.config.require_auth
     }
 
-    pub fn index_api_key(&mut self, rec: &ApiKeyRecord) {
+    pub(crate) fn index_api_key(&mut self, rec: &ApiKeyRecord) {
         self.api_keys
             .insert(rec.key_hash.clone(), (rec.id.clone(), rec.owner.clone()));
     }
 
-    pub fn unindex_api_key(&mut self, id: &str) {
+    pub(crate) fn unindex_api_key(&mut self, id: &str) {
         self.api_keys.retain(|_, (kid, _)| kid != id);
     }
 
-    pub fn unindex_owner(&mut self, owner: &str) {
+    pub(crate) fn unindex_owner(&mut self, owner: &str) {
         self.api_keys.retain(|_, (_, o)| o != owner);
     }
 }

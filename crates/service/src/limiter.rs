@@ -34,17 +34,17 @@ use std::time::{Duration, Instant};
 
 const MAX_TRACKED: usize = 10_000;
 /// Failed password checks of one user from one peer per window.
-pub const PAIR_LIMIT: u32 = 5;
+pub(crate) const PAIR_LIMIT: u32 = 5;
 /// Failed password checks of one user from all peers per window.
-pub const USER_LIMIT: u32 = 50;
+pub(crate) const USER_LIMIT: u32 = 50;
 /// Failed password checks from one peer for all users per window.
-pub const PEER_LIMIT: u32 = 100;
+pub(crate) const PEER_LIMIT: u32 = 100;
 /// Password checks from one peer queued or running at once.
-pub const PEER_IN_FLIGHT: u32 = 4;
+pub(crate) const PEER_IN_FLIGHT: u32 = 4;
 /// Failed bearer tokens from one peer per window before its failures are
 /// answered "rate limited".
-pub const TOKEN_PEER_LIMIT: u32 = 100;
-pub const WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const TOKEN_PEER_LIMIT: u32 = 100;
+pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -152,7 +152,7 @@ impl<K: Hash + Eq + Clone> Counter<K> {
 }
 
 #[derive(Debug)]
-pub struct LoginLimiter {
+pub(crate) struct LoginLimiter {
     pairs: Counter<(String, IpAddr)>,
     users: Counter<String>,
     peers: Counter<IpAddr>,
@@ -185,12 +185,12 @@ impl LoginLimiter {
 
     /// Whether `peer` already has [`PEER_IN_FLIGHT`] password checks queued
     /// or running (a new one would only wait behind them: "busy").
-    pub fn peer_busy(&self, peer: IpAddr) -> bool {
+    pub(crate) fn peer_busy(&self, peer: IpAddr) -> bool {
         self.peers.pending(&peer) >= PEER_IN_FLIGHT
     }
 
     /// A password check was queued for this user and peer.
-    pub fn begin(&mut self, user: &str, peer: IpAddr, now: Instant) {
+    pub(crate) fn begin(&mut self, user: &str, peer: IpAddr, now: Instant) {
         self.pairs.begin(&(user.to_string(), peer), now);
         self.users.begin(&user.to_string(), now);
         self.peers.begin(&peer, now);
@@ -221,7 +221,7 @@ impl LoginLimiter {
     /// A bearer token from `peer` did not authenticate. `Some(retry)` when
     /// the peer is past [`TOKEN_PEER_LIMIT`] in this window: answer "rate
     /// limited" instead of "unauthorized".
-    pub fn token_failure(&mut self, peer: IpAddr, now: Instant) -> Option<Duration> {
+    pub(crate) fn token_failure(&mut self, peer: IpAddr, now: Instant) -> Option<Duration> {
         self.tokens.fail(&peer, now);
         self.tokens.blocked(&peer, now)
     }

@@ -46,16 +46,16 @@ use reddb_storage::database::now_ms;
 use reddb_storage::store::record::{Mutation, Namespace, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const POLICY_PREFIX: &str = "policy:";
-pub const ATTACH_PREFIX: &str = "attach:";
+pub(crate) const POLICY_PREFIX: &str = "policy:";
+pub(crate) const ATTACH_PREFIX: &str = "attach:";
 
 pub const RESOURCE_PREFIX: &str = "vault:red.vault/";
-pub const MAX_STATEMENTS: usize = 64;
-pub const MAX_ITEMS: usize = 64;
-pub const MAX_PATTERN_LEN: usize = 512;
+pub(crate) const MAX_STATEMENTS: usize = 64;
+pub(crate) const MAX_ITEMS: usize = 64;
+pub(crate) const MAX_PATTERN_LEN: usize = 512;
 pub const MAX_ID_LEN: usize = 128;
 /// The one group: every principal, the admin token included.
-pub const GROUP_EVERYONE: &str = "everyone";
+pub(crate) const GROUP_EVERYONE: &str = "everyone";
 
 /// An action a statement can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -373,7 +373,7 @@ pub fn resource_of(key: &str) -> String {
 
 /// The 403 a denied decision turns into: names the action and resource,
 /// never a value.
-pub fn denied_error(d: &Decision, action: Action, key: &str) -> ServiceError {
+pub(crate) fn denied_error(d: &Decision, action: Action, key: &str) -> ServiceError {
     let why = match d {
         Decision::ExplicitDeny { policy, sid } => match sid {
             Some(s) => format!("explicitly denied by policy '{policy}' statement '{s}'"),
@@ -419,7 +419,7 @@ impl Target {
 
 /// The in-memory mirror of the stored policies and attachments.
 #[derive(Debug, Default)]
-pub struct PolicyIndex {
+pub(crate) struct PolicyIndex {
     policies: BTreeMap<String, (Policy, Vec<Compiled>)>,
     /// (target, policy id)
     attachments: BTreeSet<(Target, String)>,
@@ -477,7 +477,7 @@ impl Service {
 
     /// The statements that apply to `p`: the policies attached to the user
     /// (not for the admin token, which is no user) and to `everyone`.
-    pub fn statements_for(&self, p: &Principal) -> Vec<Compiled> {
+    pub(crate) fn statements_for(&self, p: &Principal) -> Vec<Compiled> {
         let mut targets = vec![Target::Group(GROUP_EVERYONE.to_string())];
         if !matches!(p.via, Via::AdminToken) {
             targets.push(Target::User(p.name.clone()));

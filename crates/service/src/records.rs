@@ -48,7 +48,7 @@ stored!(
 );
 
 /// Encodes a record for the store.
-pub fn encode_record<T: StoredRecord>(record: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode_record<T: StoredRecord>(record: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(|e| Error::Internal(format!("encode record: {e}")))
 }
 
@@ -60,17 +60,17 @@ pub fn decode_record<T: StoredRecord>(bytes: &[u8]) -> Result<T> {
 }
 
 /// Decodes a stored policy document.
-pub fn decode_policy(bytes: &[u8]) -> Result<Policy> {
+pub(crate) fn decode_policy(bytes: &[u8]) -> Result<Policy> {
     decode_record::<PolicyRecord>(bytes).map(Policy::from)
 }
 
 /// Encodes a policy document for the store.
-pub fn encode_policy(policy: &Policy) -> Result<Vec<u8>> {
+pub(crate) fn encode_policy(policy: &Policy) -> Result<Vec<u8>> {
     encode_record(&PolicyRecord::from(policy))
 }
 
 /// The value of a policy attachment (`attach:…`): an empty JSON object.
-pub const ATTACHMENT_VALUE: &[u8] = b"{}";
+pub(crate) const ATTACHMENT_VALUE: &[u8] = b"{}";
 
 /// [`Role`] as stored: `"admin"` or `"user"`.
 #[derive(Serialize, Deserialize)]
@@ -138,7 +138,7 @@ pub struct SessionRecord {
 
 /// One version of a secret: its value sealed under `red.secret.aes_key`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SecretVersion {
+pub(crate) struct SecretVersion {
     pub version: u32,
     pub created_at_ms: u64,
     /// hex of `nonce | ciphertext | tag` under `red.secret.aes_key`
@@ -147,7 +147,7 @@ pub struct SecretVersion {
 
 /// `red.secret.<name>` in the `Secrets` namespace: every kept version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SecretRecord {
+pub(crate) struct SecretRecord {
     pub versions: Vec<SecretVersion>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
@@ -158,7 +158,7 @@ pub struct SecretRecord {
 /// One version of a secret as a backup carries it: the value in clear
 /// (the whole payload is sealed under the backup key).
 #[derive(Serialize, Deserialize)]
-pub struct PortableVersion {
+pub(crate) struct PortableVersion {
     pub version: u32,
     pub created_at_ms: u64,
     pub value: String,
@@ -166,7 +166,7 @@ pub struct PortableVersion {
 
 /// A secret as a backup carries it; the values are wiped on drop.
 #[derive(Serialize, Deserialize)]
-pub struct PortableSecret {
+pub(crate) struct PortableSecret {
     pub versions: Vec<PortableVersion>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
@@ -184,7 +184,7 @@ impl Drop for PortableSecret {
 /// `policy:<id>`: a policy document as it was accepted, in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "Policy", deny_unknown_fields)]
-pub struct PolicyRecord {
+pub(crate) struct PolicyRecord {
     id: String,
     statements: Vec<StatementRecord>,
 }
@@ -238,7 +238,7 @@ impl From<PolicyRecord> for Policy {
 
 /// An audit event as stored under its time-ordered key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRecord {
+pub(crate) struct AuditRecord {
     pub time_ms: u64,
     pub principal: String,
     pub action: String,

@@ -35,11 +35,11 @@ pub const ACTION: &str = "admin.rekey";
 /// The audit resource of a rekey.
 pub const RESOURCE: &str = "certificate";
 /// Usernames starting with this are reserved for [`offline_principal`].
-pub const OFFLINE_PRINCIPAL_PREFIX: &str = "cli@";
+pub(crate) const OFFLINE_PRINCIPAL_PREFIX: &str = "cli@";
 
 /// Whether a rekey is between [`Service::begin_rekey`] and its finish.
 #[derive(Debug, Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     running: bool,
 }
 

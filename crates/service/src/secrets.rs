@@ -29,10 +29,10 @@ use zeroize::Zeroizing;
 
 pub const SECRET_PREFIX: &str = "red.secret.";
 pub const CONFIG_PREFIX: &str = "red.config.";
-pub const RESERVED_AES_KEY: &str = "red.secret.aes_key";
-pub const MAX_VERSIONS: usize = 32;
+pub(crate) const RESERVED_AES_KEY: &str = "red.secret.aes_key";
+pub(crate) const MAX_VERSIONS: usize = 32;
 pub const MAX_KEY_LEN: usize = 256;
-pub const MAX_SECRET_LEN: usize = 64 * 1024;
+pub(crate) const MAX_SECRET_LEN: usize = 64 * 1024;
 
 /// A `red.config.*` value: the text of one JSON document, stored and
 /// returned byte for byte (`docs/FORMAT.md` §8). The service checks its

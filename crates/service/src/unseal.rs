@@ -26,12 +26,12 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Shares given without reaching the threshold are wiped after this long.
-pub const UNSEAL_SHARES_TTL: Duration = Duration::from_secs(600);
+pub(crate) const UNSEAL_SHARES_TTL: Duration = Duration::from_secs(600);
 /// The limiter's user key for unseal attempts: not a valid username.
-pub const UNSEAL_LIMITER_KEY: &str = "<unseal>";
+pub(crate) const UNSEAL_LIMITER_KEY: &str = "<unseal>";
 
 /// Shares collected so far, and since when.
-pub struct UnsealShares {
+pub(crate) struct UnsealShares {
     collector: ShareCollector,
     started: Option<Instant>,
     /// Shares refused since the last unseal (for its audit event).
@@ -71,7 +71,7 @@ fn share_refused(e: &ShareError) -> ServiceError {
 
 impl Service {
     /// `/health`'s view of an unseal in progress: `(have, threshold)`.
-    pub fn unseal_progress(&self) -> Option<(u8, u8)> {
+    pub(crate) fn unseal_progress(&self) -> Option<(u8, u8)> {
         self.unseal
             .collector
             .progress()

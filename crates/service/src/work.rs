@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 /// A PHC string verified when the user does not exist, so an unknown
 /// username costs the same time as a wrong password.
-pub const DUMMY_PHC: &str = "$argon2id$v=19$m=65536,t=3,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const DUMMY_PHC: &str = "$argon2id$v=19$m=65536,t=3,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 pub enum Job {
     Verify {

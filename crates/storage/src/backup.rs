@@ -23,18 +23,18 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-pub const MAGIC: &[u8; 4] = b"RDBK";
-pub const VERSION: u8 = 1;
+pub(crate) const MAGIC: &[u8; 4] = b"RDBK";
+pub(crate) const VERSION: u8 = 1;
 /// magic 4 | version 1 | reserved 3 | snapshot id 16 | created at 8 |
 /// source file id 16 | key check 16 | payload length 8 | nonce 12.
 pub const HEADER_LEN: usize = 4 + 1 + 3 + 16 + 8 + 16 + 16 + 8 + NONCE_LEN;
 /// The largest payload: one frame of the largest commit the store takes,
 /// so a restore always fits in one atomic commit.
-pub const MAX_PAYLOAD: usize = record::FRAME_HEADER_LEN + record::MAX_FRAME_BODY;
+pub(crate) const MAX_PAYLOAD: usize = record::FRAME_HEADER_LEN + record::MAX_FRAME_BODY;
 /// The largest file [`open`] reads.
-pub const MAX_FILE_LEN: usize = HEADER_LEN + MAX_PAYLOAD + TAG_LEN;
-pub const FILE_PREFIX: &str = "reddb-backup-";
-pub const FILE_SUFFIX: &str = ".rdbk";
+pub(crate) const MAX_FILE_LEN: usize = HEADER_LEN + MAX_PAYLOAD + TAG_LEN;
+pub(crate) const FILE_PREFIX: &str = "reddb-backup-";
+pub(crate) const FILE_SUFFIX: &str = ".rdbk";
 
 const KEY_INFO: &[u8] = b"reddb-backup-v1";
 const CHECK_INFO: &[u8] = b"reddb-backup-check-v1";
@@ -155,7 +155,7 @@ impl BackupHeader {
 }
 
 /// Reads the header of a backup file (nothing is decrypted).
-pub fn parse_header(bytes: &[u8]) -> std::result::Result<BackupHeader, BackupError> {
+pub(crate) fn parse_header(bytes: &[u8]) -> std::result::Result<BackupHeader, BackupError> {
     let mut r = crate::codec::Reader::new(bytes);
     if r.take(4) != Some(&MAGIC[..]) {
         return Err(if bytes.len() < 4 && MAGIC.starts_with(bytes) {

@@ -66,7 +66,7 @@ impl<'a> Reader<'a> {
     /// reads this way: the record decoder reads the length itself, to say
     /// why it refuses.
     #[cfg(test)]
-    pub fn bytes_u32(&mut self, max: usize) -> Option<&'a [u8]> {
+    pub(crate) fn bytes_u32(&mut self, max: usize) -> Option<&'a [u8]> {
         let len = usize::try_from(self.u32()?).ok()?;
         if len > max {
             return None;
@@ -127,7 +127,7 @@ impl Writer {
     /// A `u32` length prefix and the bytes. Callers bound lengths well below
     /// `u32::MAX` (see the record limits), so the cast saturates only on
     /// inputs that were already refused.
-    pub fn bytes_u32(&mut self, bytes: &[u8]) -> &mut Self {
+    pub(crate) fn bytes_u32(&mut self, bytes: &[u8]) -> &mut Self {
         self.u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
         self.put(bytes)
     }

@@ -50,7 +50,7 @@ pub fn read_regular_file(path: &Path, max_len: u64) -> Result<Vec<u8>, SmallFile
 
 impl SmallFileError {
     /// The `std::io::Error` form, for callers that report I/O errors.
-    pub fn into_io(self) -> Error {
+    pub(crate) fn into_io(self) -> Error {
         match self {
             SmallFileError::Io(e) => e,
             SmallFileError::NotRegular => Error::new(ErrorKind::InvalidInput, "not a regular file"),

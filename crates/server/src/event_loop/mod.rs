@@ -80,7 +80,7 @@ const MAX_WAIT: Duration = Duration::from_millis(250);
 
 /// Connection and timing limits.
 #[derive(Debug, Clone, Copy)]
-pub struct LoopLimits {
+pub(crate) struct LoopLimits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
     /// How long an incomplete request may take to arrive (slowloris).
@@ -112,7 +112,7 @@ impl Default for LoopLimits {
     }
 }
 
-pub struct EventLoop {
+pub(crate) struct EventLoop {
     poll: Poll,
     http: Option<TcpListener>,
     wire_listener: Option<TcpListener>,
@@ -286,7 +286,7 @@ impl EventLoop {
     }
 
     /// Consumes the loop, dropping the service (and every key) now.
-    pub fn into_service(self) -> Service {
+    pub(crate) fn into_service(self) -> Service {
         self.service
     }
 

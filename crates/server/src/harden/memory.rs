@@ -37,7 +37,7 @@ pub fn memlock_limit() -> Option<u64> {
 }
 
 /// `VmLck` of this process in kB, from `/proc/self/status`.
-pub fn locked_kb() -> Option<u64> {
+pub(crate) fn locked_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
@@ -61,7 +61,7 @@ pub fn check_full_lock_possible(require_all: bool) -> Result<()> {
 
 /// Locks memory as well as the limit allows. With `require_all`, anything
 /// short of `mlockall` is an error that says how to fix it.
-pub fn lock_memory(require_all: bool) -> Result<MemoryLock> {
+pub(crate) fn lock_memory(require_all: bool) -> Result<MemoryLock> {
     match memlock_limit() {
         None => {
             // SAFETY: mlockall takes flags only.

@@ -28,7 +28,7 @@ use reddb_storage::error::Result;
 /// What [`before_threads`] did, to be finished by [`after_threads`].
 #[derive(Debug, Clone, Copy)]
 #[must_use = "the seccomp filter is installed by after_threads"]
-pub struct Prepared {
+pub(crate) struct Prepared {
     memory: MemoryLock,
     /// Whether the bounding set is empty (so every thread's must be).
     bounding_empty: bool,
@@ -36,7 +36,7 @@ pub struct Prepared {
 
 /// What was applied, for the start-up log and `red version`.
 #[derive(Debug, Clone, Copy)]
-pub struct Hardened {
+pub(crate) struct Hardened {
     pub memory: MemoryLock,
     pub seccomp: bool,
     /// Threads whose capabilities and `no_new_privs` were verified.
@@ -46,7 +46,7 @@ pub struct Hardened {
 /// The layers that act on the calling thread only; call while the process
 /// has no other thread. `require_mlock` turns a partial memory lock into
 /// an error.
-pub fn before_threads(require_mlock: bool) -> Result<Prepared> {
+pub(crate) fn before_threads(require_mlock: bool) -> Result<Prepared> {
     let memory = memory::lock_memory(require_mlock)?;
     memory::forbid_dumps()?;
     let bounding_empty = privileges::drop_all_capabilities()?;
@@ -59,7 +59,7 @@ pub fn before_threads(require_mlock: bool) -> Result<Prepared> {
 
 /// Verifies every thread, then installs the seccomp filter on all of them.
 /// There is no switch to skip the filter: tests run with it.
-pub fn after_threads(prepared: Prepared) -> Result<Hardened> {
+pub(crate) fn after_threads(prepared: Prepared) -> Result<Hardened> {
     let threads = privileges::verify_every_thread(prepared.bounding_empty)?;
     seccomp::install()?;
     Ok(Hardened {

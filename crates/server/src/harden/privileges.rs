@@ -18,7 +18,7 @@ use reddb_storage::error::{Error, Result};
 /// emptied it); an unprivileged process keeps its inherited bounding set,
 /// which `no_new_privs` makes inert. Returns whether the bounding set is
 /// empty afterwards (so every thread's must be too).
-pub fn drop_all_capabilities() -> Result<bool> {
+pub(crate) fn drop_all_capabilities() -> Result<bool> {
     let err = |what: &str, e: caps::errors::CapsError| {
         Error::Internal(format!("cannot clear {what} capabilities: {e}"))
     };
@@ -66,7 +66,7 @@ pub fn drop_all_capabilities() -> Result<bool> {
 
 /// `PR_SET_NO_NEW_PRIVS`: execve can never grant privileges again (and a
 /// seccomp filter can be installed without `CAP_SYS_ADMIN`).
-pub fn set_no_new_privs() -> Result<()> {
+pub(crate) fn set_no_new_privs() -> Result<()> {
     // SAFETY: prctl with integer arguments only.
     let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     if rc != 0 {
@@ -85,7 +85,7 @@ pub fn set_no_new_privs() -> Result<()> {
 /// did empty it), or lacks `no_new_privs`. Must run before the seccomp
 /// filter, which does not allow listing a directory. Returns the number
 /// of threads checked.
-pub fn verify_every_thread(bounding_empty: bool) -> Result<usize> {
+pub(crate) fn verify_every_thread(bounding_empty: bool) -> Result<usize> {
     let tasks = std::fs::read_dir("/proc/self/task")
         .map_err(|e| Error::io("cannot list /proc/self/task", e))?;
     let mut checked = 0usize;
@@ -124,7 +124,10 @@ fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
 
 /// What is wrong with one thread's `/proc/.../status` text, if anything.
 /// A missing or unreadable field counts as wrong (fail closed).
-pub fn check_thread_status(status: &str, bounding_empty: bool) -> std::result::Result<(), String> {
+pub(crate) fn check_thread_status(
+    status: &str,
+    bounding_empty: bool,
+) -> std::result::Result<(), String> {
     let mut sets = vec!["CapEff", "CapPrm", "CapInh", "CapAmb"];
     if bounding_empty {
         sets.push("CapBnd");

@@ -9,7 +9,7 @@ use reddb_storage::error::{Error, Result};
 static PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp.bpf"));
 
 /// Number of distinct syscalls the policy allows.
-pub const ALLOWED_SYSCALLS: &str = env!("REDDB_SECCOMP_SYSCALLS");
+pub(crate) const ALLOWED_SYSCALLS: &str = env!("REDDB_SECCOMP_SYSCALLS");
 
 /// Whether this build carries a filter for its architecture.
 pub fn available() -> bool {

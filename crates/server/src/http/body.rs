@@ -35,7 +35,7 @@ pub fn object(body: &[u8]) -> ServiceResult<Object> {
 }
 
 /// A string field the request must give.
-pub fn required_str<'a>(m: &'a Object, name: &str) -> ServiceResult<&'a str> {
+pub(crate) fn required_str<'a>(m: &'a Object, name: &str) -> ServiceResult<&'a str> {
     match m.get(name) {
         Some(Json::String(s)) => Ok(s),
         Some(_) => Err(must_be_a_string(name)),
@@ -44,7 +44,7 @@ pub fn required_str<'a>(m: &'a Object, name: &str) -> ServiceResult<&'a str> {
 }
 
 /// A string field the request may give (`null` is not giving it).
-pub fn optional_str<'a>(m: &'a Object, name: &str) -> ServiceResult<Option<&'a str>> {
+pub(crate) fn optional_str<'a>(m: &'a Object, name: &str) -> ServiceResult<Option<&'a str>> {
     match m.get(name) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::String(s)) => Ok(Some(s)),
@@ -62,12 +62,12 @@ pub fn parse_role(s: &str) -> ServiceResult<Role> {
 }
 
 /// `POST /sys/unseal`: `{"share": "…"}` or `{"reset": true}`.
-pub struct UnsealRequest {
+pub(crate) struct UnsealRequest {
     pub share: Option<Zeroizing<String>>,
     pub reset: bool,
 }
 
-pub fn unseal_request(m: &Object) -> ServiceResult<UnsealRequest> {
+pub(crate) fn unseal_request(m: &Object) -> ServiceResult<UnsealRequest> {
     let reset = match m.get("reset") {
         None | Some(Json::Null) | Some(Json::Bool(false)) => false,
         Some(Json::Bool(true)) => true,
@@ -94,12 +94,12 @@ pub fn new_user(m: &Object) -> ServiceResult<NewUser<'_>> {
 }
 
 /// `POST /auth/users/{name}/password`: `{"password", "current_password"?}`.
-pub struct PasswordChange<'a> {
+pub(crate) struct PasswordChange<'a> {
     pub password: &'a str,
     pub current: Option<&'a str>,
 }
 
-pub fn password_change(m: &Object) -> ServiceResult<PasswordChange<'_>> {
+pub(crate) fn password_change(m: &Object) -> ServiceResult<PasswordChange<'_>> {
     Ok(PasswordChange {
         password: required_str(m, "password")?,
         current: optional_str(m, "current_password")?,
@@ -131,7 +131,7 @@ pub fn config_value(m: &Object) -> ServiceResult<ConfigValue> {
 
 /// `POST /policies/{id}/attach` and `/detach`: `{"user": name}` or
 /// `{"group": name}` (the service knows which groups exist).
-pub fn attach_target(m: &Object) -> ServiceResult<Target> {
+pub(crate) fn attach_target(m: &Object) -> ServiceResult<Target> {
     match (m.get("user"), m.get("group")) {
         (Some(Json::String(u)), None) => Ok(Target::User(u.clone())),
         (None, Some(Json::String(g))) => Ok(Target::Group(g.clone())),
@@ -142,7 +142,7 @@ pub fn attach_target(m: &Object) -> ServiceResult<Target> {
 }
 
 /// `POST /admin/backup`: `{"backup_key"?}` and nothing else.
-pub fn backup_request(m: &Object) -> ServiceResult<BackupRequest> {
+pub(crate) fn backup_request(m: &Object) -> ServiceResult<BackupRequest> {
     let backup_key = match m.get("backup_key") {
         None | Some(Json::Null) => None,
         Some(Json::String(s)) => Some(BackupKey::parse_hex(s)?),
@@ -157,7 +157,7 @@ pub fn backup_request(m: &Object) -> ServiceResult<BackupRequest> {
 }
 
 /// `POST /admin/restore`: `{"snapshot_id", "backup_key", "skip_vault"?}`.
-pub fn restore_request(m: &Object) -> ServiceResult<RestoreRequest> {
+pub(crate) fn restore_request(m: &Object) -> ServiceResult<RestoreRequest> {
     if let Some(k) = m
         .keys()
         .find(|k| !matches!(k.as_str(), "snapshot_id" | "backup_key" | "skip_vault"))
@@ -198,7 +198,7 @@ pub fn restore_request(m: &Object) -> ServiceResult<RestoreRequest> {
 }
 
 /// `POST /admin/rekey` takes no fields.
-pub fn no_fields(m: &Object) -> ServiceResult<()> {
+pub(crate) fn no_fields(m: &Object) -> ServiceResult<()> {
     match m.keys().next() {
         Some(k) => Err(ServiceError::bad_request(format!(
             "unknown field \"{k}\" (POST /admin/rekey takes no fields)"

@@ -21,7 +21,7 @@ use reddb_service::{ServiceError, ServiceResult};
 use serde_json::{json, Map, Value as Json};
 
 /// A result that is answered as one JSON body.
-pub trait RenderJson {
+pub(crate) trait RenderJson {
     fn to_json(&self) -> Json;
 }
 
@@ -235,7 +235,7 @@ render! {
 
 /// `GET /config/{key}`: the stored value's JSON text, parsed back; a value
 /// that is not JSON is a damaged store.
-pub fn config_read(c: &ConfigRead) -> ServiceResult<Json> {
+pub(crate) fn config_read(c: &ConfigRead) -> ServiceResult<Json> {
     let value: Json = serde_json::from_slice(&c.value.0)
         .map_err(|_| ServiceError::internal("stored config is not JSON"))?;
     Ok(json!({"ok": true, "key": c.key, "value": value}))

@@ -19,7 +19,7 @@ impl Default for Limits {
     }
 }
 
-pub const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -37,7 +37,7 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn query_value(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query_value(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
@@ -93,7 +93,7 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 /// Percent-decodes `s` (and `+` as space when `plus` is set) into UTF-8.
-pub fn percent_decode(s: &str, plus: bool) -> Option<String> {
+pub(crate) fn percent_decode(s: &str, plus: bool) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -158,7 +158,7 @@ fn split_target(target: &str) -> Result<Target, ParseError> {
 /// loop refuses a bigger body of an anonymous request (or one whose bearer
 /// the service refuses) with 413 as soon as its head is parsed, before any
 /// of the body is buffered.
-pub const UNAUTHENTICATED_MAX_BODY: usize = 16 * 1024;
+pub(crate) const UNAUTHENTICATED_MAX_BODY: usize = 16 * 1024;
 
 /// The parsed head of a request: everything but the body, which may still
 /// be arriving.
@@ -236,7 +236,7 @@ impl Parser {
 
     /// Bytes this parser holds besides the caller's buffer (the parsed head
     /// of an incomplete request), for memory accounting.
-    pub fn held_bytes(&self) -> usize {
+    pub(crate) fn held_bytes(&self) -> usize {
         self.head.as_ref().map_or(0, |h| h.len)
     }
 
@@ -255,7 +255,7 @@ impl Parser {
     /// it returns is the parse's error (e.g. a body too large for a request
     /// without valid credentials). After an error or a complete request the
     /// parser starts afresh.
-    pub fn parse_with(
+    pub(crate) fn parse_with(
         &mut self,
         buf: &[u8],
         limits: &Limits,

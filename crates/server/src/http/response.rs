@@ -67,7 +67,7 @@ impl Response {
         )
     }
 
-    pub fn from_service_error(e: &ServiceError) -> Self {
+    pub(crate) fn from_service_error(e: &ServiceError) -> Self {
         let status = match e.kind {
             Kind::BadRequest => 400,
             Kind::Unauthorized => 401,
@@ -97,7 +97,7 @@ impl Response {
     }
 
     /// Appends the wire form to `out`.
-    pub fn encode_into(&self, out: &mut Vec<u8>, keep_alive: bool) {
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>, keep_alive: bool) {
         let keep = keep_alive && !self.close;
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: {}\r\n",

@@ -64,14 +64,6 @@ impl Auth {
             Auth::AdminOrLoopback => Stage::EventLoop,
         }
     }
-
-    /// Whether the OpenAPI operation lists the bearer scheme.
-    pub fn takes_bearer(self) -> bool {
-        matches!(
-            self,
-            Auth::OptionalBearer | Auth::Bearer | Auth::Admin | Auth::AdminOrLoopback
-        )
-    }
 }
 
 /// Which outcomes of a route the router records in the audit log.
@@ -146,10 +138,10 @@ pub struct Route {
 }
 
 /// The family label of a path whose first segment no route has.
-pub const OTHER_FAMILY: &str = "other";
+pub(crate) const OTHER_FAMILY: &str = "other";
 
 /// Every route of the API.
-pub static ROUTES: &[Route] = &[
+pub(crate) static ROUTES: &[Route] = &[
     Route {
         method: "GET",
         path: "/health",
@@ -731,7 +723,7 @@ fn pattern(path: &'static str) -> impl Iterator<Item = &'static str> {
 }
 
 /// The name of a `{name}` segment.
-pub fn placeholder(seg: &str) -> Option<&str> {
+pub(crate) fn placeholder(seg: &str) -> Option<&str> {
     seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
 }
 
@@ -745,7 +737,7 @@ impl Route {
     }
 
     /// The value of the `{name}` segment (empty when the pattern has none).
-    pub fn param<'a>(&self, segs: &[&'a str], name: &str) -> &'a str {
+    pub(crate) fn param<'a>(&self, segs: &[&'a str], name: &str) -> &'a str {
         pattern(self.path)
             .zip(segs)
             .find(|(p, _)| placeholder(p) == Some(name))
@@ -809,7 +801,7 @@ pub fn family(segments: &[String]) -> &'static str {
 }
 
 /// Whether the event loop answers the path itself (`/metrics`).
-pub fn answered_by_loop(segments: &[String]) -> bool {
+pub(crate) fn answered_by_loop(segments: &[String]) -> bool {
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     stage(&segs) == Some(Stage::EventLoop)
 }
@@ -824,7 +816,7 @@ pub struct Call<'a> {
 
 impl<'a> Call<'a> {
     /// The value of the path's `{name}` segment.
-    pub fn param(&self, name: &str) -> &'a str {
+    pub(crate) fn param(&self, name: &str) -> &'a str {
         self.route.param(self.segs, name)
     }
 

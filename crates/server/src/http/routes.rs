@@ -50,7 +50,7 @@ fn response(r: ServiceResult<Json>) -> Response {
 }
 
 /// The answer to a request that was parked on the worker pool.
-pub fn finished_response(r: ServiceResult<Finished>) -> Response {
+pub(crate) fn finished_response(r: ServiceResult<Finished>) -> Response {
     response(r.map(|f| f.to_json()))
 }
 
@@ -156,7 +156,7 @@ pub fn route(req: &Request, svc: &mut Service, peer: IpAddr) -> Routed {
 /// an admin user (session or API key) or the admin token. `Err` holds the
 /// reply to send instead of the metrics; denials are audited under the
 /// table's action and resource of `GET /metrics`.
-pub fn metrics_access(
+pub(crate) fn metrics_access(
     req: &Request,
     svc: &mut Service,
     peer: IpAddr,

@@ -25,7 +25,7 @@ pub fn lower(b: &[u8]) -> String {
 
 /// Printable text of client bytes for an error line (no CR/LF, no
 /// control bytes, at most 128 bytes).
-pub fn printable(b: &[u8]) -> String {
+pub(crate) fn printable(b: &[u8]) -> String {
     let s: String = b
         .iter()
         .take(128)
@@ -40,7 +40,7 @@ pub fn printable(b: &[u8]) -> String {
     s
 }
 
-pub fn unknown_command(args: &[Vec<u8>]) -> Reply {
+pub(crate) fn unknown_command(args: &[Vec<u8>]) -> Reply {
     let name = args.first().map(|a| printable(a)).unwrap_or_default();
     let mut rest = String::new();
     for a in args.iter().skip(1) {
@@ -56,7 +56,7 @@ pub fn unknown_command(args: &[Vec<u8>]) -> Reply {
     ))
 }
 
-pub fn wrong_args(name: &str) -> Reply {
+pub(crate) fn wrong_args(name: &str) -> Reply {
     Reply::err(format!(
         "ERR wrong number of arguments for '{name}' command"
     ))
@@ -70,7 +70,7 @@ fn not_integer() -> Reply {
     Reply::err("ERR value is not an integer or out of range")
 }
 
-pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> Reply {
+pub(crate) fn unknown_subcommand(sub: &[u8], cmd: &str) -> Reply {
     Reply::err(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         printable(sub),
@@ -126,7 +126,7 @@ impl Call<'_> {
 }
 
 /// What a command may touch while it runs.
-pub struct Ctx<'a, 't> {
+pub(crate) struct Ctx<'a, 't> {
     pub txn: Option<&'a mut Txn<'t>>,
     pub state: Option<&'t State>,
     pub svc: &'t Service,
@@ -137,14 +137,19 @@ pub struct Ctx<'a, 't> {
 
 /// What a keyspace command touches: the open transaction (the vault is
 /// unsealed), and for `SCAN` the shared cursor state.
-pub struct DataCx<'a, 't> {
+pub(crate) struct DataCx<'a, 't> {
     pub txn: &'a mut Txn<'t>,
     pub shared: &'a mut Shared,
     pub state: Option<&'t State>,
 }
 
 /// Runs one command that passed the table's arity check.
-pub fn execute(spec: &Spec, runner: Runner, args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Reply {
+pub(crate) fn execute(
+    spec: &Spec,
+    runner: Runner,
+    args: &[Vec<u8>],
+    cx: &mut Ctx<'_, '_>,
+) -> Reply {
     if spec.has(ADMIN) && !cx.session.principal.as_ref().is_some_and(|p| p.is_admin()) {
         return Reply::err(format!(
             "NOPERM this user has no permissions to run the '{}' command",
@@ -441,7 +446,7 @@ fn set_expiring(c: &Call<'_>, d: &mut DataCx<'_, '_>, unit: TimeUnit) -> Result<
 }
 
 /// `SETNX key value`: 1 when written, 0 when the key already existed.
-pub fn setnx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn setnx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     let opts = SetOptions {
         cond: Condition::IfMissing,
         ..SetOptions::default()
@@ -507,7 +512,7 @@ pub fn renamenx(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 }
 
 /// `MGET key...`: nil for a missing key or one of another type.
-pub fn mget(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn mget(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     let mut out = Vec::with_capacity(c.args.len().saturating_sub(1));
     for k in c.args.iter().skip(1) {
         out.push(opt_bulk(d.txn.get_or_nil(k).map_err(ks)?));
@@ -565,17 +570,17 @@ pub fn expire(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 }
 
 /// `PEXPIRE key ms [NX|XX|GT|LT...]`.
-pub fn pexpire(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn pexpire(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     set_expiry(c, d, TimeUnit::Millis)
 }
 
 /// `EXPIREAT key unix-seconds [NX|XX|GT|LT...]`.
-pub fn expireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn expireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     set_expiry(c, d, TimeUnit::UnixSeconds)
 }
 
 /// `PEXPIREAT key unix-ms [NX|XX|GT|LT...]`.
-pub fn pexpireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn pexpireat(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     set_expiry(c, d, TimeUnit::UnixMillis)
 }
 
@@ -733,23 +738,23 @@ pub fn flush(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 }
 
 /// `INCR key`.
-pub fn incr(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn incr(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     add(c, d, 1)
 }
 
 /// `DECR key`.
-pub fn decr(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn decr(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     add(c, d, -1)
 }
 
 /// `INCRBY key n`.
-pub fn incrby(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn incrby(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     let delta = int_arg(c.arg(2))?;
     add(c, d, delta)
 }
 
 /// `DECRBY key n`.
-pub fn decrby(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn decrby(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     let delta = int_arg(c.arg(2))?
         .checked_neg()
         .ok_or_else(|| Reply::err("ERR decrement would overflow"))?;
@@ -766,7 +771,7 @@ pub fn hset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 }
 
 /// `HMSET key field value...`: OK.
-pub fn hmset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn hmset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     set_fields(c, d).map(|_| Reply::Ok)
 }
 
@@ -851,7 +856,7 @@ fn schedule_save(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<(), Reply> {
     Ok(())
 }
 
-pub fn lastsave(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+pub(crate) fn lastsave(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     Ok(Reply::Int(
         i64::try_from(cx.shared.keyspace.last_save_unix).unwrap_or(0),
     ))

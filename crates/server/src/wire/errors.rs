@@ -17,7 +17,7 @@ pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// A keyspace error as a Redis error line.
-pub fn keyspace_error_line(e: &KsError) -> String {
+pub(crate) fn keyspace_error_line(e: &KsError) -> String {
     match e {
         KsError::WrongType => {
             "WRONGTYPE Operation against a key holding the wrong kind of value".into()
@@ -41,7 +41,7 @@ pub fn keyspace_error_line(e: &KsError) -> String {
 
 /// A service error as a Redis error line: the kind picks the prefix, the
 /// message follows.
-pub fn service_error_line(e: &ServiceError) -> String {
+pub(crate) fn service_error_line(e: &ServiceError) -> String {
     let prefix = match e.kind {
         Kind::Unauthorized => "WRONGPASS",
         Kind::Forbidden => "NOPERM",
@@ -53,7 +53,7 @@ pub fn service_error_line(e: &ServiceError) -> String {
 
 /// A service error met while authenticating a connection: an unauthorized
 /// one is the one [`WRONGPASS`] line, whatever its message.
-pub fn auth_error_line(e: &ServiceError) -> String {
+pub(crate) fn auth_error_line(e: &ServiceError) -> String {
     match e.kind {
         Kind::Unauthorized => WRONGPASS.to_string(),
         _ => service_error_line(e),

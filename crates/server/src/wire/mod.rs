@@ -53,17 +53,17 @@ use table::{Handler, Runner, SessionCommand, Spec, IMMEDIATE, NO_AUTH, NO_MULTI}
 
 /// Most bytes one connection may buffer for one command once
 /// authenticated (a 16 MiB value plus its command).
-pub const MAX_QUERY: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_QUERY: usize = 32 * 1024 * 1024;
 /// Before authentication (10 arguments of at most 16 KiB, or one inline
 /// line of at most 64 KiB, fit).
-pub const MAX_QUERY_UNAUTH: usize = 256 * 1024;
+pub(crate) const MAX_QUERY_UNAUTH: usize = 256 * 1024;
 /// Most bytes of commands queued by one `MULTI`.
-pub const MAX_MULTI_BYTES: usize = reddb_service::keyspace::MAX_TXN_BYTES;
+pub(crate) const MAX_MULTI_BYTES: usize = reddb_service::keyspace::MAX_TXN_BYTES;
 /// Commands slower than this go to `SLOWLOG` (Redis's default, 10 ms).
-pub const SLOWLOG_THRESHOLD: Duration = Duration::from_millis(10);
-pub const SLOWLOG_MAX: usize = 128;
+pub(crate) const SLOWLOG_THRESHOLD: Duration = Duration::from_millis(10);
+pub(crate) const SLOWLOG_MAX: usize = 128;
 /// The Redis version this server speaks like (`INFO`, `HELLO`).
-pub const REDIS_VERSION: &str = "7.0.0";
+pub(crate) const REDIS_VERSION: &str = "7.0.0";
 
 /// What the loop must do after a command.
 pub enum Step {
@@ -77,7 +77,7 @@ pub enum Step {
 
 /// What `CLIENT LIST` shows of a connection.
 #[derive(Debug, Clone)]
-pub struct ClientInfo {
+pub(crate) struct ClientInfo {
     pub id: u64,
     pub addr: String,
     pub laddr: String,
@@ -96,7 +96,7 @@ pub struct ClientInfo {
 /// One `SLOWLOG` entry. Holds the command name and its key, never values
 /// or passwords.
 #[derive(Debug, Clone)]
-pub struct SlowEntry {
+pub(crate) struct SlowEntry {
     pub id: u64,
     pub unix: u64,
     pub micros: u64,
@@ -117,7 +117,7 @@ pub struct Stats {
 }
 
 /// State shared by every wire connection.
-pub struct Shared {
+pub(crate) struct Shared {
     pub keyspace: Keyspace,
     pub clients: BTreeMap<u64, ClientInfo>,
     pub slowlog: VecDeque<SlowEntry>,
@@ -172,7 +172,7 @@ impl Session {
     }
 
     /// Most bytes the connection may buffer.
-    pub fn max_query(&self) -> usize {
+    pub(crate) fn max_query(&self) -> usize {
         if self.principal.is_some() {
             MAX_QUERY
         } else {
@@ -180,7 +180,7 @@ impl Session {
         }
     }
 
-    pub fn is_authenticated(&self) -> bool {
+    pub(crate) fn is_authenticated(&self) -> bool {
         self.principal.is_some()
     }
 }
@@ -288,7 +288,7 @@ impl Shared {
         }
     }
 
-    pub fn disconnect(&mut self, s: &Session) {
+    pub(crate) fn disconnect(&mut self, s: &Session) {
         self.clients.remove(&s.id);
     }
 
@@ -297,7 +297,7 @@ impl Shared {
         self.stats.rejected += 1;
     }
 
-    pub fn reset_stats(&mut self) {
+    pub(crate) fn reset_stats(&mut self) {
         self.stats = Stats {
             connections: 0,
             ..Stats::default()
@@ -306,7 +306,7 @@ impl Shared {
     }
 
     /// The read-only parameters `CONFIG GET` shows.
-    pub fn config_params(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn config_params(&self) -> Vec<(&'static str, String)> {
         vec![
             (
                 "appendfsync",
@@ -842,7 +842,7 @@ impl Shared {
     }
 
     /// The result of a deferred password check (`AUTH user pass`).
-    pub fn auth_done(
+    pub(crate) fn auth_done(
         &mut self,
         s: &mut Session,
         svc: &mut Service,

@@ -24,19 +24,19 @@ use std::fmt;
 
 /// Redis's limit on the digits line of `*N` / `$N` headers (and inline
 /// commands): 64 KiB without a line end is an error, not a wait.
-pub const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// Largest bulk string accepted (Redis: 512 MiB; here 16 MiB, the store's
 /// value limit).
-pub const MAX_BULK: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BULK: usize = 16 * 1024 * 1024;
 /// Most arguments in one command (Redis's limit).
-pub const MAX_ARGS: usize = 1024 * 1024;
+pub(crate) const MAX_ARGS: usize = 1024 * 1024;
 /// Before authentication (Redis 7 does the same): at most this many
 /// arguments …
-pub const UNAUTH_MAX_ARGS: usize = 10;
+pub(crate) const UNAUTH_MAX_ARGS: usize = 10;
 /// … of at most this many bytes each.
-pub const UNAUTH_MAX_BULK: usize = 16 * 1024;
+pub(crate) const UNAUTH_MAX_BULK: usize = 16 * 1024;
 /// Deepest nesting [`parse_value`] follows.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Size limits applied while parsing a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ impl std::error::Error for ProtocolError {}
 use reddb_service::strict_decimal::parse_i64;
 
 /// A complete command's arguments and the bytes it used.
-pub type Parsed = (Vec<Vec<u8>>, usize);
+pub(crate) type Parsed = (Vec<Vec<u8>>, usize);
 
 /// A resumable command parser (one per connection).
 ///
@@ -168,7 +168,8 @@ impl CommandParser {
     }
 
     /// Bytes of the current, incomplete command parsed so far.
-    pub fn in_progress(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn in_progress(&self) -> bool {
         self.expected > 0 || self.pos > 0 || self.scan > 0
     }
 
@@ -179,7 +180,7 @@ impl CommandParser {
 
     /// Bytes this parser holds besides the caller's buffer (the positions
     /// of finished arguments), for memory accounting.
-    pub fn held_bytes(&self) -> usize {
+    pub(crate) fn held_bytes(&self) -> usize {
         self.args
             .capacity()
             .saturating_mul(std::mem::size_of::<(usize, usize)>())
@@ -401,7 +402,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 /// Redis's `sdssplitargs`: words separated by blanks; `"…"` with `\n \r \t
 /// \b \a \\ \" \xHH` escapes; `'…'` with `\'`. A closing quote must be
 /// followed by a blank or the end. `None` on unbalanced quotes.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut args = Vec::new();
     let mut i = 0;
     loop {
@@ -748,10 +749,6 @@ impl Reply {
 
     pub fn simple(s: impl Into<String>) -> Reply {
         Reply::Simple(s.into())
-    }
-
-    pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
     }
 
     /// Appends the encoding to `out`.

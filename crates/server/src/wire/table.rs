@@ -12,25 +12,25 @@ use super::introspect;
 use super::resp::Reply;
 
 /// Writes the keyspace (Redis `write`).
-pub const WRITE: u32 = 1;
+pub(crate) const WRITE: u32 = 1;
 /// Only reads the keyspace (Redis `readonly`).
-pub const READONLY: u32 = 1 << 1;
+pub(crate) const READONLY: u32 = 1 << 1;
 /// Needs an admin principal (Redis `admin`; reddb asks it of fewer
 /// commands than Redis does, see [`TABLE`]).
-pub const ADMIN: u32 = 1 << 2;
+pub(crate) const ADMIN: u32 = 1 << 2;
 /// Constant or near-constant time (Redis `fast`).
 pub const FAST: u32 = 1 << 3;
 /// Allowed before authentication (Redis `no_auth`).
-pub const NO_AUTH: u32 = 1 << 4;
+pub(crate) const NO_AUTH: u32 = 1 << 4;
 /// Refused inside `MULTI` (Redis `no_multi`).
-pub const NO_MULTI: u32 = 1 << 5;
+pub(crate) const NO_MULTI: u32 = 1 << 5;
 /// Uses the keyspace, so fails while the vault is sealed (no Redis flag).
-pub const DATA: u32 = 1 << 6;
+pub(crate) const DATA: u32 = 1 << 6;
 /// Runs at once even inside `MULTI`, never queued (no Redis flag).
-pub const IMMEDIATE: u32 = 1 << 7;
+pub(crate) const IMMEDIATE: u32 = 1 << 7;
 
 /// The flags `COMMAND` shows, in Redis's order, with their Redis names.
-pub const REDIS_FLAG_NAMES: &[(u32, &str)] = &[
+pub(crate) const REDIS_FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
     (READONLY, "readonly"),
     (ADMIN, "admin"),
@@ -46,26 +46,26 @@ const WRITE_DATA: u32 = DATA | WRITE;
 /// argument 0), as Redis's legacy `first, last, step` triple: `last` -1 is
 /// the last argument; no keys is 0, 0, 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeySpec {
+pub(crate) struct KeySpec {
     pub first: u8,
     pub last: i8,
     pub step: u8,
 }
 
 /// No key arguments.
-pub const NO_KEYS: KeySpec = KeySpec {
+pub(crate) const NO_KEYS: KeySpec = KeySpec {
     first: 0,
     last: 0,
     step: 0,
 };
 /// One key, the first argument.
-pub const ONE_KEY: KeySpec = KeySpec {
+pub(crate) const ONE_KEY: KeySpec = KeySpec {
     first: 1,
     last: 1,
     step: 1,
 };
 /// Every argument is a key.
-pub const ALL_KEYS: KeySpec = KeySpec {
+pub(crate) const ALL_KEYS: KeySpec = KeySpec {
     first: 1,
     last: -1,
     step: 1,
@@ -77,14 +77,14 @@ pub const TWO_KEYS: KeySpec = KeySpec {
     step: 1,
 };
 /// Key, value, key, value….
-pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
+pub(crate) const KEY_VALUE_PAIRS: KeySpec = KeySpec {
     first: 1,
     last: -1,
     step: 2,
 };
 
 impl KeySpec {
-    pub fn has_keys(&self) -> bool {
+    pub(crate) fn has_keys(&self) -> bool {
         self.first > 0
     }
 
@@ -138,7 +138,7 @@ impl Group {
     }
 
     /// The ACL category Redis gives the commands of this group, if any.
-    pub fn acl_category(self) -> Option<&'static str> {
+    pub(crate) fn acl_category(self) -> Option<&'static str> {
         match self {
             Group::Connection => Some("@connection"),
             Group::Generic => Some("@keyspace"),
@@ -152,14 +152,14 @@ impl Group {
 }
 
 /// Runs a keyspace command on the open transaction.
-pub type DataHandler = fn(&Call<'_>, &mut DataCx<'_, '_>) -> Result<Reply, Reply>;
+pub(crate) type DataHandler = fn(&Call<'_>, &mut DataCx<'_, '_>) -> Result<Reply, Reply>;
 /// Runs a server command (no keyspace transaction needed).
-pub type ServerHandler = fn(&Call<'_>, &mut Ctx<'_, '_>) -> Result<Reply, Reply>;
+pub(crate) type ServerHandler = fn(&Call<'_>, &mut Ctx<'_, '_>) -> Result<Reply, Reply>;
 
 /// A command that runs inside a keyspace transaction (alone, or queued by
 /// `MULTI` and run by `EXEC`).
 #[derive(Clone, Copy)]
-pub enum Runner {
+pub(crate) enum Runner {
     Data(DataHandler),
     Server(ServerHandler),
 }
@@ -167,7 +167,7 @@ pub enum Runner {
 /// A command that changes the connection itself; run by the parent module,
 /// never queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCommand {
+pub(crate) enum SessionCommand {
     Auth,
     Hello,
     Quit,
@@ -185,7 +185,7 @@ pub enum Handler {
 
 /// One command.
 #[derive(Clone, Copy)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Lower-case.
     pub name: &'static str,
     /// Redis arity: n, exactly n arguments counting the name; -n, at least n.
@@ -229,7 +229,7 @@ impl Spec {
         self.flags & flag != 0
     }
 
-    pub fn arity_ok(&self, argc: usize) -> bool {
+    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
         let want = usize::from(self.arity.unsigned_abs());
         if self.arity >= 0 {
             argc == want
@@ -258,7 +258,7 @@ use SessionCommand as S;
 /// differ: `AUTH`/`HELLO` are refused inside `MULTI` (`no_multi`), `RESET`
 /// needs authentication (no `no_auth`), `FLUSHDB`/`FLUSHALL` need an admin,
 /// and `SAVE`/`BGSAVE` (a store compaction) do not.
-pub static TABLE: &[Spec] = &[
+pub(crate) static TABLE: &[Spec] = &[
     session("auth", -2, NO_AUTH | NO_MULTI | FAST, S::Auth).doc(
         G::Connection,
         "1.0.0",

@@ -20,7 +20,7 @@
 //! through [`Certificate::to_hex_for_operator`], used exactly once, by
 //! bootstrap, to show it to the operator.
 
-use crate::crypto::locked::{scrub_stack, Locked, LockedBuf};
+use crate::crypto::locked::{scrub_stack, Locked};
 use crate::error::{Error, Result};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -30,16 +30,16 @@ pub type Key32 = Locked<[u8; 32]>;
 
 /// Domain string of the certificate HMAC: the certificate is
 /// HMAC-SHA-256(master_secret, this) (`docs/FORMAT.md` §3).
-pub const CERTIFICATE_INFO: &[u8] = b"reddb-certificate-v1";
+pub(crate) const CERTIFICATE_INFO: &[u8] = b"reddb-certificate-v1";
 /// Argon2id associated data binding the vault key to its purpose.
-pub const VAULT_SEAL_INFO: &[u8] = b"reddb-vault-seal";
+pub(crate) const VAULT_SEAL_INFO: &[u8] = b"reddb-vault-seal";
 /// Argon2id cost of the vault key: 16 MiB, 3 passes, 1 lane.
-pub const VAULT_KDF_M_KIB: u32 = 16 * 1024;
-pub const VAULT_KDF_T: u32 = 3;
-pub const VAULT_KDF_P: u32 = 1;
+pub(crate) const VAULT_KDF_M_KIB: u32 = 16 * 1024;
+pub(crate) const VAULT_KDF_T: u32 = 3;
+pub(crate) const VAULT_KDF_P: u32 = 1;
 
 /// HMAC-SHA-256 of `msg` under `key`, written straight into guarded memory.
-pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Result<Key32> {
+pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Result<Key32> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
         .map_err(|_| Error::Internal("hmac key length".into()))?;
     mac.update(msg);
@@ -69,7 +69,7 @@ impl MasterSecret {
 }
 
 /// Why [`decode_hex_key`] refused.
-pub enum HexKeyError {
+pub(crate) enum HexKeyError {
     /// What is wrong with the text, in words that never quote it.
     Malformed(&'static str),
     /// Guarded memory for the key could not be allocated.
@@ -80,7 +80,7 @@ pub enum HexKeyError {
 /// keys) straight into guarded memory. Surrounding whitespace is ignored
 /// (files end in newlines); anything else that is not exactly 64 hex digits
 /// is refused with a reason that never quotes the input.
-pub fn decode_hex_key(text: &str) -> std::result::Result<Key32, HexKeyError> {
+pub(crate) fn decode_hex_key(text: &str) -> std::result::Result<Key32, HexKeyError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(HexKeyError::Malformed("it is empty"));
@@ -136,7 +136,7 @@ impl Certificate {
 
     /// `vault_key = Argon2id(certificate, salt, m=16 MiB, t=3, p=1,
     /// X="reddb-vault-seal", 32 bytes)`.
-    pub fn derive_vault_key(&self, salt: &[u8; 16]) -> Result<VaultKey> {
+    pub(crate) fn derive_vault_key(&self, salt: &[u8; 16]) -> Result<VaultKey> {
         let data = argon2::AssociatedData::new(VAULT_SEAL_INFO)
             .map_err(|e| Error::Internal(format!("argon2 associated data: {e}")))?;
         let params = argon2::ParamsBuilder::new()
@@ -169,7 +169,7 @@ impl Certificate {
 }
 
 /// The AES-256-GCM key of the vault pages, derived at every start.
-pub struct VaultKey(pub(crate) Key32);
+pub(crate) struct VaultKey(pub(crate) Key32);
 
 /// Random key from which the page and meta keys are derived.
 pub struct DataKey(pub(crate) Key32);
@@ -187,18 +187,13 @@ impl DataKey {
         &self.0
     }
 
-    pub fn page_key(&self) -> Result<Key32> {
+    pub(crate) fn page_key(&self) -> Result<Key32> {
         hmac_sha256(&self.0[..], b"reddb-page-key-v1")
     }
 
-    pub fn meta_key(&self) -> Result<Key32> {
+    pub(crate) fn meta_key(&self) -> Result<Key32> {
         hmac_sha256(&self.0[..], b"reddb-meta-key-v1")
     }
-}
-
-/// Reads a password-like secret into guarded memory.
-pub fn locked_copy(bytes: &[u8]) -> Result<LockedBuf> {
-    LockedBuf::from_slice(bytes)
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ impl<T> Drop for Locked<T> {
 
 /// A variable-length byte buffer in guarded memory (decrypted vault
 /// payloads, passwords on their way to Argon2).
-pub struct LockedBuf {
+pub(crate) struct LockedBuf {
     ptr: NonNull<[u8]>,
     len: usize,
 }
@@ -220,12 +220,6 @@ impl LockedBuf {
         let mut out = Self::zeroed(bytes.len())?;
         out.copy_from_slice(bytes);
         Ok(out)
-    }
-
-    /// Shortens the visible length (the tail stays inside the allocation
-    /// and is wiped on drop).
-    pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
     }
 }
 
@@ -265,7 +259,7 @@ impl Drop for LockedBuf {
 /// through temporaries on the stack; calling this right after such a step
 /// wipes the region those temporaries occupied.
 #[inline(never)]
-pub fn scrub_stack() {
+pub(crate) fn scrub_stack() {
     let mut area = [0xA5u8; 16 * 1024];
     // SAFETY: `area` is a live local array; volatile writes keep the
     // optimiser from removing the wipe.
@@ -289,17 +283,6 @@ mod tests {
             wiped.iter().all(|b| *b == 0),
             "bytes left after drop: {wiped:?}"
         );
-    }
-
-    #[test]
-    fn drop_zeroizes_buffer_including_truncated_tail() {
-        let mut buf = LockedBuf::from_slice(&[0xC3u8; 100]).unwrap();
-        buf.truncate(10);
-        assert_eq!(buf.len(), 10);
-        drop(buf);
-        let wiped = LAST_WIPED.with(|w| w.borrow().clone());
-        assert_eq!(wiped.len(), 100);
-        assert!(wiped.iter().all(|b| *b == 0));
     }
 
     #[test]

@@ -46,20 +46,20 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Bytes of the shared secret (the certificate).
-pub const SECRET_LEN: usize = 32;
+pub(crate) const SECRET_LEN: usize = 32;
 /// The smallest threshold: one share alone must never be the certificate.
 pub const MIN_THRESHOLD: u8 = 2;
 /// Share format version written and read by this build.
 pub const FORMAT_VERSION: u8 = 1;
 /// Every share text starts with this (the format name, then its version).
-pub const SHARE_PREFIX: &str = "rdbshare1-";
+pub(crate) const SHARE_PREFIX: &str = "rdbshare1-";
 /// Length of a share text, in characters (= bytes: it is ASCII).
 pub const SHARE_TEXT_LEN: usize = 116;
 /// Bytes of the checksum at the end of a share.
-pub const CHECKSUM_LEN: usize = 8;
+pub(crate) const CHECKSUM_LEN: usize = 8;
 /// Longest text [`parse_share`] looks at (a share, its `share:` label and
 /// generous whitespace); anything longer is refused unread.
-pub const MAX_SHARE_INPUT_LEN: usize = 512;
+pub(crate) const MAX_SHARE_INPUT_LEN: usize = 512;
 
 /// The name of the format, without its version digit.
 const FORMAT_NAME: &str = "rdbshare";
@@ -93,7 +93,7 @@ const FIXED_CHARACTERS: [(usize, u8); 6] = [
 /// adding `a` under a mask made from one bit of `b`, then multiplying `a`
 /// by x and reducing under a mask made from its top bit. No branch or table
 /// index depends on `a` or `b`.
-pub fn gf_mul(a: u8, b: u8) -> u8 {
+pub(crate) fn gf_mul(a: u8, b: u8) -> u8 {
     let mut a = a;
     let mut b = b;
     let mut product = 0u8;
@@ -109,7 +109,7 @@ pub fn gf_mul(a: u8, b: u8) -> u8 {
 /// `a⁻¹` in GF(2⁸) as `a²⁵⁴` (Fermat: `a²⁵⁵ = 1` for `a ≠ 0`), by a fixed
 /// square-and-multiply chain: `254 = 2 + 4 + 8 + … + 128`. `0` maps to `0`
 /// (callers never invert 0: indexes of a set are distinct).
-pub fn gf_inv(a: u8) -> u8 {
+pub(crate) fn gf_inv(a: u8) -> u8 {
     let mut power = gf_mul(a, a); // a^2
     let mut result = power;
     for _ in 0..6 {
@@ -625,7 +625,8 @@ impl ShareCollector {
     }
 
     /// Whether at least `threshold` distinct shares are held.
-    pub fn is_complete(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_complete(&self) -> bool {
         self.progress().is_some_and(|p| p.have >= p.threshold)
     }
 

@@ -13,7 +13,7 @@ use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 /// Opens (creating if asked) and locks the database file.
-pub fn open_locked(path: &Path, create: bool) -> Result<File> {
+pub(crate) fn open_locked(path: &Path, create: bool) -> Result<File> {
     let shown = path.display().to_string();
     if path.is_dir() {
         return Err(Error::io(

@@ -22,10 +22,10 @@
 use crate::codec::{Reader, Writer};
 use sha2::{Digest, Sha256};
 
-pub const MAGIC: [u8; 8] = *b"REDDB\x1a\r\n";
+pub(crate) const MAGIC: [u8; 8] = *b"REDDB\x1a\r\n";
 pub const FORMAT_VERSION: u16 = 1;
-pub const MIN_PAGE_SIZE: u32 = 4096;
-pub const MAX_PAGE_SIZE: u32 = 65536;
+pub(crate) const MIN_PAGE_SIZE: u32 = 4096;
+pub(crate) const MAX_PAGE_SIZE: u32 = 65536;
 pub const DEFAULT_PAGE_SIZE: u32 = 4096;
 const DIGEST_OFFSET: usize = 64;
 const SEALED_LEN_OFFSET: usize = 96;

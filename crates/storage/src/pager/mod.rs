@@ -27,7 +27,6 @@ pub use io::{FileIo, PageIo};
 pub use meta::{FileHeader, MetaState};
 use meta::{MetaCopy, MetaError};
 
-pub const META_SLOTS: [u64; 2] = [0, 1];
 pub const VAULT_LIVE_PAGE: u64 = 2;
 pub const VAULT_MIRROR_PAGE: u64 = 3;
 pub const FIRST_DATA_PAGE: u64 = 4;
@@ -158,7 +157,7 @@ impl Pager {
     }
 
     /// Highest epoch recorded in any copy that authenticates under `key`.
-    pub fn max_epoch(&self, key: &AeadKey) -> u32 {
+    pub(crate) fn max_epoch(&self, key: &AeadKey) -> u32 {
         self.copies
             .iter()
             .enumerate()
@@ -216,7 +215,7 @@ impl Pager {
 
     /// Reads page `no` into `buf` (one page long). Returns `false` when the
     /// page lies (partly) beyond the end of the file.
-    pub fn read_page(&mut self, no: u64, buf: &mut [u8]) -> Result<bool> {
+    pub(crate) fn read_page(&mut self, no: u64, buf: &mut [u8]) -> Result<bool> {
         let size = self.page_size();
         if buf.len() != size {
             return Err(Error::Internal("read buffer is not one page".into()));
@@ -229,7 +228,7 @@ impl Pager {
     }
 
     /// Writes one or more consecutive pages starting at `no`.
-    pub fn write_pages(&mut self, no: u64, pages: &[u8]) -> Result<()> {
+    pub(crate) fn write_pages(&mut self, no: u64, pages: &[u8]) -> Result<()> {
         if pages.len() % self.page_size() != 0 {
             return Err(Error::Internal("write is not whole pages".into()));
         }
@@ -245,7 +244,7 @@ impl Pager {
     }
 
     /// Number of whole or partial pages in the file.
-    pub fn page_count(&mut self) -> Result<u64> {
+    pub(crate) fn page_count(&mut self) -> Result<u64> {
         let len = self
             .io
             .len()
@@ -254,7 +253,7 @@ impl Pager {
     }
 
     /// Cuts the file to `pages` pages (never below the four fixed pages).
-    pub fn truncate_pages(&mut self, pages: u64) -> Result<()> {
+    pub(crate) fn truncate_pages(&mut self, pages: u64) -> Result<()> {
         let pages = pages.max(FIRST_DATA_PAGE);
         self.io
             .set_len(pages * self.page_size() as u64)
@@ -298,7 +297,7 @@ fn explain_meta_failure(e0: MetaError, e1: MetaError, len: u64) -> Error {
 }
 
 /// Seals `plain` with a fresh random nonce: `nonce | ciphertext | tag`.
-pub fn seal_random_nonce(key: &AeadKey, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn seal_random_nonce(key: &AeadKey, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
     let nonce: [u8; NONCE_LEN] = crate::crypto::random::array()?;
     let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
     out.extend_from_slice(&nonce);
@@ -309,7 +308,7 @@ pub fn seal_random_nonce(key: &AeadKey, aad: &[u8], plain: &[u8]) -> Result<Vec<
 }
 
 /// Opens `nonce | ciphertext | tag`.
-pub fn open_sealed(
+pub(crate) fn open_sealed(
     key: &AeadKey,
     aad: &[u8],
     sealed: &[u8],

@@ -21,7 +21,7 @@ use crate::codec::{Reader, Writer};
 use crate::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 
-pub const KIND_LOG: u8 = 1;
+pub(crate) const KIND_LOG: u8 = 1;
 pub const SESSION_LEN: usize = 16;
 pub const HEADER_LEN: usize = 8 + 16 + 8 + 1 + 2;
 pub const FLAG_GROUP_START: u8 = 1;
@@ -53,7 +53,7 @@ pub enum LogPageError {
     Malformed,
 }
 
-pub fn aad(
+pub(crate) fn aad(
     session: &[u8; SESSION_LEN],
     file_id: &[u8; 16],
     page_no: u64,

@@ -53,7 +53,7 @@ impl StoreKeys {
     }
 
     /// `HMAC-SHA-256(page_key, "reddb-session-key-v1" | session)`.
-    pub fn session_key(&self, session: &[u8; log::SESSION_LEN]) -> Result<AeadKey> {
+    pub(crate) fn session_key(&self, session: &[u8; log::SESSION_LEN]) -> Result<AeadKey> {
         let mut msg = Vec::with_capacity(20 + log::SESSION_LEN);
         msg.extend_from_slice(b"reddb-session-key-v1");
         msg.extend_from_slice(session);
@@ -156,7 +156,7 @@ impl Store {
     /// which syncs its bootstrap commit before the header says
     /// "bootstrapped"): a chain that replays none has lost pages no crash
     /// can lose, and is refused before anything is written.
-    pub fn open_with(
+    pub(crate) fn open_with(
         pager: Pager,
         keys: StoreKeys,
         writable: bool,
@@ -238,7 +238,7 @@ impl Store {
         self.pager.header()
     }
 
-    pub fn pager_mut(&mut self) -> &mut Pager {
+    pub(crate) fn pager_mut(&mut self) -> &mut Pager {
         &mut self.pager
     }
 
@@ -474,7 +474,7 @@ impl Store {
     }
 
     /// Whether commits are waiting for a flush.
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
 
@@ -560,7 +560,7 @@ impl Store {
     }
 
     /// Whether the log has grown enough past the live data to compact.
-    pub fn should_compact(&self) -> bool {
+    pub(crate) fn should_compact(&self) -> bool {
         let log_bytes = (self.chain.len() * self.pager.page_size()) as u64;
         log_bytes > COMPACT_MIN_LOG_BYTES && log_bytes > 4 * self.state.live_bytes() as u64
     }

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub const MAX_KEY_LEN: usize = 64 * 1024;
 pub const MAX_VALUE_LEN: usize = 16 * 1024 * 1024;
-pub const MAX_FRAME_BODY: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_FRAME_BODY: usize = 64 * 1024 * 1024;
 pub const FRAME_HEADER_LEN: usize = 1 + 8 + 4;
 
 /// The separate key spaces of the store.
@@ -47,7 +47,7 @@ impl Namespace {
         Namespace::Audit,
     ];
 
-    pub fn from_u8(v: u8) -> Option<Self> {
+    pub(crate) fn from_u8(v: u8) -> Option<Self> {
         Self::ALL.get(usize::from(v).checked_sub(1)?).copied()
     }
 

@@ -15,8 +15,8 @@
 
 use crate::codec::{Reader, Writer};
 
-pub const MAGIC: [u8; 4] = *b"RDBV";
-pub const VERSION: u8 = 1;
+pub(crate) const MAGIC: [u8; 4] = *b"RDBV";
+pub(crate) const VERSION: u8 = 1;
 pub const AAD: &[u8] = b"reddb-vault";
 pub const HEADER_LEN: usize = 4 + 1 + 16 + 4;
 pub const OVERHEAD: usize = HEADER_LEN + 12 + 16;

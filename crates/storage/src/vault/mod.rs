@@ -186,7 +186,7 @@ impl Vault {
 
     /// The page a write goes to first, and the one it goes to last (the
     /// page this vault was opened from).
-    pub fn write_order(&self) -> (u64, u64) {
+    pub(crate) fn write_order(&self) -> (u64, u64) {
         if self.source == VAULT_MIRROR_PAGE {
             (VAULT_LIVE_PAGE, VAULT_MIRROR_PAGE)
         } else {
@@ -195,12 +195,13 @@ impl Vault {
     }
 
     /// The page this vault was opened from (or last completely written).
-    pub fn source_page(&self) -> u64 {
+    pub(crate) fn source_page(&self) -> u64 {
         self.source
     }
 
     /// Whether both pages are known to hold this vault's bytes.
-    pub fn is_mirrored(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_mirrored(&self) -> bool {
         self.mirrored
     }
 
@@ -309,7 +310,7 @@ impl Vault {
     /// Seals the root with a fresh random nonce into one page image. Every
     /// call draws a new nonce: write the image to both pages rather than
     /// sealing twice.
-    pub fn sealed_page(&self, page_size: usize) -> Result<Vec<u8>> {
+    pub(crate) fn sealed_page(&self, page_size: usize) -> Result<Vec<u8>> {
         let mut buf = self.root.encode()?;
         if buf.len() > codec::capacity(page_size) {
             return Err(Error::Internal("vault payload exceeds a page".into()));
