@@ -29,6 +29,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
 
+mod string_and_hash_commands;
+
 /// Keys with this prefix belong to the vault (`/secrets` over HTTP).
 pub const SECRET_KEY_PREFIX: &[u8] = b"red.secret.";
 /// Largest commit a transaction may stage (the store's frame limit is
@@ -41,6 +43,8 @@ const KS: Namespace = Namespace::Keyspace;
 pub enum KsError {
     WrongType,
     NotInteger,
+    /// `HINCRBY` of a field that does not hold an integer.
+    HashValueNotInteger,
     Overflow,
     SecretKey,
     KeyTooLong,

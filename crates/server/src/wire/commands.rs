@@ -78,19 +78,19 @@ pub(crate) fn unknown_subcommand(sub: &[u8], cmd: &str) -> Reply {
     ))
 }
 
-fn ks(e: KsError) -> Reply {
+pub(super) fn ks(e: KsError) -> Reply {
     Reply::Error(keyspace_error_line(&e))
 }
 
-fn int_arg(b: &[u8]) -> Result<i64, Reply> {
+pub(super) fn int_arg(b: &[u8]) -> Result<i64, Reply> {
     parse_i64(b).ok_or_else(not_integer)
 }
 
-fn opt_bulk(v: Option<Vec<u8>>) -> Reply {
+pub(super) fn opt_bulk(v: Option<Vec<u8>>) -> Reply {
     v.map_or(Reply::Nil, Reply::Bulk)
 }
 
-fn bulks(v: Vec<Vec<u8>>) -> Vec<Reply> {
+pub(super) fn bulks(v: Vec<Vec<u8>>) -> Vec<Reply> {
     v.into_iter().map(Reply::Bulk).collect()
 }
 
@@ -234,7 +234,7 @@ fn invalid_expire(cmd: &str) -> Reply {
 }
 
 /// A count as a RESP integer.
-fn count(n: usize) -> Reply {
+pub(super) fn count(n: usize) -> Reply {
     Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 

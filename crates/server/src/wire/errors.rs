@@ -23,6 +23,7 @@ pub(crate) fn keyspace_error_line(e: &KsError) -> String {
             "WRONGTYPE Operation against a key holding the wrong kind of value".into()
         }
         KsError::NotInteger => "ERR value is not an integer or out of range".into(),
+        KsError::HashValueNotInteger => "ERR hash value is not an integer".into(),
         KsError::Overflow => "ERR increment or decrement would overflow".into(),
         KsError::SecretKey => {
             "ERR red.secret.* keys live in the vault: use the HTTP secrets API".into()

@@ -734,6 +734,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set (RESP3); an array in RESP2.
     Set(Vec<Reply>),
+    /// Pairs as an array of two-element arrays (RESP3); a flat array in
+    /// RESP2 (`HRANDFIELD … WITHVALUES`).
+    Pairs(Vec<(Reply, Reply)>),
     /// `#t`/`#f` (RESP3); `:1`/`:0` in RESP2.
     Bool(bool),
 }
@@ -790,6 +793,16 @@ impl Reply {
                     header(out, b'*', pairs.len() * 2);
                 }
                 for (k, v) in pairs {
+                    k.encode(resp3, out);
+                    v.encode(resp3, out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                header(out, b'*', if resp3 { pairs.len() } else { pairs.len() * 2 });
+                for (k, v) in pairs {
+                    if resp3 {
+                        header(out, b'*', 2);
+                    }
                     k.encode(resp3, out);
                     v.encode(resp3, out);
                 }

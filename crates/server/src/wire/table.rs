@@ -10,6 +10,7 @@
 use super::commands::{self as cmd, Call, Ctx, DataCx};
 use super::introspect;
 use super::resp::Reply;
+use super::string_and_hash_handlers as sh;
 
 /// Writes the keyspace (Redis `write`).
 pub(crate) const WRITE: u32 = 1;
@@ -354,6 +355,7 @@ pub(crate) static TABLE: &[Spec] = &[
         "2.8.0",
         "Iterate over the keys incrementally",
     ),
+    data("randomkey", 1, READ_DATA, sh::randomkey).doc(G::Generic, "1.0.0", "Return a random key"),
     data("flushdb", -1, WRITE_DATA | ADMIN, cmd::flush).doc(G::Server, "1.0.0", "Remove every key"),
     data("flushall", -1, WRITE_DATA | ADMIN, cmd::flush).doc(
         G::Server,
@@ -403,6 +405,9 @@ pub(crate) static TABLE: &[Spec] = &[
     data("mset", -3, WRITE_DATA, cmd::mset)
         .keys(KEY_VALUE_PAIRS)
         .doc(G::String, "1.0.1", "Set several keys at once"),
+    data("msetnx", -3, WRITE_DATA, sh::msetnx)
+        .keys(KEY_VALUE_PAIRS)
+        .doc(G::String, "1.0.1", "Set several keys only if none exists"),
     data("del", -2, WRITE_DATA, cmd::del)
         .keys(ALL_KEYS)
         .doc(G::Generic, "1.0.0", "Delete keys"),
@@ -446,6 +451,16 @@ pub(crate) static TABLE: &[Spec] = &[
             "2.6.0",
             "Get a key's time to live in milliseconds",
         ),
+    data("expiretime", 2, READ_DATA | FAST, sh::expiretime)
+        .keys(ONE_KEY)
+        .doc(G::Generic, "7.0.0", "Get a key's expiry as Unix seconds"),
+    data("pexpiretime", 2, READ_DATA | FAST, sh::pexpiretime)
+        .keys(ONE_KEY)
+        .doc(
+            G::Generic,
+            "7.0.0",
+            "Get a key's expiry as Unix milliseconds",
+        ),
     data("persist", 2, WRITE_DATA | FAST, cmd::persist)
         .keys(ONE_KEY)
         .doc(G::Generic, "2.2.0", "Remove a key's expiry"),
@@ -480,6 +495,9 @@ pub(crate) static TABLE: &[Spec] = &[
     data("getrange", 4, READ_DATA, cmd::getrange)
         .keys(ONE_KEY)
         .doc(G::String, "2.4.0", "Get a substring of a string value"),
+    data("setrange", 4, WRITE_DATA, sh::setrange)
+        .keys(ONE_KEY)
+        .doc(G::String, "2.2.0", "Overwrite part of a string value"),
     data("rename", 3, WRITE_DATA, cmd::rename)
         .keys(TWO_KEYS)
         .doc(G::Generic, "1.0.0", "Rename a key (its TTL goes with it)"),
@@ -490,6 +508,11 @@ pub(crate) static TABLE: &[Spec] = &[
             "1.0.0",
             "Rename a key only if the new name is free",
         ),
+    data("copy", -3, WRITE_DATA, sh::copy).keys(TWO_KEYS).doc(
+        G::Generic,
+        "6.2.0",
+        "Copy a key's value and TTL to another key",
+    ),
     data("touch", -2, READ_DATA | FAST, cmd::exists)
         .keys(ALL_KEYS)
         .doc(G::Generic, "3.2.1", "Count how many of the keys exist"),
@@ -527,6 +550,37 @@ pub(crate) static TABLE: &[Spec] = &[
     data("hgetall", 2, READ_DATA, cmd::hgetall)
         .keys(ONE_KEY)
         .doc(G::Hash, "2.0.0", "Get every field and value of a hash"),
+    data("hincrby", 4, WRITE_DATA | FAST, sh::hincrby)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.0.0", "Add an amount to an integer hash field"),
+    data("hsetnx", 4, WRITE_DATA | FAST, sh::hsetnx)
+        .keys(ONE_KEY)
+        .doc(
+            G::Hash,
+            "2.0.0",
+            "Set a hash field only if it does not exist",
+        ),
+    data("hkeys", 2, READ_DATA, sh::hkeys).keys(ONE_KEY).doc(
+        G::Hash,
+        "2.0.0",
+        "Get every field of a hash",
+    ),
+    data("hvals", 2, READ_DATA, sh::hvals).keys(ONE_KEY).doc(
+        G::Hash,
+        "2.0.0",
+        "Get every value of a hash",
+    ),
+    data("hstrlen", 3, READ_DATA | FAST, sh::hstrlen)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "3.2.0", "Get the length of a hash field's value"),
+    data("hrandfield", -2, READ_DATA, sh::hrandfield)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "6.2.0", "Get random fields of a hash"),
+    data("hscan", -3, READ_DATA, sh::hscan).keys(ONE_KEY).doc(
+        G::Hash,
+        "2.8.0",
+        "Iterate over a hash's fields incrementally",
+    ),
     data("hdel", -3, WRITE_DATA | FAST, cmd::hdel)
         .keys(ONE_KEY)
         .doc(G::Hash, "2.0.0", "Delete hash fields"),

@@ -1,0 +1,250 @@
+//! The keyspace side of the string, key and hash commands added after the
+//! first wire release: `SETRANGE`, `MSETNX`, `RANDOMKEY`, `COPY`,
+//! `HINCRBY`, `HSETNX`, `HKEYS`, `HVALS`, `HSTRLEN`, `HRANDFIELD` and
+//! `HSCAN`, as more [`Txn`] methods with Redis 7's semantics (the wire layer
+//! parses the arguments and words the errors).
+//!
+//! Randomness (`RANDOMKEY`, `HRANDFIELD`) comes from std's randomly keyed
+//! SipHash ([`RandomState`]): unpredictable enough to spread picks, and
+//! never used for anything secret.
+
+use super::{check_key, Fields, KsError, KsResult, ScanPage, Txn};
+use reddb_storage::store::record::{Value, MAX_VALUE_LEN};
+use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+
+/// Field/value pairs.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A number in `0..n` (0 when `n` is 0).
+fn random_below(n: usize) -> usize {
+    let r = RandomState::new().hash_one(0u8);
+    let n64 = u64::try_from(n).unwrap_or(u64::MAX);
+    usize::try_from(r.checked_rem(n64).unwrap_or(0)).unwrap_or(0)
+}
+
+impl super::Keyspace {
+    /// The `HSCAN` cursor position of a field: the same keyed hash as a
+    /// key's `SCAN` position, so never 0.
+    pub fn field_position(&self, field: &[u8]) -> u64 {
+        self.position(field)
+    }
+}
+
+impl Txn<'_> {
+    /// `SETRANGE key offset value`: the new length. An empty `value`
+    /// answers the current length and writes nothing (Redis); a result
+    /// past the per-value limit is refused before anything is allocated.
+    pub fn setrange(&mut self, key: &[u8], offset: usize, value: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        let expires = self.lookup(key).map_or(0, |e| e.expires_at_ms);
+        let current = self.string(key)?;
+        if value.is_empty() {
+            return Ok(current.map_or(0, Vec::len));
+        }
+        let end = offset
+            .checked_add(value.len())
+            .filter(|&end| end <= MAX_VALUE_LEN)
+            .ok_or(KsError::ValueTooLarge)?;
+        let mut next = current.cloned().unwrap_or_default();
+        if next.len() < end {
+            next.resize(end, 0);
+        }
+        if let Some(slot) = next.get_mut(offset..end) {
+            slot.copy_from_slice(value);
+        }
+        let len = next.len();
+        self.put(key, Value::Bytes(next), expires)?;
+        Ok(len)
+    }
+
+    /// `MSETNX`: sets every pair only when none of the keys exists; whether
+    /// it did. Every key is checked first.
+    pub fn msetnx(&mut self, pairs: &[(&[u8], &[u8])]) -> KsResult<bool> {
+        for (k, _) in pairs {
+            check_key(k)?;
+        }
+        if pairs.iter().any(|(k, _)| self.lookup(k).is_some()) {
+            return Ok(false);
+        }
+        for (k, v) in pairs {
+            self.put(k, Value::Bytes(v.to_vec()), 0)?;
+        }
+        Ok(true)
+    }
+
+    /// `RANDOMKEY`: a live key picked uniformly, `None` when there is none.
+    /// Walks the keyspace (O(keys)), like `KEYS *`.
+    pub fn random_key(&self) -> Option<Vec<u8>> {
+        let n = self.dbsize();
+        if n == 0 {
+            return None;
+        }
+        let target = random_below(n);
+        let (mut i, mut out) = (0usize, None);
+        self.for_each_key(|k, _| {
+            if i == target {
+                out = Some(k.to_vec());
+            }
+            i += 1;
+        });
+        out
+    }
+
+    /// `COPY src dst [REPLACE]`: copies the value and its TTL; whether it
+    /// copied (not when `src` is missing, nor when `dst` exists without
+    /// `replace`). The caller refuses `src == dst`, as Redis does first.
+    pub fn copy(&mut self, src: &[u8], dst: &[u8], replace: bool) -> KsResult<bool> {
+        check_key(src)?;
+        check_key(dst)?;
+        let Some(entry) = self.lookup(src).cloned() else {
+            return Ok(false);
+        };
+        if !replace && self.lookup(dst).is_some() {
+            return Ok(false);
+        }
+        self.put(dst, entry.value, entry.expires_at_ms)?;
+        Ok(true)
+    }
+
+    /// The hash at `key` to change (empty when missing) and its expiry.
+    fn hash_for_write(&self, key: &[u8]) -> KsResult<(Fields, u64)> {
+        check_key(key)?;
+        Ok(self
+            .hash_value(key)?
+            .map_or_else(|| (BTreeMap::new(), 0), |(h, exp)| (h.clone(), exp)))
+    }
+
+    /// `HINCRBY key field delta`: the new value; the field must hold a
+    /// decimal integer.
+    pub fn hincrby(&mut self, key: &[u8], field: &[u8], delta: i64) -> KsResult<i64> {
+        let (mut hash, expires) = self.hash_for_write(key)?;
+        let current = match hash.get(field) {
+            None => 0,
+            Some(v) => crate::strict_decimal::parse_i64(v).ok_or(KsError::HashValueNotInteger)?,
+        };
+        let next = current.checked_add(delta).ok_or(KsError::Overflow)?;
+        hash.insert(field.to_vec(), next.to_string().into_bytes());
+        self.put(key, Value::Hash(hash), expires)?;
+        Ok(next)
+    }
+
+    /// `HSETNX key field value`: whether the field was new (and so set).
+    pub fn hsetnx(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> KsResult<bool> {
+        let (mut hash, expires) = self.hash_for_write(key)?;
+        if hash.contains_key(field) {
+            return Ok(false);
+        }
+        hash.insert(field.to_vec(), value.to_vec());
+        self.put(key, Value::Hash(hash), expires)?;
+        Ok(true)
+    }
+
+    /// `HKEYS` (`values` false) or `HVALS` (true): empty for a missing key.
+    pub fn hash_column(&mut self, key: &[u8], values: bool) -> KsResult<Vec<Vec<u8>>> {
+        check_key(key)?;
+        let Some((h, _)) = self.hash_value(key)? else {
+            return Ok(Vec::new());
+        };
+        Ok(h.iter()
+            .map(|(f, v)| if values { v.clone() } else { f.clone() })
+            .collect())
+    }
+
+    /// `HSTRLEN key field`: 0 for a missing key or field.
+    pub fn hstrlen(&mut self, key: &[u8], field: &[u8]) -> KsResult<usize> {
+        check_key(key)?;
+        Ok(self
+            .hash_value(key)?
+            .and_then(|(h, _)| h.get(field))
+            .map_or(0, Vec::len))
+    }
+
+    /// `HRANDFIELD key count`: `count` distinct fields when positive (the
+    /// whole hash when it has no more), `-count` fields picked with
+    /// repetition when negative, with their values; `None` when the reply
+    /// would pass `max_bytes` (a large negative count repeats fields
+    /// without end).
+    pub fn hrandfield(
+        &mut self,
+        key: &[u8],
+        count: i64,
+        max_bytes: usize,
+    ) -> KsResult<Option<Pairs>> {
+        check_key(key)?;
+        let Some((h, _)) = self.hash_value(key)? else {
+            return Ok(Some(Vec::new()));
+        };
+        let pairs: Vec<(&Vec<u8>, &Vec<u8>)> = h.iter().collect();
+        let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        let picks: Vec<usize> = if count >= 0 {
+            if wanted >= pairs.len() {
+                (0..pairs.len()).collect()
+            } else {
+                // A partial Fisher-Yates shuffle: `wanted` distinct indices.
+                let mut idx: Vec<usize> = (0..pairs.len()).collect();
+                for i in 0..wanted {
+                    let j = i + random_below(idx.len() - i);
+                    idx.swap(i, j);
+                }
+                idx.truncate(wanted);
+                idx
+            }
+        } else {
+            let largest = pairs.iter().map(|(f, v)| f.len() + v.len() + 16).max();
+            if wanted.saturating_mul(largest.unwrap_or(0)) > max_bytes {
+                return Ok(None);
+            }
+            (0..wanted).map(|_| random_below(pairs.len())).collect()
+        };
+        Ok(Some(
+            picks
+                .into_iter()
+                .filter_map(|i| pairs.get(i))
+                .map(|(f, v)| ((*f).clone(), (*v).clone()))
+                .collect(),
+        ))
+    }
+
+    /// `HSCAN`: from `cursor` on, about `count` fields in the order of
+    /// `position` (all fields of one position together), as field, value,
+    /// field, value… in [`ScanPage::keys`]. As with `SCAN`, a field present
+    /// for a whole iteration is returned exactly once.
+    pub fn hscan(
+        &mut self,
+        key: &[u8],
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+        position: impl Fn(&[u8]) -> u64,
+    ) -> KsResult<ScanPage> {
+        check_key(key)?;
+        let Some((h, _)) = self.hash_value(key)? else {
+            return Ok(ScanPage {
+                cursor: 0,
+                keys: Vec::new(),
+            });
+        };
+        let mut ahead: Vec<(u64, &Vec<u8>, &Vec<u8>)> = h
+            .iter()
+            .map(|(f, v)| (position(f), f, v))
+            .filter(|(p, _, _)| *p >= cursor)
+            .collect();
+        ahead.sort_unstable();
+        let (mut keys, mut examined, mut last, mut next) = (Vec::new(), 0usize, None, 0);
+        for (pos, f, v) in ahead {
+            if examined >= count.max(1) && last != Some(pos) {
+                next = pos;
+                break;
+            }
+            last = Some(pos);
+            examined += 1;
+            if pattern.is_none_or(|p| super::glob_match(p, f)) {
+                keys.push(f.clone());
+                keys.push(v.clone());
+            }
+        }
+        Ok(ScanPage { cursor: next, keys })
+    }
+}
