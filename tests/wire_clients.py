@@ -214,6 +214,49 @@ def strings_and_keys(port, password):
         r.close()
 
 
+def strings_and_hashes_added(port, password):
+    """SETRANGE MSETNX EXPIRETIME PEXPIRETIME RANDOMKEY COPY HINCRBY HSETNX
+    HKEYS HVALS HSTRLEN HRANDFIELD HSCAN, decoded, RESP2 and RESP3."""
+    protocols = [2, 3] if has_resp3() else [2]
+    for proto in protocols:
+        kw = {"protocol": proto} if has_resp3() else {}
+        r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, **kw)
+        p = f"sh{proto}:"
+        check(r.setrange(p + "s", 3, "ab") == 5 and r.get(p + "s") == "\x00\x00\x00ab", "SETRANGE")
+        try:
+            r.setrange(p + "s", -1, "x")
+            raise AssertionError("SETRANGE with a negative offset must fail")
+        except redis.ResponseError as e:
+            check(str(e) == "offset is out of range", f"SETRANGE -1: {e}")
+        check(r.msetnx({p + "m1": "1", p + "m2": "2"}) is True, "MSETNX new keys")
+        check(r.msetnx({p + "m2": "x", p + "m3": "3"}) is False and r.get(p + "m3") is None, "MSETNX")
+        r.set(p + "t", "v", exat=4102444800)
+        check(r.expiretime(p + "t") == 4102444800, "EXPIRETIME")
+        check(r.pexpiretime(p + "t") == 4102444800000 and r.expiretime(p + "none") == -2, "PEXPIRETIME")
+        check(r.randomkey() is not None, "RANDOMKEY")
+        check(r.copy(p + "t", p + "t2") is True and r.get(p + "t2") == "v", "COPY")
+        check(r.copy(p + "t", p + "t2") is False and r.copy(p + "t", p + "t2", replace=True), "COPY REPLACE")
+        check(r.expiretime(p + "t2") == 4102444800, "COPY keeps the TTL")
+        h = p + "h"
+        check(r.hincrby(h, "n", 5) == 5 and r.hincrby(h, "n", -7) == -2, "HINCRBY")
+        check(r.hsetnx(h, "a", "x") == 1 and r.hsetnx(h, "a", "y") == 0, "HSETNX")
+        check(sorted(r.hkeys(h)) == ["a", "n"] and sorted(r.hvals(h)) == ["-2", "x"], "HKEYS/HVALS")
+        check(r.hstrlen(h, "n") == 2 and r.hstrlen(h, "none") == 0, "HSTRLEN")
+        check(r.hrandfield(h) in ("a", "n") and r.hrandfield(p + "none") is None, "HRANDFIELD")
+        check(sorted(r.hrandfield(h, 5)) == ["a", "n"] and len(r.hrandfield(h, -5)) == 5, "HRANDFIELD n")
+        pairs = r.hrandfield(h, 2, withvalues=True)
+        if proto == 3:
+            got = sorted(tuple(x) for x in pairs)
+        else:
+            got = sorted(zip(pairs[0::2], pairs[1::2]))
+        check(got == [("a", "x"), ("n", "-2")], f"HRANDFIELD WITHVALUES (RESP{proto}): {pairs}")
+        r.hset(p + "big", mapping={f"f{i}": str(i) for i in range(100)})
+        seen = dict(r.hscan_iter(p + "big", count=7))
+        check(seen == {f"f{i}": str(i) for i in range(100)}, "HSCAN iteration")
+        check(dict(r.hscan_iter(p + "big", match="f9*")) == {"f9": "9", **{f"f9{i}": f"9{i}" for i in range(10)}}, "HSCAN MATCH")
+        r.close()
+
+
 def has_resp3():
     major = int(redis.__version__.split(".")[0])
     return major >= 5
@@ -280,6 +323,7 @@ def main():
         ("50-connection pool from 50 threads", lambda: pool_from_threads(a.port, a.password)),
         ("pipelines (transaction=True/False)", lambda: pipelines(a.port, a.password)),
         ("strings and keys (decoded, RESP2/3)", lambda: strings_and_keys(a.port, a.password)),
+        ("more strings, keys, hashes (RESP2/3)", lambda: strings_and_hashes_added(a.port, a.password)),
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
     ]
