@@ -248,3 +248,60 @@ impl Txn<'_> {
         Ok(ScanPage { cursor: next, keys })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Keyspace;
+    use super::*;
+    use reddb_storage::store::State;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn setrange_refuses_past_the_limit_and_pads_with_zeros() {
+        let state = State::default();
+        let mut t = Txn::new(&state, 1);
+        assert_eq!(
+            t.setrange(b"k", MAX_VALUE_LEN, b"x"),
+            Err(KsError::ValueTooLarge)
+        );
+        assert_eq!(
+            t.setrange(b"k", usize::MAX, b"x"),
+            Err(KsError::ValueTooLarge)
+        );
+        assert_eq!(t.setrange(b"k", usize::MAX, b""), Ok(0));
+        assert_eq!(t.setrange(b"k", 2, b"ab"), Ok(4));
+        assert_eq!(t.get(b"k"), Ok(Some(b"\0\0ab".to_vec())));
+        assert_eq!(t.setrange(b"k", 1, b"z"), Ok(4));
+        assert_eq!(t.get(b"k"), Ok(Some(b"\0zab".to_vec())));
+    }
+
+    #[test]
+    fn hscan_returns_every_field_once() {
+        let state = State::default();
+        let mut t = Txn::new(&state, 1);
+        let pairs = (0..300)
+            .map(|i| (format!("f{i}").into_bytes(), b"v".to_vec()))
+            .collect();
+        t.hset(b"h", pairs).ok();
+        let ks = Keyspace::new();
+        let (mut seen, mut cursor) = (BTreeSet::new(), 0);
+        loop {
+            let page = t
+                .hscan(b"h", cursor, 7, None, |f| ks.field_position(f))
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            for pair in page.keys.chunks(2) {
+                assert!(seen.insert(pair.to_vec()), "returned twice");
+            }
+            cursor = page.cursor;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 300);
+        assert_eq!(t.hrandfield(b"h", -1000, 10), Ok(None));
+        assert_eq!(
+            t.hrandfield(b"h", 5, 10).map(|p| p.map(|v| v.len())),
+            Ok(Some(5))
+        );
+    }
+}
