@@ -11,28 +11,28 @@ use std::fmt;
 /// Stable process exit codes (documented in `docs/OPERATIONS.md`).
 pub mod exit_code {
     pub const OK: i32 = 0;
-    pub(crate) const INTERNAL: i32 = 1;
+    pub const INTERNAL: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const WRONG_CERTIFICATE: i32 = 10;
-    pub(crate) const MALFORMED_CERTIFICATE: i32 = 11;
-    pub(crate) const CONFLICTING_CREDENTIAL: i32 = 12;
+    pub const MALFORMED_CERTIFICATE: i32 = 11;
+    pub const CONFLICTING_CREDENTIAL: i32 = 12;
     pub const MISSING_CERTIFICATE: i32 = 13;
-    pub(crate) const LOCKED: i32 = 14;
-    pub(crate) const CORRUPTED: i32 = 15;
+    pub const LOCKED: i32 = 14;
+    pub const CORRUPTED: i32 = 15;
     pub const TAMPERED: i32 = 16;
-    pub(crate) const ALREADY_BOOTSTRAPPED: i32 = 17;
+    pub const ALREADY_BOOTSTRAPPED: i32 = 17;
     pub const NOT_BOOTSTRAPPED: i32 = 18;
-    pub(crate) const UNSUPPORTED_FORMAT: i32 = 19;
-    pub(crate) const IO: i32 = 20;
-    pub(crate) const CREDENTIAL_UNREADABLE: i32 = 21;
-    pub(crate) const INVALID_INPUT: i32 = 22;
-    pub(crate) const SECURE_MEMORY: i32 = 23;
+    pub const UNSUPPORTED_FORMAT: i32 = 19;
+    pub const IO: i32 = 20;
+    pub const CREDENTIAL_UNREADABLE: i32 = 21;
+    pub const INVALID_INPUT: i32 = 22;
+    pub const SECURE_MEMORY: i32 = 23;
     /// `red doctor`: the server is not healthy.
     pub const UNHEALTHY: i32 = 24;
     /// A backup file was refused: wrong backup key, damaged, not a backup.
-    pub(crate) const BACKUP_REFUSED: i32 = 25;
+    pub const BACKUP_REFUSED: i32 = 25;
     /// `red restore`: the target already holds data the backup would replace.
-    pub(crate) const RESTORE_CONFLICT: i32 = 26;
+    pub const RESTORE_CONFLICT: i32 = 26;
     /// `RED_ADMIN_TOKEN` (any source) is shorter than the minimum.
     pub const WEAK_ADMIN_TOKEN: i32 = 27;
     /// `red certificate combine`: a share was refused (malformed, mistyped,
@@ -42,7 +42,7 @@ pub mod exit_code {
     pub const SHARES_INSUFFICIENT: i32 = 29;
     /// `red rekey`: the header write failed part-way; the file opens with
     /// exactly one of the old and the new certificate (keep both).
-    pub(crate) const REKEY_INCOMPLETE: i32 = 30;
+    pub const REKEY_INCOMPLETE: i32 = 30;
 }
 
 #[derive(Debug)]
