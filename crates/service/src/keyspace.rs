@@ -28,6 +28,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
+pub mod set_commands;
 
 /// Keys with this prefix belong to the vault (`/secrets` over HTTP).
 pub const SECRET_KEY_PREFIX: &[u8] = b"red.secret.";

@@ -36,6 +36,7 @@ pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
 pub mod resp;
+mod set_handlers;
 pub(crate) mod table;
 
 use commands::Post;
