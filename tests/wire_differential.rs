@@ -39,8 +39,24 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
         "cursor values and page sizes differ: a whole iteration's keys are compared as a set",
     ),
     (
-        "keys, smembers, hgetall",
+        "keys, smembers, hgetall, sinter, sunion, sdiff",
         "no order is promised: compared sorted",
+    ),
+    (
+        "sscan",
+        "cursor values and page sizes differ: a whole iteration's members are compared as a set",
+    ),
+    (
+        "spop, srandmember",
+        "which members is random: compared by reply shape, size, membership in the set before \
+         the command and distinctness (not for SRANDMEMBER's negative count, which may repeat); \
+         after SPOP, redis-server's set is brought to red's (SADD of its popped members, SREM of \
+         red's) so the sequence goes on from equal states",
+    ),
+    (
+        "srandmember with a huge negative count",
+        "red refuses an answer over 64 MiB (redis-server tries, and may exhaust its memory): \
+         not generated",
     ),
     (
         "randomkey",
@@ -117,6 +133,22 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("smembers", "K", &[]),
     ("sismember", "K M", &[]),
     ("scard", "K", &[]),
+    ("smismember", "K M+", &[]),
+    ("spop", "K", &["N"]),
+    ("srandmember", "K", &["N"]),
+    ("smove", "K K M", &[]),
+    ("sinter", "K+", &[]),
+    ("sunion", "K+", &[]),
+    ("sdiff", "K+", &[]),
+    ("sinterstore", "K K+", &[]),
+    ("sunionstore", "K K+", &[]),
+    ("sdiffstore", "K K+", &[]),
+    ("sintercard", "2 K K", &["LIMIT N", "LIMIT N", "K", "1"]),
+    (
+        "sscan",
+        "K 0",
+        &["MATCH P", "MATCH m*", "COUNT N", "TYPE T"],
+    ),
     ("hset", "K FV+", &[]),
     ("hmset", "K FV+", &[]),
     ("hget", "K F", &[]),
@@ -365,6 +397,14 @@ enum Compared {
     /// A time in ms or s, equal within `slack`.
     Clock(i64, i64),
     SomeKey,
+    /// Random members: whether an array came back, how many, whether all
+    /// were in the set before, whether none repeats (or repeats allowed).
+    Sample {
+        array: bool,
+        len: usize,
+        within: bool,
+        distinct: bool,
+    },
 }
 
 impl Compared {
@@ -411,7 +451,9 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
         return Compared::Exact(reply);
     }
     match name {
-        "keys" | "smembers" => Compared::Unordered(bytes_of(&items(&reply))),
+        "keys" | "smembers" | "sinter" | "sunion" | "sdiff" => {
+            Compared::Unordered(bytes_of(&items(&reply)))
+        }
         "hgetall" => Compared::Pairs(
             items(&reply)
                 .chunks(2)
@@ -423,11 +465,73 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
                 })
                 .collect(),
         ),
-        "scan" => Compared::Unordered(scan_to_end(c, args, &reply)),
+        "scan" => Compared::Unordered(scan_to_end(c, args, 1, &reply)),
+        "sscan" => Compared::Unordered(scan_to_end(c, args, 2, &reply)),
         "randomkey" => Compared::SomeKey,
         "ttl" | "expiretime" => clock(reply, 1),
         "pttl" | "pexpiretime" => clock(reply, 1000),
         _ => Compared::Exact(reply),
+    }
+}
+
+/// Commands whose replies are random (see [`INTENDED_DIFFERENCES`]).
+const RANDOM: &[&str] = &["spop", "srandmember"];
+
+/// SPOP or SRANDMEMBER on both servers, compared by properties; after
+/// SPOP, redis-server's set is made red's again.
+fn ask_random(pair: &mut SideBySide, name: &str, args: &[String]) -> (Compared, Compared) {
+    let key = args.get(1).cloned().unwrap_or_default();
+    let before = bytes_of(&items(&pair.red.cmd(&["SMEMBERS", key.as_str()])));
+    let ours = pair.red.cmd(args);
+    let theirs = pair.redis.cmd(args);
+    let repeats = name == "srandmember"
+        && args
+            .get(2)
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n < 0);
+    if name == "spop" {
+        let (red_popped, redis_popped) = (members_of(&ours), members_of(&theirs));
+        if red_popped.iter().collect::<BTreeSet<_>>() != redis_popped.iter().collect() {
+            for (command, members) in [("SADD", &redis_popped), ("SREM", &red_popped)] {
+                let mut line = vec![command.to_string(), key.clone()];
+                line.extend(
+                    members
+                        .iter()
+                        .map(|m| String::from_utf8_lossy(m).into_owned()),
+                );
+                pair.redis.cmd(&line);
+            }
+        }
+    }
+    (
+        sampled(&ours, &before, repeats),
+        sampled(&theirs, &before, repeats),
+    )
+}
+
+/// The members in a reply: one bulk, or an array of them.
+fn members_of(reply: &Value) -> Vec<Vec<u8>> {
+    match reply {
+        Value::Array(a) | Value::Set(a) => a
+            .iter()
+            .filter_map(|v| v.as_bytes().map(<[u8]>::to_vec))
+            .collect(),
+        Value::Error(_) | Value::Null => Vec::new(),
+        other => other.as_bytes().map(<[u8]>::to_vec).into_iter().collect(),
+    }
+}
+
+fn sampled(reply: &Value, before: &BTreeSet<Vec<u8>>, repeats: bool) -> Compared {
+    if matches!(reply, Value::Error(_) | Value::Null) {
+        return Compared::Exact(reply.clone());
+    }
+    let members = members_of(reply);
+    let unique: BTreeSet<&Vec<u8>> = members.iter().collect();
+    Compared::Sample {
+        array: matches!(reply, Value::Array(_) | Value::Set(_)),
+        len: members.len(),
+        within: members.iter().all(|m| before.contains(m)),
+        distinct: repeats || unique.len() == members.len(),
     }
 }
 
@@ -438,8 +542,14 @@ fn clock(reply: Value, slack: i64) -> Compared {
     }
 }
 
-/// Every key of a SCAN iteration whose first page is `first`.
-fn scan_to_end(c: &mut Client, args: &[String], first: &Value) -> BTreeSet<Vec<u8>> {
+/// Every key (member) of a SCAN (SSCAN) iteration whose first page is
+/// `first`, its cursor the argument at `cursor_at`.
+fn scan_to_end(
+    c: &mut Client,
+    args: &[String],
+    cursor_at: usize,
+    first: &Value,
+) -> BTreeSet<Vec<u8>> {
     let mut keys = BTreeSet::new();
     let mut page = first.clone();
     for _ in 0..1000 {
@@ -450,7 +560,7 @@ fn scan_to_end(c: &mut Client, args: &[String], first: &Value) -> BTreeSet<Vec<u
             break;
         }
         let mut next = args.to_vec();
-        if let Some(slot) = next.get_mut(1) {
+        if let Some(slot) = next.get_mut(cursor_at) {
             *slot = cursor;
         }
         page = c.cmd(&next);
@@ -487,8 +597,14 @@ fn run_seed(
         };
         let args = generator.command(name, fallback);
         history.push(args.join(" "));
-        let ours = ask(&mut pair.red, name, &args);
-        let theirs = ask(&mut pair.redis, name, &args);
+        let (ours, theirs) = if RANDOM.contains(&name.as_str()) {
+            ask_random(pair, name, &args)
+        } else {
+            (
+                ask(&mut pair.red, name, &args),
+                ask(&mut pair.redis, name, &args),
+            )
+        };
         if !ours.same(&theirs) {
             let from = history.len().saturating_sub(HISTORY_SHOWN);
             return Err(format!(
