@@ -707,8 +707,7 @@ impl<'a> ScanOptions<'a> {
             count: 10,
             type_filter: None,
         };
-        let mut pairs = options.chunks(2);
-        while let Some(pair) = pairs.next() {
+        for pair in options.chunks(2) {
             let [option, v] = pair else {
                 return Err(syntax());
             };

@@ -675,10 +675,14 @@ mod tests {
         let set = args(&["set", "k", "v", "EX", "1"]);
         assert_eq!(ONE_KEY.keys(&set), vec![&b"k"[..]]);
         assert!(NO_KEYS.keys(&set).is_empty());
-        let card = |v: &[&str]| lookup("sintercard").and_then(|s| s.key_args(&args(v)));
+        let card = |v: &[&str]| {
+            let v = args(v);
+            let keys = lookup("sintercard").and_then(|s| s.key_args(&v));
+            keys.map(|k| k.iter().map(|k| k.to_vec()).collect::<Vec<_>>())
+        };
         assert_eq!(
             card(&["sintercard", "2", "a", "b", "LIMIT", "1"]),
-            Some(vec![&b"a"[..], b"b"])
+            Some(vec![b"a".to_vec(), b"b".to_vec()])
         );
         for bad in [
             &["sintercard", "0", "a"][..],
