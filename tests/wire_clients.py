@@ -194,10 +194,7 @@ def info_sections(port, password):
 
 def strings_and_keys(port, password):
     """GETSET APPEND STRLEN GETRANGE RENAME RENAMENX TOUCH, decoded and RESP3."""
-    protocols = [2, 3] if has_resp3() else [2]
-    for proto in protocols:
-        kw = {"protocol": proto} if has_resp3() else {}
-        r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, **kw)
+    for proto, r in decoded_clients(port, password):
         p = f"sk{proto}:"
         check(r.getset(p + "a", "1") is None and r.getset(p + "a", "2") == "1", "GETSET")
         check(r.append(p + "a", "345") == 4 and r.strlen(p + "a") == 4, "APPEND/STRLEN")
@@ -211,16 +208,12 @@ def strings_and_keys(port, password):
             raise AssertionError("RENAME of a missing key must fail")
         except redis.ResponseError as e:
             check(str(e) == "no such key", f"RENAME missing: {e}")
-        r.close()
 
 
 def strings_and_hashes_added(port, password):
     """SETRANGE MSETNX EXPIRETIME PEXPIRETIME RANDOMKEY COPY HINCRBY HSETNX
     HKEYS HVALS HSTRLEN HRANDFIELD HSCAN, decoded, RESP2 and RESP3."""
-    protocols = [2, 3] if has_resp3() else [2]
-    for proto in protocols:
-        kw = {"protocol": proto} if has_resp3() else {}
-        r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, **kw)
+    for proto, r in decoded_clients(port, password):
         p = f"sh{proto}:"
         check(r.setrange(p + "s", 3, "ab") == 5 and r.get(p + "s") == "\x00\x00\x00ab", "SETRANGE")
         try:
@@ -254,7 +247,50 @@ def strings_and_hashes_added(port, password):
         seen = dict(r.hscan_iter(p + "big", count=7))
         check(seen == {f"f{i}": str(i) for i in range(100)}, "HSCAN iteration")
         check(dict(r.hscan_iter(p + "big", match="f9*")) == {"f9": "9", **{f"f9{i}": f"9{i}" for i in range(10)}}, "HSCAN MATCH")
-        r.close()
+
+
+def sets(port, password):
+    """SMISMEMBER SPOP SRANDMEMBER SMOVE SINTER/SUNION/SDIFF(+STORE) SINTERCARD SSCAN."""
+    for proto, r in decoded_clients(port, password):
+        p = f"st{proto}:"
+        r.sadd(p + "a", "1", "2", "3")
+        r.sadd(p + "b", "2", "3", "4")
+        check(r.smismember(p + "a", ["1", "9"]) == [1, 0], "SMISMEMBER")
+        check(set(r.sinter(p + "a", p + "b")) == {"2", "3"}, "SINTER")
+        check(set(r.sunion(p + "a", p + "b")) == {"1", "2", "3", "4"}, "SUNION")
+        check(set(r.sdiff(p + "a", p + "b")) == {"1"}, "SDIFF")
+        check(r.sinterstore(p + "i", [p + "a", p + "b"]) == 2, "SINTERSTORE")
+        check(r.sunionstore(p + "u", [p + "a", p + "b"]) == 4, "SUNIONSTORE")
+        check(r.sdiffstore(p + "d", [p + "a", p + "none"]) == 3, "SDIFFSTORE")
+        check(r.sinterstore(p + "d", [p + "a", p + "none"]) == 0 and r.exists(p + "d") == 0,
+              "an empty STORE deletes the destination")
+        if hasattr(r, "sintercard"):
+            check(r.sintercard(2, [p + "a", p + "b"]) == 2, "SINTERCARD")
+            check(r.sintercard(2, [p + "a", p + "b"], limit=1) == 1, "SINTERCARD LIMIT")
+        check(r.smove(p + "a", p + "b", "1") is True and r.sismember(p + "b", "1"), "SMOVE")
+        check(r.srandmember(p + "u") in {"1", "2", "3", "4"}, "SRANDMEMBER")
+        many = r.srandmember(p + "u", -10)
+        check(len(many) == 10 and set(many) <= {"1", "2", "3", "4"}, f"SRANDMEMBER -10 {many}")
+        check(len(set(r.srandmember(p + "u", 3))) == 3, "SRANDMEMBER 3")
+        popped = r.spop(p + "u", 2)
+        check(len(popped) == 2 and r.scard(p + "u") == 2, f"SPOP 2 {popped}")
+        check(r.spop(p + "none") is None, "SPOP of a missing key")
+        members = {f"m{i}" for i in range(40)}
+        r.sadd(p + "big", *members)
+        check(set(r.sscan_iter(p + "big", match="m1*", count=5)) == {m for m in members if m.startswith("m1")},
+              "SSCAN MATCH COUNT")
+
+
+def decoded_clients(port, password):
+    """One decoded client per protocol this redis-py speaks (RESP2, and
+    RESP3 where it can), closed after its turn."""
+    for proto in ([2, 3] if has_resp3() else [2]):
+        kw = {"protocol": proto} if has_resp3() else {}
+        r = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, **kw)
+        try:
+            yield proto, r
+        finally:
+            r.close()
 
 
 def has_resp3():
@@ -324,6 +360,7 @@ def main():
         ("pipelines (transaction=True/False)", lambda: pipelines(a.port, a.password)),
         ("strings and keys (decoded, RESP2/3)", lambda: strings_and_keys(a.port, a.password)),
         ("more strings, keys, hashes (RESP2/3)", lambda: strings_and_hashes_added(a.port, a.password)),
+        ("sets (decoded, RESP2/3)", lambda: sets(a.port, a.password)),
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
     ]

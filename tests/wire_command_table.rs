@@ -205,6 +205,13 @@ fn getkeys_and_docs_of_representative_commands_match_redis_server() {
         &["PING", "x"],
         &["KEYS", "*"],
         &["NOSUCH", "a"],
+        &["SINTERCARD", "2", "a", "b", "LIMIT", "1"],
+        &["SINTERCARD", "1", "a", "b"],
+        &["SINTERCARD", "0", "a"],
+        &["SINTERCARD", "3", "a", "b"],
+        &["SINTERCARD", "x", "a"],
+        &["SMOVE", "a", "b", "m"],
+        &["SINTERSTORE", "d", "a", "b"],
     ];
     for case in cases {
         let args: Vec<String> = case.iter().map(|s| (*s).to_string()).collect();

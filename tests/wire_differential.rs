@@ -39,8 +39,24 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
         "cursor values and page sizes differ: a whole iteration's keys are compared as a set",
     ),
     (
-        "keys, smembers, hgetall",
+        "keys, smembers, hgetall, sinter, sunion, sdiff",
         "no order is promised: compared sorted",
+    ),
+    (
+        "sscan",
+        "cursor values and page sizes differ: a whole iteration's members are compared as a set",
+    ),
+    (
+        "spop, srandmember",
+        "which members is random: compared by reply shape, size, membership in the set before \
+         the command and distinctness (not for SRANDMEMBER's negative count, which may repeat); \
+         after SPOP, redis-server's set is brought to red's (SADD of its popped members, SREM of \
+         red's) so the sequence goes on from equal states",
+    ),
+    (
+        "srandmember with a huge negative count",
+        "red refuses an answer over 64 MiB (redis-server tries, and may exhaust its memory): \
+         not generated",
     ),
     (
         "randomkey",
@@ -141,6 +157,22 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("smembers", "K", &[]),
     ("sismember", "K M", &[]),
     ("scard", "K", &[]),
+    ("smismember", "K M+", &[]),
+    ("spop", "K", &["N"]),
+    ("srandmember", "K", &["N"]),
+    ("smove", "K K M", &[]),
+    ("sinter", "K+", &[]),
+    ("sunion", "K+", &[]),
+    ("sdiff", "K+", &[]),
+    ("sinterstore", "K K+", &[]),
+    ("sunionstore", "K K+", &[]),
+    ("sdiffstore", "K K+", &[]),
+    ("sintercard", "2 K K", &["LIMIT N", "LIMIT N", "K", "1"]),
+    (
+        "sscan",
+        "K 0",
+        &["MATCH P", "MATCH m*", "COUNT N", "TYPE T"],
+    ),
     ("hset", "K FV+", &[]),
     ("hmset", "K FV+", &[]),
     ("hget", "K F", &[]),
@@ -402,6 +434,14 @@ enum Compared {
     Length(usize),
     /// A "value too large" error, whatever limit it names.
     TooLarge,
+    /// Random members: whether an array came back, how many, whether all
+    /// were in the set before, whether none repeats (or repeats allowed).
+    Sample {
+        array: bool,
+        len: usize,
+        within: bool,
+        distinct: bool,
+    },
 }
 
 impl Compared {
@@ -470,7 +510,13 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
         return Compared::Exact(reply);
     }
     match name {
-        "keys" | "smembers" | "hkeys" => Compared::Unordered(bytes_of(&items(&reply))),
+        // (SPOP of a whole set, in a regression sequence.)
+        "spop" if matches!(reply, Value::Array(_) | Value::Set(_)) => {
+            Compared::Unordered(bytes_of(&items(&reply)))
+        }
+        "keys" | "smembers" | "hkeys" | "sinter" | "sunion" | "sdiff" => {
+            Compared::Unordered(bytes_of(&items(&reply)))
+        }
         "hvals" => {
             let mut all: Vec<Vec<u8>> = bytes_of_each(&items(&reply));
             all.sort();
@@ -479,6 +525,7 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
         "hgetall" => Compared::Pairs(pairs_of(&items(&reply))),
         "scan" => Compared::Unordered(bytes_of(&scan_to_end(c, args, 1, &reply))),
         "hscan" => Compared::Pairs(pairs_of(&scan_to_end(c, args, 2, &reply))),
+        "sscan" => Compared::Unordered(bytes_of(&scan_to_end(c, args, 2, &reply))),
         "hrandfield" => match &reply {
             Value::Array(a) => Compared::Length(a.len()),
             _ => Compared::SomeKey,
@@ -487,6 +534,67 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
         "ttl" | "expiretime" => clock(reply, 1),
         "pttl" | "pexpiretime" => clock(reply, 1000),
         _ => Compared::Exact(reply),
+    }
+}
+
+/// Commands whose replies are random (see [`INTENDED_DIFFERENCES`]).
+const RANDOM: &[&str] = &["spop", "srandmember"];
+
+/// SPOP or SRANDMEMBER on both servers, compared by properties; after
+/// SPOP, redis-server's set is made red's again.
+fn ask_random(pair: &mut SideBySide, name: &str, args: &[String]) -> (Compared, Compared) {
+    let key = args.get(1).cloned().unwrap_or_default();
+    let before = bytes_of(&items(&pair.red.cmd(&["SMEMBERS", key.as_str()])));
+    let ours = pair.red.cmd(args);
+    let theirs = pair.redis.cmd(args);
+    let repeats = name == "srandmember"
+        && args
+            .get(2)
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n < 0);
+    if name == "spop" {
+        let (red_popped, redis_popped) = (members_of(&ours), members_of(&theirs));
+        if red_popped.iter().collect::<BTreeSet<_>>() != redis_popped.iter().collect() {
+            for (command, members) in [("SADD", &redis_popped), ("SREM", &red_popped)] {
+                let mut line = vec![command.to_string(), key.clone()];
+                line.extend(
+                    members
+                        .iter()
+                        .map(|m| String::from_utf8_lossy(m).into_owned()),
+                );
+                pair.redis.cmd(&line);
+            }
+        }
+    }
+    (
+        sampled(&ours, &before, repeats),
+        sampled(&theirs, &before, repeats),
+    )
+}
+
+/// The members in a reply: one bulk, or an array of them.
+fn members_of(reply: &Value) -> Vec<Vec<u8>> {
+    match reply {
+        Value::Array(a) | Value::Set(a) => a
+            .iter()
+            .filter_map(|v| v.as_bytes().map(<[u8]>::to_vec))
+            .collect(),
+        Value::Error(_) | Value::Null => Vec::new(),
+        other => other.as_bytes().map(<[u8]>::to_vec).into_iter().collect(),
+    }
+}
+
+fn sampled(reply: &Value, before: &BTreeSet<Vec<u8>>, repeats: bool) -> Compared {
+    if matches!(reply, Value::Error(_) | Value::Null) {
+        return Compared::Exact(reply.clone());
+    }
+    let members = members_of(reply);
+    let unique: BTreeSet<&Vec<u8>> = members.iter().collect();
+    Compared::Sample {
+        array: matches!(reply, Value::Array(_) | Value::Set(_)),
+        len: members.len(),
+        within: members.iter().all(|m| before.contains(m)),
+        distinct: repeats || unique.len() == members.len(),
     }
 }
 
@@ -547,8 +655,14 @@ fn run_seed(
         };
         let args = generator.command(name, fallback);
         history.push(args.join(" "));
-        let ours = ask(&mut pair.red, name, &args);
-        let theirs = ask(&mut pair.redis, name, &args);
+        let (ours, theirs) = if RANDOM.contains(&name.as_str()) {
+            ask_random(pair, name, &args)
+        } else {
+            (
+                ask(&mut pair.red, name, &args),
+                ask(&mut pair.redis, name, &args),
+            )
+        };
         if !ours.same(&theirs) {
             let from = history.len().saturating_sub(HISTORY_SHOWN);
             return Err(format!(
@@ -680,6 +794,54 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["COPY", "a", "h2", "REPLACE"],
         &["COPY", "h", "h2"],
         &["HGETALL", "h2"],
+    ],
+    // The set family: type checks of every key in order, SMOVE's order of
+    // checks, an empty …STORE deleting its destination, SINTERCARD's and
+    // SSCAN's errors (SSCAN reads its options only for an existing set).
+    &[
+        &["SADD", "a", "1", "2", "3"],
+        &["SADD", "b", "2", "3", "4"],
+        &["SET", "str", "x", "EX", "100"],
+        &["SINTER", "missing", "str"],
+        &["SUNION", "a", "str"],
+        &["SDIFF", "missing", "str"],
+        &["SDIFFSTORE", "str", "a", "b"],
+        &["TTL", "str"],
+        &["SMEMBERS", "str"],
+        &["SINTERSTORE", "str", "a", "missing"],
+        &["EXISTS", "str"],
+        &["SMOVE", "missing", "str", "1"],
+        &["SET", "str", "x"],
+        &["SMOVE", "a", "str", "1"],
+        &["SMOVE", "a", "a", "1"],
+        &["SMOVE", "a", "b", "2"],
+        &["SMEMBERS", "b"],
+        &["SMISMEMBER", "a", "1", "2", "9"],
+        &["SINTERCARD", "2", "a", "b", "LIMIT", "1", "LIMIT", "0"],
+        &["SINTERCARD", "0", "a"],
+        &["SINTERCARD", "99999999999999999999", "a"],
+        &["SINTERCARD", "3", "a", "b"],
+        &["SINTERCARD", "1", "a", "LIMIT", "-1"],
+        &["SINTERCARD", "1", "a", "LIMIT"],
+        &["SINTERCARD", "2", "missing", "str"],
+        &["SSCAN", "missing", "0", "COUNT", "0"],
+        &["SSCAN", "str", "0", "BOGUS"],
+        &["SSCAN", "a", "x"],
+        &["SSCAN", "a", "0", "COUNT", "0"],
+        &["SSCAN", "a", "0", "TYPE", "set"],
+        &["SSCAN", "a", "0", "MATCH", "1*", "COUNT", "100"],
+        &["SPOP", "a", "-1"],
+        &["SPOP", "missing", "x"],
+        &["SPOP", "str", "0"],
+        &["SPOP", "a", "1", "2"],
+        &["SPOP", "missing"],
+        &["SPOP", "missing", "3"],
+        &["SRANDMEMBER", "a", "-9223372036854775808"],
+        &["SRANDMEMBER", "a", "x"],
+        &["SRANDMEMBER", "missing", "-3"],
+        &["SRANDMEMBER", "str", "0"],
+        &["SPOP", "b", "100"],
+        &["EXISTS", "b"],
     ],
 ];
 

@@ -28,6 +28,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
+pub mod set_commands;
 
 mod string_and_hash_commands;
 

@@ -66,7 +66,7 @@ pub fn syntax() -> Reply {
     Reply::err("ERR syntax error")
 }
 
-fn not_integer() -> Reply {
+pub(super) fn not_integer() -> Reply {
     Reply::err("ERR value is not an integer or out of range")
 }
 
@@ -115,12 +115,12 @@ impl Call<'_> {
     }
 
     /// The first argument: the key of a keyed command.
-    fn key(&self) -> &[u8] {
+    pub(super) fn key(&self) -> &[u8] {
         self.arg(1)
     }
 
     /// The arguments after the key.
-    fn after_key(&self) -> &[Vec<u8>] {
+    pub(super) fn after_key(&self) -> &[Vec<u8>] {
         self.args.get(2..).unwrap_or(&[])
     }
 }
@@ -683,43 +683,66 @@ fn time_to_live(
     }))
 }
 
-/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
-pub fn scan(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
-    let args = c.args;
-    let cursor = std::str::from_utf8(arg(args, 1))
+/// The cursor argument of `SCAN` and `SSCAN`.
+pub(super) fn scan_cursor(b: &[u8]) -> Result<u64, Reply> {
+    std::str::from_utf8(b)
         .ok()
         .filter(|s| !s.starts_with('+'))
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Reply::err("ERR invalid cursor"))?;
-    let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
-    let mut i = 2;
-    while i < args.len() {
-        let o = lower(arg(args, i));
-        let Some(v) = args.get(i + 1) else {
-            return Err(syntax());
+        .ok_or_else(|| Reply::err("ERR invalid cursor"))
+}
+
+/// The options of `SCAN` (`[MATCH pattern] [COUNT n] [TYPE type]`) and
+/// `SSCAN` (no `TYPE`); a `*` pattern is no pattern.
+pub(super) struct ScanOptions<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub type_filter: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    pub(super) fn parse(options: &'a [Vec<u8>], with_type: bool) -> Result<Self, Reply> {
+        let mut o = ScanOptions {
+            pattern: None,
+            count: 10,
+            type_filter: None,
         };
-        match o.as_str() {
-            "match" => pattern = Some(v.as_slice()),
-            "count" => {
-                let n = int_arg(v)?;
-                if n < 1 {
-                    return Err(syntax());
+        for pair in options.chunks(2) {
+            let [option, v] = pair else {
+                return Err(syntax());
+            };
+            match lower(option).as_str() {
+                "match" => o.pattern = Some(v.as_slice()).filter(|p| *p != b"*"),
+                "count" => {
+                    let n = int_arg(v)?;
+                    if n < 1 {
+                        return Err(syntax());
+                    }
+                    o.count = usize::try_from(n).unwrap_or(usize::MAX);
                 }
-                count = usize::try_from(n).unwrap_or(usize::MAX);
+                "type" if with_type => o.type_filter = Some(v.as_slice()),
+                _ => return Err(syntax()),
             }
-            "type" => type_filter = Some(v.as_slice()),
-            _ => return Err(syntax()),
         }
-        i += 2;
+        Ok(o)
     }
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
+pub fn scan(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let cursor = scan_cursor(c.arg(1))?;
+    let o = ScanOptions::parse(c.args.get(2..).unwrap_or(&[]), true)?;
     let Some(state) = d.state else {
         return Err(Reply::err("ERR the vault is sealed"));
     };
-    let pattern = pattern.filter(|p| *p != b"*");
-    let page = d
-        .shared
-        .keyspace
-        .scan(state, d.txn.now(), cursor, count, pattern, type_filter);
+    let page = d.shared.keyspace.scan(
+        state,
+        d.txn.now(),
+        cursor,
+        o.count,
+        o.pattern,
+        o.type_filter,
+    );
     Ok(Reply::Array(vec![
         Reply::bulk(page.cursor.to_string()),
         Reply::Array(bulks(page.keys)),

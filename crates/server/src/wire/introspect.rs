@@ -80,24 +80,41 @@ fn acl_categories(spec: &Spec) -> Vec<&'static str> {
 
 /// The one Redis 7 key specification of a keyed command (none for a
 /// command without keys): its keys start at `first` and run to `last`
-/// (relative to `first`, or counted from the end when negative) in steps.
+/// (relative to `first`, or counted from the end when negative) in steps;
+/// or, for a command whose keys are counted by an argument, a `keynum`
+/// spec starting at that argument.
 fn key_specs(spec: &Spec) -> Vec<Reply> {
     let keys = spec.keys;
+    if spec.numkeys_at > 0 {
+        let keynum = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
+        return vec![key_spec(spec, spec.numkeys_at, "keynum", &keynum)];
+    }
     if !keys.has_keys() {
         return Vec::new();
     }
-    let access = if spec.has(WRITE) {
-        ["RW", "update"]
-    } else {
-        ["RO", "access"]
-    };
     let last = if keys.last >= 0 {
         i64::from(keys.last) - i64::from(keys.first)
     } else {
         i64::from(keys.last)
     };
+    let range = [
+        ("lastkey", last),
+        ("keystep", i64::from(keys.step)),
+        ("limit", 0),
+    ];
+    vec![key_spec(spec, keys.first, "range", &range)]
+}
+
+/// One key specification: access flags, an index `begin_search` at
+/// `begin`, and a `find_keys` of type `find` with these integer fields.
+fn key_spec(spec: &Spec, begin: u8, find: &str, fields: &[(&str, i64)]) -> Reply {
+    let access = if spec.has(WRITE) {
+        ["RW", "update"]
+    } else {
+        ["RO", "access"]
+    };
     let text = |s: &str| Reply::bulk(s);
-    vec![Reply::Map(vec![
+    Reply::Map(vec![
         (
             text("flags"),
             Reply::Set(access.into_iter().map(Reply::simple).collect()),
@@ -108,25 +125,26 @@ fn key_specs(spec: &Spec) -> Vec<Reply> {
                 (text("type"), text("index")),
                 (
                     text("spec"),
-                    Reply::Map(vec![(text("index"), Reply::Int(i64::from(keys.first)))]),
+                    Reply::Map(vec![(text("index"), Reply::Int(i64::from(begin)))]),
                 ),
             ]),
         ),
         (
             text("find_keys"),
             Reply::Map(vec![
-                (text("type"), text("range")),
+                (text("type"), text(find)),
                 (
                     text("spec"),
-                    Reply::Map(vec![
-                        (text("lastkey"), Reply::Int(last)),
-                        (text("keystep"), Reply::Int(i64::from(keys.step))),
-                        (text("limit"), Reply::Int(0)),
-                    ]),
+                    Reply::Map(
+                        fields
+                            .iter()
+                            .map(|(name, n)| (text(name), Reply::Int(*n)))
+                            .collect(),
+                    ),
                 ),
             ]),
         ),
-    ])]
+    ])
 }
 
 /// `COMMAND DOCS [name …]`: summary, since and group of each named command
@@ -194,7 +212,9 @@ fn getkeys(command_line: &[Vec<u8>]) -> Result<Reply, Reply> {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = spec.keys.keys(command_line);
+    let Some(keys) = spec.key_args(command_line) else {
+        return Err(Reply::err("ERR Invalid arguments specified for command"));
+    };
     if keys.is_empty() {
         return Err(Reply::err("ERR The command has no key arguments"));
     }

@@ -10,6 +10,7 @@
 use super::commands::{self as cmd, Call, Ctx, DataCx};
 use super::introspect;
 use super::resp::Reply;
+use super::set_handlers as sets;
 use super::string_and_hash_handlers as sh;
 
 /// Writes the keyspace (Redis `write`).
@@ -193,6 +194,11 @@ pub(crate) struct Spec {
     pub arity: i8,
     pub flags: u32,
     pub keys: KeySpec,
+    /// Non-zero for a command whose keys are counted by an argument
+    /// (Redis's `keynum` key spec, e.g. `SINTERCARD numkeys key …`): the
+    /// index of that argument, the keys following it. `keys` is then
+    /// [`NO_KEYS`], as Redis's legacy triple shows it.
+    pub numkeys_at: u8,
     pub group: Group,
     /// The Redis version that introduced it.
     pub since: &'static str,
@@ -207,6 +213,7 @@ impl Spec {
             arity,
             flags,
             keys: NO_KEYS,
+            numkeys_at: 0,
             group: Group::Server,
             since: "1.0.0",
             summary: "",
@@ -217,6 +224,28 @@ impl Spec {
     const fn keys(mut self, keys: KeySpec) -> Spec {
         self.keys = keys;
         self
+    }
+
+    /// Keys counted by argument `at` (see [`Spec::numkeys_at`]).
+    const fn numkeys(mut self, at: u8) -> Spec {
+        self.numkeys_at = at;
+        self
+    }
+
+    /// The keys of `args` (the command name included), as Redis's
+    /// `COMMAND GETKEYS` finds them; `None` when a key count is not a
+    /// number from 1 to the arguments that follow it.
+    pub(crate) fn key_args<'a>(&self, args: &'a [Vec<u8>]) -> Option<Vec<&'a [u8]>> {
+        if self.numkeys_at == 0 {
+            return Some(self.keys.keys(args));
+        }
+        let at = usize::from(self.numkeys_at);
+        let n = std::str::from_utf8(args.get(at)?)
+            .ok()?
+            .parse::<usize>()
+            .ok()?;
+        let keys = args.get(at + 1..)?.get(..n).filter(|_| n > 0)?;
+        Some(keys.iter().map(Vec::as_slice).collect())
     }
 
     const fn doc(mut self, group: Group, since: &'static str, summary: &'static str) -> Spec {
@@ -531,6 +560,44 @@ pub(crate) static TABLE: &[Spec] = &[
     data("scard", 2, READ_DATA | FAST, cmd::scard)
         .keys(ONE_KEY)
         .doc(G::Set, "1.0.0", "Count the members of a set"),
+    data("smismember", -3, READ_DATA | FAST, sets::smismember)
+        .keys(ONE_KEY)
+        .doc(G::Set, "6.2.0", "Whether each value is a member of a set"),
+    data("spop", -2, WRITE_DATA | FAST, sets::spop)
+        .keys(ONE_KEY)
+        .doc(G::Set, "1.0.0", "Remove and return random members of a set"),
+    data("srandmember", -2, READ_DATA, sets::srandmember)
+        .keys(ONE_KEY)
+        .doc(G::Set, "1.0.0", "Get random members of a set"),
+    data("smove", 4, WRITE_DATA | FAST, sets::smove)
+        .keys(TWO_KEYS)
+        .doc(G::Set, "1.0.0", "Move a member from one set to another"),
+    data("sinter", -2, READ_DATA, sets::sinter)
+        .keys(ALL_KEYS)
+        .doc(G::Set, "1.0.0", "Intersect sets"),
+    data("sunion", -2, READ_DATA, sets::sunion)
+        .keys(ALL_KEYS)
+        .doc(G::Set, "1.0.0", "Unite sets"),
+    data("sdiff", -2, READ_DATA, sets::sdiff)
+        .keys(ALL_KEYS)
+        .doc(G::Set, "1.0.0", "Subtract sets from the first"),
+    data("sinterstore", -3, WRITE_DATA, sets::sinterstore)
+        .keys(ALL_KEYS)
+        .doc(G::Set, "1.0.0", "Store the intersection of sets"),
+    data("sunionstore", -3, WRITE_DATA, sets::sunionstore)
+        .keys(ALL_KEYS)
+        .doc(G::Set, "1.0.0", "Store the union of sets"),
+    data("sdiffstore", -3, WRITE_DATA, sets::sdiffstore)
+        .keys(ALL_KEYS)
+        .doc(G::Set, "1.0.0", "Store the difference of sets"),
+    data("sintercard", -3, READ_DATA, sets::sintercard)
+        .numkeys(1)
+        .doc(G::Set, "7.0.0", "Count the intersection of sets"),
+    data("sscan", -3, READ_DATA, sets::sscan).keys(ONE_KEY).doc(
+        G::Set,
+        "2.8.0",
+        "Iterate over the members of a set",
+    ),
     data("hset", -4, WRITE_DATA | FAST, cmd::hset)
         .keys(ONE_KEY)
         .doc(
@@ -646,7 +713,7 @@ mod tests {
             }
             // Keys are only in keyspace commands.
             assert!(
-                !spec.keys.has_keys() || is_data,
+                !(spec.keys.has_keys() || spec.numkeys_at > 0) || is_data,
                 "{name}: keys without data"
             );
         }
@@ -662,5 +729,21 @@ mod tests {
         let set = args(&["set", "k", "v", "EX", "1"]);
         assert_eq!(ONE_KEY.keys(&set), vec![&b"k"[..]]);
         assert!(NO_KEYS.keys(&set).is_empty());
+        let card = |v: &[&str]| {
+            let v = args(v);
+            let keys = lookup("sintercard").and_then(|s| s.key_args(&v));
+            keys.map(|k| k.iter().map(|k| k.to_vec()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            card(&["sintercard", "2", "a", "b", "LIMIT", "1"]),
+            Some(vec![b"a".to_vec(), b"b".to_vec()])
+        );
+        for bad in [
+            &["sintercard", "0", "a"][..],
+            &["sintercard", "3", "a"],
+            &["sintercard", "x", "a"],
+        ] {
+            assert_eq!(card(bad), None, "{bad:?}");
+        }
     }
 }
