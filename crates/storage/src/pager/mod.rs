@@ -19,6 +19,8 @@
 
 pub mod file;
 pub(crate) mod io;
+#[cfg(test)]
+pub(crate) mod mem_file;
 pub mod meta;
 
 use crate::crypto::seal::{AeadKey, AuthFailed, NONCE_LEN, TAG_LEN};

@@ -115,6 +115,21 @@ impl Store {
             log_anchor: crate::crypto::random::array()?,
             base_commit_seq: 0,
         };
+        let mut store = Self::with_new_session(pager, keys, meta, true, FIRST_DATA_PAGE + 1)?;
+        store.stats.epoch = 1;
+        Ok(store)
+    }
+
+    /// A store over `meta` with nothing replayed yet and a fresh session
+    /// (a random session id, never reused, and its key): the log continues
+    /// at the head `meta` names.
+    fn with_new_session(
+        pager: Pager,
+        keys: StoreKeys,
+        meta: MetaState,
+        writable: bool,
+        end_page: u64,
+    ) -> Result<Self> {
         let session = crate::crypto::random::array()?;
         let session_key = keys.session_key(&session)?;
         Ok(Self {
@@ -126,21 +141,18 @@ impl Store {
             state: State::default(),
             chain: Vec::new(),
             cursor: ChainCursor {
-                page: FIRST_DATA_PAGE,
-                seq: 0,
+                page: meta.log_head_page,
+                seq: meta.log_head_seq,
                 prev_tag: meta.log_anchor,
             },
-            next_commit_seq: 1,
+            next_commit_seq: meta.base_commit_seq + 1,
             nonce_counter: 0,
             free: BTreeSet::new(),
-            end_page: FIRST_DATA_PAGE + 1,
+            end_page,
             pending: Vec::new(),
-            writable: true,
+            writable,
             poisoned: false,
-            stats: StoreStats {
-                epoch: 1,
-                ..StoreStats::default()
-            },
+            stats: StoreStats::default(),
         })
     }
 
@@ -163,30 +175,7 @@ impl Store {
         require_commit: bool,
     ) -> Result<Self> {
         let meta = pager.unseal_meta(&keys.meta)?;
-        let session = crate::crypto::random::array()?;
-        let session_key = keys.session_key(&session)?;
-        let mut store = Self {
-            pager,
-            keys,
-            session,
-            session_key,
-            meta,
-            state: State::default(),
-            chain: Vec::new(),
-            cursor: ChainCursor {
-                page: meta.log_head_page,
-                seq: meta.log_head_seq,
-                prev_tag: meta.log_anchor,
-            },
-            next_commit_seq: meta.base_commit_seq + 1,
-            nonce_counter: 0,
-            free: BTreeSet::new(),
-            end_page: FIRST_DATA_PAGE,
-            pending: Vec::new(),
-            writable,
-            poisoned: false,
-            stats: StoreStats::default(),
-        };
+        let mut store = Self::with_new_session(pager, keys, meta, writable, FIRST_DATA_PAGE)?;
         store.replay()?;
         if require_commit && store.next_commit_seq == 1 {
             return Err(Error::Corrupted(
@@ -679,43 +668,8 @@ fn corrupt_record(e: RecordError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pager::PageIo;
+    use crate::pager::mem_file::MemFile;
     use record::Value;
-    use std::sync::{Arc, Mutex};
-
-    /// A file in memory whose bytes the test can reach after the pager
-    /// took it.
-    #[derive(Clone, Default)]
-    struct MemFile(Arc<Mutex<Vec<u8>>>);
-
-    impl PageIo for MemFile {
-        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-            let data = self.0.lock().unwrap();
-            let start = (offset as usize).min(data.len());
-            let n = buf.len().min(data.len() - start);
-            buf[..n].copy_from_slice(&data[start..start + n]);
-            Ok(n)
-        }
-        fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
-            let mut data = self.0.lock().unwrap();
-            let end = offset as usize + buf.len();
-            if data.len() < end {
-                data.resize(end, 0);
-            }
-            data[offset as usize..end].copy_from_slice(buf);
-            Ok(())
-        }
-        fn sync(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn len(&mut self) -> std::io::Result<u64> {
-            Ok(self.0.lock().unwrap().len() as u64)
-        }
-        fn set_len(&mut self, len: u64) -> std::io::Result<()> {
-            self.0.lock().unwrap().resize(len as usize, 0);
-            Ok(())
-        }
-    }
 
     fn keys() -> StoreKeys {
         StoreKeys::derive(&DataKey::from_bytes(&[9u8; 32]).unwrap()).unwrap()

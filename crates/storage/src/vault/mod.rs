@@ -349,41 +349,7 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pager::PageIo;
-    use std::sync::{Arc, Mutex};
-
-    /// A file in memory the test can still reach after the pager took it.
-    #[derive(Clone, Default)]
-    struct MemFile(Arc<Mutex<Vec<u8>>>);
-
-    impl PageIo for MemFile {
-        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-            let data = self.0.lock().unwrap();
-            let start = (offset as usize).min(data.len());
-            let n = buf.len().min(data.len() - start);
-            buf[..n].copy_from_slice(&data[start..start + n]);
-            Ok(n)
-        }
-        fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
-            let mut data = self.0.lock().unwrap();
-            let end = offset as usize + buf.len();
-            if data.len() < end {
-                data.resize(end, 0);
-            }
-            data[offset as usize..end].copy_from_slice(buf);
-            Ok(())
-        }
-        fn sync(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn len(&mut self) -> std::io::Result<u64> {
-            Ok(self.0.lock().unwrap().len() as u64)
-        }
-        fn set_len(&mut self, len: u64) -> std::io::Result<()> {
-            self.0.lock().unwrap().resize(len as usize, 0);
-            Ok(())
-        }
-    }
+    use crate::pager::mem_file::MemFile;
 
     fn page(file: &MemFile, no: u64) -> Vec<u8> {
         file.0.lock().unwrap()[no as usize * 4096..(no as usize + 1) * 4096].to_vec()
