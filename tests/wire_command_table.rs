@@ -32,6 +32,7 @@ const DELIBERATE_FLAG_DIFFERENCES: &[(&str, &str, bool)] = &[
     // Dropping every secret needs an admin principal in reddb.
     ("flushdb", "admin", true),
     ("flushall", "admin", true),
+    ("swapdb", "admin", true),
     // SAVE/BGSAVE compact the store (no fork, no file chosen by the
     // client), so any authenticated principal may run them; BGSAVE runs in
     // the commit like SAVE, so it is refused inside MULTI like SAVE.

@@ -50,7 +50,7 @@ pub fn committed(store: &mut Store) -> usize {
 /// after they expire (like the store's memory) and hidden by [`Model::live`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Model {
-    spaces: [BTreeMap<Vec<u8>, Entry>; 5],
+    spaces: [BTreeMap<Vec<u8>, Entry>; 20],
 }
 
 impl Model {
@@ -62,18 +62,26 @@ impl Model {
                 value,
                 expires_at_ms,
             } => {
-                self.spaces[ns.index()].insert(
-                    key.clone(),
-                    Entry {
-                        value: value.clone(),
-                        expires_at_ms: *expires_at_ms,
-                    },
-                );
+                self.spaces[ns.index()]
+                    .insert(key.clone(), Entry::new(value.clone(), *expires_at_ms));
             }
             Mutation::Delete { ns, key } => {
                 self.spaces[ns.index()].remove(key);
             }
             Mutation::Clear { ns } => self.spaces[ns.index()].clear(),
+            // Edits use the store's own element code (its semantics are
+            // the keyspace tests' and the differential test's business);
+            // the model checks that they survive the log and replay.
+            Mutation::Edit { ns, key, edit } => {
+                let space = &mut self.spaces[ns.index()];
+                if let Some(e) = space.get_mut(key) {
+                    e.apply_edit(edit);
+                    if e.value.is_empty_collection() {
+                        space.remove(key);
+                    }
+                }
+            }
+            Mutation::Swap { a, b } => self.spaces.swap(a.index(), b.index()),
         }
     }
 
@@ -199,6 +207,8 @@ pub fn show_entry(e: Option<&Entry>) -> String {
                 Value::Bytes(b) => format!("{} bytes", b.len()),
                 Value::Set(s) => format!("a set of {}", s.len()),
                 Value::Hash(h) => format!("a hash of {}", h.len()),
+                Value::List(l) => format!("a list of {}", l.len()),
+                Value::SortedSet(z) => format!("a sorted set of {}", z.len()),
             };
             format!("{what} (expires {})", e.expires_at_ms)
         }

@@ -327,7 +327,7 @@ impl Service {
             let name = std::str::from_utf8(key)
                 .map_err(|_| refused("the backup holds a key name that is not UTF-8"));
             match ns {
-                Namespace::Keyspace => {
+                ns if ns.keyspace_db().is_some() => {
                     if *expires_at_ms != 0 && *expires_at_ms <= now {
                         continue; // expired since the backup: restoring it would be invisible anyway
                     }
@@ -367,6 +367,7 @@ impl Service {
                         "the backup holds audit events, which backups never carry",
                     ))
                 }
+                _ => return Err(refused("the backup holds an entry of an unknown kind")),
             }
         }
         Ok(())

@@ -22,8 +22,12 @@
 use super::{accounts, ServiceError, ServiceResult};
 use super::{Principal, Service, Via};
 use crate::strict_decimal::parse_i64;
-use reddb_storage::store::record::{Mutation, Namespace, Value, MAX_KEY_LEN, MAX_VALUE_LEN};
+use reddb_storage::store::edit::Edit;
+use reddb_storage::store::record::{
+    Mutation, Namespace, Value, DATABASES, MAX_KEY_LEN, MAX_VALUE_LEN,
+};
 use reddb_storage::store::{Entry, State};
+use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
@@ -37,7 +41,6 @@ pub const SECRET_KEY_PREFIX: &[u8] = b"red.secret.";
 /// Largest commit a transaction may stage (the store's frame limit is
 /// 64 MiB; stay well below it).
 pub const MAX_TXN_BYTES: usize = 48 * 1024 * 1024;
-const KS: Namespace = Namespace::Keyspace;
 
 /// A data-command failure (the wire layer words it as a Redis error line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +237,8 @@ fn type_name(v: &Value) -> &'static str {
         Value::Bytes(_) => "string",
         Value::Set(_) => "set",
         Value::Hash(_) => "hash",
+        Value::List(_) => "list",
+        Value::SortedSet(_) => "zset",
     }
 }
 
@@ -242,10 +247,10 @@ type Fields = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Bytes a key costs in a commit frame (upper bound).
 fn put_cost(key: &[u8], e: &Entry) -> usize {
-    key.len() + e.value.payload_len() + 32
+    key.len() + e.payload_len() + 32
 }
 
-/// What `INFO keyspace` shows of the keyspace.
+/// What `INFO keyspace` shows of one database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyCounts {
     pub keys: usize,
@@ -253,12 +258,47 @@ pub struct KeyCounts {
     pub avg_ttl_ms: u64,
 }
 
+/// What a transaction did to one key.
+enum Staged {
+    /// The whole value was set (`Some`) or the key removed (`None`).
+    Replaced(Option<Entry>),
+    /// Edits on top of the committed entry (live, and of the edits' type
+    /// when they were made). `view` is that entry with the edits applied,
+    /// made only when a later read in the same transaction needs it — a
+    /// single command on a large collection never copies it.
+    Edited {
+        edits: Vec<Edit>,
+        view: OnceCell<Option<Entry>>,
+        /// Upper bound of the value's payload after the edits.
+        payload: usize,
+    },
+}
+
+/// Staged keys of one database (by physical database).
+type Overlay = HashMap<Vec<u8>, Staged>;
+
 /// One command's (or one `MULTI` block's) view of the keyspace.
+///
+/// Reads see the committed state overlaid with the transaction's own
+/// writes. A write either replaces a key's value (`put`, `remove`) or
+/// edits part of a collection ([`Txn::edit`]); [`Txn::into_changes`] logs
+/// replacements as whole values and edits as [`Mutation::Edit`] records,
+/// so `LPUSH` on a list of a million items logs one item.
+///
+/// Databases: `SELECT` changes the logical database; `SWAPDB` changes which
+/// stored database (namespace) a logical one reads, and is logged after
+/// every other change of the transaction, which all name stored databases.
 pub struct Txn<'a> {
     state: &'a State,
     now: u64,
-    overlay: HashMap<Vec<u8>, Option<Entry>>,
-    cleared: bool,
+    /// The logical database commands use (`SELECT`).
+    db: usize,
+    /// Logical database → stored database, as `SWAPDB`s left it.
+    stored: [usize; DATABASES],
+    overlays: [Overlay; DATABASES],
+    /// Stored databases flushed in this transaction.
+    cleared: [bool; DATABASES],
+    swaps: Vec<(usize, usize)>,
     bytes: usize,
     pub hits: u64,
     pub misses: u64,
@@ -279,6 +319,25 @@ impl Changes {
     pub fn len(&self) -> usize {
         self.mutations.len()
     }
+
+    /// The records, in commit order.
+    pub fn mutations(&self) -> &[Mutation] {
+        &self.mutations
+    }
+}
+
+/// The stored namespace of stored database `db` (always one: `db` < 16).
+fn space(db: usize) -> Namespace {
+    Namespace::keyspace(db).unwrap_or(Namespace::Keyspace)
+}
+
+/// The committed entry with the edits applied (`None` once emptied).
+fn materialize(base: Option<&Entry>, edits: &[Edit]) -> Option<Entry> {
+    let mut entry = base?.clone();
+    for e in edits {
+        entry.apply_edit(e);
+    }
+    (!entry.value.is_empty_collection()).then_some(entry)
 }
 
 impl<'a> Txn<'a> {
@@ -286,8 +345,11 @@ impl<'a> Txn<'a> {
         Self {
             state,
             now: now_ms,
-            overlay: HashMap::new(),
-            cleared: false,
+            db: 0,
+            stored: std::array::from_fn(|i| i),
+            overlays: Default::default(),
+            cleared: [false; DATABASES],
+            swaps: Vec::new(),
             bytes: 0,
             hits: 0,
             misses: 0,
@@ -298,28 +360,65 @@ impl<'a> Txn<'a> {
         self.now
     }
 
-    fn lookup(&self, key: &[u8]) -> Option<&Entry> {
-        if let Some(o) = self.overlay.get(key) {
-            return o.as_ref().filter(|e| e.is_live(self.now));
+    /// Makes `db` (0..16) the database later commands use; false past 15.
+    pub fn select(&mut self, db: usize) -> bool {
+        if db >= DATABASES {
+            return false;
         }
-        if self.cleared {
-            return None;
-        }
-        self.state.get(KS, key, self.now)
+        self.db = db;
+        true
     }
 
-    fn put(&mut self, key: &[u8], value: Value, expires_at_ms: u64) -> KsResult<()> {
-        if value.payload_len() > MAX_VALUE_LEN {
-            return Err(KsError::ValueTooLarge);
+    /// The logical database commands use.
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    /// The stored database behind logical database `db`.
+    fn stored_db(&self, db: usize) -> usize {
+        self.stored.get(db).copied().unwrap_or(0)
+    }
+
+    fn overlay(&self, stored: usize) -> Option<&Overlay> {
+        self.overlays.get(stored)
+    }
+
+    /// The committed entry of `key` in stored database `stored`, unless
+    /// this transaction flushed it.
+    fn committed(&self, stored: usize, key: &[u8]) -> Option<&'a Entry> {
+        if self.cleared.get(stored).copied().unwrap_or(false) {
+            return None;
         }
-        let entry = Entry {
-            value,
-            expires_at_ms,
-        };
-        let cost = put_cost(key, &entry);
-        let old = match self.overlay.get(key) {
-            Some(Some(e)) => put_cost(key, e),
-            Some(None) => key.len() + 16,
+        self.state.get(space(stored), key, self.now)
+    }
+
+    /// `key` in logical database `db` as this transaction sees it.
+    fn lookup_in(&self, db: usize, key: &[u8]) -> Option<&Entry> {
+        let stored = self.stored_db(db);
+        match self.overlay(stored).and_then(|o| o.get(key)) {
+            Some(Staged::Replaced(e)) => e.as_ref().filter(|e| e.is_live(self.now)),
+            Some(Staged::Edited { edits, view, .. }) => view
+                .get_or_init(|| materialize(self.committed(stored, key), edits))
+                .as_ref()
+                .filter(|e| e.is_live(self.now)),
+            None => self.committed(stored, key),
+        }
+    }
+
+    fn lookup(&self, key: &[u8]) -> Option<&Entry> {
+        self.lookup_in(self.db, key)
+    }
+
+    /// Stages `staged` for `key` in the current database, keeping the
+    /// transaction under [`MAX_TXN_BYTES`].
+    fn stage(&mut self, key: &[u8], staged: Staged, cost: usize) -> KsResult<()> {
+        let stored = self.stored_db(self.db);
+        let old = match self.overlay(stored).and_then(|o| o.get(key)) {
+            Some(Staged::Replaced(Some(e))) => put_cost(key, e),
+            Some(Staged::Replaced(None)) => key.len() + 16,
+            Some(Staged::Edited { edits, .. }) => {
+                edits.iter().map(|e| key.len() + e.payload_len() + 32).sum()
+            }
             None => 0,
         };
         let total = self.bytes.saturating_sub(old).saturating_add(cost);
@@ -327,43 +426,186 @@ impl<'a> Txn<'a> {
             return Err(KsError::TxnTooLarge);
         }
         self.bytes = total;
-        self.overlay.insert(key.to_vec(), Some(entry));
+        if let Some(o) = self.overlays.get_mut(stored) {
+            o.insert(key.to_vec(), staged);
+        }
         Ok(())
     }
 
-    fn remove(&mut self, key: &[u8]) {
-        let old = match self.overlay.get(key) {
-            Some(Some(e)) => put_cost(key, e),
-            Some(None) => key.len() + 16,
-            None => 0,
-        };
-        self.bytes = self
-            .bytes
-            .saturating_sub(old)
-            .saturating_add(key.len() + 16);
-        self.overlay.insert(key.to_vec(), None);
+    fn put(&mut self, key: &[u8], value: Value, expires_at_ms: u64) -> KsResult<()> {
+        let entry = Entry::new(value, expires_at_ms);
+        if entry.payload_len() > MAX_VALUE_LEN {
+            return Err(KsError::ValueTooLarge);
+        }
+        let cost = put_cost(key, &entry);
+        self.stage(key, Staged::Replaced(Some(entry)), cost)
     }
 
-    /// The overlay as one batch of mutations (a `Clear` first if any).
-    pub fn into_changes(self) -> Changes {
-        let mut mutations = Vec::with_capacity(self.overlay.len() + 1);
-        if self.cleared {
-            mutations.push(Mutation::Clear { ns: KS });
+    fn remove(&mut self, key: &[u8]) {
+        // Removing never grows a transaction past its limit by more than a
+        // key's worth, and must always be possible.
+        let cost = key.len() + 16;
+        if self.stage(key, Staged::Replaced(None), cost).is_err() {
+            let stored = self.stored_db(self.db);
+            if let Some(o) = self.overlays.get_mut(stored) {
+                o.insert(key.to_vec(), Staged::Replaced(None));
+            }
         }
-        for (key, e) in self.overlay {
-            match e {
-                Some(e) => mutations.push(Mutation::Put {
-                    ns: KS,
-                    key,
-                    value: e.value,
-                    expires_at_ms: e.expires_at_ms,
-                }),
-                None => {
-                    if !self.cleared && self.state.get(KS, &key, self.now).is_some() {
-                        mutations.push(Mutation::Delete { ns: KS, key });
+    }
+
+    /// Changes part of the collection under `key` (created empty when the
+    /// key is missing and the edit adds), or its expiry. The edit must be
+    /// of the type the key holds (`WRONGTYPE` otherwise); a collection it
+    /// empties is removed. Logged as the edit itself when the key's value
+    /// is the committed one, as the whole value otherwise.
+    pub(crate) fn edit(&mut self, key: &[u8], edit: Edit) -> KsResult<()> {
+        if let Some(current) = self.lookup(key) {
+            if edit
+                .empty_target()
+                .is_some_and(|t| type_name(&t) != type_name(&current.value))
+                && !matches!(edit, Edit::Expire(_))
+            {
+                return Err(KsError::WrongType);
+            }
+        }
+        let stored = self.stored_db(self.db);
+        let staged = self.overlays.get_mut(stored).and_then(|o| o.remove(key));
+        let cost_of = |k: &[u8], e: &Edit| k.len() + e.payload_len() + 32;
+        match staged {
+            None => match self.committed(stored, key) {
+                Some(base) => {
+                    let payload = base.payload_len().saturating_add(edit.payload_len());
+                    if payload > MAX_VALUE_LEN {
+                        return Err(KsError::ValueTooLarge);
+                    }
+                    let cost = cost_of(key, &edit);
+                    let edits = vec![edit];
+                    let view = OnceCell::new();
+                    self.stage(
+                        key,
+                        Staged::Edited {
+                            edits,
+                            view,
+                            payload,
+                        },
+                        cost,
+                    )
+                }
+                None => self.edit_fresh(key, edit),
+            },
+            Some(Staged::Replaced(Some(mut entry))) => {
+                entry.apply_edit(&edit);
+                self.restage(key, entry)
+            }
+            Some(Staged::Replaced(None)) => self.edit_fresh(key, edit),
+            Some(Staged::Edited {
+                mut edits,
+                view,
+                payload,
+            }) => {
+                let base = self.committed(stored, key);
+                let mut view = view;
+                let now = self.now;
+                let current = view.get_or_init(|| materialize(base, &edits)).clone();
+                match current.filter(|e| e.is_live(now)) {
+                    None => self.edit_fresh(key, edit),
+                    Some(mut entry) => {
+                        entry.apply_edit(&edit);
+                        let payload = payload.saturating_add(edit.payload_len());
+                        if payload > MAX_VALUE_LEN {
+                            return Err(KsError::ValueTooLarge);
+                        }
+                        let emptied = entry.value.is_empty_collection();
+                        let cost = edits
+                            .iter()
+                            .chain(std::iter::once(&edit))
+                            .map(|e| cost_of(key, e))
+                            .sum();
+                        edits.push(edit);
+                        view = OnceCell::from((!emptied).then_some(entry));
+                        self.stage(
+                            key,
+                            Staged::Edited {
+                                edits,
+                                view,
+                                payload,
+                            },
+                            cost,
+                        )
                     }
                 }
             }
+        }
+    }
+
+    /// An edit of a key this transaction sees as missing: a new value.
+    fn edit_fresh(&mut self, key: &[u8], edit: Edit) -> KsResult<()> {
+        let Some(value) = edit.empty_target() else {
+            self.remove(key);
+            return Ok(());
+        };
+        let mut entry = Entry::new(value, 0);
+        entry.apply_edit(&edit);
+        self.restage(key, entry)
+    }
+
+    /// Stages a whole entry (removed when it is an empty collection).
+    fn restage(&mut self, key: &[u8], entry: Entry) -> KsResult<()> {
+        if entry.value.is_empty_collection() {
+            self.remove(key);
+            return Ok(());
+        }
+        let expires = entry.expires_at_ms;
+        self.put(key, entry.value, expires)
+    }
+
+    /// Sets the expiry of an existing key without rewriting its value.
+    fn set_expiry(&mut self, key: &[u8], at_ms: u64) -> KsResult<()> {
+        self.edit(key, Edit::Expire(at_ms))
+    }
+
+    /// The overlay as one batch of mutations: flushes first, then every
+    /// staged key, then `SWAPDB`s.
+    pub fn into_changes(self) -> Changes {
+        let mut mutations = Vec::new();
+        for (stored, cleared) in self.cleared.iter().enumerate() {
+            if *cleared {
+                mutations.push(Mutation::Clear { ns: space(stored) });
+            }
+        }
+        for (stored, overlay) in self.overlays.into_iter().enumerate() {
+            let ns = space(stored);
+            let cleared = self.cleared.get(stored).copied().unwrap_or(false);
+            for (key, staged) in overlay {
+                match staged {
+                    Staged::Replaced(Some(e)) => mutations.push(Mutation::Put {
+                        ns,
+                        key,
+                        value: e.value,
+                        expires_at_ms: e.expires_at_ms,
+                    }),
+                    Staged::Replaced(None) => {
+                        if !cleared && self.state.get(ns, &key, self.now).is_some() {
+                            mutations.push(Mutation::Delete { ns, key });
+                        }
+                    }
+                    Staged::Edited { edits, .. } => {
+                        for edit in edits {
+                            mutations.push(Mutation::Edit {
+                                ns,
+                                key: key.clone(),
+                                edit,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for (a, b) in self.swaps {
+            mutations.push(Mutation::Swap {
+                a: space(a),
+                b: space(b),
+            });
         }
         Changes { mutations }
     }
@@ -382,10 +624,12 @@ impl<'a> Txn<'a> {
     fn set_value(&self, key: &[u8]) -> KsResult<Option<(&Members, u64)>> {
         match self.lookup(key) {
             None => Ok(None),
-            Some(Entry {
-                value: Value::Set(s),
-                expires_at_ms,
-            }) => Ok(Some((s, *expires_at_ms))),
+            Some(
+                e @ Entry {
+                    value: Value::Set(s),
+                    ..
+                },
+            ) => Ok(Some((s, e.expires_at_ms))),
             Some(_) => Err(KsError::WrongType),
         }
     }
@@ -393,10 +637,12 @@ impl<'a> Txn<'a> {
     fn hash_value(&self, key: &[u8]) -> KsResult<Option<(&Fields, u64)>> {
         match self.lookup(key) {
             None => Ok(None),
-            Some(Entry {
-                value: Value::Hash(h),
-                expires_at_ms,
-            }) => Ok(Some((h, *expires_at_ms))),
+            Some(
+                e @ Entry {
+                    value: Value::Hash(h),
+                    ..
+                },
+            ) => Ok(Some((h, e.expires_at_ms))),
             Some(_) => Err(KsError::WrongType),
         }
     }
@@ -482,11 +728,11 @@ impl<'a> Txn<'a> {
         match change {
             None => {}
             Some(TtlChange::Persist) if self.lookup(key).is_some_and(|e| e.expires_at_ms != 0) => {
-                self.put(key, Value::Bytes(v.clone()), 0)?;
+                self.set_expiry(key, 0)?;
             }
             Some(TtlChange::Persist) => {}
             Some(TtlChange::At(at)) => match u64::try_from(at) {
-                Ok(at) if at > self.now => self.put(key, Value::Bytes(v.clone()), at)?,
+                Ok(at) if at > self.now => self.set_expiry(key, at)?,
                 _ => self.remove(key),
             },
         }
@@ -530,8 +776,7 @@ impl<'a> Txn<'a> {
             self.remove(key);
             return Ok(true);
         }
-        let value = e.value.clone();
-        self.put(key, value, when)?;
+        self.set_expiry(key, when)?;
         Ok(true)
     }
 
@@ -540,8 +785,7 @@ impl<'a> Txn<'a> {
         check_key(key)?;
         match self.lookup(key) {
             Some(e) if e.expires_at_ms != 0 => {
-                let value = e.value.clone();
-                self.put(key, value, 0)?;
+                self.set_expiry(key, 0)?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -564,20 +808,27 @@ impl<'a> Txn<'a> {
         Ok(self.lookup(key).map_or("none", |e| type_name(&e.value)))
     }
 
-    /// Every live key, overlay included (unordered).
-    fn for_each_key(&self, mut f: impl FnMut(&[u8], &Entry)) {
-        if !self.cleared {
-            for (k, e) in self.state.iter(KS, self.now) {
-                if !self.overlay.contains_key(k) {
+    /// Every live key of logical database `db`, overlay included
+    /// (unordered).
+    fn for_each_key_in(&self, db: usize, mut f: impl FnMut(&[u8], &Entry)) {
+        let stored = self.stored_db(db);
+        let overlay = self.overlay(stored);
+        if !self.cleared.get(stored).copied().unwrap_or(false) {
+            for (k, e) in self.state.iter(space(stored), self.now) {
+                if !overlay.is_some_and(|o| o.contains_key(k)) {
                     f(k, e);
                 }
             }
         }
-        for (k, e) in &self.overlay {
-            if let Some(e) = e.as_ref().filter(|e| e.is_live(self.now)) {
+        for k in overlay.into_iter().flat_map(|o| o.keys()) {
+            if let Some(e) = self.lookup_in(db, k) {
                 f(k, e);
             }
         }
+    }
+
+    fn for_each_key(&self, f: impl FnMut(&[u8], &Entry)) {
+        self.for_each_key_in(self.db, f);
     }
 
     /// `KEYS pattern`
@@ -594,19 +845,22 @@ impl<'a> Txn<'a> {
 
     /// `DBSIZE`
     pub fn dbsize(&self) -> usize {
-        if self.overlay.is_empty() && !self.cleared {
-            return self.state.count_live(KS, self.now);
+        let stored = self.stored_db(self.db);
+        if self.overlay(stored).is_none_or(HashMap::is_empty)
+            && !self.cleared.get(stored).copied().unwrap_or(false)
+        {
+            return self.state.count_live(space(stored), self.now);
         }
         let mut n = 0;
         self.for_each_key(|_, _| n += 1);
         n
     }
 
-    /// Live keys, how many of them have a TTL and their mean remaining
-    /// time to live (`INFO keyspace`).
-    pub fn key_counts(&self) -> KeyCounts {
+    /// Live keys of logical database `db`, how many of them have a TTL
+    /// and their mean remaining time to live (`INFO keyspace`).
+    pub fn key_counts(&self, db: usize) -> KeyCounts {
         let (mut keys, mut expires, mut ttl_sum) = (0usize, 0usize, 0u128);
-        self.for_each_key(|_, e| {
+        self.for_each_key_in(db, |_, e| {
             keys += 1;
             if e.expires_at_ms != 0 {
                 expires += 1;
@@ -708,46 +962,40 @@ impl<'a> Txn<'a> {
         Ok(true)
     }
 
-    /// `SADD`: members added.
+    /// `SADD`: members added (logged as just those members).
     pub fn sadd(&mut self, key: &[u8], members: Vec<Vec<u8>>) -> KsResult<i64> {
         check_key(key)?;
-        let (mut set, expires) = match self.set_value(key)? {
-            Some((s, exp)) => (s.clone(), exp),
-            None => (BTreeSet::new(), 0),
-        };
-        let mut added = 0;
-        for m in members {
-            if set.insert(m) {
-                added += 1;
-            }
-        }
+        let current = self.set_value(key)?.map(|(s, _)| s);
+        let fresh: Members = members
+            .into_iter()
+            .filter(|m| !current.is_some_and(|s| s.contains(m)))
+            .collect();
+        let added = fresh.len();
         if added > 0 {
-            self.put(key, Value::Set(set), expires)?;
+            self.edit(key, Edit::SetAdd(fresh.into_iter().collect()))?;
         }
-        Ok(added)
+        Ok(i64::try_from(added).unwrap_or(i64::MAX))
     }
 
     /// `SREM`: members removed; an emptied set is deleted.
     pub fn srem(&mut self, key: &[u8], members: &[Vec<u8>]) -> KsResult<i64> {
         check_key(key)?;
-        let Some((set, expires)) = self.set_value(key)? else {
+        let Some((set, _)) = self.set_value(key)? else {
             return Ok(0);
         };
-        let mut set = set.clone();
-        let mut removed = 0;
-        for m in members {
-            if set.remove(m) {
-                removed += 1;
-            }
+        let gone: Members = members
+            .iter()
+            .filter(|m| set.contains(*m))
+            .cloned()
+            .collect();
+        let emptied = gone.len() == set.len();
+        let removed = gone.len();
+        if emptied {
+            self.remove(key);
+        } else if removed > 0 {
+            self.edit(key, Edit::SetRemove(gone.into_iter().collect()))?;
         }
-        if removed > 0 {
-            if set.is_empty() {
-                self.remove(key);
-            } else {
-                self.put(key, Value::Set(set), expires)?;
-            }
-        }
-        Ok(removed)
+        Ok(i64::try_from(removed).unwrap_or(i64::MAX))
     }
 
     pub fn smembers(&mut self, key: &[u8]) -> KsResult<Vec<Vec<u8>>> {
@@ -773,18 +1021,15 @@ impl<'a> Txn<'a> {
     /// `HSET`: fields created (updated ones do not count).
     pub fn hset(&mut self, key: &[u8], pairs: Vec<(Vec<u8>, Vec<u8>)>) -> KsResult<i64> {
         check_key(key)?;
-        let (mut hash, expires) = match self.hash_value(key)? {
-            Some((h, exp)) => (h.clone(), exp),
-            None => (BTreeMap::new(), 0),
-        };
-        let mut created = 0;
-        for (f, v) in pairs {
-            if hash.insert(f, v).is_none() {
-                created += 1;
-            }
-        }
-        self.put(key, Value::Hash(hash), expires)?;
-        Ok(created)
+        let current = self.hash_value(key)?.map(|(h, _)| h);
+        let created: BTreeSet<&Vec<u8>> = pairs
+            .iter()
+            .map(|(f, _)| f)
+            .filter(|f| !current.is_some_and(|h| h.contains_key(*f)))
+            .collect();
+        let created = created.len();
+        self.edit(key, Edit::HashPut(pairs))?;
+        Ok(i64::try_from(created).unwrap_or(i64::MAX))
     }
 
     pub fn hget(&mut self, key: &[u8], field: &[u8]) -> KsResult<Option<Vec<u8>>> {
@@ -816,24 +1061,22 @@ impl<'a> Txn<'a> {
     /// `HDEL`: fields removed; an emptied hash is deleted.
     pub fn hdel(&mut self, key: &[u8], fields: &[Vec<u8>]) -> KsResult<i64> {
         check_key(key)?;
-        let Some((hash, expires)) = self.hash_value(key)? else {
+        let Some((hash, _)) = self.hash_value(key)? else {
             return Ok(0);
         };
-        let mut hash = hash.clone();
-        let mut removed = 0;
-        for f in fields {
-            if hash.remove(f).is_some() {
-                removed += 1;
-            }
+        let gone: Members = fields
+            .iter()
+            .filter(|f| hash.contains_key(*f))
+            .cloned()
+            .collect();
+        let emptied = gone.len() == hash.len();
+        let removed = gone.len();
+        if emptied {
+            self.remove(key);
+        } else if removed > 0 {
+            self.edit(key, Edit::HashRemove(gone.into_iter().collect()))?;
         }
-        if removed > 0 {
-            if hash.is_empty() {
-                self.remove(key);
-            } else {
-                self.put(key, Value::Hash(hash), expires)?;
-            }
-        }
-        Ok(removed)
+        Ok(i64::try_from(removed).unwrap_or(i64::MAX))
     }
 
     pub fn hexists(&mut self, key: &[u8], field: &[u8]) -> KsResult<bool> {
@@ -848,12 +1091,78 @@ impl<'a> Txn<'a> {
         Ok(self.hash_value(key)?.map_or(0, |(h, _)| h.len()))
     }
 
-    /// `FLUSHDB`: every key goes (one `Clear` record).
+    /// `FLUSHDB`: every key of the current database goes (one `Clear`).
     pub fn flush(&mut self) {
-        self.overlay.clear();
-        self.bytes = 16;
-        self.cleared = true;
+        self.flush_stored(self.stored_db(self.db));
     }
+
+    /// `FLUSHALL`: every database.
+    pub fn flush_all(&mut self) {
+        for stored in 0..DATABASES {
+            self.flush_stored(stored);
+        }
+    }
+
+    fn flush_stored(&mut self, stored: usize) {
+        if let (Some(o), Some(c)) = (self.overlays.get_mut(stored), self.cleared.get_mut(stored)) {
+            o.clear();
+            *c = true;
+            // What the dropped keys cost stays counted: an upper bound.
+            self.bytes = self.bytes.saturating_add(16);
+        }
+    }
+
+    /// Runs `f` with logical database `db` as the current one.
+    fn in_db<T>(&mut self, db: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        let here = std::mem::replace(&mut self.db, db.min(DATABASES - 1));
+        let out = f(self);
+        self.db = here;
+        out
+    }
+
+    /// `MOVE key db`: whether the key moved (not when it is missing here
+    /// or already exists there). `db` must be another database number.
+    pub fn move_key(&mut self, key: &[u8], db: usize) -> KsResult<bool> {
+        check_key(key)?;
+        if db >= DATABASES {
+            return Ok(false);
+        }
+        let Some(entry) = self.lookup(key).cloned() else {
+            return Ok(false);
+        };
+        if self.lookup_in(db, key).is_some() {
+            return Ok(false);
+        }
+        self.in_db(db, |t| t.put(key, entry.value, entry.expires_at_ms))?;
+        self.remove(key);
+        Ok(true)
+    }
+
+    /// `SWAPDB a b`: false when either is not a database number.
+    pub fn swap_databases(&mut self, a: usize, b: usize) -> bool {
+        if a >= DATABASES || b >= DATABASES {
+            return false;
+        }
+        if a != b {
+            // Later reads of `a` see what `b` held; the log swaps the two
+            // namespaces after every change staged against the old layout.
+            self.stored.swap(a, b);
+            self.swaps.push((a, b));
+        }
+        true
+    }
+}
+
+/// `(cursor position, key)` of every key of one database.
+type ScanIndex = BTreeSet<(u64, Vec<u8>)>;
+
+/// What one `SCAN` call asks.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanRequest<'p> {
+    pub cursor: u64,
+    pub count: usize,
+    pub pattern: Option<&'p [u8]>,
+    pub type_filter: Option<&'p [u8]>,
 }
 
 /// `SCAN`'s answer.
@@ -870,7 +1179,8 @@ pub struct Keyspace {
     /// `(hash, key)` for every key in the keyspace (and perhaps some that
     /// have since expired: they are dropped when met). Built on the first
     /// `SCAN`, then kept up to date by [`Keyspace::commit`].
-    index: Option<BTreeSet<(u64, Vec<u8>)>>,
+    /// One per database.
+    index: [Option<ScanIndex>; DATABASES],
     pub last_save_unix: u64,
     pub changes_since_save: u64,
 }
@@ -885,7 +1195,7 @@ impl Keyspace {
     pub fn new() -> Self {
         Self {
             hasher: RandomState::new(),
-            index: None,
+            index: Default::default(),
             last_save_unix: reddb_storage::database::now_ms() / 1000,
             changes_since_save: 0,
         }
@@ -902,18 +1212,34 @@ impl Keyspace {
         if changes.mutations.is_empty() {
             return Ok(());
         }
-        if let Some(index) = self.index.as_mut() {
-            for m in &changes.mutations {
-                match m {
-                    Mutation::Put { key, .. } => {
-                        let pos = (self.hasher.hash_one(key) >> 1).max(1);
+        for m in &changes.mutations {
+            match m {
+                Mutation::Put { ns, key, .. } => {
+                    let pos = self.position(key);
+                    if let Some(index) = self.index_of(*ns) {
                         index.insert((pos, key.clone()));
                     }
-                    Mutation::Delete { key, .. } => {
-                        let pos = (self.hasher.hash_one(key) >> 1).max(1);
+                }
+                Mutation::Delete { ns, key } => {
+                    let pos = self.position(key);
+                    if let Some(index) = self.index_of(*ns) {
                         index.remove(&(pos, key.clone()));
                     }
-                    Mutation::Clear { .. } => index.clear(),
+                }
+                Mutation::Clear { ns } => {
+                    if let Some(index) = self.index_of(*ns) {
+                        index.clear();
+                    }
+                }
+                // An edit never adds a key; one that empties a collection
+                // leaves a stale index entry, dropped when met.
+                Mutation::Edit { .. } => {}
+                Mutation::Swap { a, b } => {
+                    if let (Some(a), Some(b)) = (a.keyspace_db(), b.keyspace_db()) {
+                        if a < DATABASES && b < DATABASES {
+                            self.index.swap(a, b);
+                        }
+                    }
                 }
             }
         }
@@ -926,20 +1252,27 @@ impl Keyspace {
     pub fn scan(
         &mut self,
         state: &State,
+        db: usize,
         now_ms: u64,
-        cursor: u64,
-        count: usize,
-        pattern: Option<&[u8]>,
-        type_filter: Option<&[u8]>,
+        request: ScanRequest<'_>,
     ) -> ScanPage {
-        if self.index.is_none() {
+        let ScanRequest {
+            cursor,
+            count,
+            pattern,
+            type_filter,
+        } = request;
+        let ns = space(db);
+        if self.index.get(db).is_some_and(Option::is_none) {
             let mut index = BTreeSet::new();
-            for (k, _) in state.iter(KS, now_ms) {
+            for (k, _) in state.iter(ns, now_ms) {
                 index.insert((self.position(k), k.clone()));
             }
-            self.index = Some(index);
+            if let Some(slot) = self.index.get_mut(db) {
+                *slot = Some(index);
+            }
         }
-        let Some(index) = self.index.as_mut() else {
+        let Some(index) = self.index.get_mut(db).and_then(Option::as_mut) else {
             return ScanPage {
                 cursor: 0,
                 keys: Vec::new(),
@@ -956,7 +1289,7 @@ impl Keyspace {
                 break;
             }
             last_pos = Some(*pos);
-            let Some(e) = state.get(KS, key, now_ms) else {
+            let Some(e) = state.get(ns, key, now_ms) else {
                 stale.push((*pos, key.clone()));
                 continue;
             };
@@ -979,9 +1312,14 @@ impl Keyspace {
         }
     }
 
-    /// Drops the `SCAN` index (it is rebuilt on the next `SCAN`).
+    /// Drops the `SCAN` indexes (each is rebuilt on its next `SCAN`).
     pub fn forget_index(&mut self) {
-        self.index = None;
+        self.index = Default::default();
+    }
+
+    /// The live `SCAN` index of a keyspace namespace, if built.
+    fn index_of(&mut self, ns: Namespace) -> Option<&mut ScanIndex> {
+        self.index.get_mut(ns.keyspace_db()?)?.as_mut()
     }
 }
 
@@ -1115,7 +1453,7 @@ mod tests {
         let mut s = State::default();
         for (k, v, exp) in keys {
             s.apply(Mutation::Put {
-                ns: KS,
+                ns: Namespace::Keyspace,
                 key: k.as_bytes().to_vec(),
                 value: v.clone(),
                 expires_at_ms: *exp,
@@ -1204,7 +1542,7 @@ mod tests {
         let mut state = State::default();
         for i in 0..500 {
             state.apply(Mutation::Put {
-                ns: KS,
+                ns: Namespace::Keyspace,
                 key: format!("k{i}").into_bytes(),
                 value: Value::Bytes(vec![]),
                 expires_at_ms: 0,
@@ -1214,7 +1552,17 @@ mod tests {
         let mut seen = BTreeSet::new();
         let mut cursor = 0;
         loop {
-            let page = ks.scan(&state, 1, cursor, 7, None, None);
+            let page = ks.scan(
+                &state,
+                0,
+                1,
+                ScanRequest {
+                    cursor,
+                    count: 7,
+                    pattern: None,
+                    type_filter: None,
+                },
+            );
             for k in page.keys {
                 assert!(seen.insert(k), "returned twice");
             }

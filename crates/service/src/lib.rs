@@ -306,9 +306,11 @@ impl Service {
     ) -> ServiceResult<()> {
         use reddb_storage::store::record::{Mutation, Namespace};
         let touches_vault = mutations.iter().any(|m| match m {
-            Mutation::Put { ns, .. } | Mutation::Delete { ns, .. } | Mutation::Clear { ns } => {
-                *ns == Namespace::Vault
-            }
+            Mutation::Put { ns, .. }
+            | Mutation::Delete { ns, .. }
+            | Mutation::Clear { ns }
+            | Mutation::Edit { ns, .. } => *ns == Namespace::Vault,
+            Mutation::Swap { .. } => false,
         });
         let db = self.open_db_mut()?;
         db.store_mut().apply(mutations)?;

@@ -12,10 +12,12 @@ use super::resp::Reply;
 use super::table::{Runner, Spec, ADMIN};
 use super::{ClientInfo, Session, Shared};
 use reddb_service::keyspace::{
-    check_key, Condition, ExpireCond, KsError, SetExpiry, SetOptions, Ttl, TtlChange, Txn,
+    check_key, Condition, ExpireCond, KsError, ScanRequest, SetExpiry, SetOptions, Ttl, TtlChange,
+    Txn,
 };
 use reddb_service::strict_decimal::parse_i64;
 use reddb_service::Service;
+use reddb_storage::store::record::DATABASES;
 use reddb_storage::store::State;
 
 /// ASCII lower-case of a command or option name.
@@ -737,11 +739,14 @@ pub fn scan(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     };
     let page = d.shared.keyspace.scan(
         state,
+        d.txn.db(),
         d.txn.now(),
-        cursor,
-        o.count,
-        o.pattern,
-        o.type_filter,
+        ScanRequest {
+            cursor,
+            count: o.count,
+            pattern: o.pattern,
+            type_filter: o.type_filter,
+        },
     );
     Ok(Reply::Array(vec![
         Reply::bulk(page.cursor.to_string()),
@@ -749,15 +754,59 @@ pub fn scan(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     ]))
 }
 
-/// `FLUSHDB`/`FLUSHALL [ASYNC|SYNC]`.
-pub fn flush(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+fn flush_mode(c: &Call<'_>) -> Result<(), Reply> {
     match c.args.get(1).map(|a| lower(a)) {
-        None => {}
-        Some(m) if c.args.len() == 2 && (m == "async" || m == "sync") => {}
-        Some(_) => return Err(syntax()),
+        None => Ok(()),
+        Some(m) if c.args.len() == 2 && (m == "async" || m == "sync") => Ok(()),
+        Some(_) => Err(syntax()),
     }
+}
+
+/// `FLUSHDB [ASYNC|SYNC]`: the selected database.
+pub fn flushdb(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    flush_mode(c)?;
     d.txn.flush();
     Ok(Reply::Ok)
+}
+
+/// `FLUSHALL [ASYNC|SYNC]`: every database.
+pub fn flushall(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    flush_mode(c)?;
+    d.txn.flush_all();
+    Ok(Reply::Ok)
+}
+
+/// A database number argument: `ERR value is not an integer or out of
+/// range` when not a number, `ERR DB index is out of range` past 15.
+pub(super) fn db_arg(b: &[u8]) -> Result<usize, Reply> {
+    usize::try_from(int_arg(b)?)
+        .ok()
+        .filter(|&db| db < DATABASES)
+        .ok_or_else(|| Reply::err("ERR DB index is out of range"))
+}
+
+/// `SWAPDB index1 index2`.
+pub fn swapdb(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let a = parse_i64(c.arg(1)).ok_or_else(|| Reply::err("ERR invalid first DB index"))?;
+    let b = parse_i64(c.arg(2)).ok_or_else(|| Reply::err("ERR invalid second DB index"))?;
+    let in_range = |v: i64| usize::try_from(v).ok().filter(|&v| v < DATABASES);
+    match (in_range(a), in_range(b)) {
+        (Some(a), Some(b)) if d.txn.swap_databases(a, b) => Ok(Reply::Ok),
+        _ => Err(Reply::err("ERR DB index is out of range")),
+    }
+}
+
+/// `MOVE key db`.
+pub fn move_key(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
+    let db = db_arg(c.arg(2))?;
+    if db == d.txn.db() {
+        return Err(Reply::err(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    Ok(Reply::Int(i64::from(
+        d.txn.move_key(c.key(), db).map_err(ks)?,
+    )))
 }
 
 /// `INCR key`.
@@ -823,10 +872,15 @@ pub fn echo(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     Ok(Reply::bulk(c.arg(1)))
 }
 
-/// `SELECT 0`: there is one database.
-pub fn select(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    if int_arg(c.arg(1))? != 0 {
-        return Err(Reply::err("ERR DB index is out of range"));
+/// `SELECT db`: the database later commands of the connection use.
+pub fn select(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    let db = db_arg(c.arg(1))?;
+    cx.session.db = db;
+    if let Some(txn) = cx.txn.as_mut() {
+        txn.select(db);
+    }
+    if let Some(client) = cx.shared.clients.get_mut(&cx.session.id) {
+        client.db = db;
     }
     Ok(Reply::Ok)
 }
@@ -960,7 +1014,7 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
 
 fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -968,6 +1022,7 @@ fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {
         now.duration_since(c.created).as_secs(),
         now.duration_since(c.last_command).as_secs(),
         if c.multi >= 0 { "x" } else { "N" },
+        c.db,
         c.multi,
         c.last_command_name,
         c.user,

@@ -13,6 +13,7 @@ use super::{Shared, REDIS_VERSION};
 use reddb_service::keyspace::Txn;
 use reddb_service::Service;
 use reddb_storage::database::now_ms;
+use reddb_storage::store::record::DATABASES;
 use reddb_storage::store::State;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -255,13 +256,16 @@ fn errorstats(src: &Sources<'_>, o: &mut String) {
 
 fn keyspace(src: &Sources<'_>, o: &mut String) {
     if let Some(state) = src.state {
-        let counts = Txn::new(state, now_ms()).key_counts();
-        if counts.keys > 0 {
-            let _ = write!(
-                o,
-                "db0:keys={},expires={},avg_ttl={}\r\n",
-                counts.keys, counts.expires, counts.avg_ttl_ms
-            );
+        let txn = Txn::new(state, now_ms());
+        for db in 0..DATABASES {
+            let counts = txn.key_counts(db);
+            if counts.keys > 0 {
+                let _ = write!(
+                    o,
+                    "db{db}:keys={},expires={},avg_ttl={}\r\n",
+                    counts.keys, counts.expires, counts.avg_ttl_ms
+                );
+            }
         }
     }
 }

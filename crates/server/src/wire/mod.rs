@@ -93,6 +93,8 @@ pub(crate) struct ClientInfo {
     pub resp: u8,
     /// Queued commands, -1 outside `MULTI`.
     pub multi: i64,
+    /// The selected database.
+    pub db: usize,
 }
 
 /// One `SLOWLOG` entry. Holds the command name and its key, never values
@@ -157,6 +159,8 @@ pub struct Session {
     pub principal: Option<Principal>,
     ticket: Option<Ticket>,
     pub resp3: bool,
+    /// The selected database (`SELECT`), 0 to 15.
+    pub db: usize,
     multi: Option<Multi>,
     pub parser: CommandParser,
     pending: Option<Pending>,
@@ -276,6 +280,7 @@ impl Shared {
                 user: "(none)".into(),
                 resp: 2,
                 multi: -1,
+                db: 0,
             },
         );
         Session {
@@ -283,6 +288,7 @@ impl Shared {
             principal: None,
             ticket: None,
             resp3: false,
+            db: 0,
             multi: None,
             parser: CommandParser::new(),
             pending: None,
@@ -342,6 +348,7 @@ impl Shared {
                 .as_ref()
                 .map_or(-1, |m| i64::try_from(m.queue.len()).unwrap_or(i64::MAX));
             c.resp = if s.resp3 { 3 } else { 2 };
+            c.db = s.db;
             let user = s.principal.as_ref().map_or("(none)", |p| p.name.as_str());
             if c.user != user {
                 c.user.clear();
@@ -500,6 +507,7 @@ impl Shared {
     fn reset_session(&mut self, s: &mut Session) -> Reply {
         s.multi = None;
         s.resp3 = false;
+        s.db = 0;
         s.principal = None;
         s.ticket = None;
         if let Some(c) = self.clients.get_mut(&s.id) {
@@ -524,6 +532,9 @@ impl Shared {
             let svc_ro: &Service = svc;
             let state = svc_ro.keyspace_state().ok();
             let mut txn = state.map(|st| Txn::new(st, now));
+            if let Some(t) = txn.as_mut() {
+                t.select(s.db);
+            }
             for Queued { spec, runner, args } in cmds {
                 let started = Instant::now();
                 let mut cx = commands::Ctx {

@@ -8,7 +8,7 @@
 //! `APPEND` error line, and `HRANDFIELD` with a negative count refuses a
 //! reply larger than one commit could be.
 
-use super::commands::{bulks, count, int_arg, ks, lower, opt_bulk, syntax, wrong_args};
+use super::commands::{bulks, count, db_arg, int_arg, ks, lower, opt_bulk, syntax, wrong_args};
 use super::commands::{Call, DataCx};
 use super::resp::Reply;
 use reddb_service::keyspace::{Ttl, MAX_TXN_BYTES};
@@ -70,31 +70,28 @@ pub(super) fn randomkey(_: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, R
 /// `COPY source destination [DB 0] [REPLACE]`: 1 when copied.
 pub(super) fn copy(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
     let mut replace = false;
+    let mut db = d.txn.db();
     let mut options = c.args.iter().skip(3);
     while let Some(o) = options.next() {
         match lower(o).as_str() {
             "replace" => replace = true,
             "db" => {
-                let Some(db) = options.next() else {
+                let Some(n) = options.next() else {
                     return Err(syntax());
                 };
-                if int_arg(db)? != 0 {
-                    return Err(Reply::err(
-                        "ERR DB index is out of range: reddb has one database, 0",
-                    ));
-                }
+                db = db_arg(n)?;
             }
             _ => return Err(syntax()),
         }
     }
     let (src, dst) = (key(c), c.arg(2));
-    if src == dst {
+    if src == dst && db == d.txn.db() {
         return Err(Reply::err(
             "ERR source and destination objects are the same",
         ));
     }
     Ok(Reply::Int(i64::from(
-        d.txn.copy(src, dst, replace).map_err(ks)?,
+        d.txn.copy(src, dst, db, replace).map_err(ks)?,
     )))
 }
 

@@ -329,7 +329,7 @@ pub(crate) static TABLE: &[Spec] = &[
     server("select", 2, FAST, cmd::select).doc(
         G::Connection,
         "1.0.0",
-        "Select the database (only 0 exists)",
+        "Change the selected database (0 to 15)",
     ),
     server("client", -2, 0, cmd::client).doc(
         G::Connection,
@@ -385,12 +385,24 @@ pub(crate) static TABLE: &[Spec] = &[
         "Iterate over the keys incrementally",
     ),
     data("randomkey", 1, READ_DATA, sh::randomkey).doc(G::Generic, "1.0.0", "Return a random key"),
-    data("flushdb", -1, WRITE_DATA | ADMIN, cmd::flush).doc(G::Server, "1.0.0", "Remove every key"),
-    data("flushall", -1, WRITE_DATA | ADMIN, cmd::flush).doc(
+    data("flushdb", -1, WRITE_DATA | ADMIN, cmd::flushdb).doc(
         G::Server,
         "1.0.0",
-        "Remove every key",
+        "Remove every key of the selected database",
     ),
+    data("flushall", -1, WRITE_DATA | ADMIN, cmd::flushall).doc(
+        G::Server,
+        "1.0.0",
+        "Remove every key of every database",
+    ),
+    data("swapdb", 3, WRITE_DATA | ADMIN | FAST, cmd::swapdb).doc(
+        G::Server,
+        "4.0.0",
+        "Swap two databases",
+    ),
+    data("move", 3, WRITE_DATA | FAST, cmd::move_key)
+        .keys(ONE_KEY)
+        .doc(G::Generic, "1.0.0", "Move a key to another database"),
     data("get", 2, READ_DATA | FAST, cmd::get)
         .keys(ONE_KEY)
         .doc(G::String, "1.0.0", "Get the value of a key"),

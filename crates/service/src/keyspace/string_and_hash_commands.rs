@@ -95,16 +95,16 @@ impl Txn<'_> {
     /// `COPY src dst [REPLACE]`: copies the value and its TTL; whether it
     /// copied (not when `src` is missing, nor when `dst` exists without
     /// `replace`). The caller refuses `src == dst`, as Redis does first.
-    pub fn copy(&mut self, src: &[u8], dst: &[u8], replace: bool) -> KsResult<bool> {
+    pub fn copy(&mut self, src: &[u8], dst: &[u8], db: usize, replace: bool) -> KsResult<bool> {
         check_key(src)?;
         check_key(dst)?;
         let Some(entry) = self.lookup(src).cloned() else {
             return Ok(false);
         };
-        if !replace && self.lookup(dst).is_some() {
+        if !replace && self.lookup_in(db, dst).is_some() {
             return Ok(false);
         }
-        self.put(dst, entry.value, entry.expires_at_ms)?;
+        self.in_db(db, |t| t.put(dst, entry.value, entry.expires_at_ms))?;
         Ok(true)
     }
 

@@ -14,8 +14,10 @@
 //! one pass over the chain, which [`Store::compact`] keeps proportional to
 //! the live data by rewriting it as a snapshot chain.
 
+pub mod edit;
 pub mod log;
 pub mod record;
+pub mod sorted_set;
 pub(crate) mod state;
 
 use crate::crypto::keys::{hmac_sha256, DataKey, Key32};

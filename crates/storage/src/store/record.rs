@@ -8,14 +8,24 @@
 //! mutation = 1 (put)    | ns u8 | key | expires_at_ms u64 | value
 //!          | 2 (delete) | ns u8 | key
 //!          | 3 (clear)  | ns u8
+//!          | 4 (edit)   | ns u8 | key | edit        (see `edit.rs`)
+//!          | 5 (swap)   | ns u8 | ns u8             (two keyspace databases)
 //! key      = len u32 | bytes                       (len <= MAX_KEY_LEN)
 //! value    = 1 (bytes) | len u32 | bytes
 //!          | 2 (set)   | count u32 | (len u32 | bytes) * count
 //!          | 3 (hash)  | count u32 | (len u32 | field | len u32 | value) * count
+//!          | 4 (list)  | count u32 | (len u32 | bytes) * count      (head first)
+//!          | 5 (sorted set) | count u32 | (score f64 bits u64 | len u32 | member) * count
 //! ```
+//!
+//! A score is never NaN (a NaN refuses the frame). Namespaces are 1..=20:
+//! vault, secrets, config, keyspace database 0, audit, then keyspace
+//! databases 1..=15 as 6..=20.
 
+use super::edit::{self, Edit};
+use super::sorted_set::{Score, SortedSet};
 use crate::codec::{Reader, Writer};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub const MAX_KEY_LEN: usize = 64 * 1024;
 pub const MAX_VALUE_LEN: usize = 16 * 1024 * 1024;
@@ -36,16 +46,80 @@ pub enum Namespace {
     Keyspace = 4,
     /// Audit events.
     Audit = 5,
+    /// Keyspace databases 1 to 15 (`SELECT n`); database 0 is `Keyspace`.
+    Db1 = 6,
+    Db2 = 7,
+    Db3 = 8,
+    Db4 = 9,
+    Db5 = 10,
+    Db6 = 11,
+    Db7 = 12,
+    Db8 = 13,
+    Db9 = 14,
+    Db10 = 15,
+    Db11 = 16,
+    Db12 = 17,
+    Db13 = 18,
+    Db14 = 19,
+    Db15 = 20,
 }
 
+/// How many logical databases the keyspace has (`SELECT 0..15`).
+pub const DATABASES: usize = 16;
+
 impl Namespace {
-    pub const ALL: [Namespace; 5] = [
+    pub const ALL: [Namespace; 20] = [
         Namespace::Vault,
         Namespace::Secrets,
         Namespace::Config,
         Namespace::Keyspace,
         Namespace::Audit,
+        Namespace::Db1,
+        Namespace::Db2,
+        Namespace::Db3,
+        Namespace::Db4,
+        Namespace::Db5,
+        Namespace::Db6,
+        Namespace::Db7,
+        Namespace::Db8,
+        Namespace::Db9,
+        Namespace::Db10,
+        Namespace::Db11,
+        Namespace::Db12,
+        Namespace::Db13,
+        Namespace::Db14,
+        Namespace::Db15,
     ];
+
+    /// The keyspace databases, by number.
+    pub const KEYSPACES: [Namespace; DATABASES] = [
+        Namespace::Keyspace,
+        Namespace::Db1,
+        Namespace::Db2,
+        Namespace::Db3,
+        Namespace::Db4,
+        Namespace::Db5,
+        Namespace::Db6,
+        Namespace::Db7,
+        Namespace::Db8,
+        Namespace::Db9,
+        Namespace::Db10,
+        Namespace::Db11,
+        Namespace::Db12,
+        Namespace::Db13,
+        Namespace::Db14,
+        Namespace::Db15,
+    ];
+
+    /// The namespace of keyspace database `db` (`None` past 15).
+    pub fn keyspace(db: usize) -> Option<Self> {
+        Self::KEYSPACES.get(db).copied()
+    }
+
+    /// Which keyspace database this is (`None` for the vault's spaces).
+    pub fn keyspace_db(self) -> Option<usize> {
+        Self::KEYSPACES.iter().position(|&ns| ns == self)
+    }
 
     pub(crate) fn from_u8(v: u8) -> Option<Self> {
         Self::ALL.get(usize::from(v).checked_sub(1)?).copied()
@@ -62,15 +136,43 @@ pub enum Value {
     Bytes(Vec<u8>),
     Set(BTreeSet<Vec<u8>>),
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    /// Head first.
+    List(VecDeque<Vec<u8>>),
+    SortedSet(SortedSet),
 }
 
+/// What one set member or list item costs in [`Value::payload_len`].
+pub const ITEM_OVERHEAD: usize = 4;
+/// What one hash field costs beyond its bytes.
+pub const FIELD_OVERHEAD: usize = 8;
+/// What one sorted-set member costs beyond its bytes.
+pub const SCORED_OVERHEAD: usize = 12;
+
 impl Value {
-    /// Bytes of payload held (keys and values, not overhead).
+    /// Bytes of payload held (keys and values, not overhead), as the
+    /// codec's decode budget counts them. O(items): [`super::Entry`] keeps
+    /// it so edits do not walk the value.
     pub fn payload_len(&self) -> usize {
         match self {
             Value::Bytes(b) => b.len(),
-            Value::Set(s) => s.iter().map(|m| m.len() + 4).sum(),
-            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 8).sum(),
+            Value::Set(s) => s.iter().map(|m| m.len() + ITEM_OVERHEAD).sum(),
+            Value::Hash(h) => h
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + FIELD_OVERHEAD)
+                .sum(),
+            Value::List(l) => l.iter().map(|i| i.len() + ITEM_OVERHEAD).sum(),
+            Value::SortedSet(z) => z.iter().map(|(_, m)| m.len() + SCORED_OVERHEAD).sum(),
+        }
+    }
+
+    /// Whether this is a collection with no element (Redis never keeps one).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Bytes(_) => false,
+            Value::Set(s) => s.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::SortedSet(z) => z.is_empty(),
         }
     }
 }
@@ -91,6 +193,18 @@ pub enum Mutation {
     },
     Clear {
         ns: Namespace,
+    },
+    /// A change to part of a stored collection (or its expiry), so a
+    /// command on a large collection logs only what it changed.
+    Edit {
+        ns: Namespace,
+        key: Vec<u8>,
+        edit: Edit,
+    },
+    /// `SWAPDB`: two keyspace databases exchange their contents.
+    Swap {
+        a: Namespace,
+        b: Namespace,
     },
 }
 
@@ -121,6 +235,11 @@ pub enum RecordError {
     Truncated,
     /// Bytes left over after `count` mutations.
     TrailingBytes,
+    UnknownEdit(u8),
+    /// A sorted-set score that is NaN.
+    NotAScore,
+    /// `Swap` of a namespace that is not a keyspace database.
+    NotAKeyspace,
 }
 
 /// Checks a mutation against the limits before it is accepted.
@@ -136,6 +255,18 @@ pub fn validate(m: &Mutation) -> Result<(), RecordError> {
             Ok(())
         }
         Mutation::Delete { key, .. } if key.len() > MAX_KEY_LEN => Err(RecordError::KeyTooLong),
+        Mutation::Edit { key, edit, .. } => {
+            if key.len() > MAX_KEY_LEN {
+                return Err(RecordError::KeyTooLong);
+            }
+            if edit.payload_len() > MAX_VALUE_LEN {
+                return Err(RecordError::ValueTooLong);
+            }
+            Ok(())
+        }
+        Mutation::Swap { a, b } if a.keyspace_db().is_none() || b.keyspace_db().is_none() => {
+            Err(RecordError::NotAKeyspace)
+        }
         _ => Ok(()),
     }
 }
@@ -165,7 +296,26 @@ fn encode_mutation(w: &mut Writer, m: &Mutation) {
                         w.bytes_u32(k).bytes_u32(v);
                     }
                 }
+                Value::List(l) => {
+                    w.u8(4).u32(l.len() as u32);
+                    for item in l {
+                        w.bytes_u32(item);
+                    }
+                }
+                Value::SortedSet(z) => {
+                    w.u8(5).u32(z.len() as u32);
+                    for (score, member) in z.iter() {
+                        w.u64(score.to_bits()).bytes_u32(member);
+                    }
+                }
             }
+        }
+        Mutation::Edit { ns, key, edit } => {
+            w.u8(4).u8(*ns as u8).bytes_u32(key);
+            edit::encode(w, edit);
+        }
+        Mutation::Swap { a, b } => {
+            w.u8(5).u8(*a as u8).u8(*b as u8);
         }
         Mutation::Delete { ns, key } => {
             w.u8(2).u8(*ns as u8).bytes_u32(key);
@@ -206,7 +356,7 @@ fn decode_key(r: &mut Reader<'_>) -> Result<Vec<u8>, RecordError> {
     Ok(r.take(len).ok_or(RecordError::Truncated)?.to_vec())
 }
 
-fn decode_blob(r: &mut Reader<'_>, budget: &mut usize) -> Result<Vec<u8>, RecordError> {
+pub(super) fn decode_blob(r: &mut Reader<'_>, budget: &mut usize) -> Result<Vec<u8>, RecordError> {
     let len = usize::try_from(r.u32().ok_or(RecordError::Truncated)?)
         .map_err(|_| RecordError::ValueTooLong)?;
     if len > *budget {
@@ -242,13 +392,48 @@ fn decode_value(r: &mut Reader<'_>) -> Result<Value, RecordError> {
             }
             Ok(Value::Hash(hash))
         }
+        4 => {
+            let count = r.u32().ok_or(RecordError::Truncated)?;
+            let mut list = VecDeque::new();
+            for _ in 0..count {
+                budget = budget
+                    .checked_sub(ITEM_OVERHEAD)
+                    .ok_or(RecordError::ValueTooLong)?;
+                list.push_back(decode_blob(r, &mut budget)?);
+            }
+            Ok(Value::List(list))
+        }
+        5 => {
+            let count = r.u32().ok_or(RecordError::Truncated)?;
+            let mut z = SortedSet::new();
+            for _ in 0..count {
+                budget = budget
+                    .checked_sub(SCORED_OVERHEAD)
+                    .ok_or(RecordError::ValueTooLong)?;
+                let score = decode_score(r)?;
+                z.insert(decode_blob(r, &mut budget)?, score);
+            }
+            Ok(Value::SortedSet(z))
+        }
         t => Err(RecordError::UnknownValueType(t)),
     }
+}
+
+/// A score's bits; NaN refuses.
+pub(super) fn decode_score(r: &mut Reader<'_>) -> Result<Score, RecordError> {
+    Score::from_bits(r.u64().ok_or(RecordError::Truncated)?).ok_or(RecordError::NotAScore)
 }
 
 fn decode_ns(r: &mut Reader<'_>) -> Result<Namespace, RecordError> {
     let v = r.u8().ok_or(RecordError::Truncated)?;
     Namespace::from_u8(v).ok_or(RecordError::UnknownNamespace(v))
+}
+
+fn decode_keyspace(r: &mut Reader<'_>) -> Result<Namespace, RecordError> {
+    let ns = decode_ns(r)?;
+    ns.keyspace_db()
+        .map(|_| ns)
+        .ok_or(RecordError::NotAKeyspace)
 }
 
 /// Decodes the body of a frame.
@@ -279,6 +464,19 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<Mutation>, RecordError> {
             }
             3 => Mutation::Clear {
                 ns: decode_ns(&mut r)?,
+            },
+            4 => {
+                let ns = decode_ns(&mut r)?;
+                let key = decode_key(&mut r)?;
+                Mutation::Edit {
+                    ns,
+                    key,
+                    edit: edit::decode(&mut r)?,
+                }
+            }
+            5 => Mutation::Swap {
+                a: decode_keyspace(&mut r)?,
+                b: decode_keyspace(&mut r)?,
             },
             op => return Err(RecordError::UnknownOp(op)),
         };
@@ -342,7 +540,64 @@ mod tests {
                 0..5
             )
             .prop_map(Value::Hash),
+            prop::collection::vec_deque(prop::collection::vec(any::<u8>(), 0..8), 0..5)
+                .prop_map(Value::List),
+            prop::collection::vec(
+                (arb_score(), prop::collection::vec(any::<u8>(), 0..8)),
+                0..5
+            )
+            .prop_map(|pairs| {
+                let mut z = SortedSet::new();
+                for (score, m) in pairs {
+                    z.insert(m, score);
+                }
+                Value::SortedSet(z)
+            }),
         ]
+    }
+
+    fn arb_score() -> impl Strategy<Value = Score> {
+        prop_oneof![
+            any::<f64>().prop_filter_map("NaN", Score::new),
+            Just(Score::new(-0.0).unwrap()),
+            Just(Score::new(f64::INFINITY).unwrap()),
+        ]
+    }
+
+    fn arb_blobs() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8), 0..4)
+    }
+
+    fn arb_edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            arb_blobs().prop_map(Edit::SetAdd),
+            arb_blobs().prop_map(Edit::SetRemove),
+            prop::collection::vec(
+                (
+                    prop::collection::vec(any::<u8>(), 0..8),
+                    prop::collection::vec(any::<u8>(), 0..8)
+                ),
+                0..4
+            )
+            .prop_map(Edit::HashPut),
+            arb_blobs().prop_map(Edit::HashRemove),
+            (any::<bool>(), arb_blobs()).prop_map(|(front, items)| Edit::ListPush { front, items }),
+            (any::<bool>(), any::<u32>()).prop_map(|(front, count)| Edit::ListPop { front, count }),
+            (any::<u32>(), prop::collection::vec(any::<u8>(), 0..8))
+                .prop_map(|(index, item)| Edit::ListSet { index, item }),
+            (any::<u32>(), any::<u32>()).prop_map(|(start, len)| Edit::ListTrim { start, len }),
+            prop::collection::vec(
+                (arb_score(), prop::collection::vec(any::<u8>(), 0..8)),
+                0..4
+            )
+            .prop_map(Edit::SortedAdd),
+            arb_blobs().prop_map(Edit::SortedRemove),
+            any::<u64>().prop_map(Edit::Expire),
+        ]
+    }
+
+    fn arb_keyspace() -> impl Strategy<Value = Namespace> {
+        prop::sample::select(Namespace::KEYSPACES.to_vec())
     }
 
     fn arb_mutation() -> impl Strategy<Value = Mutation> {
@@ -362,6 +617,13 @@ mod tests {
             (arb_ns(), prop::collection::vec(any::<u8>(), 0..20))
                 .prop_map(|(ns, key)| Mutation::Delete { ns, key }),
             arb_ns().prop_map(|ns| Mutation::Clear { ns }),
+            (
+                arb_ns(),
+                prop::collection::vec(any::<u8>(), 0..20),
+                arb_edit()
+            )
+                .prop_map(|(ns, key, edit)| Mutation::Edit { ns, key, edit }),
+            (arb_keyspace(), arb_keyspace()).prop_map(|(a, b)| Mutation::Swap { a, b }),
         ]
     }
 
@@ -384,6 +646,35 @@ mod tests {
             let _ = decode_frame(&bytes);
             let _ = decode_body(&bytes);
         }
+    }
+
+    #[test]
+    fn nan_scores_and_vault_swaps_refuse() {
+        let mut body = Writer::new();
+        body.u32(1)
+            .u8(4)
+            .u8(4)
+            .u32(1)
+            .put(b"k")
+            .u8(9)
+            .u32(1)
+            .u64(f64::NAN.to_bits());
+        body.u32(0);
+        assert_eq!(decode_body(body.as_slice()), Err(RecordError::NotAScore));
+        let mut body = Writer::new();
+        body.u32(1).u8(5).u8(4).u8(1);
+        assert_eq!(decode_body(body.as_slice()), Err(RecordError::NotAKeyspace));
+        assert_eq!(
+            validate(&Mutation::Swap {
+                a: Namespace::Vault,
+                b: Namespace::Keyspace
+            }),
+            Err(RecordError::NotAKeyspace)
+        );
+        assert_eq!(Namespace::keyspace(15), Some(Namespace::Db15));
+        assert_eq!(Namespace::keyspace(16), None);
+        assert_eq!(Namespace::Db7.keyspace_db(), Some(7));
+        assert_eq!(Namespace::Audit.keyspace_db(), None);
     }
 
     #[test]

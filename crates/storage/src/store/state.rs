@@ -6,6 +6,7 @@
 //! needs no log record: replaying a `Put` whose expiry has passed yields the
 //! same absence.
 
+use super::edit::Edit;
 use super::record::{Mutation, Namespace, Value};
 use std::collections::HashMap;
 
@@ -14,49 +15,61 @@ pub struct Entry {
     pub value: Value,
     /// Unix milliseconds; 0 = never expires.
     pub expires_at_ms: u64,
+    /// `value.payload_len()`, kept so edits and limits never walk a value.
+    payload: usize,
 }
 
 impl Entry {
+    pub fn new(value: Value, expires_at_ms: u64) -> Self {
+        let payload = value.payload_len();
+        Self {
+            value,
+            expires_at_ms,
+            payload,
+        }
+    }
+
     pub fn is_live(&self, now_ms: u64) -> bool {
         self.expires_at_ms == 0 || self.expires_at_ms > now_ms
+    }
+
+    /// The value's payload bytes ([`Value::payload_len`], without the walk).
+    pub fn payload_len(&self) -> usize {
+        self.payload
+    }
+
+    /// Applies an edit in place (`Expire` sets the expiry); returns the
+    /// payload bytes added and removed.
+    pub fn apply_edit(&mut self, edit: &Edit) -> (usize, usize) {
+        if let Edit::Expire(at) = edit {
+            self.expires_at_ms = *at;
+            return (0, 0);
+        }
+        let (grew, shrank) = edit.apply_to(&mut self.value);
+        self.payload = self.payload.saturating_add(grew).saturating_sub(shrank);
+        (grew, shrank)
     }
 }
 
 /// Approximate bytes one entry costs in a snapshot.
 fn entry_cost(key: &[u8], entry: &Entry) -> usize {
-    key.len() + entry.value.payload_len() + 24
+    key.len() + entry.payload + 24
 }
 
 type Space = HashMap<Vec<u8>, Entry>;
 
-/// The map of one namespace (a field borrow, so `live_bytes` stays usable).
-fn space_mut(spaces: &mut [Space; 5], ns: Namespace) -> &mut Space {
-    let [vault, secrets, config, keyspace, audit] = spaces;
-    match ns {
-        Namespace::Vault => vault,
-        Namespace::Secrets => secrets,
-        Namespace::Config => config,
-        Namespace::Keyspace => keyspace,
-        Namespace::Audit => audit,
-    }
-}
+/// One map per namespace, in [`Namespace::ALL`] order.
+const SPACES: usize = Namespace::ALL.len();
 
 #[derive(Debug, Default)]
 pub struct State {
-    spaces: [Space; 5],
+    spaces: [Space; SPACES],
     live_bytes: usize,
 }
 
 impl State {
-    fn space(&self, ns: Namespace) -> &Space {
-        let [vault, secrets, config, keyspace, audit] = &self.spaces;
-        match ns {
-            Namespace::Vault => vault,
-            Namespace::Secrets => secrets,
-            Namespace::Config => config,
-            Namespace::Keyspace => keyspace,
-            Namespace::Audit => audit,
-        }
+    fn space(&self, ns: Namespace) -> Option<&Space> {
+        self.spaces.get(ns.index())
     }
 
     pub fn apply(&mut self, m: Mutation) {
@@ -67,46 +80,74 @@ impl State {
                 value,
                 expires_at_ms,
             } => {
-                let entry = Entry {
-                    value,
-                    expires_at_ms,
+                let entry = Entry::new(value, expires_at_ms);
+                let Some(space) = self.spaces.get_mut(ns.index()) else {
+                    return;
                 };
                 self.live_bytes += entry_cost(&key, &entry);
-                let space = space_mut(&mut self.spaces, ns);
                 if let Some(old) = space.get(&key) {
                     self.live_bytes = self.live_bytes.saturating_sub(entry_cost(&key, old));
                 }
                 space.insert(key, entry);
             }
             Mutation::Delete { ns, key } => {
-                if let Some(old) = space_mut(&mut self.spaces, ns).remove(&key) {
+                if let Some(old) = self.spaces.get_mut(ns.index()).and_then(|s| s.remove(&key)) {
                     self.live_bytes = self.live_bytes.saturating_sub(entry_cost(&key, &old));
                 }
             }
             Mutation::Clear { ns } => {
-                let space = std::mem::take(space_mut(&mut self.spaces, ns));
+                let space = self
+                    .spaces
+                    .get_mut(ns.index())
+                    .map(std::mem::take)
+                    .unwrap_or_default();
                 for (k, e) in &space {
                     self.live_bytes = self.live_bytes.saturating_sub(entry_cost(k, e));
                 }
+            }
+            Mutation::Edit { ns, key, edit } => self.apply_edit(ns, &key, &edit),
+            Mutation::Swap { a, b } => {
+                if a.index() < SPACES && b.index() < SPACES {
+                    self.spaces.swap(a.index(), b.index());
+                }
+            }
+        }
+    }
+
+    /// An edit of the entry under `key`; nothing when there is none (see
+    /// `edit.rs` for why replay never meets that).
+    fn apply_edit(&mut self, ns: Namespace, key: &[u8], edit: &Edit) {
+        let Some(space) = self.spaces.get_mut(ns.index()) else {
+            return;
+        };
+        let Some(entry) = space.get_mut(key) else {
+            return;
+        };
+        let (grew, shrank) = entry.apply_edit(edit);
+        self.live_bytes = self.live_bytes.saturating_add(grew).saturating_sub(shrank);
+        if entry.value.is_empty_collection() {
+            if let Some(old) = space.remove(key) {
+                self.live_bytes = self.live_bytes.saturating_sub(entry_cost(key, &old));
             }
         }
     }
 
     /// The entry under `key` if it exists and has not expired.
     pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.space(ns).get(key).filter(|e| e.is_live(now_ms))
+        self.space(ns)?.get(key).filter(|e| e.is_live(now_ms))
     }
 
     /// Every live entry of a namespace (unordered).
     pub fn iter(&self, ns: Namespace, now_ms: u64) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
         self.space(ns)
-            .iter()
+            .into_iter()
+            .flat_map(|s| s.iter())
             .filter(move |(_, e)| e.is_live(now_ms))
     }
 
     /// Entries held in memory for a namespace, expired-but-unswept included.
     pub fn held(&self, ns: Namespace) -> usize {
-        self.space(ns).len()
+        self.space(ns).map_or(0, HashMap::len)
     }
 
     /// Live entries of a namespace (walks the namespace).
