@@ -831,6 +831,16 @@ impl<'a> Txn<'a> {
         self.for_each_key_in(self.db, f);
     }
 
+    /// Every live key of logical database `db` with its entry as this
+    /// transaction sees it, in key order (for property tests: after the
+    /// commit, the store must hold exactly this).
+    pub fn visible_entries(&self, db: usize) -> Vec<(Vec<u8>, Entry)> {
+        let mut out = Vec::new();
+        self.for_each_key_in(db, |k, e| out.push((k.to_vec(), e.clone())));
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// `KEYS pattern`
     pub fn keys(&self, pattern: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();

@@ -12,6 +12,8 @@ use super::introspect;
 use super::resp::Reply;
 use super::set_handlers as sets;
 use super::string_and_hash_handlers as sh;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Writes the keyspace (Redis `write`).
 pub(crate) const WRITE: u32 = 1;
@@ -674,7 +676,11 @@ pub(crate) static TABLE: &[Spec] = &[
 /// The command named `name` (already lower-case): the one place a command
 /// name is matched.
 pub fn lookup(name: &str) -> Option<&'static Spec> {
-    TABLE.iter().find(|s| s.name == name)
+    static BY_NAME: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| TABLE.iter().map(|s| (s.name, s)).collect())
+        .get(name)
+        .copied()
 }
 
 #[cfg(test)]
