@@ -683,13 +683,32 @@ fn time_to_live(
     }))
 }
 
-/// The cursor argument of `SCAN` and `SSCAN`.
+/// The cursor argument of `SCAN`, `SSCAN` and `HSCAN`, read as Redis
+/// reads it (C's `strtoul`): an optional sign and decimal digits, the
+/// whole argument, within 64 bits; a `-` negates modulo 2^64 (`-1` is
+/// 2^64 - 1) and an empty argument is 0. A cursor reddb did not issue
+/// just continues from that position (past the last key: none).
 pub(super) fn scan_cursor(b: &[u8]) -> Result<u64, Reply> {
-    std::str::from_utf8(b)
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Reply::err("ERR invalid cursor"))
+    let invalid = || Reply::err("ERR invalid cursor");
+    if b.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// The options of `SCAN` (`[MATCH pattern] [COUNT n] [TYPE type]`) and

@@ -31,6 +31,7 @@
 //! handler — is one entry of [`table::TABLE`]; this module matches no
 //! command name.
 
+mod bit_and_float_handlers;
 pub(crate) mod commands;
 pub(crate) mod errors;
 pub(crate) mod info;

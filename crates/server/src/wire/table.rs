@@ -7,6 +7,7 @@
 //! and the `COMMAND` introspection replies in [`super::introspect`]) reads
 //! the entry. Adding a command is one entry here plus one handler.
 
+use super::bit_and_float_handlers as bits;
 use super::commands::{self as cmd, Call, Ctx, DataCx};
 use super::introspect;
 use super::resp::Reply;
@@ -117,6 +118,7 @@ impl KeySpec {
 /// The documentation group of a command (`COMMAND DOCS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
+    Bitmap,
     Connection,
     Generic,
     Hash,
@@ -129,6 +131,7 @@ pub enum Group {
 impl Group {
     pub fn name(self) -> &'static str {
         match self {
+            Group::Bitmap => "bitmap",
             Group::Connection => "connection",
             Group::Generic => "generic",
             Group::Hash => "hash",
@@ -142,6 +145,7 @@ impl Group {
     /// The ACL category Redis gives the commands of this group, if any.
     pub(crate) fn acl_category(self) -> Option<&'static str> {
         match self {
+            Group::Bitmap => Some("@bitmap"),
             Group::Connection => Some("@connection"),
             Group::Generic => Some("@keyspace"),
             Group::Hash => Some("@hash"),
@@ -512,6 +516,21 @@ pub(crate) static TABLE: &[Spec] = &[
             "1.0.0",
             "Subtract an amount from an integer value",
         ),
+    data("incrbyfloat", 3, WRITE_DATA | FAST, bits::incrbyfloat)
+        .keys(ONE_KEY)
+        .doc(G::String, "2.6.0", "Add a float amount to a value"),
+    data("setbit", 4, WRITE_DATA, bits::setbit)
+        .keys(ONE_KEY)
+        .doc(G::Bitmap, "2.2.0", "Set or clear one bit of a string"),
+    data("getbit", 3, READ_DATA | FAST, bits::getbit)
+        .keys(ONE_KEY)
+        .doc(G::Bitmap, "2.2.0", "Get one bit of a string"),
+    data("bitcount", -2, READ_DATA, bits::bitcount)
+        .keys(ONE_KEY)
+        .doc(G::Bitmap, "2.6.0", "Count the set bits of a string"),
+    data("bitpos", -3, READ_DATA, bits::bitpos)
+        .keys(ONE_KEY)
+        .doc(G::Bitmap, "2.8.7", "Find the first set or clear bit of a string"),
     data("getset", 3, WRITE_DATA | FAST, cmd::getset)
         .keys(ONE_KEY)
         .doc(G::String, "1.0.0", "Set a value and return the old one"),
@@ -648,6 +667,9 @@ pub(crate) static TABLE: &[Spec] = &[
         "2.8.0",
         "Iterate over a hash's fields incrementally",
     ),
+    data("hincrbyfloat", 4, WRITE_DATA | FAST, bits::hincrbyfloat)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.6.0", "Add a float amount to a hash field"),
     data("hdel", -3, WRITE_DATA | FAST, cmd::hdel)
         .keys(ONE_KEY)
         .doc(G::Hash, "2.0.0", "Delete hash fields"),
