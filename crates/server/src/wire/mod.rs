@@ -39,6 +39,7 @@ mod introspect;
 pub mod resp;
 mod set_handlers;
 mod string_and_hash_handlers;
+mod object_command;
 pub(crate) mod table;
 
 use commands::Post;

@@ -10,6 +10,7 @@
 use super::bit_and_float_handlers as bits;
 use super::commands::{self as cmd, Call, Ctx, DataCx};
 use super::introspect;
+use super::object_command as object;
 use super::resp::Reply;
 use super::set_handlers as sets;
 use super::string_and_hash_handlers as sh;
@@ -208,7 +209,81 @@ pub(crate) struct Spec {
     pub since: &'static str,
     pub summary: &'static str,
     pub handler: Handler,
+    /// A container's subcommands (`OBJECT ENCODING`, `CLIENT KILL`…), as
+    /// `COMMAND GETKEYS` needs them; empty for a plain command.
+    pub subcommands: &'static [Sub],
 }
+
+/// One subcommand of a container command: its lower-case name, its Redis
+/// arity (counting the command and the subcommand) and whether its key is
+/// the argument after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sub {
+    pub name: &'static str,
+    pub arity: i8,
+    pub keyed: bool,
+}
+
+const fn sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        name,
+        arity,
+        keyed: false,
+    }
+}
+
+const fn keyed_sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        name,
+        arity,
+        keyed: true,
+    }
+}
+
+impl Sub {
+    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
+        arity_ok(self.arity, argc)
+    }
+}
+
+fn arity_ok(arity: i8, argc: usize) -> bool {
+    let want = usize::from(arity.unsigned_abs());
+    if arity >= 0 {
+        argc == want
+    } else {
+        argc >= want
+    }
+}
+
+/// `OBJECT`'s subcommands in Redis 7.0.
+static OBJECT_SUBCOMMANDS: &[Sub] = &[
+    keyed_sub("encoding", 3),
+    keyed_sub("freq", 3),
+    keyed_sub("idletime", 3),
+    keyed_sub("refcount", 3),
+    sub("help", 2),
+];
+
+/// `CLIENT`'s subcommands in Redis 7.0 (reddb answers some of them: the
+/// handler says which).
+static CLIENT_SUBCOMMANDS: &[Sub] = &[
+    sub("caching", 3),
+    sub("getname", 2),
+    sub("getredir", 2),
+    sub("help", 2),
+    sub("id", 2),
+    sub("info", 2),
+    sub("kill", -3),
+    sub("list", -2),
+    sub("no-evict", 3),
+    sub("pause", -3),
+    sub("reply", 3),
+    sub("setname", 3),
+    sub("tracking", -3),
+    sub("trackinginfo", 2),
+    sub("unblock", -3),
+    sub("unpause", 2),
+];
 
 impl Spec {
     const fn new(name: &'static str, arity: i8, flags: u32, handler: Handler) -> Spec {
@@ -222,7 +297,18 @@ impl Spec {
             since: "1.0.0",
             summary: "",
             handler,
+            subcommands: &[],
         }
+    }
+
+    const fn subcommands(mut self, subcommands: &'static [Sub]) -> Spec {
+        self.subcommands = subcommands;
+        self
+    }
+
+    /// The subcommand named `name` (already lower-case).
+    pub(crate) fn subcommand(&self, name: &str) -> Option<&'static Sub> {
+        self.subcommands.iter().find(|s| s.name == name)
     }
 
     const fn keys(mut self, keys: KeySpec) -> Spec {
@@ -264,12 +350,7 @@ impl Spec {
     }
 
     pub(crate) fn arity_ok(&self, argc: usize) -> bool {
-        let want = usize::from(self.arity.unsigned_abs());
-        if self.arity >= 0 {
-            argc == want
-        } else {
-            argc >= want
-        }
+        arity_ok(self.arity, argc)
     }
 }
 
@@ -335,11 +416,20 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Select the database (only 0 exists)",
     ),
-    server("client", -2, 0, cmd::client).doc(
-        G::Connection,
-        "2.4.0",
-        "Name, identify and list client connections",
-    ),
+    server("client", -2, 0, cmd::client)
+        .subcommands(CLIENT_SUBCOMMANDS)
+        .doc(
+            G::Connection,
+            "2.4.0",
+            "Name, identify, list, kill and pause client connections",
+        ),
+    server("object", -2, 0, object::object)
+        .subcommands(OBJECT_SUBCOMMANDS)
+        .doc(
+            G::Generic,
+            "2.2.3",
+            "Inspect a key's value: encoding, reference count, idle time",
+        ),
     server("command", -1, 0, introspect::command).doc(
         G::Server,
         "2.8.13",
