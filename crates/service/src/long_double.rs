@@ -97,7 +97,7 @@ impl LongDouble {
     }
 
     /// `self + other`, rounded to nearest, ties to even.
-    pub fn add(self, other: LongDouble) -> LongDouble {
+    pub fn plus(self, other: LongDouble) -> LongDouble {
         match (self.magnitude, other.magnitude) {
             (Magnitude::Infinite, _) | (_, Magnitude::Infinite) => {
                 // Only the finiteness of a sum matters to its callers.
@@ -653,7 +653,7 @@ mod tests {
     fn incr(current: &str, by: &str) -> Option<String> {
         let a = LongDouble::parse(current.as_bytes())?;
         let b = LongDouble::parse(by.as_bytes())?;
-        let sum = a.add(b);
+        let sum = a.plus(b);
         sum.is_finite().then(|| sum.to_human_string())
     }
 
@@ -711,7 +711,7 @@ mod tests {
         let max = LongDouble::parse(b"1.18973149535723176502e4932");
         assert!(max.is_some());
         let max = max.unwrap_or(LongDouble::ZERO);
-        assert!(!max.add(max).is_finite());
+        assert!(!max.plus(max).is_finite());
         let tiny = LongDouble::parse(b"3.6451995318824746025e-4951");
         assert!(tiny.is_some_and(|t| t.to_human_string() == "0"));
     }

@@ -133,6 +133,8 @@ pub(crate) struct Ctx<'a, 't> {
     pub session: &'a mut Session,
     pub shared: &'a mut Shared,
     pub post: &'a mut Vec<Post>,
+    /// Running inside `EXEC` (Redis refuses blocking commands there).
+    pub in_exec: bool,
 }
 
 /// What a keyspace command touches: the open transaction (the vault is
@@ -909,12 +911,22 @@ fn valid_client_name(n: &[u8]) -> bool {
     n.iter().all(|&c| (0x21..0x7f).contains(&c))
 }
 
-/// `CLIENT SETNAME|GETNAME|SETINFO|ID|LIST|INFO|NO-EVICT|NO-TOUCH`.
+/// `UNWATCH`: forget every watched key (also queued inside `MULTI`).
+pub(crate) fn unwatch(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    cx.shared.watches.unwatch(cx.session.id);
+    Ok(Reply::Ok)
+}
+
+/// `CLIENT SETNAME|GETNAME|SETINFO|ID|LIST|INFO|NO-TOUCH`, and
+/// `KILL|PAUSE|UNPAUSE|REPLY|NO-EVICT` (in [`super::client_control`]).
 pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     let args = c.args;
     let sub = lower(arg(args, 1));
     let id = cx.session.id;
     let r = match sub.as_str() {
+        "kill" | "pause" | "unpause" | "reply" | "no-evict" => {
+            return super::client_control::run(&sub, c, cx)
+        }
         "setname" if args.len() == 3 => {
             let n = arg(args, 2);
             if !valid_client_name(n) {
@@ -971,7 +983,7 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
         "setname" | "getname" | "setinfo" | "id" => {
             return Err(wrong_args(&format!("client|{sub}")))
         }
-        "no-evict" | "no-touch" => Reply::Ok,
+        "no-touch" => Reply::Ok,
         _ => return Err(unknown_subcommand(arg(args, 1), "client")),
     };
     Ok(r)

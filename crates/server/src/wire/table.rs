@@ -10,6 +10,7 @@
 use super::bit_and_float_handlers as bits;
 use super::commands::{self as cmd, Call, Ctx, DataCx};
 use super::introspect;
+use super::monitor;
 use super::object_command as object;
 use super::resp::Reply;
 use super::set_handlers as sets;
@@ -32,6 +33,9 @@ pub(crate) const NO_MULTI: u32 = 1 << 5;
 pub(crate) const DATA: u32 = 1 << 6;
 /// Runs at once even inside `MULTI`, never queued (no Redis flag).
 pub(crate) const IMMEDIATE: u32 = 1 << 7;
+/// Not shown to `MONITOR`: Redis's admin commands (no Redis flag of its
+/// own; Redis hides every `admin` command, see [`Sub::redis_admin`]).
+pub(crate) const UNMONITORED: u32 = 1 << 8;
 
 /// The flags `COMMAND` shows, in Redis's order, with their Redis names.
 pub(crate) const REDIS_FLAG_NAMES: &[(u32, &str)] = &[
@@ -182,6 +186,7 @@ pub(crate) enum SessionCommand {
     Multi,
     Exec,
     Discard,
+    Watch,
 }
 
 #[derive(Clone, Copy)]
@@ -215,13 +220,15 @@ pub(crate) struct Spec {
 }
 
 /// One subcommand of a container command: its lower-case name, its Redis
-/// arity (counting the command and the subcommand) and whether its key is
-/// the argument after it.
+/// arity (counting the command and the subcommand), whether its key is
+/// the argument after it, and whether Redis marks it `admin` (then
+/// `MONITOR` does not show it).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sub {
     pub name: &'static str,
     pub arity: i8,
     pub keyed: bool,
+    pub redis_admin: bool,
 }
 
 const fn sub(name: &'static str, arity: i8) -> Sub {
@@ -229,14 +236,21 @@ const fn sub(name: &'static str, arity: i8) -> Sub {
         name,
         arity,
         keyed: false,
+        redis_admin: false,
     }
 }
 
 const fn keyed_sub(name: &'static str, arity: i8) -> Sub {
     Sub {
-        name,
-        arity,
         keyed: true,
+        ..sub(name, arity)
+    }
+}
+
+const fn admin_sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        redis_admin: true,
+        ..sub(name, arity)
     }
 }
 
@@ -273,16 +287,16 @@ static CLIENT_SUBCOMMANDS: &[Sub] = &[
     sub("help", 2),
     sub("id", 2),
     sub("info", 2),
-    sub("kill", -3),
-    sub("list", -2),
-    sub("no-evict", 3),
-    sub("pause", -3),
+    admin_sub("kill", -3),
+    admin_sub("list", -2),
+    admin_sub("no-evict", 3),
+    admin_sub("pause", -3),
     sub("reply", 3),
     sub("setname", 3),
     sub("tracking", -3),
     sub("trackinginfo", 2),
-    sub("unblock", -3),
-    sub("unpause", 2),
+    admin_sub("unblock", -3),
+    admin_sub("unpause", 2),
 ];
 
 impl Spec {
@@ -409,6 +423,23 @@ pub(crate) static TABLE: &[Spec] = &[
         "2.0.0",
         "Drop the commands queued since MULTI",
     ),
+    session("watch", -2, IMMEDIATE | FAST, S::Watch)
+        .keys(ALL_KEYS)
+        .doc(
+            G::Transactions,
+            "2.2.0",
+            "Watch keys: the next EXEC fails if one changes first",
+        ),
+    server("unwatch", 1, FAST, cmd::unwatch).doc(
+        G::Transactions,
+        "2.2.0",
+        "Forget every watched key",
+    ),
+    server("monitor", 1, ADMIN | UNMONITORED, monitor::monitor).doc(
+        G::Server,
+        "1.0.0",
+        "Stream every command the server runs (admins only)",
+    ),
     server("ping", -1, FAST, cmd::ping).doc(G::Connection, "1.0.0", "Ping the server"),
     server("echo", 2, FAST, cmd::echo).doc(G::Connection, "1.0.0", "Echo the given string"),
     server("select", 2, FAST, cmd::select).doc(
@@ -441,8 +472,8 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Information and statistics about the server",
     ),
-    server("config", -2, 0, cmd::config).doc(G::Server, "2.0.0", "Read the server's configuration"),
-    server("slowlog", -2, 0, cmd::slowlog).doc(
+    server("config", -2, UNMONITORED, cmd::config).doc(G::Server, "2.0.0", "Read the server's configuration"),
+    server("slowlog", -2, UNMONITORED, cmd::slowlog).doc(
         G::Server,
         "2.2.12",
         "Read or reset the slow command log",
@@ -452,8 +483,8 @@ pub(crate) static TABLE: &[Spec] = &[
         "3.0.0",
         "Wait for replicas to acknowledge writes (there are none: answers 0)",
     ),
-    server("save", 1, NO_MULTI, cmd::save).doc(G::Server, "1.0.0", "Compact the store now"),
-    server("bgsave", -1, NO_MULTI, cmd::bgsave).doc(
+    server("save", 1, NO_MULTI | UNMONITORED, cmd::save).doc(G::Server, "1.0.0", "Compact the store now"),
+    server("bgsave", -1, NO_MULTI | UNMONITORED, cmd::bgsave).doc(
         G::Server,
         "1.0.0",
         "Compact the store (reported as a background save)",
@@ -823,9 +854,9 @@ mod tests {
                     "{name}: data says read or write"
                 );
             }
-            // Keys are only in keyspace commands.
+            // Keys are only in keyspace commands (and WATCH).
             assert!(
-                !(spec.keys.has_keys() || spec.numkeys_at > 0) || is_data,
+                !(spec.keys.has_keys() || spec.numkeys_at > 0) || is_data || is_session,
                 "{name}: keys without data"
             );
         }

@@ -246,7 +246,7 @@ impl Txn<'_> {
             Some(v) => LongDouble::parse(v).ok_or(KsError::NotFloat)?,
         };
         let by = LongDouble::parse(increment).ok_or(KsError::NotFloat)?;
-        let sum = current.add(by);
+        let sum = current.plus(by);
         if !sum.is_finite() {
             return Err(KsError::NanOrInfinity);
         }
@@ -272,7 +272,7 @@ impl Txn<'_> {
             None => LongDouble::ZERO,
             Some(v) => LongDouble::parse(v).ok_or(KsError::HashValueNotFloat)?,
         };
-        let sum = current.add(by);
+        let sum = current.plus(by);
         if !sum.is_finite() {
             return Err(KsError::NanOrInfinity);
         }
