@@ -6,7 +6,7 @@
 //! alone: a string is `int` when it is a canonical 64-bit integer of at
 //! most 20 bytes, else `embstr` up to 44 bytes, else `raw`; a set is
 //! `intset` while every member is an integer and it has at most 512, else
-//! `hashtable`; a hash is `listpack` while it has at most 128 fields and
+//! `hashtable`; a hash is `listpack` while it has at most 512 fields and
 //! no field or value over 64 bytes, else `hashtable`. Redis's answer also
 //! depends on a value's history (`APPEND`, `SETRANGE` and `SETBIT` leave
 //! `raw` strings, `INCRBYFLOAT` an `embstr`, and a set or hash never goes
@@ -20,11 +20,12 @@ use super::KsResult;
 use crate::strict_decimal::parse_i64;
 use reddb_storage::store::record::Value;
 
-/// Redis 7.0's defaults: `set-max-intset-entries`,
+/// Redis 7.0's built-in defaults (its sample redis.conf sets 128 hash
+/// entries; the server without one uses 512): `set-max-intset-entries`,
 /// `hash-max-listpack-entries`, `hash-max-listpack-value`, and the
 /// longest `embstr` (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const SET_MAX_INTSET_ENTRIES: usize = 512;
-const HASH_MAX_LISTPACK_ENTRIES: usize = 128;
+const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
 const HASH_MAX_LISTPACK_VALUE: usize = 64;
 const EMBSTR_SIZE_LIMIT: usize = 44;
 /// Redis shares the objects of the integers below this
@@ -112,8 +113,8 @@ mod tests {
                 .collect();
             encoding_of(&Value::Hash(h))
         };
-        assert_eq!(hash(128, 64), "listpack");
-        assert_eq!(hash(129, 1), "hashtable");
+        assert_eq!(hash(512, 64), "listpack");
+        assert_eq!(hash(513, 1), "hashtable");
         assert_eq!(hash(1, 65), "hashtable");
     }
 }
