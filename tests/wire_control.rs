@@ -47,7 +47,9 @@ impl Pair {
     /// `n` connections to red and `n` to redis-server, both flushed.
     fn clients(&self, n: usize) -> (Vec<Client>, Vec<Client>) {
         let red: Vec<Client> = (0..n).map(|_| self.daemon.authed()).collect();
-        let redis: Vec<Client> = (0..n).map(|_| Client::connect(self.reference.port)).collect();
+        let redis: Vec<Client> = (0..n)
+            .map(|_| Client::connect(self.reference.port))
+            .collect();
         (red, redis)
     }
 }
@@ -206,7 +208,9 @@ fn error_lines_object_and_scan_cursors_answer_as_redis_server_does() {
         return;
     };
     let big_set: Vec<String> = (0..513).map(|i| i.to_string()).collect();
-    let big_hash: Vec<String> = (0..513).flat_map(|i| [format!("f{i}"), "v".into()]).collect();
+    let big_hash: Vec<String> = (0..513)
+        .flat_map(|i| [format!("f{i}"), "v".into()])
+        .collect();
     let a44 = "a".repeat(44);
     let a45 = "a".repeat(45);
     let a65 = "a".repeat(65);
@@ -270,7 +274,9 @@ fn error_lines_object_and_scan_cursors_answer_as_redis_server_does() {
     let mut hset = vec!["HSET", "h3"];
     hset.extend(big_hash.iter().map(String::as_str));
     add(&hset);
-    for key in ["i", "big", "z", "e", "r", "s1", "s2", "s3", "h1", "h2", "h3"] {
+    for key in [
+        "i", "big", "z", "e", "r", "s1", "s2", "s3", "h1", "h2", "h3",
+    ] {
         add(&["OBJECT", "ENCODING", key]);
         add(&["OBJECT", "REFCOUNT", key]);
         add(&["OBJECT", "FREQ", key]);
@@ -323,7 +329,12 @@ fn float_text(rng: &mut Rng) -> String {
             let n = rng.range(1, 30);
             format!("{sign}{}e{}", digits(rng, n), rng.below(800) as i64 - 400)
         }
-        2 => format!("{sign}0x{:x}.{:x}p{}", rng.below(1 << 20), rng.below(256), rng.below(40) as i64 - 20),
+        2 => format!(
+            "{sign}0x{:x}.{:x}p{}",
+            rng.below(1 << 20),
+            rng.below(256),
+            rng.below(40) as i64 - 20
+        ),
         3 => format!("{sign}1e{}", 4900 + rng.below(40)),
         4 => format!("{sign}{}e-{}", digits(rng, 3), 4920 + rng.below(40)),
         _ => {
@@ -477,7 +488,11 @@ fn client_kill_closes_the_connections_it_names() {
     };
     assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &b_id]), int(1));
     assert!(b.is_closed(), "killed by ID");
-    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &b_id]), int(0), "already gone");
+    assert_eq!(
+        a.cmd(&["CLIENT", "KILL", "ID", &b_id]),
+        int(0),
+        "already gone"
+    );
     // The old form, by address, answers OK.
     let mut c = d.authed();
     let info = text(&c.cmd(&["CLIENT", "INFO"]));
@@ -494,8 +509,15 @@ fn client_kill_closes_the_connections_it_names() {
         Value::Integer(i) => i.to_string(),
         other => panic!("CLIENT ID: {other:?}"),
     };
-    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &me]), int(0), "SKIPME yes by default");
-    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &me, "SKIPME", "no"]), int(1));
+    assert_eq!(
+        a.cmd(&["CLIENT", "KILL", "ID", &me]),
+        int(0),
+        "SKIPME yes by default"
+    );
+    assert_eq!(
+        a.cmd(&["CLIENT", "KILL", "ID", &me, "SKIPME", "no"]),
+        int(1)
+    );
     assert!(a.is_closed(), "killed itself after its reply");
     // The server still serves.
     assert_eq!(d.authed().cmd(&["PING"]), simple("PONG"));
@@ -522,8 +544,14 @@ fn client_pause_holds_commands_in_the_loop_then_runs_them() {
     assert!(took < Duration::from_millis(400), "a read waited {took:?}");
     assert_eq!(b.cmd(&["SET", "k", "v"]), ok());
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(500), "the write ran after {waited:?}");
-    assert!(waited < Duration::from_secs(5), "the write ran after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(500),
+        "the write ran after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "the write ran after {waited:?}"
+    );
     // ALL: every command waits, the pausing client's too; a pipeline
     // keeps its order.
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "400"]), ok());
@@ -553,7 +581,10 @@ fn client_pause_holds_commands_in_the_loop_then_runs_them() {
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300", "WRITE"]), ok());
     let (v, took) = timed(&mut b, &["EXEC"]);
     assert_eq!(v, Value::Array(vec![bulk("w")]));
-    assert!(took < Duration::from_millis(250), "a read-only EXEC waited {took:?}");
+    assert!(
+        took < Duration::from_millis(250),
+        "a read-only EXEC waited {took:?}"
+    );
 }
 
 /// Reads `c`'s raw input until `want` monitor lines arrived (or 10 s).
@@ -577,7 +608,11 @@ fn monitor_streams_commands_redacted_and_bounded() {
     let mut m = d.authed();
     assert_eq!(m.cmd(&["MONITOR"]), ok());
     let mut b = d.client();
-    assert_eq!(b.cmd(&["GET", "k"]), err(harness::wire::NOAUTH), "not shown");
+    assert_eq!(
+        b.cmd(&["GET", "k"]),
+        err(harness::wire::NOAUTH),
+        "not shown"
+    );
     assert!(err_text(&b.cmd(&["AUTH", "wrong-token"])).starts_with("WRONGPASS"));
     assert_eq!(b.cmd(&["AUTH", &key]), ok());
     assert_eq!(b.cmd(&["SET", "k", "a \"b\"\n"]), ok());
@@ -681,7 +716,11 @@ fn scan_cursors_stay_below_two_to_the_53() {
     let mut hset = vec!["HSET".to_string(), "h".into()];
     hset.extend((0..500).flat_map(|i| [format!("f{i}"), "v".into()]));
     c.cmd(&hset);
-    for (command, at) in [(vec!["SCAN", "0", "COUNT", "7"], 1), (vec!["SSCAN", "s", "0", "COUNT", "7"], 2), (vec!["HSCAN", "h", "0", "COUNT", "7"], 2)] {
+    for (command, at) in [
+        (vec!["SCAN", "0", "COUNT", "7"], 1),
+        (vec!["SSCAN", "s", "0", "COUNT", "7"], 2),
+        (vec!["HSCAN", "h", "0", "COUNT", "7"], 2),
+    ] {
         let mut args: Vec<String> = command.iter().map(|s| (*s).to_string()).collect();
         let mut pages = 0;
         loop {

@@ -155,7 +155,11 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("hincrbyfloat", "K F FL", &[]),
     ("setbit", "K OFF BITV", &[]),
     ("getbit", "K OFF", &[]),
-    ("bitcount", "K", &["I I", "I I BIT", "I I BYTE", "I I BOGUS"]),
+    (
+        "bitcount",
+        "K",
+        &["I I", "I I BIT", "I I BYTE", "I I BOGUS"],
+    ),
     ("bitpos", "K BITV", &["I", "I I", "I I BIT", "I I BYTE"]),
     ("object", "OBJSUB K", &[]),
     ("append", "K V", &[]),

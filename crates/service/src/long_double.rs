@@ -41,7 +41,10 @@ enum Magnitude {
     Zero,
     /// `mant × 2^exp`: `mant` has its top bit set unless `exp` is
     /// [`MIN_EXP`] (a denormal).
-    Finite { mant: u64, exp: i64 },
+    Finite {
+        mant: u64,
+        exp: i64,
+    },
     Infinite,
 }
 
@@ -53,7 +56,12 @@ impl LongDouble {
 
     /// An integer, exactly (64 bits fit the significand).
     pub fn from_i64(v: i64) -> LongDouble {
-        round(v < 0, &Big::from_u128(u128::from(v.unsigned_abs())), 0, false)
+        round(
+            v < 0,
+            &Big::from_u128(u128::from(v.unsigned_abs())),
+            0,
+            false,
+        )
     }
 
     pub fn is_finite(&self) -> bool {
@@ -180,11 +188,7 @@ fn add_finite(a: (bool, u64, i64), b: (bool, u64, i64)) -> LongDouble {
     let gap = hi.2 - lo.2;
     let (big, small, exp) = if gap <= 63 {
         // Exact: both fit in 127 bits at the smaller exponent.
-        (
-            u128::from(hi.1) << gap,
-            u128::from(lo.1),
-            lo.2,
-        )
+        (u128::from(hi.1) << gap, u128::from(lo.1), lo.2)
     } else {
         // `lo` is far below `hi`'s last bit: keep 63 guard bits and fold
         // what falls off into the lowest one (it only breaks ties).
@@ -318,7 +322,12 @@ impl Exact {
                 .shr_sticky(u32::try_from(-scale).unwrap_or(u32::MAX))
         };
         let (q, remainder) = n.div_small_quotient(&divisor);
-        round(neg, &Big::from_u128(q), self.exp - scale, remainder || dropped)
+        round(
+            neg,
+            &Big::from_u128(q),
+            self.exp - scale,
+            remainder || dropped,
+        )
     }
 }
 
@@ -682,12 +691,37 @@ mod tests {
     #[test]
     fn parse_refuses_what_string2ld_refuses() {
         for bad in [
-            "", " 1", "1 ", "nan", "NaN", "1e", "1e+", "0x", "0xp1", "abc", "1.2.3", "--1", "+",
-            ".", "1e-5000", "1e5000", "0x1p99999",
+            "",
+            " 1",
+            "1 ",
+            "nan",
+            "NaN",
+            "1e",
+            "1e+",
+            "0x",
+            "0xp1",
+            "abc",
+            "1.2.3",
+            "--1",
+            "+",
+            ".",
+            "1e-5000",
+            "1e5000",
+            "0x1p99999",
         ] {
             assert_eq!(LongDouble::parse(bad.as_bytes()), None, "{bad:?}");
         }
-        for good in ["1.", ".5", "+.5", "-0", "0e-99999", "inf", "-Infinity", "0x1.8p1", "1E3"] {
+        for good in [
+            "1.",
+            ".5",
+            "+.5",
+            "-0",
+            "0e-99999",
+            "inf",
+            "-Infinity",
+            "0x1.8p1",
+            "1E3",
+        ] {
             assert!(LongDouble::parse(good.as_bytes()).is_some(), "{good:?}");
         }
         let long = "1".repeat(MAX_CHARS);

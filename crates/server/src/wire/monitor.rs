@@ -176,13 +176,21 @@ mod tests {
             shown(&["SET", "k", "a \"b\"\n\x01\\"]),
             "+1701234567.000042 [0 127.0.0.1:5555] \"SET\" \"k\" \"a \\\"b\\\"\\n\\x01\\\\\"\r\n"
         );
-        assert!(shown(&["AUTH", "user", "pw"]).ends_with("\"AUTH\" \"(redacted)\" \"(redacted)\"\r\n"));
-        assert!(shown(&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"])
-            .ends_with("\"HELLO\" \"3\" \"AUTH\" \"(redacted)\" \"(redacted)\" \"SETNAME\" \"n\"\r\n"));
+        assert!(
+            shown(&["AUTH", "user", "pw"]).ends_with("\"AUTH\" \"(redacted)\" \"(redacted)\"\r\n")
+        );
+        assert!(
+            shown(&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"]).ends_with(
+                "\"HELLO\" \"3\" \"AUTH\" \"(redacted)\" \"(redacted)\" \"SETNAME\" \"n\"\r\n"
+            )
+        );
         assert!(shown(&["SET", "red.secret.x", "v"])
             .ends_with("\"SET\" \"(redacted)\" \"(redacted)\"\r\n"));
-        assert!(shown(&["CONFIG", "SET", "requirepass", "pw", "x", "y"])
-            .ends_with("\"CONFIG\" \"SET\" \"requirepass\" \"(redacted)\" \"x\" \"(redacted)\"\r\n"));
+        assert!(
+            shown(&["CONFIG", "SET", "requirepass", "pw", "x", "y"]).ends_with(
+                "\"CONFIG\" \"SET\" \"requirepass\" \"(redacted)\" \"x\" \"(redacted)\"\r\n"
+            )
+        );
     }
 
     #[test]
@@ -191,7 +199,10 @@ mod tests {
         let args = |v: &[&str]| v.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
         assert!(hidden(spec("config"), &args(&["config", "get", "x"])));
         assert!(hidden(spec("monitor"), &args(&["monitor"])));
-        assert!(hidden(spec("client"), &args(&["client", "KILL", "ID", "1"])));
+        assert!(hidden(
+            spec("client"),
+            &args(&["client", "KILL", "ID", "1"])
+        ));
         assert!(!hidden(spec("client"), &args(&["client", "id"])));
         assert!(!hidden(spec("flushall"), &args(&["flushall"])));
     }

@@ -44,7 +44,9 @@ pub(super) fn object(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply>
         return Err(wrong_args(&format!("object|{sub}")));
     }
     if sub == "help" {
-        return Ok(Reply::Array(HELP.iter().map(|l| Reply::simple(*l)).collect()));
+        return Ok(Reply::Array(
+            HELP.iter().map(|l| Reply::simple(*l)).collect(),
+        ));
     }
     let Some(txn) = cx.txn.as_deref_mut() else {
         return Err(Reply::err(

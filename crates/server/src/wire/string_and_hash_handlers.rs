@@ -8,7 +8,9 @@
 //! `APPEND` error line, and `HRANDFIELD` with a negative count refuses a
 //! reply larger than one commit could be.
 
-use super::commands::{bulks, count, int_arg, ks, lower, opt_bulk, scan_cursor, syntax, wrong_args};
+use super::commands::{
+    bulks, count, int_arg, ks, lower, opt_bulk, scan_cursor, syntax, wrong_args,
+};
 use super::commands::{Call, DataCx};
 use super::resp::Reply;
 use reddb_service::keyspace::{Ttl, MAX_TXN_BYTES};

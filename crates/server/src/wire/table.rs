@@ -472,7 +472,11 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Information and statistics about the server",
     ),
-    server("config", -2, UNMONITORED, cmd::config).doc(G::Server, "2.0.0", "Read the server's configuration"),
+    server("config", -2, UNMONITORED, cmd::config).doc(
+        G::Server,
+        "2.0.0",
+        "Read the server's configuration",
+    ),
     server("slowlog", -2, UNMONITORED, cmd::slowlog).doc(
         G::Server,
         "2.2.12",
@@ -483,7 +487,11 @@ pub(crate) static TABLE: &[Spec] = &[
         "3.0.0",
         "Wait for replicas to acknowledge writes (there are none: answers 0)",
     ),
-    server("save", 1, NO_MULTI | UNMONITORED, cmd::save).doc(G::Server, "1.0.0", "Compact the store now"),
+    server("save", 1, NO_MULTI | UNMONITORED, cmd::save).doc(
+        G::Server,
+        "1.0.0",
+        "Compact the store now",
+    ),
     server("bgsave", -1, NO_MULTI | UNMONITORED, cmd::bgsave).doc(
         G::Server,
         "1.0.0",
@@ -651,7 +659,11 @@ pub(crate) static TABLE: &[Spec] = &[
         .doc(G::Bitmap, "2.6.0", "Count the set bits of a string"),
     data("bitpos", -3, READ_DATA, bits::bitpos)
         .keys(ONE_KEY)
-        .doc(G::Bitmap, "2.8.7", "Find the first set or clear bit of a string"),
+        .doc(
+            G::Bitmap,
+            "2.8.7",
+            "Find the first set or clear bit of a string",
+        ),
     data("getset", 3, WRITE_DATA | FAST, cmd::getset)
         .keys(ONE_KEY)
         .doc(G::String, "1.0.0", "Set a value and return the old one"),

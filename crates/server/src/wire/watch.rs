@@ -124,12 +124,9 @@ impl Watches {
     /// Whether `EXEC` of connection `id` must fail: a watched key changed,
     /// or one that existed when watched no longer does (`exists` asks).
     pub(crate) fn changed(&self, id: u64, mut exists: impl FnMut(&WatchedKey) -> bool) -> bool {
-        self.watchers.get(&id).is_some_and(|w| {
-            w.changed
-                || w.keys
-                    .iter()
-                    .any(|(k, existed)| *existed && !exists(k))
-        })
+        self.watchers
+            .get(&id)
+            .is_some_and(|w| w.changed || w.keys.iter().any(|(k, existed)| *existed && !exists(k)))
     }
 }
 

@@ -214,9 +214,7 @@ impl Txn<'_> {
 
     /// `BITCOUNT key [range]`: 0 for a missing key.
     pub fn bitcount(&mut self, key: &[u8], range: Option<BitRange>) -> KsResult<i64> {
-        Ok(self
-            .bit_string(key)?
-            .map_or(0, |v| count_bits(&v, range)))
+        Ok(self.bit_string(key)?.map_or(0, |v| count_bits(&v, range)))
     }
 
     /// `BITPOS key bit [range]`: a missing key is all zero bits (0 for a
@@ -257,12 +255,7 @@ impl Txn<'_> {
 
     /// `HINCRBYFLOAT key field increment` with the increment already
     /// parsed (and finite): the stored text of the sum.
-    pub fn hincrbyfloat(
-        &mut self,
-        key: &[u8],
-        field: &[u8],
-        by: LongDouble,
-    ) -> KsResult<Vec<u8>> {
+    pub fn hincrbyfloat(&mut self, key: &[u8], field: &[u8], by: LongDouble) -> KsResult<Vec<u8>> {
         check_key(key)?;
         let (mut hash, expires) = match self.hash_value(key)? {
             Some((h, exp)) => (h.clone(), exp),
@@ -303,7 +296,10 @@ mod tests {
         assert_eq!(count_bits(v, range(-1, -2, false)), 0);
         assert_eq!(find_bit(v, true, range(0, -1, true), true), 1);
         assert_eq!(find_bit(b"\xff\xf0\x00", false, None, false), 12);
-        assert_eq!(find_bit(b"\x00\xff\xf0", true, range(2, -1, false), false), 16);
+        assert_eq!(
+            find_bit(b"\x00\xff\xf0", true, range(2, -1, false), false),
+            16
+        );
         assert_eq!(find_bit(b"\x00\x00\x00", true, None, false), -1);
         assert_eq!(find_bit(b"\xff\xff", false, None, false), 16);
         assert_eq!(find_bit(b"\xff\xff", false, range(0, -1, false), true), -1);
@@ -336,7 +332,10 @@ mod tests {
         assert_eq!(t.incrbyfloat(b"f", b"inf"), Err(KsError::NanOrInfinity));
         t.hset(b"h", vec![(b"a".to_vec(), b"x".to_vec())]).ok();
         let one = LongDouble::from_i64(1);
-        assert_eq!(t.hincrbyfloat(b"h", b"a", one), Err(KsError::HashValueNotFloat));
+        assert_eq!(
+            t.hincrbyfloat(b"h", b"a", one),
+            Err(KsError::HashValueNotFloat)
+        );
         assert_eq!(t.hincrbyfloat(b"h", b"b", one), Ok(b"1".to_vec()));
         assert_eq!(t.hincrbyfloat(b"f", b"b", one), Err(KsError::WrongType));
     }

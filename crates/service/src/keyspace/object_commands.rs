@@ -15,8 +15,8 @@
 //!
 //! It must never change a value or report anything of it but its shape.
 
-use super::{check_key, Txn};
 use super::KsResult;
+use super::{check_key, Txn};
 use crate::strict_decimal::parse_i64;
 use reddb_storage::store::record::Value;
 
@@ -75,7 +75,9 @@ impl Txn<'_> {
     pub fn object_refcount(&mut self, key: &[u8]) -> KsResult<Option<i64>> {
         check_key(key)?;
         Ok(self.lookup(key).map(|e| match &e.value {
-            Value::Bytes(b) if int_encoded(b).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)) => {
+            Value::Bytes(b)
+                if int_encoded(b).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)) =>
+            {
                 i64::from(i32::MAX)
             }
             _ => 1,
