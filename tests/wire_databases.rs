@@ -213,3 +213,38 @@ fn sorted(v: Value) -> Vec<String> {
     out.sort();
     out
 }
+
+#[test]
+fn watch_sees_writes_to_its_own_database_and_swaps() {
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
+    let mut c = s.authed();
+    let mut other = s.authed();
+    let exec_after =
+        |c: &mut harness::wire::Client, other: &mut harness::wire::Client, write: &[&[&str]]| {
+            assert_eq!(c.cmd(&["WATCH", "k"]), ok());
+            for w in write {
+                other.cmd(w);
+            }
+            assert_eq!(c.cmd(&["MULTI"]), ok());
+            assert_eq!(c.cmd(&["SET", "done", "1"]), simple("QUEUED"));
+            c.cmd(&["EXEC"])
+        };
+    assert_eq!(c.cmd(&["SELECT", "1"]), ok());
+    assert_eq!(other.cmd(&["SET", "k", "x"]), ok(), "db 0");
+    // A write to the same key name in another database is not a change.
+    assert_eq!(
+        exec_after(&mut c, &mut other, &[&["SET", "k", "y"]]),
+        Value::Array(vec![ok()])
+    );
+    // The same database is.
+    assert_eq!(
+        exec_after(&mut c, &mut other, &[&["SELECT", "1"], &["SET", "k", "z"]]),
+        Value::Null
+    );
+    // SWAPDB replaces the watched key of both databases.
+    assert_eq!(
+        exec_after(&mut c, &mut other, &[&["SWAPDB", "1", "4"]]),
+        Value::Null
+    );
+}

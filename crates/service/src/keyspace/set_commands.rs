@@ -35,10 +35,10 @@ pub struct SetScanPage {
     pub members: Vec<Vec<u8>>,
 }
 
-/// A member's `SSCAN` position: 63 bits, never 0 (0 starts and ends an
-/// iteration).
+/// A member's `SSCAN` position: 53 bits (exact as a JavaScript number),
+/// never 0 (0 starts and ends an iteration).
 fn scan_position(member: &[u8]) -> u64 {
-    (BuildHasherDefault::<DefaultHasher>::default().hash_one(member) >> 1).max(1)
+    (BuildHasherDefault::<DefaultHasher>::default().hash_one(member) >> super::CURSOR_SHIFT).max(1)
 }
 
 /// `count` distinct members of `set` chosen by `pick` (all when `count`
