@@ -306,7 +306,8 @@ pub struct Txn<'a> {
     db: usize,
     /// Logical database → stored database, as `SWAPDB`s left it.
     stored: [usize; DATABASES],
-    overlays: [Overlay; DATABASES],
+    /// Made on the first write to a database (most commands touch one).
+    overlays: [Option<Overlay>; DATABASES],
     /// Stored databases flushed in this transaction.
     cleared: [bool; DATABASES],
     swaps: Vec<(usize, usize)>,
@@ -391,7 +392,7 @@ impl<'a> Txn<'a> {
     }
 
     fn overlay(&self, stored: usize) -> Option<&Overlay> {
-        self.overlays.get(stored)
+        self.overlays.get(stored)?.as_ref()
     }
 
     /// The committed entry of `key` in stored database `stored`, unless
@@ -438,7 +439,8 @@ impl<'a> Txn<'a> {
         }
         self.bytes = total;
         if let Some(o) = self.overlays.get_mut(stored) {
-            o.insert(key.to_vec(), staged);
+            o.get_or_insert_with(Overlay::new)
+                .insert(key.to_vec(), staged);
         }
         Ok(())
     }
@@ -459,7 +461,8 @@ impl<'a> Txn<'a> {
         if self.stage(key, Staged::Replaced(None), cost).is_err() {
             let stored = self.stored_db(self.db);
             if let Some(o) = self.overlays.get_mut(stored) {
-                o.insert(key.to_vec(), Staged::Replaced(None));
+                o.get_or_insert_with(Overlay::new)
+                    .insert(key.to_vec(), Staged::Replaced(None));
             }
         }
     }
@@ -480,7 +483,11 @@ impl<'a> Txn<'a> {
             }
         }
         let stored = self.stored_db(self.db);
-        let staged = self.overlays.get_mut(stored).and_then(|o| o.remove(key));
+        let staged = self
+            .overlays
+            .get_mut(stored)
+            .and_then(Option::as_mut)
+            .and_then(|o| o.remove(key));
         let cost_of = |k: &[u8], e: &Edit| k.len() + e.payload_len() + 32;
         match staged {
             None => match self.committed(stored, key) {
@@ -585,6 +592,7 @@ impl<'a> Txn<'a> {
             }
         }
         for (stored, overlay) in self.overlays.into_iter().enumerate() {
+            let Some(overlay) = overlay else { continue };
             let ns = space(stored);
             let cleared = self.cleared.get(stored).copied().unwrap_or(false);
             for (key, staged) in overlay {
@@ -1131,7 +1139,7 @@ impl<'a> Txn<'a> {
 
     fn flush_stored(&mut self, stored: usize) {
         if let (Some(o), Some(c)) = (self.overlays.get_mut(stored), self.cleared.get_mut(stored)) {
-            o.clear();
+            *o = None;
             *c = true;
             // What the dropped keys cost stays counted: an upper bound.
             self.bytes = self.bytes.saturating_add(16);
