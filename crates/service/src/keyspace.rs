@@ -32,6 +32,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
+pub mod list_commands;
 pub mod set_commands;
 
 mod string_and_hash_commands;
@@ -56,6 +57,8 @@ pub enum KsError {
     TxnTooLarge,
     /// `RENAME` of a key that does not exist.
     NoSuchKey,
+    /// `LSET` past either end of the list.
+    IndexOutOfRange,
     Service(ServiceError),
 }
 

@@ -425,7 +425,8 @@ impl EventLoop {
         let Some(mut c) = self.conns.take(slot) else {
             return;
         };
-        if let Protocol::Wire(session) = &c.protocol {
+        if let Protocol::Wire(session) = &mut c.protocol {
+            self.blocked.forget(session.id);
             self.wire.disconnect(session);
         }
         self.budget.forget(slot, &c);

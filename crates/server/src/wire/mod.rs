@@ -30,16 +30,25 @@
 //! What each command is — arity, flags, key positions, documentation and
 //! handler — is one entry of [`table::TABLE`]; this module matches no
 //! command name.
+//!
+//! A blocking list command (`BLPOP` …) that finds nothing to pop leaves
+//! its connection blocked ([`Step::Block`]): nothing more of its input runs
+//! until [`blocking`] answers it (served after another client's write, or
+//! timed out).
 
+mod block_timeout;
+mod blocking;
 pub(crate) mod commands;
 pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
+mod list_handlers;
 pub mod resp;
 mod set_handlers;
 mod string_and_hash_handlers;
 pub(crate) mod table;
 
+pub(crate) use blocking::{BlockOn, Served};
 use commands::Post;
 use errors::{auth_error_line, NOAUTH, WRONGPASS};
 use reddb_service::keyspace::{Keyspace, Ticket, Txn};
@@ -75,6 +84,10 @@ pub enum Step {
     Defer(Work),
     /// Close once the output is written.
     Close,
+    /// The command blocked (`BLPOP` on empty lists): read no more commands
+    /// from the connection until [`Shared::serve_blocked`] or
+    /// [`Shared::time_out_blocked`] answers it.
+    Block,
 }
 
 /// What `CLIENT LIST` shows of a connection.
@@ -95,6 +108,8 @@ pub(crate) struct ClientInfo {
     pub multi: i64,
     /// The selected database.
     pub db: usize,
+    /// Waiting in a blocking command (`CLIENT LIST` flag `b`).
+    pub blocked: bool,
 }
 
 /// One `SLOWLOG` entry. Holds the command name and its key, never values
@@ -132,6 +147,8 @@ pub(crate) struct Shared {
     bind: SocketAddr,
     everysec: bool,
     max_clients: usize,
+    /// Clients blocked in `BLPOP` and the like, by key.
+    waiters: blocking::Waiters,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -165,6 +182,8 @@ pub struct Session {
     pub parser: CommandParser,
     pending: Option<Pending>,
     peer: SocketAddr,
+    /// The blocking command this connection waits in, if any.
+    blocked: Option<blocking::Blocked>,
 }
 
 impl Session {
@@ -188,6 +207,12 @@ impl Session {
 
     pub(crate) fn is_authenticated(&self) -> bool {
         self.principal.is_some()
+    }
+
+    /// Whether the connection waits in a blocking command (its further
+    /// input waits too).
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.is_some()
     }
 }
 
@@ -256,6 +281,7 @@ impl Shared {
             bind,
             everysec,
             max_clients,
+            waiters: blocking::Waiters::default(),
         }
     }
 
@@ -281,6 +307,7 @@ impl Shared {
                 resp: 2,
                 multi: -1,
                 db: 0,
+                blocked: false,
             },
         );
         Session {
@@ -293,10 +320,14 @@ impl Shared {
             parser: CommandParser::new(),
             pending: None,
             peer,
+            blocked: None,
         }
     }
 
-    pub(crate) fn disconnect(&mut self, s: &Session) {
+    /// A connection closed: it leaves `CLIENT LIST` and, if it was
+    /// blocked, the clients waiting on its keys.
+    pub(crate) fn disconnect(&mut self, s: &mut Session) {
+        self.unblock(s);
         self.clients.remove(&s.id);
     }
 
@@ -456,10 +487,16 @@ impl Shared {
             Handler::Session(which) => which,
             Handler::Run(runner) => {
                 let batch = [Queued { spec, runner, args }];
-                let reply = match self.run(s, svc, &batch) {
+                let mut block = None;
+                let reply = match self.run(s, svc, &batch, Some(&mut block)) {
                     Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
                     Err(e) => e,
                 };
+                if let Some(on) = block {
+                    let [Queued { args, .. }] = batch;
+                    self.block(s, spec, runner, args, on);
+                    return Step::Block;
+                }
                 emit(s, &reply, out);
                 return Step::Continue;
             }
@@ -493,7 +530,8 @@ impl Shared {
                 Some(m) if m.dirty => {
                     Reply::err("EXECABORT Transaction discarded because of previous errors.")
                 }
-                Some(m) => match self.run(s, svc, &m.queue) {
+                // Inside MULTI nothing blocks: BLPOP answers nil at once.
+                Some(m) => match self.run(s, svc, &m.queue, None) {
                     Ok(replies) => Reply::Array(replies),
                     Err(e) => e,
                 },
@@ -519,11 +557,14 @@ impl Shared {
 
     /// Runs `cmds` in one keyspace transaction and stages it as one
     /// commit. `Err` when the commit itself fails (nothing was applied).
+    /// With `block`, a blocking command may leave where it would wait
+    /// there instead of answering (its reply is then not sent).
     fn run(
         &mut self,
         s: &mut Session,
         svc: &mut Service,
         cmds: &[Queued],
+        mut block: Option<&mut Option<BlockOn>>,
     ) -> Result<Vec<Reply>, Reply> {
         let now = now_ms();
         let mut post = Vec::new();
@@ -544,9 +585,15 @@ impl Shared {
                     session: s,
                     shared: self,
                     post: &mut post,
+                    block: block.as_deref_mut(),
                 };
                 let reply = commands::execute(spec, *runner, args, &mut cx);
                 let took = started.elapsed();
+                if block.as_deref().is_some_and(Option::is_some) {
+                    // Counted when it is answered.
+                    replies.push(reply);
+                    continue;
+                }
                 self.stats.calls.count_call(spec.name, took, &reply);
                 replies.push(reply);
                 if took >= SLOWLOG_THRESHOLD {
@@ -564,9 +611,13 @@ impl Shared {
         self.stats.hits += hits;
         self.stats.misses += misses;
         if let Some(changes) = changes {
+            let wrote = !changes.is_empty();
             if let Err(e) = self.keyspace.commit(svc, changes) {
                 reddb_storage::log_error!("wire commit refused: {e}");
                 return Err(Reply::err(format!("ERR commit failed: {}", e.message)));
+            }
+            if wrote {
+                self.note_written(cmds);
             }
         }
         for p in post {
