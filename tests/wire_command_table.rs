@@ -213,6 +213,16 @@ fn getkeys_and_docs_of_representative_commands_match_redis_server() {
         &["SINTERCARD", "x", "a"],
         &["SMOVE", "a", "b", "m"],
         &["SINTERSTORE", "d", "a", "b"],
+        &["BLPOP", "a", "b", "0"],
+        &["BRPOP", "a", "0"],
+        &["LMPOP", "2", "a", "b", "LEFT", "COUNT", "1"],
+        &["LMPOP", "3", "a", "b", "LEFT"],
+        &["BLMPOP", "0", "2", "a", "b", "RIGHT"],
+        &["BLMPOP", "0", "0", "a", "LEFT"],
+        &["LMOVE", "a", "b", "LEFT", "RIGHT"],
+        &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+        &["BRPOPLPUSH", "a", "b", "0"],
+        &["LPOS", "a", "x", "RANK", "1"],
     ];
     for case in cases {
         let args: Vec<String> = case.iter().map(|s| (*s).to_string()).collect();

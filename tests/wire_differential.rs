@@ -91,6 +91,12 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
         "refused when the reply would pass one commit's size (48 MiB) instead of building it; not generated",
     ),
     (
+        "blpop, brpop, blmove, brpoplpush, blmpop",
+        "never generated with a timeout that waits for ever (0, or under a millisecond below \
+         zero): one connection per server, nobody to wake it; their timeouts are 0.0001 to 0.02 s \
+         (or refused) and an empty key answers the nil array on both after it",
+    ),
+    (
         "incrbyfloat, hincrbyfloat",
         "not implemented: Redis computes in x87 80-bit long double and prints with %.17Lg, which f64 cannot reproduce digit for digit",
     ),
@@ -191,10 +197,40 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("hstrlen", "K F", &[]),
     ("hrandfield", "K", &["N", "N WITHVALUES", "WITHVALUES"]),
     ("hscan", "K 0", &["MATCH P", "MATCH f[0-1]", "COUNT N"]),
+    ("lpush", "K M+", &[]),
+    ("rpush", "K M+", &[]),
+    ("lpushx", "K M+", &[]),
+    ("rpushx", "K M+", &[]),
+    ("lpop", "K", &["N"]),
+    ("rpop", "K", &["N"]),
+    ("llen", "K", &[]),
+    ("lrange", "K LI LI", &[]),
+    ("lindex", "K LI", &[]),
+    ("lset", "K LI M", &[]),
+    ("linsert", "K WHERE M M", &[]),
+    ("lrem", "K LI M", &[]),
+    ("ltrim", "K LI LI", &[]),
+    (
+        "lpos",
+        "K M",
+        &["RANK LI", "COUNT N", "MAXLEN N", "RANK -1", "BOGUS"],
+    ),
+    ("lmove", "K K SIDE SIDE", &[]),
+    ("rpoplpush", "K K", &[]),
+    ("lmpop", "2 K K SIDE", &["COUNT N", "COUNT N", "K"]),
+    ("blpop", "K+ TO", &[]),
+    ("brpop", "K+ TO", &[]),
+    ("blmove", "K K SIDE SIDE TO", &[]),
+    ("brpoplpush", "K K TO", &[]),
+    ("blmpop", "TO 2 K K SIDE", &["COUNT N", "COUNT N"]),
     ("dbsize", "", &[]),
     ("keys", "P", &[]),
     ("scan", "0", &["MATCH P", "COUNT N", "TYPE T"]),
 ];
+
+/// Commands that may wait: the stream never appends an argument that
+/// could be a timeout to them (see [`INTENDED_DIFFERENCES`]).
+const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop"];
 
 /// Keyspace commands the stream does not send (see [`INTENDED_DIFFERENCES`]).
 const NOT_GENERATED: &[&str] = &["flushdb", "flushall"];
@@ -264,6 +300,29 @@ const FLOATS: &[&str] = &[
     "5e-324",
     "1.7976931348623157e308",
     " 1",
+];
+/// List indexes and counts (`LRANGE`, `LINDEX`, `LREM`, `LPOS RANK`…).
+const LIST_INDEXES: &[&str] = &[
+    "0",
+    "0",
+    "1",
+    "-1",
+    "-1",
+    "2",
+    "-2",
+    "5",
+    "-100",
+    "100",
+    "x",
+    "99999999999999999999",
+];
+/// `LEFT|RIGHT` and a wrong word.
+const SIDES: &[&str] = &["LEFT", "RIGHT", "left", "Right", "up"];
+/// `BEFORE|AFTER` and a wrong word.
+const WHERE: &[&str] = &["BEFORE", "AFTER", "after", "middle"];
+/// Timeouts that never wait for ever, and refused ones.
+const TIMEOUTS: &[&str] = &[
+    "0.01", "0.01", "0.02", "0.0001", "x", "-1", "inf", "nan", " 1", "",
 ];
 const PATTERNS: &[&str] = &["*", "k*", "k[0-1]", "?1", "{k}*", "nomatch*", "k\\1"];
 const TYPES: &[&str] = &["string", "set", "hash", "list", "bogus"];
@@ -350,6 +409,7 @@ impl Generator {
             0 if args.len() > 1 => {
                 args.pop();
             }
+            1 if BLOCKING.contains(&name) => args.push(self.pick(&["extra", "NX"])),
             1 => args.push(self.pick(&["extra", "1", "NX"])),
             _ => {}
         }
@@ -375,6 +435,10 @@ fn pools_of(token: &str) -> Option<(&'static [&'static [&'static str]], bool)> {
         "P" => (&[PATTERNS], false),
         "T" => (&[TYPES], false),
         "D" => (&[DATABASES], false),
+        "LI" => (&[LIST_INDEXES], false),
+        "SIDE" => (&[SIDES], false),
+        "WHERE" => (&[WHERE], false),
+        "TO" => (&[TIMEOUTS], false),
         _ => return None,
     })
 }
@@ -852,6 +916,140 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["SRANDMEMBER", "str", "0"],
         &["SPOP", "b", "100"],
         &["EXISTS", "b"],
+    ],
+    // The list family: the order of checks (counts and indexes before or
+    // after the key, as Redis reads them), nil versus nil array versus
+    // empty array, LPOS's options, LMPOP's arguments, the blocking forms'
+    // timeouts and their non-blocking answers.
+    &[
+        &["RPUSH", "l", "a", "b", "c", "a", "b", "c"],
+        &["SET", "s", "x"],
+        &["LPOP", "l", "-1"],
+        &["LPOP", "l", "x"],
+        &["LPOP", "l", "0"],
+        &["LPOP", "missing", "0"],
+        &["LPOP", "missing", "x"],
+        &["LPOP", "s", "x"],
+        &["LPOP", "s", "0"],
+        &["LPOP", "missing"],
+        &["LPOP", "l", "1", "2"],
+        &["RPOP", "l", "2"],
+        &["LPOP", "l", "10"],
+        &["RPUSH", "l", "a", "b", "c", "a", "b", "c"],
+        &["LINDEX", "missing", "x"],
+        &["LINDEX", "s", "x"],
+        &["LINDEX", "l", "x"],
+        &["LINDEX", "l", "-6"],
+        &["LINDEX", "l", "-7"],
+        &["LSET", "missing", "x", "v"],
+        &["LSET", "s", "x", "v"],
+        &["LSET", "l", "x", "v"],
+        &["LSET", "l", "100", "v"],
+        &["LSET", "l", "-7", "v"],
+        &["LSET", "l", "-6", "v"],
+        &["LRANGE", "missing", "x", "1"],
+        &["LRANGE", "s", "0", "x"],
+        &["LRANGE", "s", "0", "1"],
+        &["LRANGE", "l", "-100", "100"],
+        &["LRANGE", "l", "3", "1"],
+        &["LTRIM", "missing", "x", "1"],
+        &["LTRIM", "s", "0", "1"],
+        &["LTRIM", "missing", "0", "1"],
+        &["LREM", "missing", "x", "a"],
+        &["LREM", "s", "0", "a"],
+        &["LREM", "l", "-1", "c"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LINSERT", "missing", "middle", "a", "b"],
+        &["LINSERT", "s", "before", "a", "b"],
+        &["LINSERT", "missing", "before", "a", "b"],
+        &["LINSERT", "l", "before", "zz", "b"],
+        &["LINSERT", "l", "AFTER", "c", "d"],
+        &["LPUSHX", "missing", "a"],
+        &["LPUSHX", "s", "a"],
+        &["RPUSHX", "l", "x", "y"],
+        &["LPOS", "missing", "a"],
+        &["LPOS", "missing", "a", "COUNT", "0"],
+        &["LPOS", "l", "a"],
+        &["LPOS", "l", "a", "RANK", "0"],
+        &["LPOS", "l", "a", "RANK", "-9223372036854775808"],
+        &[
+            "LPOS",
+            "l",
+            "a",
+            "RANK",
+            "-9223372036854775808",
+            "COUNT",
+            "1",
+        ],
+        &[
+            "LPOS",
+            "l",
+            "a",
+            "RANK",
+            "9223372036854775807",
+            "COUNT",
+            "1",
+        ],
+        &["LPOS", "l", "a", "RANK", "x"],
+        &["LPOS", "l", "a", "COUNT", "-1"],
+        &["LPOS", "l", "a", "COUNT", "x"],
+        &["LPOS", "l", "a", "MAXLEN", "-1"],
+        &["LPOS", "l", "a", "BOGUS"],
+        &["LPOS", "l", "a", "RANK"],
+        &["LPOS", "l", "a", "RANK", "-1", "COUNT", "0"],
+        &["LPOS", "l", "a", "COUNT", "0", "MAXLEN", "3"],
+        &["LPOS", "l", "zz", "COUNT", "2"],
+        &["LPOS", "s", "a", "RANK", "0"],
+        &["LPOS", "s", "a", "COUNT", "1"],
+        &["LMPOP", "1", "missing", "LEFT"],
+        &["LMPOP", "0", "l", "LEFT"],
+        &["LMPOP", "x", "l", "LEFT"],
+        &["LMPOP", "2", "l", "LEFT"],
+        &["LMPOP", "1", "l", "MIDDLE"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "0"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "2", "COUNT", "2"],
+        &["LMPOP", "2", "missing", "l", "RIGHT", "COUNT", "2"],
+        &["LMPOP", "2", "s", "l", "RIGHT", "COUNT", "2"],
+        &["LMPOP", "9223372036854775807", "l", "LEFT"],
+        &["LMOVE", "missing", "s", "left", "right"],
+        &["LMOVE", "l", "l", "up", "right"],
+        &["LMOVE", "l", "s", "left", "right"],
+        &["LMOVE", "l", "l", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "l", "l"],
+        &["RPOPLPUSH", "l", "m"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LRANGE", "m", "0", "-1"],
+        &["BLPOP", "missing", "x"],
+        &["BLPOP", "missing", "-1"],
+        &["BLPOP", "missing", "inf"],
+        &["BLPOP", "missing", "1e400"],
+        &["BLPOP", "missing", "nan"],
+        &["BLPOP", "missing", "1e-5000"],
+        &["BLPOP", "missing", "92233720368547758"],
+        &["BLPOP", "missing", "0.01"],
+        &["BLPOP", "missing", "0.0001"],
+        &["BLPOP", "s", "0.01"],
+        &["BRPOP", "missing", "l", "0"],
+        &["BLMOVE", "missing", "l", "left", "up", "0.01"],
+        &["BLMOVE", "missing", "l", "left", "right", "x"],
+        &["BLMOVE", "missing", "l", "left", "right", "0.01"],
+        &["BLMOVE", "l", "s", "left", "right", "0"],
+        &["BRPOPLPUSH", "m", "l", "0"],
+        &["BRPOPLPUSH", "missing", "l", "0.01"],
+        &["BLMPOP", "x", "0", "missing", "LEFT"],
+        &["BLMPOP", "x", "1", "missing", "UP"],
+        &["BLMPOP", "x", "1", "missing", "LEFT"],
+        &["BLMPOP", "0.01", "1", "missing", "LEFT", "COUNT", "0"],
+        &["BLMPOP", "0.01", "1", "s", "LEFT"],
+        &["BLMPOP", "0", "2", "missing", "l", "LEFT", "COUNT", "3"],
+        &["BLMPOP", "0.01", "1", "missing", "LEFT"],
+        &["MULTI"],
+        &["BLPOP", "missing", "0"],
+        &["BLMOVE", "missing", "x", "left", "left", "0"],
+        &["BRPOPLPUSH", "missing", "x", "0"],
+        &["BLMPOP", "0", "1", "missing", "left"],
+        &["BLPOP", "missing", "x"],
+        &["EXEC"],
     ],
 ];
 
