@@ -12,7 +12,7 @@ use super::block_timeout::timeout_arg;
 use super::commands::{bulks, count, int_arg, ks, lower, opt_bulk, syntax, Call, DataCx};
 use super::resp::Reply;
 use super::BlockOn;
-use reddb_service::keyspace::list_commands::{End, PosOptions};
+use reddb_service::keyspace::list_commands::{End, PosOptions, PoppedFrom};
 use reddb_service::strict_decimal::parse_i64;
 use std::time::{Duration, Instant};
 
@@ -266,7 +266,7 @@ fn mpop_args(args: &[Vec<u8>], numkeys_at: usize) -> Result<Mpop<'_>, Reply> {
 }
 
 /// `[key, [item …]]`, or the nil array.
-fn popped_with_key(found: Option<(Vec<u8>, Vec<Vec<u8>>)>) -> Reply {
+fn popped_with_key(found: Option<PoppedFrom>) -> Reply {
     match found {
         Some((key, popped)) => Reply::Array(vec![Reply::Bulk(key), Reply::Array(bulks(popped))]),
         None => Reply::NilArray,

@@ -23,6 +23,9 @@ use std::collections::VecDeque;
 
 type Items = VecDeque<Vec<u8>>;
 
+/// A key and the items popped from it (`LMPOP`, `BLPOP`).
+pub type PoppedFrom = (Vec<u8>, Vec<Vec<u8>>);
+
 /// Which end of a list (`LEFT` is the head).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
@@ -405,7 +408,7 @@ impl<'a> Txn<'a> {
         keys: &[Vec<u8>],
         end: End,
         count: usize,
-    ) -> KsResult<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
+    ) -> KsResult<Option<PoppedFrom>> {
         for key in keys {
             check_key(key)?;
         }
