@@ -1050,6 +1050,12 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["BLMPOP", "0", "1", "missing", "left"],
         &["BLPOP", "missing", "x"],
         &["EXEC"],
+        &["CLIENT", "UNBLOCK", "x", "bogus"],
+        &["CLIENT", "UNBLOCK", "99999999999999999999"],
+        &["CLIENT", "UNBLOCK", "99999", "Error"],
+        &["CLIENT", "UNBLOCK", "-1"],
+        &["CLIENT", "UNBLOCK", "1", "timeout", "x"],
+        &["CLIENT", "UNBLOCK"],
     ],
 ];
 

@@ -256,6 +256,34 @@ fn a_client_that_disconnects_while_blocked_takes_nothing() {
 }
 
 #[test]
+fn client_unblock_answers_a_blocked_client() {
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
+    let (mut c, mut w) = (s.authed(), s.authed());
+    let id = as_int(&w.cmd(&["CLIENT", "ID"])).to_string();
+    assert_eq!(c.cmd(&["CLIENT", "UNBLOCK", &id]), int(0), "not blocked");
+    send(&mut w, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut c, 1);
+    assert_eq!(c.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), int(1));
+    assert_eq!(
+        next(&mut w),
+        err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    );
+    send(&mut w, &["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
+    wait_blocked(&mut c, 1);
+    let mut twice = encode_command(&["CLIENT", "UNBLOCK", &id, "timeout"]);
+    twice.extend(encode_command(&["CLIENT", "UNBLOCK", &id]));
+    c.send(&twice).expect("send");
+    assert_eq!(next(&mut c), int(1));
+    assert_eq!(next(&mut c), int(0), "already unblocked");
+    assert_eq!(next(&mut w), Value::Null);
+    assert_eq!(blocked_clients(&mut c), 0);
+    // The unblocked client takes nothing from a later push.
+    c.cmd(&["RPUSH", "k", "v"]);
+    assert_eq!(c.cmd(&["LLEN", "k"]), int(1));
+}
+
+#[test]
 fn blocking_commands_inside_multi_answer_at_once() {
     let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);

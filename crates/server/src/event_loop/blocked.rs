@@ -44,10 +44,27 @@ impl BlockedClients {
 }
 
 impl EventLoop {
-    /// Serves the clients waiting on the keys written since the last call,
-    /// key by key, first blocked first; what a served `BLMOVE` pushes is
-    /// served in the same pass.
+    /// Answers the clients `CLIENT UNBLOCK` named, then serves the clients
+    /// waiting on the keys written since the last call, key by key, first
+    /// blocked first; what a served `BLMOVE` pushes is served in the same
+    /// pass.
     pub(super) fn serve_blocked(&mut self) {
+        for (id, error) in self.wire.take_cancelled() {
+            let Some(&(slot, generation)) = self.blocked.slots.get(&id) else {
+                continue;
+            };
+            let Some(c) = self
+                .conns
+                .get_mut(slot)
+                .filter(|c| c.generation == generation)
+            else {
+                continue;
+            };
+            if let Protocol::Wire(session) = &mut c.protocol {
+                self.wire.cancel_blocked(session, error, &mut c.outbuf);
+            }
+            self.answered(id, slot, generation);
+        }
         while let Some(key) = self.wire.next_ready_key() {
             // Databases where the key turned out to hold no list.
             let mut empty_in = Vec::new();

@@ -22,6 +22,9 @@
 //! same pass. A key that no longer holds a list (it was deleted, or set to
 //! another type) leaves its clients waiting, as Redis 7.0 does.
 //!
+//! `CLIENT UNBLOCK` only notes its request; the loop answers the client
+//! right after that command ([`Shared::cancel_blocked`]).
+//!
 //! Must never wait itself (the event loop owns time: it answers expired
 //! clients with [`Shared::time_out_blocked`]), serve the clients of a key
 //! out of the order they blocked, or serve a client that has disconnected
@@ -33,7 +36,7 @@ use super::{emit, Queued, Session, Shared};
 use reddb_service::keyspace::Txn;
 use reddb_service::Service;
 use reddb_storage::database::now_ms;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 /// Where a blocking command would wait, as its handler says it.
@@ -68,7 +71,7 @@ impl Blocked {
             .take(self.on.keys)
             .cloned()
             .collect();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         keys.retain(|k| seen.insert(k.clone()));
         keys
     }
@@ -102,10 +105,14 @@ pub(crate) struct Waiters {
     /// (deadline, client id) of the clients that wait with a timeout.
     deadlines: BTreeSet<(Instant, u64)>,
     /// Keys that someone waits on and that were written since the last
-    /// look, oldest first, each once.
+    /// look, oldest first, each once (`queued` holds the same keys).
     ready: VecDeque<Vec<u8>>,
+    queued: HashSet<Vec<u8>>,
     /// A write without key arguments (`SWAPDB`) may have filled any key.
     ready_everywhere: bool,
+    /// `CLIENT UNBLOCK` requests not carried out yet: client id, and
+    /// whether it is answered with an error (else as by a timeout).
+    cancelled: Vec<(u64, bool)>,
     /// Clients blocked now.
     blocked: usize,
 }
@@ -129,7 +136,12 @@ impl Waiters {
     fn remove(&mut self, id: u64, keys: &[Vec<u8>], deadline: Option<Instant>) {
         for k in keys {
             if let Some(q) = self.by_key.get_mut(k) {
-                q.retain(|(_, c)| *c != id);
+                // Usually the first in line: the one being served.
+                if q.front().is_some_and(|(_, c)| *c == id) {
+                    q.pop_front();
+                } else {
+                    q.retain(|(_, c)| *c != id);
+                }
                 if q.is_empty() {
                     self.by_key.remove(k);
                 }
@@ -143,7 +155,7 @@ impl Waiters {
 
     /// `key` was written: its clients are to be looked at.
     fn written(&mut self, key: &[u8]) {
-        if self.by_key.contains_key(key) && !self.ready.iter().any(|k| k == key) {
+        if self.by_key.contains_key(key) && self.queued.insert(key.to_vec()) {
             self.ready.push_back(key.to_vec());
         }
     }
@@ -155,7 +167,9 @@ impl Waiters {
                 self.written(&k);
             }
         }
-        self.ready.pop_front()
+        let key = self.ready.pop_front()?;
+        self.queued.remove(&key);
+        Some(key)
     }
 
     /// The clients waiting on `key` in `db`, first blocked first.
@@ -260,6 +274,38 @@ impl Shared {
             .take_while(|(at, _)| *at <= now)
             .map(|(_, id)| *id)
             .collect()
+    }
+
+    /// `CLIENT UNBLOCK id`: whether client `id` is blocked (and not
+    /// already asked to stop); the loop answers it right after this
+    /// command ([`Shared::take_cancelled`]).
+    pub(crate) fn request_unblock(&mut self, id: u64, error: bool) -> bool {
+        let blocked = self.clients.get(&id).is_some_and(|c| c.blocked);
+        if !blocked || self.waiters.cancelled.iter().any(|(c, _)| *c == id) {
+            return false;
+        }
+        self.waiters.cancelled.push((id, error));
+        true
+    }
+
+    /// The `CLIENT UNBLOCK` requests made since the last call.
+    pub(crate) fn take_cancelled(&mut self) -> Vec<(u64, bool)> {
+        std::mem::take(&mut self.waiters.cancelled)
+    }
+
+    /// Answers blocked `s` as `CLIENT UNBLOCK` asked: as a timeout, or
+    /// with `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    pub(crate) fn cancel_blocked(&mut self, s: &mut Session, error: bool, out: &mut Vec<u8>) {
+        if s.blocked.is_none() {
+            return;
+        }
+        self.unblock(s);
+        let reply = if error {
+            Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        } else {
+            Reply::NilArray
+        };
+        emit(s, &reply, out);
     }
 
     /// Answers blocked `s` with the nil of a timeout (`*-1`, RESP3 `_`).

@@ -1013,9 +1013,39 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
             return Err(wrong_args(&format!("client|{sub}")))
         }
         "no-evict" | "no-touch" => Reply::Ok,
+        "unblock" => return client_unblock(args, cx),
         _ => return Err(unknown_subcommand(arg(args, 1), "client")),
     };
     Ok(r)
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 when client `id` was blocked
+/// (it is answered as by a timeout, or with `-UNBLOCKED`, right after this
+/// command), 0 otherwise. The reason is read before the id (Redis).
+fn client_unblock(args: &[Vec<u8>], cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    let (id, reason) = match args {
+        [_, _] => return Err(wrong_args("client|unblock")),
+        [_, _, id] => (id, None),
+        [_, _, id, reason] => (id, Some(lower(reason))),
+        _ => {
+            return Err(Reply::err(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                printable(arg(args, 1))
+            )))
+        }
+    };
+    let error = match reason.as_deref() {
+        None | Some("timeout") => false,
+        Some("error") => true,
+        Some(_) => {
+            return Err(Reply::err(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let id = int_arg(id)?;
+    let unblocked = u64::try_from(id).is_ok_and(|id| cx.shared.request_unblock(id, error));
+    Ok(Reply::Int(i64::from(unblocked)))
 }
 
 fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {

@@ -12,7 +12,7 @@ use super::block_timeout::timeout_arg;
 use super::commands::{bulks, count, int_arg, ks, lower, opt_bulk, syntax, Call, DataCx};
 use super::resp::Reply;
 use super::BlockOn;
-use reddb_service::keyspace::list_commands::{End, PosOptions, PoppedFrom};
+use reddb_service::keyspace::list_commands::{End, PoppedFrom, PosOptions};
 use reddb_service::strict_decimal::parse_i64;
 use std::time::{Duration, Instant};
 
