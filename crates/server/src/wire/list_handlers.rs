@@ -39,10 +39,6 @@ fn items(n: i64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-fn position(n: usize) -> Reply {
-    count(n)
-}
-
 /// `LPUSH`/`RPUSH`/`LPUSHX`/`RPUSHX key item …`.
 fn push(
     c: &Call<'_>,
@@ -193,16 +189,12 @@ pub(crate) fn lpos(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply>
     let o = pos_options(c.args.get(3..).unwrap_or(&[]))?;
     let found = d.txn.lpos(c.key(), c.arg(2), o).map_err(ks)?;
     Ok(match (o.count, found) {
-        (Some(_), found) => Reply::Array(
-            found
-                .unwrap_or_default()
-                .into_iter()
-                .map(position)
-                .collect(),
-        ),
+        (Some(_), found) => {
+            Reply::Array(found.unwrap_or_default().into_iter().map(count).collect())
+        }
         (None, found) => found
             .and_then(|f| f.first().copied())
-            .map_or(Reply::Nil, position),
+            .map_or(Reply::Nil, count),
     })
 }
 
