@@ -32,7 +32,10 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
+pub mod bit_and_float_commands;
+mod changed_keys;
 pub mod list_commands;
+pub mod object_commands;
 pub mod set_commands;
 
 mod string_and_hash_commands;
@@ -42,6 +45,8 @@ pub const SECRET_KEY_PREFIX: &[u8] = b"red.secret.";
 /// Largest commit a transaction may stage (the store's frame limit is
 /// 64 MiB; stay well below it).
 pub const MAX_TXN_BYTES: usize = 48 * 1024 * 1024;
+/// A 64-bit hash shifted by this is a cursor below 2^53.
+pub(crate) const CURSOR_SHIFT: u32 = 11;
 
 /// A data-command failure (the wire layer words it as a Redis error line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +64,12 @@ pub enum KsError {
     NoSuchKey,
     /// `LSET` past either end of the list.
     IndexOutOfRange,
+    /// `INCRBYFLOAT` of a value or by an increment that is not a float.
+    NotFloat,
+    /// `HINCRBYFLOAT` of a field that does not hold a float.
+    HashValueNotFloat,
+    /// A float increment whose result is not finite.
+    NanOrInfinity,
     Service(ServiceError),
 }
 
@@ -834,6 +845,21 @@ impl<'a> Txn<'a> {
         self.for_each_key_in(self.db, f);
     }
 
+    /// Every live key of logical database `db` with its entry as this
+    /// transaction sees it, in key order (for property tests: after the
+    /// commit, the store must hold exactly this).
+    pub fn visible_entries(&self, db: usize) -> Vec<(Vec<u8>, Entry)> {
+        let mut out = Vec::new();
+        self.for_each_key_in(db, |k, e| out.push((k.to_vec(), e.clone())));
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Whether `key` exists in logical database `db`.
+    pub fn exists_in(&self, db: usize, key: &[u8]) -> bool {
+        self.lookup_in(db, key).is_some()
+    }
+
     /// `KEYS pattern`
     pub fn keys(&self, pattern: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -1204,10 +1230,11 @@ impl Keyspace {
         }
     }
 
-    /// The cursor position of `key`: 63 bits, never 0 (0 starts and ends
-    /// an iteration), so every client can hold it as a signed integer.
+    /// The cursor position of `key`: 53 bits, never 0 (0 starts and ends
+    /// an iteration), so every client can hold it exactly, even as a
+    /// JavaScript number.
     fn position(&self, key: &[u8]) -> u64 {
-        (self.hasher.hash_one(key) >> 1).max(1)
+        (self.hasher.hash_one(key) >> CURSOR_SHIFT).max(1)
     }
 
     /// Stages `changes` as one commit (durable after the loop's flush).

@@ -25,6 +25,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod keyspace;
 pub mod limiter;
+pub mod long_double;
 pub mod policy;
 mod records;
 pub mod rekey;

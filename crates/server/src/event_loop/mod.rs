@@ -11,6 +11,7 @@
 //! | `protocol.rs` | the protocol of a connection (`Protocol::Http` or `Protocol::Wire`) and the dispatch on it |
 //! | `http_conn.rs` | running the HTTP requests of a connection |
 //! | `wire_conn.rs` | running the wire commands of a connection |
+//! | `wire_control.rs` | what a wire command asks of other connections: `CLIENT KILL`, the `MONITOR` feed, resuming what `CLIENT PAUSE` held |
 //! | `jobs.rs` | parking work on the worker pool and resuming it when it returns |
 //! | `budget.rs` | the global buffer budget and its waiting line |
 //! | `commit.rs` | the group commit, its order against replies, and the compaction trigger |
@@ -49,6 +50,7 @@ mod scrape;
 mod signals;
 mod timers;
 mod wire_conn;
+mod wire_control;
 
 use super::http::request::Limits;
 use super::metrics::Metrics;
@@ -140,6 +142,10 @@ pub(crate) struct EventLoop {
     budget: Budget,
     /// The connections of the wire clients blocked in `BLPOP` & co.
     blocked: blocked::BlockedClients,
+    /// Wire connections in `MONITOR` mode.
+    monitor_slots: Vec<wire_control::SlotRef>,
+    /// Wire connections whose next command a `CLIENT PAUSE` holds.
+    postponed: Vec<wire_control::SlotRef>,
 }
 
 fn io(c: &'static str) -> impl Fn(std::io::Error) -> Error {
@@ -217,6 +223,8 @@ impl EventLoop {
             metrics: Metrics::default(),
             budget: Budget::new(limits.max_buffer_memory),
             blocked: blocked::BlockedClients::default(),
+            monitor_slots: Vec::new(),
+            postponed: Vec::new(),
         })
     }
 
@@ -235,6 +243,7 @@ impl EventLoop {
             }
             self.collect_job_results();
             let now = Instant::now();
+            self.resume_postponed(now);
             self.run_timers(now);
             self.resume_answered();
             self.commit_and_write(now)?;
@@ -253,10 +262,18 @@ impl EventLoop {
     /// client times out, and not at all when paused reads may go ahead or
     /// the last turn's resumed reads left replies to write.
     fn wait(&mut self, events: &mut Events) -> Result<()> {
-        let wait = if self.reads_ready() || !self.dirty.is_empty() {
+        let now = Instant::now();
+        let wait = if self.reads_ready() || !self.dirty.is_empty() || self.postponed_ready(now) {
             Duration::ZERO
         } else {
-            self.until_block_deadline(Instant::now(), MAX_WAIT)
+            // A pause that holds commands ends on time.
+            let pause_left = self
+                .wire
+                .pause_until()
+                .filter(|_| !self.postponed.is_empty())
+                .map_or(MAX_WAIT, |until| until.saturating_duration_since(now));
+            // So does a blocked client's timeout.
+            self.until_block_deadline(now, MAX_WAIT.min(pause_left))
         };
         match self.poll.poll(events, Some(wait)) {
             Err(e) if e.kind() != ErrorKind::Interrupted => {

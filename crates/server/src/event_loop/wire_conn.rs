@@ -66,6 +66,9 @@ impl EventLoop {
                 }
                 return None;
             }
+            if session.is_postponed() {
+                return None;
+            }
             let rest = c.inbuf.get(*off..).unwrap_or(&[]);
             let rest_len = rest.len();
             let limits = session.limits();
@@ -111,7 +114,12 @@ impl EventLoop {
 
     /// Runs one command. `Break` when nothing more of the connection's
     /// input may run.
-    fn run_wire_command(&mut self, slot: usize, args: Args, off: &mut usize) -> ControlFlow<()> {
+    pub(super) fn run_wire_command(
+        &mut self,
+        slot: usize,
+        args: Args,
+        off: &mut usize,
+    ) -> ControlFlow<()> {
         let stopping = self.stopping;
         let Some(c) = self.conns.get_mut(slot) else {
             return ControlFlow::Break(());
@@ -137,11 +145,17 @@ impl EventLoop {
                 let id = session.id;
                 let generation = c.generation;
                 self.blocked.insert(id, slot, generation);
+                // (The MONITOR feed; a blocking command kills no one.)
+                let _ = self.after_wire_command(slot);
                 return ControlFlow::Break(());
             }
             Step::Close => {
                 c.close_after_write = true;
                 *off = c.inbuf.len();
+                return ControlFlow::Break(());
+            }
+            Step::Postpone => {
+                self.postponed.push((slot, c.generation));
                 return ControlFlow::Break(());
             }
             Step::Defer(work) => {
@@ -157,6 +171,12 @@ impl EventLoop {
         // Clients waiting on what the command wrote are answered before
         // its connection's next command runs.
         self.serve_blocked();
+        if self.after_wire_command(slot).is_break() {
+            if let Some(c) = self.conns.get_mut(slot) {
+                *off = c.inbuf.len();
+            }
+            return ControlFlow::Break(());
+        }
         ControlFlow::Continue(())
     }
 

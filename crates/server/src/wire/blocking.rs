@@ -305,7 +305,7 @@ impl Shared {
         } else {
             Reply::NilArray
         };
-        emit(s, &reply, out);
+        answer(s, &reply, out);
     }
 
     /// Answers blocked `s` with the nil of a timeout (`*-1`, RESP3 `_`).
@@ -314,7 +314,7 @@ impl Shared {
             return;
         }
         self.unblock(s);
-        emit(s, &Reply::NilArray, out);
+        answer(s, &Reply::NilArray, out);
     }
 
     /// Serves blocked `s` from `key` if `key` holds a list in its
@@ -342,17 +342,25 @@ impl Shared {
         self.unblock(s);
         self.drop_ended_credential(s, svc);
         if s.principal.is_none() {
-            emit(s, &Reply::err(super::errors::NOAUTH), out);
+            answer(s, &Reply::err(super::errors::NOAUTH), out);
             return Served::Answered;
         }
         self.touch(s, spec.name);
         let batch = [Queued { spec, runner, args }];
-        let reply = match self.run(s, svc, &batch, None) {
+        let reply = match self.run(s, svc, &batch, false, None) {
             Ok(mut replies) => replies.pop().unwrap_or(Reply::NilArray),
             Err(e) => e,
         };
-        emit(s, &reply, out);
+        answer(s, &reply, out);
         Served::Answered
+    }
+}
+
+/// The reply of a blocked command, unless `CLIENT REPLY OFF|SKIP` was in
+/// force when it ran.
+fn answer(s: &mut Session, reply: &Reply, out: &mut Vec<u8>) {
+    if !std::mem::take(&mut s.pending_silenced) {
+        emit(s, reply, out);
     }
 }
 
