@@ -20,11 +20,16 @@ use std::time::{Duration, Instant};
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn blocked_clients(c: &mut Client) -> i64 {
+    info_clients(c, "blocked_clients")
+}
+
+/// A field of `INFO clients`.
+fn info_clients(c: &mut Client, field: &str) -> i64 {
     let info = text(&c.cmd(&["INFO", "clients"]));
     info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no blocked_clients in {info}"))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
 }
 
 /// Waits until the server counts `n` blocked clients.
@@ -63,6 +68,11 @@ fn a_push_wakes_blocked_clients_first_blocked_first() {
     let (mut first, mut second) = (s.authed(), s.authed());
     send(&mut first, &["BLPOP", "other", "q", "0"]);
     wait_blocked(&mut pusher, 1);
+    assert_eq!(
+        info_clients(&mut pusher, "clients_in_timeout_table"),
+        0,
+        "timeout 0 waits for ever"
+    );
     send(&mut second, &["BLPOP", "q", "0"]);
     wait_blocked(&mut pusher, 2);
     let list = text(&pusher.cmd(&["CLIENT", "LIST"]));
@@ -206,6 +216,7 @@ fn timeouts_answer_the_nil_array_and_the_blocked_input_waits() {
     pipeline.extend(encode_command(&["GET", "after"]));
     w.send(&pipeline).expect("send");
     wait_blocked(&mut c, 1);
+    assert_eq!(info_clients(&mut c, "clients_in_timeout_table"), 1);
     assert_eq!(
         c.cmd(&["EXISTS", "after"]),
         int(0),

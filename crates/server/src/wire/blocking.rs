@@ -197,6 +197,12 @@ impl Shared {
         self.waiters.blocked
     }
 
+    /// Blocked clients that wait with a timeout (`INFO clients`'
+    /// `clients_in_timeout_table`).
+    pub(crate) fn blocked_with_timeout(&self) -> usize {
+        self.waiters.deadlines.len()
+    }
+
     /// Blocks `s` on the command it just ran, which asked to wait `on`.
     pub(super) fn block(
         &mut self,
