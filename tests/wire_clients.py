@@ -6,7 +6,8 @@ seed documents use Redis (run by tests/wire_clients.rs).
 
 Checks: a plain connection with a password, redis.from_url with the
 password in the URL, a 50-connection pool shared by 50 threads, pipelines
-with and without transaction=True, decode_responses=True, RESP3, a
+with and without transaction=True, decode_responses=True, RESP3, the list
+family with a BLPOP woken by another client's push, a
 username/password login, and the OAuth key patterns of the seed (TTLs,
 user token sets, SCAN MATCH). Exits non-zero on the first failure.
 """
@@ -281,6 +282,68 @@ def sets(port, password):
               "SSCAN MATCH COUNT")
 
 
+def lists(port, password):
+    """The list family, decoded, RESP2 and RESP3, and a BLPOP woken by a
+    push from another client."""
+    for proto, r in decoded_clients(port, password):
+        p = f"ls{proto}:"
+        l = p + "l"
+        check(r.rpush(l, "a", "b", "c") == 3 and r.lpush(l, "z") == 4, "RPUSH/LPUSH")
+        check(r.lpushx(p + "none", "x") == 0 and r.rpushx(l, "d") == 5, "LPUSHX/RPUSHX")
+        check(r.lrange(l, 0, -1) == ["z", "a", "b", "c", "d"] and r.llen(l) == 5, "LRANGE/LLEN")
+        check(r.lindex(l, -1) == "d" and r.lindex(l, 9) is None, "LINDEX")
+        check(r.lset(l, 0, "Z") is True, "LSET")
+        try:
+            r.lset(l, 99, "x")
+            raise AssertionError("LSET past the end must fail")
+        except redis.ResponseError as e:
+            check(str(e) == "index out of range", f"LSET 99: {e}")
+        check(r.linsert(l, "AFTER", "a", "a2") == 6 and r.linsert(l, "BEFORE", "nope", "x") == -1, "LINSERT")
+        check(r.lpos(l, "b") == 3 and r.lpos(l, "nope") is None, "LPOS")
+        r.rpush(l, "a")
+        check(r.lpos(l, "a", rank=-1) == 6 and r.lpos(l, "a", count=0) == [1, 6], "LPOS RANK/COUNT")
+        check(r.lrem(l, -1, "a") == 1, "LREM")
+        check(r.lpop(l) == "Z" and r.rpop(l, 2) == ["d", "c"] and r.lpop(p + "none", 2) is None, "LPOP/RPOP count")
+        check(r.ltrim(l, 0, 1) is True and r.lrange(l, 0, -1) == ["a", "a2"], "LTRIM")
+        check(r.lmove(l, p + "m", "LEFT", "RIGHT") == "a" and r.rpoplpush(l, p + "m") == "a2", "LMOVE/RPOPLPUSH")
+        check(r.exists(l) == 0 and r.lrange(p + "m", 0, -1) == ["a2", "a"], "an emptied list is deleted")
+        check(r.rpoplpush(p + "m", p + "m") == "a" and r.lrange(p + "m", 0, -1) == ["a", "a2"], "rotation")
+        if hasattr(r, "lmpop"):
+            check(list(r.lmpop(2, p + "none", p + "m", direction="RIGHT", count=5)) == [p + "m", ["a2", "a"]], "LMPOP")
+            check(r.lmpop(1, p + "none", direction="LEFT") is None, "LMPOP of missing keys")
+        r.rpush(p + "q", "1", "2", "3")
+        check(list(r.blpop([p + "none", p + "q"], timeout=1)) == [p + "q", "1"], "BLPOP of a full list")
+        check(list(r.brpop([p + "q"], timeout=1)) == [p + "q", "3"], "BRPOP")
+        check(r.blmove(p + "q", p + "q2", 0.5, "LEFT", "LEFT") == "2", "BLMOVE")
+        check(r.brpoplpush(p + "q2", p + "q3", 0.5) == "2", "BRPOPLPUSH")
+        check(r.blpop([p + "none"], timeout=0.05) is None, "BLPOP times out with None")
+        check(r.blmove(p + "none", p + "x", 0.05, "LEFT", "LEFT") is None, "BLMOVE times out")
+        if hasattr(r, "blmpop"):
+            r.rpush(p + "q4", "x", "y")
+            check(list(r.blmpop(0.5, 1, p + "q4", direction="RIGHT", count=5)) == [p + "q4", ["y", "x"]], "BLMPOP")
+            check(r.blmpop(0.05, 1, p + "none", direction="LEFT") is None, "BLMPOP times out")
+        woken_by_another_client(r, p)
+
+
+def woken_by_another_client(r, p):
+    """A BLPOP in a thread, woken by a push from this client."""
+    waiter = redis.Redis(connection_pool=redis.ConnectionPool(**r.connection_pool.connection_kwargs))
+    got = []
+
+    def wait():
+        got.append(waiter.blpop([p + "wake"], timeout=20))
+
+    t = threading.Thread(target=wait)
+    t.start()
+    deadline = time.monotonic() + 20
+    while r.info("clients")["blocked_clients"] < 1:
+        check(time.monotonic() < deadline, "the waiter never blocked")
+        time.sleep(0.01)
+    check(r.rpush(p + "wake", "hello") == 1, "the push")
+    t.join(timeout=30)
+    check(not t.is_alive() and got and list(got[0]) == [p + "wake", "hello"], f"the woken BLPOP: {got}")
+    check(r.exists(p + "wake") == 0, "the waiter took the item")
+    waiter.close()
 def bits_floats_watch_and_control(port, password):
     """SETBIT GETBIT BITCOUNT BITPOS INCRBYFLOAT HINCRBYFLOAT OBJECT, WATCH in
     a pipeline (WatchError when another client writes), CLIENT KILL, CLIENT
@@ -420,6 +483,7 @@ def main():
         ("strings and keys (decoded, RESP2/3)", lambda: strings_and_keys(a.port, a.password)),
         ("more strings, keys, hashes (RESP2/3)", lambda: strings_and_hashes_added(a.port, a.password)),
         ("sets (decoded, RESP2/3)", lambda: sets(a.port, a.password)),
+        ("lists and a woken BLPOP (decoded, RESP2/3)", lambda: lists(a.port, a.password)),
         ("bits, floats, WATCH, CLIENT KILL/PAUSE, MONITOR", lambda: bits_floats_watch_and_control(a.port, a.password)),
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),

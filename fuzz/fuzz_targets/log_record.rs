@@ -41,6 +41,7 @@ enum ArbEdit {
     SortedAdd(Vec<(u64, Vec<u8>)>),
     SortedRemove(Vec<Vec<u8>>),
     Expire(u64),
+    ListRotate { from_front: bool },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -74,6 +75,7 @@ impl ArbEdit {
             ArbEdit::SortedAdd(p) => Edit::SortedAdd(p.into_iter().map(|(b, m)| (score(b), m)).collect()),
             ArbEdit::SortedRemove(m) => Edit::SortedRemove(m),
             ArbEdit::Expire(at) => Edit::Expire(at),
+            ArbEdit::ListRotate { from_front } => Edit::ListRotate { from_front },
         }
     }
 }

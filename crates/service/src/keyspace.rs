@@ -34,6 +34,7 @@ use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
 pub mod bit_and_float_commands;
 mod changed_keys;
+pub mod list_commands;
 pub mod object_commands;
 pub mod set_commands;
 
@@ -61,6 +62,8 @@ pub enum KsError {
     TxnTooLarge,
     /// `RENAME` of a key that does not exist.
     NoSuchKey,
+    /// `LSET` past either end of the list.
+    IndexOutOfRange,
     /// `INCRBYFLOAT` of a value or by an increment that is not a float.
     NotFloat,
     /// `HINCRBYFLOAT` of a field that does not hold a float.

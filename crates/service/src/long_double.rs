@@ -3,7 +3,9 @@
 //! `strtold` behind Redis's `string2ld` (correctly rounded decimal and
 //! hexadecimal input, `inf`, the underflow and overflow refusals), one
 //! correctly rounded addition, and `ld2string`'s human-friendly output
-//! (`%.17Lf`, trailing zeros stripped, `-0` shown as `0`).
+//! (`%.17Lf`, trailing zeros stripped, `-0` shown as `0`); and, for the
+//! timeouts of `BLPOP` and the other blocking commands, `(long long)
+//! ceill(x * 1000.0L)`.
 //!
 //! An `f64` cannot do this: Redis adds with a 64-bit significand and
 //! prints 17 decimals, so `10.6 + 3000` is `3010.60000000000000009`
@@ -124,6 +126,49 @@ impl LongDouble {
                 add_finite((self.neg, ma, ea), (other.neg, mb, eb))
             }
         }
+    }
+
+    /// `(long long) ceill(self * 1000.0L)` as x86-64 computes it (Redis's
+    /// `getTimeoutFromObjectOrReply`, seconds to milliseconds): the product
+    /// rounded once to nearest, then up to an integer, and `i64::MIN` (the
+    /// x87 "integer indefinite") when that is outside `i64`.
+    pub fn thousandfold_ceil(self) -> i64 {
+        let finite = |v: LongDouble| match v.magnitude {
+            Magnitude::Zero => Some((0, 0)),
+            Magnitude::Infinite => None,
+            Magnitude::Finite { mant, exp } => Some((mant, exp)),
+        };
+        let Some((mant, exp)) = finite(self) else {
+            return i64::MIN;
+        };
+        let product = round(
+            self.neg,
+            &Big::from_u128(u128::from(mant) * 1000),
+            exp,
+            false,
+        );
+        let Some((mant, exp)) = finite(product) else {
+            return i64::MIN;
+        };
+        // |product| = mant × 2^exp: its integer part, and whether a
+        // fraction is left over.
+        let (whole, fraction) = if exp >= 64 {
+            return i64::MIN;
+        } else if exp >= 0 {
+            (u128::from(mant) << exp, false)
+        } else if exp <= -64 {
+            (0, mant != 0)
+        } else {
+            let shift = exp.unsigned_abs();
+            (u128::from(mant >> shift), mant & ((1u64 << shift) - 1) != 0)
+        };
+        let whole = i128::try_from(whole).unwrap_or(i128::MAX);
+        let ceiled = if self.neg {
+            -whole
+        } else {
+            whole + i128::from(fraction)
+        };
+        i64::try_from(ceiled).unwrap_or(i64::MIN)
     }
 
     /// Redis's `ld2string(…, LD_STR_HUMAN)`: `%.17Lf` without trailing
@@ -658,6 +703,29 @@ impl Big {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Timeouts as redis-server 7.0.15 (x86-64) reads them: `BLPOP k T`
+    /// waits for ever (0), a few ms, or is "negative" (below 0, including
+    /// the x87 integer indefinite).
+    #[test]
+    fn thousandfold_ceil_as_blocking_timeouts_read_it() {
+        let ms = |s: &str| LongDouble::parse(s.as_bytes()).map(LongDouble::thousandfold_ceil);
+        assert_eq!(ms("0"), Some(0));
+        assert_eq!(ms("-0"), Some(0));
+        assert_eq!(ms("-0.0001"), Some(0));
+        assert_eq!(ms("0.0001"), Some(1));
+        assert_eq!(ms("0.01"), Some(10));
+        assert_eq!(ms("1.5"), Some(1500));
+        assert_eq!(ms("-1"), Some(-1000));
+        assert_eq!(ms("0x1p-20"), Some(1));
+        assert_eq!(ms("1e-4950"), Some(1));
+        assert_eq!(ms("inf"), Some(i64::MIN));
+        assert_eq!(ms("1e400"), Some(i64::MIN));
+        assert_eq!(ms("92233720368547758"), Some(i64::MIN));
+        assert_eq!(ms("9223372036854775.808"), Some(i64::MIN));
+        assert_eq!(ms("9223372036854775.807"), Some(9_223_372_036_854_775_807));
+        assert_eq!(ms("1e-4951"), None, "rounds to zero: not a float");
+    }
 
     fn incr(current: &str, by: &str) -> Option<String> {
         let a = LongDouble::parse(current.as_bytes())?;

@@ -426,6 +426,7 @@ impl EventLoop {
             return;
         };
         if let Protocol::Wire(session) = &mut c.protocol {
+            self.blocked.forget(session.id);
             self.wire.disconnect(session);
         }
         self.budget.forget(slot, &c);

@@ -6,6 +6,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `accept.rs` | taking connections from both listeners, refusing past the limit or while stopping |
+//! | `blocked.rs` | wire clients blocked in `BLPOP` & co: serving them after writes, their timeouts, resuming their input |
 //! | `connection.rs` | the `Conn` slab: reading, writing, write interest, closing |
 //! | `protocol.rs` | the protocol of a connection (`Protocol::Http` or `Protocol::Wire`) and the dispatch on it |
 //! | `http_conn.rs` | running the HTTP requests of a connection |
@@ -20,7 +21,9 @@
 //!
 //! A turn: wait for events (at most one timer tick), read and parse what
 //! arrived, run requests against the service (staging writes, parking
-//! Argon2 work on the pool), collect finished work, run the timers, then
+//! Argon2 work on the pool), collect finished work, run the timers (and
+//! answer blocked wire clients whose timeout passed), run the input of the
+//! blocked clients answered meanwhile, then
 //! **flush the store once (group commit)** and only then write replies,
 //! then read what the buffer budget left unread. A reply therefore never
 //! leaves before the commit it reports is on disk (unless the operator
@@ -36,6 +39,7 @@
 //! them, in the order of the turn.
 
 mod accept;
+mod blocked;
 mod budget;
 mod commit;
 mod connection;
@@ -136,6 +140,8 @@ pub(crate) struct EventLoop {
     commit: Commit,
     metrics: Metrics,
     budget: Budget,
+    /// The connections of the wire clients blocked in `BLPOP` & co.
+    blocked: blocked::BlockedClients,
     /// Wire connections in `MONITOR` mode.
     monitor_slots: Vec<wire_control::SlotRef>,
     /// Wire connections whose next command a `CLIENT PAUSE` holds.
@@ -216,6 +222,7 @@ impl EventLoop {
             commit: Commit::new(),
             metrics: Metrics::default(),
             budget: Budget::new(limits.max_buffer_memory),
+            blocked: blocked::BlockedClients::default(),
             monitor_slots: Vec::new(),
             postponed: Vec::new(),
         })
@@ -238,6 +245,7 @@ impl EventLoop {
             let now = Instant::now();
             self.resume_postponed(now);
             self.run_timers(now);
+            self.resume_answered();
             self.commit_and_write(now)?;
             // Written replies free budget: read what was left unread.
             self.resume_reads();
@@ -250,9 +258,9 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Waits for events: at most one tick, and not at all when paused
-    /// reads may go ahead or the last turn's resumed reads left replies to
-    /// write.
+    /// Waits for events: at most one tick or until the next blocked wire
+    /// client times out, and not at all when paused reads may go ahead or
+    /// the last turn's resumed reads left replies to write.
     fn wait(&mut self, events: &mut Events) -> Result<()> {
         let now = Instant::now();
         let wait = if self.reads_ready() || !self.dirty.is_empty() || self.postponed_ready(now) {
@@ -264,7 +272,8 @@ impl EventLoop {
                 .pause_until()
                 .filter(|_| !self.postponed.is_empty())
                 .map_or(MAX_WAIT, |until| until.saturating_duration_since(now));
-            MAX_WAIT.min(pause_left)
+            // So does a blocked client's timeout.
+            self.until_block_deadline(now, MAX_WAIT.min(pause_left))
         };
         match self.poll.poll(events, Some(wait)) {
             Err(e) if e.kind() != ErrorKind::Interrupted => {

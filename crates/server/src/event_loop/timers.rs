@@ -1,7 +1,8 @@
 //! What the loop does by the clock: once a second, the idle and request
 //! timeouts (408 for a slow HTTP request, closing for the rest), the sweep
 //! of expired entries, the audit summaries and the expiry of unseal
-//! shares; and the systemd watchdog ping at half its interval.
+//! shares; the systemd watchdog ping at half its interval; and, every
+//! turn, the timeouts of blocked wire clients (`blocked.rs` answers them).
 //!
 //! Must never block or do work proportional to the data (the sweep takes
 //! at most [`SWEEP_LIMIT`] entries a second), nor time out a connection
@@ -104,6 +105,7 @@ fn overdue(
 impl EventLoop {
     /// Runs what is due at `now`.
     pub(super) fn run_timers(&mut self, now: Instant) {
+        self.time_out_blocked(now);
         if now.duration_since(self.timers.last_tick) >= TICK {
             self.timers.last_tick = now;
             self.tick(now);

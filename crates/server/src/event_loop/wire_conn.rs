@@ -1,9 +1,11 @@
 //! Running the wire (RESP2/RESP3) commands of a connection: parsing what
 //! its input holds (resumably, within the session's query-buffer limit),
 //! handing each command to [`Shared::handle`](crate::wire::Shared),
-//! parking password work on the pool, and the protocol errors the loop
-//! itself writes (malformed input, a command past the query buffer, the
-//! refusal while stopping).
+//! parking password work on the pool, handing a command that blocked to
+//! `blocked.rs` (and serving the clients a command's writes wake), and the
+//! protocol errors the loop itself writes (malformed input, a command past
+//! the query buffer, the refusal while stopping). A blocked connection's
+//! input waits; if its peer closes meanwhile, it stops waiting at once.
 //!
 //! Each call of `Shared::handle`, `Shared::auth_done` and `Shared::busy`
 //! is made here once. Must never write to a socket (replies go to the
@@ -55,6 +57,15 @@ impl EventLoop {
             let Protocol::Wire(session) = &mut c.protocol else {
                 return None;
             };
+            if session.is_blocked() {
+                if c.peer_closed {
+                    // Gone while blocked: it must not take an item.
+                    self.blocked.forget(session.id);
+                    self.wire.unblock(session);
+                    c.close_after_write = true;
+                }
+                return None;
+            }
             if session.is_postponed() {
                 return None;
             }
@@ -130,6 +141,14 @@ impl EventLoop {
             .handle(session, &mut self.service, args, &mut c.outbuf)
         {
             Step::Continue => {}
+            Step::Block => {
+                let id = session.id;
+                let generation = c.generation;
+                self.blocked.insert(id, slot, generation);
+                // (The MONITOR feed; a blocking command kills no one.)
+                let _ = self.after_wire_command(slot);
+                return ControlFlow::Break(());
+            }
             Step::Close => {
                 c.close_after_write = true;
                 *off = c.inbuf.len();
@@ -149,6 +168,9 @@ impl EventLoop {
                 }
             }
         }
+        // Clients waiting on what the command wrote are answered before
+        // its connection's next command runs.
+        self.serve_blocked();
         if self.after_wire_command(slot).is_break() {
             if let Some(c) = self.conns.get_mut(slot) {
                 *off = c.inbuf.len();

@@ -1,11 +1,14 @@
-//! `CLIENT KILL`, `CLIENT PAUSE`, `CLIENT UNPAUSE`, `CLIENT REPLY` and
-//! `CLIENT NO-EVICT`: Redis 7.0's syntax and error lines, and the state
-//! they leave for the parent module and the event loop — the connections
-//! to close ([`Shared::kills`]), the pause ([`ClientPause`]) and the
-//! connection's reply mode ([`ReplyMode`]).
+//! `CLIENT KILL`, `CLIENT PAUSE`, `CLIENT UNPAUSE`, `CLIENT UNBLOCK`,
+//! `CLIENT REPLY` and `CLIENT NO-EVICT`: Redis 7.0's syntax and error
+//! lines, and the state they leave for the parent module and the event
+//! loop — the connections to close ([`Shared::kills`]), the pause
+//! ([`ClientPause`]), the blocked clients to answer
+//! ([`Shared::request_unblock`]) and the connection's reply mode
+//! ([`ReplyMode`]).
 //!
-//! Only an admin may kill or pause clients (Redis marks `KILL`, `PAUSE`
-//! and `UNPAUSE` `admin`); a user gets Redis's `NOPERM` line. `NO-EVICT`
+//! Only an admin may kill, pause or unblock clients (Redis marks `KILL`,
+//! `PAUSE`, `UNPAUSE` and `UNBLOCK` `admin`); a user gets Redis's `NOPERM`
+//! line. `NO-EVICT`
 //! changes nothing (reddb never evicts) and is open to every user.
 //!
 //! It must never close a socket or block: the loop closes what is listed
@@ -67,7 +70,7 @@ pub(super) fn run(sub: &str, c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply
         return Err(wrong_args(&format!("client|{sub}")));
     }
     let admin = cx.session.principal.as_ref().is_some_and(|p| p.is_admin());
-    if matches!(sub, "kill" | "pause" | "unpause") && !admin {
+    if matches!(sub, "kill" | "pause" | "unpause" | "unblock") && !admin {
         return Err(Reply::err(format!(
             "NOPERM this user has no permissions to run the 'client|{sub}' command"
         )));
@@ -79,12 +82,37 @@ pub(super) fn run(sub: &str, c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply
             cx.shared.pause = None;
             Ok(Reply::Ok)
         }
+        "unblock" => unblock(c, cx.shared),
         "reply" => reply(c, cx.session),
         _ => match lower(c.arg(2)).as_str() {
             "on" | "off" => Ok(Reply::Ok),
             _ => Err(syntax()),
         },
     }
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 when client `id` was blocked
+/// (it is answered as by a timeout, or with `-UNBLOCKED`, right after this
+/// command), 0 otherwise. The reason is read before the id (Redis).
+fn unblock(c: &Call<'_>, shared: &mut Shared) -> Result<Reply, Reply> {
+    if c.args.len() > 4 {
+        return Err(Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            printable(c.arg(1))
+        )));
+    }
+    let error = match c.args.get(3).map(|r| lower(r)).as_deref() {
+        None | Some("timeout") => false,
+        Some("error") => true,
+        Some(_) => {
+            return Err(Reply::err(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let id = int_arg(c.arg(2))?;
+    let unblocked = u64::try_from(id).is_ok_and(|id| shared.request_unblock(id, error));
+    Ok(Reply::Int(i64::from(unblocked)))
 }
 
 /// `CLIENT PAUSE timeout-ms [WRITE|ALL]`: a second pause keeps the longer

@@ -10,7 +10,7 @@
 use super::errors::keyspace_error_line;
 use super::resp::Reply;
 use super::table::{Runner, Spec, ADMIN};
-use super::{ClientInfo, Session, Shared};
+use super::{BlockOn, ClientInfo, Session, Shared};
 use reddb_service::keyspace::{
     check_key, Condition, ExpireCond, KsError, ScanRequest, SetExpiry, SetOptions, Ttl, TtlChange,
     Txn,
@@ -135,6 +135,9 @@ pub(crate) struct Ctx<'a, 't> {
     pub session: &'a mut Session,
     pub shared: &'a mut Shared,
     pub post: &'a mut Vec<Post>,
+    /// Where a blocking command may say it waits; `None` inside `MULTI`
+    /// (it answers nil at once).
+    pub block: Option<&'a mut Option<BlockOn>>,
     /// Running inside `EXEC` (Redis refuses blocking commands there).
     pub in_exec: bool,
 }
@@ -145,6 +148,8 @@ pub(crate) struct DataCx<'a, 't> {
     pub txn: &'a mut Txn<'t>,
     pub shared: &'a mut Shared,
     pub state: Option<&'t State>,
+    /// See [`Ctx::block`].
+    pub block: Option<&'a mut Option<BlockOn>>,
 }
 
 /// Runs one command that passed the table's arity check.
@@ -175,6 +180,7 @@ pub(crate) fn execute(
                 txn,
                 shared: cx.shared,
                 state: cx.state,
+                block: cx.block.as_deref_mut(),
             };
             handler(&call, &mut data)
         }
@@ -972,13 +978,13 @@ pub(crate) fn unwatch(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply
 }
 
 /// `CLIENT SETNAME|GETNAME|SETINFO|ID|LIST|INFO|NO-TOUCH`, and
-/// `KILL|PAUSE|UNPAUSE|REPLY|NO-EVICT` (in [`super::client_control`]).
+/// `KILL|PAUSE|UNPAUSE|UNBLOCK|REPLY|NO-EVICT` (in [`super::client_control`]).
 pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     let args = c.args;
     let sub = lower(arg(args, 1));
     let id = cx.session.id;
     let r = match sub.as_str() {
-        "kill" | "pause" | "unpause" | "reply" | "no-evict" => {
+        "kill" | "pause" | "unpause" | "unblock" | "reply" | "no-evict" => {
             return super::client_control::run(&sub, c, cx)
         }
         "setname" if args.len() == 3 => {
@@ -1052,7 +1058,13 @@ fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {
         printable(&c.name),
         now.duration_since(c.created).as_secs(),
         now.duration_since(c.last_command).as_secs(),
-        if c.multi >= 0 { "x" } else { "N" },
+        if c.multi >= 0 {
+            "x"
+        } else if c.blocked {
+            "b"
+        } else {
+            "N"
+        },
         c.db,
         c.multi,
         c.last_command_name,

@@ -169,9 +169,11 @@ fn server(src: &Sources<'_>, o: &mut String) {
 fn clients(src: &Sources<'_>, o: &mut String) {
     let _ = write!(
         o,
-        "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+        "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
         src.shared.clients.len(),
         src.shared.max_clients,
+        src.shared.blocked_clients(),
+        src.shared.blocked_with_timeout(),
     );
 }
 

@@ -5,7 +5,7 @@
 
 use super::commands::{lower, syntax, unknown_subcommand, wrong_args, Call, Ctx};
 use super::resp::Reply;
-use super::table::{lookup, Spec, ADMIN, FAST, READONLY, REDIS_FLAG_NAMES, TABLE, WRITE};
+use super::table::{lookup, Spec, ADMIN, BLOCKING, FAST, READONLY, REDIS_FLAG_NAMES, TABLE, WRITE};
 use reddb_service::keyspace::glob_match;
 
 /// `COMMAND [COUNT|INFO|DOCS|LIST|GETKEYS …]`.
@@ -75,6 +75,9 @@ fn acl_categories(spec: &Spec) -> Vec<&'static str> {
         out.extend(["@admin", "@dangerous"]);
     }
     out.push(if spec.has(FAST) { "@fast" } else { "@slow" });
+    if spec.has(BLOCKING) {
+        out.push("@blocking");
+    }
     out
 }
 

@@ -30,13 +30,21 @@
 //! What each command is — arity, flags, key positions, documentation and
 //! handler — is one entry of [`table::TABLE`]; this module matches no
 //! command name.
+//!
+//! A blocking list command (`BLPOP` …) that finds nothing to pop leaves
+//! its connection blocked ([`Step::Block`]): nothing more of its input runs
+//! until [`blocking`] answers it (served after another client's write, or
+//! timed out).
 
 mod bit_and_float_handlers;
+mod block_timeout;
+mod blocking;
 mod client_control;
 pub(crate) mod commands;
 pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
+mod list_handlers;
 mod monitor;
 mod object_command;
 pub mod resp;
@@ -46,6 +54,7 @@ mod string_and_hash_handlers;
 pub(crate) mod table;
 mod watch;
 
+pub(crate) use blocking::{BlockOn, Served};
 use client_control::{ClientPause, ReplyMode};
 use commands::Post;
 use errors::{auth_error_line, NOAUTH, WRONGPASS};
@@ -83,6 +92,10 @@ pub enum Step {
     Defer(Work),
     /// Close once the output is written.
     Close,
+    /// The command blocked (`BLPOP` on empty lists): read no more commands
+    /// from the connection until [`Shared::serve_blocked`] or
+    /// [`Shared::time_out_blocked`] answers it.
+    Block,
     /// A `CLIENT PAUSE` holds the command (kept in the session): run
     /// nothing more of the connection until [`Shared::resume`] says so.
     Postpone,
@@ -106,6 +119,8 @@ pub(crate) struct ClientInfo {
     pub multi: i64,
     /// The selected database.
     pub db: usize,
+    /// Waiting in a blocking command (`CLIENT LIST` flag `b`).
+    pub blocked: bool,
 }
 
 /// One `SLOWLOG` entry. Holds the command name and its key, never values
@@ -143,6 +158,8 @@ pub(crate) struct Shared {
     bind: SocketAddr,
     everysec: bool,
     max_clients: usize,
+    /// Clients blocked in `BLPOP` and the like, by key.
+    waiters: blocking::Waiters,
     /// `WATCH`ed keys and who watches them.
     pub(crate) watches: Watches,
     /// `CLIENT PAUSE` in force, if any.
@@ -186,6 +203,8 @@ pub struct Session {
     pub parser: CommandParser,
     pending: Option<Pending>,
     peer: SocketAddr,
+    /// The blocking command this connection waits in, if any.
+    blocked: Option<blocking::Blocked>,
     /// In `MONITOR` mode.
     pub monitor: bool,
     /// What `CLIENT REPLY` left.
@@ -217,6 +236,12 @@ impl Session {
 
     pub(crate) fn is_authenticated(&self) -> bool {
         self.principal.is_some()
+    }
+
+    /// Whether the connection waits in a blocking command (its further
+    /// input waits too).
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.is_some()
     }
 
     /// Whether a `CLIENT PAUSE` holds a command of this connection (it
@@ -304,6 +329,7 @@ impl Shared {
             bind,
             everysec,
             max_clients,
+            waiters: blocking::Waiters::default(),
             watches: Watches::default(),
             pause: None,
             kills: Vec::new(),
@@ -334,6 +360,7 @@ impl Shared {
                 resp: 2,
                 multi: -1,
                 db: 0,
+                blocked: false,
             },
         );
         Session {
@@ -350,10 +377,14 @@ impl Shared {
             reply: ReplyMode::default(),
             pending_silenced: false,
             postponed: None,
+            blocked: None,
         }
     }
 
+    /// A connection closed: it leaves `CLIENT LIST`, its watches, the
+    /// monitors and, if it was blocked, the clients waiting on its keys.
     pub(crate) fn disconnect(&mut self, s: &mut Session) {
+        self.unblock(s);
         self.clients.remove(&s.id);
         self.watches.unwatch(s.id);
         self.stop_monitoring(s);
@@ -446,7 +477,7 @@ impl Shared {
         match step {
             // Not run yet: the reply mode moves on when it runs.
             Step::Postpone => return step,
-            Step::Defer(_) => s.pending_silenced = s.reply.silenced(),
+            Step::Defer(_) | Step::Block => s.pending_silenced = s.reply.silenced(),
             Step::Continue | Step::Close => {
                 if s.reply.silenced() {
                     out.truncate(mark);
@@ -580,10 +611,16 @@ impl Shared {
             Handler::Session(which) => which,
             Handler::Run(runner) => {
                 let batch = [Queued { spec, runner, args }];
-                let reply = match self.run(s, svc, &batch, false) {
+                let mut block = None;
+                let reply = match self.run(s, svc, &batch, false, Some(&mut block)) {
                     Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
                     Err(e) => e,
                 };
+                if let Some(on) = block {
+                    let [Queued { args, .. }] = batch;
+                    self.block(s, spec, runner, args, on);
+                    return Step::Block;
+                }
                 emit(s, &reply, out);
                 return Step::Continue;
             }
@@ -646,7 +683,8 @@ impl Shared {
         if changed {
             return Reply::NilArray;
         }
-        match self.run(s, svc, &m.queue, true) {
+        // Inside MULTI nothing blocks: BLPOP answers nil at once.
+        match self.run(s, svc, &m.queue, true, None) {
             Ok(replies) => Reply::Array(replies),
             Err(e) => e,
         }
@@ -713,12 +751,15 @@ impl Shared {
 
     /// Runs `cmds` in one keyspace transaction and stages it as one
     /// commit. `Err` when the commit itself fails (nothing was applied).
+    /// With `block`, a blocking command may leave where it would wait
+    /// there instead of answering (its reply is then not sent).
     fn run(
         &mut self,
         s: &mut Session,
         svc: &mut Service,
         cmds: &[Queued],
         in_exec: bool,
+        mut block: Option<&mut Option<BlockOn>>,
     ) -> Result<Vec<Reply>, Reply> {
         let now = now_ms();
         let mut post = Vec::new();
@@ -739,11 +780,17 @@ impl Shared {
                     session: s,
                     shared: self,
                     post: &mut post,
+                    block: block.as_deref_mut(),
                     in_exec,
                 };
                 let reply = commands::execute(spec, *runner, args, &mut cx);
                 self.feed_monitors(s, spec, args);
                 let took = started.elapsed();
+                if block.as_deref().is_some_and(Option::is_some) {
+                    // Counted when it is answered.
+                    replies.push(reply);
+                    continue;
+                }
                 self.stats.calls.count_call(spec.name, took, &reply);
                 replies.push(reply);
                 if took >= SLOWLOG_THRESHOLD {
@@ -761,7 +808,11 @@ impl Shared {
         self.stats.hits += hits;
         self.stats.misses += misses;
         if let Some(changes) = changes {
+            let wrote = !changes.is_empty();
             self.commit(svc, changes)?;
+            if wrote {
+                self.note_written(cmds);
+            }
         }
         for p in post {
             match p {

@@ -31,6 +31,8 @@ pub fn run_data_command<'t>(
         txn,
         shared: &mut shared,
         state: Some(state),
+        // Nothing to wait for: a blocking command answers as inside MULTI.
+        block: None,
     };
     let call = Call {
         name: spec.name,

@@ -10,6 +10,7 @@
 use super::bit_and_float_handlers as bits;
 use super::commands::{self as cmd, Call, Ctx, DataCx};
 use super::introspect;
+use super::list_handlers as lists;
 use super::monitor;
 use super::object_command as object;
 use super::resp::Reply;
@@ -35,6 +36,8 @@ pub(crate) const NO_MULTI: u32 = 1 << 5;
 pub(crate) const DATA: u32 = 1 << 6;
 /// Runs at once even inside `MULTI`, never queued (no Redis flag).
 pub(crate) const IMMEDIATE: u32 = 1 << 7;
+/// May block the connection until a key is written (Redis `blocking`).
+pub(crate) const BLOCKING: u32 = 1 << 9;
 /// Not shown to `MONITOR`: Redis's admin commands (no Redis flag of its
 /// own; Redis hides every `admin` command, see [`Sub::redis_admin`]).
 pub(crate) const UNMONITORED: u32 = 1 << 8;
@@ -44,6 +47,7 @@ pub(crate) const REDIS_FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
     (READONLY, "readonly"),
     (ADMIN, "admin"),
+    (BLOCKING, "blocking"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
     (NO_MULTI, "no_multi"),
@@ -92,6 +96,12 @@ pub(crate) const KEY_VALUE_PAIRS: KeySpec = KeySpec {
     last: -1,
     step: 2,
 };
+/// Every argument but the last (`BLPOP key … timeout`).
+pub(crate) const KEYS_THEN_TIMEOUT: KeySpec = KeySpec {
+    first: 1,
+    last: -2,
+    step: 1,
+};
 
 impl KeySpec {
     pub(crate) fn has_keys(&self) -> bool {
@@ -129,6 +139,7 @@ pub enum Group {
     Connection,
     Generic,
     Hash,
+    List,
     Server,
     Set,
     String,
@@ -142,6 +153,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Generic => "generic",
             Group::Hash => "hash",
+            Group::List => "list",
             Group::Server => "server",
             Group::Set => "set",
             Group::String => "string",
@@ -156,6 +168,7 @@ impl Group {
             Group::Connection => Some("@connection"),
             Group::Generic => Some("@keyspace"),
             Group::Hash => Some("@hash"),
+            Group::List => Some("@list"),
             Group::Server => None,
             Group::Set => Some("@set"),
             Group::String => Some("@string"),
@@ -826,6 +839,116 @@ pub(crate) static TABLE: &[Spec] = &[
     data("hlen", 2, READ_DATA | FAST, cmd::hlen)
         .keys(ONE_KEY)
         .doc(G::Hash, "2.0.0", "Count the fields of a hash"),
+    data("lpush", -3, WRITE_DATA | FAST, lists::lpush)
+        .keys(ONE_KEY)
+        .doc(G::List, "1.0.0", "Prepend items to a list"),
+    data("rpush", -3, WRITE_DATA | FAST, lists::rpush)
+        .keys(ONE_KEY)
+        .doc(G::List, "1.0.0", "Append items to a list"),
+    data("lpushx", -3, WRITE_DATA | FAST, lists::lpushx)
+        .keys(ONE_KEY)
+        .doc(
+            G::List,
+            "2.2.0",
+            "Prepend items to a list only if it exists",
+        ),
+    data("rpushx", -3, WRITE_DATA | FAST, lists::rpushx)
+        .keys(ONE_KEY)
+        .doc(G::List, "2.2.0", "Append items to a list only if it exists"),
+    data("lpop", -2, WRITE_DATA | FAST, lists::lpop)
+        .keys(ONE_KEY)
+        .doc(
+            G::List,
+            "1.0.0",
+            "Remove and return the first items of a list",
+        ),
+    data("rpop", -2, WRITE_DATA | FAST, lists::rpop)
+        .keys(ONE_KEY)
+        .doc(
+            G::List,
+            "1.0.0",
+            "Remove and return the last items of a list",
+        ),
+    data("llen", 2, READ_DATA | FAST, lists::llen)
+        .keys(ONE_KEY)
+        .doc(G::List, "1.0.0", "Get the length of a list"),
+    data("lrange", 4, READ_DATA, lists::lrange)
+        .keys(ONE_KEY)
+        .doc(G::List, "1.0.0", "Get a range of items of a list"),
+    data("lindex", 3, READ_DATA, lists::lindex)
+        .keys(ONE_KEY)
+        .doc(G::List, "1.0.0", "Get the item at an index of a list"),
+    data("lset", 4, WRITE_DATA, lists::lset).keys(ONE_KEY).doc(
+        G::List,
+        "1.0.0",
+        "Set the item at an index of a list",
+    ),
+    data("linsert", 5, WRITE_DATA, lists::linsert)
+        .keys(ONE_KEY)
+        .doc(G::List, "2.2.0", "Insert an item before or after another"),
+    data("lrem", 4, WRITE_DATA, lists::lrem).keys(ONE_KEY).doc(
+        G::List,
+        "1.0.0",
+        "Remove items equal to a value from a list",
+    ),
+    data("ltrim", 4, WRITE_DATA, lists::ltrim)
+        .keys(ONE_KEY)
+        .doc(G::List, "1.0.0", "Keep only a range of a list"),
+    data("lpos", -3, READ_DATA, lists::lpos).keys(ONE_KEY).doc(
+        G::List,
+        "6.0.6",
+        "Find the positions of an item in a list",
+    ),
+    data("lmove", 5, WRITE_DATA, lists::lmove)
+        .keys(TWO_KEYS)
+        .doc(G::List, "6.2.0", "Move an item from one list to another"),
+    data("rpoplpush", 3, WRITE_DATA, lists::rpoplpush)
+        .keys(TWO_KEYS)
+        .doc(
+            G::List,
+            "1.2.0",
+            "Move the last item of a list to the head of another",
+        ),
+    data("lmpop", -4, WRITE_DATA, lists::lmpop).numkeys(1).doc(
+        G::List,
+        "7.0.0",
+        "Pop items from the first non-empty list",
+    ),
+    data("blpop", -3, WRITE_DATA | BLOCKING, lists::blpop)
+        .keys(KEYS_THEN_TIMEOUT)
+        .doc(
+            G::List,
+            "2.0.0",
+            "Pop the first item of the first non-empty list, or wait for one",
+        ),
+    data("brpop", -3, WRITE_DATA | BLOCKING, lists::brpop)
+        .keys(KEYS_THEN_TIMEOUT)
+        .doc(
+            G::List,
+            "2.0.0",
+            "Pop the last item of the first non-empty list, or wait for one",
+        ),
+    data("blmove", 6, WRITE_DATA | BLOCKING, lists::blmove)
+        .keys(TWO_KEYS)
+        .doc(
+            G::List,
+            "6.2.0",
+            "Move an item from one list to another, or wait for one",
+        ),
+    data("brpoplpush", 4, WRITE_DATA | BLOCKING, lists::brpoplpush)
+        .keys(TWO_KEYS)
+        .doc(
+            G::List,
+            "2.2.0",
+            "Move the last item of a list to the head of another, or wait for one",
+        ),
+    data("blmpop", -5, WRITE_DATA | BLOCKING, lists::blmpop)
+        .numkeys(2)
+        .doc(
+            G::List,
+            "7.0.0",
+            "Pop items from the first non-empty list, or wait for some",
+        ),
 ];
 
 /// The command named `name` (already lower-case): the one place a command

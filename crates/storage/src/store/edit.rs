@@ -14,6 +14,7 @@
 //!      | 9 (sorted add)    | count u32 | (score f64 bits u64 | len u32 | member) * count
 //!      | 10 (sorted remove)| count u32 | (len u32 | member) * count
 //!      | 11 (expire)       | expires_at_ms u64           (0: persistent)
+//!      | 12 (list rotate)  | from_front u8 (1: head item to the tail, 0: tail item to the head)
 //! ```
 //!
 //! An edit applies to the entry its key holds when it is replayed, which is
@@ -62,6 +63,11 @@ pub enum Edit {
     SortedRemove(Vec<Vec<u8>>),
     /// The entry's expiry (Unix ms; 0: persistent), its value unchanged.
     Expire(u64),
+    /// `LMOVE key key LEFT RIGHT` (`from_front`) or `RIGHT LEFT`: the item
+    /// at one end of the list moves to the other end.
+    ListRotate {
+        from_front: bool,
+    },
 }
 
 /// Bytes an edit's payload adds to a value at most (the decode budget).
@@ -90,7 +96,10 @@ impl Edit {
                 .map(|(_, m)| m.len() + SCORED_OVERHEAD)
                 .fold(0usize, usize::saturating_add),
             Edit::ListSet { item, .. } => item.len(),
-            Edit::ListPop { .. } | Edit::ListTrim { .. } | Edit::Expire(_) => 0,
+            Edit::ListPop { .. }
+            | Edit::ListTrim { .. }
+            | Edit::ListRotate { .. }
+            | Edit::Expire(_) => 0,
         }
     }
 
@@ -190,6 +199,16 @@ impl Edit {
                     shrank += i.len() + ITEM_OVERHEAD;
                 }
             }
+            Edit::ListRotate { from_front: true } => {
+                if let Some(i) = l.pop_front() {
+                    l.push_back(i);
+                }
+            }
+            Edit::ListRotate { from_front: false } => {
+                if let Some(i) = l.pop_back() {
+                    l.push_front(i);
+                }
+            }
             _ => {}
         }
         (grew, shrank)
@@ -246,6 +265,9 @@ pub(crate) fn encode(w: &mut Writer, edit: &Edit) {
         Edit::SortedRemove(m) => put_blobs(w.u8(10), m),
         Edit::Expire(at) => {
             w.u8(11).u64(*at);
+        }
+        Edit::ListRotate { from_front } => {
+            w.u8(12).u8(u8::from(*from_front));
         }
     }
 }
@@ -328,6 +350,9 @@ pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Edit, RecordError> {
         }
         10 => Edit::SortedRemove(take_blobs(r, b, ITEM_OVERHEAD)?),
         11 => Edit::Expire(r.u64().ok_or(RecordError::Truncated)?),
+        12 => Edit::ListRotate {
+            from_front: take_front(r)?,
+        },
         t => return Err(RecordError::UnknownEdit(t)),
     })
 }
@@ -376,6 +401,15 @@ mod tests {
             pushed,
         );
         assert_eq!(set, list(&["b", "a", "yy"]));
+        let rotated = apply(Edit::ListRotate { from_front: true }, set.clone());
+        assert_eq!(rotated, list(&["a", "yy", "b"]));
+        let back = apply(Edit::ListRotate { from_front: false }, rotated);
+        assert_eq!(back, set);
+        let empty = Value::List(VecDeque::new());
+        assert_eq!(
+            apply(Edit::ListRotate { from_front: true }, empty.clone()),
+            empty
+        );
     }
 
     #[test]

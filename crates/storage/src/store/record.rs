@@ -593,6 +593,7 @@ mod tests {
             .prop_map(Edit::SortedAdd),
             arb_blobs().prop_map(Edit::SortedRemove),
             any::<u64>().prop_map(Edit::Expire),
+            any::<bool>().prop_map(|from_front| Edit::ListRotate { from_front }),
         ]
     }
 
