@@ -346,6 +346,65 @@ fn space(db: usize) -> Namespace {
     Namespace::keyspace(db).unwrap_or(Namespace::Keyspace)
 }
 
+/// What [`edit_staged`] did.
+enum Applied {
+    /// The staged entry or view now holds the edit.
+    InPlace,
+    /// The key is missing as the transaction sees it: the edit makes a new
+    /// value (or, for a removal, changes nothing).
+    OnMissing(Edit),
+}
+
+/// Applies `edit` to a key already staged in the transaction (its
+/// committed entry is `base`), in place; refuses, changing nothing, an
+/// edit that could take the value past [`MAX_VALUE_LEN`].
+fn edit_staged(
+    staged: &mut Staged,
+    base: Option<&Entry>,
+    edit: Edit,
+    now: u64,
+) -> KsResult<Applied> {
+    let growth = edit.payload_len();
+    match staged {
+        Staged::Replaced(Some(entry)) if entry.is_live(now) => {
+            if entry.payload_len().saturating_add(growth) > MAX_VALUE_LEN {
+                return Err(KsError::ValueTooLarge);
+            }
+            entry.apply_edit(&edit);
+            if entry.value.is_empty_collection() {
+                *staged = Staged::Replaced(None);
+            }
+            Ok(Applied::InPlace)
+        }
+        Staged::Replaced(_) => Ok(Applied::OnMissing(edit)),
+        Staged::Edited {
+            edits,
+            view,
+            payload,
+        } => {
+            if payload.saturating_add(growth) > MAX_VALUE_LEN {
+                return Err(KsError::ValueTooLarge);
+            }
+            if view.get().is_none() {
+                let _ = view.set(materialize(base, edits));
+            }
+            let Some(Some(entry)) = view
+                .get_mut()
+                .filter(|e| e.as_ref().is_some_and(|e| e.is_live(now)))
+            else {
+                return Ok(Applied::OnMissing(edit));
+            };
+            entry.apply_edit(&edit);
+            if entry.value.is_empty_collection() {
+                *view = OnceCell::from(None);
+            }
+            *payload = payload.saturating_add(growth);
+            edits.push(edit);
+            Ok(Applied::InPlace)
+        }
+    }
+}
+
 /// The committed entry with the edits applied (`None` once emptied).
 fn materialize(base: Option<&Entry>, edits: &[Edit]) -> Option<Entry> {
     let mut entry = base?.clone();
@@ -485,77 +544,45 @@ impl<'a> Txn<'a> {
                 return Err(KsError::WrongType);
             }
         }
+        let cost = key.len() + edit.payload_len() + 32;
+        if self.bytes.saturating_add(cost) > MAX_TXN_BYTES {
+            return Err(KsError::TxnTooLarge);
+        }
         let stored = self.stored_db(self.db);
+        let base = self.committed(stored, key);
         let staged = self
             .overlays
             .get_mut(stored)
             .and_then(Option::as_mut)
-            .and_then(|o| o.remove(key));
-        let cost_of = |k: &[u8], e: &Edit| k.len() + e.payload_len() + 32;
-        match staged {
-            None => match self.committed(stored, key) {
-                Some(base) => {
-                    let payload = base.payload_len().saturating_add(edit.payload_len());
-                    if payload > MAX_VALUE_LEN {
-                        return Err(KsError::ValueTooLarge);
-                    }
-                    let cost = cost_of(key, &edit);
-                    let edits = vec![edit];
-                    let view = OnceCell::new();
-                    self.stage(
-                        key,
-                        Staged::Edited {
-                            edits,
-                            view,
-                            payload,
-                        },
-                        cost,
-                    )
+            .and_then(|o| o.get_mut(key));
+        // Every check comes before any change, so a refused edit leaves
+        // what the transaction staged before it as it was.
+        let applied = match staged {
+            None => {
+                let Some(base) = base else {
+                    return self.edit_fresh(key, edit);
+                };
+                let payload = base.payload_len().saturating_add(edit.payload_len());
+                if payload > MAX_VALUE_LEN {
+                    return Err(KsError::ValueTooLarge);
                 }
-                None => self.edit_fresh(key, edit),
-            },
-            Some(Staged::Replaced(Some(mut entry))) => {
-                entry.apply_edit(&edit);
-                self.restage(key, entry)
+                let edits = vec![edit];
+                let view = OnceCell::new();
+                let staged = Staged::Edited {
+                    edits,
+                    view,
+                    payload,
+                };
+                return self.stage(key, staged, cost);
             }
-            Some(Staged::Replaced(None)) => self.edit_fresh(key, edit),
-            Some(Staged::Edited {
-                mut edits,
-                view,
-                payload,
-            }) => {
-                let base = self.committed(stored, key);
-                let mut view = view;
-                let now = self.now;
-                let current = view.get_or_init(|| materialize(base, &edits)).clone();
-                match current.filter(|e| e.is_live(now)) {
-                    None => self.edit_fresh(key, edit),
-                    Some(mut entry) => {
-                        entry.apply_edit(&edit);
-                        let payload = payload.saturating_add(edit.payload_len());
-                        if payload > MAX_VALUE_LEN {
-                            return Err(KsError::ValueTooLarge);
-                        }
-                        let emptied = entry.value.is_empty_collection();
-                        let cost = edits
-                            .iter()
-                            .chain(std::iter::once(&edit))
-                            .map(|e| cost_of(key, e))
-                            .sum();
-                        edits.push(edit);
-                        view = OnceCell::from((!emptied).then_some(entry));
-                        self.stage(
-                            key,
-                            Staged::Edited {
-                                edits,
-                                view,
-                                payload,
-                            },
-                            cost,
-                        )
-                    }
-                }
+            Some(staged) => edit_staged(staged, base, edit, self.now)?,
+        };
+        match applied {
+            Applied::InPlace => {
+                self.bytes = self.bytes.saturating_add(cost);
+                Ok(())
             }
+            Applied::OnMissing(edit) => self.edit_fresh(key, edit),
         }
     }
 
