@@ -390,7 +390,8 @@ mod tests {
 
     #[test]
     fn reads_interval_ends_as_zsl_parse_range() {
-        let cases: &[(&[u8], Option<(f64, bool)>)] = &[
+        type Case<'a> = (&'a [u8], Option<(f64, bool)>);
+        let cases: &[Case<'_>] = &[
             (b"1", Some((1.0, false))),
             (b"(1.5", Some((1.5, true))),
             (b" 1", Some((1.0, false))),

@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
 pub mod set_commands;
+pub mod sorted_set_commands;
 
 mod string_and_hash_commands;
 
@@ -56,6 +57,8 @@ pub enum KsError {
     TxnTooLarge,
     /// `RENAME` of a key that does not exist.
     NoSuchKey,
+    /// `ZINCRBY`/`ZADD INCR` adding opposite infinities.
+    ScoreNaN,
     Service(ServiceError),
 }
 

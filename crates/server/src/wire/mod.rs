@@ -37,6 +37,7 @@ pub(crate) mod info;
 mod introspect;
 pub mod resp;
 mod set_handlers;
+mod sorted_set_handlers;
 mod string_and_hash_handlers;
 pub(crate) mod table;
 
