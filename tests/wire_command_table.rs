@@ -213,6 +213,17 @@ fn getkeys_and_docs_of_representative_commands_match_redis_server() {
         &["SINTERCARD", "x", "a"],
         &["SMOVE", "a", "b", "m"],
         &["SINTERSTORE", "d", "a", "b"],
+        &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+        &["ZINTERSTORE", "d", "1", "a", "b"],
+        &["ZDIFFSTORE", "d", "3", "a", "b"],
+        &["ZUNIONSTORE", "d", "0", "a"],
+        &["ZUNIONSTORE", "d", "x", "a"],
+        &["ZUNION", "2", "a", "b", "WITHSCORES"],
+        &["ZINTER", "1", "a"],
+        &["ZDIFF", "-1", "a"],
+        &["ZINTERCARD", "2", "a", "b", "LIMIT", "1"],
+        &["ZRANGESTORE", "d", "s", "0", "-1"],
+        &["ZADD", "z", "1", "m"],
     ];
     for case in cases {
         let args: Vec<String> = case.iter().map(|s| (*s).to_string()).collect();

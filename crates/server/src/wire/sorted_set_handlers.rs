@@ -271,7 +271,8 @@ fn range_args(
     }
     let by = by_chosen.unwrap_or(By::Rank);
     let reverse = reverse_chosen.unwrap_or(false);
-    if limit.is_some() && by == By::Rank {
+    // `LIMIT offset -1` is no limit to Redis, even by position.
+    if limit.is_some_and(|l: Limit| l.count != -1) && by == By::Rank {
         return Err(Reply::err(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         ));

@@ -294,6 +294,15 @@ fn rank_span(len: usize, start: i64, end: i64) -> Range<usize> {
 /// backward.
 fn query_span(z: &SortedSet, q: &RangeQuery) -> Range<usize> {
     let len = z.len();
+    if let RangeBy::Rank { start, end } = q.by {
+        // Positions take no `LIMIT`.
+        let r = rank_span(len, start, end);
+        return if q.reverse {
+            len - r.end..len - r.start
+        } else {
+            r
+        };
+    }
     let (offset, count) = match q.limit {
         // A negative offset skips past the end (Redis's `while (offset--)`).
         Some(Limit { offset, .. }) if offset < 0 => return 0..0,
@@ -301,14 +310,7 @@ fn query_span(z: &SortedSet, q: &RangeQuery) -> Range<usize> {
         None => (0, -1),
     };
     let run = match &q.by {
-        RangeBy::Rank { start, end } => {
-            let r = rank_span(len, *start, *end);
-            return if q.reverse {
-                len - r.end..len - r.start
-            } else {
-                r
-            };
-        }
+        RangeBy::Rank { .. } => 0..0,
         RangeBy::Score(r) => {
             let span = score_span(z, r);
             let skip = offset.min(span.len());
