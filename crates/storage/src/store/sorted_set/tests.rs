@@ -166,6 +166,23 @@ fn check_queries(z: &SortedSet, model: &Model, bounds: &[(f64, bool)], lex: &[Ve
             .count();
         assert_eq!(z.count_below(bound, or_equal), want, "{bound} {or_equal}");
     }
+    // A score interval's members: the positions between two bounds.
+    for &(min, min_exclusive) in bounds {
+        for &(max, max_exclusive) in bounds {
+            let inside = |s: f64| {
+                (if min_exclusive { s > min } else { s >= min })
+                    && (if max_exclusive { s < max } else { s <= max })
+            };
+            let want: Vec<_> = all
+                .iter()
+                .filter(|(s, _)| inside(s.get()))
+                .copied()
+                .collect();
+            let start = z.count_below(min, min_exclusive);
+            let end = z.count_below(max, !max_exclusive).max(start);
+            assert_eq!(z.range(start..end).collect::<Vec<_>>(), want);
+        }
+    }
     for pivot in lex {
         let at_least = |m: &[u8]| m >= pivot.as_slice();
         let at_most = |m: &[u8]| m <= pivot.as_slice();
