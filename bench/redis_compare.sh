@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # reddb against Redis on loopback, side by side, with the same client.
 #
-#   bench/redis_compare.sh [--requests N] [--keys N] [--skip-build]
+#   bench/redis_compare.sh [--requests N] [--keys N] [--tests LIST] [--skip-rss] [--skip-build]
 #
 # Starts Debian's redis-server twice (requirepass; `appendonly yes,
 # appendfsync always` and no persistence at all) and reddb (release build,
 # `--dev`, default `--fsync always`), then for each:
-#   redis-benchmark -a PASS -t set,get -c 50 -n N        (unpipelined)
-#   redis-benchmark -a PASS -t set,get -c 50 -n N -P 16  (pipelined)
-# and the resident set size after loading 1,000,000 keys of 100-byte values
+#   redis-benchmark -a PASS -t LIST -c 50 -n N        (unpipelined)
+#   redis-benchmark -a PASS -t LIST -c 50 -n N -P 16  (pipelined)
+# (LIST defaults to set,get; the data-type families of issue 16 are
+# `--tests lpush,lpop,zadd,hset,incr,sadd`) and, unless --skip-rss, the
+# resident set size after loading 1,000,000 keys of 100-byte values
 # (redis-cli --pipe). Prints a Markdown table with reddb/redis ratios.
 # Needs redis-server, redis-benchmark, redis-cli (apt install redis-server)
 # and cargo. Every step runs under `timeout`; everything started here is
@@ -18,15 +20,21 @@ cd "$(dirname "$0")/.."
 
 REQUESTS=100000
 KEYS=1000000
+TESTS=set,get
+RSS_STEP=1
 BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$2"; shift 2 ;;
     --keys) KEYS="$2"; shift 2 ;;
+    --tests) TESTS="$2"; shift 2 ;;
+    --skip-rss) RSS_STEP=0; shift ;;
     --skip-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--requests N] [--keys N] [--skip-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--requests N] [--keys N] [--tests LIST] [--skip-rss] [--skip-build]" >&2; exit 2 ;;
   esac
 done
+# redis-benchmark's CSV names (upper case), in the order asked.
+NAMES=$(printf '%s' "$TESTS" | tr 'a-z,' 'A-Z ')
 
 for tool in redis-server redis-benchmark redis-cli; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server)" >&2; exit 2; }
@@ -101,13 +109,14 @@ bench() { # name label extra-args...
   local name=$1 label=$2; shift 2
   local out
   out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" \
-    -t set,get -c 50 -n "$REQUESTS" --csv "$@" 2>/dev/null)
-  local set get
-  set=$(printf '%s\n' "$out" | awk -F'","' '/^"SET"/ {print $2}')
-  get=$(printf '%s\n' "$out" | awk -F'","' '/^"GET"/ {print $2}')
-  RPS[$name,SET$label]=${set:-0}
-  RPS[$name,GET$label]=${get:-0}
-  echo "  $name $label: SET ${set:-?} rps, GET ${get:-?} rps" >&2
+    -t "$TESTS" -c 50 -n "$REQUESTS" --csv "$@" 2>/dev/null)
+  local t rps shown=""
+  for t in $NAMES; do
+    rps=$(printf '%s\n' "$out" | awk -F'","' -v t="\"$t" '$1 == t {print $2; exit}')
+    RPS[$name,$t$label]=${rps:-0}
+    shown="$shown $t ${rps:-?}"
+  done
+  echo "  $name $label (requests/s):$shown" >&2
 }
 
 load_file="$WORK/load.resp"
@@ -139,16 +148,18 @@ echo "== starting servers" >&2
 start_redis redis-always --appendonly yes --appendfsync always
 start_redis redis-nopersist --appendonly no
 start_reddb
-echo "== redis-benchmark -t set,get -c 50 -n $REQUESTS (then -P 16)" >&2
+echo "== redis-benchmark -t $TESTS -c 50 -n $REQUESTS (then -P 16)" >&2
 for name in redis-always redis-nopersist reddb; do
   bench "$name" ""
   bench "$name" " P16" -P 16
 done
-echo "== loading $KEYS keys of 100 bytes into each (redis-cli --pipe)" >&2
-make_load
-for name in redis-always redis-nopersist reddb; do
-  load_and_measure "$name"
-done
+if [ "$RSS_STEP" = 1 ]; then
+  echo "== loading $KEYS keys of 100 bytes into each (redis-cli --pipe)" >&2
+  make_load
+  for name in redis-always redis-nopersist reddb; do
+    load_and_measure "$name"
+  done
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -157,9 +168,13 @@ echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p
 echo
 echo "| test | redis (appendfsync always) | redis (no persistence) | reddb (fsync always) | reddb / redis always | reddb / redis no-persist |"
 echo "|---|---:|---:|---:|---:|---:|"
-for t in SET GET "SET P16" "GET P16"; do
-  a=${RPS[redis-always,$t]}; b=${RPS[redis-nopersist,$t]}; r=${RPS[reddb,$t]}
-  echo "| $t (requests/s) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+for label in "" " P16"; do
+  for t in $NAMES; do
+    a=${RPS[redis-always,$t$label]}; b=${RPS[redis-nopersist,$t$label]}; r=${RPS[reddb,$t$label]}
+    echo "| $t${label/ P16/ -P 16} (requests/s) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+  done
 done
-a=${RSS[redis-always]}; b=${RSS[redis-nopersist]}; r=${RSS[reddb]}
-echo "| RSS after $KEYS x 100-byte keys (MiB) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+if [ "$RSS_STEP" = 1 ]; then
+  a=${RSS[redis-always]}; b=${RSS[redis-nopersist]}; r=${RSS[reddb]}
+  echo "| RSS after $KEYS x 100-byte keys (MiB) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+fi

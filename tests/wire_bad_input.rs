@@ -290,7 +290,9 @@ fn cases() -> Vec<Case> {
                 encode_command(&["EXPIRE", "n", "9223372036854775807"]),
                 encode_command(&["SET", "n", "1", "PX", "9223372036854775807"]),
                 encode_command(&["INCRBY", "n", "99999999999999999999"]),
-                encode_command(&["SCAN", "-1"]),
+                // Redis reads a cursor with strtoul: "-1" is 2^64 - 1 and
+                // valid; past 64 bits it is not.
+                encode_command(&["SCAN", "18446744073709551616"]),
                 encode_command(&["SELECT", "99999999999999999999"]),
             ]
             .concat(),
@@ -499,6 +501,44 @@ fn the_largest_value_fits_and_one_byte_more_does_not() {
     let mut c = s.authed();
     assert_eq!(c.cmd(&["EXISTS", "over"]), int(0));
     assert_eq!(c.cmd(&["EXISTS", "max"]), int(1));
+}
+
+/// A collection grown element by element stops at the value limit: the
+/// command that would pass it is refused with the limit named, the
+/// collection keeps what it had (also after a restart), and the
+/// connection goes on.
+#[test]
+fn a_collection_stops_at_the_value_limit() {
+    let dir = harness::tmp();
+    let mut s = Daemon::start_dev(dir.path(), &[]);
+    let mut c = s.authed();
+    let member = |i: u8| {
+        let mut m = vec![i; 1024 * 1024];
+        m[0] = b'm';
+        m
+    };
+    for i in 0..15u8 {
+        assert_eq!(
+            c.cmd(&[&b"SADD"[..], b"big", &member(i)]),
+            int(1),
+            "member {i}"
+        );
+    }
+    let refused = c.cmd(&[&b"SADD"[..], b"big", &member(15)]);
+    assert!(
+        err_text(&refused).contains("16777216"),
+        "the refusal names the limit: {refused:?}"
+    );
+    assert_eq!(c.cmd(&["SCARD", "big"]), int(15));
+    assert_eq!(
+        c.cmd(&["SADD", "big", "small"]),
+        int(1),
+        "still room for small ones"
+    );
+    s.restart();
+    let mut c = s.authed();
+    assert_eq!(c.cmd(&["SCARD", "big"]), int(16));
+    assert_eq!(c.cmd(&["SISMEMBER", "big", "small"]), int(1));
 }
 
 #[test]

@@ -366,6 +366,65 @@ def sorted_sets(port, password):
         check(allowed == [True] * 5 + [False] * 3, f"rate limiter {allowed}")
 
 
+def bits_floats_watch_and_control(port, password):
+    """SETBIT GETBIT BITCOUNT BITPOS INCRBYFLOAT HINCRBYFLOAT OBJECT, WATCH in
+    a pipeline (WatchError when another client writes), CLIENT KILL, CLIENT
+    PAUSE and MONITOR (redis-py parses its lines), decoded, RESP2/3."""
+    for proto, r in decoded_clients(port, password):
+        p = f"bf{proto}:"
+        check(r.setbit(p + "b", 7, 1) == 0 and r.getbit(p + "b", 7) == 1, "SETBIT/GETBIT")
+        r.set(p + "s", "foobar")
+        check(r.bitcount(p + "s") == 26 and r.bitcount(p + "s", 1, 1) == 6, "BITCOUNT")
+        check(r.bitpos(p + "s", 1) == 1 and r.bitpos(p + "none", 0) == 0, "BITPOS")
+        r.set(p + "f", "10.5")
+        check(r.incrbyfloat(p + "f", 0.1) == 10.6, "INCRBYFLOAT")
+        check(r.get(p + "f") == "10.6", "INCRBYFLOAT stores Redis's text")
+        check(r.hincrbyfloat(p + "h", "x", "3.0e3") == 3000.0, "HINCRBYFLOAT")
+        check(r.object("encoding", p + "s") == "embstr", "OBJECT ENCODING")
+        # Optimistic locking: a write by another connection fails EXEC.
+        other = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True)
+        with r.pipeline() as pipe:
+            pipe.watch(p + "w")
+            other.set(p + "w", "changed")
+            pipe.multi()
+            pipe.set(p + "w", "mine")
+            try:
+                pipe.execute()
+                raise AssertionError("EXEC after a watched key changed must fail")
+            except redis.WatchError:
+                pass
+        with r.pipeline() as pipe:
+            pipe.watch(p + "w")
+            pipe.multi()
+            pipe.set(p + "w", "mine")
+            check(pipe.execute() == [True], "EXEC with an untouched watched key")
+        check(r.get(p + "w") == "mine", "the transaction ran")
+        # CLIENT KILL by ID, CLIENT PAUSE (writes wait, then run).
+        victim_id = other.client_id()
+        check(r.client_kill_filter(_id=victim_id) == 1, "CLIENT KILL ID")
+        check(r.client_pause(200, all=False) is True, "CLIENT PAUSE WRITE")
+        t = time.monotonic()
+        check(r.get(p + "w") == "mine", "reads run during a WRITE pause")
+        r.set(p + "w", "after")
+        check(time.monotonic() - t >= 0.15, "a write waits for the pause to end")
+        other.close()
+        # MONITOR: redis-py parses the lines.
+        with r.monitor() as m:
+            other = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True)
+            other.set(p + "m", "v")
+            seen = []
+            for _ in range(20):
+                cmd = m.next_command()
+                seen.append(cmd["command"])
+                if cmd["command"] == f"SET {p}m v":
+                    break
+            check(f"SET {p}m v" in seen, f"MONITOR shows the SET: {seen}")
+            check(any(c.startswith("AUTH") and "(redacted)" in c for c in seen) or
+                  any(c.startswith("HELLO") for c in seen), f"MONITOR shows the login: {seen}")
+            check(all(password not in c for c in seen), "MONITOR never shows a password")
+            other.close()
+
+
 def decoded_clients(port, password):
     """One decoded client per protocol this redis-py speaks (RESP2, and
     RESP3 where it can), closed after its turn."""
@@ -447,6 +506,7 @@ def main():
         ("more strings, keys, hashes (RESP2/3)", lambda: strings_and_hashes_added(a.port, a.password)),
         ("sets (decoded, RESP2/3)", lambda: sets(a.port, a.password)),
         ("sorted sets (decoded, RESP2/3)", lambda: sorted_sets(a.port, a.password)),
+        ("bits, floats, WATCH, CLIENT KILL/PAUSE, MONITOR", lambda: bits_floats_watch_and_control(a.port, a.password)),
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
     ]

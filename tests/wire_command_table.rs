@@ -118,6 +118,7 @@ fn sample_arguments(name: &str, arity: i64) -> Vec<String> {
         "client" => &["list"],
         "command" => &["count"],
         "config" => &["get", "port"],
+        "object" => &["encoding", "k"],
         "slowlog" => &["len"],
         _ => &[],
     };
@@ -224,6 +225,14 @@ fn getkeys_and_docs_of_representative_commands_match_redis_server() {
         &["ZINTERCARD", "2", "a", "b", "LIMIT", "1"],
         &["ZRANGESTORE", "d", "s", "0", "-1"],
         &["ZADD", "z", "1", "m"],
+        &["OBJECT", "ENCODING", "k"],
+        &["OBJECT", "HELP"],
+        &["OBJECT", "ENCODING"],
+        &["OBJECT", "BOGUS", "k"],
+        &["CLIENT", "KILL", "ID", "1"],
+        &["CLIENT", "BOGUS"],
+        &["BITCOUNT", "k", "0", "1"],
+        &["HINCRBYFLOAT", "h", "f", "1.5"],
     ];
     for case in cases {
         let args: Vec<String> = case.iter().map(|s| (*s).to_string()).collect();

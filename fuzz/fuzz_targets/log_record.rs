@@ -11,16 +11,36 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use reddb::store::edit::Edit;
 use reddb::store::record::{
     self, Frame, FrameKind, Mutation, Namespace, Value, FRAME_HEADER_LEN,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use reddb::store::sorted_set::{Score, SortedSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Arbitrary, Debug)]
 enum ArbValue {
     Bytes(Vec<u8>),
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    List(Vec<Vec<u8>>),
+    /// Score bits (a NaN becomes 0).
+    SortedSet(Vec<(u64, Vec<u8>)>),
+}
+
+#[derive(Arbitrary, Debug)]
+enum ArbEdit {
+    SetAdd(Vec<Vec<u8>>),
+    SetRemove(Vec<Vec<u8>>),
+    HashPut(Vec<(Vec<u8>, Vec<u8>)>),
+    HashRemove(Vec<Vec<u8>>),
+    ListPush { front: bool, items: Vec<Vec<u8>> },
+    ListPop { front: bool, count: u32 },
+    ListSet { index: u32, item: Vec<u8> },
+    ListTrim { start: u32, len: u32 },
+    SortedAdd(Vec<(u64, Vec<u8>)>),
+    SortedRemove(Vec<Vec<u8>>),
+    Expire(u64),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -28,6 +48,34 @@ enum ArbMutation {
     Put { ns: u8, key: Vec<u8>, value: ArbValue, expires_at_ms: u64 },
     Delete { ns: u8, key: Vec<u8> },
     Clear { ns: u8 },
+    Edit { ns: u8, key: Vec<u8>, edit: ArbEdit },
+    Swap { a: u8, b: u8 },
+}
+
+fn score(bits: u64) -> Score {
+    Score::from_bits(bits).unwrap_or_else(|| Score::from_bits(0).unwrap())
+}
+
+fn keyspace(v: u8) -> Namespace {
+    Namespace::KEYSPACES[usize::from(v) % Namespace::KEYSPACES.len()]
+}
+
+impl ArbEdit {
+    fn build(self) -> Edit {
+        match self {
+            ArbEdit::SetAdd(m) => Edit::SetAdd(m),
+            ArbEdit::SetRemove(m) => Edit::SetRemove(m),
+            ArbEdit::HashPut(p) => Edit::HashPut(p),
+            ArbEdit::HashRemove(f) => Edit::HashRemove(f),
+            ArbEdit::ListPush { front, items } => Edit::ListPush { front, items },
+            ArbEdit::ListPop { front, count } => Edit::ListPop { front, count },
+            ArbEdit::ListSet { index, item } => Edit::ListSet { index, item },
+            ArbEdit::ListTrim { start, len } => Edit::ListTrim { start, len },
+            ArbEdit::SortedAdd(p) => Edit::SortedAdd(p.into_iter().map(|(b, m)| (score(b), m)).collect()),
+            ArbEdit::SortedRemove(m) => Edit::SortedRemove(m),
+            ArbEdit::Expire(at) => Edit::Expire(at),
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug)]
@@ -51,11 +99,21 @@ impl ArbMutation {
                     ArbValue::Bytes(b) => Value::Bytes(b),
                     ArbValue::Set(s) => Value::Set(s.into_iter().collect::<BTreeSet<_>>()),
                     ArbValue::Hash(h) => Value::Hash(h.into_iter().collect::<BTreeMap<_, _>>()),
+                    ArbValue::List(l) => Value::List(l.into_iter().collect::<VecDeque<_>>()),
+                    ArbValue::SortedSet(pairs) => {
+                        let mut z = SortedSet::new();
+                        for (bits, m) in pairs {
+                            z.insert(m, score(bits));
+                        }
+                        Value::SortedSet(z)
+                    }
                 },
                 expires_at_ms,
             },
             ArbMutation::Delete { ns: n, key } => Mutation::Delete { ns: ns(n), key },
             ArbMutation::Clear { ns: n } => Mutation::Clear { ns: ns(n) },
+            ArbMutation::Edit { ns: n, key, edit } => Mutation::Edit { ns: ns(n), key, edit: edit.build() },
+            ArbMutation::Swap { a, b } => Mutation::Swap { a: keyspace(a), b: keyspace(b) },
         }
     }
 }
@@ -71,7 +129,8 @@ fn raw(data: &[u8]) {
     );
     let mut out = Vec::new();
     record::encode_frame(&mut out, frame.kind, frame.commit_seq, &frame.mutations);
-    // Decoding dedups set members / hash fields, so the re-encoding is never longer.
+    // Decoding dedups set members / hash fields / sorted-set members, so the
+    // re-encoding is never longer.
     assert!(out.len() <= used, "re-encoding grew from {used} to {} bytes", out.len());
     match record::decode_frame(&out) {
         Ok(Some((again, used2))) => {

@@ -560,6 +560,94 @@ fn resp_seeds(out: &mut Out) {
     }
 }
 
+/// Keyspace command sequences, one per family, for `wire_commands`.
+fn wire_command_seeds(out: &mut Out) {
+    use reddb::server::wire::resp::encode_command;
+    let families: &[(&str, &[&[&str]])] = &[
+        (
+            "strings",
+            &[
+                &["SET", "k", "10", "EX", "100"],
+                &["INCRBY", "k", "5"],
+                &["APPEND", "k", "x"],
+                &["SETRANGE", "k", "3", "yz"],
+                &["GETEX", "k", "PERSIST"],
+                &["MSET", "a", "1", "b", "2"],
+                &["COPY", "a", "c", "DB", "2"],
+                &["SETBIT", "bits", "7", "1"],
+                &["INCRBYFLOAT", "f", "1.5"],
+            ],
+        ),
+        (
+            "sets-and-hashes",
+            &[
+                &["SADD", "s", "a", "b", "c"],
+                &["SREM", "s", "b"],
+                &["SMOVE", "s", "t", "a"],
+                &["SPOP", "s"],
+                &["HSET", "h", "f", "1", "g", "2"],
+                &["HINCRBY", "h", "f", "41"],
+                &["HDEL", "h", "g"],
+                &["EXPIRE", "h", "100"],
+                &["SINTERSTORE", "d", "s", "t"],
+            ],
+        ),
+        (
+            "lists",
+            &[
+                &["RPUSH", "l", "a", "b", "c", "d"],
+                &["LPUSH", "l", "z"],
+                &["LPOP", "l", "2"],
+                &["LSET", "l", "0", "x"],
+                &["LTRIM", "l", "0", "1"],
+                &["LINSERT", "l", "BEFORE", "x", "w"],
+                &["LMOVE", "l", "l", "LEFT", "RIGHT"],
+                &["LREM", "l", "0", "w"],
+            ],
+        ),
+        (
+            "sorted-sets",
+            &[
+                &["ZADD", "z", "1", "a", "2.5", "b", "-inf", "c"],
+                &["ZINCRBY", "z", "3", "a"],
+                &["ZADD", "z", "GT", "CH", "0", "b"],
+                &["ZREM", "z", "c"],
+                &["ZPOPMIN", "z"],
+                &["ZREMRANGEBYSCORE", "z", "(1", "+inf"],
+                &["ZUNIONSTORE", "u", "2", "z", "z", "WEIGHTS", "1", "2"],
+            ],
+        ),
+    ];
+    for (name, commands) in families {
+        let mut single = Vec::new();
+        for c in *commands {
+            single.extend(encode_command(c));
+        }
+        out.write("wire_commands", &format!("seed-{name}"), &single);
+        let mut multi = encode_command(&["MULTI"]);
+        multi.extend(single);
+        multi.extend(encode_command(&["EXEC"]));
+        out.write("wire_commands", &format!("seed-{name}-multi"), &multi);
+    }
+    let databases: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["SADD", "s", "m"],
+        &["MOVE", "s", "3"],
+        &["MULTI"],
+        &["SWAPDB", "0", "3"],
+        &["SADD", "s", "n"],
+        &["FLUSHDB"],
+        &["EXEC"],
+        &["SWAPDB", "3", "5"],
+        &["FLUSHALL"],
+    ];
+    let mut seq = Vec::new();
+    for c in databases {
+        seq.extend(encode_command(c));
+    }
+    out.write("wire_commands", "seed-databases", &seq);
+}
+
 fn main() {
     let root = std::env::args_os()
         .nth(1)
@@ -579,6 +667,7 @@ fn main() {
     json_body_seeds(&mut out);
     credentials_seeds(&mut out);
     share_seeds(&mut out);
+    wire_command_seeds(&mut out);
     println!(
         "wrote {} seeds, {} bytes, under {}",
         out.files,

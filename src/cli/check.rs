@@ -54,7 +54,10 @@ pub fn run(args: &[String], env: &Environment) -> Result<i32> {
     let keys = count_prefix(API_KEY_PREFIX);
     let secrets = state.count_live(Namespace::Secrets, now);
     let config = state.count_live(Namespace::Config, now);
-    let keyspace = state.count_live(Namespace::Keyspace, now);
+    let keyspace: usize = Namespace::KEYSPACES
+        .iter()
+        .map(|&ns| state.count_live(ns, now))
+        .sum();
     let page_size = db.store().header().page_size;
     let stats = db.store_mut().stats();
     println!("ok: {}", path.display());

@@ -99,14 +99,16 @@ struct SecretsTaken {
     latest_only: usize,
 }
 
-/// Adds every live keyspace and config entry to `muts`.
+/// Adds every live keyspace entry (all 16 databases) and config entry to
+/// `muts`.
 fn snapshot_keyspace_and_config(
     state: &State,
     now: u64,
     counts: &mut Counts,
     muts: &mut Vec<Mutation>,
 ) {
-    for ns in [Namespace::Keyspace, Namespace::Config] {
+    let spaces = Namespace::KEYSPACES.into_iter().chain([Namespace::Config]);
+    for ns in spaces {
         for (k, e) in state.iter(ns, now) {
             muts.push(Mutation::Put {
                 ns,
@@ -114,7 +116,7 @@ fn snapshot_keyspace_and_config(
                 value: e.value.clone(),
                 expires_at_ms: e.expires_at_ms,
             });
-            if ns == Namespace::Keyspace {
+            if ns.keyspace_db().is_some() {
                 counts.keyspace += 1;
             } else {
                 counts.config += 1;
@@ -273,7 +275,13 @@ impl Service {
         let db = self.open_db()?;
         let state = db.store().state();
         let mut held = vec![
-            ("keyspace keys", state.count_live(Namespace::Keyspace, now)),
+            (
+                "keyspace keys",
+                Namespace::KEYSPACES
+                    .iter()
+                    .map(|&ns| state.count_live(ns, now))
+                    .sum(),
+            ),
             ("config entries", state.count_live(Namespace::Config, now)),
         ];
         if !skip_vault {

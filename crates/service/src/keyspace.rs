@@ -32,6 +32,9 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
+pub mod bit_and_float_commands;
+mod changed_keys;
+pub mod object_commands;
 pub mod set_commands;
 pub mod sorted_set_commands;
 
@@ -42,6 +45,8 @@ pub const SECRET_KEY_PREFIX: &[u8] = b"red.secret.";
 /// Largest commit a transaction may stage (the store's frame limit is
 /// 64 MiB; stay well below it).
 pub const MAX_TXN_BYTES: usize = 48 * 1024 * 1024;
+/// A 64-bit hash shifted by this is a cursor below 2^53.
+pub(crate) const CURSOR_SHIFT: u32 = 11;
 
 /// A data-command failure (the wire layer words it as a Redis error line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +62,12 @@ pub enum KsError {
     TxnTooLarge,
     /// `RENAME` of a key that does not exist.
     NoSuchKey,
+    /// `INCRBYFLOAT` of a value or by an increment that is not a float.
+    NotFloat,
+    /// `HINCRBYFLOAT` of a field that does not hold a float.
+    HashValueNotFloat,
+    /// A float increment whose result is not finite.
+    NanOrInfinity,
     /// `ZINCRBY`/`ZADD INCR` adding opposite infinities.
     ScoreNaN,
     Service(ServiceError),
@@ -298,7 +309,8 @@ pub struct Txn<'a> {
     db: usize,
     /// Logical database → stored database, as `SWAPDB`s left it.
     stored: [usize; DATABASES],
-    overlays: [Overlay; DATABASES],
+    /// Made on the first write to a database (most commands touch one).
+    overlays: [Option<Overlay>; DATABASES],
     /// Stored databases flushed in this transaction.
     cleared: [bool; DATABASES],
     swaps: Vec<(usize, usize)>,
@@ -383,7 +395,7 @@ impl<'a> Txn<'a> {
     }
 
     fn overlay(&self, stored: usize) -> Option<&Overlay> {
-        self.overlays.get(stored)
+        self.overlays.get(stored)?.as_ref()
     }
 
     /// The committed entry of `key` in stored database `stored`, unless
@@ -430,7 +442,8 @@ impl<'a> Txn<'a> {
         }
         self.bytes = total;
         if let Some(o) = self.overlays.get_mut(stored) {
-            o.insert(key.to_vec(), staged);
+            o.get_or_insert_with(Overlay::new)
+                .insert(key.to_vec(), staged);
         }
         Ok(())
     }
@@ -451,7 +464,8 @@ impl<'a> Txn<'a> {
         if self.stage(key, Staged::Replaced(None), cost).is_err() {
             let stored = self.stored_db(self.db);
             if let Some(o) = self.overlays.get_mut(stored) {
-                o.insert(key.to_vec(), Staged::Replaced(None));
+                o.get_or_insert_with(Overlay::new)
+                    .insert(key.to_vec(), Staged::Replaced(None));
             }
         }
     }
@@ -472,7 +486,11 @@ impl<'a> Txn<'a> {
             }
         }
         let stored = self.stored_db(self.db);
-        let staged = self.overlays.get_mut(stored).and_then(|o| o.remove(key));
+        let staged = self
+            .overlays
+            .get_mut(stored)
+            .and_then(Option::as_mut)
+            .and_then(|o| o.remove(key));
         let cost_of = |k: &[u8], e: &Edit| k.len() + e.payload_len() + 32;
         match staged {
             None => match self.committed(stored, key) {
@@ -577,6 +595,7 @@ impl<'a> Txn<'a> {
             }
         }
         for (stored, overlay) in self.overlays.into_iter().enumerate() {
+            let Some(overlay) = overlay else { continue };
             let ns = space(stored);
             let cleared = self.cleared.get(stored).copied().unwrap_or(false);
             for (key, staged) in overlay {
@@ -832,6 +851,21 @@ impl<'a> Txn<'a> {
 
     fn for_each_key(&self, f: impl FnMut(&[u8], &Entry)) {
         self.for_each_key_in(self.db, f);
+    }
+
+    /// Every live key of logical database `db` with its entry as this
+    /// transaction sees it, in key order (for property tests: after the
+    /// commit, the store must hold exactly this).
+    pub fn visible_entries(&self, db: usize) -> Vec<(Vec<u8>, Entry)> {
+        let mut out = Vec::new();
+        self.for_each_key_in(db, |k, e| out.push((k.to_vec(), e.clone())));
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Whether `key` exists in logical database `db`.
+    pub fn exists_in(&self, db: usize, key: &[u8]) -> bool {
+        self.lookup_in(db, key).is_some()
     }
 
     /// `KEYS pattern`
@@ -1108,7 +1142,7 @@ impl<'a> Txn<'a> {
 
     fn flush_stored(&mut self, stored: usize) {
         if let (Some(o), Some(c)) = (self.overlays.get_mut(stored), self.cleared.get_mut(stored)) {
-            o.clear();
+            *o = None;
             *c = true;
             // What the dropped keys cost stays counted: an upper bound.
             self.bytes = self.bytes.saturating_add(16);
@@ -1204,10 +1238,11 @@ impl Keyspace {
         }
     }
 
-    /// The cursor position of `key`: 63 bits, never 0 (0 starts and ends
-    /// an iteration), so every client can hold it as a signed integer.
+    /// The cursor position of `key`: 53 bits, never 0 (0 starts and ends
+    /// an iteration), so every client can hold it exactly, even as a
+    /// JavaScript number.
     fn position(&self, key: &[u8]) -> u64 {
-        (self.hasher.hash_one(key) >> 1).max(1)
+        (self.hasher.hash_one(key) >> CURSOR_SHIFT).max(1)
     }
 
     /// Stages `changes` as one commit (durable after the loop's flush).

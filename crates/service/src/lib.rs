@@ -26,6 +26,7 @@ pub mod error;
 pub mod float_text;
 pub mod keyspace;
 pub mod limiter;
+pub mod long_double;
 pub mod policy;
 mod records;
 pub mod rekey;

@@ -425,7 +425,7 @@ impl EventLoop {
         let Some(mut c) = self.conns.take(slot) else {
             return;
         };
-        if let Protocol::Wire(session) = &c.protocol {
+        if let Protocol::Wire(session) = &mut c.protocol {
             self.wire.disconnect(session);
         }
         self.budget.forget(slot, &c);

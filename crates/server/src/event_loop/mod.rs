@@ -10,6 +10,7 @@
 //! | `protocol.rs` | the protocol of a connection (`Protocol::Http` or `Protocol::Wire`) and the dispatch on it |
 //! | `http_conn.rs` | running the HTTP requests of a connection |
 //! | `wire_conn.rs` | running the wire commands of a connection |
+//! | `wire_control.rs` | what a wire command asks of other connections: `CLIENT KILL`, the `MONITOR` feed, resuming what `CLIENT PAUSE` held |
 //! | `jobs.rs` | parking work on the worker pool and resuming it when it returns |
 //! | `budget.rs` | the global buffer budget and its waiting line |
 //! | `commit.rs` | the group commit, its order against replies, and the compaction trigger |
@@ -45,6 +46,7 @@ mod scrape;
 mod signals;
 mod timers;
 mod wire_conn;
+mod wire_control;
 
 use super::http::request::Limits;
 use super::metrics::Metrics;
@@ -134,6 +136,10 @@ pub(crate) struct EventLoop {
     commit: Commit,
     metrics: Metrics,
     budget: Budget,
+    /// Wire connections in `MONITOR` mode.
+    monitor_slots: Vec<wire_control::SlotRef>,
+    /// Wire connections whose next command a `CLIENT PAUSE` holds.
+    postponed: Vec<wire_control::SlotRef>,
 }
 
 fn io(c: &'static str) -> impl Fn(std::io::Error) -> Error {
@@ -210,6 +216,8 @@ impl EventLoop {
             commit: Commit::new(),
             metrics: Metrics::default(),
             budget: Budget::new(limits.max_buffer_memory),
+            monitor_slots: Vec::new(),
+            postponed: Vec::new(),
         })
     }
 
@@ -228,6 +236,7 @@ impl EventLoop {
             }
             self.collect_job_results();
             let now = Instant::now();
+            self.resume_postponed(now);
             self.run_timers(now);
             self.commit_and_write(now)?;
             // Written replies free budget: read what was left unread.
@@ -245,10 +254,17 @@ impl EventLoop {
     /// reads may go ahead or the last turn's resumed reads left replies to
     /// write.
     fn wait(&mut self, events: &mut Events) -> Result<()> {
-        let wait = if self.reads_ready() || !self.dirty.is_empty() {
+        let now = Instant::now();
+        let wait = if self.reads_ready() || !self.dirty.is_empty() || self.postponed_ready(now) {
             Duration::ZERO
         } else {
-            MAX_WAIT
+            // A pause that holds commands ends on time.
+            let pause_left = self
+                .wire
+                .pause_until()
+                .filter(|_| !self.postponed.is_empty())
+                .map_or(MAX_WAIT, |until| until.saturating_duration_since(now));
+            MAX_WAIT.min(pause_left)
         };
         match self.poll.poll(events, Some(wait)) {
             Err(e) if e.kind() != ErrorKind::Interrupted => {

@@ -55,6 +55,9 @@ impl EventLoop {
             let Protocol::Wire(session) = &mut c.protocol else {
                 return None;
             };
+            if session.is_postponed() {
+                return None;
+            }
             let rest = c.inbuf.get(*off..).unwrap_or(&[]);
             let rest_len = rest.len();
             let limits = session.limits();
@@ -100,7 +103,12 @@ impl EventLoop {
 
     /// Runs one command. `Break` when nothing more of the connection's
     /// input may run.
-    fn run_wire_command(&mut self, slot: usize, args: Args, off: &mut usize) -> ControlFlow<()> {
+    pub(super) fn run_wire_command(
+        &mut self,
+        slot: usize,
+        args: Args,
+        off: &mut usize,
+    ) -> ControlFlow<()> {
         let stopping = self.stopping;
         let Some(c) = self.conns.get_mut(slot) else {
             return ControlFlow::Break(());
@@ -127,6 +135,10 @@ impl EventLoop {
                 *off = c.inbuf.len();
                 return ControlFlow::Break(());
             }
+            Step::Postpone => {
+                self.postponed.push((slot, c.generation));
+                return ControlFlow::Break(());
+            }
             Step::Defer(work) => {
                 match self
                     .jobs
@@ -136,6 +148,12 @@ impl EventLoop {
                     None => self.wire.busy(session, &mut c.outbuf),
                 }
             }
+        }
+        if self.after_wire_command(slot).is_break() {
+            if let Some(c) = self.conns.get_mut(slot) {
+                *off = c.inbuf.len();
+            }
+            return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
     }

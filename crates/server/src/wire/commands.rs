@@ -135,6 +135,8 @@ pub(crate) struct Ctx<'a, 't> {
     pub session: &'a mut Session,
     pub shared: &'a mut Shared,
     pub post: &'a mut Vec<Post>,
+    /// Running inside `EXEC` (Redis refuses blocking commands there).
+    pub in_exec: bool,
 }
 
 /// What a keyspace command touches: the open transaction (the vault is
@@ -685,13 +687,32 @@ fn time_to_live(
     }))
 }
 
-/// The cursor argument of `SCAN` and `SSCAN`.
+/// The cursor argument of `SCAN`, `SSCAN` and `HSCAN`, read as Redis
+/// reads it (C's `strtoul`): an optional sign and decimal digits, the
+/// whole argument, within 64 bits; a `-` negates modulo 2^64 (`-1` is
+/// 2^64 - 1) and an empty argument is 0. A cursor reddb did not issue
+/// just continues from that position (past the last key: none).
 pub(super) fn scan_cursor(b: &[u8]) -> Result<u64, Reply> {
-    std::str::from_utf8(b)
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Reply::err("ERR invalid cursor"))
+    let invalid = || Reply::err("ERR invalid cursor");
+    if b.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// The options of `SCAN` (`[MATCH pattern] [COUNT n] [TYPE type]`) and
@@ -944,12 +965,22 @@ fn valid_client_name(n: &[u8]) -> bool {
     n.iter().all(|&c| (0x21..0x7f).contains(&c))
 }
 
-/// `CLIENT SETNAME|GETNAME|SETINFO|ID|LIST|INFO|NO-EVICT|NO-TOUCH`.
+/// `UNWATCH`: forget every watched key (also queued inside `MULTI`).
+pub(crate) fn unwatch(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    cx.shared.watches.unwatch(cx.session.id);
+    Ok(Reply::Ok)
+}
+
+/// `CLIENT SETNAME|GETNAME|SETINFO|ID|LIST|INFO|NO-TOUCH`, and
+/// `KILL|PAUSE|UNPAUSE|REPLY|NO-EVICT` (in [`super::client_control`]).
 pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     let args = c.args;
     let sub = lower(arg(args, 1));
     let id = cx.session.id;
     let r = match sub.as_str() {
+        "kill" | "pause" | "unpause" | "reply" | "no-evict" => {
+            return super::client_control::run(&sub, c, cx)
+        }
         "setname" if args.len() == 3 => {
             let n = arg(args, 2);
             if !valid_client_name(n) {
@@ -1006,7 +1037,7 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
         "setname" | "getname" | "setinfo" | "id" => {
             return Err(wrong_args(&format!("client|{sub}")))
         }
-        "no-evict" | "no-touch" => Reply::Ok,
+        "no-touch" => Reply::Ok,
         _ => return Err(unknown_subcommand(arg(args, 1), "client")),
     };
     Ok(r)

@@ -214,10 +214,22 @@ fn getkeys(command_line: &[Vec<u8>]) -> Result<Reply, Reply> {
     let Some(spec) = lookup(&name) else {
         return Err(Reply::err("ERR Invalid command specified"));
     };
+    let wrong_count = || Reply::err("ERR Invalid number of arguments specified for command");
     if !spec.arity_ok(command_line.len()) {
-        return Err(Reply::err(
-            "ERR Invalid number of arguments specified for command",
-        ));
+        return Err(wrong_count());
+    }
+    if !spec.subcommands.is_empty() {
+        let name = command_line.get(1).map(|n| lower(n)).unwrap_or_default();
+        let Some(sub) = spec.subcommand(&name) else {
+            return Err(Reply::err("ERR Invalid command specified"));
+        };
+        if !sub.arity_ok(command_line.len()) {
+            return Err(wrong_count());
+        }
+        return match command_line.get(2).filter(|_| sub.keyed) {
+            Some(key) => Ok(Reply::Array(vec![Reply::bulk(key.as_slice())])),
+            None => Err(Reply::err("ERR The command has no key arguments")),
+        };
     }
     let Some(keys) = spec.key_args(command_line) else {
         return Err(Reply::err("ERR Invalid arguments specified for command"));

@@ -31,28 +31,36 @@
 //! handler — is one entry of [`table::TABLE`]; this module matches no
 //! command name.
 
+mod bit_and_float_handlers;
+mod client_control;
 pub(crate) mod commands;
 pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
+mod monitor;
+mod object_command;
 pub mod resp;
 mod set_handlers;
 mod sorted_set_handlers;
+pub mod standalone;
 mod string_and_hash_handlers;
 pub(crate) mod table;
+mod watch;
 
+use client_control::{ClientPause, ReplyMode};
 use commands::Post;
 use errors::{auth_error_line, NOAUTH, WRONGPASS};
-use reddb_service::keyspace::{Keyspace, Ticket, Txn};
+use reddb_service::keyspace::{Changes, Keyspace, Ticket, Txn};
 use reddb_service::results::Finished;
 use reddb_service::work::Work;
 use reddb_service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::database::now_ms;
 use resp::{CommandParser, Limits, Reply};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use table::{Handler, Runner, SessionCommand, Spec, IMMEDIATE, NO_AUTH, NO_MULTI};
+use table::{Handler, Runner, SessionCommand, Spec, IMMEDIATE, NO_AUTH, NO_MULTI, READONLY, WRITE};
+use watch::{WatchedKey, Watches};
 
 /// Most bytes one connection may buffer for one command once
 /// authenticated (a 16 MiB value plus its command).
@@ -76,6 +84,9 @@ pub enum Step {
     Defer(Work),
     /// Close once the output is written.
     Close,
+    /// A `CLIENT PAUSE` holds the command (kept in the session): run
+    /// nothing more of the connection until [`Shared::resume`] says so.
+    Postpone,
 }
 
 /// What `CLIENT LIST` shows of a connection.
@@ -133,6 +144,16 @@ pub(crate) struct Shared {
     bind: SocketAddr,
     everysec: bool,
     max_clients: usize,
+    /// `WATCH`ed keys and who watches them.
+    pub(crate) watches: Watches,
+    /// `CLIENT PAUSE` in force, if any.
+    pub(crate) pause: Option<ClientPause>,
+    /// Connections `CLIENT KILL` chose, for the loop to close.
+    pub(crate) kills: Vec<u64>,
+    /// Connections in `MONITOR` mode.
+    pub(crate) monitors: BTreeSet<u64>,
+    /// Monitor lines not yet copied to the monitoring connections.
+    monitor_feed: Vec<u8>,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -166,6 +187,14 @@ pub struct Session {
     pub parser: CommandParser,
     pending: Option<Pending>,
     peer: SocketAddr,
+    /// In `MONITOR` mode.
+    pub monitor: bool,
+    /// What `CLIENT REPLY` left.
+    pub(crate) reply: ReplyMode,
+    /// Whether the deferred command's reply is to be dropped.
+    pending_silenced: bool,
+    /// The command a `CLIENT PAUSE` holds.
+    postponed: Option<Vec<Vec<u8>>>,
 }
 
 impl Session {
@@ -189,6 +218,25 @@ impl Session {
 
     pub(crate) fn is_authenticated(&self) -> bool {
         self.principal.is_some()
+    }
+
+    /// Whether a `CLIENT PAUSE` holds a command of this connection (it
+    /// runs nothing more until the pause ends).
+    pub fn is_postponed(&self) -> bool {
+        self.postponed.is_some()
+    }
+
+    /// The held command, to run again once the pause is over.
+    pub fn take_postponed(&mut self) -> Option<Vec<Vec<u8>>> {
+        self.postponed.take()
+    }
+
+    /// The key `WATCH` registers for `key` in this connection's database.
+    fn watched(&self, key: &[u8]) -> WatchedKey {
+        WatchedKey {
+            db: self.db,
+            key: key.to_vec(),
+        }
     }
 }
 
@@ -257,6 +305,11 @@ impl Shared {
             bind,
             everysec,
             max_clients,
+            watches: Watches::default(),
+            pause: None,
+            kills: Vec::new(),
+            monitors: BTreeSet::new(),
+            monitor_feed: Vec::new(),
         }
     }
 
@@ -294,11 +347,31 @@ impl Shared {
             parser: CommandParser::new(),
             pending: None,
             peer,
+            monitor: false,
+            reply: ReplyMode::default(),
+            pending_silenced: false,
+            postponed: None,
         }
     }
 
-    pub(crate) fn disconnect(&mut self, s: &Session) {
+    pub(crate) fn disconnect(&mut self, s: &mut Session) {
         self.clients.remove(&s.id);
+        self.watches.unwatch(s.id);
+        self.stop_monitoring(s);
+    }
+
+    /// When the `CLIENT PAUSE` in force ends, if one is.
+    pub(crate) fn pause_until(&self) -> Option<Instant> {
+        self.pause.map(|p| p.until)
+    }
+
+    /// Whether held commands may run again (no pause, or its end passed);
+    /// forgets an ended pause.
+    pub(crate) fn resume(&mut self, now: Instant) -> bool {
+        if self.pause.is_some_and(|p| now >= p.until) {
+            self.pause = None;
+        }
+        self.pause.is_none()
     }
 
     /// A connection refused (too many clients, or shutting down).
@@ -369,6 +442,30 @@ impl Shared {
         args: Vec<Vec<u8>>,
         out: &mut Vec<u8>,
     ) -> Step {
+        let mark = out.len();
+        let step = self.handle_command(s, svc, args, out);
+        match step {
+            // Not run yet: the reply mode moves on when it runs.
+            Step::Postpone => return step,
+            Step::Defer(_) => s.pending_silenced = s.reply.silenced(),
+            Step::Continue | Step::Close => {
+                if s.reply.silenced() {
+                    out.truncate(mark);
+                }
+            }
+        }
+        s.reply.command_done();
+        step
+    }
+
+    /// [`Shared::handle`] before `CLIENT REPLY` has its say.
+    fn handle_command(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        args: Vec<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let Some(first) = args.first() else {
             return Step::Continue;
         };
@@ -409,6 +506,17 @@ impl Shared {
             emit(s, &reply, out);
             return Step::Continue;
         }
+        if self.held_by_pause(s, spec) {
+            self.stats.commands -= 1;
+            s.postponed = Some(args);
+            return Step::Postpone;
+        }
+        if s.monitor && touches_keyspace(spec) {
+            let reply = Reply::err("ERR Replica can't interact with the keyspace");
+            self.stats.calls.count_rejected(spec.name, &reply);
+            emit(s, &reply, out);
+            return Step::Continue;
+        }
         self.touch(s, spec.name);
         if let Some(m) = s.multi.as_mut() {
             if !spec.has(IMMEDIATE) {
@@ -418,6 +526,20 @@ impl Shared {
             }
         }
         self.dispatch(s, svc, spec, args, out)
+    }
+
+    /// Whether the `CLIENT PAUSE` in force holds this command: every one
+    /// in `ALL` mode; in `WRITE` mode a write, or an `EXEC` with one queued.
+    fn held_by_pause(&self, s: &Session, spec: &Spec) -> bool {
+        let Some(pause) = self.pause else {
+            return false;
+        };
+        let exec = matches!(spec.handler, Handler::Session(SessionCommand::Exec));
+        let writes_queued = exec
+            && s.multi
+                .as_ref()
+                .is_some_and(|m| m.queue.iter().any(|q| q.spec.has(WRITE)));
+        pause.holds(spec, writes_queued, Instant::now())
     }
 
     /// Logs the connection out when its credential has ended since the
@@ -439,6 +561,8 @@ impl Shared {
             s.principal = None;
             s.ticket = None;
             s.multi = None;
+            self.watches.unwatch(s.id);
+            self.stop_monitoring(s);
             self.touch(s, "auth");
         }
     }
@@ -457,7 +581,7 @@ impl Shared {
             Handler::Session(which) => which,
             Handler::Run(runner) => {
                 let batch = [Queued { spec, runner, args }];
-                let reply = match self.run(s, svc, &batch) {
+                let reply = match self.run(s, svc, &batch, false) {
                     Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
                     Err(e) => e,
                 };
@@ -465,6 +589,11 @@ impl Shared {
                 return Step::Continue;
             }
         };
+        // Shown before it runs: AUTH may finish on the pool, RESET and
+        // QUIT end what the line would show.
+        if !matches!(which, SessionCommand::Exec) {
+            self.feed_monitors(s, spec, &args);
+        }
         let reply = match which {
             SessionCommand::Auth => return self.auth_command(s, svc, &args, out),
             SessionCommand::Hello => return self.hello_command(s, svc, &args, out),
@@ -486,31 +615,96 @@ impl Shared {
                 }
             }
             SessionCommand::Discard => match s.multi.take() {
-                Some(_) => Reply::Ok,
+                Some(_) => {
+                    self.watches.unwatch(s.id);
+                    Reply::Ok
+                }
                 None => Reply::err("ERR DISCARD without MULTI"),
             },
-            SessionCommand::Exec => match s.multi.take() {
-                None => Reply::err("ERR EXEC without MULTI"),
-                Some(m) if m.dirty => {
-                    Reply::err("EXECABORT Transaction discarded because of previous errors.")
-                }
-                Some(m) => match self.run(s, svc, &m.queue) {
-                    Ok(replies) => Reply::Array(replies),
-                    Err(e) => e,
-                },
-            },
+            SessionCommand::Exec => {
+                let reply = self.exec(s, svc);
+                self.feed_monitors(s, spec, &args);
+                reply
+            }
+            SessionCommand::Watch => self.watch_command(s, svc, &args),
         };
         emit(s, &reply, out);
         Step::Continue
     }
 
-    /// `RESET`: leaves `MULTI`, RESP2, no name, logged out.
+    /// `EXEC`: the queued commands in one transaction, unless the block
+    /// was refused (`EXECABORT`) or a watched key changed (a nil reply);
+    /// the watches end either way.
+    fn exec(&mut self, s: &mut Session, svc: &mut Service) -> Reply {
+        let Some(m) = s.multi.take() else {
+            return Reply::err("ERR EXEC without MULTI");
+        };
+        let changed = self.watch_failed(s, svc);
+        self.watches.unwatch(s.id);
+        if m.dirty {
+            return Reply::err("EXECABORT Transaction discarded because of previous errors.");
+        }
+        if changed {
+            return Reply::NilArray;
+        }
+        match self.run(s, svc, &m.queue, true) {
+            Ok(replies) => Reply::Array(replies),
+            Err(e) => e,
+        }
+    }
+
+    /// Whether a key `s` watches changed since (or, existing then, is gone
+    /// now).
+    fn watch_failed(&self, s: &Session, svc: &Service) -> bool {
+        let Ok(state) = svc.keyspace_state() else {
+            return false;
+        };
+        let mut txn = Txn::new(state, now_ms());
+        self.watches
+            .changed(s.id, |k| txn.exists(&k.key).unwrap_or(false))
+    }
+
+    /// `WATCH key…`: refused inside `MULTI` (without dooming it, as in
+    /// Redis), for a vault key, or past the per-connection bound.
+    fn watch_command(&mut self, s: &mut Session, svc: &Service, args: &[Vec<u8>]) -> Reply {
+        if s.multi.is_some() {
+            return Reply::err("ERR WATCH inside MULTI is not allowed");
+        }
+        let keys = args.get(1..).unwrap_or(&[]);
+        for k in keys {
+            if let Err(e) = reddb_service::keyspace::check_key(k) {
+                return Reply::Error(errors::keyspace_error_line(&e));
+            }
+        }
+        let Ok(state) = svc.keyspace_state() else {
+            return Reply::err(
+                "ERR the vault is sealed: start the server with its certificate to use the keyspace",
+            );
+        };
+        let mut txn = Txn::new(state, now_ms());
+        for k in keys {
+            let exists = txn.exists(k).unwrap_or(false);
+            if self.watches.watch(s.id, s.watched(k), exists).is_err() {
+                return Reply::err(format!(
+                    "ERR too many watched keys (at most {} bytes of keys per connection)",
+                    watch::MAX_WATCHED_BYTES
+                ));
+            }
+        }
+        Reply::Ok
+    }
+
+    /// `RESET`: leaves `MULTI` and `MONITOR`, unwatches, replies again,
+    /// RESP2, no name, logged out.
     fn reset_session(&mut self, s: &mut Session) -> Reply {
         s.multi = None;
         s.resp3 = false;
         s.db = 0;
         s.principal = None;
         s.ticket = None;
+        s.reply = ReplyMode::default();
+        self.watches.unwatch(s.id);
+        self.stop_monitoring(s);
         if let Some(c) = self.clients.get_mut(&s.id) {
             c.name.clear();
         }
@@ -525,6 +719,7 @@ impl Shared {
         s: &mut Session,
         svc: &mut Service,
         cmds: &[Queued],
+        in_exec: bool,
     ) -> Result<Vec<Reply>, Reply> {
         let now = now_ms();
         let mut post = Vec::new();
@@ -545,8 +740,10 @@ impl Shared {
                     session: s,
                     shared: self,
                     post: &mut post,
+                    in_exec,
                 };
                 let reply = commands::execute(spec, *runner, args, &mut cx);
+                self.feed_monitors(s, spec, args);
                 let took = started.elapsed();
                 self.stats.calls.count_call(spec.name, took, &reply);
                 replies.push(reply);
@@ -565,10 +762,7 @@ impl Shared {
         self.stats.hits += hits;
         self.stats.misses += misses;
         if let Some(changes) = changes {
-            if let Err(e) = self.keyspace.commit(svc, changes) {
-                reddb_storage::log_error!("wire commit refused: {e}");
-                return Err(Reply::err(format!("ERR commit failed: {}", e.message)));
-            }
+            self.commit(svc, changes)?;
         }
         for p in post {
             match p {
@@ -594,6 +788,38 @@ impl Shared {
             }
         }
         Ok(replies)
+    }
+
+    /// Stages `changes` as one commit; the connections watching a key it
+    /// writes (or, for a flush, a watched key that existed) are told.
+    fn commit(&mut self, svc: &mut Service, changes: Changes) -> Result<(), Reply> {
+        let mut touched: Vec<WatchedKey> = Vec::new();
+        if !self.watches.is_empty() {
+            let wholesale = changes.wholesale();
+            if !wholesale.is_empty() {
+                if let Ok(state) = svc.keyspace_state() {
+                    let before = Txn::new(state, now_ms());
+                    for (db, other) in wholesale {
+                        touched.extend(self.watches.keys_of(db).into_iter().filter(|k| {
+                            before.exists_in(db, &k.key)
+                                || other.is_some_and(|o| before.exists_in(o, &k.key))
+                        }));
+                    }
+                }
+            }
+            touched.extend(changes.written_keys().map(|(db, key)| WatchedKey {
+                db,
+                key: key.to_vec(),
+            }));
+        }
+        if let Err(e) = self.keyspace.commit(svc, changes) {
+            reddb_storage::log_error!("wire commit refused: {e}");
+            return Err(Reply::err(format!("ERR commit failed: {}", e.message)));
+        }
+        for k in &touched {
+            self.watches.touch(k);
+        }
+        Ok(())
     }
 
     fn record_slow(&mut self, s: &Session, spec: &Spec, args: &[Vec<u8>], took: Duration) {
@@ -863,6 +1089,20 @@ impl Shared {
         result: ServiceResult<Finished>,
         out: &mut Vec<u8>,
     ) {
+        let mark = out.len();
+        self.answer_auth(s, svc, result, out);
+        if std::mem::take(&mut s.pending_silenced) {
+            out.truncate(mark);
+        }
+    }
+
+    fn answer_auth(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        result: ServiceResult<Finished>,
+        out: &mut Vec<u8>,
+    ) {
         let pending = s.pending.take().unwrap_or(Pending::Auth);
         let outcome = result.and_then(|finished| match finished {
             Finished::WireAuthenticated(principal) => svc.wire_user(&principal.name),
@@ -885,10 +1125,19 @@ impl Shared {
     /// The reply when the worker pool is full.
     pub fn busy(&mut self, s: &mut Session, out: &mut Vec<u8>) {
         s.pending = None;
+        if std::mem::take(&mut s.pending_silenced) {
+            return;
+        }
         emit(
             s,
             &Reply::err("BUSY too many password checks in progress; retry shortly"),
             out,
         );
     }
+}
+
+/// Whether a command reads or writes keys (a monitoring connection may
+/// not run it, as a Redis replica may not).
+fn touches_keyspace(spec: &Spec) -> bool {
+    spec.has(WRITE) || spec.has(READONLY) || spec.subcommands.iter().any(|s| s.keyed)
 }

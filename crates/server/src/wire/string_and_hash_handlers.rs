@@ -8,7 +8,9 @@
 //! `APPEND` error line, and `HRANDFIELD` with a negative count refuses a
 //! reply larger than one commit could be.
 
-use super::commands::{bulks, count, db_arg, int_arg, ks, lower, opt_bulk, syntax, wrong_args};
+use super::commands::{
+    bulks, count, db_arg, int_arg, ks, lower, opt_bulk, scan_cursor, syntax, wrong_args,
+};
 use super::commands::{Call, DataCx};
 use super::resp::Reply;
 use reddb_service::keyspace::{Ttl, MAX_TXN_BYTES};
@@ -167,19 +169,11 @@ pub(super) fn hrandfield(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, 
     })
 }
 
-/// An `HSCAN` cursor: a decimal `u64` (no sign, no spaces), as `SCAN`'s.
-fn scan_cursor(b: &[u8]) -> Option<u64> {
-    let s = std::str::from_utf8(b).ok()?;
-    s.bytes()
-        .all(|c| c.is_ascii_digit())
-        .then(|| s.parse().ok())?
-}
-
 /// `HSCAN key cursor [MATCH pattern] [COUNT n]`: field, value, … pages.
 /// As in Redis, a missing key answers an empty page and another type
 /// `WRONGTYPE` before the options are read.
 pub(super) fn hscan(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
-    let cursor = scan_cursor(c.arg(2)).ok_or_else(|| Reply::err("ERR invalid cursor"))?;
+    let cursor = scan_cursor(c.arg(2))?;
     let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
     if d.txn.hlen(key(c)).map_err(ks)? == 0 {
         return Ok(empty());

@@ -7,12 +7,17 @@
 //! and the `COMMAND` introspection replies in [`super::introspect`]) reads
 //! the entry. Adding a command is one entry here plus one handler.
 
+use super::bit_and_float_handlers as bits;
 use super::commands::{self as cmd, Call, Ctx, DataCx};
 use super::introspect;
+use super::monitor;
+use super::object_command as object;
 use super::resp::Reply;
 use super::set_handlers as sets;
 use super::sorted_set_handlers as zsets;
 use super::string_and_hash_handlers as sh;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Writes the keyspace (Redis `write`).
 pub(crate) const WRITE: u32 = 1;
@@ -31,6 +36,9 @@ pub(crate) const NO_MULTI: u32 = 1 << 5;
 pub(crate) const DATA: u32 = 1 << 6;
 /// Runs at once even inside `MULTI`, never queued (no Redis flag).
 pub(crate) const IMMEDIATE: u32 = 1 << 7;
+/// Not shown to `MONITOR`: Redis's admin commands (no Redis flag of its
+/// own; Redis hides every `admin` command, see [`Sub::redis_admin`]).
+pub(crate) const UNMONITORED: u32 = 1 << 8;
 
 /// The flags `COMMAND` shows, in Redis's order, with their Redis names.
 pub(crate) const REDIS_FLAG_NAMES: &[(u32, &str)] = &[
@@ -118,6 +126,7 @@ impl KeySpec {
 /// The documentation group of a command (`COMMAND DOCS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
+    Bitmap,
     Connection,
     Generic,
     Hash,
@@ -131,6 +140,7 @@ pub enum Group {
 impl Group {
     pub fn name(self) -> &'static str {
         match self {
+            Group::Bitmap => "bitmap",
             Group::Connection => "connection",
             Group::Generic => "generic",
             Group::Hash => "hash",
@@ -145,6 +155,7 @@ impl Group {
     /// The ACL category Redis gives the commands of this group, if any.
     pub(crate) fn acl_category(self) -> Option<&'static str> {
         match self {
+            Group::Bitmap => Some("@bitmap"),
             Group::Connection => Some("@connection"),
             Group::Generic => Some("@keyspace"),
             Group::Hash => Some("@hash"),
@@ -181,6 +192,7 @@ pub(crate) enum SessionCommand {
     Multi,
     Exec,
     Discard,
+    Watch,
 }
 
 #[derive(Clone, Copy)]
@@ -209,7 +221,90 @@ pub(crate) struct Spec {
     pub since: &'static str,
     pub summary: &'static str,
     pub handler: Handler,
+    /// A container's subcommands (`OBJECT ENCODING`, `CLIENT KILL`…), as
+    /// `COMMAND GETKEYS` needs them; empty for a plain command.
+    pub subcommands: &'static [Sub],
 }
+
+/// One subcommand of a container command: its lower-case name, its Redis
+/// arity (counting the command and the subcommand), whether its key is
+/// the argument after it, and whether Redis marks it `admin` (then
+/// `MONITOR` does not show it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sub {
+    pub name: &'static str,
+    pub arity: i8,
+    pub keyed: bool,
+    pub redis_admin: bool,
+}
+
+const fn sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        name,
+        arity,
+        keyed: false,
+        redis_admin: false,
+    }
+}
+
+const fn keyed_sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        keyed: true,
+        ..sub(name, arity)
+    }
+}
+
+const fn admin_sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        redis_admin: true,
+        ..sub(name, arity)
+    }
+}
+
+impl Sub {
+    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
+        arity_ok(self.arity, argc)
+    }
+}
+
+fn arity_ok(arity: i8, argc: usize) -> bool {
+    let want = usize::from(arity.unsigned_abs());
+    if arity >= 0 {
+        argc == want
+    } else {
+        argc >= want
+    }
+}
+
+/// `OBJECT`'s subcommands in Redis 7.0.
+static OBJECT_SUBCOMMANDS: &[Sub] = &[
+    keyed_sub("encoding", 3),
+    keyed_sub("freq", 3),
+    keyed_sub("idletime", 3),
+    keyed_sub("refcount", 3),
+    sub("help", 2),
+];
+
+/// `CLIENT`'s subcommands in Redis 7.0 (reddb answers some of them: the
+/// handler says which).
+static CLIENT_SUBCOMMANDS: &[Sub] = &[
+    sub("caching", 3),
+    sub("getname", 2),
+    sub("getredir", 2),
+    sub("help", 2),
+    sub("id", 2),
+    sub("info", 2),
+    admin_sub("kill", -3),
+    admin_sub("list", -2),
+    admin_sub("no-evict", 3),
+    admin_sub("pause", -3),
+    sub("reply", 3),
+    sub("setname", 3),
+    sub("tracking", -3),
+    sub("trackinginfo", 2),
+    admin_sub("unblock", -3),
+    admin_sub("unpause", 2),
+];
 
 impl Spec {
     const fn new(name: &'static str, arity: i8, flags: u32, handler: Handler) -> Spec {
@@ -223,7 +318,18 @@ impl Spec {
             since: "1.0.0",
             summary: "",
             handler,
+            subcommands: &[],
         }
+    }
+
+    const fn subcommands(mut self, subcommands: &'static [Sub]) -> Spec {
+        self.subcommands = subcommands;
+        self
+    }
+
+    /// The subcommand named `name` (already lower-case).
+    pub(crate) fn subcommand(&self, name: &str) -> Option<&'static Sub> {
+        self.subcommands.iter().find(|s| s.name == name)
     }
 
     const fn keys(mut self, keys: KeySpec) -> Spec {
@@ -267,12 +373,7 @@ impl Spec {
     }
 
     pub(crate) fn arity_ok(&self, argc: usize) -> bool {
-        let want = usize::from(self.arity.unsigned_abs());
-        if self.arity >= 0 {
-            argc == want
-        } else {
-            argc >= want
-        }
+        arity_ok(self.arity, argc)
     }
 }
 
@@ -331,6 +432,23 @@ pub(crate) static TABLE: &[Spec] = &[
         "2.0.0",
         "Drop the commands queued since MULTI",
     ),
+    session("watch", -2, IMMEDIATE | FAST, S::Watch)
+        .keys(ALL_KEYS)
+        .doc(
+            G::Transactions,
+            "2.2.0",
+            "Watch keys: the next EXEC fails if one changes first",
+        ),
+    server("unwatch", 1, FAST, cmd::unwatch).doc(
+        G::Transactions,
+        "2.2.0",
+        "Forget every watched key",
+    ),
+    server("monitor", 1, ADMIN | UNMONITORED, monitor::monitor).doc(
+        G::Server,
+        "1.0.0",
+        "Stream every command the server runs (admins only)",
+    ),
     server("ping", -1, FAST, cmd::ping).doc(G::Connection, "1.0.0", "Ping the server"),
     server("echo", 2, FAST, cmd::echo).doc(G::Connection, "1.0.0", "Echo the given string"),
     server("select", 2, FAST, cmd::select).doc(
@@ -338,11 +456,20 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Change the selected database (0 to 15)",
     ),
-    server("client", -2, 0, cmd::client).doc(
-        G::Connection,
-        "2.4.0",
-        "Name, identify and list client connections",
-    ),
+    server("client", -2, 0, cmd::client)
+        .subcommands(CLIENT_SUBCOMMANDS)
+        .doc(
+            G::Connection,
+            "2.4.0",
+            "Name, identify, list, kill and pause client connections",
+        ),
+    server("object", -2, 0, object::object)
+        .subcommands(OBJECT_SUBCOMMANDS)
+        .doc(
+            G::Generic,
+            "2.2.3",
+            "Inspect a key's value: encoding, reference count, idle time",
+        ),
     server("command", -1, 0, introspect::command).doc(
         G::Server,
         "2.8.13",
@@ -354,8 +481,12 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Information and statistics about the server",
     ),
-    server("config", -2, 0, cmd::config).doc(G::Server, "2.0.0", "Read the server's configuration"),
-    server("slowlog", -2, 0, cmd::slowlog).doc(
+    server("config", -2, UNMONITORED, cmd::config).doc(
+        G::Server,
+        "2.0.0",
+        "Read the server's configuration",
+    ),
+    server("slowlog", -2, UNMONITORED, cmd::slowlog).doc(
         G::Server,
         "2.2.12",
         "Read or reset the slow command log",
@@ -365,8 +496,12 @@ pub(crate) static TABLE: &[Spec] = &[
         "3.0.0",
         "Wait for replicas to acknowledge writes (there are none: answers 0)",
     ),
-    server("save", 1, NO_MULTI, cmd::save).doc(G::Server, "1.0.0", "Compact the store now"),
-    server("bgsave", -1, NO_MULTI, cmd::bgsave).doc(
+    server("save", 1, NO_MULTI | UNMONITORED, cmd::save).doc(
+        G::Server,
+        "1.0.0",
+        "Compact the store now",
+    ),
+    server("bgsave", -1, NO_MULTI | UNMONITORED, cmd::bgsave).doc(
         G::Server,
         "1.0.0",
         "Compact the store (reported as a background save)",
@@ -530,6 +665,25 @@ pub(crate) static TABLE: &[Spec] = &[
             G::String,
             "1.0.0",
             "Subtract an amount from an integer value",
+        ),
+    data("incrbyfloat", 3, WRITE_DATA | FAST, bits::incrbyfloat)
+        .keys(ONE_KEY)
+        .doc(G::String, "2.6.0", "Add a float amount to a value"),
+    data("setbit", 4, WRITE_DATA, bits::setbit)
+        .keys(ONE_KEY)
+        .doc(G::Bitmap, "2.2.0", "Set or clear one bit of a string"),
+    data("getbit", 3, READ_DATA | FAST, bits::getbit)
+        .keys(ONE_KEY)
+        .doc(G::Bitmap, "2.2.0", "Get one bit of a string"),
+    data("bitcount", -2, READ_DATA, bits::bitcount)
+        .keys(ONE_KEY)
+        .doc(G::Bitmap, "2.6.0", "Count the set bits of a string"),
+    data("bitpos", -3, READ_DATA, bits::bitpos)
+        .keys(ONE_KEY)
+        .doc(
+            G::Bitmap,
+            "2.8.7",
+            "Find the first set or clear bit of a string",
         ),
     data("getset", 3, WRITE_DATA | FAST, cmd::getset)
         .keys(ONE_KEY)
@@ -845,6 +999,9 @@ pub(crate) static TABLE: &[Spec] = &[
         "2.8.0",
         "Iterate over a hash's fields incrementally",
     ),
+    data("hincrbyfloat", 4, WRITE_DATA | FAST, bits::hincrbyfloat)
+        .keys(ONE_KEY)
+        .doc(G::Hash, "2.6.0", "Add a float amount to a hash field"),
     data("hdel", -3, WRITE_DATA | FAST, cmd::hdel)
         .keys(ONE_KEY)
         .doc(G::Hash, "2.0.0", "Delete hash fields"),
@@ -859,7 +1016,11 @@ pub(crate) static TABLE: &[Spec] = &[
 /// The command named `name` (already lower-case): the one place a command
 /// name is matched.
 pub fn lookup(name: &str) -> Option<&'static Spec> {
-    TABLE.iter().find(|s| s.name == name)
+    static BY_NAME: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| TABLE.iter().map(|s| (s.name, s)).collect())
+        .get(name)
+        .copied()
 }
 
 #[cfg(test)]
@@ -908,9 +1069,9 @@ mod tests {
                     "{name}: data says read or write"
                 );
             }
-            // Keys are only in keyspace commands.
+            // Keys are only in keyspace commands (and WATCH).
             assert!(
-                !(spec.keys.has_keys() || spec.numkeys_at > 0) || is_data,
+                !(spec.keys.has_keys() || spec.numkeys_at > 0) || is_data || is_session,
                 "{name}: keys without data"
             );
         }

@@ -12,6 +12,7 @@
 //! same page), however the set changes meanwhile.
 
 use super::{check_key, glob_match, KsResult, Members, Txn};
+use reddb_storage::store::edit::Edit;
 use reddb_storage::store::record::Value;
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -34,10 +35,10 @@ pub struct SetScanPage {
     pub members: Vec<Vec<u8>>,
 }
 
-/// A member's `SSCAN` position: 63 bits, never 0 (0 starts and ends an
-/// iteration).
+/// A member's `SSCAN` position: 53 bits (exact as a JavaScript number),
+/// never 0 (0 starts and ends an iteration).
 fn scan_position(member: &[u8]) -> u64 {
-    (BuildHasherDefault::<DefaultHasher>::default().hash_one(member) >> 1).max(1)
+    (BuildHasherDefault::<DefaultHasher>::default().hash_one(member) >> super::CURSOR_SHIFT).max(1)
 }
 
 /// `count` distinct members of `set` chosen by `pick` (all when `count`
@@ -92,18 +93,18 @@ impl<'a> Txn<'a> {
     /// deleted).
     pub fn spop(&mut self, key: &[u8], count: usize, pick: Pick<'_>) -> KsResult<Vec<Vec<u8>>> {
         check_key(key)?;
-        let Some((set, expires)) = self.set_value(key)? else {
+        let Some((set, _)) = self.set_value(key)? else {
             return Ok(Vec::new());
         };
         if count == 0 {
             return Ok(Vec::new());
         }
         let popped = distinct(set, count, pick);
-        let mut rest = set.clone();
-        for m in &popped {
-            rest.remove(m);
+        if popped.len() >= set.len() {
+            self.remove(key);
+        } else {
+            self.edit(key, Edit::SetRemove(popped.clone()))?;
         }
-        self.put_set(key, rest, expires)?;
         Ok(popped)
     }
 
@@ -145,19 +146,20 @@ impl<'a> Txn<'a> {
     pub fn smove(&mut self, from: &[u8], to: &[u8], member: &[u8]) -> KsResult<bool> {
         check_key(from)?;
         check_key(to)?;
-        let Some((source, source_expires)) = self.set_value(from)? else {
+        let Some((source, _)) = self.set_value(from)? else {
             return Ok(false);
         };
-        let target = self.set_value(to)?.map(|(s, exp)| (s.clone(), exp));
+        let in_target = self.set_value(to)?.is_some_and(|(s, _)| s.contains(member));
         if from == to || !source.contains(member) {
             return Ok(from == to && source.contains(member));
         }
-        let mut source = source.clone();
-        source.remove(member);
-        self.put_set(from, source, source_expires)?;
-        let (mut target, target_expires) = target.unwrap_or_default();
-        if target.insert(member.to_vec()) {
-            self.put(to, Value::Set(target), target_expires)?;
+        if source.len() == 1 {
+            self.remove(from);
+        } else {
+            self.edit(from, Edit::SetRemove(vec![member.to_vec()]))?;
+        }
+        if !in_target {
+            self.edit(to, Edit::SetAdd(vec![member.to_vec()]))?;
         }
         Ok(true)
     }

@@ -8,10 +8,10 @@
 //! SipHash ([`RandomState`]): unpredictable enough to spread picks, and
 //! never used for anything secret.
 
-use super::{check_key, Fields, KsError, KsResult, ScanPage, Txn};
+use super::{check_key, KsError, KsResult, ScanPage, Txn};
+use reddb_storage::store::edit::Edit;
 use reddb_storage::store::record::{Value, MAX_VALUE_LEN};
 use std::collections::hash_map::RandomState;
-use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
 /// Field/value pairs.
@@ -108,36 +108,32 @@ impl Txn<'_> {
         Ok(true)
     }
 
-    /// The hash at `key` to change (empty when missing) and its expiry.
-    fn hash_for_write(&self, key: &[u8]) -> KsResult<(Fields, u64)> {
+    /// One field of the hash at `key` (`None` when the key or the field
+    /// is missing; WRONGTYPE for another type).
+    fn hash_field(&self, key: &[u8], field: &[u8]) -> KsResult<Option<&Vec<u8>>> {
         check_key(key)?;
-        Ok(self
-            .hash_value(key)?
-            .map_or_else(|| (BTreeMap::new(), 0), |(h, exp)| (h.clone(), exp)))
+        Ok(self.hash_value(key)?.and_then(|(h, _)| h.get(field)))
     }
 
     /// `HINCRBY key field delta`: the new value; the field must hold a
     /// decimal integer.
     pub fn hincrby(&mut self, key: &[u8], field: &[u8], delta: i64) -> KsResult<i64> {
-        let (mut hash, expires) = self.hash_for_write(key)?;
-        let current = match hash.get(field) {
+        let current = match self.hash_field(key, field)? {
             None => 0,
             Some(v) => crate::strict_decimal::parse_i64(v).ok_or(KsError::HashValueNotInteger)?,
         };
         let next = current.checked_add(delta).ok_or(KsError::Overflow)?;
-        hash.insert(field.to_vec(), next.to_string().into_bytes());
-        self.put(key, Value::Hash(hash), expires)?;
+        let pair = (field.to_vec(), next.to_string().into_bytes());
+        self.edit(key, Edit::HashPut(vec![pair]))?;
         Ok(next)
     }
 
     /// `HSETNX key field value`: whether the field was new (and so set).
     pub fn hsetnx(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> KsResult<bool> {
-        let (mut hash, expires) = self.hash_for_write(key)?;
-        if hash.contains_key(field) {
+        if self.hash_field(key, field)?.is_some() {
             return Ok(false);
         }
-        hash.insert(field.to_vec(), value.to_vec());
-        self.put(key, Value::Hash(hash), expires)?;
+        self.edit(key, Edit::HashPut(vec![(field.to_vec(), value.to_vec())]))?;
         Ok(true)
     }
 
