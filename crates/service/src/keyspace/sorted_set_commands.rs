@@ -15,6 +15,7 @@
 //! starts at the first member (in set order) inside the range — see
 //! [`lex_span`].
 
+use super::object_commands::zset_is_small;
 use super::set_commands::Pick;
 use super::{check_key, glob_match, Condition, KsError, KsResult, Members, Txn};
 use reddb_storage::store::edit::Edit;
@@ -25,10 +26,6 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::ops::Range;
-
-/// The most members `ZSCAN` answers in one page whatever its `COUNT`
-/// (Redis's `zset-max-listpack-entries`).
-pub const SMALL_SET: usize = 128;
 
 /// A member and its score, as commands answer them.
 pub type Scored = (Vec<u8>, f64);
@@ -645,8 +642,8 @@ impl<'a> Txn<'a> {
     /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: about `count`
     /// members from `cursor` on (at least 1/256 of the set, so a whole
     /// iteration costs O(n) pages of O(n)), each page in set order. A set
-    /// of at most [`SMALL_SET`] members comes whole in the first page, as
-    /// from Redis's small-set encoding.
+    /// Redis keeps in its small encoding (at most 128 members of at most 64
+    /// bytes) comes whole in the first page, as Redis answers it.
     pub fn zscan(
         &mut self,
         key: &[u8],
@@ -662,7 +659,7 @@ impl<'a> Txn<'a> {
         let Some(z) = self.sorted_value(key)? else {
             return Ok(page);
         };
-        if cursor == 0 && z.len() <= SMALL_SET {
+        if cursor == 0 && zset_is_small(z) {
             page.members = collect(z, 0..z.len(), false);
             page.members
                 .retain(|(m, _)| pattern.is_none_or(|p| glob_match(p, m)));

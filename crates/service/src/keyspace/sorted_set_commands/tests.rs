@@ -385,11 +385,16 @@ fn zscan_pages_return_every_member_once() {
         lt: false,
         incr: false,
     };
-    t.zadd(b"small", plain, &items[..SMALL_SET]).ok();
+    t.zadd(b"small", plain, &items[..128]).ok();
     let whole = t
         .zscan(b"small", 0, 7, None)
         .map(|p| (p.cursor, p.members.len()));
-    assert_eq!(whole, Ok((0, SMALL_SET)), "a small set comes whole");
+    assert_eq!(whole, Ok((0, 128)), "a small set comes whole");
+    let long_member = vec![(1.0, vec![b'x'; 65])];
+    t.zadd(b"small", plain, &long_member).ok();
+    t.zpop(b"small", 1, false).ok();
+    let paged = t.zscan(b"small", 0, 7, None).map(|p| p.members.len());
+    assert_eq!(paged, Ok(7), "a member over 64 bytes: paged");
     t.zadd(b"z", plain, &items).ok();
     let (mut cursor, mut seen) = (0, Vec::new());
     for _ in 0..1000 {
