@@ -9,7 +9,8 @@ password in the URL, a 50-connection pool shared by 50 threads, pipelines
 with and without transaction=True, decode_responses=True, RESP3, the list
 family with a BLPOP woken by another client's push, a
 username/password login, and the OAuth key patterns of the seed (TTLs,
-user token sets, SCAN MATCH). Exits non-zero on the first failure.
+user token sets, SCAN MATCH), and each data family's commands (sorted sets
+included) as redis-py calls them. Exits non-zero on the first failure.
 """
 
 import argparse
@@ -344,6 +345,90 @@ def woken_by_another_client(r, p):
     check(not t.is_alive() and got and list(got[0]) == [p + "wake", "hello"], f"the woken BLPOP: {got}")
     check(r.exists(p + "wake") == 0, "the waiter took the item")
     waiter.close()
+def sorted_sets(port, password):
+    """The sorted-set family as redis-py calls it, decoded, RESP2 and RESP3
+    (scores come back as floats either way), and a sliding-window rate
+    limiter in a transaction pipeline."""
+    for proto, r in decoded_clients(port, password):
+        p = f"zs{proto}:"
+        z = p + "z"
+        pairs = lambda v: [tuple(x) for x in v]
+        check(r.zadd(z, {"a": 1.1, "b": 2, "c": 3}) == 3, "ZADD mapping")
+        check(r.zscore(z, "a") == 1.1 and r.zscore(z, "none") is None, "ZSCORE as a float")
+        check(r.zmscore(z, ["a", "none"]) == [1.1, None], "ZMSCORE")
+        check(r.zadd(z, {"a": 5, "d": 4}, nx=True) == 1 and r.zscore(z, "a") == 1.1, "ZADD NX")
+        check(r.zadd(z, {"a": 0.5, "b": 7}, gt=True, ch=True) == 1, "ZADD GT CH")
+        check(r.zadd(z, {"a": 2}, incr=True) == 3.1, "ZADD INCR")
+        check(r.zincrby(z, 0.25, "c") == 3.25, "ZINCRBY")
+        check(r.zadd(z, {"none": 1}, xx=True, incr=True) is None, "ZADD XX INCR on a missing member")
+        try:
+            r.zadd(z, {"a": 1}, nx=True, xx=True)
+            raise AssertionError("NX and XX together must fail")
+        except redis.DataError:
+            pass  # redis-py refuses it before sending
+        try:
+            r.zincrby(z, float("-inf"), "b") and r.zincrby(z, float("inf"), "b")
+            raise AssertionError("opposite infinities must fail")
+        except redis.ResponseError as e:
+            check("not a number" in str(e), f"ZINCRBY NaN: {e}")
+        r.zadd(z, {"b": 7})
+        check(r.zcard(z) == 4 and r.zcount(z, 3, "(7") == 3, "ZCARD/ZCOUNT")
+        check(r.zrange(z, 0, -1) == ["a", "c", "d", "b"], f"ZRANGE {r.zrange(z, 0, -1)}")
+        check(pairs(r.zrange(z, 0, 1, withscores=True)) == [("a", 3.1), ("c", 3.25)], "ZRANGE WITHSCORES")
+        check(r.zrange(z, 0, 1, desc=True) == ["b", "d"], "ZRANGE REV")
+        check(r.zrange(z, "(3.1", "+inf", byscore=True, offset=1, num=2) == ["d", "b"], "ZRANGE BYSCORE LIMIT")
+        check(r.zrangebyscore(z, 3, 5) == ["a", "c", "d"] and r.zrevrangebyscore(z, 5, 3) == ["d", "c", "a"],
+              "ZRANGEBYSCORE/ZREVRANGEBYSCORE")
+        check(pairs(r.zrevrange(z, 0, 0, withscores=True)) == [("b", 7.0)], "ZREVRANGE WITHSCORES")
+        check(r.zrank(z, "c") == 1 and r.zrevrank(z, "c") == 2 and r.zrank(z, "none") is None, "ZRANK")
+        lex = p + "lex"
+        r.zadd(lex, {m: 0 for m in ["apple", "banana", "cherry", "date"]})
+        check(r.zrangebylex(lex, "[b", "(d") == ["banana", "cherry"], "ZRANGEBYLEX")
+        check(r.zrevrangebylex(lex, "+", "-", start=0, num=1) == ["date"], "ZREVRANGEBYLEX LIMIT")
+        check(r.zrange(lex, "[c", "+", bylex=True) == ["cherry", "date"], "ZRANGE BYLEX")
+        check(r.zlexcount(lex, "-", "+") == 4 and r.zremrangebylex(lex, "-", "(b") == 1, "ZLEXCOUNT/ZREMRANGEBYLEX")
+        check(r.zrangestore(p + "st", z, 0, 1) == 2 and r.zrange(p + "st", 0, -1) == ["a", "c"], "ZRANGESTORE")
+        w = p + "w"
+        r.zadd(w, {"a": 10, "x": 1})
+        check(r.zunionstore(p + "u", {z: 1, w: 2}) == 5 and r.zscore(p + "u", "a") == 23.1, "ZUNIONSTORE WEIGHTS")
+        check(r.zinterstore(p + "i", [z, w], aggregate="MAX") == 1 and r.zscore(p + "i", "a") == 10, "ZINTERSTORE MAX")
+        check(pairs(r.zunion([z, w], withscores=True))[:2] == [("x", 1.0), ("c", 3.25)], "ZUNION WITHSCORES")
+        check(r.zinter([z, w]) == ["a"] and r.zdiff([z, w]) == ["c", "d", "b"], "ZINTER/ZDIFF")
+        check(r.zdiffstore(p + "d", [z, w]) == 3, "ZDIFFSTORE")
+        if hasattr(r, "zintercard"):
+            check(r.zintercard(2, [z, w]) == 1, "ZINTERCARD")
+        check(r.zrandmember(z) in {"a", "b", "c", "d"}, "ZRANDMEMBER")
+        raw = r.zrandmember(z, 2, withscores=True)
+        # redis-py leaves RESP2's flat member, score list as it comes.
+        drawn = pairs(raw) if proto == 3 else list(zip(raw[0::2], raw[1::2]))
+        check(len(drawn) == 2 and all(r.zscore(z, m) == float(s) for m, s in drawn),
+              f"ZRANDMEMBER WITHSCORES (RESP{proto}): {raw}")
+        check(len(r.zrandmember(z, -6)) == 6, "ZRANDMEMBER with repeats")
+        big = p + "big"
+        r.zadd(big, {f"m{i}": i for i in range(300)})
+        check(dict(r.zscan_iter(big, count=20)) == {f"m{i}": float(i) for i in range(300)}, "ZSCAN iteration")
+        check(pairs(r.zpopmin(big, 2)) == [("m0", 0.0), ("m1", 1.0)], "ZPOPMIN")
+        top = r.zpopmax(big)
+        # Without a count, RESP3 answers one flat member, score pair.
+        want = ["m299", 299.0] if proto == 3 else [("m299", 299.0)]
+        check(top == want, f"ZPOPMAX (RESP{proto}): {top}")
+        check(r.zremrangebyrank(big, 0, 9) == 10 and r.zremrangebyscore(big, "(250", "+inf") == 48, "ZREMRANGEBY…")
+        check(r.zrem(big, "m100", "none") == 1 and r.zcard(big) == 238, "ZREM")
+        # A sliding-window limiter: at most 5 requests per 10 s window.
+        key, now = p + "rate", 1_700_000_000.0
+        allowed = []
+        for i in range(8):
+            t = now + i
+            with r.pipeline(transaction=True) as tx:
+                tx.zremrangebyscore(key, "-inf", t - 10)
+                tx.zadd(key, {f"req{i}": t})
+                tx.zcard(key)
+                tx.expire(key, 10)
+                _, _, count, _ = tx.execute()
+            allowed.append(count <= 5)
+        check(allowed == [True] * 5 + [False] * 3, f"rate limiter {allowed}")
+
+
 def bits_floats_watch_and_control(port, password):
     """SETBIT GETBIT BITCOUNT BITPOS INCRBYFLOAT HINCRBYFLOAT OBJECT, WATCH in
     a pipeline (WatchError when another client writes), CLIENT KILL, CLIENT
@@ -484,6 +569,7 @@ def main():
         ("more strings, keys, hashes (RESP2/3)", lambda: strings_and_hashes_added(a.port, a.password)),
         ("sets (decoded, RESP2/3)", lambda: sets(a.port, a.password)),
         ("lists and a woken BLPOP (decoded, RESP2/3)", lambda: lists(a.port, a.password)),
+        ("sorted sets (decoded, RESP2/3)", lambda: sorted_sets(a.port, a.password)),
         ("bits, floats, WATCH, CLIENT KILL/PAUSE, MONITOR", lambda: bits_floats_watch_and_control(a.port, a.password)),
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),

@@ -97,6 +97,28 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
          (or refused) and an empty key answers the nil array on both after it",
     ),
     (
+        "zscan",
+        "cursor values and page sizes differ on sets Redis keeps in its large encoding (over \
+         128 members, or a member over 64 bytes): a whole iteration's member/score pairs are \
+         compared as a set",
+    ),
+    (
+        "zrandmember",
+        "which members is random: compared like SRANDMEMBER (with WITHSCORES, each member/score \
+         pair must be in the set before the command); a repeating answer over 64 MiB is refused \
+         (not generated)",
+    ),
+    (
+        "a stored score of -0",
+        "reads back as 0, as from Redis's small-set encoding (listpack); Redis's large encoding \
+         (over 128 members) keeps -0: not generated on large sets",
+    ),
+    (
+        "zrangebylex and the other lexicographic ranges over members of different scores",
+        "answered as Redis's small-set encoding walks them (Redis documents the result as \
+         unspecified; its large encoding may differ): compared exactly on the small sets generated",
+    ),
+    (
         "setbit past 16 MiB",
         "a bit whose byte is past reddb's 16 MiB per-value limit (but below Redis's 512 MB) is \
          refused with the value-size error; not generated (Redis would grow the string)",
@@ -241,6 +263,61 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("blmove", "K K SIDE SIDE TO", &[]),
     ("brpoplpush", "K K TO", &[]),
     ("blmpop", "TO 2 K K SIDE", &["COUNT N", "COUNT N"]),
+    ("zadd", "K ZF SM+", &[]),
+    ("zincrby", "K SC M", &[]),
+    ("zrem", "K M+", &[]),
+    ("zscore", "K M", &[]),
+    ("zmscore", "K M+", &[]),
+    ("zcard", "K", &[]),
+    ("zcount", "K SB SB", &[]),
+    ("zlexcount", "K LB LB", &[]),
+    (
+        "zrange",
+        "K ZB ZB",
+        &["BYSCORE", "BYLEX", "REV", "LIMIT RK RK", "WITHSCORES"],
+    ),
+    ("zrangebyscore", "K SB SB", &["WITHSCORES", "LIMIT RK RK"]),
+    ("zrevrange", "K RK RK", &["WITHSCORES"]),
+    (
+        "zrevrangebyscore",
+        "K SB SB",
+        &["WITHSCORES", "LIMIT RK RK"],
+    ),
+    ("zrangebylex", "K LB LB", &["LIMIT RK RK"]),
+    ("zrevrangebylex", "K LB LB", &["LIMIT RK RK"]),
+    ("zrank", "K M", &[]),
+    ("zrevrank", "K M", &[]),
+    ("zremrangebyscore", "K SB SB", &[]),
+    ("zremrangebyrank", "K RK RK", &[]),
+    ("zremrangebylex", "K LB LB", &[]),
+    ("zpopmin", "K", &["N"]),
+    ("zpopmax", "K", &["N"]),
+    ("zrandmember", "K", &["N", "N WITHSCORES"]),
+    ("zscan", "K 0", &["MATCH P", "MATCH m*", "COUNT N"]),
+    (
+        "zunionstore",
+        "K 2 K K",
+        &["WEIGHTS SC SC", "AGGREGATE AG", "WITHSCORES"],
+    ),
+    ("zinterstore", "K 2 K K", &["WEIGHTS SC SC", "AGGREGATE AG"]),
+    ("zdiffstore", "K 2 K K", &["WEIGHTS SC SC", "K"]),
+    (
+        "zunion",
+        "2 K K",
+        &["WEIGHTS SC SC", "AGGREGATE AG", "WITHSCORES"],
+    ),
+    (
+        "zinter",
+        "2 K K",
+        &["WEIGHTS SC SC", "AGGREGATE AG", "WITHSCORES"],
+    ),
+    ("zdiff", "2 K K", &["WITHSCORES", "AGGREGATE AG", "K"]),
+    ("zintercard", "2 K K", &["LIMIT N", "K", "1"]),
+    (
+        "zrangestore",
+        "K K ZB ZB",
+        &["BYSCORE", "BYLEX", "REV", "LIMIT RK RK"],
+    ),
     ("dbsize", "", &[]),
     ("keys", "P", &[]),
     ("scan", "0", &["MATCH P", "COUNT N", "TYPE T"]),
@@ -348,7 +425,30 @@ const BIT_OFFSETS: &[&str] = &["0", "1", "7", "8", "13", "100", "-1", "x", "4294
 const BIT_VALUES: &[&str] = &["0", "1", "2", "-1", "x"];
 const OBJECT_SUBCOMMANDS: &[&str] = &["ENCODING", "REFCOUNT", "IDLETIME", "FREQ", "BOGUS"];
 const PATTERNS: &[&str] = &["*", "k*", "k[0-1]", "?1", "{k}*", "nomatch*", "k\\1"];
-const TYPES: &[&str] = &["string", "set", "hash", "list", "bogus"];
+const TYPES: &[&str] = &["string", "set", "hash", "list", "zset", "bogus"];
+/// Sorted-set scores: integers, decimals, exponents, infinities, hex,
+/// `-0`, and texts Redis refuses (mostly valid ones, so sets grow).
+const SCORES: &[&str] = &[
+    "0", "1", "-1", "2", "1.5", "-2.25", "0.1", "3e2", "1e-3", "10.0", "7", "1.1", "0.3", "inf",
+    "-inf", "+inf", "1e308", "-0", "0x10", "5e-324", "abc", "", "nan", " 1", "1e400",
+];
+/// Ends of a score interval (`ZRANGEBYSCORE`, `ZCOUNT`, …).
+const SCORE_BOUNDS: &[&str] = &[
+    "-inf", "+inf", "0", "1", "(1", "(0", "1.5", "(1.5", "-1", "(-inf", "2", "(2", "inf", "x",
+    "(x", "", "nan", " 1", "1 ", "1e400", "(",
+];
+/// Ends of a lexicographic interval (`ZRANGEBYLEX`, …).
+const LEX_BOUNDS: &[&str] = &[
+    "-", "+", "[m0", "(m1", "[m2", "(7", "[m", "(m", "[", "(", "[a", "[z", "m1", "", "+x",
+];
+/// Positions, `LIMIT` offsets and counts.
+const RANKS: &[&str] = &["0", "1", "-1", "2", "-2", "3", "100", "-100", "x"];
+/// `ZRANGE`'s two ends: positions, scores or lexicographic bounds.
+const RANGE_ENDS: &[&str] = &[
+    "0", "1", "-1", "2", "-2", "(1", "1.5", "-inf", "+inf", "[m1", "(m0", "-", "+", "x",
+];
+const AGGREGATES: &[&str] = &["SUM", "MIN", "MAX", "max", "bogus"];
+const ZADD_OPTIONS: &[&str] = &["NX", "XX", "GT", "LT", "CH", "CH", "INCR"];
 
 /// The seeded source of commands.
 struct Generator {
@@ -402,6 +502,11 @@ impl Generator {
             "AT" => out.push(self.unix_seconds()),
             "PAT" => out.push(format!("{}000", self.unix_seconds())),
             "N" => out.push(self.pick(&["1", "3", "100", "0", "-1", "x"])),
+            "ZF" => {
+                for _ in 0..self.rng.below(3) {
+                    out.push(self.pick(ZADD_OPTIONS));
+                }
+            }
             "BIG" => {
                 out.push(self.pick(&["0", "1", "3", "10", "-1", "x", "536870912", "99999999999"]))
             }
@@ -465,6 +570,13 @@ fn pools_of(token: &str) -> Option<(&'static [&'static [&'static str]], bool)> {
         "SIDE" => (&[SIDES], false),
         "WHERE" => (&[WHERE], false),
         "TO" => (&[TIMEOUTS], false),
+        "SC" => (&[SCORES], false),
+        "SM+" => (&[SCORES, MEMBERS], true),
+        "SB" => (&[SCORE_BOUNDS], false),
+        "LB" => (&[LEX_BOUNDS], false),
+        "RK" => (&[RANKS], false),
+        "ZB" => (&[RANGE_ENDS], false),
+        "AG" => (&[AGGREGATES], false),
         _ => return None,
     })
 }
@@ -628,6 +740,7 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
         "scan" => Compared::Unordered(bytes_of(&scan_to_end(c, args, 1, &reply))),
         "hscan" => Compared::Pairs(pairs_of(&scan_to_end(c, args, 2, &reply))),
         "sscan" => Compared::Unordered(bytes_of(&scan_to_end(c, args, 2, &reply))),
+        "zscan" => Compared::Pairs(pairs_of(&scan_to_end(c, args, 2, &reply))),
         "hrandfield" => match &reply {
             Value::Array(a) => Compared::Length(a.len()),
             _ => Compared::SomeKey,
@@ -644,11 +757,14 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
 }
 
 /// Commands whose replies are random (see [`INTENDED_DIFFERENCES`]).
-const RANDOM: &[&str] = &["spop", "srandmember"];
+const RANDOM: &[&str] = &["spop", "srandmember", "zrandmember"];
 
 /// SPOP or SRANDMEMBER on both servers, compared by properties; after
 /// SPOP, redis-server's set is made red's again.
 fn ask_random(pair: &mut SideBySide, name: &str, args: &[String]) -> (Compared, Compared) {
+    if name == "zrandmember" {
+        return ask_zrandmember(pair, args);
+    }
     let key = args.get(1).cloned().unwrap_or_default();
     let before = bytes_of(&items(&pair.red.cmd(&["SMEMBERS", key.as_str()])));
     let ours = pair.red.cmd(args);
@@ -676,6 +792,40 @@ fn ask_random(pair: &mut SideBySide, name: &str, args: &[String]) -> (Compared, 
         sampled(&ours, &before, repeats),
         sampled(&theirs, &before, repeats),
     )
+}
+
+/// ZRANDMEMBER on both servers, compared by properties: each answer's
+/// members (with their scores under WITHSCORES) must be in the set as it
+/// was, distinct for a positive count.
+fn ask_zrandmember(pair: &mut SideBySide, args: &[String]) -> (Compared, Compared) {
+    let key = args.get(1).cloned().unwrap_or_default();
+    let everything = ["ZRANGE", key.as_str(), "0", "-1", "WITHSCORES"];
+    let before_pairs = match pair.red.cmd(&everything) {
+        Value::Array(a) => pairs_of(&a),
+        _ => BTreeSet::new(),
+    };
+    let withscores = args.iter().any(|a| a.eq_ignore_ascii_case("withscores"));
+    let repeats = args
+        .get(2)
+        .and_then(|n| n.parse::<i64>().ok())
+        .is_some_and(|n| n < 0);
+    let ours = pair.red.cmd(args);
+    let theirs = pair.redis.cmd(args);
+    let judge = |reply: &Value| {
+        if !withscores || !matches!(reply, Value::Array(_)) {
+            let before = before_pairs.iter().map(|(m, _)| m.clone()).collect();
+            return sampled(reply, &before, repeats);
+        }
+        let drawn = pairs_of(&items(reply));
+        let count = items(reply).len() / 2;
+        Compared::Sample {
+            array: true,
+            len: count,
+            within: drawn.is_subset(&before_pairs),
+            distinct: repeats || drawn.len() == count,
+        }
+    };
+    (judge(&ours), judge(&theirs))
 }
 
 /// The members in a reply: one bulk, or an array of them.
@@ -1089,6 +1239,139 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["CLIENT", "UNBLOCK", "-1"],
         &["CLIENT", "UNBLOCK", "1", "timeout", "x"],
         &["CLIENT", "UNBLOCK"],
+    ],
+    // ZADD's options: errors in Redis's order (pairs, NX+XX, GT/LT/NX,
+    // INCR's one pair, then the scores, then the key's type), CH, INCR's
+    // nil, ZINCRBY read as ZADD INCR, NaN from opposite infinities, scores
+    // printed as %.17g (hex and subnormal input, -0 answered but stored
+    // as 0).
+    &[
+        &["SET", "str", "x"],
+        &["ZADD", "z", "NX", "XX", "x", "a", "1"],
+        &["ZADD", "z", "NX", "XX", "1", "a"],
+        &["ZADD", "z", "GT", "NX", "1", "a"],
+        &["ZADD", "z", "INCR", "1", "a", "2", "b"],
+        &["ZADD", "str", "x", "a"],
+        &["ZADD", "str", "1", "a"],
+        &[
+            "ZADD", "z", "1.1", "a", "0x1p-3", "b", "1e-320", "c", "-0", "d",
+        ],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZADD", "z", "CH", "GT", "0", "a", "5", "b", "1", "new"],
+        &["ZADD", "z", "XX", "INCR", "1", "none"],
+        &["ZINCRBY", "z", "INCR", "a"],
+        &["ZINCRBY", "z", "-0", "fresh"],
+        &["ZSCORE", "z", "fresh"],
+        &["ZINCRBY", "z", "inf", "a"],
+        &["ZINCRBY", "z", "-inf", "a"],
+        &["ZADD", "missing", "XX", "1", "a"],
+        &["EXISTS", "missing"],
+        &["ZMSCORE", "z", "a", "nope"],
+    ],
+    // Ranges: LIMIT needs BYSCORE/BYLEX unless its count is -1, a negative
+    // offset answers nothing, REV swaps the ends, interval ends as strtod
+    // reads them, lexicographic runs over members of different scores.
+    &[
+        &[
+            "ZADD", "z", "0", "b", "1", "a", "0", "d", "2", "c", "0", "a0", "1", "zz",
+        ],
+        &["ZRANGE", "z", "x", "1", "LIMIT", "5", "-1"],
+        &["ZRANGE", "z", "0", "-1", "LIMIT", "-5", "-1"],
+        &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"],
+        &["ZRANGE", "z", "-", "+", "BYLEX", "WITHSCORES"],
+        &[
+            "ZRANGE",
+            "z",
+            "(2",
+            "-inf",
+            "BYSCORE",
+            "REV",
+            "LIMIT",
+            "1",
+            "2",
+            "WITHSCORES",
+        ],
+        &["ZRANGEBYSCORE", "z", "-inf", "+inf", "LIMIT", "-1", "2"],
+        &["ZRANGEBYSCORE", "z", " 1", "(2"],
+        &["ZRANGEBYSCORE", "z", "1 ", "2"],
+        &["ZRANGEBYSCORE", "z", "(", "1e400"],
+        &["ZRANGEBYLEX", "z", "[b", "+"],
+        &["ZREVRANGEBYLEX", "z", "[d", "[a", "LIMIT", "1", "2"],
+        &["ZRANGEBYLEX", "z", "[a", "[d", "LIMIT", "1", "3"],
+        &["ZLEXCOUNT", "z", "[a", "[c"],
+        &["ZRANGEBYLEX", "z", "+a", "[c"],
+        &["ZREMRANGEBYLEX", "z", "[a", "[b"],
+        &["ZRANGE", "z", "-9223372036854775808", "9223372036854775807"],
+        &["ZREVRANGE", "z", "0", "0", "LIMIT", "0", "1"],
+        &["ZRANGESTORE", "d", "z", "0", "-1", "WITHSCORES"],
+        &[
+            "ZRANGESTORE",
+            "d",
+            "z",
+            "(0",
+            "+inf",
+            "BYSCORE",
+            "LIMIT",
+            "0",
+            "2",
+        ],
+        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        &["ZRANGESTORE", "d", "missing", "0", "-1"],
+        &["EXISTS", "d"],
+        &["ZSCAN", "missing", "0", "BOGUS"],
+        &["ZSCAN", "z", "0", "COUNT", "0"],
+        &["ZSCAN", "z", "0", "MATCH", "a*"],
+    ],
+    // The algebra: numkeys errors, every key type-checked (sets allowed)
+    // before the options, WEIGHTS with NaN products, AGGREGATE, an empty
+    // …STORE deleting its destination, ZINTERCARD's LIMIT; ZPOP's and
+    // ZRANDMEMBER's argument errors.
+    &[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "w", "inf", "a", "-inf", "b", "0", "c"],
+        &["SADD", "s", "a", "d"],
+        &["SET", "str", "x"],
+        &["ZUNION", "0", "z"],
+        &["ZUNION", "3", "z", "w"],
+        &["ZUNION", "2", "z", "str", "WEIGHTS", "x"],
+        &["ZUNION", "2", "z", "w", "WEIGHTS", "1"],
+        &["ZUNION", "2", "z", "w", "WEIGHTS", "1", "nan"],
+        &["ZUNION", "2", "w", "w", "WEIGHTS", "1", "-1", "WITHSCORES"],
+        &["ZINTER", "2", "z", "w", "WEIGHTS", "1", "0", "WITHSCORES"],
+        &[
+            "ZINTER",
+            "2",
+            "w",
+            "z",
+            "WEIGHTS",
+            "0",
+            "1",
+            "AGGREGATE",
+            "MAX",
+            "WITHSCORES",
+        ],
+        &["ZUNION", "2", "z", "s", "AGGREGATE", "min", "WITHSCORES"],
+        &["ZDIFF", "2", "z", "s", "WEIGHTS", "1", "2"],
+        &["ZDIFF", "2", "z", "s", "WITHSCORES"],
+        &["ZUNIONSTORE", "str", "1", "w", "WEIGHTS", "-1"],
+        &["ZRANGE", "str", "0", "-1", "WITHSCORES"],
+        &["ZINTERSTORE", "str", "2", "z", "missing"],
+        &["EXISTS", "str"],
+        &["ZINTERCARD", "2", "z", "s", "LIMIT", "x"],
+        &["ZINTERCARD", "2", "z", "w", "LIMIT", "2"],
+        &["ZINTERCARD", "1", "z", "WITHSCORES"],
+        &["ZPOPMIN", "z", "-1"],
+        &["ZPOPMIN", "s", "0"],
+        &["ZPOPMAX", "z", "1", "2"],
+        &["ZPOPMAX", "z"],
+        &["ZPOPMIN", "z", "5"],
+        &["EXISTS", "z"],
+        &["ZRANDMEMBER", "w", "-9223372036854775808"],
+        &["ZRANDMEMBER", "w", "4611686018427387904", "WITHSCORES"],
+        &["ZRANDMEMBER", "w", "1", "x"],
+        &["ZRANDMEMBER", "missing", "x"],
+        &["ZRANDMEMBER", "s", "0"],
+        &["ZRANDMEMBER", "w", "0"],
     ],
 ];
 

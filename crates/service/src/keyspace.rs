@@ -37,6 +37,7 @@ mod changed_keys;
 pub mod list_commands;
 pub mod object_commands;
 pub mod set_commands;
+pub mod sorted_set_commands;
 
 mod string_and_hash_commands;
 
@@ -70,6 +71,8 @@ pub enum KsError {
     HashValueNotFloat,
     /// A float increment whose result is not finite.
     NanOrInfinity,
+    /// `ZINCRBY`/`ZADD INCR` adding opposite infinities.
+    ScoreNaN,
     Service(ServiceError),
 }
 

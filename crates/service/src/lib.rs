@@ -23,6 +23,7 @@ pub mod audit;
 pub mod backup;
 pub mod bootstrap;
 pub mod error;
+pub mod float_text;
 pub mod keyspace;
 pub mod limiter;
 pub mod long_double;

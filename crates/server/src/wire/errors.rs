@@ -40,6 +40,7 @@ pub(crate) fn keyspace_error_line(e: &KsError) -> String {
         KsError::NotFloat => "ERR value is not a valid float".into(),
         KsError::HashValueNotFloat => "ERR hash value is not a float".into(),
         KsError::NanOrInfinity => "ERR increment would produce NaN or Infinity".into(),
+        KsError::ScoreNaN => "ERR resulting score is not a number (NaN)".into(),
         KsError::Service(e) => service_error_line(e),
     }
 }

@@ -90,7 +90,14 @@ fn key_specs(spec: &Spec) -> Vec<Reply> {
     let keys = spec.keys;
     if spec.numkeys_at > 0 {
         let keynum = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
-        return vec![key_spec(spec, spec.numkeys_at, "keynum", &keynum)];
+        let counted = key_spec(spec, spec.numkeys_at, "keynum", &keynum);
+        if !keys.has_keys() {
+            return vec![counted];
+        }
+        // `ZUNIONSTORE destination numkeys key …`: the destination, then
+        // the keys counted.
+        let destination = [("lastkey", 0), ("keystep", 1), ("limit", 0)];
+        return vec![key_spec(spec, keys.first, "range", &destination), counted];
     }
     if !keys.has_keys() {
         return Vec::new();

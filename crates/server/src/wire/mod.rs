@@ -49,6 +49,7 @@ mod monitor;
 mod object_command;
 pub mod resp;
 mod set_handlers;
+mod sorted_set_handlers;
 pub mod standalone;
 mod string_and_hash_handlers;
 pub(crate) mod table;

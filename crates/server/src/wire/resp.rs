@@ -739,6 +739,9 @@ pub enum Reply {
     Pairs(Vec<(Reply, Reply)>),
     /// `#t`/`#f` (RESP3); `:1`/`:0` in RESP2.
     Bool(bool),
+    /// A floating-point number, already in its text (Redis's `%.17g`,
+    /// `inf`, `-inf`): `,` (RESP3); a bulk string in RESP2.
+    Double(String),
 }
 
 impl Reply {
@@ -811,6 +814,12 @@ impl Reply {
                 out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
             }
             Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            Reply::Double(text) if resp3 => line(out, b',', text.as_bytes()),
+            Reply::Double(text) => {
+                header(out, b'$', text.len());
+                out.extend_from_slice(text.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
         }
     }
 }

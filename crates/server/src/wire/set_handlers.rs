@@ -3,7 +3,7 @@
 //! `…STORE` forms, `SINTERCARD`, `SSCAN`): Redis 7's argument parsing and
 //! error lines, then one call on the keyspace [`Txn`](reddb_service::keyspace::Txn).
 //!
-//! The random members of `SPOP`/`SRANDMEMBER` come from a small generator
+//! The random members of `SPOP`/`SRANDMEMBER` (and `ZRANDMEMBER`) come from a small generator
 //! seeded from the kernel for each command: unpredictable enough for
 //! sampling, and never a secret.
 
@@ -22,17 +22,17 @@ use reddb_storage::crypto::random;
 pub(crate) const MAX_RANDOM_REPLY_BYTES: usize = 64 * 1024 * 1024;
 
 /// A splitmix64 generator seeded from the kernel.
-struct Sampler(u64);
+pub(crate) struct Sampler(u64);
 
 impl Sampler {
-    fn new() -> Result<Self, Reply> {
+    pub(crate) fn new() -> Result<Self, Reply> {
         random::array::<8>()
             .map(|b| Sampler(u64::from_le_bytes(b)))
             .map_err(|_| Reply::err("ERR the random number generator failed"))
     }
 
     /// An index below `n` (0 when `n` is 0).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

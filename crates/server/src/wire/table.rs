@@ -15,6 +15,7 @@ use super::monitor;
 use super::object_command as object;
 use super::resp::Reply;
 use super::set_handlers as sets;
+use super::sorted_set_handlers as zsets;
 use super::string_and_hash_handlers as sh;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -142,6 +143,7 @@ pub enum Group {
     List,
     Server,
     Set,
+    SortedSet,
     String,
     Transactions,
 }
@@ -156,6 +158,7 @@ impl Group {
             Group::List => "list",
             Group::Server => "server",
             Group::Set => "set",
+            Group::SortedSet => "sorted-set",
             Group::String => "string",
             Group::Transactions => "transactions",
         }
@@ -171,6 +174,7 @@ impl Group {
             Group::List => Some("@list"),
             Group::Server => None,
             Group::Set => Some("@set"),
+            Group::SortedSet => Some("@sortedset"),
             Group::String => Some("@string"),
             Group::Transactions => Some("@transaction"),
         }
@@ -221,8 +225,9 @@ pub(crate) struct Spec {
     pub keys: KeySpec,
     /// Non-zero for a command whose keys are counted by an argument
     /// (Redis's `keynum` key spec, e.g. `SINTERCARD numkeys key …`): the
-    /// index of that argument, the keys following it. `keys` is then
-    /// [`NO_KEYS`], as Redis's legacy triple shows it.
+    /// index of that argument, the keys following it. `keys` then names
+    /// only the keys before it, as Redis's legacy triple shows them
+    /// ([`NO_KEYS`] for `SINTERCARD`, the destination for `ZUNIONSTORE`).
     pub numkeys_at: u8,
     pub group: Group,
     /// The Redis version that introduced it.
@@ -355,16 +360,18 @@ impl Spec {
     /// `COMMAND GETKEYS` finds them; `None` when a key count is not a
     /// number from 1 to the arguments that follow it.
     pub(crate) fn key_args<'a>(&self, args: &'a [Vec<u8>]) -> Option<Vec<&'a [u8]>> {
+        let mut keys = self.keys.keys(args);
         if self.numkeys_at == 0 {
-            return Some(self.keys.keys(args));
+            return Some(keys);
         }
         let at = usize::from(self.numkeys_at);
         let n = std::str::from_utf8(args.get(at)?)
             .ok()?
             .parse::<usize>()
             .ok()?;
-        let keys = args.get(at + 1..)?.get(..n).filter(|_| n > 0)?;
-        Some(keys.iter().map(Vec::as_slice).collect())
+        let counted = args.get(at + 1..)?.get(..n).filter(|_| n > 0)?;
+        keys.extend(counted.iter().map(Vec::as_slice));
+        Some(keys)
     }
 
     const fn doc(mut self, group: Group, since: &'static str, summary: &'static str) -> Spec {
@@ -777,6 +784,184 @@ pub(crate) static TABLE: &[Spec] = &[
         "2.8.0",
         "Iterate over the members of a set",
     ),
+    data("zadd", -4, WRITE_DATA | FAST, zsets::zadd)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "1.2.0",
+            "Add members to a sorted set, or update their scores",
+        ),
+    data("zincrby", 4, WRITE_DATA | FAST, zsets::zincrby)
+        .keys(ONE_KEY)
+        .doc(G::SortedSet, "1.2.0", "Add to a member's score"),
+    data("zrem", -3, WRITE_DATA | FAST, zsets::zrem)
+        .keys(ONE_KEY)
+        .doc(G::SortedSet, "1.2.0", "Remove members from a sorted set"),
+    data("zscore", 3, READ_DATA | FAST, zsets::zscore)
+        .keys(ONE_KEY)
+        .doc(G::SortedSet, "1.2.0", "Get a member's score"),
+    data("zmscore", -3, READ_DATA | FAST, zsets::zmscore)
+        .keys(ONE_KEY)
+        .doc(G::SortedSet, "6.2.0", "Get the scores of several members"),
+    data("zcard", 2, READ_DATA | FAST, zsets::zcard)
+        .keys(ONE_KEY)
+        .doc(G::SortedSet, "1.2.0", "Count the members of a sorted set"),
+    data("zcount", 4, READ_DATA | FAST, zsets::zcount)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.0.0",
+            "Count the members within a score interval",
+        ),
+    data("zlexcount", 4, READ_DATA | FAST, zsets::zlexcount)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.8.9",
+            "Count the members within a lexicographic interval",
+        ),
+    data("zrank", 3, READ_DATA | FAST, zsets::zrank)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.0.0",
+            "Get a member's position, lowest score first",
+        ),
+    data("zrevrank", 3, READ_DATA | FAST, zsets::zrevrank)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.0.0",
+            "Get a member's position, highest score first",
+        ),
+    data("zrange", -4, READ_DATA, zsets::zrange)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "1.2.0",
+            "Get members by position, score or lexicographic interval",
+        ),
+    data("zrangebyscore", -4, READ_DATA, zsets::zrangebyscore)
+        .keys(ONE_KEY)
+        .doc(G::SortedSet, "1.0.5", "Get members within a score interval"),
+    data("zrevrange", -4, READ_DATA, zsets::zrevrange)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "1.2.0",
+            "Get members by position, highest score first",
+        ),
+    data("zrevrangebyscore", -4, READ_DATA, zsets::zrevrangebyscore)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.2.0",
+            "Get members within a score interval, highest first",
+        ),
+    data("zrangebylex", -4, READ_DATA, zsets::zrangebylex)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.8.9",
+            "Get members within a lexicographic interval",
+        ),
+    data("zrevrangebylex", -4, READ_DATA, zsets::zrevrangebylex)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.8.9",
+            "Get members within a lexicographic interval, greatest first",
+        ),
+    data("zrangestore", -5, WRITE_DATA, zsets::zrangestore)
+        .keys(TWO_KEYS)
+        .doc(
+            G::SortedSet,
+            "6.2.0",
+            "Store a range of a sorted set in another key",
+        ),
+    data("zremrangebyrank", 4, WRITE_DATA, zsets::zremrangebyrank)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.0.0",
+            "Remove the members within a range of positions",
+        ),
+    data("zremrangebyscore", 4, WRITE_DATA, zsets::zremrangebyscore)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "1.2.0",
+            "Remove the members within a score interval",
+        ),
+    data("zremrangebylex", 4, WRITE_DATA, zsets::zremrangebylex)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.8.9",
+            "Remove the members within a lexicographic interval",
+        ),
+    data("zpopmin", -2, WRITE_DATA | FAST, zsets::zpopmin)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "5.0.0",
+            "Remove and return the members with the lowest scores",
+        ),
+    data("zpopmax", -2, WRITE_DATA | FAST, zsets::zpopmax)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "5.0.0",
+            "Remove and return the members with the highest scores",
+        ),
+    data("zrandmember", -2, READ_DATA, zsets::zrandmember)
+        .keys(ONE_KEY)
+        .doc(G::SortedSet, "6.2.0", "Get random members of a sorted set"),
+    data("zscan", -3, READ_DATA, zsets::zscan)
+        .keys(ONE_KEY)
+        .doc(
+            G::SortedSet,
+            "2.8.0",
+            "Iterate over the members and scores of a sorted set",
+        ),
+    data("zunion", -3, READ_DATA, zsets::zunion).numkeys(1).doc(
+        G::SortedSet,
+        "6.2.0",
+        "Unite sorted sets",
+    ),
+    data("zinter", -3, READ_DATA, zsets::zinter).numkeys(1).doc(
+        G::SortedSet,
+        "6.2.0",
+        "Intersect sorted sets",
+    ),
+    data("zdiff", -3, READ_DATA, zsets::zdiff).numkeys(1).doc(
+        G::SortedSet,
+        "6.2.0",
+        "Subtract sorted sets from the first",
+    ),
+    data("zintercard", -3, READ_DATA, zsets::zintercard)
+        .numkeys(1)
+        .doc(
+            G::SortedSet,
+            "7.0.0",
+            "Count the intersection of sorted sets",
+        ),
+    data("zunionstore", -4, WRITE_DATA, zsets::zunionstore)
+        .keys(ONE_KEY)
+        .numkeys(2)
+        .doc(G::SortedSet, "2.0.0", "Store the union of sorted sets"),
+    data("zinterstore", -4, WRITE_DATA, zsets::zinterstore)
+        .keys(ONE_KEY)
+        .numkeys(2)
+        .doc(
+            G::SortedSet,
+            "2.0.0",
+            "Store the intersection of sorted sets",
+        ),
+    data("zdiffstore", -4, WRITE_DATA, zsets::zdiffstore)
+        .keys(ONE_KEY)
+        .numkeys(2)
+        .doc(G::SortedSet, "6.2.0", "Store the difference of sorted sets"),
     data("hset", -4, WRITE_DATA | FAST, cmd::hset)
         .keys(ONE_KEY)
         .doc(

@@ -19,6 +19,7 @@ use super::KsResult;
 use super::{check_key, Txn};
 use crate::strict_decimal::parse_i64;
 use reddb_storage::store::record::Value;
+use reddb_storage::store::sorted_set::SortedSet;
 
 /// Redis 7.0's built-in defaults (its sample redis.conf sets 128 hash
 /// entries; the server without one uses 512): `set-max-intset-entries`,
@@ -45,6 +46,13 @@ fn int_encoded(s: &[u8]) -> Option<i64> {
         return None;
     }
     parse_i64(s)
+}
+
+/// Whether Redis 7.0 keeps a sorted set of this shape in its small
+/// encoding (listpack), which `ZSCAN` answers whole.
+pub(super) fn zset_is_small(z: &SortedSet) -> bool {
+    z.len() <= ZSET_MAX_LISTPACK_ENTRIES
+        && z.iter().all(|(_, m)| m.len() <= ZSET_MAX_LISTPACK_VALUE)
 }
 
 /// The encoding Redis 7.0 gives a freshly written value of this shape.
@@ -74,12 +82,7 @@ pub fn encoding_of(v: &Value) -> &'static str {
             "listpack"
         }
         Value::List(_) => "quicklist",
-        Value::SortedSet(z)
-            if z.len() <= ZSET_MAX_LISTPACK_ENTRIES
-                && z.iter().all(|(_, m)| m.len() <= ZSET_MAX_LISTPACK_VALUE) =>
-        {
-            "listpack"
-        }
+        Value::SortedSet(z) if zset_is_small(z) => "listpack",
         Value::SortedSet(_) => "skiplist",
     }
 }
