@@ -1,23 +1,23 @@
 //! `CLIENT KILL`, `CLIENT PAUSE`, `CLIENT UNPAUSE`, `CLIENT UNBLOCK`,
-//! `CLIENT REPLY` and `CLIENT NO-EVICT`: Redis 7.0's syntax and error
-//! lines, and the state they leave for the parent module and the event
-//! loop — the connections to close ([`Shared::kills`]), the pause
-//! ([`ClientPause`]), the blocked clients to answer
-//! ([`Shared::request_unblock`]) and the connection's reply mode
-//! ([`ReplyMode`]).
+//! `CLIENT REPLY`, `CLIENT NO-EVICT` and the filters of `CLIENT LIST`:
+//! Redis 7.0's syntax and error lines, and the state they leave for the
+//! parent module and the event loop — the connections to close
+//! ([`Shared::kills`]), the pause ([`ClientPause`]), the blocked clients
+//! to answer ([`Shared::request_unblock`]) and the connection's reply
+//! mode ([`ReplyMode`]).
 //!
 //! Only an admin may kill, pause or unblock clients (Redis marks `KILL`,
-//! `PAUSE`, `UNPAUSE` and `UNBLOCK` `admin`); a user gets Redis's `NOPERM`
-//! line. `NO-EVICT`
-//! changes nothing (reddb never evicts) and is open to every user.
+//! `PAUSE`, `UNPAUSE` and `UNBLOCK` `admin`); the table says so and the
+//! parent module answers a user Redis's `NOPERM` line. `NO-EVICT` changes
+//! nothing (reddb never evicts) and is open to every user.
 //!
 //! It must never close a socket or block: the loop closes what is listed
 //! and queues what the pause holds.
 
-use super::commands::{int_arg, lower, printable, syntax, wrong_args, Call, Ctx};
+use super::commands::{int_arg, lower, printable, syntax, Call, Ctx};
 use super::resp::Reply;
 use super::table::Spec;
-use super::{Session, Shared};
+use super::{ClientInfo, Session, Shared};
 use reddb_service::strict_decimal::parse_i64;
 use std::time::{Duration, Instant};
 
@@ -61,20 +61,10 @@ impl ClientPause {
     }
 }
 
-/// Runs `CLIENT KILL|PAUSE|UNPAUSE|REPLY|NO-EVICT` (`sub` lower-case).
+/// Runs `CLIENT KILL|PAUSE|UNPAUSE|REPLY|NO-EVICT` (`sub` lower-case;
+/// its arity and the principal's permission were checked against the
+/// table).
 pub(super) fn run(sub: &str, c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    let arity_ok = super::table::lookup(c.name)
-        .and_then(|spec| spec.subcommand(sub))
-        .is_some_and(|s| s.arity_ok(c.args.len()));
-    if !arity_ok {
-        return Err(wrong_args(&format!("client|{sub}")));
-    }
-    let admin = cx.session.principal.as_ref().is_some_and(|p| p.is_admin());
-    if matches!(sub, "kill" | "pause" | "unpause" | "unblock") && !admin {
-        return Err(Reply::err(format!(
-            "NOPERM this user has no permissions to run the 'client|{sub}' command"
-        )));
-    }
     match sub {
         "kill" => kill(c, cx),
         "pause" => pause(c, cx.shared),
@@ -164,6 +154,38 @@ fn reply(c: &Call<'_>, session: &mut Session) -> Result<Reply, Reply> {
         _ => return Err(syntax()),
     }
     Ok(Reply::Ok)
+}
+
+/// The connections `CLIENT LIST [TYPE type | ID id …]` shows, as Redis
+/// 7.0 picks them: every one (`TYPE normal`: reddb has no replica, master
+/// or subscriber connections, so the other types list none), or those
+/// with the ids given, in their order (an id given twice is listed
+/// twice, an unknown one not at all).
+pub(super) fn listed(c: &Call<'_>, shared: &Shared) -> Result<Vec<ClientInfo>, Reply> {
+    let every = || shared.clients.values().cloned().collect();
+    match c.args.get(2..).unwrap_or(&[]) {
+        [] => Ok(every()),
+        [filter, kind] if lower(filter) == "type" => match lower(kind).as_str() {
+            "normal" => Ok(every()),
+            "master" | "replica" | "slave" | "pubsub" => Ok(Vec::new()),
+            _ => Err(Reply::err(format!(
+                "ERR Unknown client type '{}'",
+                printable(kind)
+            ))),
+        },
+        [filter, ids @ ..] if !ids.is_empty() && lower(filter) == "id" => {
+            let mut out = Vec::new();
+            for id in ids {
+                let id = parse_i64(id).ok_or_else(|| Reply::err("ERR Invalid client ID"))?;
+                let known = u64::try_from(id)
+                    .ok()
+                    .and_then(|id| shared.clients.get(&id));
+                out.extend(known.cloned());
+            }
+            Ok(out)
+        }
+        _ => Err(syntax()),
+    }
 }
 
 /// The filters of `CLIENT KILL`.

@@ -978,7 +978,8 @@ pub(crate) fn unwatch(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply
 }
 
 /// `CLIENT SETNAME|GETNAME|SETINFO|ID|LIST|INFO|NO-TOUCH`, and
-/// `KILL|PAUSE|UNPAUSE|UNBLOCK|REPLY|NO-EVICT` (in [`super::client_control`]).
+/// `KILL|PAUSE|UNPAUSE|UNBLOCK|REPLY|NO-EVICT` and `LIST`'s filters (in
+/// [`super::client_control`]).
 pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     let args = c.args;
     let sub = lower(arg(args, 1));
@@ -1026,19 +1027,16 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
             Reply::Ok
         }
         "id" if args.len() == 2 => Reply::Int(i64::try_from(id).unwrap_or(i64::MAX)),
-        "list" | "info" => {
-            if sub == "info" && args.len() != 2 {
-                return Err(wrong_args("client|info"));
-            }
+        "list" => {
             let now = std::time::Instant::now();
-            let mut text = String::new();
-            for c in cx.shared.clients.values() {
-                if sub == "info" && c.id != id {
-                    continue;
-                }
-                text.push_str(&client_line(c, now));
-            }
+            let listed = super::client_control::listed(c, cx.shared)?;
+            let text: String = listed.iter().map(|c| client_line(c, now)).collect();
             Reply::Bulk(text.into_bytes())
+        }
+        "info" => {
+            let now = std::time::Instant::now();
+            let line = cx.shared.clients.get(&id).map(|c| client_line(c, now));
+            Reply::Bulk(line.unwrap_or_default().into_bytes())
         }
         "setname" | "getname" | "setinfo" | "id" => {
             return Err(wrong_args(&format!("client|{sub}")))
@@ -1049,6 +1047,7 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     Ok(r)
 }
 
+/// One connection's `CLIENT LIST` line, newline included.
 fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
@@ -1075,63 +1074,39 @@ fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {
     )
 }
 
-/// `CONFIG GET|SET|RESETSTAT|REWRITE`: read-only parameters.
-pub fn config(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    let (args, shared) = (c.args, &mut *cx.shared);
-    let sub = lower(arg(args, 1));
-    match sub.as_str() {
-        "get" => {
-            if args.len() < 3 {
-                return Err(wrong_args("config|get"));
-            }
-            let params = shared.config_params();
-            let mut out: Vec<(Reply, Reply)> = Vec::new();
-            for (k, v) in &params {
-                let hit = args
-                    .iter()
-                    .skip(2)
-                    .any(|p| reddb_service::keyspace::glob_match(lower(p).as_bytes(), k.as_bytes()));
-                if hit {
-                    out.push((Reply::bulk(*k), Reply::bulk(v.as_bytes())));
-                }
-            }
-            Ok(Reply::Map(out))
-        }
-        "set" => Err(Reply::err(
-            "ERR CONFIG SET is not supported: reddb's configuration comes from its command line and environment",
-        )),
-        "resetstat" if args.len() == 2 => {
-            shared.reset_stats();
-            Ok(Reply::Ok)
-        }
-        "rewrite" => Err(Reply::err(
-            "ERR CONFIG REWRITE is not supported: there is no redis.conf",
-        )),
-        _ => Err(unknown_subcommand(arg(args, 1), "config")),
-    }
-}
+/// Redis 7.0's `SLOWLOG HELP`, line for line.
+const SLOWLOG_HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Prints this help.",
+];
 
-/// `SLOWLOG GET [n]|LEN|RESET`.
+/// `SLOWLOG GET [count]|LEN|RESET|HELP` (the subcommand and its arity
+/// were checked against the table).
 pub fn slowlog(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     let (args, shared) = (c.args, &mut *cx.shared);
-    let sub = lower(arg(args, 1));
-    match sub.as_str() {
+    match lower(arg(args, 1)).as_str() {
         "get" if args.len() <= 3 => {
             let n = match args.get(2) {
                 None => 10,
-                Some(a) => {
-                    let n = int_arg(a)?;
-                    if n < -1 {
+                Some(a) => match parse_i64(a) {
+                    Some(-1) => usize::MAX,
+                    Some(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+                    _ => {
                         return Err(Reply::err(
                             "ERR count should be greater than or equal to -1",
-                        ));
+                        ))
                     }
-                    if n == -1 {
-                        usize::MAX
-                    } else {
-                        usize::try_from(n).unwrap_or(usize::MAX)
-                    }
-                }
+                },
             };
             let entries = shared
                 .slowlog
@@ -1151,14 +1126,20 @@ pub fn slowlog(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
                 .collect();
             Ok(Reply::Array(entries))
         }
-        "len" if args.len() == 2 => {
-            Ok(Reply::Int(i64::try_from(shared.slowlog.len()).unwrap_or(0)))
-        }
-        "reset" if args.len() == 2 => {
+        "get" => Err(Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            printable(arg(args, 1))
+        ))),
+        "len" => Ok(Reply::Int(i64::try_from(shared.slowlog.len()).unwrap_or(0))),
+        "reset" => {
             shared.slowlog.clear();
             Ok(Reply::Ok)
         }
-        "get" | "len" | "reset" => Err(wrong_args(&format!("slowlog|{sub}"))),
-        _ => Err(unknown_subcommand(arg(args, 1), "slowlog")),
+        _ => Ok(Reply::Array(
+            SLOWLOG_HELP
+                .iter()
+                .map(|line| Reply::simple(*line))
+                .collect(),
+        )),
     }
 }

@@ -9,6 +9,7 @@
 //! `cluster_enabled:0`).
 
 use super::resp::Reply;
+use super::table::Spec;
 use super::{Shared, REDIS_VERSION};
 use reddb_service::keyspace::Txn;
 use reddb_service::Service;
@@ -30,27 +31,77 @@ pub struct CommandStat {
     pub failed_calls: u64,
 }
 
+/// What a `commandstats` line counts: a command, or one subcommand of a
+/// container command (`cmdstat_config|get`), as Redis 7 counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CommandName {
+    pub command: &'static str,
+    pub sub: Option<&'static str>,
+}
+
+impl CommandName {
+    /// The command line `args` of `spec`: its subcommand, if it is a
+    /// container and `args` names one.
+    pub(crate) fn of(spec: &'static Spec, args: &[Vec<u8>]) -> CommandName {
+        let sub = if spec.subcommands.is_empty() {
+            None
+        } else {
+            args.get(1)
+                .and_then(|a| spec.subcommand(&super::commands::lower(a)))
+                .map(|s| s.name)
+        };
+        CommandName {
+            command: spec.name,
+            sub,
+        }
+    }
+}
+
+impl std::fmt::Display for CommandName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.sub {
+            Some(sub) => write!(f, "{}|{sub}", self.command),
+            None => f.write_str(self.command),
+        }
+    }
+}
+
 /// The counters behind `INFO commandstats` and `INFO errorstats`.
 #[derive(Debug, Clone, Default)]
 pub struct CommandStats {
-    pub by_command: BTreeMap<&'static str, CommandStat>,
+    pub by_command: BTreeMap<CommandName, CommandStat>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, …).
     pub by_error: BTreeMap<String, u64>,
     pub error_replies: u64,
+}
+
+/// The word `INFO errorstats` counts an error line under, as Redis 7.0
+/// finds it: the text before the first space when that space is among
+/// the line's first 31 bytes, else `ERR`.
+fn error_code(line: &str) -> &str {
+    match line.bytes().take(31).position(|b| b == b' ') {
+        Some(end) => line.get(..end).unwrap_or("ERR"),
+        None => "ERR",
+    }
 }
 
 impl CommandStats {
     /// Counts `reply` if it is an error.
     pub fn count_reply(&mut self, reply: &Reply) {
         if let Reply::Error(line) = reply {
-            let prefix = line.split(' ').next().unwrap_or("ERR");
-            *self.by_error.entry(prefix.to_string()).or_default() += 1;
+            let code = error_code(line);
+            match self.by_error.get_mut(code) {
+                Some(n) => *n += 1,
+                None => {
+                    self.by_error.insert(code.to_string(), 1);
+                }
+            }
             self.error_replies += 1;
         }
     }
 
     /// A command that ran for `took` and answered `reply`.
-    pub fn count_call(&mut self, name: &'static str, took: Duration, reply: &Reply) {
+    pub fn count_call(&mut self, name: CommandName, took: Duration, reply: &Reply) {
         let stat = self.by_command.entry(name).or_default();
         stat.calls += 1;
         stat.usec += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
@@ -61,7 +112,7 @@ impl CommandStats {
     }
 
     /// A command refused with `reply` before it ran.
-    pub fn count_rejected(&mut self, name: &'static str, reply: &Reply) {
+    pub fn count_rejected(&mut self, name: CommandName, reply: &Reply) {
         self.by_command.entry(name).or_default().rejected_calls += 1;
         self.count_reply(reply);
     }
@@ -209,7 +260,7 @@ fn stats(src: &Sources<'_>, o: &mut String) {
     let st = &src.shared.stats;
     let _ = write!(
         o,
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
         st.connections,
         st.commands,
         st.rejected,
@@ -336,11 +387,22 @@ mod tests {
     #[test]
     fn errors_count_by_their_first_word() {
         let mut s = CommandStats::default();
-        s.count_call("get", Duration::from_micros(5), &Reply::err("WRONGTYPE x"));
-        s.count_rejected("get", &Reply::err("ERR wrong number"));
-        let get = s.by_command.get("get").copied().unwrap_or_default();
+        let get = CommandName {
+            command: "get",
+            sub: None,
+        };
+        s.count_call(get, Duration::from_micros(5), &Reply::err("WRONGTYPE x"));
+        s.count_rejected(get, &Reply::err("ERR wrong number"));
+        let get = s.by_command.get(&get).copied().unwrap_or_default();
         assert_eq!((get.calls, get.failed_calls, get.rejected_calls), (1, 1, 1));
         assert_eq!(s.by_error.get("WRONGTYPE"), Some(&1));
         assert_eq!(s.error_replies, 2);
+        // Redis looks for the space among the first 32 bytes of `-CODE …`.
+        let long = format!("{} x", "A".repeat(30));
+        s.count_reply(&Reply::err(long));
+        assert_eq!(s.by_error.get(&"A".repeat(30)), Some(&1));
+        s.count_reply(&Reply::err(format!("{} x", "B".repeat(31))));
+        s.count_reply(&Reply::err("NOSPACE"));
+        assert_eq!(s.by_error.get("ERR"), Some(&3));
     }
 }

@@ -1,24 +1,78 @@
 //! `COMMAND` and its subcommands (`COUNT`, `INFO`, `DOCS`, `LIST`,
-//! `GETKEYS`), answered from [`super::table::TABLE`] in Redis 7's reply
-//! shapes, so clients that discover commands or key positions (redis-cli's
-//! hints, cluster-aware clients) see what this server really runs.
+//! `GETKEYS`, `GETKEYSANDFLAGS`, `HELP`), answered from
+//! [`super::table::TABLE`] in Redis 7's reply shapes, so clients that
+//! discover commands or key positions (redis-cli's hints, cluster-aware
+//! clients) see what this server really runs; and the ACL categories of
+//! the commands (`ACL CAT`, `COMMAND LIST FILTERBY ACLCAT`).
 
-use super::commands::{lower, syntax, unknown_subcommand, wrong_args, Call, Ctx};
+use super::commands::{lower, syntax, Call, Ctx};
+use super::key_flags::{self, KeyFlags};
 use super::resp::Reply;
-use super::table::{lookup, Spec, ADMIN, BLOCKING, FAST, READONLY, REDIS_FLAG_NAMES, TABLE, WRITE};
+use super::table::{
+    lookup, Group, KeySearch, Spec, Sub, ADMIN, BLOCKING, DATA, FAST, READONLY, REDIS_FLAG_NAMES,
+    TABLE, WRITE,
+};
 use reddb_service::keyspace::glob_match;
 
-/// `COMMAND [COUNT|INFO|DOCS|LIST|GETKEYS …]`.
+/// Redis 7.0's ACL categories, in `ACL CAT`'s order.
+pub(crate) const ACL_CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// Redis 7.0's `COMMAND HELP`, line for line.
+const HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// `COMMAND [COUNT|INFO|DOCS|LIST|GETKEYS|GETKEYSANDFLAGS|HELP …]` (the
+/// subcommand and its arity were checked against the table).
 pub fn command(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     let Some(sub) = c.args.get(1).map(|a| lower(a)) else {
         return Ok(Reply::Array(TABLE.iter().map(info_entry).collect()));
     };
     let names = c.args.get(2..).unwrap_or(&[]);
     match sub.as_str() {
-        "count" if names.is_empty() => {
-            Ok(Reply::Int(i64::try_from(TABLE.len()).unwrap_or(i64::MAX)))
-        }
-        "count" => Err(wrong_args("command|count")),
+        "count" => Ok(Reply::Int(i64::try_from(TABLE.len()).unwrap_or(i64::MAX))),
         "info" if names.is_empty() => Ok(Reply::Array(TABLE.iter().map(info_entry).collect())),
         "info" => Ok(Reply::Array(
             names
@@ -28,9 +82,11 @@ pub fn command(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
         )),
         "docs" => Ok(docs(names)),
         "list" => list(names),
-        "getkeys" if names.len() >= 2 => getkeys(names),
-        "getkeys" => Err(wrong_args("command|getkeys")),
-        _ => Err(unknown_subcommand(c.arg(1), "command")),
+        "getkeys" => getkeys(names, false),
+        "getkeysandflags" => getkeys(names, true),
+        _ => Ok(Reply::Array(
+            HELP.iter().map(|line| Reply::simple(*line)).collect(),
+        )),
     }
 }
 
@@ -60,9 +116,13 @@ fn info_entry(spec: &Spec) -> Reply {
     ])
 }
 
-/// The ACL categories Redis would give a command with these flags and this
-/// group.
-fn acl_categories(spec: &Spec) -> Vec<&'static str> {
+/// The ACL categories Redis gives a command: `@write`/`@read` from its
+/// flags; its group's (`@keyspace` for a keyspace command of no data
+/// type); `@admin` and `@dangerous` for an admin command; `@fast` or
+/// `@slow`; `@blocking`; and the ones the table adds. A container
+/// (`CLIENT`, `CONFIG`…) is only `@slow`: its subcommands have their own
+/// (see [`sub_acl_categories`]).
+pub(crate) fn acl_categories(spec: &Spec) -> Vec<&'static str> {
     let mut out = Vec::new();
     if spec.has(WRITE) {
         out.push("@write");
@@ -70,7 +130,15 @@ fn acl_categories(spec: &Spec) -> Vec<&'static str> {
     if spec.has(READONLY) {
         out.push("@read");
     }
-    out.extend(spec.group.acl_category());
+    if spec.subcommands.is_empty() {
+        match spec.group.acl_category() {
+            Some(category) if spec.has(DATA) || spec.group != Group::Generic => {
+                out.push(category);
+            }
+            None if spec.has(DATA) => out.push("@keyspace"),
+            _ => {}
+        }
+    }
     if spec.has(ADMIN) {
         out.extend(["@admin", "@dangerous"]);
     }
@@ -78,57 +146,55 @@ fn acl_categories(spec: &Spec) -> Vec<&'static str> {
     if spec.has(BLOCKING) {
         out.push("@blocking");
     }
+    for category in spec.more_categories {
+        if !out.contains(category) {
+            out.push(category);
+        }
+    }
     out
 }
 
-/// The one Redis 7 key specification of a keyed command (none for a
-/// command without keys): its keys start at `first` and run to `last`
-/// (relative to `first`, or counted from the end when negative) in steps;
-/// or, for a command whose keys are counted by an argument, a `keynum`
-/// spec starting at that argument.
+/// Redis 7's key specifications of a command (none without keys), with
+/// how the command uses each one's keys.
 fn key_specs(spec: &Spec) -> Vec<Reply> {
-    let keys = spec.keys;
-    if spec.numkeys_at > 0 {
-        let keynum = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
-        let counted = key_spec(spec, spec.numkeys_at, "keynum", &keynum);
-        if !keys.has_keys() {
-            return vec![counted];
-        }
-        // `ZUNIONSTORE destination numkeys key …`: the destination, then
-        // the keys counted.
-        let destination = [("lastkey", 0), ("keystep", 1), ("limit", 0)];
-        return vec![key_spec(spec, keys.first, "range", &destination), counted];
-    }
-    if !keys.has_keys() {
-        return Vec::new();
-    }
-    let last = if keys.last >= 0 {
-        i64::from(keys.last) - i64::from(keys.first)
-    } else {
-        i64::from(keys.last)
-    };
-    let range = [
-        ("lastkey", last),
-        ("keystep", i64::from(keys.step)),
-        ("limit", 0),
-    ];
-    vec![key_spec(spec, keys.first, "range", &range)]
+    spec.key_specs()
+        .into_iter()
+        .map(|ks| match ks.search {
+            KeySearch::Range {
+                begin,
+                lastkey,
+                step,
+            } => key_spec(
+                ks.flags,
+                begin,
+                "range",
+                &[
+                    ("lastkey", i64::from(lastkey)),
+                    ("keystep", i64::from(step)),
+                    ("limit", 0),
+                ],
+            ),
+            KeySearch::Keynum { begin } => key_spec(
+                ks.flags,
+                begin,
+                "keynum",
+                &[("keynumidx", 0), ("firstkey", 1), ("keystep", 1)],
+            ),
+        })
+        .collect()
+}
+
+/// Key-spec flags as Redis prints them: status strings.
+fn flag_names(flags: KeyFlags) -> Vec<Reply> {
+    key_flags::names(flags).map(Reply::simple).collect()
 }
 
 /// One key specification: access flags, an index `begin_search` at
 /// `begin`, and a `find_keys` of type `find` with these integer fields.
-fn key_spec(spec: &Spec, begin: u8, find: &str, fields: &[(&str, i64)]) -> Reply {
-    let access = if spec.has(WRITE) {
-        ["RW", "update"]
-    } else {
-        ["RO", "access"]
-    };
+fn key_spec(flags: KeyFlags, begin: u8, find: &str, fields: &[(&str, i64)]) -> Reply {
     let text = |s: &str| Reply::bulk(s);
     Reply::Map(vec![
-        (
-            text("flags"),
-            Reply::Set(access.into_iter().map(Reply::simple).collect()),
-        ),
+        (text("flags"), Reply::Set(flag_names(flags))),
         (
             text("begin_search"),
             Reply::Map(vec![
@@ -182,6 +248,45 @@ fn docs(names: &[Vec<u8>]) -> Reply {
     )
 }
 
+/// The ACL categories Redis gives a subcommand: a keyed one reads the
+/// keyspace, an admin one is dangerous, every one is slow.
+fn sub_acl_categories(sub: &Sub) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if sub.keyed {
+        out.extend(["@keyspace", "@read"]);
+    }
+    if sub.redis_admin {
+        out.push("@admin");
+    }
+    out.push("@slow");
+    if sub.redis_admin {
+        out.push("@dangerous");
+    }
+    if sub.connection {
+        out.push("@connection");
+    }
+    out
+}
+
+/// The commands of this server in ACL category `category` (lower-case,
+/// without `@`), subcommands as `name|sub`, in table order: what `ACL
+/// CAT category` and `COMMAND LIST FILTERBY ACLCAT category` answer.
+pub(crate) fn commands_in_category(category: &str) -> Vec<String> {
+    let wanted = format!("@{category}");
+    let mut out = Vec::new();
+    for spec in TABLE {
+        if acl_categories(spec).contains(&wanted.as_str()) {
+            out.push(spec.name.to_string());
+        }
+        for sub in spec.subcommands {
+            if sub_acl_categories(sub).contains(&wanted.as_str()) {
+                out.push(format!("{}|{}", spec.name, sub.name));
+            }
+        }
+    }
+    out
+}
+
 /// `COMMAND LIST [FILTERBY MODULE name|ACLCAT category|PATTERN pattern]`.
 fn list(args: &[Vec<u8>]) -> Result<Reply, Reply> {
     let keep: Box<dyn Fn(&Spec) -> bool> = match args {
@@ -190,8 +295,12 @@ fn list(args: &[Vec<u8>]) -> Result<Reply, Reply> {
             // No modules here.
             "module" => Box::new(|_| false),
             "aclcat" => {
-                let category = format!("@{}", lower(value));
-                Box::new(move |spec| acl_categories(spec).contains(&category.as_str()))
+                return Ok(Reply::Array(
+                    commands_in_category(&lower(value))
+                        .into_iter()
+                        .map(Reply::bulk)
+                        .collect(),
+                ))
             }
             "pattern" => {
                 let pattern = lower(value);
@@ -210,9 +319,10 @@ fn list(args: &[Vec<u8>]) -> Result<Reply, Reply> {
     ))
 }
 
-/// `COMMAND GETKEYS command arg …`: the keys the table's key positions pick
-/// from the arguments, with Redis's error lines.
-fn getkeys(command_line: &[Vec<u8>]) -> Result<Reply, Reply> {
+/// `COMMAND GETKEYS command arg …` (and `GETKEYSANDFLAGS`, each key with
+/// how the command uses it): the keys the table's key specs pick from the
+/// arguments, with Redis's error lines.
+fn getkeys(command_line: &[Vec<u8>], with_flags: bool) -> Result<Reply, Reply> {
     let name = command_line.first().map(|n| lower(n)).unwrap_or_default();
     let Some(spec) = lookup(&name) else {
         return Err(Reply::err("ERR Invalid command specified"));
@@ -221,6 +331,19 @@ fn getkeys(command_line: &[Vec<u8>]) -> Result<Reply, Reply> {
     if !spec.arity_ok(command_line.len()) {
         return Err(wrong_count());
     }
+    let shown = |keys: Vec<(&[u8], KeyFlags)>| {
+        Reply::Array(
+            keys.into_iter()
+                .map(|(key, flags)| {
+                    if with_flags {
+                        Reply::Array(vec![Reply::bulk(key), Reply::Array(flag_names(flags))])
+                    } else {
+                        Reply::bulk(key)
+                    }
+                })
+                .collect(),
+        )
+    };
     if !spec.subcommands.is_empty() {
         let name = command_line.get(1).map(|n| lower(n)).unwrap_or_default();
         let Some(sub) = spec.subcommand(&name) else {
@@ -230,17 +353,17 @@ fn getkeys(command_line: &[Vec<u8>]) -> Result<Reply, Reply> {
             return Err(wrong_count());
         }
         return match command_line.get(2).filter(|_| sub.keyed) {
-            Some(key) => Ok(Reply::Array(vec![Reply::bulk(key.as_slice())])),
+            Some(key) => Ok(shown(vec![(key.as_slice(), key_flags::RO_KEY_ONLY)])),
             None => Err(Reply::err("ERR The command has no key arguments")),
         };
     }
-    let Some(keys) = spec.key_args(command_line) else {
+    let Some(keys) = spec.keys_and_flags(command_line) else {
         return Err(Reply::err("ERR Invalid arguments specified for command"));
     };
     if keys.is_empty() {
         return Err(Reply::err("ERR The command has no key arguments"));
     }
-    Ok(Reply::Array(keys.into_iter().map(Reply::bulk).collect()))
+    Ok(shown(keys))
 }
 
 #[cfg(test)]
@@ -253,7 +376,7 @@ mod tests {
 
     #[test]
     fn getkeys_follows_the_key_positions() {
-        let keys = |v: &[&str]| getkeys(&args(v));
+        let keys = |v: &[&str]| getkeys(&args(v), false);
         let mset = keys(&["MSET", "a", "1", "b", "2"]);
         assert!(
             matches!(mset, Ok(Reply::Array(ref k)) if k.len() == 2),

@@ -36,14 +36,17 @@
 //! until [`blocking`] answers it (served after another client's write, or
 //! timed out).
 
+mod access_control;
 mod bit_and_float_handlers;
 mod block_timeout;
 mod blocking;
 mod client_control;
 pub(crate) mod commands;
+mod config_command;
 pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
+mod key_flags;
 mod list_handlers;
 mod monitor;
 mod object_command;
@@ -58,7 +61,9 @@ mod watch;
 pub(crate) use blocking::{BlockOn, Served};
 use client_control::{ClientPause, ReplyMode};
 use commands::Post;
+use config_command::{RuntimeSettings, SLOWLOG_RETAINED};
 use errors::{auth_error_line, NOAUTH, WRONGPASS};
+use info::CommandName;
 use reddb_service::keyspace::{Changes, Keyspace, Ticket, Txn};
 use reddb_service::results::Finished;
 use reddb_service::work::Work;
@@ -68,7 +73,9 @@ use resp::{CommandParser, Limits, Reply};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use table::{Handler, Runner, SessionCommand, Spec, IMMEDIATE, NO_AUTH, NO_MULTI, READONLY, WRITE};
+use table::{
+    Handler, Runner, SessionCommand, Spec, ADMIN, IMMEDIATE, NO_AUTH, NO_MULTI, READONLY, WRITE,
+};
 use watch::{WatchedKey, Watches};
 
 /// Most bytes one connection may buffer for one command once
@@ -79,9 +86,6 @@ pub(crate) const MAX_QUERY: usize = 32 * 1024 * 1024;
 pub(crate) const MAX_QUERY_UNAUTH: usize = 256 * 1024;
 /// Most bytes of commands queued by one `MULTI`.
 pub(crate) const MAX_MULTI_BYTES: usize = reddb_service::keyspace::MAX_TXN_BYTES;
-/// Commands slower than this go to `SLOWLOG` (Redis's default, 10 ms).
-pub(crate) const SLOWLOG_THRESHOLD: Duration = Duration::from_millis(10);
-pub(crate) const SLOWLOG_MAX: usize = 128;
 /// The Redis version this server speaks like (`INFO`, `HELLO`).
 pub(crate) const REDIS_VERSION: &str = "7.0.0";
 
@@ -153,6 +157,8 @@ pub(crate) struct Shared {
     pub clients: BTreeMap<u64, ClientInfo>,
     pub slowlog: VecDeque<SlowEntry>,
     slowlog_next: u64,
+    /// What `CONFIG SET` changed (the slow log's threshold and length).
+    pub(crate) settings: RuntimeSettings,
     pub stats: Stats,
     next_id: u64,
     started: Instant,
@@ -324,6 +330,7 @@ impl Shared {
             clients: BTreeMap::new(),
             slowlog: VecDeque::new(),
             slowlog_next: 0,
+            settings: RuntimeSettings::default(),
             stats: Stats::default(),
             next_id: 1,
             started: Instant::now(),
@@ -410,37 +417,13 @@ impl Shared {
         self.stats.rejected += 1;
     }
 
+    /// `CONFIG RESETSTAT`: the counters start again (the slow log stays,
+    /// as in Redis).
     pub(crate) fn reset_stats(&mut self) {
         self.stats = Stats {
             connections: 0,
             ..Stats::default()
         };
-        self.slowlog.clear();
-    }
-
-    /// The read-only parameters `CONFIG GET` shows.
-    pub(crate) fn config_params(&self) -> Vec<(&'static str, String)> {
-        vec![
-            (
-                "appendfsync",
-                if self.everysec { "everysec" } else { "always" }.into(),
-            ),
-            ("appendonly", "yes".into()),
-            ("bind", self.bind.ip().to_string()),
-            ("databases", "1".into()),
-            ("maxclients", self.max_clients.to_string()),
-            ("maxmemory", "0".into()),
-            ("maxmemory-policy", "noeviction".into()),
-            ("port", self.bind.port().to_string()),
-            ("proto-max-bulk-len", resp::MAX_BULK.to_string()),
-            ("save", String::new()),
-            (
-                "slowlog-log-slower-than",
-                SLOWLOG_THRESHOLD.as_micros().to_string(),
-            ),
-            ("slowlog-max-len", SLOWLOG_MAX.to_string()),
-            ("timeout", "0".into()),
-        ]
     }
 
     fn touch(&mut self, s: &Session, name: &str) {
@@ -519,7 +502,14 @@ impl Shared {
             } else {
                 "unknown"
             };
-            self.stats.calls.count_reply(&Reply::err(NOAUTH));
+            let reply = Reply::err(NOAUTH);
+            match spec {
+                Some(spec) => self
+                    .stats
+                    .calls
+                    .count_rejected(CommandName::of(spec, &args), &reply),
+                None => self.stats.calls.count_reply(&reply),
+            }
             refuse_unauthenticated(s, svc, shown, out);
             return Step::Continue;
         }
@@ -530,10 +520,8 @@ impl Shared {
             emit(s, &reply, out);
             return Step::Continue;
         };
-        if !spec.arity_ok(args.len()) {
+        if let Err(reply) = self.admit(s, spec, &args) {
             mark_multi_failed(s);
-            let reply = commands::wrong_args(spec.name);
-            self.stats.calls.count_rejected(spec.name, &reply);
             emit(s, &reply, out);
             return Step::Continue;
         }
@@ -544,19 +532,63 @@ impl Shared {
         }
         if s.monitor && touches_keyspace(spec) {
             let reply = Reply::err("ERR Replica can't interact with the keyspace");
-            self.stats.calls.count_rejected(spec.name, &reply);
+            self.stats
+                .calls
+                .count_rejected(CommandName::of(spec, &args), &reply);
             emit(s, &reply, out);
             return Step::Continue;
         }
         self.touch(s, spec.name);
         if let Some(m) = s.multi.as_mut() {
             if !spec.has(IMMEDIATE) {
+                let name = CommandName::of(spec, &args);
                 let reply = m.queue_command(spec, args);
+                if matches!(reply, Reply::Error(_)) {
+                    self.stats.calls.count_rejected(name, &reply);
+                }
                 emit(s, &reply, out);
                 return Step::Continue;
             }
         }
         self.dispatch(s, svc, spec, args, out)
+    }
+
+    /// The checks Redis makes of a known command before it runs or is
+    /// queued, in Redis's order: the arity, a container's subcommand and
+    /// its arity, then the principal's permission (reddb's admin-only
+    /// commands and subcommands). A refusal is counted as Redis counts it
+    /// (an unknown subcommand in the error counts only).
+    fn admit(&mut self, s: &Session, spec: &'static Spec, args: &[Vec<u8>]) -> Result<(), Reply> {
+        let name = CommandName::of(spec, args);
+        let refused = if !spec.arity_ok(args.len()) {
+            commands::wrong_args(spec.name)
+        } else if !spec.subcommands.is_empty() && args.len() > 1 && name.sub.is_none() {
+            let reply =
+                commands::unknown_subcommand(args.get(1).map_or(&[][..], Vec::as_slice), spec.name);
+            self.stats.calls.count_reply(&reply);
+            return Err(reply);
+        } else if name
+            .sub
+            .and_then(|sub| spec.subcommand(sub))
+            .is_some_and(|sub| !sub.arity_ok(args.len()))
+        {
+            commands::wrong_args(&name.to_string())
+        } else {
+            let admin_only = spec.has(ADMIN)
+                || name
+                    .sub
+                    .and_then(|sub| spec.subcommand(sub))
+                    .is_some_and(|sub| sub.admin);
+            let admin = s.principal.as_ref().is_some_and(Principal::is_admin);
+            if !admin_only || admin {
+                return Ok(());
+            }
+            Reply::err(format!(
+                "NOPERM this user has no permissions to run the '{name}' command"
+            ))
+        };
+        self.stats.calls.count_rejected(name, &refused);
+        Err(refused)
     }
 
     /// Whether the `CLIENT PAUSE` in force holds this command: every one
@@ -631,10 +663,16 @@ impl Shared {
         if !matches!(which, SessionCommand::Exec) {
             self.feed_monitors(s, spec, &args);
         }
+        let started = Instant::now();
         let reply = match which {
             SessionCommand::Auth => return self.auth_command(s, svc, &args, out),
             SessionCommand::Hello => return self.hello_command(s, svc, &args, out),
             SessionCommand::Quit => {
+                self.stats.calls.count_call(
+                    CommandName::of(spec, &args),
+                    started.elapsed(),
+                    &Reply::Ok,
+                );
                 emit(s, &Reply::Ok, out);
                 return Step::Close;
             }
@@ -665,8 +703,25 @@ impl Shared {
             }
             SessionCommand::Watch => self.watch_command(s, svc, &args),
         };
+        self.stats
+            .calls
+            .count_call(CommandName::of(spec, &args), started.elapsed(), &reply);
         emit(s, &reply, out);
         Step::Continue
+    }
+
+    /// Answers `AUTH` or `HELLO` (`command`) with `reply`, counted as a
+    /// call of it.
+    fn answer_login(
+        &mut self,
+        s: &Session,
+        command: &'static str,
+        reply: &Reply,
+        out: &mut Vec<u8>,
+    ) {
+        let name = CommandName { command, sub: None };
+        self.stats.calls.count_call(name, Duration::ZERO, reply);
+        emit(s, reply, out);
     }
 
     /// `EXEC`: the queued commands in one transaction, unless the block
@@ -792,11 +847,11 @@ impl Shared {
                     replies.push(reply);
                     continue;
                 }
-                self.stats.calls.count_call(spec.name, took, &reply);
+                self.stats
+                    .calls
+                    .count_call(CommandName::of(spec, args), took, &reply);
                 replies.push(reply);
-                if took >= SLOWLOG_THRESHOLD {
-                    self.record_slow(s, spec, args, took);
-                }
+                self.record_slow(s, spec, args, took);
             }
             match txn {
                 Some(t) => {
@@ -873,21 +928,18 @@ impl Shared {
         Ok(())
     }
 
-    fn record_slow(&mut self, s: &Session, spec: &Spec, args: &[Vec<u8>], took: Duration) {
-        let mut shown = vec![spec.name.as_bytes().to_vec()];
-        if spec.keys.has_keys() {
-            if let Some(k) = args.get(1) {
-                let mut k = k.get(..128).unwrap_or(k).to_vec();
-                if args.get(1).is_some_and(|a| a.len() > 128) {
-                    k.extend_from_slice(b"...");
-                }
-                shown.push(k);
-            }
+    /// Adds the command to `SLOWLOG` when it took at least
+    /// `slowlog-log-slower-than` (and that is not negative), then keeps the
+    /// newest `slowlog-max-len` entries. An entry shows the command name
+    /// as sent, a container's subcommand, and the first key — never a
+    /// value or a password.
+    fn record_slow(&mut self, s: &Session, spec: &'static Spec, args: &[Vec<u8>], took: Duration) {
+        let threshold = self.settings.slowlog_log_slower_than;
+        let micros = i64::try_from(took.as_micros()).unwrap_or(i64::MAX);
+        if threshold < 0 || micros < threshold {
+            return;
         }
-        let hidden = args.len().saturating_sub(shown.len());
-        if hidden > 0 {
-            shown.push(format!("... ({hidden} more arguments)").into_bytes());
-        }
+        let shown = slow_entry_args(spec, args);
         let (addr, name) = self
             .clients
             .get(&s.id)
@@ -896,13 +948,16 @@ impl Shared {
         self.slowlog.push_back(SlowEntry {
             id: self.slowlog_next,
             unix: now_ms() / 1000,
-            micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            micros: u64::try_from(micros).unwrap_or(0),
             args: shown,
             addr,
             name,
         });
         self.slowlog_next += 1;
-        while self.slowlog.len() > SLOWLOG_MAX {
+        let keep = usize::try_from(self.settings.slowlog_max_len)
+            .unwrap_or(usize::MAX)
+            .min(SLOWLOG_RETAINED);
+        while self.slowlog.len() > keep {
             self.slowlog.pop_front();
         }
     }
@@ -1005,14 +1060,14 @@ impl Shared {
             [_, pass] => (None, pass),
             [_, user, pass] => (Some(user.as_slice()), pass),
             _ => {
-                emit(s, &commands::syntax(), out);
+                self.answer_login(s, "auth", &commands::syntax(), out);
                 return Step::Continue;
             }
         };
         match self.start_auth(s, svc, user, pass, Pending::Auth) {
-            Ok(None) => emit(s, &Reply::Ok, out),
+            Ok(None) => self.answer_login(s, "auth", &Reply::Ok, out),
             Ok(Some(work)) => return Step::Defer(work),
-            Err(r) => emit(s, &r, out),
+            Err(r) => self.answer_login(s, "auth", &r, out),
         }
         Step::Continue
     }
@@ -1028,8 +1083,9 @@ impl Shared {
         if let Some(v) = args.get(1) {
             match reddb_service::strict_decimal::parse_i64(v) {
                 None => {
-                    emit(
+                    self.answer_login(
                         s,
+                        "hello",
                         &Reply::err("ERR Protocol version is not an integer or out of range"),
                         out,
                     );
@@ -1038,7 +1094,12 @@ impl Shared {
                 Some(2) => proto = 2,
                 Some(3) => proto = 3,
                 Some(_) => {
-                    emit(s, &Reply::err("NOPROTO unsupported protocol version"), out);
+                    self.answer_login(
+                        s,
+                        "hello",
+                        &Reply::err("NOPROTO unsupported protocol version"),
+                        out,
+                    );
                     return Step::Continue;
                 }
             }
@@ -1058,8 +1119,9 @@ impl Shared {
                     i += 2;
                 }
                 _ => {
-                    emit(
+                    self.answer_login(
                         s,
+                        "hello",
                         &Reply::err(format!(
                             "ERR Syntax error in HELLO option '{}'",
                             commands::printable(opt)
@@ -1072,8 +1134,9 @@ impl Shared {
         }
         if let Some(n) = &name {
             if !n.iter().all(|&c| (0x21..0x7f).contains(&c)) {
-                emit(
+                self.answer_login(
                     s,
+                    "hello",
                     &Reply::err(
                         "ERR Client names cannot contain spaces, newlines or special characters.",
                     ),
@@ -1091,12 +1154,12 @@ impl Shared {
                 Ok(None) => {}
                 Ok(Some(work)) => return Step::Defer(work),
                 Err(r) => {
-                    emit(s, &r, out);
+                    self.answer_login(s, "hello", &r, out);
                     return Step::Continue;
                 }
             }
         } else if s.principal.is_none() {
-            emit(s, &Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"), out);
+            self.answer_login(s, "hello", &Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"), out);
             return Step::Continue;
         }
         self.finish_hello(s, proto, name, out);
@@ -1129,7 +1192,7 @@ impl Shared {
             (Reply::bulk("role"), Reply::bulk("master")),
             (Reply::bulk("modules"), Reply::Array(Vec::new())),
         ]);
-        emit(s, &r, out);
+        self.answer_login(s, "hello", &r, out);
     }
 
     /// The result of a deferred password check (`AUTH user pass`).
@@ -1161,30 +1224,62 @@ impl Shared {
                 "a password check finished for another kind of request",
             )),
         });
+        let command = match pending {
+            Pending::Auth => "auth",
+            Pending::Hello { .. } => "hello",
+        };
         match outcome {
             Ok((p, t)) => {
                 self.authenticated(s, p, t);
                 match pending {
-                    Pending::Auth => emit(s, &Reply::Ok, out),
+                    Pending::Auth => self.answer_login(s, command, &Reply::Ok, out),
                     Pending::Hello { proto, name } => self.finish_hello(s, proto, name, out),
                 }
             }
-            Err(e) => emit(s, &Reply::err(auth_error_line(&e)), out),
+            Err(e) => self.answer_login(s, command, &Reply::err(auth_error_line(&e)), out),
         }
     }
 
     /// The reply when the worker pool is full.
     pub fn busy(&mut self, s: &mut Session, out: &mut Vec<u8>) {
         s.pending = None;
+        let reply = Reply::err("BUSY too many password checks in progress; retry shortly");
+        self.stats.calls.count_reply(&reply);
         if std::mem::take(&mut s.pending_silenced) {
             return;
         }
-        emit(
-            s,
-            &Reply::err("BUSY too many password checks in progress; retry shortly"),
-            out,
-        );
+        emit(s, &reply, out);
     }
+}
+
+/// What `SLOWLOG` shows of a command line: the name as sent, a
+/// container's subcommand, the first key (its first 128 bytes), and how
+/// many arguments are left out.
+fn slow_entry_args(spec: &'static Spec, args: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut shown = vec![args.first().cloned().unwrap_or_default()];
+    let sub = CommandName::of(spec, args)
+        .sub
+        .and_then(|name| spec.subcommand(name));
+    if sub.is_some() {
+        shown.push(args.get(1).cloned().unwrap_or_default());
+    }
+    let key_at = match sub {
+        Some(sub) if sub.keyed => Some(2),
+        Some(_) => None,
+        None => spec.keys.has_keys().then_some(usize::from(spec.keys.first)),
+    };
+    if let Some(key) = key_at.and_then(|i| args.get(i)) {
+        let mut k = key.get(..128).unwrap_or(key).to_vec();
+        if key.len() > 128 {
+            k.extend_from_slice(b"...");
+        }
+        shown.push(k);
+    }
+    let hidden = args.len().saturating_sub(shown.len());
+    if hidden > 0 {
+        shown.push(format!("... ({hidden} more arguments)").into_bytes());
+    }
+    shown
 }
 
 /// Whether a command reads or writes keys (a monitoring connection may

@@ -7,9 +7,12 @@
 //! and the `COMMAND` introspection replies in [`super::introspect`]) reads
 //! the entry. Adding a command is one entry here plus one handler.
 
+use super::access_control as acl;
 use super::bit_and_float_handlers as bits;
 use super::commands::{self as cmd, Call, Ctx, DataCx};
+use super::config_command as config;
 use super::introspect;
+use super::key_flags::{self as kf, KeyFlags};
 use super::list_handlers as lists;
 use super::monitor;
 use super::object_command as object;
@@ -17,6 +20,7 @@ use super::resp::Reply;
 use super::set_handlers as sets;
 use super::sorted_set_handlers as zsets;
 use super::string_and_hash_handlers as sh;
+use reddb_service::strict_decimal::parse_i64;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -107,29 +111,6 @@ pub(crate) const KEYS_THEN_TIMEOUT: KeySpec = KeySpec {
 impl KeySpec {
     pub(crate) fn has_keys(&self) -> bool {
         self.first > 0
-    }
-
-    /// The keys of `args` (the command name included), as Redis's
-    /// `COMMAND GETKEYS` finds them.
-    pub fn keys<'a>(&self, args: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
-        if !self.has_keys() || self.step == 0 {
-            return Vec::new();
-        }
-        let step = usize::from(self.step);
-        let first = usize::from(self.first);
-        let last = if self.last >= 0 {
-            usize::from(self.last.unsigned_abs())
-        } else {
-            args.len()
-                .saturating_sub(usize::from(self.last.unsigned_abs()))
-        };
-        args.iter()
-            .enumerate()
-            .skip(first)
-            .step_by(step)
-            .take_while(|(i, _)| *i <= last)
-            .map(|(_, a)| a.as_slice())
-            .collect()
     }
 }
 
@@ -237,18 +218,87 @@ pub(crate) struct Spec {
     /// A container's subcommands (`OBJECT ENCODING`, `CLIENT KILL`…), as
     /// `COMMAND GETKEYS` needs them; empty for a plain command.
     pub subcommands: &'static [Sub],
+    /// How the command uses the keys of each of its Redis key specs, in
+    /// order (see [`Spec::key_specs`]); empty for the default: `RO
+    /// access` for a read-only command, `RW update` for a writing one.
+    /// Two entries for a [`KeySpec`] range split the range as Redis does:
+    /// its first key, then the rest (`RENAME`, `SINTERSTORE`).
+    pub key_flags: &'static [KeyFlags],
+    /// The ACL categories Redis gives the command beyond those its flags
+    /// and group imply (see `introspect::acl_categories`): `@dangerous`
+    /// for `KEYS`, `@connection` for `WAIT`…
+    pub more_categories: &'static [&'static str],
+}
+
+/// Where one of Redis 7's key specifications finds its keys among the
+/// arguments (the command name is argument 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeySearch {
+    /// From argument `begin` to `lastkey` — counted from `begin`, or from
+    /// the end when negative — every `step`.
+    Range { begin: u8, lastkey: i8, step: u8 },
+    /// Argument `begin` counts the keys that follow it.
+    Keynum { begin: u8 },
+}
+
+/// One Redis key specification: where its keys are and how the command
+/// uses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeySpecification {
+    pub search: KeySearch,
+    pub flags: KeyFlags,
+}
+
+impl KeySearch {
+    /// The positions of this spec's keys in `args` (the command name
+    /// first), as Redis 7.0's `getKeysUsingKeySpecs` finds them; `None`
+    /// where it finds the spec invalid: a key count that is not a number
+    /// from 1 to the arguments that follow it, a range past the end.
+    fn positions(self, args: &[Vec<u8>]) -> Option<Vec<usize>> {
+        let argc = args.len();
+        let (first, last, step) = match self {
+            KeySearch::Range {
+                begin,
+                lastkey,
+                step,
+            } => {
+                let first = usize::from(begin);
+                let last = if lastkey >= 0 {
+                    first + usize::from(lastkey.unsigned_abs())
+                } else {
+                    argc.checked_sub(usize::from(lastkey.unsigned_abs()))?
+                };
+                (first, last, usize::from(step).max(1))
+            }
+            KeySearch::Keynum { begin } => {
+                let count = parse_i64(args.get(usize::from(begin))?)?;
+                let first = usize::from(begin) + 1;
+                let last = (first + usize::try_from(count).ok()?).checked_sub(1)?;
+                (first, last, 1)
+            }
+        };
+        if last >= argc || last < first {
+            return None;
+        }
+        Some((first..=last).step_by(step).collect())
+    }
 }
 
 /// One subcommand of a container command: its lower-case name, its Redis
 /// arity (counting the command and the subcommand), whether its key is
-/// the argument after it, and whether Redis marks it `admin` (then
-/// `MONITOR` does not show it).
+/// the argument after it (read only: Redis's `RO` key spec, as for
+/// `OBJECT`'s), whether Redis marks it `admin` (then `MONITOR` does not
+/// show it), whether reddb asks an admin principal to run it, and whether
+/// Redis puts it in the `@connection` ACL category.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)] // independent facts of one entry
 pub(crate) struct Sub {
     pub name: &'static str,
     pub arity: i8,
     pub keyed: bool,
     pub redis_admin: bool,
+    pub admin: bool,
+    pub connection: bool,
 }
 
 const fn sub(name: &'static str, arity: i8) -> Sub {
@@ -257,6 +307,8 @@ const fn sub(name: &'static str, arity: i8) -> Sub {
         arity,
         keyed: false,
         redis_admin: false,
+        admin: false,
+        connection: false,
     }
 }
 
@@ -272,6 +324,19 @@ const fn admin_sub(name: &'static str, arity: i8) -> Sub {
         redis_admin: true,
         ..sub(name, arity)
     }
+}
+
+/// A `CLIENT` or `COMMAND` subcommand (`@connection`).
+const fn conn(s: Sub) -> Sub {
+    Sub {
+        connection: true,
+        ..s
+    }
+}
+
+/// A subcommand reddb runs for admin principals only.
+const fn admins_only(s: Sub) -> Sub {
+    Sub { admin: true, ..s }
 }
 
 impl Sub {
@@ -298,25 +363,75 @@ static OBJECT_SUBCOMMANDS: &[Sub] = &[
     sub("help", 2),
 ];
 
-/// `CLIENT`'s subcommands in Redis 7.0 (reddb answers some of them: the
-/// handler says which).
+/// `CLIENT`'s subcommands in Redis 7.0, and Redis 7.2's `SETINFO` and
+/// `NO-TOUCH` that clients send (reddb answers some of them: the handler
+/// says which).
 static CLIENT_SUBCOMMANDS: &[Sub] = &[
-    sub("caching", 3),
-    sub("getname", 2),
-    sub("getredir", 2),
+    conn(sub("caching", 3)),
+    conn(sub("getname", 2)),
+    conn(sub("getredir", 2)),
+    conn(sub("help", 2)),
+    conn(sub("id", 2)),
+    conn(sub("info", 2)),
+    conn(admins_only(admin_sub("kill", -3))),
+    conn(admin_sub("list", -2)),
+    conn(admin_sub("no-evict", 3)),
+    conn(sub("no-touch", 3)),
+    conn(admins_only(admin_sub("pause", -3))),
+    conn(sub("reply", 3)),
+    conn(sub("setinfo", 4)),
+    conn(sub("setname", 3)),
+    conn(sub("tracking", -3)),
+    conn(sub("trackinginfo", 2)),
+    conn(admins_only(admin_sub("unblock", -3))),
+    conn(admins_only(admin_sub("unpause", 2))),
+];
+
+/// `CONFIG`'s subcommands in Redis 7.0; reddb lets only admins `SET`.
+static CONFIG_SUBCOMMANDS: &[Sub] = &[
+    admin_sub("get", -3),
     sub("help", 2),
-    sub("id", 2),
-    sub("info", 2),
-    admin_sub("kill", -3),
-    admin_sub("list", -2),
-    admin_sub("no-evict", 3),
-    admin_sub("pause", -3),
-    sub("reply", 3),
-    sub("setname", 3),
-    sub("tracking", -3),
-    sub("trackinginfo", 2),
-    admin_sub("unblock", -3),
-    admin_sub("unpause", 2),
+    admin_sub("resetstat", 2),
+    admin_sub("rewrite", 2),
+    admins_only(admin_sub("set", -4)),
+];
+
+/// `COMMAND`'s subcommands in Redis 7.0.
+static COMMAND_SUBCOMMANDS: &[Sub] = &[
+    conn(sub("count", 2)),
+    conn(sub("docs", -2)),
+    conn(sub("getkeys", -4)),
+    conn(sub("getkeysandflags", -4)),
+    conn(sub("help", 2)),
+    conn(sub("info", -2)),
+    conn(sub("list", -2)),
+];
+
+/// `SLOWLOG`'s subcommands in Redis 7.0.
+static SLOWLOG_SUBCOMMANDS: &[Sub] = &[
+    admin_sub("get", -2),
+    sub("help", 2),
+    admin_sub("len", 2),
+    admin_sub("reset", 2),
+];
+
+/// `ACL`'s subcommands in Redis 7.0: reddb answers `WHOAMI`, `CAT` and
+/// `HELP`; users are managed over the HTTP API (see
+/// [`super::access_control`]).
+static ACL_SUBCOMMANDS: &[Sub] = &[
+    sub("cat", -2),
+    admin_sub("deluser", -3),
+    admin_sub("dryrun", -4),
+    sub("genpass", -2),
+    admin_sub("getuser", 3),
+    sub("help", 2),
+    admin_sub("list", 2),
+    admin_sub("load", 2),
+    admin_sub("log", -2),
+    admin_sub("save", 2),
+    admin_sub("setuser", -3),
+    admin_sub("users", 2),
+    sub("whoami", 2),
 ];
 
 impl Spec {
@@ -332,7 +447,15 @@ impl Spec {
             summary: "",
             handler,
             subcommands: &[],
+            key_flags: &[],
+            more_categories: &[],
         }
+    }
+
+    /// See [`Spec::more_categories`].
+    const fn categories(mut self, categories: &'static [&'static str]) -> Spec {
+        self.more_categories = categories;
+        self
     }
 
     const fn subcommands(mut self, subcommands: &'static [Sub]) -> Spec {
@@ -356,22 +479,101 @@ impl Spec {
         self
     }
 
-    /// The keys of `args` (the command name included), as Redis's
-    /// `COMMAND GETKEYS` finds them; `None` when a key count is not a
-    /// number from 1 to the arguments that follow it.
-    pub(crate) fn key_args<'a>(&self, args: &'a [Vec<u8>]) -> Option<Vec<&'a [u8]>> {
-        let mut keys = self.keys.keys(args);
-        if self.numkeys_at == 0 {
-            return Some(keys);
+    /// How the command uses its keys, one entry per key spec (see
+    /// [`Spec::key_flags`]).
+    const fn key_flags(mut self, flags: &'static [KeyFlags]) -> Spec {
+        self.key_flags = flags;
+        self
+    }
+
+    /// Redis 7's key specifications of this command, in order: the keys
+    /// before a key count, then the counted keys; or the range of
+    /// [`Spec::keys`], split in two when [`Spec::key_flags`] has two
+    /// entries.
+    pub(crate) fn key_specs(&self) -> Vec<KeySpecification> {
+        let k = self.keys;
+        let from = |begin: u8| {
+            if k.last >= 0 {
+                k.last
+                    .saturating_sub(i8::try_from(begin).unwrap_or(i8::MAX))
+            } else {
+                k.last
+            }
+        };
+        let mut searches = Vec::with_capacity(2);
+        if self.numkeys_at > 0 {
+            if k.has_keys() {
+                searches.push(KeySearch::Range {
+                    begin: k.first,
+                    lastkey: 0,
+                    step: 1,
+                });
+            }
+            searches.push(KeySearch::Keynum {
+                begin: self.numkeys_at,
+            });
+        } else if k.has_keys() && self.key_flags.len() == 2 {
+            searches.push(KeySearch::Range {
+                begin: k.first,
+                lastkey: 0,
+                step: 1,
+            });
+            let rest = k.first.saturating_add(1);
+            searches.push(KeySearch::Range {
+                begin: rest,
+                lastkey: from(rest),
+                step: k.step,
+            });
+        } else if k.has_keys() {
+            searches.push(KeySearch::Range {
+                begin: k.first,
+                lastkey: from(k.first),
+                step: k.step,
+            });
         }
-        let at = usize::from(self.numkeys_at);
-        let n = std::str::from_utf8(args.get(at)?)
-            .ok()?
-            .parse::<usize>()
-            .ok()?;
-        let counted = args.get(at + 1..)?.get(..n).filter(|_| n > 0)?;
-        keys.extend(counted.iter().map(Vec::as_slice));
-        Some(keys)
+        let default = if self.has(READONLY) {
+            kf::RO_ACCESS
+        } else {
+            kf::RW_UPDATE
+        };
+        searches
+            .into_iter()
+            .enumerate()
+            .map(|(i, search)| KeySpecification {
+                search,
+                flags: self.key_flags.get(i).copied().unwrap_or(default),
+            })
+            .collect()
+    }
+
+    /// The keys of `args` (the command name included) with how the
+    /// command uses each, as Redis's `COMMAND GETKEYSANDFLAGS` finds them;
+    /// `None` when a key spec does not fit the arguments (a key count that
+    /// is not a number from 1 to the arguments that follow it).
+    pub(crate) fn keys_and_flags<'a>(
+        &self,
+        args: &'a [Vec<u8>],
+    ) -> Option<Vec<(&'a [u8], KeyFlags)>> {
+        let mut out = Vec::new();
+        for spec in self.key_specs() {
+            let flags = if spec.flags & kf::VARIABLE_FLAGS == 0 {
+                spec.flags
+            } else {
+                kf::variable_key_flags(args)
+            };
+            for i in spec.search.positions(args)? {
+                out.push((args.get(i)?.as_slice(), flags));
+            }
+        }
+        Some(out)
+    }
+
+    /// The keys of `args` (the command name included), as Redis's
+    /// `COMMAND GETKEYS` finds them; `None` as for
+    /// [`Spec::keys_and_flags`].
+    pub(crate) fn key_args<'a>(&self, args: &'a [Vec<u8>]) -> Option<Vec<&'a [u8]>> {
+        self.keys_and_flags(args)
+            .map(|keys| keys.into_iter().map(|(k, _)| k).collect())
     }
 
     const fn doc(mut self, group: Group, since: &'static str, summary: &'static str) -> Spec {
@@ -447,6 +649,7 @@ pub(crate) static TABLE: &[Spec] = &[
     ),
     session("watch", -2, IMMEDIATE | FAST, S::Watch)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(
             G::Transactions,
             "2.2.0",
@@ -483,32 +686,42 @@ pub(crate) static TABLE: &[Spec] = &[
             "2.2.3",
             "Inspect a key's value: encoding, reference count, idle time",
         ),
-    server("command", -1, 0, introspect::command).doc(
-        G::Server,
-        "2.8.13",
-        "Describe the commands of this server",
-    ),
+    server("command", -1, 0, introspect::command)
+        .subcommands(COMMAND_SUBCOMMANDS)
+        .categories(&["@connection"])
+        .doc(G::Server, "2.8.13", "Describe the commands of this server"),
     server("time", 1, FAST, cmd::time).doc(G::Server, "2.6.0", "Return the server's time"),
-    server("info", -1, 0, cmd::info).doc(
-        G::Server,
-        "1.0.0",
-        "Information and statistics about the server",
-    ),
-    server("config", -2, UNMONITORED, cmd::config).doc(
-        G::Server,
-        "2.0.0",
-        "Read the server's configuration",
-    ),
-    server("slowlog", -2, UNMONITORED, cmd::slowlog).doc(
-        G::Server,
-        "2.2.12",
-        "Read or reset the slow command log",
-    ),
-    server("wait", 3, 0, cmd::wait).doc(
-        G::Generic,
-        "3.0.0",
-        "Wait for replicas to acknowledge writes (there are none: answers 0)",
-    ),
+    server("info", -1, 0, cmd::info)
+        .categories(&["@dangerous"])
+        .doc(
+            G::Server,
+            "1.0.0",
+            "Information and statistics about the server",
+        ),
+    server("config", -2, UNMONITORED, config::config)
+        .subcommands(CONFIG_SUBCOMMANDS)
+        .doc(
+            G::Server,
+            "2.0.0",
+            "Read the server's configuration; admins set the slow log's",
+        ),
+    server("acl", -2, 0, acl::acl)
+        .subcommands(ACL_SUBCOMMANDS)
+        .doc(
+            G::Server,
+            "6.0.0",
+            "Who the connection is and the command categories (users: the HTTP API)",
+        ),
+    server("slowlog", -2, UNMONITORED, cmd::slowlog)
+        .subcommands(SLOWLOG_SUBCOMMANDS)
+        .doc(G::Server, "2.2.12", "Read or reset the slow command log"),
+    server("wait", 3, 0, cmd::wait)
+        .categories(&["@connection"])
+        .doc(
+            G::Generic,
+            "3.0.0",
+            "Wait for replicas to acknowledge writes (there are none: answers 0)",
+        ),
     server("save", 1, NO_MULTI | UNMONITORED, cmd::save).doc(
         G::Server,
         "1.0.0",
@@ -519,21 +732,17 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Compact the store (reported as a background save)",
     ),
-    server("lastsave", 1, FAST, cmd::lastsave).doc(
-        G::Server,
-        "1.0.0",
-        "Unix time of the last successful save",
-    ),
+    server("lastsave", 1, FAST, cmd::lastsave)
+        .categories(&["@admin", "@dangerous"])
+        .doc(G::Server, "1.0.0", "Unix time of the last successful save"),
     data("dbsize", 1, READ_DATA | FAST, cmd::dbsize).doc(
         G::Server,
         "1.0.0",
         "Return the number of keys",
     ),
-    data("keys", 2, READ_DATA, cmd::keys).doc(
-        G::Generic,
-        "1.0.0",
-        "Find all keys matching a pattern",
-    ),
+    data("keys", 2, READ_DATA, cmd::keys)
+        .categories(&["@dangerous"])
+        .doc(G::Generic, "1.0.0", "Find all keys matching a pattern"),
     data("scan", -2, READ_DATA, cmd::scan).doc(
         G::Generic,
         "2.8.0",
@@ -557,22 +766,22 @@ pub(crate) static TABLE: &[Spec] = &[
     ),
     data("move", 3, WRITE_DATA | FAST, cmd::move_key)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::Generic, "1.0.0", "Move a key to another database"),
     data("get", 2, READ_DATA | FAST, cmd::get)
         .keys(ONE_KEY)
         .doc(G::String, "1.0.0", "Get the value of a key"),
-    data("set", -3, WRITE_DATA, cmd::set).keys(ONE_KEY).doc(
-        G::String,
-        "1.0.0",
-        "Set the string value of a key",
-    ),
-    data("setex", 4, WRITE_DATA, cmd::setex).keys(ONE_KEY).doc(
-        G::String,
-        "2.0.0",
-        "Set a value that expires in seconds",
-    ),
+    data("set", -3, WRITE_DATA, cmd::set)
+        .keys(ONE_KEY)
+        .key_flags(&[kf::SET_FLAGS])
+        .doc(G::String, "1.0.0", "Set the string value of a key"),
+    data("setex", 4, WRITE_DATA, cmd::setex)
+        .keys(ONE_KEY)
+        .key_flags(&[kf::OW_UPDATE])
+        .doc(G::String, "2.0.0", "Set a value that expires in seconds"),
     data("psetex", 4, WRITE_DATA, cmd::psetex)
         .keys(ONE_KEY)
+        .key_flags(&[kf::OW_UPDATE])
         .doc(
             G::String,
             "2.6.0",
@@ -580,6 +789,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("setnx", 3, WRITE_DATA | FAST, cmd::setnx)
         .keys(ONE_KEY)
+        .key_flags(&[kf::OW_INSERT])
         .doc(
             G::String,
             "1.0.0",
@@ -587,9 +797,11 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("getdel", 2, WRITE_DATA | FAST, cmd::getdel)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(G::String, "6.2.0", "Get a value and delete its key"),
     data("getex", -2, WRITE_DATA | FAST, cmd::getex)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(
             G::String,
             "6.2.0",
@@ -600,18 +812,23 @@ pub(crate) static TABLE: &[Spec] = &[
         .doc(G::String, "1.0.0", "Get the values of several keys"),
     data("mset", -3, WRITE_DATA, cmd::mset)
         .keys(KEY_VALUE_PAIRS)
+        .key_flags(&[kf::OW_UPDATE])
         .doc(G::String, "1.0.1", "Set several keys at once"),
     data("msetnx", -3, WRITE_DATA, sh::msetnx)
         .keys(KEY_VALUE_PAIRS)
+        .key_flags(&[kf::OW_INSERT])
         .doc(G::String, "1.0.1", "Set several keys only if none exists"),
     data("del", -2, WRITE_DATA, cmd::del)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::RM_DELETE])
         .doc(G::Generic, "1.0.0", "Delete keys"),
     data("unlink", -2, WRITE_DATA | FAST, cmd::del)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::RM_DELETE])
         .doc(G::Generic, "4.0.0", "Delete keys (the same as DEL here)"),
     data("exists", -2, READ_DATA | FAST, cmd::exists)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Generic, "1.0.0", "Count how many of the keys exist"),
     data("expire", -3, WRITE_DATA | FAST, cmd::expire)
         .keys(ONE_KEY)
@@ -662,18 +879,23 @@ pub(crate) static TABLE: &[Spec] = &[
         .doc(G::Generic, "2.2.0", "Remove a key's expiry"),
     data("type", 2, READ_DATA | FAST, cmd::type_of)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Generic, "1.0.0", "Get the type of a key's value"),
     data("incr", 2, WRITE_DATA | FAST, cmd::incr)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::String, "1.0.0", "Add one to an integer value"),
     data("incrby", 3, WRITE_DATA | FAST, cmd::incrby)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::String, "1.0.0", "Add an amount to an integer value"),
     data("decr", 2, WRITE_DATA | FAST, cmd::decr)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::String, "1.0.0", "Subtract one from an integer value"),
     data("decrby", 3, WRITE_DATA | FAST, cmd::decrby)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(
             G::String,
             "1.0.0",
@@ -681,9 +903,11 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("incrbyfloat", 3, WRITE_DATA | FAST, bits::incrbyfloat)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::String, "2.6.0", "Add a float amount to a value"),
     data("setbit", 4, WRITE_DATA, bits::setbit)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::Bitmap, "2.2.0", "Set or clear one bit of a string"),
     data("getbit", 3, READ_DATA | FAST, bits::getbit)
         .keys(ONE_KEY)
@@ -700,12 +924,15 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("getset", 3, WRITE_DATA | FAST, cmd::getset)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::String, "1.0.0", "Set a value and return the old one"),
     data("append", 3, WRITE_DATA | FAST, cmd::append)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(G::String, "2.0.0", "Append to a string value"),
     data("strlen", 2, READ_DATA | FAST, cmd::strlen)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::String, "2.2.0", "Get the length of a string value"),
     data("getrange", 4, READ_DATA, cmd::getrange)
         .keys(ONE_KEY)
@@ -715,48 +942,60 @@ pub(crate) static TABLE: &[Spec] = &[
         .doc(G::String, "2.2.0", "Overwrite part of a string value"),
     data("rename", 3, WRITE_DATA, cmd::rename)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::RW_ACCESS_DELETE, kf::OW_UPDATE])
         .doc(G::Generic, "1.0.0", "Rename a key (its TTL goes with it)"),
     data("renamenx", 3, WRITE_DATA | FAST, cmd::renamenx)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::RW_ACCESS_DELETE, kf::OW_INSERT])
         .doc(
             G::Generic,
             "1.0.0",
             "Rename a key only if the new name is free",
         ),
-    data("copy", -3, WRITE_DATA, sh::copy).keys(TWO_KEYS).doc(
-        G::Generic,
-        "6.2.0",
-        "Copy a key's value and TTL to another key",
-    ),
+    data("copy", -3, WRITE_DATA, sh::copy)
+        .keys(TWO_KEYS)
+        .key_flags(&[kf::RO_ACCESS, kf::OW_UPDATE])
+        .doc(
+            G::Generic,
+            "6.2.0",
+            "Copy a key's value and TTL to another key",
+        ),
     data("touch", -2, READ_DATA | FAST, cmd::exists)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Generic, "3.2.1", "Count how many of the keys exist"),
     data("sadd", -3, WRITE_DATA | FAST, cmd::sadd)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(G::Set, "1.0.0", "Add members to a set"),
     data("srem", -3, WRITE_DATA | FAST, cmd::srem)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
         .doc(G::Set, "1.0.0", "Remove members from a set"),
     data("smembers", 2, READ_DATA, cmd::smembers)
         .keys(ONE_KEY)
         .doc(G::Set, "1.0.0", "Get every member of a set"),
     data("sismember", 3, READ_DATA | FAST, cmd::sismember)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Set, "1.0.0", "Whether a value is a member of a set"),
     data("scard", 2, READ_DATA | FAST, cmd::scard)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Set, "1.0.0", "Count the members of a set"),
     data("smismember", -3, READ_DATA | FAST, sets::smismember)
         .keys(ONE_KEY)
         .doc(G::Set, "6.2.0", "Whether each value is a member of a set"),
     data("spop", -2, WRITE_DATA | FAST, sets::spop)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(G::Set, "1.0.0", "Remove and return random members of a set"),
     data("srandmember", -2, READ_DATA, sets::srandmember)
         .keys(ONE_KEY)
         .doc(G::Set, "1.0.0", "Get random members of a set"),
     data("smove", 4, WRITE_DATA | FAST, sets::smove)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::RW_ACCESS_DELETE, kf::RW_INSERT])
         .doc(G::Set, "1.0.0", "Move a member from one set to another"),
     data("sinter", -2, READ_DATA, sets::sinter)
         .keys(ALL_KEYS)
@@ -769,12 +1008,15 @@ pub(crate) static TABLE: &[Spec] = &[
         .doc(G::Set, "1.0.0", "Subtract sets from the first"),
     data("sinterstore", -3, WRITE_DATA, sets::sinterstore)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::RW_UPDATE, kf::RO_ACCESS])
         .doc(G::Set, "1.0.0", "Store the intersection of sets"),
     data("sunionstore", -3, WRITE_DATA, sets::sunionstore)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::OW_UPDATE, kf::RO_ACCESS])
         .doc(G::Set, "1.0.0", "Store the union of sets"),
     data("sdiffstore", -3, WRITE_DATA, sets::sdiffstore)
         .keys(ALL_KEYS)
+        .key_flags(&[kf::OW_UPDATE, kf::RO_ACCESS])
         .doc(G::Set, "1.0.0", "Store the difference of sets"),
     data("sintercard", -3, READ_DATA, sets::sintercard)
         .numkeys(1)
@@ -793,9 +1035,11 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("zincrby", 4, WRITE_DATA | FAST, zsets::zincrby)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::SortedSet, "1.2.0", "Add to a member's score"),
     data("zrem", -3, WRITE_DATA | FAST, zsets::zrem)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
         .doc(G::SortedSet, "1.2.0", "Remove members from a sorted set"),
     data("zscore", 3, READ_DATA | FAST, zsets::zscore)
         .keys(ONE_KEY)
@@ -805,6 +1049,7 @@ pub(crate) static TABLE: &[Spec] = &[
         .doc(G::SortedSet, "6.2.0", "Get the scores of several members"),
     data("zcard", 2, READ_DATA | FAST, zsets::zcard)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::SortedSet, "1.2.0", "Count the members of a sorted set"),
     data("zcount", 4, READ_DATA | FAST, zsets::zcount)
         .keys(ONE_KEY)
@@ -874,6 +1119,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("zrangestore", -5, WRITE_DATA, zsets::zrangestore)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::OW_UPDATE, kf::RO_ACCESS])
         .doc(
             G::SortedSet,
             "6.2.0",
@@ -881,6 +1127,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("zremrangebyrank", 4, WRITE_DATA, zsets::zremrangebyrank)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
         .doc(
             G::SortedSet,
             "2.0.0",
@@ -888,6 +1135,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("zremrangebyscore", 4, WRITE_DATA, zsets::zremrangebyscore)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
         .doc(
             G::SortedSet,
             "1.2.0",
@@ -895,6 +1143,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("zremrangebylex", 4, WRITE_DATA, zsets::zremrangebylex)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
         .doc(
             G::SortedSet,
             "2.8.9",
@@ -902,6 +1151,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("zpopmin", -2, WRITE_DATA | FAST, zsets::zpopmin)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(
             G::SortedSet,
             "5.0.0",
@@ -909,6 +1159,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("zpopmax", -2, WRITE_DATA | FAST, zsets::zpopmax)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(
             G::SortedSet,
             "5.0.0",
@@ -949,10 +1200,12 @@ pub(crate) static TABLE: &[Spec] = &[
     data("zunionstore", -4, WRITE_DATA, zsets::zunionstore)
         .keys(ONE_KEY)
         .numkeys(2)
+        .key_flags(&[kf::OW_UPDATE, kf::RO_ACCESS])
         .doc(G::SortedSet, "2.0.0", "Store the union of sorted sets"),
     data("zinterstore", -4, WRITE_DATA, zsets::zinterstore)
         .keys(ONE_KEY)
         .numkeys(2)
+        .key_flags(&[kf::OW_UPDATE, kf::RO_ACCESS])
         .doc(
             G::SortedSet,
             "2.0.0",
@@ -961,6 +1214,7 @@ pub(crate) static TABLE: &[Spec] = &[
     data("zdiffstore", -4, WRITE_DATA, zsets::zdiffstore)
         .keys(ONE_KEY)
         .numkeys(2)
+        .key_flags(&[kf::OW_UPDATE, kf::RO_ACCESS])
         .doc(G::SortedSet, "6.2.0", "Store the difference of sorted sets"),
     data("hset", -4, WRITE_DATA | FAST, cmd::hset)
         .keys(ONE_KEY)
@@ -983,9 +1237,11 @@ pub(crate) static TABLE: &[Spec] = &[
         .doc(G::Hash, "2.0.0", "Get every field and value of a hash"),
     data("hincrby", 4, WRITE_DATA | FAST, sh::hincrby)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::Hash, "2.0.0", "Add an amount to an integer hash field"),
     data("hsetnx", 4, WRITE_DATA | FAST, sh::hsetnx)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(
             G::Hash,
             "2.0.0",
@@ -1003,6 +1259,7 @@ pub(crate) static TABLE: &[Spec] = &[
     ),
     data("hstrlen", 3, READ_DATA | FAST, sh::hstrlen)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Hash, "3.2.0", "Get the length of a hash field's value"),
     data("hrandfield", -2, READ_DATA, sh::hrandfield)
         .keys(ONE_KEY)
@@ -1014,24 +1271,31 @@ pub(crate) static TABLE: &[Spec] = &[
     ),
     data("hincrbyfloat", 4, WRITE_DATA | FAST, bits::hincrbyfloat)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
         .doc(G::Hash, "2.6.0", "Add a float amount to a hash field"),
     data("hdel", -3, WRITE_DATA | FAST, cmd::hdel)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
         .doc(G::Hash, "2.0.0", "Delete hash fields"),
     data("hexists", 3, READ_DATA | FAST, cmd::hexists)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Hash, "2.0.0", "Whether a hash field exists"),
     data("hlen", 2, READ_DATA | FAST, cmd::hlen)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::Hash, "2.0.0", "Count the fields of a hash"),
     data("lpush", -3, WRITE_DATA | FAST, lists::lpush)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(G::List, "1.0.0", "Prepend items to a list"),
     data("rpush", -3, WRITE_DATA | FAST, lists::rpush)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(G::List, "1.0.0", "Append items to a list"),
     data("lpushx", -3, WRITE_DATA | FAST, lists::lpushx)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(
             G::List,
             "2.2.0",
@@ -1039,9 +1303,11 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("rpushx", -3, WRITE_DATA | FAST, lists::rpushx)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(G::List, "2.2.0", "Append items to a list only if it exists"),
     data("lpop", -2, WRITE_DATA | FAST, lists::lpop)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(
             G::List,
             "1.0.0",
@@ -1049,6 +1315,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("rpop", -2, WRITE_DATA | FAST, lists::rpop)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(
             G::List,
             "1.0.0",
@@ -1056,6 +1323,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("llen", 2, READ_DATA | FAST, lists::llen)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RO_KEY_ONLY])
         .doc(G::List, "1.0.0", "Get the length of a list"),
     data("lrange", 4, READ_DATA, lists::lrange)
         .keys(ONE_KEY)
@@ -1070,14 +1338,19 @@ pub(crate) static TABLE: &[Spec] = &[
     ),
     data("linsert", 5, WRITE_DATA, lists::linsert)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_INSERT])
         .doc(G::List, "2.2.0", "Insert an item before or after another"),
-    data("lrem", 4, WRITE_DATA, lists::lrem).keys(ONE_KEY).doc(
-        G::List,
-        "1.0.0",
-        "Remove items equal to a value from a list",
-    ),
+    data("lrem", 4, WRITE_DATA, lists::lrem)
+        .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
+        .doc(
+            G::List,
+            "1.0.0",
+            "Remove items equal to a value from a list",
+        ),
     data("ltrim", 4, WRITE_DATA, lists::ltrim)
         .keys(ONE_KEY)
+        .key_flags(&[kf::RW_DELETE])
         .doc(G::List, "1.0.0", "Keep only a range of a list"),
     data("lpos", -3, READ_DATA, lists::lpos).keys(ONE_KEY).doc(
         G::List,
@@ -1086,21 +1359,23 @@ pub(crate) static TABLE: &[Spec] = &[
     ),
     data("lmove", 5, WRITE_DATA, lists::lmove)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::RW_ACCESS_DELETE, kf::RW_INSERT])
         .doc(G::List, "6.2.0", "Move an item from one list to another"),
     data("rpoplpush", 3, WRITE_DATA, lists::rpoplpush)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::RW_ACCESS_DELETE, kf::RW_INSERT])
         .doc(
             G::List,
             "1.2.0",
             "Move the last item of a list to the head of another",
         ),
-    data("lmpop", -4, WRITE_DATA, lists::lmpop).numkeys(1).doc(
-        G::List,
-        "7.0.0",
-        "Pop items from the first non-empty list",
-    ),
+    data("lmpop", -4, WRITE_DATA, lists::lmpop)
+        .numkeys(1)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
+        .doc(G::List, "7.0.0", "Pop items from the first non-empty list"),
     data("blpop", -3, WRITE_DATA | BLOCKING, lists::blpop)
         .keys(KEYS_THEN_TIMEOUT)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(
             G::List,
             "2.0.0",
@@ -1108,6 +1383,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("brpop", -3, WRITE_DATA | BLOCKING, lists::brpop)
         .keys(KEYS_THEN_TIMEOUT)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(
             G::List,
             "2.0.0",
@@ -1115,6 +1391,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("blmove", 6, WRITE_DATA | BLOCKING, lists::blmove)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::RW_ACCESS_DELETE, kf::RW_INSERT])
         .doc(
             G::List,
             "6.2.0",
@@ -1122,6 +1399,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("brpoplpush", 4, WRITE_DATA | BLOCKING, lists::brpoplpush)
         .keys(TWO_KEYS)
+        .key_flags(&[kf::RW_ACCESS_DELETE, kf::RW_INSERT])
         .doc(
             G::List,
             "2.2.0",
@@ -1129,6 +1407,7 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
     data("blmpop", -5, WRITE_DATA | BLOCKING, lists::blmpop)
         .numkeys(2)
+        .key_flags(&[kf::RW_ACCESS_DELETE])
         .doc(
             G::List,
             "7.0.0",
@@ -1201,15 +1480,74 @@ mod tests {
     }
 
     #[test]
+    fn key_flags_fit_the_key_specs() {
+        for spec in TABLE {
+            let specs = spec.key_specs();
+            let name = spec.name;
+            assert!(
+                spec.key_flags.is_empty() || spec.key_flags.len() == specs.len(),
+                "{name}: one flag set per key spec"
+            );
+            for ks in specs {
+                let kinds = [kf::RO, kf::RW, kf::OW, kf::RM];
+                let how = kinds.iter().filter(|k| ks.flags & **k != 0).count();
+                assert_eq!(how, 1, "{name}: one of RO, RW, OW, RM");
+                // Only SET's key flags depend on its arguments (see
+                // key_flags::variable_key_flags).
+                assert_eq!(ks.flags & kf::VARIABLE_FLAGS != 0, name == "set", "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn key_specs_pick_redis_key_positions() {
         let args = |v: &[&str]| v.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
-        let mset = args(&["mset", "a", "1", "b", "2"]);
-        assert_eq!(KEY_VALUE_PAIRS.keys(&mset), vec![&b"a"[..], b"b"]);
-        let del = args(&["del", "a", "b", "c"]);
-        assert_eq!(ALL_KEYS.keys(&del), vec![&b"a"[..], b"b", b"c"]);
-        let set = args(&["set", "k", "v", "EX", "1"]);
-        assert_eq!(ONE_KEY.keys(&set), vec![&b"k"[..]]);
-        assert!(NO_KEYS.keys(&set).is_empty());
+        let keys = |v: &[&str]| {
+            let v = args(v);
+            let name = String::from_utf8_lossy(&v[0]).into_owned();
+            let spec = lookup(&name).unwrap();
+            spec.keys_and_flags(&v).map(|k| {
+                k.iter()
+                    .map(|(k, f)| (String::from_utf8_lossy(k).into_owned(), *f))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let owned = |v: &[(&str, KeyFlags)]| {
+            Some(
+                v.iter()
+                    .map(|(k, f)| ((*k).to_string(), *f))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            keys(&["mset", "a", "1", "b", "2"]),
+            owned(&[("a", kf::OW_UPDATE), ("b", kf::OW_UPDATE)])
+        );
+        assert_eq!(
+            keys(&["del", "a", "b"]),
+            owned(&[("a", kf::RM_DELETE), ("b", kf::RM_DELETE)])
+        );
+        assert_eq!(keys(&["get", "k"]), owned(&[("k", kf::RO_ACCESS)]));
+        assert_eq!(keys(&["ping"]), owned(&[]));
+        // A split range: the destination, then the sources.
+        assert_eq!(
+            keys(&["sinterstore", "d", "a", "b"]),
+            owned(&[
+                ("d", kf::RW_UPDATE),
+                ("a", kf::RO_ACCESS),
+                ("b", kf::RO_ACCESS)
+            ])
+        );
+        assert_eq!(
+            keys(&["lmove", "s", "d", "LEFT", "RIGHT"]),
+            owned(&[("s", kf::RW_ACCESS_DELETE), ("d", kf::RW_INSERT)])
+        );
+        // SET's flags follow its GET option.
+        assert_eq!(keys(&["set", "k", "v"]), owned(&[("k", kf::OW_UPDATE)]));
+        assert_eq!(
+            keys(&["set", "k", "v", "GET"]),
+            owned(&[("k", kf::RW_ACCESS_UPDATE)])
+        );
         let card = |v: &[&str]| {
             let v = args(v);
             let keys = lookup("sintercard").and_then(|s| s.key_args(&v));

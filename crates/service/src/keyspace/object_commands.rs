@@ -24,14 +24,18 @@ use reddb_storage::store::sorted_set::SortedSet;
 /// Redis 7.0's built-in defaults (its sample redis.conf sets 128 hash
 /// entries; the server without one uses 512): `set-max-intset-entries`,
 /// `hash-max-listpack-entries`, `hash-max-listpack-value`, and the
-/// longest `embstr` (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
-const SET_MAX_INTSET_ENTRIES: usize = 512;
-const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
-const HASH_MAX_LISTPACK_VALUE: usize = 64;
+/// longest `embstr` (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`). The wire's
+/// `CONFIG GET` shows the settings, so they are public.
+pub const SET_MAX_INTSET_ENTRIES: usize = 512;
+pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
+pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
 const EMBSTR_SIZE_LIMIT: usize = 44;
 /// Redis 7.0's `zset-max-listpack-entries` and `-value` defaults.
-const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
-const ZSET_MAX_LISTPACK_VALUE: usize = 64;
+pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
+pub const ZSET_MAX_LISTPACK_VALUE: usize = 64;
+/// Redis 7.0's `list-max-listpack-size` default: -2, one node of at most
+/// 8 KiB (`CONFIG GET` shows it).
+pub const LIST_MAX_LISTPACK_SIZE: i64 = -2;
 /// A list stays one listpack node while it fits `list-max-listpack-size`
 /// -2 (8 KiB); counted here by items, as a fresh list of small items.
 const LIST_MAX_LISTPACK_ENTRIES: usize = 128;
