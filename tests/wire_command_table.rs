@@ -1,9 +1,11 @@
 //! The wire command table against a real `redis-server`: for every command
-//! `red` lists, `COMMAND INFO`'s arity, key positions and flags, `COMMAND
-//! DOCS`'s group and first version, and `COMMAND GETKEYS` on representative
-//! argument lists must be what Redis answers — except the flag differences
-//! listed in [`DELIBERATE_FLAG_DIFFERENCES`], each a place where reddb's
-//! semantics differ on purpose.
+//! `red` lists, `COMMAND INFO`'s arity, key positions, flags and key
+//! specifications (each with its key-spec flags: `RW`, `access`, …),
+//! `COMMAND DOCS`'s group and first version, and `COMMAND GETKEYS` and
+//! `COMMAND GETKEYSANDFLAGS` on representative argument lists must be what
+//! Redis answers — except the flag differences listed in
+//! [`DELIBERATE_FLAG_DIFFERENCES`], each a place where reddb's semantics
+//! differ on purpose.
 //!
 //! When `redis-server` is not installed the test says so and passes —
 //! unless `REDDB_REQUIRE_CLIENTS` is set (as for `tests/wire_clients.rs`).
@@ -118,6 +120,7 @@ fn sample_arguments(name: &str, arity: i64) -> Vec<String> {
         "client" => &["list"],
         "command" => &["count"],
         "config" => &["get", "port"],
+        "acl" => &["whoami"],
         "object" => &["encoding", "k"],
         "slowlog" => &["len"],
         _ => &[],
@@ -143,9 +146,42 @@ fn sample_arguments(name: &str, arity: i64) -> Vec<String> {
 }
 
 fn getkeys(c: &mut Client, command_line: &[String]) -> Value {
-    let mut args = vec!["COMMAND".to_string(), "GETKEYS".to_string()];
+    introspect(c, "GETKEYS", command_line)
+}
+
+fn getkeys_and_flags(c: &mut Client, command_line: &[String]) -> Value {
+    introspect(c, "GETKEYSANDFLAGS", command_line)
+}
+
+/// `COMMAND sub command_line…`.
+fn introspect(c: &mut Client, sub: &str, command_line: &[String]) -> Value {
+    let mut args = vec!["COMMAND".to_string(), sub.to_string()];
     args.extend_from_slice(command_line);
     c.cmd(&args)
+}
+
+/// The key specifications of `COMMAND INFO name` (RESP2: each a flat
+/// array of pairs), without Redis's free-text `notes`.
+fn key_specs(c: &mut Client, name: &str) -> Vec<Vec<(String, Value)>> {
+    let reply = c.cmd(&["COMMAND", "INFO", name]);
+    let entry = items(&reply)
+        .first()
+        .unwrap_or_else(|| panic!("{name}: empty COMMAND INFO"));
+    items(entry)
+        .get(8)
+        .map(items)
+        .unwrap_or_default()
+        .iter()
+        .map(|spec| {
+            items(spec)
+                .chunks(2)
+                .filter_map(|pair| match pair {
+                    [k, v] if text(k) != "notes" => Some((text(k), v.clone())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The names `red` lists, from its own table.
@@ -176,11 +212,26 @@ fn command_info_and_getkeys_match_redis_server() {
         if ours != want {
             failures.push(format!("{name}: COMMAND INFO red {ours:?}, want {want:?}"));
         }
+        let (ours_specs, their_specs) = (key_specs(red, name), key_specs(redis, name));
+        if ours_specs != their_specs {
+            failures.push(format!(
+                "{name}: key specs red {ours_specs:?}, redis {their_specs:?}"
+            ));
+        }
         let args = sample_arguments(name, ours.arity);
         let (ours, theirs) = (getkeys(red, &args), getkeys(redis, &args));
         if ours != theirs {
             failures.push(format!(
                 "COMMAND GETKEYS {args:?}: red {ours:?}, redis {theirs:?}"
+            ));
+        }
+        let (ours, theirs) = (
+            getkeys_and_flags(red, &args),
+            getkeys_and_flags(redis, &args),
+        );
+        if ours != theirs {
+            failures.push(format!(
+                "COMMAND GETKEYSANDFLAGS {args:?}: red {ours:?}, redis {theirs:?}"
             ));
         }
     }
@@ -243,11 +294,59 @@ fn getkeys_and_docs_of_representative_commands_match_redis_server() {
         &["CLIENT", "BOGUS"],
         &["BITCOUNT", "k", "0", "1"],
         &["HINCRBYFLOAT", "h", "f", "1.5"],
+        &["SET", "k", "v", "GET"],
+        &["SET", "k", "v", "NX", "get", "EX", "10"],
+        &["SET", "k", "get"],
+        &["RENAME", "a", "a"],
+        &["COPY", "a", "b", "REPLACE"],
+        &["SINTERSTORE", "d", "a", "b", "c"],
+        &["SDIFFSTORE", "d", "a"],
+        &["WATCH", "a", "b"],
+        &["OBJECT", "HELP", "x"],
+        &["PING", "a", "b", "c"],
+        &["ACL", "WHOAMI"],
+        &["CONFIG", "SET", "slowlog-max-len", "1"],
+        &["COMMAND", "GETKEYS", "get", "k"],
     ];
     for case in cases {
         let args: Vec<String> = case.iter().map(|s| (*s).to_string()).collect();
         assert_eq!(getkeys(red, &args), getkeys(redis, &args), "{case:?}");
+        assert_eq!(
+            getkeys_and_flags(red, &args),
+            getkeys_and_flags(redis, &args),
+            "GETKEYSANDFLAGS {case:?}"
+        );
     }
+    // redis-py's test_command_getkeysandflags.
+    assert_eq!(
+        red.cmd(&[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "LMOVE",
+            "mylist1",
+            "mylist2",
+            "left",
+            "left"
+        ]),
+        Value::Array(vec![
+            Value::Array(vec![
+                Value::Bulk(b"mylist1".to_vec()),
+                Value::Array(
+                    ["RW", "access", "delete"]
+                        .map(|f| Value::Simple(f.as_bytes().to_vec()))
+                        .to_vec()
+                ),
+            ]),
+            Value::Array(vec![
+                Value::Bulk(b"mylist2".to_vec()),
+                Value::Array(
+                    ["RW", "insert"]
+                        .map(|f| Value::Simple(f.as_bytes().to_vec()))
+                        .to_vec()
+                ),
+            ]),
+        ])
+    );
     assert_eq!(
         getkeys(red, &["PING".to_string(), "x".to_string()]),
         err("ERR The command has no key arguments")

@@ -18,11 +18,22 @@ pub struct Reference {
 
 impl Reference {
     pub fn start() -> Reference {
+        Self::start_with(&[])
+    }
+
+    /// One that asks clients for `password` (`--requirepass`), as red asks
+    /// for a credential.
+    pub fn start_with_password(password: &str) -> Reference {
+        Self::start_with(&["--requirepass", password])
+    }
+
+    /// One started with `extra` arguments after the usual ones.
+    pub fn start_with(extra: &[&str]) -> Reference {
         let dir = super::tmp();
         let port = super::free_port();
         let port_text = port.to_string();
         let dir_text = dir.path().to_string_lossy().into_owned();
-        let args = [
+        let mut args = vec![
             "--port",
             port_text.as_str(),
             "--bind",
@@ -38,13 +49,18 @@ impl Reference {
             "--hz",
             "100",
         ];
+        args.extend_from_slice(extra);
         let server = program("redis-server", &args)
             .timeout(Duration::from_secs(600))
             .spawn();
         let up = super::wait_until(Duration::from_secs(30), || {
             Client::try_connect(port, Duration::from_secs(2))
                 .and_then(|mut c| c.try_cmd(&["PING"]))
-                .is_ok_and(|v| v == Value::Simple(b"PONG".to_vec()))
+                .is_ok_and(|v| match v {
+                    Value::Simple(pong) => pong == b"PONG",
+                    Value::Error(e) => e.starts_with(b"NOAUTH"),
+                    _ => false,
+                })
         });
         assert!(up, "redis-server did not answer PING on port {port}");
         Reference {

@@ -248,12 +248,13 @@ fn docs(names: &[Vec<u8>]) -> Reply {
     )
 }
 
-/// The ACL categories Redis gives a subcommand: a keyed one reads the
-/// keyspace, an admin one is dangerous, every one is slow.
+/// The ACL categories Redis gives a subcommand: its container's
+/// category, `@read` for a keyed one, `@admin` and `@dangerous` for an
+/// admin one, and `@slow` for every one.
 fn sub_acl_categories(sub: &Sub) -> Vec<&'static str> {
-    let mut out = Vec::new();
+    let mut out: Vec<&'static str> = sub.category.into_iter().collect();
     if sub.keyed {
-        out.extend(["@keyspace", "@read"]);
+        out.push("@read");
     }
     if sub.redis_admin {
         out.push("@admin");
@@ -261,9 +262,6 @@ fn sub_acl_categories(sub: &Sub) -> Vec<&'static str> {
     out.push("@slow");
     if sub.redis_admin {
         out.push("@dangerous");
-    }
-    if sub.connection {
-        out.push("@connection");
     }
     out
 }
@@ -328,9 +326,7 @@ fn getkeys(command_line: &[Vec<u8>], with_flags: bool) -> Result<Reply, Reply> {
         return Err(Reply::err("ERR Invalid command specified"));
     };
     let wrong_count = || Reply::err("ERR Invalid number of arguments specified for command");
-    if !spec.arity_ok(command_line.len()) {
-        return Err(wrong_count());
-    }
+    let no_keys = || Reply::err("ERR The command has no key arguments");
     let shown = |keys: Vec<(&[u8], KeyFlags)>| {
         Reply::Array(
             keys.into_iter()
@@ -344,24 +340,33 @@ fn getkeys(command_line: &[Vec<u8>], with_flags: bool) -> Result<Reply, Reply> {
                 .collect(),
         )
     };
+    // Redis's order: the command, whether it has keys at all, then its
+    // arity.
     if !spec.subcommands.is_empty() {
         let name = command_line.get(1).map(|n| lower(n)).unwrap_or_default();
         let Some(sub) = spec.subcommand(&name) else {
             return Err(Reply::err("ERR Invalid command specified"));
         };
+        if !sub.keyed {
+            return Err(no_keys());
+        }
         if !sub.arity_ok(command_line.len()) {
             return Err(wrong_count());
         }
-        return match command_line.get(2).filter(|_| sub.keyed) {
-            Some(key) => Ok(shown(vec![(key.as_slice(), key_flags::RO_KEY_ONLY)])),
-            None => Err(Reply::err("ERR The command has no key arguments")),
-        };
+        let key = command_line.get(2).map_or(&[][..], Vec::as_slice);
+        return Ok(shown(vec![(key, key_flags::RO_KEY_ONLY)]));
+    }
+    if spec.key_specs().is_empty() {
+        return Err(no_keys());
+    }
+    if !spec.arity_ok(command_line.len()) {
+        return Err(wrong_count());
     }
     let Some(keys) = spec.keys_and_flags(command_line) else {
         return Err(Reply::err("ERR Invalid arguments specified for command"));
     };
     if keys.is_empty() {
-        return Err(Reply::err("ERR The command has no key arguments"));
+        return Err(Reply::err("ERR Invalid arguments specified for command"));
     }
     Ok(shown(keys))
 }

@@ -288,8 +288,9 @@ impl KeySearch {
 /// arity (counting the command and the subcommand), whether its key is
 /// the argument after it (read only: Redis's `RO` key spec, as for
 /// `OBJECT`'s), whether Redis marks it `admin` (then `MONITOR` does not
-/// show it), whether reddb asks an admin principal to run it, and whether
-/// Redis puts it in the `@connection` ACL category.
+/// show it), whether reddb asks an admin principal to run it, and the ACL
+/// category it shares with its container's other subcommands
+/// (`@connection` for `CLIENT`'s, `@keyspace` for `OBJECT`'s).
 #[derive(Debug, Clone, Copy)]
 #[allow(clippy::struct_excessive_bools)] // independent facts of one entry
 pub(crate) struct Sub {
@@ -298,7 +299,7 @@ pub(crate) struct Sub {
     pub keyed: bool,
     pub redis_admin: bool,
     pub admin: bool,
-    pub connection: bool,
+    pub category: Option<&'static str>,
 }
 
 const fn sub(name: &'static str, arity: i8) -> Sub {
@@ -308,13 +309,14 @@ const fn sub(name: &'static str, arity: i8) -> Sub {
         keyed: false,
         redis_admin: false,
         admin: false,
-        connection: false,
+        category: None,
     }
 }
 
 const fn keyed_sub(name: &'static str, arity: i8) -> Sub {
     Sub {
         keyed: true,
+        category: Some("@keyspace"),
         ..sub(name, arity)
     }
 }
@@ -329,7 +331,7 @@ const fn admin_sub(name: &'static str, arity: i8) -> Sub {
 /// A `CLIENT` or `COMMAND` subcommand (`@connection`).
 const fn conn(s: Sub) -> Sub {
     Sub {
-        connection: true,
+        category: Some("@connection"),
         ..s
     }
 }
@@ -360,7 +362,10 @@ static OBJECT_SUBCOMMANDS: &[Sub] = &[
     keyed_sub("freq", 3),
     keyed_sub("idletime", 3),
     keyed_sub("refcount", 3),
-    sub("help", 2),
+    Sub {
+        category: Some("@keyspace"),
+        ..sub("help", 2)
+    },
 ];
 
 /// `CLIENT`'s subcommands in Redis 7.0, and Redis 7.2's `SETINFO` and
