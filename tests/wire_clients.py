@@ -488,6 +488,55 @@ def bits_floats_watch_and_control(port, password):
             other.close()
 
 
+def server_commands(port, password):
+    """CONFIG GET with several patterns, CONFIG SET of the slow log (the
+    settings redis-py's slowlog fixture saves and restores), SLOWLOG,
+    CLIENT LIST by ID, ACL WHOAMI/CAT, COMMAND GETKEYSANDFLAGS and INFO
+    errorstats, as redis-py calls and parses them, decoded, RESP2/3."""
+    for proto, r in decoded_clients(port, password):
+        got = r.config_get("*max-*-entries*", "maxmemory")
+        check(got.get("maxmemory") == "0" and got.get("hash-max-listpack-entries") == "512",
+              f"CONFIG GET patterns: {got}")
+        check(r.config_get()["databases"] == "16", "CONFIG GET * databases")
+        saved = r.config_get()
+        old = (saved["slowlog-log-slower-than"], saved["slowlog-max-len"])
+        check(r.config_set("slowlog-log-slower-than", 0) is True, "CONFIG SET slowlog-log-slower-than")
+        check(r.config_set("slowlog-max-len", 128) is True, "CONFIG SET slowlog-max-len")
+        try:
+            r.config_set("timeout", 70)
+            raise AssertionError("CONFIG SET timeout must be refused")
+        except redis.ResponseError as e:
+            check("command line and environment" in str(e), f"CONFIG SET timeout: {e}")
+        check(r.slowlog_reset() is True, "SLOWLOG RESET")
+        r.get(f"sl{proto}:key")
+        entries = r.slowlog_get()
+        # redis-py leaves the command line as bytes, even decoded.
+        commands = [e["command"].decode() for e in entries]
+        check(commands[:2] == [f"GET sl{proto}:key", "SLOWLOG RESET"], f"SLOWLOG GET: {commands}")
+        check(len(r.slowlog_get(1)) == 1 and isinstance(r.slowlog_len(), int), "SLOWLOG GET 1, LEN")
+        check(r.config_set("slowlog-log-slower-than", old[0]) is True, "restore")
+        check(r.config_set("slowlog-max-len", old[1]) is True, "restore")
+        others = [redis.Redis(host="127.0.0.1", port=port, password=password) for _ in range(3)]
+        ids = [str(o.client_id()) for o in others]
+        listed = r.client_list(client_id=ids)
+        check(sorted(c["id"] for c in listed) == sorted(ids), f"CLIENT LIST ID: {listed}")
+        for o in others:
+            o.close()
+        check(r.acl_whoami() == "admin", "ACL WHOAMI")
+        check("read" in r.acl_cat() and "get" in r.acl_cat("read"), "ACL CAT")
+        flags = r.command_getkeysandflags("LMOVE", "mylist1", "mylist2", "left", "left")
+        check(flags == [["mylist1", ["RW", "access", "delete"]], ["mylist2", ["RW", "insert"]]],
+              f"COMMAND GETKEYSANDFLAGS: {flags}")
+        r.config_resetstat()
+        r.set(f"sl{proto}:s", "v")
+        try:
+            r.lpush(f"sl{proto}:s", "x")
+        except redis.ResponseError:
+            pass
+        check(r.info("errorstats").get("errorstat_WRONGTYPE") == {"count": 1},
+              f"INFO errorstats: {r.info('errorstats')}")
+
+
 def decoded_clients(port, password):
     """One decoded client per protocol this redis-py speaks (RESP2, and
     RESP3 where it can), closed after its turn."""
@@ -572,6 +621,7 @@ def main():
         ("sorted sets (decoded, RESP2/3)", lambda: sorted_sets(a.port, a.password)),
         ("bits, floats, WATCH, CLIENT KILL/PAUSE, MONITOR", lambda: bits_floats_watch_and_control(a.port, a.password)),
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
+        ("CONFIG, SLOWLOG, CLIENT LIST, ACL, GETKEYSANDFLAGS", lambda: server_commands(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
     ]
     print(f"redis-py {redis.__version__}")

@@ -319,6 +319,11 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
         &["BYSCORE", "BYLEX", "REV", "LIMIT RK RK"],
     ),
     ("dbsize", "", &[]),
+    // COMMAND GETKEYS[ANDFLAGS] of a command line generated from these
+    // templates; CONFIG GET of parameters red knows, CONFIG SET of the
+    // slow log's settings.
+    ("command", "GETKEYS_OF", &[]),
+    ("config", "CONFIG_ARGS", &[]),
     ("keys", "P", &[]),
     ("scan", "0", &["MATCH P", "COUNT N", "TYPE T"]),
 ];
@@ -330,7 +335,73 @@ const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop"];
 /// Keyspace commands the stream does not send (see [`INTENDED_DIFFERENCES`]).
 const NOT_GENERATED: &[&str] = &["flushdb", "flushall"];
 /// Commands without `write`/`readonly` the stream sends all the same.
-const ALSO_GENERATED: &[&str] = &["select"];
+const ALSO_GENERATED: &[&str] = &["select", "command", "config"];
+/// The commands whose generated lines `COMMAND GETKEYS` and
+/// `GETKEYSANDFLAGS` are asked about: every kind of key spec and flag.
+const GETKEYS_SAMPLES: &[&str] = &[
+    "set",
+    "get",
+    "mset",
+    "msetnx",
+    "del",
+    "exists",
+    "lmove",
+    "rename",
+    "renamenx",
+    "copy",
+    "smove",
+    "sinterstore",
+    "sunionstore",
+    "zunionstore",
+    "zinterstore",
+    "zrangestore",
+    "blmpop",
+    "lmpop",
+    "sintercard",
+    "zintercard",
+    "blpop",
+    "incr",
+    "append",
+    "getdel",
+    "expire",
+    "object",
+    "hset",
+    "lpush",
+    "zadd",
+    "setnx",
+    "type",
+    "getex",
+    "zpopmin",
+];
+/// `CONFIG GET` patterns that match only parameters red lists.
+const CONFIG_PATTERNS: &[&str] = &[
+    "*max-*-entries*",
+    "maxmemory",
+    "MAXMEMORY",
+    "*listpack*",
+    "*ziplist*",
+    "list-*",
+    "slowlog*",
+    "databases",
+    "timeout",
+    "nosuch",
+    "[m]axmemory",
+    "set-max-intset-entries",
+];
+/// `CONFIG SET` of the slow log: its two settings, good and bad values.
+const CONFIG_SETS: &[&str] = &[
+    "slowlog-max-len 128",
+    "slowlog-max-len 64",
+    "SLOWLOG-MAX-LEN x",
+    "slowlog-max-len -1",
+    "slowlog-max-len 007",
+    "slowlog-log-slower-than 10000",
+    "slowlog-log-slower-than -1",
+    "slowlog-log-slower-than -2",
+    "slowlog-log-slower-than 1.5",
+    "slowlog-max-len 128 slowlog-max-len 128",
+    "slowlog-max-len 100 slowlog-log-slower-than x",
+];
 /// Database numbers: mostly 0 to 2 so keys meet again, and the refusals.
 const DATABASES: &[&str] = &["0", "0", "1", "1", "2", "15", "16", "-1", "x"];
 
@@ -509,6 +580,23 @@ impl Generator {
             }
             "BIG" => {
                 out.push(self.pick(&["0", "1", "3", "10", "-1", "x", "536870912", "99999999999"]))
+            }
+            "GETKEYS_OF" => {
+                out.push(self.pick(&["GETKEYSANDFLAGS", "GETKEYS", "getkeysandflags"]));
+                let name = self.pick(GETKEYS_SAMPLES);
+                out.extend(self.command(&name, ""));
+            }
+            "CONFIG_ARGS" => {
+                if self.rng.below(3) == 0 {
+                    out.push("SET".into());
+                    let pairs = self.pick(CONFIG_SETS);
+                    out.extend(pairs.split_whitespace().map(str::to_string));
+                } else {
+                    out.push("GET".into());
+                    for _ in 0..self.rng.range(1, 3) {
+                        out.push(self.pick(CONFIG_PATTERNS));
+                    }
+                }
             }
             literal => out.push(literal.to_string()),
         }
@@ -736,7 +824,8 @@ fn ask(c: &mut Client, name: &str, args: &[String]) -> Compared {
             all.sort();
             Compared::Sorted(all)
         }
-        "hgetall" => Compared::Pairs(pairs_of(&items(&reply))),
+        // CONFIG GET lists its parameters in no set order.
+        "hgetall" | "config" => Compared::Pairs(pairs_of(&items(&reply))),
         "scan" => Compared::Unordered(bytes_of(&scan_to_end(c, args, 1, &reply))),
         "hscan" => Compared::Pairs(pairs_of(&scan_to_end(c, args, 2, &reply))),
         "sscan" => Compared::Unordered(bytes_of(&scan_to_end(c, args, 2, &reply))),

@@ -747,7 +747,7 @@ fn info_config_slowlog_client_command_save() {
     assert_eq!(c.cmd(&["CONFIG", "GET", "save"]), bulks(&["save", ""]));
     assert_eq!(
         c.cmd(&["CONFIG", "GET", "databases"]),
-        bulks(&["databases", "1"])
+        bulks(&["databases", "16"])
     );
     let Value::Array(all) = c.cmd(&["CONFIG", "GET", "*"]) else {
         panic!()
