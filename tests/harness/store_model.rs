@@ -8,7 +8,9 @@ use super::rng::Rng;
 use super::sim_disk::SimDisk;
 use reddb::crypto::keys::DataKey;
 use reddb::pager::Pager;
+use reddb::store::edit::Edit;
 use reddb::store::record::{Mutation, Namespace, Value};
+use reddb::store::sorted_set::{Score, SortedSet};
 use reddb::store::{Entry, State, Store, StoreKeys};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -216,20 +218,68 @@ pub fn show_entry(e: Option<&Entry>) -> String {
 }
 
 /// The namespaces the random workloads touch.
-pub const WORK_NAMESPACES: [Namespace; 3] =
-    [Namespace::Keyspace, Namespace::Secrets, Namespace::Vault];
+pub const WORK_NAMESPACES: [Namespace; 4] = [
+    Namespace::Keyspace,
+    Namespace::Secrets,
+    Namespace::Vault,
+    Namespace::Db3,
+];
+
+fn random_score(rng: &mut Rng) -> Score {
+    Score::new(rng.below(2_000) as f64 / 8.0 - 100.0).unwrap_or_else(|| unreachable!())
+}
 
 /// A random value: mostly bytes of `0..max_len` length, sometimes a small
-/// set or hash.
+/// set, hash, list or sorted set.
 pub fn random_value(rng: &mut Rng, max_len: usize) -> Value {
-    match rng.below(10) {
+    match rng.below(12) {
         0 => Value::Set((0..rng.below(5)).map(|_| rng.blob(0, 12)).collect()),
         1 => Value::Hash(
             (0..rng.below(5))
                 .map(|_| (rng.blob(0, 8), rng.blob(0, 40)))
                 .collect(),
         ),
+        2 => Value::List((0..rng.below(6)).map(|_| rng.blob(0, 12)).collect()),
+        3 => {
+            let mut z = SortedSet::new();
+            for _ in 0..rng.below(6) {
+                let score = random_score(rng);
+                z.insert(rng.blob(0, 8), score);
+            }
+            Value::SortedSet(z)
+        }
         _ => Value::Bytes(rng.blob(0, max_len + 1)),
+    }
+}
+
+/// A random element-level edit (of any type: one that does not fit the
+/// entry it meets changes nothing, in the store as in the model).
+pub fn random_edit(rng: &mut Rng) -> Edit {
+    let blobs = |rng: &mut Rng| (0..rng.range(1, 4)).map(|_| rng.blob(0, 12)).collect();
+    match rng.below(11) {
+        0 => Edit::SetAdd(blobs(rng)),
+        1 => Edit::SetRemove(blobs(rng)),
+        2 => Edit::HashPut(vec![(rng.blob(0, 8), rng.blob(0, 40))]),
+        3 => Edit::HashRemove(blobs(rng)),
+        4 => Edit::ListPush {
+            front: rng.chance(1, 2),
+            items: blobs(rng),
+        },
+        5 => Edit::ListPop {
+            front: rng.chance(1, 2),
+            count: rng.below(3) as u32,
+        },
+        6 => Edit::ListSet {
+            index: rng.below(4) as u32,
+            item: rng.blob(0, 12),
+        },
+        7 => Edit::ListTrim {
+            start: rng.below(3) as u32,
+            len: rng.below(4) as u32,
+        },
+        8 => Edit::SortedAdd(vec![(random_score(rng), rng.blob(0, 8))]),
+        9 => Edit::SortedRemove(blobs(rng)),
+        _ => Edit::Expire(if rng.chance(1, 2) { FAR_FUTURE_MS } else { 0 }),
     }
 }
 
@@ -244,13 +294,22 @@ pub fn random_commit(rng: &mut Rng, keys_per_ns: u64, max_value_len: usize) -> V
             let ns = WORK_NAMESPACES[rng.below(WORK_NAMESPACES.len() as u64) as usize];
             let key = format!("k{}", rng.below(keys_per_ns)).into_bytes();
             match rng.below(100) {
-                0..=71 => Mutation::Put {
+                0..=59 => Mutation::Put {
                     ns,
                     key,
                     value: random_value(rng, max_value_len),
                     expires_at_ms: if rng.chance(1, 4) { FAR_FUTURE_MS } else { 0 },
                 },
-                72..=97 => Mutation::Delete { ns, key },
+                60..=79 => Mutation::Delete { ns, key },
+                80..=95 => Mutation::Edit {
+                    ns,
+                    key,
+                    edit: random_edit(rng),
+                },
+                96 => Mutation::Swap {
+                    a: Namespace::Keyspace,
+                    b: Namespace::Db3,
+                },
                 _ => Mutation::Clear { ns },
             }
         })

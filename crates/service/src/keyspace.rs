@@ -538,14 +538,8 @@ impl<'a> Txn<'a> {
     /// empties is removed. Logged as the edit itself when the key's value
     /// is the committed one, as the whole value otherwise.
     pub(crate) fn edit(&mut self, key: &[u8], edit: Edit) -> KsResult<()> {
-        if let Some(current) = self.lookup(key) {
-            if edit
-                .empty_target()
-                .is_some_and(|t| type_name(&t) != type_name(&current.value))
-                && !matches!(edit, Edit::Expire(_))
-            {
-                return Err(KsError::WrongType);
-            }
+        if self.lookup(key).is_some_and(|e| !edit.fits(&e.value)) {
+            return Err(KsError::WrongType);
         }
         let cost = key.len() + edit.payload_len() + 32;
         if self.bytes.saturating_add(cost) > MAX_TXN_BYTES {

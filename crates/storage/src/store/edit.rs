@@ -216,6 +216,29 @@ impl Edit {
 
     /// A new, empty value of the type this edit changes (`None` for
     /// removals, pops and `Expire`, which never create a key).
+    /// Whether the edit changes a value of the same type as `value` (an
+    /// expiry change fits every type).
+    pub fn fits(&self, value: &Value) -> bool {
+        matches!(
+            (self, value),
+            (Edit::Expire(_), _)
+                | (Edit::SetAdd(_) | Edit::SetRemove(_), Value::Set(_))
+                | (Edit::HashPut(_) | Edit::HashRemove(_), Value::Hash(_))
+                | (
+                    Edit::ListPush { .. }
+                        | Edit::ListPop { .. }
+                        | Edit::ListSet { .. }
+                        | Edit::ListTrim { .. }
+                        | Edit::ListRotate { .. },
+                    Value::List(_)
+                )
+                | (
+                    Edit::SortedAdd(_) | Edit::SortedRemove(_),
+                    Value::SortedSet(_)
+                )
+        )
+    }
+
     pub fn empty_target(&self) -> Option<Value> {
         match self {
             Edit::SetAdd(_) => Some(Value::Set(Default::default())),
