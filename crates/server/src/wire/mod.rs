@@ -1079,72 +1079,13 @@ impl Shared {
         args: &[Vec<u8>],
         out: &mut Vec<u8>,
     ) -> Step {
-        let mut proto = if s.resp3 { 3 } else { 2 };
-        if let Some(v) = args.get(1) {
-            match reddb_service::strict_decimal::parse_i64(v) {
-                None => {
-                    self.answer_login(
-                        s,
-                        "hello",
-                        &Reply::err("ERR Protocol version is not an integer or out of range"),
-                        out,
-                    );
-                    return Step::Continue;
-                }
-                Some(2) => proto = 2,
-                Some(3) => proto = 3,
-                Some(_) => {
-                    self.answer_login(
-                        s,
-                        "hello",
-                        &Reply::err("NOPROTO unsupported protocol version"),
-                        out,
-                    );
-                    return Step::Continue;
-                }
-            }
-        }
-        let mut auth = None;
-        let mut name = None;
-        let mut i = 2;
-        while let Some(opt) = args.get(i) {
-            let o = commands::lower(opt);
-            match (o.as_str(), args.get(i + 1), args.get(i + 2)) {
-                ("auth", Some(u), Some(p)) => {
-                    auth = Some((u.clone(), p.clone()));
-                    i += 3;
-                }
-                ("setname", Some(n), _) => {
-                    name = Some(n.clone());
-                    i += 2;
-                }
-                _ => {
-                    self.answer_login(
-                        s,
-                        "hello",
-                        &Reply::err(format!(
-                            "ERR Syntax error in HELLO option '{}'",
-                            commands::printable(opt)
-                        )),
-                        out,
-                    );
-                    return Step::Continue;
-                }
-            }
-        }
-        if let Some(n) = &name {
-            if !n.iter().all(|&c| (0x21..0x7f).contains(&c)) {
-                self.answer_login(
-                    s,
-                    "hello",
-                    &Reply::err(
-                        "ERR Client names cannot contain spaces, newlines or special characters.",
-                    ),
-                    out,
-                );
+        let HelloRequest { proto, auth, name } = match parse_hello(args, s.resp3) {
+            Ok(request) => request,
+            Err(refused) => {
+                self.answer_login(s, "hello", &refused, out);
                 return Step::Continue;
             }
-        }
+        };
         if let Some((u, p)) = auth {
             let then = Pending::Hello {
                 proto,
@@ -1250,6 +1191,61 @@ impl Shared {
         }
         emit(s, &reply, out);
     }
+}
+
+/// What `HELLO [protover [AUTH user pass] [SETNAME name]]` asks for.
+struct HelloRequest {
+    proto: u8,
+    auth: Option<(Vec<u8>, Vec<u8>)>,
+    name: Option<Vec<u8>>,
+}
+
+/// Reads `HELLO`'s arguments with Redis's error lines (`resp3`: the
+/// connection's protocol now, kept when no version is given).
+fn parse_hello(args: &[Vec<u8>], resp3: bool) -> Result<HelloRequest, Reply> {
+    let mut proto = if resp3 { 3 } else { 2 };
+    if let Some(v) = args.get(1) {
+        proto = match reddb_service::strict_decimal::parse_i64(v) {
+            None => {
+                return Err(Reply::err(
+                    "ERR Protocol version is not an integer or out of range",
+                ))
+            }
+            Some(2) => 2,
+            Some(3) => 3,
+            Some(_) => return Err(Reply::err("NOPROTO unsupported protocol version")),
+        };
+    }
+    let mut auth = None;
+    let mut name = None;
+    let mut i = 2;
+    while let Some(opt) = args.get(i) {
+        let o = commands::lower(opt);
+        match (o.as_str(), args.get(i + 1), args.get(i + 2)) {
+            ("auth", Some(u), Some(p)) => {
+                auth = Some((u.clone(), p.clone()));
+                i += 3;
+            }
+            ("setname", Some(n), _) => {
+                name = Some(n.clone());
+                i += 2;
+            }
+            _ => {
+                return Err(Reply::err(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    commands::printable(opt)
+                )))
+            }
+        }
+    }
+    if let Some(n) = &name {
+        if !n.iter().all(|&c| (0x21..0x7f).contains(&c)) {
+            return Err(Reply::err(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ));
+        }
+    }
+    Ok(HelloRequest { proto, auth, name })
 }
 
 /// What `SLOWLOG` shows of a command line: the name as sent, a
