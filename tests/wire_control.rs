@@ -456,6 +456,7 @@ fn only_admins_kill_pause_or_monitor() {
         (&["CLIENT", "KILL", "ID", "1"][..], "client|kill"),
         (&["CLIENT", "PAUSE", "100"], "client|pause"),
         (&["CLIENT", "UNPAUSE"], "client|unpause"),
+        (&["CLIENT", "LIST"], "client|list"),
         (&["MONITOR"], "monitor"),
     ] {
         assert_eq!(
@@ -466,8 +467,10 @@ fn only_admins_kill_pause_or_monitor() {
             "{args:?}"
         );
     }
-    // What a user may do: its own reply mode, NO-EVICT, WATCH.
+    // What a user may do: its own reply mode, NO-EVICT, WATCH, its own
+    // CLIENT INFO (which names no other connection).
     assert_eq!(bob.cmd(&["CLIENT", "NO-EVICT", "ON"]), ok());
+    assert!(text(&bob.cmd(&["CLIENT", "INFO"])).contains("user=bob"));
     assert_eq!(bob.cmd(&["WATCH", "k"]), ok());
     assert!(err_text(&bob.cmd(&["WATCH", "red.secret.x"])).contains("vault"));
     // An admin kills the user's connection by USER.

@@ -379,7 +379,9 @@ static CLIENT_SUBCOMMANDS: &[Sub] = &[
     conn(sub("id", 2)),
     conn(sub("info", 2)),
     conn(admins_only(admin_sub("kill", -3))),
-    conn(admin_sub("list", -2)),
+    // Every connection's address, name and user: admins only (Redis marks
+    // it `admin` too).
+    conn(admins_only(admin_sub("list", -2))),
     conn(admin_sub("no-evict", 3)),
     conn(sub("no-touch", 3)),
     conn(admins_only(admin_sub("pause", -3))),
