@@ -1,7 +1,8 @@
 //! The group commit: the store is flushed once per turn (one sync for
 //! every write staged in that turn) and only then are the turn's replies
-//! written, reads included; and the compaction trigger, checked after each
-//! group commit.
+//! written, reads included; the compaction trigger, checked after each
+//! group commit; and the steps of a running checkpoint (`BGSAVE` or an
+//! automatic compaction), one bounded step per turn after the replies.
 //!
 //! With `--fsync everysec` the order is relaxed: replies are written first
 //! and the store is flushed once a second (or sooner when many commands
@@ -16,6 +17,7 @@
 use super::EventLoop;
 use crate::FsyncPolicy;
 use reddb_storage::error::Result;
+use reddb_storage::store::CheckpointProgress;
 use reddb_storage::{log_error, log_info};
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,13 @@ const EVERYSEC_MAX_UNFLUSHED: u64 = 100_000;
 
 /// Under `--fsync everysec`, the longest between two flushes.
 const EVERYSEC: Duration = Duration::from_secs(1);
+
+/// Entry bytes a checkpoint step re-puts in a turn that handled events
+/// (small: it delays the next turn's reads by well under a millisecond).
+const CHECKPOINT_STEP_BUSY: usize = 128 * 1024;
+
+/// Entry bytes a checkpoint step re-puts in a turn without events.
+const CHECKPOINT_STEP_IDLE: usize = 4 * 1024 * 1024;
 
 /// When the store was last flushed, and how much waits for the next flush.
 pub(super) struct Commit {
@@ -82,9 +91,49 @@ impl EventLoop {
                 return Err(e);
             }
         }
-        if let Some(took) = db.compact_if_due()? {
-            log_info!("compaction done in {} ms", took.as_millis());
+        if let Some(took) = db.checkpoint_if_due()? {
+            log_info!(
+                "compaction: checkpoint started (keys listed in {} ms)",
+                took.as_millis()
+            );
         }
         Ok(())
+    }
+
+    /// Runs one step of the checkpoint in progress, if any: bigger when the
+    /// turn had nothing else to do. Its pages are synced by the next group
+    /// commit or by its own last step (see `reddb_storage::store`).
+    pub(super) fn checkpoint_step(&mut self, idle: bool) -> Result<()> {
+        let Some(db) = self.service.database_mut() else {
+            return Ok(());
+        };
+        if !db.store().checkpoint_running() {
+            return Ok(());
+        }
+        let budget = if idle {
+            CHECKPOINT_STEP_IDLE
+        } else {
+            CHECKPOINT_STEP_BUSY
+        };
+        match db.checkpoint_step(budget) {
+            Ok(CheckpointProgress::Completed) => {
+                log_info!("compaction done: the checkpoint finished, the log now starts at it");
+                self.wire.keyspace.last_save_unix = reddb_storage::database::now_ms() / 1000;
+                self.wire.keyspace.changes_since_save = 0;
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                log_error!("checkpoint failed, stopping: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a checkpoint has steps left (the loop then does not wait).
+    pub(super) fn checkpoint_running(&self) -> bool {
+        self.service
+            .database()
+            .is_some_and(|db| db.store().checkpoint_running())
     }
 }

@@ -871,29 +871,41 @@ impl Shared {
             }
         }
         for p in post {
-            match p {
-                Post::Save => {
-                    let started = Instant::now();
-                    match svc.keyspace_save() {
-                        Ok(()) => {
-                            self.keyspace.last_save_unix = now_ms() / 1000;
-                            self.keyspace.changes_since_save = 0;
-                            reddb_storage::log_info!(
-                                "SAVE: store compacted in {} ms",
-                                started.elapsed().as_millis()
-                            );
-                        }
-                        Err(e) => {
-                            reddb_storage::log_error!("SAVE failed: {e}");
-                            if cmds.len() == 1 {
-                                return Err(Reply::err(format!("ERR {}", e.message)));
-                            }
+            self.run_post(svc, p, cmds.len() == 1)?;
+        }
+        Ok(replies)
+    }
+
+    /// What a command asked to run after its commit: `SAVE` (whose failure
+    /// a lone `SAVE` reports) or the start of a `BGSAVE` checkpoint.
+    fn run_post(&mut self, svc: &mut Service, post: Post, alone: bool) -> Result<(), Reply> {
+        match post {
+            Post::Save => {
+                let started = Instant::now();
+                match svc.keyspace_save() {
+                    Ok(()) => {
+                        self.keyspace.last_save_unix = now_ms() / 1000;
+                        self.keyspace.changes_since_save = 0;
+                        reddb_storage::log_info!(
+                            "SAVE: store compacted in {} ms",
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    Err(e) => {
+                        reddb_storage::log_error!("SAVE failed: {e}");
+                        if alone {
+                            return Err(Reply::err(format!("ERR {}", e.message)));
                         }
                     }
                 }
             }
+            Post::BackgroundSave => match svc.keyspace_background_save() {
+                Ok(true) => reddb_storage::log_info!("BGSAVE: checkpoint started"),
+                Ok(false) => {}
+                Err(e) => reddb_storage::log_error!("BGSAVE failed to start: {e}"),
+            },
         }
-        Ok(replies)
+        Ok(())
     }
 
     /// Stages `changes` as one commit; the connections watching a key it

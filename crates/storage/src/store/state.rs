@@ -59,7 +59,7 @@ fn entry_cost(key: &[u8], entry: &Entry) -> usize {
 type Space = HashMap<Vec<u8>, Entry>;
 
 /// One map per namespace, in [`Namespace::ALL`] order.
-const SPACES: usize = Namespace::ALL.len();
+pub(crate) const SPACES: usize = Namespace::ALL.len();
 
 #[derive(Debug, Default)]
 pub struct State {
