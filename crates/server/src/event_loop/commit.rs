@@ -28,12 +28,13 @@ const EVERYSEC_MAX_UNFLUSHED: u64 = 100_000;
 /// Under `--fsync everysec`, the longest between two flushes.
 const EVERYSEC: Duration = Duration::from_secs(1);
 
-/// Entry bytes a checkpoint step re-puts in a turn that handled events
-/// (small: it delays the next turn's reads by well under a millisecond).
-const CHECKPOINT_STEP_BUSY: usize = 128 * 1024;
-
-/// Entry bytes a checkpoint step re-puts in a turn without events.
-const CHECKPOINT_STEP_IDLE: usize = 4 * 1024 * 1024;
+/// Entry bytes a checkpoint step re-puts per turn: small, so a step delays
+/// the next turn's requests by a fraction of a millisecond. A turn without
+/// events is no reason for a bigger step: right after replies are written,
+/// the clients have not answered yet, so "no events" is the common case
+/// under load too. The loop does not sleep while a checkpoint runs, so an
+/// idle server still checkpoints at full speed, one small step per turn.
+const CHECKPOINT_STEP: usize = 64 * 1024;
 
 /// When the store was last flushed, and how much waits for the next flush.
 pub(super) struct Commit {
@@ -100,22 +101,17 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Runs one step of the checkpoint in progress, if any: bigger when the
-    /// turn had nothing else to do. Its pages are synced by the next group
-    /// commit or by its own last step (see `reddb_storage::store`).
-    pub(super) fn checkpoint_step(&mut self, idle: bool) -> Result<()> {
+    /// Runs one step of the checkpoint in progress, if any. Its pages are
+    /// synced by the next group commit or by its own last step (see
+    /// `reddb_storage::store`).
+    pub(super) fn checkpoint_step(&mut self) -> Result<()> {
         let Some(db) = self.service.database_mut() else {
             return Ok(());
         };
         if !db.store().checkpoint_running() {
             return Ok(());
         }
-        let budget = if idle {
-            CHECKPOINT_STEP_IDLE
-        } else {
-            CHECKPOINT_STEP_BUSY
-        };
-        match db.checkpoint_step(budget) {
+        match db.checkpoint_step(CHECKPOINT_STEP) {
             Ok(CheckpointProgress::Completed) => {
                 log_info!("compaction done: the checkpoint finished, the log now starts at it");
                 self.wire.keyspace.last_save_unix = reddb_storage::database::now_ms() / 1000;

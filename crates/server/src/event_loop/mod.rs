@@ -250,7 +250,7 @@ impl EventLoop {
             self.run_timers(now);
             self.resume_answered();
             self.commit_and_write(now)?;
-            self.checkpoint_step(events.is_empty())?;
+            self.checkpoint_step()?;
             // Written replies free budget: read what was left unread.
             self.resume_reads();
             if self.drained(now) {
