@@ -164,7 +164,7 @@ fn checkpoint(
 ) -> bool {
     if !store.checkpoint_running() {
         if rng.chance(1, 6) {
-            return unless_cut(disk, store.begin_checkpoint(NOW_MS), "begin checkpoint").is_some();
+            return unless_cut(disk, store.begin_checkpoint(), "begin checkpoint").is_some();
         }
         return true;
     }

@@ -237,7 +237,7 @@ impl Harness {
                     Step::CheckpointSlice(budget) => {
                         store.checkpoint_step(now, *budget).map(|_| ())
                     }
-                    _ => store.begin_checkpoint(now).map(|_| ()),
+                    _ => store.begin_checkpoint().map(|_| ()),
                 };
                 result.map_err(|e| TestCaseError::fail(format!("checkpoint: {e}")))?;
                 self.durable = self.model.clone();

@@ -338,13 +338,13 @@ impl Database {
             return Ok(None);
         }
         let started = Instant::now();
-        self.store.begin_checkpoint(now_ms())?;
+        self.store.begin_checkpoint()?;
         Ok(Some(started.elapsed()))
     }
 
     /// `BGSAVE`: starts an incremental checkpoint; false when one runs.
     pub fn begin_checkpoint(&mut self) -> Result<bool> {
-        self.store.begin_checkpoint(now_ms())
+        self.store.begin_checkpoint()
     }
 
     /// One step of the running checkpoint (about `budget` bytes of entries).

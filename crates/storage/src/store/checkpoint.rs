@@ -3,12 +3,15 @@
 //! event loop for longer than one step.
 //!
 //! [`Store::begin_checkpoint`] writes a `CheckpointBegin` frame as the first
-//! frame of a fresh page `H` and lists every key live at that moment. Each
-//! [`Store::checkpoint_step`] then re-puts a bounded batch of the listed keys
-//! with their *current* entries, as `CheckpointEntries` frames appended to
-//! the chain after every commit already staged. When the list is exhausted
-//! it writes `CheckpointEnd`, syncs, and moves the meta's log head to `H`;
-//! the pages before `H` are then free.
+//! frame of a fresh page `H` and notes how many slots each namespace has
+//! (the state keeps every entry in one slot for its whole life, see
+//! `state.rs`). Each [`Store::checkpoint_step`] then walks a bounded run of
+//! those slots and re-puts each entry it finds with its *current* value, as
+//! `CheckpointEntries` frames appended to the chain after every commit
+//! already staged. When every slot noted has been walked it writes
+//! `CheckpointEnd`, syncs, and moves the meta's log head to `H`; the pages
+//! before `H` are then free. Beginning costs nothing proportional to the
+//! data: no key is copied.
 //!
 //! Why the chain from `H` alone replays to the same state (docs/FORMAT.md
 //! §10 has the full argument): a key created or rewritten after `H` has its
@@ -17,8 +20,10 @@
 //! what precedes it (an edit of an entry whose `Put` lies before `H`)
 //! meets no entry on replay and changes nothing (edits are total); a listed
 //! key absent when its turn comes (deleted, or expired) is not re-put and
-//! stays absent. `SWAPDB` during a checkpoint swaps the two databases'
-//! remaining lists, as it swaps their contents.
+//! stays absent. "Listed" means: in a slot below the count noted at the
+//! begin — an entry never leaves its slot, so the walk meets each of them
+//! once. `SWAPDB` during a checkpoint swaps the two databases' walks, as it
+//! swaps their contents.
 //!
 //! Until the meta moves, the old head stays valid: the begin, entries and
 //! end frames replay from it as no-ops (an entry re-put carries the value
@@ -37,44 +42,12 @@ use crate::codec::Writer;
 use crate::error::{Error, Result};
 use crate::pager::{MetaState, FIRST_DATA_PAGE};
 
-/// Keys still to re-put for one namespace: `len u32 | key` from `offset` on.
-#[derive(Debug, Default)]
-struct KeyQueue {
-    buf: Vec<u8>,
-    offset: usize,
-}
-
-impl KeyQueue {
-    fn push(&mut self, key: &[u8]) {
-        self.buf
-            .extend_from_slice(&(key.len() as u32).to_be_bytes());
-        self.buf.extend_from_slice(key);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.offset >= self.buf.len()
-    }
-
-    fn pop(&mut self) -> Option<&[u8]> {
-        let len_bytes: [u8; 4] = self
-            .buf
-            .get(self.offset..self.offset + 4)?
-            .try_into()
-            .ok()?;
-        let start = self.offset + 4;
-        let end = start.checked_add(u32::from_be_bytes(len_bytes) as usize)?;
-        let key = self.buf.get(start..end)?;
-        self.offset = end;
-        Some(key)
-    }
-}
-
 /// An incremental checkpoint in progress.
 #[derive(Debug)]
 pub(super) struct Checkpoint {
-    /// One queue per namespace, in [`Namespace::ALL`] order. Steps take
-    /// from the first that is not empty (a swap may refill an earlier one).
-    queues: Vec<KeyQueue>,
+    /// Per namespace, in [`Namespace::ALL`] order: the next slot to walk
+    /// and the slot count at the begin (later slots hold later entries).
+    walks: Vec<(usize, usize)>,
     /// The page holding the begin frame: the chain's head once done.
     head: ChainCursor,
     /// Index of `head.page` in [`Store::chain`].
@@ -84,10 +57,10 @@ pub(super) struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// `SWAPDB`: what remains to re-put of each database moves with it.
+    /// `SWAPDB`: what remains to walk of each database moves with it.
     pub(super) fn swap(&mut self, a: Namespace, b: Namespace) {
-        if a.index() < self.queues.len() && b.index() < self.queues.len() {
-            self.queues.swap(a.index(), b.index());
+        if a.index() < self.walks.len() && b.index() < self.walks.len() {
+            self.walks.swap(a.index(), b.index());
         }
     }
 }
@@ -110,21 +83,21 @@ impl Store {
     }
 
     /// Starts an incremental checkpoint (see the module docs); false when
-    /// one is already running. Lists every live key (a copy of the keys,
-    /// not of the values).
-    pub fn begin_checkpoint(&mut self, now_ms: u64) -> Result<bool> {
+    /// one is already running.
+    pub fn begin_checkpoint(&mut self) -> Result<bool> {
         self.check_writable()?;
         if self.checkpoint.is_some() {
             return Ok(false);
         }
-        let mut queues: Vec<KeyQueue> = (0..SPACES).map(|_| KeyQueue::default()).collect();
-        for ns in Namespace::ALL {
-            if let Some(q) = queues.get_mut(ns.index()) {
-                for (key, _) in self.state.iter(ns, now_ms) {
-                    q.push(key);
-                }
-            }
-        }
+        let walks = (0..SPACES)
+            .map(|i| {
+                let slots = Namespace::ALL
+                    .get(i)
+                    .and_then(|ns| self.state.space_of(*ns))
+                    .map_or(0, |space| space.slot_count());
+                (0, slots)
+            })
+            .collect();
         // Whatever is staged goes first, so the begin frame starts a page.
         let pending = std::mem::take(&mut self.pending);
         self.unsynced_commits |= !pending.is_empty();
@@ -136,7 +109,7 @@ impl Store {
         record::encode_frame(&mut begin, FrameKind::CheckpointBegin, base, &[]);
         self.write_unsynced(&begin)?;
         self.checkpoint = Some(Checkpoint {
-            queues,
+            walks,
             head,
             chain_index,
             base_commit_seq: base,
@@ -159,38 +132,43 @@ impl Store {
         let mut count = 0u32;
         let mut written = 0usize;
         let frame_limit = SNAPSHOT_FRAME_BODY.min(MAX_FRAME_BODY);
-        while written < budget.max(1) {
-            let Some(ns) = Namespace::ALL
-                .into_iter()
-                .find(|ns| cp.queues.get(ns.index()).is_some_and(|q| !q.is_empty()))
+        'walk: for ns in Namespace::ALL {
+            let (Some(walk), Some(space)) = (cp.walks.get_mut(ns.index()), self.state.space_of(ns))
             else {
-                break;
-            };
-            let Some(key) = cp.queues.get_mut(ns.index()).and_then(KeyQueue::pop) else {
-                // A malformed queue (cannot happen): drop what is left.
-                if let Some(q) = cp.queues.get_mut(ns.index()) {
-                    q.offset = q.buf.len();
-                }
                 continue;
             };
-            let Some(entry) = self.state.get(ns, key, now_ms) else {
-                continue; // deleted or expired since it was listed
-            };
-            let before = body.len();
-            record::encode_put(&mut body, ns, key, &entry.value, entry.expires_at_ms);
-            written += body.len() - before;
-            count += 1;
-            if body.len() >= frame_limit {
-                record::encode_frame_of(
-                    &mut stream,
-                    FrameKind::CheckpointEntries,
-                    base,
-                    count,
-                    body.as_slice(),
-                );
-                body = Writer::new();
-                count = 0;
+            // A namespace cleared since the begin has fewer slots: its
+            // entries of the begin are gone (the clear is logged).
+            let end = walk.1.min(space.slot_count());
+            while walk.0 < end {
+                if written >= budget.max(1) {
+                    break 'walk;
+                }
+                let slot = walk.0;
+                walk.0 += 1;
+                let Some((key, entry)) = space.slot(slot) else {
+                    continue; // a freed slot
+                };
+                if !entry.is_live(now_ms) {
+                    continue; // expired: absent, and stays so
+                }
+                let before = body.len();
+                record::encode_put(&mut body, ns, key, &entry.value, entry.expires_at_ms);
+                written += body.len() - before;
+                count += 1;
+                if body.len() >= frame_limit {
+                    record::encode_frame_of(
+                        &mut stream,
+                        FrameKind::CheckpointEntries,
+                        base,
+                        count,
+                        body.as_slice(),
+                    );
+                    body = Writer::new();
+                    count = 0;
+                }
             }
+            walk.0 = walk.0.max(walk.1);
         }
         if count > 0 {
             record::encode_frame_of(
@@ -201,7 +179,7 @@ impl Store {
                 body.as_slice(),
             );
         }
-        let done = cp.queues.iter().all(KeyQueue::is_empty);
+        let done = cp.walks.iter().all(|(next, end)| next >= end);
         if !done {
             self.write_unsynced(&stream)?;
             self.checkpoint = Some(cp);
