@@ -1,0 +1,349 @@
+//! The script libraries (`cjson`, `bit`, `struct`) against Redis's own:
+//! every case is a Lua snippet run on a real `redis-server` (EVAL) and on a
+//! plain mlua state with `reddb_scripting::libraries::install`, each side
+//! turning the snippet's results — or the message it raised, through
+//! `pcall` — into one string by the same Lua code ([`SHOW`]), so the two
+//! strings must be equal byte for byte. Tables are shown in `next` order,
+//! so the order the decoder fills them in is compared too.
+//!
+//! Error messages from the libraries carry no position in either (Redis
+//! adds "user_script:1:" only when an error leaves the script); the cases
+//! avoid errors raised by Lua itself, whose chunk names differ.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs a case body (the text of a function) and shows what it returned
+/// or raised. `cjson.null` is shown as `null`, tables as `{k=v,...}` in
+/// `next` order; `depth` bounds the walk.
+const SHOW: &str = r##"
+local function show(v, depth)
+  if v == cjson.null then return "null" end
+  local t = type(v)
+  if t == "table" then
+    if depth > 20 then return "{...}" end
+    local parts = {}
+    local k = next(v)
+    while k ~= nil do
+      parts[#parts + 1] = show(k, depth + 1) .. "=" .. show(v[k], depth + 1)
+      k = next(v, k)
+    end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "string" then
+    return string.format("%q", v)
+  end
+  return t .. ":" .. tostring(v)
+end
+local function pack(...)
+  return select("#", ...), {...}
+end
+local n, r = pack(pcall(function() CASE end))
+local out = {}
+for i = 1, n do out[#out + 1] = show(r[i], 0) end
+return table.concat(out, " ")
+"##;
+
+/// Each case is the body of a function; what it returns (or raises) is
+/// compared.
+const CASES: &[&str] = &[
+    // cjson.encode: numbers, strings, escapes, arrays, objects.
+    "return cjson.encode({1,2,{a=3}})",
+    "return cjson.encode({})",
+    "return cjson.encode('a/b\"\\\\\\1\\127\\200\\r\\n\\t\\8\\12\\11')",
+    "return cjson.encode({0.1, 1e15, 1e14, 123456789012345, -0.0, 1/3, 1e-5, 0.0001, 2^53, 1e300, 5e-324, -2.5e-7, 100, 1e21})",
+    "return cjson.encode({[1]=1,[2]=2,[4]=4})",
+    "return cjson.encode({[1]=1,[20]=2})",
+    "return cjson.encode({[1]=1,[10]=2})",
+    "return cjson.encode({[1]=1,[11]=2})",
+    "return cjson.encode({[1.5]=1, [2]=3})",
+    "return cjson.encode({a={b={}}, [3]=cjson.null})",
+    "return cjson.encode({a=1,b=2,c=3,d={1,2},e='x',f=true,g=false})",
+    "return cjson.encode({[-1]=1, [0]=2})",
+    "return cjson.encode({[2^40]=1})",
+    "return cjson.encode({[2^31]=1, [1]=2})",
+    "return cjson.encode(nil)",
+    "return cjson.encode(true), cjson.encode(false), cjson.encode(12), cjson.encode('x')",
+    "return cjson.encode(cjson.null)",
+    "local t = {} for i = 1, 30 do t['k' .. i] = i end return cjson.encode(t)",
+    "local t = {} for i = 1, 100 do t[i] = i * 1.5 end return cjson.encode(t)",
+    "return cjson.encode({{},{{}},{a={}}})",
+    // cjson.encode errors.
+    "return cjson.encode(1/0)",
+    "return cjson.encode(-1/0)",
+    "return cjson.encode(0/0)",
+    "return cjson.encode({[1/0]=1})",
+    "return cjson.encode(cjson.decode)",
+    "return cjson.encode(coroutine.create(function() end))",
+    "return cjson.encode({[true]=1})",
+    "return cjson.encode({[{}]=1})",
+    "return cjson.encode()",
+    "return cjson.encode(1, 2)",
+    "local t = {} local c = t for i = 1, 999 do c[1] = {} c = c[1] end return #cjson.encode(t)",
+    "local t = {} local c = t for i = 1, 1000 do c[1] = {} c = c[1] end return cjson.encode(t)",
+    "local t = {} local c = t for i = 1, 1000 do c.a = {} c = c.a end return cjson.encode(t)",
+    "local t = {} t[1] = t return cjson.encode(t)",
+    // cjson configuration (each on a fresh cjson.new(), so nothing lasts).
+    "local c = cjson.new() return c.encode_max_depth(), c.decode_max_depth(), c.encode_number_precision(), c.encode_keep_buffer(), c.encode_invalid_numbers(), c.decode_invalid_numbers()",
+    "local c = cjson.new() return c.encode_sparse_array()",
+    "local c = cjson.new() return c.encode_sparse_array(true, 3, 4)",
+    "local c = cjson.new() c.encode_sparse_array(true) return c.encode({[1]=1,[20]=2})",
+    "local c = cjson.new() c.encode_sparse_array(false, 0) return c.encode({[1]=1,[20]=2})",
+    "local c = cjson.new() return c.encode_max_depth(0)",
+    "local c = cjson.new() return c.encode_max_depth('x')",
+    "local c = cjson.new() return c.encode_max_depth(1, 2)",
+    "local c = cjson.new() return c.encode_max_depth(2^32 + 5)",
+    "local c = cjson.new() c.encode_max_depth(2) return c.encode({{1}}), pcall(c.encode, {{{1}}})",
+    "local c = cjson.new() c.decode_max_depth(2) return pcall(c.decode, '[[[1]]]')",
+    "local c = cjson.new() return c.encode_number_precision(15)",
+    "local c = cjson.new() c.encode_number_precision(3) return c.encode({3.14159, 12345, 0.000123456})",
+    "local c = cjson.new() return c.encode_invalid_numbers('maybe')",
+    "local c = cjson.new() return c.encode_invalid_numbers('null'), c.encode({1/0, 0/0})",
+    "local c = cjson.new() return c.encode_invalid_numbers(true), c.encode({1/0, -1/0})",
+    "local c = cjson.new() return c.encode_invalid_numbers('on'), c.encode_invalid_numbers()",
+    "local c = cjson.new() return c.encode_keep_buffer(false), c.encode({1})",
+    "local c = cjson.new() return c.encode_keep_buffer(3)",
+    "local c = cjson.new() return c.decode_invalid_numbers(false), pcall(c.decode, '0x10')",
+    "local c = cjson.new() c.decode_invalid_numbers(false) return pcall(c.decode, '[+1]')",
+    "local c = cjson.new() c.decode_invalid_numbers(false) return pcall(c.decode, '01')",
+    "local c = cjson.new() c.decode_invalid_numbers(false) return pcall(c.decode, '-Infinity')",
+    "local c = cjson.new() c.decode_invalid_numbers(false) return pcall(c.decode, 'NaN')",
+    "local c = cjson.new() c.decode_invalid_numbers(false) return c.decode('[-0, 0.5, 1e3]')",
+    "return cjson._NAME, cjson._VERSION, type(cjson.null)",
+    // cjson.decode.
+    "return cjson.decode('[1,2,3,{\"a\":null}]')",
+    "return cjson.decode('{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"},\"f\":-0.5e2}')",
+    "return cjson.decode('{\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9}')",
+    "return cjson.decode('0x10'), cjson.decode('-Infinity'), cjson.decode('1e400'), cjson.decode('+1'), cjson.decode('01')",
+    "return cjson.decode('nan') ~= cjson.decode('nan')",
+    "return cjson.decode('  123abc')",
+    "return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\\\\/\\\\b\\\\f\\\\n\\\\r\\\\t\\\\\"\\\\\\\\\"')",
+    "return cjson.decode('\"\\\\u0000x\"')",
+    "return cjson.decode('12'), cjson.decode(12), cjson.decode('\"x\"'), cjson.decode('true'), cjson.decode('null')",
+    "return cjson.decode('[1,2')",
+    "return cjson.decode('{\"a\" 1}')",
+    "return cjson.decode('')",
+    "return cjson.decode('\"abc')",
+    "return cjson.decode('\"\\\\ud800\"')",
+    "return cjson.decode('\"\\\\udc00\"')",
+    "return cjson.decode('\"\\\\ud800\\\\u0041\"')",
+    "return cjson.decode('\"\\\\u12g4\"')",
+    "return cjson.decode('\"\\\\x\"')",
+    "return cjson.decode('truex')",
+    "return cjson.decode('[1] x')",
+    "return cjson.decode('-')",
+    "return cjson.decode('[1,]')",
+    "return cjson.decode('{,}')",
+    "return cjson.decode('{\"a\":1,}')",
+    "return cjson.decode('{\"a\":1 \"b\"}')",
+    "return cjson.decode('[1 2]')",
+    "return cjson.decode('nul')",
+    "return cjson.decode('@')",
+    "return cjson.decode('.5')",
+    "return cjson.decode('1.e5'), cjson.decode('1e'), cjson.decode('0x1p4')",
+    "return cjson.decode(string.rep('[', 1001))",
+    "return cjson.decode(string.rep('[', 1000))",
+    "return cjson.decode(string.rep('{\"a\":', 1001))",
+    "return #cjson.encode(cjson.decode(string.rep('[', 1000) .. string.rep(']', 1000)))",
+    "return cjson.decode('a\\0')",
+    "return cjson.decode('1\\0 2')",
+    "return cjson.decode('[1]\\0garbage')",
+    "return cjson.decode({})",
+    "return cjson.decode()",
+    "return cjson.decode('1', '2')",
+    "return cjson.decode(nil)",
+    "local t = cjson.decode('[1,2,3]') return #t, cjson.encode(t)",
+    "return cjson.encode(cjson.decode('{\"x\":[1,{\"y\":null}],\"z\":\"\\\\u2028\"}'))",
+    // bit.
+    "return bit.tobit(0xffffffff), bit.tobit(2^32+5), bit.tohex(-1), bit.tohex(255, -4), bit.tohex(255, 2), bit.tohex(255, 0), bit.tohex(0x12345678, 12), bit.tohex(1, -100)",
+    "return bit.bnot(0), bit.band(0xff, 0x0f, 0x3), bit.bor(1,2,4), bit.bxor(5,3), bit.band(), 1",
+    "return bit.lshift(1, 31), bit.lshift(1,32), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x80000001, 1), bit.ror(1, 1), bit.bswap(0x12345678)",
+    "return bit.tobit(1.5), bit.tobit(2.5), bit.tobit(-1.5), bit.tobit(1e20), bit.tobit(0/0), bit.tobit(1/0), bit.tobit(-2^31-1)",
+    "return bit.band('x')",
+    "return bit.tobit('12'), bit.tobit('0x10'), bit.tobit(' 7 ')",
+    "return bit.tobit(nil)",
+    "return bit.tohex(1, 'z')",
+    "return bit.lshift(1)",
+    "return bit.tobit('0')",
+    "return bit.tobit({})",
+    "return bit.bor(1, 2, {})",
+    "return bit.lshift(1, -1), bit.rshift(0x80000000, 33), bit.rol(5, 0), bit.ror(5, 32)",
+    "local t = {} for k in pairs(bit) do t[#t+1] = k end table.sort(t) return table.concat(t, ',')",
+    // struct.
+    "return struct.pack('>i2<H!4bIdfs', 1, 2, 3, 4, 1.5, 2.5, 'ab')",
+    "return struct.pack('i33', 1)",
+    "return struct.pack('i3', 1)",
+    "return struct.pack('!3', 1)",
+    "return struct.pack('q', 1)",
+    "return struct.pack('c99999999999', 1)",
+    "return struct.pack('c5', 'ab')",
+    "return struct.pack('c0', 'abc'), struct.pack('s', 'abc'), struct.pack('c2', 'abc')",
+    "return struct.pack('i', 'x')",
+    "return struct.pack('i')",
+    "return struct.pack('i', '12')",
+    "return struct.unpack('i', 'ab')",
+    "return struct.unpack('c0', 'ab')",
+    "return struct.unpack('bc0', '\\2ab')",
+    "return struct.unpack('c1c0', '2abc')",
+    "return struct.unpack('s', 'ab')",
+    "return struct.unpack('b', 'ab', 5)",
+    "return struct.unpack('b', 'ab', 0)",
+    "return struct.unpack('b', 'ab', -5)",
+    "return struct.unpack('b', 'ab', 3)",
+    "return struct.unpack('b', 'ab', 2.9)",
+    "return struct.unpack('b', 'ab', 'x')",
+    "return struct.size('s')",
+    "return struct.size('c0')",
+    "return struct.size('!8bd'), struct.size('bTlLhHi7'), struct.size('z'), struct.size('!2bd'), struct.size('<>  x')",
+    "return struct.size('$')",
+    "return struct.unpack('z', '')",
+    "return struct.unpack('>I3s', '\\1\\2\\3hello\\0rest')",
+    "return struct.unpack('<i8', struct.pack('<i8', -2))",
+    "return struct.unpack('<I8', struct.pack('<i8', -2))",
+    "return struct.unpack('<i16', struct.pack('<i16', -2))",
+    "return struct.pack('<i16', -2), struct.pack('<I16', 2^70), struct.pack('<i4', 2^40+7)",
+    "return struct.pack('<i4', 1e300), struct.pack('<i4', -1e300), struct.pack('<i4', 0/0), struct.pack('<i4', -2.7), struct.pack('>I2', 2^63), struct.pack('>I8', 2^64)",
+    "return struct.pack('i0', 1), struct.unpack('i0', '')",
+    "return struct.unpack('>f<f>d', struct.pack('>f<f>d', 1.1, -2.5, 1/3))",
+    "return struct.unpack('!4bi', struct.pack('!4bi', 7, -9))",
+    "return struct.unpack('!bh!2bh', struct.pack('!bh!2bh', 1, 2, 3, 4))",
+    "return struct.unpack('bxxb', '\\1\\0\\0\\2', 1)",
+    "return struct.unpack('b\\0b', '\\1\\2')",
+    "return struct.pack('!0b', 1)",
+    "return struct.pack('b', 300), struct.pack('B', -1), struct.pack('h', 70000)",
+    "return struct.unpack('Bhb', '\\255\\255\\255\\128')",
+    "return struct.pack('d', 'abc')",
+    "return struct.pack(12, 1)",
+    "return struct.unpack(nil, 'x')",
+    "return struct.unpack('b')",
+];
+
+/// A redis-server on a Unix socket in a fresh directory, stopped on drop.
+struct Redis {
+    child: Child,
+    dir: std::path::PathBuf,
+    socket: std::path::PathBuf,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start_redis() -> Option<Redis> {
+    let dir = std::env::temp_dir().join(format!("reddb-lualibs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).ok()?;
+    let socket = dir.join("redis.sock");
+    let spawned = Command::new("redis-server")
+        .args(["--port", "0", "--save", "", "--appendonly", "no"])
+        .arg("--unixsocket")
+        .arg(&socket)
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            let required = std::env::var_os("REDDB_REQUIRE_CLIENTS").is_some_and(|v| !v.is_empty());
+            assert!(
+                !required,
+                "redis-server cannot be started ({e}) but REDDB_REQUIRE_CLIENTS is set"
+            );
+            eprintln!("SKIPPED: redis-server is not installed ({e}); set REDDB_REQUIRE_CLIENTS=1 to make this a failure");
+            let _ = std::fs::remove_dir_all(&dir);
+            return None;
+        }
+    };
+    let redis = Redis { child, dir, socket };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !redis.socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not open its socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(redis)
+}
+
+/// One RESP reply, as text: a bulk or simple string as is, an error
+/// prefixed with "ERROR ".
+fn read_reply(r: &mut impl BufRead) -> String {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("read reply");
+    let line = line.trim_end_matches("\r\n");
+    let (kind, rest) = line.split_at(1);
+    match kind {
+        "$" => {
+            let n: usize = rest.parse().expect("bulk length");
+            let mut buf = vec![0u8; n + 2];
+            r.read_exact(&mut buf).expect("bulk body");
+            buf.truncate(n);
+            String::from_utf8_lossy(&buf).into_owned()
+        }
+        "-" => format!("ERROR {rest}"),
+        _ => format!("UNEXPECTED {line}"),
+    }
+}
+
+fn eval_on_redis(stream: &mut UnixStream, reader: &mut impl BufRead, script: &str) -> String {
+    let mut cmd = Vec::new();
+    cmd.extend_from_slice(b"*3\r\n$4\r\nEVAL\r\n");
+    cmd.extend_from_slice(format!("${}\r\n", script.len()).as_bytes());
+    cmd.extend_from_slice(script.as_bytes());
+    cmd.extend_from_slice(b"\r\n$1\r\n0\r\n");
+    stream.write_all(&cmd).expect("send EVAL");
+    read_reply(reader)
+}
+
+fn eval_here(script: &str) -> String {
+    let lua = mlua::Lua::new();
+    reddb_scripting::libraries::install(&lua).expect("install");
+    match lua
+        .load(script)
+        .set_name("@user_script")
+        .eval::<mlua::LuaString>()
+    {
+        Ok(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        Err(e) => format!("ERROR {e}"),
+    }
+}
+
+#[test]
+fn libraries_answer_as_redis_does() {
+    let Some(redis) = start_redis() else {
+        return;
+    };
+    let mut stream = UnixStream::connect(&redis.socket).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut failures = Vec::new();
+    for case in CASES {
+        let script = SHOW.replace("CASE", case);
+        let want = eval_on_redis(&mut stream, &mut reader, &script);
+        let got = eval_here(&script);
+        assert!(
+            !want.starts_with("ERROR"),
+            "the harness failed on redis for {case}: {want}"
+        );
+        if want != got {
+            failures.push(format!("case: {case}\n redis: {want}\n   red: {got}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
