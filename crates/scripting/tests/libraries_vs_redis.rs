@@ -235,7 +235,9 @@ impl Drop for Redis {
 }
 
 fn start_redis() -> Option<Redis> {
-    let dir = std::env::temp_dir().join(format!("reddb-lualibs-{}", std::process::id()));
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("reddb-lualibs-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).ok()?;
     let socket = dir.join("redis.sock");
@@ -316,18 +318,185 @@ fn eval_here(script: &str) -> String {
     }
 }
 
-#[test]
-fn libraries_answer_as_redis_does() {
-    let Some(redis) = start_redis() else {
-        return;
+/// A small seeded generator (xorshift64*), so every run sends the same
+/// cases.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        let i = usize::try_from(self.below(items.len() as u64)).unwrap_or(0);
+        items[i]
+    }
+}
+
+/// A double written so Lua reads back exactly that double (Rust's `{:e}`
+/// is the shortest round-trip form).
+fn lua_number(x: f64) -> String {
+    if x.is_nan() {
+        "(0/0)".to_owned()
+    } else if x.is_infinite() {
+        if x > 0.0 { "(1/0)" } else { "(-1/0)" }.to_owned()
+    } else {
+        format!("({x:e})")
+    }
+}
+
+/// A Lua string literal for any bytes.
+fn lua_string(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b == b' ' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\{b:03}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn random_double(rng: &mut Rng) -> f64 {
+    match rng.below(4) {
+        0 => f64::from_bits(rng.next()),
+        1 => (rng.below(2_000_001) as f64 - 1_000_000.0) / 10f64.powi(rng.below(8) as i32),
+        2 => (rng.next() >> 11) as f64 * 10f64.powi(rng.below(60) as i32 - 30),
+        _ => rng.below(1000) as f64 + 0.5,
+    }
+}
+
+/// Random JSON-ish text: valid documents, with some bytes changed.
+fn random_json(rng: &mut Rng, depth: u32, out: &mut Vec<u8>) {
+    let choice = if depth > 4 {
+        rng.below(5)
+    } else {
+        rng.below(8)
     };
+    match choice {
+        0 => out.extend_from_slice(rng.pick(&["null", "true", "false"]).as_bytes()),
+        1 => out.extend_from_slice(format!("{}", random_double(rng)).as_bytes()),
+        2 => out.extend_from_slice(
+            rng.pick(&[
+                "0",
+                "-0",
+                "1e5",
+                "-1.5E-3",
+                "0x1F",
+                "1e400",
+                "123456789012345678",
+                "Infinity",
+                "-nan",
+                "+5",
+                "007",
+            ])
+            .as_bytes(),
+        ),
+        3 | 4 => {
+            out.push(b'"');
+            for _ in 0..rng.below(8) {
+                let piece = rng.pick(&[
+                    "a",
+                    "\\n",
+                    "\\u00e9",
+                    "\\ud83d\\ude00",
+                    "\\/",
+                    "\\\\",
+                    "\\\"",
+                    "é",
+                    "/",
+                    "\\t",
+                    "x y",
+                ]);
+                out.extend_from_slice(piece.as_bytes());
+            }
+            out.push(b'"');
+        }
+        5 | 6 => {
+            out.push(b'[');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(b',');
+                }
+                random_json(rng, depth + 1, out);
+            }
+            out.push(b']');
+        }
+        _ => {
+            out.push(b'{');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(format!("\"k{}\":", rng.below(20)).as_bytes());
+                random_json(rng, depth + 1, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Seeded random cases: number formatting, decoding (and re-encoding)
+/// of random and damaged JSON, bit operations on random doubles.
+fn random_cases() -> Vec<String> {
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let mut cases = Vec::new();
+    for _ in 0..40 {
+        let nums: Vec<String> = (0..10)
+            .map(|_| lua_number(random_double(&mut rng)))
+            .collect();
+        cases.push(format!(
+            "local c = cjson.new() c.encode_invalid_numbers(true) c.encode_number_precision({}) return c.encode({{{}}})",
+            1 + rng.below(14),
+            nums.join(",")
+        ));
+    }
+    for _ in 0..120 {
+        let mut text = Vec::new();
+        random_json(&mut rng, 0, &mut text);
+        if rng.below(3) == 0 && !text.is_empty() {
+            let at = usize::try_from(rng.below(text.len() as u64)).unwrap_or(0);
+            let junk = rng.pick(&["", ",", "]", "}", ":", "\"", "\\", "x", " ", "\u{0}"]);
+            text.splice(at..at + usize::from(rng.below(2) == 0), junk.bytes());
+        }
+        let lit = lua_string(&text);
+        cases.push(format!(
+            "local v = cjson.decode({lit}) return v, cjson.encode(v)"
+        ));
+    }
+    for _ in 0..40 {
+        let op = rng.pick(&[
+            "tobit", "bnot", "bswap", "tohex", "band", "bor", "bxor", "lshift", "rshift",
+            "arshift", "rol", "ror",
+        ]);
+        let a = lua_number(random_double(&mut rng));
+        let b = lua_number(rng.below(80) as f64 - 40.0);
+        cases.push(format!("return bit.{op}({a}, {b})"));
+    }
+    cases
+}
+
+/// Runs every case on both sides; the answers Redis gave, or `None` when
+/// redis-server is not installed (and not required).
+fn run_cases(cases: &[String]) -> Option<Vec<String>> {
+    let redis = start_redis()?;
+    let mut answers = Vec::new();
     let mut stream = UnixStream::connect(&redis.socket).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut failures = Vec::new();
-    for case in CASES {
+    for case in cases {
         let script = SHOW.replace("CASE", case);
         let want = eval_on_redis(&mut stream, &mut reader, &script);
         let got = eval_here(&script);
@@ -335,15 +504,47 @@ fn libraries_answer_as_redis_does() {
             !want.starts_with("ERROR"),
             "the harness failed on redis for {case}: {want}"
         );
+        if std::env::var_os("LUALIBS_SHOW").is_some() {
+            eprintln!("{case}\n  -> {want}");
+        }
         if want != got {
             failures.push(format!("case: {case}\n redis: {want}\n   red: {got}"));
         }
+        answers.push(want);
     }
     assert!(
         failures.is_empty(),
         "{} of {} cases differ:\n{}",
         failures.len(),
-        CASES.len(),
+        cases.len(),
         failures.join("\n")
+    );
+    Some(answers)
+}
+
+#[test]
+fn libraries_answer_as_redis_does() {
+    let cases: Vec<String> = CASES.iter().map(|c| (*c).to_owned()).collect();
+    let _ = run_cases(&cases);
+}
+
+#[test]
+fn libraries_answer_random_cases_as_redis_does() {
+    let Some(answers) = run_cases(&random_cases()) else {
+        return;
+    };
+    // The generator must reach both the answers and the errors.
+    let ok = answers
+        .iter()
+        .filter(|a| a.starts_with("boolean:true"))
+        .count();
+    let failed = answers
+        .iter()
+        .filter(|a| a.starts_with("boolean:false"))
+        .count();
+    assert!(
+        ok >= 100 && failed >= 10,
+        "{ok} answers and {failed} errors of {}",
+        answers.len()
     );
 }
