@@ -84,6 +84,13 @@ const CASES: &[&str] = &[
     "local t = {} local c = t for i = 1, 1000 do c[1] = {} c = c[1] end return cjson.encode(t)",
     "local t = {} local c = t for i = 1, 1000 do c.a = {} c = c.a end return cjson.encode(t)",
     "local t = {} t[1] = t return cjson.encode(t)",
+    // Raised limits: where the C code's lua_checkstack stops.
+    "local c = cjson.new() c.decode_max_depth(100000) return c.decode(string.rep('{\"a\":', 5000))",
+    "local c = cjson.new() c.decode_max_depth(100000) return c.decode(string.rep('[', 9000))",
+    "local c = cjson.new() c.decode_max_depth(100000) return c.decode(string.rep('[{\"a\":', 3000))",
+    "local c = cjson.new() c.encode_max_depth(100000) local t = {} local x = t for i = 1, 5000 do x.a = {} x = x.a end return c.encode(t)",
+    "local c = cjson.new() c.encode_max_depth(100000) local t = {} local x = t for i = 1, 9000 do x[1] = {} x = x[1] end return c.encode(t)",
+    "local c = cjson.new() c.encode_max_depth(100000) local t = {} local x = t for i = 1, 3000 do x[1] = {a={}} x = x[1].a end return c.encode(t)",
     // cjson configuration (each on a fresh cjson.new(), so nothing lasts).
     "local c = cjson.new() return c.encode_max_depth(), c.decode_max_depth(), c.encode_number_precision(), c.encode_keep_buffer(), c.encode_invalid_numbers(), c.decode_invalid_numbers()",
     "local c = cjson.new() return c.encode_sparse_array()",

@@ -101,3 +101,77 @@ pub fn table(lua: &Lua, maker: &FunctionMaker) -> mlua::Result<Table> {
     }
     Ok(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_lua::{eval, new};
+    use super::bits_of;
+    use proptest::prelude::*;
+
+    // Expected strings are redis-server 7.0.15's answers.
+    #[test]
+    fn answers_as_luabitop() {
+        assert_eq!(
+            eval("return bit.tobit(0xffffffff), bit.tobit(2^32+5), bit.tohex(-1), bit.tohex(255, -4), bit.tohex(255, 0)"),
+            "-1 5 \"ffffffff\" \"00FF\" \"\""
+        );
+        assert_eq!(
+            eval("return bit.tobit(1.5), bit.tobit(2.5), bit.tobit(-1.5), bit.tobit(1e20), bit.tobit(0/0)"),
+            "2 2 -2 2025163840 0"
+        );
+        assert_eq!(
+            eval("return bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x80000001, 1), bit.bswap(0x12345678)"),
+            "-2147483648 15 -16 3 2018915346"
+        );
+        assert_eq!(eval("return bit.tobit('0x10'), bit.tobit('0')"), "16 0");
+        assert_eq!(
+            eval("return pcall(bit.band, 'x')"),
+            "false \"bad argument #1 to '?' (number expected, got string)\""
+        );
+        assert_eq!(
+            eval("return bit.lshift(1)"),
+            "error: \"t:1: bad argument #2 to 'lshift' (number expected, got no value)\""
+        );
+    }
+
+    fn lua_number(x: f64) -> String {
+        format!("({x:e})")
+    }
+
+    proptest! {
+        /// Every operation against a 32-bit integer model.
+        #[test]
+        fn operations_match_a_32_bit_model(a in any::<i32>(), b in any::<i32>(), n in 0u32..64) {
+            let lua = new();
+            let run = |code: String| -> i32 {
+                lua.load(code).eval::<f64>().map(|x| x as i32).expect("bit op runs")
+            };
+            let (ua, ub) = (a as u32, b as u32);
+            prop_assert_eq!(run(format!("return bit.band({a}, {b})")), (ua & ub) as i32);
+            prop_assert_eq!(run(format!("return bit.bor({a}, {b})")), (ua | ub) as i32);
+            prop_assert_eq!(run(format!("return bit.bxor({a}, {b})")), (ua ^ ub) as i32);
+            prop_assert_eq!(run(format!("return bit.bnot({a})")), !a);
+            prop_assert_eq!(run(format!("return bit.lshift({a}, {n})")), (ua << (n & 31)) as i32);
+            prop_assert_eq!(run(format!("return bit.rshift({a}, {n})")), (ua >> (n & 31)) as i32);
+            prop_assert_eq!(run(format!("return bit.arshift({a}, {n})")), a >> (n & 31));
+            prop_assert_eq!(run(format!("return bit.rol({a}, {n})")), ua.rotate_left(n & 31) as i32);
+            prop_assert_eq!(run(format!("return bit.ror({a}, {n})")), ua.rotate_right(n & 31) as i32);
+            prop_assert_eq!(run(format!("return bit.bswap({a})")), ua.swap_bytes() as i32);
+            let hex: String = lua.load(format!("return bit.tohex({a})")).eval().expect("tohex");
+            prop_assert_eq!(hex, format!("{ua:08x}"));
+        }
+
+        /// tobit of any double: integral values within 2^51 wrap to their
+        /// low 32 bits; anything is the model's low word.
+        #[test]
+        fn tobit_takes_the_low_word(x in any::<f64>(), k in -(1i64 << 51)..(1i64 << 51)) {
+            let lua = new();
+            let got: f64 = lua.load(format!("return bit.tobit({})", lua_number(k as f64))).eval().expect("tobit");
+            prop_assert_eq!(got as i64, i64::from(k as i32));
+            if x.is_finite() {
+                let got: f64 = lua.load(format!("return bit.tobit({})", lua_number(x))).eval().expect("tobit");
+                prop_assert_eq!(got, f64::from(bits_of(x) as i32));
+            }
+        }
+    }
+}

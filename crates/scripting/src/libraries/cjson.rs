@@ -281,3 +281,234 @@ fn enum_option(
 fn args_lua_string(args: &Args, s: &str) -> LibResult<mlua::LuaString> {
     Ok(args.lua().create_string(s)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_lua::{eval, new, run};
+    use mlua::{Lua, Value};
+    use proptest::prelude::*;
+
+    // Every expected string here is what redis-server 7.0.15 answers.
+    #[test]
+    fn encodes_as_lua_cjson() {
+        assert_eq!(
+            eval("return cjson.encode({1,2,{a=3}})"),
+            "\"[1,2,{\\\"a\\\":3}]\""
+        );
+        assert_eq!(eval("return cjson.encode({})"), "\"{}\"");
+        assert_eq!(eval("return cjson.encode('a/b')"), "\"\\\"a\\\\/b\\\"\"");
+        assert_eq!(
+            eval("return cjson.encode({[1]=1,[2]=2,[4]=4})"),
+            "\"[1,2,null,4]\""
+        );
+        assert_eq!(
+            eval("return cjson.encode({1e15, 0.1, -0.0, 1/3})"),
+            "\"[1e+15,0.1,-0,0.33333333333333]\""
+        );
+        assert_eq!(
+            eval("return cjson.encode({[1]=1,[20]=2})"),
+            "error: \"t:1: Cannot serialise table: excessively sparse array\""
+        );
+        assert_eq!(
+            eval("return cjson.encode(0/0)"),
+            "error: \"t:1: Cannot serialise number: must not be NaN or Inf\""
+        );
+        assert_eq!(
+            eval("return cjson.encode({[true]=1})"),
+            "error: \"t:1: Cannot serialise boolean: table key must be a number or string\""
+        );
+    }
+
+    #[test]
+    fn argument_errors_name_the_function_as_called() {
+        // Through pcall Lua cannot name it; called from Lua code it can,
+        // and luaL_error's position prefix is the caller's line.
+        assert_eq!(
+            eval("return pcall(cjson.encode)"),
+            "false \"bad argument #1 to '?' (expected 1 argument)\""
+        );
+        let lua = new();
+        assert_eq!(
+            run(&lua, "return cjson.encode()"),
+            "error: \"t:1: bad argument #1 to 'encode' (expected 1 argument)\""
+        );
+        assert_eq!(
+            run(&lua, "local e = cjson.encode\nreturn e(1, 2)"),
+            "error: \"t:2: bad argument #1 to 'e' (expected 1 argument)\""
+        );
+    }
+
+    #[test]
+    fn decodes_as_lua_cjson() {
+        assert_eq!(eval("return cjson.decode('[1,2,3]')[3]"), "3");
+        assert_eq!(eval("return cjson.decode('null') == cjson.null"), "true");
+        assert_eq!(
+            eval("return cjson.decode('0x10'), cjson.decode('-Infinity')"),
+            "16 -inf"
+        );
+        assert_eq!(
+            eval("return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\"')"),
+            "\"é😀\""
+        );
+        assert_eq!(
+            eval("return cjson.decode('[1,2')"),
+            "error: \"t:1: Expected comma or array end but found T_END at character 5\""
+        );
+        assert_eq!(
+            eval("return cjson.decode('1\\0 2')"),
+            "error: \"t:1: JSON parser does not support UTF-16 or UTF-32\""
+        );
+    }
+
+    #[test]
+    fn nesting_is_limited_at_1000() {
+        assert_eq!(
+            eval("return #cjson.encode(cjson.decode(string.rep('[', 1000) .. string.rep(']', 1000)))"),
+            "2000"
+        );
+        assert_eq!(
+            eval("return cjson.decode(string.rep('[', 1001))"),
+            "error: \"t:1: Found too many nested data structures (1001) at character 1001\""
+        );
+        assert_eq!(
+            eval("local t = {} t[1] = t return cjson.encode(t)"),
+            "error: \"t:1: Cannot serialise, excessive nesting (1001)\""
+        );
+    }
+
+    #[test]
+    fn raised_limits_stop_where_the_lua_stack_would() {
+        // lua_checkstack fails past 8000 slots: an object level holds two
+        // (table and key), an array level one. Redis's answers.
+        let lua = new();
+        let code = "cjson.decode_max_depth(100000) cjson.encode_max_depth(100000)
+            local _, e1 = pcall(cjson.decode, string.rep('{\"a\":', 5000))
+            local t = {} local c = t for i = 1, 5000 do c.a = {} c = c.a end
+            local _, e2 = pcall(cjson.encode, t)
+            local a = {} c = a for i = 1, 9000 do c[1] = {} c = c[1] end
+            local _, e3 = pcall(cjson.encode, a)
+            local _, e4 = pcall(cjson.decode, string.rep('[', 9000))
+            return e1, e2, e3, e4";
+        assert_eq!(
+            run(&lua, code),
+            "\"Found too many nested data structures (4000) at character 19996\" \
+             \"Cannot serialise, excessive nesting (4000)\" \
+             \"Cannot serialise, excessive nesting (7998)\" \
+             \"Found too many nested data structures (7999) at character 7999\""
+        );
+    }
+
+    #[test]
+    fn configuration_lasts_and_new_tables_start_fresh() {
+        let lua = new();
+        run(&lua, "cjson.encode_number_precision(3)");
+        assert_eq!(run(&lua, "return cjson.encode(3.14159)"), "\"3.14\"");
+        assert_eq!(
+            run(&lua, "return cjson.new().encode(3.14159)"),
+            "\"3.14159\""
+        );
+        assert_eq!(
+            run(
+                &lua,
+                "return cjson.encode_invalid_numbers('null'), cjson.encode(1/0)"
+            ),
+            "\"null\" \"null\""
+        );
+        assert_eq!(
+            run(&lua, "return cjson.encode_number_precision(15)"),
+            "error: \"t:1: bad argument #1 to 'encode_number_precision' \
+             (expected integer between 1 and 14)\""
+        );
+    }
+
+    /// A JSON value as the property test models it.
+    #[derive(Debug, Clone)]
+    enum Json {
+        Null,
+        Bool(bool),
+        Num(f64),
+        Str(Vec<u8>),
+        Arr(Vec<Json>),
+        Obj(Vec<(Vec<u8>, Json)>),
+    }
+
+    fn json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            // At most 14 significant digits: what %.14g writes exactly.
+            (-99_999_999_999_999i64..99_999_999_999_999, 0i32..6)
+                .prop_map(|(m, k)| Json::Num(m as f64 / 10f64.powi(k))),
+            prop::collection::vec(any::<u8>(), 0..12).prop_map(Json::Str),
+        ];
+        leaf.prop_recursive(5, 40, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..5).prop_map(Json::Arr),
+                prop::collection::btree_map(prop::collection::vec(any::<u8>(), 0..6), inner, 0..5)
+                    .prop_map(|m| Json::Obj(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn to_lua(lua: &Lua, j: &Json) -> mlua::Result<Value> {
+        Ok(match j {
+            Json::Null => Value::NULL,
+            Json::Bool(b) => Value::Boolean(*b),
+            Json::Num(n) => Value::Number(*n),
+            Json::Str(s) => Value::String(lua.create_string(s)?),
+            Json::Arr(items) => {
+                let t = lua.create_table()?;
+                for (i, item) in items.iter().enumerate() {
+                    t.raw_set(i + 1, to_lua(lua, item)?)?;
+                }
+                Value::Table(t)
+            }
+            Json::Obj(members) => {
+                let t = lua.create_table()?;
+                for (k, v) in members {
+                    t.raw_set(lua.create_string(k)?, to_lua(lua, v)?)?;
+                }
+                Value::Table(t)
+            }
+        })
+    }
+
+    fn same(lua: &Lua, v: &Value, j: &Json) -> bool {
+        match (v, j) {
+            (Value::LightUserData(p), Json::Null) => p.0.is_null(),
+            (Value::Boolean(a), Json::Bool(b)) => a == b,
+            (Value::String(a), Json::Str(b)) => a.as_bytes().as_ref() == b.as_slice(),
+            (Value::Table(t), Json::Arr(items)) => {
+                t.pairs::<Value, Value>().count() == items.len()
+                    && items.iter().enumerate().all(|(i, item)| {
+                        t.raw_get::<Value>(i + 1).is_ok_and(|x| same(lua, &x, item))
+                    })
+            }
+            (Value::Table(t), Json::Obj(members)) => {
+                t.pairs::<Value, Value>().count() == members.len()
+                    && members.iter().all(|(k, item)| {
+                        lua.create_string(k)
+                            .and_then(|key| t.raw_get::<Value>(key))
+                            .is_ok_and(|x| same(lua, &x, item))
+                    })
+            }
+            (v, Json::Num(n)) => super::super::calling::number_value(v) == Some(*n),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        /// decode(encode(x)) is x for nested tables, strings of any bytes
+        /// and numbers that %.14g writes exactly.
+        #[test]
+        fn decode_reverses_encode(value in json()) {
+            let lua = new();
+            let cjson: mlua::Table = lua.globals().get("cjson").expect("cjson");
+            let encode: mlua::Function = cjson.get("encode").expect("encode");
+            let decode: mlua::Function = cjson.get("decode").expect("decode");
+            let text: Value = encode.call(to_lua(&lua, &value).expect("model to Lua")).expect("encodes");
+            let back: Value = decode.call(text).expect("decodes");
+            prop_assert!(same(&lua, &back, &value), "{back:?} is not {value:?}");
+        }
+    }
+}

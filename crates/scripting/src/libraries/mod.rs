@@ -26,3 +26,43 @@ pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
     globals.raw_set("struct", struct_pack::table(lua, &maker)?)?;
     Ok(())
 }
+
+/// A plain Lua state (standard libraries) with the libraries installed,
+/// and a way to run a snippet in it.
+#[cfg(test)]
+pub(crate) mod test_lua {
+    pub fn new() -> mlua::Lua {
+        let lua = mlua::Lua::new();
+        super::install(&lua).expect("install the libraries");
+        lua
+    }
+
+    /// What `code` (a chunk named `t`) returns, or "error: " and the
+    /// message it raised through `pcall`, shown as one string: values
+    /// joined by spaces, strings quoted with `%q`.
+    pub fn run(lua: &mlua::Lua, code: &str) -> String {
+        // The results are gathered inside the protected call: Lua 5.1's
+        // pcall pushing many results trips the API checks of a debug build.
+        let wrapped = format!(
+            "local function body() {code} end
+             local function gather(...) return {{n = select('#', ...), ...}} end
+             local ok, r = pcall(function() return gather(body()) end)
+             if not ok then return 'error: ' .. string.format('%q', tostring(r)) end
+             local out = {{}}
+             for i = 1, r.n do
+               local v = r[i]
+               out[#out + 1] = type(v) == 'string' and string.format('%q', v) or tostring(v)
+             end
+             return table.concat(out, ' ')"
+        );
+        lua.load(wrapped)
+            .set_name("=t")
+            .eval::<String>()
+            .expect("the snippet runs")
+    }
+
+    /// [`run`] in a fresh state.
+    pub fn eval(code: &str) -> String {
+        run(&new(), code)
+    }
+}

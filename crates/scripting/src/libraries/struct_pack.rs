@@ -361,3 +361,98 @@ pub fn table(lua: &Lua, maker: &FunctionMaker) -> mlua::Result<Table> {
     t.raw_set("size", maker.make(lua, "size", |_, a| size(a))?)?;
     Ok(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_lua::{eval, new};
+    use proptest::prelude::*;
+
+    // Expected strings are redis-server 7.0.15's answers.
+    #[test]
+    fn packs_as_the_c_library() {
+        assert_eq!(
+            eval("return struct.pack('>i2<H!4bIdfs', 1, 2, 3, 4, 1.5, 2.5, 'ab'):byte(1, -1)"),
+            "0 1 2 0 3 0 0 0 4 0 0 0 0 0 0 0 0 0 248 63 0 0 32 64 97 98 0"
+        );
+        assert_eq!(
+            eval("return struct.pack('<i16', -2):byte(1, -1)"),
+            "254 255 255 255 255 255 255 255 0 0 0 0 0 0 0 0"
+        );
+        assert_eq!(
+            eval("return struct.size('!8bd'), struct.size('bTlLhHi7'), struct.size('z')"),
+            "16 36 0"
+        );
+        assert_eq!(eval("return struct.unpack('bc0', '\\2ab')"), "\"ab\" 4");
+        assert_eq!(
+            eval("return struct.pack('i33', 1)"),
+            "error: \"t:1: integral size 33 is larger than limit of 32\""
+        );
+        assert_eq!(
+            eval("return struct.pack('c99999999999', 1)"),
+            "error: \"t:1: integral size overflow\""
+        );
+        assert_eq!(
+            eval("return struct.unpack('b', 'ab', 0)"),
+            "error: \"t:1: bad argument #3 to 'unpack' (offset must be 1 or greater)\""
+        );
+        assert_eq!(
+            eval("return struct.pack('i')"),
+            "error: \"t:1: bad argument #2 to 'pack' (number expected, got nil)\""
+        );
+    }
+
+    fn int_format() -> impl Strategy<Value = (String, u32, bool)> {
+        (
+            prop_oneof![Just('b'), Just('h'), Just('i'), Just('l')],
+            any::<bool>(),
+            prop::sample::select(vec![1u32, 2, 3, 4, 5, 6, 7]),
+        )
+            .prop_map(|(c, signed, n)| {
+                let (opt, bytes) = match c {
+                    'b' => ("b".to_owned(), 1),
+                    'h' => ("h".to_owned(), 2),
+                    'l' => ("l".to_owned(), 8),
+                    _ => (format!("i{n}"), n),
+                };
+                let opt = if signed { opt } else { opt.to_uppercase() };
+                (opt, bytes, signed)
+            })
+    }
+
+    proptest! {
+        /// Integers that fit their item, doubles and strings come back
+        /// from unpack as packed, in both byte orders and alignments.
+        #[test]
+        fn unpack_reverses_pack(
+            items in prop::collection::vec((int_format(), any::<i64>()), 1..6),
+            endian in prop::sample::select(vec!["<", ">", "!4", "!8>", "!2<"]),
+            d in any::<f64>().prop_filter("finite", |d| d.is_finite()),
+            s in "[a-z]{0,12}",
+        ) {
+            let mut fmt = endian.to_owned();
+            let mut values = Vec::new();
+            for ((opt, bytes, signed), raw) in &items {
+                // Within 2^52: what a double holds exactly.
+                let bits = ((*bytes) * 8 - u32::from(*signed)).min(52);
+                let v = if *signed { raw % (1i64 << bits) } else { (raw % (1i64 << bits)).abs() };
+                fmt.push_str(opt);
+                values.push(v.to_string());
+            }
+            fmt.push_str("ds");
+            let lua = new();
+            let code = format!(
+                "local d, s = {d:e}, '{s}'
+                 local packed = struct.pack('{fmt}', {vals}, d, s)
+                 local out = {{struct.unpack('{fmt}', packed)}}
+                 assert(out[#out] == #packed + 1, 'next position')
+                 assert(out[#out - 1] == s and out[#out - 2] == d, 'double and string')
+                 local ints = {{}}
+                 for i = 1, #out - 3 do ints[i] = string.format('%d', out[i]) end
+                 return table.concat(ints, ',')",
+                vals = values.join(", ")
+            );
+            let got: String = lua.load(code).eval().expect("pack and unpack");
+            prop_assert_eq!(got, values.join(","));
+        }
+    }
+}
