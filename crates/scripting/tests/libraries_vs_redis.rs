@@ -224,6 +224,15 @@ const CASES: &[&str] = &[
     "return struct.pack(12, 1)",
     "return struct.unpack(nil, 'x')",
     "return struct.unpack('b')",
+    "local t = {} for i = 1, 7000 do t[i] = i end return bit.bor(unpack(t)), bit.band(unpack(t))",
+    "local t = {} for i = 1, 7000 do t[i] = 'x' .. i end return #struct.pack(string.rep('s', 7000), unpack(t))",
+    "local t = {} for i = 1, 7000 do t[i] = {} end return cjson.encode(unpack(t))",
+    "local t = {} for i = 1, 7900 do t[i] = 'x' end return bit.band(1, unpack(t))",
+    "local r = {struct.unpack(string.rep('b', 7990), string.rep('\\1', 7990))} return #r, r[#r]",
+    "local r = {struct.unpack(string.rep('b', 7997), string.rep('\\1', 7997))} return #r, r[#r]",
+    "local r = {struct.unpack(string.rep('b', 7998), string.rep('\\1', 7998))} return #r, r[#r]",
+    "local r = {struct.unpack(string.rep('b', 9000), string.rep('\\1', 9000))} return #r, r[#r]",
+    "local r = {struct.unpack(string.rep('b', 7996), string.rep('\\1', 7996), 1, 2)} return #r, r[#r]",
 ];
 
 /// A redis-server on a Unix socket in a fresh directory, stopped on drop.

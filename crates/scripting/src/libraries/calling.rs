@@ -15,7 +15,7 @@
 //! and a raised message gets the caller's "chunk:line: " prefix exactly as
 //! `luaL_error` adds it.
 
-use mlua::{ffi, Function, Lua, LuaString, MultiValue, Value};
+use mlua::{ffi, Function, Lua, LuaString, MultiValue, Table, Value};
 use std::os::raw::c_int;
 
 /// Lua 5.1's `LUAI_MAXCSTACK`: the most values one C function may have on
@@ -48,33 +48,71 @@ impl Raise {
 
 pub type LibResult<T> = Result<T, Raise>;
 
-/// The C function every library function is: calls its upvalue (the
-/// Rust body) with the arguments; on `true, results...` returns the
-/// results, on `false, message` raises the message as `luaL_error` does
-/// (prefixed by `luaL_where(L, 1)`, the caller's position).
+/// How a body's answer starts (its first value).
+const FAILED: i64 = 0;
+const RESULTS_FOLLOW: i64 = 1;
+const RESULTS_IN_TABLE: i64 = 2;
+
+/// Results past this many travel in a table (mlua pushes a callback's
+/// results on its own, smaller, share of the stack).
+const MOST_INLINE_RESULTS: usize = 16;
+
+/// The C function every library function is. It moves its arguments into
+/// a table and calls its upvalue (the Rust body) with that table and their
+/// count, so the body reads only the arguments it needs and never holds
+/// thousands of values. The body answers `RESULTS_FOLLOW, results...`,
+/// `RESULTS_IN_TABLE, table, n` (pushed here, as the C code pushes them,
+/// within the 8000 slots a C function has), or `FAILED, message`, raised
+/// here as `luaL_error` raises it: prefixed with `luaL_where(L, 1)`, the
+/// caller's position.
 ///
 /// # Safety
 /// Called by Lua only, as a C closure whose upvalue 1 is the body.
 unsafe extern "C-unwind" fn c_entry(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: `state` is the running Lua state calling this closure; the
-    // stack operations stay within the slots Lua guarantees a C function
-    // (LUA_MINSTACK) plus what lua_call grows for the results. The frame
-    // holds no Rust values with destructors, so the longjmp of a Lua error
-    // (from the body or lua_error below) crosses nothing that needs
-    // dropping.
+    // SAFETY: `state` is the running Lua state calling this closure. Every
+    // push is within the LUA_MINSTACK slots Lua gives a C function beyond
+    // its arguments (at most three here at once, the arguments having
+    // moved into the table), except the results pushed from the table,
+    // for which lua_checkstack is asked first. The frame holds no Rust
+    // value with a destructor, so the longjmp of a Lua error (from the
+    // body, or lua_error below) crosses nothing that needs dropping.
     unsafe {
         let nargs = ffi::lua_gettop(state);
+        ffi::lua_createtable(state, nargs, 0);
+        ffi::lua_insert(state, 1);
+        for i in (1..=nargs).rev() {
+            ffi::lua_rawseti_(state, 1, i);
+        }
         ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
         ffi::lua_insert(state, 1);
-        ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
-        if ffi::lua_toboolean(state, 1) != 0 {
-            ffi::lua_remove(state, 1);
-            return ffi::lua_gettop(state);
+        ffi::lua_pushinteger(state, ffi::lua_Integer::from(nargs));
+        ffi::lua_call(state, 2, ffi::LUA_MULTRET);
+        match ffi::lua_tointeger(state, 1) {
+            RESULTS_FOLLOW => {
+                ffi::lua_remove(state, 1);
+                ffi::lua_gettop(state)
+            }
+            RESULTS_IN_TABLE => {
+                let n = c_int::try_from(ffi::lua_tointeger(state, 3)).unwrap_or(0);
+                ffi::lua_settop(state, 2);
+                ffi::lua_remove(state, 1);
+                if ffi::lua_checkstack(state, n) == 0 {
+                    ffi::lua_settop(state, 0);
+                    ffi::lua_pushstring(state, c"stack overflow (too many results)".as_ptr());
+                    ffi::lua_error(state)
+                }
+                for i in 1..=n {
+                    ffi::lua_rawgeti_(state, 1, i);
+                }
+                n
+            }
+            _ => {
+                ffi::luaL_where(state, 1);
+                ffi::lua_pushvalue(state, 2);
+                ffi::lua_concat(state, 2);
+                ffi::lua_error(state)
+            }
         }
-        ffi::luaL_where(state, 1);
-        ffi::lua_pushvalue(state, 2);
-        ffi::lua_concat(state, 2);
-        ffi::lua_error(state)
     }
 }
 
@@ -92,25 +130,14 @@ impl FunctionMaker {
     where
         F: Fn(&Lua, &Args) -> LibResult<Vec<Value>> + 'static,
     {
-        let raw = lua.create_function(move |lua, values: MultiValue| {
+        let raw = lua.create_function(move |lua, (values, count): (Table, i64)| {
             let args = Args {
                 lua,
-                values: values.into_vec(),
+                values,
+                count: usize::try_from(count).unwrap_or(0),
                 nil_after: std::cell::Cell::new(false),
             };
-            match body(lua, &args) {
-                Ok(results) => {
-                    let mut out = Vec::with_capacity(results.len() + 1);
-                    out.push(Value::Boolean(true));
-                    out.extend(results);
-                    Ok(MultiValue::from_vec(out))
-                }
-                Err(Raise::Message(text)) => Ok(MultiValue::from_vec(vec![
-                    Value::Boolean(false),
-                    Value::String(lua.create_string(text)?),
-                ])),
-                Err(Raise::Lua(e)) => Err(e),
-            }
+            answer(lua, body(lua, &args))
         })?;
         // SAFETY: exec_raw runs the closure protected, with `raw` pushed as
         // its one argument; lua_pushcclosure pops it as the upvalue of
@@ -120,6 +147,35 @@ impl FunctionMaker {
                 ffi::lua_pushcclosure(state, c_entry, 1);
             })
         }
+    }
+}
+
+/// A body's outcome in the form [`c_entry`] reads.
+fn answer(lua: &Lua, outcome: LibResult<Vec<Value>>) -> mlua::Result<MultiValue> {
+    match outcome {
+        Ok(results) if results.len() <= MOST_INLINE_RESULTS => {
+            let mut out = Vec::with_capacity(results.len() + 1);
+            out.push(Value::Integer(RESULTS_FOLLOW));
+            out.extend(results);
+            Ok(MultiValue::from_vec(out))
+        }
+        Ok(results) => {
+            let n = results.len();
+            let t = lua.create_table_with_capacity(n, 0)?;
+            for (i, v) in results.into_iter().enumerate() {
+                t.raw_set(i + 1, v)?;
+            }
+            Ok(MultiValue::from_vec(vec![
+                Value::Integer(RESULTS_IN_TABLE),
+                Value::Table(t),
+                Value::Integer(i64::try_from(n).unwrap_or(0)),
+            ]))
+        }
+        Err(Raise::Message(text)) => Ok(MultiValue::from_vec(vec![
+            Value::Integer(FAILED),
+            Value::String(lua.create_string(text)?),
+        ])),
+        Err(Raise::Lua(e)) => Err(e),
     }
 }
 
@@ -192,7 +248,10 @@ pub fn c_double_to_u64(n: f64) -> u64 {
 /// The arguments a script passed, read with the Lua C API's rules.
 pub struct Args<'a> {
     lua: &'a Lua,
-    values: Vec<Value>,
+    /// The arguments, moved into a table by [`c_entry`].
+    values: Table,
+    /// How many there were (`lua_gettop`).
+    count: usize,
     /// Whether the C function has pushed a nil right after its arguments
     /// (struct.pack's mark), which the checks then see as one more
     /// argument.
@@ -212,25 +271,25 @@ impl Args<'_> {
 
     /// `lua_gettop`.
     pub fn count(&self) -> usize {
-        self.values.len()
+        self.count
     }
 
     /// Argument `n` (1-based); `Nil` past the end.
     pub fn get(&self, n: usize) -> Value {
-        n.checked_sub(1)
-            .and_then(|i| self.values.get(i))
-            .cloned()
-            .unwrap_or(Value::Nil)
+        if self.is_none(n) {
+            return Value::Nil;
+        }
+        self.values.raw_get(n).unwrap_or(Value::Nil)
     }
 
     /// `lua_isnone`.
     pub fn is_none(&self, n: usize) -> bool {
-        n == 0 || n > self.values.len()
+        n == 0 || n > self.count
     }
 
     /// `luaL_typename`: "no value" for a missing argument.
     fn arg_type_name(&self, n: usize) -> &'static str {
-        if self.nil_after.get() && n == self.values.len() + 1 {
+        if self.nil_after.get() && n == self.count + 1 {
             "nil"
         } else if self.is_none(n) {
             "no value"
