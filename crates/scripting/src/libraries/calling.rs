@@ -30,6 +30,9 @@ pub enum Raise {
     /// A message raised to the script as a Lua string (what `luaL_error`
     /// raises from a C function: no position prefix).
     Message(Vec<u8>),
+    /// A message raised as Lua's own runtime errors are from inside a C
+    /// function (`luaG_runerror`, e.g. "table index is nil"): no prefix.
+    Plain(Vec<u8>),
     /// An error of the Lua state itself (out of memory): passed on as is.
     Lua(mlua::Error),
 }
@@ -52,6 +55,7 @@ pub type LibResult<T> = Result<T, Raise>;
 const FAILED: i64 = 0;
 const RESULTS_FOLLOW: i64 = 1;
 const RESULTS_IN_TABLE: i64 = 2;
+const FAILED_PLAIN: i64 = 3;
 
 /// Results past this many travel in a table (mlua pushes a callback's
 /// results on its own, smaller, share of the stack).
@@ -105,6 +109,10 @@ unsafe extern "C-unwind" fn c_entry(state: *mut ffi::lua_State) -> c_int {
                     ffi::lua_rawgeti_(state, 1, i);
                 }
                 n
+            }
+            FAILED_PLAIN => {
+                ffi::lua_remove(state, 1);
+                ffi::lua_error(state)
             }
             _ => {
                 ffi::luaL_where(state, 1);
@@ -173,6 +181,10 @@ fn answer(lua: &Lua, outcome: LibResult<Vec<Value>>) -> mlua::Result<MultiValue>
         }
         Err(Raise::Message(text)) => Ok(MultiValue::from_vec(vec![
             Value::Integer(FAILED),
+            Value::String(lua.create_string(text)?),
+        ])),
+        Err(Raise::Plain(text)) => Ok(MultiValue::from_vec(vec![
+            Value::Integer(FAILED_PLAIN),
             Value::String(lua.create_string(text)?),
         ])),
         Err(Raise::Lua(e)) => Err(e),

@@ -1,6 +1,7 @@
 //! The libraries Redis 7.0 preloads for scripts, written here in Rust over
-//! mlua: `cjson` (lua-cjson 2.1.0), `bit` (LuaBitOp 1.0.2) and `struct`
-//! (Roberto Ierusalimschy's struct 1.4 with Redis's fixes). Each answers
+//! mlua: `cjson` (lua-cjson 2.1.0), `bit` (LuaBitOp 1.0.2), `struct`
+//! (Roberto Ierusalimschy's struct 1.4 with Redis's fixes) and `cmsgpack`
+//! (lua-cmsgpack 0.4.0). Each answers
 //! as Redis's C copy does — same results, same error messages — and none
 //! can be made to panic, recurse without bound or allocate outside the Lua
 //! allocator beyond a bounded buffer by what a script passes it.
@@ -12,11 +13,12 @@ mod calling;
 mod cjson;
 mod cjson_decode;
 mod cjson_encode;
+mod cmsgpack;
 mod struct_pack;
 
 use std::rc::Rc;
 
-/// Sets the globals `cjson`, `bit` and `struct` in `lua`, which must have
+/// Sets the globals `cjson`, `bit`, `struct` and `cmsgpack` in `lua`, which must have
 /// Lua's base library loaded (the libraries keep its `error` and `next`).
 pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
     let maker = Rc::new(calling::FunctionMaker::new(lua)?);
@@ -24,6 +26,7 @@ pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
     globals.raw_set("cjson", cjson::table(lua, &maker)?)?;
     globals.raw_set("bit", bit::table(lua, &maker)?)?;
     globals.raw_set("struct", struct_pack::table(lua, &maker)?)?;
+    globals.raw_set("cmsgpack", cmsgpack::table(lua, &maker)?)?;
     Ok(())
 }
 
