@@ -543,6 +543,65 @@ fn random_cases() -> Vec<String> {
             "local v = cjson.decode({lit}) return v, cjson.encode(v)"
         ));
     }
+    for _ in 0..80 {
+        // MessagePack-ish bytes: real headers with random payloads.
+        let mut bytes = Vec::new();
+        for _ in 0..1 + rng.below(6) {
+            let head = rng.pick(&[
+                "\u{1}", "\u{7f}", "\u{e0}", "\u{c0}", "\u{c2}", "\u{c3}", "\u{c1}", "\u{c4}",
+                "\u{92}", "\u{81}", "\u{a3}", "\u{90}", "\u{80}",
+            ]);
+            bytes.extend(
+                head.chars()
+                    .map(|c| u8::try_from(u32::from(c)).unwrap_or(0)),
+            );
+            let special = [
+                0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xca, 0xcb, 0xd9, 0xda, 0xdc, 0xde,
+            ];
+            if rng.below(2) == 0 {
+                bytes.push(special[usize::try_from(rng.below(special.len() as u64)).unwrap_or(0)]);
+            }
+            for _ in 0..rng.below(9) {
+                bytes.push(u8::try_from(rng.below(256)).unwrap_or(0));
+            }
+        }
+        let lit = lua_string(&bytes);
+        let f = rng.pick(&[
+            "cmsgpack.unpack(s)",
+            "cmsgpack.unpack_one(s)",
+            "cmsgpack.unpack_limit(s, 2)",
+            "cmsgpack.unpack_one(s, 1)",
+        ]);
+        cases.push(format!(
+            "local s = {lit} local r = {{{f}}} local p = {{}} for i = 1, table.maxn(r) do local v = r[i] p[i] = type(v) == 'table' and cmsgpack.pack(v) or v end return unpack(p, 1, table.maxn(r))"
+        ));
+    }
+    for _ in 0..40 {
+        let nums: Vec<String> = (0..6)
+            .map(|_| lua_number(random_double(&mut rng)))
+            .collect();
+        cases.push(format!(
+            "return cmsgpack.unpack(cmsgpack.pack({}))",
+            nums.join(",")
+        ));
+    }
+    for _ in 0..40 {
+        let fmt: String = (0..1 + rng.below(6))
+            .map(|_| {
+                rng.pick(&[
+                    "b", "B", "h", "H", "i", "I3", "l", "L", "T", "f", "d", "<", ">", "!", "!2",
+                    "x", "i7",
+                ])
+            })
+            .collect();
+        let args: Vec<String> = (0..8)
+            .map(|_| lua_number(random_double(&mut rng)))
+            .collect();
+        cases.push(format!(
+            "local p = struct.pack('{fmt}', {a}) return p, struct.unpack('{fmt}', p), struct.size('{fmt}')",
+            a = args.join(",")
+        ));
+    }
     for _ in 0..40 {
         let op = rng.pick(&[
             "tobit", "bnot", "bswap", "tohex", "band", "bor", "bxor", "lshift", "rshift",
