@@ -45,7 +45,7 @@ fn escape(byte: u8) -> Option<&'static [u8]> {
 #[derive(Clone, Copy)]
 enum Open {
     /// An array of `len` items, `next` the index to write next.
-    Array { len: i32, next: i32 },
+    Array { len: i64, next: i64 },
     /// An object, `written` members so far (its current key is kept in
     /// the encoder's `keys` table).
     Object { written: usize },
@@ -57,8 +57,7 @@ struct Frame {
     slots: usize,
 }
 
-pub struct Encoder<'a> {
-    lua: &'a Lua,
+pub struct Encoder {
     cfg: Config,
     next: Function,
     out: Vec<u8>,
@@ -68,10 +67,9 @@ pub struct Encoder<'a> {
     keys: Table,
 }
 
-impl<'a> Encoder<'a> {
-    pub fn new(lua: &'a Lua, cfg: Config, next: Function) -> mlua::Result<Encoder<'a>> {
+impl Encoder {
+    pub fn new(lua: &Lua, cfg: Config, next: Function) -> mlua::Result<Encoder> {
         Ok(Encoder {
-            lua,
             cfg,
             next,
             out: Vec::new(),
@@ -181,7 +179,10 @@ impl<'a> Encoder<'a> {
                 let len = self.array_length(t)?;
                 let open = if len > 0 {
                     self.out.push(b'[');
-                    Open::Array { len, next: 1 }
+                    Open::Array {
+                        len: i64::from(len),
+                        next: 1,
+                    }
                 } else {
                     self.out.push(b'{');
                     Open::Object { written: 0 }
@@ -269,7 +270,6 @@ impl<'a> Encoder<'a> {
         let precision = usize::try_from(self.cfg.encode_number_precision).unwrap_or(14);
         self.out
             .extend_from_slice(format_g(n, precision).as_bytes());
-        let _ = self.lua;
         Ok(())
     }
 }
