@@ -7,8 +7,9 @@
 //!
 //! mlua raises an error returned from a Rust callback as a userdata, not a
 //! string, so each library function is a pair: the Rust body, an mlua
-//! function returning `true, results...` or `false, message`, and a small
-//! C closure ([`c_entry`]) over it, which is what the library table holds.
+//! function that answers its results or its message without raising, and
+//! a small C closure ([`c_entry`]) over it, which is what the library
+//! table holds and which raises the message.
 //! Being a real C function it also answers `lua_getinfo` and `luaL_where`
 //! as Redis's C functions do: the caller keeps its frame (even in `return
 //! f(x)`), argument errors name the function as the script called it,
@@ -27,8 +28,9 @@ pub const LUA_MAX_C_STACK: usize = 8000;
 /// Why a library function stopped.
 #[derive(Debug)]
 pub enum Raise {
-    /// A message raised to the script as a Lua string (what `luaL_error`
-    /// raises from a C function: no position prefix).
+    /// A message raised to the script as a Lua string, as `luaL_error`
+    /// raises it: after the caller's "chunk:line: " when the caller is Lua
+    /// code with line information.
     Message(Vec<u8>),
     /// A message raised as Lua's own runtime errors are from inside a C
     /// function (`luaG_runerror`, e.g. "table index is nil"): no prefix.
