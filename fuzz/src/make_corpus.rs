@@ -648,6 +648,30 @@ fn wire_command_seeds(out: &mut Out) {
     out.write("wire_commands", "seed-databases", &seq);
 }
 
+/// JSON texts for `cjson.decode`: every token kind, the number forms
+/// strtod takes beyond JSON's, escapes and surrogate pairs, nesting, and a
+/// few refusals.
+fn lua_cjson_decode_seeds(out: &mut Out) {
+    let seeds: [(&str, &[u8]); 10] = [
+        ("array", br#"[1,2,3,{"a":null}]"#),
+        (
+            "object",
+            br#"{"k":"v","n":-1.5e3,"t":true,"f":false,"z":null,"e":{},"a":[]}"#,
+        ),
+        ("escapes", br#""\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\""#),
+        ("numbers", b"[0x1F, -Infinity, nan(123), 1e400, +5, 007, 0.5e-3]"),
+        ("nested", b"[[[[[[[[[[1]]]]]]]]]]"),
+        ("mixed", br#"{"a":[{"b":{"c":[true,null,"x"]}}]}"#),
+        ("unclosed", b"[1,2"),
+        ("no-colon", br#"{"a" 1}"#),
+        ("nul-inside", b"[1]\0[2]"),
+        ("bad-escape", br#""\ud800\u0041""#),
+    ];
+    for (name, text) in seeds {
+        out.write("lua_cjson_decode", name, text);
+    }
+}
+
 fn main() {
     let root = std::env::args_os()
         .nth(1)
@@ -668,6 +692,7 @@ fn main() {
     credentials_seeds(&mut out);
     share_seeds(&mut out);
     wire_command_seeds(&mut out);
+    lua_cjson_decode_seeds(&mut out);
     println!(
         "wrote {} seeds, {} bytes, under {}",
         out.files,

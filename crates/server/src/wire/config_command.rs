@@ -216,7 +216,7 @@ impl Setting {
 /// (the first that is not a setting reddb changes refuses the whole
 /// command, as does a repeated one), then the values.
 fn set(pairs: &[Vec<u8>], settings: &mut RuntimeSettings) -> Result<Reply, Reply> {
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(syntax());
     }
     let named: Vec<(Option<Setting>, &[u8], &[u8])> = pairs
