@@ -11,6 +11,7 @@
 //! | `protocol.rs` | the protocol of a connection (`Protocol::Http` or `Protocol::Wire`) and the dispatch on it |
 //! | `http_conn.rs` | running the HTTP requests of a connection |
 //! | `wire_conn.rs` | running the wire commands of a connection |
+//! | `pubsub_delivery.rs` | pub/sub messages and keyspace notifications copied to the subscribers, their output limit, the sweep's `expired` events |
 //! | `wire_control.rs` | what a wire command asks of other connections: `CLIENT KILL`, the `MONITOR` feed, resuming what `CLIENT PAUSE` held |
 //! | `jobs.rs` | parking work on the worker pool and resuming it when it returns |
 //! | `budget.rs` | the global buffer budget and its waiting line |
@@ -46,6 +47,7 @@ mod connection;
 mod http_conn;
 mod jobs;
 mod protocol;
+mod pubsub_delivery;
 mod scrape;
 mod signals;
 mod timers;
@@ -146,6 +148,8 @@ pub(crate) struct EventLoop {
     monitor_slots: Vec<wire_control::SlotRef>,
     /// Wire connections whose next command a `CLIENT PAUSE` holds.
     postponed: Vec<wire_control::SlotRef>,
+    /// Wire connections that may receive pub/sub messages.
+    subscribers: pubsub_delivery::Subscribers,
 }
 
 fn io(c: &'static str) -> impl Fn(std::io::Error) -> Error {
@@ -225,6 +229,7 @@ impl EventLoop {
             blocked: blocked::BlockedClients::default(),
             monitor_slots: Vec::new(),
             postponed: Vec::new(),
+            subscribers: pubsub_delivery::Subscribers::default(),
         })
     }
 

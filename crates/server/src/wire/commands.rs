@@ -887,7 +887,14 @@ fn set_fields(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<i64, Reply> {
 }
 
 /// `PING [message]`.
-pub fn ping(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+pub fn ping(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    if !cx.session.resp3 && cx.shared.pubsub.is_subscriber(cx.session.id) {
+        // Subscribed (RESP2): Redis answers in the shape of a message.
+        return match c.args.len() {
+            1 | 2 => Ok(Reply::Array(vec![Reply::bulk("pong"), Reply::bulk(c.arg(1))])),
+            _ => Err(wrong_args(c.name)),
+        };
+    }
     match c.args.len() {
         1 => Ok(Reply::simple("PONG")),
         2 => Ok(Reply::bulk(c.arg(1))),

@@ -46,10 +46,12 @@ mod config_command;
 pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
+pub(crate) mod keyspace_events;
 mod key_flags;
 mod list_handlers;
 mod monitor;
 mod object_command;
+pub(crate) mod pubsub;
 pub mod resp;
 mod set_handlers;
 mod sorted_set_handlers;
@@ -177,6 +179,8 @@ pub(crate) struct Shared {
     pub(crate) monitors: BTreeSet<u64>,
     /// Monitor lines not yet copied to the monitoring connections.
     monitor_feed: Vec<u8>,
+    /// Pub/sub subscriptions and the messages to deliver.
+    pub(crate) pubsub: pubsub::PubSub,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -343,6 +347,7 @@ impl Shared {
             kills: Vec::new(),
             monitors: BTreeSet::new(),
             monitor_feed: Vec::new(),
+            pubsub: pubsub::PubSub::default(),
         }
     }
 
@@ -396,6 +401,7 @@ impl Shared {
         self.clients.remove(&s.id);
         self.watches.unwatch(s.id);
         self.stop_monitoring(s);
+        self.pubsub.forget(s.id);
     }
 
     /// When the `CLIENT PAUSE` in force ends, if one is.
@@ -468,6 +474,12 @@ impl Shared {
                 }
             }
         }
+        // What the command published to its own connection goes first.
+        let own = self.pubsub.take_own(s.id);
+        if !own.is_empty() {
+            let at = mark.min(out.len());
+            out.splice(at..at, own);
+        }
         s.reply.command_done();
         step
     }
@@ -524,6 +536,16 @@ impl Shared {
             mark_multi_failed(s);
             emit(s, &reply, out);
             return Step::Continue;
+        }
+        if !s.resp3 && self.pubsub.is_subscriber(s.id) {
+            let shown = CommandName::of(spec, &args).to_string();
+            if let Some(reply) = pubsub::refused_while_subscribed(spec.name, &shown) {
+                self.stats
+                    .calls
+                    .count_rejected(CommandName::of(spec, &args), &reply);
+                emit(s, &reply, out);
+                return Step::Continue;
+            }
         }
         if self.held_by_pause(s, spec) {
             self.stats.commands -= 1;
@@ -626,8 +648,17 @@ impl Shared {
             s.multi = None;
             self.watches.unwatch(s.id);
             self.stop_monitoring(s);
+            self.pubsub.forget(s.id);
             self.touch(s, "auth");
         }
+    }
+
+    /// Whether `s` is still logged in: a subscriber whose credential
+    /// ended since its last command is logged out (and so unsubscribed)
+    /// before it is sent anything more.
+    pub(crate) fn still_authenticated(&mut self, s: &mut Session, svc: &mut Service) -> bool {
+        self.drop_ended_credential(s, svc);
+        s.principal.is_some()
     }
 
     /// Runs a known command of the right arity outside `MULTI` (or one of
@@ -798,6 +829,7 @@ impl Shared {
         s.reply = ReplyMode::default();
         self.watches.unwatch(s.id);
         self.stop_monitoring(s);
+        self.pubsub.forget(s.id);
         if let Some(c) = self.clients.get_mut(&s.id) {
             c.name.clear();
         }
@@ -820,6 +852,8 @@ impl Shared {
         let now = now_ms();
         let mut post = Vec::new();
         let mut replies = Vec::with_capacity(cmds.len());
+        let notify = self.settings.notify_keyspace_events;
+        let mut events = Vec::new();
         let (changes, hits, misses) = {
             let svc_ro: &Service = svc;
             let state = svc_ro.keyspace_state().ok();
@@ -829,6 +863,10 @@ impl Shared {
             }
             for Queued { spec, runner, args } in cmds {
                 let started = Instant::now();
+                let probe = txn
+                    .as_ref()
+                    .filter(|_| notify != 0 && spec.has(WRITE))
+                    .map(|t| keyspace_events::Probe::before(spec, args, t));
                 let mut cx = commands::Ctx {
                     txn: txn.as_mut(),
                     state,
@@ -842,7 +880,11 @@ impl Shared {
                 let reply = commands::execute(spec, *runner, args, &mut cx);
                 self.feed_monitors(s, spec, args);
                 let took = started.elapsed();
-                if block.as_deref().is_some_and(Option::is_some) {
+                let blocked = block.as_deref().is_some_and(Option::is_some);
+                if let (Some(probe), Some(t), false) = (probe, txn.as_ref(), blocked) {
+                    probe.after(spec, args, &reply, t, &mut events);
+                }
+                if blocked {
                     // Counted when it is answered.
                     replies.push(reply);
                     continue;
@@ -869,6 +911,7 @@ impl Shared {
             if wrote {
                 self.note_written(cmds);
             }
+            keyspace_events::publish(&mut self.pubsub, notify, &events);
         }
         for p in post {
             match p {
@@ -1115,6 +1158,7 @@ impl Shared {
         out: &mut Vec<u8>,
     ) {
         s.resp3 = proto == 3;
+        self.pubsub.set_protocol(s.id, s.resp3);
         if let Some(n) = name {
             if let Some(c) = self.clients.get_mut(&s.id) {
                 c.name = n;

@@ -16,6 +16,7 @@ use super::key_flags::{self as kf, KeyFlags};
 use super::list_handlers as lists;
 use super::monitor;
 use super::object_command as object;
+use super::pubsub;
 use super::resp::Reply;
 use super::set_handlers as sets;
 use super::sorted_set_handlers as zsets;
@@ -122,6 +123,7 @@ pub enum Group {
     Generic,
     Hash,
     List,
+    Pubsub,
     Server,
     Set,
     SortedSet,
@@ -137,6 +139,7 @@ impl Group {
             Group::Generic => "generic",
             Group::Hash => "hash",
             Group::List => "list",
+            Group::Pubsub => "pubsub",
             Group::Server => "server",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
@@ -153,6 +156,7 @@ impl Group {
             Group::Generic => Some("@keyspace"),
             Group::Hash => Some("@hash"),
             Group::List => Some("@list"),
+            Group::Pubsub => Some("@pubsub"),
             Group::Server => None,
             Group::Set => Some("@set"),
             Group::SortedSet => Some("@sortedset"),
@@ -414,6 +418,16 @@ static COMMAND_SUBCOMMANDS: &[Sub] = &[
     conn(sub("list", -2)),
 ];
 
+/// `PUBSUB`'s subcommands in Redis 7.0.
+static PUBSUB_SUBCOMMANDS: &[Sub] = &[
+    sub("channels", -2),
+    sub("help", 2),
+    sub("numpat", 2),
+    sub("numsub", -2),
+    sub("shardchannels", -2),
+    sub("shardnumsub", -2),
+];
+
 /// `SLOWLOG`'s subcommands in Redis 7.0.
 static SLOWLOG_SUBCOMMANDS: &[Sub] = &[
     admin_sub("get", -2),
@@ -672,6 +686,34 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Stream every command the server runs (admins only)",
     ),
+    server("subscribe", -2, 0, pubsub::subscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Listen for messages published to the given channels",
+    ),
+    server("unsubscribe", -1, 0, pubsub::unsubscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Stop listening for messages posted to the given channels",
+    ),
+    server("psubscribe", -2, 0, pubsub::psubscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Listen for messages published to channels matching the given patterns",
+    ),
+    server("punsubscribe", -1, 0, pubsub::punsubscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Stop listening for messages posted to channels matching the given patterns",
+    ),
+    server("publish", 3, FAST, pubsub::publish).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Post a message to a channel",
+    ),
+    server("pubsub", -2, 0, pubsub::pubsub)
+        .subcommands(PUBSUB_SUBCOMMANDS)
+        .doc(G::Pubsub, "2.8.0", "A container for Pub/Sub commands"),
     server("ping", -1, FAST, cmd::ping).doc(G::Connection, "1.0.0", "Ping the server"),
     server("echo", 2, FAST, cmd::echo).doc(G::Connection, "1.0.0", "Echo the given string"),
     server("select", 2, FAST, cmd::select).doc(

@@ -161,8 +161,19 @@ impl State {
 
     /// Drops up to `limit` expired entries from memory; returns how many.
     pub fn sweep_expired(&mut self, now_ms: u64, limit: usize) -> usize {
+        self.sweep_expired_reporting(now_ms, limit, |_, _| {})
+    }
+
+    /// [`State::sweep_expired`], telling `removed` each key it drops with
+    /// its namespace (keyspace notifications name the expired keys).
+    pub fn sweep_expired_reporting(
+        &mut self,
+        now_ms: u64,
+        limit: usize,
+        mut report: impl FnMut(Namespace, &[u8]),
+    ) -> usize {
         let mut removed = 0;
-        for space in &mut self.spaces {
+        for (index, space) in self.spaces.iter_mut().enumerate() {
             if removed >= limit {
                 break;
             }
@@ -172,10 +183,14 @@ impl State {
                 .map(|(k, _)| k.clone())
                 .take(limit - removed)
                 .collect();
+            let ns = Namespace::ALL.get(index).copied();
             for k in dead {
                 if let Some(old) = space.remove(&k) {
                     self.live_bytes = self.live_bytes.saturating_sub(entry_cost(&k, &old));
                     removed += 1;
+                    if let Some(ns) = ns {
+                        report(ns, &k);
+                    }
                 }
             }
         }
