@@ -123,7 +123,11 @@ impl EventLoop {
         let Some(at) = self.subscribers.by_id.get_mut(&id) else {
             return;
         };
-        let Some(c) = self.conns.get(at.slot).filter(|c| c.generation == at.generation) else {
+        let Some(c) = self
+            .conns
+            .get(at.slot)
+            .filter(|c| c.generation == at.generation)
+        else {
             self.subscribers.by_id.remove(&id);
             return;
         };

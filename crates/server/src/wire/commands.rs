@@ -891,7 +891,10 @@ pub fn ping(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     if !cx.session.resp3 && cx.shared.pubsub.is_subscriber(cx.session.id) {
         // Subscribed (RESP2): Redis answers in the shape of a message.
         return match c.args.len() {
-            1 | 2 => Ok(Reply::Array(vec![Reply::bulk("pong"), Reply::bulk(c.arg(1))])),
+            1 | 2 => Ok(Reply::Array(vec![
+                Reply::bulk("pong"),
+                Reply::bulk(c.arg(1)),
+            ])),
             _ => Err(wrong_args(c.name)),
         };
     }

@@ -182,6 +182,9 @@ struct Emitter<'p, 't, 'o> {
     probe: &'p Probe,
     txn: &'p Txn<'t>,
     out: &'o mut Vec<KeyEvent>,
+    /// Keys the command created whose `new` is not out yet: it goes just
+    /// before the first event of the key, as Redis adds keys one by one.
+    created: Vec<&'p [u8]>,
 }
 
 impl Emitter<'_, '_, '_> {
@@ -190,12 +193,33 @@ impl Emitter<'_, '_, '_> {
     }
 
     fn event_in(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
+        if db == self.probe.db {
+            self.announce_new(key);
+        }
         self.out.push(KeyEvent {
             class,
             name,
             db,
             key: key.to_vec(),
         });
+    }
+
+    /// `new` for `key` if the command created it and it was not told yet.
+    fn announce_new(&mut self, key: &[u8]) {
+        if let Some(i) = self.created.iter().position(|k| *k == key) {
+            self.created.remove(i);
+            self.out.push(KeyEvent {
+                class: NEW,
+                name: "new",
+                db: self.probe.db,
+                key: key.to_vec(),
+            });
+        }
+    }
+
+    /// `key` is announced by the command's own rule.
+    fn forget_new(&mut self, key: &[u8]) {
+        self.created.retain(|k| *k != key);
     }
 
     fn existed(&self, key: &[u8]) -> bool {
@@ -259,19 +283,24 @@ impl Probe {
             return;
         }
         let wrote = txn.writes != self.writes;
+        let mut created: Vec<&[u8]> = Vec::new();
+        for (key, existed) in &self.existed {
+            if !existed && txn.exists_in(self.db, key) && !created.contains(&key.as_slice()) {
+                created.push(key);
+            }
+        }
         let mut e = Emitter {
             probe: self,
             txn,
             out,
+            created,
         };
-        let mut created: Vec<&[u8]> = Vec::new();
-        for (key, existed) in &self.existed {
-            if !existed && e.exists(key) && !created.contains(&key.as_slice()) {
-                created.push(key);
-            }
-        }
-        for key in created {
-            e.event(NEW, "new", key);
+        let replaced = int_of(reply) == Some(1) || *reply == Reply::Ok;
+        if matches!(spec.name, "rename" | "renamenx") && replaced && arg(args, 1) != arg(args, 2) {
+            // Redis deletes the new name and adds it again before it
+            // reports the rename: `new` even when it existed.
+            e.forget_new(arg(args, 2));
+            e.event(NEW, "new", arg(args, 2));
         }
         let done = string_events(spec.name, args, reply, wrote, &mut e)
             || generic_events(spec.name, args, reply, wrote, &mut e)
@@ -280,6 +309,9 @@ impl Probe {
             || sorted_set_events(spec.name, args, reply, wrote, &mut e);
         if !done {
             hash_events(spec.name, args, reply, wrote, &mut e);
+        }
+        for key in std::mem::take(&mut e.created) {
+            e.announce_new(key);
         }
     }
 }
@@ -380,14 +412,20 @@ fn generic_events(
                 .and_then(|i| args.get(i + 1))
                 .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
                 .unwrap_or(e.probe.db);
+            // The copy is always added anew (`REPLACE` deletes first).
+            e.forget_new(arg(args, 2));
+            e.event_in(db, NEW, "new", arg(args, 2));
             e.event_in(db, GENERIC, "copy_to", arg(args, 2));
         }
         "move" if one => {
-            e.event(GENERIC, "move_from", key);
-            if let Some(db) = std::str::from_utf8(arg(args, 2))
+            let to = std::str::from_utf8(arg(args, 2))
                 .ok()
-                .and_then(|d| d.parse().ok())
-            {
+                .and_then(|d| d.parse().ok());
+            if let Some(db) = to {
+                e.event_in(db, NEW, "new", key);
+            }
+            e.event(GENERIC, "move_from", key);
+            if let Some(db) = to {
                 e.event_in(db, GENERIC, "move_to", key);
             }
         }
@@ -542,8 +580,8 @@ fn sorted_set_events(
         "zinterstore" => e.stored(ZSET, "zinterstore", key, reply),
         "zdiffstore" => e.stored(ZSET, "zdiffstore", key, reply),
         "zrangestore" => e.stored(ZSET, "zrangestore", key, reply),
-        "zadd" | "zincrby" | "zrem" | "zremrangebyscore" | "zremrangebyrank"
-        | "zremrangebylex" | "zpopmin" | "zpopmax" => {}
+        "zadd" | "zincrby" | "zrem" | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex"
+        | "zpopmin" | "zpopmax" => {}
         _ => return false,
     }
     true
@@ -600,7 +638,11 @@ mod tests {
         let mut p = PubSub::default();
         p.psubscribe_for_test(7, b"__key*");
         let flags = parse_flags(b"KEA").unwrap();
-        publish(&mut p, flags, &[expired(0, b"red.secret.x"), expired(3, b"plain")]);
+        publish(
+            &mut p,
+            flags,
+            &[expired(0, b"red.secret.x"), expired(3, b"plain")],
+        );
         let got: Vec<Vec<u8>> = p.take_outbox().iter().map(|d| d.bytes.to_vec()).collect();
         assert_eq!(got.len(), 2, "both channels of the plain key only");
         assert!(got.iter().all(|m| !m.windows(6).any(|w| w == b"secret")));

@@ -221,10 +221,12 @@ impl PubSub {
 
     /// What `id` is subscribed to of `kind`, in subscription order.
     fn names(&self, id: u64, kind: Kind) -> Vec<Vec<u8>> {
-        self.subscribers.get(&id).map_or_else(Vec::new, |s| match kind {
-            Kind::Channel => s.channels.clone(),
-            Kind::Pattern => s.patterns.clone(),
-        })
+        self.subscribers
+            .get(&id)
+            .map_or_else(Vec::new, |s| match kind {
+                Kind::Channel => s.channels.clone(),
+                Kind::Pattern => s.patterns.clone(),
+            })
     }
 
     /// Queues `message` for every subscriber of `channel` and of a
@@ -357,7 +359,11 @@ fn unsubscribe_from(c: &Call<'_>, cx: &mut Ctx<'_, '_>, kind: Kind) -> Result<Re
         _ => pubsub.names(id, kind),
     };
     if names.is_empty() {
-        return Ok(confirmation(kind.unsubscribe_word(), None, pubsub.count(id)));
+        return Ok(confirmation(
+            kind.unsubscribe_word(),
+            None,
+            pubsub.count(id),
+        ));
     }
     let replies = names
         .iter()
@@ -415,7 +421,10 @@ pub(crate) fn pubsub(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply>
                 .collect();
             names.sort();
             Ok(Reply::Array(
-                names.into_iter().map(|n| Reply::bulk(n.as_slice())).collect(),
+                names
+                    .into_iter()
+                    .map(|n| Reply::bulk(n.as_slice()))
+                    .collect(),
             ))
         }
         "numsub" => Ok(Reply::Array(
@@ -462,7 +471,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (1, b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n".to_vec()),
+                (
+                    1,
+                    b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n".to_vec()
+                ),
                 (
                     2,
                     b">4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n".to_vec()
@@ -484,7 +496,10 @@ mod tests {
         assert!(p.channels.is_empty());
         p.publish(b"ab", b"m");
         p.forget(1);
-        assert!(p.take_outbox().is_empty(), "a forgotten client's queue goes");
+        assert!(
+            p.take_outbox().is_empty(),
+            "a forgotten client's queue goes"
+        );
         assert!(p.patterns.is_empty() && p.subscribers.is_empty());
         assert_eq!(p.publish(b"ab", b"m"), 0);
     }
