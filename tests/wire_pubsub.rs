@@ -65,12 +65,9 @@ fn send(c: &mut Client, args: &[&str], n: usize) -> Vec<Value> {
     frames(c, n)
 }
 
-fn push(items: Vec<Value>) -> Value {
-    Value::Push(items)
-}
-
 /// One step of a scripted session: which connection, the command, and how
 /// many frames it answers with.
+#[derive(Clone, Copy)]
 struct Step {
     conn: usize,
     args: &'static [&'static str],
@@ -199,13 +196,6 @@ fn pubsub_replies_match_redis_server_in_resp2() {
     }
     same_on_both(&pair, false, &steps);
 }
-
-impl Clone for Step {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl Copy for Step {}
 
 #[test]
 fn pubsub_replies_match_redis_server_in_resp3() {

@@ -913,6 +913,18 @@ impl Shared {
             }
             keyspace_events::publish(&mut self.pubsub, notify, &events);
         }
+        self.run_post(svc, post, cmds.len())?;
+        Ok(replies)
+    }
+
+    /// What the commands of [`Shared::run`] left for after their commit
+    /// (`SAVE`); a failure is the reply only when one command ran.
+    fn run_post(
+        &mut self,
+        svc: &mut Service,
+        post: Vec<Post>,
+        commands: usize,
+    ) -> Result<(), Reply> {
         for p in post {
             match p {
                 Post::Save => {
@@ -928,7 +940,7 @@ impl Shared {
                         }
                         Err(e) => {
                             reddb_storage::log_error!("SAVE failed: {e}");
-                            if cmds.len() == 1 {
+                            if commands == 1 {
                                 return Err(Reply::err(format!("ERR {}", e.message)));
                             }
                         }
@@ -936,7 +948,7 @@ impl Shared {
                 }
             }
         }
-        Ok(replies)
+        Ok(())
     }
 
     /// Stages `changes` as one commit; the connections watching a key it
