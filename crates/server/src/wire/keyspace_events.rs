@@ -646,7 +646,7 @@ mod tests {
         let got: Vec<Vec<u8>> = p.take_outbox().iter().map(|d| d.bytes.to_vec()).collect();
         assert_eq!(got.len(), 2, "both channels of the plain key only");
         assert!(got.iter().all(|m| !m.windows(6).any(|w| w == b"secret")));
-        assert!(got[0].ends_with(b"$26\r\n__keyspace@3__:plain\r\n$7\r\nexpired\r\n"));
+        assert!(got[0].ends_with(b"$20\r\n__keyspace@3__:plain\r\n$7\r\nexpired\r\n"));
         assert!(got[1].ends_with(b"$22\r\n__keyevent@3__:expired\r\n$5\r\nplain\r\n"));
         // Nothing is published when neither K nor E is set.
         publish(&mut p, parse_flags(b"A").unwrap(), &[expired(0, b"k")]);
