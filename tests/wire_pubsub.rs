@@ -649,3 +649,25 @@ fn no_notification_names_a_secret_key() {
         ]
     );
 }
+
+#[test]
+fn the_server_flag_turns_notifications_on_at_start() {
+    let dir = harness::tmp();
+    let red = Daemon::start_dev(dir.path(), &["--notify-keyspace-events", "KEA"]);
+    let mut c = red.authed();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "notify-keyspace-events"]),
+        Value::Array(vec![bulk("notify-keyspace-events"), bulk("AKE")])
+    );
+    let mut sub = red.authed();
+    send(&mut sub, &["PSUBSCRIBE", "*"], 1);
+    assert_eq!(c.cmd(&["LPUSH", "jobs", "a"]), int(1));
+    c.cmd(&["PUBLISH", "end", "end"]);
+    assert_eq!(
+        received_until_end(&mut sub),
+        vec![
+            ("__keyspace@0__:jobs".to_string(), "lpush".to_string()),
+            ("__keyevent@0__:lpush".to_string(), "jobs".to_string()),
+        ]
+    );
+}

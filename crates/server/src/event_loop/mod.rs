@@ -103,6 +103,8 @@ pub(crate) struct LoopLimits {
     /// `--max-buffer-memory`: bytes buffered across all connections before
     /// reads pause.
     pub max_buffer_memory: usize,
+    /// `--notify-keyspace-events`: keyspace notifications at start.
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for LoopLimits {
@@ -116,6 +118,7 @@ impl Default for LoopLimits {
             fsync: FsyncPolicy::Always,
             metrics_loopback: false,
             max_buffer_memory: super::limits::DEFAULT_MAX_BUFFER_MEMORY,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -199,6 +202,12 @@ impl EventLoop {
     ) -> Result<Self> {
         let poll = Poll::new().map_err(io("cannot create the event loop"))?;
         let (http, wire_listener, wire_bind) = register_listeners(&poll, http, wire_listener)?;
+        let mut wire = Shared::new(
+            wire_bind,
+            limits.fsync == FsyncPolicy::EverySec,
+            limits.max_connections,
+        );
+        wire.settings.notify_keyspace_events = limits.notify_keyspace_events;
         let signals = signals::register(&poll)?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(io("cannot create the waker"))?);
@@ -208,11 +217,7 @@ impl EventLoop {
             poll,
             http: Some(http),
             wire_listener,
-            wire: Shared::new(
-                wire_bind,
-                limits.fsync == FsyncPolicy::EverySec,
-                limits.max_connections,
-            ),
+            wire,
             signals,
             jobs: Jobs::new(pool),
             service,

@@ -58,7 +58,7 @@ const CLASS_LETTERS: &[(u32, char)] = &[
 
 /// The flags a `notify-keyspace-events` string sets; `None` for a
 /// character Redis does not know.
-pub(crate) fn parse_flags(text: &[u8]) -> Option<u32> {
+pub fn parse_flags(text: &[u8]) -> Option<u32> {
     let mut flags = 0;
     for &c in text {
         flags |= match c {

@@ -47,7 +47,7 @@ pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
 mod key_flags;
-pub(crate) mod keyspace_events;
+pub mod keyspace_events;
 mod list_handlers;
 mod monitor;
 mod object_command;
