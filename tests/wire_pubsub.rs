@@ -671,3 +671,79 @@ fn the_server_flag_turns_notifications_on_at_start() {
         ]
     );
 }
+
+#[test]
+fn channel_policies_allow_and_deny_channels() {
+    use serde_json::json;
+    let dir = harness::tmp();
+    let red = Daemon::start_dev(dir.path(), &[]);
+    let admin = red.api_key().to_string();
+    red.create_user(&admin, "carol", "carol-password-1", "user")
+        .ok("create carol");
+    let carol_key = red
+        .mint_api_key(&admin, &json!({ "owner": "carol" }), "mint carol's key")
+        .token;
+    let mut carol = red.client_authed(&[&carol_key]);
+    // No policy names a channel action for carol: channels are open.
+    assert_eq!(carol.cmd(&["PUBLISH", "anything", "x"]), int(0));
+    let news_only = json!({
+        "id": "news-only",
+        "statements": [
+            {"effect": "allow", "actions": ["channel:*"], "resources": ["channel:news.*"]},
+            {"effect": "deny", "actions": ["channel:subscribe"], "resources": ["channel:news.secret"]},
+        ],
+    });
+    red.call("PUT", "/policies/news-only", Some(&admin), Some(&news_only))
+        .ok("put news-only");
+    red.attach_policy(&admin, "news-only", &json!({"user": "carol"}))
+        .ok("attach to carol");
+    let noperm =
+        err("NOPERM this user has no permissions to access one of the channels used as arguments");
+    assert_eq!(carol.cmd(&["PUBLISH", "other", "x"]), noperm);
+    assert_eq!(carol.cmd(&["SUBSCRIBE", "news.sport", "other"]), noperm);
+    assert_eq!(carol.cmd(&["PSUBSCRIBE", "*"]), noperm);
+    assert_eq!(
+        carol.cmd(&["PUBSUB", "NUMPAT"]),
+        int(0),
+        "nothing half-subscribed"
+    );
+    assert_eq!(carol.cmd(&["PUBLISH", "news.sport", "x"]), int(0));
+    let confirmed = send(&mut carol, &["PSUBSCRIBE", "news.*"], 1);
+    assert_eq!(
+        confirmed,
+        vec![Value::Array(vec![
+            bulk("psubscribe"),
+            bulk("news.*"),
+            int(1)
+        ])]
+    );
+    // The admin (no channel policy) publishes anywhere; carol's pattern
+    // matches news.secret, which her policy denies: she never sees it.
+    let mut publisher = red.authed();
+    publisher.cmd(&["PUBLISH", "news.sport", "goal"]);
+    publisher.cmd(&["PUBLISH", "news.secret", "hidden"]);
+    publisher.cmd(&["PUBLISH", "news.weather", "rain"]);
+    let got = frames(&mut carol, 2);
+    let pmessage = |channel: &str, data: &str| {
+        Value::Array(vec![
+            bulk("pmessage"),
+            bulk("news.*"),
+            bulk(channel),
+            bulk(data),
+        ])
+    };
+    assert_eq!(
+        got,
+        vec![
+            pmessage("news.sport", "goal"),
+            pmessage("news.weather", "rain")
+        ]
+    );
+    // A vault action does not reach channels, nor `vault:*` a channel.
+    let bad = json!({
+        "id": "mixed",
+        "statements": [{"effect": "allow", "actions": ["channel:publish"], "resources": ["channel:has space"]}],
+    });
+    red.call("PUT", "/policies/mixed", Some(&admin), Some(&bad))
+        .expect_error(400, "bad_request", "a channel pattern with a space");
+}

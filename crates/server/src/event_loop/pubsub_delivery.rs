@@ -12,7 +12,9 @@
 //! buffers count against the loop's buffer budget (`budget.rs`) when they
 //! are written; past it, the loop stops reading, so no more is published.
 //! A subscriber whose credential ended since its last command is logged
-//! out and disconnected before it is sent anything more.
+//! out and disconnected before it is sent anything more; one whose
+//! policies name channel actions is sent only the messages of channels
+//! they allow (`channel:subscribe`).
 //!
 //! Must never write to a socket (`connection.rs` does) nor decide who is
 //! subscribed to what (the wire module does).
@@ -21,6 +23,7 @@ use super::protocol::Protocol;
 use super::timers::SWEEP_LIMIT;
 use super::EventLoop;
 use crate::wire::keyspace_events;
+use reddb_service::policy::Action;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -96,6 +99,16 @@ impl EventLoop {
             if !live {
                 c.close_after_write = true;
                 continue;
+            }
+            if self.wire.pubsub.is_governed(d.to) {
+                // A pattern may match channels its policy denies.
+                let allowed = session.principal.as_ref().is_some_and(|p| {
+                    self.service
+                        .channel_allowed(p, Action::ChannelSubscribe, &d.channel)
+                });
+                if !allowed {
+                    continue;
+                }
             }
             c.outbuf.extend_from_slice(&d.bytes);
             if received.last() != Some(&d.to) {

@@ -20,6 +20,7 @@
 use super::commands::{lower, Call, Ctx};
 use super::resp::Reply;
 use reddb_service::keyspace::glob_match;
+use reddb_service::policy::Action;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
@@ -54,9 +55,16 @@ const ALLOWED_WHILE_SUBSCRIBED: &[&str] = &[
     "reset",
 ];
 
+/// Redis's refusal of a channel the principal may not use.
+const NOPERM_CHANNEL: &str =
+    "NOPERM this user has no permissions to access one of the channels used as arguments";
+
 /// One message for one connection, already encoded for its protocol.
 pub(crate) struct Delivery {
     pub to: u64,
+    /// The channel it was published on (a governed subscriber's policy is
+    /// checked against it before delivery).
+    pub channel: Rc<[u8]>,
     pub bytes: Rc<[u8]>,
 }
 
@@ -66,12 +74,22 @@ struct Subscriber {
     channels: Vec<Vec<u8>>,
     patterns: Vec<Vec<u8>>,
     resp3: bool,
+    /// A policy names channel actions for its principal: each message is
+    /// checked against it before delivery.
+    governed: bool,
 }
 
 impl Subscriber {
     fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
+}
+
+/// What a subscription records of its connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct Who {
+    resp3: bool,
+    governed: bool,
 }
 
 /// Channel or pattern subscriptions.
@@ -148,6 +166,11 @@ impl PubSub {
         self.subscribers.get(&id).map_or(0, Subscriber::count)
     }
 
+    /// Whether `id`'s messages are checked against its policies.
+    pub(crate) fn is_governed(&self, id: u64) -> bool {
+        self.subscribers.get(&id).is_some_and(|s| s.governed)
+    }
+
     /// Whether `id` has a subscription (and so receives messages).
     pub(crate) fn is_subscriber(&self, id: u64) -> bool {
         self.count(id) > 0
@@ -176,9 +199,10 @@ impl PubSub {
     }
 
     /// Subscribes `id` to `name`; the count of its subscriptions after.
-    fn subscribe(&mut self, id: u64, resp3: bool, kind: Kind, name: &[u8]) -> usize {
+    fn subscribe(&mut self, id: u64, who: Who, kind: Kind, name: &[u8]) -> usize {
         let sub = self.subscribers.entry(id).or_default();
-        sub.resp3 = resp3;
+        sub.resp3 = who.resp3;
+        sub.governed = who.governed;
         let list = match kind {
             Kind::Channel => &mut sub.channels,
             Kind::Pattern => &mut sub.patterns,
@@ -233,6 +257,7 @@ impl PubSub {
     /// pattern matching it; returns how many deliveries that made.
     pub(crate) fn publish(&mut self, channel: &[u8], message: &[u8]) -> usize {
         let mut count = 0;
+        let on: Rc<[u8]> = channel.into();
         if let Some(ids) = self.channels.get(channel) {
             let mut msg = Encoded::new(vec![
                 Reply::bulk("message"),
@@ -243,6 +268,7 @@ impl PubSub {
                 let resp3 = self.subscribers.get(&id).is_some_and(|s| s.resp3);
                 self.outbox.push(Delivery {
                     to: id,
+                    channel: on.clone(),
                     bytes: msg.bytes(resp3),
                 });
                 count += 1;
@@ -262,6 +288,7 @@ impl PubSub {
                 let resp3 = self.subscribers.get(&id).is_some_and(|s| s.resp3);
                 self.outbox.push(Delivery {
                     to: id,
+                    channel: on.clone(),
                     bytes: msg.bytes(resp3),
                 });
                 count += 1;
@@ -273,7 +300,7 @@ impl PubSub {
     /// A RESP2 pattern subscription, for the tests of other modules.
     #[cfg(test)]
     pub(crate) fn psubscribe_for_test(&mut self, id: u64, pattern: &[u8]) {
-        self.subscribe(id, false, Kind::Pattern, pattern);
+        self.subscribe(id, Who::default(), Kind::Pattern, pattern);
     }
 
     /// Takes every queued delivery, oldest first.
@@ -338,13 +365,38 @@ fn confirmation(word: &str, name: Option<&[u8]>, count: usize) -> Reply {
     ])
 }
 
+/// Whether the connection's principal may `action` every one of `names`
+/// (`NOPERM` otherwise, as Redis refuses a channel its ACL denies).
+fn channels_allowed(cx: &Ctx<'_, '_>, action: Action, names: &[Vec<u8>]) -> Result<(), Reply> {
+    let Some(p) = cx.session.principal.as_ref() else {
+        return Err(Reply::err(NOPERM_CHANNEL));
+    };
+    if names
+        .iter()
+        .all(|name| cx.svc.channel_allowed(p, action, name))
+    {
+        Ok(())
+    } else {
+        Err(Reply::err(NOPERM_CHANNEL))
+    }
+}
+
 fn subscribe_to(c: &Call<'_>, cx: &mut Ctx<'_, '_>, kind: Kind) -> Result<Reply, Reply> {
-    let (id, resp3) = (cx.session.id, cx.session.resp3);
     let names = c.args.get(1..).unwrap_or(&[]);
+    channels_allowed(cx, Action::ChannelSubscribe, names)?;
+    let who = Who {
+        resp3: cx.session.resp3,
+        governed: cx
+            .session
+            .principal
+            .as_ref()
+            .is_some_and(|p| cx.svc.channels_governed(p)),
+    };
+    let id = cx.session.id;
     let replies = names
         .iter()
         .map(|name| {
-            let count = cx.shared.pubsub.subscribe(id, resp3, kind, name);
+            let count = cx.shared.pubsub.subscribe(id, who, kind, name);
             confirmation(kind.subscribe_word(), Some(name), count)
         })
         .collect();
@@ -397,6 +449,7 @@ pub(crate) fn punsubscribe(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, 
 
 /// `PUBLISH channel message`: how many subscriptions received it.
 pub(crate) fn publish(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    channels_allowed(cx, Action::ChannelPublish, c.args.get(1..2).unwrap_or(&[]))?;
     let n = cx.shared.pubsub.publish(c.arg(1), c.arg(2));
     Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
 }
@@ -452,6 +505,15 @@ pub(crate) fn pubsub(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply>
 mod tests {
     use super::*;
 
+    const R2: Who = Who {
+        resp3: false,
+        governed: false,
+    };
+    const R3: Who = Who {
+        resp3: true,
+        governed: false,
+    };
+
     fn delivered(p: &mut PubSub) -> Vec<(u64, Vec<u8>)> {
         p.take_outbox()
             .into_iter()
@@ -462,10 +524,10 @@ mod tests {
     #[test]
     fn channels_and_patterns_receive_in_order() {
         let mut p = PubSub::default();
-        assert_eq!(p.subscribe(1, false, Kind::Channel, b"news"), 1);
-        assert_eq!(p.subscribe(1, false, Kind::Channel, b"news"), 1);
-        assert_eq!(p.subscribe(2, true, Kind::Pattern, b"n*"), 1);
-        assert_eq!(p.subscribe(3, false, Kind::Pattern, b"x*"), 1);
+        assert_eq!(p.subscribe(1, R2, Kind::Channel, b"news"), 1);
+        assert_eq!(p.subscribe(1, R2, Kind::Channel, b"news"), 1);
+        assert_eq!(p.subscribe(2, R3, Kind::Pattern, b"n*"), 1);
+        assert_eq!(p.subscribe(3, R2, Kind::Pattern, b"x*"), 1);
         assert_eq!(p.publish(b"news", b"hi"), 2);
         let got = delivered(&mut p);
         assert_eq!(
@@ -488,8 +550,8 @@ mod tests {
     #[test]
     fn unsubscribing_and_forgetting_leave_nothing_behind() {
         let mut p = PubSub::default();
-        p.subscribe(1, false, Kind::Channel, b"a");
-        p.subscribe(1, false, Kind::Pattern, b"a*");
+        p.subscribe(1, R2, Kind::Channel, b"a");
+        p.subscribe(1, R2, Kind::Pattern, b"a*");
         assert_eq!(p.count(1), 2);
         assert_eq!(p.unsubscribe(1, Kind::Channel, b"zz"), 2);
         assert_eq!(p.unsubscribe(1, Kind::Channel, b"a"), 1);
@@ -507,8 +569,8 @@ mod tests {
     #[test]
     fn own_messages_are_taken_apart() {
         let mut p = PubSub::default();
-        p.subscribe(1, true, Kind::Channel, b"a");
-        p.subscribe(2, true, Kind::Channel, b"a");
+        p.subscribe(1, R3, Kind::Channel, b"a");
+        p.subscribe(2, R3, Kind::Channel, b"a");
         p.publish(b"a", b"m");
         let own = p.take_own(2);
         assert!(own.starts_with(b">3\r\n"));
