@@ -747,3 +747,85 @@ fn channel_policies_allow_and_deny_channels() {
     red.call("PUT", "/policies/mixed", Some(&admin), Some(&bad))
         .expect_error(400, "bad_request", "a channel pattern with a space");
 }
+
+#[test]
+fn client_tracking_invalidates_like_redis_server() {
+    let Some(pair) = Pair::start() else {
+        return;
+    };
+    // RESP3 on every connection; connection 0 tracks, 1 writes.
+    let steps = [
+        step(0, &["CLIENT", "TRACKINGINFO"], 1),
+        step(0, &["CLIENT", "GETREDIR"], 1),
+        step(0, &["CLIENT", "TRACKING", "maybe"], 1),
+        step(0, &["CLIENT", "CACHING", "yes"], 1),
+        step(0, &["CLIENT", "CACHING", "no"], 1),
+        step(0, &["CLIENT", "TRACKING", "ON"], 1),
+        step(0, &["CLIENT", "TRACKINGINFO"], 1),
+        step(0, &["CLIENT", "GETREDIR"], 1),
+        step(0, &["CLIENT", "CACHING", "yes"], 1),
+        step(0, &["CLIENT", "CACHING", "no"], 1),
+        step(0, &["CLIENT", "CACHING", "maybe"], 1),
+        step(0, &["SET", "a", "1"], 1),
+        step(0, &["SET", "b", "1"], 1),
+        step(0, &["GET", "a"], 1),
+        step(0, &["MGET", "a", "b"], 1),
+        step(0, &["EXISTS", "zz"], 1),
+        step(1, &["SET", "a", "2"], 1),
+        step(0, &[], 1),
+        // Invalidated once: until it is read again, a write says nothing.
+        step(1, &["SET", "a", "3"], 1),
+        step(0, &["GET", "a"], 1),
+        // Its own write: the reply, then the invalidation.
+        step(0, &["SET", "a", "4"], 2),
+        step(1, &["SET", "zz", "1"], 1),
+        step(0, &[], 1),
+        step(1, &["DEL", "b"], 1),
+        step(0, &[], 1),
+        step(0, &["GET", "a"], 1),
+        step(1, &["FLUSHALL"], 1),
+        step(0, &[], 1),
+        step(0, &["SET", "k", "v", "PX", "300"], 1),
+        step(0, &["GET", "k"], 1),
+        // The expiry invalidates it (Redis's active expiry, red's sweep).
+        step(0, &[], 1),
+        step(0, &["CLIENT", "TRACKING", "OFF"], 1),
+        step(0, &["CLIENT", "TRACKINGINFO"], 1),
+        step(0, &["GET", "a"], 1),
+        step(1, &["SET", "a", "5"], 1),
+        step(0, &["PING"], 1),
+        step(0, &["CLIENT", "TRACKING", "ON", "NOLOOP"], 1),
+        step(0, &["GET", "a"], 1),
+        step(0, &["SET", "a", "6"], 1),
+        step(1, &["GET", "a"], 1),
+        step(0, &["PING"], 1),
+    ];
+    same_on_both(&pair, true, &steps);
+}
+
+#[test]
+fn client_tracking_modes_other_than_default_are_refused_clearly() {
+    let dir = harness::tmp();
+    let red = Daemon::start_dev(dir.path(), &[]);
+    let mut c = red.authed();
+    for mode in [
+        &["BCAST"][..],
+        &["OPTIN"],
+        &["OPTOUT"],
+        &["PREFIX", "x"],
+        &["REDIRECT", "1"],
+    ] {
+        let mut args = vec!["CLIENT", "TRACKING", "ON"];
+        args.extend_from_slice(mode);
+        assert_eq!(
+            c.cmd(&args),
+            err("ERR reddb supports only the default CLIENT TRACKING mode (no BCAST, OPTIN, OPTOUT, PREFIX or REDIRECT)"),
+            "{mode:?}"
+        );
+    }
+    // RESP2 may turn it on (as Redis): it is sent nothing.
+    assert_eq!(c.cmd(&["CLIENT", "TRACKING", "ON"]), ok());
+    assert_eq!(c.cmd(&["GET", "t"]), Value::Null);
+    red.authed().cmd(&["SET", "t", "1"]);
+    assert_eq!(c.cmd(&["PING"]), Value::Simple(b"PONG".to_vec()));
+}

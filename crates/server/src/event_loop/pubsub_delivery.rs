@@ -2,7 +2,8 @@
 //! subscribed connections: which connection each subscriber is, copying
 //! the wire protocol's outbox ([`crate::wire::pubsub::PubSub`]) into their
 //! output buffers in publish order, the per-subscriber output limit, and
-//! the `expired` notifications of the expiry sweep.
+//! the `expired` notifications and tracking invalidations of the expiry
+//! sweep. Tracking invalidations (`CLIENT TRACKING`) travel the same way.
 //!
 //! Messages are copied after each command (and after the sweep), so they
 //! leave with the turn's replies, after its group commit. The publisher
@@ -53,7 +54,7 @@ impl EventLoop {
     pub(super) fn after_pubsub_command(&mut self, slot: usize) {
         if let Some(c) = self.conns.get(slot) {
             if let Protocol::Wire(s) = &c.protocol {
-                if self.wire.pubsub.is_subscriber(s.id) {
+                if self.wire.receives_pushes(s.id) {
                     self.subscribers
                         .by_id
                         .entry(s.id)
@@ -169,20 +170,26 @@ impl EventLoop {
     /// notifications are on, publishes `expired` for each keyspace key.
     pub(super) fn sweep_expired(&mut self) {
         let flags = self.wire.settings.notify_keyspace_events;
+        let tracking = self.wire.tracks_keys();
         let Some(db) = self.service.database_mut() else {
             return;
         };
-        if flags == 0 {
+        if flags == 0 && !tracking {
             db.sweep_expired(SWEEP_LIMIT);
             return;
         }
         let mut events = Vec::new();
+        let mut keys = Vec::new();
         db.sweep_expired_reporting(SWEEP_LIMIT, |ns, key| {
             if let Some(n) = ns.keyspace_db() {
                 events.push(keyspace_events::expired(n, key));
+                if tracking {
+                    keys.push(key.to_vec());
+                }
             }
         });
         keyspace_events::publish(&mut self.wire.pubsub, flags, &events);
+        self.wire.expired_keys(&keys);
         self.deliver_published();
     }
 }

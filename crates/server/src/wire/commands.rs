@@ -1052,6 +1052,9 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
             return Err(wrong_args(&format!("client|{sub}")))
         }
         "no-touch" => Reply::Ok,
+        "tracking" | "trackinginfo" | "getredir" | "caching" => {
+            return super::tracking::client_subcommand(&sub, c, cx)
+        }
         _ => return Err(unknown_subcommand(arg(args, 1), "client")),
     };
     Ok(r)

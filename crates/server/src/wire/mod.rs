@@ -58,6 +58,7 @@ mod sorted_set_handlers;
 pub mod standalone;
 mod string_and_hash_handlers;
 pub(crate) mod table;
+mod tracking;
 mod watch;
 
 pub(crate) use blocking::{BlockOn, Served};
@@ -181,6 +182,8 @@ pub(crate) struct Shared {
     monitor_feed: Vec<u8>,
     /// Pub/sub subscriptions and the messages to deliver.
     pub(crate) pubsub: pubsub::PubSub,
+    /// `CLIENT TRACKING`: who read which key.
+    pub(crate) tracking: tracking::Tracking,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -348,6 +351,7 @@ impl Shared {
             monitors: BTreeSet::new(),
             monitor_feed: Vec::new(),
             pubsub: pubsub::PubSub::default(),
+            tracking: tracking::Tracking::default(),
         }
     }
 
@@ -402,6 +406,7 @@ impl Shared {
         self.watches.unwatch(s.id);
         self.stop_monitoring(s);
         self.pubsub.forget(s.id);
+        self.tracking.forget(s.id);
     }
 
     /// When the `CLIENT PAUSE` in force ends, if one is.
@@ -649,8 +654,40 @@ impl Shared {
             self.watches.unwatch(s.id);
             self.stop_monitoring(s);
             self.pubsub.forget(s.id);
+            self.tracking.forget(s.id);
             self.touch(s, "auth");
         }
+    }
+
+    /// `CLIENT TRACKING`: connection `id` read the keys of `args`.
+    fn track_read(&mut self, id: u64, spec: &Spec, args: &[Vec<u8>]) {
+        if !self.tracking.is_on(id) {
+            return;
+        }
+        let keys = spec.keys_and_flags(args).unwrap_or_default();
+        self.tracking
+            .remember(id, keys.into_iter().map(|(k, _)| k), &mut self.pubsub);
+    }
+
+    /// Keys the expiry sweep dropped: their readers are told.
+    pub(crate) fn expired_keys(&mut self, keys: &[Vec<u8>]) {
+        self.tracking.written(
+            keys.iter().map(Vec::as_slice),
+            false,
+            None,
+            &mut self.pubsub,
+        );
+    }
+
+    /// Whether some connection tracks keys.
+    pub(crate) fn tracks_keys(&self) -> bool {
+        !self.tracking.is_empty()
+    }
+
+    /// Whether connection `id` may be sent pushes (subscribed or
+    /// tracking).
+    pub(crate) fn receives_pushes(&self, id: u64) -> bool {
+        self.pubsub.is_subscriber(id) || self.tracking.is_on(id)
     }
 
     /// Whether `s` is still logged in: a subscriber whose credential
@@ -830,6 +867,7 @@ impl Shared {
         self.watches.unwatch(s.id);
         self.stop_monitoring(s);
         self.pubsub.forget(s.id);
+        self.tracking.forget(s.id);
         if let Some(c) = self.clients.get_mut(&s.id) {
             c.name.clear();
         }
@@ -884,6 +922,9 @@ impl Shared {
                 if let (Some(probe), Some(t), false) = (probe, txn.as_ref(), blocked) {
                     probe.after(spec, args, &reply, t, &mut events);
                 }
+                if spec.has(READONLY) && !matches!(reply, Reply::Error(_)) {
+                    self.track_read(s.id, spec, args);
+                }
                 if blocked {
                     // Counted when it is answered.
                     replies.push(reply);
@@ -907,7 +948,23 @@ impl Shared {
         self.stats.misses += misses;
         if let Some(changes) = changes {
             let wrote = !changes.is_empty();
+            let invalidated: Vec<Vec<u8>> = if self.tracking.is_empty() {
+                Vec::new()
+            } else {
+                changes.written_keys().map(|(_, k)| k.to_vec()).collect()
+            };
+            let flushed = !self.tracking.is_empty()
+                && changes
+                    .mutations()
+                    .iter()
+                    .any(|m| matches!(m, reddb_storage::store::record::Mutation::Clear { .. }));
             self.commit(svc, changes)?;
+            self.tracking.written(
+                invalidated.iter().map(Vec::as_slice),
+                flushed,
+                Some(s.id),
+                &mut self.pubsub,
+            );
             if wrote {
                 self.note_written(cmds);
             }
@@ -1171,6 +1228,7 @@ impl Shared {
     ) {
         s.resp3 = proto == 3;
         self.pubsub.set_protocol(s.id, s.resp3);
+        self.tracking.set_protocol(s.id, s.resp3);
         if let Some(n) = name {
             if let Some(c) = self.clients.get_mut(&s.id) {
                 c.name = n;

@@ -63,9 +63,13 @@ const NOPERM_CHANNEL: &str =
 pub(crate) struct Delivery {
     pub to: u64,
     /// The channel it was published on (a governed subscriber's policy is
-    /// checked against it before delivery).
+    /// checked against it before delivery); empty for an invalidation.
     pub channel: Rc<[u8]>,
     pub bytes: Rc<[u8]>,
+    /// A message, which goes before the reply of the command that
+    /// published it to its own connection (not an invalidation, which
+    /// goes after).
+    ahead: bool,
 }
 
 /// What one connection is subscribed to, in subscription order.
@@ -270,6 +274,7 @@ impl PubSub {
                     to: id,
                     channel: on.clone(),
                     bytes: msg.bytes(resp3),
+                    ahead: true,
                 });
                 count += 1;
             }
@@ -290,6 +295,7 @@ impl PubSub {
                     to: id,
                     channel: on.clone(),
                     bytes: msg.bytes(resp3),
+                    ahead: true,
                 });
                 count += 1;
             }
@@ -303,6 +309,17 @@ impl PubSub {
         self.subscribe(id, Who::default(), Kind::Pattern, pattern);
     }
 
+    /// Queues a push that is not a message (a tracking invalidation) for
+    /// `id`.
+    pub(crate) fn push_to(&mut self, id: u64, bytes: Rc<[u8]>) {
+        self.outbox.push(Delivery {
+            to: id,
+            channel: Rc::from(&[][..]),
+            bytes,
+            ahead: false,
+        });
+    }
+
     /// Takes every queued delivery, oldest first.
     pub(crate) fn take_outbox(&mut self) -> Vec<Delivery> {
         std::mem::take(&mut self.outbox)
@@ -312,9 +329,9 @@ impl PubSub {
     /// writes them before its reply).
     pub(crate) fn take_own(&mut self, id: u64) -> Vec<u8> {
         let mut own = Vec::new();
-        if self.outbox.iter().any(|d| d.to == id) {
+        if self.outbox.iter().any(|d| d.to == id && d.ahead) {
             self.outbox.retain(|d| {
-                if d.to == id {
+                if d.to == id && d.ahead {
                     own.extend_from_slice(&d.bytes);
                     false
                 } else {
