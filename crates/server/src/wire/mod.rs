@@ -948,23 +948,7 @@ impl Shared {
         self.stats.misses += misses;
         if let Some(changes) = changes {
             let wrote = !changes.is_empty();
-            let invalidated: Vec<Vec<u8>> = if self.tracking.is_empty() {
-                Vec::new()
-            } else {
-                changes.written_keys().map(|(_, k)| k.to_vec()).collect()
-            };
-            let flushed = !self.tracking.is_empty()
-                && changes
-                    .mutations()
-                    .iter()
-                    .any(|m| matches!(m, reddb_storage::store::record::Mutation::Clear { .. }));
-            self.commit(svc, changes)?;
-            self.tracking.written(
-                invalidated.iter().map(Vec::as_slice),
-                flushed,
-                Some(s.id),
-                &mut self.pubsub,
-            );
+            self.commit_and_tell(svc, changes, s.id)?;
             if wrote {
                 self.note_written(cmds);
             }
@@ -972,6 +956,35 @@ impl Shared {
         }
         self.run_post(svc, post, cmds.len())?;
         Ok(replies)
+    }
+
+    /// [`Shared::commit`], then the invalidations of the keys it wrote
+    /// (or of everything, for a flush) for the tracking connections.
+    fn commit_and_tell(
+        &mut self,
+        svc: &mut Service,
+        changes: Changes,
+        writer: u64,
+    ) -> Result<(), Reply> {
+        let tracking = !self.tracking.is_empty();
+        let invalidated: Vec<Vec<u8>> = if tracking {
+            changes.written_keys().map(|(_, k)| k.to_vec()).collect()
+        } else {
+            Vec::new()
+        };
+        let flushed = tracking
+            && changes
+                .mutations()
+                .iter()
+                .any(|m| matches!(m, reddb_storage::store::record::Mutation::Clear { .. }));
+        self.commit(svc, changes)?;
+        self.tracking.written(
+            invalidated.iter().map(Vec::as_slice),
+            flushed,
+            Some(writer),
+            &mut self.pubsub,
+        );
+        Ok(())
     }
 
     /// What the commands of [`Shared::run`] left for after their commit
