@@ -829,3 +829,51 @@ fn client_tracking_modes_other_than_default_are_refused_clearly() {
     red.authed().cmd(&["SET", "t", "1"]);
     assert_eq!(c.cmd(&["PING"]), Value::Simple(b"PONG".to_vec()));
 }
+
+/// The value of `field` in an `INFO` reply.
+fn info_field(c: &mut Client, section: &str, field: &str) -> String {
+    let text = match c.cmd(&["INFO", section]) {
+        Value::Bulk(b) | Value::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO {section}: {other:?}"),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
+        .to_string()
+}
+
+#[test]
+fn info_counts_channels_patterns_and_tracking_clients_like_redis_server() {
+    let Some(pair) = Pair::start() else {
+        return;
+    };
+    for red in [true, false] {
+        let mut sub = pair.conn(red);
+        send(&mut sub, &["SUBSCRIBE", "a", "b"], 2);
+        send(&mut sub, &["PSUBSCRIBE", "x*"], 1);
+        let mut other = pair.conn(red);
+        send(&mut other, &["SUBSCRIBE", "a"], 1);
+        let mut tracker = pair.conn(red);
+        assert_eq!(tracker.cmd(&["CLIENT", "TRACKING", "ON"]), ok());
+        let mut c = pair.conn(red);
+        let counts = |c: &mut Client| {
+            (
+                info_field(c, "stats", "pubsub_channels"),
+                info_field(c, "stats", "pubsub_patterns"),
+                info_field(c, "clients", "tracking_clients"),
+            )
+        };
+        assert_eq!(
+            counts(&mut c),
+            ("2".into(), "1".into(), "1".into()),
+            "red: {red}"
+        );
+        drop(other);
+        send(&mut sub, &["UNSUBSCRIBE", "b"], 1);
+        assert_eq!(tracker.cmd(&["CLIENT", "TRACKING", "OFF"]), ok());
+        let left = harness::wait_until(Duration::from_secs(10), || {
+            counts(&mut c) == ("1".into(), "1".into(), "0".into())
+        });
+        assert!(left, "red: {red}: {:?}", counts(&mut c));
+    }
+}

@@ -170,6 +170,16 @@ impl PubSub {
         self.subscribers.get(&id).map_or(0, Subscriber::count)
     }
 
+    /// Channels with at least one subscriber (`INFO stats`).
+    pub(crate) fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Patterns with at least one subscriber (`INFO stats`).
+    pub(crate) fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
     /// Whether `id`'s messages are checked against its policies.
     pub(crate) fn is_governed(&self, id: u64) -> bool {
         self.subscribers.get(&id).is_some_and(|s| s.governed)

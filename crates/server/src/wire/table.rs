@@ -420,13 +420,21 @@ static COMMAND_SUBCOMMANDS: &[Sub] = &[
 
 /// `PUBSUB`'s subcommands in Redis 7.0.
 static PUBSUB_SUBCOMMANDS: &[Sub] = &[
-    sub("channels", -2),
+    pubsub_sub("channels", -2),
     sub("help", 2),
-    sub("numpat", 2),
-    sub("numsub", -2),
-    sub("shardchannels", -2),
-    sub("shardnumsub", -2),
+    pubsub_sub("numpat", 2),
+    pubsub_sub("numsub", -2),
+    pubsub_sub("shardchannels", -2),
+    pubsub_sub("shardnumsub", -2),
 ];
+
+/// A `PUBSUB` subcommand (`@pubsub`; `HELP` is not).
+const fn pubsub_sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        category: Some("@pubsub"),
+        ..sub(name, arity)
+    }
+}
 
 /// `SLOWLOG`'s subcommands in Redis 7.0.
 static SLOWLOG_SUBCOMMANDS: &[Sub] = &[

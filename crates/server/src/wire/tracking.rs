@@ -66,6 +66,11 @@ impl Tracking {
         self.trackers.is_empty()
     }
 
+    /// Connections that track (`INFO clients`).
+    pub(crate) fn clients(&self) -> usize {
+        self.trackers.len()
+    }
+
     pub(crate) fn is_on(&self, id: u64) -> bool {
         self.trackers.contains_key(&id)
     }
