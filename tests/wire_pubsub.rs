@@ -877,3 +877,42 @@ fn info_counts_channels_patterns_and_tracking_clients_like_redis_server() {
         assert!(left, "red: {red}: {:?}", counts(&mut c));
     }
 }
+
+#[test]
+fn a_served_blocked_pop_is_notified_like_redis_server() {
+    let Some(pair) = Pair::start() else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for red in [true, false] {
+        let mut admin = pair.conn(red);
+        assert_eq!(
+            admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            ok()
+        );
+        let mut sub = pair.conn(red);
+        send(&mut sub, &["PSUBSCRIBE", "*"], 1);
+        let mut waiter = pair.conn(red);
+        waiter
+            .send(&harness::wire::encode_command(&["BLPOP", "queue", "0"]))
+            .expect("send");
+        // The waiter is blocked once the server counts it.
+        let blocked = harness::wait_until(Duration::from_secs(10), || {
+            info_field(&mut admin, "clients", "blocked_clients") == "1"
+        });
+        assert!(blocked, "red: {red}");
+        assert_eq!(admin.cmd(&["RPUSH", "queue", "job"]), int(1));
+        assert_eq!(
+            frames(&mut waiter, 1),
+            vec![Value::Array(vec![bulk("queue"), bulk("job")])]
+        );
+        admin.cmd(&["PUBLISH", "end", "end"]);
+        seen.push(received_until_end(&mut sub));
+        assert_eq!(
+            admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", ""]),
+            ok()
+        );
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0].len(), 6, "rpush, lpop, del: {:?}", seen[0]);
+}

@@ -21,7 +21,7 @@ use super::commands::{lower, Call, Ctx};
 use super::resp::Reply;
 use reddb_service::keyspace::glob_match;
 use reddb_service::policy::Action;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 /// Redis 7.0's `PUBSUB HELP`.
@@ -72,11 +72,12 @@ pub(crate) struct Delivery {
     ahead: bool,
 }
 
-/// What one connection is subscribed to, in subscription order.
+/// What one connection is subscribed to (sets: subscribing and
+/// unsubscribing cost O(log n) however many it has).
 #[derive(Default)]
 struct Subscriber {
-    channels: Vec<Vec<u8>>,
-    patterns: Vec<Vec<u8>>,
+    channels: BTreeSet<Vec<u8>>,
+    patterns: BTreeSet<Vec<u8>>,
     resp3: bool,
     /// A policy names channel actions for its principal: each message is
     /// checked against it before delivery.
@@ -122,10 +123,10 @@ impl Kind {
 /// The registry of every connection's subscriptions and the outbox.
 #[derive(Default)]
 pub(crate) struct PubSub {
-    /// Channel → subscribers, first subscribed first.
-    channels: HashMap<Vec<u8>, Vec<u64>>,
-    /// Pattern → subscribers, first subscribed first.
-    patterns: BTreeMap<Vec<u8>, Vec<u64>>,
+    /// Channel → subscribers.
+    channels: HashMap<Vec<u8>, BTreeSet<u64>>,
+    /// Pattern → subscribers.
+    patterns: BTreeMap<Vec<u8>, BTreeSet<u64>>,
     subscribers: HashMap<u64, Subscriber>,
     outbox: Vec<Delivery>,
     /// Subscribers disconnected for leaving too much output unread.
@@ -221,13 +222,12 @@ impl PubSub {
             Kind::Channel => &mut sub.channels,
             Kind::Pattern => &mut sub.patterns,
         };
-        if !list.iter().any(|n| n == name) {
-            list.push(name.to_vec());
+        if list.insert(name.to_vec()) {
             let ids = match kind {
                 Kind::Channel => self.channels.entry(name.to_vec()).or_default(),
                 Kind::Pattern => self.patterns.entry(name.to_vec()).or_default(),
             };
-            ids.push(id);
+            ids.insert(id);
         }
         sub.count()
     }
@@ -241,9 +241,7 @@ impl PubSub {
             Kind::Channel => &mut sub.channels,
             Kind::Pattern => &mut sub.patterns,
         };
-        let was = list.len();
-        list.retain(|n| n != name);
-        let removed = list.len() != was;
+        let removed = list.remove(name);
         let count = sub.count();
         if count == 0 {
             self.subscribers.remove(&id);
@@ -257,13 +255,14 @@ impl PubSub {
         count
     }
 
-    /// What `id` is subscribed to of `kind`, in subscription order.
+    /// What `id` is subscribed to of `kind` (in byte order: Redis's
+    /// order is its hash table's).
     fn names(&self, id: u64, kind: Kind) -> Vec<Vec<u8>> {
         self.subscribers
             .get(&id)
             .map_or_else(Vec::new, |s| match kind {
-                Kind::Channel => s.channels.clone(),
-                Kind::Pattern => s.patterns.clone(),
+                Kind::Channel => s.channels.iter().cloned().collect(),
+                Kind::Pattern => s.patterns.iter().cloned().collect(),
             })
     }
 
@@ -353,18 +352,18 @@ impl PubSub {
     }
 }
 
-fn remove_from(map: &mut HashMap<Vec<u8>, Vec<u64>>, name: &[u8], id: u64) {
+fn remove_from(map: &mut HashMap<Vec<u8>, BTreeSet<u64>>, name: &[u8], id: u64) {
     if let Some(ids) = map.get_mut(name) {
-        ids.retain(|&i| i != id);
+        ids.remove(&id);
         if ids.is_empty() {
             map.remove(name);
         }
     }
 }
 
-fn remove_from_tree(map: &mut BTreeMap<Vec<u8>, Vec<u64>>, name: &[u8], id: u64) {
+fn remove_from_tree(map: &mut BTreeMap<Vec<u8>, BTreeSet<u64>>, name: &[u8], id: u64) {
     if let Some(ids) = map.get_mut(name) {
-        ids.retain(|&i| i != id);
+        ids.remove(&id);
         if ids.is_empty() {
             map.remove(name);
         }
@@ -510,7 +509,7 @@ pub(crate) fn pubsub(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply>
         "numsub" => Ok(Reply::Array(
             rest.iter()
                 .flat_map(|ch| {
-                    let n = registry.channels.get(ch).map_or(0, Vec::len);
+                    let n = registry.channels.get(ch).map_or(0, BTreeSet::len);
                     [Reply::bulk(ch.as_slice()), int(n)]
                 })
                 .collect(),
@@ -591,6 +590,26 @@ mod tests {
         );
         assert!(p.patterns.is_empty() && p.subscribers.is_empty());
         assert_eq!(p.publish(b"ab", b"m"), 0);
+    }
+
+    #[test]
+    fn many_subscriptions_cost_no_more_than_log_n_each() {
+        // Quadratic bookkeeping would take minutes here.
+        let mut p = PubSub::default();
+        let names: Vec<Vec<u8>> = (0..100_000)
+            .map(|i| format!("ch{i}").into_bytes())
+            .collect();
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(p.subscribe(1, R2, Kind::Channel, n), i + 1);
+            p.subscribe(2 + (i as u64 % 50), R2, Kind::Channel, b"shared");
+        }
+        for n in &names {
+            p.unsubscribe(1, Kind::Channel, n);
+        }
+        for id in 2..52 {
+            p.forget(id);
+        }
+        assert!(p.channels.is_empty() && p.subscribers.is_empty());
     }
 
     #[test]
