@@ -47,7 +47,7 @@ use reddb::crypto::seal::NONCE_LEN;
 use reddb::pager::{MetaState, Pager, FIRST_DATA_PAGE};
 use reddb::store::log::SESSION_LEN;
 use reddb::store::record::Mutation;
-use reddb::store::Store;
+use reddb::store::{CheckpointProgress, Store};
 use std::time::Instant;
 
 const DEFAULT_CRASHES: usize = 500;
@@ -73,6 +73,7 @@ struct Tally {
     cut_between_operations: usize,
     flushes_ok: usize,
     compactions_ok: usize,
+    checkpoints_ok: usize,
     commits_staged: usize,
     recovered_beyond_ack: usize,
     unacked_lost: usize,
@@ -141,9 +142,48 @@ fn workload(
             run.acked = run.history.len();
             tally.compactions_ok += 1;
         }
+        if !checkpoint(store, disk, rng, run, tally) {
+            return;
+        }
     }
     if rng.chance(1, 2) && unless_cut(disk, store.flush(), "flush").is_some() {
         run.acked = run.history.len();
+    }
+}
+
+/// Now and then starts an incremental checkpoint; while one runs, takes
+/// steps of random small budgets (so a checkpoint spans many commits).
+/// Steps write staged commits unsynced; only the last step's sync
+/// acknowledges them. False once the power is cut.
+fn checkpoint(
+    store: &mut Store,
+    disk: &SimDisk,
+    rng: &mut Rng,
+    run: &mut Run,
+    tally: &mut Tally,
+) -> bool {
+    if !store.checkpoint_running() {
+        if rng.chance(1, 6) {
+            return unless_cut(disk, store.begin_checkpoint(), "begin checkpoint").is_some();
+        }
+        return true;
+    }
+    if !rng.chance(1, 2) {
+        return true;
+    }
+    let budget = rng.range(1, 8000);
+    match unless_cut(
+        disk,
+        store.checkpoint_step(NOW_MS, budget),
+        "checkpoint step",
+    ) {
+        None => false,
+        Some(CheckpointProgress::Completed) => {
+            run.acked = run.history.len();
+            tally.checkpoints_ok += 1;
+            true
+        }
+        Some(_) => true,
     }
 }
 
@@ -292,6 +332,10 @@ fn power_cuts_never_lose_acknowledged_commits() {
         "crashes never tore or dropped a write"
     );
     assert!(tally.compactions_ok > 0, "the workload never compacted");
+    assert!(
+        tally.checkpoints_ok > 0,
+        "the workload never finished a checkpoint"
+    );
     assert!(
         tally.unacked_lost > 0,
         "no crash ever lost an unacknowledged commit"

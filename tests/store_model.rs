@@ -60,6 +60,10 @@ enum Step {
     Advance(u64),
     Sweep(usize),
     Compact,
+    /// Flush, then start an incremental checkpoint.
+    BeginCheckpoint,
+    /// Flush, then one checkpoint step of about this many bytes.
+    CheckpointSlice(usize),
     Reopen,
     ReopenReadOnly,
     Crash(u64),
@@ -81,6 +85,8 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (0u64..200).prop_map(Step::Advance),
         1 => (0usize..4).prop_map(Step::Sweep),
         2 => Just(Step::Compact),
+        2 => Just(Step::BeginCheckpoint),
+        6 => (1usize..6000).prop_map(Step::CheckpointSlice),
         2 => Just(Step::Reopen),
         1 => Just(Step::ReopenReadOnly),
         1 => any::<u64>().prop_map(Step::Crash),
@@ -216,6 +222,24 @@ impl Harness {
                 self.store()
                     .compact(now)
                     .map_err(|e| TestCaseError::fail(format!("compact: {e}")))?;
+                self.durable = self.model.clone();
+                self.durable_commits = self.commits;
+            }
+            Step::BeginCheckpoint | Step::CheckpointSlice(_) => {
+                // The loop runs checkpoint steps after its group commit;
+                // what a step writes is then only re-puts (no-ops).
+                let now = self.now;
+                let store = self.store();
+                store
+                    .flush()
+                    .map_err(|e| TestCaseError::fail(format!("flush: {e}")))?;
+                let result = match step {
+                    Step::CheckpointSlice(budget) => {
+                        store.checkpoint_step(now, *budget).map(|_| ())
+                    }
+                    _ => store.begin_checkpoint().map(|_| ()),
+                };
+                result.map_err(|e| TestCaseError::fail(format!("checkpoint: {e}")))?;
                 self.durable = self.model.clone();
                 self.durable_commits = self.commits;
             }

@@ -1283,15 +1283,19 @@ impl Keyspace {
         for m in &changes.mutations {
             match m {
                 Mutation::Put { ns, key, .. } => {
-                    let pos = self.position(key);
-                    if let Some(index) = self.index_of(*ns) {
-                        index.insert((pos, key.clone()));
+                    if self.has_index(*ns) {
+                        let pos = self.position(key);
+                        if let Some(index) = self.index_of(*ns) {
+                            index.insert((pos, key.clone()));
+                        }
                     }
                 }
                 Mutation::Delete { ns, key } => {
-                    let pos = self.position(key);
-                    if let Some(index) = self.index_of(*ns) {
-                        index.remove(&(pos, key.clone()));
+                    if self.has_index(*ns) {
+                        let pos = self.position(key);
+                        if let Some(index) = self.index_of(*ns) {
+                            index.remove(&(pos, key.clone()));
+                        }
                     }
                 }
                 Mutation::Clear { ns } => {
@@ -1385,6 +1389,14 @@ impl Keyspace {
         self.index = Default::default();
     }
 
+    /// Whether the `SCAN` index of a keyspace namespace is built (only then
+    /// does a write hash its key for it).
+    fn has_index(&self, ns: Namespace) -> bool {
+        ns.keyspace_db()
+            .and_then(|db| self.index.get(db))
+            .is_some_and(Option::is_some)
+    }
+
     /// The live `SCAN` index of a keyspace namespace, if built.
     fn index_of(&mut self, ns: Namespace) -> Option<&mut ScanIndex> {
         self.index.get_mut(ns.keyspace_db()?)?.as_mut()
@@ -1428,8 +1440,22 @@ impl Service {
         Ok(self.open_db()?.store().state())
     }
 
-    /// `SAVE`/`BGSAVE`: flushes pending commits and rewrites the log as a
-    /// compact snapshot.
+    /// `BGSAVE`: starts an incremental checkpoint (the event loop runs its
+    /// steps); false when one is already running.
+    pub fn keyspace_background_save(&mut self) -> ServiceResult<bool> {
+        self.open_db_mut()?
+            .begin_checkpoint()
+            .map_err(ServiceError::from)
+    }
+
+    /// Whether a `BGSAVE` (or an automatic compaction) is running.
+    pub fn keyspace_saving(&self) -> bool {
+        self.database()
+            .is_some_and(|db| db.store().checkpoint_running())
+    }
+
+    /// `SAVE`: flushes pending commits and rewrites the log as a compact
+    /// snapshot, in one go.
     pub fn keyspace_save(&mut self) -> ServiceResult<()> {
         let db = self.open_db_mut()?;
         db.store_mut()

@@ -15,7 +15,7 @@ use crate::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::pager::{file, meta::DEFAULT_PAGE_SIZE, FileHeader, FileIo, Pager};
 use crate::store::record::{Mutation, Namespace};
-use crate::store::{Store, StoreKeys, StoreStats};
+use crate::store::{CheckpointProgress, Store, StoreKeys, StoreStats};
 use crate::vault::{NewSeal, Vault, VaultRoot};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -330,16 +330,26 @@ impl Database {
         Ok(Some(started.elapsed()))
     }
 
-    /// Compacts the log when it has grown enough past the live data (the
-    /// store decides: `Store::should_compact`). Returns how long the
-    /// compaction took, or `None` when none was due.
-    pub fn compact_if_due(&mut self) -> Result<Option<Duration>> {
+    /// Starts an incremental checkpoint when the log has grown enough past
+    /// the live data (the store decides: `Store::should_compact`). Returns
+    /// how long listing the keys took, or `None` when none was due.
+    pub fn checkpoint_if_due(&mut self) -> Result<Option<Duration>> {
         if !self.store.should_compact() {
             return Ok(None);
         }
         let started = Instant::now();
-        self.store.compact(now_ms())?;
+        self.store.begin_checkpoint()?;
         Ok(Some(started.elapsed()))
+    }
+
+    /// `BGSAVE`: starts an incremental checkpoint; false when one runs.
+    pub fn begin_checkpoint(&mut self) -> Result<bool> {
+        self.store.begin_checkpoint()
+    }
+
+    /// One step of the running checkpoint (about `budget` bytes of entries).
+    pub fn checkpoint_step(&mut self, budget: usize) -> Result<CheckpointProgress> {
+        self.store.checkpoint_step(now_ms(), budget)
     }
 
     /// Drops up to `limit` expired entries from memory (no log record is

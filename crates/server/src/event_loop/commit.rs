@@ -1,7 +1,8 @@
 //! The group commit: the store is flushed once per turn (one sync for
 //! every write staged in that turn) and only then are the turn's replies
-//! written, reads included; and the compaction trigger, checked after each
-//! group commit.
+//! written, reads included; the compaction trigger, checked after each
+//! group commit; and the steps of a running checkpoint (`BGSAVE` or an
+//! automatic compaction), one bounded step per turn after the replies.
 //!
 //! With `--fsync everysec` the order is relaxed: replies are written first
 //! and the store is flushed once a second (or sooner when many commands
@@ -16,6 +17,7 @@
 use super::EventLoop;
 use crate::FsyncPolicy;
 use reddb_storage::error::Result;
+use reddb_storage::store::CheckpointProgress;
 use reddb_storage::{log_error, log_info};
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,14 @@ const EVERYSEC_MAX_UNFLUSHED: u64 = 100_000;
 
 /// Under `--fsync everysec`, the longest between two flushes.
 const EVERYSEC: Duration = Duration::from_secs(1);
+
+/// Entry bytes a checkpoint step re-puts per turn: small, so a step delays
+/// the next turn's requests by a fraction of a millisecond. A turn without
+/// events is no reason for a bigger step: right after replies are written,
+/// the clients have not answered yet, so "no events" is the common case
+/// under load too. The loop does not sleep while a checkpoint runs, so an
+/// idle server still checkpoints at full speed, one small step per turn.
+const CHECKPOINT_STEP: usize = 64 * 1024;
 
 /// When the store was last flushed, and how much waits for the next flush.
 pub(super) struct Commit {
@@ -82,9 +92,44 @@ impl EventLoop {
                 return Err(e);
             }
         }
-        if let Some(took) = db.compact_if_due()? {
-            log_info!("compaction done in {} ms", took.as_millis());
+        if let Some(took) = db.checkpoint_if_due()? {
+            log_info!(
+                "compaction: checkpoint started (keys listed in {} ms)",
+                took.as_millis()
+            );
         }
         Ok(())
+    }
+
+    /// Runs one step of the checkpoint in progress, if any. Its pages are
+    /// synced by the next group commit or by its own last step (see
+    /// `reddb_storage::store`).
+    pub(super) fn checkpoint_step(&mut self) -> Result<()> {
+        let Some(db) = self.service.database_mut() else {
+            return Ok(());
+        };
+        if !db.store().checkpoint_running() {
+            return Ok(());
+        }
+        match db.checkpoint_step(CHECKPOINT_STEP) {
+            Ok(CheckpointProgress::Completed) => {
+                log_info!("compaction done: the checkpoint finished, the log now starts at it");
+                self.wire.keyspace.last_save_unix = reddb_storage::database::now_ms() / 1000;
+                self.wire.keyspace.changes_since_save = 0;
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                log_error!("checkpoint failed, stopping: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a checkpoint has steps left (the loop then does not wait).
+    pub(super) fn checkpoint_running(&self) -> bool {
+        self.service
+            .database()
+            .is_some_and(|db| db.store().checkpoint_running())
     }
 }

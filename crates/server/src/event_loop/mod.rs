@@ -26,10 +26,13 @@
 //! answer blocked wire clients whose timeout passed), run the input of the
 //! blocked clients answered meanwhile, then
 //! **flush the store once (group commit)** and only then write replies,
-//! then read what the buffer budget left unread. A reply therefore never
+//! then run one step of a running checkpoint (`BGSAVE`), then read what
+//! the buffer budget left unread. A reply therefore never
 //! leaves before the commit it reports is on disk (unless the operator
 //! chose `--fsync everysec`, see `commit.rs`). Nothing in a turn blocks
-//! except that one fsync (and a compaction, when one is due).
+//! except that one fsync (and `SAVE`, which compacts in one go as Redis's
+//! `SAVE` blocks; `BGSAVE` and the automatic compaction run as checkpoint
+//! steps of bounded size).
 //!
 //! Two listeners feed the same loop: HTTP and the Redis-compatible wire
 //! protocol. A connection knows its protocol from the listener that
@@ -257,6 +260,7 @@ impl EventLoop {
             self.run_timers(now);
             self.resume_answered();
             self.commit_and_write(now)?;
+            self.checkpoint_step()?;
             // Written replies free budget: read what was left unread.
             self.resume_reads();
             if self.drained(now) {
@@ -273,7 +277,11 @@ impl EventLoop {
     /// the last turn's resumed reads left replies to write.
     fn wait(&mut self, events: &mut Events) -> Result<()> {
         let now = Instant::now();
-        let wait = if self.reads_ready() || !self.dirty.is_empty() || self.postponed_ready(now) {
+        let wait = if self.reads_ready()
+            || !self.dirty.is_empty()
+            || self.postponed_ready(now)
+            || self.checkpoint_running()
+        {
             Duration::ZERO
         } else {
             // A pause that holds commands ends on time.

@@ -99,8 +99,10 @@ pub(super) fn bulks(v: Vec<Vec<u8>>) -> Vec<Reply> {
 /// Something the caller must do after the transaction commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Post {
-    /// `SAVE`/`BGSAVE`: compact the store.
+    /// `SAVE`: compact the store in one go.
     Save,
+    /// `BGSAVE`: start an incremental checkpoint.
+    BackgroundSave,
 }
 
 /// One command as a handler sees it: its table name (for error lines) and
@@ -951,23 +953,25 @@ pub fn wait(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     Ok(Reply::Int(0))
 }
 
-/// `SAVE`: compacts the store once the transaction commits.
-pub fn save(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    schedule_save(c, cx).map(|()| Reply::Ok)
+/// `SAVE`: compacts the store in one go once the transaction commits (it
+/// blocks the server, as Redis's `SAVE` does).
+pub fn save(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    cx.post.push(Post::Save);
+    Ok(Reply::Ok)
 }
 
-/// `BGSAVE [SCHEDULE]`: the same compaction, answered as Redis answers.
+/// `BGSAVE [SCHEDULE]`: starts an incremental checkpoint, which the event
+/// loop runs in small steps between turns (docs/FORMAT.md §10).
 pub fn bgsave(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
-    schedule_save(c, cx).map(|()| Reply::simple("Background saving started"))
-}
-
-fn schedule_save(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<(), Reply> {
     let args = c.args;
     if args.len() > 2 || (args.len() == 2 && lower(arg(args, 1)) != "schedule") {
         return Err(syntax());
     }
-    cx.post.push(Post::Save);
-    Ok(())
+    if cx.svc.keyspace_saving() {
+        return Err(Reply::err("ERR Background save already in progress"));
+    }
+    cx.post.push(Post::BackgroundSave);
+    Ok(Reply::simple("Background saving started"))
 }
 
 pub(crate) fn lastsave(_: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {

@@ -250,8 +250,9 @@ fn persistence(src: &Sources<'_>, o: &mut String) {
     let ks = &src.shared.keyspace;
     let _ = write!(
         o,
-        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n",
+        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n",
         ks.changes_since_save,
+        u8::from(src.svc.keyspace_saving()),
         ks.last_save_unix,
         if src.shared.everysec { "everysec" } else { "always" },
     );

@@ -954,7 +954,9 @@ impl Shared {
             }
             keyspace_events::publish(&mut self.pubsub, notify, &events);
         }
-        self.run_post(svc, post, cmds.len())?;
+        for p in post {
+            self.run_post(svc, p, cmds.len() == 1)?;
+        }
         Ok(replies)
     }
 
@@ -987,36 +989,34 @@ impl Shared {
         Ok(())
     }
 
-    /// What the commands of [`Shared::run`] left for after their commit
-    /// (`SAVE`); a failure is the reply only when one command ran.
-    fn run_post(
-        &mut self,
-        svc: &mut Service,
-        post: Vec<Post>,
-        commands: usize,
-    ) -> Result<(), Reply> {
-        for p in post {
-            match p {
-                Post::Save => {
-                    let started = Instant::now();
-                    match svc.keyspace_save() {
-                        Ok(()) => {
-                            self.keyspace.last_save_unix = now_ms() / 1000;
-                            self.keyspace.changes_since_save = 0;
-                            reddb_storage::log_info!(
-                                "SAVE: store compacted in {} ms",
-                                started.elapsed().as_millis()
-                            );
-                        }
-                        Err(e) => {
-                            reddb_storage::log_error!("SAVE failed: {e}");
-                            if commands == 1 {
-                                return Err(Reply::err(format!("ERR {}", e.message)));
-                            }
+    /// What a command asked to run after its commit: `SAVE` (whose failure
+    /// a lone `SAVE` reports) or the start of a `BGSAVE` checkpoint.
+    fn run_post(&mut self, svc: &mut Service, post: Post, alone: bool) -> Result<(), Reply> {
+        match post {
+            Post::Save => {
+                let started = Instant::now();
+                match svc.keyspace_save() {
+                    Ok(()) => {
+                        self.keyspace.last_save_unix = now_ms() / 1000;
+                        self.keyspace.changes_since_save = 0;
+                        reddb_storage::log_info!(
+                            "SAVE: store compacted in {} ms",
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    Err(e) => {
+                        reddb_storage::log_error!("SAVE failed: {e}");
+                        if alone {
+                            return Err(Reply::err(format!("ERR {}", e.message)));
                         }
                     }
                 }
             }
+            Post::BackgroundSave => match svc.keyspace_background_save() {
+                Ok(true) => reddb_storage::log_info!("BGSAVE: checkpoint started"),
+                Ok(false) => {}
+                Err(e) => reddb_storage::log_error!("BGSAVE failed to start: {e}"),
+            },
         }
         Ok(())
     }

@@ -14,6 +14,7 @@
 //! one pass over the chain, which [`Store::compact`] keeps proportional to
 //! the live data by rewriting it as a snapshot chain.
 
+mod checkpoint;
 pub mod edit;
 pub mod log;
 pub mod record;
@@ -24,6 +25,7 @@ use crate::crypto::keys::{hmac_sha256, DataKey, Key32};
 use crate::crypto::seal::AeadKey;
 use crate::error::{Error, Result};
 use crate::pager::{FileHeader, MetaState, Pager, FIRST_DATA_PAGE};
+pub use checkpoint::CheckpointProgress;
 use log::{LogPageError, LogPageHeader, FLAG_GROUP_START};
 use record::{FrameKind, Mutation, Namespace, RecordError};
 pub use state::{Entry, State};
@@ -61,6 +63,17 @@ impl StoreKeys {
         msg.extend_from_slice(session);
         AeadKey::new(&hmac_sha256(&self.page_base[..], &msg)?)
     }
+}
+
+/// What replay has seen so far of the chain's opening.
+struct ReplayProgress {
+    /// The chain's snapshot (or checkpoint) is complete: every entry live
+    /// at its start has been put.
+    snapshot_done: bool,
+    /// Frames applied so far.
+    frames: u64,
+    /// The chain opens with a checkpoint's begin frame.
+    checkpoint_head: bool,
 }
 
 /// Where the next log page goes and what it must carry.
@@ -104,6 +117,14 @@ pub struct Store {
     writable: bool,
     poisoned: bool,
     stats: StoreStats,
+    /// The incremental checkpoint in progress (`checkpoint.rs`).
+    checkpoint: Option<checkpoint::Checkpoint>,
+    /// Pages were written since the last sync: the next pages continue
+    /// their group (no group-start flag).
+    unsynced: bool,
+    /// Some of those pages hold commits (a checkpoint step wrote what was
+    /// staged): the next flush must sync even with nothing staged.
+    unsynced_commits: bool,
 }
 
 impl Store {
@@ -155,6 +176,9 @@ impl Store {
             writable,
             poisoned: false,
             stats: StoreStats::default(),
+            checkpoint: None,
+            unsynced: false,
+            unsynced_commits: false,
         })
     }
 
@@ -243,7 +267,11 @@ impl Store {
         // an empty snapshot frame. Those pages were synced before the meta
         // pointed at them, so a chain that ends before that frame has lost
         // pages no crash can lose.
-        let mut snapshot_done = self.meta.base_commit_seq == 0;
+        let mut progress = ReplayProgress {
+            snapshot_done: self.meta.base_commit_seq == 0,
+            frames: 0,
+            checkpoint_head: false,
+        };
         // Pages of one session are contiguous in the chain and a session
         // never reappears after the next one starts: one key at a time.
         let mut reading: Option<([u8; log::SESSION_LEN], AeadKey)> = None;
@@ -289,7 +317,7 @@ impl Store {
                 stream.clear();
             }
             stream.extend_from_slice(&data);
-            let used = self.apply_frames(&stream, &mut snapshot_done)?;
+            let used = self.apply_frames(&stream, &mut progress)?;
             stream.drain(..used);
             self.chain.push(page_no);
             self.cursor = ChainCursor {
@@ -302,9 +330,9 @@ impl Store {
         // one missing from the end of the file (a cut file) — later groups
         // elsewhere in the file mean durable pages were lost.
         self.refuse_if_later_groups_exist(file_pages)?;
-        if !snapshot_done {
+        if !progress.snapshot_done {
             return Err(Error::Corrupted(
-                "the log ends inside the snapshot written by compaction \
+                "the log ends inside the snapshot or checkpoint written by compaction \
                  (a page of it is damaged or missing)"
                     .into(),
             ));
@@ -358,7 +386,7 @@ impl Store {
 
     /// Applies every complete frame at the start of `stream`; returns the
     /// bytes consumed.
-    fn apply_frames(&mut self, stream: &[u8], snapshot_done: &mut bool) -> Result<usize> {
+    fn apply_frames(&mut self, stream: &[u8], progress: &mut ReplayProgress) -> Result<usize> {
         let mut pos = 0;
         loop {
             let rest = stream.get(pos..).unwrap_or(&[]);
@@ -367,6 +395,8 @@ impl Store {
                 Ok(None) => return Ok(pos),
                 Err(e) => return Err(corrupt_record(e)),
             };
+            let first = progress.frames == 0;
+            progress.frames += 1;
             match frame.kind {
                 FrameKind::Commit => {
                     if frame.commit_seq != self.next_commit_seq {
@@ -388,7 +418,28 @@ impl Store {
                         return Err(Error::Corrupted("snapshot frame from another chain".into()));
                     }
                     if frame.mutations.is_empty() {
-                        *snapshot_done = true;
+                        progress.snapshot_done = true;
+                    }
+                }
+                FrameKind::CheckpointBegin
+                | FrameKind::CheckpointEntries
+                | FrameKind::CheckpointEnd => {
+                    // A checkpoint frame carries the last commit before it.
+                    if frame.commit_seq != self.next_commit_seq - 1 {
+                        return Err(Error::Corrupted(format!(
+                            "checkpoint frame after commit {} found where commit {} was the last",
+                            frame.commit_seq,
+                            self.next_commit_seq - 1
+                        )));
+                    }
+                    match frame.kind {
+                        FrameKind::CheckpointBegin if first && !progress.snapshot_done => {
+                            progress.checkpoint_head = true;
+                        }
+                        FrameKind::CheckpointEnd if progress.checkpoint_head => {
+                            progress.snapshot_done = true;
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -459,6 +510,9 @@ impl Store {
         }
         self.next_commit_seq += 1;
         for m in mutations {
+            if let (Mutation::Swap { a, b }, Some(cp)) = (&m, self.checkpoint.as_mut()) {
+                cp.swap(*a, *b);
+            }
             self.state.apply(m);
         }
         Ok(seq)
@@ -466,12 +520,12 @@ impl Store {
 
     /// Whether commits are waiting for a flush.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || self.unsynced_commits
     }
 
     /// Writes every staged commit as new log pages and syncs once.
     pub fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+        if !self.has_pending() {
             return Ok(());
         }
         self.check_writable()?;
@@ -484,6 +538,8 @@ impl Store {
             Ok((pages, cursor)) => {
                 self.chain.extend(pages);
                 self.cursor = cursor;
+                self.unsynced = false;
+                self.unsynced_commits = false;
                 self.stats.flushes += 1;
                 Ok(())
             }
@@ -514,7 +570,11 @@ impl Store {
                 seq: cursor.seq,
                 prev_tag: cursor.prev_tag,
                 next_page: next,
-                flags: if i == 0 { FLAG_GROUP_START } else { 0 },
+                flags: if i == 0 && !self.unsynced {
+                    FLAG_GROUP_START
+                } else {
+                    0
+                },
             };
             let nonce = log::nonce(self.meta.epoch, self.nonce_counter);
             self.nonce_counter += 1;
@@ -552,6 +612,9 @@ impl Store {
 
     /// Whether the log has grown enough past the live data to compact.
     pub(crate) fn should_compact(&self) -> bool {
+        if self.checkpoint.is_some() {
+            return false;
+        }
         let log_bytes = (self.chain.len() * self.pager.page_size()) as u64;
         log_bytes > COMPACT_MIN_LOG_BYTES && log_bytes > 4 * self.state.live_bytes() as u64
     }
@@ -561,6 +624,18 @@ impl Store {
     pub fn compact(&mut self, now_ms: u64) -> Result<()> {
         self.flush()?;
         self.check_writable()?;
+        // A whole snapshot supersedes a checkpoint in progress. Its pages
+        // must be durable before the new chain's first group is written (a
+        // torn tail before a later group start reads as lost commits).
+        self.checkpoint = None;
+        if self.unsynced {
+            if let Err(e) = self.pager.sync() {
+                self.poisoned = true;
+                return Err(e);
+            }
+            self.unsynced = false;
+            self.unsynced_commits = false;
+        }
         let base = self.next_commit_seq - 1;
         let mut stream = Vec::new();
         let mut batch = Vec::new();
@@ -622,18 +697,10 @@ impl Store {
         self.free.insert(self.cursor.page);
         self.cursor = cursor;
         self.meta = new_meta;
+        self.unsynced = false;
+        self.unsynced_commits = false;
         self.stats.compactions += 1;
-        // Give back trailing free pages to the file system.
-        let mut end = self.end_page;
-        while end > FIRST_DATA_PAGE && self.free.contains(&(end - 1)) {
-            end -= 1;
-            self.free.remove(&end);
-        }
-        if end < self.end_page {
-            self.end_page = end;
-            self.pager.truncate_pages(end)?;
-        }
-        Ok(())
+        self.give_back_trailing_pages()
     }
 
     pub fn state(&self) -> &State {

@@ -212,6 +212,12 @@ pub enum Mutation {
 pub enum FrameKind {
     Commit = 1,
     Snapshot = 2,
+    /// Starts an incremental checkpoint (empty body; see `checkpoint.rs`).
+    CheckpointBegin = 3,
+    /// Re-puts of live entries written by an incremental checkpoint.
+    CheckpointEntries = 4,
+    /// Ends an incremental checkpoint (empty body).
+    CheckpointEnd = 5,
 }
 
 /// A decoded frame.
@@ -271,6 +277,60 @@ pub fn validate(m: &Mutation) -> Result<(), RecordError> {
     }
 }
 
+/// Encodes a `Put` from borrowed parts (what [`encode_mutation`] writes
+/// for [`Mutation::Put`]), so a checkpoint re-puts an entry without
+/// copying its value.
+pub(crate) fn encode_put(w: &mut Writer, ns: Namespace, key: &[u8], value: &Value, expires: u64) {
+    w.u8(1).u8(ns as u8).bytes_u32(key).u64(expires);
+    match value {
+        Value::Bytes(b) => {
+            w.u8(1).bytes_u32(b);
+        }
+        Value::Set(s) => {
+            w.u8(2).u32(s.len() as u32);
+            for member in s {
+                w.bytes_u32(member);
+            }
+        }
+        Value::Hash(h) => {
+            w.u8(3).u32(h.len() as u32);
+            for (k, v) in h {
+                w.bytes_u32(k).bytes_u32(v);
+            }
+        }
+        Value::List(l) => {
+            w.u8(4).u32(l.len() as u32);
+            for item in l {
+                w.bytes_u32(item);
+            }
+        }
+        Value::SortedSet(z) => {
+            w.u8(5).u32(z.len() as u32);
+            for (score, member) in z.iter() {
+                w.u64(score.to_bits()).bytes_u32(member);
+            }
+        }
+    }
+}
+
+/// Writes a frame whose body (`count` mutations, already encoded) is
+/// `body`.
+pub(crate) fn encode_frame_of(
+    out: &mut Vec<u8>,
+    kind: FrameKind,
+    commit_seq: u64,
+    count: u32,
+    body: &[u8],
+) {
+    let mut w = Writer::with_capacity(FRAME_HEADER_LEN + 4 + body.len());
+    w.u8(kind as u8)
+        .u64(commit_seq)
+        .u32((body.len() + 4) as u32)
+        .u32(count);
+    out.extend_from_slice(w.as_slice());
+    out.extend_from_slice(body);
+}
+
 fn encode_mutation(w: &mut Writer, m: &Mutation) {
     match m {
         Mutation::Put {
@@ -278,38 +338,7 @@ fn encode_mutation(w: &mut Writer, m: &Mutation) {
             key,
             value,
             expires_at_ms,
-        } => {
-            w.u8(1).u8(*ns as u8).bytes_u32(key).u64(*expires_at_ms);
-            match value {
-                Value::Bytes(b) => {
-                    w.u8(1).bytes_u32(b);
-                }
-                Value::Set(s) => {
-                    w.u8(2).u32(s.len() as u32);
-                    for member in s {
-                        w.bytes_u32(member);
-                    }
-                }
-                Value::Hash(h) => {
-                    w.u8(3).u32(h.len() as u32);
-                    for (k, v) in h {
-                        w.bytes_u32(k).bytes_u32(v);
-                    }
-                }
-                Value::List(l) => {
-                    w.u8(4).u32(l.len() as u32);
-                    for item in l {
-                        w.bytes_u32(item);
-                    }
-                }
-                Value::SortedSet(z) => {
-                    w.u8(5).u32(z.len() as u32);
-                    for (score, member) in z.iter() {
-                        w.u64(score.to_bits()).bytes_u32(member);
-                    }
-                }
-            }
-        }
+        } => encode_put(w, *ns, key, value, *expires_at_ms),
         Mutation::Edit { ns, key, edit } => {
             w.u8(4).u8(*ns as u8).bytes_u32(key);
             edit::encode(w, edit);
@@ -497,6 +526,9 @@ pub fn decode_frame(stream: &[u8]) -> Result<Option<(Frame, usize)>, RecordError
     let kind = match kind {
         1 => FrameKind::Commit,
         2 => FrameKind::Snapshot,
+        3 => FrameKind::CheckpointBegin,
+        4 => FrameKind::CheckpointEntries,
+        5 => FrameKind::CheckpointEnd,
         k => return Err(RecordError::UnknownFrameKind(k)),
     };
     let (Some(commit_seq), Some(len)) = (r.u64(), r.u32()) else {

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Other clients' latency while the store compacts, reddb and Redis side by side.
+#
+#   bench/bgsave_latency.sh [--keys N] [--requests N] [--skip-build]
+#
+# Loads N keys (default 1,000,000) of 100-byte values into reddb (release
+# build, `--dev`, `--fsync always`) and into Debian's redis-server
+# (`appendonly yes, appendfsync always`), then measures GET and SET from 50
+# clients (`redis-benchmark -t get,set -c 50 -r N`) three ways on each:
+#   idle     nothing else runs;
+#   bgsave   a loop sends BGSAVE every 50 ms for the whole run, so the store
+#            is checkpointing (reddb) or forking a snapshot (Redis) throughout;
+#   save     (reddb only) a loop sends SAVE every 500 ms: the one-go
+#            compaction that BGSAVE ran on the loop before the incremental
+#            checkpoint, shown for contrast.
+# Prints p50/p99 per case and the p99 ratio to idle (target: bgsave <= 2x).
+# Needs redis-server, redis-benchmark, redis-cli and cargo. Everything runs
+# under `timeout`; everything started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KEYS=1000000
+REQUESTS=400000
+BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keys) KEYS="$2"; shift 2 ;;
+    --requests) REQUESTS="$2"; shift 2 ;;
+    --skip-build) BUILD=0; shift ;;
+    *) echo "usage: $0 [--keys N] [--requests N] [--skip-build]" >&2; exit 2 ;;
+  esac
+done
+for tool in redis-server redis-benchmark redis-cli python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server)" >&2; exit 2; }
+done
+if [ "$BUILD" = 1 ]; then
+  timeout 1200 cargo build --release --quiet
+fi
+RED=target/release/red
+[ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/reddb-bgsave.XXXXXX)
+PIDS=()
+LOOP_PID=""
+cleanup() {
+  [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() { # port password
+  for _ in $(seq 1 600); do
+    if redis-cli -h 127.0.0.1 -p "$1" -a "$2" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not come up" >&2
+  return 1
+}
+
+PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+declare -A PORT PW
+
+start_redis() {
+  local port; port=$(free_port)
+  mkdir -p "$WORK/redis"
+  redis-server --port "$port" --bind 127.0.0.1 --requirepass "$PASS" --dir "$WORK/redis" \
+    --daemonize no --save "" --appendonly yes --appendfsync always \
+    --logfile "$WORK/redis/log" &
+  PIDS+=("$!")
+  PORT[redis]=$port; PW[redis]=$PASS
+  wait_port "$port" "$PASS"
+}
+
+start_reddb() {
+  local port http key=""; port=$(free_port); http=$(free_port)
+  mkdir -p "$WORK/reddb"
+  "$RED" server --dev --path "$WORK/reddb/data.rdb" --http-bind "127.0.0.1:$http" \
+    --wire-bind "127.0.0.1:$port" >"$WORK/reddb/stdout" 2>"$WORK/reddb/stderr" &
+  PIDS+=("$!")
+  for _ in $(seq 1 300); do
+    key=$(sed -n 's/^api key: //p' "$WORK/reddb/stdout" 2>/dev/null || true)
+    [ -n "$key" ] && break
+    sleep 0.1
+  done
+  [ -n "$key" ] || { echo "reddb did not print its API key" >&2; exit 1; }
+  PORT[reddb]=$port; PW[reddb]=$key
+  wait_port "$port" "$key"
+}
+
+cli() { # name args...
+  local name=$1; shift
+  redis-cli -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" --no-auth-warning "$@"
+}
+
+load() { # name: KEYS keys key:__rand_int__-style names key:<i>, 100-byte values
+  python3 - "$KEYS" >"$WORK/load.resp" <<'EOF'
+import sys
+n = int(sys.argv[1])
+out = sys.stdout.buffer
+value = b"v" * 100
+for i in range(n):
+    key = b"key:%012d" % i
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(key), key, value))
+EOF
+  timeout 900 redis-cli -h 127.0.0.1 -p "${PORT[$1]}" -a "${PW[$1]}" --no-auth-warning \
+    --pipe <"$WORK/load.resp" >/dev/null
+}
+
+declare -A P50 P99
+measure() { # name case
+  local out
+  out=$(timeout 900 redis-benchmark -h 127.0.0.1 -p "${PORT[$1]}" -a "${PW[$1]}" \
+    -t get,set -c 50 -n "$REQUESTS" -r "$KEYS" -d 100 --csv 2>/dev/null)
+  local t
+  for t in GET SET; do
+    # "test","rps","avg","min","p50","p95","p99","max"
+    P50[$1,$2,$t]=$(printf '%s\n' "$out" | awk -F'","' -v t="\"$t" '$1 == t {print $5; exit}')
+    P99[$1,$2,$t]=$(printf '%s\n' "$out" | awk -F'","' -v t="\"$t" '$1 == t {print $7; exit}')
+    echo "  $1 $2 $t p50 ${P50[$1,$2,$t]} ms p99 ${P99[$1,$2,$t]} ms" >&2
+  done
+}
+
+with_loop() { # name case command interval
+  local name=$1 label=$2 cmd=$3 every=$4
+  (while true; do cli "$name" "$cmd" >/dev/null 2>&1 || true; sleep "$every"; done) &
+  LOOP_PID=$!
+  measure "$name" "$label"
+  kill "$LOOP_PID" 2>/dev/null || true
+  wait "$LOOP_PID" 2>/dev/null || true
+  LOOP_PID=""
+}
+
+echo "== loading $KEYS keys" >&2
+start_reddb
+start_redis
+load reddb
+load redis
+echo "  reddb RSS $(ps -o rss= -p "$(pgrep -f "$WORK/reddb/data.rdb" | head -1)") KiB" >&2
+
+before=$(grep -c "compaction done" "$WORK/reddb/stderr" || true)
+measure reddb idle
+with_loop reddb bgsave BGSAVE 0.05
+after=$(grep -c "compaction done" "$WORK/reddb/stderr" || true)
+with_loop reddb save SAVE 0.5
+measure redis idle
+with_loop redis bgsave BGSAVE 0.05
+
+ratio() { python3 -c "a=float('$1' or 0); b=float('$2' or 0); print(f'{a/b:.2f}' if b else '?')"; }
+echo
+echo "| server | case | GET p50 ms | GET p99 ms | GET p99 / idle | SET p50 ms | SET p99 ms | SET p99 / idle |"
+echo "|---|---|---|---|---|---|---|---|"
+for row in "reddb idle" "reddb bgsave" "reddb save" "redis idle" "redis bgsave"; do
+  set -- $row
+  echo "| $1 | $2 | ${P50[$1,$2,GET]} | ${P99[$1,$2,GET]} | $(ratio "${P99[$1,$2,GET]}" "${P99[$1,idle,GET]}") | ${P50[$1,$2,SET]} | ${P99[$1,$2,SET]} | $(ratio "${P99[$1,$2,SET]}" "${P99[$1,idle,SET]}") |"
+done
+echo
+echo "reddb checkpoints completed during the bgsave run: $((after - before)) ($KEYS keys, $REQUESTS requests per test, 50 clients)"
