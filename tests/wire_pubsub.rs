@@ -916,3 +916,35 @@ fn a_served_blocked_pop_is_notified_like_redis_server() {
     assert_eq!(seen[0], seen[1]);
     assert_eq!(seen[0].len(), 6, "rpush, lpop, del: {:?}", seen[0]);
 }
+
+#[test]
+fn a_subscriber_whose_key_is_revoked_receives_nothing_more() {
+    use serde_json::json;
+    let dir = harness::tmp();
+    let red = Daemon::start_dev(dir.path(), &[]);
+    let admin = red.api_key().to_string();
+    let minted = red.mint_api_key(&admin, &json!({ "owner": "admin" }), "mint a second key");
+    let mut sub = red.client_authed(&[&minted.token]);
+    send(&mut sub, &["SUBSCRIBE", "news"], 1);
+    let mut publisher = red.authed();
+    assert_eq!(publisher.cmd(&["PUBLISH", "news", "before"]), int(1));
+    assert_eq!(
+        frames(&mut sub, 1),
+        vec![Value::Array(vec![bulk("message"), bulk("news"), bulk("before")])]
+    );
+    red.delete(&format!("/auth/api-keys/{}", minted.id), Some(&admin))
+        .ok("revoke the subscriber's key");
+    publisher.cmd(&["PUBLISH", "news", "after"]);
+    // The subscriber is logged out and disconnected, the message unsent.
+    sub.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    assert!(
+        matches!(sub.read(), Ok(None)),
+        "the revoked subscriber still reads"
+    );
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "NUMSUB", "news"]),
+        Value::Array(vec![bulk("news"), int(0)])
+    );
+}
