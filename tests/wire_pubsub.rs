@@ -930,7 +930,11 @@ fn a_subscriber_whose_key_is_revoked_receives_nothing_more() {
     assert_eq!(publisher.cmd(&["PUBLISH", "news", "before"]), int(1));
     assert_eq!(
         frames(&mut sub, 1),
-        vec![Value::Array(vec![bulk("message"), bulk("news"), bulk("before")])]
+        vec![Value::Array(vec![
+            bulk("message"),
+            bulk("news"),
+            bulk("before")
+        ])]
     );
     red.delete(&format!("/auth/api-keys/{}", minted.id), Some(&admin))
         .ok("revoke the subscriber's key");
@@ -947,4 +951,42 @@ fn a_subscriber_whose_key_is_revoked_receives_nothing_more() {
         publisher.cmd(&["PUBSUB", "NUMSUB", "news"]),
         Value::Array(vec![bulk("news"), int(0)])
     );
+}
+
+#[test]
+fn client_info_shows_subscriptions_and_tracking_like_redis_server() {
+    let Some(pair) = Pair::start() else {
+        return;
+    };
+    let fields = |c: &mut Client| -> Vec<String> {
+        let line = match c.cmd(&["CLIENT", "INFO"]) {
+            Value::Bulk(b) | Value::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("CLIENT INFO: {other:?}"),
+        };
+        line.split_whitespace()
+            .filter(|f| {
+                ["flags=", "sub=", "psub=", "redir="]
+                    .iter()
+                    .any(|p| f.starts_with(p))
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for red in [true, false] {
+        let mut c = pair.conn(red);
+        send(&mut c, &["HELLO", "3"], 1);
+        let mut states = vec![fields(&mut c)];
+        send(&mut c, &["SUBSCRIBE", "a", "b"], 2);
+        send(&mut c, &["PSUBSCRIBE", "x*"], 1);
+        states.push(fields(&mut c));
+        assert_eq!(c.cmd(&["CLIENT", "TRACKING", "ON"]), ok());
+        states.push(fields(&mut c));
+        send(&mut c, &["UNSUBSCRIBE"], 2);
+        send(&mut c, &["PUNSUBSCRIBE"], 1);
+        states.push(fields(&mut c));
+        seen.push(states);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0][1], ["flags=P", "sub=2", "psub=1", "redir=-1"]);
 }

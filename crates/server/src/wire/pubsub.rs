@@ -171,6 +171,13 @@ impl PubSub {
         self.subscribers.get(&id).map_or(0, Subscriber::count)
     }
 
+    /// `id`'s channel and pattern subscriptions (`CLIENT LIST`).
+    pub(crate) fn counts(&self, id: u64) -> (usize, usize) {
+        self.subscribers
+            .get(&id)
+            .map_or((0, 0), |s| (s.channels.len(), s.patterns.len()))
+    }
+
     /// Channels with at least one subscriber (`INFO stats`).
     pub(crate) fn channel_count(&self) -> usize {
         self.channels.len()
