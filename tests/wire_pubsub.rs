@@ -990,3 +990,61 @@ fn client_info_shows_subscriptions_and_tracking_like_redis_server() {
     assert_eq!(seen[0], seen[1]);
     assert_eq!(seen[0][1], ["flags=P", "sub=2", "psub=1", "redir=-1"]);
 }
+
+#[test]
+fn a_command_meeting_an_expired_key_announces_it_once_before_the_sweep() {
+    let dir = harness::tmp();
+    let red = Daemon::start_dev(dir.path(), &["--notify-keyspace-events", "Ex"]);
+    let mut sub = red.authed();
+    send(&mut sub, &["PSUBSCRIBE", "*"], 1);
+    let mut c = red.authed();
+    // More keys than the sweep drops in a second (1,000): most can only
+    // be announced by the GETs that meet them.
+    const KEYS: usize = 3000;
+    let used = |c: &mut Client| -> u64 {
+        info_field(c, "memory", "used_memory")
+            .parse()
+            .expect("a number")
+    };
+    let baseline = used(&mut c);
+    let mut batch = Vec::new();
+    for i in 0..KEYS {
+        batch.extend(harness::wire::encode_command(&[
+            "SET",
+            &format!("lazy:{i}"),
+            "v",
+            "PX",
+            "50",
+        ]));
+    }
+    c.send(&batch).expect("send");
+    for _ in 0..KEYS {
+        assert_eq!(c.read().expect("read"), Some(ok()));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut batch = Vec::new();
+    for i in 0..KEYS {
+        batch.extend(harness::wire::encode_command(&[
+            "GET",
+            &format!("lazy:{i}"),
+        ]));
+    }
+    c.send(&batch).expect("send");
+    for _ in 0..KEYS {
+        assert_eq!(c.read().expect("read"), Some(Value::Null));
+    }
+    c.cmd(&["PUBLISH", "end", "end"]);
+    let before_end = received_until_end(&mut sub);
+    assert_eq!(before_end.len(), KEYS, "every key announced by then");
+    // The sweep drops them all within a few seconds and announces none
+    // again.
+    assert!(used(&mut c) > baseline, "the expired keys are still held");
+    let dropped = harness::wait_until(Duration::from_secs(20), || used(&mut c) <= baseline);
+    assert!(dropped, "the sweep did not drop the keys");
+    c.cmd(&["PUBLISH", "end", "end"]);
+    assert_eq!(
+        received_until_end(&mut sub),
+        vec![],
+        "an expired told twice"
+    );
+}

@@ -178,16 +178,23 @@ impl EventLoop {
             db.sweep_expired(SWEEP_LIMIT);
             return;
         }
-        let mut events = Vec::new();
-        let mut keys = Vec::new();
+        let mut dropped = Vec::new();
         db.sweep_expired_reporting(SWEEP_LIMIT, |ns, key| {
             if let Some(n) = ns.keyspace_db() {
-                events.push(keyspace_events::expired(n, key));
-                if tracking {
-                    keys.push(key.to_vec());
-                }
+                dropped.push((n, key.to_vec()));
             }
         });
+        let mut events = Vec::new();
+        let mut keys = Vec::new();
+        for (n, key) in dropped {
+            // A command that met it first announced it already.
+            if self.wire.lazy_expired.swept(n, &key) {
+                events.push(keyspace_events::expired(n, &key));
+            }
+            if tracking {
+                keys.push(key);
+            }
+        }
         keyspace_events::publish(&mut self.wire.pubsub, flags, &events);
         self.wire.expired_keys(&keys);
         self.deliver_published();

@@ -10,8 +10,9 @@
 //! and what changed give Redis's events ([`Probe::after`]). They are
 //! published once the transaction is staged for commit, so they reach
 //! subscribers in the same turn, after the group commit, never before the
-//! write they report is durable. Expiries come from the loop's sweep
-//! ([`expired`]).
+//! write they report is durable. `expired` is told by the first command
+//! that names a key whose time has passed ([`LazyExpired`], as Redis's
+//! lazy expiry), or else by the loop's sweep that drops it ([`expired`]).
 //!
 //! Must never publish an event naming a key under `red.secret.` (none can
 //! be written through the wire protocol; this is checked again here).
@@ -21,6 +22,14 @@ use super::pubsub::PubSub;
 use super::resp::Reply;
 use super::table::Spec;
 use reddb_service::keyspace::{Txn, SECRET_KEY_PREFIX};
+use reddb_storage::store::record::Namespace;
+use reddb_storage::store::State;
+use std::collections::HashSet;
+
+/// Most keys remembered as announced by a command before the sweep drops
+/// them (past it the memory is cleared: at worst an `expired` is told
+/// twice).
+const MAX_LAZY_EXPIRED: usize = 100_000;
 
 /// `K`: publish on `__keyspace@<db>__:<key>`.
 pub(crate) const KEYSPACE: u32 = 1;
@@ -119,6 +128,69 @@ pub(crate) fn expired(db: usize, key: &[u8]) -> KeyEvent {
         name: "expired",
         db,
         key: key.to_vec(),
+    }
+}
+
+/// Whether `flags` publish `expired` events.
+pub(crate) fn wants_expired(flags: u32) -> bool {
+    flags & EXPIRED != 0 && flags & (KEYSPACE | KEYEVENT) != 0
+}
+
+/// Lazy expiry, as Redis's: a command that names a key whose time has
+/// passed, before the sweep dropped it, announces its `expired` first; the
+/// sweep then does not announce it again.
+#[derive(Default)]
+pub(crate) struct LazyExpired {
+    announced: HashSet<(usize, Vec<u8>)>,
+}
+
+impl LazyExpired {
+    /// `expired` (into `out`) for each key of `spec` in `args` that has
+    /// expired in database `db` of the committed `state` at `now` and was
+    /// not announced yet.
+    pub(crate) fn check(
+        &mut self,
+        state: &State,
+        db: usize,
+        spec: &Spec,
+        args: &[Vec<u8>],
+        now: u64,
+        out: &mut Vec<KeyEvent>,
+    ) {
+        let Some(ns) = Namespace::keyspace(db) else {
+            return;
+        };
+        for (key, _) in spec.keys_and_flags(args).unwrap_or_default() {
+            // Time 0: the entry whatever its expiry.
+            let held = state.get(ns, key, 0).is_some();
+            if !held || state.get(ns, key, now).is_some() {
+                continue;
+            }
+            if self.announced.len() >= MAX_LAZY_EXPIRED {
+                self.announced.clear();
+            }
+            if self.announced.insert((db, key.to_vec())) {
+                out.push(expired(db, key));
+            }
+        }
+    }
+
+    /// A commit wrote `key` in `db`: a later expiry of it is new.
+    pub(crate) fn written(&mut self, db: usize, key: &[u8]) {
+        if !self.announced.is_empty() {
+            self.announced.remove(&(db, key.to_vec()));
+        }
+    }
+
+    /// A commit replaced databases wholesale (a flush, a swap).
+    pub(crate) fn forget_all(&mut self) {
+        self.announced.clear();
+    }
+
+    /// The sweep dropped `key` of `db`: whether its `expired` is still to
+    /// be told.
+    pub(crate) fn swept(&mut self, db: usize, key: &[u8]) -> bool {
+        self.announced.is_empty() || !self.announced.remove(&(db, key.to_vec()))
     }
 }
 

@@ -184,6 +184,8 @@ pub(crate) struct Shared {
     pub(crate) pubsub: pubsub::PubSub,
     /// `CLIENT TRACKING`: who read which key.
     pub(crate) tracking: tracking::Tracking,
+    /// Expired keys whose `expired` a command announced before the sweep.
+    pub(crate) lazy_expired: keyspace_events::LazyExpired,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -352,6 +354,7 @@ impl Shared {
             monitor_feed: Vec::new(),
             pubsub: pubsub::PubSub::default(),
             tracking: tracking::Tracking::default(),
+            lazy_expired: keyspace_events::LazyExpired::default(),
         }
     }
 
@@ -901,6 +904,12 @@ impl Shared {
             }
             for Queued { spec, runner, args } in cmds {
                 let started = Instant::now();
+                if let (Some(t), Some(st)) = (txn.as_ref(), state) {
+                    if keyspace_events::wants_expired(notify) {
+                        self.lazy_expired
+                            .check(st, t.db(), spec, args, now, &mut events);
+                    }
+                }
                 let probe = txn
                     .as_ref()
                     .filter(|_| notify != 0 && spec.has(WRITE))
@@ -979,6 +988,12 @@ impl Shared {
                 .mutations()
                 .iter()
                 .any(|m| matches!(m, reddb_storage::store::record::Mutation::Clear { .. }));
+        for (db, key) in changes.written_keys() {
+            self.lazy_expired.written(db, key);
+        }
+        if !changes.wholesale().is_empty() {
+            self.lazy_expired.forget_all();
+        }
         self.commit(svc, changes)?;
         self.tracking.written(
             invalidated.iter().map(Vec::as_slice),
