@@ -131,6 +131,20 @@ impl EventLoop {
         }
     }
 
+    /// Every second: the output limit of every subscriber, so one that
+    /// stays past the soft limit is disconnected even if nothing more is
+    /// published to it; forgets the connections that are gone.
+    pub(super) fn check_subscribers(&mut self, now: Instant) {
+        let ids: Vec<u64> = self.subscribers.by_id.keys().copied().collect();
+        for id in ids {
+            if !self.wire.receives_pushes(id) {
+                self.subscribers.by_id.remove(&id);
+                continue;
+            }
+            self.limit_subscriber(id, now);
+        }
+    }
+
     /// Disconnects subscriber `id` when its unsent output passed the
     /// limits; otherwise marks it to be written.
     fn limit_subscriber(&mut self, id: u64, now: Instant) {

@@ -138,6 +138,7 @@ impl EventLoop {
             self.close(slot);
         }
         self.sweep_expired();
+        self.check_subscribers(now);
         self.service.flush_audit_summaries();
         self.service.expire_unseal_shares(now);
     }
