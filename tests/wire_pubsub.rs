@@ -1048,3 +1048,30 @@ fn a_command_meeting_an_expired_key_announces_it_once_before_the_sweep() {
         "an expired told twice"
     );
 }
+
+#[test]
+fn client_pause_write_holds_publish_as_redis_server_does() {
+    let Some(pair) = Pair::start() else {
+        return;
+    };
+    for red in [true, false] {
+        let mut admin = pair.conn(red);
+        let mut publisher = pair.conn(red);
+        assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "400", "WRITE"]), ok());
+        let started = Instant::now();
+        assert_eq!(publisher.cmd(&["PUBLISH", "ch", "m"]), int(0));
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "red: {red}: PUBLISH ran during the pause"
+        );
+        // A read is not held (a generous bound: the pause lasts 20 s).
+        assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "20000", "WRITE"]), ok());
+        let started = Instant::now();
+        assert_eq!(
+            publisher.cmd(&["PUBSUB", "NUMSUB", "ch"]),
+            Value::Array(vec![bulk("ch"), int(0)])
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "red: {red}");
+        assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), ok());
+    }
+}

@@ -44,6 +44,9 @@ pub(crate) const DATA: u32 = 1 << 6;
 pub(crate) const IMMEDIATE: u32 = 1 << 7;
 /// May block the connection until a key is written (Redis `blocking`).
 pub(crate) const BLOCKING: u32 = 1 << 9;
+/// Held by `CLIENT PAUSE … WRITE` though it writes no key (`PUBLISH`, as
+/// Redis holds it; no Redis flag of its own).
+pub(crate) const PAUSED_AS_WRITE: u32 = 1 << 20;
 /// Not shown to `MONITOR`: Redis's admin commands (no Redis flag of its
 /// own; Redis hides every `admin` command, see [`Sub::redis_admin`]).
 pub(crate) const UNMONITORED: u32 = 1 << 8;
@@ -714,7 +717,7 @@ pub(crate) static TABLE: &[Spec] = &[
         "2.0.0",
         "Stop listening for messages posted to channels matching the given patterns",
     ),
-    server("publish", 3, FAST, pubsub::publish).doc(
+    server("publish", 3, FAST | PAUSED_AS_WRITE, pubsub::publish).doc(
         G::Pubsub,
         "2.0.0",
         "Post a message to a channel",
