@@ -1075,3 +1075,37 @@ fn client_pause_write_holds_publish_as_redis_server_does() {
         assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), ok());
     }
 }
+
+#[test]
+fn a_governed_subscriber_still_gets_its_tracking_invalidations() {
+    use serde_json::json;
+    let dir = harness::tmp();
+    let red = Daemon::start_dev(dir.path(), &[]);
+    let admin = red.api_key().to_string();
+    red.create_user(&admin, "dave", "dave-password-1", "user")
+        .ok("create dave");
+    let key = red
+        .mint_api_key(&admin, &json!({ "owner": "dave" }), "mint dave's key")
+        .token;
+    let policy = json!({
+        "id": "dave-news",
+        "statements": [{"effect": "allow", "actions": ["channel:subscribe"], "resources": ["channel:news"]}],
+    });
+    red.call("PUT", "/policies/dave-news", Some(&admin), Some(&policy))
+        .ok("put dave-news");
+    red.attach_policy(&admin, "dave-news", &json!({"user": "dave"}))
+        .ok("attach to dave");
+    let mut dave = red.client_authed(&[&key]);
+    send(&mut dave, &["HELLO", "3"], 1);
+    send(&mut dave, &["SUBSCRIBE", "news"], 1);
+    assert_eq!(dave.cmd(&["CLIENT", "TRACKING", "ON"]), ok());
+    assert_eq!(dave.cmd(&["GET", "cached"]), Value::Null);
+    red.authed().cmd(&["SET", "cached", "1"]);
+    assert_eq!(
+        frames(&mut dave, 1),
+        vec![Value::Push(vec![
+            bulk("invalidate"),
+            Value::Array(vec![bulk("cached")])
+        ])]
+    );
+}

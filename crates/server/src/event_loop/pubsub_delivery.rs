@@ -101,7 +101,7 @@ impl EventLoop {
                 c.close_after_write = true;
                 continue;
             }
-            if self.wire.pubsub.is_governed(d.to) {
+            if d.is_message() && self.wire.pubsub.is_governed(d.to) {
                 // A pattern may match channels its policy denies.
                 let allowed = session.principal.as_ref().is_some_and(|p| {
                     self.service

@@ -165,6 +165,14 @@ impl Encoded {
     }
 }
 
+impl Delivery {
+    /// A pub/sub message (not a tracking invalidation): what channel
+    /// policies govern.
+    pub(crate) fn is_message(&self) -> bool {
+        self.ahead
+    }
+}
+
 impl PubSub {
     /// Channels and patterns `id` is subscribed to.
     pub(crate) fn count(&self, id: u64) -> usize {
