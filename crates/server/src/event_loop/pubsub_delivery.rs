@@ -77,6 +77,7 @@ impl EventLoop {
             return;
         }
         let mut received: Vec<u64> = Vec::new();
+        let mut over: Vec<u64> = Vec::new();
         // Each receiver's credential is checked once per batch.
         let mut checked: HashMap<u64, bool> = HashMap::new();
         for d in deliveries {
@@ -111,6 +112,13 @@ impl EventLoop {
                     continue;
                 }
             }
+            if c.unsent().saturating_add(d.bytes.len()) > HARD_LIMIT {
+                // Past the limit within one batch (a `MULTI` of many
+                // publishes): nothing more is copied; the check below
+                // disconnects it.
+                over.push(d.to);
+                continue;
+            }
             c.outbuf.extend_from_slice(&d.bytes);
             if received.last() != Some(&d.to) {
                 received.push(d.to);
@@ -118,7 +126,12 @@ impl EventLoop {
         }
         received.sort_unstable();
         received.dedup();
+        over.sort_unstable();
+        over.dedup();
         let now = Instant::now();
+        for id in over {
+            self.disconnect_slow(id);
+        }
         for id in received {
             self.limit_subscriber(id, now);
         }
@@ -169,15 +182,31 @@ impl EventLoop {
         };
         let slot = at.slot;
         if unsent > HARD_LIMIT || over_soft_too_long {
-            self.subscribers.by_id.remove(&id);
-            self.wire.pubsub.slow_disconnected += 1;
-            reddb_storage::log_notice!(
-                "wire subscriber {id} disconnected: {unsent} bytes of its output unread (pub/sub output limit)"
-            );
-            self.close(slot);
+            self.disconnect_slow(id);
         } else {
             self.mark_dirty(slot);
         }
+    }
+
+    /// Closes subscriber `id`'s connection for leaving too much output
+    /// unread, and counts it.
+    fn disconnect_slow(&mut self, id: u64) {
+        let Some(at) = self.subscribers.by_id.remove(&id) else {
+            return;
+        };
+        let Some(unsent) = self
+            .conns
+            .get(at.slot)
+            .filter(|c| c.generation == at.generation)
+            .map(super::connection::Conn::unsent)
+        else {
+            return;
+        };
+        self.wire.pubsub.slow_disconnected += 1;
+        reddb_storage::log_notice!(
+            "wire subscriber {id} disconnected: {unsent} bytes of its output unread (pub/sub output limit)"
+        );
+        self.close(at.slot);
     }
 
     /// The expiry sweep: drops expired entries and, when keyspace
