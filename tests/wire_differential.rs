@@ -331,6 +331,10 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("config", "CONFIG_ARGS", &[]),
     ("keys", "P", &[]),
     ("scan", "0", &["MATCH P", "COUNT N", "TYPE T"]),
+    // Nobody subscribes in the stream: PUBLISH counts 0 receivers and
+    // PUBSUB sees no channel, on both servers.
+    ("publish", "K V", &[]),
+    ("pubsub", "PUBSUB_ARGS", &[]),
 ];
 
 /// Commands that may wait: the stream never appends an argument that
@@ -340,7 +344,7 @@ const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop"];
 /// Keyspace commands the stream does not send (see [`INTENDED_DIFFERENCES`]).
 const NOT_GENERATED: &[&str] = &["flushdb", "flushall"];
 /// Commands without `write`/`readonly` the stream sends all the same.
-const ALSO_GENERATED: &[&str] = &["select", "command", "config"];
+const ALSO_GENERATED: &[&str] = &["select", "command", "config", "publish", "pubsub"];
 /// The commands whose generated lines `COMMAND GETKEYS` and
 /// `GETKEYSANDFLAGS` are asked about: every kind of key spec and flag.
 const GETKEYS_SAMPLES: &[&str] = &[
@@ -392,6 +396,7 @@ const CONFIG_PATTERNS: &[&str] = &[
     "nosuch",
     "[m]axmemory",
     "set-max-intset-entries",
+    "notify-keyspace-events",
 ];
 /// `CONFIG SET` of the slow log: its two settings, good and bad values.
 const CONFIG_SETS: &[&str] = &[
@@ -406,6 +411,12 @@ const CONFIG_SETS: &[&str] = &[
     "slowlog-log-slower-than 1.5",
     "slowlog-max-len 128 slowlog-max-len 128",
     "slowlog-max-len 100 slowlog-log-slower-than x",
+    // Keyspace notifications on for the rest of the stream (no one
+    // listens: the events are made and dropped), a bad class, off.
+    "notify-keyspace-events KEA",
+    "notify-keyspace-events Elg$",
+    "notify-keyspace-events KQ",
+    "notify-keyspace-events \"\"",
 ];
 /// Database numbers: mostly 0 to 2 so keys meet again, and the refusals.
 const DATABASES: &[&str] = &["0", "0", "1", "1", "2", "15", "16", "-1", "x"];
@@ -595,13 +606,35 @@ impl Generator {
                 if self.rng.below(3) == 0 {
                     out.push("SET".into());
                     let pairs = self.pick(CONFIG_SETS);
-                    out.extend(pairs.split_whitespace().map(str::to_string));
+                    // `""` is an empty value.
+                    out.extend(pairs.split_whitespace().map(|t| {
+                        if t == "\"\"" {
+                            String::new()
+                        } else {
+                            t.to_string()
+                        }
+                    }));
                 } else {
                     out.push("GET".into());
                     for _ in 0..self.rng.range(1, 3) {
                         out.push(self.pick(CONFIG_PATTERNS));
                     }
                 }
+            }
+            "PUBSUB_ARGS" => {
+                let args = self.pick(&[
+                    "CHANNELS",
+                    "CHANNELS k*",
+                    "NUMSUB k0 k1",
+                    "NUMSUB",
+                    "NUMPAT",
+                    "NUMPAT x",
+                    "SHARDCHANNELS",
+                    "SHARDNUMSUB k0",
+                    "HELP",
+                    "BOGUS",
+                ]);
+                out.extend(args.split_whitespace().map(str::to_string));
             }
             literal => out.push(literal.to_string()),
         }

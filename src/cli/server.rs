@@ -16,7 +16,7 @@ pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-aut
            [--http-bind ADDR] [--wire-bind ADDR] [--dev] [--require-mlock]
            [--fsync always|everysec] [--workers N] [--metrics-loopback]
            [--max-connections N] [--max-buffer-memory BYTES]
-           [--allow-remote-bootstrap]
+           [--allow-remote-bootstrap] [--notify-keyspace-events FLAGS]
 
 Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
 REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one a
@@ -32,6 +32,8 @@ HTTP and wire together (default 16384; lowered to fit the open-file limit).
 1099511627776, default 268435456 = 256 MiB) is the budget for bytes buffered
 across all connections (requests being received, replies not yet sent);
 past it the server stops reading sockets until it has room again.
+--notify-keyspace-events FLAGS turns keyspace notifications on at start
+(Redis's classes, e.g. KEA; CONFIG SET notify-keyspace-events changes it).
 Defaults: --http-bind 127.0.0.1:5000, --wire-bind 127.0.0.1:5050.";
 
 /// What start-up produced: an open database or a sealed/fresh file.

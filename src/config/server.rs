@@ -109,6 +109,9 @@ pub struct ServerConfig {
     /// across all connections (input, pending output, parts of incomplete
     /// requests) beyond which the event loop stops reading sockets.
     pub max_buffer_memory: usize,
+    /// `--notify-keyspace-events FLAGS`: keyspace notifications at start
+    /// (Redis's flag string; `CONFIG SET` changes it at run time).
+    pub notify_keyspace_events: u32,
 }
 
 /// Largest accepted `--max-connections`.
@@ -129,7 +132,7 @@ pub const SWITCHES: [&str; 8] = [
     "metrics-loopback",
     "allow-remote-bootstrap",
 ];
-pub const VALUES: [&str; 7] = [
+pub const VALUES: [&str; 8] = [
     "path",
     "http-bind",
     "wire-bind",
@@ -137,6 +140,7 @@ pub const VALUES: [&str; 7] = [
     "workers",
     "max-connections",
     "max-buffer-memory",
+    "notify-keyspace-events",
 ];
 
 fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr> {
@@ -161,6 +165,7 @@ impl ServerConfig {
             allow_remote_bootstrap: self.allow_remote_bootstrap,
             max_connections: self.max_connections,
             max_buffer_memory: self.max_buffer_memory,
+            notify_keyspace_events: self.notify_keyspace_events,
         }
     }
 
@@ -194,7 +199,9 @@ impl ServerConfig {
         let max_connections = max_connections(flags, env)?;
         let max_buffer_memory = max_buffer_memory(flags, env)?;
         let workers = worker_count(flags)?;
+        let notify_keyspace_events = notify_keyspace_events(flags)?;
         Ok(Self {
+            notify_keyspace_events,
             path,
             preset,
             max_connections,
@@ -288,6 +295,19 @@ fn max_buffer_memory(flags: &Flags, env: &Environment) -> Result<usize> {
     }
 }
 
+/// `--notify-keyspace-events FLAGS`: Redis's flag string (`KEA`, `Ex`…);
+/// none when not given.
+fn notify_keyspace_events(flags: &Flags) -> Result<u32> {
+    let Some(v) = flags.value("notify-keyspace-events") else {
+        return Ok(0);
+    };
+    crate::server::wire::keyspace_events::parse_flags(v.as_bytes()).ok_or_else(|| {
+        Error::Usage(format!(
+            "--notify-keyspace-events '{v}': use Redis's event classes, characters of 'Ag$lshzxeKEtmdn' (e.g. KEA)"
+        ))
+    })
+}
+
 /// `--workers N` (1 to 64); `None` when not given.
 fn worker_count(flags: &Flags) -> Result<Option<usize>> {
     let Some(v) = flags.value("workers") else {
@@ -330,6 +350,21 @@ mod tests {
         for bad in ["0", "-1", "1000001", "x", " 8"] {
             assert!(resolve(&["--path", "x", "--max-connections", bad], &[]).is_err());
         }
+    }
+
+    #[test]
+    fn notify_keyspace_events_flag_is_redis_flag_string() {
+        let c = resolve(&["--path", "x"], &[]).unwrap();
+        assert_eq!(c.notify_keyspace_events, 0);
+        let c = resolve(&["--path", "x", "--notify-keyspace-events", "KEA"], &[]).unwrap();
+        assert_ne!(c.notify_keyspace_events, 0);
+        let same = resolve(&["--path", "x", "--notify-keyspace-events=AKE"], &[]).unwrap();
+        assert_eq!(c.notify_keyspace_events, same.notify_keyspace_events);
+        let e = resolve(&["--path", "x", "--notify-keyspace-events", "KEQ"], &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("--notify-keyspace-events 'KEQ'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct Settings {
     pub allow_remote_bootstrap: bool,
     pub max_connections: usize,
     pub max_buffer_memory: usize,
+    /// Keyspace notifications at start (`notify-keyspace-events` flags).
+    pub notify_keyspace_events: u32,
 }
 
 /// Runs the daemon until it is told to stop; returns the exit code.
@@ -106,6 +108,7 @@ pub fn run(
             metrics_loopback: config.metrics_loopback,
             max_connections: config.max_connections,
             max_buffer_memory: config.max_buffer_memory,
+            notify_keyspace_events: config.notify_keyspace_events,
             ..event_loop::LoopLimits::default()
         },
         workers,

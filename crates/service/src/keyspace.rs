@@ -321,6 +321,9 @@ pub struct Txn<'a> {
     bytes: usize,
     pub hits: u64,
     pub misses: u64,
+    /// Writes staged so far (keyspace notifications: whether a command
+    /// changed anything).
+    pub writes: u64,
 }
 
 /// What a transaction wrote, ready for [`Keyspace::commit`].
@@ -431,6 +434,7 @@ impl<'a> Txn<'a> {
             bytes: 0,
             hits: 0,
             misses: 0,
+            writes: 0,
         }
     }
 
@@ -490,6 +494,7 @@ impl<'a> Txn<'a> {
     /// Stages `staged` for `key` in the current database, keeping the
     /// transaction under [`MAX_TXN_BYTES`].
     fn stage(&mut self, key: &[u8], staged: Staged, cost: usize) -> KsResult<()> {
+        self.writes += 1;
         let stored = self.stored_db(self.db);
         let old = match self.overlay(stored).and_then(|o| o.get(key)) {
             Some(Staged::Replaced(Some(e))) => put_cost(key, e),
@@ -546,6 +551,7 @@ impl<'a> Txn<'a> {
         if self.bytes.saturating_add(cost) > MAX_TXN_BYTES {
             return Err(KsError::TxnTooLarge);
         }
+        self.writes += 1;
         let stored = self.stored_db(self.db);
         let base = self.committed(stored, key);
         let staged = self

@@ -17,6 +17,16 @@
 //! here) and `vault:*` (all of them). A resource is `vault:red.vault/` then a
 //! key pattern.
 //!
+//! Pub/sub channels have actions of their own: `channel:publish`,
+//! `channel:subscribe` (`SUBSCRIBE`, `PSUBSCRIBE` — a pattern is checked
+//! as a channel name, and every message is checked again against the
+//! channel it was published on) and `channel:*`; their resources are
+//! `channel:` then a channel pattern (same glob as keys). `vault:*` does
+//! not cover them, nor a `channel:` resource a vault action. A principal
+//! that no attached statement names a channel action for may use every
+//! channel, as it may use the keyspace ([`Service::channel_allowed`]);
+//! once one does, channels are evaluated like keys.
+//!
 //! Key patterns are split into *segments* on `.` (only `.`; `/`, `:`, `_`
 //! and `-` are ordinary characters). Patterns and keys are compared
 //! byte for byte, case-sensitively, with no normalisation:
@@ -69,16 +79,22 @@ pub enum Action {
     /// that policies naming it load; no request of this server is gated by
     /// it.
     Unseal,
+    /// `PUBLISH` on a channel.
+    ChannelPublish,
+    /// `SUBSCRIBE`/`PSUBSCRIBE`, and receiving a channel's messages.
+    ChannelSubscribe,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 8] = [
         Action::ReadMetadata,
         Action::Read,
         Action::UnsealHistory,
         Action::Write,
         Action::Purge,
         Action::Unseal,
+        Action::ChannelPublish,
+        Action::ChannelSubscribe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,7 +105,15 @@ impl Action {
             Action::Write => "vault:write",
             Action::Purge => "vault:purge",
             Action::Unseal => "vault:unseal",
+            Action::ChannelPublish => "channel:publish",
+            Action::ChannelSubscribe => "channel:subscribe",
         }
+    }
+
+    /// Whether the action is about pub/sub channels (its resources are
+    /// `channel:` patterns).
+    pub fn is_channel(self) -> bool {
+        matches!(self, Action::ChannelPublish | Action::ChannelSubscribe)
     }
 
     fn parse(s: &str) -> Option<Action> {
@@ -112,21 +136,27 @@ impl Effect {
     }
 }
 
-/// An action pattern of a statement: one action or `vault:*`.
+/// An action pattern of a statement: one action, `vault:*` (every vault
+/// action) or `channel:*` (every channel action).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ActionPattern {
     One(Action),
     All,
+    AllChannels,
 }
 
 impl ActionPattern {
     fn matches(self, a: Action) -> bool {
         match self {
-            ActionPattern::All => true,
+            ActionPattern::All => !a.is_channel(),
+            ActionPattern::AllChannels => a.is_channel(),
             ActionPattern::One(x) => x == a,
         }
     }
 }
+
+/// The prefix of a channel resource (`channel:news.*`).
+pub const CHANNEL_RESOURCE_PREFIX: &str = "channel:";
 
 /// One statement of a document, as given (checked by
 /// [`validate_document`]).
@@ -166,17 +196,42 @@ fn parse_action(s: &str) -> ServiceResult<ActionPattern> {
     if s == "vault:*" {
         return Ok(ActionPattern::All);
     }
+    if s == "channel:*" {
+        return Ok(ActionPattern::AllChannels);
+    }
     Action::parse(s).map(ActionPattern::One).ok_or_else(|| {
         ServiceError::bad_request(format!(
-            "unknown action {s:?}: use vault:read_metadata, vault:read, vault:unseal_history, vault:write, vault:purge, vault:unseal or vault:*"
+            "unknown action {s:?}: use vault:read_metadata, vault:read, vault:unseal_history, vault:write, vault:purge, vault:unseal, vault:*, channel:publish, channel:subscribe or channel:*"
         ))
     })
 }
 
-fn parse_resource(s: &str) -> ServiceResult<&str> {
+/// A resource of a statement: a key pattern (`vault:red.vault/…`) or a
+/// channel pattern (`channel:…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Resource {
+    channel: bool,
+    pattern: String,
+}
+
+fn parse_resource(s: &str) -> ServiceResult<Resource> {
+    if let Some(pattern) = s.strip_prefix(CHANNEL_RESOURCE_PREFIX) {
+        let ok = !pattern.is_empty()
+            && pattern.len() <= MAX_PATTERN_LEN
+            && pattern.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(ServiceError::bad_request(format!(
+                "resource {s:?}: the channel pattern must be 1 to {MAX_PATTERN_LEN} printable characters without spaces"
+            )));
+        }
+        return Ok(Resource {
+            channel: true,
+            pattern: pattern.to_string(),
+        });
+    }
     let pattern = s.strip_prefix(RESOURCE_PREFIX).ok_or_else(|| {
         ServiceError::bad_request(format!(
-            "resource {s:?} must start with \"{RESOURCE_PREFIX}\""
+            "resource {s:?} must start with \"{RESOURCE_PREFIX}\" (or \"{CHANNEL_RESOURCE_PREFIX}\" for a channel)"
         ))
     })?;
     let ok = !pattern.is_empty()
@@ -185,7 +240,10 @@ fn parse_resource(s: &str) -> ServiceResult<&str> {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':' | b'*')
         });
     if ok {
-        Ok(pattern)
+        Ok(Resource {
+            channel: false,
+            pattern: pattern.to_string(),
+        })
     } else {
         Err(ServiceError::bad_request(format!(
             "resource {s:?}: the key pattern must be 1 to {MAX_PATTERN_LEN} characters of letters, digits, '.', '_', '-', '/', ':', '*'"
@@ -240,13 +298,16 @@ pub struct Compiled {
     pub sid: Option<String>,
     pub effect: Effect,
     actions: Vec<ActionPattern>,
-    patterns: Vec<String>,
+    patterns: Vec<Resource>,
 }
 
 impl Compiled {
     pub fn matches(&self, action: Action, key: &str) -> bool {
         self.actions.iter().any(|a| a.matches(action))
-            && self.patterns.iter().any(|p| glob_match(p, key))
+            && self
+                .patterns
+                .iter()
+                .any(|r| r.channel == action.is_channel() && glob_match(&r.pattern, key))
     }
 
     /// Whether this statement names `action` at all (any resource).
@@ -272,7 +333,7 @@ pub fn compile(p: &Policy) -> Vec<Compiled> {
             patterns: st
                 .resources
                 .iter()
-                .filter_map(|r| parse_resource(r).ok().map(str::to_string))
+                .filter_map(|r| parse_resource(r).ok())
                 .collect(),
         })
         .collect()
@@ -483,6 +544,33 @@ impl Service {
             targets.push(Target::User(p.name.clone()));
         }
         self.policy_index.statements_for(&targets)
+    }
+
+    /// Whether `p` may `action` (publish, subscribe) `channel`: yes when
+    /// no statement attached to it names a channel action (channels are
+    /// open, like the keyspace); otherwise as a key is evaluated (an
+    /// explicit deny wins, then an allow, then admins only). A channel
+    /// name that is not UTF-8 matches no pattern: admins only.
+    pub fn channel_allowed(&self, p: &Principal, action: Action, channel: &[u8]) -> bool {
+        let st = self.statements_for(p);
+        let governed = st
+            .iter()
+            .any(|s| s.names(Action::ChannelPublish) || s.names(Action::ChannelSubscribe));
+        if !governed {
+            return true;
+        }
+        match std::str::from_utf8(channel) {
+            Ok(name) => evaluate(&st, p.is_admin(), action, name).allowed(),
+            Err(_) => p.is_admin(),
+        }
+    }
+
+    /// Whether some statement attached to `p` names a channel action (its
+    /// messages are then checked channel by channel).
+    pub fn channels_governed(&self, p: &Principal) -> bool {
+        self.statements_for(p)
+            .iter()
+            .any(|s| s.names(Action::ChannelPublish) || s.names(Action::ChannelSubscribe))
     }
 
     /// Evaluates one action on one key; a denial is a 403 naming both.
@@ -736,6 +824,41 @@ mod tests {
     }
 
     #[test]
+    fn channel_actions_and_resources_stay_apart_from_the_vault() {
+        let policy = |actions: &[&str], resources: &[&str]| Policy {
+            id: "p".into(),
+            statements: vec![Statement {
+                sid: None,
+                effect: Effect::Allow,
+                actions: actions.iter().map(|a| a.to_string()).collect(),
+                resources: resources.iter().map(|r| r.to_string()).collect(),
+            }],
+        };
+        let vault_all = compile(&policy(&["vault:*"], &["vault:red.vault/*"]));
+        assert!(evaluate(&vault_all, false, Action::Read, "news").allowed());
+        assert!(!evaluate(&vault_all, false, Action::ChannelPublish, "news").allowed());
+        let channels = compile(&policy(&["channel:*"], &["channel:news.*"]));
+        assert!(evaluate(&channels, false, Action::ChannelSubscribe, "news.a").allowed());
+        assert!(!evaluate(&channels, false, Action::ChannelSubscribe, "other").allowed());
+        // A channel resource never matches a key, even with a vault action.
+        let crossed = compile(&policy(&["vault:read", "channel:publish"], &["channel:*"]));
+        assert!(!evaluate(&crossed, false, Action::Read, "red.secret.a").allowed());
+        assert!(evaluate(&crossed, false, Action::ChannelPublish, "x").allowed());
+        assert!(validate_document(
+            "p",
+            &policy(&["channel:subscribe"], &["channel:__keyspace@0__:*"])
+        )
+        .is_ok());
+        for bad in ["channel:", "channel:a b", "channel:\u{e9}"] {
+            assert!(
+                validate_document("p", &policy(&["channel:publish"], &[bad])).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(validate_document("p", &policy(&["channel:read"], &["channel:*"])).is_err());
+    }
+
+    #[test]
     fn denial_message_names_action_and_resource() {
         let e = denied_error(&Decision::DefaultDeny, Action::Read, "red.secret.a");
         assert_eq!(e.code, "forbidden");
@@ -800,7 +923,10 @@ mod tests {
                 sid: None,
                 effect,
                 actions: vec![ActionPattern::All],
-                patterns: vec!["*".into()],
+                patterns: vec![Resource {
+                    channel: false,
+                    pattern: "*".into(),
+                }],
             };
             let v = if allow_first {
                 vec![st(Effect::Allow), st(Effect::Deny)]

@@ -358,6 +358,16 @@ impl Database {
         self.store.sweep_expired(now_ms(), limit)
     }
 
+    /// [`Database::sweep_expired`], telling `report` each key it drops
+    /// with its namespace.
+    pub fn sweep_expired_reporting(
+        &mut self,
+        limit: usize,
+        report: impl FnMut(Namespace, &[u8]),
+    ) -> usize {
+        self.store.sweep_expired_reporting(now_ms(), limit, report)
+    }
+
     /// Entries held in memory in `ns` (expired ones not yet swept
     /// included).
     pub fn held(&self, ns: Namespace) -> usize {

@@ -11,6 +11,7 @@
 //! | `protocol.rs` | the protocol of a connection (`Protocol::Http` or `Protocol::Wire`) and the dispatch on it |
 //! | `http_conn.rs` | running the HTTP requests of a connection |
 //! | `wire_conn.rs` | running the wire commands of a connection |
+//! | `pubsub_delivery.rs` | pub/sub messages and keyspace notifications copied to the subscribers, their output limit, the sweep's `expired` events |
 //! | `wire_control.rs` | what a wire command asks of other connections: `CLIENT KILL`, the `MONITOR` feed, resuming what `CLIENT PAUSE` held |
 //! | `jobs.rs` | parking work on the worker pool and resuming it when it returns |
 //! | `budget.rs` | the global buffer budget and its waiting line |
@@ -49,6 +50,7 @@ mod connection;
 mod http_conn;
 mod jobs;
 mod protocol;
+mod pubsub_delivery;
 mod scrape;
 mod signals;
 mod timers;
@@ -104,6 +106,8 @@ pub(crate) struct LoopLimits {
     /// `--max-buffer-memory`: bytes buffered across all connections before
     /// reads pause.
     pub max_buffer_memory: usize,
+    /// `--notify-keyspace-events`: keyspace notifications at start.
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for LoopLimits {
@@ -117,6 +121,7 @@ impl Default for LoopLimits {
             fsync: FsyncPolicy::Always,
             metrics_loopback: false,
             max_buffer_memory: super::limits::DEFAULT_MAX_BUFFER_MEMORY,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -149,6 +154,8 @@ pub(crate) struct EventLoop {
     monitor_slots: Vec<wire_control::SlotRef>,
     /// Wire connections whose next command a `CLIENT PAUSE` holds.
     postponed: Vec<wire_control::SlotRef>,
+    /// Wire connections that may receive pub/sub messages.
+    subscribers: pubsub_delivery::Subscribers,
 }
 
 fn io(c: &'static str) -> impl Fn(std::io::Error) -> Error {
@@ -198,6 +205,12 @@ impl EventLoop {
     ) -> Result<Self> {
         let poll = Poll::new().map_err(io("cannot create the event loop"))?;
         let (http, wire_listener, wire_bind) = register_listeners(&poll, http, wire_listener)?;
+        let mut wire = Shared::new(
+            wire_bind,
+            limits.fsync == FsyncPolicy::EverySec,
+            limits.max_connections,
+        );
+        wire.settings.notify_keyspace_events = limits.notify_keyspace_events;
         let signals = signals::register(&poll)?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(io("cannot create the waker"))?);
@@ -207,11 +220,7 @@ impl EventLoop {
             poll,
             http: Some(http),
             wire_listener,
-            wire: Shared::new(
-                wire_bind,
-                limits.fsync == FsyncPolicy::EverySec,
-                limits.max_connections,
-            ),
+            wire,
             signals,
             jobs: Jobs::new(pool),
             service,
@@ -228,6 +237,7 @@ impl EventLoop {
             blocked: blocked::BlockedClients::default(),
             monitor_slots: Vec::new(),
             postponed: Vec::new(),
+            subscribers: pubsub_delivery::Subscribers::default(),
         })
     }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_secs(1);
 
 /// Expired entries dropped from memory per tick, at most.
-const SWEEP_LIMIT: usize = 1000;
+pub(super) const SWEEP_LIMIT: usize = 1000;
 
 pub(super) struct Timers {
     last_tick: Instant,
@@ -137,9 +137,8 @@ impl EventLoop {
         for slot in to_close {
             self.close(slot);
         }
-        if let Some(db) = self.service.database_mut() {
-            db.sweep_expired(SWEEP_LIMIT);
-        }
+        self.sweep_expired();
+        self.check_subscribers(now);
         self.service.flush_audit_summaries();
         self.service.expire_unseal_shares(now);
     }

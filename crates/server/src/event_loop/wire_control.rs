@@ -22,6 +22,7 @@ impl EventLoop {
     pub(super) fn after_wire_command(&mut self, slot: usize) -> ControlFlow<()> {
         self.register_monitor(slot);
         self.feed_monitors();
+        self.after_pubsub_command(slot);
         self.apply_kills(slot)
     }
 

@@ -57,7 +57,11 @@ impl ClientPause {
     /// Whether this pause holds `spec` now; `writes_queued` is whether the
     /// command is an `EXEC` of a block with a write in it.
     pub(crate) fn holds(&self, spec: &Spec, writes_queued: bool, now: Instant) -> bool {
-        now < self.until && (self.all || spec.has(super::table::WRITE) || writes_queued)
+        now < self.until
+            && (self.all
+                || spec.has(super::table::WRITE)
+                || spec.has(super::table::PAUSED_AS_WRITE)
+                || writes_queued)
     }
 }
 

@@ -889,7 +889,17 @@ fn set_fields(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<i64, Reply> {
 }
 
 /// `PING [message]`.
-pub fn ping(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+pub fn ping(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
+    if !cx.session.resp3 && cx.shared.pubsub.is_subscriber(cx.session.id) {
+        // Subscribed (RESP2): Redis answers in the shape of a message.
+        return match c.args.len() {
+            1 | 2 => Ok(Reply::Array(vec![
+                Reply::bulk("pong"),
+                Reply::bulk(c.arg(1)),
+            ])),
+            _ => Err(wrong_args(c.name)),
+        };
+    }
     match c.args.len() {
         1 => Ok(Reply::simple("PONG")),
         2 => Ok(Reply::bulk(c.arg(1))),
@@ -1034,44 +1044,63 @@ pub fn client(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
         "list" => {
             let now = std::time::Instant::now();
             let listed = super::client_control::listed(c, cx.shared)?;
-            let text: String = listed.iter().map(|c| client_line(c, now)).collect();
+            let text: String = listed
+                .iter()
+                .map(|c| client_line(c, cx.shared, now))
+                .collect();
             Reply::Bulk(text.into_bytes())
         }
         "info" => {
             let now = std::time::Instant::now();
-            let line = cx.shared.clients.get(&id).map(|c| client_line(c, now));
+            let shared: &Shared = cx.shared;
+            let line = shared.clients.get(&id).map(|c| client_line(c, shared, now));
             Reply::Bulk(line.unwrap_or_default().into_bytes())
         }
         "setname" | "getname" | "setinfo" | "id" => {
             return Err(wrong_args(&format!("client|{sub}")))
         }
         "no-touch" => Reply::Ok,
+        "tracking" | "trackinginfo" | "getredir" | "caching" => {
+            return super::tracking::client_subcommand(&sub, c, cx)
+        }
         _ => return Err(unknown_subcommand(arg(args, 1), "client")),
     };
     Ok(r)
 }
 
 /// One connection's `CLIENT LIST` line, newline included.
-fn client_line(c: &ClientInfo, now: std::time::Instant) -> String {
+/// (Its subscriptions and tracking come from `shared`.)
+fn client_line(c: &ClientInfo, shared: &Shared, now: std::time::Instant) -> String {
+    let (sub, psub) = shared.pubsub.counts(c.id);
+    let tracking = shared.tracking.is_on(c.id);
+    // Redis's letters, in Redis's order.
+    let mut flags = String::new();
+    for (on, letter) in [
+        (sub + psub > 0, 'P'),
+        (c.multi >= 0, 'x'),
+        (c.blocked, 'b'),
+        (tracking, 't'),
+    ] {
+        if on {
+            flags.push(letter);
+        }
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={flags} db={} sub={sub} psub={psub} ssub=0 multi={} qbuf=0 qbuf-free=0 obl=0 oll=0 omem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}\n",
         c.id,
         c.addr,
         c.laddr,
         printable(&c.name),
         now.duration_since(c.created).as_secs(),
         now.duration_since(c.last_command).as_secs(),
-        if c.multi >= 0 {
-            "x"
-        } else if c.blocked {
-            "b"
-        } else {
-            "N"
-        },
         c.db,
         c.multi,
         c.last_command_name,
         c.user,
+        if tracking { 0 } else { -1 },
         c.resp,
         printable(&c.lib_name),
         printable(&c.lib_ver),

@@ -13,7 +13,7 @@
 
 use super::commands::{lower, printable, syntax, Call, Ctx};
 use super::resp::{Reply, MAX_BULK};
-use super::Shared;
+use super::{keyspace_events, Shared};
 use reddb_service::keyspace::glob_match;
 use reddb_service::keyspace::object_commands as encodings;
 use reddb_service::strict_decimal::parse_i64;
@@ -29,6 +29,8 @@ pub(crate) struct RuntimeSettings {
     /// `slowlog-max-len`: the slow log keeps this many entries (at most
     /// [`SLOWLOG_RETAINED`] whatever it says).
     pub slowlog_max_len: i64,
+    /// `notify-keyspace-events`, as flags (see [`super::keyspace_events`]).
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for RuntimeSettings {
@@ -36,6 +38,7 @@ impl Default for RuntimeSettings {
         Self {
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -117,7 +120,10 @@ fn parameters(shared: &Shared) -> Vec<(&'static str, String)> {
         ("maxclients", shared.max_clients.to_string()),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
-        ("notify-keyspace-events", String::new()),
+        (
+            "notify-keyspace-events",
+            keyspace_events::flags_text(settings.notify_keyspace_events),
+        ),
         ("port", shared.bind.port().to_string()),
         ("proto-max-bulk-len", MAX_BULK.to_string()),
         ("save", String::new()),
@@ -177,6 +183,7 @@ fn get(patterns: &[Vec<u8>], shared: &Shared) -> Reply {
 enum Setting {
     SlowlogLogSlowerThan,
     SlowlogMaxLen,
+    NotifyKeyspaceEvents,
 }
 
 impl Setting {
@@ -184,6 +191,7 @@ impl Setting {
         match lower(name).as_str() {
             "slowlog-log-slower-than" => Some(Setting::SlowlogLogSlowerThan),
             "slowlog-max-len" => Some(Setting::SlowlogMaxLen),
+            "notify-keyspace-events" => Some(Setting::NotifyKeyspaceEvents),
             _ => None,
         }
     }
@@ -192,6 +200,7 @@ impl Setting {
         match self {
             Setting::SlowlogLogSlowerThan => "slowlog-log-slower-than",
             Setting::SlowlogMaxLen => "slowlog-max-len",
+            Setting::NotifyKeyspaceEvents => "notify-keyspace-events",
         }
     }
 
@@ -199,7 +208,7 @@ impl Setting {
     fn least(self) -> i64 {
         match self {
             Setting::SlowlogLogSlowerThan => -1,
-            Setting::SlowlogMaxLen => 0,
+            Setting::SlowlogMaxLen | Setting::NotifyKeyspaceEvents => 0,
         }
     }
 
@@ -207,6 +216,9 @@ impl Setting {
         match self {
             Setting::SlowlogLogSlowerThan => settings.slowlog_log_slower_than = value,
             Setting::SlowlogMaxLen => settings.slowlog_max_len = value,
+            Setting::NotifyKeyspaceEvents => {
+                settings.notify_keyspace_events = u32::try_from(value).unwrap_or(0);
+            }
         }
     }
 }
@@ -246,7 +258,20 @@ fn set(pairs: &[Vec<u8>], settings: &mut RuntimeSettings) -> Result<Reply, Reply
         let Some(setting) = setting else {
             return Err(Reply::err(SET_REFUSED));
         };
-        let Some(n) = parse_i64(value) else {
+        let parsed = if setting == Setting::NotifyKeyspaceEvents {
+            match keyspace_events::parse_flags(value) {
+                Some(flags) => Some(i64::from(flags)),
+                None => {
+                    return Err(failed(
+                        setting.name(),
+                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                    ))
+                }
+            }
+        } else {
+            parse_i64(value)
+        };
+        let Some(n) = parsed else {
             return Err(failed(
                 setting.name(),
                 "argument couldn't be parsed into an integer",

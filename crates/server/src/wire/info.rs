@@ -220,10 +220,11 @@ fn server(src: &Sources<'_>, o: &mut String) {
 fn clients(src: &Sources<'_>, o: &mut String) {
     let _ = write!(
         o,
-        "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
+        "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
         src.shared.clients.len(),
         src.shared.max_clients,
         src.shared.blocked_clients(),
+        src.shared.tracking.clients(),
         src.shared.blocked_with_timeout(),
     );
 }
@@ -261,12 +262,14 @@ fn stats(src: &Sources<'_>, o: &mut String) {
     let st = &src.shared.stats;
     let _ = write!(
         o,
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
         st.connections,
         st.commands,
         st.rejected,
         st.hits,
         st.misses,
+        src.shared.pubsub.channel_count(),
+        src.shared.pubsub.pattern_count(),
         st.calls.error_replies,
     );
 }

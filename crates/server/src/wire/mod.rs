@@ -47,15 +47,18 @@ pub(crate) mod errors;
 pub(crate) mod info;
 mod introspect;
 mod key_flags;
+pub mod keyspace_events;
 mod list_handlers;
 mod monitor;
 mod object_command;
+pub(crate) mod pubsub;
 pub mod resp;
 mod set_handlers;
 mod sorted_set_handlers;
 pub mod standalone;
 mod string_and_hash_handlers;
 pub(crate) mod table;
+mod tracking;
 mod watch;
 
 pub(crate) use blocking::{BlockOn, Served};
@@ -177,6 +180,12 @@ pub(crate) struct Shared {
     pub(crate) monitors: BTreeSet<u64>,
     /// Monitor lines not yet copied to the monitoring connections.
     monitor_feed: Vec<u8>,
+    /// Pub/sub subscriptions and the messages to deliver.
+    pub(crate) pubsub: pubsub::PubSub,
+    /// `CLIENT TRACKING`: who read which key.
+    pub(crate) tracking: tracking::Tracking,
+    /// Expired keys whose `expired` a command announced before the sweep.
+    pub(crate) lazy_expired: keyspace_events::LazyExpired,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -343,6 +352,9 @@ impl Shared {
             kills: Vec::new(),
             monitors: BTreeSet::new(),
             monitor_feed: Vec::new(),
+            pubsub: pubsub::PubSub::default(),
+            tracking: tracking::Tracking::default(),
+            lazy_expired: keyspace_events::LazyExpired::default(),
         }
     }
 
@@ -396,6 +408,8 @@ impl Shared {
         self.clients.remove(&s.id);
         self.watches.unwatch(s.id);
         self.stop_monitoring(s);
+        self.pubsub.forget(s.id);
+        self.tracking.forget(s.id);
     }
 
     /// When the `CLIENT PAUSE` in force ends, if one is.
@@ -468,6 +482,12 @@ impl Shared {
                 }
             }
         }
+        // What the command published to its own connection goes first.
+        let own = self.pubsub.take_own(s.id);
+        if !own.is_empty() {
+            let at = mark.min(out.len());
+            out.splice(at..at, own);
+        }
         s.reply.command_done();
         step
     }
@@ -524,6 +544,16 @@ impl Shared {
             mark_multi_failed(s);
             emit(s, &reply, out);
             return Step::Continue;
+        }
+        if !s.resp3 && self.pubsub.is_subscriber(s.id) {
+            let shown = CommandName::of(spec, &args).to_string();
+            if let Some(reply) = pubsub::refused_while_subscribed(spec.name, &shown) {
+                self.stats
+                    .calls
+                    .count_rejected(CommandName::of(spec, &args), &reply);
+                emit(s, &reply, out);
+                return Step::Continue;
+            }
         }
         if self.held_by_pause(s, spec) {
             self.stats.commands -= 1;
@@ -626,8 +656,49 @@ impl Shared {
             s.multi = None;
             self.watches.unwatch(s.id);
             self.stop_monitoring(s);
+            self.pubsub.forget(s.id);
+            self.tracking.forget(s.id);
             self.touch(s, "auth");
         }
+    }
+
+    /// `CLIENT TRACKING`: connection `id` read the keys of `args`.
+    fn track_read(&mut self, id: u64, spec: &Spec, args: &[Vec<u8>]) {
+        if !self.tracking.is_on(id) {
+            return;
+        }
+        let keys = spec.keys_and_flags(args).unwrap_or_default();
+        self.tracking
+            .remember(id, keys.into_iter().map(|(k, _)| k), &mut self.pubsub);
+    }
+
+    /// Keys the expiry sweep dropped: their readers are told.
+    pub(crate) fn expired_keys(&mut self, keys: &[Vec<u8>]) {
+        self.tracking.written(
+            keys.iter().map(Vec::as_slice),
+            false,
+            None,
+            &mut self.pubsub,
+        );
+    }
+
+    /// Whether some connection tracks keys.
+    pub(crate) fn tracks_keys(&self) -> bool {
+        !self.tracking.is_empty()
+    }
+
+    /// Whether connection `id` may be sent pushes (subscribed or
+    /// tracking).
+    pub(crate) fn receives_pushes(&self, id: u64) -> bool {
+        self.pubsub.is_subscriber(id) || self.tracking.is_on(id)
+    }
+
+    /// Whether `s` is still logged in: a subscriber whose credential
+    /// ended since its last command is logged out (and so unsubscribed)
+    /// before it is sent anything more.
+    pub(crate) fn still_authenticated(&mut self, s: &mut Session, svc: &mut Service) -> bool {
+        self.drop_ended_credential(s, svc);
+        s.principal.is_some()
     }
 
     /// Runs a known command of the right arity outside `MULTI` (or one of
@@ -798,6 +869,8 @@ impl Shared {
         s.reply = ReplyMode::default();
         self.watches.unwatch(s.id);
         self.stop_monitoring(s);
+        self.pubsub.forget(s.id);
+        self.tracking.forget(s.id);
         if let Some(c) = self.clients.get_mut(&s.id) {
             c.name.clear();
         }
@@ -820,6 +893,8 @@ impl Shared {
         let now = now_ms();
         let mut post = Vec::new();
         let mut replies = Vec::with_capacity(cmds.len());
+        let notify = self.settings.notify_keyspace_events;
+        let mut events = Vec::new();
         let (changes, hits, misses) = {
             let svc_ro: &Service = svc;
             let state = svc_ro.keyspace_state().ok();
@@ -829,6 +904,16 @@ impl Shared {
             }
             for Queued { spec, runner, args } in cmds {
                 let started = Instant::now();
+                if let (Some(t), Some(st)) = (txn.as_ref(), state) {
+                    if keyspace_events::wants_expired(notify) {
+                        self.lazy_expired
+                            .check(st, t.db(), spec, args, now, &mut events);
+                    }
+                }
+                let probe = txn
+                    .as_ref()
+                    .filter(|_| notify != 0 && spec.has(WRITE))
+                    .map(|t| keyspace_events::Probe::before(spec, args, t));
                 let mut cx = commands::Ctx {
                     txn: txn.as_mut(),
                     state,
@@ -842,7 +927,14 @@ impl Shared {
                 let reply = commands::execute(spec, *runner, args, &mut cx);
                 self.feed_monitors(s, spec, args);
                 let took = started.elapsed();
-                if block.as_deref().is_some_and(Option::is_some) {
+                let blocked = block.as_deref().is_some_and(Option::is_some);
+                if let (Some(probe), Some(t), false) = (probe, txn.as_ref(), blocked) {
+                    probe.after(spec, args, &reply, t, &mut events);
+                }
+                if spec.has(READONLY) && !matches!(reply, Reply::Error(_)) {
+                    self.track_read(s.id, spec, args);
+                }
+                if blocked {
                     // Counted when it is answered.
                     replies.push(reply);
                     continue;
@@ -865,15 +957,51 @@ impl Shared {
         self.stats.misses += misses;
         if let Some(changes) = changes {
             let wrote = !changes.is_empty();
-            self.commit(svc, changes)?;
+            self.commit_and_tell(svc, changes, s.id)?;
             if wrote {
                 self.note_written(cmds);
             }
+            keyspace_events::publish(&mut self.pubsub, notify, &events);
         }
         for p in post {
             self.run_post(svc, p, cmds.len() == 1)?;
         }
         Ok(replies)
+    }
+
+    /// [`Shared::commit`], then the invalidations of the keys it wrote
+    /// (or of everything, for a flush) for the tracking connections.
+    fn commit_and_tell(
+        &mut self,
+        svc: &mut Service,
+        changes: Changes,
+        writer: u64,
+    ) -> Result<(), Reply> {
+        let tracking = !self.tracking.is_empty();
+        let invalidated: Vec<Vec<u8>> = if tracking {
+            changes.written_keys().map(|(_, k)| k.to_vec()).collect()
+        } else {
+            Vec::new()
+        };
+        let flushed = tracking
+            && changes
+                .mutations()
+                .iter()
+                .any(|m| matches!(m, reddb_storage::store::record::Mutation::Clear { .. }));
+        for (db, key) in changes.written_keys() {
+            self.lazy_expired.written(db, key);
+        }
+        if !changes.wholesale().is_empty() {
+            self.lazy_expired.forget_all();
+        }
+        self.commit(svc, changes)?;
+        self.tracking.written(
+            invalidated.iter().map(Vec::as_slice),
+            flushed,
+            Some(writer),
+            &mut self.pubsub,
+        );
+        Ok(())
     }
 
     /// What a command asked to run after its commit: `SAVE` (whose failure
@@ -1127,6 +1255,8 @@ impl Shared {
         out: &mut Vec<u8>,
     ) {
         s.resp3 = proto == 3;
+        self.pubsub.set_protocol(s.id, s.resp3);
+        self.tracking.set_protocol(s.id, s.resp3);
         if let Some(n) = name {
             if let Some(c) = self.clients.get_mut(&s.id) {
                 c.name = n;

@@ -742,6 +742,11 @@ pub enum Reply {
     /// A floating-point number, already in its text (Redis's `%.17g`,
     /// `inf`, `-inf`): `,` (RESP3); a bulk string in RESP2.
     Double(String),
+    /// A push message (RESP3 `>`: pub/sub messages, invalidations); an
+    /// array in RESP2.
+    Push(Vec<Reply>),
+    /// Several replies back to back (one per channel of `SUBSCRIBE a b`).
+    Sequence(Vec<Reply>),
 }
 
 impl Reply {
@@ -819,6 +824,17 @@ impl Reply {
                 header(out, b'$', text.len());
                 out.extend_from_slice(text.as_bytes());
                 out.extend_from_slice(b"\r\n");
+            }
+            Reply::Push(items) => {
+                header(out, if resp3 { b'>' } else { b'*' }, items.len());
+                for i in items {
+                    i.encode(resp3, out);
+                }
+            }
+            Reply::Sequence(replies) => {
+                for r in replies {
+                    r.encode(resp3, out);
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ use super::key_flags::{self as kf, KeyFlags};
 use super::list_handlers as lists;
 use super::monitor;
 use super::object_command as object;
+use super::pubsub;
 use super::resp::Reply;
 use super::set_handlers as sets;
 use super::sorted_set_handlers as zsets;
@@ -43,6 +44,9 @@ pub(crate) const DATA: u32 = 1 << 6;
 pub(crate) const IMMEDIATE: u32 = 1 << 7;
 /// May block the connection until a key is written (Redis `blocking`).
 pub(crate) const BLOCKING: u32 = 1 << 9;
+/// Held by `CLIENT PAUSE … WRITE` though it writes no key (`PUBLISH`, as
+/// Redis holds it; no Redis flag of its own).
+pub(crate) const PAUSED_AS_WRITE: u32 = 1 << 20;
 /// Not shown to `MONITOR`: Redis's admin commands (no Redis flag of its
 /// own; Redis hides every `admin` command, see [`Sub::redis_admin`]).
 pub(crate) const UNMONITORED: u32 = 1 << 8;
@@ -122,6 +126,7 @@ pub enum Group {
     Generic,
     Hash,
     List,
+    Pubsub,
     Server,
     Set,
     SortedSet,
@@ -137,6 +142,7 @@ impl Group {
             Group::Generic => "generic",
             Group::Hash => "hash",
             Group::List => "list",
+            Group::Pubsub => "pubsub",
             Group::Server => "server",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
@@ -153,6 +159,7 @@ impl Group {
             Group::Generic => Some("@keyspace"),
             Group::Hash => Some("@hash"),
             Group::List => Some("@list"),
+            Group::Pubsub => Some("@pubsub"),
             Group::Server => None,
             Group::Set => Some("@set"),
             Group::SortedSet => Some("@sortedset"),
@@ -414,6 +421,24 @@ static COMMAND_SUBCOMMANDS: &[Sub] = &[
     conn(sub("list", -2)),
 ];
 
+/// `PUBSUB`'s subcommands in Redis 7.0.
+static PUBSUB_SUBCOMMANDS: &[Sub] = &[
+    pubsub_sub("channels", -2),
+    sub("help", 2),
+    pubsub_sub("numpat", 2),
+    pubsub_sub("numsub", -2),
+    pubsub_sub("shardchannels", -2),
+    pubsub_sub("shardnumsub", -2),
+];
+
+/// A `PUBSUB` subcommand (`@pubsub`; `HELP` is not).
+const fn pubsub_sub(name: &'static str, arity: i8) -> Sub {
+    Sub {
+        category: Some("@pubsub"),
+        ..sub(name, arity)
+    }
+}
+
 /// `SLOWLOG`'s subcommands in Redis 7.0.
 static SLOWLOG_SUBCOMMANDS: &[Sub] = &[
     admin_sub("get", -2),
@@ -672,6 +697,34 @@ pub(crate) static TABLE: &[Spec] = &[
         "1.0.0",
         "Stream every command the server runs (admins only)",
     ),
+    server("subscribe", -2, 0, pubsub::subscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Listen for messages published to the given channels",
+    ),
+    server("unsubscribe", -1, 0, pubsub::unsubscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Stop listening for messages posted to the given channels",
+    ),
+    server("psubscribe", -2, 0, pubsub::psubscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Listen for messages published to channels matching the given patterns",
+    ),
+    server("punsubscribe", -1, 0, pubsub::punsubscribe).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Stop listening for messages posted to channels matching the given patterns",
+    ),
+    server("publish", 3, FAST | PAUSED_AS_WRITE, pubsub::publish).doc(
+        G::Pubsub,
+        "2.0.0",
+        "Post a message to a channel",
+    ),
+    server("pubsub", -2, 0, pubsub::pubsub)
+        .subcommands(PUBSUB_SUBCOMMANDS)
+        .doc(G::Pubsub, "2.8.0", "A container for Pub/Sub commands"),
     server("ping", -1, FAST, cmd::ping).doc(G::Connection, "1.0.0", "Ping the server"),
     server("echo", 2, FAST, cmd::echo).doc(G::Connection, "1.0.0", "Echo the given string"),
     server("select", 2, FAST, cmd::select).doc(

@@ -712,6 +712,16 @@ impl Store {
         self.state.sweep_expired(now_ms, limit)
     }
 
+    /// [`Store::sweep_expired`], telling `report` each key it drops.
+    pub fn sweep_expired_reporting(
+        &mut self,
+        now_ms: u64,
+        limit: usize,
+        report: impl FnMut(Namespace, &[u8]),
+    ) -> usize {
+        self.state.sweep_expired_reporting(now_ms, limit, report)
+    }
+
     pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<&Entry> {
         self.state.get(ns, key, now_ms)
     }

@@ -285,6 +285,17 @@ impl State {
     /// where the previous call stopped (round the namespaces), so its cost
     /// never grows with the data.
     pub fn sweep_expired(&mut self, now_ms: u64, limit: usize) -> usize {
+        self.sweep_expired_reporting(now_ms, limit, |_, _| {})
+    }
+
+    /// [`State::sweep_expired`], telling `report` each key it drops with
+    /// its namespace (keyspace notifications name the expired keys).
+    pub fn sweep_expired_reporting(
+        &mut self,
+        now_ms: u64,
+        limit: usize,
+        mut report: impl FnMut(Namespace, &[u8]),
+    ) -> usize {
         let State {
             spaces,
             live_bytes,
@@ -311,11 +322,15 @@ impl State {
                 slot += 1;
                 budget -= 1;
             }
+            let namespace = Namespace::ALL.get(ns).copied();
             // Removing frees slots in place: the numbers walked stay valid.
             for k in dead {
                 if let Some((_, old)) = space.remove(&k) {
                     *live_bytes = live_bytes.saturating_sub(entry_cost(&k, &old));
                     removed += 1;
+                    if let Some(namespace) = namespace {
+                        report(namespace, &k);
+                    }
                 }
             }
             if slot >= end {
