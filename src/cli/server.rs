@@ -16,7 +16,7 @@ pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-aut
            [--http-bind ADDR] [--wire-bind ADDR] [--dev] [--require-mlock]
            [--fsync always|everysec] [--workers N] [--metrics-loopback]
            [--max-connections N] [--max-buffer-memory BYTES]
-           [--allow-remote-bootstrap]
+           [--allow-remote-bootstrap] [--no-scripting] [--busy-script-time MS]
 
 Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
 REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one a
@@ -32,6 +32,10 @@ HTTP and wire together (default 16384; lowered to fit the open-file limit).
 1099511627776, default 268435456 = 256 MiB) is the budget for bytes buffered
 across all connections (requests being received, replies not yet sent);
 past it the server stops reading sockets until it has room again.
+--no-scripting (or RED_NO_SCRIPTING=1; forced by the regulated preset) turns
+Lua scripting (EVAL, EVALSHA, SCRIPT) off. --busy-script-time MS (or
+RED_BUSY_SCRIPT_TIME, default 5000) is how long a script runs before other
+wire clients are answered BUSY and SCRIPT KILL may stop it.
 Defaults: --http-bind 127.0.0.1:5000, --wire-bind 127.0.0.1:5050.";
 
 /// What start-up produced: an open database or a sealed/fresh file.

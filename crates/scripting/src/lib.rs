@@ -20,6 +20,7 @@ mod libraries_stub;
 pub mod rand48;
 pub mod reply;
 mod sandbox;
+pub mod shebang;
 
 use libraries_stub as libraries;
 
@@ -38,13 +39,23 @@ pub const HOOK_EVERY: u32 = 10_000;
 /// [`CommandRunner::busy`].
 const BUSY_POLL: Duration = Duration::from_millis(2);
 
+/// How a `redis.call` is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallMode {
+    /// The script called `redis.setresp(3)`: encode the reply as RESP3.
+    pub resp3: bool,
+    /// The script's shebang says `flags=no-writes`: refuse writes as for
+    /// `EVAL_RO`.
+    pub no_writes: bool,
+}
+
 /// What `redis.call` reaches: the server, with the calling connection's
 /// principal, database and transaction.
 pub trait CommandRunner {
     /// Runs one command line for `redis.call`/`redis.pcall` and returns
-    /// its reply encoded as RESP3 (`resp3`, after `redis.setresp(3)`) or
-    /// RESP2 — an error reply (`-…`) for a command refused.
-    fn call(&mut self, args: &[Vec<u8>], resp3: bool) -> Vec<u8>;
+    /// its reply encoded as RESP3 (after `redis.setresp(3)`) or RESP2 — an
+    /// error reply (`-…`) for a command refused.
+    fn call(&mut self, args: &[Vec<u8>], mode: CallMode) -> Vec<u8>;
     /// `redis.acl_check_cmd`: whether the caller may run `args`; `None`
     /// for an unknown command.
     fn permitted(&mut self, args: &[Vec<u8>]) -> Option<bool>;
@@ -139,7 +150,8 @@ impl ScriptEngine {
     pub fn load(&mut self, body: &[u8]) -> Result<String, ScriptReply> {
         let lua = Lua::new_with(mlua::StdLib::NONE, mlua::LuaOptions::new())
             .map_err(|e| ScriptReply::error(format!("ERR {e}")))?;
-        compile(&lua, body)?;
+        let (source, _) = shebang::read(body)?;
+        compile(&lua, &source)?;
         let sha = sha1_hex(body);
         self.cache.insert(&sha, body);
         Ok(sha)
@@ -221,9 +233,11 @@ fn run(
     let flags = Rc::new(RunFlags::default());
     let result = (|| -> Result<ScriptReply, ScriptReply> {
         let internal = |e: mlua::Error| ScriptReply::error(format!("ERR {e}"));
+        let (source, no_writes) = shebang::read(body)?;
+        flags.no_writes.set(no_writes);
         let sb = sandbox::build(config.redis_version, config.redis_version_num, &flags)
             .map_err(internal)?;
-        let function = compile(&sb.lua, body)?;
+        let function = compile(&sb.lua, &source)?;
         cache.insert(sha, body);
         let globals = sb.lua.globals();
         globals
@@ -344,7 +358,11 @@ fn redis_call(
             true,
         ));
     };
-    let bytes = r.call(&line, flags.resp3.get());
+    let mode = CallMode {
+        resp3: flags.resp3.get(),
+        no_writes: flags.no_writes.get(),
+    };
+    let bytes = r.call(&line, mode);
     drop(r);
     let failed = bytes.first() == Some(&b'-');
     match convert::resp_to_lua(lua, &bytes) {

@@ -2,7 +2,7 @@
 -- user's script (trusted code: chunk name "=reddb"). It receives Rust
 -- functions and returns the function that binds redis.call/pcall for one
 -- run. See sandbox.rs.
-local killed, next_unit, reseed, raised_text = ...
+local killed, random, randomseed, raised_text = ...
 local error, type, rawset, rawget, setmetatable, ipairs, tostring =
   error, type, rawset, rawget, setmetatable, ipairs, tostring
 local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
@@ -43,36 +43,7 @@ for _, name in ipairs({'dofile', 'loadfile', 'load', 'loadstring', 'require', 'm
 end
 string.dump = nil
 
--- Redis's math.random over its rand48 (next_unit, reseed: Rust).
-local floor, ceil, tonumber, select = math.floor, math.ceil, tonumber, select
-local function checkint(fname, i, n, ...)
-  local v = select(i, ...)
-  local x = tonumber(v)
-  if i > n or x == nil then
-    local got = i > n and 'no value' or type(v)
-    error("bad argument #" .. i .. " to '" .. fname .. "' (number expected, got " .. got .. ")", 3)
-  end
-  if x >= 0 then return floor(x) else return ceil(x) end
-end
-math.random = function(...)
-  local n = select('#', ...)
-  local r = next_unit()
-  if n == 0 then return r end
-  if n == 1 then
-    local u = checkint('random', 1, n, ...)
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
-    return floor(r * u) + 1
-  end
-  if n == 2 then
-    local l, u = checkint('random', 1, n, ...), checkint('random', 2, n, ...)
-    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
-    return floor(r * (u - l + 1)) + l
-  end
-  error('wrong number of arguments', 2)
-end
-math.randomseed = function(...)
-  reseed(checkint('randomseed', 1, select('#', ...), ...))
-end
+math.random, math.randomseed = random, randomseed
 
 local function readonly_table(t)
   setmetatable(t, {

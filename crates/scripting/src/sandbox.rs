@@ -52,6 +52,8 @@ pub(crate) struct RunFlags {
     pub killed: Cell<bool>,
     /// The script called `redis.setresp(3)`.
     pub resp3: Cell<bool>,
+    /// Its shebang says `flags=no-writes`.
+    pub no_writes: Cell<bool>,
 }
 
 /// A fresh sandboxed state, ready for one script.
@@ -86,23 +88,7 @@ pub(crate) fn build(
         let flags = Rc::clone(flags);
         lua.create_function(move |_, ()| Ok(flags.killed.get()))?
     };
-    let rand = Rc::new(Cell::new(Rand48::default()));
-    let next_unit = {
-        let rand = Rc::clone(&rand);
-        lua.create_function(move |_, ()| {
-            let mut r = rand.get();
-            let v = r.next_unit();
-            rand.set(r);
-            Ok(v)
-        })?
-    };
-    let reseed = lua.create_function(move |_, seed: f64| {
-        // luaL_checkint: a C int, truncated.
-        rand.set(Rand48::seeded(
-            crate::reply::lua_number_to_integer(seed) as i32
-        ));
-        Ok(())
-    })?;
+    let (random, randomseed) = random_functions(&lua)?;
     let raised = lua.create_function(|lua, e: Value| {
         raised_text(&e).map(|t| lua.create_string(t)).transpose()
     })?;
@@ -110,7 +96,7 @@ pub(crate) fn build(
         .load(PRELUDE)
         .set_name("=reddb")
         .set_mode(mlua::chunk::ChunkMode::Text)
-        .call((killed, next_unit, reseed, raised))?;
+        .call((killed, random, randomseed, raised))?;
     let handler = error_handler(&lua, flags)?;
     Ok(Sandbox {
         lua,
@@ -208,6 +194,87 @@ fn redis_table(
     t.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
     t.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     Ok(t)
+}
+
+/// Redis's `math.random` and `math.randomseed` over [`Rand48`] (C
+/// functions to Lua, as Redis's are: their argument errors name the
+/// script's line).
+fn random_functions(lua: &Lua) -> mlua::Result<(Function, Function)> {
+    let rand = Rc::new(Cell::new(Rand48::default()));
+    let draw = Rc::clone(&rand);
+    let random = lua.create_function(move |lua, args: Variadic<Value>| {
+        let mut r = draw.get();
+        let unit = r.next_unit();
+        draw.set(r);
+        match args.len() {
+            0 => Ok(unit),
+            1 => {
+                let u = check_int(lua, &args, 0, "random")?;
+                if u < 1 {
+                    return Err(arg_error(lua, 1, "random", "interval is empty"));
+                }
+                Ok((unit * f64::from(u)).floor() + 1.0)
+            }
+            2 => {
+                let l = check_int(lua, &args, 0, "random")?;
+                let u = check_int(lua, &args, 1, "random")?;
+                if l > u {
+                    return Err(arg_error(lua, 2, "random", "interval is empty"));
+                }
+                Ok((unit * (f64::from(u) - f64::from(l) + 1.0)).floor() + f64::from(l))
+            }
+            _ => Err(located(lua, "wrong number of arguments")),
+        }
+    })?;
+    let randomseed = lua.create_function(move |lua, args: Variadic<Value>| {
+        rand.set(Rand48::seeded(check_int(lua, &args, 0, "randomseed")?));
+        Ok(())
+    })?;
+    Ok((random, randomseed))
+}
+
+/// `luaL_checkint(L, i + 1)`: a number (or numeric string) as a C int,
+/// truncated.
+fn check_int(lua: &Lua, args: &[Value], i: usize, fname: &str) -> mlua::Result<i32> {
+    let v = args.get(i).unwrap_or(&Value::Nil);
+    match number(v) {
+        Some(n) => Ok(crate::reply::lua_number_to_integer(n) as i32),
+        None => {
+            let got = if i >= args.len() {
+                "no value"
+            } else {
+                v.type_name()
+            };
+            Err(arg_error(
+                lua,
+                i + 1,
+                fname,
+                &format!("number expected, got {got}"),
+            ))
+        }
+    }
+}
+
+/// `luaL_argerror`: "bad argument #n to 'fname' (msg)" at the caller's
+/// line.
+fn arg_error(lua: &Lua, n: usize, fname: &str, msg: &str) -> mlua::Error {
+    located(lua, &format!("bad argument #{n} to '{fname}' ({msg})"))
+}
+
+/// `luaL_error`: the message after the calling script line's position
+/// (`user_script:1: `), raised so the error handler reports it as `ERR …`.
+fn located(lua: &Lua, msg: &str) -> mlua::Error {
+    let line = lua
+        .inspect_stack(1, |d| {
+            (d.source().source.as_deref() == Some(USER_SCRIPT)).then(|| d.current_line())
+        })
+        .flatten()
+        .flatten();
+    let text = match line {
+        Some(line) => format!("ERR user_script:{line}: {msg}"),
+        None => format!("ERR {msg}"),
+    };
+    mlua::Error::external(crate::convert::RaisedError(text.into_bytes()))
 }
 
 /// A Lua number, or a string that reads as one (`lua_tonumber`).

@@ -13,8 +13,12 @@ struct Fake {
 }
 
 impl CommandRunner for Fake {
-    fn call(&mut self, args: &[Vec<u8>], resp3: bool) -> Vec<u8> {
+    fn call(&mut self, args: &[Vec<u8>], mode: CallMode) -> Vec<u8> {
+        let resp3 = mode.resp3;
         self.calls.push(args.to_vec());
+        if mode.no_writes && args.first().map(Vec::as_slice) == Some(b"set") {
+            return b"-ERR Write commands are not allowed from read-only scripts.\r\n".to_vec();
+        }
         match args.first().map(Vec::as_slice) {
             Some(b"ping") => b"+PONG\r\n".to_vec(),
             Some(b"get") => b"$3\r\nval\r\n".to_vec(),
@@ -368,5 +372,33 @@ fn acl_check_and_log() {
             "ERR Invalid debug level. script: {}, on @user_script:1.",
             sha(body)
         ))
+    );
+}
+
+#[test]
+fn shebang_lines() {
+    let body = "#!lua\nerror('x')";
+    assert_eq!(
+        eval(body),
+        err(&format!(
+            "ERR user_script:2: x script: {}, on @user_script:2.",
+            sha(body)
+        ))
+    );
+    let body = "#!lua flags=no-writes\nreturn redis.call('set','a','b')";
+    assert_eq!(
+        eval(body),
+        err(&format!(
+            "ERR Write commands are not allowed from read-only scripts. script: {}, on @user_script:2.",
+            sha(body)
+        ))
+    );
+    assert_eq!(
+        eval("#!lua flags=bogus\nreturn 1"),
+        err("ERR Unexpected flag in script shebang: bogus")
+    );
+    assert_eq!(
+        eval("#!nolua\nreturn 1"),
+        err("ERR Unexpected engine in script shebang: #!nolua")
     );
 }

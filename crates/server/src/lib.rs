@@ -56,6 +56,10 @@ pub struct Settings {
     pub allow_remote_bootstrap: bool,
     pub max_connections: usize,
     pub max_buffer_memory: usize,
+    /// Lua scripting on (`--no-scripting` turns it off).
+    pub scripting: bool,
+    /// `--busy-script-time`.
+    pub busy_script_time: std::time::Duration,
 }
 
 /// Runs the daemon until it is told to stop; returns the exit code.
@@ -106,6 +110,8 @@ pub fn run(
             metrics_loopback: config.metrics_loopback,
             max_connections: config.max_connections,
             max_buffer_memory: config.max_buffer_memory,
+            scripting: config.scripting,
+            busy_script_time: config.busy_script_time,
             ..event_loop::LoopLimits::default()
         },
         workers,

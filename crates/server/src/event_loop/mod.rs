@@ -101,6 +101,11 @@ pub(crate) struct LoopLimits {
     /// `--max-buffer-memory`: bytes buffered across all connections before
     /// reads pause.
     pub max_buffer_memory: usize,
+    /// Lua scripting on (`--no-scripting` turns it off).
+    pub scripting: bool,
+    /// `--busy-script-time`: when a running script makes the loop answer
+    /// other clients `-BUSY`.
+    pub busy_script_time: Duration,
 }
 
 impl Default for LoopLimits {
@@ -114,6 +119,8 @@ impl Default for LoopLimits {
             fsync: FsyncPolicy::Always,
             metrics_loopback: false,
             max_buffer_memory: super::limits::DEFAULT_MAX_BUFFER_MEMORY,
+            scripting: true,
+            busy_script_time: Duration::from_millis(5000),
         }
     }
 }
@@ -208,7 +215,8 @@ impl EventLoop {
                 wire_bind,
                 limits.fsync == FsyncPolicy::EverySec,
                 limits.max_connections,
-            ),
+            )
+            .with_scripting(limits.scripting, limits.busy_script_time),
             signals,
             jobs: Jobs::new(pool),
             service,

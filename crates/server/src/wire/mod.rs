@@ -51,6 +51,7 @@ mod list_handlers;
 mod monitor;
 mod object_command;
 pub mod resp;
+mod scripting;
 mod set_handlers;
 mod sorted_set_handlers;
 pub mod standalone;
@@ -177,6 +178,8 @@ pub(crate) struct Shared {
     pub(crate) monitors: BTreeSet<u64>,
     /// Monitor lines not yet copied to the monitoring connections.
     monitor_feed: Vec<u8>,
+    /// Lua scripting: on or off, the script cache.
+    pub(crate) scripting: scripting::Scripting,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -343,7 +346,15 @@ impl Shared {
             kills: Vec::new(),
             monitors: BTreeSet::new(),
             monitor_feed: Vec::new(),
+            scripting: scripting::Scripting::default(),
         }
+    }
+
+    /// Scripting on or off (`--no-scripting`) and its busy time
+    /// (`--busy-script-time`).
+    pub(crate) fn with_scripting(mut self, enabled: bool, busy_after: Duration) -> Self {
+        self.scripting = scripting::Scripting::new(enabled, busy_after);
+        self
     }
 
     /// A new connection from `peer`.
