@@ -514,3 +514,72 @@ fn no_scripting_refuses_every_scripting_command() {
         bulks(&["lua-time-limit", "5000"])
     );
 }
+
+#[test]
+fn endless_script_gets_busy_then_script_kill_stops_it() {
+    let dir = harness::tmp();
+    let d = Daemon::start_dev(dir.path(), &["--busy-script-time", "200"]);
+    let mut other = d.authed();
+    let mut killer = d.authed();
+    let mut unauthenticated = d.client();
+    assert_eq!(other.cmd(&["SET", "x", "1"]), ok());
+    let wire = d.authed();
+    let body = "while true do end";
+    let runner = std::thread::spawn(move || {
+        let mut wire = wire;
+        let started = Instant::now();
+        let reply = wire.cmd(&["EVAL", body, "0"]);
+        (reply, started.elapsed(), wire)
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    let busy =
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    assert_eq!(other.cmd(&["GET", "x"]), err(busy));
+    assert_eq!(other.cmd(&["PING"]), err(busy));
+    assert_eq!(
+        unauthenticated.cmd(&["PING"]),
+        err("NOAUTH Authentication required.")
+    );
+    assert_eq!(killer.cmd(&["SCRIPT", "KILL"]), ok());
+    let (reply, took, mut wire) = runner.join().expect("the script's client");
+    let sha = text(&other.cmd(&["EVAL", "return redis.sha1hex(ARGV[1])", "0", body]));
+    assert_eq!(
+        reply,
+        err(&format!(
+            "ERR Script killed by user with SCRIPT KILL... script: {sha}, on @user_script:1."
+        ))
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // Healthy: every connection goes on.
+    assert_eq!(wire.cmd(&["GET", "x"]), bulk("1"));
+    assert_eq!(other.cmd(&["GET", "x"]), bulk("1"));
+    assert_eq!(
+        killer.cmd(&["SCRIPT", "KILL"]),
+        err("NOTBUSY No scripts in execution right now.")
+    );
+    assert_seccomp_on(&d);
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable() {
+    let dir = harness::tmp();
+    let d = Daemon::start_dev(dir.path(), &["--busy-script-time", "100"]);
+    let mut killer = d.authed();
+    let wire = d.authed();
+    // Writes, then runs for about 1.5 s (bounded: it reads the clock).
+    let body = "redis.call('set', 'w', '1') local t = redis.call('time') \
+                local stop = t[1] * 1000000 + t[2] + 1500000 \
+                while true do local n = redis.call('time') \
+                if n[1] * 1000000 + n[2] > stop then break end end return 'done'";
+    let runner = std::thread::spawn(move || {
+        let mut wire = wire;
+        wire.cmd(&["EVAL", body, "0"])
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        killer.cmd(&["SCRIPT", "KILL"]),
+        err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+    );
+    assert_eq!(runner.join().expect("the script's client"), bulk("done"));
+    assert_eq!(killer.cmd(&["GET", "w"]), bulk("1"));
+}

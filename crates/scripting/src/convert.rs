@@ -263,11 +263,23 @@ impl std::fmt::Display for RaisedError {
 
 impl std::error::Error for RaisedError {}
 
-/// The `err` text of a Lua error value raised as [`RaisedError`].
+/// The `err` text of a Lua error value raised as [`RaisedError`] (through
+/// any callback layers mlua wrapped it in).
 pub fn raised_text(v: &Value) -> Option<&[u8]> {
-    match v {
-        Value::Error(e) => e.downcast_ref::<RaisedError>().map(|r| r.0.as_slice()),
-        _ => None,
+    let Value::Error(e) = v else {
+        return None;
+    };
+    let mut e: &mlua::Error = e;
+    loop {
+        match e {
+            mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+                e = cause;
+            }
+            mlua::Error::ExternalError(inner) => {
+                return inner.downcast_ref::<RaisedError>().map(|r| r.0.as_slice())
+            }
+            _ => return None,
+        }
     }
 }
 
@@ -280,7 +292,7 @@ pub fn raise_plain(msg: &str) -> mlua::Error {
 pub fn raise_table(t: &Value) -> mlua::Error {
     let text = match t {
         Value::Table(t) => t
-            .raw_get::<mlua::LuaString>("err")
+            .raw_get::<mlua::String>("err")
             .map(|s| s.as_bytes().to_vec())
             .unwrap_or_default(),
         _ => Vec::new(),

@@ -209,7 +209,7 @@ impl ScriptEngine {
 fn compile(lua: &Lua, body: &[u8]) -> Result<Function, ScriptReply> {
     lua.load(body)
         .set_name(sandbox::USER_SCRIPT)
-        .set_mode(mlua::chunk::ChunkMode::Text)
+        .set_mode(mlua::ChunkMode::Text)
         .into_function()
         .map_err(|e| {
             let msg = match e {

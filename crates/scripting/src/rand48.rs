@@ -26,7 +26,7 @@ impl Default for Rand48 {
 impl Rand48 {
     /// `redisSrand48(seed)`: the seed's low 32 bits above `0x330E`.
     pub fn seeded(seed: i32) -> Self {
-        let seed = u64::from(seed.cast_unsigned());
+        let seed = u64::from(u32::from_ne_bytes(seed.to_ne_bytes()));
         Rand48 {
             x: (seed << 16) | 0x330E,
         }

@@ -95,7 +95,7 @@ pub(crate) fn build(
     let bind: Function = lua
         .load(PRELUDE)
         .set_name("=reddb")
-        .set_mode(mlua::chunk::ChunkMode::Text)
+        .set_mode(mlua::ChunkMode::Text)
         .call((killed, random, randomseed, raised))?;
     let handler = error_handler(&lua, flags)?;
     Ok(Sandbox {

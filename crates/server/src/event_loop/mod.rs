@@ -41,6 +41,7 @@
 mod accept;
 mod blocked;
 mod budget;
+mod busy_script;
 mod commit;
 mod connection;
 mod http_conn;

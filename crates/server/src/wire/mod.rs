@@ -71,6 +71,7 @@ use reddb_service::work::Work;
 use reddb_service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::database::now_ms;
 use resp::{CommandParser, Limits, Reply};
+pub(crate) use scripting::BusyResponder;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -348,6 +349,15 @@ impl Shared {
             monitor_feed: Vec::new(),
             scripting: scripting::Scripting::default(),
         }
+    }
+
+    /// Installs (or takes back) what answers other clients while a script
+    /// runs past its busy time; the one installed before.
+    pub(crate) fn set_busy_responder(
+        &mut self,
+        responder: Option<Box<dyn BusyResponder>>,
+    ) -> Option<Box<dyn BusyResponder>> {
+        std::mem::replace(&mut self.scripting.busy, responder)
     }
 
     /// Scripting on or off (`--no-scripting`) and its busy time

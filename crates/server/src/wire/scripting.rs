@@ -105,19 +105,29 @@ const NOSCRIPT: &[&str] = &[
 
 const NOT_ALLOWED: &str = "-ERR This Redis command is not allowed from script\r\n";
 
-/// The scripting state of the server: on or off, and the engine (with its
-/// script cache).
+/// What the event loop lends a running script: called from the script's
+/// clock hook once it has run past the busy time, it answers the other
+/// clients (`-BUSY`, `SCRIPT KILL`) and says whether to stop the script.
+pub(crate) trait BusyResponder {
+    /// Serves the other connections once; `wrote`: the script has written
+    /// (`SCRIPT KILL` is then refused `UNKILLABLE`). `true`: stop it.
+    fn serve(&mut self, wrote: bool) -> bool;
+    /// For the loop to take its own type back.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// The scripting state of the server: on or off, the engine (with its
+/// script cache), and the loop's busy responder while a script command
+/// runs.
 pub(crate) struct Scripting {
     pub enabled: bool,
     pub engine: ScriptEngine,
+    pub busy: Option<Box<dyn BusyResponder>>,
 }
 
 impl Default for Scripting {
     fn default() -> Self {
-        Scripting {
-            enabled: true,
-            engine: ScriptEngine::new(engine_config(reddb_scripting::DEFAULT_BUSY_AFTER)),
-        }
+        Scripting::new(true, reddb_scripting::DEFAULT_BUSY_AFTER)
     }
 }
 
@@ -143,6 +153,7 @@ impl Scripting {
         Scripting {
             enabled,
             engine: ScriptEngine::new(engine_config(busy_after)),
+            busy: None,
         }
     }
 
@@ -172,8 +183,11 @@ pub(super) fn evalsha_ro(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Re
     run_script(c, cx, true, true)
 }
 
+/// A script's `KEYS` and `ARGV`.
+type KeysAndArgs<'a> = (&'a [Vec<u8>], &'a [Vec<u8>]);
+
 /// KEYS and ARGV from `numkeys key… arg…`, with Redis's errors.
-fn split_keys(args: &[Vec<u8>]) -> Result<(&[Vec<u8>], &[Vec<u8>]), Reply> {
+fn split_keys(args: &[Vec<u8>]) -> Result<KeysAndArgs<'_>, Reply> {
     let numkeys =
         parse_i64(args.get(2).map_or(&[][..], Vec::as_slice)).ok_or_else(commands::not_integer)?;
     let rest = args.get(3..).unwrap_or(&[]);
@@ -368,7 +382,13 @@ impl CommandRunner for ScriptRunner<'_, '_, '_> {
     }
 
     fn busy(&mut self, _running_for: Duration) -> bool {
-        false
+        let wrote = self.wrote;
+        self.cx
+            .shared
+            .scripting
+            .busy
+            .as_mut()
+            .is_some_and(|b| b.serve(wrote))
     }
 }
 
