@@ -343,6 +343,11 @@ fn script_writes_are_durable_and_atomic() {
         err_text(&e).starts_with("ERR user_script:1: stop script: "),
         "{e:?}"
     );
+    // One group commit for the whole script, however many writes.
+    let before = store_commits(&d);
+    let many = "for i = 1, 50 do redis.call('set', 'many:' .. i, i) end return 50";
+    assert_eq!(c.cmd(&["EVAL", many, "0"]), int(50));
+    assert_eq!(store_commits(&d), before + 1, "one commit for 50 writes");
     let sha = text(&c.cmd(&["SCRIPT", "LOAD", "return redis.call('get', KEYS[1])"]));
     assert_eq!(c.cmd(&["EVALSHA", &sha, "1", "sk"]), bulk("v"));
     d.restart();
@@ -350,12 +355,24 @@ fn script_writes_are_durable_and_atomic() {
     assert_eq!(c.cmd(&["GET", "sk"]), bulk("v"));
     assert_eq!(c.cmd(&["LRANGE", "sl", "0", "-1"]), bulks(&["v", "v"]));
     assert_eq!(c.cmd(&["GET", "before"]), bulk("1"));
+    assert_eq!(c.cmd(&["GET", "many:50"]), bulk("50"));
     // Scripts are cached in memory only, as in Redis.
     assert_eq!(
         c.cmd(&["EVALSHA", &sha, "1", "sk"]),
         err("NOSCRIPT No matching script. Please use EVAL.")
     );
     assert_seccomp_on(&d);
+}
+
+/// `reddb_store_commits_total` from `GET /metrics`.
+fn store_commits(d: &Daemon) -> u64 {
+    let r = d.get("/metrics", Some(d.api_key()));
+    let body = r.text();
+    body.lines()
+        .find_map(|l| l.strip_prefix("reddb_store_commits_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or_else(|| panic!("no commit counter in {body}"))
 }
 
 /// A user that is not an admin, logged in on a new connection.
