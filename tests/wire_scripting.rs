@@ -578,6 +578,23 @@ fn endless_script_gets_busy_then_script_kill_stops_it() {
 }
 
 #[test]
+fn a_script_push_serves_a_blocked_client() {
+    let dir = harness::tmp();
+    let d = Daemon::start_dev(dir.path(), &[]);
+    let waiter = d.authed();
+    let mut c = d.authed();
+    let blocked = std::thread::spawn(move || {
+        let mut waiter = waiter;
+        waiter.cmd(&["BLPOP", "jobs", "10"])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let script = "return redis.call('rpush', KEYS[1], ARGV[1])";
+    assert_eq!(c.cmd(&["EVAL", script, "1", "jobs", "job-1"]), int(1));
+    let served = blocked.join().expect("the blocked client");
+    assert_eq!(served, bulks(&["jobs", "job-1"]));
+}
+
+#[test]
 fn a_script_that_wrote_is_unkillable() {
     let dir = harness::tmp();
     let d = Daemon::start_dev(dir.path(), &["--busy-script-time", "100"]);

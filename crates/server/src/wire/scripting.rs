@@ -361,6 +361,13 @@ impl CommandRunner for ScriptRunner<'_, '_, '_> {
         );
         if spec.has(WRITE) && !matches!(reply, Reply::Error(_)) {
             self.wrote = true;
+            // Clients blocked on a key the script wrote are served once
+            // the script's commit is staged, as after a client's write.
+            cx.shared.note_written(&[super::Queued {
+                spec,
+                runner,
+                args: args.to_vec(),
+            }]);
         }
         encode(&reply, mode.resp3)
     }
