@@ -27,9 +27,10 @@ use libraries_stub as libraries;
 pub use cache::{sha1_hex, ScriptCache};
 pub use reply::ScriptReply;
 
-use mlua::{Function, HookTriggers, Lua, MultiValue, Value, Variadic, VmState};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, Variadic, VmState};
 use sandbox::RunFlags;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -107,19 +108,46 @@ pub struct Outcome {
 }
 
 /// The script cache and the runner of scripts.
-#[derive(Debug)]
 pub struct ScriptEngine {
     config: EngineConfig,
     cache: ScriptCache,
+    /// The Lua state, made at the first script.
+    vm: Option<sandbox::Vm>,
+    /// Compiled scripts in `vm`, by SHA1 (emptied with the cache, and
+    /// when it holds [`MAX_COMPILED`]).
+    compiled: HashMap<String, Function>,
 }
+
+impl std::fmt::Debug for ScriptEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptEngine")
+            .field("config", &self.config)
+            .field("cached", &self.cache.len())
+            .field("compiled", &self.compiled.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most compiled scripts kept in the Lua state; past it they are all
+/// dropped and compiled again as they run.
+const MAX_COMPILED: usize = 4096;
 
 /// `NOSCRIPT`, Redis's text.
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
+fn internal(e: mlua::Error) -> ScriptReply {
+    ScriptReply::error(format!("ERR {e}"))
+}
+
 impl ScriptEngine {
     pub fn new(config: EngineConfig) -> Self {
         let cache = ScriptCache::new(config.cache_bytes);
-        ScriptEngine { config, cache }
+        ScriptEngine {
+            config,
+            cache,
+            vm: None,
+            compiled: HashMap::new(),
+        }
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -140,19 +168,20 @@ impl ScriptEngine {
         self.cache.get(sha).is_some()
     }
 
-    /// `SCRIPT FLUSH`.
+    /// `SCRIPT FLUSH`: the cache, and the Lua state with every compiled
+    /// script (made again at the next script).
     pub fn flush(&mut self) {
         self.cache.clear();
+        self.compiled.clear();
+        self.vm = None;
     }
 
     /// `SCRIPT LOAD`: compiles `body` (refused with Redis's compile error)
     /// and caches it; its SHA1.
     pub fn load(&mut self, body: &[u8]) -> Result<String, ScriptReply> {
-        let lua = Lua::new_with(mlua::StdLib::NONE, mlua::LuaOptions::new())
-            .map_err(|e| ScriptReply::error(format!("ERR {e}")))?;
-        let (source, _) = shebang::read(body)?;
-        compile(&lua, &source)?;
         let sha = sha1_hex(body);
+        let (source, _) = shebang::read(body)?;
+        self.function(&sha, &source)?;
         self.cache.insert(&sha, body);
         Ok(sha)
     }
@@ -166,15 +195,7 @@ impl ScriptEngine {
         runner: &mut dyn CommandRunner,
     ) -> Outcome {
         let sha = sha1_hex(body);
-        run(
-            &self.config,
-            &mut self.cache,
-            &sha,
-            body,
-            keys,
-            argv,
-            runner,
-        )
+        self.run(&sha, body, keys, argv, runner)
     }
 
     /// `EVALSHA`: `NOSCRIPT` unless the cache has the script.
@@ -192,15 +213,91 @@ impl ScriptEngine {
             };
         };
         let sha = sha1_hex(&body);
-        run(
-            &self.config,
-            &mut self.cache,
-            &sha,
-            &body,
-            keys,
-            argv,
-            runner,
-        )
+        self.run(&sha, &body, keys, argv, runner)
+    }
+
+    /// The Lua state, made if needed.
+    fn vm(&mut self) -> Result<&sandbox::Vm, ScriptReply> {
+        if self.vm.is_none() {
+            let vm = sandbox::build(self.config.redis_version, self.config.redis_version_num)
+                .map_err(internal)?;
+            self.vm = Some(vm);
+        }
+        self.vm
+            .as_ref()
+            .ok_or_else(|| ScriptReply::error("ERR the Lua state could not be made"))
+    }
+
+    /// The compiled script `sha` (its body without a shebang: `source`).
+    fn function(&mut self, sha: &str, source: &[u8]) -> Result<Function, ScriptReply> {
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let vm = self.vm()?;
+        let f = compile(&vm.lua, source)?;
+        if self.compiled.len() >= MAX_COMPILED {
+            self.compiled.clear();
+        }
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// One run of `body` (SHA1 `sha`).
+    fn run(
+        &mut self,
+        sha: &str,
+        body: &[u8],
+        keys: &[Vec<u8>],
+        argv: &[Vec<u8>],
+        runner: &mut dyn CommandRunner,
+    ) -> Outcome {
+        let mut killed = false;
+        let reply = self
+            .run_inner(sha, body, keys, argv, runner, &mut killed)
+            .unwrap_or_else(|refused| refused);
+        Outcome { reply, killed }
+    }
+
+    fn run_inner(
+        &mut self,
+        sha: &str,
+        body: &[u8],
+        keys: &[Vec<u8>],
+        argv: &[Vec<u8>],
+        runner: &mut dyn CommandRunner,
+        killed: &mut bool,
+    ) -> Result<ScriptReply, ScriptReply> {
+        let (source, no_writes) = shebang::read(body)?;
+        let function = self.function(sha, &source)?;
+        self.cache.insert(sha, body);
+        let config = self.config.clone();
+        let vm = self.vm()?;
+        vm.flags.reset(no_writes);
+        let lua = &vm.lua;
+        let sequence = |items: &[Vec<u8>]| -> mlua::Result<Table> {
+            lua.create_sequence_from(
+                items
+                    .iter()
+                    .map(|k| lua.create_string(k))
+                    .collect::<mlua::Result<Vec<_>>>()?,
+            )
+        };
+        let (keys, argv) = (
+            sequence(keys).map_err(internal)?,
+            sequence(argv).map_err(internal)?,
+        );
+        let base = lua.used_memory();
+        lua.set_memory_limit(base.saturating_add(config.memory_limit))
+            .map_err(internal)?;
+        let result = execute(&config, vm, function, (keys, argv), sha, runner);
+        *killed = vm.flags.killed.get();
+        // Nothing of the run is needed now: what it allocated goes, and a
+        // run that hit the cap leaves the next one its whole cap.
+        let _ = lua.set_memory_limit(0);
+        if lua.used_memory() > base.saturating_add(config.memory_limit / 4) {
+            let _ = lua.gc_collect();
+        }
+        result
     }
 }
 
@@ -220,78 +317,19 @@ fn compile(lua: &Lua, body: &[u8]) -> Result<Function, ScriptReply> {
         })
 }
 
-/// One run of `body` in a fresh sandbox.
-fn run(
-    config: &EngineConfig,
-    cache: &mut ScriptCache,
-    sha: &str,
-    body: &[u8],
-    keys: &[Vec<u8>],
-    argv: &[Vec<u8>],
-    runner: &mut dyn CommandRunner,
-) -> Outcome {
-    let flags = Rc::new(RunFlags::default());
-    let result = (|| -> Result<ScriptReply, ScriptReply> {
-        let internal = |e: mlua::Error| ScriptReply::error(format!("ERR {e}"));
-        let (source, no_writes) = shebang::read(body)?;
-        flags.no_writes.set(no_writes);
-        let sb = sandbox::build(config.redis_version, config.redis_version_num, &flags)
-            .map_err(internal)?;
-        let function = compile(&sb.lua, &source)?;
-        cache.insert(sha, body);
-        let globals = sb.lua.globals();
-        globals
-            .raw_set(
-                "KEYS",
-                sb.lua
-                    .create_sequence_from(
-                        keys.iter()
-                            .map(|k| sb.lua.create_string(k))
-                            .collect::<mlua::Result<Vec<_>>>()
-                            .map_err(internal)?,
-                    )
-                    .map_err(internal)?,
-            )
-            .map_err(internal)?;
-        globals
-            .raw_set(
-                "ARGV",
-                sb.lua
-                    .create_sequence_from(
-                        argv.iter()
-                            .map(|a| sb.lua.create_string(a))
-                            .collect::<mlua::Result<Vec<_>>>()
-                            .map_err(internal)?,
-                    )
-                    .map_err(internal)?,
-            )
-            .map_err(internal)?;
-        let base = sb.lua.used_memory();
-        sb.lua
-            .set_memory_limit(base.saturating_add(config.memory_limit))
-            .map_err(internal)?;
-        execute(config, &sb, &flags, function, sha, runner)
-    })();
-    let reply = result.unwrap_or_else(|refused| refused);
-    Outcome {
-        reply,
-        killed: flags.killed.get(),
-    }
-}
-
-/// Runs the compiled script with `redis.call` bound to `runner` and the
-/// clock hook set; its reply, or its error with Redis's ` script: …, on
-/// @user_script:N.` suffix.
+/// Runs the compiled script in a new environment with `redis.call` bound
+/// to `runner` and the clock hook set; its reply, or its error with
+/// Redis's ` script: …, on @user_script:N.` suffix.
 fn execute(
     config: &EngineConfig,
-    sb: &sandbox::Sandbox,
-    flags: &Rc<RunFlags>,
+    vm: &sandbox::Vm,
     function: Function,
+    (keys, argv): (Table, Table),
     sha: &str,
     runner: &mut dyn CommandRunner,
 ) -> Result<ScriptReply, ScriptReply> {
-    let lua = &sb.lua;
-    let internal = |e: mlua::Error| ScriptReply::error(format!("ERR {e}"));
+    let lua = &vm.lua;
+    let flags = &vm.flags;
     let runner = RefCell::new(runner);
     lua.scope(|scope| {
         let call = scope.create_function(|lua, args: Variadic<Value>| {
@@ -321,11 +359,13 @@ fn execute(
             Ok(kill)
         })?;
         lua.set_named_registry_value("reddb.busy", busy)?;
-        sb.bind.call::<()>((call, pcall, acl))?;
+        let env: Table = vm.new_env.call((call, pcall, acl, keys, argv))?;
+        function.set_environment(env)?;
         set_clock_hook(lua, config.busy_after, flags)?;
-        let result: MultiValue = sb.xpcall.call((function, sb.handler.clone()))?;
+        let result = vm.xpcall.call::<MultiValue>((function, vm.handler.clone()));
         lua.remove_global_hook();
-        let mut values = result.into_iter();
+        lua.unset_named_registry_value("reddb.busy")?;
+        let mut values = result?.into_iter();
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
         Ok(if ok {

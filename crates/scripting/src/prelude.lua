@@ -1,10 +1,12 @@
--- reddb's script sandbox, run once in every fresh Lua state before the
--- user's script (trusted code: chunk name "=reddb"). It receives Rust
--- functions and returns the function that binds redis.call/pcall for one
--- run. See sandbox.rs.
+-- reddb's script sandbox (trusted code: chunk name "=reddb"), run once
+-- when the engine's Lua state is made. It shapes the shared globals, then
+-- returns new_env, which makes the environment of one script run: a fresh
+-- table of the globals, read-only views of the libraries, and the redis
+-- table bound to that run's redis.call. Nothing a script can reach is
+-- shared with another run but immutable functions. See sandbox.rs.
 local killed, random, randomseed, raised_text = ...
-local error, type, rawset, rawget, setmetatable, ipairs, tostring =
-  error, type, rawset, rawget, setmetatable, ipairs, tostring
+local error, type, rawset, rawget, setmetatable, ipairs, tostring, next =
+  error, type, rawset, rawget, setmetatable, ipairs, tostring, next
 local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
 
 -- After SCRIPT KILL nothing may catch the kill: every way Lua 5.1 has to
@@ -45,25 +47,50 @@ string.dump = nil
 
 math.random, math.randomseed = random, randomseed
 
-local function readonly_table(t)
-  setmetatable(t, {
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
+-- Strings' metatable holds the real string library: hide it, so no
+-- script reaches a shared table through getmetatable('').
+rawset(getmetatable(''), '__metatable', false)
+
+-- collectgarbage without the options that would change the collector for
+-- every later run (stop, restart, setpause, setstepmul).
+local raw_collect = collectgarbage
+collectgarbage = function(opt, arg)
+  if opt == nil or opt == 'collect' or opt == 'count' or opt == 'step' then
+    return raw_collect(opt, arg)
+  end
+  return 0
 end
 
-return function(call, pcall, acl_check)
-  local r = redis
-  r.call, r.pcall, r.acl_check_cmd = call, pcall, acl_check
-  for _, lib in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'bit', 'struct'}) do
-    local t = rawget(_G, lib)
-    if type(t) == 'table' then readonly_table(t) end
+local function refuse_write() error('Attempt to modify a readonly table', 2) end
+
+-- A read-only view of a shared table, made for one run.
+local function view(real)
+  return setmetatable({}, { __index = real, __newindex = refuse_write, __metatable = false })
+end
+
+local shared = {}
+for k, v in next, _G do shared[k] = v end
+local libraries = {'string', 'math', 'table', 'coroutine', 'cjson', 'bit', 'struct'}
+local shared_redis = shared.redis
+
+local env_meta = {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = refuse_write,
+  __metatable = false,
+}
+local redis_meta = { __index = shared_redis, __newindex = refuse_write, __metatable = false }
+
+return function(call, pcall_fn, acl_check, keys, argv)
+  local env = {}
+  for k, v in next, shared do env[k] = v end
+  for _, name in ipairs(libraries) do
+    local t = shared[name]
+    if type(t) == 'table' then env[name] = view(t) end
   end
-  setmetatable(_G, {
-    __index = function(_, name)
-      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
+  env.redis = setmetatable({ call = call, pcall = pcall_fn, acl_check_cmd = acl_check }, redis_meta)
+  env.KEYS, env.ARGV = keys, argv
+  env._G = env
+  return setmetatable(env, env_meta)
 end

@@ -1,17 +1,24 @@
-//! One script run's Lua state, built fresh for every run so that nothing a
-//! script does (a global it sets, a library function it replaces) can
-//! reach the next script — another principal's, perhaps.
+//! The engine's Lua state ([`Vm`]) and the sandbox every script runs in.
 //!
-//! The state has what redis-server 7.0.15 gives a script, less what
+//! One state serves every run (compiled scripts stay in it), but no run
+//! can leave anything for the next — another principal's, perhaps: each
+//! run's script gets a fresh environment table (`new_env` in
+//! `prelude.lua`) holding the globals, read-only views of the library
+//! tables and a `redis` table bound to that run; the shared tables behind
+//! the views are out of reach (their metatables, the string metatable
+//! included, are protected), and `collectgarbage` cannot change the
+//! collector. What the shared state holds is immutable functions.
+//!
+//! The globals are what redis-server 7.0.15 gives a script, less what
 //! reddb leaves out: the base library without `dofile loadfile load
 //! loadstring require module getfenv setfenv print newproxy`, `table`,
 //! `string` without `string.dump`, `math` with Redis's `math.random`,
 //! `coroutine`, `cjson`/`bit`/`struct` (see [`crate::libraries`]) and the
 //! `redis` table. No `os`, `io`, `debug` or `package` are ever loaded; no
-//! bytecode is ever loaded (text chunks only). Globals and the library
-//! tables refuse new fields ("Attempt to modify a readonly table"), and
-//! reading a missing global is an error ("Script attempted to access
-//! nonexistent global variable"), as in Redis 7.
+//! bytecode is ever loaded (text chunks only). The environment and the
+//! library views refuse new fields ("Attempt to modify a readonly
+//! table"), and reading a missing global is an error ("Script attempted
+//! to access nonexistent global variable"), as in Redis 7.
 
 use crate::cache::sha1_hex;
 use crate::convert::{error_table, plain_error_table, raise_plain, raised_text};
@@ -45,7 +52,8 @@ const REPL_FLAGS: [(&str, i64); 5] = [
     ("REPL_ALL", 3),
 ];
 
-/// What one run shares between its Rust callbacks.
+/// What the current run shares between the state's Rust callbacks; reset
+/// at the start of every run.
 #[derive(Debug, Default)]
 pub(crate) struct RunFlags {
     /// `SCRIPT KILL` stopped the script.
@@ -54,14 +62,27 @@ pub(crate) struct RunFlags {
     pub resp3: Cell<bool>,
     /// Its shebang says `flags=no-writes`.
     pub no_writes: Cell<bool>,
+    /// `math.random`'s generator (seed 0 at the start of each run).
+    pub rand: Cell<Rand48>,
 }
 
-/// A fresh sandboxed state, ready for one script.
-pub(crate) struct Sandbox {
+impl RunFlags {
+    /// A new run: nothing of the last one is left.
+    pub fn reset(&self, no_writes: bool) {
+        self.killed.set(false);
+        self.resp3.set(false);
+        self.no_writes.set(no_writes);
+        self.rand.set(Rand48::default());
+    }
+}
+
+/// The engine's Lua state, shaped by the prelude.
+pub(crate) struct Vm {
     pub lua: Lua,
-    /// Binds `redis.call`, `redis.pcall` and `redis.acl_check_cmd` to the
-    /// run's callbacks, then locks the globals.
-    pub bind: Function,
+    pub flags: Rc<RunFlags>,
+    /// Makes one run's environment: `(call, pcall, acl_check_cmd, KEYS,
+    /// ARGV)` → table.
+    pub new_env: Function,
     /// Lua's own `xpcall`, kept before the sandbox wraps it.
     pub xpcall: Function,
     /// Adds the error's location (`source`, `line`) as Redis's error
@@ -69,13 +90,10 @@ pub(crate) struct Sandbox {
     pub handler: Function,
 }
 
-/// Builds the state for one run. `version` and `version_num` are what
+/// Builds the state. `version` and `version_num` are what
 /// `redis.REDIS_VERSION` and `redis.REDIS_VERSION_NUM` show.
-pub(crate) fn build(
-    version: &str,
-    version_num: i64,
-    flags: &Rc<RunFlags>,
-) -> mlua::Result<Sandbox> {
+pub(crate) fn build(version: &str, version_num: i64) -> mlua::Result<Vm> {
+    let flags = Rc::new(RunFlags::default());
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::new(),
@@ -83,24 +101,25 @@ pub(crate) fn build(
     libraries::install(&lua)?;
     let globals = lua.globals();
     let xpcall: Function = globals.get("xpcall")?;
-    globals.set("redis", redis_table(&lua, version, version_num, flags)?)?;
+    globals.set("redis", redis_table(&lua, version, version_num, &flags)?)?;
     let killed = {
-        let flags = Rc::clone(flags);
+        let flags = Rc::clone(&flags);
         lua.create_function(move |_, ()| Ok(flags.killed.get()))?
     };
-    let (random, randomseed) = random_functions(&lua)?;
+    let (random, randomseed) = random_functions(&lua, &flags)?;
     let raised = lua.create_function(|lua, e: Value| {
         raised_text(&e).map(|t| lua.create_string(t)).transpose()
     })?;
-    let bind: Function = lua
+    let new_env: Function = lua
         .load(PRELUDE)
         .set_name("=reddb")
         .set_mode(mlua::ChunkMode::Text)
         .call((killed, random, randomseed, raised))?;
-    let handler = error_handler(&lua, flags)?;
-    Ok(Sandbox {
+    let handler = error_handler(&lua, &flags)?;
+    Ok(Vm {
         lua,
-        bind,
+        flags,
+        new_env,
         xpcall,
         handler,
     })
@@ -199,13 +218,13 @@ fn redis_table(
 /// Redis's `math.random` and `math.randomseed` over [`Rand48`] (C
 /// functions to Lua, as Redis's are: their argument errors name the
 /// script's line).
-fn random_functions(lua: &Lua) -> mlua::Result<(Function, Function)> {
-    let rand = Rc::new(Cell::new(Rand48::default()));
-    let draw = Rc::clone(&rand);
+fn random_functions(lua: &Lua, flags: &Rc<RunFlags>) -> mlua::Result<(Function, Function)> {
+    let draw = Rc::clone(flags);
+    let seed = Rc::clone(flags);
     let random = lua.create_function(move |lua, args: Variadic<Value>| {
-        let mut r = draw.get();
+        let mut r = draw.rand.get();
         let unit = r.next_unit();
-        draw.set(r);
+        draw.rand.set(r);
         match args.len() {
             0 => Ok(unit),
             1 => {
@@ -227,7 +246,8 @@ fn random_functions(lua: &Lua) -> mlua::Result<(Function, Function)> {
         }
     })?;
     let randomseed = lua.create_function(move |lua, args: Variadic<Value>| {
-        rand.set(Rand48::seeded(check_int(lua, &args, 0, "randomseed")?));
+        seed.rand
+            .set(Rand48::seeded(check_int(lua, &args, 0, "randomseed")?));
         Ok(())
     })?;
     Ok((random, randomseed))

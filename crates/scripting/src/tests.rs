@@ -402,3 +402,41 @@ fn shebang_lines() {
         err("ERR Unexpected engine in script shebang: #!nolua")
     );
 }
+
+#[test]
+fn no_run_leaves_anything_for_the_next() {
+    let mut engine = ScriptEngine::new(EngineConfig::default());
+    let mut fake = Fake::default();
+    let mut run = |body: &str| eval_with(&mut engine, &mut fake, body, &[], &[]).reply;
+    // Attempts to leave a trap for a later script (another principal's).
+    for body in [
+        "rawset(string, 'upper', function() return 'trap' end)",
+        "rawset(redis, 'call', function() return 'trap' end)",
+        "rawset(_G, 'tonumber', function() return 'trap' end)",
+        "local mt = getmetatable('') if mt then mt.__index = {upper = function() return 'trap' end} end",
+        "return getmetatable(string)",
+        "collectgarbage('stop')",
+        "coroutine.wrap(function() rawset(math, 'floor', function() return 'trap' end) end)()",
+    ] {
+        let _ = run(body);
+    }
+    assert_eq!(
+        run("return {string.upper('a'), ('b'):upper(), tonumber('7'), math.floor(1.5), redis.call('ping')}"),
+        ScriptReply::Array(vec![
+            bulk("A"),
+            bulk("B"),
+            ScriptReply::Int(7),
+            ScriptReply::Int(1),
+            ScriptReply::Status(b"PONG".to_vec())
+        ])
+    );
+    assert_eq!(run("return getmetatable('')"), ScriptReply::Null);
+    let body = "string.upper = nil";
+    assert_eq!(
+        run(body),
+        err(&format!(
+            "ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.",
+            sha(body)
+        ))
+    );
+}
