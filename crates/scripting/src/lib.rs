@@ -37,8 +37,10 @@ use std::time::{Duration, Instant};
 /// VM instructions between two clock checks.
 pub const HOOK_EVERY: u32 = 10_000;
 /// While busy, the least time between two calls of
-/// [`CommandRunner::busy`].
-const BUSY_POLL: Duration = Duration::from_millis(2);
+/// [`CommandRunner::busy`] (each one reads every other wire connection
+/// once: with thousands of idle connections a stuck script costs a read
+/// per connection per call).
+const BUSY_POLL: Duration = Duration::from_millis(20);
 
 /// How a `redis.call` is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
