@@ -127,7 +127,8 @@ pub(crate) fn acl_categories(spec: &Spec) -> Vec<&'static str> {
     if spec.has(WRITE) {
         out.push("@write");
     }
-    if spec.has(READONLY) {
+    // EVAL_RO is `readonly` but not `@read` in Redis (only `@scripting`).
+    if spec.has(READONLY) && spec.group != Group::Scripting {
         out.push("@read");
     }
     if spec.subcommands.is_empty() {
