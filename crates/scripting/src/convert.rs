@@ -26,8 +26,11 @@ use mlua::{Lua, Table, Value};
 /// thread's stack).
 pub const MAX_DEPTH: usize = 128;
 /// Most bytes a script's reply may take (each element counted as its
-/// payload plus 16): a self-referencing table cannot grow it past this.
+/// payload plus 16).
 pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+/// Most values (elements, keys, tables) a script's reply may visit: a
+/// table that holds itself twice over is cut here, not after 2^128 steps.
+pub const MAX_REPLY_VALUES: usize = 1 << 20;
 
 /// Why RESP bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -385,27 +388,32 @@ pub fn lua_args(args: &[Value]) -> Result<Vec<Vec<u8>>, &'static str> {
 /// Converts a script's return value (`resp3`: the script called
 /// `redis.setresp(3)`, which turns booleans into RESP3 booleans).
 pub fn lua_to_reply(v: &Value, resp3: bool) -> ScriptReply {
-    let mut budget = MAX_REPLY_BYTES;
     let mut converter = Converter {
         resp3,
-        budget: &mut budget,
+        bytes: MAX_REPLY_BYTES,
+        values: MAX_REPLY_VALUES,
     };
     match converter.reply(v, 0) {
         Some(r) => r,
         None => ScriptReply::error(format!(
-            "ERR the script's reply is larger than {MAX_REPLY_BYTES} bytes"
+            "ERR the script's reply is larger than {MAX_REPLY_BYTES} bytes or {MAX_REPLY_VALUES} values"
         )),
     }
 }
 
-struct Converter<'b> {
+struct Converter {
     resp3: bool,
-    budget: &'b mut usize,
+    /// Bytes left of [`MAX_REPLY_BYTES`].
+    bytes: usize,
+    /// Values left of [`MAX_REPLY_VALUES`].
+    values: usize,
 }
 
-impl Converter<'_> {
-    /// `None` once the reply passed [`MAX_REPLY_BYTES`].
+impl Converter {
+    /// `None` once the reply passed [`MAX_REPLY_BYTES`] or
+    /// [`MAX_REPLY_VALUES`].
     fn reply(&mut self, v: &Value, depth: usize) -> Option<ScriptReply> {
+        self.values = self.values.checked_sub(1)?;
         let r = match v {
             Value::String(s) => ScriptReply::Bulk(s.as_bytes().to_vec()),
             Value::Boolean(b) if self.resp3 => ScriptReply::Bool(*b),
@@ -425,7 +433,7 @@ impl Converter<'_> {
                 ScriptReply::Bulk(b) | ScriptReply::Status(b) | ScriptReply::Error(b) => b.len(),
                 _ => 0,
             };
-        *self.budget = self.budget.checked_sub(size)?;
+        self.bytes = self.bytes.checked_sub(size)?;
         Some(r)
     }
 
@@ -539,6 +547,14 @@ mod tests {
             r("return setmetatable({}, {__index = function(_, k) if type(k) == 'number' then return 'xxxxxxxxxxxxxxxx' end end})"),
             ScriptReply::Error(e) if e.starts_with(b"ERR the script's reply is larger")
         ));
+        // A table that holds itself under two keys: cut by the value
+        // count, at once.
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            r("local t = {} t[1] = t t[2] = t return t"),
+            ScriptReply::Error(e) if e.starts_with(b"ERR the script's reply is larger")
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]
