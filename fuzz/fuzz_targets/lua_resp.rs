@@ -10,15 +10,17 @@
 //!   included), strings, booleans, tables with Redis's special fields
 //!   (`err`, `ok`, `double`, `map`, `set`, `big_number`,
 //!   `verbatim_string`), tables that hold themselves — then `lua_to_reply`
-//!   under RESP2 and RESP3 and `lua_args` on each value. Never panics,
-//!   never nests a reply deeper than `MAX_DEPTH` (plus the error at the
-//!   bottom).
+//!   under RESP2 and RESP3 (visiting at most 4096 values) and `lua_args`
+//!   on each value. Never panics, never nests a reply deeper than
+//!   `MAX_DEPTH` (plus the error at the bottom).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mlua::{Lua, Table, Value};
 use reddb::server::wire::resp::{parse_value, Value as Resp};
-use reddb_scripting::convert::{lua_args, lua_to_reply, resp_to_lua, MAX_DEPTH};
+use reddb_scripting::convert::{
+    lua_args, lua_to_reply, lua_to_reply_bounded, resp_to_lua, MAX_DEPTH,
+};
 use reddb_scripting::ScriptReply;
 
 thread_local! {
@@ -135,7 +137,9 @@ fn from_program(lua: &Lua, prog: &[u8]) -> mlua::Result<()> {
     }
     for v in &values {
         for resp3 in [false, true] {
-            let r = lua_to_reply(v, resp3);
+            // Bounded lower than the server's (2^18 values) so that tables
+            // holding a table twice per level stay quick to convert.
+            let r = lua_to_reply_bounded(v, resp3, 4096);
             assert!(depth(&r) <= MAX_DEPTH + 1, "nested past the bound");
         }
     }

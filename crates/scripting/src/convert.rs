@@ -28,9 +28,11 @@ pub const MAX_DEPTH: usize = 128;
 /// Most bytes a script's reply may take (each element counted as its
 /// payload plus 16).
 pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
-/// Most values (elements, keys, tables) a script's reply may visit: a
-/// table that holds itself twice over is cut here, not after 2^128 steps.
-pub const MAX_REPLY_VALUES: usize = 1 << 20;
+/// Most values (elements, keys, tables) a script's reply may visit: tables
+/// that hold the same table twice, level after level, are cut here, not
+/// after 2^128 steps (a table that holds itself ends at once, see
+/// [`lua_to_reply`]).
+pub const MAX_REPLY_VALUES: usize = 1 << 18;
 
 /// Why RESP bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,17 +388,25 @@ pub fn lua_args(args: &[Value]) -> Result<Vec<Vec<u8>>, &'static str> {
 }
 
 /// Converts a script's return value (`resp3`: the script called
-/// `redis.setresp(3)`, which turns booleans into RESP3 booleans).
+/// `redis.setresp(3)`, which turns booleans into RESP3 booleans). A table
+/// found inside itself becomes `reached lua stack limit` where Redis
+/// would nest it to its stack limit first.
 pub fn lua_to_reply(v: &Value, resp3: bool) -> ScriptReply {
+    lua_to_reply_bounded(v, resp3, MAX_REPLY_VALUES)
+}
+
+/// [`lua_to_reply`] visiting at most `max_values` values.
+pub fn lua_to_reply_bounded(v: &Value, resp3: bool, max_values: usize) -> ScriptReply {
     let mut converter = Converter {
         resp3,
         bytes: MAX_REPLY_BYTES,
-        values: MAX_REPLY_VALUES,
+        values: max_values,
+        path: Vec::new(),
     };
     match converter.reply(v, 0) {
         Some(r) => r,
         None => ScriptReply::error(format!(
-            "ERR the script's reply is larger than {MAX_REPLY_BYTES} bytes or {MAX_REPLY_VALUES} values"
+            "ERR the script's reply is larger than {MAX_REPLY_BYTES} bytes or {max_values} values"
         )),
     }
 }
@@ -407,6 +417,8 @@ struct Converter {
     bytes: usize,
     /// Values left of [`MAX_REPLY_VALUES`].
     values: usize,
+    /// The tables being converted, outermost first.
+    path: Vec<*const std::ffi::c_void>,
 }
 
 impl Converter {
@@ -421,11 +433,15 @@ impl Converter {
             Value::Boolean(false) => ScriptReply::Null,
             Value::Integer(i) => ScriptReply::Int(*i),
             Value::Number(n) => ScriptReply::Int(lua_number_to_integer(*n)),
-            Value::Table(t) if depth >= MAX_DEPTH => {
-                let _ = t;
+            Value::Table(t) if depth >= MAX_DEPTH || self.path.contains(&t.to_pointer()) => {
                 ScriptReply::error("ERR reached lua stack limit")
             }
-            Value::Table(t) => self.table(t, depth)?,
+            Value::Table(t) => {
+                self.path.push(t.to_pointer());
+                let r = self.table(t, depth);
+                self.path.pop();
+                r?
+            }
             _ => ScriptReply::Null,
         };
         let size = 16
@@ -535,7 +551,11 @@ mod tests {
             lua_to_reply(&eval(&l, "return false"), true),
             ScriptReply::Bool(false)
         );
-        assert_eq!(r("local t = {} t[1] = t return t"), {
+        assert_eq!(
+            r("local t = {} t[1] = t return t"),
+            ScriptReply::Array(vec![ScriptReply::error("ERR reached lua stack limit")])
+        );
+        assert_eq!(r("local t = {} for i = 1, 200 do t = {t} end return t"), {
             let mut want = ScriptReply::error("ERR reached lua stack limit");
             for _ in 0..MAX_DEPTH {
                 want = ScriptReply::Array(vec![want]);
@@ -547,11 +567,11 @@ mod tests {
             r("return setmetatable({}, {__index = function(_, k) if type(k) == 'number' then return 'xxxxxxxxxxxxxxxx' end end})"),
             ScriptReply::Error(e) if e.starts_with(b"ERR the script's reply is larger")
         ));
-        // A table that holds itself under two keys: cut by the value
-        // count, at once.
+        // Tables that hold the next one twice, 100 levels deep: cut by
+        // the value count.
         let started = std::time::Instant::now();
         assert!(matches!(
-            r("local t = {} t[1] = t t[2] = t return t"),
+            r("local t = {} for i = 1, 100 do t = {t, t} end return t"),
             ScriptReply::Error(e) if e.starts_with(b"ERR the script's reply is larger")
         ));
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
