@@ -72,7 +72,11 @@ fn from_resp(lua: &Lua, data: &[u8]) {
     if let Ok(Some((parsed, used))) = parse_value(data) {
         if used == data.len() {
             if let Some(want) = plain(&parsed) {
-                assert_eq!(lua_to_reply(&v, false), want, "a plain reply changed on the way");
+                assert_eq!(
+                    lua_to_reply(&v, false),
+                    want,
+                    "a plain reply changed on the way"
+                );
             }
         }
     }
@@ -110,7 +114,11 @@ fn from_program(lua: &Lua, prog: &[u8]) -> mlua::Result<()> {
             4 => Value::Table(lua.create_table()?),
             5 => {
                 // t[field or index] = value
-                let (t, k, x) = (pick(&values, arg), bytes.next().unwrap_or(0), bytes.next().unwrap_or(0));
+                let (t, k, x) = (
+                    pick(&values, arg),
+                    bytes.next().unwrap_or(0),
+                    bytes.next().unwrap_or(0),
+                );
                 if let Value::Table(t) = t {
                     let value = pick(&values, x);
                     if k % 2 == 0 {

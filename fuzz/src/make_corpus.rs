@@ -585,7 +585,11 @@ fn lua_resp_seeds(out: &mut Out) {
     // Programs: a table with `err`, one holding itself, NaN, a map.
     out.write("lua_resp", "program-err", &[1, 4, 0, 2, b'x', 5, 1, 0, 2]);
     out.write("lua_resp", "program-self", &[1, 6, 0, 1, 0, 1, 1, 7, 200]);
-    out.write("lua_resp", "program-map", &[1, 4, 0, 4, 0, 5, 2, 6, 1, 5, 1, 1, 3, 0, 7]);
+    out.write(
+        "lua_resp",
+        "program-map",
+        &[1, 4, 0, 4, 0, 5, 2, 6, 1, 5, 1, 1, 3, 0, 7],
+    );
 }
 
 /// Keyspace command sequences, one per family, for `wire_commands`.
