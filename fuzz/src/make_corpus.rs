@@ -560,6 +560,38 @@ fn resp_seeds(out: &mut Out) {
     }
 }
 
+/// `lua_resp`: replies as a script's `redis.call` gets them (mode byte 0)
+/// and value-building programs (mode byte 1).
+fn lua_resp_seeds(out: &mut Out) {
+    use reddb::server::wire::resp::Reply;
+    let reply = Reply::Array(vec![
+        Reply::Int(42),
+        Reply::Bulk(b"v".to_vec()),
+        Reply::Nil,
+        Reply::err("ERR value is not an integer or out of range"),
+        Reply::simple("OK"),
+        Reply::Array(vec![Reply::Int(-1), Reply::Bulk(Vec::new())]),
+        Reply::Map(vec![(Reply::bulk("f"), Reply::Double("1.5".into()))]),
+        Reply::Set(vec![Reply::bulk("m")]),
+        Reply::Bool(true),
+    ]);
+    for (name, resp3) in [("reply-resp2", false), ("reply-resp3", true)] {
+        let mut v = vec![0];
+        reply.encode(resp3, &mut v);
+        out.write("lua_resp", name, &v);
+    }
+    out.write("lua_resp", "reply-int", b"\x00:9007199254740993\r\n");
+    out.write("lua_resp", "reply-verbatim", b"\x00=8\r\ntxt:abcd\r\n");
+    // Programs: a table with `err`, one holding itself, NaN, a map.
+    out.write("lua_resp", "program-err", &[1, 4, 0, 2, b'x', 5, 1, 0, 2]);
+    out.write("lua_resp", "program-self", &[1, 6, 0, 1, 0, 1, 1, 7, 200]);
+    out.write(
+        "lua_resp",
+        "program-map",
+        &[1, 4, 0, 4, 0, 5, 2, 6, 1, 5, 1, 1, 3, 0, 7],
+    );
+}
+
 /// Keyspace command sequences, one per family, for `wire_commands`.
 fn wire_command_seeds(out: &mut Out) {
     use reddb::server::wire::resp::encode_command;
@@ -693,6 +725,7 @@ fn main() {
     share_seeds(&mut out);
     wire_command_seeds(&mut out);
     lua_cjson_decode_seeds(&mut out);
+    lua_resp_seeds(&mut out);
     println!(
         "wrote {} seeds, {} bytes, under {}",
         out.files,

@@ -7,6 +7,9 @@
 //! allocator beyond a bounded buffer by what a script passes it.
 //! [`install`] sets the globals.
 
+// The libraries read only what scripts pass them: no panicking access.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod bit;
 mod c_numbers;
 mod calling;
