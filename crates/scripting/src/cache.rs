@@ -13,11 +13,11 @@ pub const MAX_CACHED_BYTES: usize = 32 * 1024 * 1024;
 
 /// Lower-case hex SHA1 of `body` (what `EVALSHA` names a script by).
 pub fn sha1_hex(body: &[u8]) -> String {
+    use std::fmt::Write;
     let digest = Sha1::digest(body);
     let mut out = String::with_capacity(40);
     for b in digest {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        let _ = write!(out, "{b:02x}");
     }
     out
 }
