@@ -5,7 +5,7 @@
 //! `__keyevent@<db>__:<event>`.
 //!
 //! A command's events are worked out around it: before it runs, a
-//! [`Probe`] notes which of its keys exist and how many writes its
+//! `Probe` notes which of its keys exist and how many writes its
 //! transaction had staged; after it, the command's name, arguments, reply
 //! and what changed give Redis's events ([`Probe::after`]). They are
 //! published once the transaction is staged for commit, so they reach
