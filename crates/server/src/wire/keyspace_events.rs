@@ -7,12 +7,12 @@
 //! A command's events are worked out around it: before it runs, a
 //! `Probe` notes which of its keys exist and how many writes its
 //! transaction had staged; after it, the command's name, arguments, reply
-//! and what changed give Redis's events ([`Probe::after`]). They are
+//! and what changed give Redis's events (`Probe::after`). They are
 //! published once the transaction is staged for commit, so they reach
 //! subscribers in the same turn, after the group commit, never before the
 //! write they report is durable. `expired` is told by the first command
-//! that names a key whose time has passed ([`LazyExpired`], as Redis's
-//! lazy expiry), or else by the loop's sweep that drops it ([`expired`]).
+//! that names a key whose time has passed (`LazyExpired`, as Redis's
+//! lazy expiry), or else by the loop's sweep that drops it (`expired`).
 //!
 //! Must never publish an event naming a key under `red.secret.` (none can
 //! be written through the wire protocol; this is checked again here).
