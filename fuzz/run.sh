@@ -40,10 +40,10 @@ declare -A replay_runs=(
     [meta_page]=1000000 [vault_page]=1500000 [log_record]=250000
     [log_page]=100000 [certificate]=3000000 [resp]=800000
     [http_request]=500000 [json_body]=15000 [credentials]=70000
-    [share]=300000 [wire_commands]=20000
+    [share]=300000 [wire_commands]=20000 [lua_cjson_decode]=15000 [lua_resp]=40000
 )
 
-all_targets=(meta_page vault_page log_record log_page certificate resp http_request json_body credentials share wire_commands)
+all_targets=(meta_page vault_page log_record log_page certificate resp http_request json_body credentials share wire_commands lua_cjson_decode lua_resp)
 if [[ $# -gt 0 ]]; then
     targets=("$@")
 else

@@ -72,7 +72,7 @@ fn fixture() -> Fixture {
     assert_eq!(d.stop(), 0, "fixture server stops cleanly");
     let bytes = std::fs::read(&db).expect("read the fixture");
     assert!(
-        bytes.len() >= 6 * PS && bytes.len() % PS == 0,
+        bytes.len() >= 6 * PS && bytes.len().is_multiple_of(PS),
         "fixture has meta, vault and several log pages ({} bytes)",
         bytes.len()
     );

@@ -603,6 +603,42 @@ def resp3_and_users(port, password, admin_password):
         b.close()
 
 
+def scripting(port, password):
+    """EVAL/EVALSHA/SCRIPT as redis-py calls them (register_script,
+    eval, evalsha, script_* helpers), decoded, RESP2 and RESP3."""
+    for protocol in (2, 3):
+        r = redis.Redis(host="127.0.0.1", port=port, password=password,
+                        protocol=protocol, decode_responses=True, socket_timeout=30)
+        r.script_flush()
+        check(r.eval("return {KEYS[1], ARGV[1], 3.9, true, false}", 1, "k", "a")
+              == ["k", "a", 3, 1, None], "EVAL conversions")
+        incr = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        r.delete("py:script:n")
+        check(incr(keys=["py:script:n"], args=[5]) == 5, "a registered script (EVALSHA, then EVAL)")
+        check(incr(keys=["py:script:n"], args=[2]) == 7, "a registered script again")
+        check(r.script_exists(incr.sha) == [True], "SCRIPT EXISTS")
+        sha = r.script_load("return redis.status_reply('FINE')")
+        check(r.evalsha(sha, 0) == "FINE", "EVALSHA of SCRIPT LOAD")
+        check(r.evalsha_ro(sha, 0) == "FINE", "EVALSHA_RO")
+        try:
+            r.eval_ro("return redis.call('SET', 'x', 'y')", 0)
+            raise AssertionError("a write from EVAL_RO was accepted")
+        except redis.ResponseError as e:
+            check("Write commands are not allowed from read-only scripts" in str(e), str(e))
+        try:
+            r.eval("return redis.call('GET', 'red.secret.x')", 0)
+            raise AssertionError("a vault key was read from a script")
+        except redis.ResponseError as e:
+            check("red.secret" in str(e), str(e))
+        p = r.pipeline(transaction=True)
+        p.eval("return redis.call('INCR', KEYS[1])", 1, "py:script:n")
+        p.get("py:script:n")
+        check(p.execute() == [8, "8"], "EVAL inside MULTI")
+        r.script_flush()
+        check(r.script_exists(sha) == [False], "SCRIPT FLUSH")
+        check(incr(keys=["py:script:n"], args=[1]) == 9, "reloaded after NOSCRIPT")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -623,6 +659,7 @@ def main():
         ("INFO sections and WAIT", lambda: info_sections(a.port, a.password)),
         ("CONFIG, SLOWLOG, CLIENT LIST, ACL, GETKEYSANDFLAGS", lambda: server_commands(a.port, a.password)),
         ("RESP3, users, bad passwords", lambda: resp3_and_users(a.port, a.password, a.admin_password)),
+        ("EVAL, EVALSHA, SCRIPT (decoded, RESP2/3)", lambda: scripting(a.port, a.password)),
     ]
     print(f"redis-py {redis.__version__}")
     for name, fn in steps:

@@ -146,6 +146,10 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
 /// literal. A command without a template gets one from its arity.
 const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ("get", "K", &[]),
+    ("eval", "LUA NK K V", &[]),
+    ("eval_ro", "LUA NK K V", &[]),
+    ("evalsha", "SHA NK K V", &[]),
+    ("evalsha_ro", "SHA NK K V", &[]),
     (
         "set",
         "K V",
@@ -344,7 +348,9 @@ const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop"];
 /// Keyspace commands the stream does not send (see [`INTENDED_DIFFERENCES`]).
 const NOT_GENERATED: &[&str] = &["flushdb", "flushall"];
 /// Commands without `write`/`readonly` the stream sends all the same.
-const ALSO_GENERATED: &[&str] = &["select", "command", "config", "publish", "pubsub"];
+const ALSO_GENERATED: &[&str] = &[
+    "select", "command", "config", "publish", "pubsub", "eval", "evalsha",
+];
 /// The commands whose generated lines `COMMAND GETKEYS` and
 /// `GETKEYSANDFLAGS` are asked about: every kind of key spec and flag.
 const GETKEYS_SAMPLES: &[&str] = &[
@@ -420,6 +426,36 @@ const CONFIG_SETS: &[&str] = &[
 ];
 /// Database numbers: mostly 0 to 2 so keys meet again, and the refusals.
 const DATABASES: &[&str] = &["0", "0", "1", "1", "2", "15", "16", "-1", "x"];
+
+/// Small scripts for `EVAL`/`EVAL_RO`: each one key, one argument.
+const SCRIPTS: &[&str] = &[
+    "return redis.call('GET', KEYS[1])",
+    "return redis.call('SET', KEYS[1], ARGV[1])",
+    "return redis.call('INCRBY', KEYS[1], ARGV[1])",
+    "return redis.pcall('LPUSH', KEYS[1], ARGV[1])",
+    "return {redis.call('TYPE', KEYS[1]), redis.call('EXISTS', KEYS[1])}",
+    "return redis.call('ZADD', KEYS[1], ARGV[1], 'm')",
+    "local v = redis.call('GET', KEYS[1]) if v then return tonumber(v) end return false",
+    "return redis.call('HSET', KEYS[1], 'f', ARGV[1])",
+    "redis.call('DEL', KEYS[1]) return redis.call('SADD', KEYS[1], ARGV[1])",
+    "return redis.call('EXPIRE', KEYS[1], ARGV[1])",
+];
+/// The SHA1s of [`SCRIPTS`] (cached on both servers once an `EVAL` ran
+/// each), and one never loaded.
+const SCRIPT_SHAS: &[&str] = &[
+    "d3c21d0c2b9ca22f82737626a27bcaf5d288f99f",
+    "d8f2fad9f8e86a53d2a6ebd960b33c4972cacc37",
+    "8cd00688c05c46bde4a2e60658ef20a2e5c0b248",
+    "cb94e6e9f4421434c13a3108a706b7e199d742cb",
+    "45ae1c47d6ee8a31457d9d07e913dd872c69192a",
+    "bda35f22fcf4aabd6769a2b29c7f2a29e6911891",
+    "c94edfa8c287e6797b9b5abbb24463b7bc1795b9",
+    "d230481ca317b0698c48b907c9225b13e55e54c3",
+    "8b4302858e32d29450778200a5ae6b04fbbed69f",
+    "fb0c3b9202d03cc22653ee84a321516522ab6c4b",
+    "0000000000000000000000000000000000000000",
+];
+const NUMKEYS: &[&str] = &["1", "1", "1", "0", "2", "-1", "x"];
 
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "{k}4"];
 const FIELDS: &[&str] = &["f0", "f1", "f2"];
@@ -703,6 +739,9 @@ fn pools_of(token: &str) -> Option<(&'static [&'static [&'static str]], bool)> {
         "RK" => (&[RANKS], false),
         "ZB" => (&[RANGE_ENDS], false),
         "AG" => (&[AGGREGATES], false),
+        "LUA" => (&[SCRIPTS], false),
+        "SHA" => (&[SCRIPT_SHAS], false),
+        "NK" => (&[NUMKEYS], false),
         _ => return None,
     })
 }
@@ -1028,6 +1067,8 @@ fn run_seed(
     for c in [&mut pair.red, &mut pair.redis] {
         c.cmd(&["SELECT", "0"]);
         c.cmd(&["FLUSHALL"]);
+        // EVALSHA finds what the seed's own EVALs cached, nothing older.
+        c.cmd(&["SCRIPT", "FLUSH"]);
     }
     let now_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

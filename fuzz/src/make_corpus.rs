@@ -560,6 +560,38 @@ fn resp_seeds(out: &mut Out) {
     }
 }
 
+/// `lua_resp`: replies as a script's `redis.call` gets them (mode byte 0)
+/// and value-building programs (mode byte 1).
+fn lua_resp_seeds(out: &mut Out) {
+    use reddb::server::wire::resp::Reply;
+    let reply = Reply::Array(vec![
+        Reply::Int(42),
+        Reply::Bulk(b"v".to_vec()),
+        Reply::Nil,
+        Reply::err("ERR value is not an integer or out of range"),
+        Reply::simple("OK"),
+        Reply::Array(vec![Reply::Int(-1), Reply::Bulk(Vec::new())]),
+        Reply::Map(vec![(Reply::bulk("f"), Reply::Double("1.5".into()))]),
+        Reply::Set(vec![Reply::bulk("m")]),
+        Reply::Bool(true),
+    ]);
+    for (name, resp3) in [("reply-resp2", false), ("reply-resp3", true)] {
+        let mut v = vec![0];
+        reply.encode(resp3, &mut v);
+        out.write("lua_resp", name, &v);
+    }
+    out.write("lua_resp", "reply-int", b"\x00:9007199254740993\r\n");
+    out.write("lua_resp", "reply-verbatim", b"\x00=8\r\ntxt:abcd\r\n");
+    // Programs: a table with `err`, one holding itself, NaN, a map.
+    out.write("lua_resp", "program-err", &[1, 4, 0, 2, b'x', 5, 1, 0, 2]);
+    out.write("lua_resp", "program-self", &[1, 6, 0, 1, 0, 1, 1, 7, 200]);
+    out.write(
+        "lua_resp",
+        "program-map",
+        &[1, 4, 0, 4, 0, 5, 2, 6, 1, 5, 1, 1, 3, 0, 7],
+    );
+}
+
 /// Keyspace command sequences, one per family, for `wire_commands`.
 fn wire_command_seeds(out: &mut Out) {
     use reddb::server::wire::resp::encode_command;
@@ -648,6 +680,30 @@ fn wire_command_seeds(out: &mut Out) {
     out.write("wire_commands", "seed-databases", &seq);
 }
 
+/// JSON texts for `cjson.decode`: every token kind, the number forms
+/// strtod takes beyond JSON's, escapes and surrogate pairs, nesting, and a
+/// few refusals.
+fn lua_cjson_decode_seeds(out: &mut Out) {
+    let seeds: [(&str, &[u8]); 10] = [
+        ("array", br#"[1,2,3,{"a":null}]"#),
+        (
+            "object",
+            br#"{"k":"v","n":-1.5e3,"t":true,"f":false,"z":null,"e":{},"a":[]}"#,
+        ),
+        ("escapes", br#""\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\""#),
+        ("numbers", b"[0x1F, -Infinity, nan(123), 1e400, +5, 007, 0.5e-3]"),
+        ("nested", b"[[[[[[[[[[1]]]]]]]]]]"),
+        ("mixed", br#"{"a":[{"b":{"c":[true,null,"x"]}}]}"#),
+        ("unclosed", b"[1,2"),
+        ("no-colon", br#"{"a" 1}"#),
+        ("nul-inside", b"[1]\0[2]"),
+        ("bad-escape", br#""\ud800\u0041""#),
+    ];
+    for (name, text) in seeds {
+        out.write("lua_cjson_decode", name, text);
+    }
+}
+
 fn main() {
     let root = std::env::args_os()
         .nth(1)
@@ -668,6 +724,8 @@ fn main() {
     credentials_seeds(&mut out);
     share_seeds(&mut out);
     wire_command_seeds(&mut out);
+    lua_cjson_decode_seeds(&mut out);
+    lua_resp_seeds(&mut out);
     println!(
         "wrote {} seeds, {} bytes, under {}",
         out.files,

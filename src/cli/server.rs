@@ -17,6 +17,7 @@ pub const HELP: &str = "red server --path FILE [--vault] [--auth] [--require-aut
            [--fsync always|everysec] [--workers N] [--metrics-loopback]
            [--max-connections N] [--max-buffer-memory BYTES]
            [--allow-remote-bootstrap] [--notify-keyspace-events FLAGS]
+           [--no-scripting] [--busy-script-time MS]
 
 Runs the daemon on FILE. The certificate comes from REDDB_CERTIFICATE,
 REDDB_CERTIFICATE_FILE or $CREDENTIALS_DIRECTORY/certificate. Without one a
@@ -34,6 +35,10 @@ across all connections (requests being received, replies not yet sent);
 past it the server stops reading sockets until it has room again.
 --notify-keyspace-events FLAGS turns keyspace notifications on at start
 (Redis's classes, e.g. KEA; CONFIG SET notify-keyspace-events changes it).
+--no-scripting (or RED_NO_SCRIPTING=1; forced by the regulated preset) turns
+Lua scripting (EVAL, EVALSHA, SCRIPT) off. --busy-script-time MS (or
+RED_BUSY_SCRIPT_TIME, default 5000) is how long a script runs before other
+wire clients are answered BUSY and SCRIPT KILL may stop it.
 Defaults: --http-bind 127.0.0.1:5000, --wire-bind 127.0.0.1:5050.";
 
 /// What start-up produced: an open database or a sealed/fresh file.

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `simple` (default) | nothing forced |
 //! | `production`, `cloud` | `--vault --auth --require-auth --require-mlock`; `REDDB_NO_AUTH=true` or `--no-auth` keeps auth/require-auth off |
-//! | `regulated` | production, plus mlock and the audit log can't be turned off, minimum password length 12 |
+//! | `regulated` | production, plus mlock and the audit log can't be turned off, minimum password length 12, Lua scripting off |
 //!
 //! `--dev` is never implied by a preset and is refused together with any
 //! preset but `simple`.
@@ -112,7 +112,18 @@ pub struct ServerConfig {
     /// `--notify-keyspace-events FLAGS`: keyspace notifications at start
     /// (Redis's flag string; `CONFIG SET` changes it at run time).
     pub notify_keyspace_events: u32,
+    /// Lua scripting (`EVAL`, `SCRIPT …`); off with `--no-scripting` /
+    /// `RED_NO_SCRIPTING`, and always off under the `regulated` preset.
+    pub scripting: bool,
+    /// `--busy-script-time MS` / `RED_BUSY_SCRIPT_TIME`: how long a script
+    /// runs before other clients get `-BUSY` and `SCRIPT KILL` is heard.
+    pub busy_script_time_ms: u64,
 }
+
+/// Default `--busy-script-time` (Redis's `busy-reply-threshold`).
+pub const DEFAULT_BUSY_SCRIPT_TIME_MS: u64 = 5000;
+/// Largest accepted `--busy-script-time` (one hour).
+pub const MAX_BUSY_SCRIPT_TIME_MS: u64 = 3_600_000;
 
 /// Largest accepted `--max-connections`.
 pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
@@ -122,7 +133,7 @@ pub const MIN_MAX_BUFFER_MEMORY: usize = 64 * 1024;
 /// Largest accepted `--max-buffer-memory` (1 TiB).
 pub const MAX_MAX_BUFFER_MEMORY: usize = 1 << 40;
 
-pub const SWITCHES: [&str; 8] = [
+pub const SWITCHES: [&str; 9] = [
     "vault",
     "auth",
     "require-auth",
@@ -131,8 +142,9 @@ pub const SWITCHES: [&str; 8] = [
     "require-mlock",
     "metrics-loopback",
     "allow-remote-bootstrap",
+    "no-scripting",
 ];
-pub const VALUES: [&str; 8] = [
+pub const VALUES: [&str; 9] = [
     "path",
     "http-bind",
     "wire-bind",
@@ -141,6 +153,7 @@ pub const VALUES: [&str; 8] = [
     "max-connections",
     "max-buffer-memory",
     "notify-keyspace-events",
+    "busy-script-time",
 ];
 
 fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr> {
@@ -166,6 +179,8 @@ impl ServerConfig {
             max_connections: self.max_connections,
             max_buffer_memory: self.max_buffer_memory,
             notify_keyspace_events: self.notify_keyspace_events,
+            scripting: self.scripting,
+            busy_script_time: std::time::Duration::from_millis(self.busy_script_time_ms),
         }
     }
 
@@ -200,8 +215,12 @@ impl ServerConfig {
         let max_buffer_memory = max_buffer_memory(flags, env)?;
         let workers = worker_count(flags)?;
         let notify_keyspace_events = notify_keyspace_events(flags)?;
+        let scripting = scripting_allowed(flags, env, preset)?;
+        let busy_script_time_ms = busy_script_time(flags, env)?;
         Ok(Self {
             notify_keyspace_events,
+            scripting,
+            busy_script_time_ms,
             path,
             preset,
             max_connections,
@@ -308,6 +327,39 @@ fn notify_keyspace_events(flags: &Flags) -> Result<u32> {
     })
 }
 
+/// Whether Lua scripting is on: off with `--no-scripting` or
+/// `RED_NO_SCRIPTING` (true, 1 or yes), and always off under the
+/// `regulated` preset (no code from clients runs in a regulated store).
+fn scripting_allowed(flags: &Flags, env: &Environment, preset: Preset) -> Result<bool> {
+    let off_by_env = match env.setting("RED_NO_SCRIPTING") {
+        None | Some("" | "false" | "0" | "no") => false,
+        Some("true" | "1" | "yes") => true,
+        Some(_) => {
+            return Err(Error::Usage(
+                "RED_NO_SCRIPTING must be true, 1, yes, false, 0 or no".into(),
+            ))
+        }
+    };
+    Ok(!(flags.on("no-scripting") || off_by_env || preset == Preset::Regulated))
+}
+
+/// `--busy-script-time MS` or `RED_BUSY_SCRIPT_TIME`, from 1 to
+/// [`MAX_BUSY_SCRIPT_TIME_MS`] milliseconds.
+fn busy_script_time(flags: &Flags, env: &Environment) -> Result<u64> {
+    let Some(v) = flags
+        .value("busy-script-time")
+        .or_else(|| env.setting("RED_BUSY_SCRIPT_TIME"))
+    else {
+        return Ok(DEFAULT_BUSY_SCRIPT_TIME_MS);
+    };
+    match v.parse::<u64>() {
+        Ok(n) if (1..=MAX_BUSY_SCRIPT_TIME_MS).contains(&n) => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "--busy-script-time (or RED_BUSY_SCRIPT_TIME) '{v}': use milliseconds from 1 to {MAX_BUSY_SCRIPT_TIME_MS} (default {DEFAULT_BUSY_SCRIPT_TIME_MS})"
+        ))),
+    }
+}
+
 /// `--workers N` (1 to 64); `None` when not given.
 fn worker_count(flags: &Flags) -> Result<Option<usize>> {
     let Some(v) = flags.value("workers") else {
@@ -331,6 +383,36 @@ mod tests {
         let flags = Flags::parse(&args, &VALUES, &SWITCHES)?;
         let env = Environment::from_pairs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         ServerConfig::resolve(&flags, &env)
+    }
+
+    #[test]
+    fn scripting_flags_and_regulated_preset() {
+        let c = resolve(&["--path", "x"], &[]).unwrap();
+        assert!(c.scripting);
+        assert_eq!(c.busy_script_time_ms, DEFAULT_BUSY_SCRIPT_TIME_MS);
+        assert!(
+            !resolve(&["--path", "x", "--no-scripting"], &[])
+                .unwrap()
+                .scripting
+        );
+        assert!(
+            !resolve(&["--path", "x"], &[("RED_NO_SCRIPTING", "1")])
+                .unwrap()
+                .scripting
+        );
+        let c = resolve(&["--path", "x"], &[("REDDB_PRESET", "regulated")]).unwrap();
+        assert!(!c.scripting, "regulated forces scripting off");
+        assert!(resolve(&["--path", "x"], &[("RED_NO_SCRIPTING", "maybe")]).is_err());
+        let c = resolve(&["--path", "x", "--busy-script-time", "250"], &[]).unwrap();
+        assert_eq!(c.busy_script_time_ms, 250);
+        let c = resolve(&["--path", "x"], &[("RED_BUSY_SCRIPT_TIME", "40")]).unwrap();
+        assert_eq!(c.busy_script_time_ms, 40);
+        for bad in ["0", "-1", "x", "3600001"] {
+            assert!(
+                resolve(&["--path", "x", "--busy-script-time", bad], &[]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

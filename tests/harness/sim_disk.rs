@@ -122,7 +122,7 @@ impl Inner {
             return;
         };
         let ps = page_size as u64;
-        if offset % ps != 0 {
+        if !offset.is_multiple_of(ps) {
             return;
         }
         for (i, page) in data.chunks(page_size).enumerate() {

@@ -58,6 +58,10 @@ pub struct Settings {
     pub max_buffer_memory: usize,
     /// Keyspace notifications at start (`notify-keyspace-events` flags).
     pub notify_keyspace_events: u32,
+    /// Lua scripting on (`--no-scripting` turns it off).
+    pub scripting: bool,
+    /// `--busy-script-time`.
+    pub busy_script_time: std::time::Duration,
 }
 
 /// Runs the daemon until it is told to stop; returns the exit code.
@@ -109,6 +113,8 @@ pub fn run(
             max_connections: config.max_connections,
             max_buffer_memory: config.max_buffer_memory,
             notify_keyspace_events: config.notify_keyspace_events,
+            scripting: config.scripting,
+            busy_script_time: config.busy_script_time,
             ..event_loop::LoopLimits::default()
         },
         workers,

@@ -96,7 +96,7 @@ impl Conn {
 
     /// Writes what the socket takes of the output; drops what was written
     /// and gives back unused capacity. Returns whether the socket failed.
-    fn write_out(&mut self) -> bool {
+    pub(super) fn write_out(&mut self) -> bool {
         let mut failed = false;
         while self.written < self.outbuf.len() {
             match self
@@ -214,6 +214,20 @@ impl Conns {
         if let Some(s) = self.slots.get_mut(slot) {
             *s = Some(Conn::new(stream, peer, generation, protocol));
             self.live += 1;
+        }
+    }
+
+    /// Takes the connection out of `slot` for a while, the slot kept for
+    /// it ([`Conns::restore`] puts it back): a script's connection while
+    /// the slab is lent to the busy watch (`busy_script.rs`).
+    pub(super) fn lend(&mut self, slot: usize) -> Option<Conn> {
+        self.slots.get_mut(slot).and_then(Option::take)
+    }
+
+    /// Puts back a connection from [`Conns::lend`].
+    pub(super) fn restore(&mut self, slot: usize, conn: Conn) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(conn);
         }
     }
 

@@ -45,6 +45,7 @@
 mod accept;
 mod blocked;
 mod budget;
+mod busy_script;
 mod commit;
 mod connection;
 mod http_conn;
@@ -108,6 +109,11 @@ pub(crate) struct LoopLimits {
     pub max_buffer_memory: usize,
     /// `--notify-keyspace-events`: keyspace notifications at start.
     pub notify_keyspace_events: u32,
+    /// Lua scripting on (`--no-scripting` turns it off).
+    pub scripting: bool,
+    /// `--busy-script-time`: when a running script makes the loop answer
+    /// other clients `-BUSY`.
+    pub busy_script_time: Duration,
 }
 
 impl Default for LoopLimits {
@@ -122,6 +128,8 @@ impl Default for LoopLimits {
             metrics_loopback: false,
             max_buffer_memory: super::limits::DEFAULT_MAX_BUFFER_MEMORY,
             notify_keyspace_events: 0,
+            scripting: true,
+            busy_script_time: Duration::from_millis(5000),
         }
     }
 }
@@ -220,7 +228,7 @@ impl EventLoop {
             poll,
             http: Some(http),
             wire_listener,
-            wire,
+            wire: wire.with_scripting(limits.scripting, limits.busy_script_time),
             signals,
             jobs: Jobs::new(pool),
             service,

@@ -133,13 +133,22 @@ impl EventLoop {
         }
         self.commit.command_staged();
         self.metrics.wire_command();
+        let step = if super::busy_script::may_run_script(&args) {
+            self.run_script_command(slot, args)
+        } else {
+            let Protocol::Wire(session) = &mut c.protocol else {
+                return ControlFlow::Break(());
+            };
+            self.wire
+                .handle(session, &mut self.service, args, &mut c.outbuf)
+        };
+        let Some(c) = self.conns.get_mut(slot) else {
+            return ControlFlow::Break(());
+        };
         let Protocol::Wire(session) = &mut c.protocol else {
             return ControlFlow::Break(());
         };
-        match self
-            .wire
-            .handle(session, &mut self.service, args, &mut c.outbuf)
-        {
+        match step {
             Step::Continue => {}
             Step::Block => {
                 let id = session.id;

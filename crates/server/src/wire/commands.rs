@@ -877,7 +877,7 @@ pub(crate) fn hmset(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply
 }
 
 fn set_fields(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<i64, Reply> {
-    if c.args.len() % 2 != 0 {
+    if !c.args.len().is_multiple_of(2) {
         return Err(wrong_args(c.name));
     }
     let pairs = c

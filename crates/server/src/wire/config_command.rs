@@ -108,6 +108,10 @@ fn parameters(shared: &Shared) -> Vec<(&'static str, String)> {
         ),
         ("appendonly", "yes".into()),
         ("bind", shared.bind.ip().to_string()),
+        (
+            "busy-reply-threshold",
+            shared.scripting.busy_millis().to_string(),
+        ),
         ("cluster-enabled", "no".into()),
         ("databases", DATABASES.to_string()),
         ("hash-max-listpack-entries", hash_entries.clone()),
@@ -117,6 +121,7 @@ fn parameters(shared: &Shared) -> Vec<(&'static str, String)> {
         ("list-compress-depth", "0".into()),
         ("list-max-listpack-size", list_size.clone()),
         ("list-max-ziplist-size", list_size),
+        ("lua-time-limit", shared.scripting.busy_millis().to_string()),
         ("maxclients", shared.max_clients.to_string()),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
@@ -228,7 +233,7 @@ impl Setting {
 /// (the first that is not a setting reddb changes refuses the whole
 /// command, as does a repeated one), then the values.
 fn set(pairs: &[Vec<u8>], settings: &mut RuntimeSettings) -> Result<Reply, Reply> {
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(syntax());
     }
     let named: Vec<(Option<Setting>, &[u8], &[u8])> = pairs

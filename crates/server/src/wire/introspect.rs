@@ -9,8 +9,8 @@ use super::commands::{lower, syntax, Call, Ctx};
 use super::key_flags::{self, KeyFlags};
 use super::resp::Reply;
 use super::table::{
-    lookup, Group, KeySearch, Spec, Sub, ADMIN, BLOCKING, DATA, FAST, READONLY, REDIS_FLAG_NAMES,
-    TABLE, WRITE,
+    lookup, Group, KeySearch, Spec, Sub, ADMIN, BLOCKING, DATA, FAST, NO_MANDATORY_KEYS, READONLY,
+    REDIS_FLAG_NAMES, TABLE, WRITE,
 };
 use reddb_service::keyspace::glob_match;
 
@@ -127,7 +127,8 @@ pub(crate) fn acl_categories(spec: &Spec) -> Vec<&'static str> {
     if spec.has(WRITE) {
         out.push("@write");
     }
-    if spec.has(READONLY) {
+    // EVAL_RO is `readonly` but not `@read` in Redis (only `@scripting`).
+    if spec.has(READONLY) && spec.group != Group::Scripting {
         out.push("@read");
     }
     if spec.subcommands.is_empty() {
@@ -362,7 +363,12 @@ fn getkeys(command_line: &[Vec<u8>], with_flags: bool) -> Result<Reply, Reply> {
     if !spec.arity_ok(command_line.len()) {
         return Err(wrong_count());
     }
-    let Some(keys) = spec.keys_and_flags(command_line) else {
+    let keys = spec.keys_and_flags(command_line);
+    if spec.has(NO_MANDATORY_KEYS) {
+        // EVAL with a wrong or zero key count: no keys, not an error.
+        return Ok(shown(keys.unwrap_or_default()));
+    }
+    let Some(keys) = keys else {
         return Err(Reply::err("ERR Invalid arguments specified for command"));
     };
     if keys.is_empty() {

@@ -58,6 +58,7 @@ mod monitor;
 mod object_command;
 pub(crate) mod pubsub;
 pub mod resp;
+mod scripting;
 mod set_handlers;
 mod sorted_set_handlers;
 pub mod standalone;
@@ -78,6 +79,7 @@ use reddb_service::work::Work;
 use reddb_service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::database::now_ms;
 use resp::{CommandParser, Limits, Reply};
+pub(crate) use scripting::BusyResponder;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -191,6 +193,8 @@ pub(crate) struct Shared {
     pub(crate) tracking: tracking::Tracking,
     /// Expired keys whose `expired` a command announced before the sweep.
     pub(crate) lazy_expired: keyspace_events::LazyExpired,
+    /// Lua scripting: on or off, the script cache.
+    pub(crate) scripting: scripting::Scripting,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -360,7 +364,24 @@ impl Shared {
             pubsub: pubsub::PubSub::default(),
             tracking: tracking::Tracking::default(),
             lazy_expired: keyspace_events::LazyExpired::default(),
+            scripting: scripting::Scripting::default(),
         }
+    }
+
+    /// Installs (or takes back) what answers other clients while a script
+    /// runs past its busy time; the one installed before.
+    pub(crate) fn set_busy_responder(
+        &mut self,
+        responder: Option<Box<dyn BusyResponder>>,
+    ) -> Option<Box<dyn BusyResponder>> {
+        std::mem::replace(&mut self.scripting.busy, responder)
+    }
+
+    /// Scripting on or off (`--no-scripting`) and its busy time
+    /// (`--busy-script-time`).
+    pub(crate) fn with_scripting(mut self, enabled: bool, busy_after: Duration) -> Self {
+        self.scripting = scripting::Scripting::new(enabled, busy_after);
+        self
     }
 
     /// A new connection from `peer`.

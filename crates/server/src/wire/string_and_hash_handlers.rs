@@ -195,13 +195,7 @@ pub(super) fn hscan(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply
             _ => return Err(syntax()),
         }
     }
-    let keyspace = &d.shared.keyspace;
-    let page = d
-        .txn
-        .hscan(key(c), cursor, per_page, pattern, |f| {
-            keyspace.field_position(f)
-        })
-        .map_err(ks)?;
+    let page = d.txn.hscan(key(c), cursor, per_page, pattern).map_err(ks)?;
     Ok(Reply::Array(vec![
         Reply::bulk(page.cursor.to_string()),
         Reply::Array(bulks(page.keys)),

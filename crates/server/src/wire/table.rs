@@ -18,6 +18,7 @@ use super::monitor;
 use super::object_command as object;
 use super::pubsub;
 use super::resp::Reply;
+use super::scripting;
 use super::set_handlers as sets;
 use super::sorted_set_handlers as zsets;
 use super::string_and_hash_handlers as sh;
@@ -47,6 +48,9 @@ pub(crate) const BLOCKING: u32 = 1 << 9;
 /// Held by `CLIENT PAUSE … WRITE` though it writes no key (`PUBLISH`, as
 /// Redis holds it; no Redis flag of its own).
 pub(crate) const PAUSED_AS_WRITE: u32 = 1 << 20;
+/// Finds no key when its key count is wrong, instead of being an invalid
+/// command line for `COMMAND GETKEYS` (Redis `no_mandatory_keys`: `EVAL`).
+pub(crate) const NO_MANDATORY_KEYS: u32 = 1 << 10;
 /// Not shown to `MONITOR`: Redis's admin commands (no Redis flag of its
 /// own; Redis hides every `admin` command, see [`Sub::redis_admin`]).
 pub(crate) const UNMONITORED: u32 = 1 << 8;
@@ -132,6 +136,7 @@ pub enum Group {
     SortedSet,
     String,
     Transactions,
+    Scripting,
 }
 
 impl Group {
@@ -148,6 +153,7 @@ impl Group {
             Group::SortedSet => "sorted-set",
             Group::String => "string",
             Group::Transactions => "transactions",
+            Group::Scripting => "scripting",
         }
     }
 
@@ -165,6 +171,7 @@ impl Group {
             Group::SortedSet => Some("@sortedset"),
             Group::String => Some("@string"),
             Group::Transactions => Some("@transaction"),
+            Group::Scripting => Some("@scripting"),
         }
     }
 }
@@ -399,6 +406,24 @@ static CLIENT_SUBCOMMANDS: &[Sub] = &[
     conn(sub("trackinginfo", 2)),
     conn(admins_only(admin_sub("unblock", -3))),
     conn(admins_only(admin_sub("unpause", 2))),
+];
+
+/// A `SCRIPT` subcommand (`@scripting`).
+const fn scripting_sub(s: Sub) -> Sub {
+    Sub {
+        category: Some("@scripting"),
+        ..s
+    }
+}
+
+/// `SCRIPT`'s subcommands in Redis 7.0.
+static SCRIPT_SUBCOMMANDS: &[Sub] = &[
+    scripting_sub(sub("debug", 3)),
+    scripting_sub(sub("exists", -3)),
+    scripting_sub(sub("flush", -2)),
+    scripting_sub(sub("help", 2)),
+    scripting_sub(sub("kill", 2)),
+    scripting_sub(sub("load", 3)),
 ];
 
 /// `CONFIG`'s subcommands in Redis 7.0; reddb lets only admins `SET`.
@@ -751,6 +776,43 @@ pub(crate) static TABLE: &[Spec] = &[
         .categories(&["@connection"])
         .doc(G::Server, "2.8.13", "Describe the commands of this server"),
     server("time", 1, FAST, cmd::time).doc(G::Server, "2.6.0", "Return the server's time"),
+    server("eval", -3, NO_MANDATORY_KEYS, scripting::eval)
+        .numkeys(2)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
+        .doc(G::Scripting, "2.6.0", "Run a Lua script"),
+    server("evalsha", -3, NO_MANDATORY_KEYS, scripting::evalsha)
+        .numkeys(2)
+        .key_flags(&[kf::RW_ACCESS_UPDATE])
+        .doc(G::Scripting, "2.6.0", "Run a cached Lua script by its SHA1"),
+    server(
+        "eval_ro",
+        -3,
+        READONLY | NO_MANDATORY_KEYS,
+        scripting::eval_ro,
+    )
+    .numkeys(2)
+    .key_flags(&[kf::RO_ACCESS])
+    .doc(G::Scripting, "7.0.0", "Run a read-only Lua script"),
+    server(
+        "evalsha_ro",
+        -3,
+        READONLY | NO_MANDATORY_KEYS,
+        scripting::evalsha_ro,
+    )
+    .numkeys(2)
+    .key_flags(&[kf::RO_ACCESS])
+    .doc(
+        G::Scripting,
+        "7.0.0",
+        "Run a cached read-only Lua script by its SHA1",
+    ),
+    server("script", -2, 0, scripting::script)
+        .subcommands(SCRIPT_SUBCOMMANDS)
+        .doc(
+            G::Scripting,
+            "2.6.0",
+            "Load, check, flush and kill Lua scripts",
+        ),
     server("info", -1, 0, cmd::info)
         .categories(&["@dangerous"])
         .doc(
@@ -1531,9 +1593,13 @@ mod tests {
                     "{name}: data says read or write"
                 );
             }
-            // Keys are only in keyspace commands (and WATCH).
+            // Keys are only in keyspace commands (and WATCH, and the
+            // scripts' KEYS).
             assert!(
-                !(spec.keys.has_keys() || spec.numkeys_at > 0) || is_data || is_session,
+                !(spec.keys.has_keys() || spec.numkeys_at > 0)
+                    || is_data
+                    || is_session
+                    || spec.group == Group::Scripting,
                 "{name}: keys without data"
             );
         }

@@ -11,11 +11,11 @@
 //! iteration is returned exactly once (members sharing a hash come in the
 //! same page), however the set changes meanwhile.
 
+use super::collection_scan::{scan_position, scan_window};
 use super::{check_key, glob_match, KsResult, Members, Txn};
 use reddb_storage::store::edit::Edit;
 use reddb_storage::store::record::Value;
 use std::collections::BTreeSet;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
 /// Picks an index below its argument (never called with 0).
 pub type Pick<'p> = &'p mut dyn FnMut(usize) -> usize;
@@ -33,12 +33,6 @@ pub enum SetOp {
 pub struct SetScanPage {
     pub cursor: u64,
     pub members: Vec<Vec<u8>>,
-}
-
-/// A member's `SSCAN` position: 53 bits (exact as a JavaScript number),
-/// never 0 (0 starts and ends an iteration).
-fn scan_position(member: &[u8]) -> u64 {
-    (BuildHasherDefault::<DefaultHasher>::default().hash_one(member) >> super::CURSOR_SHIFT).max(1)
 }
 
 /// `count` distinct members of `set` chosen by `pick` (all when `count`
@@ -220,27 +214,21 @@ impl<'a> Txn<'a> {
                 members: Vec::new(),
             });
         };
-        let ordered: BTreeSet<(u64, &[u8])> = set
+        let ahead: Vec<(u64, &Vec<u8>)> = set
             .iter()
-            .map(|m| (scan_position(m), m.as_slice()))
+            .map(|m| (scan_position(m), m))
             .filter(|(pos, _)| *pos >= cursor)
             .collect();
-        let mut page = SetScanPage {
-            cursor: 0,
-            members: Vec::new(),
+        let (next, mut members) = scan_window(ahead, count);
+        members.sort_unstable();
+        let page = SetScanPage {
+            cursor: next,
+            members: members
+                .into_iter()
+                .filter(|(_, m)| pattern.is_none_or(|p| glob_match(p, m)))
+                .map(|(_, m)| m.clone())
+                .collect(),
         };
-        let (mut examined, mut last) = (0usize, None);
-        for (pos, member) in ordered {
-            if examined >= count.max(1) && last != Some(pos) {
-                page.cursor = pos;
-                break;
-            }
-            last = Some(pos);
-            examined += 1;
-            if pattern.is_none_or(|p| glob_match(p, member)) {
-                page.members.push(member.to_vec());
-            }
-        }
         Ok(page)
     }
 }

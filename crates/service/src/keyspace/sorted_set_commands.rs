@@ -15,6 +15,7 @@
 //! starts at the first member (in set order) inside the range — see
 //! [`lex_span`].
 
+use super::collection_scan::{scan_position, scan_window};
 use super::object_commands::zset_is_small;
 use super::set_commands::Pick;
 use super::{check_key, glob_match, Condition, KsError, KsResult, Members, Txn};
@@ -24,7 +25,7 @@ use reddb_storage::store::sorted_set::{Score, SortedSet};
 use reddb_storage::store::Entry;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
 use std::ops::Range;
 
 /// A member and its score, as commands answer them.
@@ -335,12 +336,6 @@ fn collect(z: &SortedSet, span: Range<usize>, reverse: bool) -> Vec<Scored> {
     } else {
         z.range(span).map(each).collect()
     }
-}
-
-/// A member's `ZSCAN` position: 63 bits, never 0 (0 starts and ends an
-/// iteration).
-fn scan_position(member: &[u8]) -> u64 {
-    (BuildHasherDefault::<DefaultHasher>::default().hash_one(member) >> 1).max(1)
 }
 
 /// A sorted set from (member, score) pairs, scores stored as Redis stores
@@ -666,30 +661,14 @@ impl<'a> Txn<'a> {
             return Ok(page);
         }
         let want = count.max(z.len() / 256).max(1);
-        let mut found: Vec<(u64, usize)> = z
+        let ahead: Vec<(u64, usize)> = z
             .iter()
             .enumerate()
             .map(|(rank, (_, m))| (scan_position(m), rank))
             .filter(|(pos, _)| *pos >= cursor)
             .collect();
-        if found.len() > want {
-            found.select_nth_unstable(want);
-            let boundary = found.get(want).map_or(0, |(pos, _)| *pos);
-            let before = found.iter().filter(|(pos, _)| *pos < boundary).count();
-            page.cursor = boundary;
-            if before == 0 {
-                // Every member examined shares one position: all of it.
-                page.cursor = found
-                    .iter()
-                    .map(|(pos, _)| *pos)
-                    .filter(|pos| *pos > boundary)
-                    .min()
-                    .unwrap_or(0);
-                found.retain(|(pos, _)| *pos == boundary);
-            } else {
-                found.retain(|(pos, _)| *pos < boundary);
-            }
-        }
+        let (next, mut found) = scan_window(ahead, want);
+        page.cursor = next;
         found.sort_unstable_by_key(|(_, rank)| *rank);
         for (_, rank) in found {
             if let Some((s, m)) = z.get(rank) {

@@ -8,6 +8,7 @@
 //! SipHash ([`RandomState`]): unpredictable enough to spread picks, and
 //! never used for anything secret.
 
+use super::collection_scan::{scan_position, scan_window};
 use super::{check_key, KsError, KsResult, ScanPage, Txn};
 use reddb_storage::store::edit::Edit;
 use reddb_storage::store::record::{Value, MAX_VALUE_LEN};
@@ -22,14 +23,6 @@ fn random_below(n: usize) -> usize {
     let r = RandomState::new().hash_one(0u8);
     let n64 = u64::try_from(n).unwrap_or(u64::MAX);
     usize::try_from(r.checked_rem(n64).unwrap_or(0)).unwrap_or(0)
-}
-
-impl super::Keyspace {
-    /// The `HSCAN` cursor position of a field: the same keyed hash as a
-    /// key's `SCAN` position, so never 0.
-    pub fn field_position(&self, field: &[u8]) -> u64 {
-        self.position(field)
-    }
 }
 
 impl Txn<'_> {
@@ -203,17 +196,16 @@ impl Txn<'_> {
         ))
     }
 
-    /// `HSCAN`: from `cursor` on, about `count` fields in the order of
-    /// `position` (all fields of one position together), as field, value,
-    /// field, value… in [`ScanPage::keys`]. As with `SCAN`, a field present
-    /// for a whole iteration is returned exactly once.
+    /// `HSCAN`: from `cursor` on, about `count` fields in position order
+    /// (`collection_scan.rs`), as field, value, field, value… in
+    /// [`ScanPage::keys`]. A field present for a whole iteration is
+    /// returned exactly once.
     pub fn hscan(
         &mut self,
         key: &[u8],
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
-        position: impl Fn(&[u8]) -> u64,
     ) -> KsResult<ScanPage> {
         check_key(key)?;
         let Some((h, _)) = self.hash_value(key)? else {
@@ -222,20 +214,15 @@ impl Txn<'_> {
                 keys: Vec::new(),
             });
         };
-        let mut ahead: Vec<(u64, &Vec<u8>, &Vec<u8>)> = h
+        let ahead: Vec<_> = h
             .iter()
-            .map(|(f, v)| (position(f), f, v))
-            .filter(|(p, _, _)| *p >= cursor)
+            .map(|(f, v)| (scan_position(f), (f, v)))
+            .filter(|(p, _)| *p >= cursor)
             .collect();
-        ahead.sort_unstable();
-        let (mut keys, mut examined, mut last, mut next) = (Vec::new(), 0usize, None, 0);
-        for (pos, f, v) in ahead {
-            if examined >= count.max(1) && last != Some(pos) {
-                next = pos;
-                break;
-            }
-            last = Some(pos);
-            examined += 1;
+        let (next, mut fields) = scan_window(ahead, count);
+        fields.sort_unstable();
+        let mut keys = Vec::new();
+        for (_, (f, v)) in fields {
             if pattern.is_none_or(|p| super::glob_match(p, f)) {
                 keys.push(f.clone());
                 keys.push(v.clone());
@@ -247,7 +234,6 @@ impl Txn<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Keyspace;
     use super::*;
     use reddb_storage::store::State;
     use std::collections::BTreeSet;
@@ -279,11 +265,10 @@ mod tests {
             .map(|i| (format!("f{i}").into_bytes(), b"v".to_vec()))
             .collect();
         t.hset(b"h", pairs).ok();
-        let ks = Keyspace::new();
         let (mut seen, mut cursor) = (BTreeSet::new(), 0);
         loop {
             let page = t
-                .hscan(b"h", cursor, 7, None, |f| ks.field_position(f))
+                .hscan(b"h", cursor, 7, None)
                 .unwrap_or_else(|e| panic!("{e:?}"));
             for pair in page.keys.chunks(2) {
                 assert!(seen.insert(pair.to_vec()), "returned twice");

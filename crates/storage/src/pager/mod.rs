@@ -231,7 +231,7 @@ impl Pager {
 
     /// Writes one or more consecutive pages starting at `no`.
     pub(crate) fn write_pages(&mut self, no: u64, pages: &[u8]) -> Result<()> {
-        if pages.len() % self.page_size() != 0 {
+        if !pages.len().is_multiple_of(self.page_size()) {
             return Err(Error::Internal("write is not whole pages".into()));
         }
         self.io
