@@ -1136,6 +1136,134 @@ fn random_command_sequences_answer_as_redis_server_does() {
     harness::assert_no_failures(&failures, seeds.len(), "seeded sequences");
 }
 
+/// The keyspace events a `PSUBSCRIBE __key*` connection received until
+/// the message on channel `end` (which the caller publishes), without
+/// `expired` (Redis's active expiry runs on its own clock).
+fn events_until_end(sub: &mut Client) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut got = Vec::new();
+    loop {
+        let Some(Value::Array(items)) = sub.read().expect("read") else {
+            panic!("the subscriber was closed");
+        };
+        let texts: Vec<Vec<u8>> = items
+            .iter()
+            .map(|i| i.as_bytes().unwrap_or_default().to_vec())
+            .collect();
+        let [_, _, channel, payload] = texts.as_slice() else {
+            panic!("not a pmessage: {items:?}");
+        };
+        if channel == b"end" {
+            return got;
+        }
+        if channel.ends_with(b":expired") || payload == b"expired" {
+            continue;
+        }
+        got.push((channel.clone(), payload.clone()));
+    }
+}
+
+/// One seed's sequence with keyspace notifications on (`KEAn`): after
+/// every command, the events each server published are compared.
+fn run_seed_with_events(
+    pair: &mut SideBySide,
+    commands: &[(String, String)],
+    seed: u64,
+    deadline: Instant,
+) -> Result<usize, String> {
+    let mut subs = [pair.red_conn(), pair.redis_conn()];
+    for c in [&mut pair.red, &mut pair.redis] {
+        c.cmd(&["SELECT", "0"]);
+        c.cmd(&["FLUSHALL"]);
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]);
+    }
+    for s in &mut subs {
+        s.cmd(&["PSUBSCRIBE", "*"]);
+    }
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut generator = Generator {
+        rng: Rng::new(seed),
+        now_unix,
+    };
+    let mut history: Vec<String> = Vec::new();
+    for n in 0..COMMANDS_PER_SEED {
+        if Instant::now() >= deadline {
+            return Ok(n);
+        }
+        let pick = generator.rng.below(commands.len() as u64) as usize;
+        let Some((name, fallback)) = commands.get(pick) else {
+            continue;
+        };
+        let args = generator.command(name, fallback);
+        // SPOP's pick is random (and the other stream re-syncs the sets
+        // with writes of its own); a CONFIG SET could turn the events off.
+        if RANDOM.contains(&name.as_str()) || name == "config" {
+            continue;
+        }
+        history.push(args.join(" "));
+        let (ours, theirs) = (
+            ask(&mut pair.red, name, &args),
+            ask(&mut pair.redis, name, &args),
+        );
+        pair.red.cmd(&["PUBLISH", "end", "end"]);
+        pair.redis.cmd(&["PUBLISH", "end", "end"]);
+        let [red_sub, redis_sub] = &mut subs;
+        let (our_events, their_events) = (events_until_end(red_sub), events_until_end(redis_sub));
+        if !ours.same(&theirs) || our_events != their_events {
+            let from = history.len().saturating_sub(HISTORY_SHOWN);
+            let shown = |e: &[(Vec<u8>, Vec<u8>)]| -> String {
+                e.iter()
+                    .map(|(c, p)| {
+                        format!(
+                            "{}={}",
+                            String::from_utf8_lossy(c),
+                            String::from_utf8_lossy(p)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            return Err(format!(
+                "seed {seed:#x} (replay: REDDB_SEED={seed:#x}), command {n}: {:?}\n  red:   {} events {}\n  redis: {} events {}\n  last commands:\n    {}",
+                args,
+                ours.shown(),
+                shown(&our_events),
+                theirs.shown(),
+                shown(&their_events),
+                history.get(from..).unwrap_or_default().join("\n    ")
+            ));
+        }
+    }
+    Ok(COMMANDS_PER_SEED)
+}
+
+#[test]
+fn random_command_sequences_notify_as_redis_server_does() {
+    let Some(mut pair) = SideBySide::start() else {
+        return;
+    };
+    let commands = keyspace_commands(&mut pair.red);
+    let seeds: Vec<u64> = match seed_override() {
+        Some(seed) => vec![seed],
+        None if harness::extended() => (0..EXTENDED_SEEDS)
+            .map(|n| case_seed(BASE_SEED ^ 0xE7E7, n))
+            .collect(),
+        None => (0..SEEDS)
+            .map(|n| case_seed(BASE_SEED ^ 0xE7E7, n))
+            .collect(),
+    };
+    let deadline = Instant::now() + TIME_CAP;
+    let mut failures = Vec::new();
+    for &seed in &seeds {
+        match run_seed_with_events(&mut pair, &commands, seed, deadline) {
+            Ok(n) => eprintln!("seed {seed:#x}: {n} commands notified alike"),
+            Err(report) => failures.push(report),
+        }
+    }
+    harness::assert_no_failures(&failures, seeds.len(), "seeded sequences with events");
+}
+
 /// Sequences where red once answered differently from redis-server: each
 /// runs on both, flushed first, and every reply must match.
 const REGRESSIONS: &[&[&[&str]]] = &[

@@ -615,6 +615,15 @@ fn a_subscriber_that_never_reads_is_disconnected_and_the_publisher_is_not_held()
         "{}",
         red.stderr()
     );
+    // Counted under Redis 7.2's name.
+    assert_eq!(
+        info_field(
+            &mut publisher,
+            "stats",
+            "client_output_buffer_limit_disconnections"
+        ),
+        "1"
+    );
     // The server is well and the publisher still answered.
     assert_eq!(publisher.cmd(&["PING"]), Value::Simple(b"PONG".to_vec()));
 }

@@ -84,6 +84,16 @@ pub struct SideBySide {
 }
 
 impl SideBySide {
+    /// Another connection to red, authenticated like `red`.
+    pub fn red_conn(&self) -> Client {
+        self._daemon.authed()
+    }
+
+    /// Another connection to redis-server.
+    pub fn redis_conn(&self) -> Client {
+        Client::connect(self._reference.port)
+    }
+
     pub fn start() -> Option<Self> {
         if !need("redis-server", "redis-server", &["--version"]) {
             return None;

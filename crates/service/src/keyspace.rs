@@ -35,6 +35,7 @@ use subtle::ConstantTimeEq;
 pub mod bit_and_float_commands;
 mod changed_keys;
 mod collection_scan;
+mod event_probe;
 pub mod list_commands;
 pub mod object_commands;
 pub mod set_commands;

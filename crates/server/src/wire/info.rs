@@ -262,7 +262,7 @@ fn stats(src: &Sources<'_>, o: &mut String) {
     let st = &src.shared.stats;
     let _ = write!(
         o,
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
         st.connections,
         st.commands,
         st.rejected,
@@ -271,6 +271,7 @@ fn stats(src: &Sources<'_>, o: &mut String) {
         src.shared.pubsub.channel_count(),
         src.shared.pubsub.pattern_count(),
         st.calls.error_replies,
+        src.shared.pubsub.slow_disconnected,
     );
 }
 

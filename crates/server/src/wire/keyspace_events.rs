@@ -5,14 +5,14 @@
 //! `__keyevent@<db>__:<event>`.
 //!
 //! A command's events are worked out around it: before it runs, a
-//! [`Probe`] notes which of its keys exist and how many writes its
+//! `Probe` notes which of its keys exist and how many writes its
 //! transaction had staged; after it, the command's name, arguments, reply
-//! and what changed give Redis's events ([`Probe::after`]). They are
+//! and what changed give Redis's events (`Probe::after`). They are
 //! published once the transaction is staged for commit, so they reach
 //! subscribers in the same turn, after the group commit, never before the
 //! write they report is durable. `expired` is told by the first command
-//! that names a key whose time has passed ([`LazyExpired`], as Redis's
-//! lazy expiry), or else by the loop's sweep that drops it ([`expired`]).
+//! that names a key whose time has passed (`LazyExpired`, as Redis's
+//! lazy expiry), or else by the loop's sweep that drops it (`expired`).
 //!
 //! Must never publish an event naming a key under `red.secret.` (none can
 //! be written through the wire protocol; this is checked again here).
@@ -221,6 +221,9 @@ pub(crate) struct Probe {
     db: usize,
     writes: u64,
     existed: Vec<(Vec<u8>, bool)>,
+    /// The length of the first key's string value (`SETBIT` reports a
+    /// string it grows).
+    first_len: Option<usize>,
 }
 
 fn int_of(reply: &Reply) -> Option<i64> {
@@ -328,16 +331,20 @@ impl Probe {
     /// Notes `spec`'s keys in `args` before it runs in `txn`.
     pub(crate) fn before(spec: &Spec, args: &[Vec<u8>], txn: &Txn<'_>) -> Probe {
         let db = txn.db();
-        let existed = spec
+        let existed: Vec<(Vec<u8>, bool)> = spec
             .keys_and_flags(args)
             .unwrap_or_default()
             .into_iter()
             .map(|(key, _)| (key.to_vec(), txn.exists_in(db, key)))
             .collect();
+        let first_len = existed
+            .first()
+            .and_then(|(key, _)| txn.string_len_in(db, key));
         Probe {
             db,
             writes: txn.writes,
             existed,
+            first_len,
         }
     }
 
@@ -403,6 +410,11 @@ fn string_events(
     let key = arg(args, 1);
     match name {
         "set" if wrote => {
+            if !e.existed(key) && !e.exists(key) {
+                // An expiry already past (`PXAT 1000`): Redis adds the key
+                // all the same, then finds it expired when next touched.
+                e.event(NEW, "new", key);
+            }
             e.event(STRING, "set", key);
             if sets_expiry(args) {
                 e.event(GENERIC, "expire", key);
@@ -425,8 +437,10 @@ fn string_events(
         "append" => e.event(STRING, "append", key),
         "setrange" if !arg(args, 3).is_empty() => e.event(STRING, "setrange", key),
         "setbit" => {
+            // Redis reports a new key, a longer string or a changed bit.
             let set_to = i64::from(arg(args, 3) == b"1");
-            if int_of(reply).is_some_and(|old| old != set_to) {
+            let grew = e.txn.string_len_in(e.probe.db, key) > e.probe.first_len;
+            if grew || int_of(reply).is_some_and(|old| old != set_to) {
                 e.event(STRING, "setbit", key);
             }
         }
@@ -478,9 +492,12 @@ fn generic_events(
             e.event(GENERIC, "rename_to", arg(args, 2));
         }
         "copy" if one => {
+            // The last `DB n` wins, as Redis reads its options.
             let db = args
                 .iter()
-                .position(|a| lower(a) == "db")
+                .skip(3)
+                .rposition(|a| lower(a) == "db")
+                .map(|i| i + 3)
                 .and_then(|i| args.get(i + 1))
                 .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
                 .unwrap_or(e.probe.db);
@@ -558,7 +575,7 @@ fn list_events(
             e.event(LIST, "lrem", key);
             e.del_if_gone(key);
         }
-        "ltrim" => {
+        "ltrim" if e.existed(key) => {
             e.event(LIST, "ltrim", key);
             e.del_if_gone(key);
         }
@@ -585,7 +602,7 @@ fn list_events(
             }
         }
         "lpush" | "lpushx" | "rpush" | "rpushx" | "lpop" | "rpop" | "linsert" | "lrem"
-        | "lmove" | "blmove" | "rpoplpush" | "brpoplpush" => {}
+        | "ltrim" | "lmove" | "blmove" | "rpoplpush" | "brpoplpush" => {}
         _ => return false,
     }
     true

@@ -31,6 +31,11 @@
 //! handler — is one entry of [`table::TABLE`]; this module matches no
 //! command name.
 //!
+//! Pub/sub (`pubsub.rs`), keyspace notifications (`keyspace_events.rs`)
+//! and client tracking (`tracking.rs`) queue what other connections are
+//! sent; the loop copies it to them after each command. A RESP2
+//! connection with a subscription runs only what Redis allows it.
+//!
 //! A blocking list command (`BLPOP` …) that finds nothing to pop leaves
 //! its connection blocked ([`Step::Block`]): nothing more of its input runs
 //! until [`blocking`] answers it (served after another client's write, or
