@@ -45,6 +45,11 @@ const INTENDED_DIFFERENCES: &[(&str, &str)] = &[
          once), Redis at about 4000",
     ),
     (
+        "cjson.encode_* / decode_* settings",
+        "red puts them back to their defaults before every run (one user's script cannot \
+         change how another's encodes); Redis keeps them for the server's life",
+    ),
+    (
         "RESP3 big numbers and verbatim strings from a script",
         "sent as bulk strings",
     ),
@@ -461,6 +466,22 @@ fn adversarial_scripts_are_refused_and_change_nothing() {
     let secret = d.get("/secrets/red.secret.api", Some(d.api_key()));
     secret.ok("the secret is still there");
     assert!(secret.text().contains("s3cret-value"), "{}", secret.text());
+    // One user's script cannot change how another's encodes: `cjson`'s
+    // settings go back to their defaults before every run (in Redis they
+    // last for the server's life).
+    let deep = bob.cmd(&[
+        "EVAL",
+        "cjson.encode_max_depth(1) return cjson.encode({{1}})",
+        "0",
+    ]);
+    assert!(
+        err_text(&deep).contains("Cannot serialise, excessive nesting"),
+        "depth 1 refuses a nested table within the run that set it: {deep:?}"
+    );
+    assert_eq!(
+        admin.cmd(&["EVAL", "return cjson.encode({{1}})", "0"]),
+        bulk("[[1]]")
+    );
     // The admin may flush from a script.
     assert_eq!(
         admin.cmd(&["EVAL", "return redis.call('flushall')", "0"]),

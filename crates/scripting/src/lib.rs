@@ -273,6 +273,7 @@ impl ScriptEngine {
         let config = self.config.clone();
         let vm = self.vm()?;
         vm.flags.reset(no_writes);
+        vm.libraries.reset();
         let lua = &vm.lua;
         let sequence = |items: &[Vec<u8>]| -> mlua::Result<Table> {
             lua.create_sequence_from(

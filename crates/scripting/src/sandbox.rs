@@ -88,6 +88,8 @@ pub(crate) struct Vm {
     /// Adds the error's location (`source`, `line`) as Redis's error
     /// handler does.
     pub handler: Function,
+    /// The libraries' settings, put back to their defaults before each run.
+    pub libraries: libraries::Installed,
 }
 
 /// Builds the state. `version` and `version_num` are what
@@ -98,7 +100,7 @@ pub(crate) fn build(version: &str, version_num: i64) -> mlua::Result<Vm> {
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::new(),
     )?;
-    libraries::install(&lua)?;
+    let libraries = libraries::install(&lua)?;
     let globals = lua.globals();
     let xpcall: Function = globals.get("xpcall")?;
     globals.set("redis", redis_table(&lua, version, version_num, &flags)?)?;
@@ -122,6 +124,7 @@ pub(crate) fn build(version: &str, version_num: i64) -> mlua::Result<Vm> {
         new_env,
         xpcall,
         handler,
+        libraries,
     })
 }
 

@@ -46,10 +46,17 @@ impl Default for Config {
     }
 }
 
-type Shared = Rc<Cell<Config>>;
+/// A `cjson` table's configuration, shared by its functions.
+pub type Shared = Rc<Cell<Config>>;
 
 /// A new `cjson` table with its own default configuration.
 pub fn table(lua: &Lua, maker: &Rc<FunctionMaker>) -> mlua::Result<Table> {
+    table_with_config(lua, maker).map(|(t, _)| t)
+}
+
+/// [`table`], and a handle on its configuration (so the engine can put
+/// the defaults back before every script run).
+pub fn table_with_config(lua: &Lua, maker: &Rc<FunctionMaker>) -> mlua::Result<(Table, Shared)> {
     let t = lua.create_table()?;
     let cfg: Shared = Rc::new(Cell::new(Config::default()));
     let next: mlua::Function = lua.globals().raw_get("next")?;
@@ -87,7 +94,7 @@ pub fn table(lua: &Lua, maker: &Rc<FunctionMaker>) -> mlua::Result<Table> {
     t.raw_set("null", Value::NULL)?;
     t.raw_set("_NAME", "cjson")?;
     t.raw_set("_VERSION", "2.1.0")?;
-    Ok(t)
+    Ok((t, cfg))
 }
 
 fn install_config_functions(

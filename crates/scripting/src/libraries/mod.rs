@@ -23,14 +23,32 @@ use std::rc::Rc;
 
 /// Sets the globals `cjson`, `bit`, `struct` and `cmsgpack` in `lua`, which must have
 /// Lua's base library loaded (the libraries keep its `error` and `next`).
-pub fn install(lua: &mlua::Lua) -> mlua::Result<()> {
+pub fn install(lua: &mlua::Lua) -> mlua::Result<Installed> {
     let maker = Rc::new(calling::FunctionMaker::new(lua)?);
     let globals = lua.globals();
-    globals.raw_set("cjson", cjson::table(lua, &maker)?)?;
+    let (cjson, cjson_config) = cjson::table_with_config(lua, &maker)?;
+    globals.raw_set("cjson", cjson)?;
     globals.raw_set("bit", bit::table(lua, &maker)?)?;
     globals.raw_set("struct", struct_pack::table(lua, &maker)?)?;
     globals.raw_set("cmsgpack", cmsgpack::table(lua, &maker)?)?;
-    Ok(())
+    Ok(Installed { cjson_config })
+}
+
+/// What [`install`] leaves that outlives one script: the global `cjson`'s
+/// settings (`cjson.encode_max_depth(…)` and the others).
+#[derive(Debug)]
+pub struct Installed {
+    cjson_config: cjson::Shared,
+}
+
+impl Installed {
+    /// Puts the libraries' settings back to their defaults. The engine
+    /// calls it before every run, so one script's `cjson` settings never
+    /// reach another's (Redis keeps them for the server's life: one user's
+    /// script could change how another's encodes).
+    pub fn reset(&self) {
+        self.cjson_config.set(cjson::Config::default());
+    }
 }
 
 /// A plain Lua state (standard libraries) with the libraries installed,
