@@ -1118,3 +1118,31 @@ fn a_governed_subscriber_still_gets_its_tracking_invalidations() {
         ])]
     );
 }
+
+#[test]
+fn a_script_notifies_its_commands_like_redis_server() {
+    let Some(pair) = Pair::start() else {
+        return;
+    };
+    let script = "redis.call('SET', KEYS[1], 'v'); redis.call('LPUSH', KEYS[2], 'a'); \
+                  redis.call('GET', KEYS[1]); return redis.call('DEL', KEYS[1], KEYS[2])";
+    let mut seen = Vec::new();
+    for red in [true, false] {
+        let mut c = pair.conn(red);
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            ok()
+        );
+        let mut sub = pair.conn(red);
+        send(&mut sub, &["PSUBSCRIBE", "*"], 1);
+        assert_eq!(c.cmd(&["EVAL", script, "2", "s:k", "s:l"]), int(2));
+        c.cmd(&["PUBLISH", "end", "end"]);
+        seen.push(received_until_end(&mut sub));
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "notify-keyspace-events", ""]),
+            ok()
+        );
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0].len(), 8, "set, lpush, del, del: {:?}", seen[0]);
+}

@@ -20,7 +20,7 @@
 use super::commands::lower;
 use super::pubsub::PubSub;
 use super::resp::Reply;
-use super::table::Spec;
+use super::table::{Spec, READONLY, WRITE};
 use reddb_service::keyspace::{Txn, SECRET_KEY_PREFIX};
 use reddb_storage::store::record::Namespace;
 use reddb_storage::store::State;
@@ -212,6 +212,46 @@ pub(crate) fn publish(pubsub: &mut PubSub, flags: u32, events: &[KeyEvent]) {
         if flags & KEYEVENT != 0 {
             let channel = format!("__keyevent@{}__:{}", e.db, e.name);
             pubsub.publish(channel.as_bytes(), &e.key);
+        }
+    }
+}
+
+impl super::Shared {
+    /// Before a command of the running transaction (a client's, or one a
+    /// script calls): `expired` for the expired keys it names, and what
+    /// its write events need to know of its keys before it runs.
+    pub(crate) fn events_before(
+        &mut self,
+        txn: Option<&Txn<'_>>,
+        state: Option<&State>,
+        spec: &Spec,
+        args: &[Vec<u8>],
+    ) -> Option<Probe> {
+        let notify = self.settings.notify_keyspace_events;
+        let t = txn?;
+        if let Some(st) = state.filter(|_| wants_expired(notify)) {
+            self.lazy_expired
+                .check(st, t.db(), spec, args, t.now(), &mut self.pending_events);
+        }
+        (notify != 0 && spec.has(WRITE)).then(|| Probe::before(spec, args, t))
+    }
+
+    /// After that command answered `reply`: its events, and the keys it
+    /// read for connection `id` if it tracks them.
+    pub(crate) fn events_after(
+        &mut self,
+        probe: Option<Probe>,
+        txn: Option<&Txn<'_>>,
+        id: u64,
+        spec: &Spec,
+        args: &[Vec<u8>],
+        reply: &Reply,
+    ) {
+        if let (Some(probe), Some(t)) = (probe, txn) {
+            probe.after(spec, args, reply, t, &mut self.pending_events);
+        }
+        if spec.has(READONLY) && !matches!(reply, Reply::Error(_)) {
+            self.track_read(id, spec, args);
         }
     }
 }

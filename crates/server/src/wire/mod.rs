@@ -193,6 +193,10 @@ pub(crate) struct Shared {
     pub(crate) tracking: tracking::Tracking,
     /// Expired keys whose `expired` a command announced before the sweep.
     pub(crate) lazy_expired: keyspace_events::LazyExpired,
+    /// The keyspace events of the transaction running now (its commands',
+    /// and those of the commands its scripts call), published once it is
+    /// staged for commit.
+    pub(crate) pending_events: Vec<keyspace_events::KeyEvent>,
     /// Lua scripting: on or off, the script cache.
     pub(crate) scripting: scripting::Scripting,
 }
@@ -364,6 +368,7 @@ impl Shared {
             pubsub: pubsub::PubSub::default(),
             tracking: tracking::Tracking::default(),
             lazy_expired: keyspace_events::LazyExpired::default(),
+            pending_events: Vec::new(),
             scripting: scripting::Scripting::default(),
         }
     }
@@ -919,8 +924,7 @@ impl Shared {
         let now = now_ms();
         let mut post = Vec::new();
         let mut replies = Vec::with_capacity(cmds.len());
-        let notify = self.settings.notify_keyspace_events;
-        let mut events = Vec::new();
+        self.pending_events.clear();
         let (changes, hits, misses) = {
             let svc_ro: &Service = svc;
             let state = svc_ro.keyspace_state().ok();
@@ -930,16 +934,7 @@ impl Shared {
             }
             for Queued { spec, runner, args } in cmds {
                 let started = Instant::now();
-                if let (Some(t), Some(st)) = (txn.as_ref(), state) {
-                    if keyspace_events::wants_expired(notify) {
-                        self.lazy_expired
-                            .check(st, t.db(), spec, args, now, &mut events);
-                    }
-                }
-                let probe = txn
-                    .as_ref()
-                    .filter(|_| notify != 0 && spec.has(WRITE))
-                    .map(|t| keyspace_events::Probe::before(spec, args, t));
+                let probe = self.events_before(txn.as_ref(), state, spec, args);
                 let mut cx = commands::Ctx {
                     txn: txn.as_mut(),
                     state,
@@ -954,11 +949,8 @@ impl Shared {
                 self.feed_monitors(s, spec, args);
                 let took = started.elapsed();
                 let blocked = block.as_deref().is_some_and(Option::is_some);
-                if let (Some(probe), Some(t), false) = (probe, txn.as_ref(), blocked) {
-                    probe.after(spec, args, &reply, t, &mut events);
-                }
-                if spec.has(READONLY) && !matches!(reply, Reply::Error(_)) {
-                    self.track_read(s.id, spec, args);
+                if !blocked {
+                    self.events_after(probe, txn.as_ref(), s.id, spec, args, &reply);
                 }
                 if blocked {
                     // Counted when it is answered.
@@ -987,8 +979,11 @@ impl Shared {
             if wrote {
                 self.note_written(cmds);
             }
+            let events = std::mem::take(&mut self.pending_events);
+            let notify = self.settings.notify_keyspace_events;
             keyspace_events::publish(&mut self.pubsub, notify, &events);
         }
+        self.pending_events.clear();
         for p in post {
             self.run_post(svc, p, cmds.len() == 1)?;
         }

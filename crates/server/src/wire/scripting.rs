@@ -341,6 +341,10 @@ impl CommandRunner for ScriptRunner<'_, '_, '_> {
         };
         let started = std::time::Instant::now();
         let cx = &mut *self.cx;
+        // Keyspace notifications and tracking, as for a client's command.
+        let probe = cx
+            .shared
+            .events_before(cx.txn.as_deref(), cx.state, spec, args);
         let mut inner = Ctx {
             txn: cx.txn.as_deref_mut(),
             state: cx.state,
@@ -353,6 +357,8 @@ impl CommandRunner for ScriptRunner<'_, '_, '_> {
             in_exec: true,
         };
         let reply = commands::execute(spec, runner, args, &mut inner);
+        cx.shared
+            .events_after(probe, cx.txn.as_deref(), cx.session.id, spec, args, &reply);
         cx.shared.feed_monitors(cx.session, spec, args);
         cx.shared.stats.calls.count_call(
             super::info::CommandName::of(spec, args),
