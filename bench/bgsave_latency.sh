@@ -39,59 +39,12 @@ fi
 RED=target/release/red
 [ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
 
-WORK=$(mktemp -d /tmp/reddb-bgsave.XXXXXX)
-PIDS=()
+# shellcheck source=bench/servers.sh
+source bench/servers.sh
+bench_servers_init reddb-bgsave
 LOOP_PID=""
-cleanup() {
-  [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # port password
-  for _ in $(seq 1 600); do
-    if redis-cli -h 127.0.0.1 -p "$1" -a "$2" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "server on port $1 did not come up" >&2
-  return 1
-}
-
-PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-declare -A PORT PW
-
-start_redis() {
-  local port; port=$(free_port)
-  mkdir -p "$WORK/redis"
-  redis-server --port "$port" --bind 127.0.0.1 --requirepass "$PASS" --dir "$WORK/redis" \
-    --daemonize no --save "" --appendonly yes --appendfsync always \
-    --logfile "$WORK/redis/log" &
-  PIDS+=("$!")
-  PORT[redis]=$port; PW[redis]=$PASS
-  wait_port "$port" "$PASS"
-}
-
-start_reddb() {
-  local port http key=""; port=$(free_port); http=$(free_port)
-  mkdir -p "$WORK/reddb"
-  "$RED" server --dev --path "$WORK/reddb/data.rdb" --http-bind "127.0.0.1:$http" \
-    --wire-bind "127.0.0.1:$port" >"$WORK/reddb/stdout" 2>"$WORK/reddb/stderr" &
-  PIDS+=("$!")
-  for _ in $(seq 1 300); do
-    key=$(sed -n 's/^api key: //p' "$WORK/reddb/stdout" 2>/dev/null || true)
-    [ -n "$key" ] && break
-    sleep 0.1
-  done
-  [ -n "$key" ] || { echo "reddb did not print its API key" >&2; exit 1; }
-  PORT[reddb]=$port; PW[reddb]=$key
-  wait_port "$port" "$key"
+bench_extra_cleanup() {
+  if [ -n "$LOOP_PID" ]; then kill "$LOOP_PID" 2>/dev/null || true; fi
 }
 
 cli() { # name args...
@@ -139,7 +92,7 @@ with_loop() { # name case command interval
 
 echo "== loading $KEYS keys" >&2
 start_reddb
-start_redis
+start_redis redis --appendonly yes --appendfsync always
 load reddb
 load redis
 echo "  reddb RSS $(ps -o rss= -p "$(pgrep -f "$WORK/reddb/data.rdb" | head -1)") KiB" >&2

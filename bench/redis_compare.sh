@@ -46,63 +46,9 @@ fi
 RED=target/release/red
 [ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
 
-WORK=$(mktemp -d /tmp/reddb-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port password
-  for _ in $(seq 1 300); do
-    if redis-cli -h 127.0.0.1 -p "$1" -a "$2" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "server on port $1 did not come up" >&2
-  return 1
-}
-
-PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-
-# name port password pid
-declare -A PORT PW PID
-start_redis() { # name persistence-args...
-  local name=$1; shift
-  local port; port=$(free_port)
-  mkdir -p "$WORK/$name"
-  redis-server --port "$port" --bind 127.0.0.1 --requirepass "$PASS" --dir "$WORK/$name" \
-    --daemonize no --save "" --protected-mode yes --logfile "$WORK/$name/log" "$@" &
-  local pid=$!
-  PIDS+=("$pid")
-  PORT[$name]=$port; PW[$name]=$PASS; PID[$name]=$pid
-  wait_port "$port" "$PASS"
-}
-
-start_reddb() {
-  local port http; port=$(free_port); http=$(free_port)
-  mkdir -p "$WORK/reddb"
-  "$RED" server --dev --path "$WORK/reddb/data.rdb" --http-bind "127.0.0.1:$http" \
-    --wire-bind "127.0.0.1:$port" >"$WORK/reddb/stdout" 2>"$WORK/reddb/stderr" &
-  local pid=$!
-  PIDS+=("$pid")
-  local key=""
-  for _ in $(seq 1 300); do
-    key=$(sed -n 's/^api key: //p' "$WORK/reddb/stdout" 2>/dev/null || true)
-    [ -n "$key" ] && break
-    sleep 0.1
-  done
-  [ -n "$key" ] || { echo "reddb did not print its API key" >&2; cat "$WORK/reddb/stderr" >&2; exit 1; }
-  PORT[reddb]=$port; PW[reddb]=$key; PID[reddb]=$pid
-  wait_port "$port" "$key"
-}
+# shellcheck source=bench/servers.sh
+source bench/servers.sh
+bench_servers_init reddb-bench
 
 declare -A RPS
 bench() { # name label extra-args...

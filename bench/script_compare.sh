@@ -38,29 +38,9 @@ fi
 RED=target/release/red
 [ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
 
-WORK=$(mktemp -d /tmp/reddb-script-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port password
-  for _ in $(seq 1 300); do
-    if redis-cli -h 127.0.0.1 -p "$1" -a "$2" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "server on port $1 did not come up" >&2
-  return 1
-}
+# shellcheck source=bench/servers.sh
+source bench/servers.sh
+bench_servers_init reddb-script-bench
 
 # The limiter: drop entries older than the window, add this call, count,
 # keep the key as long as the window. The time comes from TIME (no client
@@ -73,37 +53,6 @@ redis.call('ZADD', KEYS[1], now, t[1] .. '.' .. t[2] .. ':' .. ARGV[2])
 local count = redis.call('ZCARD', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], window)
 return count"
-
-PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-declare -A PORT PW
-
-start_redis() {
-  local port; port=$(free_port)
-  mkdir -p "$WORK/redis"
-  redis-server --port "$port" --bind 127.0.0.1 --requirepass "$PASS" --dir "$WORK/redis" \
-    --daemonize no --save "" --protected-mode yes --logfile "$WORK/redis/log" \
-    --appendonly yes --appendfsync always &
-  PIDS+=("$!")
-  PORT[redis]=$port; PW[redis]=$PASS
-  wait_port "$port" "$PASS"
-}
-
-start_reddb() {
-  local port http; port=$(free_port); http=$(free_port)
-  mkdir -p "$WORK/reddb"
-  "$RED" server --dev --path "$WORK/reddb/data.rdb" --http-bind "127.0.0.1:$http" \
-    --wire-bind "127.0.0.1:$port" >"$WORK/reddb/stdout" 2>"$WORK/reddb/stderr" &
-  PIDS+=("$!")
-  local key=""
-  for _ in $(seq 1 300); do
-    key=$(sed -n 's/^api key: //p' "$WORK/reddb/stdout" 2>/dev/null || true)
-    [ -n "$key" ] && break
-    sleep 0.1
-  done
-  [ -n "$key" ] || { echo "reddb did not print its API key" >&2; cat "$WORK/reddb/stderr" >&2; exit 1; }
-  PORT[reddb]=$port; PW[reddb]=$key
-  wait_port "$port" "$key"
-}
 
 declare -A RPS
 bench() { # name
@@ -122,7 +71,7 @@ bench() { # name
 }
 
 echo "== starting servers" >&2
-start_redis
+start_redis redis --appendonly yes --appendfsync always
 start_reddb
 echo "== redis-benchmark -c $CLIENTS -n $REQUESTS EVALSHA <limiter>" >&2
 bench redis

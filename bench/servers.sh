@@ -1,0 +1,67 @@
+# Sourced by the bench scripts (not run): a work directory removed on exit,
+# free loopback ports, and Debian's redis-server and reddb started side by
+# side with a password. After `bench_servers_init PREFIX` (needs $RED):
+#   start_redis NAME [redis-server args...]   e.g. --appendonly yes --appendfsync always
+#   start_reddb [NAME]                        release build, --dev, --fsync always
+# fill PORT[NAME], PW[NAME] and PID[NAME]. Everything started is stopped on
+# exit; a script may add its own `bench_extra_cleanup` function.
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port password
+  for _ in $(seq 1 600); do
+    if redis-cli -h 127.0.0.1 -p "$1" -a "$2" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not come up" >&2
+  return 1
+}
+
+bench_cleanup() {
+  if declare -F bench_extra_cleanup >/dev/null; then bench_extra_cleanup; fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+
+bench_servers_init() { # work-directory prefix
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  PIDS=()
+  PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  declare -gA PORT PW PID
+  trap bench_cleanup EXIT
+}
+
+start_redis() { # name redis-server-args...
+  local name=$1; shift
+  local port; port=$(free_port)
+  mkdir -p "$WORK/$name"
+  redis-server --port "$port" --bind 127.0.0.1 --requirepass "$PASS" --dir "$WORK/$name" \
+    --daemonize no --save "" --protected-mode yes --logfile "$WORK/$name/log" "$@" &
+  local pid=$!
+  PIDS+=("$pid")
+  PORT[$name]=$port; PW[$name]=$PASS; PID[$name]=$pid
+  wait_port "$port" "$PASS"
+}
+
+start_reddb() { # [name]
+  local name=${1:-reddb}
+  local port http key=""; port=$(free_port); http=$(free_port)
+  mkdir -p "$WORK/$name"
+  "$RED" server --dev --path "$WORK/$name/data.rdb" --http-bind "127.0.0.1:$http" \
+    --wire-bind "127.0.0.1:$port" >"$WORK/$name/stdout" 2>"$WORK/$name/stderr" &
+  local pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 300); do
+    key=$(sed -n 's/^api key: //p' "$WORK/$name/stdout" 2>/dev/null || true)
+    [ -n "$key" ] && break
+    sleep 0.1
+  done
+  [ -n "$key" ] || { echo "reddb did not print its API key" >&2; cat "$WORK/$name/stderr" >&2; exit 1; }
+  PORT[$name]=$port; PW[$name]=$key; PID[$name]=$pid
+  wait_port "$port" "$key"
+}
