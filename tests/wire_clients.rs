@@ -10,7 +10,7 @@ mod harness;
 
 use harness::cli::{need, program, Output};
 use harness::daemon::Daemon;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -22,8 +22,7 @@ fn redis_py() {
     let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wire_clients.py");
-    let started = Instant::now();
-    let out = program(
+    s.run_client_program(
         "python3",
         &[
             script,
@@ -34,17 +33,8 @@ fn redis_py() {
             "--admin-password",
             s.admin_password(),
         ],
-    )
-    .timeout(CLIENT_TIMEOUT)
-    .run();
-    eprintln!("{}", out.stdout);
-    assert!(
-        out.success(),
-        "wire_clients.py failed after {:?}:\n{}\n{}\nserver stderr:\n{}",
-        started.elapsed(),
-        out.stdout,
-        out.stderr,
-        s.stderr()
+        CLIENT_TIMEOUT,
+        "",
     );
 }
 

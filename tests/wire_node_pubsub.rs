@@ -8,7 +8,7 @@
 
 mod harness;
 
-use harness::cli::{need, program};
+use harness::cli::need;
 use harness::daemon::Daemon;
 use std::time::Duration;
 
@@ -34,15 +34,10 @@ fn ioredis_subscribes_to_a_channel_and_a_pattern() {
     let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let url = format!("redis://:{}@127.0.0.1:{}/0", s.api_key(), s.wire_port);
-    let out = program("node", &[script, url.as_str()])
-        .timeout(Duration::from_secs(120))
-        .run();
-    eprintln!("{}", out.stdout);
-    assert!(
-        out.success() && out.stdout.contains("ok ioredis subscribe"),
-        "subscribe.mjs failed:\n{}\n{}\nserver stderr:\n{}",
-        out.stdout,
-        out.stderr,
-        s.stderr()
+    s.run_client_program(
+        "node",
+        &[script, url.as_str()],
+        Duration::from_secs(120),
+        "ok ioredis subscribe",
     );
 }

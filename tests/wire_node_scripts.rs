@@ -9,7 +9,7 @@
 
 mod harness;
 
-use harness::cli::{need, program};
+use harness::cli::need;
 use harness::daemon::Daemon;
 use std::path::Path;
 use std::time::Duration;
@@ -32,17 +32,10 @@ fn ioredis_runs_scripts() {
     let dir = harness::tmp();
     let s = Daemon::start_dev(dir.path(), &[]);
     let script = format!("{dir_of_clients}/script.mjs");
-    let out = program(
+    s.run_client_program(
         "node",
         &[script.as_str(), &s.wire_port.to_string(), s.api_key()],
-    )
-    .timeout(Duration::from_secs(120))
-    .run();
-    assert!(
-        out.success() && out.stdout.contains("ioredis scripts ok"),
-        "script.mjs failed:\n{}\n{}\nserver stderr:\n{}",
-        out.stdout,
-        out.stderr,
-        s.stderr()
+        Duration::from_secs(120),
+        "ioredis scripts ok",
     );
 }

@@ -8,9 +8,9 @@
 
 mod harness;
 
-use harness::cli::{need, program};
+use harness::cli::need;
 use harness::daemon::Daemon;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -26,18 +26,7 @@ fn run_client(cmd: &str, args: &[&str]) {
     let url = url(&s);
     let mut all: Vec<&str> = args.to_vec();
     all.push(&url);
-    let started = Instant::now();
-    let out = program(cmd, &all).timeout(CLIENT_TIMEOUT).run();
-    eprintln!("{}", out.stdout);
-    assert!(
-        out.success(),
-        "{cmd} {args:?} failed after {:?}:\n{}\n{}\nserver stderr:\n{}",
-        started.elapsed(),
-        out.stdout,
-        out.stderr,
-        s.stderr()
-    );
-    assert!(out.stdout.contains("ok "), "{}", out.stdout);
+    s.run_client_program(cmd, &all, CLIENT_TIMEOUT, "ok ");
     s.assert_healthy(cmd);
 }
 

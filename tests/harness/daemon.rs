@@ -680,3 +680,30 @@ pub fn fresh_bootstrapped(dir: &Path, opts: &Options) -> (Daemon, Boot) {
     let boot = d.bootstrap();
     (d, boot)
 }
+
+impl Daemon {
+    /// Runs a real client program (`cmd args…`: redis-py, ioredis, rq…)
+    /// against this server and returns its standard output, after printing
+    /// it. Fails, with the client's output and the server's log, unless the
+    /// program exits 0 within `timeout` and prints `expect`.
+    pub fn run_client_program(
+        &self,
+        cmd: &str,
+        args: &[&str],
+        timeout: std::time::Duration,
+        expect: &str,
+    ) -> String {
+        let started = std::time::Instant::now();
+        let out = super::cli::program(cmd, args).timeout(timeout).run();
+        eprintln!("{}", out.stdout);
+        assert!(
+            out.success() && out.stdout.contains(expect),
+            "{cmd} {args:?} failed after {:?} (or did not print {expect:?}):\n{}\n{}\nserver stderr:\n{}",
+            started.elapsed(),
+            out.stdout,
+            out.stderr,
+            self.stderr()
+        );
+        out.stdout
+    }
+}
