@@ -287,42 +287,24 @@ impl PubSub {
         let mut count = 0;
         let on: Rc<[u8]> = channel.into();
         if let Some(ids) = self.channels.get(channel) {
-            let mut msg = Encoded::new(vec![
+            let msg = Encoded::new(vec![
                 Reply::bulk("message"),
                 Reply::bulk(channel),
                 Reply::bulk(message),
             ]);
-            for &id in ids {
-                let resp3 = self.subscribers.get(&id).is_some_and(|s| s.resp3);
-                self.outbox.push(Delivery {
-                    to: id,
-                    channel: on.clone(),
-                    bytes: msg.bytes(resp3),
-                    ahead: true,
-                });
-                count += 1;
-            }
+            count += queue(&self.subscribers, &mut self.outbox, ids, &on, msg);
         }
         for (pattern, ids) in &self.patterns {
             if !glob_match(pattern, channel) {
                 continue;
             }
-            let mut msg = Encoded::new(vec![
+            let msg = Encoded::new(vec![
                 Reply::bulk("pmessage"),
                 Reply::bulk(pattern.as_slice()),
                 Reply::bulk(channel),
                 Reply::bulk(message),
             ]);
-            for &id in ids {
-                let resp3 = self.subscribers.get(&id).is_some_and(|s| s.resp3);
-                self.outbox.push(Delivery {
-                    to: id,
-                    channel: on.clone(),
-                    bytes: msg.bytes(resp3),
-                    ahead: true,
-                });
-                count += 1;
-            }
+            count += queue(&self.subscribers, &mut self.outbox, ids, &on, msg);
         }
         count
     }
@@ -540,6 +522,27 @@ pub(crate) fn pubsub(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply>
             HELP.iter().map(|line| Reply::simple(*line)).collect(),
         )),
     }
+}
+
+/// Queues one message (`msg`, encoded once per protocol) for each of
+/// `ids`, in the protocol each speaks; returns how many.
+fn queue(
+    subscribers: &HashMap<u64, Subscriber>,
+    outbox: &mut Vec<Delivery>,
+    ids: &BTreeSet<u64>,
+    on: &Rc<[u8]>,
+    mut msg: Encoded,
+) -> usize {
+    for &id in ids {
+        let resp3 = subscribers.get(&id).is_some_and(|s| s.resp3);
+        outbox.push(Delivery {
+            to: id,
+            channel: on.clone(),
+            bytes: msg.bytes(resp3),
+            ahead: true,
+        });
+    }
+    ids.len()
 }
 
 #[cfg(test)]
