@@ -314,8 +314,10 @@ pub struct Txn<'a> {
     db: usize,
     /// Logical database → stored database, as `SWAPDB`s left it.
     stored: [usize; DATABASES],
-    /// Made on the first write to a database (most commands touch one).
-    overlays: [Option<Overlay>; DATABASES],
+    /// The overlays of the stored databases written so far, each made on
+    /// the first write to it (most transactions write one database, many
+    /// none: an empty vector costs nothing to make).
+    overlays: Vec<(usize, Overlay)>,
     /// Stored databases flushed in this transaction.
     cleared: [bool; DATABASES],
     swaps: Vec<(usize, usize)>,
@@ -429,7 +431,7 @@ impl<'a> Txn<'a> {
             now: now_ms,
             db: 0,
             stored: std::array::from_fn(|i| i),
-            overlays: Default::default(),
+            overlays: Vec::new(),
             cleared: [false; DATABASES],
             swaps: Vec::new(),
             bytes: 0,
@@ -463,7 +465,24 @@ impl<'a> Txn<'a> {
     }
 
     fn overlay(&self, stored: usize) -> Option<&Overlay> {
-        self.overlays.get(stored)?.as_ref()
+        self.overlays
+            .iter()
+            .find(|(db, _)| *db == stored)
+            .map(|(_, o)| o)
+    }
+
+    /// The overlay of stored database `stored`, made if missing.
+    fn overlay_or_new(&mut self, stored: usize) -> &mut Overlay {
+        if self.overlay(stored).is_none() {
+            self.overlays.push((stored, Overlay::new()));
+        }
+        let made = self
+            .overlays
+            .iter_mut()
+            .find(|(db, _)| *db == stored)
+            .map(|(_, o)| o);
+        // Found: pushed just above when missing.
+        made.unwrap_or_else(|| unreachable!("the overlay of {stored} was just made"))
     }
 
     /// The committed entry of `key` in stored database `stored`, unless
@@ -510,10 +529,7 @@ impl<'a> Txn<'a> {
             return Err(KsError::TxnTooLarge);
         }
         self.bytes = total;
-        if let Some(o) = self.overlays.get_mut(stored) {
-            o.get_or_insert_with(Overlay::new)
-                .insert(key.to_vec(), staged);
-        }
+        self.overlay_or_new(stored).insert(key.to_vec(), staged);
         Ok(())
     }
 
@@ -532,10 +548,8 @@ impl<'a> Txn<'a> {
         let cost = key.len() + 16;
         if self.stage(key, Staged::Replaced(None), cost).is_err() {
             let stored = self.stored_db(self.db);
-            if let Some(o) = self.overlays.get_mut(stored) {
-                o.get_or_insert_with(Overlay::new)
-                    .insert(key.to_vec(), Staged::Replaced(None));
-            }
+            self.overlay_or_new(stored)
+                .insert(key.to_vec(), Staged::Replaced(None));
         }
     }
 
@@ -557,9 +571,9 @@ impl<'a> Txn<'a> {
         let base = self.committed(stored, key);
         let staged = self
             .overlays
-            .get_mut(stored)
-            .and_then(Option::as_mut)
-            .and_then(|o| o.get_mut(key));
+            .iter_mut()
+            .find(|(db, _)| *db == stored)
+            .and_then(|(_, o)| o.get_mut(key));
         // Every check comes before any change, so a refused edit leaves
         // what the transaction staged before it as it was.
         let applied = match staged {
@@ -620,14 +634,19 @@ impl<'a> Txn<'a> {
     /// The overlay as one batch of mutations: flushes first, then every
     /// staged key, then `SWAPDB`s.
     pub fn into_changes(self) -> Changes {
+        // Most transactions only read: nothing to walk.
+        if self.swaps.is_empty() && !self.cleared.contains(&true) && self.overlays.is_empty() {
+            return Changes::default();
+        }
         let mut mutations = Vec::new();
         for (stored, cleared) in self.cleared.iter().enumerate() {
             if *cleared {
                 mutations.push(Mutation::Clear { ns: space(stored) });
             }
         }
-        for (stored, overlay) in self.overlays.into_iter().enumerate() {
-            let Some(overlay) = overlay else { continue };
+        let mut overlays = self.overlays;
+        overlays.sort_unstable_by_key(|(db, _)| *db);
+        for (stored, overlay) in overlays {
             let ns = space(stored);
             let cleared = self.cleared.get(stored).copied().unwrap_or(false);
             for (key, staged) in overlay {
@@ -1173,8 +1192,8 @@ impl<'a> Txn<'a> {
     }
 
     fn flush_stored(&mut self, stored: usize) {
-        if let (Some(o), Some(c)) = (self.overlays.get_mut(stored), self.cleared.get_mut(stored)) {
-            *o = None;
+        if let Some(c) = self.cleared.get_mut(stored) {
+            self.overlays.retain(|(db, _)| *db != stored);
             *c = true;
             // What the dropped keys cost stays counted: an upper bound.
             self.bytes = self.bytes.saturating_add(16);

@@ -259,6 +259,7 @@ impl EventLoop {
         self.timers.restart(Instant::now());
         loop {
             self.wait(&mut events)?;
+            self.wire.clock.resync();
             for event in events.iter() {
                 self.dispatch(event);
             }

@@ -31,11 +31,14 @@ impl EventLoop {
             return;
         }
         let mut off = 0;
+        // Back to back: each command starts where the last one ended.
+        self.wire.clock.open_batch();
         while let Some(args) = self.next_wire_command(slot, &mut off) {
             if self.run_wire_command(slot, args, &mut off).is_break() {
                 break;
             }
         }
+        self.wire.clock.close_batch();
         if let Some(c) = self.conns.get_mut(slot) {
             let off = off.min(c.inbuf.len());
             c.inbuf.drain(..off);

@@ -46,6 +46,7 @@ mod bit_and_float_handlers;
 mod block_timeout;
 mod blocking;
 mod client_control;
+mod command_clock;
 pub(crate) mod commands;
 mod config_command;
 pub(crate) mod errors;
@@ -127,7 +128,7 @@ pub(crate) struct ClientInfo {
     pub lib_ver: Vec<u8>,
     pub created: Instant,
     pub last_command: Instant,
-    pub last_command_name: String,
+    pub last_command_name: &'static str,
     pub user: String,
     pub resp: u8,
     /// Queued commands, -1 outside `MULTI`.
@@ -199,6 +200,8 @@ pub(crate) struct Shared {
     pub(crate) pending_events: Vec<keyspace_events::KeyEvent>,
     /// Lua scripting: on or off, the script cache.
     pub(crate) scripting: scripting::Scripting,
+    /// When the running command started and the Unix time it runs at.
+    pub(crate) clock: command_clock::CommandClock,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -238,6 +241,8 @@ pub struct Session {
     pub monitor: bool,
     /// What `CLIENT REPLY` left.
     pub(crate) reply: ReplyMode,
+    /// The command this connection ran last: a pipeline mostly repeats it.
+    last_spec: Option<&'static Spec>,
     /// Whether the deferred command's reply is to be dropped.
     pending_silenced: bool,
     /// The command a `CLIENT PAUSE` holds.
@@ -245,6 +250,21 @@ pub struct Session {
 }
 
 impl Session {
+    /// The table entry of command `name` (any letter case): the one this
+    /// connection ran last when it is that one again, else looked up.
+    fn command_spec(&mut self, name: &[u8]) -> Option<&'static Spec> {
+        if let Some(spec) = self.last_spec {
+            if spec.name.as_bytes().eq_ignore_ascii_case(name) {
+                return Some(spec);
+            }
+        }
+        let spec = table::lookup_name(name);
+        if spec.is_some() {
+            self.last_spec = spec;
+        }
+        spec
+    }
+
     /// Parser limits: Redis's small pre-authentication ones until `AUTH`.
     pub fn limits(&self) -> Limits {
         if self.principal.is_some() {
@@ -370,6 +390,7 @@ impl Shared {
             lazy_expired: keyspace_events::LazyExpired::default(),
             pending_events: Vec::new(),
             scripting: scripting::Scripting::default(),
+            clock: command_clock::CommandClock::new(),
         }
     }
 
@@ -406,7 +427,7 @@ impl Shared {
                 lib_ver: Vec::new(),
                 created: now,
                 last_command: now,
-                last_command_name: "NULL".into(),
+                last_command_name: "NULL",
                 user: "(none)".into(),
                 resp: 2,
                 multi: -1,
@@ -429,6 +450,7 @@ impl Shared {
             pending_silenced: false,
             postponed: None,
             blocked: None,
+            last_spec: None,
         }
     }
 
@@ -471,11 +493,11 @@ impl Shared {
         };
     }
 
-    fn touch(&mut self, s: &Session, name: &str) {
+    fn touch(&mut self, s: &Session, name: &'static str) {
+        let now = self.clock.current();
         if let Some(c) = self.clients.get_mut(&s.id) {
-            c.last_command = Instant::now();
-            c.last_command_name.clear();
-            c.last_command_name.push_str(name);
+            c.last_command = now;
+            c.last_command_name = name;
             c.multi = s
                 .multi
                 .as_ref()
@@ -503,6 +525,7 @@ impl Shared {
     ) -> Step {
         let mark = out.len();
         let step = self.handle_command(s, svc, args, out);
+        self.clock.end_command();
         match step {
             // Not run yet: the reply mode moves on when it runs.
             Step::Postpone => return step,
@@ -534,9 +557,9 @@ impl Shared {
         let Some(first) = args.first() else {
             return Step::Continue;
         };
-        let name = commands::lower(first);
+        self.clock.start();
         self.stats.commands += 1;
-        let spec = table::lookup(&name);
+        let spec = s.command_spec(first);
         let quits =
             spec.is_some_and(|sp| matches!(sp.handler, Handler::Session(SessionCommand::Quit)));
         if !svc.is_bootstrapped() && !quits {
@@ -548,11 +571,7 @@ impl Shared {
         }
         self.drop_ended_credential(s, svc);
         if s.principal.is_none() && !spec.is_some_and(|sp| sp.has(NO_AUTH)) {
-            let shown = if spec.is_some() {
-                name.as_str()
-            } else {
-                "unknown"
-            };
+            let shown = spec.map_or("unknown", |sp| sp.name);
             let reply = Reply::err(NOAUTH);
             match spec {
                 Some(spec) => self
@@ -676,7 +695,7 @@ impl Shared {
         let live = s
             .ticket
             .as_mut()
-            .is_some_and(|t| svc.ticket_valid(t, now_ms()));
+            .is_some_and(|t| svc.ticket_valid(t, self.clock.command_unix_ms()));
         if !live {
             reddb_storage::log_notice!(
                 "wire client {}: its credential ended (deleted, disabled, re-passworded or expired); logged out",
@@ -765,16 +784,15 @@ impl Shared {
         if !matches!(which, SessionCommand::Exec) {
             self.feed_monitors(s, spec, &args);
         }
-        let started = Instant::now();
+        self.clock.start();
         let reply = match which {
             SessionCommand::Auth => return self.auth_command(s, svc, &args, out),
             SessionCommand::Hello => return self.hello_command(s, svc, &args, out),
             SessionCommand::Quit => {
-                self.stats.calls.count_call(
-                    CommandName::of(spec, &args),
-                    started.elapsed(),
-                    &Reply::Ok,
-                );
+                let took = self.clock.finish();
+                self.stats
+                    .calls
+                    .count_call(CommandName::of(spec, &args), took, &Reply::Ok);
                 emit(s, &Reply::Ok, out);
                 return Step::Close;
             }
@@ -805,9 +823,10 @@ impl Shared {
             }
             SessionCommand::Watch => self.watch_command(s, svc, &args),
         };
+        let took = self.clock.finish();
         self.stats
             .calls
-            .count_call(CommandName::of(spec, &args), started.elapsed(), &reply);
+            .count_call(CommandName::of(spec, &args), took, &reply);
         emit(s, &reply, out);
         Step::Continue
     }
@@ -921,7 +940,8 @@ impl Shared {
         in_exec: bool,
         mut block: Option<&mut Option<BlockOn>>,
     ) -> Result<Vec<Reply>, Reply> {
-        let now = now_ms();
+        let first = self.clock.start();
+        let now = self.clock.unix_ms(first);
         let mut post = Vec::new();
         let mut replies = Vec::with_capacity(cmds.len());
         self.pending_events.clear();
@@ -933,7 +953,7 @@ impl Shared {
                 t.select(s.db);
             }
             for Queued { spec, runner, args } in cmds {
-                let started = Instant::now();
+                self.clock.start();
                 let probe = self.events_before(txn.as_ref(), state, spec, args);
                 let mut cx = commands::Ctx {
                     txn: txn.as_mut(),
@@ -947,7 +967,7 @@ impl Shared {
                 };
                 let reply = commands::execute(spec, *runner, args, &mut cx);
                 self.feed_monitors(s, spec, args);
-                let took = started.elapsed();
+                let took = self.clock.finish();
                 let blocked = block.as_deref().is_some_and(Option::is_some);
                 if !blocked {
                     self.events_after(probe, txn.as_ref(), s.id, spec, args, &reply);

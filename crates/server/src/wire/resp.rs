@@ -33,6 +33,8 @@ pub(crate) const MAX_ARGS: usize = 1024 * 1024;
 /// Before authentication (Redis 7 does the same): at most this many
 /// arguments …
 pub(crate) const UNAUTH_MAX_ARGS: usize = 10;
+/// Argument positions a parser keeps allocated between commands.
+const KEPT_ARG_SLOTS: usize = 64;
 /// … of at most this many bytes each.
 pub(crate) const UNAUTH_MAX_BULK: usize = 16 * 1024;
 /// Deepest nesting [`parse_value`] follows.
@@ -161,8 +163,16 @@ impl CommandParser {
     /// Forgets a partially parsed command.
     pub fn reset(&mut self) {
         let examined = self.examined;
+        // The argument list's allocation is kept for the next command
+        // (unless a long command left it large).
+        let mut args = std::mem::take(&mut self.args);
+        args.clear();
+        if args.capacity() > KEPT_ARG_SLOTS {
+            args = Vec::new();
+        }
         *self = Self {
             examined,
+            args,
             ..Self::default()
         };
     }
@@ -214,7 +224,7 @@ impl CommandParser {
             }
             self.expected = n;
             self.pos = next;
-            self.args = Vec::new();
+            self.args.clear();
         }
         while self.args.len() < self.expected {
             let len = match self.bulk {
@@ -371,7 +381,15 @@ impl CommandParser {
 
 /// Position of the first `\r\n` in `hay`.
 fn find_crlf(hay: &[u8]) -> Option<usize> {
-    hay.windows(2).position(|w| w == b"\r\n")
+    let mut from = 0;
+    loop {
+        let at = from + hay.get(from..)?.iter().position(|&b| b == b'\r')?;
+        match hay.get(at + 1) {
+            Some(b'\n') => return Some(at),
+            Some(_) => from = at + 1,
+            None => return None,
+        }
+    }
 }
 
 /// A `<prefix><digits>\r\n` header at `pos` (no saved progress; replies).
@@ -770,7 +788,7 @@ impl Reply {
             Reply::Error(s) => line(out, b'-', s.as_bytes()),
             Reply::Int(i) => {
                 out.push(b':');
-                out.extend_from_slice(i.to_string().as_bytes());
+                decimal(out, i.unsigned_abs(), *i < 0);
                 out.extend_from_slice(b"\r\n");
             }
             Reply::Bulk(b) => {
@@ -840,9 +858,30 @@ impl Reply {
     }
 }
 
+/// Appends `n` in decimal (with a minus sign when `negative`), without
+/// the allocation `to_string` makes.
+fn decimal(out: &mut Vec<u8>, mut n: u64, negative: bool) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or(&[]));
+}
+
 fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
     out.push(kind);
-    out.extend_from_slice(n.to_string().as_bytes());
+    decimal(out, n as u64, false);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -874,6 +913,35 @@ pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The line-end search finds what a two-byte window search finds.
+        #[test]
+        fn crlf_search_matches_the_window_search(hay in proptest::collection::vec(
+            prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'a')], 0..12)) {
+            prop_assert_eq!(find_crlf(&hay), hay.windows(2).position(|w| w == b"\r\n"));
+        }
+
+        /// Integer replies and headers print as `to_string` would.
+        #[test]
+        fn integers_encode_in_decimal(n in any::<i64>(), len in any::<usize>()) {
+            let mut out = Vec::new();
+            Reply::Int(n).encode(false, &mut out);
+            prop_assert_eq!(out, format!(":{n}\r\n").into_bytes());
+            let mut out = Vec::new();
+            header(&mut out, b'*', len);
+            prop_assert_eq!(out, format!("*{len}\r\n").into_bytes());
+        }
+    }
+
+    #[test]
+    fn integer_extremes_encode() {
+        for n in [0, -1, 9, 10, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            Reply::Int(n).encode(true, &mut out);
+            assert_eq!(out, format!(":{n}\r\n").into_bytes());
+        }
+    }
 
     /// The codec is pure syntax: it knows nothing of the service.
     #[test]

@@ -1537,13 +1537,54 @@ pub(crate) static TABLE: &[Spec] = &[
         ),
 ];
 
+/// FNV-1a over a command name. The table's names are fixed, so no input
+/// can make them collide more than they do; a keyed hash would only cost
+/// time on every command.
+#[derive(Default)]
+pub struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Maps keyed by command names ([`NameHasher`]).
+pub type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<NameHasher>>;
+
+/// The longest command name in [`TABLE`] (longer input names none).
+const MAX_NAME: usize = 32;
+
 /// The command named `name` (already lower-case): the one place a command
 /// name is matched.
 pub fn lookup(name: &str) -> Option<&'static Spec> {
-    static BY_NAME: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    lookup_name(name.as_bytes())
+}
+
+/// The command named `name` in any letter case (as clients send it),
+/// lower-cased on the stack.
+pub fn lookup_name(name: &[u8]) -> Option<&'static Spec> {
+    static BY_NAME: OnceLock<NameMap<&'static [u8], &'static Spec>> = OnceLock::new();
+    let mut lower = [0u8; MAX_NAME];
+    let folded = lower.get_mut(..name.len())?;
+    folded.copy_from_slice(name);
+    folded.make_ascii_lowercase();
     BY_NAME
-        .get_or_init(|| TABLE.iter().map(|s| (s.name, s)).collect())
-        .get(name)
+        .get_or_init(|| TABLE.iter().map(|s| (s.name.as_bytes(), s)).collect())
+        .get(&*folded)
         .copied()
 }
 
@@ -1558,6 +1599,13 @@ mod tests {
         for spec in TABLE {
             assert_eq!(spec.name, spec.name.to_ascii_lowercase(), "{}", spec.name);
             assert!(!spec.name.is_empty() && spec.name.is_ascii());
+            assert!(
+                spec.name.len() <= MAX_NAME,
+                "{} is longer than MAX_NAME",
+                spec.name
+            );
+            let upper = spec.name.to_ascii_uppercase();
+            assert!(lookup_name(upper.as_bytes()).is_some_and(|s| std::ptr::eq(s, spec)));
             assert!(seen.insert(spec.name), "{} twice", spec.name);
             assert!(lookup(spec.name).is_some_and(|s| std::ptr::eq(s, spec)));
             assert!(!spec.summary.is_empty(), "{} has no summary", spec.name);
