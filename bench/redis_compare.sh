@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # reddb against Redis on loopback, side by side, with the same client.
 #
-#   bench/redis_compare.sh [--requests N] [--keys N] [--tests LIST] [--skip-rss] [--skip-build]
+#   bench/redis_compare.sh [--requests N] [--keys N] [--tests LIST] [--threads N] [--skip-rss] [--skip-build]
 #
 # Starts Debian's redis-server twice (requirepass; `appendonly yes,
 # appendfsync always` and no persistence at all) and reddb (release build,
@@ -9,7 +9,9 @@
 #   redis-benchmark -a PASS -t LIST -c 50 -n N        (unpipelined)
 #   redis-benchmark -a PASS -t LIST -c 50 -n N -P 16  (pipelined)
 # (LIST defaults to set,get; the data-type families of issue 16 are
-# `--tests lpush,lpop,zadd,hset,incr,sadd`) and, unless --skip-rss, the
+# `--tests lpush,lpop,zadd,hset,incr,sadd`), with `--threads N` the same two
+# again with `redis-benchmark --threads N` (on 2 cores the client itself is
+# part of the figure), and, unless --skip-rss, the
 # resident set size after loading 1,000,000 keys of 100-byte values
 # (redis-cli --pipe). Prints a Markdown table with reddb/redis ratios.
 # Needs redis-server, redis-benchmark, redis-cli (apt install redis-server)
@@ -23,14 +25,16 @@ KEYS=1000000
 TESTS=set,get
 RSS_STEP=1
 BUILD=1
+THREADS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$2"; shift 2 ;;
     --keys) KEYS="$2"; shift 2 ;;
     --tests) TESTS="$2"; shift 2 ;;
+    --threads) THREADS="$2"; shift 2 ;;
     --skip-rss) RSS_STEP=0; shift ;;
     --skip-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--requests N] [--keys N] [--tests LIST] [--skip-rss] [--skip-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--requests N] [--keys N] [--tests LIST] [--threads N] [--skip-rss] [--skip-build]" >&2; exit 2 ;;
   esac
 done
 # redis-benchmark's CSV names (upper case), in the order asked.
@@ -98,6 +102,10 @@ echo "== redis-benchmark -t $TESTS -c 50 -n $REQUESTS (then -P 16)" >&2
 for name in redis-always redis-nopersist reddb; do
   bench "$name" ""
   bench "$name" " P16" -P 16
+  if [ "$THREADS" -gt 0 ]; then
+    bench "$name" " T" --threads "$THREADS"
+    bench "$name" " P16 T" -P 16 --threads "$THREADS"
+  fi
 done
 if [ "$RSS_STEP" = 1 ]; then
   echo "== loading $KEYS keys of 100 bytes into each (redis-cli --pipe)" >&2
@@ -114,10 +122,14 @@ echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p
 echo
 echo "| test | redis (appendfsync always) | redis (no persistence) | reddb (fsync always) | reddb / redis always | reddb / redis no-persist |"
 echo "|---|---:|---:|---:|---:|---:|"
-for label in "" " P16"; do
+LABELS=("" " P16")
+[ "$THREADS" -gt 0 ] && LABELS+=(" T" " P16 T")
+for label in "${LABELS[@]}"; do
+  shown=${label/ P16/ -P 16}
+  shown=${shown/ T/ --threads $THREADS}
   for t in $NAMES; do
     a=${RPS[redis-always,$t$label]}; b=${RPS[redis-nopersist,$t$label]}; r=${RPS[reddb,$t$label]}
-    echo "| $t${label/ P16/ -P 16} (requests/s) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+    echo "| $t$shown (requests/s) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
   done
 done
 if [ "$RSS_STEP" = 1 ]; then

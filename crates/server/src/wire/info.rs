@@ -87,7 +87,13 @@ impl std::fmt::Display for CommandName {
 /// The counters behind `INFO commandstats` and `INFO errorstats`.
 #[derive(Debug, Clone, Default)]
 pub struct CommandStats {
-    pub by_command: NameMap<CommandName, CommandStat>,
+    /// The counters, in the order their commands were first counted.
+    counted: Vec<(CommandName, CommandStat)>,
+    /// Where in `counted` each name's counters are.
+    index: NameMap<CommandName, usize>,
+    /// The position counted last: a pipeline mostly repeats one command,
+    /// and comparing its name is cheaper than hashing it.
+    last: usize,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, …).
     pub by_error: BTreeMap<String, u64>,
     pub error_replies: u64,
@@ -118,9 +124,41 @@ impl CommandStats {
         }
     }
 
+    /// The counters of `name`, made on first use.
+    fn stat_mut(&mut self, name: CommandName) -> &mut CommandStat {
+        let at = match self.counted.get(self.last) {
+            Some((last, _)) if *last == name => self.last,
+            _ => match self.index.get(&name) {
+                Some(&at) => at,
+                None => {
+                    self.counted.push((name, CommandStat::default()));
+                    let at = self.counted.len() - 1;
+                    self.index.insert(name, at);
+                    at
+                }
+            },
+        };
+        self.last = at;
+        match self.counted.get_mut(at) {
+            Some((_, stat)) => stat,
+            None => unreachable!("counter {at} was just found or made"),
+        }
+    }
+
+    /// The counters of `name`, if it was counted.
+    pub fn get(&self, name: &CommandName) -> Option<&CommandStat> {
+        let at = *self.index.get(name)?;
+        self.counted.get(at).map(|(_, stat)| stat)
+    }
+
+    /// Every command counted, with its counters (in no particular order).
+    pub fn counted(&self) -> impl Iterator<Item = &(CommandName, CommandStat)> {
+        self.counted.iter()
+    }
+
     /// A command that ran for `took` and answered `reply`.
     pub fn count_call(&mut self, name: CommandName, took: Duration, reply: &Reply) {
-        let stat = self.by_command.entry(name).or_default();
+        let stat = self.stat_mut(name);
         stat.calls += 1;
         stat.usec += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         if matches!(reply, Reply::Error(_)) {
@@ -131,7 +169,7 @@ impl CommandStats {
 
     /// A command refused with `reply` before it ran.
     pub fn count_rejected(&mut self, name: CommandName, reply: &Reply) {
-        self.by_command.entry(name).or_default().rejected_calls += 1;
+        self.stat_mut(name).rejected_calls += 1;
         self.count_reply(reply);
     }
 }
@@ -310,8 +348,8 @@ fn cpu(_: &Sources<'_>, o: &mut String) {
 }
 
 fn commandstats(src: &Sources<'_>, o: &mut String) {
-    let mut by_name: Vec<_> = src.shared.stats.calls.by_command.iter().collect();
-    by_name.sort_unstable_by_key(|(name, _)| **name);
+    let mut by_name: Vec<_> = src.shared.stats.calls.counted().collect();
+    by_name.sort_unstable_by_key(|(name, _)| *name);
     for (name, s) in by_name {
         let per_call = if s.calls == 0 {
             0.0
@@ -418,7 +456,7 @@ mod tests {
         };
         s.count_call(get, Duration::from_micros(5), &Reply::err("WRONGTYPE x"));
         s.count_rejected(get, &Reply::err("ERR wrong number"));
-        let get = s.by_command.get(&get).copied().unwrap_or_default();
+        let get = s.get(&get).copied().unwrap_or_default();
         assert_eq!((get.calls, get.failed_calls, get.rejected_calls), (1, 1, 1));
         assert_eq!(s.by_error.get("WRONGTYPE"), Some(&1));
         assert_eq!(s.error_replies, 2);

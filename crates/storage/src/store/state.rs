@@ -72,25 +72,50 @@ pub(crate) struct Space {
     slots: Vec<Option<(Vec<u8>, Entry)>>,
     /// Freed slots, reused before the vector grows.
     free: Vec<u32>,
-    index: HashTable<u32>,
+    index: HashTable<Indexed>,
     hasher: RandomState,
 }
 
+/// One key of the index: its slot and 32 bits of its key's hash. With the
+/// hash kept, growing the table re-places entries without hashing (or
+/// even reading) their keys — at start-up, replaying a million keys spent
+/// half its time re-hashing them — and a probe compares keys only when
+/// the 32 bits match.
+#[derive(Debug, Clone, Copy)]
+struct Indexed {
+    slot: u32,
+    hash: u32,
+}
+
+impl Indexed {
+    /// The table's 64-bit hash, made of the kept 32 bits (hashbrown takes
+    /// the bucket from the low bits and its tag from the top seven).
+    fn table_hash(hash: u32) -> u64 {
+        (u64::from(hash) << 32) | u64::from(hash)
+    }
+}
+
 impl Space {
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    /// The 32 bits of `key`'s (keyed) hash the index keeps.
+    fn hash(&self, key: &[u8]) -> u32 {
+        (self.hasher.hash_one(key) >> 32) as u32
     }
 
     fn slot_of(&self, key: &[u8]) -> Option<u32> {
+        self.slot_with_hash(key, self.hash(key))
+    }
+
+    fn slot_with_hash(&self, key: &[u8], hash: u32) -> Option<u32> {
         let slots = &self.slots;
         self.index
-            .find(self.hash(key), |&i| {
-                slots
-                    .get(i as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|(k, _)| k == key)
+            .find(Indexed::table_hash(hash), |x| {
+                x.hash == hash
+                    && slots
+                        .get(x.slot as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|(k, _)| k == key)
             })
-            .copied()
+            .map(|x| x.slot)
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
@@ -105,10 +130,12 @@ impl Space {
 
     /// Puts `entry` under `key`; returns the entry it replaced.
     fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
-        if let Some(old) = self.get_mut(&key) {
-            return Some(std::mem::replace(old, entry));
-        }
         let hash = self.hash(&key);
+        if let Some(i) = self.slot_with_hash(&key, hash) {
+            if let Some(Some((_, old))) = self.slots.get_mut(i as usize) {
+                return Some(std::mem::replace(old, entry));
+            }
+        }
         let slot = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i as usize) {
@@ -124,26 +151,24 @@ impl Space {
                 i
             }
         };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, slot, |&i| {
-            slots
-                .get(i as usize)
-                .and_then(Option::as_ref)
-                .map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
-        });
+        self.index
+            .insert_unique(Indexed::table_hash(hash), Indexed { slot, hash }, |x| {
+                Indexed::table_hash(x.hash)
+            });
         None
     }
 
     fn remove(&mut self, key: &[u8]) -> Option<(Vec<u8>, Entry)> {
         let hash = self.hash(key);
         let slots = &self.slots;
-        let found = self.index.find_entry(hash, |&i| {
-            slots
-                .get(i as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|(k, _)| k == key)
+        let found = self.index.find_entry(Indexed::table_hash(hash), |x| {
+            x.hash == hash
+                && slots
+                    .get(x.slot as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|(k, _)| k == key)
         });
-        let (i, _) = found.ok()?.remove();
+        let (Indexed { slot: i, .. }, _) = found.ok()?.remove();
         self.free.push(i);
         self.slots.get_mut(i as usize)?.take()
     }
