@@ -89,7 +89,7 @@ fn contents(db: &Database) -> (Contents, usize) {
             if ns == Namespace::Audit {
                 audit += 1;
             } else {
-                out.insert((format!("{ns:?}"), k.clone()), format!("{e:?}"));
+                out.insert((format!("{ns:?}"), k.to_vec()), format!("{e:?}"));
             }
         }
     }

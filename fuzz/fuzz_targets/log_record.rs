@@ -107,7 +107,7 @@ impl ArbMutation {
                         for (bits, m) in pairs {
                             z.insert(m, score(bits));
                         }
-                        Value::SortedSet(z)
+                        Value::SortedSet(Box::new(z))
                     }
                 },
                 expires_at_ms,

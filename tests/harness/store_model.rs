@@ -146,7 +146,7 @@ pub fn store_live(state: &State, ns: Namespace, now_ms: u64) -> BTreeMap<Vec<u8>
     let mut out = BTreeMap::new();
     for (k, e) in state.iter(ns, now_ms) {
         assert!(
-            out.insert(k.clone(), e.clone()).is_none(),
+            out.insert(k.to_vec(), e.clone()).is_none(),
             "State::iter yielded key {} twice",
             show_key(k)
         );
@@ -246,7 +246,7 @@ pub fn random_value(rng: &mut Rng, max_len: usize) -> Value {
                 let score = random_score(rng);
                 z.insert(rng.blob(0, 8), score);
             }
-            Value::SortedSet(z)
+            Value::SortedSet(Box::new(z))
         }
         _ => Value::Bytes(rng.blob(0, max_len + 1)),
     }

@@ -536,7 +536,7 @@ impl Service {
                         }
                         _ => false,
                     };
-                    (k.clone(), unauth)
+                    (k.to_vec(), unauth)
                 })
                 .collect(),
             None => Vec::new(),

@@ -112,7 +112,7 @@ fn snapshot_keyspace_and_config(
         for (k, e) in state.iter(ns, now) {
             muts.push(Mutation::Put {
                 ns,
-                key: k.clone(),
+                key: k.to_vec(),
                 value: e.value.clone(),
                 expires_at_ms: e.expires_at_ms,
             });
@@ -141,7 +141,7 @@ fn snapshot_vault_contents(state: &State, now: u64, counts: &mut Counts, muts: &
         *kind += 1;
         muts.push(Mutation::Put {
             ns: Namespace::Vault,
-            key: k.clone(),
+            key: k.to_vec(),
             value: e.value.clone(),
             expires_at_ms: 0,
         });
@@ -231,7 +231,7 @@ impl Service {
             }
             muts.push(Mutation::Put {
                 ns: Namespace::Secrets,
-                key: k.clone(),
+                key: k.to_vec(),
                 value: Value::Bytes(portable.to_vec()),
                 expires_at_ms: 0,
             });

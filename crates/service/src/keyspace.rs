@@ -1359,7 +1359,7 @@ impl Keyspace {
         if self.index.get(db).is_some_and(Option::is_none) {
             let mut index = BTreeSet::new();
             for (k, _) in state.iter(ns, now_ms) {
-                index.insert((self.position(k), k.clone()));
+                index.insert((self.position(k), k.to_vec()));
             }
             if let Some(slot) = self.index.get_mut(db) {
                 *slot = Some(index);

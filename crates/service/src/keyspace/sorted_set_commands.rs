@@ -388,7 +388,7 @@ impl<'a> Txn<'a> {
         }
         let z = build(items)?;
         let len = z.len();
-        self.put(key, Value::SortedSet(z), 0)?;
+        self.put(key, Value::SortedSet(Box::new(z)), 0)?;
         Ok(len)
     }
 

@@ -644,7 +644,7 @@ impl Store {
             for (key, entry) in self.state.iter(ns, now_ms) {
                 let m = Mutation::Put {
                     ns,
-                    key: key.clone(),
+                    key: key.to_vec(),
                     value: entry.value.clone(),
                     expires_at_ms: entry.expires_at_ms,
                 };

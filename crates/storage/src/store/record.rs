@@ -138,7 +138,9 @@ pub enum Value {
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     /// Head first.
     List(VecDeque<Vec<u8>>),
-    SortedSet(SortedSet),
+    /// Boxed: the sorted set's two indexes would make every entry
+    /// (a 100-byte string too) 80 bytes larger.
+    SortedSet(Box<SortedSet>),
 }
 
 /// What one set member or list item costs in [`Value::payload_len`].
@@ -442,7 +444,7 @@ fn decode_value(r: &mut Reader<'_>) -> Result<Value, RecordError> {
                 let score = decode_score(r)?;
                 z.insert(decode_blob(r, &mut budget)?, score);
             }
-            Ok(Value::SortedSet(z))
+            Ok(Value::SortedSet(Box::new(z)))
         }
         t => Err(RecordError::UnknownValueType(t)),
     }
@@ -583,7 +585,7 @@ mod tests {
                 for (score, m) in pairs {
                     z.insert(m, score);
                 }
-                Value::SortedSet(z)
+                Value::SortedSet(Box::new(z))
             }),
         ]
     }

@@ -69,7 +69,9 @@ fn entry_cost(key: &[u8], entry: &Entry) -> usize {
 /// numbers and hashes the slot's key when it grows.
 #[derive(Debug, Default)]
 pub(crate) struct Space {
-    slots: Vec<Option<(Vec<u8>, Entry)>>,
+    /// A key is boxed (two words, not a vector's three): its length never
+    /// changes.
+    slots: Vec<Option<(Box<[u8]>, Entry)>>,
     /// Freed slots, reused before the vector grows.
     free: Vec<u32>,
     index: HashTable<Indexed>,
@@ -113,7 +115,7 @@ impl Space {
                     && slots
                         .get(x.slot as usize)
                         .and_then(Option::as_ref)
-                        .is_some_and(|(k, _)| k == key)
+                        .is_some_and(|(k, _)| **k == *key)
             })
             .map(|x| x.slot)
     }
@@ -139,7 +141,7 @@ impl Space {
         let slot = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i as usize) {
-                    *s = Some((key, entry));
+                    *s = Some((key.into_boxed_slice(), entry));
                 }
                 i
             }
@@ -147,7 +149,7 @@ impl Space {
                 // Slot numbers are u32: past 4 billion entries in one
                 // namespace the store is far beyond its memory anyway.
                 let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-                self.slots.push(Some((key, entry)));
+                self.slots.push(Some((key.into_boxed_slice(), entry)));
                 i
             }
         };
@@ -166,15 +168,16 @@ impl Space {
                 && slots
                     .get(x.slot as usize)
                     .and_then(Option::as_ref)
-                    .is_some_and(|(k, _)| k == key)
+                    .is_some_and(|(k, _)| **k == *key)
         });
         let (Indexed { slot: i, .. }, _) = found.ok()?.remove();
         self.free.push(i);
-        self.slots.get_mut(i as usize)?.take()
+        let (k, e) = self.slots.get_mut(i as usize)?.take()?;
+        Some((k.into_vec(), e))
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
-        self.slots.iter().flatten().map(|(k, e)| (k, e))
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.slots.iter().flatten().map(|(k, e)| (&**k, e))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -188,7 +191,7 @@ impl Space {
 
     /// The entry in slot `i`, if the slot is used.
     pub(crate) fn slot(&self, i: usize) -> Option<(&[u8], &Entry)> {
-        self.slots.get(i)?.as_ref().map(|(k, e)| (k.as_slice(), e))
+        self.slots.get(i)?.as_ref().map(|(k, e)| (&**k, e))
     }
 }
 
@@ -284,7 +287,7 @@ impl State {
     }
 
     /// Every live entry of a namespace (unordered).
-    pub fn iter(&self, ns: Namespace, now_ms: u64) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+    pub fn iter(&self, ns: Namespace, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
         self.space(ns)
             .into_iter()
             .flat_map(|s| s.iter())
