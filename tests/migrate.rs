@@ -408,45 +408,61 @@ fn copies_seed_001_and_every_type_across_two_databases() {
 }
 
 #[test]
-fn refuses_streams_and_vault_keys_by_name_and_count() {
+fn refuses_streams_vault_keys_and_oversized_values_by_count() {
     let Some(p) = Pair::start() else { return };
     let mut s = p.source(0);
     w(&mut s, &[b"XADD", b"events", b"*", b"a", b"1"]);
     w(&mut s, &[b"SET", b"red.secret.db-password", b"hunter2"]);
+    w(
+        &mut s,
+        &[b"SET", b"huge-string", &vec![b's'; 17 * 1024 * 1024]],
+    );
+    // 20 elements of 1 MiB: read in chunks of 5, refused by the target
+    // once the list passes 16 MiB; the temporary key goes too.
+    for _ in 0..20 {
+        w(&mut s, &[b"RPUSH", b"huge-list", &vec![b'l'; 1024 * 1024]]);
+    }
     w(&mut s, &[b"SET", b"plain", b"copied"]);
-    let out = p.migrate(0, 0, &[]).run();
+    let out = p.migrate(0, 0, &["--batch", "5"]).run();
     assert_eq!(out.code, REFUSED, "{}", out.describe(&p.secrets()));
-    assert!(
-        out.stderr.contains("refused key 'events': type 'stream'"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("refused key 'red.secret.db-password'"),
-        "{}",
-        out.stderr
-    );
     assert_eq!(count_line(&out, "refused type stream"), 1);
     assert_eq!(count_line(&out, "refused red.secret.*"), 1);
+    assert_eq!(count_line(&out, "refused too large"), 2);
     assert_eq!(count_line(&out, "copied"), 1);
+    assert!(
+        out.stderr.contains("redis-cli --scan --type TYPE"),
+        "{}",
+        out.stderr
+    );
+    // Counted, never named (key names can carry tokens).
+    for name in ["events", "db-password", "huge-string", "huge-list"] {
+        assert!(
+            !out.stdout.contains(name) && !out.stderr.contains(name),
+            "{name}: {}",
+            out.describe(&p.secrets())
+        );
+    }
     let mut t = p.target(0);
-    assert_eq!(harness::wire::as_int(&t.cmd(&["DBSIZE"])), 1);
+    assert_eq!(
+        dump(&mut t).into_keys().collect::<Vec<_>>(),
+        vec![b"plain".to_vec()]
+    );
     assert_eq!(t.cmd(&["GET", "plain"]), harness::wire::bulk("copied"));
 
-    // --skip-unsupported counts the stream as skipped; the vault key is
+    // --skip-unsupported counts the stream as skipped; the others are
     // still refused.
     let out = p.migrate(0, 0, &["--replace", "--skip-unsupported"]).run();
     assert_eq!(out.code, REFUSED, "{}", out.describe(&p.secrets()));
     assert_eq!(count_line(&out, "skipped type stream"), 1);
-    assert!(
-        !out.stderr.contains("refused key 'events'"),
-        "{}",
-        out.stderr
-    );
-    w(&mut s, &[b"DEL", b"red.secret.db-password"]);
+    for k in ["red.secret.db-password", "huge-string", "huge-list"] {
+        w(&mut s, &[b"DEL", k.as_bytes()]);
+    }
     let out = p.migrate(0, 0, &["--replace", "--skip-unsupported"]).run();
     assert_eq!(out.code, 0, "{}", out.describe(&p.secrets()));
-    assert_eq!(harness::wire::as_int(&t.cmd(&["DBSIZE"])), 1);
+    assert_eq!(
+        dump(&mut t).into_keys().collect::<Vec<_>>(),
+        vec![b"plain".to_vec()]
+    );
 }
 
 #[test]

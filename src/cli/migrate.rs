@@ -311,17 +311,35 @@ impl Migration {
         );
         let skipped = self.copier.skip_unsupported;
         for (t, n) in &c.unsupported {
-            if skipped {
-                println!("skipped type {t}: {n}");
-            } else {
-                println!("refused type {t}: {n}");
-            }
+            println!(
+                "{} type {t}: {n}",
+                if skipped { "skipped" } else { "refused" }
+            );
         }
         if c.refused_secret > 0 {
             println!("refused red.secret.*: {}", c.refused_secret);
         }
         if c.refused_too_large > 0 {
             println!("refused too large: {}", c.refused_too_large);
+        }
+        // Keys are counted, never named: names like oauth:refresh:{token}
+        // carry tokens. These say how to find them on the source.
+        if !skipped && c.unsupported_total() > 0 {
+            let types: Vec<&str> = c.unsupported.keys().map(String::as_str).collect();
+            eprintln!(
+                "red migrate: keys of types reddb lacks were not copied ({}); list them with 'redis-cli --scan --type TYPE'; --skip-unsupported counts them as skipped",
+                types.join(", ")
+            );
+        }
+        if c.refused_secret > 0 {
+            eprintln!(
+                "red migrate: keys in red.secret.* were not copied: that namespace is reddb's vault (POST /secrets/{{key}}); list them with \"redis-cli --scan --pattern 'red.secret.*'\""
+            );
+        }
+        if c.refused_too_large > 0 {
+            eprintln!(
+                "red migrate: keys larger than reddb holds were not copied (keys up to 64 KiB, values up to 16 MiB per key); 'redis-cli --bigkeys' lists the largest"
+            );
         }
     }
 }

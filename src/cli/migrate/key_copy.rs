@@ -12,7 +12,9 @@
 //! behind for long) and moved into place by one `MULTI`/`RENAME`/expiry/
 //! `EXEC`: memory stays bounded by one chunk, and readers never see half a
 //! collection. Keys of types reddb lacks, `red.secret.*` keys and keys or
-//! values larger than reddb holds are refused by name and counted; a key
+//! values larger than reddb holds are refused and counted by type or
+//! reason — never named: key names like `oauth:refresh:{token}` carry
+//! tokens, and nothing here prints one; a key
 //! that vanished between `SCAN` and the read is deleted on the target and
 //! counted.
 
@@ -33,8 +35,6 @@ const TEMP_KEY_TTL_MS: &str = "3600000";
 /// How often a group is read again when keys change type or vanish
 /// between the steps of one read.
 const READ_ATTEMPTS: usize = 3;
-/// Refused keys named on stderr before the rest are only counted.
-const NAMED_REFUSALS: u64 = 20;
 
 /// How the keys of a group are counted.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,6 @@ pub struct KeyCopier {
     pub batch: usize,
     /// Count keys of unsupported types as skipped, not refused.
     pub skip_unsupported: bool,
-    refusals_named: u64,
 }
 
 /// A supported key read from the source.
@@ -104,7 +103,6 @@ impl KeyCopier {
             target,
             batch,
             skip_unsupported,
-            refusals_named: 0,
         }
     }
 
@@ -114,10 +112,8 @@ impl KeyCopier {
         for key in keys {
             if key.starts_with(SECRET_KEY_PREFIX) {
                 counts.refused_secret += 1;
-                self.name_refusal(&key, "red.secret.* keys belong to reddb's vault");
             } else if key.len() > MAX_KEY_LEN {
                 counts.refused_too_large += 1;
-                self.name_refusal(&key, "key longer than reddb's 64 KiB");
             } else {
                 pending.push(key);
             }
@@ -195,12 +191,6 @@ impl KeyCopier {
                 None if type_name == "none" => deleted.push((key, Outcome::Deleted)),
                 None => {
                     counts.count_unsupported(&type_name);
-                    if !self.skip_unsupported {
-                        self.name_refusal(
-                            &key,
-                            &format!("type '{type_name}' is not one reddb holds"),
-                        );
-                    }
                     // Whatever the target held under this name is stale.
                     deleted.push((key, Outcome::Cleared));
                 }
@@ -249,7 +239,6 @@ impl KeyCopier {
             let size = usize::try_from(size).unwrap_or(0);
             if kind == 0 && size > MAX_VALUE_LEN {
                 counts.refused_too_large += 1;
-                self.name_refusal(&key, "value larger than reddb's 16 MiB");
                 deleted.push((key, Outcome::Cleared));
             } else if kind != 0 && size == 0 {
                 unstable.push(key);
@@ -446,13 +435,10 @@ impl KeyCopier {
                 (None, Outcome::Cleared) => {}
                 (Some(e), _) if is_size_refusal(&e) => {
                     counts.refused_too_large += 1;
-                    self.name_refusal(&key, &e);
                     refused.push(key);
                 }
                 (Some(e), _) => {
-                    return Err(self
-                        .target
-                        .fail(format!("refused the write of key {}: {e}", shown_key(&key))))
+                    return Err(self.target.fail(format!("refused a key's write: {e}")))
                 }
             }
         }
@@ -488,11 +474,10 @@ impl KeyCopier {
                 cursor = c;
             }
             if !chunk.elements.is_empty() {
-                if let Err(refusal) = self.append_chunk(&temp, r.kind, &chunk.elements)? {
+                if !self.append_chunk(&temp, r.kind, &chunk.elements)? {
                     self.expect_integer(&[b"DEL".as_slice(), &temp])?;
                     self.expect_integer(&[b"DEL".as_slice(), &r.key])?;
                     counts.refused_too_large += 1;
-                    self.name_refusal(&r.key, &refusal);
                     return Ok(true);
                 }
                 wrote = true;
@@ -518,8 +503,7 @@ impl KeyCopier {
             Value::Array(replies) if !replies.iter().any(|v| matches!(v, Value::Error(_))) => {}
             other => {
                 return Err(self.target.fail(format!(
-                    "moving the temporary copy of key {} into place answered {}",
-                    shown_key(&r.key),
+                    "moving the temporary copy of a large collection into place answered {}",
                     describe(&other)
                 )))
             }
@@ -564,11 +548,7 @@ impl KeyCopier {
             ])?,
         };
         let bad = |conn: &RespConnection, v: &Value| {
-            conn.fail(format!(
-                "a chunk read of key {} answered {}",
-                shown_key(key),
-                describe(v)
-            ))
+            conn.fail(format!("a chunk read answered {}", describe(v)))
         };
         match (kind, reply) {
             (2 | 3, Value::Array(parts)) if parts.len() == 2 => {
@@ -607,14 +587,9 @@ impl KeyCopier {
     }
 
     /// Appends elements to the temporary key (in commands of at most
-    /// [`MAX_COMMAND_BYTES`]) and refreshes its expiry. `Ok(Err(reason))`
-    /// when the target refused the size.
-    fn append_chunk(
-        &mut self,
-        temp: &[u8],
-        kind: usize,
-        elements: &[Vec<u8>],
-    ) -> Result<std::result::Result<(), String>> {
+    /// [`MAX_COMMAND_BYTES`]) and refreshes its expiry. `Ok(false)` when
+    /// the target refused the size.
+    fn append_chunk(&mut self, temp: &[u8], kind: usize, elements: &[Vec<u8>]) -> Result<bool> {
         let commands = write_commands(temp, kind, elements);
         let n = commands.len();
         let mut pipeline: Vec<u8> = commands.concat();
@@ -624,7 +599,7 @@ impl KeyCopier {
             TEMP_KEY_TTL_MS.as_bytes(),
         ]));
         self.target.send_raw(&pipeline)?;
-        let mut refusal = None;
+        let mut accepted = true;
         for _ in 0..=n {
             match self.target.read()? {
                 Value::Integer(_) => {}
@@ -633,7 +608,7 @@ impl KeyCopier {
                     if !is_size_refusal(&e) {
                         return Err(self.target.fail(format!("refused a chunk write: {e}")));
                     }
-                    refusal.get_or_insert(e);
+                    accepted = false;
                 }
                 other => {
                     return Err(self
@@ -642,7 +617,7 @@ impl KeyCopier {
                 }
             }
         }
-        Ok(refusal.map_or(Ok(()), Err))
+        Ok(accepted)
     }
 
     fn expect_integer(&mut self, args: &[&[u8]]) -> Result<()> {
@@ -651,16 +626,6 @@ impl KeyCopier {
             other => Err(self
                 .target
                 .fail(format!("DEL answered {}", describe(&other)))),
-        }
-    }
-
-    /// Names a refused key on stderr (the first [`NAMED_REFUSALS`]).
-    fn name_refusal(&mut self, key: &[u8], why: &str) {
-        self.refusals_named += 1;
-        if self.refusals_named <= NAMED_REFUSALS {
-            eprintln!("red migrate: refused key {}: {why}", shown_key(key));
-        } else if self.refusals_named == NAMED_REFUSALS + 1 {
-            eprintln!("red migrate: more keys refused; the summary counts them all");
         }
     }
 }
@@ -781,17 +746,6 @@ fn temp_key() -> Result<Vec<u8>> {
     Ok(format!("red-migrate:tmp:{}", hex::encode(id)).into_bytes())
 }
 
-/// A key for a message: printable ASCII as is, other bytes escaped, cut at
-/// 100 bytes.
-pub fn shown_key(key: &[u8]) -> String {
-    let cut = key.get(..100).unwrap_or(key);
-    let mut s = format!("'{}'", cut.escape_ascii());
-    if cut.len() < key.len() {
-        s.push_str(&format!("… ({} bytes)", key.len()));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -837,11 +791,5 @@ mod tests {
                 encode_command(&["RPUSH", "k", "a"])
             ]
         );
-    }
-
-    #[test]
-    fn keys_are_shown_escaped_and_cut() {
-        assert_eq!(shown_key(b"a\x00\xff"), "'a\\x00\\xff'");
-        assert!(shown_key(&[b'k'; 300]).ends_with("… (300 bytes)"));
     }
 }
