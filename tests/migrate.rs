@@ -100,11 +100,12 @@ fn assert_no_secret(out: &Output, secrets: &[&str]) {
     }
 }
 
-/// Each key's type, canonical value and time to live in ms.
+/// Each key's type, canonical value and expiry (ms since the epoch; -1
+/// for none).
 type Dump = BTreeMap<Vec<u8>, (String, Vec<Vec<u8>>, i64)>;
 
 /// Every key of the client's current database: type, a canonical value,
-/// and the remaining time to live in ms (-1 for none).
+/// and the expiry as an absolute time (ms since the epoch, -1 for none).
 fn dump(c: &mut Client) -> Dump {
     let mut out = BTreeMap::new();
     let mut cursor = "0".to_string();
@@ -121,6 +122,8 @@ fn dump(c: &mut Client) -> Dump {
             let key = k.as_bytes().expect("a key").to_vec();
             let kind = harness::wire::text(&c.cmd(&[b"TYPE".as_slice(), &key]));
             let pttl = harness::wire::as_int(&c.cmd(&[b"PTTL".as_slice(), &key]));
+            // As an absolute time, so dumps taken a while apart compare.
+            let expires_at = if pttl >= 0 { now_ms() + pttl } else { pttl };
             let mut value: Vec<Vec<u8>> = match kind.as_str() {
                 "string" => vec![c
                     .cmd(&[b"GET".as_slice(), &key])
@@ -136,13 +139,20 @@ fn dump(c: &mut Client) -> Dump {
             if kind == "set" {
                 value.sort();
             }
-            out.insert(key, (kind, value, pttl));
+            out.insert(key, (kind, value, expires_at));
         }
         if cursor == "0" {
             return out;
         }
     }
     panic!("SCAN did not finish");
+}
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    i64::try_from(since.as_millis()).expect("ms fit in i64")
 }
 
 fn items(v: Value) -> Vec<Vec<u8>> {
@@ -199,7 +209,7 @@ fn assert_same(source: &Dump, target: &Dump) {
         } else {
             assert!(
                 (ttl - t_ttl).abs() <= 1000,
-                "TTL of {name}: {ttl} vs {t_ttl} ms"
+                "expiry of {name}: {ttl} vs {t_ttl} ms since the epoch"
             );
         }
     }
@@ -502,6 +512,44 @@ fn bad_credentials_and_addresses_are_clear_errors_that_write_nothing() {
     assert!(!out.stderr.contains("not-it"));
     assert!(target_empty(&p) && !p.state().exists());
 
+    // No credential for either side: the error says where to put one.
+    let out = red(&[
+        "migrate",
+        "--from",
+        &p.source_url(0),
+        "--to",
+        &p.target_url(0),
+    ])
+    .arg("--state")
+    .arg(p.state())
+    .run();
+    assert_eq!(out.code, PEER, "{}", out.describe(&p.secrets()));
+    assert!(
+        out.stderr
+            .contains("asks for a credential: set REDDB_MIGRATE_FROM_PASSWORD"),
+        "{}",
+        out.stderr
+    );
+    let out = red(&[
+        "migrate",
+        "--from",
+        &p.source_url(0),
+        "--to",
+        &p.target_url(0),
+    ])
+    .arg("--state")
+    .arg(p.state())
+    .env("REDDB_MIGRATE_FROM_PASSWORD", SOURCE_PASSWORD)
+    .run();
+    assert_eq!(out.code, PEER, "{}", out.describe(&p.secrets()));
+    assert!(
+        out.stderr
+            .contains("asks for a credential: set REDDB_MIGRATE_TO_KEY"),
+        "{}",
+        out.stderr
+    );
+    assert!(target_empty(&p) && !p.state().exists());
+
     // A source that refuses the connection.
     let closed = harness::free_port();
     let out = red(&[
@@ -680,6 +728,35 @@ fn keys_changed_during_the_copy_are_copied_again() {
     assert_eq!(out.code, 0, "{}", out.describe(&p.secrets()));
     assert!(
         count_line(&out, "copied again after a change") >= 120,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        count_line(&out, "gone from the source (deleted on the target)") >= 30,
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stderr.contains("full pass"), "{}", out.stderr);
+    assert_same(&dump(&mut p.source(0)), &dump(&mut p.target(0)));
+}
+
+#[test]
+fn a_flush_during_the_copy_means_a_full_pass_again() {
+    let Some(p) = Pair::start() else { return };
+    fill_strings(&p, 0, 3000);
+    let run = start_and_pause(&p, &[]);
+    // A flush of another database: the source reports "every key" (a null
+    // invalidation), which no list of names can follow.
+    let mut other = p.source(9);
+    w(&mut other, &[b"SET", b"x", b"y"]);
+    w(&mut other, &[b"FLUSHDB"]);
+    change_source(&p, &target_keys(&p), false);
+    run.signal(libc::SIGCONT);
+    let out = run.wait();
+    assert_eq!(out.code, 0, "{}", out.describe(&p.secrets()));
+    assert!(out.stderr.contains("a full pass again"), "{}", out.stderr);
+    assert!(
+        count_line(&out, "copied again after a change") >= 3000,
         "{}",
         out.stdout
     );

@@ -63,6 +63,10 @@ by name and counted (types reddb lacks, red.secret.*, too large); everything
 else was copied. Exit 35: interrupted (SIGINT/SIGTERM) after a committed
 batch; run again with --resume.";
 
+/// Where the source password goes, for the error when it is missing.
+const SOURCE_CREDENTIAL_HINT: &str =
+    "REDDB_MIGRATE_FROM_PASSWORD or REDDB_MIGRATE_FROM_PASSWORD_FILE";
+
 /// Connect, read and write timeout of both connections.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default of `--batch`.
@@ -95,12 +99,17 @@ pub fn run(args: &[String], env: &Environment) -> Result<i32> {
 
     let state = prepare_state(&state_path, &from, &to, flags.on("resume"))?;
     let mut source = RespConnection::connect(&from, "source", IO_TIMEOUT)?;
-    source.login(&from, from_password.as_deref().map(String::as_str))?;
+    source.login(
+        &from,
+        from_password.as_deref().map(String::as_str),
+        SOURCE_CREDENTIAL_HINT,
+    )?;
     let mut target = RespConnection::connect(&to, "target", IO_TIMEOUT)?;
-    if to_key.is_none() {
-        eprintln!("red migrate: warning: no key for the target: set REDDB_MIGRATE_TO_KEY (or its _FILE companion)");
-    }
-    target.login(&to, to_key.as_deref().map(String::as_str))?;
+    target.login(
+        &to,
+        to_key.as_deref().map(String::as_str),
+        "REDDB_MIGRATE_TO_KEY or REDDB_MIGRATE_TO_KEY_FILE (an API key of the target)",
+    )?;
     drop(to_key);
     if !flags.on("resume") && !flags.on("replace") {
         let keys = dbsize(&mut target)?;
@@ -165,6 +174,14 @@ enum PassEnd {
     Interrupted,
 }
 
+/// How a round of changed keys ended.
+enum RoundEnd {
+    /// No key changed since the last round: done.
+    Quiet,
+    Copied,
+    Interrupted,
+}
+
 impl Migration {
     fn run(&mut self) -> Result<i32> {
         let first = if self.state.scan_complete {
@@ -178,29 +195,37 @@ impl Migration {
         // After a resume, the changes made while nothing tracked them are
         // unknown: look at every key again. Likewise after an overflow.
         let mut full_pass_due = self.resumed;
-        for _ in 0..MAX_EXTRA_PASSES {
+        let (mut extra_passes, mut rounds) = (0, 0);
+        loop {
             if let Some(c) = self.changes.as_mut() {
                 c.sync()?;
                 full_pass_due |= c.overflowed();
-                if full_pass_due {
-                    // The full pass reads every key after this point.
-                    c.take();
-                }
             }
-            if !full_pass_due {
+            if full_pass_due {
+                if extra_passes == MAX_EXTRA_PASSES {
+                    eprintln!(
+                        "red migrate: warning: the source changed too much to track {MAX_EXTRA_PASSES} times in a row: stop writers and run red migrate again with --replace for an exact copy"
+                    );
+                    break;
+                }
+                extra_passes += 1;
+                if let PassEnd::Interrupted = self.full_pass_again()? {
+                    return self.interrupted();
+                }
+                full_pass_due = false;
+                continue;
+            }
+            match self.changed_round(rounds + 1)? {
+                RoundEnd::Quiet => break,
+                RoundEnd::Interrupted => return self.interrupted(),
+                RoundEnd::Copied => rounds += 1,
+            }
+            if rounds == MAX_ROUNDS {
+                eprintln!(
+                    "red migrate: warning: the source was still changing after {MAX_ROUNDS} rounds: keys written during the last round may differ; stop writers and run red migrate again with --replace for an exact copy"
+                );
                 break;
             }
-            self.progress
-                .note("a full pass again (changes while interrupted, or too many to track)");
-            self.state.cursor = 0;
-            self.state.scan_complete = false;
-            if let PassEnd::Interrupted = self.scan_pass(Pass::Again)? {
-                return self.interrupted();
-            }
-            full_pass_due = false;
-        }
-        if let PassEnd::Interrupted = self.changed_rounds()? {
-            return self.interrupted();
         }
         self.progress.finish();
         self.print_summary();
@@ -249,42 +274,43 @@ impl Migration {
         }
     }
 
-    /// Copies again the keys changed since the scan, round after round,
-    /// until a round starts with none changed.
-    fn changed_rounds(&mut self) -> Result<PassEnd> {
-        for round in 1..=MAX_ROUNDS {
-            let Some(changes) = self.changes.as_mut() else {
-                return Ok(PassEnd::Complete);
-            };
-            changes.sync()?;
-            let changed = changes.take();
-            if changed.overflowed {
-                eprintln!(
-                    "red migrate: warning: more keys changed during the copy than can be tracked ({} keys): run red migrate again with --replace once writers are stopped",
-                    source_changes::MAX_TRACKED_KEYS
-                );
-                return Ok(PassEnd::Complete);
-            }
-            if changed.keys.is_empty() {
-                return Ok(PassEnd::Complete);
-            }
-            self.progress.note(&format!(
-                "round {round}: copying again {} key(s) changed on the source",
-                changed.keys.len()
-            ));
-            for group in changed.keys.chunks(self.copier.batch) {
-                if self.stop.load(Ordering::SeqCst) {
-                    return Ok(PassEnd::Interrupted);
-                }
-                self.copier
-                    .copy_keys(group.to_vec(), Pass::Again, &mut self.state.counts)?;
-                self.state.save(&self.state_path)?;
-            }
+    /// Every key again, from cursor 0 (the changes recorded so far are
+    /// dropped: this pass reads every key after them).
+    fn full_pass_again(&mut self) -> Result<PassEnd> {
+        if let Some(c) = self.changes.as_mut() {
+            c.take();
         }
-        eprintln!(
-            "red migrate: warning: the source was still changing after {MAX_ROUNDS} rounds: keys written during the last round may differ; stop writers and run red migrate again with --replace for an exact copy"
-        );
-        Ok(PassEnd::Complete)
+        self.progress
+            .note("a full pass again (changes while interrupted, or too many to track)");
+        self.progress.restart();
+        self.state.cursor = 0;
+        self.state.scan_complete = false;
+        self.scan_pass(Pass::Again)
+    }
+
+    /// Copies again the keys reported changed up to the sync point just
+    /// passed.
+    fn changed_round(&mut self, round: usize) -> Result<RoundEnd> {
+        let Some(changes) = self.changes.as_mut() else {
+            return Ok(RoundEnd::Quiet);
+        };
+        let changed = changes.take();
+        if changed.is_empty() {
+            return Ok(RoundEnd::Quiet);
+        }
+        self.progress.note(&format!(
+            "round {round}: copying again {} key(s) changed on the source",
+            changed.len()
+        ));
+        for group in changed.chunks(self.copier.batch) {
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(RoundEnd::Interrupted);
+            }
+            self.copier
+                .copy_keys(group.to_vec(), Pass::Again, &mut self.state.counts)?;
+            self.state.save(&self.state_path)?;
+        }
+        Ok(RoundEnd::Copied)
     }
 
     fn interrupted(&mut self) -> Result<i32> {
@@ -498,6 +524,11 @@ impl Progress {
                 self.done, self.total
             );
         }
+    }
+
+    /// A new pass: the count starts again.
+    fn restart(&mut self) {
+        self.done = 0;
     }
 
     fn note(&mut self, what: &str) {

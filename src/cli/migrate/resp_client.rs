@@ -100,18 +100,15 @@ impl RespConnection {
         self.read()
     }
 
-    /// A command whose reply must be `+OK`; an error reply is quoted
-    /// (servers never put a credential in one).
-    pub fn call_ok<A: AsRef<[u8]>>(&mut self, args: &[A], what: &str) -> Result<()> {
-        match self.call(args)? {
-            Value::Simple(s) if s == b"OK" => Ok(()),
-            Value::Error(e) => Err(self.fail(format!("{what}: {}", String::from_utf8_lossy(&e)))),
-            other => Err(self.fail(format!("{what}: unexpected reply {}", describe(&other)))),
-        }
-    }
-
-    /// `AUTH [user] password` when a password is given, then `SELECT db`.
-    pub fn login(&mut self, url: &ServerUrl, password: Option<&str>) -> Result<()> {
+    /// `AUTH [user] password` when a password is given, then `SELECT db`;
+    /// a server that wants a credential and got none is told to the
+    /// operator with `credential_source` (where to put one).
+    pub fn login(
+        &mut self,
+        url: &ServerUrl,
+        password: Option<&str>,
+        credential_source: &str,
+    ) -> Result<()> {
         if let Some(pw) = password {
             let reply = match &url.user {
                 Some(user) => self.call(&["AUTH", user.as_str(), pw])?,
@@ -130,7 +127,14 @@ impl RespConnection {
                 }
             }
         }
-        self.call_ok(&["SELECT".to_string(), url.db.to_string()], "SELECT")
+        match self.call(&["SELECT".to_string(), url.db.to_string()])? {
+            Value::Simple(s) if s == b"OK" => Ok(()),
+            Value::Error(e) if e.starts_with(b"NOAUTH") => Err(self.fail(format!(
+                "the server asks for a credential: set {credential_source}"
+            ))),
+            Value::Error(e) => Err(self.fail(format!("SELECT: {}", String::from_utf8_lossy(&e)))),
+            other => Err(self.fail(format!("SELECT: unexpected reply {}", describe(&other)))),
+        }
     }
 
     /// The next reply, waiting up to the read timeout for it.

@@ -32,14 +32,6 @@ pub struct SourceChanges {
     overflowed: bool,
 }
 
-/// What was collected since the last [`SourceChanges::take`].
-pub struct Changed {
-    pub keys: Vec<Vec<u8>>,
-    /// More changed than the bound (or the source was flushed): every key
-    /// must be looked at again.
-    pub overflowed: bool,
-}
-
 impl SourceChanges {
     /// Opens the tracking connection. `Ok(Err(reason))` when the source
     /// cannot track (Redis before 6, `HELLO` or `CLIENT` renamed or
@@ -50,7 +42,7 @@ impl SourceChanges {
         timeout: Duration,
     ) -> Result<std::result::Result<Self, String>> {
         let mut conn = RespConnection::connect(url, "source", timeout)?;
-        conn.login(url, password)?;
+        conn.login(url, password, super::SOURCE_CREDENTIAL_HINT)?;
         match conn.call(&["HELLO", "3"])? {
             Value::Map(_) | Value::Array(_) => {}
             other => return Ok(Err(format!("HELLO 3 answered {}", describe(&other)))),
@@ -106,12 +98,12 @@ impl SourceChanges {
         self.overflowed
     }
 
-    /// The keys recorded so far; the set starts again empty.
-    pub fn take(&mut self) -> Changed {
-        let keys = std::mem::take(&mut self.keys).into_iter().collect();
-        let overflowed = std::mem::replace(&mut self.overflowed, false);
+    /// The keys recorded so far; the set starts again empty (and not
+    /// overflowed).
+    pub fn take(&mut self) -> Vec<Vec<u8>> {
+        self.overflowed = false;
         self.bytes = 0;
-        Changed { keys, overflowed }
+        std::mem::take(&mut self.keys).into_iter().collect()
     }
 
     fn record(&mut self, v: Value) -> Result<()> {
