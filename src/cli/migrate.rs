@@ -59,8 +59,8 @@ every local user can read it (ps, /proc/PID/cmdline): red warns.
 
 Exit 0: everything copied. Exit 33: a server could not be reached, refused
 the credential or answered outside the protocol. Exit 34: keys were refused
-by name and counted (types reddb lacks, red.secret.*, too large); everything
-else was copied. Exit 35: interrupted (SIGINT/SIGTERM) after a committed
+and counted by type or reason, never named (types reddb lacks, red.secret.*,
+too large); everything else was copied. Exit 35: interrupted (SIGINT/SIGTERM) after a committed
 batch; run again with --resume.";
 
 /// Where the source password goes, for the error when it is missing.
