@@ -789,6 +789,14 @@ fn an_interrupted_migration_resumes_from_its_state_file() {
     // see "Moving from Redis" in docs/OPERATIONS.md.)
     change_source(&p, &copied, false);
 
+    // --resume without a state file is refused.
+    let out = p
+        .migrate(0, 0, &["--resume"])
+        .arg("--state")
+        .arg(p.dir.path().join("none"))
+        .run();
+    assert_eq!(out.code, 2, "{}", out.describe(&p.secrets()));
+
     // Without --resume, and with another target, the state file is refused.
     let out = p.migrate(0, 0, &[]).run();
     assert_eq!(out.code, USAGE, "{}", out.describe(&p.secrets()));

@@ -454,6 +454,12 @@ fn prepare_state(
         }
         return Ok(MigrationState::new(source, target));
     }
+    if !path.exists() {
+        return Err(Error::Usage(format!(
+            "nothing to resume: no state file at {} (--state FILE names another)",
+            path.display()
+        )));
+    }
     let state = MigrationState::load(path)?;
     if state.source != source || state.target != target {
         return Err(Error::Usage(format!(

@@ -735,9 +735,11 @@ fn write_commands(key: &[u8], kind: usize, elements: &[Vec<u8>]) -> Vec<Vec<u8>>
     out
 }
 
-/// A target refusal that means "too large for reddb".
+/// A target refusal that means "this key is too large for reddb" (a
+/// transaction over the commit limit is not one: the blocks stay far
+/// below it, so that one is an error).
 fn is_size_refusal(e: &str) -> bool {
-    e.contains("too large") || e.contains("too long")
+    (e.contains("too large") || e.contains("too long")) && !e.contains("transaction")
 }
 
 /// A fresh temporary key name on the target.
@@ -749,6 +751,20 @@ fn temp_key() -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_per_key_size_refusals_count_as_too_large() {
+        assert!(is_size_refusal(
+            "ERR value too large (max 16777216 bytes per key)"
+        ));
+        assert!(is_size_refusal("ERR key too long (max 65536 bytes)"));
+        assert!(!is_size_refusal(
+            "ERR the command or transaction is too large for one commit (max 50331648 bytes)"
+        ));
+        assert!(!is_size_refusal(
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        ));
+    }
 
     #[test]
     fn sorted_set_pairs_are_turned_for_zadd() {

@@ -243,6 +243,15 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_decodes_or_is_refused_without_panic(
+            body in "(\\PC{0,30}\n){0,12}",
+        ) {
+            let _ = MigrationState::decode(&format!("red-migrate-state 1\n{body}"));
+        }
+    }
+
     #[test]
     fn save_is_atomic_and_private() {
         use std::os::unix::fs::PermissionsExt;

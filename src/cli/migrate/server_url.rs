@@ -259,6 +259,31 @@ mod tests {
         assert!(err("redis://h h:1").contains("bad host"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panic(text in "\\PC{0,80}") {
+            let _ = ServerUrl::parse(&text);
+        }
+
+        #[test]
+        fn a_built_url_parses_back(
+            host in "[a-z][a-z0-9.-]{0,20}",
+            port in 1u16..,
+            db in 0u32..16,
+            password in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+        ) {
+            let password: String = String::from_utf8_lossy(&password).into_owned();
+            let encoded: String = password
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect();
+            let u = ServerUrl::parse(&format!("redis://:{encoded}@{host}:{port}/{db}")).unwrap();
+            proptest::prop_assert_eq!(&u.host, &host);
+            proptest::prop_assert_eq!((u.port, u.db), (port, db));
+            proptest::prop_assert_eq!(u.password.as_deref().map(String::as_str), Some(password.as_str()));
+        }
+    }
+
     #[test]
     fn errors_never_quote_the_credential() {
         for url in [
