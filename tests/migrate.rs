@@ -350,6 +350,18 @@ fn fill_every_type(c: &mut Client, large: usize) {
         let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
         w(c, &args);
     }
+    // Few elements, many bytes (9 MB): read in chunks by size, not count.
+    for i in 0..30 {
+        w(
+            c,
+            &[
+                b"HSET",
+                b"hash:wide",
+                format!("f{i}").as_bytes(),
+                &vec![b'0' + (i % 10) as u8; 300_000],
+            ],
+        );
+    }
     w(c, &[b"PEXPIRE", b"list:large", b"7200000"]);
     w(c, &[b"EXPIRE", b"hash:small", b"600"]);
     w(c, &[b"EXPIRE", b"zset:large", b"90000"]);
@@ -427,13 +439,14 @@ fn refuses_streams_vault_keys_and_oversized_values_by_count() {
         &mut s,
         &[b"SET", b"huge-string", &vec![b's'; 17 * 1024 * 1024]],
     );
-    // 20 elements of 1 MiB: read in chunks of 5, refused by the target
+    // 80 elements of 1 MiB, fewer than a batch but more bytes than one
+    // reply may carry: read in chunks of a few MiB, refused by the target
     // once the list passes 16 MiB; the temporary key goes too.
-    for _ in 0..20 {
+    for _ in 0..80 {
         w(&mut s, &[b"RPUSH", b"huge-list", &vec![b'l'; 1024 * 1024]]);
     }
     w(&mut s, &[b"SET", b"plain", b"copied"]);
-    let out = p.migrate(0, 0, &["--batch", "5"]).run();
+    let out = p.migrate(0, 0, &[]).run();
     assert_eq!(out.code, REFUSED, "{}", out.describe(&p.secrets()));
     assert_eq!(count_line(&out, "refused type stream"), 1);
     assert_eq!(count_line(&out, "refused red.secret.*"), 1);

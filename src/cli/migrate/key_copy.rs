@@ -5,8 +5,9 @@
 //! (`SET … PXAT`, `PEXPIREAT`), so a reader of the target sees each key
 //! either as before or whole.
 //!
-//! A collection with more elements than a batch, or more bytes than a
-//! block may carry, is read in chunks (`LRANGE`/`ZRANGE` by index,
+//! A collection with more elements than a batch, or more bytes than
+//! [`WHOLE_READ_BYTES`] by the source's `MEMORY USAGE` estimate (or than a
+//! block may carry), is read in chunks of about [`CHUNK_BYTES`] (`LRANGE`/`ZRANGE` by index,
 //! `SSCAN`/`HSCAN`) into a temporary key on the target (with a one-hour
 //! expiry, refreshed per chunk, so an interrupted copy leaves nothing
 //! behind for long) and moved into place by one `MULTI`/`RENAME`/expiry/
@@ -30,6 +31,11 @@ use crate::store::record::{MAX_KEY_LEN, MAX_VALUE_LEN};
 const MAX_BLOCK_BYTES: usize = 24 * 1024 * 1024;
 /// Most bytes of one write command (reddb takes commands up to 32 MiB).
 const MAX_COMMAND_BYTES: usize = 4 * 1024 * 1024;
+/// Collections the source says are larger than this are read in chunks,
+/// whatever their element count.
+const WHOLE_READ_BYTES: u64 = 8 * 1024 * 1024;
+/// About how many bytes one chunk read of a collection should carry.
+const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 /// Expiry of a temporary key while a large collection is copied into it.
 const TEMP_KEY_TTL_MS: &str = "3600000";
 /// How often a group is read again when keys change type or vanish
@@ -65,6 +71,8 @@ struct ReadKey {
     /// score, member, …), or `None` when the collection is copied in
     /// chunks.
     elements: Option<Vec<Vec<u8>>>,
+    /// Elements per chunk read.
+    chunk: usize,
 }
 
 /// A key, its index in [`KINDS`] and its absolute expiry.
@@ -219,12 +227,26 @@ impl KeyCopier {
                 _ => b"ZCARD",
             };
             pipeline.extend(encode_command(&[cmd, k]));
+            if *kind != 0 {
+                pipeline.extend(encode_command(&[b"MEMORY".as_slice(), b"USAGE", k]));
+            }
         }
         self.source.send_raw(&pipeline)?;
         let mut whole = Vec::new();
         let mut chunked = Vec::new();
         for (key, kind, expires_at) in typed {
-            let size = match self.source.read()? {
+            let size = self.source.read()?;
+            // An estimate in bytes (Redis samples a few elements); `None`
+            // when the source does not answer it (renamed, denied, gone).
+            let usage = if kind == 0 {
+                None
+            } else {
+                match self.source.read()? {
+                    Value::Integer(n) => u64::try_from(n).ok(),
+                    _ => None,
+                }
+            };
+            let size = match size {
                 Value::Integer(n) => n,
                 Value::Error(e) if e.starts_with(b"WRONGTYPE") => {
                     unstable.push(key);
@@ -237,17 +259,19 @@ impl KeyCopier {
                 }
             };
             let size = usize::try_from(size).unwrap_or(0);
+            let chunk = chunk_len(self.batch, size, usage);
             if kind == 0 && size > MAX_VALUE_LEN {
                 counts.refused_too_large += 1;
                 deleted.push((key, Outcome::Cleared));
             } else if kind != 0 && size == 0 {
                 unstable.push(key);
-            } else if kind != 0 && size > self.batch {
+            } else if kind != 0 && (size > chunk || usage.is_some_and(|u| u > WHOLE_READ_BYTES)) {
                 chunked.push(ReadKey {
                     key,
                     kind,
                     expires_at,
                     elements: None,
+                    chunk,
                 });
             } else {
                 whole.push((key, kind, expires_at));
@@ -302,6 +326,7 @@ impl KeyCopier {
                 kind,
                 expires_at,
                 elements: Some(elements),
+                chunk: self.batch,
             });
         }
         Ok(())
@@ -460,14 +485,14 @@ impl KeyCopier {
         let mut cursor = b"0".to_vec();
         let mut wrote = false;
         loop {
-            let chunk = self.read_chunk(&r.key, r.kind, position, &cursor)?;
+            let chunk = self.read_chunk(&r.key, r.kind, r.chunk, position, &cursor)?;
             if chunk.changed || (!wrote && chunk.elements.is_empty()) {
                 self.expect_integer(&[b"DEL".as_slice(), &temp])?;
                 return Ok(false);
             }
             let done = match r.kind {
                 2 | 3 => chunk.cursor.as_deref() == Some(b"0".as_slice()),
-                _ => chunk.elements.len() < self.batch * element_width(r.kind),
+                _ => chunk.elements.len() < r.chunk * element_width(r.kind),
             };
             position += (chunk.elements.len() / element_width(r.kind)) as u64;
             if let Some(c) = chunk.cursor {
@@ -516,16 +541,19 @@ impl KeyCopier {
     }
 
     /// One chunk of a large collection from the source.
+    /// `len` elements from `position` (lists, sorted sets) or from
+    /// `cursor` (sets, hashes: `COUNT len`, a hint).
     fn read_chunk(
         &mut self,
         key: &[u8],
         kind: usize,
+        len: usize,
         position: u64,
         cursor: &[u8],
     ) -> Result<Chunk> {
-        let count = self.batch.to_string();
+        let count = len.to_string();
         let start = position.to_string();
-        let stop = (position + self.batch as u64 - 1).to_string();
+        let stop = (position + len as u64 - 1).to_string();
         let reply = match kind {
             1 => {
                 self.source
@@ -647,6 +675,18 @@ struct Chunk {
     changed: bool,
 }
 
+/// Elements per chunk read of a collection of `size` elements taking
+/// about `usage` bytes on the source: `batch`, or fewer so a chunk stays
+/// near [`CHUNK_BYTES`] (at least 1).
+fn chunk_len(batch: usize, size: usize, usage: Option<u64>) -> usize {
+    let Some(usage) = usage.filter(|_| size > 0) else {
+        return batch;
+    };
+    let per_element = (usage / size as u64).max(1);
+    let fit = usize::try_from(CHUNK_BYTES as u64 / per_element).unwrap_or(batch);
+    fit.clamp(1, batch)
+}
+
 /// Elements per item of a kind: 2 for hashes and sorted sets.
 fn element_width(kind: usize) -> usize {
     if kind >= 3 {
@@ -751,6 +791,18 @@ fn temp_key() -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_shrink_for_large_elements() {
+        assert_eq!(chunk_len(1000, 5000, None), 1000);
+        assert_eq!(chunk_len(1000, 5000, Some(500_000)), 1000);
+        // 80 elements in 80 MiB: 4 per 4 MiB chunk.
+        assert_eq!(chunk_len(1000, 80, Some(80 << 20)), 4);
+        // One element larger than a chunk: one at a time.
+        assert_eq!(chunk_len(1000, 2, Some(64 << 20)), 1);
+        assert_eq!(chunk_len(1000, 0, Some(64 << 20)), 1000);
+        assert_eq!(chunk_len(5, 10, Some(10)), 5);
+    }
 
     #[test]
     fn only_per_key_size_refusals_count_as_too_large() {
