@@ -664,6 +664,81 @@ fn bad_credentials_and_addresses_are_clear_errors_that_write_nothing() {
     );
 }
 
+#[test]
+fn an_acl_user_and_a_source_that_cannot_track() {
+    let Some(p) = Pair::start() else { return };
+    let mut s = p.source(0);
+    w(&mut s, &[b"HSET", b"oauth:client:c1", b"name", b"one"]);
+    w(
+        &mut s,
+        &[b"SET", b"oauth:token:t1", b"{}", b"EX", b"2592000"],
+    );
+    w(
+        &mut s,
+        &[
+            b"ACL",
+            b"SETUSER",
+            b"migrator",
+            b"on",
+            b">migrator-pw",
+            b"~*",
+            b"+@all",
+        ],
+    );
+    w(
+        &mut s,
+        &[
+            b"ACL",
+            b"SETUSER",
+            b"untracked",
+            b"on",
+            b">untracked-pw",
+            b"~*",
+            b"+@all",
+            b"-client",
+        ],
+    );
+    let url = |user: &str| format!("redis://{user}@127.0.0.1:{}/0", p.source.port);
+
+    let out = red(&[
+        "migrate",
+        "--from",
+        &url("migrator"),
+        "--to",
+        &p.target_url(0),
+    ])
+    .arg("--state")
+    .arg(p.state())
+    .env("REDDB_MIGRATE_FROM_PASSWORD", "migrator-pw")
+    .env("REDDB_MIGRATE_TO_KEY", p.target.api_key())
+    .run();
+    assert_eq!(out.code, 0, "{}", out.describe(&p.secrets()));
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    assert_same(&dump(&mut s), &dump(&mut p.target(0)));
+
+    // CLIENT denied: no change tracking; said, and the copy still done.
+    let out = red(&[
+        "migrate",
+        "--from",
+        &url("untracked"),
+        "--to",
+        &p.target_url(1),
+    ])
+    .arg("--state")
+    .arg(p.state())
+    .env("REDDB_MIGRATE_FROM_PASSWORD", "untracked-pw")
+    .env("REDDB_MIGRATE_TO_KEY", p.target.api_key())
+    .run();
+    assert_eq!(out.code, 0, "{}", out.describe(&p.secrets()));
+    assert!(
+        out.stderr.contains("the source cannot report changes")
+            && out.stderr.contains("stop writers"),
+        "{}",
+        out.stderr
+    );
+    assert_same(&dump(&mut s), &dump(&mut p.target(1)));
+}
+
 /// Fills `db` of the source with `n` strings `k{i}` = `v{i}`, pipelined.
 fn fill_strings(p: &Pair, db: u32, n: usize) {
     let mut c = p.source(db);

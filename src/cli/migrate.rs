@@ -553,3 +553,33 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(b: &[u8]) -> Value {
+        Value::Bulk(b.to_vec())
+    }
+
+    #[test]
+    fn scan_replies() {
+        let reply = Value::Array(vec![
+            bulk(b"17"),
+            Value::Array(vec![bulk(b"a"), bulk(b"\x00")]),
+        ]);
+        assert_eq!(
+            scan_reply(reply).unwrap(),
+            (17, vec![b"a".to_vec(), vec![0]])
+        );
+        for bad in [
+            Value::Integer(1),
+            Value::Array(vec![bulk(b"x"), Value::Array(vec![])]),
+            Value::Array(vec![bulk(b"-1"), Value::Array(vec![])]),
+            Value::Array(vec![bulk(b"0")]),
+            Value::Array(vec![bulk(b"0"), Value::Array(vec![Value::Integer(3)])]),
+        ] {
+            assert!(scan_reply(bad).is_err());
+        }
+    }
+}
