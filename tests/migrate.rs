@@ -602,6 +602,11 @@ fn bad_credentials_and_addresses_are_clear_errors_that_write_nothing() {
             "redis://127.0.0.1:1/x".to_string(),
             "--to: bad database",
         ),
+        (
+            p.source_url(0),
+            p.source_url(0),
+            "--from and --to name the same database",
+        ),
     ] {
         let out = red(&["migrate", "--from", &from, "--to", &to])
             .arg("--state")

@@ -86,6 +86,12 @@ pub fn run(args: &[String], env: &Environment) -> Result<i32> {
     )?;
     let from = url_flag(&flags, "from")?;
     let to = url_flag(&flags, "to")?;
+    if from.display_name() == to.display_name() {
+        return Err(Error::Usage(format!(
+            "--from and --to name the same database ({})",
+            to.display_name()
+        )));
+    }
     let batch = match flags.value("batch") {
         None => DEFAULT_BATCH,
         Some(v) => match v.parse::<usize>() {
