@@ -385,6 +385,11 @@ fn copies_seed_001_and_every_type_across_two_databases() {
         &mut s1,
         &[b"HSET", b"oauth:client:client_0", b"other", b"db"],
     );
+    // 36 MiB of strings in one batch: read in groups of about 32 MiB.
+    for i in 0..12u8 {
+        let key = format!("blob:{i}");
+        w(&mut s1, &[b"SET", key.as_bytes(), &vec![b'a' + i; 3 << 20]]);
+    }
 
     let out = p.migrate(0, 0, &["--batch", "200"]).run();
     assert_eq!(out.code, 0, "{}", out.describe(&p.secrets()));
@@ -406,7 +411,7 @@ fn copies_seed_001_and_every_type_across_two_databases() {
     let out = p.migrate(1, 1, &[]).run();
     assert_eq!(out.code, 0, "{}", out.describe(&p.secrets()));
     assert_same(&dump(&mut s1), &dump(&mut p.target(1)));
-    assert_eq!(count_line(&out, "copied"), 2);
+    assert_eq!(count_line(&out, "copied"), 14);
     // Database 0 of the target was not touched by the second run.
     assert_same(&source0, &dump(&mut p.target(0)));
 
@@ -415,7 +420,7 @@ fn copies_seed_001_and_every_type_across_two_databases() {
     let out = p.migrate(1, 1, &[]).run();
     assert_eq!(out.code, USAGE, "{}", out.describe(&p.secrets()));
     assert!(
-        out.stderr.contains("already holds 2 key(s)") && out.stderr.contains("--replace"),
+        out.stderr.contains("already holds 14 key(s)") && out.stderr.contains("--replace"),
         "{}",
         out.stderr
     );

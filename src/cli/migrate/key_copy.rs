@@ -34,6 +34,9 @@ const MAX_COMMAND_BYTES: usize = 4 * 1024 * 1024;
 /// Collections the source says are larger than this are read in chunks,
 /// whatever their element count.
 const WHOLE_READ_BYTES: u64 = 8 * 1024 * 1024;
+/// About how many bytes of values one group reads whole (at least one
+/// key): the rest of the batch is read after it is written.
+const GROUP_BYTES: u64 = 32 * 1024 * 1024;
 /// About how many bytes one chunk read of a collection should carry.
 const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 /// Expiry of a temporary key while a large collection is copied into it.
@@ -87,6 +90,8 @@ struct GroupRead {
     deleted: Vec<(Vec<u8>, Outcome)>,
     /// Keys that changed type or vanished between steps: read again.
     unstable: Vec<Vec<u8>>,
+    /// Keys left for the next group, past [`GROUP_BYTES`] of values.
+    deferred: Vec<Vec<u8>>,
 }
 
 /// What became of one key of a block.
@@ -127,14 +132,20 @@ impl KeyCopier {
             }
         }
         for attempt in 1..=READ_ATTEMPTS {
+            let mut unstable = Vec::new();
+            // A group reads at most about GROUP_BYTES of values; the keys
+            // past that come back as deferred and form the next group.
+            while !pending.is_empty() {
+                let group = self.read_group(pending, counts)?;
+                unstable.extend(group.unstable);
+                unstable.extend(self.write_group(group.read, group.deleted, pass, counts)?);
+                pending = group.deferred;
+            }
+            pending = unstable;
             if pending.is_empty() {
                 break;
             }
-            let group = self.read_group(pending, counts)?;
-            let mut unstable = group.unstable;
-            unstable.extend(self.write_group(group.read, group.deleted, pass, counts)?);
-            pending = unstable;
-            if attempt == READ_ATTEMPTS && !pending.is_empty() {
+            if attempt == READ_ATTEMPTS {
                 eprintln!(
                     "red migrate: warning: {} key(s) changed type or vanished on every read; they are copied again if they change once more",
                     pending.len()
@@ -233,6 +244,7 @@ impl KeyCopier {
         }
         self.source.send_raw(&pipeline)?;
         let mut whole = Vec::new();
+        let mut whole_bytes: u64 = 0;
         let mut chunked = Vec::new();
         for (key, kind, expires_at) in typed {
             let size = self.source.read()?;
@@ -274,6 +286,17 @@ impl KeyCopier {
                     chunk,
                 });
             } else {
+                // Strings: their length; collections: the source's estimate.
+                let bytes = if kind == 0 {
+                    size as u64
+                } else {
+                    usage.unwrap_or(0)
+                };
+                if !whole.is_empty() && whole_bytes.saturating_add(bytes) > GROUP_BYTES {
+                    group.deferred.push(key);
+                    continue;
+                }
+                whole_bytes = whole_bytes.saturating_add(bytes);
                 whole.push((key, kind, expires_at));
             }
         }
