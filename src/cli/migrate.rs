@@ -160,7 +160,10 @@ pub fn run(args: &[String], env: &Environment) -> Result<i32> {
         progress: Progress::new(total),
         resumed: flags.on("resume"),
     };
-    migration.run()
+    let result = migration.run();
+    // An error line must not land on the end of a progress bar.
+    migration.progress.finish();
+    result
 }
 
 /// The running migration.
