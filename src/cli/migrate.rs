@@ -521,6 +521,11 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
+        self.show();
+    }
+
+    /// Draws the bar (terminal) or prints a line (otherwise).
+    fn show(&mut self) {
         let total = self.total.max(self.done).max(1);
         let percent = self.done.saturating_mul(100) / total;
         if self.tty {
@@ -557,6 +562,8 @@ impl Progress {
 
     fn end_line(&mut self) {
         if self.drawn {
+            // The last state, not the last one drawn (draws are spaced).
+            self.show();
             eprintln!();
             self.drawn = false;
         }
