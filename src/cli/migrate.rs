@@ -128,13 +128,7 @@ pub fn run(args: &[String], env: &Environment) -> Result<i32> {
     }
     // From here on a state file exists until the migration completes.
     state.save(&state_path)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal ends the process at once (exit 130).
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .map_err(|e| Error::io("cannot install the signal handlers", e))?;
-    }
+    let stop = stop_on_signals()?;
     let changes = match SourceChanges::start(
         &from,
         from_password.as_deref().map(String::as_str),
@@ -377,6 +371,18 @@ impl Migration {
             );
         }
     }
+}
+
+/// A flag SIGINT and SIGTERM set (the copy stops after the current
+/// batch); a second signal ends the process at once (exit 130).
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(|e| Error::io("cannot install the signal handlers", e))?;
+    }
+    Ok(stop)
 }
 
 /// The cursor and keys of a `SCAN` reply.
