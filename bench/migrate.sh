@@ -7,11 +7,11 @@
 #
 #   bench/migrate.sh [--tokens N] [--users N] [--batch N] [--skip-build]
 #
-# Defaults: 200,000 tokens, 10,000 users (20 tokens each in the index sets),
-# batch 1000. Prints per target: keys, seconds, keys/s, the peak RSS of `red
-# migrate`, and the reddb/redis time ratio. Needs redis-server, redis-cli,
-# python3, GNU time and cargo. Everything runs under `timeout`; everything
-# started here is stopped on exit.
+# Defaults: 200,000 tokens, 10,000 users (their token-index sets hold 20
+# tokens each), batch 1000. Prints per target: keys, seconds, keys/s, the
+# peak RSS of `red migrate`, and the reddb/redis time ratio. Needs
+# redis-server, redis-cli, python3, GNU time and cargo. Everything runs
+# under `timeout`; everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,13 +49,13 @@ echo "filling the source: $TOKENS tokens, $USERS token-index sets"
 python3 - "$TOKENS" "$USERS" <<'PY' | timeout 600 redis-cli -h 127.0.0.1 -p "${PORT[source]}" -a "$PASS" --no-auth-warning --pipe >/dev/null
 import sys
 tokens, users = int(sys.argv[1]), int(sys.argv[2])
-out = sys.stdout
+out = sys.stdout.buffer
 def cmd(*args):
     parts = [b"*%d\r\n" % len(args)]
     for a in args:
         a = a.encode()
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    out.buffer.write(b"".join(parts))
+    out.write(b"".join(parts))
 for i in range(tokens):
     user = i % max(users, 1)
     cmd("SET", "oauth:token:jti_%08d" % i,
@@ -68,15 +68,17 @@ PY
 KEYS=$(redis-cli -h 127.0.0.1 -p "${PORT[source]}" -a "$PASS" --no-auth-warning DBSIZE)
 echo "source keys: $KEYS"
 
-run_migrate() { # target-name -> "seconds rss_kib"
-  local name=$1 state="$WORK/$1.state" times="$WORK/$1.time"
+run_migrate() { # target-name -> prints "seconds peak_rss_kib"
+  local name=$1
   REDDB_MIGRATE_FROM_PASSWORD="$PASS" REDDB_MIGRATE_TO_KEY="${PW[$name]}" \
-    timeout 1800 /usr/bin/time -f "%e %M" -o "$times" \
+    timeout 1800 /usr/bin/time -f "%e %M" -o "$WORK/$name.time" \
     "$RED" migrate --from "redis://127.0.0.1:${PORT[source]}/0" \
-    --to "redis://127.0.0.1:${PORT[$name]}/0" --batch "$BATCH" --state "$state" >"$WORK/$name.out"
-  local copied; copied=$(redis-cli -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" --no-auth-warning DBSIZE)
+    --to "redis://127.0.0.1:${PORT[$name]}/0" --batch "$BATCH" \
+    --state "$WORK/$name.state" >"$WORK/$name.out"
+  local copied
+  copied=$(redis-cli -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" --no-auth-warning DBSIZE)
   [ "$copied" = "$KEYS" ] || { echo "$name holds $copied keys, the source $KEYS" >&2; exit 1; }
-  cat "$times"
+  cat "$WORK/$name.time"
 }
 
 read -r REDDB_S REDDB_RSS < <(run_migrate reddb)
@@ -86,8 +88,8 @@ import sys
 keys = int(sys.argv[1])
 rows = [("reddb (--fsync always)", float(sys.argv[2]), int(sys.argv[3])),
         ("redis-server (appendfsync always)", float(sys.argv[4]), int(sys.argv[5]))]
-print("%-36s %10s %9s %12s %22s" % ("target", "keys", "seconds", "keys/s", "red migrate peak RSS"))
+print("%-36s %8s %8s %9s %22s" % ("target", "keys", "seconds", "keys/s", "red migrate peak RSS"))
 for name, s, rss in rows:
-    print("%-36s %10d %9.2f %12.0f %18.1f MiB" % (name, keys, s, keys / max(s, 1e-9), rss / 1024))
+    print("%-36s %8d %8.2f %9.0f %18.1f MiB" % (name, keys, s, keys / max(s, 1e-9), rss / 1024))
 print("time ratio reddb / redis-server: %.2f" % (rows[0][1] / max(rows[1][1], 1e-9)))
 PY

@@ -218,6 +218,8 @@ fn cases(fx: &Fixture, d: &Path) -> Vec<Case> {
         "REDDB_PASSWORD",
         "RED_ADMIN_TOKEN",
         "REDDB_BACKUP_KEY",
+        "REDDB_MIGRATE_FROM_PASSWORD",
+        "REDDB_MIGRATE_TO_KEY",
         "REDDB_CLOUD_HEAD_ADMIN_PASSWORD",
         "REDDB_CUSTOMER_ADMIN_PASSWORD",
         "RED_S3_ACCESS_KEY",

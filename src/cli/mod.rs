@@ -8,6 +8,7 @@ pub(crate) mod bootstrap;
 pub(crate) mod certificate;
 pub(crate) mod check;
 pub(crate) mod doctor;
+pub(crate) mod migrate;
 pub(crate) mod rekey;
 pub(crate) mod server;
 pub(crate) mod version;
@@ -28,6 +29,7 @@ usage:
   red backup --path FILE [--out BACKUP]
   red restore --path FILE --from BACKUP [--skip-vault]
   red doctor --bind ADDR
+  red migrate --from redis://HOST:PORT[/DB] --to redis://HOST:PORT[/DB] ...
   red version
   red help [COMMAND]
 
@@ -43,6 +45,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "backup" => backup::BACKUP_HELP,
         "restore" => backup::RESTORE_HELP,
         "doctor" => doctor::HELP,
+        "migrate" => migrate::HELP,
         "version" => version::HELP,
         _ => return None,
     })
@@ -66,6 +69,7 @@ pub fn run(argv: &[String], env: Environment) -> Result<i32> {
         "backup" => backup::run_backup(rest, &env),
         "restore" => backup::run_restore(rest, &env),
         "doctor" => doctor::run(rest),
+        "migrate" => migrate::run(rest, &env),
         "version" | "--version" | "-V" => version::run(rest),
         "help" | "--help" | "-h" => {
             let topic = rest.first().map(String::as_str).unwrap_or("");

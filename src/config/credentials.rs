@@ -60,8 +60,28 @@ pub const BACKUP_KEY: CredentialSpec = CredentialSpec {
     credential: "backup-key",
 };
 
+/// `red migrate`: the password of the source Redis (`--from`).
+pub const MIGRATE_FROM_PASSWORD: CredentialSpec = CredentialSpec {
+    inline: "REDDB_MIGRATE_FROM_PASSWORD",
+    credential: "migrate-from-password",
+};
+
+/// `red migrate`: the API key (or admin token) for the target reddb (`--to`).
+pub const MIGRATE_TO_KEY: CredentialSpec = CredentialSpec {
+    inline: "REDDB_MIGRATE_TO_KEY",
+    credential: "migrate-to-key",
+};
+
 /// The credentials this product uses.
-pub const USED: [CredentialSpec; 5] = [CERTIFICATE, USERNAME, PASSWORD, ADMIN_TOKEN, BACKUP_KEY];
+pub const USED: [CredentialSpec; 7] = [
+    CERTIFICATE,
+    USERNAME,
+    PASSWORD,
+    ADMIN_TOKEN,
+    BACKUP_KEY,
+    MIGRATE_FROM_PASSWORD,
+    MIGRATE_TO_KEY,
+];
 
 /// Credential pairs of backends this product does not have (cloud and
 /// customer admin passwords, S3, Turso, D1, an HTTP backend): the

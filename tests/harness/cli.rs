@@ -258,6 +258,20 @@ impl Running {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits for the exit (until the deadline, then kills) and returns
+    /// what it printed.
+    pub fn wait(self) -> Output {
+        self.finish()
+    }
+
+    /// Sends `sig` to the child (which has not been reaped, so the pid is
+    /// still its own).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the pid of a child we have not reaped yet.
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({}, {sig}) failed", self.pid());
+    }
+
     /// Waits for the exit until the deadline, then kills.
     fn finish(mut self) -> Output {
         let deadline = Instant::now() + self.timeout;

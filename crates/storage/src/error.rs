@@ -43,6 +43,15 @@ pub mod exit_code {
     /// `red rekey`: the header write failed part-way; the file opens with
     /// exactly one of the old and the new certificate (keep both).
     pub const REKEY_INCOMPLETE: i32 = 30;
+    /// `red migrate`: a server it copies from or to could not be reached,
+    /// refused the credential, or answered outside the protocol.
+    pub const MIGRATE_PEER: i32 = 33;
+    /// `red migrate`: keys were refused by name and counted (types reddb
+    /// lacks, `red.secret.*`); everything else was copied.
+    pub const MIGRATE_REFUSED: i32 = 34;
+    /// `red migrate`: stopped by SIGINT/SIGTERM after a committed batch;
+    /// the state file is saved (`--resume` continues).
+    pub const MIGRATE_INTERRUPTED: i32 = 35;
 }
 
 #[derive(Debug)]
@@ -101,6 +110,9 @@ pub enum Error {
     /// file opens with exactly one of the two certificates (the cause, an
     /// I/O error, in words; never a certificate).
     RekeyIncomplete(String),
+    /// `red migrate`: the source or the target server failed (which one and
+    /// why; never a credential).
+    MigratePeer(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -139,6 +151,7 @@ impl Error {
             Error::ShareRefused(_) => SHARE_REFUSED,
             Error::SharesInsufficient { .. } => SHARES_INSUFFICIENT,
             Error::RekeyIncomplete(_) => REKEY_INCOMPLETE,
+            Error::MigratePeer(_) => MIGRATE_PEER,
         }
     }
 
@@ -167,6 +180,7 @@ impl Error {
             Error::ShareRefused(_) => "share_refused",
             Error::SharesInsufficient { .. } => "shares_insufficient",
             Error::RekeyIncomplete(_) => "rekey_incomplete",
+            Error::MigratePeer(_) => "migrate_peer",
         }
     }
 }
@@ -235,6 +249,7 @@ impl fmt::Display for Error {
                 f,
                 "rekey interrupted while the header was being switched ({cause}): the file now opens with exactly one of the old and the new certificate; keep both and try the new one first"
             ),
+            Error::MigratePeer(m) => write!(f, "migrate: {m}"),
         }
     }
 }
