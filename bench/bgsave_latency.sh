@@ -82,7 +82,22 @@ measure() { # name case
 
 with_loop() { # name case command interval
   local name=$1 label=$2 cmd=$3 every=$4
-  (while true; do cli "$name" "$cmd" >/dev/null 2>&1 || true; sleep "$every"; done) &
+  # One connection sends the command, waits for its reply, sleeps the
+  # interval, again (a new connection each time would measure reddb's
+  # login audit commits, not the save).
+  python3 - "${PORT[$name]}" "${PW[$name]}" "$cmd" "$every" <<'EOF' &
+import socket, sys, time
+port, password, cmd, every = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port))
+f = s.makefile("rb")
+def call(*args):
+    s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+    f.readline()
+call(b"AUTH", password.encode())
+while True:
+    call(cmd.encode())
+    time.sleep(every)
+EOF
   LOOP_PID=$!
   measure "$name" "$label"
   kill "$LOOP_PID" 2>/dev/null || true
