@@ -629,3 +629,96 @@ proptest! {
         }
     }
 }
+
+/// Dumps written by a real redis-server 7.0 (`tests/fixtures/rdb/make_fixtures.sh`).
+const ALL_ENCODINGS: &[u8] = include_bytes!("../../../tests/fixtures/rdb/all-encodings.rdb");
+const STREAM: &[u8] = include_bytes!("../../../tests/fixtures/rdb/stream.rdb");
+
+#[test]
+fn a_real_dump_with_every_encoding() {
+    let (records, sum) = read_all(ALL_ENCODINGS).unwrap();
+    assert!(matches!(sum, Checksum::Verified(_)));
+    let by_key: std::collections::BTreeMap<(u64, Vec<u8>), Item> = records
+        .into_iter()
+        .map(|r| match r {
+            Record::Item(i) => ((i.db, i.key.clone()), i),
+            Record::Unsupported { .. } => panic!("nothing unsupported here"),
+        })
+        .collect();
+    assert_eq!(by_key.len(), 27);
+    let get = |db: u64, k: &str| &by_key[&(db, b(k))];
+    assert_eq!(get(0, "int:small").value, RdbValue::String(b("7")));
+    assert_eq!(get(0, "int:neg").value, RdbValue::String(b("-129")));
+    assert_eq!(get(0, "int:padded").value, RdbValue::String(b("007")));
+    assert_eq!(
+        get(0, "oauth:token:jti-1").expires_at_ms,
+        Some(4_102_444_800_000)
+    );
+    let lzf = (1..=60)
+        .map(|i| format!("client_abc123:refresh:{i};"))
+        .collect::<String>();
+    assert_eq!(get(0, "lzf").value, RdbValue::String(lzf.into_bytes()));
+    assert_eq!(
+        by_key[&(0, b"bin:\x01\xfe".to_vec())].value,
+        RdbValue::String(b"\x00\xff\r\nbin-value\x01".to_vec())
+    );
+    assert_eq!(
+        get(0, "list:nodes").value,
+        RdbValue::List((1..=11).map(|i| i.to_string().into_bytes()).collect())
+    );
+    match &get(0, "list:plain").value {
+        RdbValue::List(l) => {
+            assert_eq!(l.len(), 3);
+            assert_eq!(l[1], vec![b'x'; 9000]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut int64 = match &get(0, "set:int64").value {
+        RdbValue::Set(s) => s.clone(),
+        other => panic!("{other:?}"),
+    };
+    int64.sort();
+    assert_eq!(
+        int64,
+        vec![b("-9223372036854775808"), b("1"), b("9223372036854775807")]
+    );
+    match &get(0, "zset:small").value {
+        RdbValue::SortedSet(z) => assert!(z.contains(&(b("d"), f64::INFINITY)) && z.len() == 5),
+        other => panic!("{other:?}"),
+    }
+    match (
+        &get(0, "zset:big").value,
+        &get(0, "hash:big").value,
+        &get(0, "set:big").value,
+    ) {
+        (RdbValue::SortedSet(z), RdbValue::Hash(h), RdbValue::Set(s)) => {
+            assert_eq!((z.len(), h.len(), s.len()), (200, 200, 200));
+            assert!(z.contains(&(b("m17"), 17.25)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        get(3, "db3:list").value,
+        RdbValue::List(vec![b("x"), b("y")])
+    );
+    assert_eq!(get(15, "db15:key").expires_at_ms, Some(4_102_444_800_000));
+}
+
+#[test]
+fn a_real_dump_with_a_stream() {
+    let (records, _) = read_all(STREAM).unwrap();
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().any(|r| matches!(r, Record::Unsupported { kind: UnsupportedKind::Stream, key: Some(k), .. } if k == b"events")));
+}
+
+#[test]
+fn every_cut_and_flip_of_a_real_dump_is_refused() {
+    for cut in (0..ALL_ENCODINGS.len()).step_by(7) {
+        assert!(read_all(&ALL_ENCODINGS[..cut]).is_err(), "cut at {cut}");
+    }
+    for i in (0..ALL_ENCODINGS.len()).step_by(5) {
+        let mut bad = ALL_ENCODINGS.to_vec();
+        bad[i] ^= 0x20;
+        assert!(read_all(&bad).is_err(), "flip at {i}");
+    }
+}
