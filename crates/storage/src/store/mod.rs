@@ -125,6 +125,9 @@ pub struct Store {
     /// Some of those pages hold commits (a checkpoint step wrote what was
     /// staged): the next flush must sync even with nothing staged.
     unsynced_commits: bool,
+    /// Memory holds puts made by [`Store::put_for_snapshot`] that no log
+    /// page has: only [`Store::compact`] may write next.
+    unlogged_puts: bool,
 }
 
 impl Store {
@@ -179,6 +182,7 @@ impl Store {
             checkpoint: None,
             unsynced: false,
             unsynced_commits: false,
+            unlogged_puts: false,
         })
     }
 
@@ -523,12 +527,41 @@ impl Store {
         !self.pending.is_empty() || self.unsynced_commits
     }
 
+    /// Applies a put to memory only: nothing is staged or logged. It
+    /// becomes durable with the next [`Store::compact`], together with every
+    /// other such put, as one snapshot the meta switches to in one write —
+    /// so a crash before that switch leaves none of them, and after it all
+    /// (`red import`'s commit; docs/FORMAT.md §9.6). Until that compaction,
+    /// [`Store::flush`] and checkpoints refuse: a commit logged on top of
+    /// unlogged state would replay against a state that never existed.
+    pub fn put_for_snapshot(&mut self, m: Mutation) -> Result<()> {
+        self.check_writable()?;
+        if !matches!(m, Mutation::Put { .. }) {
+            return Err(Error::Internal("only puts can wait for a snapshot".into()));
+        }
+        record::validate(&m).map_err(|e| Error::InvalidInput(format!("{e:?}")))?;
+        self.unlogged_puts = true;
+        self.state.apply(m);
+        Ok(())
+    }
+
+    /// Refuses a log write while memory holds unlogged puts.
+    pub(crate) fn check_no_unlogged_puts(&self) -> Result<()> {
+        if self.unlogged_puts {
+            return Err(Error::Internal(
+                "memory holds puts no log page has: only a compaction may write next".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Writes every staged commit as new log pages and syncs once.
     pub fn flush(&mut self) -> Result<()> {
         if !self.has_pending() {
             return Ok(());
         }
         self.check_writable()?;
+        self.check_no_unlogged_puts()?;
         let stream = std::mem::take(&mut self.pending);
         let start = self.cursor;
         let result = self
@@ -699,6 +732,7 @@ impl Store {
         self.meta = new_meta;
         self.unsynced = false;
         self.unsynced_commits = false;
+        self.unlogged_puts = false;
         self.stats.compactions += 1;
         self.give_back_trailing_pages()
     }
