@@ -8,6 +8,7 @@ pub(crate) mod bootstrap;
 pub(crate) mod certificate;
 pub(crate) mod check;
 pub(crate) mod doctor;
+pub(crate) mod import;
 pub(crate) mod rekey;
 pub(crate) mod server;
 pub(crate) mod version;
@@ -27,6 +28,7 @@ usage:
   red rekey --path FILE [--certificate-out FILE]
   red backup --path FILE [--out BACKUP]
   red restore --path FILE --from BACKUP [--skip-vault]
+  red import --path FILE --rdb DUMP [--db N] [--replace] [--skip-unsupported]
   red doctor --bind ADDR
   red version
   red help [COMMAND]
@@ -42,6 +44,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "rekey" => rekey::HELP,
         "backup" => backup::BACKUP_HELP,
         "restore" => backup::RESTORE_HELP,
+        "import" => import::HELP,
         "doctor" => doctor::HELP,
         "version" => version::HELP,
         _ => return None,
@@ -65,6 +68,7 @@ pub fn run(argv: &[String], env: Environment) -> Result<i32> {
         "rekey" => rekey::run(rest, &env),
         "backup" => backup::run_backup(rest, &env),
         "restore" => backup::run_restore(rest, &env),
+        "import" => import::run(rest, &env),
         "doctor" => doctor::run(rest),
         "version" | "--version" | "-V" => version::run(rest),
         "help" | "--help" | "-h" => {

@@ -43,6 +43,14 @@ pub mod exit_code {
     /// `red rekey`: the header write failed part-way; the file opens with
     /// exactly one of the old and the new certificate (keep both).
     pub const REKEY_INCOMPLETE: i32 = 30;
+    /// `red import`: the RDB file is damaged (bad magic, unknown version,
+    /// truncated, a bad length, a bad checksum); nothing was written.
+    pub const RDB_DAMAGED: i32 = 31;
+    /// `red import`: the RDB file holds content that is refused (keys in
+    /// `red.secret.*`, existing keys without `--replace`, streams, modules
+    /// or functions without `--skip-unsupported`, values over the limits);
+    /// nothing was written.
+    pub const IMPORT_REFUSED: i32 = 32;
 }
 
 #[derive(Debug)]
@@ -101,6 +109,10 @@ pub enum Error {
     /// file opens with exactly one of the two certificates (the cause, an
     /// I/O error, in words; never a certificate).
     RekeyIncomplete(String),
+    /// `red import`: the RDB file is damaged (the reason names where).
+    RdbDamaged(String),
+    /// `red import`: the RDB file's content is refused (counts by reason).
+    ImportRefused(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -139,6 +151,8 @@ impl Error {
             Error::ShareRefused(_) => SHARE_REFUSED,
             Error::SharesInsufficient { .. } => SHARES_INSUFFICIENT,
             Error::RekeyIncomplete(_) => REKEY_INCOMPLETE,
+            Error::RdbDamaged(_) => RDB_DAMAGED,
+            Error::ImportRefused(_) => IMPORT_REFUSED,
         }
     }
 
@@ -167,6 +181,8 @@ impl Error {
             Error::ShareRefused(_) => "share_refused",
             Error::SharesInsufficient { .. } => "shares_insufficient",
             Error::RekeyIncomplete(_) => "rekey_incomplete",
+            Error::RdbDamaged(_) => "rdb_damaged",
+            Error::ImportRefused(_) => "import_refused",
         }
     }
 }
@@ -234,6 +250,14 @@ impl fmt::Display for Error {
             Error::RekeyIncomplete(cause) => write!(
                 f,
                 "rekey interrupted while the header was being switched ({cause}): the file now opens with exactly one of the old and the new certificate; keep both and try the new one first"
+            ),
+            Error::RdbDamaged(m) => write!(
+                f,
+                "damaged RDB file: {m}; nothing was imported, the database is unchanged"
+            ),
+            Error::ImportRefused(m) => write!(
+                f,
+                "import refused: {m}; nothing was imported, the database is unchanged"
             ),
         }
     }
