@@ -14,7 +14,7 @@
 //!    applied to memory only ([`Store::put_for_snapshot`]), then one
 //!    compaction writes the whole state as a new snapshot chain and
 //!    switches the meta to it. A power cut before that switch leaves the
-//!    old state, after it the whole import (docs/FORMAT.md §9.6).
+//!    old state, after it the whole import (docs/FORMAT.md §9.7).
 //!
 //! Then the import is audited (`keyspace.import`, its own commit, as `red
 //! rekey` does). Key names are never printed: a Redis keyspace often has

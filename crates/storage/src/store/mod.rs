@@ -531,7 +531,7 @@ impl Store {
     /// becomes durable with the next [`Store::compact`], together with every
     /// other such put, as one snapshot the meta switches to in one write —
     /// so a crash before that switch leaves none of them, and after it all
-    /// (`red import`'s commit; docs/FORMAT.md §9.6). Until that compaction,
+    /// (`red import`'s commit; docs/FORMAT.md §9.7). Until that compaction,
     /// [`Store::flush`] and checkpoints refuse: a commit logged on top of
     /// unlogged state would replay against a state that never existed.
     pub fn put_for_snapshot(&mut self, m: Mutation) -> Result<()> {
