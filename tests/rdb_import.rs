@@ -684,4 +684,25 @@ fn expired_keys_are_skipped_and_databases_can_be_redirected() {
     assert!((3590..=3600).contains(&ttl), "TTL {ttl}");
     ok(&mut c, &[b"SELECT", b"0"]);
     assert_eq!(c.cmd(&["DBSIZE"]), Value::Integer(0));
+    drop(c);
+    target.daemon.stop();
+
+    // A dump saved with `rdbchecksum no` (a zero CRC) imports, and says so.
+    let mut w = RdbWriter::new(10);
+    w.item(
+        b"unchecked",
+        &RdbValue::String(b"z".to_vec()),
+        Encoding::Plain,
+    );
+    let unchecked = dir.path().join("unchecked.rdb");
+    std::fs::write(&unchecked, w.finish(false)).unwrap();
+    let out = target.import(&unchecked, &[]);
+    assert!(out.success(), "{}", out.describe(&[]));
+    assert!(
+        out.stdout
+            .contains("warning: the RDB file carries no checksum"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("checksum absent"), "{}", out.stdout);
 }
