@@ -8,8 +8,10 @@
 //! Damaged files (truncated, a flipped checksum, bad magic, a bad length)
 //! and refused content (a stream, `red.secret.*`, existing keys) each get
 //! their exit code and message, and the database file stays byte for byte
-//! what it was. Skipped without redis-server unless it is required (see
-//! `harness::cli::need`).
+//! what it was. An import killed (SIGKILL) at spread-out moments leaves
+//! none of its keys or all of them. The tests that need redis-server are
+//! skipped without it unless it is required (see `harness::cli::need`);
+//! the hand-made files need none.
 
 mod harness;
 
@@ -705,4 +707,72 @@ fn expired_keys_are_skipped_and_databases_can_be_redirected() {
         out.stdout
     );
     assert!(out.stdout.contains("checksum absent"), "{}", out.stdout);
+}
+
+/// The keyspace count `red check` reports for the target.
+fn keyspace_count(target: &Target) -> u64 {
+    let out = red(&["check", "--path"])
+        .arg(&target.db)
+        .env("REDDB_CERTIFICATE_FILE", &target.cert)
+        .run();
+    assert!(out.success(), "red check: {}", out.describe(&[]));
+    let line = out.line_value("users:");
+    line.rsplit("keyspace: ")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no keyspace count in {line:?}"))
+}
+
+#[test]
+fn a_killed_import_leaves_all_of_it_or_none() {
+    // Hand-made, big enough that the import takes a while in a debug build.
+    const KEYS: u64 = 40_000;
+    let mut w = RdbWriter::new(11);
+    for i in 0..KEYS {
+        let key = format!("oauth:token:jti-{i}");
+        let value = format!(
+            r#"{{"client_id":"client_{}","user_id":"u{i}","scope":"mcp:*"}}"#,
+            i % 97
+        );
+        w.item(
+            key.as_bytes(),
+            &RdbValue::String(value.into_bytes()),
+            Encoding::Plain,
+        );
+    }
+    let dir = harness::tmp();
+    let rdb = dir.path().join("big.rdb");
+    std::fs::write(&rdb, w.finish(true)).unwrap();
+    let target = Target::new(dir.path());
+
+    // SIGKILL at spread-out moments (reading, applying, writing the
+    // snapshot, after): whatever the moment, the file opens with none of
+    // the keys or all of them. (kill -9 keeps what reached the page cache;
+    // power cuts inside the same steps are tests/store_crash.rs's.)
+    let mut seen = BTreeMap::new();
+    for delay_ms in [0u64, 40, 120, 250, 400, 600, 900, 1300] {
+        let running = red(&["import", "--path"])
+            .arg(&target.db)
+            .arg("--rdb")
+            .arg(&rdb)
+            .env("REDDB_CERTIFICATE_FILE", &target.cert)
+            .spawn();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        drop(running); // SIGKILL, then reaped
+        let n = keyspace_count(&target);
+        assert!(
+            n == 0 || n == KEYS,
+            "after a kill at {delay_ms} ms the file holds {n} of {KEYS} keys"
+        );
+        *seen.entry(n).or_insert(0) += 1;
+        if n == KEYS {
+            break;
+        }
+    }
+    eprintln!("keyspace after each kill: {seen:?}");
+    if keyspace_count(&target) == 0 {
+        let out = target.import(&rdb, &[]);
+        assert!(out.success(), "{}", out.describe(&[]));
+    }
+    assert_eq!(keyspace_count(&target), KEYS);
 }
