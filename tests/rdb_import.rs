@@ -374,6 +374,7 @@ fn an_import_carries_every_key_value_type_and_ttl() {
         out.stdout
     );
     assert!(out.stdout.contains("checksum verified"), "{}", out.stdout);
+    assert!(out.stdout.contains(", written by redis "), "{}", out.stdout);
     let strings = want.values().filter(|s| s.kind == "string").count();
     assert!(
         out.stdout.contains(&format!("string: {strings}\n")),

@@ -134,6 +134,9 @@ struct Tally {
     refused: Refusals,
     checksum: Option<Checksum>,
     version: u32,
+    /// The `redis-ver` (or `valkey-ver`) AUX field, when it reads as a
+    /// version number.
+    written_by: Option<String>,
 }
 
 impl Tally {
@@ -225,6 +228,9 @@ pub fn run(args: &[String], env: &Environment) -> Result<i32> {
     let pager = open_pager(path, false)?;
     let mut db = Database::unseal(pager, &cert, true)?;
     drop(cert);
+    // Whatever the open itself staged is logged first: from here on only
+    // the compaction may write.
+    db.store_mut().flush()?;
     let now = now_ms();
     let applied = pass(rdb, &options, now, &mut Apply(&mut db))?;
     if applied.refused.any() {
@@ -284,6 +290,17 @@ fn pass(rdb: &Path, options: &Options, now: u64, target: &mut dyn Target) -> Res
         tally.take(record, options, now, target)?;
     }
     tally.checksum = reader.checksum();
+    tally.written_by = reader.aux().iter().find_map(|(k, v)| {
+        let name = match k.as_slice() {
+            b"redis-ver" => "redis",
+            b"valkey-ver" => "valkey",
+            _ => return None,
+        };
+        // Only a plain version number is echoed (the field is file content).
+        let plain =
+            !v.is_empty() && v.len() <= 32 && v.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+        plain.then(|| format!("{name} {}", String::from_utf8_lossy(v)))
+    });
     Ok(tally)
 }
 
@@ -402,10 +419,15 @@ fn print_summary(tally: &Tally, path: &Path) {
         println!("skipped ({}, not carried over): {n}", kind.name());
     }
     println!(
-        "total: {} keys imported into {} (RDB version {}, checksum {})",
+        "total: {} keys imported into {} (RDB version {}{}, checksum {})",
         tally.total(),
         path.display(),
         tally.version,
+        tally
+            .written_by
+            .as_ref()
+            .map(|w| format!(", written by {w}"))
+            .unwrap_or_default(),
         match tally.checksum {
             Some(Checksum::Verified(_)) => "verified",
             _ => "absent",
