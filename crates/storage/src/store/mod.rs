@@ -33,6 +33,9 @@ use std::collections::{BTreeSet, HashSet};
 
 /// Largest snapshot frame body written by compaction.
 const SNAPSHOT_FRAME_BODY: usize = 1024 * 1024;
+/// Bytes of snapshot frames a compaction seals and writes at a time (a few
+/// frames; each batch starts on a fresh page, as every write does).
+const SNAPSHOT_WRITE_BATCH: usize = 4 * 1024 * 1024;
 /// How far past the end of the file a `next_page` may point (reserved,
 /// not yet written pages).
 const NEXT_PAGE_SLACK: u64 = 16;
@@ -670,31 +673,6 @@ impl Store {
             self.unsynced_commits = false;
         }
         let base = self.next_commit_seq - 1;
-        let mut stream = Vec::new();
-        let mut batch = Vec::new();
-        let mut batch_len = 0;
-        for ns in Namespace::ALL {
-            for (key, entry) in self.state.iter(ns, now_ms) {
-                let m = Mutation::Put {
-                    ns,
-                    key: key.clone(),
-                    value: entry.value.clone(),
-                    expires_at_ms: entry.expires_at_ms,
-                };
-                batch_len += record::encoded_len(&m);
-                batch.push(m);
-                if batch_len >= SNAPSHOT_FRAME_BODY {
-                    record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
-                    batch.clear();
-                    batch_len = 0;
-                }
-            }
-        }
-        if !batch.is_empty() {
-            record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
-        }
-        // The end-of-snapshot marker that replay requires (see `replay`).
-        record::encode_frame(&mut stream, FrameKind::Snapshot, base, &[]);
         let anchor: [u8; 16] = crate::crypto::random::array()?;
         let head = self.allocate();
         let start = ChainCursor {
@@ -710,7 +688,7 @@ impl Store {
             base_commit_seq: base,
         };
         let result = self
-            .write_chain(start, &stream)
+            .write_snapshot(start, base, now_ms)
             .and_then(|(pages, cursor)| {
                 self.pager.sync()?;
                 let header = *self.pager.header();
@@ -735,6 +713,82 @@ impl Store {
         self.unlogged_puts = false;
         self.stats.compactions += 1;
         self.give_back_trailing_pages()
+    }
+
+    /// Writes every live entry as snapshot frames (and the empty frame
+    /// that ends a snapshot) as a chain from `start`, without syncing.
+    /// Frames are sealed and written [`SNAPSHOT_WRITE_BATCH`] bytes at a
+    /// time, so memory holds one batch of them, not the whole snapshot.
+    fn write_snapshot(
+        &mut self,
+        start: ChainCursor,
+        base: u64,
+        now_ms: u64,
+    ) -> Result<(Vec<u64>, ChainCursor)> {
+        // The state is read while `self` writes pages: lend it out and put
+        // it back whatever happens (writing pages never touches it).
+        let state = std::mem::take(&mut self.state);
+        let result = self.write_snapshot_of(&state, start, base, now_ms);
+        self.state = state;
+        result
+    }
+
+    fn write_snapshot_of(
+        &mut self,
+        state: &State,
+        start: ChainCursor,
+        base: u64,
+        now_ms: u64,
+    ) -> Result<(Vec<u64>, ChainCursor)> {
+        let mut pages = Vec::new();
+        let mut cursor = start;
+        let mut stream = Vec::new();
+        let mut batch = Vec::new();
+        let mut batch_len = 0;
+        for ns in Namespace::ALL {
+            for (key, entry) in state.iter(ns, now_ms) {
+                let m = Mutation::Put {
+                    ns,
+                    key: key.clone(),
+                    value: entry.value.clone(),
+                    expires_at_ms: entry.expires_at_ms,
+                };
+                batch_len += record::encoded_len(&m);
+                batch.push(m);
+                if batch_len >= SNAPSHOT_FRAME_BODY {
+                    record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
+                    batch.clear();
+                    batch_len = 0;
+                    if stream.len() >= SNAPSHOT_WRITE_BATCH {
+                        self.write_snapshot_part(&mut cursor, &mut pages, &stream)?;
+                        stream.clear();
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
+        }
+        // The end-of-snapshot marker that replay requires (see `replay`).
+        record::encode_frame(&mut stream, FrameKind::Snapshot, base, &[]);
+        self.write_snapshot_part(&mut cursor, &mut pages, &stream)?;
+        Ok((pages, cursor))
+    }
+
+    /// Seals and writes one batch of snapshot frames after `cursor`.
+    fn write_snapshot_part(
+        &mut self,
+        cursor: &mut ChainCursor,
+        pages: &mut Vec<u64>,
+        stream: &[u8],
+    ) -> Result<()> {
+        let (written, next) = self.write_chain(*cursor, stream)?;
+        pages.extend(written);
+        *cursor = next;
+        // Later batches continue this group (one sync ends it): no
+        // GROUP_START on their first page.
+        self.unsynced = true;
+        Ok(())
     }
 
     pub fn state(&self) -> &State {
