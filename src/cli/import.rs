@@ -290,17 +290,20 @@ fn pass(rdb: &Path, options: &Options, now: u64, target: &mut dyn Target) -> Res
         tally.take(record, options, now, target)?;
     }
     tally.checksum = reader.checksum();
-    tally.written_by = reader.aux().iter().find_map(|(k, v)| {
-        let name = match k.as_slice() {
-            b"redis-ver" => "redis",
-            b"valkey-ver" => "valkey",
-            _ => return None,
-        };
-        // Only a plain version number is echoed (the field is file content).
-        let plain =
-            !v.is_empty() && v.len() <= 32 && v.iter().all(|c| c.is_ascii_digit() || *c == b'.');
-        plain.then(|| format!("{name} {}", String::from_utf8_lossy(v)))
-    });
+    // Valkey also writes `redis-ver` (as 255.255.255): its own field wins.
+    // Only a plain version number is echoed (the field is file content).
+    let version_of = |field: &[u8]| {
+        reader.aux().iter().find_map(|(k, v)| {
+            let plain = k.as_slice() == field
+                && !v.is_empty()
+                && v.len() <= 32
+                && v.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+            plain.then(|| String::from_utf8_lossy(v).into_owned())
+        })
+    };
+    tally.written_by = version_of(b"valkey-ver")
+        .map(|v| format!("valkey {v}"))
+        .or_else(|| version_of(b"redis-ver").map(|v| format!("redis {v}")));
     Ok(tally)
 }
 
