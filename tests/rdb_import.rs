@@ -6,7 +6,8 @@
 //! value and TTL (± 1 s) is compared over the wire with the source.
 //!
 //! Damaged files (truncated, a flipped checksum, bad magic, a bad length)
-//! and refused content (a stream, `red.secret.*`, existing keys) each get
+//! and refused content (a stream, a function library, `red.secret.*`,
+//! existing keys) each get
 //! their exit code and message, and the database file stays byte for byte
 //! what it was. An import killed (SIGKILL) at spread-out moments leaves
 //! none of its keys or all of them. The tests that need redis-server are
@@ -573,6 +574,9 @@ fn unsupported_and_secret_content_is_refused_by_name() {
     ok(&mut src, &[b"SET", b"plain", b"1"]);
     ok(&mut src, &[b"XADD", b"events", b"*", b"field", b"value"]);
     ok(&mut src, &[b"XGROUP", b"CREATE", b"events", b"g", b"0"]);
+    // A Redis Functions library is saved in the dump too (FUNCTION2).
+    let library = b"#!lua name=tokens\nredis.register_function('count', function() return 1 end)";
+    ok(&mut src, &[b"FUNCTION", b"LOAD", library]);
     let with_stream = source.dir().join("stream.rdb");
     std::fs::copy(save(&source, &mut src), &with_stream).unwrap();
     ok(&mut src, &[b"DEL", b"events"]);
@@ -587,6 +591,11 @@ fn unsupported_and_secret_content_is_refused_by_name() {
     assert!(
         out.stderr
             .contains("1 stream(s) (not carried over; --skip-unsupported skips them)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("1 function library(s)"),
         "{}",
         out.stderr
     );
@@ -605,6 +614,12 @@ fn unsupported_and_secret_content_is_refused_by_name() {
     assert!(out.success(), "{}", out.describe(&[]));
     assert!(
         out.stdout.contains("skipped (stream, not carried over): 1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("skipped (function library, not carried over): 1"),
         "{}",
         out.stdout
     );
