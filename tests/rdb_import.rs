@@ -7,9 +7,8 @@
 //!
 //! Damaged files (truncated, a flipped checksum, bad magic, a bad length)
 //! and refused content (a stream, a function library, `red.secret.*`,
-//! existing keys) each get
-//! their exit code and message, and the database file stays byte for byte
-//! what it was. An import killed (SIGKILL) at spread-out moments leaves
+//! existing keys) each get their exit code and message, and the database
+//! file stays byte for byte what it was. An import killed (SIGKILL) at spread-out moments leaves
 //! none of its keys or all of them. The tests that need redis-server are
 //! skipped without it unless it is required (see `harness::cli::need`);
 //! the hand-made files need none.
