@@ -903,6 +903,47 @@ mod tests {
     }
 
     #[test]
+    fn puts_for_a_snapshot_are_written_only_by_the_compaction() {
+        let (file, _) = three_groups();
+        let mut store =
+            Store::open(Pager::open(Box::new(file.clone())).unwrap(), keys(), true).unwrap();
+        let delete = Mutation::Delete {
+            ns: Namespace::Keyspace,
+            key: b"k0".to_vec(),
+        };
+        assert!(store.put_for_snapshot(delete).is_err(), "only puts");
+        for i in 10..20 {
+            store.put_for_snapshot(put(i)).unwrap();
+        }
+        assert!(store.get(Namespace::Keyspace, b"k15", 0).is_some());
+        // Nothing is logged on top of them, and a reopen does not see them.
+        store.apply(vec![put(99)]).unwrap();
+        assert!(store.flush().is_err());
+        assert!(store.begin_checkpoint().is_err());
+        drop(store);
+        let before = reopen(&file).unwrap();
+        assert_eq!(before.state().count_live(Namespace::Keyspace, 0), 3);
+        drop(before);
+        // A fresh open, the same puts, and the compaction: all of them.
+        let mut store =
+            Store::open(Pager::open(Box::new(file.clone())).unwrap(), keys(), true).unwrap();
+        for i in 10..20 {
+            store.put_for_snapshot(put(i)).unwrap();
+        }
+        store.compact(0).unwrap();
+        store.apply(vec![put(20)]).unwrap();
+        store.flush().unwrap();
+        drop(store);
+        assert_eq!(
+            reopen(&file)
+                .unwrap()
+                .state()
+                .count_live(Namespace::Keyspace, 0),
+            14
+        );
+    }
+
+    #[test]
     fn oversized_commit_is_refused_before_it_is_staged() {
         let (file, _) = three_groups();
         let mut store = Store::open(Pager::open(Box::new(file)).unwrap(), keys(), true).unwrap();
