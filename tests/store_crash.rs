@@ -35,8 +35,8 @@
 //! compaction): the recovered state is the whole import or none of it,
 //! never part, and a log write on top of the unlogged puts is refused.
 //!
-//! Default: 500 store crashes, 20,000 meta-write cuts and 100 cut imports
-//! (one in eight large enough that the snapshot is written in several
+//! Default: 500 store crashes, 20,000 meta-write cuts and 60 cut imports
+//! (one in six large enough that the snapshot is written in several
 //! batches). `REDDB_EXTENDED=1`: 10,000, 200,000 and 2,000.
 //! `REDDB_SEED=<seed>` replays the one case a failure printed.
 
@@ -443,13 +443,13 @@ fn run_import_case(seed: u64) -> bool {
     store.flush().expect("flush");
     let before = Model::replay(&history);
     // The import: enough puts to span many pages, some over existing keys;
-    // one case in eight is big enough (> 4 MiB) that the compaction seals and
+    // one case in six is big enough (> 4 MiB) that the compaction seals and
     // writes its snapshot in several batches.
     let mut import: Vec<Mutation> = (0..rng.range(1, 120))
         .flat_map(|_| random_commit(&mut rng, KEYS_PER_NS * 3, MAX_VALUE_LEN))
         .filter(|m| matches!(m, Mutation::Put { .. }))
         .collect();
-    if rng.chance(1, 8) {
+    if rng.chance(1, 6) {
         for i in 0..rng.range(80, 160) {
             import.push(Mutation::Put {
                 ns: Namespace::Keyspace,
@@ -502,7 +502,7 @@ fn power_cuts_during_an_import_leave_all_of_it_or_none() {
         run_import_case(seed);
         return;
     }
-    let cases: u64 = if extended() { 2000 } else { 100 };
+    let cases: u64 = if extended() { 2000 } else { 60 };
     let whole = (0..cases)
         .filter(|&case| run_import_case(case_seed(BASE_SEED ^ 0x1A9F, case)))
         .count() as u64;
