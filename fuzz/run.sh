@@ -41,9 +41,10 @@ declare -A replay_runs=(
     [log_page]=100000 [certificate]=3000000 [resp]=800000
     [http_request]=500000 [json_body]=15000 [credentials]=70000
     [share]=300000 [wire_commands]=20000 [lua_cjson_decode]=15000 [lua_resp]=40000
+    [rdb]=150000
 )
 
-all_targets=(meta_page vault_page log_record log_page certificate resp http_request json_body credentials share wire_commands lua_cjson_decode lua_resp)
+all_targets=(meta_page vault_page log_record log_page certificate resp http_request json_body credentials share wire_commands lua_cjson_decode lua_resp rdb)
 if [[ $# -gt 0 ]]; then
     targets=("$@")
 else

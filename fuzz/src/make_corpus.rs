@@ -704,6 +704,61 @@ fn lua_cjson_decode_seeds(out: &mut Out) {
     }
 }
 
+/// `rdb`: real redis-server 7.0 dumps (tests/fixtures/rdb) and files in
+/// every encoding from `reddb_rdb::write`, each after the mode byte 0
+/// (raw); and a few structure-aware inputs (mode byte 1).
+fn rdb_seeds(out: &mut Out) {
+    use reddb_rdb::write::{Encoding, RdbWriter};
+    use reddb_rdb::RdbValue;
+    let raw = |file: &[u8]| [&[0u8][..], file].concat();
+    out.write(
+        "rdb",
+        "redis-7.0-all-encodings",
+        &raw(include_bytes!("../../tests/fixtures/rdb/all-encodings.rdb")),
+    );
+    out.write(
+        "rdb",
+        "redis-7.0-stream",
+        &raw(include_bytes!("../../tests/fixtures/rdb/stream.rdb")),
+    );
+    let b = |s: &str| s.as_bytes().to_vec();
+    let list: Vec<Vec<u8>> = vec![b("a"), b("1"), b("-300"), b("70000"), b(""), vec![b'x'; 80]];
+    let zset = vec![(b("m"), 1.5), (b("n"), -2.0), (b("i"), f64::INFINITY)];
+    let hash = vec![(b("f"), b("v")), (b("n"), b("42"))];
+    let cases: Vec<(&str, RdbValue, Encoding)> = vec![
+        ("string-int", RdbValue::String(b("12345")), Encoding::IntegerString),
+        ("string-lzf", RdbValue::String(b("token:").repeat(40)), Encoding::Compressed),
+        ("list-plain", RdbValue::List(list.clone()), Encoding::Plain),
+        ("list-ziplist", RdbValue::List(list.clone()), Encoding::Ziplist),
+        ("list-quicklist", RdbValue::List(list.clone()), Encoding::Quicklist),
+        ("list-quicklist2", RdbValue::List(list.clone()), Encoding::Quicklist2(2)),
+        ("set-plain", RdbValue::Set(list.clone()), Encoding::Plain),
+        ("set-listpack", RdbValue::Set(list), Encoding::Listpack),
+        ("set-intset", RdbValue::Set(vec![b("-5"), b("7"), b("70000")]), Encoding::Intset(4)),
+        ("zset-binary", RdbValue::SortedSet(zset.clone()), Encoding::Plain),
+        ("zset-text", RdbValue::SortedSet(zset.clone()), Encoding::TextScores),
+        ("zset-ziplist", RdbValue::SortedSet(zset.clone()), Encoding::Ziplist),
+        ("zset-listpack", RdbValue::SortedSet(zset), Encoding::Listpack),
+        ("hash-plain", RdbValue::Hash(hash.clone()), Encoding::Plain),
+        ("hash-zipmap", RdbValue::Hash(hash.clone()), Encoding::Zipmap),
+        ("hash-ziplist", RdbValue::Hash(hash.clone()), Encoding::Ziplist),
+        ("hash-listpack", RdbValue::Hash(hash), Encoding::Listpack),
+    ];
+    for (name, value, encoding) in cases {
+        let mut w = RdbWriter::new(11);
+        w.aux("redis-ver", "7.2.4").select_db(2).resize_db(1, 1);
+        w.expire_ms(4_102_444_800_000).item(b"key", &value, encoding);
+        out.write("rdb", name, &raw(&w.finish(true)));
+    }
+    let mut w = RdbWriter::new(12);
+    w.raw(&[0xf5]).string(b"#!lua name=lib");
+    w.raw(&[0xf4, 1, 2, 3]).raw(&[0xf9, 1]).raw(&[0xf8, 5]);
+    w.item(b"k", &RdbValue::String(b("v")), Encoding::Plain);
+    out.write("rdb", "opcodes-v12-no-checksum", &raw(&w.finish(false)));
+    out.write("rdb", "structured-empty", &[1]);
+    out.write("rdb", "structured-some", &[1, 3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+}
+
 fn main() {
     let root = std::env::args_os()
         .nth(1)
@@ -726,6 +781,7 @@ fn main() {
     wire_command_seeds(&mut out);
     lua_cjson_decode_seeds(&mut out);
     lua_resp_seeds(&mut out);
+    rdb_seeds(&mut out);
     println!(
         "wrote {} seeds, {} bytes, under {}",
         out.files,

@@ -8,6 +8,7 @@ pub(crate) mod bootstrap;
 pub(crate) mod certificate;
 pub(crate) mod check;
 pub(crate) mod doctor;
+pub(crate) mod import;
 pub(crate) mod migrate;
 pub(crate) mod rekey;
 pub(crate) mod server;
@@ -28,6 +29,7 @@ usage:
   red rekey --path FILE [--certificate-out FILE]
   red backup --path FILE [--out BACKUP]
   red restore --path FILE --from BACKUP [--skip-vault]
+  red import --path FILE --rdb DUMP [--db N] [--replace] [--skip-unsupported]
   red doctor --bind ADDR
   red migrate --from redis://HOST:PORT[/DB] --to redis://HOST:PORT[/DB] ...
   red version
@@ -44,6 +46,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "rekey" => rekey::HELP,
         "backup" => backup::BACKUP_HELP,
         "restore" => backup::RESTORE_HELP,
+        "import" => import::HELP,
         "doctor" => doctor::HELP,
         "migrate" => migrate::HELP,
         "version" => version::HELP,
@@ -68,6 +71,7 @@ pub fn run(argv: &[String], env: Environment) -> Result<i32> {
         "rekey" => rekey::run(rest, &env),
         "backup" => backup::run_backup(rest, &env),
         "restore" => backup::run_restore(rest, &env),
+        "import" => import::run(rest, &env),
         "doctor" => doctor::run(rest),
         "migrate" => migrate::run(rest, &env),
         "version" | "--version" | "-V" => version::run(rest),

@@ -17,6 +17,11 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// Its `--dir`: where `SAVE` writes `dump.rdb`.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn start() -> Reference {
         Self::start_with(&[])
     }

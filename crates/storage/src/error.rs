@@ -52,6 +52,14 @@ pub mod exit_code {
     /// `red migrate`: stopped by SIGINT/SIGTERM after a committed batch;
     /// the state file is saved (`--resume` continues).
     pub const MIGRATE_INTERRUPTED: i32 = 35;
+    /// `red import`: the RDB file is damaged (bad magic, unknown version,
+    /// truncated, a bad length, a bad checksum); nothing was written.
+    pub const RDB_DAMAGED: i32 = 31;
+    /// `red import`: the RDB file holds content that is refused (keys in
+    /// `red.secret.*`, existing keys without `--replace`, streams, modules
+    /// or functions without `--skip-unsupported`, values over the limits);
+    /// nothing was written.
+    pub const IMPORT_REFUSED: i32 = 32;
 }
 
 #[derive(Debug)]
@@ -113,6 +121,10 @@ pub enum Error {
     /// `red migrate`: the source or the target server failed (which one and
     /// why; never a credential).
     MigratePeer(String),
+    /// `red import`: the RDB file is damaged (the reason names where).
+    RdbDamaged(String),
+    /// `red import`: the RDB file's content is refused (counts by reason).
+    ImportRefused(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -152,6 +164,8 @@ impl Error {
             Error::SharesInsufficient { .. } => SHARES_INSUFFICIENT,
             Error::RekeyIncomplete(_) => REKEY_INCOMPLETE,
             Error::MigratePeer(_) => MIGRATE_PEER,
+            Error::RdbDamaged(_) => RDB_DAMAGED,
+            Error::ImportRefused(_) => IMPORT_REFUSED,
         }
     }
 
@@ -181,6 +195,8 @@ impl Error {
             Error::SharesInsufficient { .. } => "shares_insufficient",
             Error::RekeyIncomplete(_) => "rekey_incomplete",
             Error::MigratePeer(_) => "migrate_peer",
+            Error::RdbDamaged(_) => "rdb_damaged",
+            Error::ImportRefused(_) => "import_refused",
         }
     }
 }
@@ -250,6 +266,14 @@ impl fmt::Display for Error {
                 "rekey interrupted while the header was being switched ({cause}): the file now opens with exactly one of the old and the new certificate; keep both and try the new one first"
             ),
             Error::MigratePeer(m) => write!(f, "migrate: {m}"),
+            Error::RdbDamaged(m) => write!(
+                f,
+                "damaged RDB file: {m}; nothing was imported, the database is unchanged"
+            ),
+            Error::ImportRefused(m) => write!(
+                f,
+                "import refused: {m}; nothing was imported, the database is unchanged"
+            ),
         }
     }
 }

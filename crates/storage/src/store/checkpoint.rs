@@ -86,6 +86,7 @@ impl Store {
     /// one is already running.
     pub fn begin_checkpoint(&mut self) -> Result<bool> {
         self.check_writable()?;
+        self.check_no_unlogged_puts()?;
         if self.checkpoint.is_some() {
             return Ok(false);
         }

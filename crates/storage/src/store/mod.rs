@@ -33,6 +33,9 @@ use std::collections::{BTreeSet, HashSet};
 
 /// Largest snapshot frame body written by compaction.
 const SNAPSHOT_FRAME_BODY: usize = 1024 * 1024;
+/// Bytes of snapshot frames a compaction seals and writes at a time (a few
+/// frames; each batch starts on a fresh page, as every write does).
+const SNAPSHOT_WRITE_BATCH: usize = 4 * 1024 * 1024;
 /// How far past the end of the file a `next_page` may point (reserved,
 /// not yet written pages).
 const NEXT_PAGE_SLACK: u64 = 16;
@@ -125,6 +128,9 @@ pub struct Store {
     /// Some of those pages hold commits (a checkpoint step wrote what was
     /// staged): the next flush must sync even with nothing staged.
     unsynced_commits: bool,
+    /// Memory holds puts made by [`Store::put_for_snapshot`] that no log
+    /// page has: only [`Store::compact`] may write next.
+    unlogged_puts: bool,
 }
 
 impl Store {
@@ -179,6 +185,7 @@ impl Store {
             checkpoint: None,
             unsynced: false,
             unsynced_commits: false,
+            unlogged_puts: false,
         })
     }
 
@@ -523,12 +530,41 @@ impl Store {
         !self.pending.is_empty() || self.unsynced_commits
     }
 
+    /// Applies a put to memory only: nothing is staged or logged. It
+    /// becomes durable with the next [`Store::compact`], together with every
+    /// other such put, as one snapshot the meta switches to in one write —
+    /// so a crash before that switch leaves none of them, and after it all
+    /// (`red import`'s commit; docs/FORMAT.md §9.7). Until that compaction,
+    /// [`Store::flush`] and checkpoints refuse: a commit logged on top of
+    /// unlogged state would replay against a state that never existed.
+    pub fn put_for_snapshot(&mut self, m: Mutation) -> Result<()> {
+        self.check_writable()?;
+        if !matches!(m, Mutation::Put { .. }) {
+            return Err(Error::Internal("only puts can wait for a snapshot".into()));
+        }
+        record::validate(&m).map_err(|e| Error::InvalidInput(format!("{e:?}")))?;
+        self.unlogged_puts = true;
+        self.state.apply(m);
+        Ok(())
+    }
+
+    /// Refuses a log write while memory holds unlogged puts.
+    pub(crate) fn check_no_unlogged_puts(&self) -> Result<()> {
+        if self.unlogged_puts {
+            return Err(Error::Internal(
+                "memory holds puts no log page has: only a compaction may write next".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Writes every staged commit as new log pages and syncs once.
     pub fn flush(&mut self) -> Result<()> {
         if !self.has_pending() {
             return Ok(());
         }
         self.check_writable()?;
+        self.check_no_unlogged_puts()?;
         let stream = std::mem::take(&mut self.pending);
         let start = self.cursor;
         let result = self
@@ -637,31 +673,6 @@ impl Store {
             self.unsynced_commits = false;
         }
         let base = self.next_commit_seq - 1;
-        let mut stream = Vec::new();
-        let mut batch = Vec::new();
-        let mut batch_len = 0;
-        for ns in Namespace::ALL {
-            for (key, entry) in self.state.iter(ns, now_ms) {
-                let m = Mutation::Put {
-                    ns,
-                    key: key.to_vec(),
-                    value: entry.value.clone(),
-                    expires_at_ms: entry.expires_at_ms,
-                };
-                batch_len += record::encoded_len(&m);
-                batch.push(m);
-                if batch_len >= SNAPSHOT_FRAME_BODY {
-                    record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
-                    batch.clear();
-                    batch_len = 0;
-                }
-            }
-        }
-        if !batch.is_empty() {
-            record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
-        }
-        // The end-of-snapshot marker that replay requires (see `replay`).
-        record::encode_frame(&mut stream, FrameKind::Snapshot, base, &[]);
         let anchor: [u8; 16] = crate::crypto::random::array()?;
         let head = self.allocate();
         let start = ChainCursor {
@@ -677,7 +688,7 @@ impl Store {
             base_commit_seq: base,
         };
         let result = self
-            .write_chain(start, &stream)
+            .write_snapshot(start, base, now_ms)
             .and_then(|(pages, cursor)| {
                 self.pager.sync()?;
                 let header = *self.pager.header();
@@ -699,8 +710,85 @@ impl Store {
         self.meta = new_meta;
         self.unsynced = false;
         self.unsynced_commits = false;
+        self.unlogged_puts = false;
         self.stats.compactions += 1;
         self.give_back_trailing_pages()
+    }
+
+    /// Writes every live entry as snapshot frames (and the empty frame
+    /// that ends a snapshot) as a chain from `start`, without syncing.
+    /// Frames are sealed and written [`SNAPSHOT_WRITE_BATCH`] bytes at a
+    /// time, so memory holds one batch of them, not the whole snapshot.
+    fn write_snapshot(
+        &mut self,
+        start: ChainCursor,
+        base: u64,
+        now_ms: u64,
+    ) -> Result<(Vec<u64>, ChainCursor)> {
+        // The state is read while `self` writes pages: lend it out and put
+        // it back whatever happens (writing pages never touches it).
+        let state = std::mem::take(&mut self.state);
+        let result = self.write_snapshot_of(&state, start, base, now_ms);
+        self.state = state;
+        result
+    }
+
+    fn write_snapshot_of(
+        &mut self,
+        state: &State,
+        start: ChainCursor,
+        base: u64,
+        now_ms: u64,
+    ) -> Result<(Vec<u64>, ChainCursor)> {
+        let mut pages = Vec::new();
+        let mut cursor = start;
+        let mut stream = Vec::new();
+        let mut batch = Vec::new();
+        let mut batch_len = 0;
+        for ns in Namespace::ALL {
+            for (key, entry) in state.iter(ns, now_ms) {
+                let m = Mutation::Put {
+                    ns,
+                    key: key.to_vec(),
+                    value: entry.value.clone(),
+                    expires_at_ms: entry.expires_at_ms,
+                };
+                batch_len += record::encoded_len(&m);
+                batch.push(m);
+                if batch_len >= SNAPSHOT_FRAME_BODY {
+                    record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
+                    batch.clear();
+                    batch_len = 0;
+                    if stream.len() >= SNAPSHOT_WRITE_BATCH {
+                        self.write_snapshot_part(&mut cursor, &mut pages, &stream)?;
+                        stream.clear();
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            record::encode_frame(&mut stream, FrameKind::Snapshot, base, &batch);
+        }
+        // The end-of-snapshot marker that replay requires (see `replay`).
+        record::encode_frame(&mut stream, FrameKind::Snapshot, base, &[]);
+        self.write_snapshot_part(&mut cursor, &mut pages, &stream)?;
+        Ok((pages, cursor))
+    }
+
+    /// Seals and writes one batch of snapshot frames after `cursor`.
+    fn write_snapshot_part(
+        &mut self,
+        cursor: &mut ChainCursor,
+        pages: &mut Vec<u64>,
+        stream: &[u8],
+    ) -> Result<()> {
+        let (written, next) = self.write_chain(*cursor, stream)?;
+        pages.extend(written);
+        *cursor = next;
+        // Later batches continue this group (one sync ends it): no
+        // GROUP_START on their first page.
+        self.unsynced = true;
+        Ok(())
     }
 
     pub fn state(&self) -> &State {
@@ -812,6 +900,47 @@ mod tests {
         file.0.lock().unwrap()[last + 100] ^= 1;
         let store = reopen(&file).unwrap();
         assert_eq!(store.state().count_live(Namespace::Keyspace, 0), 2);
+    }
+
+    #[test]
+    fn puts_for_a_snapshot_are_written_only_by_the_compaction() {
+        let (file, _) = three_groups();
+        let mut store =
+            Store::open(Pager::open(Box::new(file.clone())).unwrap(), keys(), true).unwrap();
+        let delete = Mutation::Delete {
+            ns: Namespace::Keyspace,
+            key: b"k0".to_vec(),
+        };
+        assert!(store.put_for_snapshot(delete).is_err(), "only puts");
+        for i in 10..20 {
+            store.put_for_snapshot(put(i)).unwrap();
+        }
+        assert!(store.get(Namespace::Keyspace, b"k15", 0).is_some());
+        // Nothing is logged on top of them, and a reopen does not see them.
+        store.apply(vec![put(99)]).unwrap();
+        assert!(store.flush().is_err());
+        assert!(store.begin_checkpoint().is_err());
+        drop(store);
+        let before = reopen(&file).unwrap();
+        assert_eq!(before.state().count_live(Namespace::Keyspace, 0), 3);
+        drop(before);
+        // A fresh open, the same puts, and the compaction: all of them.
+        let mut store =
+            Store::open(Pager::open(Box::new(file.clone())).unwrap(), keys(), true).unwrap();
+        for i in 10..20 {
+            store.put_for_snapshot(put(i)).unwrap();
+        }
+        store.compact(0).unwrap();
+        store.apply(vec![put(20)]).unwrap();
+        store.flush().unwrap();
+        drop(store);
+        assert_eq!(
+            reopen(&file)
+                .unwrap()
+                .state()
+                .count_live(Namespace::Keyspace, 0),
+            14
+        );
     }
 
     #[test]
