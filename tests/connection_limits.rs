@@ -12,6 +12,12 @@
 //! and stop half-way make the server pause its reads instead of buffering
 //! them all (its memory stays bounded), and once they finish, every one of
 //! their requests is answered and stored correctly.
+//!
+//! Output backpressure: a pipeline whose replies pass the 4 MiB of unsent
+//! output a connection may hold is paused, and runs on once the replies
+//! are written — also when one write takes them all at once, which raises
+//! no writable event (a `redis-cli --pipe` of 1,000,000 `SET`s used to
+//! stop for good after about 840,000 replies).
 
 mod harness;
 
@@ -318,4 +324,52 @@ fn a_spent_buffer_budget_pauses_reads_and_loses_nothing() {
     assert_eq!(metric(&text, "reddb_reads_waiting"), 0.0);
     assert!(metric(&text, "reddb_buffered_bytes") < BUDGET as f64);
     assert_eq!(bystander.cmd(&["GET", "warm"]), bulk("x"));
+}
+
+/// Rounds of pipelined `GET`s of a 100 KiB value, each round's replies
+/// (about 20 MiB) far past the 4 MiB of unsent output a connection may
+/// hold, read by a second thread as they come: every reply arrives. Before
+/// the fix the server stopped for good whenever the write after the pause
+/// drained the output in one go (no writable event followed).
+#[test]
+fn a_pipeline_paused_by_unsent_output_runs_on_once_it_is_written() {
+    const VALUE: usize = 100 * 1024;
+    const GETS: usize = 200;
+    const ROUNDS: usize = 10;
+    let dir = harness::tmp();
+    let s = Daemon::start_dev(dir.path(), &[]);
+    let mut c = s.authed();
+    let value = "v".repeat(VALUE);
+    assert_eq!(c.cmd(&["SET", "big", value.as_str()]), ok());
+    let reply_len = format!("${VALUE}\r\n").len() + VALUE + 2;
+    let pipeline: Vec<u8> = (0..GETS)
+        .flat_map(|_| encode_command(&["GET", "big"]))
+        .collect();
+    for round in 0..ROUNDS {
+        let mut reader = c.stream.try_clone().expect("clone the socket");
+        reader
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("read timeout");
+        let expected = reply_len * GETS;
+        let reading = std::thread::spawn(move || {
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 256 * 1024];
+            while got < expected {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(_) => break,
+                }
+            }
+            got
+        });
+        c.stream.write_all(&pipeline).expect("send the pipeline");
+        let got = reading.join().expect("reader thread");
+        assert_eq!(
+            got, expected,
+            "round {round}: the replies stopped after {got} of {expected} bytes"
+        );
+    }
+    assert_eq!(c.cmd(&["DBSIZE"]), harness::wire::int(1));
+    s.assert_healthy("after the paused pipelines");
 }

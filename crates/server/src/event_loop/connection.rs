@@ -58,6 +58,10 @@ pub(super) struct Conn {
     pub(super) queued: Option<Instant>,
     /// Bytes this connection counts in the loop's buffer budget.
     pub(super) accounted: usize,
+    /// Running its input stopped because too much output was unsent: once
+    /// the output drains, its input must be run again. No event says so
+    /// when a write takes everything at once (no writable edge follows).
+    pub(super) output_stalled: bool,
 }
 
 impl Conn {
@@ -80,6 +84,7 @@ impl Conn {
             unread: false,
             queued: None,
             accounted: 0,
+            output_stalled: false,
         }
     }
 
@@ -382,12 +387,25 @@ impl EventLoop {
     /// Re-reads writable sockets after a backpressure stall.
     pub(super) fn resume_if_drained(&mut self, slot: usize) {
         let limit = self.limits.max_pending_output;
-        if self
-            .conns
-            .get(slot)
-            .is_some_and(|c| c.unsent() <= limit && !c.inbuf.is_empty())
-        {
-            self.process(slot);
+        if let Some(c) = self.conns.get_mut(slot) {
+            if c.unsent() > limit {
+                return;
+            }
+            c.output_stalled = false;
+            if c.inbuf.is_empty() {
+                return;
+            }
+        } else {
+            return;
+        }
+        self.process(slot);
+    }
+
+    /// Runs the input of the connections whose output stalled it and has
+    /// drained since (by this turn's writes, which raise no event).
+    pub(super) fn resume_drained_output(&mut self) {
+        for slot in std::mem::take(&mut self.output_drained) {
+            self.resume_if_drained(slot);
         }
     }
 
@@ -417,6 +435,9 @@ impl EventLoop {
         if done {
             self.close(slot);
             return;
+        }
+        if c.output_stalled && c.unsent() <= self.limits.max_pending_output {
+            self.output_drained.push(slot);
         }
         // Written replies give budget back.
         self.budget.account(c);

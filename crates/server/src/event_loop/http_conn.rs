@@ -76,7 +76,11 @@ impl EventLoop {
         let limits = self.limits;
         let service = &self.service;
         let c = self.conns.get_mut(slot)?;
-        if c.job.is_some() || c.close_after_write || c.unsent() > limits.max_pending_output {
+        if c.unsent() > limits.max_pending_output {
+            c.output_stalled = true;
+            return None;
+        }
+        if c.job.is_some() || c.close_after_write {
             return None;
         }
         let Protocol::Http(http) = &mut c.protocol else {

@@ -148,6 +148,8 @@ pub(crate) struct EventLoop {
     conns: Conns,
     /// Connections with output to write this turn (duplicates allowed).
     dirty: Vec<usize>,
+    /// Connections whose stalled input may run again: their output drained.
+    output_drained: Vec<usize>,
     /// SIGTERM or SIGINT arrived: no new connections or requests.
     stopping: bool,
     /// When the drain after a stop gives up on in-flight work.
@@ -236,6 +238,7 @@ impl EventLoop {
             limits,
             conns: Conns::default(),
             dirty: Vec::new(),
+            output_drained: Vec::new(),
             stopping: false,
             stop_deadline: None,
             timers: Timers::new(notify::watchdog_interval()),
@@ -269,6 +272,7 @@ impl EventLoop {
             self.run_timers(now);
             self.resume_answered();
             self.commit_and_write(now)?;
+            self.resume_drained_output();
             self.checkpoint_step()?;
             // Written replies free budget: read what was left unread.
             self.resume_reads();

@@ -54,7 +54,11 @@ impl EventLoop {
         let max_pending = self.limits.max_pending_output;
         loop {
             let c = self.conns.get_mut(slot)?;
-            if c.job.is_some() || c.close_after_write || c.unsent() > max_pending {
+            if c.unsent() > max_pending {
+                c.output_stalled = true;
+                return None;
+            }
+            if c.job.is_some() || c.close_after_write {
                 return None;
             }
             let Protocol::Wire(session) = &mut c.protocol else {
