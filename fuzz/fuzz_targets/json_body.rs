@@ -31,7 +31,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use reddb::crypto::password::PasswordCost;
-use reddb::database::{now_ms, Database};
+use reddb::database::now_ms;
 use reddb::pager::Pager;
 use reddb::server::http::body::{parse_role, policy_document};
 use reddb::server::http::render;

@@ -353,8 +353,8 @@ impl Shared {
         }
         self.touch(s, spec.name);
         let batch = [Queued { spec, runner, args }];
-        let reply = match self.run(s, svc, &batch, false, None) {
-            Ok(mut replies) => replies.pop().unwrap_or(Reply::NilArray),
+        let reply = match self.run_one(s, svc, &batch, None) {
+            Ok(reply) => reply.unwrap_or(Reply::NilArray),
             Err(e) => e,
         };
         answer(s, &reply, out);

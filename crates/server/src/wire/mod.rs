@@ -202,6 +202,8 @@ pub(crate) struct Shared {
     pub(crate) scripting: scripting::Scripting,
     /// When the running command started and the Unix time it runs at.
     pub(crate) clock: command_clock::CommandClock,
+    /// The reply vector of a lone command, kept between commands.
+    one_reply: Vec<Reply>,
 }
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
@@ -391,6 +393,7 @@ impl Shared {
             pending_events: Vec::new(),
             scripting: scripting::Scripting::default(),
             clock: command_clock::CommandClock::new(),
+            one_reply: Vec::new(),
         }
     }
 
@@ -766,8 +769,8 @@ impl Shared {
             Handler::Run(runner) => {
                 let batch = [Queued { spec, runner, args }];
                 let mut block = None;
-                let reply = match self.run(s, svc, &batch, false, Some(&mut block)) {
-                    Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
+                let reply = match self.run_one(s, svc, &batch, Some(&mut block)) {
+                    Ok(reply) => reply.unwrap_or(Reply::Nil),
                     Err(e) => e,
                 };
                 if let Some(on) = block {
@@ -938,12 +941,43 @@ impl Shared {
         svc: &mut Service,
         cmds: &[Queued],
         in_exec: bool,
-        mut block: Option<&mut Option<BlockOn>>,
+        block: Option<&mut Option<BlockOn>>,
     ) -> Result<Vec<Reply>, Reply> {
+        let mut replies = Vec::with_capacity(cmds.len());
+        self.run_into(s, svc, cmds, in_exec, block, &mut replies)?;
+        Ok(replies)
+    }
+
+    /// [`Shared::run`] of one command, its reply (a vector kept for it
+    /// is reused: no allocation per command).
+    fn run_one(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        cmd: &[Queued; 1],
+        block: Option<&mut Option<BlockOn>>,
+    ) -> Result<Option<Reply>, Reply> {
+        let mut replies = std::mem::take(&mut self.one_reply);
+        replies.clear();
+        let ran = self.run_into(s, svc, cmd, false, block, &mut replies);
+        let reply = replies.pop();
+        self.one_reply = replies;
+        ran.map(|()| reply)
+    }
+
+    /// [`Shared::run`], appending the replies to `replies`.
+    fn run_into(
+        &mut self,
+        s: &mut Session,
+        svc: &mut Service,
+        cmds: &[Queued],
+        in_exec: bool,
+        mut block: Option<&mut Option<BlockOn>>,
+        replies: &mut Vec<Reply>,
+    ) -> Result<(), Reply> {
         let first = self.clock.start();
         let now = self.clock.unix_ms(first);
         let mut post = Vec::new();
-        let mut replies = Vec::with_capacity(cmds.len());
         self.pending_events.clear();
         let (changes, hits, misses) = {
             let svc_ro: &Service = svc;
@@ -1007,7 +1041,7 @@ impl Shared {
         for p in post {
             self.run_post(svc, p, cmds.len() == 1)?;
         }
-        Ok(replies)
+        Ok(())
     }
 
     /// [`Shared::commit`], then the invalidations of the keys it wrote
