@@ -70,15 +70,8 @@ bench() { # name label extra-args...
 }
 
 load_file="$WORK/load.resp"
-make_load() {
-  # KEYS SET commands, 100-byte values, as RESP (for redis-cli --pipe).
-  awk -v n="$KEYS" 'BEGIN {
-    v = sprintf("%0100d", 0); gsub(/0/, "v", v);
-    for (i = 0; i < n; i++) {
-      k = sprintf("key:%010d", i);
-      printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, v;
-    }
-  }' >"$load_file"
+make_load() { # KEYS SET commands, 100-byte values
+  write_set_load "$load_file" "$KEYS" constant
 }
 
 declare -A RSS

@@ -42,25 +42,7 @@ source bench/servers.sh
 bench_servers_init reddb-restart
 
 load_file="$WORK/load.resp"
-# Values are random hex by default (as tokens are); `--values constant`
-# makes every value 100 'v's, which Redis's AOF base (an LZF-compressed
-# RDB preamble, written when the AOF outgrows 64 MB) shrinks to almost
-# nothing.
-awk -v n="$KEYS" -v values="$VALUES" 'BEGIN {
-  srand(1);
-  c = sprintf("%0100d", 0); gsub(/0/, "v", c);
-  for (i = 0; i < n; i++) {
-    k = sprintf("key:%010d", i);
-    if (values == "constant") {
-      printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, c;
-      continue;
-    }
-    v = "";
-    for (j = 0; j < 12; j++) v = v sprintf("%08x", int(rand() * 4294967296));
-    v = v sprintf("%04x", int(rand() * 65536));
-    printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, v;
-  }
-}' >"$load_file"
+write_set_load "$load_file" "$KEYS" "$VALUES"
 
 now_ns() { date +%s%N; }
 

@@ -3,6 +3,7 @@
 # side with a password. After `bench_servers_init PREFIX` (needs $RED):
 #   start_redis NAME [redis-server args...]   e.g. --appendonly yes --appendfsync always
 #   start_reddb [NAME]                        release build, --dev, --fsync always
+#   write_set_load FILE N [constant|random]   N SETs of 100-byte values as RESP
 # fill PORT[NAME], PW[NAME] and PID[NAME]. Everything started is stopped on
 # exit; a script may add its own `bench_extra_cleanup` function.
 
@@ -64,4 +65,25 @@ start_reddb() { # [name]
   [ -n "$key" ] || { echo "reddb did not print its API key" >&2; cat "$WORK/$name/stderr" >&2; exit 1; }
   PORT[$name]=$port; PW[$name]=$key; PID[$name]=$pid
   wait_port "$port" "$key"
+}
+
+write_set_load() { # file keys [constant|random]
+  # N `SET key:%010d <100 bytes>` commands as RESP, for `redis-cli --pipe`.
+  # Values are 100 'v's (constant) or random hex, as tokens are (random:
+  # a constant value lets Redis's LZF-compressed RDB/AOF base shrink to
+  # almost nothing). Seeded: every run writes the same file.
+  awk -v n="$2" -v values="${3:-constant}" 'BEGIN {
+    srand(1);
+    c = sprintf("%0100d", 0); gsub(/0/, "v", c);
+    for (i = 0; i < n; i++) {
+      k = sprintf("key:%010d", i);
+      v = c;
+      if (values == "random") {
+        v = "";
+        for (j = 0; j < 12; j++) v = v sprintf("%08x", int(rand() * 4294967296));
+        v = v sprintf("%04x", int(rand() * 65536));
+      }
+      printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, v;
+    }
+  }' >"$1"
 }

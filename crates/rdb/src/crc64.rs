@@ -22,7 +22,11 @@ const fn build_table() -> [u64; 256] {
             };
             bit += 1;
         }
-        table[i] = crc;
+        // `i < 256` is the loop's bound (a const fn cannot use `get_mut`).
+        #[allow(clippy::indexing_slicing)]
+        {
+            table[i] = crc;
+        }
         i += 1;
     }
     table
@@ -41,7 +45,10 @@ impl Crc64 {
     pub fn update(&mut self, bytes: &[u8]) {
         let mut crc = self.0;
         for &b in bytes {
-            crc = TABLE[((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8);
+            // `& 0xff` keeps the index within the 256-entry table.
+            #[allow(clippy::indexing_slicing)]
+            let entry = TABLE[((crc ^ u64::from(b)) & 0xff) as usize];
+            crc = entry ^ (crc >> 8);
         }
         self.0 = crc;
     }

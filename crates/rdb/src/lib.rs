@@ -14,6 +14,13 @@
 //! reader is fused). It knows nothing of reddb: no workspace dependency, no
 //! runtime dependency beyond std. Every error carries the byte offset.
 
+// Outside data never panics the reader: no unwrap, expect or indexing
+// outside the tests (as in the other crates).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 mod crc64;
 mod error;
 pub mod lzf;

@@ -82,27 +82,27 @@ pub fn compress(input: &[u8]) -> Vec<u8> {
             out.extend_from_slice(chunk);
         }
     };
-    while ip + 2 < input.len() {
-        let h = ((usize::from(input[ip]) << 16)
-            | (usize::from(input[ip + 1]) << 8)
-            | usize::from(input[ip + 2]))
-        .wrapping_mul(2_654_435_761)
+    while let Some(&[a, b, c]) = input.get(ip..ip + 3) {
+        let h = ((usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c))
+            .wrapping_mul(2_654_435_761)
             >> 18
             & ((1 << 14) - 1);
-        let candidate = table[h];
-        table[h] = ip;
+        let candidate = table.get(h).copied().unwrap_or(usize::MAX);
+        if let Some(slot) = table.get_mut(h) {
+            *slot = ip;
+        }
         if candidate != usize::MAX
             && ip - candidate <= MAX_DISTANCE
-            && input[candidate..candidate + 3] == input[ip..ip + 3]
+            && input.get(candidate..candidate + 3) == input.get(ip..ip + 3)
         {
             let mut len = 3;
             while len < MAX_MATCH
                 && ip + len < input.len()
-                && input[candidate + len] == input[ip + len]
+                && input.get(candidate + len) == input.get(ip + len)
             {
                 len += 1;
             }
-            flush_literals(&mut out, &input[literal_start..ip]);
+            flush_literals(&mut out, input.get(literal_start..ip).unwrap_or(&[]));
             let distance = ip - candidate - 1;
             let l = len - 2;
             if l < 7 {
@@ -118,7 +118,7 @@ pub fn compress(input: &[u8]) -> Vec<u8> {
             ip += 1;
         }
     }
-    flush_literals(&mut out, &input[literal_start..]);
+    flush_literals(&mut out, input.get(literal_start..).unwrap_or(&[]));
     out
 }
 

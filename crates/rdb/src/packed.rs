@@ -403,11 +403,8 @@ pub mod encode {
         let n = super::backlen_size(len);
         let mut out = vec![0u8; n];
         let mut v = len;
-        for i in (0..n).rev() {
-            out[i] = (v & 0x7f) as u8;
-            if i != 0 {
-                out[i] |= 0x80;
-            }
+        for (i, byte) in out.iter_mut().enumerate().rev() {
+            *byte = (v & 0x7f) as u8 | if i != 0 { 0x80 } else { 0 };
             v >>= 7;
         }
         out
@@ -483,7 +480,7 @@ pub mod encode {
         out.extend_from_slice(&(width as u32).to_le_bytes());
         out.extend_from_slice(&(values.len() as u32).to_le_bytes());
         for v in values {
-            out.extend_from_slice(&v.to_le_bytes()[..width]);
+            out.extend(v.to_le_bytes().into_iter().take(width));
         }
         out
     }

@@ -62,11 +62,8 @@ impl CommandClock {
         if let Some(t) = self.open {
             return t;
         }
-        let t = self
-            .batch_end
-            .take()
-            .filter(|_| self.in_batch)
-            .unwrap_or_else(Instant::now);
+        // Only ever set inside a batch (`finish`), cleared when it closes.
+        let t = self.batch_end.take().unwrap_or_else(Instant::now);
         self.open = Some(t);
         t
     }
