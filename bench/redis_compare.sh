@@ -13,7 +13,7 @@
 # again with `redis-benchmark --threads N` (on 2 cores the client itself is
 # part of the figure), and, unless --skip-rss, the
 # resident set size after loading 1,000,000 keys of 100-byte values
-# (redis-cli --pipe). Prints a Markdown table with reddb/redis ratios.
+# (redis-cli --pipe, read 3 s after the load ends). Prints a Markdown table with reddb/redis ratios.
 # Needs redis-server, redis-benchmark, redis-cli (apt install redis-server)
 # and cargo. Every step runs under `timeout`; everything started here is
 # stopped on exit.
@@ -79,6 +79,9 @@ load_and_measure() { # name
   local name=$1
   timeout 900 redis-cli -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" --no-auth-warning \
     --pipe <"$load_file" >"$WORK/$name.pipe" 2>&1 || { cat "$WORK/$name.pipe" >&2; exit 1; }
+  # Settled: reddb returns what a burst of writes freed at its next
+  # once-a-second tick (bench/memory_compare.sh has the other shapes).
+  sleep 3
   local n
   n=$(redis-cli -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" --no-auth-warning dbsize)
   local kb

@@ -20,7 +20,7 @@ use reddb::crypto::keys::Certificate;
 use reddb::crypto::password::verify_password;
 use reddb::database::{now_ms, open_pager, Database};
 use reddb::service::accounts::{self, UserRecord};
-use reddb::store::record::{Mutation, Namespace, Value};
+use reddb::store::record::{Mutation, Namespace, Value, ValueRef};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ fn stored_user(db: &Path, cert_hex: &str, username: &str) -> UserRecord {
         .store()
         .get(Namespace::Vault, &accounts::user_key(username), now_ms())
         .unwrap_or_else(|| panic!("user {username} is not stored"));
-    let Value::Bytes(bytes) = &entry.value else {
+    let ValueRef::Bytes(bytes) = entry.value else {
         panic!("user record is not a byte value");
     };
     accounts::decode_record(bytes).expect("user record decodes")
@@ -694,15 +694,15 @@ fn nothing_is_stored_in_plaintext() {
     let mut db = write();
     // Sanity: the values really are in the store (the scan is not vacuous).
     let now = now_ms();
-    let Some(Value::Bytes(sealed)) = db
+    let Some(ValueRef::Bytes(sealed)) = db
         .store()
         .get(Namespace::Secrets, &secret_key, now)
-        .map(|e| e.value.clone())
+        .map(|e| e.value)
     else {
         panic!("secret not stored");
     };
     assert!(
-        db.open_secret_value(&secret_key, 1, &sealed).unwrap()[..] == secret_value[..],
+        db.open_secret_value(&secret_key, 1, sealed).unwrap()[..] == secret_value[..],
         "the secret does not open to what was written"
     );
     drop(db);

@@ -46,7 +46,7 @@ use reddb::pager::{Pager, VAULT_LIVE_PAGE, VAULT_MIRROR_PAGE};
 use reddb::service::accounts::{self, Role};
 use reddb::service::secrets::ConfigValue;
 use reddb::service::{DbState, Principal, Service, ServiceConfig, Via};
-use reddb::store::record::{Mutation, Namespace, Value};
+use reddb::store::record::{Mutation, Namespace, Value, ValueRef};
 use reddb::vault::Vault;
 use reddb::Error;
 use serde_json::json;
@@ -101,8 +101,8 @@ fn rekey_events(db: &Database) -> usize {
     db.store()
         .state()
         .iter(Namespace::Audit, 0)
-        .filter(|(_, e)| match &e.value {
-            Value::Bytes(b) => {
+        .filter(|(_, e)| match e.value {
+            ValueRef::Bytes(b) => {
                 let j: serde_json::Value = serde_json::from_slice(b).expect("audit json");
                 j["action"] == "admin.rekey" && j["principal"] == PRINCIPAL
             }

@@ -12,7 +12,7 @@ use harness::rng::Rng;
 use reddb::crypto::keys::Certificate;
 use reddb::crypto::password::PasswordCost;
 use reddb::database::{now_ms, open_pager, Database};
-use reddb::store::record::{Mutation, Namespace, Value};
+use reddb::store::record::{Mutation, Namespace, Value, ValueRef};
 use std::path::Path;
 use std::time::Instant;
 
@@ -149,8 +149,8 @@ fn two_hundred_thousand_entries_survive_compaction_and_reopen() {
     for i in 0..ENTRIES {
         let key = secret_key(i);
         let ok = match db.store().get(Namespace::Secrets, &key, now) {
-            Some(entry) => match &entry.value {
-                Value::Bytes(sealed) => db
+            Some(entry) => match entry.value {
+                ValueRef::Bytes(sealed) => db
                     .open_secret_value(&key, 1, sealed)
                     .is_ok_and(|plain| plain[..] == secret_value(i)[..]),
                 _ => false,
@@ -162,7 +162,7 @@ fn two_hundred_thousand_entries_survive_compaction_and_reopen() {
         }
         let ok = matches!(
             db.store().get(Namespace::Keyspace, &keyspace_key(i), now),
-            Some(entry) if entry.value == Value::Bytes(keyspace_value(i))
+            Some(entry) if entry.value == ValueRef::Bytes(&keyspace_value(i))
         );
         if !ok {
             bad_keyspace.push(i);

@@ -169,16 +169,16 @@ impl Harness {
         let store = self.store.as_ref().expect("store is open");
         for ns in Namespace::ALL {
             for k in 0..KEYS {
-                let got = store.get(ns, &key(k), now);
+                let got = store.get(ns, &key(k), now).map(|e| e.to_entry());
                 let want = self.model.get(ns, &key(k), now);
                 prop_assert!(
-                    got == want,
+                    got.as_ref() == want,
                     "after {:?} at t={}: {:?} {:?} is {} in the store, {} in the model",
                     after,
                     now - NOW_MS,
                     ns,
                     k,
-                    show_entry(got),
+                    show_entry(got.as_ref()),
                     show_entry(want)
                 );
             }

@@ -146,7 +146,7 @@ pub fn store_live(state: &State, ns: Namespace, now_ms: u64) -> BTreeMap<Vec<u8>
     let mut out = BTreeMap::new();
     for (k, e) in state.iter(ns, now_ms) {
         assert!(
-            out.insert(k.to_vec(), e.clone()).is_none(),
+            out.insert(k.to_vec(), e.to_entry()).is_none(),
             "State::iter yielded key {} twice",
             show_key(k)
         );
@@ -160,13 +160,13 @@ pub fn store_live(state: &State, ns: Namespace, now_ms: u64) -> BTreeMap<Vec<u8>
 pub fn diff(state: &State, model: &Model, now_ms: u64) -> Option<String> {
     for ns in Namespace::ALL {
         for key in model.keys(ns) {
-            let got = state.get(ns, key, now_ms);
+            let got = state.get(ns, key, now_ms).map(|e| e.to_entry());
             let want = model.get(ns, key, now_ms);
-            if got != want {
+            if got.as_ref() != want {
                 return Some(format!(
                     "{ns:?} key {}: store.get shows {}, model has {}",
                     show_key(key),
-                    show_entry(got),
+                    show_entry(got.as_ref()),
                     show_entry(want)
                 ));
             }

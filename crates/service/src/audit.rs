@@ -40,7 +40,7 @@ use super::records::{decode_record, encode_record, AuditRecord};
 use super::results::AuditEvents;
 use super::{Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::database::now_ms;
-use reddb_storage::store::record::{Mutation, Namespace, Value};
+use reddb_storage::store::record::{Mutation, Namespace, Value, ValueRef};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
@@ -530,8 +530,8 @@ impl Service {
                 .state()
                 .iter(Namespace::Audit, now_ms())
                 .map(|(k, e)| {
-                    let unauth = match &e.value {
-                        Value::Bytes(b) => {
+                    let unauth = match e.value {
+                        ValueRef::Bytes(b) => {
                             decode_record::<AuditRecord>(b).is_ok_and(|ev| ev.unauthenticated)
                         }
                         _ => false,
@@ -576,7 +576,7 @@ impl Service {
             let Some(entry) = db.store().get(Namespace::Audit, k, now) else {
                 continue;
             };
-            let Value::Bytes(b) = &entry.value else {
+            let ValueRef::Bytes(b) = entry.value else {
                 continue;
             };
             let Ok(ev) = decode_record::<AuditRecord>(b) else {

@@ -24,7 +24,7 @@ use super::{Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::backup::{self, BackupKey};
 use reddb_storage::database::now_ms;
 use reddb_storage::error::Error;
-use reddb_storage::store::record::{Mutation, Namespace, Value};
+use reddb_storage::store::record::{Mutation, Namespace, Value, ValueRef};
 use reddb_storage::store::State;
 use std::path::{Path, PathBuf};
 use zeroize::{Zeroize, Zeroizing};
@@ -113,7 +113,7 @@ fn snapshot_keyspace_and_config(
             muts.push(Mutation::Put {
                 ns,
                 key: k.to_vec(),
-                value: e.value.clone(),
+                value: e.value.to_value(),
                 expires_at_ms: e.expires_at_ms,
             });
             if ns.keyspace_db().is_some() {
@@ -142,7 +142,7 @@ fn snapshot_vault_contents(state: &State, now: u64, counts: &mut Counts, muts: &
         muts.push(Mutation::Put {
             ns: Namespace::Vault,
             key: k.to_vec(),
-            value: e.value.clone(),
+            value: e.value.to_value(),
             expires_at_ms: 0,
         });
     }
@@ -222,7 +222,7 @@ impl Service {
                 None => true,
                 Some(p) => self.authorize(p, Action::UnsealHistory, name).is_ok(),
             };
-            let Value::Bytes(stored) = &e.value else {
+            let ValueRef::Bytes(stored) = e.value else {
                 return Err(ServiceError::internal("secret record has the wrong type"));
             };
             let (portable, cut) = self.export_secret(name, stored, history)?;

@@ -24,9 +24,9 @@ use super::{Principal, Service, Via};
 use crate::strict_decimal::parse_i64;
 use reddb_storage::store::edit::Edit;
 use reddb_storage::store::record::{
-    Mutation, Namespace, Value, DATABASES, MAX_KEY_LEN, MAX_VALUE_LEN,
+    Mutation, Namespace, Value, ValueRef, DATABASES, MAX_KEY_LEN, MAX_VALUE_LEN,
 };
-use reddb_storage::store::{Entry, State};
+use reddb_storage::store::{Entry, EntryRef, State};
 use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -251,13 +251,13 @@ pub enum Ttl {
     Ms(u64),
 }
 
-fn type_name(v: &Value) -> &'static str {
+fn type_name(v: ValueRef<'_>) -> &'static str {
     match v {
-        Value::Bytes(_) => "string",
-        Value::Set(_) => "set",
-        Value::Hash(_) => "hash",
-        Value::List(_) => "list",
-        Value::SortedSet(_) => "zset",
+        ValueRef::Bytes(_) => "string",
+        ValueRef::Set(_) => "set",
+        ValueRef::Hash(_) => "hash",
+        ValueRef::List(_) => "list",
+        ValueRef::SortedSet(_) => "zset",
     }
 }
 
@@ -370,7 +370,7 @@ enum Applied {
 /// edit that could take the value past [`MAX_VALUE_LEN`].
 fn edit_staged(
     staged: &mut Staged,
-    base: Option<&Entry>,
+    base: Option<EntryRef<'_>>,
     edit: Edit,
     now: u64,
 ) -> KsResult<Applied> {
@@ -416,8 +416,8 @@ fn edit_staged(
 }
 
 /// The committed entry with the edits applied (`None` once emptied).
-fn materialize(base: Option<&Entry>, edits: &[Edit]) -> Option<Entry> {
-    let mut entry = base?.clone();
+fn materialize(base: Option<EntryRef<'_>>, edits: &[Edit]) -> Option<Entry> {
+    let mut entry = base?.to_entry();
     for e in edits {
         entry.apply_edit(e);
     }
@@ -487,7 +487,7 @@ impl<'a> Txn<'a> {
 
     /// The committed entry of `key` in stored database `stored`, unless
     /// this transaction flushed it.
-    fn committed(&self, stored: usize, key: &[u8]) -> Option<&'a Entry> {
+    fn committed(&self, stored: usize, key: &[u8]) -> Option<EntryRef<'a>> {
         if self.cleared.get(stored).copied().unwrap_or(false) {
             return None;
         }
@@ -495,19 +495,22 @@ impl<'a> Txn<'a> {
     }
 
     /// `key` in logical database `db` as this transaction sees it.
-    fn lookup_in(&self, db: usize, key: &[u8]) -> Option<&Entry> {
+    fn lookup_in(&self, db: usize, key: &[u8]) -> Option<EntryRef<'_>> {
         let stored = self.stored_db(db);
         match self.overlay(stored).and_then(|o| o.get(key)) {
-            Some(Staged::Replaced(e)) => e.as_ref().filter(|e| e.is_live(self.now)),
+            Some(Staged::Replaced(e)) => {
+                e.as_ref().map(Entry::view).filter(|e| e.is_live(self.now))
+            }
             Some(Staged::Edited { edits, view, .. }) => view
                 .get_or_init(|| materialize(self.committed(stored, key), edits))
                 .as_ref()
+                .map(Entry::view)
                 .filter(|e| e.is_live(self.now)),
             None => self.committed(stored, key),
         }
     }
 
-    fn lookup(&self, key: &[u8]) -> Option<&Entry> {
+    fn lookup(&self, key: &[u8]) -> Option<EntryRef<'_>> {
         self.lookup_in(self.db, key)
     }
 
@@ -559,7 +562,7 @@ impl<'a> Txn<'a> {
     /// empties is removed. Logged as the edit itself when the key's value
     /// is the committed one, as the whole value otherwise.
     pub(crate) fn edit(&mut self, key: &[u8], edit: Edit) -> KsResult<()> {
-        if self.lookup(key).is_some_and(|e| !edit.fits(&e.value)) {
+        if self.lookup(key).is_some_and(|e| !edit.fits(e.value)) {
             return Err(KsError::WrongType);
         }
         let cost = key.len() + edit.payload_len() + 32;
@@ -683,11 +686,11 @@ impl<'a> Txn<'a> {
         Changes { mutations }
     }
 
-    fn string(&self, key: &[u8]) -> KsResult<Option<&Vec<u8>>> {
+    fn string(&self, key: &[u8]) -> KsResult<Option<&[u8]>> {
         match self.lookup(key) {
             None => Ok(None),
-            Some(Entry {
-                value: Value::Bytes(b),
+            Some(EntryRef {
+                value: ValueRef::Bytes(b),
                 ..
             }) => Ok(Some(b)),
             Some(_) => Err(KsError::WrongType),
@@ -698,8 +701,8 @@ impl<'a> Txn<'a> {
         match self.lookup(key) {
             None => Ok(None),
             Some(
-                e @ Entry {
-                    value: Value::Set(s),
+                e @ EntryRef {
+                    value: ValueRef::Set(s),
                     ..
                 },
             ) => Ok(Some((s, e.expires_at_ms))),
@@ -711,8 +714,8 @@ impl<'a> Txn<'a> {
         match self.lookup(key) {
             None => Ok(None),
             Some(
-                e @ Entry {
-                    value: Value::Hash(h),
+                e @ EntryRef {
+                    value: ValueRef::Hash(h),
                     ..
                 },
             ) => Ok(Some((h, e.expires_at_ms))),
@@ -731,7 +734,7 @@ impl<'a> Txn<'a> {
     /// `GET`
     pub fn get(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
         check_key(key)?;
-        let v = self.string(key)?.cloned();
+        let v = self.string(key)?.map(<[u8]>::to_vec);
         self.count(v.is_some());
         Ok(v)
     }
@@ -739,7 +742,7 @@ impl<'a> Txn<'a> {
     /// `MGET`'s element: a non-string is a miss, not an error.
     pub fn get_or_nil(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
         check_key(key)?;
-        let v = self.string(key).ok().flatten().cloned();
+        let v = self.string(key).ok().flatten().map(<[u8]>::to_vec);
         self.count(v.is_some());
         Ok(v)
     }
@@ -751,7 +754,7 @@ impl<'a> Txn<'a> {
         let exists = existing.is_some();
         let old_expiry = existing.map_or(0, |e| e.expires_at_ms);
         let old = if opts.get {
-            self.string(key)?.cloned()
+            self.string(key)?.map(<[u8]>::to_vec)
         } else {
             None
         };
@@ -782,7 +785,7 @@ impl<'a> Txn<'a> {
     /// `GETDEL`
     pub fn getdel(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
         check_key(key)?;
-        let v = self.string(key)?.cloned();
+        let v = self.string(key)?.map(<[u8]>::to_vec);
         self.count(v.is_some());
         if v.is_some() {
             self.remove(key);
@@ -793,7 +796,7 @@ impl<'a> Txn<'a> {
     /// `GETEX`
     pub fn getex(&mut self, key: &[u8], change: Option<TtlChange>) -> KsResult<Option<Vec<u8>>> {
         check_key(key)?;
-        let Some(v) = self.string(key)?.cloned() else {
+        let Some(v) = self.string(key)?.map(<[u8]>::to_vec) else {
             self.count(false);
             return Ok(None);
         };
@@ -878,12 +881,12 @@ impl<'a> Txn<'a> {
     /// `TYPE`
     pub fn type_of(&mut self, key: &[u8]) -> KsResult<&'static str> {
         check_key(key)?;
-        Ok(self.lookup(key).map_or("none", |e| type_name(&e.value)))
+        Ok(self.lookup(key).map_or("none", |e| type_name(e.value)))
     }
 
     /// Every live key of logical database `db`, overlay included
     /// (unordered).
-    fn for_each_key_in(&self, db: usize, mut f: impl FnMut(&[u8], &Entry)) {
+    fn for_each_key_in(&self, db: usize, mut f: impl FnMut(&[u8], EntryRef<'_>)) {
         let stored = self.stored_db(db);
         let overlay = self.overlay(stored);
         if !self.cleared.get(stored).copied().unwrap_or(false) {
@@ -900,7 +903,7 @@ impl<'a> Txn<'a> {
         }
     }
 
-    fn for_each_key(&self, f: impl FnMut(&[u8], &Entry)) {
+    fn for_each_key(&self, f: impl FnMut(&[u8], EntryRef<'_>)) {
         self.for_each_key_in(self.db, f);
     }
 
@@ -909,7 +912,7 @@ impl<'a> Txn<'a> {
     /// commit, the store must hold exactly this).
     pub fn visible_entries(&self, db: usize) -> Vec<(Vec<u8>, Entry)> {
         let mut out = Vec::new();
-        self.for_each_key_in(db, |k, e| out.push((k.to_vec(), e.clone())));
+        self.for_each_key_in(db, |k, e| out.push((k.to_vec(), e.to_entry())));
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
@@ -982,11 +985,11 @@ impl<'a> Txn<'a> {
     pub fn append(&mut self, key: &[u8], suffix: &[u8]) -> KsResult<usize> {
         check_key(key)?;
         let expires = self.lookup(key).map_or(0, |e| e.expires_at_ms);
-        let current = self.string(key)?.map_or(0, Vec::len);
+        let current = self.string(key)?.map_or(0, <[u8]>::len);
         if current.saturating_add(suffix.len()) > MAX_VALUE_LEN {
             return Err(KsError::ValueTooLarge);
         }
-        let mut value = self.string(key)?.cloned().unwrap_or_default();
+        let mut value = self.string(key)?.map(<[u8]>::to_vec).unwrap_or_default();
         value.extend_from_slice(suffix);
         let len = value.len();
         self.put(key, Value::Bytes(value), expires)?;
@@ -996,7 +999,7 @@ impl<'a> Txn<'a> {
     /// `STRLEN`: 0 for a missing key.
     pub fn strlen(&mut self, key: &[u8]) -> KsResult<usize> {
         check_key(key)?;
-        Ok(self.string(key)?.map_or(0, Vec::len))
+        Ok(self.string(key)?.map_or(0, <[u8]>::len))
     }
 
     /// `GETRANGE`: bytes `start..=end`, negative counting from the end,
@@ -1036,7 +1039,7 @@ impl<'a> Txn<'a> {
     pub fn rename(&mut self, from: &[u8], to: &[u8], only_if_missing: bool) -> KsResult<bool> {
         check_key(from)?;
         check_key(to)?;
-        let Some(entry) = self.lookup(from).cloned() else {
+        let Some(entry) = self.lookup(from).map(|e| e.to_entry()) else {
             return Err(KsError::NoSuchKey);
         };
         if from == to {
@@ -1215,7 +1218,7 @@ impl<'a> Txn<'a> {
         if db >= DATABASES {
             return Ok(false);
         }
-        let Some(entry) = self.lookup(key).cloned() else {
+        let Some(entry) = self.lookup(key).map(|e| e.to_entry()) else {
             return Ok(false);
         };
         if self.lookup_in(db, key).is_some() {
@@ -1390,8 +1393,7 @@ impl Keyspace {
             if pattern.is_some_and(|p| !glob_match(p, key)) {
                 continue;
             }
-            if type_filter.is_some_and(|t| !t.eq_ignore_ascii_case(type_name(&e.value).as_bytes()))
-            {
+            if type_filter.is_some_and(|t| !t.eq_ignore_ascii_case(type_name(e.value).as_bytes())) {
                 continue;
             }
             keys.push(key.clone());

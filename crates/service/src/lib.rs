@@ -228,7 +228,7 @@ impl Service {
             .state()
             .iter(reddb_storage::store::record::Namespace::Vault, now)
         {
-            let reddb_storage::store::record::Value::Bytes(b) = &entry.value else {
+            let reddb_storage::store::record::ValueRef::Bytes(b) = entry.value else {
                 continue;
             };
             if k.starts_with(accounts::API_KEY_PREFIX.as_bytes()) {
@@ -329,8 +329,8 @@ impl Service {
             &accounts::user_key(username),
             now_ms(),
         ) {
-            Some(entry) => match &entry.value {
-                reddb_storage::store::record::Value::Bytes(b) => {
+            Some(entry) => match entry.value {
+                reddb_storage::store::record::ValueRef::Bytes(b) => {
                     Ok(Some(accounts::decode_record(b)?))
                 }
                 _ => Err(ServiceError::internal("user record has the wrong type")),
@@ -448,7 +448,7 @@ impl Service {
                 now_ms(),
             )
             .ok_or_else(ServiceError::unauthorized)?;
-        let reddb_storage::store::record::Value::Bytes(b) = &entry.value else {
+        let reddb_storage::store::record::ValueRef::Bytes(b) = entry.value else {
             return Err(ServiceError::unauthorized());
         };
         let session: SessionRecord = accounts::decode_record(b)?;

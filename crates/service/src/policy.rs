@@ -53,7 +53,7 @@ use super::records::{decode_policy, encode_policy, ATTACHMENT_VALUE};
 use super::results::{PolicyDeleted, PolicyList, PolicyRead, PolicyStored, PolicyView};
 use super::{Principal, Service, ServiceError, ServiceResult, Via};
 use reddb_storage::database::now_ms;
-use reddb_storage::store::record::{Mutation, Namespace, Value};
+use reddb_storage::store::record::{Mutation, Namespace, Value, ValueRef};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) const POLICY_PREFIX: &str = "policy:";
@@ -517,7 +517,9 @@ impl Service {
         if let Some(db) = self.database() {
             for (k, e) in db.store().state().iter(Namespace::Vault, now_ms()) {
                 if let Some(id) = k.strip_prefix(POLICY_PREFIX.as_bytes()) {
-                    let Value::Bytes(b) = &e.value else { continue };
+                    let ValueRef::Bytes(b) = e.value else {
+                        continue;
+                    };
                     match decode_policy(b) {
                         Ok(p) => {
                             let c = compile(&p);

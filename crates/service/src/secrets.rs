@@ -24,7 +24,7 @@ use super::results::{
 };
 use super::{Kind, Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::database::now_ms;
-use reddb_storage::store::record::{Mutation, Namespace, Value};
+use reddb_storage::store::record::{Mutation, Namespace, Value, ValueRef};
 use zeroize::Zeroizing;
 
 pub const SECRET_PREFIX: &str = "red.secret.";
@@ -75,8 +75,8 @@ impl Service {
     fn secret_record(&self, key: &str) -> ServiceResult<Option<SecretRecord>> {
         let db = self.open_db()?;
         match db.store().get(Namespace::Secrets, key.as_bytes(), now_ms()) {
-            Some(e) => match &e.value {
-                Value::Bytes(b) => Ok(Some(decode_record(b)?)),
+            Some(e) => match e.value {
+                ValueRef::Bytes(b) => Ok(Some(decode_record(b)?)),
                 _ => Err(ServiceError::internal("secret record has the wrong type")),
             },
             None => Ok(None),
@@ -313,7 +313,9 @@ impl Service {
             {
                 continue;
             }
-            let Value::Bytes(b) = &e.value else { continue };
+            let ValueRef::Bytes(b) = e.value else {
+                continue;
+            };
             let rec: SecretRecord = decode_record(b)?;
             if rec.deleted_at_ms.is_some() {
                 continue;
@@ -370,12 +372,12 @@ impl Service {
             .store()
             .get(Namespace::Config, key.as_bytes(), now_ms())
             .ok_or_else(|| ServiceError::not_found(format!("no config '{key}'")))?;
-        let Value::Bytes(b) = &e.value else {
+        let ValueRef::Bytes(b) = e.value else {
             return Err(ServiceError::internal("config record has the wrong type"));
         };
         Ok(ConfigRead {
             key: key.to_string(),
-            value: ConfigValue(b.clone()),
+            value: ConfigValue(b.to_vec()),
         })
     }
 

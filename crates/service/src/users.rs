@@ -16,7 +16,7 @@ use super::results::{
 use super::work::{Job, Then, Work};
 use super::{Kind, Principal, Service, ServiceError, ServiceResult, Via};
 use reddb_storage::database::now_ms;
-use reddb_storage::store::record::{Mutation, Namespace, Value};
+use reddb_storage::store::record::{Mutation, Namespace, ValueRef};
 use std::net::IpAddr;
 use zeroize::Zeroizing;
 
@@ -29,7 +29,7 @@ impl Service {
             if !k.starts_with(prefix.as_bytes()) {
                 continue;
             }
-            if let Value::Bytes(b) = &e.value {
+            if let ValueRef::Bytes(b) = e.value {
                 out.push(accounts::decode_record(b)?);
             }
         }

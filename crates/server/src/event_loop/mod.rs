@@ -48,6 +48,7 @@ mod budget;
 mod busy_script;
 mod commit;
 mod connection;
+mod heap_return;
 mod http_conn;
 mod jobs;
 mod protocol;

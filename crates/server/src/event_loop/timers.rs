@@ -1,7 +1,7 @@
 //! What the loop does by the clock: once a second, the idle and request
 //! timeouts (408 for a slow HTTP request, closing for the rest), the sweep
-//! of expired entries, the audit summaries and the expiry of unseal
-//! shares; the systemd watchdog ping at half its interval; and, every
+//! of expired entries, the audit summaries, the expiry of unseal shares
+//! and returning freed heap memory after writes (`heap_return.rs`); the systemd watchdog ping at half its interval; and, every
 //! turn, the timeouts of blocked wire clients (`blocked.rs` answers them).
 //!
 //! Must never block or do work proportional to the data (the sweep takes
@@ -10,6 +10,7 @@
 //! line for the buffer budget.
 
 use super::connection::Conn;
+use super::heap_return::{self, HeapReturn};
 use super::{EventLoop, LoopLimits};
 use crate::notify;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ pub(super) struct Timers {
     last_watchdog: Instant,
     /// The watchdog interval systemd asked for, if any.
     watchdog: Option<Duration>,
+    heap: HeapReturn,
 }
 
 impl Timers {
@@ -34,6 +36,7 @@ impl Timers {
             last_tick: now,
             last_watchdog: now,
             watchdog,
+            heap: HeapReturn::default(),
         }
     }
 
@@ -141,5 +144,10 @@ impl EventLoop {
         self.check_subscribers(now);
         self.service.flush_audit_summaries();
         self.service.expire_unseal_shares(now);
+        if let Some(db) = self.service.database_mut() {
+            if self.timers.heap.due(db.store_stats().pages_written) {
+                heap_return::trim();
+            }
+        }
     }
 }

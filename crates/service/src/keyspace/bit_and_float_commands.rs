@@ -165,7 +165,7 @@ impl Txn<'_> {
     /// The string at `key` for a bit command (counted as a hit or miss).
     fn bit_string(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
         check_key(key)?;
-        let v = self.string(key)?.cloned();
+        let v = self.string(key)?.map(<[u8]>::to_vec);
         self.count(v.is_some());
         Ok(v)
     }
@@ -176,7 +176,7 @@ impl Txn<'_> {
     pub fn setbit(&mut self, key: &[u8], offset: u64, on: bool) -> KsResult<bool> {
         check_key(key)?;
         let expires = self.lookup(key).map_or(0, |e| e.expires_at_ms);
-        let current = self.string(key)?.cloned();
+        let current = self.string(key)?.map(<[u8]>::to_vec);
         let byte = usize::try_from(offset >> 3).map_err(|_| KsError::ValueTooLarge)?;
         if byte >= MAX_VALUE_LEN {
             return Err(KsError::ValueTooLarge);

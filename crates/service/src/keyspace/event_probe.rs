@@ -6,14 +6,14 @@
 //! It must never change the transaction.
 
 use super::Txn;
-use reddb_storage::store::record::Value;
+use reddb_storage::store::record::ValueRef;
 
 impl Txn<'_> {
     /// The length of the string under `key` in database `db` as this
     /// transaction sees it; `None` when it is missing or not a string.
     pub fn string_len_in(&self, db: usize, key: &[u8]) -> Option<usize> {
         match &self.lookup_in(db, key)?.value {
-            Value::Bytes(b) => Some(b.len()),
+            ValueRef::Bytes(b) => Some(b.len()),
             _ => None,
         }
     }

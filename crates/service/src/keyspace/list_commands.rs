@@ -17,8 +17,8 @@
 
 use super::{check_key, KsError, KsResult, Txn};
 use reddb_storage::store::edit::Edit;
-use reddb_storage::store::record::Value;
-use reddb_storage::store::Entry;
+use reddb_storage::store::record::{Value, ValueRef};
+use reddb_storage::store::EntryRef;
 use std::collections::VecDeque;
 
 type Items = VecDeque<Vec<u8>>;
@@ -151,8 +151,8 @@ impl<'a> Txn<'a> {
         match self.lookup(key) {
             None => Ok(None),
             Some(
-                e @ Entry {
-                    value: Value::List(l),
+                e @ EntryRef {
+                    value: ValueRef::List(l),
                     ..
                 },
             ) => Ok(Some((l, e.expires_at_ms))),

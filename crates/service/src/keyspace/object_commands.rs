@@ -18,7 +18,7 @@
 use super::KsResult;
 use super::{check_key, Txn};
 use crate::strict_decimal::parse_i64;
-use reddb_storage::store::record::Value;
+use reddb_storage::store::record::ValueRef;
 use reddb_storage::store::sorted_set::SortedSet;
 
 /// Redis 7.0's built-in defaults (its sample redis.conf sets 128 hash
@@ -60,17 +60,17 @@ pub(super) fn zset_is_small(z: &SortedSet) -> bool {
 }
 
 /// The encoding Redis 7.0 gives a freshly written value of this shape.
-pub fn encoding_of(v: &Value) -> &'static str {
+pub fn encoding_of(v: ValueRef<'_>) -> &'static str {
     match v {
-        Value::Bytes(b) if int_encoded(b).is_some() => "int",
-        Value::Bytes(b) if b.len() <= EMBSTR_SIZE_LIMIT => "embstr",
-        Value::Bytes(_) => "raw",
-        Value::Set(s)
+        ValueRef::Bytes(b) if int_encoded(b).is_some() => "int",
+        ValueRef::Bytes(b) if b.len() <= EMBSTR_SIZE_LIMIT => "embstr",
+        ValueRef::Bytes(_) => "raw",
+        ValueRef::Set(s)
             if s.len() <= SET_MAX_INTSET_ENTRIES && s.iter().all(|m| parse_i64(m).is_some()) =>
         {
             "intset"
         }
-        Value::Hash(h)
+        ValueRef::Hash(h)
             if h.len() <= HASH_MAX_LISTPACK_ENTRIES
                 && h.iter().all(|(f, v)| {
                     f.len() <= HASH_MAX_LISTPACK_VALUE && v.len() <= HASH_MAX_LISTPACK_VALUE
@@ -78,16 +78,16 @@ pub fn encoding_of(v: &Value) -> &'static str {
         {
             "listpack"
         }
-        Value::Set(_) | Value::Hash(_) => "hashtable",
-        Value::List(l)
+        ValueRef::Set(_) | ValueRef::Hash(_) => "hashtable",
+        ValueRef::List(l)
             if l.len() <= LIST_MAX_LISTPACK_ENTRIES
                 && l.iter().all(|i| i.len() <= LIST_MAX_LISTPACK_VALUE) =>
         {
             "listpack"
         }
-        Value::List(_) => "quicklist",
-        Value::SortedSet(z) if zset_is_small(z) => "listpack",
-        Value::SortedSet(_) => "skiplist",
+        ValueRef::List(_) => "quicklist",
+        ValueRef::SortedSet(z) if zset_is_small(z) => "listpack",
+        ValueRef::SortedSet(_) => "skiplist",
     }
 }
 
@@ -95,15 +95,15 @@ impl Txn<'_> {
     /// `OBJECT ENCODING key`: `None` for a missing key.
     pub fn object_encoding(&mut self, key: &[u8]) -> KsResult<Option<&'static str>> {
         check_key(key)?;
-        Ok(self.lookup(key).map(|e| encoding_of(&e.value)))
+        Ok(self.lookup(key).map(|e| encoding_of(e.value)))
     }
 
     /// `OBJECT REFCOUNT key`: `i32::MAX` for the small integers Redis
     /// shares, else 1; `None` for a missing key.
     pub fn object_refcount(&mut self, key: &[u8]) -> KsResult<Option<i64>> {
         check_key(key)?;
-        Ok(self.lookup(key).map(|e| match &e.value {
-            Value::Bytes(b)
+        Ok(self.lookup(key).map(|e| match e.value {
+            ValueRef::Bytes(b)
                 if int_encoded(b).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)) =>
             {
                 i64::from(i32::MAX)
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn encodings_follow_redis_defaults() {
-        let s = |b: &[u8]| encoding_of(&Value::Bytes(b.to_vec()));
+        let s = |b: &[u8]| encoding_of(ValueRef::Bytes(b));
         assert_eq!(s(b"123"), "int");
         assert_eq!(s(b"-9223372036854775808"), "int");
         assert_eq!(s(b"007"), "embstr");
@@ -132,7 +132,7 @@ mod tests {
             if !extra.is_empty() {
                 m.insert(extra.to_vec());
             }
-            encoding_of(&Value::Set(m))
+            encoding_of(ValueRef::Set(&m))
         };
         assert_eq!(set(512, b""), "intset");
         assert_eq!(set(513, b""), "hashtable");
@@ -141,7 +141,7 @@ mod tests {
             let h: BTreeMap<Vec<u8>, Vec<u8>> = (0..n)
                 .map(|i| (i.to_string().into_bytes(), vec![b'v'; value_len]))
                 .collect();
-            encoding_of(&Value::Hash(h))
+            encoding_of(ValueRef::Hash(&h))
         };
         assert_eq!(hash(512, 64), "listpack");
         assert_eq!(hash(513, 1), "hashtable");

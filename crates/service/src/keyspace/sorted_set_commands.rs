@@ -20,9 +20,9 @@ use super::object_commands::zset_is_small;
 use super::set_commands::Pick;
 use super::{check_key, glob_match, Condition, KsError, KsResult, Members, Txn};
 use reddb_storage::store::edit::Edit;
-use reddb_storage::store::record::Value;
+use reddb_storage::store::record::{Value, ValueRef};
 use reddb_storage::store::sorted_set::{Score, SortedSet};
-use reddb_storage::store::Entry;
+use reddb_storage::store::EntryRef;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
@@ -360,8 +360,8 @@ impl<'a> Txn<'a> {
     fn sorted_value(&self, key: &[u8]) -> KsResult<Option<&SortedSet>> {
         match self.lookup(key) {
             None => Ok(None),
-            Some(Entry {
-                value: Value::SortedSet(z),
+            Some(EntryRef {
+                value: ValueRef::SortedSet(z),
                 ..
             }) => Ok(Some(z)),
             Some(_) => Err(KsError::WrongType),
@@ -687,8 +687,8 @@ impl<'a> Txn<'a> {
             check_key(k)?;
             match self.lookup(k) {
                 None
-                | Some(Entry {
-                    value: Value::SortedSet(_) | Value::Set(_),
+                | Some(EntryRef {
+                    value: ValueRef::SortedSet(_) | ValueRef::Set(_),
                     ..
                 }) => {}
                 Some(_) => return Err(KsError::WrongType),
@@ -705,12 +705,12 @@ impl<'a> Txn<'a> {
             check_key(k)?;
             let items = match self.lookup(k) {
                 None => Vec::new(),
-                Some(Entry {
-                    value: Value::SortedSet(z),
+                Some(EntryRef {
+                    value: ValueRef::SortedSet(z),
                     ..
                 }) => collect(z, 0..z.len(), false),
-                Some(Entry {
-                    value: Value::Set(s),
+                Some(EntryRef {
+                    value: ValueRef::Set(s),
                     ..
                 }) => plain_items(s),
                 Some(_) => return Err(KsError::WrongType),

@@ -34,13 +34,13 @@ impl Txn<'_> {
         let expires = self.lookup(key).map_or(0, |e| e.expires_at_ms);
         let current = self.string(key)?;
         if value.is_empty() {
-            return Ok(current.map_or(0, Vec::len));
+            return Ok(current.map_or(0, <[u8]>::len));
         }
         let end = offset
             .checked_add(value.len())
             .filter(|&end| end <= MAX_VALUE_LEN)
             .ok_or(KsError::ValueTooLarge)?;
-        let mut next = current.cloned().unwrap_or_default();
+        let mut next = current.map(<[u8]>::to_vec).unwrap_or_default();
         if next.len() < end {
             next.resize(end, 0);
         }
@@ -91,7 +91,7 @@ impl Txn<'_> {
     pub fn copy(&mut self, src: &[u8], dst: &[u8], db: usize, replace: bool) -> KsResult<bool> {
         check_key(src)?;
         check_key(dst)?;
-        let Some(entry) = self.lookup(src).cloned() else {
+        let Some(entry) = self.lookup(src).map(|e| e.to_entry()) else {
             return Ok(false);
         };
         if !replace && self.lookup_in(db, dst).is_some() {

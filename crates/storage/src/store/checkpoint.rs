@@ -154,7 +154,7 @@ impl Store {
                     continue; // expired: absent, and stays so
                 }
                 let before = body.len();
-                record::encode_put(&mut body, ns, key, &entry.value, entry.expires_at_ms);
+                record::encode_put(&mut body, ns, key, entry.value, entry.expires_at_ms);
                 written += body.len() - before;
                 count += 1;
                 if body.len() >= frame_limit {

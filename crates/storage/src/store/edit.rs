@@ -26,8 +26,8 @@
 //! removed (Redis never keeps an empty collection).
 
 use super::record::{
-    decode_blob, decode_score, RecordError, Value, FIELD_OVERHEAD, ITEM_OVERHEAD, MAX_VALUE_LEN,
-    SCORED_OVERHEAD,
+    decode_blob, decode_score, RecordError, Value, ValueRef, FIELD_OVERHEAD, ITEM_OVERHEAD,
+    MAX_VALUE_LEN, SCORED_OVERHEAD,
 };
 use super::sorted_set::Score;
 use crate::codec::{Reader, Writer};
@@ -218,23 +218,23 @@ impl Edit {
     /// removals, pops and `Expire`, which never create a key).
     /// Whether the edit changes a value of the same type as `value` (an
     /// expiry change fits every type).
-    pub fn fits(&self, value: &Value) -> bool {
+    pub fn fits(&self, value: ValueRef<'_>) -> bool {
         matches!(
             (self, value),
             (Edit::Expire(_), _)
-                | (Edit::SetAdd(_) | Edit::SetRemove(_), Value::Set(_))
-                | (Edit::HashPut(_) | Edit::HashRemove(_), Value::Hash(_))
+                | (Edit::SetAdd(_) | Edit::SetRemove(_), ValueRef::Set(_))
+                | (Edit::HashPut(_) | Edit::HashRemove(_), ValueRef::Hash(_))
                 | (
                     Edit::ListPush { .. }
                         | Edit::ListPop { .. }
                         | Edit::ListSet { .. }
                         | Edit::ListTrim { .. }
                         | Edit::ListRotate { .. },
-                    Value::List(_)
+                    ValueRef::List(_)
                 )
                 | (
                     Edit::SortedAdd(_) | Edit::SortedRemove(_),
-                    Value::SortedSet(_)
+                    ValueRef::SortedSet(_)
                 )
         )
     }

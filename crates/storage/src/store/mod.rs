@@ -14,6 +14,7 @@
 //! one pass over the chain, which [`Store::compact`] keeps proportional to
 //! the live data by rewriting it as a snapshot chain.
 
+mod cells;
 mod checkpoint;
 pub mod edit;
 pub mod log;
@@ -28,7 +29,7 @@ use crate::pager::{FileHeader, MetaState, Pager, FIRST_DATA_PAGE};
 pub use checkpoint::CheckpointProgress;
 use log::{LogPageError, LogPageHeader, FLAG_GROUP_START};
 use record::{FrameKind, Mutation, Namespace, RecordError};
-pub use state::{Entry, State};
+pub use state::{Entry, EntryRef, State};
 use std::collections::{BTreeSet, HashSet};
 
 /// Largest snapshot frame body written by compaction.
@@ -750,7 +751,7 @@ impl Store {
                 let m = Mutation::Put {
                     ns,
                     key: key.to_vec(),
-                    value: entry.value.clone(),
+                    value: entry.value.to_value(),
                     expires_at_ms: entry.expires_at_ms,
                 };
                 batch_len += record::encoded_len(&m);
@@ -810,7 +811,7 @@ impl Store {
         self.state.sweep_expired_reporting(now_ms, limit, report)
     }
 
-    pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<&Entry> {
+    pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<EntryRef<'_>> {
         self.state.get(ns, key, now_ms)
     }
 

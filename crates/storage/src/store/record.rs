@@ -155,26 +155,72 @@ impl Value {
     /// codec's decode budget counts them. O(items): [`super::Entry`] keeps
     /// it so edits do not walk the value.
     pub fn payload_len(&self) -> usize {
-        match self {
-            Value::Bytes(b) => b.len(),
-            Value::Set(s) => s.iter().map(|m| m.len() + ITEM_OVERHEAD).sum(),
-            Value::Hash(h) => h
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + FIELD_OVERHEAD)
-                .sum(),
-            Value::List(l) => l.iter().map(|i| i.len() + ITEM_OVERHEAD).sum(),
-            Value::SortedSet(z) => z.iter().map(|(_, m)| m.len() + SCORED_OVERHEAD).sum(),
-        }
+        self.view().payload_len()
     }
 
     /// Whether this is a collection with no element (Redis never keeps one).
     pub fn is_empty_collection(&self) -> bool {
+        self.view().is_empty_collection()
+    }
+
+    /// The value as read in place ([`ValueRef`]).
+    pub fn view(&self) -> ValueRef<'_> {
         match self {
-            Value::Bytes(_) => false,
-            Value::Set(s) => s.is_empty(),
-            Value::Hash(h) => h.is_empty(),
-            Value::List(l) => l.is_empty(),
-            Value::SortedSet(z) => z.is_empty(),
+            Value::Bytes(b) => ValueRef::Bytes(b),
+            Value::Set(s) => ValueRef::Set(s),
+            Value::Hash(h) => ValueRef::Hash(h),
+            Value::List(l) => ValueRef::List(l),
+            Value::SortedSet(z) => ValueRef::SortedSet(z),
+        }
+    }
+}
+
+/// A stored value read in place: what the state hands out. A string is
+/// a slice of the cell it is packed in (see `state.rs`), a collection
+/// the stored collection itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Bytes(&'a [u8]),
+    Set(&'a BTreeSet<Vec<u8>>),
+    Hash(&'a BTreeMap<Vec<u8>, Vec<u8>>),
+    List(&'a VecDeque<Vec<u8>>),
+    SortedSet(&'a SortedSet),
+}
+
+impl ValueRef<'_> {
+    /// A copy of the value.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
+            ValueRef::Set(s) => Value::Set(s.clone()),
+            ValueRef::Hash(h) => Value::Hash(h.clone()),
+            ValueRef::List(l) => Value::List(l.clone()),
+            ValueRef::SortedSet(z) => Value::SortedSet(Box::new(z.clone())),
+        }
+    }
+
+    /// [`Value::payload_len`].
+    pub fn payload_len(self) -> usize {
+        match self {
+            ValueRef::Bytes(b) => b.len(),
+            ValueRef::Set(s) => s.iter().map(|m| m.len() + ITEM_OVERHEAD).sum(),
+            ValueRef::Hash(h) => h
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + FIELD_OVERHEAD)
+                .sum(),
+            ValueRef::List(l) => l.iter().map(|i| i.len() + ITEM_OVERHEAD).sum(),
+            ValueRef::SortedSet(z) => z.iter().map(|(_, m)| m.len() + SCORED_OVERHEAD).sum(),
+        }
+    }
+
+    /// [`Value::is_empty_collection`].
+    pub fn is_empty_collection(self) -> bool {
+        match self {
+            ValueRef::Bytes(_) => false,
+            ValueRef::Set(s) => s.is_empty(),
+            ValueRef::Hash(h) => h.is_empty(),
+            ValueRef::List(l) => l.is_empty(),
+            ValueRef::SortedSet(z) => z.is_empty(),
         }
     }
 }
@@ -282,31 +328,37 @@ pub fn validate(m: &Mutation) -> Result<(), RecordError> {
 /// Encodes a `Put` from borrowed parts (what [`encode_mutation`] writes
 /// for [`Mutation::Put`]), so a checkpoint re-puts an entry without
 /// copying its value.
-pub(crate) fn encode_put(w: &mut Writer, ns: Namespace, key: &[u8], value: &Value, expires: u64) {
+pub(crate) fn encode_put(
+    w: &mut Writer,
+    ns: Namespace,
+    key: &[u8],
+    value: ValueRef<'_>,
+    expires: u64,
+) {
     w.u8(1).u8(ns as u8).bytes_u32(key).u64(expires);
     match value {
-        Value::Bytes(b) => {
+        ValueRef::Bytes(b) => {
             w.u8(1).bytes_u32(b);
         }
-        Value::Set(s) => {
+        ValueRef::Set(s) => {
             w.u8(2).u32(s.len() as u32);
             for member in s {
                 w.bytes_u32(member);
             }
         }
-        Value::Hash(h) => {
+        ValueRef::Hash(h) => {
             w.u8(3).u32(h.len() as u32);
             for (k, v) in h {
                 w.bytes_u32(k).bytes_u32(v);
             }
         }
-        Value::List(l) => {
+        ValueRef::List(l) => {
             w.u8(4).u32(l.len() as u32);
             for item in l {
                 w.bytes_u32(item);
             }
         }
-        Value::SortedSet(z) => {
+        ValueRef::SortedSet(z) => {
             w.u8(5).u32(z.len() as u32);
             for (score, member) in z.iter() {
                 w.u64(score.to_bits()).bytes_u32(member);
@@ -340,7 +392,7 @@ fn encode_mutation(w: &mut Writer, m: &Mutation) {
             key,
             value,
             expires_at_ms,
-        } => encode_put(w, *ns, key, value, *expires_at_ms),
+        } => encode_put(w, *ns, key, value.view(), *expires_at_ms),
         Mutation::Edit { ns, key, edit } => {
             w.u8(4).u8(*ns as u8).bytes_u32(key);
             edit::encode(w, edit);

@@ -5,12 +5,19 @@
 //! removed from memory by [`State::sweep_expired`] (active sweep). Expiry
 //! needs no log record: replaying a `Put` whose expiry has passed yields the
 //! same absence.
+//!
+//! A string entry is packed, key, value and expiry together, into one
+//! cell of the namespace's [`Cells`]; a collection keeps its [`Value`]. Reads
+//! hand out [`EntryRef`]s: views of either, borrowed from the state.
 
+use super::cells::{CellId, Cells};
 use super::edit::Edit;
-use super::record::{Mutation, Namespace, Value};
+use super::record::{Mutation, Namespace, Value, ValueRef};
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, RandomState};
 
+/// An entry as the transactions of the service layer stage it: a value
+/// of any type and its expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub value: Value,
@@ -39,6 +46,15 @@ impl Entry {
         self.payload
     }
 
+    /// The entry as read in place.
+    pub fn view(&self) -> EntryRef<'_> {
+        EntryRef {
+            value: self.value.view(),
+            expires_at_ms: self.expires_at_ms,
+            payload: self.payload,
+        }
+    }
+
     /// Applies an edit in place (`Expire` sets the expiry); returns the
     /// payload bytes added and removed.
     pub fn apply_edit(&mut self, edit: &Edit) -> (usize, usize) {
@@ -52,9 +68,192 @@ impl Entry {
     }
 }
 
+/// An entry read in place (from the state, or from a staged [`Entry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub value: ValueRef<'a>,
+    /// Unix milliseconds; 0 = never expires.
+    pub expires_at_ms: u64,
+    payload: usize,
+}
+
+impl EntryRef<'_> {
+    pub fn is_live(&self, now_ms: u64) -> bool {
+        self.expires_at_ms == 0 || self.expires_at_ms > now_ms
+    }
+
+    /// The value's payload bytes ([`Value::payload_len`], without the walk).
+    pub fn payload_len(&self) -> usize {
+        self.payload
+    }
+
+    /// A copy of the entry, to stage or change.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            value: self.value.to_value(),
+            expires_at_ms: self.expires_at_ms,
+            payload: self.payload,
+        }
+    }
+}
+
+/// A packed string entry, as one cell holds it:
+///
+/// ```text
+/// flags u8 (bit 0: an expiry follows) | key_len varint | value_len varint
+///   | [expires_at_ms u64 LE] | key | value | (zeroes to the cell's end)
+/// ```
+///
+/// Varints are LEB128 (7 bits a byte, low first). A key of 14 bytes and a
+/// value of 100 take 117 bytes, a 120-byte cell.
+mod packed {
+    const HAS_EXPIRY: u8 = 1;
+
+    pub(super) struct Packed<'a> {
+        pub key: &'a [u8],
+        pub value: &'a [u8],
+        pub expires_at_ms: u64,
+    }
+
+    fn varint_len(n: usize) -> usize {
+        let bits = usize::BITS - n.leading_zeros();
+        (bits as usize).div_ceil(7).max(1)
+    }
+
+    /// Bytes the record of `key`, a value of `value_len` bytes and
+    /// `expires_at_ms` takes.
+    pub(super) fn len(key: &[u8], value_len: usize, expires_at_ms: u64) -> usize {
+        1 + varint_len(key.len())
+            + varint_len(value_len)
+            + if expires_at_ms == 0 { 0 } else { 8 }
+            + key.len()
+            + value_len
+    }
+
+    fn put_varint(out: &mut [u8], at: &mut usize, mut n: usize) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if let Some(b) = out.get_mut(*at) {
+                *b = if n == 0 { byte } else { byte | 0x80 };
+            }
+            *at += 1;
+            if n == 0 {
+                return;
+            }
+        }
+    }
+
+    fn put(out: &mut [u8], at: &mut usize, bytes: &[u8]) {
+        if let Some(dst) = out.get_mut(*at..*at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        *at += bytes.len();
+    }
+
+    /// Writes the record into `cell` (at least [`len`] bytes, zeroed).
+    pub(super) fn write(cell: &mut [u8], key: &[u8], value: &[u8], expires_at_ms: u64) {
+        let mut at = 0;
+        put(
+            cell,
+            &mut at,
+            &[if expires_at_ms == 0 { 0 } else { HAS_EXPIRY }],
+        );
+        put_varint(cell, &mut at, key.len());
+        put_varint(cell, &mut at, value.len());
+        if expires_at_ms != 0 {
+            put(cell, &mut at, &expires_at_ms.to_le_bytes());
+        }
+        put(cell, &mut at, key);
+        put(cell, &mut at, value);
+    }
+
+    fn varint(cell: &[u8], at: &mut usize) -> Option<usize> {
+        let mut n = 0usize;
+        for shift in (0..35).step_by(7) {
+            let byte = *cell.get(*at)?;
+            *at += 1;
+            n |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    pub(super) fn read(cell: &[u8]) -> Option<Packed<'_>> {
+        let flags = *cell.first()?;
+        let mut at = 1;
+        let key_len = varint(cell, &mut at)?;
+        let value_len = varint(cell, &mut at)?;
+        let expires_at_ms = if flags & HAS_EXPIRY != 0 {
+            let bytes = cell.get(at..at + 8)?;
+            at += 8;
+            u64::from_le_bytes(bytes.try_into().ok()?)
+        } else {
+            0
+        };
+        let key = cell.get(at..at + key_len)?;
+        let value = cell.get(at + key_len..at + key_len + value_len)?;
+        Some(Packed {
+            key,
+            value,
+            expires_at_ms,
+        })
+    }
+
+    /// Rewrites the expiry of a record that has one, in place; false when
+    /// it has none (the record must be rewritten to gain one).
+    pub(super) fn set_expiry(cell: &mut [u8], expires_at_ms: u64) -> bool {
+        if expires_at_ms == 0 || cell.first().is_none_or(|f| f & HAS_EXPIRY == 0) {
+            return false;
+        }
+        let mut at = 1;
+        if varint(cell, &mut at).is_none() || varint(cell, &mut at).is_none() {
+            return false;
+        }
+        match cell.get_mut(at..at + 8) {
+            Some(dst) => {
+                dst.copy_from_slice(&expires_at_ms.to_le_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Approximate bytes one entry costs in a snapshot.
-fn entry_cost(key: &[u8], entry: &Entry) -> usize {
-    key.len() + entry.payload + 24
+fn entry_cost(key: &[u8], payload: usize) -> usize {
+    key.len() + payload + 24
+}
+
+/// What a slot holds, in 8 bytes: nothing (0), a packed string (bit 62
+/// and a [`CellId`]) or a collection (bit 63 and its index in
+/// [`Space::collections`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot(u64);
+
+const SLOT_CELL: u64 = 1 << 62;
+const SLOT_COLLECTION: u64 = 1 << 63;
+
+enum Held {
+    Free,
+    Cell(CellId),
+    Collection(usize),
+}
+
+impl Slot {
+    const FREE: Slot = Slot(0);
+
+    fn held(self) -> Held {
+        if self.0 & SLOT_CELL != 0 {
+            Held::Cell(CellId::from_bits(self.0 & !SLOT_CELL))
+        } else if self.0 & SLOT_COLLECTION != 0 {
+            Held::Collection((self.0 & u64::from(u32::MAX)) as usize)
+        } else {
+            Held::Free
+        }
+    }
 }
 
 /// One namespace: entries in numbered slots, found by key through a hash
@@ -65,17 +264,24 @@ fn entry_cost(key: &[u8], entry: &Entry) -> usize {
 /// slots in order visits every entry that existed when the walk began
 /// exactly once, however many writes land in between. The incremental
 /// checkpoint (`checkpoint.rs`) relies on that: it needs no list of keys.
-/// The key is stored once, in its slot; the table holds 4-byte slot
-/// numbers and hashes the slot's key when it grows.
+/// The key is stored once, with its entry; the table holds 4-byte slot
+/// numbers and 32 bits of each key's hash.
+///
+/// Per string key: an 8-byte slot, about 9 bytes of table, and a cell of
+/// the packed record rounded up to 8 bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Space {
-    /// A key is boxed (two words, not a vector's three): its length never
-    /// changes.
-    slots: Vec<Option<(Box<[u8]>, Entry)>>,
+    slots: Vec<Slot>,
     /// Freed slots, reused before the vector grows.
     free: Vec<u32>,
     index: HashTable<Indexed>,
     hasher: RandomState,
+    /// The packed string entries.
+    cells: Cells,
+    /// The collection entries (with their keys; a key's length never
+    /// changes, so it is boxed: two words, not a vector's three).
+    collections: Vec<Option<(Box<[u8]>, Entry)>>,
+    collections_free: Vec<u32>,
 }
 
 /// One key of the index: its slot and 32 bits of its key's hash. With the
@@ -103,45 +309,134 @@ impl Space {
         (self.hasher.hash_one(key) >> 32) as u32
     }
 
+    /// The key and entry a slot holds.
+    fn read(&self, slot: Slot) -> Option<(&[u8], EntryRef<'_>)> {
+        match slot.held() {
+            Held::Free => None,
+            Held::Cell(id) => {
+                let p = packed::read(self.cells.get(id)?)?;
+                Some((
+                    p.key,
+                    EntryRef {
+                        value: ValueRef::Bytes(p.value),
+                        expires_at_ms: p.expires_at_ms,
+                        payload: p.value.len(),
+                    },
+                ))
+            }
+            Held::Collection(i) => {
+                let (key, entry) = self.collections.get(i)?.as_ref()?;
+                Some((key, entry.view()))
+            }
+        }
+    }
+
+    fn key_in(&self, slot: u32) -> Option<&[u8]> {
+        let slot = *self.slots.get(slot as usize)?;
+        match slot.held() {
+            Held::Free => None,
+            Held::Cell(id) => Some(packed::read(self.cells.get(id)?)?.key),
+            Held::Collection(i) => Some(&self.collections.get(i)?.as_ref()?.0),
+        }
+    }
+
     fn slot_of(&self, key: &[u8]) -> Option<u32> {
         self.slot_with_hash(key, self.hash(key))
     }
 
     fn slot_with_hash(&self, key: &[u8], hash: u32) -> Option<u32> {
-        let slots = &self.slots;
         self.index
             .find(Indexed::table_hash(hash), |x| {
-                x.hash == hash
-                    && slots
-                        .get(x.slot as usize)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|(k, _)| **k == *key)
+                x.hash == hash && self.key_in(x.slot) == Some(key)
             })
             .map(|x| x.slot)
     }
 
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<EntryRef<'_>> {
         let i = self.slot_of(key)?;
-        self.slots.get(i as usize)?.as_ref().map(|(_, e)| e)
+        self.read(*self.slots.get(i as usize)?).map(|(_, e)| e)
     }
 
-    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let i = self.slot_of(key)?;
-        self.slots.get_mut(i as usize)?.as_mut().map(|(_, e)| e)
-    }
-
-    /// Puts `entry` under `key`; returns the entry it replaced.
-    fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
-        let hash = self.hash(&key);
-        if let Some(i) = self.slot_with_hash(&key, hash) {
-            if let Some(Some((_, old))) = self.slots.get_mut(i as usize) {
-                return Some(std::mem::replace(old, entry));
+    /// Stores `entry` for `key` (a cell for a string, a collection
+    /// otherwise); returns the slot value that finds it.
+    fn store(&mut self, key: Vec<u8>, entry: Entry) -> Slot {
+        match entry.value {
+            Value::Bytes(value) => {
+                let id = self
+                    .cells
+                    .alloc(packed::len(&key, value.len(), entry.expires_at_ms));
+                if let Some(cell) = self.cells.get_mut(id) {
+                    packed::write(cell, &key, &value, entry.expires_at_ms);
+                }
+                Slot(SLOT_CELL | id.to_bits())
+            }
+            value => {
+                let held = Some((key.into_boxed_slice(), Entry { value, ..entry }));
+                let i = match self.collections_free.pop() {
+                    Some(i) => {
+                        if let Some(c) = self.collections.get_mut(i as usize) {
+                            *c = held;
+                        }
+                        i
+                    }
+                    None => {
+                        let i = u32::try_from(self.collections.len()).unwrap_or(u32::MAX);
+                        self.collections.push(held);
+                        i
+                    }
+                };
+                Slot(SLOT_COLLECTION | u64::from(i))
             }
         }
+    }
+
+    /// Frees what `slot` holds; returns the payload bytes it held.
+    fn release(&mut self, slot: Slot) -> usize {
+        match slot.held() {
+            Held::Free => 0,
+            Held::Cell(id) => {
+                let payload = self
+                    .cells
+                    .get(id)
+                    .and_then(packed::read)
+                    .map_or(0, |p| p.value.len());
+                self.cells.free(id);
+                payload
+            }
+            Held::Collection(i) => {
+                let payload = self
+                    .collections
+                    .get_mut(i)
+                    .and_then(Option::take)
+                    .map_or(0, |(_, e)| e.payload);
+                self.collections_free.push(i as u32);
+                if self.collections_free.len() == self.collections.len() {
+                    self.collections = Vec::new();
+                    self.collections_free = Vec::new();
+                }
+                payload
+            }
+        }
+    }
+
+    /// Puts `entry` under `key`; returns the payload of the entry it
+    /// replaced.
+    fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<usize> {
+        let hash = self.hash(&key);
+        if let Some(i) = self.slot_with_hash(&key, hash) {
+            let old = self.slots.get(i as usize).copied().unwrap_or(Slot::FREE);
+            let payload = self.release(old);
+            let new = self.store(key, entry);
+            if let Some(s) = self.slots.get_mut(i as usize) {
+                *s = new;
+            }
+            return Some(payload);
+        }
+        let new = self.store(key, entry);
         let slot = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i as usize) {
-                    *s = Some((key.into_boxed_slice(), entry));
+                    *s = new;
                 }
                 i
             }
@@ -149,7 +444,7 @@ impl Space {
                 // Slot numbers are u32: past 4 billion entries in one
                 // namespace the store is far beyond its memory anyway.
                 let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-                self.slots.push(Some((key.into_boxed_slice(), entry)));
+                self.slots.push(new);
                 i
             }
         };
@@ -160,24 +455,72 @@ impl Space {
         None
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<(Vec<u8>, Entry)> {
+    /// Removes `key`; returns the payload it held.
+    fn remove(&mut self, key: &[u8]) -> Option<usize> {
         let hash = self.hash(key);
-        let slots = &self.slots;
-        let found = self.index.find_entry(Indexed::table_hash(hash), |x| {
-            x.hash == hash
-                && slots
-                    .get(x.slot as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|(k, _)| **k == *key)
+        let Space {
+            index,
+            slots,
+            cells,
+            collections,
+            ..
+        } = self;
+        let key_in = |slot: u32| -> Option<&[u8]> {
+            match slots.get(slot as usize)?.held() {
+                Held::Free => None,
+                Held::Cell(id) => Some(packed::read(cells.get(id)?)?.key),
+                Held::Collection(i) => Some(&collections.get(i)?.as_ref()?.0),
+            }
+        };
+        let found = index.find_entry(Indexed::table_hash(hash), |x| {
+            x.hash == hash && key_in(x.slot) == Some(key)
         });
         let (Indexed { slot: i, .. }, _) = found.ok()?.remove();
         self.free.push(i);
-        let (k, e) = self.slots.get_mut(i as usize)?.take()?;
-        Some((k.into_vec(), e))
+        let old = std::mem::replace(self.slots.get_mut(i as usize)?, Slot::FREE);
+        Some(self.release(old))
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.slots.iter().flatten().map(|(k, e)| (&**k, e))
+    /// Applies `edit` to the entry under `key`: returns the payload bytes
+    /// added and removed, and whether it emptied a collection; `None`
+    /// when there is no entry.
+    fn edit(&mut self, key: &[u8], edit: &Edit) -> Option<(usize, usize, bool)> {
+        let i = self.slot_of(key)? as usize;
+        let slot = *self.slots.get(i)?;
+        match slot.held() {
+            Held::Free => None,
+            Held::Cell(id) => {
+                // Of the edits only `Expire` applies to a string (the
+                // others change nothing, see `edit.rs`).
+                let Edit::Expire(at) = edit else {
+                    return Some((0, 0, false));
+                };
+                if self
+                    .cells
+                    .get_mut(id)
+                    .is_some_and(|c| packed::set_expiry(c, *at))
+                {
+                    return Some((0, 0, false));
+                }
+                let p = packed::read(self.cells.get(id)?)?;
+                let (key, value) = (p.key.to_vec(), p.value.to_vec());
+                self.release(slot);
+                let new = self.store(key, Entry::new(Value::Bytes(value), *at));
+                if let Some(s) = self.slots.get_mut(i) {
+                    *s = new;
+                }
+                Some((0, 0, false))
+            }
+            Held::Collection(c) => {
+                let (_, entry) = self.collections.get_mut(c)?.as_mut()?;
+                let (grew, shrank) = entry.apply_edit(edit);
+                Some((grew, shrank, entry.value.is_empty_collection()))
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], EntryRef<'_>)> {
+        self.slots.iter().filter_map(|s| self.read(*s))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -190,8 +533,8 @@ impl Space {
     }
 
     /// The entry in slot `i`, if the slot is used.
-    pub(crate) fn slot(&self, i: usize) -> Option<(&[u8], &Entry)> {
-        self.slots.get(i)?.as_ref().map(|(k, e)| (&**k, e))
+    pub(crate) fn slot(&self, i: usize) -> Option<(&[u8], EntryRef<'_>)> {
+        self.read(*self.slots.get(i)?)
     }
 }
 
@@ -233,15 +576,16 @@ impl State {
                 let Some(space) = self.spaces.get_mut(ns.index()) else {
                     return;
                 };
-                let cost = entry_cost(&key, &entry);
-                let old_cost = space.get(&key).map(|old| entry_cost(&key, old));
-                space.insert(key, entry);
-                self.live_bytes = (self.live_bytes + cost).saturating_sub(old_cost.unwrap_or(0));
+                let cost = entry_cost(&key, entry.payload);
+                let old_cost = entry_cost(&key, 0);
+                let old_cost = space
+                    .insert(key, entry)
+                    .map_or(0, |payload| old_cost + payload);
+                self.live_bytes = (self.live_bytes + cost).saturating_sub(old_cost);
             }
             Mutation::Delete { ns, key } => {
-                if let Some((_, old)) = self.spaces.get_mut(ns.index()).and_then(|s| s.remove(&key))
-                {
-                    self.live_bytes = self.live_bytes.saturating_sub(entry_cost(&key, &old));
+                if let Some(old) = self.spaces.get_mut(ns.index()).and_then(|s| s.remove(&key)) {
+                    self.live_bytes = self.live_bytes.saturating_sub(entry_cost(&key, old));
                 }
             }
             Mutation::Clear { ns } => {
@@ -251,7 +595,7 @@ impl State {
                     .map(std::mem::take)
                     .unwrap_or_default();
                 for (k, e) in space.iter() {
-                    self.live_bytes = self.live_bytes.saturating_sub(entry_cost(k, e));
+                    self.live_bytes = self.live_bytes.saturating_sub(entry_cost(k, e.payload));
                 }
             }
             Mutation::Edit { ns, key, edit } => self.apply_edit(ns, &key, &edit),
@@ -269,25 +613,24 @@ impl State {
         let Some(space) = self.spaces.get_mut(ns.index()) else {
             return;
         };
-        let Some(entry) = space.get_mut(key) else {
+        let Some((grew, shrank, emptied)) = space.edit(key, edit) else {
             return;
         };
-        let (grew, shrank) = entry.apply_edit(edit);
         self.live_bytes = self.live_bytes.saturating_add(grew).saturating_sub(shrank);
-        if entry.value.is_empty_collection() {
-            if let Some((_, old)) = space.remove(key) {
-                self.live_bytes = self.live_bytes.saturating_sub(entry_cost(key, &old));
+        if emptied {
+            if let Some(old) = space.remove(key) {
+                self.live_bytes = self.live_bytes.saturating_sub(entry_cost(key, old));
             }
         }
     }
 
     /// The entry under `key` if it exists and has not expired.
-    pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<&Entry> {
+    pub fn get(&self, ns: Namespace, key: &[u8], now_ms: u64) -> Option<EntryRef<'_>> {
         self.space(ns)?.get(key).filter(|e| e.is_live(now_ms))
     }
 
     /// Every live entry of a namespace (unordered).
-    pub fn iter(&self, ns: Namespace, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
+    pub fn iter(&self, ns: Namespace, now_ms: u64) -> impl Iterator<Item = (&[u8], EntryRef<'_>)> {
         self.space(ns)
             .into_iter()
             .flat_map(|s| s.iter())
@@ -353,8 +696,8 @@ impl State {
             let namespace = Namespace::ALL.get(ns).copied();
             // Removing frees slots in place: the numbers walked stay valid.
             for k in dead {
-                if let Some((_, old)) = space.remove(&k) {
-                    *live_bytes = live_bytes.saturating_sub(entry_cost(&k, &old));
+                if let Some(old) = space.remove(&k) {
+                    *live_bytes = live_bytes.saturating_sub(entry_cost(&k, old));
                     removed += 1;
                     if let Some(namespace) = namespace {
                         report(namespace, &k);
@@ -379,47 +722,75 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Put(u8, u8, u64),
+        /// Key, value seed and length, whether a set, expiry.
+        Put(u8, u8, usize, bool, u64),
         Delete(u8),
+        Expire(u8, u64),
         Sweep(u64, usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
+        // Lengths cross the cells' classes and the largest cell (1024).
+        let len = prop_oneof![0usize..40, 90usize..130, 1000usize..1100];
         prop_oneof![
-            5 => (0u8..40, any::<u8>(), 0u64..4).prop_map(|(k, v, e)| Op::Put(k, v, e)),
+            5 => (0u8..40, any::<u8>(), len, prop::bool::weighted(0.2), 0u64..4)
+                .prop_map(|(k, v, n, set, e)| Op::Put(k, v, n, set, e)),
             3 => (0u8..40).prop_map(Op::Delete),
+            2 => (0u8..40, 0u64..4).prop_map(|(k, e)| Op::Expire(k, e)),
             1 => (0u64..4, 0usize..5).prop_map(|(now, limit)| Op::Sweep(now, limit)),
         ]
     }
 
-    fn put(k: u8, v: u8, expires: u64) -> Mutation {
-        Mutation::Put {
-            ns: Namespace::Keyspace,
-            key: vec![k],
-            value: Value::Bytes(vec![v; usize::from(v % 7)]),
-            expires_at_ms: expires,
+    /// The key: one byte, or (for odd numbers) 300, so keys too cross
+    /// the classes.
+    fn key(k: u8) -> Vec<u8> {
+        if k % 2 == 1 {
+            vec![k; 300]
+        } else {
+            vec![k]
+        }
+    }
+
+    fn value(v: u8, len: usize, set: bool) -> Value {
+        if set {
+            Value::Set((0..=v % 5).map(|m| vec![m; len % 7]).collect())
+        } else {
+            Value::Bytes((0..len).map(|i| v.wrapping_add(i as u8)).collect())
         }
     }
 
     proptest! {
         /// The slot-based namespace behaves as a map: every key reads what
-        /// a `HashMap` model holds; an entry keeps its slot while it
-        /// exists; the sweep drops only expired entries, at most `limit`.
+        /// a `HashMap` model holds (strings packed in cells, collections,
+        /// expiries set by edits); an entry keeps its slot while it
+        /// exists; the sweep drops only expired entries, at most `limit`;
+        /// the live-byte count follows the model.
         #[test]
         fn a_space_behaves_as_a_map_and_entries_keep_their_slots(ops in prop::collection::vec(op(), 1..200)) {
             let mut state = State::default();
-            let mut model: HashMap<Vec<u8>, (Vec<u8>, u64)> = HashMap::new();
+            let mut model: HashMap<Vec<u8>, (Value, u64)> = HashMap::new();
             let mut slot_of: HashMap<Vec<u8>, usize> = HashMap::new();
             for op in ops {
                 match op {
-                    Op::Put(k, v, e) => {
-                        state.apply(put(k, v, e));
-                        model.insert(vec![k], (vec![v; usize::from(v % 7)], e));
+                    Op::Put(k, v, n, set, e) => {
+                        state.apply(Mutation::Put {
+                            ns: Namespace::Keyspace,
+                            key: key(k),
+                            value: value(v, n, set),
+                            expires_at_ms: e,
+                        });
+                        model.insert(key(k), (value(v, n, set), e));
                     }
                     Op::Delete(k) => {
-                        state.apply(Mutation::Delete { ns: Namespace::Keyspace, key: vec![k] });
-                        model.remove(&vec![k]);
-                        slot_of.remove(&vec![k]);
+                        state.apply(Mutation::Delete { ns: Namespace::Keyspace, key: key(k) });
+                        model.remove(&key(k));
+                        slot_of.remove(&key(k));
+                    }
+                    Op::Expire(k, e) => {
+                        state.apply(Mutation::Edit { ns: Namespace::Keyspace, key: key(k), edit: Edit::Expire(e) });
+                        if let Some((_, at)) = model.get_mut(&key(k)) {
+                            *at = e;
+                        }
                     }
                     Op::Sweep(now, limit) => {
                         let dead = model.values().filter(|(_, e)| *e != 0 && *e <= now).count();
@@ -434,14 +805,45 @@ mod tests {
                 prop_assert_eq!(space.len(), model.len());
                 for (k, (v, e)) in &model {
                     let got = space.get(k).unwrap();
-                    prop_assert_eq!(&got.value, &Value::Bytes(v.clone()));
+                    prop_assert_eq!(got.value, v.view());
                     prop_assert_eq!(got.expires_at_ms, *e);
+                    prop_assert_eq!(got.payload_len(), v.payload_len());
                 }
+                let live: usize = model.iter().map(|(k, (v, _))| entry_cost(k, v.payload_len())).sum();
+                prop_assert_eq!(state.live_bytes(), live);
+                prop_assert_eq!(space.iter().count(), model.len());
                 for i in 0..space.slot_count() {
                     if let Some((k, _)) = space.slot(i) {
                         let was = *slot_of.entry(k.to_vec()).or_insert(i);
                         prop_assert_eq!(was, i, "an entry moved to another slot");
                     }
+                }
+            }
+        }
+    }
+
+    /// A packed record reads back what was written, for every shape of
+    /// length and expiry, and an expiry rewritten in place reads back.
+    #[test]
+    fn packed_records_round_trip() {
+        for key_len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 65_536] {
+            for value_len in [0usize, 1, 100, 127, 128, 5000] {
+                for expires in [0u64, 1, u64::MAX] {
+                    let k: Vec<u8> = (0..key_len).map(|i| i as u8).collect();
+                    let v: Vec<u8> = (0..value_len).map(|i| (i * 7) as u8).collect();
+                    let len = packed::len(&k, v.len(), expires);
+                    let mut cell = vec![0u8; len + 5];
+                    packed::write(&mut cell, &k, &v, expires);
+                    let p = packed::read(&cell).unwrap();
+                    assert_eq!((p.key, p.value, p.expires_at_ms), (&k[..], &v[..], expires));
+                    assert_eq!(packed::set_expiry(&mut cell, 42), expires != 0);
+                    let p = packed::read(&cell).unwrap();
+                    assert_eq!(p.expires_at_ms, if expires != 0 { 42 } else { 0 });
+                    assert_eq!((p.key, p.value), (&k[..], &v[..]));
+                    assert!(
+                        packed::read(&cell[..len - 1]).is_none(),
+                        "a cut record reads as nothing"
+                    );
                 }
             }
         }
