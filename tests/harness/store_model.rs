@@ -229,22 +229,45 @@ fn random_score(rng: &mut Rng) -> Score {
     Score::new(rng.below(2_000) as f64 / 8.0 - 100.0).unwrap_or_else(|| unreachable!())
 }
 
-/// A random value: mostly bytes of `0..max_len` length, sometimes a small
-/// set, hash, list or sorted set.
+/// Elements of a random hash or sorted set: mostly a few, sometimes
+/// around the 128 the state packs (`small_collection.rs`), so edits move
+/// values across that limit.
+fn collection_len(rng: &mut Rng) -> usize {
+    if rng.chance(1, 6) {
+        rng.range(124, 134)
+    } else {
+        rng.range(0, 5)
+    }
+}
+
+/// A value or member's length bound: mostly short, sometimes past the 64
+/// bytes a packed form holds.
+fn element_max(rng: &mut Rng, short: usize) -> usize {
+    if rng.chance(1, 12) {
+        70
+    } else {
+        short
+    }
+}
+
+/// A random value: mostly bytes of `0..max_len` length, sometimes a set,
+/// hash, list or sorted set.
 pub fn random_value(rng: &mut Rng, max_len: usize) -> Value {
     match rng.below(12) {
         0 => Value::Set((0..rng.below(5)).map(|_| rng.blob(0, 12)).collect()),
-        1 => Value::Hash(
-            (0..rng.below(5))
-                .map(|_| (rng.blob(0, 8), rng.blob(0, 40)))
-                .collect(),
-        ),
+        1 => {
+            let n = collection_len(rng);
+            let max = element_max(rng, 40);
+            Value::Hash((0..n).map(|_| (rng.blob(0, 8), rng.blob(0, max))).collect())
+        }
         2 => Value::List((0..rng.below(6)).map(|_| rng.blob(0, 12)).collect()),
         3 => {
             let mut z = SortedSet::new();
-            for _ in 0..rng.below(6) {
+            let n = collection_len(rng);
+            let max = element_max(rng, 8);
+            for _ in 0..n {
                 let score = random_score(rng);
-                z.insert(rng.blob(0, 8), score);
+                z.insert(rng.blob(0, max), score);
             }
             Value::SortedSet(Box::new(z))
         }

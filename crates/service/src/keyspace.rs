@@ -26,10 +26,11 @@ use reddb_storage::store::edit::Edit;
 use reddb_storage::store::record::{
     Mutation, Namespace, Value, ValueRef, DATABASES, MAX_KEY_LEN, MAX_VALUE_LEN,
 };
+use reddb_storage::store::small_collection::HashRef;
 use reddb_storage::store::{Entry, EntryRef, State};
 use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
 pub mod bit_and_float_commands;
@@ -262,7 +263,6 @@ fn type_name(v: ValueRef<'_>) -> &'static str {
 }
 
 type Members = BTreeSet<Vec<u8>>;
-type Fields = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Bytes a key costs in a commit frame (upper bound).
 fn put_cost(key: &[u8], e: &Entry) -> usize {
@@ -710,7 +710,7 @@ impl<'a> Txn<'a> {
         }
     }
 
-    fn hash_value(&self, key: &[u8]) -> KsResult<Option<(&Fields, u64)>> {
+    fn hash_value(&self, key: &[u8]) -> KsResult<Option<(HashRef<'_>, u64)>> {
         match self.lookup(key) {
             None => Ok(None),
             Some(
@@ -1116,7 +1116,7 @@ impl<'a> Txn<'a> {
         let created: BTreeSet<&Vec<u8>> = pairs
             .iter()
             .map(|(f, _)| f)
-            .filter(|f| !current.is_some_and(|h| h.contains_key(*f)))
+            .filter(|f| !current.is_some_and(|h| h.contains_key(f)))
             .collect();
         let created = created.len();
         self.edit(key, Edit::HashPut(pairs))?;
@@ -1127,7 +1127,7 @@ impl<'a> Txn<'a> {
         check_key(key)?;
         let v = self
             .hash_value(key)?
-            .and_then(|(h, _)| h.get(field).cloned());
+            .and_then(|(h, _)| h.get(field).map(<[u8]>::to_vec));
         self.count(v.is_some());
         Ok(v)
     }
@@ -1137,7 +1137,7 @@ impl<'a> Txn<'a> {
         let h = self.hash_value(key)?.map(|(h, _)| h);
         Ok(fields
             .iter()
-            .map(|f| h.and_then(|h| h.get(f).cloned()))
+            .map(|f| h.and_then(|h| h.get(f).map(<[u8]>::to_vec)))
             .collect())
     }
 
@@ -1145,7 +1145,7 @@ impl<'a> Txn<'a> {
         check_key(key)?;
         Ok(self
             .hash_value(key)?
-            .map(|(h, _)| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|(h, _)| h.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
             .unwrap_or_default())
     }
 
@@ -1157,7 +1157,7 @@ impl<'a> Txn<'a> {
         };
         let gone: Members = fields
             .iter()
-            .filter(|f| hash.contains_key(*f))
+            .filter(|f| hash.contains_key(f))
             .cloned()
             .collect();
         let emptied = gone.len() == hash.len();

@@ -19,7 +19,7 @@ use super::KsResult;
 use super::{check_key, Txn};
 use crate::strict_decimal::parse_i64;
 use reddb_storage::store::record::ValueRef;
-use reddb_storage::store::sorted_set::SortedSet;
+use reddb_storage::store::small_collection::ZSetRef;
 
 /// Redis 7.0's built-in defaults (its sample redis.conf sets 128 hash
 /// entries; the server without one uses 512): `set-max-intset-entries`,
@@ -54,7 +54,7 @@ fn int_encoded(s: &[u8]) -> Option<i64> {
 
 /// Whether Redis 7.0 keeps a sorted set of this shape in its small
 /// encoding (listpack), which `ZSCAN` answers whole.
-pub(super) fn zset_is_small(z: &SortedSet) -> bool {
+pub(super) fn zset_is_small(z: ZSetRef<'_>) -> bool {
     z.len() <= ZSET_MAX_LISTPACK_ENTRIES
         && z.iter().all(|(_, m)| m.len() <= ZSET_MAX_LISTPACK_VALUE)
 }
@@ -141,7 +141,7 @@ mod tests {
             let h: BTreeMap<Vec<u8>, Vec<u8>> = (0..n)
                 .map(|i| (i.to_string().into_bytes(), vec![b'v'; value_len]))
                 .collect();
-            encoding_of(ValueRef::Hash(&h))
+            encoding_of(ValueRef::Hash((&h).into()))
         };
         assert_eq!(hash(512, 64), "listpack");
         assert_eq!(hash(513, 1), "hashtable");

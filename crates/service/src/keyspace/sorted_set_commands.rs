@@ -21,6 +21,7 @@ use super::set_commands::Pick;
 use super::{check_key, glob_match, Condition, KsError, KsResult, Members, Txn};
 use reddb_storage::store::edit::Edit;
 use reddb_storage::store::record::{Value, ValueRef};
+use reddb_storage::store::small_collection::ZSetRef;
 use reddb_storage::store::sorted_set::{Score, SortedSet};
 use reddb_storage::store::EntryRef;
 use std::cmp::Ordering;
@@ -220,7 +221,7 @@ fn weighted(weight: f64, score: f64) -> f64 {
 }
 
 /// Positions `[start, end)` of the members inside a score interval.
-fn score_span(z: &SortedSet, r: &ScoreRange) -> Range<usize> {
+fn score_span(z: ZSetRef<'_>, r: &ScoreRange) -> Range<usize> {
     let start = z.count_below(r.min.value, r.min.exclusive);
     let end = z.count_below(r.max.value, !r.max.exclusive);
     start..end.max(start)
@@ -232,7 +233,7 @@ fn score_span(z: &SortedSet, r: &ScoreRange) -> Range<usize> {
 /// forward, the run from the first member above the min while members
 /// stay below the max (backward: from the last member below the max while
 /// members stay above the min). For members of one score, the interval.
-fn lex_span(z: &SortedSet, r: &LexRange, reverse: bool) -> Range<usize> {
+fn lex_span(z: ZSetRef<'_>, r: &LexRange, reverse: bool) -> Range<usize> {
     lex_run(z, r, reverse, 0)
 }
 
@@ -240,7 +241,7 @@ fn lex_span(z: &SortedSet, r: &LexRange, reverse: bool) -> Range<usize> {
 /// past the run's first one: Redis skips them whatever they are, then
 /// answers while members are inside, which differs from skipping within
 /// the run when members of different scores are not in byte order.
-fn lex_run(z: &SortedSet, r: &LexRange, reverse: bool, skip: usize) -> Range<usize> {
+fn lex_run(z: ZSetRef<'_>, r: &LexRange, reverse: bool, skip: usize) -> Range<usize> {
     let n = z.len();
     let member = |rank: usize| z.get(rank).map_or(&[][..], |(_, m)| m);
     if n == 0 || r.is_empty() || !r.above_min(member(n - 1)) || !r.below_max(member(0)) {
@@ -290,7 +291,7 @@ fn rank_span(len: usize, start: i64, end: i64) -> Range<usize> {
 
 /// The positions a query selects, in set order, and whether to walk them
 /// backward.
-fn query_span(z: &SortedSet, q: &RangeQuery) -> Range<usize> {
+fn query_span(z: ZSetRef<'_>, q: &RangeQuery) -> Range<usize> {
     let len = z.len();
     if let RangeBy::Rank { start, end } = q.by {
         // Positions take no `LIMIT`.
@@ -329,7 +330,7 @@ fn query_span(z: &SortedSet, q: &RangeQuery) -> Range<usize> {
 }
 
 /// The members at `span`, forward or backward, with their scores.
-fn collect(z: &SortedSet, span: Range<usize>, reverse: bool) -> Vec<Scored> {
+fn collect(z: ZSetRef<'_>, span: Range<usize>, reverse: bool) -> Vec<Scored> {
     let each = |(s, m): (Score, &[u8])| (m.to_vec(), s.get());
     if reverse {
         z.range(span).rev().map(each).collect()
@@ -357,7 +358,7 @@ struct Source {
 
 impl<'a> Txn<'a> {
     /// The sorted set at `key` (`None` when missing).
-    fn sorted_value(&self, key: &[u8]) -> KsResult<Option<&SortedSet>> {
+    fn sorted_value(&self, key: &[u8]) -> KsResult<Option<ZSetRef<'_>>> {
         match self.lookup(key) {
             None => Ok(None),
             Some(EntryRef {
@@ -494,7 +495,7 @@ impl<'a> Txn<'a> {
     /// `ZCARD`
     pub fn zcard(&mut self, key: &[u8]) -> KsResult<usize> {
         check_key(key)?;
-        Ok(self.sorted_value(key)?.map_or(0, SortedSet::len))
+        Ok(self.sorted_value(key)?.map_or(0, ZSetRef::len))
     }
 
     /// `ZCOUNT`: members inside a score interval. O(log n).

@@ -103,7 +103,7 @@ impl Txn<'_> {
 
     /// One field of the hash at `key` (`None` when the key or the field
     /// is missing; WRONGTYPE for another type).
-    fn hash_field(&self, key: &[u8], field: &[u8]) -> KsResult<Option<&Vec<u8>>> {
+    fn hash_field(&self, key: &[u8], field: &[u8]) -> KsResult<Option<&[u8]>> {
         check_key(key)?;
         Ok(self.hash_value(key)?.and_then(|(h, _)| h.get(field)))
     }
@@ -137,7 +137,7 @@ impl Txn<'_> {
             return Ok(Vec::new());
         };
         Ok(h.iter()
-            .map(|(f, v)| if values { v.clone() } else { f.clone() })
+            .map(|(f, v)| if values { v.to_vec() } else { f.to_vec() })
             .collect())
     }
 
@@ -147,7 +147,7 @@ impl Txn<'_> {
         Ok(self
             .hash_value(key)?
             .and_then(|(h, _)| h.get(field))
-            .map_or(0, Vec::len))
+            .map_or(0, <[u8]>::len))
     }
 
     /// `HRANDFIELD key count`: `count` distinct fields when positive (the
@@ -165,7 +165,7 @@ impl Txn<'_> {
         let Some((h, _)) = self.hash_value(key)? else {
             return Ok(Some(Vec::new()));
         };
-        let pairs: Vec<(&Vec<u8>, &Vec<u8>)> = h.iter().collect();
+        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
         let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
         let picks: Vec<usize> = if count >= 0 {
             if wanted >= pairs.len() {
@@ -191,7 +191,7 @@ impl Txn<'_> {
             picks
                 .into_iter()
                 .filter_map(|i| pairs.get(i))
-                .map(|(f, v)| ((*f).clone(), (*v).clone()))
+                .map(|(f, v)| (f.to_vec(), v.to_vec()))
                 .collect(),
         ))
     }
@@ -224,8 +224,8 @@ impl Txn<'_> {
         let mut keys = Vec::new();
         for (_, (f, v)) in fields {
             if pattern.is_none_or(|p| super::glob_match(p, f)) {
-                keys.push(f.clone());
-                keys.push(v.clone());
+                keys.push(f.to_vec());
+                keys.push(v.to_vec());
             }
         }
         Ok(ScanPage { cursor: next, keys })

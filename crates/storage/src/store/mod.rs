@@ -19,6 +19,7 @@ mod checkpoint;
 pub mod edit;
 pub mod log;
 pub mod record;
+pub mod small_collection;
 pub mod sorted_set;
 pub(crate) mod state;
 

@@ -23,6 +23,7 @@
 //! databases 1..=15 as 6..=20.
 
 use super::edit::{self, Edit};
+use super::small_collection::{HashRef, ZSetRef};
 use super::sorted_set::{Score, SortedSet};
 use crate::codec::{Reader, Writer};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -168,23 +169,24 @@ impl Value {
         match self {
             Value::Bytes(b) => ValueRef::Bytes(b),
             Value::Set(s) => ValueRef::Set(s),
-            Value::Hash(h) => ValueRef::Hash(h),
+            Value::Hash(h) => ValueRef::Hash(HashRef::Tree(h)),
             Value::List(l) => ValueRef::List(l),
-            Value::SortedSet(z) => ValueRef::SortedSet(z),
+            Value::SortedSet(z) => ValueRef::SortedSet(ZSetRef::Tree(z)),
         }
     }
 }
 
 /// A stored value read in place: what the state hands out. A string is
-/// a slice of the cell it is packed in (see `state.rs`), a collection
-/// the stored collection itself.
+/// a slice of the cell it is packed in (see `state.rs`), a small hash or
+/// sorted set a view of its packed form (`small_collection.rs`), any
+/// other collection the stored collection itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueRef<'a> {
     Bytes(&'a [u8]),
     Set(&'a BTreeSet<Vec<u8>>),
-    Hash(&'a BTreeMap<Vec<u8>, Vec<u8>>),
+    Hash(HashRef<'a>),
     List(&'a VecDeque<Vec<u8>>),
-    SortedSet(&'a SortedSet),
+    SortedSet(ZSetRef<'a>),
 }
 
 impl ValueRef<'_> {
@@ -193,9 +195,9 @@ impl ValueRef<'_> {
         match self {
             ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
             ValueRef::Set(s) => Value::Set(s.clone()),
-            ValueRef::Hash(h) => Value::Hash(h.clone()),
+            ValueRef::Hash(h) => Value::Hash(h.to_tree()),
             ValueRef::List(l) => Value::List(l.clone()),
-            ValueRef::SortedSet(z) => Value::SortedSet(Box::new(z.clone())),
+            ValueRef::SortedSet(z) => Value::SortedSet(Box::new(z.to_tree())),
         }
     }
 

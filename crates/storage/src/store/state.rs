@@ -13,7 +13,9 @@
 use super::cells::{CellId, Cells};
 use super::edit::Edit;
 use super::record::{Mutation, Namespace, Value, ValueRef};
+use super::small_collection::{hash_packs, pack_hash, pack_zset, zset_packs, HashRef, ZSetRef};
 use hashbrown::HashTable;
+use packed::Kind;
 use std::hash::{BuildHasher, RandomState};
 
 /// An entry as the transactions of the service layer stage it: a value
@@ -97,21 +99,36 @@ impl EntryRef<'_> {
     }
 }
 
-/// A packed string entry, as one cell holds it:
+/// A packed entry, as one cell holds it: a string, or a small hash or
+/// sorted set in its packed form (`small_collection.rs`):
 ///
 /// ```text
-/// flags u8 (bit 0: an expiry follows) | key_len varint | value_len varint
+/// flags u8 (bit 0: an expiry follows; bits 1-2: 0 string, 1 hash, 2 sorted set)
+///   | key_len varint | value_len varint | [payload varint: collections only]
 ///   | [expires_at_ms u64 LE] | key | value | (zeroes to the cell's end)
 /// ```
 ///
-/// Varints are LEB128 (7 bits a byte, low first). A key of 14 bytes and a
-/// value of 100 take 117 bytes, a 120-byte cell.
+/// Varints are LEB128 (7 bits a byte, low first); `payload` is the
+/// collection's [`Value::payload_len`] (a string's is its length). A key
+/// of 14 bytes and a value of 100 take 117 bytes, a 120-byte cell.
 mod packed {
+    use crate::store::small_collection::{put_varint, read_varint};
+
     const HAS_EXPIRY: u8 = 1;
 
+    /// What a packed record holds.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Kind {
+        String = 0,
+        Hash = 1,
+        SortedSet = 2,
+    }
+
     pub(super) struct Packed<'a> {
+        pub kind: Kind,
         pub key: &'a [u8],
         pub value: &'a [u8],
+        pub payload: usize,
         pub expires_at_ms: u64,
     }
 
@@ -120,98 +137,105 @@ mod packed {
         (bits as usize).div_ceil(7).max(1)
     }
 
-    /// Bytes the record of `key`, a value of `value_len` bytes and
-    /// `expires_at_ms` takes.
-    pub(super) fn len(key: &[u8], value_len: usize, expires_at_ms: u64) -> usize {
+    /// Bytes the record takes.
+    pub(super) fn len(
+        kind: Kind,
+        key: &[u8],
+        value_len: usize,
+        payload: usize,
+        expires_at_ms: u64,
+    ) -> usize {
         1 + varint_len(key.len())
             + varint_len(value_len)
+            + if kind == Kind::String {
+                0
+            } else {
+                varint_len(payload)
+            }
             + if expires_at_ms == 0 { 0 } else { 8 }
             + key.len()
             + value_len
     }
 
-    fn put_varint(out: &mut [u8], at: &mut usize, mut n: usize) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if let Some(b) = out.get_mut(*at) {
-                *b = if n == 0 { byte } else { byte | 0x80 };
-            }
-            *at += 1;
-            if n == 0 {
-                return;
-            }
-        }
-    }
-
-    fn put(out: &mut [u8], at: &mut usize, bytes: &[u8]) {
-        if let Some(dst) = out.get_mut(*at..*at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-        *at += bytes.len();
-    }
-
     /// Writes the record into `cell` (at least [`len`] bytes, zeroed).
-    pub(super) fn write(cell: &mut [u8], key: &[u8], value: &[u8], expires_at_ms: u64) {
-        let mut at = 0;
-        put(
-            cell,
-            &mut at,
-            &[if expires_at_ms == 0 { 0 } else { HAS_EXPIRY }],
-        );
-        put_varint(cell, &mut at, key.len());
-        put_varint(cell, &mut at, value.len());
+    pub(super) fn write(
+        cell: &mut [u8],
+        kind: Kind,
+        key: &[u8],
+        value: &[u8],
+        payload: usize,
+        expires_at_ms: u64,
+    ) {
+        let mut head = Vec::with_capacity(24);
+        head.push((kind as u8) << 1 | if expires_at_ms == 0 { 0 } else { HAS_EXPIRY });
+        put_varint(&mut head, key.len());
+        put_varint(&mut head, value.len());
+        if kind != Kind::String {
+            put_varint(&mut head, payload);
+        }
         if expires_at_ms != 0 {
-            put(cell, &mut at, &expires_at_ms.to_le_bytes());
+            head.extend_from_slice(&expires_at_ms.to_le_bytes());
         }
-        put(cell, &mut at, key);
-        put(cell, &mut at, value);
-    }
-
-    fn varint(cell: &[u8], at: &mut usize) -> Option<usize> {
-        let mut n = 0usize;
-        for shift in (0..35).step_by(7) {
-            let byte = *cell.get(*at)?;
-            *at += 1;
-            n |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(n);
+        let mut at = 0;
+        for part in [&head[..], key, value] {
+            if let Some(dst) = cell.get_mut(at..at + part.len()) {
+                dst.copy_from_slice(part);
             }
+            at += part.len();
         }
-        None
     }
 
-    pub(super) fn read(cell: &[u8]) -> Option<Packed<'_>> {
+    /// The record's fields, and where its expiry is (if it has one).
+    fn parse(cell: &[u8]) -> Option<(Packed<'_>, Option<usize>)> {
         let flags = *cell.first()?;
+        let kind = match flags >> 1 {
+            0 => Kind::String,
+            1 => Kind::Hash,
+            2 => Kind::SortedSet,
+            _ => return None,
+        };
         let mut at = 1;
-        let key_len = varint(cell, &mut at)?;
-        let value_len = varint(cell, &mut at)?;
-        let expires_at_ms = if flags & HAS_EXPIRY != 0 {
+        let key_len = read_varint(cell, &mut at)?;
+        let value_len = read_varint(cell, &mut at)?;
+        let payload = if kind == Kind::String {
+            value_len
+        } else {
+            read_varint(cell, &mut at)?
+        };
+        let (expires_at_ms, expiry_at) = if flags & HAS_EXPIRY != 0 {
             let bytes = cell.get(at..at + 8)?;
             at += 8;
-            u64::from_le_bytes(bytes.try_into().ok()?)
+            (u64::from_le_bytes(bytes.try_into().ok()?), Some(at - 8))
         } else {
-            0
+            (0, None)
         };
         let key = cell.get(at..at + key_len)?;
         let value = cell.get(at + key_len..at + key_len + value_len)?;
-        Some(Packed {
-            key,
-            value,
-            expires_at_ms,
-        })
+        Some((
+            Packed {
+                kind,
+                key,
+                value,
+                payload,
+                expires_at_ms,
+            },
+            expiry_at,
+        ))
+    }
+
+    pub(super) fn read(cell: &[u8]) -> Option<Packed<'_>> {
+        parse(cell).map(|(p, _)| p)
     }
 
     /// Rewrites the expiry of a record that has one, in place; false when
     /// it has none (the record must be rewritten to gain one).
     pub(super) fn set_expiry(cell: &mut [u8], expires_at_ms: u64) -> bool {
-        if expires_at_ms == 0 || cell.first().is_none_or(|f| f & HAS_EXPIRY == 0) {
+        if expires_at_ms == 0 {
             return false;
         }
-        let mut at = 1;
-        if varint(cell, &mut at).is_none() || varint(cell, &mut at).is_none() {
+        let Some(at) = parse(cell).and_then(|(_, at)| at) else {
             return false;
-        }
+        };
         match cell.get_mut(at..at + 8) {
             Some(dst) => {
                 dst.copy_from_slice(&expires_at_ms.to_le_bytes());
@@ -315,12 +339,17 @@ impl Space {
             Held::Free => None,
             Held::Cell(id) => {
                 let p = packed::read(self.cells.get(id)?)?;
+                let value = match p.kind {
+                    Kind::String => ValueRef::Bytes(p.value),
+                    Kind::Hash => ValueRef::Hash(HashRef::packed(p.value)),
+                    Kind::SortedSet => ValueRef::SortedSet(ZSetRef::packed(p.value)),
+                };
                 Some((
                     p.key,
                     EntryRef {
-                        value: ValueRef::Bytes(p.value),
+                        value,
                         expires_at_ms: p.expires_at_ms,
-                        payload: p.value.len(),
+                        payload: p.payload,
                     },
                 ))
             }
@@ -357,37 +386,50 @@ impl Space {
         self.read(*self.slots.get(i as usize)?).map(|(_, e)| e)
     }
 
-    /// Stores `entry` for `key` (a cell for a string, a collection
-    /// otherwise); returns the slot value that finds it.
+    /// Stores `entry` for `key` (a cell for a string or a small hash or
+    /// sorted set, the side vector for any other collection); returns the
+    /// slot value that finds it.
     fn store(&mut self, key: Vec<u8>, entry: Entry) -> Slot {
-        match entry.value {
-            Value::Bytes(value) => {
-                let id = self
-                    .cells
-                    .alloc(packed::len(&key, value.len(), entry.expires_at_ms));
-                if let Some(cell) = self.cells.get_mut(id) {
-                    packed::write(cell, &key, &value, entry.expires_at_ms);
-                }
-                Slot(SLOT_CELL | id.to_bits())
-            }
-            value => {
-                let held = Some((key.into_boxed_slice(), Entry { value, ..entry }));
-                let i = match self.collections_free.pop() {
-                    Some(i) => {
-                        if let Some(c) = self.collections.get_mut(i as usize) {
-                            *c = held;
-                        }
-                        i
-                    }
-                    None => {
-                        let i = u32::try_from(self.collections.len()).unwrap_or(u32::MAX);
-                        self.collections.push(held);
-                        i
-                    }
-                };
-                Slot(SLOT_COLLECTION | u64::from(i))
-            }
+        let packed = match &entry.value {
+            Value::Bytes(_) => Some((Kind::String, None)),
+            Value::Hash(h) if hash_packs(h) => Some((Kind::Hash, Some(pack_hash(h)))),
+            Value::SortedSet(z) if zset_packs(z) => Some((Kind::SortedSet, Some(pack_zset(z)))),
+            _ => None,
+        };
+        if let Some((kind, bytes)) = packed {
+            let value = match (&bytes, &entry.value) {
+                (Some(bytes), _) => bytes.as_slice(),
+                (None, Value::Bytes(b)) => b.as_slice(),
+                (None, _) => &[],
+            };
+            return self.pack(kind, &key, value, entry.payload, entry.expires_at_ms);
         }
+        let held = Some((key.into_boxed_slice(), entry));
+        let i = match self.collections_free.pop() {
+            Some(i) => {
+                if let Some(c) = self.collections.get_mut(i as usize) {
+                    *c = held;
+                }
+                i
+            }
+            None => {
+                let i = u32::try_from(self.collections.len()).unwrap_or(u32::MAX);
+                self.collections.push(held);
+                i
+            }
+        };
+        Slot(SLOT_COLLECTION | u64::from(i))
+    }
+
+    /// Writes a packed record into a new cell.
+    fn pack(&mut self, kind: Kind, key: &[u8], value: &[u8], payload: usize, expires: u64) -> Slot {
+        let id = self
+            .cells
+            .alloc(packed::len(kind, key, value.len(), payload, expires));
+        if let Some(cell) = self.cells.get_mut(id) {
+            packed::write(cell, kind, key, value, payload, expires);
+        }
+        Slot(SLOT_CELL | id.to_bits())
     }
 
     /// Frees what `slot` holds; returns the payload bytes it held.
@@ -399,7 +441,7 @@ impl Space {
                     .cells
                     .get(id)
                     .and_then(packed::read)
-                    .map_or(0, |p| p.value.len());
+                    .map_or(0, |p| p.payload);
                 self.cells.free(id);
                 payload
             }
@@ -490,26 +532,44 @@ impl Space {
         match slot.held() {
             Held::Free => None,
             Held::Cell(id) => {
-                // Of the edits only `Expire` applies to a string (the
-                // others change nothing, see `edit.rs`).
-                let Edit::Expire(at) = edit else {
-                    return Some((0, 0, false));
-                };
-                if self
-                    .cells
-                    .get_mut(id)
-                    .is_some_and(|c| packed::set_expiry(c, *at))
-                {
+                if let Edit::Expire(at) = edit {
+                    if self
+                        .cells
+                        .get_mut(id)
+                        .is_some_and(|c| packed::set_expiry(c, *at))
+                    {
+                        return Some((0, 0, false));
+                    }
+                    // Gaining or losing the expiry's 8 bytes: a new cell.
+                    let p = packed::read(self.cells.get(id)?)?;
+                    let (kind, key, value, payload) =
+                        (p.kind, p.key.to_vec(), p.value.to_vec(), p.payload);
+                    self.release(slot);
+                    let new = self.pack(kind, &key, &value, payload, *at);
+                    if let Some(s) = self.slots.get_mut(i) {
+                        *s = new;
+                    }
                     return Some((0, 0, false));
                 }
-                let p = packed::read(self.cells.get(id)?)?;
-                let (key, value) = (p.key.to_vec(), p.value.to_vec());
+                let (key, mut entry) = self.read(slot).map(|(k, e)| (k.to_vec(), e.to_entry()))?;
+                if let Value::Bytes(_) = entry.value {
+                    // Only `Expire` applies to a string (see `edit.rs`).
+                    return Some((0, 0, false));
+                }
+                let (grew, shrank) = entry.apply_edit(edit);
+                if entry.value.is_empty_collection() {
+                    // The caller removes the key, counting the payload the
+                    // record still holds: the edit's own change is not
+                    // counted twice.
+                    return Some((0, 0, true));
+                }
+                // Packed again, or a tree once past the packing limits.
                 self.release(slot);
-                let new = self.store(key, Entry::new(Value::Bytes(value), *at));
+                let new = self.store(key, entry);
                 if let Some(s) = self.slots.get_mut(i) {
                     *s = new;
                 }
-                Some((0, 0, false))
+                Some((grew, shrank, false))
             }
             Held::Collection(c) => {
                 let (_, entry) = self.collections.get_mut(c)?.as_mut()?;
@@ -717,15 +777,20 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sorted_set::{Score, SortedSet};
     use proptest::prelude::*;
     use std::collections::HashMap;
 
     #[derive(Debug, Clone)]
     enum Op {
-        /// Key, value seed and length, whether a set, expiry.
-        Put(u8, u8, usize, bool, u64),
+        /// Key, value seed and length, what type (0 string, 1 set, 2
+        /// hash, 3 sorted set), expiry.
+        Put(u8, u8, usize, u8, u64),
         Delete(u8),
         Expire(u8, u64),
+        /// An element edit of the key's type: adds `n` elements from
+        /// `seed` (or removes them, `remove`).
+        EditElements(u8, u8, usize, bool),
         Sweep(u64, usize),
     }
 
@@ -733,10 +798,12 @@ mod tests {
         // Lengths cross the cells' classes and the largest cell (1024).
         let len = prop_oneof![0usize..40, 90usize..130, 1000usize..1100];
         prop_oneof![
-            5 => (0u8..40, any::<u8>(), len, prop::bool::weighted(0.2), 0u64..4)
-                .prop_map(|(k, v, n, set, e)| Op::Put(k, v, n, set, e)),
+            5 => (0u8..40, any::<u8>(), len, prop_oneof![3 => Just(0u8), 1 => 1u8..4], 0u64..4)
+                .prop_map(|(k, v, n, t, e)| Op::Put(k, v, n, t, e)),
             3 => (0u8..40).prop_map(Op::Delete),
             2 => (0u8..40, 0u64..4).prop_map(|(k, e)| Op::Expire(k, e)),
+            3 => (0u8..40, any::<u8>(), prop_oneof![1usize..4, 60usize..140], any::<bool>())
+                .prop_map(|(k, seed, n, remove)| Op::EditElements(k, seed, n, remove)),
             1 => (0u64..4, 0usize..5).prop_map(|(now, limit)| Op::Sweep(now, limit)),
         ]
     }
@@ -751,12 +818,60 @@ mod tests {
         }
     }
 
-    fn value(v: u8, len: usize, set: bool) -> Value {
-        if set {
-            Value::Set((0..=v % 5).map(|m| vec![m; len % 7]).collect())
+    /// Element `i` of a collection made from `seed`: short, or past the
+    /// 64 bytes a packed form holds for one in twenty.
+    fn element(seed: u8, i: usize) -> Vec<u8> {
+        let len = if (usize::from(seed) + i).is_multiple_of(20) {
+            70
         } else {
-            Value::Bytes((0..len).map(|i| v.wrapping_add(i as u8)).collect())
+            i % 5
+        };
+        let mut e = vec![seed; len];
+        e.extend_from_slice(&(i as u16).to_be_bytes());
+        e
+    }
+
+    /// A value of type `t`: strings of `len` bytes, collections of up to
+    /// `len` elements (across the 128 a packed form holds).
+    fn value(v: u8, len: usize, t: u8) -> Value {
+        let n = (len + usize::from(v)) % 160;
+        match t {
+            1 => Value::Set((0..=n % 7).map(|i| element(v, i)).collect()),
+            2 => Value::Hash(
+                (0..=n)
+                    .map(|i| (element(v, i), element(v.wrapping_add(1), i)))
+                    .collect(),
+            ),
+            3 => {
+                let mut z = SortedSet::new();
+                for i in 0..=n {
+                    z.insert(element(v, i), Score::new(f64::from((i % 9) as u8)).unwrap());
+                }
+                Value::SortedSet(Box::new(z))
+            }
+            _ => Value::Bytes((0..len).map(|i| v.wrapping_add(i as u8)).collect()),
         }
+    }
+
+    /// The element edit of the type `v` holds (none for a string).
+    fn element_edit(v: &Value, seed: u8, n: usize, remove: bool) -> Option<Edit> {
+        let items: Vec<Vec<u8>> = (0..n).map(|i| element(seed, i)).collect();
+        Some(match (v, remove) {
+            (Value::Set(_), false) => Edit::SetAdd(items),
+            (Value::Set(_), true) => Edit::SetRemove(items),
+            (Value::Hash(_), false) => {
+                Edit::HashPut(items.into_iter().map(|f| (f, vec![seed])).collect())
+            }
+            (Value::Hash(_), true) => Edit::HashRemove(items),
+            (Value::SortedSet(_), false) => Edit::SortedAdd(
+                items
+                    .into_iter()
+                    .map(|m| (Score::new(f64::from(seed % 4)).unwrap(), m))
+                    .collect(),
+            ),
+            (Value::SortedSet(_), true) => Edit::SortedRemove(items),
+            _ => return None,
+        })
     }
 
     proptest! {
@@ -772,14 +887,24 @@ mod tests {
             let mut slot_of: HashMap<Vec<u8>, usize> = HashMap::new();
             for op in ops {
                 match op {
-                    Op::Put(k, v, n, set, e) => {
+                    Op::Put(k, v, n, t, e) => {
                         state.apply(Mutation::Put {
                             ns: Namespace::Keyspace,
                             key: key(k),
-                            value: value(v, n, set),
+                            value: value(v, n, t),
                             expires_at_ms: e,
                         });
-                        model.insert(key(k), (value(v, n, set), e));
+                        model.insert(key(k), (value(v, n, t), e));
+                    }
+                    Op::EditElements(k, seed, n, remove) => {
+                        let Some((v, _)) = model.get_mut(&key(k)) else { continue };
+                        let Some(edit) = element_edit(v, seed, n, remove) else { continue };
+                        state.apply(Mutation::Edit { ns: Namespace::Keyspace, key: key(k), edit: edit.clone() });
+                        edit.apply_to(v);
+                        if v.is_empty_collection() {
+                            model.remove(&key(k));
+                            slot_of.remove(&key(k));
+                        }
                     }
                     Op::Delete(k) => {
                         state.apply(Mutation::Delete { ns: Namespace::Keyspace, key: key(k) });
@@ -822,28 +947,42 @@ mod tests {
         }
     }
 
-    /// A packed record reads back what was written, for every shape of
-    /// length and expiry, and an expiry rewritten in place reads back.
+    /// A packed record reads back what was written, for every kind and
+    /// shape of length and expiry, and an expiry rewritten in place reads
+    /// back.
     #[test]
     fn packed_records_round_trip() {
-        for key_len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 65_536] {
-            for value_len in [0usize, 1, 100, 127, 128, 5000] {
-                for expires in [0u64, 1, u64::MAX] {
-                    let k: Vec<u8> = (0..key_len).map(|i| i as u8).collect();
-                    let v: Vec<u8> = (0..value_len).map(|i| (i * 7) as u8).collect();
-                    let len = packed::len(&k, v.len(), expires);
-                    let mut cell = vec![0u8; len + 5];
-                    packed::write(&mut cell, &k, &v, expires);
-                    let p = packed::read(&cell).unwrap();
-                    assert_eq!((p.key, p.value, p.expires_at_ms), (&k[..], &v[..], expires));
-                    assert_eq!(packed::set_expiry(&mut cell, 42), expires != 0);
-                    let p = packed::read(&cell).unwrap();
-                    assert_eq!(p.expires_at_ms, if expires != 0 { 42 } else { 0 });
-                    assert_eq!((p.key, p.value), (&k[..], &v[..]));
-                    assert!(
-                        packed::read(&cell[..len - 1]).is_none(),
-                        "a cut record reads as nothing"
-                    );
+        for kind in [Kind::String, Kind::Hash, Kind::SortedSet] {
+            for key_len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 65_536] {
+                for value_len in [0usize, 1, 100, 127, 128, 5000] {
+                    for expires in [0u64, 1, u64::MAX] {
+                        let k: Vec<u8> = (0..key_len).map(|i| i as u8).collect();
+                        let v: Vec<u8> = (0..value_len).map(|i| (i * 7) as u8).collect();
+                        let payload = if kind == Kind::String {
+                            v.len()
+                        } else {
+                            3 * value_len + 1
+                        };
+                        let len = packed::len(kind, &k, v.len(), payload, expires);
+                        let mut cell = vec![0u8; len + 5];
+                        packed::write(&mut cell, kind, &k, &v, payload, expires);
+                        let p = packed::read(&cell).unwrap();
+                        assert_eq!(
+                            (p.kind, p.key, p.value, p.payload, p.expires_at_ms),
+                            (kind, &k[..], &v[..], payload, expires)
+                        );
+                        assert_eq!(packed::set_expiry(&mut cell, 42), expires != 0);
+                        let p = packed::read(&cell).unwrap();
+                        assert_eq!(p.expires_at_ms, if expires != 0 { 42 } else { 0 });
+                        assert_eq!(
+                            (p.kind, p.key, p.value, p.payload),
+                            (kind, &k[..], &v[..], payload)
+                        );
+                        assert!(
+                            packed::read(&cell[..len - 1]).is_none(),
+                            "a cut record reads as nothing"
+                        );
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@
 use super::super::Txn;
 use super::*;
 use proptest::prelude::*;
+use reddb_storage::store::small_collection::pack_zset;
 use reddb_storage::store::State;
 
 fn z(items: &[(f64, &str)]) -> SortedSet {
@@ -199,11 +200,16 @@ proptest! {
         let all: Vec<(Score, &[u8])> = set.iter().collect();
         let r = LexRange { min, max };
         let q = RangeQuery { by: RangeBy::Lex(r.clone()), reverse, limit };
-        let span = query_span(&set, &q);
-        let got: Vec<usize> = if reverse { span.rev().collect() } else { span.collect() };
-        prop_assert_eq!(got, model_lex(&all, &r, reverse, limit));
-        if limit.is_none() && !reverse {
-            prop_assert_eq!(lex_span(&set, &r, false).len(), model_lex(&all, &r, false, None).len());
+        let packed = pack_zset(&set);
+        // The tree and the packed form (what the state keeps of a small
+        // sorted set) walk the same.
+        for z in [ZSetRef::from(&set), ZSetRef::packed(&packed)] {
+            let span = query_span(z, &q);
+            let got: Vec<usize> = if reverse { span.rev().collect() } else { span.collect() };
+            prop_assert_eq!(got, model_lex(&all, &r, reverse, limit));
+            if limit.is_none() && !reverse {
+                prop_assert_eq!(lex_span(z, &r, false).len(), model_lex(&all, &r, false, None).len());
+            }
         }
     }
 
@@ -218,9 +224,12 @@ proptest! {
         let all: Vec<(Score, &[u8])> = set.iter().collect();
         let r = ScoreRange { min, max };
         let q = RangeQuery { by: RangeBy::Score(r), reverse, limit };
-        let span = query_span(&set, &q);
-        let got: Vec<usize> = if reverse { span.rev().collect() } else { span.collect() };
-        prop_assert_eq!(got, model_score(&all, &r, reverse, limit));
+        let packed = pack_zset(&set);
+        for z in [ZSetRef::from(&set), ZSetRef::packed(&packed)] {
+            let span = query_span(z, &q);
+            let got: Vec<usize> = if reverse { span.rev().collect() } else { span.collect() };
+            prop_assert_eq!(got, model_score(&all, &r, reverse, limit));
+        }
     }
 }
 
@@ -232,7 +241,8 @@ fn ranks_clamp_as_redis_does() {
         reverse,
         limit: None,
     };
-    let names = |q: RangeQuery| members(&collect(&set, query_span(&set, &q), q.reverse));
+    let set = ZSetRef::from(&set);
+    let names = |q: RangeQuery| members(&collect(set, query_span(set, &q), q.reverse));
     assert_eq!(names(q(0, -1, false)), ["a", "b", "c"]);
     assert_eq!(names(q(-2, 100, false)), ["b", "c"]);
     assert_eq!(names(q(0, 0, true)), ["c"]);

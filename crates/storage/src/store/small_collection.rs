@@ -1,0 +1,609 @@
+//! Small hashes and sorted sets packed into one byte string, as Redis
+//! packs them into a listpack, and the read views ([`HashRef`],
+//! [`ZSetRef`]) that answer the commands' questions from either form.
+//!
+//! The state packs a hash or sorted set of at most [`PACK_MAX_ENTRIES`]
+//! entries, none longer than [`PACK_MAX_ELEMENT`] bytes (Redis's
+//! `hash-max-listpack-*` and `zset-max-listpack-*` defaults), into one
+//! cell with its key (see `state.rs`); a larger one stays a tree. Only
+//! the state holds packed forms: a value handed out to be changed is
+//! always the tree form ([`ValueRef::to_value`](super::record::ValueRef::to_value)).
+//!
+//! ```text
+//! packed hash = count varint | (field_len varint | field | value_len varint | value) * count
+//!               (in field byte order, the order of the tree form)
+//! packed zset = count varint | (score | member_len varint | member) * count
+//!               (in (score, member) order)
+//! score       = 0 | f64 bits u64 LE
+//!             | 1 | zigzag varint    (an integer of at most 2^53 in magnitude,
+//!                                     not -0: the bits read back the same)
+//! ```
+//!
+//! Every question about a packed form is a walk of at most 128 entries
+//! (Redis walks its listpacks the same way); every read is a checked
+//! slice, and bytes that do not decode read as an empty collection.
+
+use super::sorted_set::{Ranked, Score, SortedSet};
+use std::collections::{btree_map, BTreeMap};
+
+/// Most entries a packed hash or sorted set holds.
+pub const PACK_MAX_ENTRIES: usize = 128;
+/// Longest field, value or member a packed form holds.
+pub const PACK_MAX_ELEMENT: usize = 64;
+
+/// Appends `n` as LEB128 (7 bits a byte, low first).
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Reads a LEB128 number at `*at` (at most 10 bytes), moving `at` past it.
+pub(crate) fn read_varint(bytes: &[u8], at: &mut usize) -> Option<usize> {
+    let mut n = 0usize;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        n |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+fn read_blob<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let len = read_varint(bytes, at)?;
+    let blob = bytes.get(*at..at.checked_add(len)?)?;
+    *at += len;
+    Some(blob)
+}
+
+/// Whether a hash of these fields is packed.
+pub(crate) fn hash_packs(h: &BTreeMap<Vec<u8>, Vec<u8>>) -> bool {
+    h.len() <= PACK_MAX_ENTRIES
+        && h.iter()
+            .all(|(f, v)| f.len() <= PACK_MAX_ELEMENT && v.len() <= PACK_MAX_ELEMENT)
+}
+
+/// Whether a sorted set of these members is packed.
+pub(crate) fn zset_packs(z: &SortedSet) -> bool {
+    z.len() <= PACK_MAX_ENTRIES && z.iter().all(|(_, m)| m.len() <= PACK_MAX_ELEMENT)
+}
+
+/// The packed form of a hash (see the module header).
+pub fn pack_hash(h: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, h.len());
+    for (f, v) in h {
+        put_varint(&mut out, f.len());
+        out.extend_from_slice(f);
+        put_varint(&mut out, v.len());
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+/// The packed form of a sorted set (see the module header).
+pub fn pack_zset(z: &SortedSet) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, z.len());
+    for (score, member) in z.iter() {
+        put_score(&mut out, score);
+        put_varint(&mut out, member.len());
+        out.extend_from_slice(member);
+    }
+    out
+}
+
+/// Largest integer magnitude a score is packed as an integer at (every
+/// integer up to it is an exact `f64`).
+const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+/// A score as an integer (zigzag varint, 1 to 8 bytes: a rate limiter's
+/// millisecond timestamp takes 6) when that reads back the same bits, as
+/// its 8 bytes otherwise.
+fn put_score(out: &mut Vec<u8>, score: Score) {
+    let v = score.get();
+    let integral = v.trunc() == v && v.abs() <= EXACT_INTEGER && v.to_bits() != (-0.0f64).to_bits();
+    if integral {
+        let i = v as i64;
+        out.push(1);
+        put_varint(out, ((i << 1) ^ (i >> 63)) as u64 as usize);
+    } else {
+        out.push(0);
+        out.extend_from_slice(&score.to_bits().to_le_bytes());
+    }
+}
+
+fn read_score(bytes: &[u8], at: &mut usize) -> Option<Score> {
+    let tag = *bytes.get(*at)?;
+    *at += 1;
+    match tag {
+        0 => {
+            let b = <[u8; 8]>::try_from(bytes.get(*at..*at + 8)?).ok()?;
+            *at += 8;
+            Score::from_bits(u64::from_le_bytes(b))
+        }
+        1 => {
+            let z = read_varint(bytes, at)? as u64;
+            let i = ((z >> 1) as i64) ^ -((z & 1) as i64);
+            Score::new(i as f64)
+        }
+        _ => None,
+    }
+}
+
+/// A packed form split into its count and its entries.
+fn split(bytes: &[u8]) -> (usize, &[u8]) {
+    let mut at = 0;
+    match read_varint(bytes, &mut at) {
+        Some(n) => (n, bytes.get(at..).unwrap_or_default()),
+        None => (0, &[]),
+    }
+}
+
+/// A hash as read in place: the tree, or a packed hash.
+#[derive(Debug, Clone, Copy)]
+pub enum HashRef<'a> {
+    Tree(&'a BTreeMap<Vec<u8>, Vec<u8>>),
+    Packed { len: usize, entries: &'a [u8] },
+}
+
+impl<'a> HashRef<'a> {
+    /// The view of a packed hash's bytes.
+    pub fn packed(bytes: &'a [u8]) -> Self {
+        let (len, entries) = split(bytes);
+        HashRef::Packed { len, entries }
+    }
+
+    pub fn len(self) -> usize {
+        match self {
+            HashRef::Tree(h) => h.len(),
+            HashRef::Packed { len, .. } => len,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(self, field: &[u8]) -> Option<&'a [u8]> {
+        match self {
+            HashRef::Tree(h) => h.get(field).map(Vec::as_slice),
+            HashRef::Packed { .. } => self.iter().find(|(f, _)| *f == field).map(|(_, v)| v),
+        }
+    }
+
+    pub fn contains_key(self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// Fields and values in field byte order.
+    pub fn iter(self) -> HashIter<'a> {
+        match self {
+            HashRef::Tree(h) => HashIter::Tree(h.iter()),
+            HashRef::Packed { len, entries } => HashIter::Packed {
+                entries,
+                at: 0,
+                left: len,
+            },
+        }
+    }
+
+    pub fn keys(self) -> impl Iterator<Item = &'a [u8]> {
+        self.iter().map(|(f, _)| f)
+    }
+
+    pub fn values(self) -> impl Iterator<Item = &'a [u8]> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    /// A copy in the tree form.
+    pub fn to_tree(self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        match self {
+            HashRef::Tree(h) => h.clone(),
+            HashRef::Packed { .. } => self.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
+        }
+    }
+}
+
+impl PartialEq for HashRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for HashRef<'_> {}
+
+impl<'a> IntoIterator for HashRef<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    type IntoIter = HashIter<'a>;
+
+    fn into_iter(self) -> HashIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> From<&'a BTreeMap<Vec<u8>, Vec<u8>>> for HashRef<'a> {
+    fn from(h: &'a BTreeMap<Vec<u8>, Vec<u8>>) -> Self {
+        HashRef::Tree(h)
+    }
+}
+
+/// [`HashRef::iter`].
+pub enum HashIter<'a> {
+    Tree(btree_map::Iter<'a, Vec<u8>, Vec<u8>>),
+    Packed {
+        entries: &'a [u8],
+        at: usize,
+        left: usize,
+    },
+}
+
+impl<'a> Iterator for HashIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            HashIter::Tree(it) => it.next().map(|(f, v)| (f.as_slice(), v.as_slice())),
+            HashIter::Packed { entries, at, left } => {
+                if *left == 0 {
+                    return None;
+                }
+                *left -= 1;
+                let field = read_blob(entries, at);
+                let value = read_blob(entries, at);
+                let pair = field.zip(value);
+                if pair.is_none() {
+                    *left = 0;
+                }
+                pair
+            }
+        }
+    }
+}
+
+/// A sorted set as read in place: the tree, or a packed sorted set.
+#[derive(Debug, Clone, Copy)]
+pub enum ZSetRef<'a> {
+    Tree(&'a SortedSet),
+    Packed { len: usize, entries: &'a [u8] },
+}
+
+impl<'a> From<&'a SortedSet> for ZSetRef<'a> {
+    fn from(z: &'a SortedSet) -> Self {
+        ZSetRef::Tree(z)
+    }
+}
+
+impl PartialEq for ZSetRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .map(|(s, m)| (s.to_bits(), m))
+                .eq(other.iter().map(|(s, m)| (s.to_bits(), m)))
+    }
+}
+
+impl Eq for ZSetRef<'_> {}
+
+impl<'a> ZSetRef<'a> {
+    /// The view of a packed sorted set's bytes.
+    pub fn packed(bytes: &'a [u8]) -> Self {
+        let (len, entries) = split(bytes);
+        ZSetRef::Packed { len, entries }
+    }
+
+    pub fn len(self) -> usize {
+        match self {
+            ZSetRef::Tree(z) => z.len(),
+            ZSetRef::Packed { len, .. } => len,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// The packed entries in order, with their ranks.
+    fn walk(self) -> impl Iterator<Item = (usize, (Score, &'a [u8]))> {
+        self.iter().enumerate()
+    }
+
+    pub fn score(self, member: &[u8]) -> Option<Score> {
+        match self {
+            ZSetRef::Tree(z) => z.score(member),
+            ZSetRef::Packed { .. } => self.iter().find(|(_, m)| *m == member).map(|(s, _)| s),
+        }
+    }
+
+    /// [`SortedSet::rank`].
+    pub fn rank(self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSetRef::Tree(z) => z.rank(member),
+            ZSetRef::Packed { .. } => self.walk().find(|(_, (_, m))| *m == member).map(|(r, _)| r),
+        }
+    }
+
+    /// [`SortedSet::get`].
+    pub fn get(self, rank: usize) -> Option<(Score, &'a [u8])> {
+        match self {
+            ZSetRef::Tree(z) => z.get(rank),
+            ZSetRef::Packed { .. } => self.iter().nth(rank),
+        }
+    }
+
+    /// [`SortedSet::count_below`].
+    pub fn count_below(self, score: f64, or_equal: bool) -> usize {
+        match self {
+            ZSetRef::Tree(z) => z.count_below(score, or_equal),
+            ZSetRef::Packed { .. } => self
+                .iter()
+                .take_while(|(s, _)| s.get() < score || (or_equal && s.get() == score))
+                .count(),
+        }
+    }
+
+    /// [`SortedSet::first_rank_from`].
+    pub fn first_rank_from(self, from: usize, wanted: impl Fn(&[u8]) -> bool) -> Option<usize> {
+        match self {
+            ZSetRef::Tree(z) => z.first_rank_from(from, wanted),
+            ZSetRef::Packed { .. } => self
+                .walk()
+                .skip(from)
+                .find(|(_, (_, m))| wanted(m))
+                .map(|(r, _)| r),
+        }
+    }
+
+    /// [`SortedSet::last_rank_until`].
+    pub fn last_rank_until(self, until: usize, wanted: impl Fn(&[u8]) -> bool) -> Option<usize> {
+        match self {
+            ZSetRef::Tree(z) => z.last_rank_until(until, wanted),
+            ZSetRef::Packed { .. } => self
+                .walk()
+                .take_while(|(r, _)| *r <= until)
+                .filter(|(_, (_, m))| wanted(m))
+                .last()
+                .map(|(r, _)| r),
+        }
+    }
+
+    /// [`SortedSet::range`].
+    pub fn range(self, ranks: std::ops::Range<usize>) -> ZSetIter<'a> {
+        match self {
+            ZSetRef::Tree(z) => ZSetIter::Tree(z.range(ranks)),
+            ZSetRef::Packed { .. } => {
+                let end = ranks.end.min(self.len());
+                let start = ranks.start.min(end);
+                let items: Vec<(Score, &'a [u8])> =
+                    self.iter_packed().skip(start).take(end - start).collect();
+                ZSetIter::Packed(items.into_iter())
+            }
+        }
+    }
+
+    /// Members in (score, member) order.
+    pub fn iter(self) -> ZSetIter<'a> {
+        match self {
+            ZSetRef::Tree(z) => ZSetIter::Tree(z.iter()),
+            ZSetRef::Packed { .. } => {
+                ZSetIter::Packed(self.iter_packed().collect::<Vec<_>>().into_iter())
+            }
+        }
+    }
+
+    /// The packed entries in order (nothing for the tree form).
+    fn iter_packed(self) -> impl Iterator<Item = (Score, &'a [u8])> {
+        let (mut left, entries) = match self {
+            ZSetRef::Tree(_) => (0, &[][..]),
+            ZSetRef::Packed { len, entries } => (len, entries),
+        };
+        let mut at = 0usize;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let item = read_score(entries, &mut at)
+                .and_then(|score| read_blob(entries, &mut at).map(|m| (score, m)));
+            if item.is_none() {
+                left = 0;
+            }
+            item
+        })
+    }
+
+    /// A copy in the tree form.
+    pub fn to_tree(self) -> SortedSet {
+        match self {
+            ZSetRef::Tree(z) => z.clone(),
+            ZSetRef::Packed { .. } => {
+                let mut z = SortedSet::new();
+                for (score, member) in self.iter_packed() {
+                    z.insert(member.to_vec(), score);
+                }
+                z
+            }
+        }
+    }
+}
+
+/// [`ZSetRef::iter`] and [`ZSetRef::range`]: in order, `.rev()` walks back.
+pub enum ZSetIter<'a> {
+    Tree(Ranked<'a>),
+    Packed(std::vec::IntoIter<(Score, &'a [u8])>),
+}
+
+impl<'a> Iterator for ZSetIter<'a> {
+    type Item = (Score, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ZSetIter::Tree(it) => it.next(),
+            ZSetIter::Packed(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            ZSetIter::Tree(it) => it.size_hint(),
+            ZSetIter::Packed(it) => it.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for ZSetIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            ZSetIter::Tree(it) => it.next_back(),
+            ZSetIter::Packed(it) => it.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for ZSetIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn member() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..4)
+    }
+
+    proptest! {
+        /// A packed hash answers every question as the tree it was made
+        /// from.
+        #[test]
+        fn a_packed_hash_reads_as_its_tree(
+            h in prop::collection::btree_map(member(), member(), 0..20),
+            probes in prop::collection::vec(member(), 0..10),
+        ) {
+            let bytes = pack_hash(&h);
+            let (tree, packed) = (HashRef::Tree(&h), HashRef::packed(&bytes));
+            prop_assert_eq!(packed.len(), tree.len());
+            prop_assert_eq!(packed.is_empty(), tree.is_empty());
+            prop_assert!(packed.iter().eq(tree.iter()));
+            prop_assert!(packed.keys().eq(tree.keys()));
+            prop_assert!(packed.values().eq(tree.values()));
+            for p in probes.iter().chain(h.keys()) {
+                prop_assert_eq!(packed.get(p), tree.get(p));
+                prop_assert_eq!(packed.contains_key(p), tree.contains_key(p));
+            }
+            prop_assert_eq!(&packed.to_tree(), &h);
+            prop_assert_eq!(packed, tree);
+        }
+
+        /// A packed sorted set answers every question as the tree it was
+        /// made from: ranks, scores, score bounds, byte-order searches and
+        /// ranges both ways.
+        #[test]
+        fn a_packed_zset_reads_as_its_tree(
+            items in prop::collection::vec((member(), -3i8..3), 0..20),
+            probes in prop::collection::vec(member(), 0..6),
+            bound in -4i8..4,
+            span in (0usize..25, 0usize..25),
+        ) {
+            let mut z = SortedSet::new();
+            for (m, s) in items {
+                z.insert(m, Score::new(f64::from(s)).unwrap());
+            }
+            let bytes = pack_zset(&z);
+            let (tree, packed) = (ZSetRef::Tree(&z), ZSetRef::packed(&bytes));
+            prop_assert_eq!(packed.len(), tree.len());
+            prop_assert_eq!(packed, tree);
+            let members: Vec<Vec<u8>> = z.iter().map(|(_, m)| m.to_vec()).collect();
+            for p in probes.iter().chain(members.iter()) {
+                prop_assert_eq!(packed.score(p).map(Score::to_bits), tree.score(p).map(Score::to_bits));
+                prop_assert_eq!(packed.rank(p), tree.rank(p));
+                for from in 0..=z.len() {
+                    prop_assert_eq!(
+                        packed.first_rank_from(from, |m| m >= p.as_slice()),
+                        tree.first_rank_from(from, |m| m >= p.as_slice())
+                    );
+                    prop_assert_eq!(
+                        packed.last_rank_until(from, |m| m <= p.as_slice()),
+                        tree.last_rank_until(from, |m| m <= p.as_slice())
+                    );
+                }
+            }
+            for rank in 0..=z.len() {
+                prop_assert_eq!(packed.get(rank).map(|(s, m)| (s.to_bits(), m)), tree.get(rank).map(|(s, m)| (s.to_bits(), m)));
+            }
+            for or_equal in [false, true] {
+                prop_assert_eq!(packed.count_below(f64::from(bound), or_equal), tree.count_below(f64::from(bound), or_equal));
+            }
+            let ranks = span.0.min(span.1)..span.0.max(span.1);
+            let bits = |(s, m): (Score, &[u8])| (s.to_bits(), m.to_vec());
+            prop_assert_eq!(packed.range(ranks.clone()).map(bits).collect::<Vec<_>>(), tree.range(ranks.clone()).map(bits).collect::<Vec<_>>());
+            prop_assert_eq!(packed.range(ranks.clone()).rev().map(bits).collect::<Vec<_>>(), tree.range(ranks.clone()).rev().map(bits).collect::<Vec<_>>());
+            prop_assert_eq!(packed.range(ranks.clone()).len(), tree.range(ranks).len());
+            prop_assert_eq!(packed.to_tree(), z);
+        }
+    }
+
+    #[test]
+    fn every_score_reads_back_with_its_bits() {
+        let scores = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            1e300,
+            -1e-300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9_007_199_254_740_992.0,
+            -9_007_199_254_740_992.0,
+            9_007_199_254_740_994.0,
+            1_765_000_000_000.0,
+            f64::MIN_POSITIVE,
+            123_456.789,
+        ];
+        let mut z = SortedSet::new();
+        for (i, s) in scores.iter().enumerate() {
+            z.insert(vec![i as u8], Score::new(*s).unwrap());
+        }
+        let bytes = pack_zset(&z);
+        let got: Vec<(u64, Vec<u8>)> = ZSetRef::packed(&bytes)
+            .iter()
+            .map(|(s, m)| (s.to_bits(), m.to_vec()))
+            .collect();
+        let want: Vec<(u64, Vec<u8>)> = z.iter().map(|(s, m)| (s.to_bits(), m.to_vec())).collect();
+        assert_eq!(got, want);
+        // A millisecond timestamp packs in 1 + 6 bytes, not 1 + 8.
+        let mut one = SortedSet::new();
+        one.insert(b"m".to_vec(), Score::new(1_765_000_000_000.0).unwrap());
+        assert_eq!(pack_zset(&one).len(), 1 + 1 + 6 + 1 + 1);
+    }
+
+    #[test]
+    fn bytes_that_do_not_decode_read_as_fewer_entries_never_a_panic() {
+        let h: BTreeMap<Vec<u8>, Vec<u8>> = [(b"f".to_vec(), b"v".to_vec())].into();
+        let bytes = pack_hash(&h);
+        for cut in 0..bytes.len() {
+            let view = HashRef::packed(&bytes[..cut]);
+            assert!(view.iter().count() <= 1);
+            let _ = view.get(b"f");
+        }
+        let mut z = SortedSet::new();
+        z.insert(b"m".to_vec(), Score::new(1.5).unwrap());
+        let bytes = pack_zset(&z);
+        for cut in 0..bytes.len() {
+            let view = ZSetRef::packed(&bytes[..cut]);
+            assert!(view.iter().count() == 0);
+            let _ = (view.rank(b"m"), view.range(0..5).rev().count());
+        }
+    }
+}
