@@ -289,7 +289,6 @@ impl EventLoop {
     /// chunk before the next is read, until it is drained or a cap, the
     /// budget or a decision to close stops it.
     pub(super) fn read_and_process(&mut self, slot: usize) {
-        let mut buf = [0u8; READ_CHUNK];
         // Whether the connection changed since it was last processed
         // (nothing read yet in this call, an EOF, a read error).
         let mut unprocessed = true;
@@ -302,7 +301,7 @@ impl EventLoop {
                     break;
                 }
             }
-            match self.read_chunk(slot, &mut buf) {
+            match self.read_chunk(slot) {
                 Got::Bytes { drained } => {
                     self.account(slot);
                     self.process(slot);
@@ -330,8 +329,10 @@ impl EventLoop {
         self.mark_dirty(slot);
     }
 
-    /// One read of `slot`'s socket into its input.
-    fn read_chunk(&mut self, slot: usize, buf: &mut [u8; READ_CHUNK]) -> Got {
+    /// One read of `slot`'s socket into its input (through the loop's
+    /// read buffer).
+    fn read_chunk(&mut self, slot: usize) -> Got {
+        let buf = &mut *self.read_buf;
         let Some(c) = self.conns.get_mut(slot) else {
             return Got::Gone;
         };

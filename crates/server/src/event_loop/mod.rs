@@ -155,6 +155,9 @@ pub(crate) struct EventLoop {
     stopping: bool,
     /// When the drain after a stop gives up on in-flight work.
     stop_deadline: Option<Instant>,
+    /// The buffer every socket read lands in before it is appended to
+    /// the connection's input: made (zeroed) once, not per read.
+    read_buf: Box<[u8; connection::READ_CHUNK]>,
     timers: Timers,
     commit: Commit,
     metrics: Metrics,
@@ -242,6 +245,7 @@ impl EventLoop {
             output_drained: Vec::new(),
             stopping: false,
             stop_deadline: None,
+            read_buf: Box::new([0u8; connection::READ_CHUNK]),
             timers: Timers::new(notify::watchdog_interval()),
             commit: Commit::new(),
             metrics: Metrics::default(),

@@ -23,7 +23,10 @@
 //! (Redis walks its listpacks the same way); every read is a checked
 //! slice, and bytes that do not decode read as an empty collection.
 
+use super::edit::Edit;
+use super::record::{FIELD_OVERHEAD, SCORED_OVERHEAD};
 use super::sorted_set::{Ranked, Score, SortedSet};
+use std::cmp::Ordering;
 use std::collections::{btree_map, BTreeMap};
 
 /// Most entries a packed hash or sorted set holds.
@@ -138,6 +141,130 @@ fn read_score(bytes: &[u8], at: &mut usize) -> Option<Score> {
         }
         _ => None,
     }
+}
+
+/// What an element edit made of a packed form: its new bytes, the
+/// payload added and removed (as [`Edit::apply_to`] counts them) and
+/// whether it is now empty.
+pub(crate) struct PackedEdit {
+    pub bytes: Vec<u8>,
+    pub grew: usize,
+    pub shrank: usize,
+    pub empty: bool,
+}
+
+/// Applies a hash edit (`HashPut`, `HashRemove`) to a packed hash without
+/// making the tree: O(entries) and two allocations. `None` for another
+/// edit, or when the result would not pack (the caller makes the tree).
+pub(crate) fn edit_packed_hash(bytes: &[u8], edit: &Edit) -> Option<PackedEdit> {
+    let mut entries: Vec<(&[u8], &[u8])> = HashRef::packed(bytes).iter().collect();
+    let (mut grew, mut shrank) = (0usize, 0usize);
+    let find = |entries: &[(&[u8], &[u8])], field: &[u8]| {
+        entries.binary_search_by(|(f, _)| (*f).cmp(field))
+    };
+    match edit {
+        Edit::HashPut(pairs) => {
+            for (f, v) in pairs {
+                if f.len() > PACK_MAX_ELEMENT || v.len() > PACK_MAX_ELEMENT {
+                    return None;
+                }
+                grew += v.len();
+                match find(&entries, f) {
+                    Ok(i) => {
+                        if let Some(e) = entries.get_mut(i) {
+                            shrank += e.1.len();
+                            e.1 = v;
+                        }
+                    }
+                    Err(i) => {
+                        grew += f.len() + FIELD_OVERHEAD;
+                        entries.insert(i, (f, v));
+                    }
+                }
+            }
+        }
+        Edit::HashRemove(fields) => {
+            for f in fields {
+                if let Ok(i) = find(&entries, f) {
+                    let (f, v) = entries.remove(i);
+                    shrank += f.len() + v.len() + FIELD_OVERHEAD;
+                }
+            }
+        }
+        _ => return None,
+    }
+    if entries.len() > PACK_MAX_ENTRIES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + grew + 8);
+    put_varint(&mut out, entries.len());
+    for (f, v) in &entries {
+        put_varint(&mut out, f.len());
+        out.extend_from_slice(f);
+        put_varint(&mut out, v.len());
+        out.extend_from_slice(v);
+    }
+    Some(PackedEdit {
+        bytes: out,
+        grew,
+        shrank,
+        empty: entries.is_empty(),
+    })
+}
+
+/// (score, member) order, as [`SortedSet`] keeps it.
+fn scored_order(a: (Score, &[u8]), b: (Score, &[u8])) -> Ordering {
+    a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1))
+}
+
+/// [`edit_packed_hash`] for a sorted set (`SortedAdd`, `SortedRemove`).
+pub(crate) fn edit_packed_zset(bytes: &[u8], edit: &Edit) -> Option<PackedEdit> {
+    let mut entries: Vec<(Score, &[u8])> = ZSetRef::packed(bytes).iter_packed().collect();
+    let (mut grew, mut shrank) = (0usize, 0usize);
+    match edit {
+        Edit::SortedAdd(pairs) => {
+            for (score, m) in pairs {
+                if m.len() > PACK_MAX_ELEMENT {
+                    return None;
+                }
+                match entries.iter().position(|(_, e)| *e == m.as_slice()) {
+                    Some(i) => {
+                        entries.remove(i);
+                    }
+                    None => grew += m.len() + SCORED_OVERHEAD,
+                }
+                let at = entries
+                    .binary_search_by(|e| scored_order(*e, (*score, m)))
+                    .unwrap_or_else(|i| i);
+                entries.insert(at, (*score, m));
+            }
+        }
+        Edit::SortedRemove(members) => {
+            for m in members {
+                if let Some(i) = entries.iter().position(|(_, e)| *e == m.as_slice()) {
+                    entries.remove(i);
+                    shrank += m.len() + SCORED_OVERHEAD;
+                }
+            }
+        }
+        _ => return None,
+    }
+    if entries.len() > PACK_MAX_ENTRIES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + grew + 16);
+    put_varint(&mut out, entries.len());
+    for (score, m) in &entries {
+        put_score(&mut out, *score);
+        put_varint(&mut out, m.len());
+        out.extend_from_slice(m);
+    }
+    Some(PackedEdit {
+        bytes: out,
+        grew,
+        shrank,
+        empty: entries.is_empty(),
+    })
 }
 
 /// A packed form split into its count and its entries.
@@ -315,13 +442,16 @@ impl<'a> ZSetRef<'a> {
 
     /// The packed entries in order, with their ranks.
     fn walk(self) -> impl Iterator<Item = (usize, (Score, &'a [u8]))> {
-        self.iter().enumerate()
+        self.iter_packed().enumerate()
     }
 
     pub fn score(self, member: &[u8]) -> Option<Score> {
         match self {
             ZSetRef::Tree(z) => z.score(member),
-            ZSetRef::Packed { .. } => self.iter().find(|(_, m)| *m == member).map(|(s, _)| s),
+            ZSetRef::Packed { .. } => self
+                .iter_packed()
+                .find(|(_, m)| *m == member)
+                .map(|(s, _)| s),
         }
     }
 
@@ -337,7 +467,7 @@ impl<'a> ZSetRef<'a> {
     pub fn get(self, rank: usize) -> Option<(Score, &'a [u8])> {
         match self {
             ZSetRef::Tree(z) => z.get(rank),
-            ZSetRef::Packed { .. } => self.iter().nth(rank),
+            ZSetRef::Packed { .. } => self.iter_packed().nth(rank),
         }
     }
 
@@ -346,7 +476,7 @@ impl<'a> ZSetRef<'a> {
         match self {
             ZSetRef::Tree(z) => z.count_below(score, or_equal),
             ZSetRef::Packed { .. } => self
-                .iter()
+                .iter_packed()
                 .take_while(|(s, _)| s.get() < score || (or_equal && s.get() == score))
                 .count(),
         }
@@ -381,45 +511,42 @@ impl<'a> ZSetRef<'a> {
     pub fn range(self, ranks: std::ops::Range<usize>) -> ZSetIter<'a> {
         match self {
             ZSetRef::Tree(z) => ZSetIter::Tree(z.range(ranks)),
-            ZSetRef::Packed { .. } => {
-                let end = ranks.end.min(self.len());
+            ZSetRef::Packed { len, entries } => {
+                let end = ranks.end.min(len);
                 let start = ranks.start.min(end);
-                let items: Vec<(Score, &'a [u8])> =
-                    self.iter_packed().skip(start).take(end - start).collect();
-                ZSetIter::Packed(items.into_iter())
+                let mut walk = PackedWalk {
+                    entries,
+                    at: 0,
+                    left: len,
+                };
+                for _ in 0..start {
+                    walk.next();
+                }
+                walk.left = end - start;
+                ZSetIter::Walk(walk)
             }
         }
     }
 
     /// Members in (score, member) order.
     pub fn iter(self) -> ZSetIter<'a> {
-        match self {
-            ZSetRef::Tree(z) => ZSetIter::Tree(z.iter()),
-            ZSetRef::Packed { .. } => {
-                ZSetIter::Packed(self.iter_packed().collect::<Vec<_>>().into_iter())
-            }
-        }
+        self.range(0..self.len())
     }
 
     /// The packed entries in order (nothing for the tree form).
-    fn iter_packed(self) -> impl Iterator<Item = (Score, &'a [u8])> {
-        let (mut left, entries) = match self {
-            ZSetRef::Tree(_) => (0, &[][..]),
-            ZSetRef::Packed { len, entries } => (len, entries),
-        };
-        let mut at = 0usize;
-        std::iter::from_fn(move || {
-            if left == 0 {
-                return None;
-            }
-            left -= 1;
-            let item = read_score(entries, &mut at)
-                .and_then(|score| read_blob(entries, &mut at).map(|m| (score, m)));
-            if item.is_none() {
-                left = 0;
-            }
-            item
-        })
+    fn iter_packed(self) -> PackedWalk<'a> {
+        match self {
+            ZSetRef::Tree(_) => PackedWalk {
+                entries: &[],
+                at: 0,
+                left: 0,
+            },
+            ZSetRef::Packed { len, entries } => PackedWalk {
+                entries,
+                at: 0,
+                left: len,
+            },
+        }
     }
 
     /// A copy in the tree form.
@@ -437,10 +564,41 @@ impl<'a> ZSetRef<'a> {
     }
 }
 
-/// [`ZSetRef::iter`] and [`ZSetRef::range`]: in order, `.rev()` walks back.
+/// A forward walk over `left` packed sorted-set entries from `at`.
+pub struct PackedWalk<'a> {
+    entries: &'a [u8],
+    at: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for PackedWalk<'a> {
+    type Item = (Score, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let item = read_score(self.entries, &mut self.at)
+            .and_then(|score| read_blob(self.entries, &mut self.at).map(|m| (score, m)));
+        if item.is_none() {
+            self.left = 0;
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+/// [`ZSetRef::iter`] and [`ZSetRef::range`]: in order, `.rev()` walks
+/// back (a packed walk is collected first: its entries are only read
+/// forward).
 pub enum ZSetIter<'a> {
     Tree(Ranked<'a>),
-    Packed(std::vec::IntoIter<(Score, &'a [u8])>),
+    Walk(PackedWalk<'a>),
+    Collected(std::vec::IntoIter<(Score, &'a [u8])>),
 }
 
 impl<'a> Iterator for ZSetIter<'a> {
@@ -449,23 +607,32 @@ impl<'a> Iterator for ZSetIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             ZSetIter::Tree(it) => it.next(),
-            ZSetIter::Packed(it) => it.next(),
+            ZSetIter::Walk(it) => it.next(),
+            ZSetIter::Collected(it) => it.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
             ZSetIter::Tree(it) => it.size_hint(),
-            ZSetIter::Packed(it) => it.size_hint(),
+            // Exact unless the bytes do not decode (never for a form the
+            // state wrote).
+            ZSetIter::Walk(it) => (it.left, Some(it.left)),
+            ZSetIter::Collected(it) => it.size_hint(),
         }
     }
 }
 
 impl DoubleEndedIterator for ZSetIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
+        if let ZSetIter::Walk(walk) = self {
+            let items: Vec<_> = walk.collect();
+            *self = ZSetIter::Collected(items.into_iter());
+        }
         match self {
             ZSetIter::Tree(it) => it.next_back(),
-            ZSetIter::Packed(it) => it.next_back(),
+            ZSetIter::Walk(_) => None,
+            ZSetIter::Collected(it) => it.next_back(),
         }
     }
 }
@@ -549,6 +716,82 @@ mod tests {
             prop_assert_eq!(packed.range(ranks.clone()).rev().map(bits).collect::<Vec<_>>(), tree.range(ranks.clone()).rev().map(bits).collect::<Vec<_>>());
             prop_assert_eq!(packed.range(ranks.clone()).len(), tree.range(ranks).len());
             prop_assert_eq!(packed.to_tree(), z);
+        }
+    }
+
+    fn small_member() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            20 => prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b')], 0..3),
+            1 => prop::collection::vec(Just(b'x'), 60..70),
+        ]
+    }
+
+    proptest! {
+        /// An edit of a packed form leaves what the same edit leaves of
+        /// the tree, counts the same payload change, and declines exactly
+        /// when the result would not pack.
+        #[test]
+        fn packed_edits_do_what_tree_edits_do(
+            start in prop::collection::vec((small_member(), small_member(), -2i8..3), 0..12),
+            big in prop::bool::weighted(0.1),
+            edits in prop::collection::vec((any::<bool>(), prop::collection::vec((small_member(), small_member(), -2i8..3), 1..4)), 1..6),
+        ) {
+            let mut h: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            let mut z = SortedSet::new();
+            let extra = if big { PACK_MAX_ENTRIES - 2 } else { 0 };
+            for i in 0..extra {
+                h.insert(format!("f{i}").into_bytes(), b"v".to_vec());
+                z.insert(format!("m{i}").into_bytes(), Score::new(i as f64).unwrap());
+            }
+            for (f, v, sc) in &start {
+                if f.len() <= PACK_MAX_ELEMENT && v.len() <= PACK_MAX_ELEMENT {
+                    h.insert(f.clone(), v.clone());
+                    z.insert(f.clone(), Score::new(f64::from(*sc)).unwrap());
+                }
+            }
+            for (remove, items) in edits {
+                let oversized = !remove
+                    && items.iter().any(|(f, v, _)| f.len() > PACK_MAX_ELEMENT || v.len() > PACK_MAX_ELEMENT);
+                let (hash_edit, zset_edit) = if remove {
+                    (Edit::HashRemove(items.iter().map(|(f, _, _)| f.clone()).collect()),
+                     Edit::SortedRemove(items.iter().map(|(f, _, _)| f.clone()).collect()))
+                } else {
+                    (Edit::HashPut(items.iter().map(|(f, v, _)| (f.clone(), v.clone())).collect()),
+                     Edit::SortedAdd(items.iter().map(|(f, _, sc)| (Score::new(f64::from(*sc) / 2.0).unwrap(), f.clone())).collect()))
+                };
+                // (Only packing forms are packed: once a value stops
+                // packing, the tree goes on alone.)
+                let packed_h = hash_packs(&h).then(|| edit_packed_hash(&pack_hash(&h), &hash_edit)).flatten();
+                let mut tree_h = crate::store::record::Value::Hash(h.clone());
+                let (grew, shrank) = hash_edit.apply_to(&mut tree_h);
+                let crate::store::record::Value::Hash(new_h) = tree_h else { unreachable!() };
+                match packed_h {
+                    Some(e) => {
+                        prop_assert!(hash_packs(&new_h));
+                        prop_assert_eq!(HashRef::packed(&e.bytes).to_tree(), new_h.clone());
+                        prop_assert_eq!((e.grew, e.shrank, e.empty), (grew, shrank, new_h.is_empty()));
+                    }
+                    // Declined: the result does not pack, or the edit
+                    // carried an element too long to pack (even one a later
+                    // pair of it replaced); the caller then edits the tree,
+                    // which the state packs again if it can.
+                    None => prop_assert!(!hash_packs(&h) || !hash_packs(&new_h) || oversized),
+                }
+                let packed_z = zset_packs(&z).then(|| edit_packed_zset(&pack_zset(&z), &zset_edit)).flatten();
+                let mut tree_z = crate::store::record::Value::SortedSet(Box::new(z.clone()));
+                let (grew, shrank) = zset_edit.apply_to(&mut tree_z);
+                let crate::store::record::Value::SortedSet(new_z) = tree_z else { unreachable!() };
+                match packed_z {
+                    Some(e) => {
+                        prop_assert!(zset_packs(&new_z));
+                        prop_assert_eq!(ZSetRef::packed(&e.bytes), ZSetRef::Tree(&new_z));
+                        prop_assert_eq!((e.grew, e.shrank, e.empty), (grew, shrank, new_z.is_empty()));
+                    }
+                    None => prop_assert!(!zset_packs(&z) || !zset_packs(&new_z) || oversized),
+                }
+                h = new_h;
+                z = *new_z;
+            }
         }
     }
 

@@ -13,7 +13,10 @@
 use super::cells::{CellId, Cells};
 use super::edit::Edit;
 use super::record::{Mutation, Namespace, Value, ValueRef};
-use super::small_collection::{hash_packs, pack_hash, pack_zset, zset_packs, HashRef, ZSetRef};
+use super::small_collection::{
+    edit_packed_hash, edit_packed_zset, hash_packs, pack_hash, pack_zset, zset_packs, HashRef,
+    ZSetRef,
+};
 use hashbrown::HashTable;
 use packed::Kind;
 use std::hash::{BuildHasher, RandomState};
@@ -550,6 +553,27 @@ impl Space {
                         *s = new;
                     }
                     return Some((0, 0, false));
+                }
+                // A packed hash or sorted set is edited as bytes (no tree).
+                let p = packed::read(self.cells.get(id)?)?;
+                let edited = match p.kind {
+                    Kind::String => None,
+                    Kind::Hash => edit_packed_hash(p.value, edit),
+                    Kind::SortedSet => edit_packed_zset(p.value, edit),
+                };
+                if let Some(e) = edited {
+                    if e.empty {
+                        // The caller removes the key (see below).
+                        return Some((0, 0, true));
+                    }
+                    let (kind, key, expires) = (p.kind, p.key.to_vec(), p.expires_at_ms);
+                    let payload = p.payload.saturating_add(e.grew).saturating_sub(e.shrank);
+                    self.release(slot);
+                    let new = self.pack(kind, &key, &e.bytes, payload, expires);
+                    if let Some(s) = self.slots.get_mut(i) {
+                        *s = new;
+                    }
+                    return Some((e.grew, e.shrank, false));
                 }
                 let (key, mut entry) = self.read(slot).map(|(k, e)| (k.to_vec(), e.to_entry()))?;
                 if let Value::Bytes(_) = entry.value {
