@@ -2,6 +2,7 @@
 # Memory of reddb against Redis, side by side, for the shapes of issue 18.
 #
 #   bench/memory_compare.sh [--shapes strings,hashes,sets,zsets] [--scale F] [--settle S] [--skip-build]
+#   (RED=path/to/red measures another build, e.g. an older commit's)
 #
 # For each shape, starts a fresh Debian redis-server (requirepass, no
 # persistence) and a fresh reddb (release build, `--dev`), loads the same
@@ -40,7 +41,7 @@ done
 if [ "$BUILD" = 1 ]; then
   timeout 1200 cargo build --release --quiet
 fi
-RED=target/release/red
+RED=${RED:-target/release/red}
 [ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
 
 # shellcheck source=bench/servers.sh
