@@ -100,6 +100,50 @@ fn every_thread_is_confined() {
     server.assert_healthy("reading every thread's status");
 }
 
+/// The niceness of one thread, field 19 of `/proc/PID/task/TID/stat`
+/// (counted after the parenthesised name, which may hold spaces).
+fn thread_nice(task: &std::path::Path) -> i32 {
+    let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    // Fields 3.. follow the name; nice is field 19.
+    after_name
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The Argon2 workers run at the lowest priority and the event loop at the
+/// process's own: a worker sharing the loop's core (one core, a pinned
+/// service) must not hold the loop for a time slice (docs/BENCHMARKS.md,
+/// "Login flood vs. secret reads").
+#[test]
+fn argon2_workers_yield_to_the_event_loop() {
+    let dir = tmp();
+    let server = started(dir.path(), &[]);
+    let pid = server.pid();
+    let own = thread_nice(std::path::Path::new("/proc/thread-self"));
+    let (mut workers, mut others) = (0, 0);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap();
+        let nice = thread_nice(&task);
+        if name.starts_with("red-worker") {
+            assert_eq!(nice, 19, "thread {name}");
+            workers += 1;
+        } else {
+            assert_eq!(nice, own, "thread {name} keeps the process's niceness");
+            others += 1;
+        }
+    }
+    assert!(
+        workers >= 1 && others >= 1,
+        "{workers} workers, {others} others"
+    );
+    server.assert_healthy("reading every thread's niceness");
+}
+
 /// Defence in depth: a thread started before the capabilities are dropped
 /// (forced by a test-only hook) keeps them — or, unprivileged, lacks
 /// `no_new_privs` — and the start-up check over every

@@ -7,6 +7,14 @@
 //! run and at most `queue` jobs wait. Results come back over a channel and
 //! a [`mio::Waker`] wakes the loop.
 //!
+//! Each worker lowers its own scheduling priority to [`WORKER_NICE`] as it
+//! starts: Argon2 is throughput work that may wait a few milliseconds, the
+//! event loop answers every other client. Where a worker shares a core with
+//! the loop (one core, a CPU-pinned service, a busy machine), the loop then
+//! preempts it as soon as a request arrives instead of waiting out the
+//! worker's time slice; where there are cores to spare the niceness changes
+//! nothing. A password check still gets every cycle the loop leaves idle.
+//!
 //! The pool is started after `harden::before_threads` (capabilities dropped,
 //! `no_new_privs` set on the only thread, so every worker inherits them) and
 //! before `harden::after_threads` (every thread verified, then seccomp).
@@ -15,6 +23,22 @@ use reddb_service::work::{Job, JobOutput};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+/// The niceness of a worker thread (the loop runs at the process's own,
+/// normally 0): the lowest priority, as for any background batch job.
+pub(crate) const WORKER_NICE: libc::c_int = 19;
+
+/// Lowers the calling thread's priority to [`WORKER_NICE`]. On Linux,
+/// `setpriority(PRIO_PROCESS, 0, ..)` acts on the calling thread only, not
+/// the process. Lowering a priority needs no privilege; if it fails anyway
+/// (a kernel policy), the worker runs at the default priority, as before.
+/// Runs before the seccomp filter is installed (which does not allow it).
+fn lower_own_priority() -> bool {
+    // SAFETY: setpriority takes plain integers and touches no memory of
+    // ours; `who == 0` with PRIO_PROCESS names the calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICE) };
+    rc == 0
+}
 
 pub(crate) struct WorkerPool {
     jobs: Option<SyncSender<(u64, Job)>>,
@@ -40,6 +64,8 @@ impl WorkerPool {
             let h = std::thread::Builder::new()
                 .name(format!("red-worker-{i}"))
                 .spawn(move || {
+                    // Before reporting in: the filter follows the report.
+                    let _ = lower_own_priority();
                     let _ = started.send(());
                     drop(started);
                     loop {
