@@ -361,16 +361,18 @@ def wait_healthy(port, proc, timeout):
 
 
 def renice_workers(pid, niceness):
-    """Experiment knob: sets the niceness of the server's Argon2 worker
-    threads (named red-worker-N) to show how much of the tail latency is
-    CPU contention between them and the event loop. The server starts them
-    at 19; `--renice-workers 0` (needs CAP_SYS_NICE, i.e. root) puts them
-    back level with the loop, as before that change."""
+    """Experiment knob: puts the server's Argon2 worker threads (named
+    red-worker-N) in SCHED_OTHER at this niceness, to show how much of the
+    tail latency is CPU contention between them and the event loop. The
+    server starts them in SCHED_IDLE at niceness 19; `--renice-workers 0`
+    (needs CAP_SYS_NICE, i.e. root) puts them level with the loop, as
+    before that change."""
     done = []
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 if f.read().startswith("red-worker"):
+                    os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
                     os.setpriority(os.PRIO_PROCESS, int(tid), niceness)
                     done.append(int(tid))
         except OSError:
@@ -402,8 +404,8 @@ def main():
     ap.add_argument("--server-workers", type=int, metavar="N",
                     help="pass --workers N to red server (Argon2 threads)")
     ap.add_argument("--renice-workers", type=int, metavar="NICE",
-                    help="experiment: run the server's Argon2 worker threads at this niceness "
-                         "(the server's own is 19; 0 needs root)")
+                    help="experiment: run the server's Argon2 worker threads in SCHED_OTHER at "
+                         "this niceness (the server's own: SCHED_IDLE; needs root)")
     ap.add_argument("--server-cpu", type=int, metavar="CPU",
                     help="CPU for the server (default: the first allowed CPU)")
     ap.add_argument("--client-cpu", type=int, metavar="CPU",
@@ -449,7 +451,8 @@ def main():
         wait_healthy(port, server, 30)
         if args.renice_workers is not None:
             tids = renice_workers(server.pid, args.renice_workers)
-            print(f"reniced {len(tids)} Argon2 worker threads to {args.renice_workers}")
+            print(f"experiment: {len(tids)} Argon2 worker threads put in SCHED_OTHER at "
+                  f"niceness {args.renice_workers}")
         c = Conn(port)
         status, body, _ = c.request("POST", "/auth/bootstrap",
                                     body={"username": "admin", "password": "change-me-now"})

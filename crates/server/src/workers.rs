@@ -7,13 +7,19 @@
 //! run and at most `queue` jobs wait. Results come back over a channel and
 //! a [`mio::Waker`] wakes the loop.
 //!
-//! Each worker lowers its own scheduling priority to [`WORKER_NICE`] as it
-//! starts: Argon2 is throughput work that may wait a few milliseconds, the
-//! event loop answers every other client. Where a worker shares a core with
-//! the loop (one core, a CPU-pinned service, a busy machine), the loop then
-//! preempts it as soon as a request arrives instead of waiting out the
-//! worker's time slice; where there are cores to spare the niceness changes
-//! nothing. A password check still gets every cycle the loop leaves idle.
+//! Each worker puts itself in the `SCHED_IDLE` scheduling class (and at
+//! niceness [`WORKER_NICE`], which is what remains if that class is refused)
+//! as it starts: Argon2 is throughput work that may wait, the event loop
+//! answers every other client. The kernel lets any waking `SCHED_OTHER`
+//! thread preempt a `SCHED_IDLE` one at once, so where a worker shares a core
+//! with the loop (one core, a CPU-pinned service, a busy machine) a request
+//! does not wait for a worker's time slice (measured: secret-read p99 under
+//! a login flood on one pinned core 7-8 ms with the worker level with the
+//! loop, 0.6-1.4 ms with it idle-class; docs/BENCHMARKS.md). Niceness alone
+//! only weighs the shares: whether a waking loop preempts at once is left
+//! to the fair scheduler's eligibility and slice rules. Where there are
+//! cores to spare none of this changes anything; a password check gets
+//! every cycle the loop leaves idle.
 //!
 //! The pool is started after `harden::before_threads` (capabilities dropped,
 //! `no_new_privs` set on the only thread, so every worker inherits them) and
@@ -25,18 +31,24 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// The niceness of a worker thread (the loop runs at the process's own,
-/// normally 0): the lowest priority, as for any background batch job.
+/// normally 0): the lowest. It only matters if `SCHED_IDLE` is refused.
 pub(crate) const WORKER_NICE: libc::c_int = 19;
 
-/// Lowers the calling thread's priority to [`WORKER_NICE`]. On Linux,
-/// `setpriority(PRIO_PROCESS, 0, ..)` acts on the calling thread only, not
-/// the process. Lowering a priority needs no privilege; if it fails anyway
-/// (a kernel policy), the worker runs at the default priority, as before.
-/// Runs before the seccomp filter is installed (which does not allow it).
+/// Puts the calling thread at the lowest priority: niceness
+/// [`WORKER_NICE`], then the `SCHED_IDLE` class. On Linux both calls act on
+/// the calling thread only (`who == 0` / `pid == 0`), not the process.
+/// Neither needs a privilege (an unprivileged thread may always lower its
+/// priority and enter `SCHED_IDLE`); if one fails anyway (a kernel policy),
+/// the worker keeps what it has, as before. Runs before the seccomp filter,
+/// which allows neither call. Returns whether the thread is in `SCHED_IDLE`.
 fn lower_own_priority() -> bool {
     // SAFETY: setpriority takes plain integers and touches no memory of
-    // ours; `who == 0` with PRIO_PROCESS names the calling thread.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICE) };
+    // ours; PRIO_PROCESS with `who == 0` names the calling thread.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICE) };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid, initialised sched_param that outlives the
+    // call, which only reads it; pid 0 names the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
     rc == 0
 }
 
