@@ -8,7 +8,24 @@ connection) alone and while N concurrent clients send wrong-password
 
 The flood runs in a separate process so the measuring client does not share
 a Python interpreter lock with 200 flooding threads. Every socket has a
-timeout, every phase has a deadline, and the server is killed on exit.
+timeout, every phase has a deadline, every flood client a cap on its
+requests, and the server is killed on exit.
+
+CPU pinning (default on when this process may run on at least 2 CPUs): the
+server runs under `taskset -c SERVER_CPU`, the flood process under
+`taskset -c CLIENT_CPU`, and this process -- the measuring reader -- pins
+itself to READER_CPU (default: CLIENT_CPU) with the same system call
+(`os.sched_setaffinity`). So the load generator never takes the server's
+core, and the figure measures the server: the server's event loop and its
+Argon2 worker threads share SERVER_CPU, as on a one-core machine. The reader
+sits with the generator because it is a client too: on the server's core it
+would steal the loop's time and would measure its own scheduling. On the
+client core the flood process runs at niceness 19 (`--flood-nice`), so the
+reader (niceness 0) is not queued behind 200 flood threads when its reply
+arrives. What delay the reader still gets from its own core is measured
+separately ("client jitter": short sleeps and their overshoot, no request)
+in each phase, and the share of the server's CPU that other processes took
+during each phase is printed, so a noisy run shows as one.
 """
 
 import argparse
@@ -126,9 +143,77 @@ def measure(port, key, requests, max_seconds, min_seconds=0.0):
     }
 
 
+def cpu_ticks(cpu):
+    """Busy and total clock ticks of one CPU so far (from /proc/stat)."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                parts = line.split()
+                if parts and parts[0] == f"cpu{cpu}":
+                    v = [int(x) for x in parts[1:9]]
+                    return sum(v) - v[3] - v[4], sum(v)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def proc_ticks(pid):
+    """utime + stime of a process (all its threads), in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuShare:
+    """What share of the server's CPU the server and everything else used
+    between start() and stop() (only meaningful when the server is pinned)."""
+
+    def __init__(self, cpu, pid):
+        self.cpu, self.pid = cpu, pid
+        self.a = self.p = None
+
+    def start(self):
+        if self.cpu is not None:
+            self.a, self.p = cpu_ticks(self.cpu), proc_ticks(self.pid)
+        return self
+
+    def stop(self):
+        if self.cpu is None or self.a is None or self.p is None:
+            return ""
+        b, q = cpu_ticks(self.cpu), proc_ticks(self.pid)
+        if b is None or q is None or b[1] <= self.a[1]:
+            return ""
+        total = b[1] - self.a[1]
+        server = 100.0 * (q - self.p) / total
+        busy = 100.0 * (b[0] - self.a[0]) / total
+        return (f"CPU {self.cpu}: server {server:.0f}%, "
+                f"other processes {max(0.0, busy - server):.0f}%")
+
+
+def client_jitter(seconds, sleep_s=0.0002):
+    """How late this process wakes up on its own core: sleeps `sleep_s`
+    repeatedly for `seconds` and returns the overshoot percentiles (ms).
+    Bounded in time and count."""
+    over = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(over) < 100000:
+        t0 = time.perf_counter_ns()
+        time.sleep(sleep_s)
+        over.append(max(0.0, (time.perf_counter_ns() - t0) / 1e6 - sleep_s * 1e3))
+    over.sort()
+    return {"n": len(over), "p50": percentile(over, 50), "p99": percentile(over, 99),
+            "max": over[-1] if over else float("nan")}
+
+
 def flood_worker(args):
     """Runs in a child process: `threads` clients send wrong-password logins
     until stdin closes or `seconds` pass, then prints status counts as JSON."""
+    if args.flood_nice:
+        # Before any thread starts: Linux threads inherit their creator's.
+        os.setpriority(os.PRIO_PROCESS, 0, args.flood_nice)
     stop = threading.Event()
     counts = {}  # status -> count, shared by all clients
     lock = threading.Lock()
@@ -147,7 +232,7 @@ def flood_worker(args):
         source = "127.0.0.1" if args.same_peer else f"127.77.{i // 250}.{i % 250 + 1}"
         n = 0
         conn = None
-        while not stop.is_set():
+        while not stop.is_set() and n < args.max_logins_per_client:
             try:
                 if conn is None:
                     conn = Conn(args.port, source)
@@ -209,12 +294,40 @@ def drain(port, timeout):
     return False
 
 
-def start_flood(script, port, threads, seconds, same_peer):
-    cmd = [sys.executable, script, "--flood-worker", "--port", str(port),
-           "--threads", str(threads), "--seconds", str(seconds)]
+def start_flood(script, port, threads, seconds, same_peer, max_logins, pin, nice):
+    cmd = pin + [sys.executable, script, "--flood-worker", "--port", str(port),
+                 "--threads", str(threads), "--seconds", str(seconds),
+                 "--max-logins-per-client", str(max_logins), "--flood-nice", str(nice)]
     if same_peer:
         cmd.append("--same-peer")
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def plan_pinning(args):
+    """Decides the CPUs: returns (server taskset prefix, flood taskset
+    prefix, reader CPU or None, server CPU or None, description)."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        allowed = list(range(os.cpu_count() or 1))
+    if args.no_pin or len(allowed) < 2 or shutil.which("taskset") is None:
+        why = ("--no-pin" if args.no_pin else
+               f"only {len(allowed)} CPU(s) allowed" if len(allowed) < 2 else "no taskset")
+        return [], [], None, None, f"not pinned ({why})"
+    server = args.server_cpu if args.server_cpu is not None else allowed[0]
+    client = args.client_cpu if args.client_cpu is not None else \
+        next(c for c in allowed if c != server)
+    reader = args.reader_cpu if args.reader_cpu is not None else client
+    for name, cpu in (("--server-cpu", server), ("--client-cpu", client), ("--reader-cpu", reader)):
+        if cpu not in allowed:
+            raise SystemExit(f"{name} {cpu} is not one of the allowed CPUs {allowed}")
+    if server == client:
+        raise SystemExit("--server-cpu and --client-cpu must differ")
+    desc = (f"pinned: server (event loop and Argon2 workers) on CPU {server}, "
+            f"flood clients on CPU {client}, measuring reader on CPU {reader} "
+            f"(of allowed CPUs {allowed})")
+    return (["taskset", "-c", str(server)], ["taskset", "-c", str(client)], reader, server,
+            desc)
 
 
 def stop_flood(proc):
@@ -248,14 +361,18 @@ def wait_healthy(port, proc, timeout):
 
 
 def renice_workers(pid, niceness):
-    """Experiment knob: lowers the priority of the server's Argon2 worker
-    threads (named red-worker-N) to show how much of the tail latency is
-    CPU contention between them and the event loop."""
+    """Experiment knob: puts the server's Argon2 worker threads (named
+    red-worker-N) in SCHED_OTHER at this niceness, to show how much of the
+    tail latency is CPU contention between them and the event loop. The
+    server starts them in SCHED_IDLE at niceness 19; `--renice-workers 0`
+    (needs CAP_SYS_NICE, i.e. root) puts them level with the loop, as
+    before that change."""
     done = []
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 if f.read().startswith("red-worker"):
+                    os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
                     os.setpriority(os.PRIO_PROCESS, int(tid), niceness)
                     done.append(int(tid))
         except OSError:
@@ -266,6 +383,11 @@ def renice_workers(pid, niceness):
 def fmt(m):
     return (f"n={m['n']:5d}  p50={m['p50']:8.3f} ms  p99={m['p99']:8.3f} ms  "
             f"max={m['max']:8.3f} ms  non-200={m['errors']}")
+
+
+def fmt_jitter(j):
+    return (f"n={j['n']:5d}  p50={j['p50']:8.3f} ms  p99={j['p99']:8.3f} ms  "
+            f"max={j['max']:8.3f} ms  (sleep overshoot, no request)")
 
 
 def main():
@@ -282,7 +404,22 @@ def main():
     ap.add_argument("--server-workers", type=int, metavar="N",
                     help="pass --workers N to red server (Argon2 threads)")
     ap.add_argument("--renice-workers", type=int, metavar="NICE",
-                    help="experiment: run the server's Argon2 worker threads at this niceness")
+                    help="experiment: run the server's Argon2 worker threads in SCHED_OTHER at "
+                         "this niceness (the server's own: SCHED_IDLE; needs root)")
+    ap.add_argument("--server-cpu", type=int, metavar="CPU",
+                    help="CPU for the server (default: the first allowed CPU)")
+    ap.add_argument("--client-cpu", type=int, metavar="CPU",
+                    help="CPU for the flood clients (default: the next allowed CPU)")
+    ap.add_argument("--reader-cpu", type=int, metavar="CPU",
+                    help="CPU for the measuring reader (default: --client-cpu)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin (the default pins when at least 2 CPUs are allowed)")
+    ap.add_argument("--flood-nice", type=int, default=19,
+                    help="niceness of the flood process (0: as the reader)")
+    ap.add_argument("--jitter-seconds", type=float, default=1.0,
+                    help="seconds of client-jitter probe per phase (0: none)")
+    ap.add_argument("--max-logins-per-client", type=int, default=50000,
+                    help="cap on each flood client's requests")
     ap.add_argument("--flood-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--same-peer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -294,12 +431,18 @@ def main():
     args.threads = max(1, min(args.threads, 1000))
     args.max_seconds = max(1.0, min(args.max_seconds, 40.0))
     args.min_seconds = max(0.0, min(args.min_seconds, args.max_seconds))
+    args.jitter_seconds = max(0.0, min(args.jitter_seconds, 5.0))
+    args.max_logins_per_client = max(1, min(args.max_logins_per_client, 1000000))
+    server_pin, flood_pin, reader_cpu, server_cpu, pin_desc = plan_pinning(args)
+    print(pin_desc, flush=True)
+    if reader_cpu is not None:
+        os.sched_setaffinity(0, {reader_cpu})
 
     tmp = tempfile.mkdtemp(prefix="reddb-flood-")
     port = free_port()
     log = open(os.path.join(tmp, "server.stderr"), "wb")
     server = subprocess.Popen(
-        [args.red, "server", "--path", os.path.join(tmp, "data.rdb"),
+        server_pin + [args.red, "server", "--path", os.path.join(tmp, "data.rdb"),
          "--http-bind", f"127.0.0.1:{port}", "--wire-bind", f"127.0.0.1:{free_port()}"]
         + (["--workers", str(args.server_workers)] if args.server_workers else []),
         env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
@@ -308,7 +451,8 @@ def main():
         wait_healthy(port, server, 30)
         if args.renice_workers is not None:
             tids = renice_workers(server.pid, args.renice_workers)
-            print(f"reniced {len(tids)} Argon2 worker threads to {args.renice_workers}")
+            print(f"experiment: {len(tids)} Argon2 worker threads put in SCHED_OTHER at "
+                  f"niceness {args.renice_workers}")
         c = Conn(port)
         status, body, _ = c.request("POST", "/auth/bootstrap",
                                     body={"username": "admin", "password": "change-me-now"})
@@ -326,16 +470,28 @@ def main():
               f"(under flood: at least {args.min_seconds:.0f} s, at most {args.max_seconds:.0f} s)")
 
         measure(port, key, 200, 5)  # warm-up
+        share = CpuShare(server_cpu, server.pid).start()
         alone = measure(port, key, args.requests, args.max_seconds)
         print(f"alone:                                   {fmt(alone)}")
+        print(f"  {share.stop()}")
+        if args.jitter_seconds:
+            print(f"  client jitter:                         "
+                  f"{fmt_jitter(client_jitter(args.jitter_seconds))}")
 
         results = {}
         for label, same_peer in (("spread", False), ("one peer", True)):
             flood = start_flood(os.path.abspath(__file__), port, args.threads,
-                                args.max_seconds + args.warmup + 5, same_peer)
+                                args.max_seconds + args.warmup + args.jitter_seconds + 5,
+                                same_peer, args.max_logins_per_client, flood_pin,
+                                args.flood_nice)
+            jitter = None
             try:
                 time.sleep(args.warmup)
+                share = CpuShare(server_cpu, server.pid).start()
                 m = measure(port, key, args.requests, args.max_seconds, args.min_seconds)
+                cpu = share.stop()
+                if args.jitter_seconds:
+                    jitter = client_jitter(args.jitter_seconds)
             finally:
                 stats = stop_flood(flood)
             results[label] = (m, stats)
@@ -343,6 +499,10 @@ def main():
             where = ("200 addresses 127.77.0.x" if not same_peer else "one address 127.0.0.1")
             print(f"flood ({args.threads} clients, {where}):")
             print(f"  secret reads:                          {fmt(m)}")
+            if cpu:
+                print(f"  {cpu}")
+            if jitter:
+                print(f"  client jitter:                         {fmt_jitter(jitter)}")
             print(f"  login statuses in {stats['seconds']:.1f} s: {counts}")
             if not drain(port, 30):
                 print("  (the login queue did not drain within 30 s)")
@@ -351,7 +511,8 @@ def main():
         for label, (m, _) in results.items():
             r50 = m["p50"] / alone["p50"] if alone["p50"] else float("nan")
             r99 = m["p99"] / alone["p99"] if alone["p99"] else float("nan")
-            print(f"  {label:9s} p50 x{r50:7.2f}   p99 x{r99:7.2f}")
+            rmax = m["max"] / alone["max"] if alone["max"] else float("nan")
+            print(f"  {label:9s} p50 x{r50:7.2f}   p99 x{r99:7.2f}   max x{rmax:7.2f}")
         print(f"total bench time {time.monotonic() - bench_started:.1f} s")
     finally:
         if server.poll() is None:

@@ -100,6 +100,59 @@ fn every_thread_is_confined() {
     server.assert_healthy("reading every thread's status");
 }
 
+/// The niceness (field 19) and scheduling policy (field 41) of one thread
+/// from `/proc/PID/task/TID/stat`, counted after the parenthesised name,
+/// which may hold spaces.
+fn thread_sched(task: &std::path::Path) -> (i32, u32) {
+    let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    // Field 3 is the first after the name.
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    (
+        fields[19 - 3].parse().unwrap(),
+        fields[41 - 3].parse().unwrap(),
+    )
+}
+
+/// `SCHED_OTHER` and `SCHED_IDLE` (linux/sched.h).
+const SCHED_OTHER: u32 = 0;
+const SCHED_IDLE: u32 = 5;
+
+/// The Argon2 workers run in the idle scheduling class (niceness 19 too),
+/// the event loop in the normal class at the process's niceness: a worker
+/// sharing the loop's core (one core, a pinned service) must not hold the
+/// loop for a time slice (docs/BENCHMARKS.md, "Login flood vs. secret
+/// reads").
+#[test]
+fn argon2_workers_yield_to_the_event_loop() {
+    let dir = tmp();
+    let server = started(dir.path(), &[]);
+    let pid = server.pid();
+    let (own_nice, _) = thread_sched(std::path::Path::new("/proc/thread-self"));
+    let (mut workers, mut others) = (0, 0);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap();
+        let (nice, policy) = thread_sched(&task);
+        if name.starts_with("red-worker") {
+            assert_eq!((nice, policy), (19, SCHED_IDLE), "thread {name}");
+            workers += 1;
+        } else {
+            assert_eq!(
+                (nice, policy),
+                (own_nice, SCHED_OTHER),
+                "thread {name} keeps the process's priority"
+            );
+            others += 1;
+        }
+    }
+    assert!(
+        workers >= 1 && others >= 1,
+        "{workers} workers, {others} others"
+    );
+    server.assert_healthy("reading every thread's scheduling");
+}
+
 /// Defence in depth: a thread started before the capabilities are dropped
 /// (forced by a test-only hook) keeps them — or, unprivileged, lacks
 /// `no_new_privs` — and the start-up check over every
