@@ -470,12 +470,12 @@ impl Space {
         let hash = self.hash(&key);
         if let Some(i) = self.slot_with_hash(&key, hash) {
             let old = self.slots.get(i as usize).copied().unwrap_or(Slot::FREE);
-            let payload = self.release(old);
+            // The new entry first: its class is not left empty between.
             let new = self.store(key, entry);
             if let Some(s) = self.slots.get_mut(i as usize) {
                 *s = new;
             }
-            return Some(payload);
+            return Some(self.release(old));
         }
         let new = self.store(key, entry);
         let slot = match self.free.pop() {
@@ -526,6 +526,15 @@ impl Space {
         Some(self.release(old))
     }
 
+    /// Puts `new` in slot `i` in place of `old`, then frees `old` (new
+    /// first: a class is not left empty between).
+    fn replace_in(&mut self, i: usize, old: Slot, new: Slot) {
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = new;
+        }
+        self.release(old);
+    }
+
     /// Applies `edit` to the entry under `key`: returns the payload bytes
     /// added and removed, and whether it emptied a collection; `None`
     /// when there is no entry.
@@ -547,11 +556,8 @@ impl Space {
                     let p = packed::read(self.cells.get(id)?)?;
                     let (kind, key, value, payload) =
                         (p.kind, p.key.to_vec(), p.value.to_vec(), p.payload);
-                    self.release(slot);
                     let new = self.pack(kind, &key, &value, payload, *at);
-                    if let Some(s) = self.slots.get_mut(i) {
-                        *s = new;
-                    }
+                    self.replace_in(i, slot, new);
                     return Some((0, 0, false));
                 }
                 // A packed hash or sorted set is edited as bytes (no tree).
@@ -568,11 +574,8 @@ impl Space {
                     }
                     let (kind, key, expires) = (p.kind, p.key.to_vec(), p.expires_at_ms);
                     let payload = p.payload.saturating_add(e.grew).saturating_sub(e.shrank);
-                    self.release(slot);
                     let new = self.pack(kind, &key, &e.bytes, payload, expires);
-                    if let Some(s) = self.slots.get_mut(i) {
-                        *s = new;
-                    }
+                    self.replace_in(i, slot, new);
                     return Some((e.grew, e.shrank, false));
                 }
                 let (key, mut entry) = self.read(slot).map(|(k, e)| (k.to_vec(), e.to_entry()))?;
@@ -588,11 +591,8 @@ impl Space {
                     return Some((0, 0, true));
                 }
                 // Packed again, or a tree once past the packing limits.
-                self.release(slot);
                 let new = self.store(key, entry);
-                if let Some(s) = self.slots.get_mut(i) {
-                    *s = new;
-                }
+                self.replace_in(i, slot, new);
                 Some((grew, shrank, false))
             }
             Held::Collection(c) => {
