@@ -27,6 +27,7 @@ use harness::sim_disk::SimDisk;
 use harness::store_model::{committed, create_store, diff, open_store, show_entry, Model, NOW_MS};
 use proptest::prelude::*;
 use reddb::store::record::{Mutation, Namespace, Value};
+use reddb::store::sorted_set::{Score, SortedSet};
 use reddb::store::Store;
 
 const KEYS: u8 = 6;
@@ -71,7 +72,7 @@ enum Step {
 
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
-        6 => (0..SPACES.len(), 0..KEYS, 0u8..3, 0usize..5000, any::<u8>(), prop::option::of(0u64..300))
+        6 => (0..SPACES.len(), 0..KEYS, 0u8..5, 0usize..5000, any::<u8>(), prop::option::of(0u64..300))
             .prop_map(|(ns, key, kind, len, fill, ttl)| Change::Put { ns, key, kind, len, fill, ttl }),
         3 => (0..SPACES.len(), 0..KEYS).prop_map(|(ns, key)| Change::Delete { ns, key }),
         1 => (0..SPACES.len()).prop_map(|ns| Change::Clear { ns }),
@@ -97,15 +98,32 @@ fn key(k: u8) -> Vec<u8> {
     format!("key-{k}").into_bytes()
 }
 
+/// A value of `kind`: bytes, a set, a hash with values up to 625 bytes
+/// (past the 64 a packed hash holds), a hash or sorted set of up to 139
+/// short entries (across the 128 the state packs, see
+/// `crates/storage/src/store/small_collection.rs`).
 fn value(kind: u8, len: usize, fill: u8) -> Value {
     match kind {
         0 => Value::Bytes(vec![fill; len]),
         1 => Value::Set((0..(len % 5) as u8).map(|i| vec![fill, i]).collect()),
-        _ => Value::Hash(
+        2 => Value::Hash(
             (0..(len % 4) as u8)
                 .map(|i| (vec![i], vec![fill; len / 8]))
                 .collect(),
         ),
+        3 => Value::Hash(
+            (0..len % 140)
+                .map(|i| ((i as u16).to_be_bytes().to_vec(), vec![fill; i % 9]))
+                .collect(),
+        ),
+        _ => {
+            let mut z = SortedSet::new();
+            for i in 0..len % 140 {
+                let score = Score::new(f64::from(fill) - (i % 7) as f64 / 4.0).unwrap();
+                z.insert((i as u16).to_be_bytes().to_vec(), score);
+            }
+            Value::SortedSet(Box::new(z))
+        }
     }
 }
 
