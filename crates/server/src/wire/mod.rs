@@ -773,11 +773,12 @@ impl Shared {
                     Ok(reply) => reply.unwrap_or(Reply::Nil),
                     Err(e) => e,
                 };
+                let [Queued { args, .. }] = batch;
                 if let Some(on) = block {
-                    let [Queued { args, .. }] = batch;
                     self.block(s, spec, runner, args, on);
                     return Step::Block;
                 }
+                s.parser.recycle(args);
                 emit(s, &reply, out);
                 return Step::Continue;
             }

@@ -153,7 +153,14 @@ pub struct CommandParser {
     /// Bytes examined since the parser was made (a measure of work, for
     /// tests and benchmarks).
     examined: u64,
+    /// A finished command's argument vectors, handed back when it ran
+    /// ([`CommandParser::recycle`]), refilled by the next command: a
+    /// pipeline of `GET`s allocates nothing per command for its arguments.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Largest argument vector kept for reuse (a larger one is freed).
+const KEPT_ARG_BYTES: usize = 4096;
 
 impl CommandParser {
     pub fn new() -> Self {
@@ -170,11 +177,25 @@ impl CommandParser {
         if args.capacity() > KEPT_ARG_SLOTS {
             args = Vec::new();
         }
+        let spare = std::mem::take(&mut self.spare);
         *self = Self {
             examined,
             args,
+            spare,
             ..Self::default()
         };
+    }
+
+    /// Takes back a finished command's arguments for the next command to
+    /// fill, keeping at most [`KEPT_ARG_SLOTS`] vectors of at most
+    /// [`KEPT_ARG_BYTES`] each (their contents are overwritten by the next
+    /// command, and never read before).
+    pub(crate) fn recycle(&mut self, mut args: Vec<Vec<u8>>) {
+        if args.capacity() > KEPT_ARG_SLOTS {
+            return;
+        }
+        args.retain(|a| a.capacity() <= KEPT_ARG_BYTES);
+        self.spare = args;
     }
 
     /// Bytes of the current, incomplete command parsed so far.
@@ -194,6 +215,7 @@ impl CommandParser {
         self.args
             .capacity()
             .saturating_mul(std::mem::size_of::<(usize, usize)>())
+            .saturating_add(self.spare.iter().map(Vec::capacity).sum::<usize>())
     }
 
     pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ProtocolError> {
@@ -247,11 +269,18 @@ impl CommandParser {
             self.bulk = None;
         }
         let used = self.pos;
-        let args = self
-            .args
-            .iter()
-            .map(|&(s, e)| buf.get(s..e).unwrap_or(&[]).to_vec())
-            .collect();
+        let mut args = std::mem::take(&mut self.spare);
+        args.truncate(self.args.len());
+        for (i, &(s, e)) in self.args.iter().enumerate() {
+            let bytes = buf.get(s..e).unwrap_or(&[]);
+            match args.get_mut(i) {
+                Some(a) => {
+                    a.clear();
+                    a.extend_from_slice(bytes);
+                }
+                None => args.push(bytes.to_vec()),
+            }
+        }
         self.reset();
         Ok(Some((args, used)))
     }
