@@ -34,7 +34,7 @@ done
 if [ "$BUILD" = 1 ]; then
   timeout 1200 cargo build --release --quiet
 fi
-RED=target/release/red
+RED=${RED:-target/release/red}
 [ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
 
 # shellcheck source=bench/servers.sh

@@ -739,6 +739,22 @@ impl<'a> Txn<'a> {
         Ok(v)
     }
 
+    /// [`Txn::get`] into `out` (cleared first): whether the key holds a
+    /// string.
+    pub fn get_into(&mut self, key: &[u8], out: &mut Vec<u8>) -> KsResult<bool> {
+        check_key(key)?;
+        out.clear();
+        let found = match self.string(key)? {
+            Some(v) => {
+                out.extend_from_slice(v);
+                true
+            }
+            None => false,
+        };
+        self.count(found);
+        Ok(found)
+    }
+
     /// `MGET`'s element: a non-string is a miss, not an error.
     pub fn get_or_nil(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
         check_key(key)?;

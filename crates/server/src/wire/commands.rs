@@ -251,7 +251,14 @@ pub(super) fn count(n: usize) -> Reply {
 }
 
 pub fn get(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
-    Ok(opt_bulk(d.txn.get(c.key()).map_err(ks)?))
+    // Into the last bulk reply's vector: no allocation per GET.
+    let mut value = std::mem::take(&mut d.shared.spare_bulk);
+    if d.txn.get_into(c.key(), &mut value).map_err(ks)? {
+        Ok(Reply::Bulk(value))
+    } else {
+        d.shared.spare_bulk = value;
+        Ok(Reply::Nil)
+    }
 }
 
 pub fn getdel(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {

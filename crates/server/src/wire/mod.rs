@@ -204,7 +204,13 @@ pub(crate) struct Shared {
     pub(crate) clock: command_clock::CommandClock,
     /// The reply vector of a lone command, kept between commands.
     one_reply: Vec<Reply>,
+    /// A bulk reply's vector, back from the last lone command that
+    /// answered one, for `GET` to fill (at most [`KEPT_BULK_BYTES`]).
+    pub(crate) spare_bulk: Vec<u8>,
 }
+
+/// Largest bulk reply vector kept for the next `GET`.
+const KEPT_BULK_BYTES: usize = 4096;
 
 /// A command queued by `MULTI`: its entry, how it runs, its arguments.
 struct Queued {
@@ -394,6 +400,7 @@ impl Shared {
             scripting: scripting::Scripting::default(),
             clock: command_clock::CommandClock::new(),
             one_reply: Vec::new(),
+            spare_bulk: Vec::new(),
         }
     }
 
@@ -780,6 +787,11 @@ impl Shared {
                 }
                 s.parser.recycle(args);
                 emit(s, &reply, out);
+                if let Reply::Bulk(v) = reply {
+                    if v.capacity() <= KEPT_BULK_BYTES {
+                        self.spare_bulk = v;
+                    }
+                }
                 return Step::Continue;
             }
         };
