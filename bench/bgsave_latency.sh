@@ -30,17 +30,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--keys N] [--requests N] [--skip-build]" >&2; exit 2 ;;
   esac
 done
-for tool in redis-server redis-benchmark redis-cli python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server)" >&2; exit 2; }
-done
-if [ "$BUILD" = 1 ]; then
-  timeout 1200 cargo build --release --quiet
-fi
-RED=${RED:-target/release/red}
-[ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
-
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
+bench_prepare redis-server redis-benchmark redis-cli python3
 bench_servers_init reddb-bgsave
 LOOP_PID=""
 bench_extra_cleanup() {

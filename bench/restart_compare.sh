@@ -28,17 +28,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--keys N] [--rounds R] [--values random|constant] [--skip-build]" >&2; exit 2 ;;
   esac
 done
-for tool in redis-server redis-cli; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server)" >&2; exit 2; }
-done
-if [ "$BUILD" = 1 ]; then
-  timeout 1200 cargo build --release --quiet
-fi
-RED=${RED:-target/release/red}
-[ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
-
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
+bench_prepare redis-server redis-cli
 bench_servers_init reddb-restart
 
 load_file="$WORK/load.resp"

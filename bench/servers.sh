@@ -1,11 +1,25 @@
 # Sourced by the bench scripts (not run): a work directory removed on exit,
 # free loopback ports, and Debian's redis-server and reddb started side by
-# side with a password. After `bench_servers_init PREFIX` (needs $RED):
+# side with a password. `bench_prepare TOOL...` checks the tools, builds
+# red unless BUILD=0 and sets RED (kept when given). After
+# `bench_servers_init PREFIX` (needs $RED):
 #   start_redis NAME [redis-server args...]   e.g. --appendonly yes --appendfsync always
 #   start_reddb [NAME]                        release build, --dev, --fsync always
 #   write_set_load FILE N [constant|random]   N SETs of 100-byte values as RESP
 # fill PORT[NAME], PW[NAME] and PID[NAME]. Everything started is stopped on
 # exit; a script may add its own `bench_extra_cleanup` function.
+
+bench_prepare() { # tool... : checks the tools, builds red unless BUILD=0, sets RED
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server)" >&2; exit 2; }
+  done
+  if [ "${BUILD:-1}" = 1 ]; then
+    timeout 1200 cargo build --release --quiet
+  fi
+  RED=${RED:-target/release/red}
+  [ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -3,6 +3,8 @@
 
 // No function over 80 lines of code (the threshold is in clippy.toml).
 #![warn(clippy::too_many_lines)]
+// As in the library (src/lib.rs): no panic on outside data.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use reddb::config::credentials::{scrub_process_environment, Environment};
 

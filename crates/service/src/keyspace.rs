@@ -733,10 +733,8 @@ impl<'a> Txn<'a> {
 
     /// `GET`
     pub fn get(&mut self, key: &[u8]) -> KsResult<Option<Vec<u8>>> {
-        check_key(key)?;
-        let v = self.string(key)?.map(<[u8]>::to_vec);
-        self.count(v.is_some());
-        Ok(v)
+        let mut v = Vec::new();
+        Ok(self.get_into(key, &mut v)?.then_some(v))
     }
 
     /// [`Txn::get`] into `out` (cleared first): whether the key holds a

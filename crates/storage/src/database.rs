@@ -375,6 +375,11 @@ impl Database {
     }
 
     /// The store's counters and sizes (one `fstat` for the file size).
+    /// [`Store::pages_written`].
+    pub fn pages_written(&self) -> u64 {
+        self.store.pages_written()
+    }
+
     pub fn store_stats(&mut self) -> StoreStats {
         self.store.stats()
     }

@@ -3,8 +3,8 @@
 //! glibc's `free` returns memory only from the top of the heap: what a
 //! burst's short-lived buffers (a pipelined batch's commands, staged
 //! transactions, commit frames) free below a block that lives on stays
-//! resident. After a million `SET`s through `redis-cli --pipe` that was
-//! about 20 MB. `malloc_trim(0)` releases every whole free page of the heap
+//! resident (after a million `SET`s through `redis-cli --pipe`, tens of
+//! MB; `bench/memory_compare.sh` reads RSS after the tick). `malloc_trim(0)` releases every whole free page of the heap
 //! (`madvise(MADV_DONTNEED)`), so the loop calls it once the writes that
 //! made such holes are over: at a once-a-second tick that follows a second
 //! with almost no writes, when there were writes since the last trim.

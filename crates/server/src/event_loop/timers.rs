@@ -145,7 +145,7 @@ impl EventLoop {
         self.service.flush_audit_summaries();
         self.service.expire_unseal_shares(now);
         if let Some(db) = self.service.database_mut() {
-            if self.timers.heap.due(db.store_stats().pages_written) {
+            if self.timers.heap.due(db.pages_written()) {
                 heap_return::trim();
             }
         }

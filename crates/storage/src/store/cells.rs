@@ -14,7 +14,7 @@
 //! a commit's frames) then never sit between long-lived cells, so the
 //! memory they free goes back to the system instead of staying as holes
 //! (with pages on the heap, loading a million keys through
-//! `redis-cli --pipe` left 15 MB of such holes). A page is excluded from
+//! `redis-cli --pipe` left several MB of such holes). A page is excluded from
 //! core dumps (`MADV_DONTDUMP`), and its untouched part costs no memory.
 //!
 //! A freed cell is zeroed at once (a deleted secret does not linger in
@@ -211,30 +211,21 @@ impl Cells {
         if id.class == LARGE {
             return self.large.get(id.index as usize)?.as_deref();
         }
-        let class = id.class as usize;
-        let (page, at) = Self::place(class, id.index);
-        let size = cell_size(class);
-        self.classes
-            .get(class)?
-            .pages
-            .get(page)?
-            .bytes()
-            .get(at..at + size)
+        let (class, page, span) = Self::place(id);
+        self.classes.get(class)?.pages.get(page)?.bytes().get(span)
     }
 
     pub(crate) fn get_mut(&mut self, id: CellId) -> Option<&mut [u8]> {
         if id.class == LARGE {
             return self.large.get_mut(id.index as usize)?.as_deref_mut();
         }
-        let class = id.class as usize;
-        let (page, at) = Self::place(class, id.index);
-        let size = cell_size(class);
+        let (class, page, span) = Self::place(id);
         self.classes
             .get_mut(class)?
             .pages
             .get_mut(page)?
             .bytes_mut()
-            .get_mut(at..at + size)
+            .get_mut(span)
     }
 
     /// Zeroes the cell and frees it; a class left with no cell in use
@@ -272,11 +263,13 @@ impl Cells {
         }
     }
 
-    /// Page number and byte offset of cell `index` of `class`.
-    fn place(class: usize, index: u32) -> (usize, usize) {
+    /// The class, page and byte range of a (non-large) cell.
+    fn place(id: CellId) -> (usize, usize, std::ops::Range<usize>) {
+        let class = id.class as usize;
         let per_page = cells_per_page(class);
-        let index = index as usize;
-        (index / per_page, (index % per_page) * cell_size(class))
+        let index = id.index as usize;
+        let at = (index % per_page) * cell_size(class);
+        (class, index / per_page, at..at + cell_size(class))
     }
 }
 

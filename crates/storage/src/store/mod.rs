@@ -816,6 +816,11 @@ impl Store {
         self.state.get(ns, key, now_ms)
     }
 
+    /// Log pages written since the store opened (a counter, no I/O).
+    pub fn pages_written(&self) -> u64 {
+        self.stats.pages_written
+    }
+
     pub fn stats(&mut self) -> StoreStats {
         let mut s = self.stats.clone();
         s.chain_pages = self.chain.len();

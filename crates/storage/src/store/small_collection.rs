@@ -34,17 +34,25 @@ pub const PACK_MAX_ENTRIES: usize = 128;
 /// Longest field, value or member a packed form holds.
 pub const PACK_MAX_ELEMENT: usize = 64;
 
-/// Appends `n` as LEB128 (7 bits a byte, low first).
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    loop {
+/// `n` as LEB128 (7 bits a byte, low first), in `buf`.
+pub(crate) fn encode_varint(mut n: usize, buf: &mut [u8; 10]) -> &[u8] {
+    let mut len = 0;
+    for b in buf.iter_mut() {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
+        len += 1;
         if n == 0 {
-            out.push(byte);
-            return;
+            *b = byte;
+            break;
         }
-        out.push(byte | 0x80);
+        *b = byte | 0x80;
     }
+    buf.get(..len).unwrap_or_default()
+}
+
+/// Appends `n` as LEB128.
+pub(crate) fn put_varint(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(encode_varint(n, &mut [0u8; 10]));
 }
 
 /// Reads a LEB128 number at `*at` (at most 10 bytes), moving `at` past it.
@@ -82,9 +90,14 @@ pub(crate) fn zset_packs(z: &SortedSet) -> bool {
 
 /// The packed form of a hash (see the module header).
 pub fn pack_hash(h: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+    encode_hash(h.len(), h.iter().map(|(f, v)| (f.as_slice(), v.as_slice())))
+}
+
+/// The packed form of `len` fields and values, given in field order.
+fn encode_hash<'a>(len: usize, entries: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Vec<u8> {
     let mut out = Vec::new();
-    put_varint(&mut out, h.len());
-    for (f, v) in h {
+    put_varint(&mut out, len);
+    for (f, v) in entries {
         put_varint(&mut out, f.len());
         out.extend_from_slice(f);
         put_varint(&mut out, v.len());
@@ -95,9 +108,14 @@ pub fn pack_hash(h: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
 
 /// The packed form of a sorted set (see the module header).
 pub fn pack_zset(z: &SortedSet) -> Vec<u8> {
+    encode_zset(z.len(), z.iter())
+}
+
+/// The packed form of `len` members, given in (score, member) order.
+fn encode_zset<'a>(len: usize, entries: impl Iterator<Item = (Score, &'a [u8])>) -> Vec<u8> {
     let mut out = Vec::new();
-    put_varint(&mut out, z.len());
-    for (score, member) in z.iter() {
+    put_varint(&mut out, len);
+    for (score, member) in entries {
         put_score(&mut out, score);
         put_varint(&mut out, member.len());
         out.extend_from_slice(member);
@@ -196,16 +214,8 @@ pub(crate) fn edit_packed_hash(bytes: &[u8], edit: &Edit) -> Option<PackedEdit> 
     if entries.len() > PACK_MAX_ENTRIES {
         return None;
     }
-    let mut out = Vec::with_capacity(bytes.len() + grew + 8);
-    put_varint(&mut out, entries.len());
-    for (f, v) in &entries {
-        put_varint(&mut out, f.len());
-        out.extend_from_slice(f);
-        put_varint(&mut out, v.len());
-        out.extend_from_slice(v);
-    }
     Some(PackedEdit {
-        bytes: out,
+        bytes: encode_hash(entries.len(), entries.iter().copied()),
         grew,
         shrank,
         empty: entries.is_empty(),
@@ -252,15 +262,8 @@ pub(crate) fn edit_packed_zset(bytes: &[u8], edit: &Edit) -> Option<PackedEdit> 
     if entries.len() > PACK_MAX_ENTRIES {
         return None;
     }
-    let mut out = Vec::with_capacity(bytes.len() + grew + 16);
-    put_varint(&mut out, entries.len());
-    for (score, m) in &entries {
-        put_score(&mut out, *score);
-        put_varint(&mut out, m.len());
-        out.extend_from_slice(m);
-    }
     Some(PackedEdit {
-        bytes: out,
+        bytes: encode_zset(entries.len(), entries.iter().copied()),
         grew,
         shrank,
         empty: entries.is_empty(),
@@ -511,14 +514,10 @@ impl<'a> ZSetRef<'a> {
     pub fn range(self, ranks: std::ops::Range<usize>) -> ZSetIter<'a> {
         match self {
             ZSetRef::Tree(z) => ZSetIter::Tree(z.range(ranks)),
-            ZSetRef::Packed { len, entries } => {
+            ZSetRef::Packed { len, .. } => {
                 let end = ranks.end.min(len);
                 let start = ranks.start.min(end);
-                let mut walk = PackedWalk {
-                    entries,
-                    at: 0,
-                    left: len,
-                };
+                let mut walk = self.iter_packed();
                 for _ in 0..start {
                     walk.next();
                 }
@@ -535,17 +534,14 @@ impl<'a> ZSetRef<'a> {
 
     /// The packed entries in order (nothing for the tree form).
     fn iter_packed(self) -> PackedWalk<'a> {
-        match self {
-            ZSetRef::Tree(_) => PackedWalk {
-                entries: &[],
-                at: 0,
-                left: 0,
-            },
-            ZSetRef::Packed { len, entries } => PackedWalk {
-                entries,
-                at: 0,
-                left: len,
-            },
+        let (left, entries) = match self {
+            ZSetRef::Tree(_) => (0, &[][..]),
+            ZSetRef::Packed { len, entries } => (len, entries),
+        };
+        PackedWalk {
+            entries,
+            at: 0,
+            left,
         }
     }
 

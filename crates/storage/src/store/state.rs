@@ -115,7 +115,7 @@ impl EntryRef<'_> {
 /// collection's [`Value::payload_len`] (a string's is its length). A key
 /// of 14 bytes and a value of 100 take 117 bytes, a 120-byte cell.
 mod packed {
-    use crate::store::small_collection::{put_varint, read_varint};
+    use crate::store::small_collection::{encode_varint, read_varint};
 
     const HAS_EXPIRY: u8 = 1;
 
@@ -169,23 +169,30 @@ mod packed {
         payload: usize,
         expires_at_ms: u64,
     ) {
-        let mut head = Vec::with_capacity(24);
-        head.push((kind as u8) << 1 | if expires_at_ms == 0 { 0 } else { HAS_EXPIRY });
-        put_varint(&mut head, key.len());
-        put_varint(&mut head, value.len());
-        if kind != Kind::String {
-            put_varint(&mut head, payload);
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            if let Some(dst) = cell.get_mut(at..at + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            at += bytes.len();
+        };
+        put(&[(kind as u8) << 1 | if expires_at_ms == 0 { 0 } else { HAS_EXPIRY }]);
+        let mut varint = [0u8; 10];
+        for n in [
+            Some(key.len()),
+            Some(value.len()),
+            (kind != Kind::String).then_some(payload),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            put(encode_varint(n, &mut varint));
         }
         if expires_at_ms != 0 {
-            head.extend_from_slice(&expires_at_ms.to_le_bytes());
+            put(&expires_at_ms.to_le_bytes());
         }
-        let mut at = 0;
-        for part in [&head[..], key, value] {
-            if let Some(dst) = cell.get_mut(at..at + part.len()) {
-                dst.copy_from_slice(part);
-            }
-            at += part.len();
-        }
+        put(key);
+        put(value);
     }
 
     /// The record's fields, and where its expiry is (if it has one).
@@ -393,19 +400,16 @@ impl Space {
     /// sorted set, the side vector for any other collection); returns the
     /// slot value that finds it.
     fn store(&mut self, key: Vec<u8>, entry: Entry) -> Slot {
-        let packed = match &entry.value {
-            Value::Bytes(_) => Some((Kind::String, None)),
-            Value::Hash(h) if hash_packs(h) => Some((Kind::Hash, Some(pack_hash(h)))),
-            Value::SortedSet(z) if zset_packs(z) => Some((Kind::SortedSet, Some(pack_zset(z)))),
-            _ => None,
-        };
-        if let Some((kind, bytes)) = packed {
-            let value = match (&bytes, &entry.value) {
-                (Some(bytes), _) => bytes.as_slice(),
-                (None, Value::Bytes(b)) => b.as_slice(),
-                (None, _) => &[],
-            };
-            return self.pack(kind, &key, value, entry.payload, entry.expires_at_ms);
+        let (payload, expires) = (entry.payload, entry.expires_at_ms);
+        match &entry.value {
+            Value::Bytes(b) => return self.pack(Kind::String, &key, b, payload, expires),
+            Value::Hash(h) if hash_packs(h) => {
+                return self.pack(Kind::Hash, &key, &pack_hash(h), payload, expires)
+            }
+            Value::SortedSet(z) if zset_packs(z) => {
+                return self.pack(Kind::SortedSet, &key, &pack_zset(z), payload, expires)
+            }
+            _ => {}
         }
         let held = Some((key.into_boxed_slice(), entry));
         let i = match self.collections_free.pop() {
@@ -503,24 +507,12 @@ impl Space {
     /// Removes `key`; returns the payload it held.
     fn remove(&mut self, key: &[u8]) -> Option<usize> {
         let hash = self.hash(key);
-        let Space {
-            index,
-            slots,
-            cells,
-            collections,
-            ..
-        } = self;
-        let key_in = |slot: u32| -> Option<&[u8]> {
-            match slots.get(slot as usize)?.held() {
-                Held::Free => None,
-                Held::Cell(id) => Some(packed::read(cells.get(id)?)?.key),
-                Held::Collection(i) => Some(&collections.get(i)?.as_ref()?.0),
-            }
-        };
-        let found = index.find_entry(Indexed::table_hash(hash), |x| {
-            x.hash == hash && key_in(x.slot) == Some(key)
-        });
-        let (Indexed { slot: i, .. }, _) = found.ok()?.remove();
+        let i = self.slot_with_hash(key, hash)?;
+        // Found by key above; the table entry is the one naming that slot.
+        let found = self
+            .index
+            .find_entry(Indexed::table_hash(hash), |x| x.slot == i);
+        found.ok()?.remove();
         self.free.push(i);
         let old = std::mem::replace(self.slots.get_mut(i as usize)?, Slot::FREE);
         Some(self.release(old))
