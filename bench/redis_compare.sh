@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # reddb against Redis on loopback, side by side, with the same client.
 #
-#   bench/redis_compare.sh [--requests N] [--keys N] [--tests LIST] [--threads N] [--skip-rss] [--skip-build]
+#   bench/redis_compare.sh [--requests N] [--keys N] [--tests LIST] [--threads N]
+#                          [--rounds N] [--skip-rss] [--skip-build]
 #
 # Starts Debian's redis-server twice (requirepass; `appendonly yes,
 # appendfsync always` and no persistence at all) and reddb (release build,
@@ -11,7 +12,10 @@
 # (LIST defaults to set,get; the data-type families of issue 16 are
 # `--tests lpush,lpop,zadd,hset,incr,sadd`), with `--threads N` the same two
 # again with `redis-benchmark --threads N` (on 2 cores the client itself is
-# part of the figure), and, unless --skip-rss, the
+# part of the figure); with `--rounds N` all of it N times, the servers
+# taking turns in a rotating order, and the table shows each figure's
+# median over the rounds (a shared 2-CPU machine drifts by 20 % or more
+# between minutes; one round's ratio is not a result). Unless --skip-rss, the
 # resident set size after loading 1,000,000 keys of 100-byte values
 # (redis-cli --pipe, read 3 s after the load ends). Prints a Markdown table with reddb/redis ratios.
 # Needs redis-server, redis-benchmark, redis-cli (apt install redis-server)
@@ -26,15 +30,17 @@ TESTS=set,get
 RSS_STEP=1
 BUILD=1
 THREADS=0
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$2"; shift 2 ;;
     --keys) KEYS="$2"; shift 2 ;;
     --tests) TESTS="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     --skip-rss) RSS_STEP=0; shift ;;
     --skip-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--requests N] [--keys N] [--tests LIST] [--threads N] [--skip-rss] [--skip-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--requests N] [--keys N] [--tests LIST] [--threads N] [--rounds N] [--skip-rss] [--skip-build]" >&2; exit 2 ;;
   esac
 done
 # redis-benchmark's CSV names (upper case), in the order asked.
@@ -55,7 +61,8 @@ source bench/servers.sh
 bench_servers_init reddb-bench
 
 declare -A RPS
-bench() { # name label extra-args...
+ROUND=1
+bench() { # name label extra-args...: one round's figures, in RPS[name,TEST label,round]
   local name=$1 label=$2; shift 2
   local out
   out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" \
@@ -63,10 +70,16 @@ bench() { # name label extra-args...
   local t rps shown=""
   for t in $NAMES; do
     rps=$(printf '%s\n' "$out" | awk -F'","' -v t="\"$t" '$1 == t {print $2; exit}')
-    RPS[$name,$t$label]=${rps:-0}
+    RPS[$name,$t$label,$ROUND]=${rps:-0}
     shown="$shown $t ${rps:-?}"
   done
-  echo "  $name $label (requests/s):$shown" >&2
+  echo "  round $ROUND $name $label (requests/s):$shown" >&2
+}
+
+median() { # name key: the median over the rounds of RPS[name,key,*]
+  local r
+  for r in $(seq 1 "$ROUNDS"); do echo "${RPS[$1,$2,$r]}"; done |
+    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 load_file="$WORK/load.resp"
@@ -94,14 +107,19 @@ echo "== starting servers" >&2
 start_redis redis-always --appendonly yes --appendfsync always
 start_redis redis-nopersist --appendonly no
 start_reddb
-echo "== redis-benchmark -t $TESTS -c 50 -n $REQUESTS (then -P 16)" >&2
-for name in redis-always redis-nopersist reddb; do
-  bench "$name" ""
-  bench "$name" " P16" -P 16
-  if [ "$THREADS" -gt 0 ]; then
-    bench "$name" " T" --threads "$THREADS"
-    bench "$name" " P16 T" -P 16 --threads "$THREADS"
-  fi
+echo "== redis-benchmark -t $TESTS -c 50 -n $REQUESTS (then -P 16), $ROUNDS round(s)" >&2
+SERVERS=(redis-always redis-nopersist reddb)
+for ROUND in $(seq 1 "$ROUNDS"); do
+  for i in 0 1 2; do
+    # Round r starts with server r-1 (mod 3): no server always runs first.
+    name=${SERVERS[$(((ROUND - 1 + i) % 3))]}
+    bench "$name" ""
+    bench "$name" " P16" -P 16
+    if [ "$THREADS" -gt 0 ]; then
+      bench "$name" " T" --threads "$THREADS"
+      bench "$name" " P16 T" -P 16 --threads "$THREADS"
+    fi
+  done
 done
 if [ "$RSS_STEP" = 1 ]; then
   echo "== loading $KEYS keys of 100 bytes into each (redis-cli --pipe)" >&2
@@ -114,7 +132,7 @@ fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo
-echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), loopback, $(nproc) CPUs, 50 clients, $REQUESTS requests per test"
+echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), loopback, $(nproc) CPUs, 50 clients, $REQUESTS requests per test$([ "$ROUNDS" -gt 1 ] && echo ", median of $ROUNDS rounds")"
 echo
 echo "| test | redis (appendfsync always) | redis (no persistence) | reddb (fsync always) | reddb / redis always | reddb / redis no-persist |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -124,7 +142,7 @@ for label in "${LABELS[@]}"; do
   shown=${label/ P16/ -P 16}
   shown=${shown/ T/ --threads $THREADS}
   for t in $NAMES; do
-    a=${RPS[redis-always,$t$label]}; b=${RPS[redis-nopersist,$t$label]}; r=${RPS[reddb,$t$label]}
+    a=$(median redis-always "$t$label"); b=$(median redis-nopersist "$t$label"); r=$(median reddb "$t$label")
     echo "| $t$shown (requests/s) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
   done
 done

@@ -14,8 +14,8 @@ use super::cells::{CellId, Cells};
 use super::edit::Edit;
 use super::record::{Mutation, Namespace, Value, ValueRef};
 use super::small_collection::{
-    edit_packed_hash, edit_packed_zset, hash_packs, pack_hash, pack_zset, zset_packs, HashRef,
-    ZSetRef,
+    edit_packed_hash, edit_packed_zset, hash_packs, overwrite_hash_values, pack_hash, pack_zset,
+    zset_packs, HashRef, ZSetRef,
 };
 use hashbrown::HashTable;
 use packed::Kind;
@@ -195,8 +195,16 @@ mod packed {
         put(value);
     }
 
-    /// The record's fields, and where its expiry is (if it has one).
-    fn parse(cell: &[u8]) -> Option<(Packed<'_>, Option<usize>)> {
+    /// Where a record's parts are in its cell.
+    struct Offsets {
+        /// The expiry's 8 bytes, if it has one.
+        expiry: Option<usize>,
+        /// The value's first byte.
+        value: usize,
+    }
+
+    /// The record's fields, and where its expiry and value are.
+    fn parse(cell: &[u8]) -> Option<(Packed<'_>, Offsets)> {
         let flags = *cell.first()?;
         let kind = match flags >> 1 {
             0 => Kind::String,
@@ -229,12 +237,42 @@ mod packed {
                 payload,
                 expires_at_ms,
             },
-            expiry_at,
+            Offsets {
+                expiry: expiry_at,
+                value: at + key_len,
+            },
         ))
     }
 
     pub(super) fn read(cell: &[u8]) -> Option<Packed<'_>> {
         parse(cell).map(|(p, _)| p)
+    }
+
+    /// Writes `value` over the record's value in place when that changes
+    /// nothing else: the same length and the same payload, so every
+    /// header byte stays (an `HSET` that replaces a value with one as
+    /// long, most of a counter's or token's updates). False otherwise.
+    pub(super) fn overwrite_value(cell: &mut [u8], value: &[u8], payload: usize) -> bool {
+        let Some((p, at)) = parse(cell) else {
+            return false;
+        };
+        if p.value.len() != value.len() || p.payload != payload {
+            return false;
+        }
+        match cell.get_mut(at.value..at.value + value.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(value);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A packed hash's or sorted set's value bytes, to change in place
+    /// (as long as they are: the header is not touched).
+    pub(super) fn collection_mut(cell: &mut [u8]) -> Option<(Kind, &mut [u8])> {
+        let (kind, len, at) = parse(cell).map(|(p, at)| (p.kind, p.value.len(), at.value))?;
+        Some((kind, cell.get_mut(at..at + len)?))
     }
 
     /// Rewrites the expiry of a record that has one, in place; false when
@@ -243,7 +281,7 @@ mod packed {
         if expires_at_ms == 0 {
             return false;
         }
-        let Some(at) = parse(cell).and_then(|(_, at)| at) else {
+        let Some(at) = parse(cell).and_then(|(_, at)| at.expiry) else {
             return false;
         };
         match cell.get_mut(at..at + 8) {
@@ -316,6 +354,26 @@ pub(crate) struct Space {
     /// changes, so it is boxed: two words, not a vector's three).
     collections: Vec<Option<(Box<[u8]>, Entry)>>,
     collections_free: Vec<u32>,
+    /// Buffers a packed collection's edit is made in, reused.
+    edit_scratch: EditScratch,
+}
+
+/// The key and new value of a packed collection being edited: reused by
+/// every edit (no allocation per `HSET`), zeroed after each.
+#[derive(Debug, Default)]
+struct EditScratch {
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl EditScratch {
+    /// Zeroes what the last edit left (values may be secrets).
+    fn wipe(&mut self) {
+        self.key.fill(0);
+        self.value.fill(0);
+        self.key.clear();
+        self.value.clear();
+    }
 }
 
 /// One key of the index: its slot and 32 bits of its key's hash. With the
@@ -552,23 +610,47 @@ impl Space {
                     self.replace_in(i, slot, new);
                     return Some((0, 0, false));
                 }
-                // A packed hash or sorted set is edited as bytes (no tree).
+                // Values replaced by ones as long: written where they lie.
+                if let Some((Kind::Hash, value)) =
+                    self.cells.get_mut(id).and_then(packed::collection_mut)
+                {
+                    if let Some(e) = overwrite_hash_values(value, edit) {
+                        return Some((e.grew, e.shrank, false));
+                    }
+                }
+                // A packed hash or sorted set is edited as bytes (no tree),
+                // in the space's reused buffers.
                 let p = packed::read(self.cells.get(id)?)?;
+                let mut scratch = std::mem::take(&mut self.edit_scratch);
                 let edited = match p.kind {
                     Kind::String => None,
-                    Kind::Hash => edit_packed_hash(p.value, edit),
-                    Kind::SortedSet => edit_packed_zset(p.value, edit),
+                    Kind::Hash => edit_packed_hash(p.value, edit, &mut scratch.value),
+                    Kind::SortedSet => edit_packed_zset(p.value, edit, &mut scratch.value),
                 };
-                if let Some(e) = edited {
+                let (kind, expires, payload) = (p.kind, p.expires_at_ms, p.payload);
+                scratch.key.clear();
+                scratch.key.extend_from_slice(p.key);
+                let done = edited.map(|e| {
                     if e.empty {
                         // The caller removes the key (see below).
-                        return Some((0, 0, true));
+                        return (0, 0, true);
                     }
-                    let (kind, key, expires) = (p.kind, p.key.to_vec(), p.expires_at_ms);
-                    let payload = p.payload.saturating_add(e.grew).saturating_sub(e.shrank);
-                    let new = self.pack(kind, &key, &e.bytes, payload, expires);
+                    let payload = payload.saturating_add(e.grew).saturating_sub(e.shrank);
+                    let in_place = self
+                        .cells
+                        .get_mut(id)
+                        .is_some_and(|c| packed::overwrite_value(c, &scratch.value, payload));
+                    if in_place {
+                        return (e.grew, e.shrank, false);
+                    }
+                    let new = self.pack(kind, &scratch.key, &scratch.value, payload, expires);
                     self.replace_in(i, slot, new);
-                    return Some((e.grew, e.shrank, false));
+                    (e.grew, e.shrank, false)
+                });
+                scratch.wipe();
+                self.edit_scratch = scratch;
+                if done.is_some() {
+                    return done;
                 }
                 let (key, mut entry) = self.read(slot).map(|(k, e)| (k.to_vec(), e.to_entry()))?;
                 if let Value::Bytes(_) = entry.value {
@@ -807,6 +889,10 @@ mod tests {
         /// An element edit of the key's type: adds `n` elements from
         /// `seed` (or removes them, `remove`).
         EditElements(u8, u8, usize, bool),
+        /// New values for `n` of a hash's fields (as long as the old ones
+        /// for an even `seed`: the in-place rewrite) or new scores for `n`
+        /// of a sorted set's members.
+        Overwrite(u8, u8, usize),
         Sweep(u64, usize),
     }
 
@@ -820,6 +906,7 @@ mod tests {
             2 => (0u8..40, 0u64..4).prop_map(|(k, e)| Op::Expire(k, e)),
             3 => (0u8..40, any::<u8>(), prop_oneof![1usize..4, 60usize..140], any::<bool>())
                 .prop_map(|(k, seed, n, remove)| Op::EditElements(k, seed, n, remove)),
+            2 => (0u8..40, any::<u8>(), 1usize..4).prop_map(|(k, seed, n)| Op::Overwrite(k, seed, n)),
             1 => (0u64..4, 0usize..5).prop_map(|(now, limit)| Op::Sweep(now, limit)),
         ]
     }
@@ -890,6 +977,32 @@ mod tests {
         })
     }
 
+    /// [`Op::Overwrite`]'s edit of `v`: existing fields or members.
+    fn overwrite_edit(v: &Value, seed: u8, n: usize) -> Option<Edit> {
+        match v {
+            Value::Hash(h) => Some(Edit::HashPut(
+                h.iter()
+                    .take(n)
+                    .map(|(f, old)| {
+                        let len = if seed.is_multiple_of(2) {
+                            old.len()
+                        } else {
+                            old.len() + 1
+                        };
+                        (f.clone(), vec![seed; len])
+                    })
+                    .collect(),
+            )),
+            Value::SortedSet(z) => Some(Edit::SortedAdd(
+                z.iter()
+                    .take(n)
+                    .map(|(_, m)| (Score::new(f64::from(seed % 5)).unwrap(), m.to_vec()))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+
     proptest! {
         /// The slot-based namespace behaves as a map: every key reads what
         /// a `HashMap` model holds (strings packed in cells, collections,
@@ -921,6 +1034,12 @@ mod tests {
                             model.remove(&key(k));
                             slot_of.remove(&key(k));
                         }
+                    }
+                    Op::Overwrite(k, seed, n) => {
+                        let Some((v, _)) = model.get_mut(&key(k)) else { continue };
+                        let Some(edit) = overwrite_edit(v, seed, n) else { continue };
+                        state.apply(Mutation::Edit { ns: Namespace::Keyspace, key: key(k), edit: edit.clone() });
+                        edit.apply_to(v);
                     }
                     Op::Delete(k) => {
                         state.apply(Mutation::Delete { ns: Namespace::Keyspace, key: key(k) });
