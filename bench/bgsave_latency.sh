@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Other clients' latency while the store compacts, reddb and Redis side by side.
 #
-#   bench/bgsave_latency.sh [--keys N] [--requests N] [--skip-build]
+#   bench/bgsave_latency.sh [--keys N] [--requests N] [--skip-redis] [--skip-build]
 #
 # Loads N keys (default 1,000,000) of 100-byte values into reddb (release
 # build, `--dev`, `--fsync always`) and into Debian's redis-server
@@ -14,6 +14,7 @@
 #            compaction that BGSAVE ran on the loop before the incremental
 #            checkpoint, shown for contrast.
 # Prints p50/p99 per case and the p99 ratio to idle (target: bgsave <= 2x).
+# --skip-redis measures reddb alone (its idle and bgsave cases only).
 # Needs redis-server, redis-benchmark, redis-cli and cargo. Everything runs
 # under `timeout`; everything started here is stopped on exit.
 set -euo pipefail
@@ -22,12 +23,14 @@ cd "$(dirname "$0")/.."
 KEYS=1000000
 REQUESTS=400000
 BUILD=1
+REDIS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --keys) KEYS="$2"; shift 2 ;;
     --requests) REQUESTS="$2"; shift 2 ;;
     --skip-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--keys N] [--requests N] [--skip-build]" >&2; exit 2 ;;
+    --skip-redis) REDIS=0; shift ;;
+    *) echo "usage: $0 [--keys N] [--requests N] [--skip-redis] [--skip-build]" >&2; exit 2 ;;
   esac
 done
 # shellcheck source=bench/servers.sh
@@ -99,24 +102,30 @@ EOF
 
 echo "== loading $KEYS keys" >&2
 start_reddb
-start_redis redis --appendonly yes --appendfsync always
 load reddb
-load redis
+if [ "$REDIS" = 1 ]; then
+  start_redis redis --appendonly yes --appendfsync always
+  load redis
+fi
 echo "  reddb RSS $(ps -o rss= -p "$(pgrep -f "$WORK/reddb/data.rdb" | head -1)") KiB" >&2
 
 before=$(grep -c "compaction done" "$WORK/reddb/stderr" || true)
 measure reddb idle
 with_loop reddb bgsave BGSAVE 0.05
 after=$(grep -c "compaction done" "$WORK/reddb/stderr" || true)
-with_loop reddb save SAVE 0.5
-measure redis idle
-with_loop redis bgsave BGSAVE 0.05
+ROWS=("reddb idle" "reddb bgsave")
+if [ "$REDIS" = 1 ]; then
+  with_loop reddb save SAVE 0.5
+  measure redis idle
+  with_loop redis bgsave BGSAVE 0.05
+  ROWS+=("reddb save" "redis idle" "redis bgsave")
+fi
 
 ratio() { python3 -c "a=float('$1' or 0); b=float('$2' or 0); print(f'{a/b:.2f}' if b else '?')"; }
 echo
 echo "| server | case | GET p50 ms | GET p99 ms | GET p99 / idle | SET p50 ms | SET p99 ms | SET p99 / idle |"
 echo "|---|---|---|---|---|---|---|---|"
-for row in "reddb idle" "reddb bgsave" "reddb save" "redis idle" "redis bgsave"; do
+for row in "${ROWS[@]}"; do
   set -- $row
   echo "| $1 | $2 | ${P50[$1,$2,GET]} | ${P99[$1,$2,GET]} | $(ratio "${P99[$1,$2,GET]}" "${P99[$1,idle,GET]}") | ${P50[$1,$2,SET]} | ${P99[$1,$2,SET]} | $(ratio "${P99[$1,$2,SET]}" "${P99[$1,idle,SET]}") |"
 done

@@ -291,15 +291,12 @@ impl EventLoop {
     }
 
     /// Waits for events: at most one tick or until the next blocked wire
-    /// client times out, and not at all when paused reads may go ahead or
-    /// the last turn's resumed reads left replies to write.
+    /// client times out or a running checkpoint's next step is due, and
+    /// not at all when paused reads may go ahead or the last turn's
+    /// resumed reads left replies to write.
     fn wait(&mut self, events: &mut Events) -> Result<()> {
         let now = Instant::now();
-        let wait = if self.reads_ready()
-            || !self.dirty.is_empty()
-            || self.postponed_ready(now)
-            || self.checkpoint_running()
-        {
+        let wait = if self.reads_ready() || !self.dirty.is_empty() || self.postponed_ready(now) {
             Duration::ZERO
         } else {
             // A pause that holds commands ends on time.
@@ -308,8 +305,10 @@ impl EventLoop {
                 .pause_until()
                 .filter(|_| !self.postponed.is_empty())
                 .map_or(MAX_WAIT, |until| until.saturating_duration_since(now));
-            // So does a blocked client's timeout.
-            self.until_block_deadline(now, MAX_WAIT.min(pause_left))
+            // So does a blocked client's timeout, and a running
+            // checkpoint's next step comes when it is due.
+            let step_due = self.checkpoint_due_in(now).unwrap_or(MAX_WAIT);
+            self.until_block_deadline(now, MAX_WAIT.min(pause_left).min(step_due))
         };
         match self.poll.poll(events, Some(wait)) {
             Err(e) if e.kind() != ErrorKind::Interrupted => {
