@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// Keys written before the checkpoint (each twice, so half the log is
 /// garbage) and their value size: about 12 MB live, many checkpoint steps.
 const KEYS: usize = 40_000;
+/// Turns of the other client that write while the checkpoint runs.
+const WRITES_DURING: usize = 500;
 const VALUE_LEN: usize = 300;
 const BATCH: usize = 1_000;
 
@@ -71,7 +73,10 @@ fn bgsave_checkpoints_in_steps_while_other_clients_are_served() {
         err("ERR Background save already in progress")
     );
 
-    // Another client reads and writes while the checkpoint runs.
+    // Another client reads and writes while the checkpoint runs: its
+    // first WRITES_DURING turns write, the rest only read (the log's
+    // shrink below must not depend on how long the paced checkpoint
+    // takes on a loaded machine, only on what was written meanwhile).
     let mut other = d.authed();
     let started = Instant::now();
     let mut served_while_saving = 0usize;
@@ -82,17 +87,20 @@ fn bgsave_checkpoints_in_steps_while_other_clients_are_served() {
             "the checkpoint did not finish in 120 s"
         );
         served_while_saving += 1;
-        assert_eq!(
-            other.cmd(&["SET", &format!("during:{during}"), &value(during, 3)]),
-            ok()
-        );
-        // Overwrite a listed key too: the checkpoint must keep the newer value.
-        assert_eq!(
-            other.cmd(&["SET", &format!("key:{during}"), &value(during, 4)]),
-            ok()
-        );
+        if during < WRITES_DURING {
+            assert_eq!(
+                other.cmd(&["SET", &format!("during:{during}"), &value(during, 3)]),
+                ok()
+            );
+            // Overwrite a listed key too: the checkpoint must keep the
+            // newer value.
+            assert_eq!(
+                other.cmd(&["SET", &format!("key:{during}"), &value(during, 4)]),
+                ok()
+            );
+            during += 1;
+        }
         assert_eq!(other.cmd(&["GET", "key:39999"]), bulk(&value(39_999, 2)));
-        during += 1;
     }
     assert!(
         served_while_saving > 0,

@@ -264,9 +264,15 @@ fn type_name(v: ValueRef<'_>) -> &'static str {
 
 type Members = BTreeSet<Vec<u8>>;
 
-/// Bytes a key costs in a commit frame (upper bound).
+/// Bytes a key's put or edit costs in a commit frame (upper bound): the
+/// key, the payload and a record's framing.
+fn staging_cost(key: &[u8], payload: usize) -> usize {
+    key.len() + payload + 32
+}
+
+/// [`staging_cost`] of a put of `e`.
 fn put_cost(key: &[u8], e: &Entry) -> usize {
-    key.len() + e.payload_len() + 32
+    staging_cost(key, e.payload_len())
 }
 
 /// What `INFO keyspace` shows of one database.
@@ -522,9 +528,10 @@ impl<'a> Txn<'a> {
         let old = match self.overlay(stored).and_then(|o| o.get(key)) {
             Some(Staged::Replaced(Some(e))) => put_cost(key, e),
             Some(Staged::Replaced(None)) => key.len() + 16,
-            Some(Staged::Edited { edits, .. }) => {
-                edits.iter().map(|e| key.len() + e.payload_len() + 32).sum()
-            }
+            Some(Staged::Edited { edits, .. }) => edits
+                .iter()
+                .map(|e| staging_cost(key, e.payload_len()))
+                .sum(),
             None => 0,
         };
         let total = self.bytes.saturating_sub(old).saturating_add(cost);
@@ -565,7 +572,7 @@ impl<'a> Txn<'a> {
         if self.lookup(key).is_some_and(|e| !edit.fits(e.value)) {
             return Err(KsError::WrongType);
         }
-        let cost = key.len() + edit.payload_len() + 32;
+        let cost = staging_cost(key, edit.payload_len());
         if self.bytes.saturating_add(cost) > MAX_TXN_BYTES {
             return Err(KsError::TxnTooLarge);
         }
