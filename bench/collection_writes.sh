@@ -53,12 +53,11 @@ run() { # server round test-index
     -c 50 -n "$REQUESTS" -P 16 -r 100 --csv ${TESTS[$t]} 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"')
   RPS[$name,$t,$round]=${rps:-0}
 }
-median() { # server test-index
-  local r
-  for r in $(seq 1 "$ROUNDS"); do echo "${RPS[$1,$2,$r]}"; done |
-    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+median() { # server test-index: over the rounds
+  local r values=()
+  for r in $(seq 1 "$ROUNDS"); do values+=("${RPS[$1,$2,$r]}"); done
+  bench_median "${values[@]}"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 SERVERS=(redis-always redis-nopersist reddb)
 for round in $(seq 1 "$ROUNDS"); do
@@ -76,5 +75,5 @@ echo "| command (requests/s) | redis (appendfsync always) | redis (no persistenc
 echo "|---|---:|---:|---:|---:|---:|"
 for t in "${!TESTS[@]}"; do
   a=$(median redis-always "$t"); b=$(median redis-nopersist "$t"); r=$(median reddb "$t")
-  echo "| \`${TESTS[$t]%% *}\` | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+  echo "| \`${TESTS[$t]%% *}\` | $a | $b | $r | $(bench_ratio "$r" "$a") | $(bench_ratio "$r" "$b") |"
 done

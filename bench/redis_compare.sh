@@ -77,9 +77,9 @@ bench() { # name label extra-args...: one round's figures, in RPS[name,TEST labe
 }
 
 median() { # name key: the median over the rounds of RPS[name,key,*]
-  local r
-  for r in $(seq 1 "$ROUNDS"); do echo "${RPS[$1,$2,$r]}"; done |
-    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  local r values=()
+  for r in $(seq 1 "$ROUNDS"); do values+=("${RPS[$1,$2,$r]}"); done
+  bench_median "${values[@]}"
 }
 
 load_file="$WORK/load.resp"
@@ -129,7 +129,6 @@ if [ "$RSS_STEP" = 1 ]; then
   done
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo
 echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), loopback, $(nproc) CPUs, 50 clients, $REQUESTS requests per test$([ "$ROUNDS" -gt 1 ] && echo ", median of $ROUNDS rounds")"
@@ -143,10 +142,10 @@ for label in "${LABELS[@]}"; do
   shown=${shown/ T/ --threads $THREADS}
   for t in $NAMES; do
     a=$(median redis-always "$t$label"); b=$(median redis-nopersist "$t$label"); r=$(median reddb "$t$label")
-    echo "| $t$shown (requests/s) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+    echo "| $t$shown (requests/s) | $a | $b | $r | $(bench_ratio "$r" "$a") | $(bench_ratio "$r" "$b") |"
   done
 done
 if [ "$RSS_STEP" = 1 ]; then
   a=${RSS[redis-always]}; b=${RSS[redis-nopersist]}; r=${RSS[reddb]}
-  echo "| RSS after $KEYS x 100-byte keys (MiB) | $a | $b | $r | $(ratio "$r" "$a") | $(ratio "$r" "$b") |"
+  echo "| RSS after $KEYS x 100-byte keys (MiB) | $a | $b | $r | $(bench_ratio "$r" "$a") | $(bench_ratio "$r" "$b") |"
 fi

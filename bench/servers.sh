@@ -6,7 +6,8 @@
 #   start_redis NAME [redis-server args...]   e.g. --appendonly yes --appendfsync always
 #   start_reddb [NAME]                        release build, --dev, --fsync always
 #   write_set_load FILE N [constant|random]   N SETs of 100-byte values as RESP
-# fill PORT[NAME], PW[NAME] and PID[NAME]. Everything started is stopped on
+# fill PORT[NAME], PW[NAME] and PID[NAME]. `bench_ratio A B` and
+# `bench_median V...` print the figures' ratio and median. Everything started is stopped on
 # exit; a script may add its own `bench_extra_cleanup` function.
 
 bench_prepare() { # tool... : checks the tools, builds red unless BUILD=0, sets RED
@@ -19,6 +20,15 @@ bench_prepare() { # tool... : checks the tools, builds red unless BUILD=0, sets 
   fi
   RED=${RED:-target/release/red}
   [ -x "$RED" ] || { echo "no $RED" >&2; exit 2; }
+}
+
+bench_ratio() { # a b: a / b to two places ("n/a" when b is 0)
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+bench_median() { # value...: the median (of a --rounds run's figures)
+  printf '%s\n' "$@" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 free_port() {

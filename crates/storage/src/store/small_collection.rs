@@ -295,45 +295,14 @@ enum FieldAt {
     Absent(usize),
 }
 
-/// The first (up to) eight bytes of the `len`-byte element at `at`, as a
-/// big-endian word padded with zero bytes. Two elements' words, when
-/// they differ, order as the elements do (0 is the least byte, and a
-/// shorter element is padded with it), so a walk settles most entries
-/// with one integer compare.
-#[inline]
-fn prefix_word(bytes: &[u8], at: usize, len: usize) -> u64 {
-    let mut word = [0u8; 8];
-    match bytes.get(at..at + 8) {
-        // The usual case: eight bytes are there (the element's, then
-        // whatever follows it), one load, the excess masked off below.
-        Some(eight) => word.copy_from_slice(eight),
-        None => {
-            let rest = bytes.get(at..).unwrap_or_default();
-            let n = rest.len().min(8);
-            if let (Some(w), Some(r)) = (word.get_mut(..n), rest.get(..n)) {
-                w.copy_from_slice(r);
-            }
-        }
-    }
-    let kept = len.min(8) as u32 * 8;
-    let mask = u64::MAX.checked_shl(64 - kept).unwrap_or(0);
-    u64::from_be_bytes(word) & mask
-}
-
 /// Walks `len` packed hash entries (in field order, stopping at the
 /// first greater field). `None` when the bytes do not decode.
 fn find_field(bytes: &[u8], from: usize, len: usize, field: &[u8]) -> Option<FieldAt> {
-    let wanted = prefix_word(field, 0, field.len());
     let mut at = from;
     for _ in 0..len {
         let start = at;
         let f = read_blob(bytes, &mut at)?;
-        let word = prefix_word(bytes, at - f.len(), f.len());
-        let order = match word.cmp(&wanted) {
-            Ordering::Equal => element_order(f, field),
-            unequal => unequal,
-        };
-        match order {
+        match element_order(f, field) {
             Ordering::Less => {
                 read_blob(bytes, &mut at)?;
             }
@@ -1108,28 +1077,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn prefix_words_order_as_their_elements(
-            a in prop::collection::vec(0u8..3, 0..12),
-            b in prop::collection::vec(0u8..3, 0..12),
-            tail in prop::collection::vec(any::<u8>(), 0..10),
-        ) {
-            // Each element read where it lies in a buffer, with bytes after it.
-            let buf_a = [a.as_slice(), &tail].concat();
-            let buf_b = [b.as_slice(), &tail].concat();
-            let (wa, wb) = (prefix_word(&buf_a, 0, a.len()), prefix_word(&buf_b, 0, b.len()));
-            prop_assert_eq!(wa, prefix_word(&a, 0, a.len()));
-            let padded = |v: &[u8]| {
-                let mut p: Vec<u8> = v.iter().copied().take(8).collect();
-                p.resize(8, 0);
-                p
-            };
-            prop_assert_eq!(wa == wb, padded(&a) == padded(&b));
-            if wa != wb {
-                prop_assert_eq!(wa.cmp(&wb), a.cmp(&b));
-            }
-        }
-
         #[test]
         fn element_order_is_byte_order(
             shared in prop::collection::vec(0u8..3, 0..30),

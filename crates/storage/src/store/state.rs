@@ -628,8 +628,6 @@ impl Space {
                     Kind::SortedSet => edit_packed_zset(p.value, edit, &mut scratch.value),
                 };
                 let (kind, expires, payload) = (p.kind, p.expires_at_ms, p.payload);
-                scratch.key.clear();
-                scratch.key.extend_from_slice(p.key);
                 let done = edited.map(|e| {
                     if e.empty {
                         // The caller removes the key (see below).
@@ -642,6 +640,11 @@ impl Space {
                         .is_some_and(|c| packed::overwrite_value(c, &scratch.value, payload));
                     if in_place {
                         return (e.grew, e.shrank, false);
+                    }
+                    // A new cell: the key is copied out of the old one first.
+                    scratch.key.clear();
+                    if let Some(old) = self.cells.get(id).and_then(packed::read) {
+                        scratch.key.extend_from_slice(old.key);
                     }
                     let new = self.pack(kind, &scratch.key, &scratch.value, payload, expires);
                     self.replace_in(i, slot, new);
