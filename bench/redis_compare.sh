@@ -2,7 +2,7 @@
 # reddb against Redis on loopback, side by side, with the same client.
 #
 #   bench/redis_compare.sh [--requests N] [--keys N] [--tests LIST] [--threads N]
-#                          [--rounds N] [--skip-rss] [--skip-build]
+#                          [--rounds N] [--pin] [--skip-rss] [--skip-build]
 #
 # Starts Debian's redis-server twice (requirepass; `appendonly yes,
 # appendfsync always` and no persistence at all) and reddb (release build,
@@ -15,7 +15,10 @@
 # part of the figure); with `--rounds N` all of it N times, the servers
 # taking turns in a rotating order, and the table shows each figure's
 # median over the rounds (a shared 2-CPU machine drifts by 20 % or more
-# between minutes; one round's ratio is not a result). Unless --skip-rss, the
+# between minutes; one round's ratio is not a result); with `--pin` every
+# server runs on CPU 0 and the client on CPU 1 (`taskset`), so that a
+# pipelined figure is the server's own speed (each server saturates its
+# core) rather than where the scheduler placed server and client. Unless --skip-rss, the
 # resident set size after loading 1,000,000 keys of 100-byte values
 # (redis-cli --pipe, read 3 s after the load ends). Prints a Markdown table with reddb/redis ratios.
 # Needs redis-server, redis-benchmark, redis-cli (apt install redis-server)
@@ -31,6 +34,7 @@ RSS_STEP=1
 BUILD=1
 THREADS=0
 ROUNDS=1
+PIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) REQUESTS="$2"; shift 2 ;;
@@ -38,9 +42,10 @@ while [ $# -gt 0 ]; do
     --tests) TESTS="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
+    --pin) PIN=1; shift ;;
     --skip-rss) RSS_STEP=0; shift ;;
     --skip-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--requests N] [--keys N] [--tests LIST] [--threads N] [--rounds N] [--skip-rss] [--skip-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--requests N] [--keys N] [--tests LIST] [--threads N] [--rounds N] [--pin] [--skip-rss] [--skip-build]" >&2; exit 2 ;;
   esac
 done
 # redis-benchmark's CSV names (upper case), in the order asked.
@@ -65,7 +70,7 @@ ROUND=1
 bench() { # name label extra-args...: one round's figures, in RPS[name,TEST label,round]
   local name=$1 label=$2; shift 2
   local out
-  out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" \
+  out=$(timeout 600 "${CLIENT_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -a "${PW[$name]}" \
     -t "$TESTS" -c 50 -n "$REQUESTS" --csv "$@" 2>/dev/null)
   local t rps shown=""
   for t in $NAMES; do
@@ -107,6 +112,9 @@ echo "== starting servers" >&2
 start_redis redis-always --appendonly yes --appendfsync always
 start_redis redis-nopersist --appendonly no
 start_reddb
+if [ "$PIN" = 1 ]; then
+  bench_pin redis-always redis-nopersist reddb
+fi
 echo "== redis-benchmark -t $TESTS -c 50 -n $REQUESTS (then -P 16), $ROUNDS round(s)" >&2
 SERVERS=(redis-always redis-nopersist reddb)
 for ROUND in $(seq 1 "$ROUNDS"); do
@@ -131,7 +139,7 @@ fi
 
 
 echo
-echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), loopback, $(nproc) CPUs, 50 clients, $REQUESTS requests per test$([ "$ROUNDS" -gt 1 ] && echo ", median of $ROUNDS rounds")"
+echo "reddb vs Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), loopback, $(nproc) CPUs, 50 clients, $REQUESTS requests per test$([ "$ROUNDS" -gt 1 ] && echo ", median of $ROUNDS rounds")$([ "$PIN" = 1 ] && echo ", servers on CPU 0 and the client on CPU 1")"
 echo
 echo "| test | redis (appendfsync always) | redis (no persistence) | reddb (fsync always) | reddb / redis always | reddb / redis no-persist |"
 echo "|---|---:|---:|---:|---:|---:|"

@@ -6,7 +6,11 @@
 #   start_redis NAME [redis-server args...]   e.g. --appendonly yes --appendfsync always
 #   start_reddb [NAME]                        release build, --dev, --fsync always
 #   write_set_load FILE N [constant|random]   N SETs of 100-byte values as RESP
-# fill PORT[NAME], PW[NAME] and PID[NAME]. `bench_ratio A B` and
+# fill PORT[NAME], PW[NAME] and PID[NAME]. `bench_pin NAME...` moves
+# those servers (every thread) to CPU 0 and sets CLIENT_CPU so that
+# `${CLIENT_CPU[@]} redis-benchmark ...` runs the client on CPU 1: the
+# server then has a core of its own and a pipelined figure measures the
+# server, not where the scheduler put the two. `bench_ratio A B` and
 # `bench_median V...` print the figures' ratio and median. Everything started is stopped on
 # exit; a script may add its own `bench_extra_cleanup` function.
 
@@ -29,6 +33,16 @@ bench_ratio() { # a b: a / b to two places ("n/a" when b is 0)
 bench_median() { # value...: the median (of a --rounds run's figures)
   printf '%s\n' "$@" | sort -g |
     awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+CLIENT_CPU=()
+bench_pin() { # name...: servers on CPU 0, the client (CLIENT_CPU) on CPU 1
+  [ "$(nproc)" -ge 2 ] || { echo "pinning needs 2 CPUs" >&2; exit 2; }
+  local name
+  for name in "$@"; do
+    taskset -a -p -c 0 "${PID[$name]}" >/dev/null
+  done
+  CLIENT_CPU=(taskset -c 1)
 }
 
 free_port() {

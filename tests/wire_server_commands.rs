@@ -200,6 +200,94 @@ fn client_list_filters_answer_as_redis_server_does() {
     }
 }
 
+/// The fields of connection `id`'s `CLIENT LIST` line, as `other` sees them.
+fn entry_of(other: &mut Client, id: i64) -> BTreeMap<String, String> {
+    let listed = text(&other.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]));
+    listed
+        .split_whitespace()
+        .filter_map(|f| f.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A connection's `CLIENT LIST` entry follows every command, also when a
+/// pipeline repeats one (the entry is then rewritten only when a field it
+/// shows changes): its command, database, `MULTI` queue, protocol and user.
+#[test]
+fn client_list_follows_a_pipelines_commands_database_queue_and_user() {
+    let dir = harness::tmp();
+    let d = Daemon::start_dev(dir.path(), &[]);
+    let mut a = d.authed();
+    let mut b = d.authed();
+    let id = client_id(&mut a);
+    let who = text(&a.cmd(&["ACL", "WHOAMI"]));
+    // A pipeline of GETs, then SELECT 3 and GETs again, sent in one write.
+    let mut pipeline = Vec::new();
+    let mut push = |args: &[&str]| {
+        pipeline.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for arg in args {
+            pipeline.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+        }
+    };
+    for _ in 0..50 {
+        push(&["GET", "k"]);
+    }
+    push(&["SELECT", "3"]);
+    for _ in 0..50 {
+        push(&["GET", "k"]);
+    }
+    a.send(&pipeline).expect("send the pipeline");
+    for _ in 0..101 {
+        a.read().expect("read").expect("a reply");
+    }
+    let e = entry_of(&mut b, id);
+    assert_eq!((e["cmd"].as_str(), e["db"].as_str()), ("get", "3"), "{e:?}");
+    assert_eq!(
+        (e["multi"].as_str(), e["user"].as_str()),
+        ("-1", who.as_str()),
+        "{e:?}"
+    );
+    // Queued GETs: the entry counts the queue before each one.
+    assert_eq!(a.cmd(&["MULTI"]), ok());
+    for _ in 0..3 {
+        assert_eq!(a.cmd(&["GET", "k"]), harness::wire::simple("QUEUED"));
+    }
+    let e = entry_of(&mut b, id);
+    assert_eq!(
+        (e["cmd"].as_str(), e["multi"].as_str()),
+        ("get", "2"),
+        "{e:?}"
+    );
+    assert_eq!(a.cmd(&["DISCARD"]), ok());
+    let hello = a.cmd(&["HELLO", "3"]);
+    assert!(!matches!(hello, Value::Error(_)), "{hello:?}");
+    a.cmd(&["PING"]);
+    let e = entry_of(&mut b, id);
+    assert_eq!(
+        (e["cmd"].as_str(), e["resp"].as_str()),
+        ("ping", "3"),
+        "{e:?}"
+    );
+    assert_eq!(e["multi"].as_str(), "-1", "{e:?}");
+    // Logged out, then in again.
+    assert_eq!(a.cmd(&["RESET"]), harness::wire::simple("RESET"));
+    let e = entry_of(&mut b, id);
+    assert_eq!(
+        (e["cmd"].as_str(), e["user"].as_str()),
+        ("reset", "(none)"),
+        "{e:?}"
+    );
+    assert_eq!((e["db"].as_str(), e["resp"].as_str()), ("0", "2"), "{e:?}");
+    assert_eq!(a.cmd(&["AUTH", d.api_key()]), ok());
+    a.cmd(&["GET", "k"]);
+    let e = entry_of(&mut b, id);
+    assert_eq!(
+        (e["cmd"].as_str(), e["user"].as_str()),
+        ("get", who.as_str()),
+        "{e:?}"
+    );
+}
+
 /// Parameters whose value is reddb's own, not Redis's default: its
 /// durability, its listener, its connection and bulk limits.
 const OWN_VALUES: &[&str] = &[
