@@ -99,6 +99,11 @@ impl Writer {
         }
     }
 
+    /// Appends after what `bytes` already holds (its capacity reused).
+    pub fn from_vec(bytes: Vec<u8>) -> Self {
+        Self { bytes }
+    }
+
     pub fn len(&self) -> usize {
         self.bytes.len()
     }

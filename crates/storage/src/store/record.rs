@@ -415,14 +415,23 @@ fn encode_mutation(w: &mut Writer, m: &Mutation) {
 /// [`validate`]; the body must stay under [`MAX_FRAME_BODY`] (callers split
 /// snapshots into several frames).
 pub fn encode_frame(out: &mut Vec<u8>, kind: FrameKind, commit_seq: u64, mutations: &[Mutation]) {
-    let mut body = Writer::new();
-    body.u32(mutations.len() as u32);
+    // Encoded in place at the end of `out`: the header with a zero body
+    // length, the body, then the body's length written over the zero (no
+    // second buffer, no copy; `out` is usually a buffer kept between
+    // commits).
+    let mut w = Writer::from_vec(std::mem::take(out));
+    w.u8(kind as u8).u64(commit_seq);
+    let length_at = w.len();
+    w.u32(0).u32(mutations.len() as u32);
     for m in mutations {
-        encode_mutation(&mut body, m);
+        encode_mutation(&mut w, m);
     }
-    let mut w = Writer::with_capacity(FRAME_HEADER_LEN + body.len());
-    w.u8(kind as u8).u64(commit_seq).bytes_u32(body.as_slice());
-    out.extend_from_slice(w.as_slice());
+    let mut bytes = w.into_vec();
+    let body_len = bytes.len().saturating_sub(length_at + 4);
+    if let Some(length) = bytes.get_mut(length_at..length_at + 4) {
+        length.copy_from_slice(&u32::try_from(body_len).unwrap_or(u32::MAX).to_be_bytes());
+    }
+    *out = bytes;
 }
 
 /// Encoded size of one mutation (for splitting snapshots).
@@ -728,6 +737,25 @@ mod tests {
             for cut in 0..stream.len() {
                 prop_assert_eq!(decode_frame(&stream[..cut]), Ok(None));
             }
+        }
+
+        /// Encoded in place after what `out` holds, a frame is exactly
+        /// the header and the separately encoded body.
+        #[test]
+        fn frames_append_exactly_their_bytes(
+            muts in prop::collection::vec(arb_mutation(), 0..10),
+            seq in any::<u64>(),
+            prefix in prop::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut out = prefix.clone();
+            encode_frame(&mut out, FrameKind::Snapshot, seq, &muts);
+            let mut body = Writer::new();
+            for m in &muts {
+                encode_mutation(&mut body, m);
+            }
+            let mut expected = prefix;
+            encode_frame_of(&mut expected, FrameKind::Snapshot, seq, muts.len() as u32, body.as_slice());
+            prop_assert_eq!(out, expected);
         }
 
         #[test]
