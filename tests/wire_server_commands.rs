@@ -210,9 +210,9 @@ fn entry_of(other: &mut Client, id: i64) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A connection's `CLIENT LIST` entry follows every command, also when a
-/// pipeline repeats one (the entry is then rewritten only when a field it
-/// shows changes): its command, database, `MULTI` queue, protocol and user.
+/// A connection's `CLIENT LIST` entry follows every command of a pipeline:
+/// its command, database, `MULTI` queue and protocol, and the user it runs
+/// as (set where it logs in or out, not compared per command).
 #[test]
 fn client_list_follows_a_pipelines_commands_database_queue_and_user() {
     let dir = harness::tmp();

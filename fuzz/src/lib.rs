@@ -29,6 +29,8 @@ pub const PAGE_SIZE: usize = 4096;
 /// by the time an input returns; targets build the key per input (or only
 /// when they need it) and drop it before returning.
 pub fn test_key() -> AeadKey {
+    // Cannot fail on input: the key is the fixed 32-byte constant above; a
+    // failed guarded allocation stops the fuzz run, which is what it should do.
     let k = Key32::from_slice(&TEST_KEY_BYTES).expect("32-byte test key");
     AeadKey::new(&k).expect("AES-256-GCM key schedule")
 }

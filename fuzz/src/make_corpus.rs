@@ -8,6 +8,10 @@
 //! Output is deterministic (fixed keys, nonces, salts and ids), so running
 //! it again rewrites the same bytes. Keep the total small (< 200 KB): the
 //! fuzzer grows its own working corpus in `fuzz/corpus-work/`.
+//!
+//! A developer tool, not part of the daemon: every `expect` here is on its
+//! own fixed inputs or on writing the output directory, where stopping
+//! with the message is the wanted behaviour.
 
 use reddb::pager::meta::{self, FileHeader, MetaState};
 use reddb::store::log::{self, LogPageHeader, FLAG_GROUP_START};

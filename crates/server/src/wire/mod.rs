@@ -117,20 +117,6 @@ pub enum Step {
     Postpone,
 }
 
-/// The fields of a `CLIENT LIST` entry that change with every command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Shown {
-    name: &'static str,
-    multi: i64,
-    resp: u8,
-    db: usize,
-}
-
-/// How long a `CLIENT LIST` entry's last-command time may lag while the
-/// connection repeats one command (`CLIENT LIST` shows idle time in whole
-/// seconds, as Redis keeps it).
-const SHOWN_FRESH_FOR: Duration = Duration::from_millis(1);
-
 /// What `CLIENT LIST` shows of a connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ClientInfo {
@@ -265,8 +251,6 @@ pub struct Session {
     pub(crate) reply: ReplyMode,
     /// The command this connection ran last: a pipeline mostly repeats it.
     last_spec: Option<&'static Spec>,
-    /// What [`Shared::touch`] last wrote to its `CLIENT LIST` entry, and when.
-    shown: Option<(Instant, Shown)>,
     /// Whether the deferred command's reply is to be dropped.
     pending_silenced: bool,
     /// The command a `CLIENT PAUSE` holds.
@@ -477,7 +461,6 @@ impl Shared {
             postponed: None,
             blocked: None,
             last_spec: None,
-            shown: None,
         }
     }
 
@@ -521,39 +504,26 @@ impl Shared {
     }
 
     /// Records the command `s` is about to run in its `CLIENT LIST` entry
-    /// (its name, the time, the `MULTI` queue, protocol and database).
-    /// A pipeline repeating one command within [`SHOWN_FRESH_FOR`] leaves
-    /// the entry as it is: `CLIENT LIST` shows whole seconds of idle time,
-    /// and the map lookup was a fiftieth of a pipelined `GET`.
-    fn touch(&mut self, s: &mut Session, name: &'static str) {
+    /// (its name, the time, the `MULTI` queue, protocol and database). The
+    /// user changes only where a connection logs in or out
+    /// ([`Shared::touch_login`]), so it is not compared on every command.
+    fn touch(&mut self, s: &Session, name: &'static str) {
         let now = self.clock.current();
-        let shown = Shown {
-            name,
-            multi: s
-                .multi
-                .as_ref()
-                .map_or(-1, |m| i64::try_from(m.queue.len()).unwrap_or(i64::MAX)),
-            resp: if s.resp3 { 3 } else { 2 },
-            db: s.db,
-        };
-        if let Some((at, last)) = s.shown {
-            if last == shown && now.saturating_duration_since(at) < SHOWN_FRESH_FOR {
-                return;
-            }
-        }
         if let Some(c) = self.clients.get_mut(&s.id) {
             c.last_command = now;
             c.last_command_name = name;
-            c.multi = shown.multi;
-            c.resp = shown.resp;
-            c.db = shown.db;
+            c.multi = s
+                .multi
+                .as_ref()
+                .map_or(-1, |m| i64::try_from(m.queue.len()).unwrap_or(i64::MAX));
+            c.resp = if s.resp3 { 3 } else { 2 };
+            c.db = s.db;
         }
-        s.shown = Some((now, shown));
     }
 
-    /// [`Shared::touch`] after `s` logged in or out: its entry shows the
-    /// user it runs as now.
-    fn touch_login(&mut self, s: &mut Session, name: &'static str) {
+    /// [`Shared::touch`] after `s` logged in or out: its entry also shows
+    /// the user it runs as now.
+    fn touch_login(&mut self, s: &Session, name: &'static str) {
         let user = s.principal.as_ref().map_or("(none)", |p| p.name.as_str());
         if let Some(c) = self.clients.get_mut(&s.id) {
             if c.user != user {
@@ -561,7 +531,6 @@ impl Shared {
                 c.user.push_str(user);
             }
         }
-        s.shown = None;
         self.touch(s, name);
     }
 

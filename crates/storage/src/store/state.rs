@@ -628,10 +628,10 @@ impl Space {
                     Kind::SortedSet => edit_packed_zset(p.value, edit, &mut scratch.value),
                 };
                 let (kind, expires, payload) = (p.kind, p.expires_at_ms, p.payload);
-                let done = edited.map(|e| {
+                let done = edited.and_then(|e| {
                     if e.empty {
                         // The caller removes the key (see below).
-                        return (0, 0, true);
+                        return Some((0, 0, true));
                     }
                     let payload = payload.saturating_add(e.grew).saturating_sub(e.shrank);
                     let in_place = self
@@ -639,16 +639,18 @@ impl Space {
                         .get_mut(id)
                         .is_some_and(|c| packed::overwrite_value(c, &scratch.value, payload));
                     if in_place {
-                        return (e.grew, e.shrank, false);
+                        return Some((e.grew, e.shrank, false));
                     }
-                    // A new cell: the key is copied out of the old one first.
+                    // A new cell: the key is copied out of the old one first
+                    // (unreadable, nothing was changed yet and the edit takes
+                    // the general path below).
                     scratch.key.clear();
-                    if let Some(old) = self.cells.get(id).and_then(packed::read) {
-                        scratch.key.extend_from_slice(old.key);
-                    }
+                    scratch
+                        .key
+                        .extend_from_slice(packed::read(self.cells.get(id)?)?.key);
                     let new = self.pack(kind, &scratch.key, &scratch.value, payload, expires);
                     self.replace_in(i, slot, new);
-                    (e.grew, e.shrank, false)
+                    Some((e.grew, e.shrank, false))
                 });
                 scratch.wipe();
                 self.edit_scratch = scratch;
