@@ -30,7 +30,7 @@ use reddb_storage::store::small_collection::HashRef;
 use reddb_storage::store::{Entry, EntryRef, State};
 use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use subtle::ConstantTimeEq;
 pub mod bit_and_float_commands;
@@ -39,6 +39,7 @@ mod collection_scan;
 mod event_probe;
 pub mod list_commands;
 pub mod object_commands;
+mod overlay;
 pub mod set_commands;
 pub mod sorted_set_commands;
 
@@ -299,8 +300,7 @@ enum Staged {
     },
 }
 
-/// Staged keys of one database (by physical database).
-type Overlay = HashMap<Vec<u8>, Staged>;
+use overlay::Overlay;
 
 /// One command's (or one `MULTI` block's) view of the keyspace.
 ///
@@ -771,7 +771,12 @@ impl<'a> Txn<'a> {
     /// `SET` with every option.
     pub fn set(&mut self, key: &[u8], value: Vec<u8>, opts: SetOptions) -> KsResult<SetOutcome> {
         check_key(key)?;
-        let existing = self.lookup(key);
+        // Only a condition, KEEPTTL or GET reads what the key held: a
+        // plain SET overwrites without looking (a hash probe saved).
+        let reads_old = opts.get
+            || !matches!(opts.cond, Condition::Always)
+            || matches!(opts.expiry, SetExpiry::Keep);
+        let existing = if reads_old { self.lookup(key) } else { None };
         let exists = existing.is_some();
         let old_expiry = existing.map_or(0, |e| e.expires_at_ms);
         let old = if opts.get {
@@ -958,7 +963,7 @@ impl<'a> Txn<'a> {
     /// `DBSIZE`
     pub fn dbsize(&self) -> usize {
         let stored = self.stored_db(self.db);
-        if self.overlay(stored).is_none_or(HashMap::is_empty)
+        if self.overlay(stored).is_none_or(Overlay::is_empty)
             && !self.cleared.get(stored).copied().unwrap_or(false)
         {
             return self.state.count_live(space(stored), self.now);

@@ -925,9 +925,7 @@ pub fn select(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     if let Some(txn) = cx.txn.as_mut() {
         txn.select(db);
     }
-    if let Some(client) = cx.shared.clients.get_mut(&cx.session.id) {
-        client.db = db;
-    }
+    cx.session.activity.db.set(db);
     Ok(Reply::Ok)
 }
 
@@ -1084,7 +1082,7 @@ fn client_line(c: &ClientInfo, shared: &Shared, now: std::time::Instant) -> Stri
     let mut flags = String::new();
     for (on, letter) in [
         (sub + psub > 0, 'P'),
-        (c.multi >= 0, 'x'),
+        (c.activity.multi.get() >= 0, 'x'),
         (c.blocked, 'b'),
         (tracking, 't'),
     ] {
@@ -1102,13 +1100,13 @@ fn client_line(c: &ClientInfo, shared: &Shared, now: std::time::Instant) -> Stri
         c.laddr,
         printable(&c.name),
         now.duration_since(c.created).as_secs(),
-        now.duration_since(c.last_command).as_secs(),
-        c.db,
-        c.multi,
-        c.last_command_name,
+        now.duration_since(c.activity.last_command.get()).as_secs(),
+        c.activity.db.get(),
+        c.activity.multi.get(),
+        c.activity.last_command_name.get(),
         c.user,
         if tracking { 0 } else { -1 },
-        c.resp,
+        c.activity.resp.get(),
         printable(&c.lib_name),
         printable(&c.lib_ver),
     )

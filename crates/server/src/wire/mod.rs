@@ -47,6 +47,8 @@ mod block_timeout;
 mod blocking;
 mod client_control;
 mod command_clock;
+#[cfg(test)]
+mod command_path_bench;
 pub(crate) mod commands;
 mod config_command;
 pub(crate) mod errors;
@@ -81,8 +83,10 @@ use reddb_service::{Kind, Principal, Service, ServiceError, ServiceResult};
 use reddb_storage::database::now_ms;
 use resp::{CommandParser, Limits, Reply};
 pub(crate) use scripting::BusyResponder;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 use table::{
     Handler, Runner, SessionCommand, Spec, ADMIN, IMMEDIATE, NO_AUTH, NO_MULTI, READONLY, WRITE,
@@ -117,6 +121,21 @@ pub enum Step {
     Postpone,
 }
 
+/// The part of a connection's `CLIENT LIST` entry its every command
+/// changes. The session and the entry share it, so a command updates it
+/// without looking the entry up (that lookup was 2 % of a pipelined `GET`).
+#[derive(Debug)]
+pub(crate) struct Activity {
+    /// When the last command started, and its name.
+    pub last_command: Cell<Instant>,
+    pub last_command_name: Cell<&'static str>,
+    pub resp: Cell<u8>,
+    /// Queued commands, -1 outside `MULTI`.
+    pub multi: Cell<i64>,
+    /// The selected database.
+    pub db: Cell<usize>,
+}
+
 /// What `CLIENT LIST` shows of a connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ClientInfo {
@@ -127,14 +146,9 @@ pub(crate) struct ClientInfo {
     pub lib_name: Vec<u8>,
     pub lib_ver: Vec<u8>,
     pub created: Instant,
-    pub last_command: Instant,
-    pub last_command_name: &'static str,
+    /// What each command changes (shared with the connection's session).
+    pub activity: Rc<Activity>,
     pub user: String,
-    pub resp: u8,
-    /// Queued commands, -1 outside `MULTI`.
-    pub multi: i64,
-    /// The selected database.
-    pub db: usize,
     /// Waiting in a blocking command (`CLIENT LIST` flag `b`).
     pub blocked: bool,
 }
@@ -255,6 +269,8 @@ pub struct Session {
     pending_silenced: bool,
     /// The command a `CLIENT PAUSE` holds.
     postponed: Option<Vec<Vec<u8>>>,
+    /// Its `CLIENT LIST` entry's changing part.
+    pub(crate) activity: Rc<Activity>,
 }
 
 impl Session {
@@ -426,6 +442,13 @@ impl Shared {
         self.next_id += 1;
         self.stats.connections += 1;
         let now = Instant::now();
+        let activity = Rc::new(Activity {
+            last_command: Cell::new(now),
+            last_command_name: Cell::new("NULL"),
+            resp: Cell::new(2),
+            multi: Cell::new(-1),
+            db: Cell::new(0),
+        });
         self.clients.insert(
             id,
             ClientInfo {
@@ -436,12 +459,8 @@ impl Shared {
                 lib_name: Vec::new(),
                 lib_ver: Vec::new(),
                 created: now,
-                last_command: now,
-                last_command_name: "NULL",
+                activity: Rc::clone(&activity),
                 user: "(none)".into(),
-                resp: 2,
-                multi: -1,
-                db: 0,
                 blocked: false,
             },
         );
@@ -461,6 +480,7 @@ impl Shared {
             postponed: None,
             blocked: None,
             last_spec: None,
+            activity,
         }
     }
 
@@ -508,17 +528,16 @@ impl Shared {
     /// user changes only where a connection logs in or out
     /// ([`Shared::touch_login`]), so it is not compared on every command.
     fn touch(&mut self, s: &Session, name: &'static str) {
-        let now = self.clock.current();
-        if let Some(c) = self.clients.get_mut(&s.id) {
-            c.last_command = now;
-            c.last_command_name = name;
-            c.multi = s
-                .multi
+        let a = &s.activity;
+        a.last_command.set(self.clock.current());
+        a.last_command_name.set(name);
+        a.multi.set(
+            s.multi
                 .as_ref()
-                .map_or(-1, |m| i64::try_from(m.queue.len()).unwrap_or(i64::MAX));
-            c.resp = if s.resp3 { 3 } else { 2 };
-            c.db = s.db;
-        }
+                .map_or(-1, |m| i64::try_from(m.queue.len()).unwrap_or(i64::MAX)),
+        );
+        a.resp.set(if s.resp3 { 3 } else { 2 });
+        a.db.set(s.db);
     }
 
     /// [`Shared::touch`] after `s` logged in or out: its entry also shows
@@ -1053,9 +1072,10 @@ impl Shared {
         self.stats.hits += hits;
         self.stats.misses += misses;
         if let Some(changes) = changes {
-            let wrote = !changes.is_empty();
-            self.commit_and_tell(svc, changes, s.id)?;
-            if wrote {
+            // A transaction that wrote nothing (every read) has nothing to
+            // stage, tell or wake.
+            if !changes.is_empty() {
+                self.commit_and_tell(svc, changes, s.id)?;
                 self.note_written(cmds);
             }
             let events = std::mem::take(&mut self.pending_events);

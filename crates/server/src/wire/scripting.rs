@@ -231,9 +231,7 @@ fn run_script(
     if let Some(txn) = cx.txn.as_deref_mut() {
         txn.select(db);
     }
-    if let Some(client) = cx.shared.clients.get_mut(&cx.session.id) {
-        client.db = db;
-    }
+    cx.session.activity.db.set(db);
     Ok(to_reply(outcome.reply))
 }
 
