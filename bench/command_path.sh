@@ -10,7 +10,8 @@
 #
 # Builds the server crate's test binary (release) and runs the benchmark
 # --turns times (default 5), each run --rounds rounds (default 5) of
-# 20,000 commands per workload (SET, GET, INCR, LPUSH, 16 per batch), on
+# 20,000 commands per workload (SET, GET, INCR, LPUSH, and SADD/ZADD of a
+# member already there; 16 per batch), on
 # CPU 1. With --against REV the same test of REV (built in a worktree
 # under target/command-path-against) takes turns with this tree's, and the
 # last lines give each workload's fastest round in both and their ratio.
@@ -54,12 +55,13 @@ BIN[this]=$(build)
 names=(this)
 if [ -n "$AGAINST" ]; then
   git worktree add --detach "$WORK/tree" "$AGAINST" >/dev/null 2>&1
-  if [ ! -f "$WORK/tree/crates/server/src/wire/command_path_bench.rs" ]; then
-    # A revision from before the benchmark: it gets this tree's copy.
-    cp crates/server/src/wire/command_path_bench.rs "$WORK/tree/crates/server/src/wire/"
+  # The same benchmark on the revision's code: this tree's copy of it
+  # (registered, for a revision from before it).
+  if ! grep -q '^mod command_path_bench;' "$WORK/tree/crates/server/src/wire/mod.rs"; then
     sed -i 's/^mod command_clock;$/mod command_clock;\n#[cfg(test)]\nmod command_path_bench;/' \
       "$WORK/tree/crates/server/src/wire/mod.rs"
   fi
+  cp crates/server/src/wire/command_path_bench.rs "$WORK/tree/crates/server/src/wire/"
   BIN[against]=$(build "$WORK/tree" "$PWD/target/command-path-against")
   names+=(against)
 fi
@@ -72,14 +74,14 @@ cpu=()
 for turn in $(seq 1 "$TURNS"); do
   for n in "${names[@]}"; do
     ROUNDS=$ROUNDS "${cpu[@]}" "${BIN[$n]}" command_path --ignored --nocapture --test-threads 1 2>/dev/null |
-      sed -n 's/.*\(SET\|GET\|INCR\|LPUSH\) *-P 16: *\([0-9.]*\) ns.*fastest *\([0-9.]*\).*/\1 \2 \3/p' |
+      sed -n 's/.*\(SET\|GET\|INCR\|LPUSH\|SADD\|ZADD\) *-P 16: *\([0-9.]*\) ns.*fastest *\([0-9.]*\).*/\1 \2 \3/p' |
       while read -r test median fastest; do echo "$n $test $median $fastest"; done >>"$WORK/results"
   done
   echo "turn $turn of $TURNS done" >&2
 done
 
 echo "ns per command, turns: $TURNS, rounds per turn: $ROUNDS (median of the turns' medians, fastest round)"
-for test in SET GET INCR LPUSH; do
+for test in SET GET INCR LPUSH SADD ZADD; do
   line="$test -P 16:"
   for n in "${names[@]}"; do
     med=$(awk -v n="$n" -v t="$test" '$1 == n && $2 == t { print $3 }' "$WORK/results" | sort -g |

@@ -1080,12 +1080,15 @@ impl<'a> Txn<'a> {
     }
 
     /// `SADD`: members added (logged as just those members).
-    pub fn sadd(&mut self, key: &[u8], members: Vec<Vec<u8>>) -> KsResult<i64> {
+    pub fn sadd(&mut self, key: &[u8], members: &[Vec<u8>]) -> KsResult<i64> {
         check_key(key)?;
         let current = self.set_value(key)?.map(|(s, _)| s);
+        // Only the members not there yet are copied (a repeated SADD is a
+        // read).
         let fresh: Members = members
-            .into_iter()
-            .filter(|m| !current.is_some_and(|s| s.contains(m)))
+            .iter()
+            .filter(|m| !current.is_some_and(|s| s.contains(*m)))
+            .cloned()
             .collect();
         let added = fresh.len();
         if added > 0 {
@@ -1671,12 +1674,12 @@ mod tests {
         let state = state_with(&[("s", Value::Set(BTreeSet::new()), 0)]);
         let mut t = Txn::new(&state, 1);
         assert_eq!(t.get(b"s"), Err(KsError::WrongType));
-        assert_eq!(t.sadd(b"s", vec![b"a".to_vec(), b"a".to_vec()]), Ok(1));
+        assert_eq!(t.sadd(b"s", &[b"a".to_vec(), b"a".to_vec()]), Ok(1));
         assert_eq!(t.srem(b"s", &[b"a".to_vec()]), Ok(1));
         assert_eq!(t.type_of(b"s"), Ok("none"));
         assert_eq!(t.hset(b"h", vec![(b"f".to_vec(), b"1".to_vec())]), Ok(1));
         assert_eq!(t.hget(b"h", b"f"), Ok(Some(b"1".to_vec())));
-        assert_eq!(t.sadd(b"h", vec![b"x".to_vec()]), Err(KsError::WrongType));
+        assert_eq!(t.sadd(b"h", &[b"x".to_vec()]), Err(KsError::WrongType));
         assert_eq!(t.dbsize(), 1);
     }
 

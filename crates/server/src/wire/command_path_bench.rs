@@ -156,11 +156,17 @@ fn command_path() {
     let gets = batches(|i| resp(&[b"GET", &key(i)]));
     let incrs = batches(|i| resp(&[b"INCR", &key(KEYS + i % 1000)]));
     let lpush = batches(|i| resp(&[b"LPUSH", &key(2 * KEYS + i % 1000), &value]));
-    let workloads: [(&str, &[Vec<u8>]); 4] = [
+    // As redis-benchmark sends them: one set and one sorted set, the same
+    // member again and again (after the first call, reads).
+    let sadd = batches(|_| resp(&[b"SADD", b"myset", b"element:1"]));
+    let zadd = batches(|_| resp(&[b"ZADD", b"myzset", b"0", b"element:1"]));
+    let workloads: [(&str, &[Vec<u8>]); 6] = [
         ("SET", &sets),
         ("GET", &gets),
         ("INCR", &incrs),
         ("LPUSH", &lpush),
+        ("SADD", &sadd),
+        ("ZADD", &zadd),
     ];
     // ONLY=GET,SET runs those alone (for a profile of one).
     let only = std::env::var("ONLY").unwrap_or_default();

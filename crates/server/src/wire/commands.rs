@@ -282,9 +282,7 @@ pub fn dbsize(_: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
 }
 
 pub fn sadd(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {
-    Ok(Reply::Int(
-        d.txn.sadd(c.key(), c.after_key().to_vec()).map_err(ks)?,
-    ))
+    Ok(Reply::Int(d.txn.sadd(c.key(), c.after_key()).map_err(ks)?))
 }
 
 pub fn srem(c: &Call<'_>, d: &mut DataCx<'_, '_>) -> Result<Reply, Reply> {

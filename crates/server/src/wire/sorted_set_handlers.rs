@@ -97,15 +97,24 @@ fn zadd_args(args: &[Vec<u8>], incr: bool) -> Result<ZaddArgs, Reply> {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, incr);
     let mut at = 2;
+    // Compared in place: the score after the options is not lower-cased
+    // into a new string on every call.
     while let Some(option) = args.get(at) {
-        match lower(option).as_str() {
-            "nx" => nx = true,
-            "xx" => xx = true,
-            "gt" => gt = true,
-            "lt" => lt = true,
-            "ch" => ch = true,
-            "incr" => incr = true,
-            _ => break,
+        let is = |word: &[u8]| option.eq_ignore_ascii_case(word);
+        if is(b"nx") {
+            nx = true;
+        } else if is(b"xx") {
+            xx = true;
+        } else if is(b"gt") {
+            gt = true;
+        } else if is(b"lt") {
+            lt = true;
+        } else if is(b"ch") {
+            ch = true;
+        } else if is(b"incr") {
+            incr = true;
+        } else {
+            break;
         }
         at += 1;
     }

@@ -503,7 +503,7 @@ mod tests {
             Ok(Some(b"y".to_vec()))
         );
         assert_eq!(t.exists(b"l"), Ok(false), "an emptied list is deleted");
-        assert_eq!(t.sadd(b"s", v(&["x"])), Ok(1));
+        assert_eq!(t.sadd(b"s", &v(&["x"])), Ok(1));
         assert_eq!(
             t.lmove(b"m", b"s", End::Head, End::Head),
             Err(KsError::WrongType)

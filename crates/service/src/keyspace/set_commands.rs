@@ -264,8 +264,8 @@ mod tests {
     fn algebra_store_and_move() {
         let state = State::default();
         let mut t = Txn::new(&state, 1);
-        t.sadd(b"a", v(&["1", "2", "3"])).ok();
-        t.sadd(b"b", v(&["2", "3", "4"])).ok();
+        t.sadd(b"a", &v(&["1", "2", "3"])).ok();
+        t.sadd(b"b", &v(&["2", "3", "4"])).ok();
         let inter = t.set_algebra(SetOp::Inter, &v(&["a", "b"]));
         assert_eq!(inter, Ok(v(&["2", "3"]).into_iter().collect()));
         assert_eq!(
@@ -296,7 +296,7 @@ mod tests {
         let state = State::default();
         let mut t = Txn::new(&state, 1);
         let members: Vec<Vec<u8>> = (0..50).map(|i| format!("m{i}").into_bytes()).collect();
-        t.sadd(b"s", members.clone()).ok();
+        t.sadd(b"s", &members).ok();
         let (mut cursor, mut seen) = (0, Vec::new());
         loop {
             let page = t.sscan(b"s", cursor, 7, None);
