@@ -4,7 +4,8 @@
 # core (crates/server/src/wire/command_path_bench.rs, an ignored test).
 # On this kind of shared VM a socket benchmark drifts by ±9 % between
 # rounds and whole runs by up to 2×; this one, run in short turns and
-# read by its fastest round, separates builds 2 % apart.
+# read by its fastest round, separates builds about 5 % apart (the
+# same build lands within ±6 % of itself across 6 turns).
 #
 #   bench/command_path.sh [--turns N] [--rounds N] [--against GIT-REV]
 #
@@ -30,6 +31,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--turns N] [--rounds N] [--against GIT-REV]" >&2; exit 2 ;;
   esac
 done
+# shellcheck source=bench/servers.sh
+source bench/servers.sh # bench_median, bench_ratio
 WORK=$(mktemp -d /tmp/command-path.XXXXXX)
 cleanup() {
   if [ -n "$AGAINST" ] && [ -d "$WORK/tree" ]; then
@@ -80,19 +83,19 @@ for turn in $(seq 1 "$TURNS"); do
   echo "turn $turn of $TURNS done" >&2
 done
 
+declare -A FAST
 echo "ns per command, turns: $TURNS, rounds per turn: $ROUNDS (median of the turns' medians, fastest round)"
 for test in SET GET INCR LPUSH SADD ZADD; do
   line="$test -P 16:"
   for n in "${names[@]}"; do
-    med=$(awk -v n="$n" -v t="$test" '$1 == n && $2 == t { print $3 }' "$WORK/results" | sort -g |
-      awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    # shellcheck disable=SC2046
+    med=$(bench_median $(awk -v n="$n" -v t="$test" '$1 == n && $2 == t { print $3 }' "$WORK/results"))
     fast=$(awk -v n="$n" -v t="$test" '$1 == n && $2 == t { print $4 }' "$WORK/results" | sort -g | head -1)
     line="$line  $n $med (fastest $fast)"
-    eval "FAST_$n=$fast"
+    FAST[$n]=$fast
   done
   if [ -n "$AGAINST" ]; then
-    # shellcheck disable=SC2154
-    line="$line  this/against fastest $(awk -v a="$FAST_this" -v b="$FAST_against" 'BEGIN { printf "%.3f", a / b }')"
+    line="$line  this/against fastest $(bench_ratio "${FAST[this]}" "${FAST[against]}")"
   fi
   echo "$line"
 done

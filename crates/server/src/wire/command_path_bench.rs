@@ -3,7 +3,7 @@
 //! then [`Shared::handle`], as `process_wire` runs them), without sockets,
 //! the kernel or a load generator on the other core. On a shared 2-core
 //! machine a socket benchmark moves by ±9 % between rounds, so a change
-//! worth 2 % of a pipelined `GET` can only be seen here.
+//! worth 5 % of a pipelined `GET` can only be seen here.
 //!
 //! An ignored test: `bench/command_path.sh` runs it (release build) and
 //! prints nanoseconds per command, the median and the fastest of its rounds.
@@ -11,7 +11,7 @@
 //! round, untimed: a sync between batches, as the loop's group commit
 //! makes, would leave the next batch's timing to the kernel's writeback.
 
-use super::resp::Limits;
+use super::resp::{encode_command, Limits};
 use super::{Session, Shared, Step};
 use reddb_service::{DbState, Service, ServiceConfig};
 use reddb_storage::crypto::keys::Certificate;
@@ -59,17 +59,6 @@ fn serve(dir: &std::path::Path) -> (Service, Shared, Session) {
         _ => panic!("AUTH neither answered nor deferred"),
     }
     (svc, shared, s)
-}
-
-/// `*N` RESP of `args`.
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 /// Runs `input` (whole commands) as `process_wire` does: parse, handle,
@@ -152,14 +141,15 @@ fn command_path() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let (mut svc, mut shared, mut s) = serve(dir.path());
     let value = [b'x'; 3];
-    let sets = batches(|i| resp(&[b"SET", &key(i), &value]));
-    let gets = batches(|i| resp(&[b"GET", &key(i)]));
-    let incrs = batches(|i| resp(&[b"INCR", &key(KEYS + i % 1000)]));
-    let lpush = batches(|i| resp(&[b"LPUSH", &key(2 * KEYS + i % 1000), &value]));
+    let sets = batches(|i| encode_command::<&[u8]>(&[b"SET", &key(i), &value]));
+    let gets = batches(|i| encode_command::<&[u8]>(&[b"GET", &key(i)]));
+    let incrs = batches(|i| encode_command::<&[u8]>(&[b"INCR", &key(KEYS + i % 1000)]));
+    let lpush =
+        batches(|i| encode_command::<&[u8]>(&[b"LPUSH", &key(2 * KEYS + i % 1000), &value]));
     // As redis-benchmark sends them: one set and one sorted set, the same
     // member again and again (after the first call, reads).
-    let sadd = batches(|_| resp(&[b"SADD", b"myset", b"element:1"]));
-    let zadd = batches(|_| resp(&[b"ZADD", b"myzset", b"0", b"element:1"]));
+    let sadd = batches(|_| encode_command::<&[u8]>(&[b"SADD", b"myset", b"element:1"]));
+    let zadd = batches(|_| encode_command::<&[u8]>(&[b"ZADD", b"myzset", b"0", b"element:1"]));
     let workloads: [(&str, &[Vec<u8>]); 6] = [
         ("SET", &sets),
         ("GET", &gets),

@@ -919,11 +919,10 @@ pub fn echo(c: &Call<'_>, _: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
 /// `SELECT db`: the database later commands of the connection use.
 pub fn select(c: &Call<'_>, cx: &mut Ctx<'_, '_>) -> Result<Reply, Reply> {
     let db = db_arg(c.arg(1))?;
-    cx.session.db = db;
+    cx.session.select_db(db);
     if let Some(txn) = cx.txn.as_mut() {
         txn.select(db);
     }
-    cx.session.activity.db.set(db);
     Ok(Reply::Ok)
 }
 

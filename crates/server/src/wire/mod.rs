@@ -251,7 +251,8 @@ pub struct Session {
     pub principal: Option<Principal>,
     ticket: Option<Ticket>,
     pub resp3: bool,
-    /// The selected database (`SELECT`), 0 to 15.
+    /// The selected database (`SELECT`), 0 to 15; changed only through
+    /// [`Session::select_db`].
     pub db: usize,
     multi: Option<Multi>,
     pub parser: CommandParser,
@@ -274,6 +275,14 @@ pub struct Session {
 }
 
 impl Session {
+    /// Makes `db` the connection's database, in its `CLIENT LIST` entry too
+    /// (at once: another connection's `CLIENT LIST` shows it before this
+    /// one runs anything more).
+    pub(crate) fn select_db(&mut self, db: usize) {
+        self.db = db;
+        self.activity.db.set(db);
+    }
+
     /// The table entry of command `name` (any letter case): the one this
     /// connection ran last when it is that one again, else looked up.
     fn command_spec(&mut self, name: &[u8]) -> Option<&'static Spec> {
@@ -524,8 +533,8 @@ impl Shared {
     }
 
     /// Records the command `s` is about to run in its `CLIENT LIST` entry
-    /// (its name, the time, the `MULTI` queue, protocol and database). The
-    /// user changes only where a connection logs in or out
+    /// (its name, the time, the `MULTI` queue and protocol; the database is
+    /// written where it changes, [`Session::select_db`]). The user changes only where a connection logs in or out
     /// ([`Shared::touch_login`]), so it is not compared on every command.
     fn touch(&mut self, s: &Session, name: &'static str) {
         let a = &s.activity;
@@ -537,7 +546,6 @@ impl Shared {
                 .map_or(-1, |m| i64::try_from(m.queue.len()).unwrap_or(i64::MAX)),
         );
         a.resp.set(if s.resp3 { 3 } else { 2 });
-        a.db.set(s.db);
     }
 
     /// [`Shared::touch`] after `s` logged in or out: its entry also shows
@@ -960,7 +968,7 @@ impl Shared {
     fn reset_session(&mut self, s: &mut Session) -> Reply {
         s.multi = None;
         s.resp3 = false;
-        s.db = 0;
+        s.select_db(0);
         s.principal = None;
         s.ticket = None;
         s.reply = ReplyMode::default();

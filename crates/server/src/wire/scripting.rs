@@ -227,11 +227,10 @@ fn run_script(
     };
     cx.shared.scripting.engine = engine;
     // A SELECT inside the script changed the script's database only.
-    cx.session.db = db;
+    cx.session.select_db(db);
     if let Some(txn) = cx.txn.as_deref_mut() {
         txn.select(db);
     }
-    cx.session.activity.db.set(db);
     Ok(to_reply(outcome.reply))
 }
 
