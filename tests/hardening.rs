@@ -91,12 +91,17 @@ fn every_thread_is_confined() {
         assert_eq!(status_field(&status, "Seccomp"), Some("2"), "thread {name}");
         threads.push(name);
     }
-    // The main thread and at least one worker were inspected.
+    // The main thread, at least one worker and the sync thread were
+    // inspected.
     assert!(
         threads.iter().any(|n| n.starts_with("red-worker")),
         "no worker thread found: {threads:?}"
     );
-    assert!(threads.len() >= 2, "{threads:?}");
+    assert!(
+        threads.iter().any(|n| n == "red-sync"),
+        "no sync thread found: {threads:?}"
+    );
+    assert!(threads.len() >= 3, "{threads:?}");
     server.assert_healthy("reading every thread's status");
 }
 

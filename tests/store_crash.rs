@@ -4,8 +4,13 @@
 //! Each case builds a store on a [`SimDisk`] and runs a random workload:
 //! commits of puts (values up to 3000 bytes, so commits span pages, some
 //! with a far-future expiry), deletes and clears; a flush after random
-//! groups of commits; now and then a compaction. A commit counts as
-//! acknowledged once a `flush` (or `compact`) that covers it returned `Ok`.
+//! groups of commits; now and then a compaction. Half the flushes are the
+//! server's pipelined group commit instead: `write_staged`, then the sync
+//! through the file's barrier (as the sync thread runs it) while more
+//! commits are staged and checkpoint steps write pages, the sync landing
+//! before or after those writes; then `synced`. A commit counts as
+//! acknowledged once a `flush` (or `compact`, or the `synced` report of a
+//! ticket) that covers it returned `Ok`.
 //!
 //! The power is cut at a random I/O operation (the disk fails that
 //! `write_at`/`sync`/`set_len` and every later one, so the cut lands inside
@@ -78,6 +83,7 @@ struct Tally {
     cut_mid_operation: usize,
     cut_between_operations: usize,
     flushes_ok: usize,
+    pipelined_ok: usize,
     compactions_ok: usize,
     checkpoints_ok: usize,
     commits_staged: usize,
@@ -119,18 +125,14 @@ fn workload(
     tally: &mut Tally,
 ) {
     for _ in 0..n {
-        let commit = random_commit(rng, KEYS_PER_NS, MAX_VALUE_LEN);
-        let Some(seq) = unless_cut(disk, store.apply(commit.clone()), "apply") else {
+        if !stage(store, disk, rng, run, tally) {
             return;
-        };
-        assert_eq!(
-            seq as usize,
-            run.history.len() + 1,
-            "commit sequence numbers are dense"
-        );
-        run.history.push(commit);
-        tally.commits_staged += 1;
-        if rng.chance(1, 3) {
+        }
+        if rng.chance(1, 6) {
+            if !pipelined_flush(store, disk, rng, run, tally) {
+                return;
+            }
+        } else if rng.chance(1, 5) {
             if unless_cut(disk, store.flush(), "flush").is_none() {
                 assert!(
                     store.apply(Vec::new()).is_err(),
@@ -155,6 +157,81 @@ fn workload(
     if rng.chance(1, 2) && unless_cut(disk, store.flush(), "flush").is_some() {
         run.acked = run.history.len();
     }
+}
+
+/// Stages one random commit. False once the power is cut.
+fn stage(
+    store: &mut Store,
+    disk: &SimDisk,
+    rng: &mut Rng,
+    run: &mut Run,
+    tally: &mut Tally,
+) -> bool {
+    let commit = random_commit(rng, KEYS_PER_NS, MAX_VALUE_LEN);
+    let Some(seq) = unless_cut(disk, store.apply(commit.clone()), "apply") else {
+        return false;
+    };
+    assert_eq!(
+        seq as usize,
+        run.history.len() + 1,
+        "commit sequence numbers are dense"
+    );
+    run.history.push(commit);
+    tally.commits_staged += 1;
+    true
+}
+
+/// The server's group commit with its sync on the sync thread: the
+/// staged commits' pages are written, and while their sync runs the loop
+/// stages more commits and may take checkpoint steps (which write pages
+/// the sync may or may not cover: it lands before or after them). The
+/// ticket's commits are acknowledged once `synced` took its success.
+/// False once the power is cut.
+fn pipelined_flush(
+    store: &mut Store,
+    disk: &SimDisk,
+    rng: &mut Rng,
+    run: &mut Run,
+    tally: &mut Tally,
+) -> bool {
+    let Some(ticket) = unless_cut(disk, store.write_staged(), "write staged") else {
+        assert!(
+            store.apply(Vec::new()).is_err(),
+            "a failed write must poison the store"
+        );
+        return false;
+    };
+    let Some(ticket) = ticket else {
+        return true;
+    };
+    let mut barrier = store
+        .barrier()
+        .expect("the simulated disk hands out a barrier");
+    let mut result = if rng.chance(1, 2) {
+        Some(barrier.sync())
+    } else {
+        None
+    };
+    for _ in 0..rng.below(3) {
+        if !stage(store, disk, rng, run, tally) {
+            return false;
+        }
+    }
+    if !checkpoint(store, disk, rng, run, tally) {
+        return false;
+    }
+    let result = result.take().unwrap_or_else(|| barrier.sync());
+    drop(barrier);
+    if unless_cut(disk, store.synced(ticket, result), "sync").is_none() {
+        assert!(
+            store.apply(Vec::new()).is_err(),
+            "a failed sync must poison the store"
+        );
+        return false;
+    }
+    run.acked = run.acked.max(ticket.commit_seq() as usize);
+    tally.pipelined_ok += 1;
+    true
 }
 
 /// Now and then starts an incremental checkpoint; while one runs, takes
@@ -338,6 +415,10 @@ fn power_cuts_never_lose_acknowledged_commits() {
         "crashes never tore or dropped a write"
     );
     assert!(tally.compactions_ok > 0, "the workload never compacted");
+    assert!(
+        tally.pipelined_ok > 0,
+        "no pipelined group commit (sync on the sync thread) completed"
+    );
     assert!(
         tally.checkpoints_ok > 0,
         "the workload never finished a checkpoint"

@@ -42,7 +42,7 @@
 //! copied the disk before the crash saw the old ciphertext.
 
 use super::rng::Rng;
-use reddb::pager::PageIo;
+use reddb::pager::{PageIo, SyncBarrier};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -355,6 +355,31 @@ impl PageIo for SimIo {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        self.sync_pending()
+    }
+
+    fn barrier(&self) -> io::Result<Box<dyn SyncBarrier>> {
+        Ok(Box::new(SimIo(Arc::clone(&self.0))))
+    }
+
+    fn len(&mut self) -> io::Result<u64> {
+        Ok(self.lock().current.len() as u64)
+    }
+
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.set_len_pending(len)
+    }
+}
+
+/// The barrier the server's sync thread would run: the same disk's sync.
+impl SyncBarrier for SimIo {
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_pending()
+    }
+}
+
+impl SimIo {
+    fn sync_pending(&mut self) -> io::Result<()> {
         let mut d = self.lock();
         d.syncs += 1;
         // A sync cut short leaves the pending writes pending: the crash
@@ -367,11 +392,7 @@ impl PageIo for SimIo {
         Ok(())
     }
 
-    fn len(&mut self) -> io::Result<u64> {
-        Ok(self.lock().current.len() as u64)
-    }
-
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
+    fn set_len_pending(&mut self, len: u64) -> io::Result<()> {
         let mut d = self.lock();
         let admit = d.admit();
         if admit != Admit::Dead {

@@ -20,6 +20,7 @@ pub mod listeners;
 pub mod metrics;
 mod notify;
 pub mod reload;
+mod sync_thread;
 pub mod wire;
 mod workers;
 

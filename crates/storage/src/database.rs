@@ -13,9 +13,9 @@
 use crate::crypto::keys::Certificate;
 use crate::crypto::seal::{AeadKey, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
-use crate::pager::{file, meta::DEFAULT_PAGE_SIZE, FileHeader, FileIo, Pager};
+use crate::pager::{file, meta::DEFAULT_PAGE_SIZE, FileHeader, FileIo, Pager, SyncBarrier};
 use crate::store::record::{Mutation, Namespace};
-use crate::store::{CheckpointProgress, Store, StoreKeys, StoreStats};
+use crate::store::{CheckpointProgress, Store, StoreKeys, StoreStats, SyncTicket};
 use crate::vault::{NewSeal, Vault, VaultRoot};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -328,6 +328,32 @@ impl Database {
         let started = Instant::now();
         self.store.flush()?;
         Ok(Some(started.elapsed()))
+    }
+
+    /// The group commit without its sync: writes what was staged and
+    /// returns the ticket the sync thread's `fdatasync` redeems
+    /// ([`Store::write_staged`]; `None` when nothing waits for a sync).
+    pub fn write_staged(&mut self) -> Result<Option<SyncTicket>> {
+        self.store.write_staged()
+    }
+
+    /// Reports the sync of `ticket` ([`Store::synced`]; a failure poisons).
+    pub fn synced(&mut self, ticket: SyncTicket, result: std::io::Result<()>) -> Result<()> {
+        self.store.synced(ticket, result)
+    }
+
+    /// A durability barrier for the sync thread ([`Store::barrier`]).
+    pub fn sync_barrier(&self) -> std::io::Result<Box<dyn SyncBarrier>> {
+        self.store.barrier()
+    }
+
+    /// The last commit applied to memory, and the last one on disk: a
+    /// reply written now may leave once the second reaches the first.
+    pub fn commit_seqs(&self) -> (u64, u64) {
+        (
+            self.store.last_commit_seq(),
+            self.store.durable_commit_seq(),
+        )
     }
 
     /// Starts an incremental checkpoint when the log has grown enough past

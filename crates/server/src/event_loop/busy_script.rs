@@ -92,6 +92,7 @@ impl BusyResponder for BusyWatch {
             }
             let mut off = 0;
             let mut answered = false;
+            let before = c.outbuf.len();
             loop {
                 let limits = session.limits();
                 let rest = c.inbuf.get(off..).unwrap_or(&[]);
@@ -120,6 +121,9 @@ impl BusyResponder for BusyWatch {
             }
             c.inbuf.drain(..off.min(c.inbuf.len()));
             if answered || read > 0 {
+                // These replies say nothing of the data: they may leave
+                // now, unless replies of this turn wait before them.
+                c.free_output_since(before);
                 c.write_out();
                 self.touched.push(slot);
             }

@@ -1,20 +1,36 @@
-//! The group commit: the store is flushed once per turn (one sync for
-//! every write staged in that turn) and only then are the turn's replies
-//! written, reads included; the compaction trigger, checked after each
-//! group commit; and the steps of a running checkpoint (`BGSAVE` or an
-//! automatic compaction), one bounded step per turn after the replies.
+//! The group commit: what the turns staged is written as one group of log
+//! pages and synced once; a reply leaves only when every commit it could
+//! have seen is durable, reads included. The compaction trigger, checked
+//! after each group is written; and the steps of a running checkpoint
+//! (`BGSAVE` or an automatic compaction), one bounded step per turn after
+//! the replies.
+//!
+//! The sync runs on the sync thread (`crate::sync_thread`), not on the
+//! loop: at the end of a turn, if no sync is running, the loop writes the
+//! staged commits' pages and hands their `fdatasync` to the thread, then
+//! goes on serving. Each connection's output of the turn is classified
+//! then: free when every commit applied so far is durable, otherwise held
+//! until the last of them is ([`Conn::classify_output`]). Commits staged
+//! while a sync runs are written as the next group once it returns, so
+//! one sync runs at a time, and a group's first page is written only after
+//! every earlier page is durable (what recovery relies on, docs/FORMAT.md
+//! §6.2). Where the thread cannot take a sync (no barrier for the file),
+//! the turn syncs in line, as before.
 //!
 //! With `--fsync everysec` the order is relaxed: replies are written first
 //! and the store is flushed once a second (or sooner when many commands
 //! are pending), so up to about a second of acknowledged writes can be
 //! lost in a crash (see docs/OPERATIONS.md).
 //!
-//! Must never write a reply before the flush that covers it (except under
-//! the operator's explicit `everysec`), keep going after a failed flush
-//! (the loop stops without acknowledging it), or reach into the store: the
-//! database flushes and decides whether to compact.
+//! Must never write a reply before the sync that covers it (except under
+//! the operator's explicit `everysec`), keep going after a failed write or
+//! sync (the loop stops without acknowledging it), or reach into the
+//! store: the database writes, syncs and decides whether to compact.
+//!
+//! [`Conn::classify_output`]: super::connection::Conn::classify_output
 
 use super::EventLoop;
+use crate::sync_thread::{Outcome, SyncThread};
 use crate::FsyncPolicy;
 use reddb_storage::error::Result;
 use reddb_storage::store::CheckpointProgress;
@@ -51,14 +67,23 @@ pub(super) struct Commit {
     unflushed: u64,
     /// When the next checkpoint step may run (see [`CHECKPOINT_REST`]).
     next_step_at: Option<Instant>,
+    /// The thread that runs the syncs (`None`: every sync runs in line).
+    syncer: Option<SyncThread>,
+    /// A sync runs on the thread: when its group's write began.
+    in_flight: Option<Instant>,
+    /// Connections that hold output for a sync (duplicates allowed).
+    holding: Vec<usize>,
 }
 
 impl Commit {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(syncer: Option<SyncThread>) -> Self {
         Self {
             last_flush: Instant::now(),
             unflushed: 0,
             next_step_at: None,
+            syncer,
+            in_flight: None,
+            holding: Vec::new(),
         }
     }
 
@@ -74,6 +99,7 @@ impl EventLoop {
     pub(super) fn commit_and_write(&mut self, now: Instant) -> Result<()> {
         if self.limits.fsync == FsyncPolicy::EverySec {
             // Replies first; the flush follows at least once a second.
+            self.classify_turn_output(0);
             self.write_dirty();
             if self.stopping
                 || self.commit.unflushed >= EVERYSEC_MAX_UNFLUSHED
@@ -82,10 +108,163 @@ impl EventLoop {
                 self.group_commit()?;
             }
         } else {
-            self.group_commit()?;
+            self.start_group_commit()?;
+            let needs = match self.service.database() {
+                Some(db) => {
+                    let (last, durable) = db.commit_seqs();
+                    if last > durable {
+                        last
+                    } else {
+                        0
+                    }
+                }
+                None => 0,
+            };
+            self.classify_turn_output(needs);
             self.write_dirty();
         }
         Ok(())
+    }
+
+    /// This turn's output on every connection that has some: free
+    /// (`needs == 0`), or held until commit `needs` is durable.
+    fn classify_turn_output(&mut self, needs: u64) {
+        for &slot in &self.dirty {
+            if let Some(c) = self.conns.get_mut(slot) {
+                if c.classify_output(needs) {
+                    self.commit.holding.push(slot);
+                }
+            }
+        }
+    }
+
+    /// Writes the staged commits as a group and hands its sync to the
+    /// sync thread, unless a sync is running (the group then waits for it)
+    /// or there is nothing to sync; syncs in line where the thread cannot.
+    fn start_group_commit(&mut self) -> Result<()> {
+        if self.commit.in_flight.is_some() {
+            return Ok(());
+        }
+        let Some(syncer) = &self.commit.syncer else {
+            return self.group_commit();
+        };
+        self.commit.last_flush = Instant::now();
+        self.commit.unflushed = 0;
+        let Some(db) = self.service.database_mut() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let ticket = match db.write_staged() {
+            Ok(Some(ticket)) => ticket,
+            Ok(None) => {
+                // Nothing waits for a sync: whatever is held (a sync in
+                // line, e.g. `SAVE`'s, covered it) may leave.
+                self.release_held();
+                return Ok(());
+            }
+            Err(e) => {
+                log_error!("commit failed, stopping without acknowledging it: {e}");
+                return Err(e);
+            }
+        };
+        let handed = match db.sync_barrier() {
+            Ok(barrier) => syncer.submit(ticket, barrier),
+            Err(_) => false,
+        };
+        if handed {
+            self.commit.in_flight = Some(started);
+        } else {
+            // The flush finds the written pages unsynced and syncs them;
+            // what was held for them may leave.
+            self.group_commit()?;
+            self.release_held();
+        }
+        if let Some(db) = self.service.database_mut() {
+            if let Some(took) = db.checkpoint_if_due()? {
+                log_info!(
+                    "compaction: checkpoint started (keys listed in {} ms)",
+                    took.as_millis()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the running sync's outcome if it is back: its commits are
+    /// durable (the output held for them leaves this turn), or the loop
+    /// stops without acknowledging them.
+    pub(super) fn collect_synced(&mut self) -> Result<()> {
+        let outcome = self
+            .commit
+            .syncer
+            .as_ref()
+            .and_then(SyncThread::try_outcome);
+        match outcome {
+            Some(o) => self.finish_sync(o),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the running sync, if any (the loop is stopping).
+    pub(super) fn wait_for_sync(&mut self) -> Result<()> {
+        if self.commit.in_flight.is_none() {
+            return Ok(());
+        }
+        let outcome = self
+            .commit
+            .syncer
+            .as_ref()
+            .and_then(SyncThread::wait_outcome);
+        match outcome {
+            Some(o) => self.finish_sync(o),
+            None => {
+                log_error!("the sync thread is gone, stopping without acknowledging its commits");
+                Err(reddb_storage::error::Error::Internal(
+                    "the sync thread is gone".into(),
+                ))
+            }
+        }
+    }
+
+    fn finish_sync(&mut self, outcome: Outcome) -> Result<()> {
+        let started = self.commit.in_flight.take();
+        let Some(db) = self.service.database_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = db.synced(outcome.ticket, outcome.result) {
+            log_error!("commit failed, stopping without acknowledging it: {e}");
+            return Err(e);
+        }
+        if let Some(started) = started {
+            self.metrics.commit(started.elapsed());
+        }
+        self.release_held();
+        Ok(())
+    }
+
+    /// Frees the output held for commits that are durable now.
+    fn release_held(&mut self) {
+        if self.commit.holding.is_empty() {
+            return;
+        }
+        let Some(db) = self.service.database() else {
+            return;
+        };
+        let durable = db.commit_seqs().1;
+        let mut holding = std::mem::take(&mut self.commit.holding);
+        holding.sort_unstable();
+        holding.dedup();
+        for slot in holding {
+            let Some(c) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            if c.release_output(durable) {
+                self.dirty.push(slot);
+            }
+            if c.holds_output() {
+                self.commit.holding.push(slot);
+            }
+        }
     }
 
     /// Flushes what the turn staged, then compacts if the log is due.

@@ -5,14 +5,16 @@
 //! Must never parse or answer a request (that is `http_conn.rs` and
 //! `wire_conn.rs`, reached through `protocol.rs`), decide whether the
 //! budget lets a read go ahead (`budget.rs` does), or write a reply before
-//! the turn's group commit (the turn calls [`EventLoop::write_dirty`] after
-//! it, see `commit.rs`).
+//! the sync that covers it: output is written only once the turn has
+//! classified it ([`Conn::classify_output`]) and only up to the first
+//! bytes held for a sync still running (see `commit.rs`).
 
 use super::budget::Admit;
 use super::protocol::{Kind, Protocol};
 use super::{EventLoop, FIRST_CONN};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -38,6 +40,13 @@ pub(super) struct Conn {
     pub(super) inbuf: Vec<u8>,
     pub(super) outbuf: Vec<u8>,
     pub(super) written: usize,
+    /// Output up to here was classified by the end of a turn: free to
+    /// write, or held below. Bytes past it are this turn's, not yet
+    /// classified, and wait.
+    classified: usize,
+    /// Held output: from each offset on, the bytes wait until the commit
+    /// named is durable (offsets ascending, commits ascending).
+    held: VecDeque<(usize, u64)>,
     /// The worker job running for the request at the head of the pipe.
     pub(super) job: Option<u64>,
     pub(super) close_after_write: bool,
@@ -73,6 +82,8 @@ impl Conn {
             inbuf: Vec::new(),
             outbuf: Vec::new(),
             written: 0,
+            classified: 0,
+            held: VecDeque::new(),
             job: None,
             close_after_write: false,
             peer_closed: false,
@@ -99,14 +110,68 @@ impl Conn {
         self.outbuf.len() - self.written
     }
 
-    /// Writes what the socket takes of the output; drops what was written
-    /// and gives back unused capacity. Returns whether the socket failed.
+    /// Where writing must stop: the first held bytes, else the end of what
+    /// was classified.
+    fn write_limit(&self) -> usize {
+        self.held
+            .front()
+            .map_or(self.classified, |&(from, _)| from)
+            .min(self.outbuf.len())
+    }
+
+    /// Whether output is left that may be written now (the socket took
+    /// less than all of it).
+    pub(super) fn writable_unsent(&self) -> bool {
+        self.written < self.write_limit()
+    }
+
+    /// The end of a turn: this turn's output (appended since the last
+    /// call) may leave once commit `needs` is durable; `needs == 0` frees
+    /// it. Returns whether the connection now holds output.
+    pub(super) fn classify_output(&mut self, needs: u64) -> bool {
+        let end = self.outbuf.len();
+        if needs > 0 && end > self.classified && self.held.back().is_none_or(|&(_, c)| c != needs) {
+            self.held.push_back((self.classified, needs));
+        }
+        self.classified = end;
+        !self.held.is_empty()
+    }
+
+    /// Whether output waits for a sync.
+    pub(super) fn holds_output(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Commit `durable` is on disk: output held for it or earlier is
+    /// free. Returns whether any was freed.
+    pub(super) fn release_output(&mut self, durable: u64) -> bool {
+        let mut freed = false;
+        while self.held.front().is_some_and(|&(_, c)| c <= durable) {
+            self.held.pop_front();
+            freed = true;
+        }
+        freed
+    }
+
+    /// Marks everything appended so far as free to write at once: output
+    /// that says nothing of the data (a `BUSY` reply during a script), on
+    /// a connection with nothing unclassified before it.
+    pub(super) fn free_output_since(&mut self, before: usize) {
+        if self.classified >= before {
+            self.classified = self.outbuf.len();
+        }
+    }
+
+    /// Writes what the socket takes of the output that may leave now;
+    /// drops what was written and gives back unused capacity. Returns
+    /// whether the socket failed.
     pub(super) fn write_out(&mut self) -> bool {
         let mut failed = false;
-        while self.written < self.outbuf.len() {
+        let limit = self.write_limit();
+        while self.written < limit {
             match self
                 .stream
-                .write(self.outbuf.get(self.written..).unwrap_or(&[]))
+                .write(self.outbuf.get(self.written..limit).unwrap_or(&[]))
             {
                 Ok(0) => {
                     failed = true;
@@ -126,13 +191,23 @@ impl Conn {
         }
         if self.written == self.outbuf.len() {
             self.outbuf.clear();
-            self.written = 0;
+            self.forget_written(self.written);
         } else if self.written > DROP_WRITTEN {
             self.outbuf.drain(..self.written);
-            self.written = 0;
+            self.forget_written(self.written);
         }
         trim(&mut self.outbuf);
         failed
+    }
+
+    /// `n` written bytes left the front of the output: the offsets that
+    /// point into it move back.
+    fn forget_written(&mut self, n: usize) {
+        self.written -= n;
+        self.classified = self.classified.saturating_sub(n);
+        for (from, _) in self.held.iter_mut() {
+            *from = from.saturating_sub(n);
+        }
     }
 }
 
@@ -429,6 +504,8 @@ impl EventLoop {
         };
         let failed = c.write_out();
         let drained = c.outbuf.is_empty();
+        // Held output waits for a sync, not for the socket.
+        let want_write = c.writable_unsent();
         let done = failed
             || (drained
                 && c.job.is_none()
@@ -442,7 +519,6 @@ impl EventLoop {
         }
         // Written replies give budget back.
         self.budget.account(c);
-        let want_write = !drained;
         if want_write != c.writable_interest {
             let interest = if want_write {
                 Interest::READABLE | Interest::WRITABLE

@@ -15,29 +15,30 @@
 //! | `wire_control.rs` | what a wire command asks of other connections: `CLIENT KILL`, the `MONITOR` feed, resuming what `CLIENT PAUSE` held |
 //! | `jobs.rs` | parking work on the worker pool and resuming it when it returns |
 //! | `budget.rs` | the global buffer budget and its waiting line |
-//! | `commit.rs` | the group commit, its order against replies, and the compaction trigger |
+//! | `commit.rs` | the group commit and its sync on the sync thread, which replies it holds until when, and the compaction trigger |
 //! | `timers.rs` | idle and request timeouts, the expiry sweep, audit summaries, share expiry, the watchdog |
 //! | `signals.rs` | SIGHUP reload, SIGTERM/SIGINT stop and the drain before exit |
 //! | `scrape.rs` | `GET /metrics`, answered by the loop from the gauges only it knows |
 //!
 //! A turn: wait for events (at most one timer tick), read and parse what
 //! arrived, run requests against the service (staging writes, parking
-//! Argon2 work on the pool), collect finished work, run the timers (and
-//! answer blocked wire clients whose timeout passed), run the input of the
-//! blocked clients answered meanwhile, then
-//! **flush the store once (group commit)** and only then write replies,
-//! then run one step of a running checkpoint (`BGSAVE`), then read what
-//! the buffer budget left unread. A reply therefore never
-//! leaves before the commit it reports is on disk (unless the operator
-//! chose `--fsync everysec`, see `commit.rs`). Nothing in a turn blocks
-//! except that one fsync (and `SAVE`, which compacts in one go as Redis's
-//! `SAVE` blocks; `BGSAVE` and the automatic compaction run as checkpoint
-//! steps of bounded size).
+//! Argon2 work on the pool), collect finished work and the sync thread's
+//! outcome, run the timers (and answer blocked wire clients whose timeout
+//! passed), run the input of the blocked clients answered meanwhile, then
+//! **the group commit** (the staged pages written, their sync handed to
+//! the sync thread unless one runs) and the replies that may leave, then
+//! run one step of a running checkpoint (`BGSAVE`), then read what the
+//! buffer budget left unread. A reply never leaves before every commit it
+//! could have seen is on disk (unless the operator chose `--fsync
+//! everysec`, see `commit.rs`). Nothing in a turn blocks except an in-line
+//! fsync (`everysec`, or a file without a barrier for the sync thread) and
+//! `SAVE`, which compacts in one go as Redis's `SAVE` blocks (`BGSAVE` and
+//! the automatic compaction run as checkpoint steps of bounded size).
 //!
 //! Two listeners feed the same loop: HTTP and the Redis-compatible wire
 //! protocol. A connection knows its protocol from the listener that
 //! accepted it, and both share the same output buffers, the same budget
-//! and the same flush-then-write order.
+//! and the same rule of held replies.
 //!
 //! This file must never hold the logic of a concern above: it only calls
 //! them, in the order of the turn.
@@ -63,6 +64,7 @@ use super::http::request::Limits;
 use super::metrics::Metrics;
 use super::notify;
 use super::reload::CredentialReload;
+use super::sync_thread::SyncThread;
 use super::wire::Shared;
 use super::workers::WorkerPool;
 use crate::FsyncPolicy;
@@ -228,8 +230,16 @@ impl EventLoop {
         let signals = signals::register(&poll)?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(io("cannot create the waker"))?);
-        let pool =
-            WorkerPool::start(workers, 64, waker).map_err(io("cannot start the worker pool"))?;
+        let pool = WorkerPool::start(workers, 64, Arc::clone(&waker))
+            .map_err(io("cannot start the worker pool"))?;
+        // Only `--fsync always` syncs per group; `everysec` syncs in line
+        // once a second.
+        let syncer = match limits.fsync {
+            FsyncPolicy::Always => {
+                Some(SyncThread::start(waker).map_err(io("cannot start the sync thread"))?)
+            }
+            FsyncPolicy::EverySec => None,
+        };
         Ok(Self {
             poll,
             http: Some(http),
@@ -247,7 +257,7 @@ impl EventLoop {
             stop_deadline: None,
             read_buf: Box::new([0u8; connection::READ_CHUNK]),
             timers: Timers::new(notify::watchdog_interval()),
-            commit: Commit::new(),
+            commit: Commit::new(syncer),
             metrics: Metrics::default(),
             budget: Budget::new(limits.max_buffer_memory),
             blocked: blocked::BlockedClients::default(),
@@ -272,6 +282,7 @@ impl EventLoop {
                 self.dispatch(event);
             }
             self.collect_job_results();
+            self.collect_synced()?;
             let now = Instant::now();
             self.resume_postponed(now);
             self.run_timers(now);
@@ -286,6 +297,7 @@ impl EventLoop {
             }
         }
         self.jobs.shutdown();
+        self.wait_for_sync()?;
         self.group_commit()?;
         Ok(())
     }

@@ -5,6 +5,10 @@
 //! file. Tests substitute a fault-injecting implementation that forgets or
 //! tears writes not yet covered by a `sync`, which is how the crash tests
 //! simulate power loss at every point.
+//!
+//! [`SyncBarrier`] is the durability barrier alone, detached from the
+//! pager so that another thread can run it (the server's sync thread runs
+//! each group commit's `fdatasync` while the event loop keeps serving).
 
 use std::fs::File;
 use std::io;
@@ -23,6 +27,30 @@ pub trait PageIo: Send {
     fn len(&mut self) -> io::Result<u64>;
     /// Shrinks or grows the file.
     fn set_len(&mut self, len: u64) -> io::Result<()>;
+    /// A barrier another thread can run: every write made through this
+    /// file before [`SyncBarrier::sync`] starts survives a crash after it
+    /// returns. Files that cannot hand one out say `Unsupported` (the
+    /// caller then syncs in line).
+    fn barrier(&self) -> io::Result<Box<dyn SyncBarrier>> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// The durability barrier of one file, usable from another thread.
+pub trait SyncBarrier: Send {
+    /// Makes every write to the file issued before this call durable.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+/// The real file's barrier: its own descriptor (a `dup` of the pager's),
+/// so the file stays open for as long as the barrier is held, whatever
+/// happens to the pager meanwhile.
+struct FileBarrier(File);
+
+impl SyncBarrier for FileBarrier {
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync_data()
+    }
 }
 
 /// The real database file.
@@ -65,5 +93,9 @@ impl PageIo for FileIo {
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         self.file.set_len(len)
+    }
+
+    fn barrier(&self) -> io::Result<Box<dyn SyncBarrier>> {
+        Ok(Box::new(FileBarrier(self.file.try_clone()?)))
     }
 }

@@ -25,7 +25,7 @@ pub mod meta;
 
 use crate::crypto::seal::{AeadKey, AuthFailed, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
-pub use io::{FileIo, PageIo};
+pub use io::{FileIo, PageIo, SyncBarrier};
 pub use meta::{FileHeader, MetaState};
 use meta::{MetaCopy, MetaError};
 
@@ -243,6 +243,11 @@ impl Pager {
         self.io
             .sync()
             .map_err(|e| Error::io("cannot sync database file", e))
+    }
+
+    /// The file's durability barrier for another thread ([`PageIo::barrier`]).
+    pub fn barrier(&self) -> std::io::Result<Box<dyn SyncBarrier>> {
+        self.io.barrier()
     }
 
     /// Number of whole or partial pages in the file.

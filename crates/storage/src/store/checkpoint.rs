@@ -100,7 +100,7 @@ impl Store {
             })
             .collect();
         // Whatever is staged goes first, so the begin frame starts a page.
-        let pending = std::mem::take(&mut self.pending);
+        let pending = self.take_pending();
         self.unsynced_commits |= !pending.is_empty();
         self.write_unsynced(&pending)?;
         let base = self.next_commit_seq - 1;
@@ -127,7 +127,7 @@ impl Store {
         };
         self.check_writable()?;
         let base = self.next_commit_seq - 1;
-        let mut stream = std::mem::take(&mut self.pending);
+        let mut stream = self.take_pending();
         self.unsynced_commits |= !stream.is_empty();
         let mut body = Writer::new();
         let mut count = 0u32;
@@ -211,8 +211,7 @@ impl Store {
             self.poisoned = true;
             return Err(e);
         }
-        self.unsynced = false;
-        self.unsynced_commits = false;
+        self.all_synced();
         if self.chain.get(cp.chain_index) != Some(&cp.head.page) {
             self.poisoned = true;
             return Err(Error::Internal(

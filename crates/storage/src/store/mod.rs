@@ -133,6 +133,31 @@ pub struct Store {
     /// Memory holds puts made by [`Store::put_for_snapshot`] that no log
     /// page has: only [`Store::compact`] may write next.
     unlogged_puts: bool,
+    /// Log page writes so far (each `write_chain`): a [`SyncTicket`]
+    /// remembers the count, so its sync knows whether pages were written
+    /// after it was issued.
+    page_writes: u64,
+    /// The last commit whose frame has left `pending` for the log.
+    written_commit_seq: u64,
+    /// The last commit known to be on disk (a sync after its write).
+    durable_commit_seq: u64,
+}
+
+/// A group written by [`Store::write_staged`] whose sync runs elsewhere
+/// (the server's sync thread): hand it back to [`Store::synced`] with the
+/// sync's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncTicket {
+    session: [u8; log::SESSION_LEN],
+    page_writes: u64,
+    commit_seq: u64,
+}
+
+impl SyncTicket {
+    /// Every commit up to this one is durable once the sync succeeded.
+    pub fn commit_seq(&self) -> u64 {
+        self.commit_seq
+    }
 }
 
 impl Store {
@@ -188,6 +213,9 @@ impl Store {
             unsynced: false,
             unsynced_commits: false,
             unlogged_puts: false,
+            page_writes: 0,
+            written_commit_seq: meta.base_commit_seq,
+            durable_commit_seq: meta.base_commit_seq,
         })
     }
 
@@ -220,6 +248,9 @@ impl Store {
             ));
         }
         store.rebuild_free_list()?;
+        // Everything replayed was read back from the disk.
+        store.written_commit_seq = store.next_commit_seq - 1;
+        store.durable_commit_seq = store.written_commit_seq;
         if writable {
             let epoch = store
                 .pager
@@ -567,7 +598,7 @@ impl Store {
         }
         self.check_writable()?;
         self.check_no_unlogged_puts()?;
-        let stream = std::mem::take(&mut self.pending);
+        let stream = self.take_pending();
         let start = self.cursor;
         let result = self
             .write_chain(start, &stream)
@@ -576,8 +607,7 @@ impl Store {
             Ok((pages, cursor)) => {
                 self.chain.extend(pages);
                 self.cursor = cursor;
-                self.unsynced = false;
-                self.unsynced_commits = false;
+                self.all_synced();
                 self.stats.flushes += 1;
                 Ok(())
             }
@@ -586,6 +616,88 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// [`Store::flush`] without its sync: writes every staged commit as
+    /// new log pages and returns the ticket whose sync makes them (and
+    /// every commit written before) durable, or `None` when nothing waits
+    /// for a sync. The caller runs the sync — on another thread, through
+    /// [`Store::barrier`] — and reports it to [`Store::synced`]; until then
+    /// the pages stay unsynced, so later log writes continue their group
+    /// (no `GROUP_START`, docs/FORMAT.md §6.2): a group start is only ever
+    /// written when every page before it is known to be durable, which is
+    /// what recovery's "a later group proves the break was durable" rests
+    /// on. Replies for the commits must wait for that report.
+    pub fn write_staged(&mut self) -> Result<Option<SyncTicket>> {
+        if !self.has_pending() {
+            return Ok(None);
+        }
+        self.check_writable()?;
+        self.check_no_unlogged_puts()?;
+        let stream = self.take_pending();
+        self.write_unsynced(&stream)?;
+        // The pages hold commits: the next flush syncs even with nothing
+        // staged, until a sync of this ticket (or a later one) returns.
+        self.unsynced_commits = true;
+        self.stats.flushes += 1;
+        Ok(Some(SyncTicket {
+            session: self.session,
+            page_writes: self.page_writes,
+            commit_seq: self.written_commit_seq,
+        }))
+    }
+
+    /// The sync of `ticket` returned `result`. Success makes its commits
+    /// durable, and the pages written before it was issued; pages written
+    /// since stay unsynced (their own sync follows). A failure poisons the
+    /// store: memory holds commits the disk may not.
+    pub fn synced(&mut self, ticket: SyncTicket, result: std::io::Result<()>) -> Result<()> {
+        if ticket.session != self.session {
+            return Err(Error::Internal(
+                "a sync was reported to a store it was not issued by".into(),
+            ));
+        }
+        if let Err(e) = result {
+            self.poisoned = true;
+            return Err(Error::io("cannot sync database file", e));
+        }
+        self.durable_commit_seq = self.durable_commit_seq.max(ticket.commit_seq);
+        if self.page_writes == ticket.page_writes {
+            self.unsynced = false;
+            self.unsynced_commits = false;
+        }
+        Ok(())
+    }
+
+    /// The file's durability barrier, for a sync run on another thread
+    /// ([`Store::write_staged`]).
+    pub fn barrier(&self) -> std::io::Result<Box<dyn crate::pager::SyncBarrier>> {
+        self.pager.barrier()
+    }
+
+    /// The last commit applied to memory (0 before the first).
+    pub fn last_commit_seq(&self) -> u64 {
+        self.next_commit_seq - 1
+    }
+
+    /// The last commit known to be on disk: a reply that saw memory as it
+    /// is now may go out once this reaches [`Store::last_commit_seq`].
+    pub fn durable_commit_seq(&self) -> u64 {
+        self.durable_commit_seq
+    }
+
+    /// Takes the staged frames for writing: every commit applied so far is
+    /// in them or already written.
+    pub(super) fn take_pending(&mut self) -> Vec<u8> {
+        self.written_commit_seq = self.next_commit_seq - 1;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// A sync covered every page written so far.
+    pub(super) fn all_synced(&mut self) {
+        self.unsynced = false;
+        self.unsynced_commits = false;
+        self.durable_commit_seq = self.written_commit_seq;
     }
 
     /// Seals `stream` into pages starting at `start`, allocating each next
@@ -644,6 +756,7 @@ impl Store {
         if !run.is_empty() {
             self.pager.write_pages(run_start, &run)?;
         }
+        self.page_writes += 1;
         self.stats.pages_written += written.len() as u64;
         Ok((written, cursor))
     }
@@ -671,8 +784,7 @@ impl Store {
                 self.poisoned = true;
                 return Err(e);
             }
-            self.unsynced = false;
-            self.unsynced_commits = false;
+            self.all_synced();
         }
         let base = self.next_commit_seq - 1;
         let anchor: [u8; 16] = crate::crypto::random::array()?;
@@ -710,8 +822,7 @@ impl Store {
         self.free.insert(self.cursor.page);
         self.cursor = cursor;
         self.meta = new_meta;
-        self.unsynced = false;
-        self.unsynced_commits = false;
+        self.all_synced();
         self.unlogged_puts = false;
         self.stats.compactions += 1;
         self.give_back_trailing_pages()
