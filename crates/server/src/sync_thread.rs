@@ -35,6 +35,10 @@ pub(crate) struct Outcome {
     pub result: std::io::Result<()>,
 }
 
+/// The sync thread ended (it panicked): no sync will be reported.
+#[derive(Debug)]
+pub(crate) struct Gone;
+
 pub(crate) struct SyncThread {
     requests: Option<Sender<Request>>,
     outcomes: Receiver<Outcome>,
@@ -91,11 +95,13 @@ impl SyncThread {
             .is_some_and(|tx| tx.send(Request { ticket, barrier }).is_ok())
     }
 
-    /// The outcome of the sync in flight, if it is back.
-    pub fn try_outcome(&self) -> Option<Outcome> {
+    /// The outcome of the sync in flight, if it is back; `Err` when the
+    /// thread is gone (it cannot report a sync any more).
+    pub fn try_outcome(&self) -> Result<Option<Outcome>, Gone> {
         match self.outcomes.try_recv() {
-            Ok(o) => Some(o),
-            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+            Ok(o) => Ok(Some(o)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) => Err(Gone),
         }
     }
 

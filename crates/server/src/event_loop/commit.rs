@@ -73,7 +73,35 @@ pub(super) struct Commit {
     in_flight: Option<Instant>,
     /// Connections that hold output for a sync (duplicates allowed).
     holding: Vec<usize>,
+    /// The gathering window after a sync released replies.
+    gather: Gather,
 }
+
+/// After a sync releases replies, the next group waits a little for the
+/// clients that got them: a client that waits for each reply (no
+/// pipeline) sends its next command right away, and if the next sync
+/// started without it, it would wait for that sync and then its own —
+/// every client two syncs a command, in cohorts that take turns. The
+/// window ends when every released connection has sent something, when
+/// nothing is staged, or after [`GATHER_SHARE`] of the last sync's time
+/// (at most [`GATHER_MAX`]), whichever comes first; the loop polls
+/// without sleeping meanwhile (an epoll timeout is whole milliseconds).
+/// PostgreSQL's `commit_delay` makes the same trade.
+#[derive(Default)]
+struct Gather {
+    /// Which window a connection's `awaited_in` names (0: none yet).
+    window: u64,
+    /// Released connections of this window that have sent nothing since.
+    awaiting: usize,
+    /// When the window ends.
+    until: Option<Instant>,
+}
+
+/// The gathering window is this share of the last sync's time.
+const GATHER_SHARE: u32 = 2;
+
+/// The longest gathering window.
+const GATHER_MAX: Duration = Duration::from_millis(1);
 
 impl Commit {
     pub(super) fn new(syncer: Option<SyncThread>) -> Self {
@@ -84,6 +112,7 @@ impl Commit {
             syncer,
             in_flight: None,
             holding: Vec::new(),
+            gather: Gather::default(),
         }
     }
 
@@ -91,6 +120,13 @@ impl Commit {
     pub(super) fn command_staged(&mut self) {
         self.unflushed += 1;
     }
+}
+
+/// The sync thread ended with a sync in flight: its commits cannot be
+/// acknowledged, so the loop stops.
+fn sync_thread_gone() -> reddb_storage::error::Error {
+    log_error!("the sync thread is gone, stopping without acknowledging its commits");
+    reddb_storage::error::Error::Internal("the sync thread is gone".into())
 }
 
 impl EventLoop {
@@ -142,9 +178,10 @@ impl EventLoop {
     /// sync thread, unless a sync is running (the group then waits for it)
     /// or there is nothing to sync; syncs in line where the thread cannot.
     fn start_group_commit(&mut self) -> Result<()> {
-        if self.commit.in_flight.is_some() {
+        if self.commit.in_flight.is_some() || self.gathering(Instant::now()) {
             return Ok(());
         }
+        self.commit.gather.until = None;
         let Some(syncer) = &self.commit.syncer else {
             return self.group_commit();
         };
@@ -194,14 +231,16 @@ impl EventLoop {
     /// durable (the output held for them leaves this turn), or the loop
     /// stops without acknowledging them.
     pub(super) fn collect_synced(&mut self) -> Result<()> {
-        let outcome = self
-            .commit
-            .syncer
-            .as_ref()
-            .and_then(SyncThread::try_outcome);
-        match outcome {
-            Some(o) => self.finish_sync(o),
-            None => Ok(()),
+        let Some(syncer) = &self.commit.syncer else {
+            return Ok(());
+        };
+        match syncer.try_outcome() {
+            Ok(Some(o)) => self.finish_sync(o),
+            Ok(None) => Ok(()),
+            // Only a sync in flight is lost with it: without one, the next
+            // group finds the thread gone and syncs in line.
+            Err(_) if self.commit.in_flight.is_none() => Ok(()),
+            Err(_) => Err(sync_thread_gone()),
         }
     }
 
@@ -217,12 +256,7 @@ impl EventLoop {
             .and_then(SyncThread::wait_outcome);
         match outcome {
             Some(o) => self.finish_sync(o),
-            None => {
-                log_error!("the sync thread is gone, stopping without acknowledging its commits");
-                Err(reddb_storage::error::Error::Internal(
-                    "the sync thread is gone".into(),
-                ))
-            }
+            None => Err(sync_thread_gone()),
         }
     }
 
@@ -235,36 +269,74 @@ impl EventLoop {
             log_error!("commit failed, stopping without acknowledging it: {e}");
             return Err(e);
         }
-        if let Some(started) = started {
-            self.metrics.commit(started.elapsed());
+        let took = started.map(|started| started.elapsed());
+        if let Some(took) = took {
+            self.metrics.commit(took);
         }
-        self.release_held();
+        let released = self.release_held();
+        if released > 0 {
+            let window = took.unwrap_or_default() / GATHER_SHARE;
+            self.commit.gather.until = Some(Instant::now() + window.min(GATHER_MAX));
+        }
         Ok(())
     }
 
-    /// Frees the output held for commits that are durable now.
-    fn release_held(&mut self) {
+    /// Whether the next group waits for released clients (see [`Gather`]):
+    /// staged commits, no sync running, the window open and a released
+    /// connection yet to send.
+    pub(super) fn gathering(&self, now: Instant) -> bool {
+        let g = &self.commit.gather;
+        g.awaiting > 0
+            && g.until.is_some_and(|until| now < until)
+            && self.commit.in_flight.is_none()
+            && self
+                .service
+                .database()
+                .is_some_and(|db| db.commit_seqs().0 > db.commit_seqs().1)
+    }
+
+    /// Input arrived on `slot`, or it closed: a released connection the
+    /// gathering window waited for is in.
+    pub(super) fn arrived(&mut self, slot: usize) {
+        let window = self.commit.gather.window;
+        if let Some(c) = self.conns.get_mut(slot) {
+            if c.awaited_in == window && window != 0 {
+                c.awaited_in = 0;
+                self.commit.gather.awaiting = self.commit.gather.awaiting.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Frees the output held for commits that are durable now; returns
+    /// how many connections got some (they open a new gathering window).
+    fn release_held(&mut self) -> usize {
         if self.commit.holding.is_empty() {
-            return;
+            return 0;
         }
         let Some(db) = self.service.database() else {
-            return;
+            return 0;
         };
         let durable = db.commit_seqs().1;
         let mut holding = std::mem::take(&mut self.commit.holding);
         holding.sort_unstable();
         holding.dedup();
+        let gather = &mut self.commit.gather;
+        gather.window += 1;
+        gather.awaiting = 0;
         for slot in holding {
             let Some(c) = self.conns.get_mut(slot) else {
                 continue;
             };
             if c.release_output(durable) {
                 self.dirty.push(slot);
+                c.awaited_in = gather.window;
+                gather.awaiting += 1;
             }
             if c.holds_output() {
                 self.commit.holding.push(slot);
             }
         }
+        gather.awaiting
     }
 
     /// Flushes what the turn staged, then compacts if the log is due.

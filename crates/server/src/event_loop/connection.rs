@@ -44,6 +44,9 @@ pub(super) struct Conn {
     /// write, or held below. Bytes past it are this turn's, not yet
     /// classified, and wait.
     classified: usize,
+    /// The gathering window that waits for this connection's next input
+    /// (`commit.rs`; 0: none).
+    pub(super) awaited_in: u64,
     /// Held output: from each offset on, the bytes wait until the commit
     /// named is durable (offsets ascending, commits ascending).
     held: VecDeque<(usize, u64)>,
@@ -83,6 +86,7 @@ impl Conn {
             outbuf: Vec::new(),
             written: 0,
             classified: 0,
+            awaited_in: 0,
             held: VecDeque::new(),
             job: None,
             close_after_write: false,
@@ -378,6 +382,7 @@ impl EventLoop {
             }
             match self.read_chunk(slot) {
                 Got::Bytes { drained } => {
+                    self.arrived(slot);
                     self.account(slot);
                     self.process(slot);
                     unprocessed = false;
@@ -534,6 +539,7 @@ impl EventLoop {
     }
 
     pub(super) fn close(&mut self, slot: usize) {
+        self.arrived(slot);
         let Some(mut c) = self.conns.take(slot) else {
             return;
         };

@@ -308,7 +308,11 @@ impl EventLoop {
     /// resumed reads left replies to write.
     fn wait(&mut self, events: &mut Events) -> Result<()> {
         let now = Instant::now();
-        let wait = if self.reads_ready() || !self.dirty.is_empty() || self.postponed_ready(now) {
+        let wait = if self.reads_ready()
+            || !self.dirty.is_empty()
+            || self.postponed_ready(now)
+            || self.gathering(now)
+        {
             Duration::ZERO
         } else {
             // A pause that holds commands ends on time.
