@@ -5,8 +5,9 @@
 # `bench_servers_init PREFIX` (needs $RED):
 #   start_redis NAME [redis-server args...]   e.g. --appendonly yes --appendfsync always
 #   start_reddb [NAME]                        release build, --dev, --fsync always
+#                                             (plus the arguments in RED_EXTRA, if set)
 #   write_set_load FILE N [constant|random]   N SETs of 100-byte values as RESP
-# fill PORT[NAME], PW[NAME] and PID[NAME]. `bench_pin NAME...` moves
+# fill PORT[NAME], PW[NAME] and PID[NAME] (and HTTP[NAME], reddb's HTTP port). `bench_pin NAME...` moves
 # those servers (every thread) to CPU 0 and sets CLIENT_CPU so that
 # `${CLIENT_CPU[@]} redis-benchmark ...` runs the client on CPU 1: the
 # server then has a core of its own and a pipelined figure measures the
@@ -36,6 +37,7 @@ bench_median() { # value...: the median (of a --rounds run's figures)
 }
 
 CLIENT_CPU=()
+RED_EXTRA=()
 bench_pin() { # name...: servers on CPU 0, the client (CLIENT_CPU) on CPU 1
   [ "$(nproc)" -ge 2 ] || { echo "pinning needs 2 CPUs" >&2; exit 2; }
   local name
@@ -71,7 +73,7 @@ bench_servers_init() { # work-directory prefix
   WORK=$(mktemp -d "/tmp/$1.XXXXXX")
   PIDS=()
   PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  declare -gA PORT PW PID
+  declare -gA PORT PW PID HTTP
   trap bench_cleanup EXIT
 }
 
@@ -92,7 +94,7 @@ start_reddb() { # [name]
   local port http key=""; port=$(free_port); http=$(free_port)
   mkdir -p "$WORK/$name"
   "$RED" server --dev --path "$WORK/$name/data.rdb" --http-bind "127.0.0.1:$http" \
-    --wire-bind "127.0.0.1:$port" >"$WORK/$name/stdout" 2>"$WORK/$name/stderr" &
+    --wire-bind "127.0.0.1:$port" "${RED_EXTRA[@]}" >"$WORK/$name/stdout" 2>"$WORK/$name/stderr" &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 1 300); do
@@ -101,7 +103,7 @@ start_reddb() { # [name]
     sleep 0.1
   done
   [ -n "$key" ] || { echo "reddb did not print its API key" >&2; cat "$WORK/$name/stderr" >&2; exit 1; }
-  PORT[$name]=$port; PW[$name]=$key; PID[$name]=$pid
+  PORT[$name]=$port; PW[$name]=$key; PID[$name]=$pid; HTTP[$name]=$http
   wait_port "$port" "$key"
 }
 
