@@ -44,10 +44,7 @@ SERVERS=(redis reddb)
 start_redis redis --appendonly yes --appendfsync always
 start_reddb
 if [ -n "$AGAINST" ]; then
-  [ -x "$AGAINST" ] || { echo "no $AGAINST" >&2; exit 2; }
-  MAIN_RED=$RED; RED=$AGAINST
-  start_reddb reddb-b
-  RED=$MAIN_RED
+  start_reddb_build "$AGAINST" reddb-b
   SERVERS+=(reddb-b)
 fi
 bench_pin "${SERVERS[@]}"

@@ -6,6 +6,7 @@
 #   start_redis NAME [redis-server args...]   e.g. --appendonly yes --appendfsync always
 #   start_reddb [NAME]                        release build, --dev, --fsync always
 #                                             (plus the arguments in RED_EXTRA, if set)
+#   start_reddb_build PATH NAME               the same with another build of red
 #   write_set_load FILE N [constant|random]   N SETs of 100-byte values as RESP
 # fill PORT[NAME], PW[NAME] and PID[NAME] (and HTTP[NAME], reddb's HTTP port). `bench_pin NAME...` moves
 # those servers (every thread) to CPU 0 and sets CLIENT_CPU so that
@@ -105,6 +106,14 @@ start_reddb() { # [name]
   [ -n "$key" ] || { echo "reddb did not print its API key" >&2; cat "$WORK/$name/stderr" >&2; exit 1; }
   PORT[$name]=$port; PW[$name]=$key; PID[$name]=$pid; HTTP[$name]=$http
   wait_port "$port" "$key"
+}
+
+start_reddb_build() { # path name: start_reddb with another build of red
+  [ -x "$1" ] || { echo "no $1" >&2; exit 2; }
+  local main=$RED
+  RED=$1
+  start_reddb "$2"
+  RED=$main
 }
 
 write_set_load() { # file keys [constant|random]
