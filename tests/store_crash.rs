@@ -134,10 +134,7 @@ fn workload(
             }
         } else if rng.chance(1, 5) {
             if unless_cut(disk, store.flush(), "flush").is_none() {
-                assert!(
-                    store.apply(Vec::new()).is_err(),
-                    "a failed flush must poison the store"
-                );
+                assert_poisoned(store, "flush");
                 return;
             }
             run.acked = run.history.len();
@@ -157,6 +154,15 @@ fn workload(
     if rng.chance(1, 2) && unless_cut(disk, store.flush(), "flush").is_some() {
         run.acked = run.history.len();
     }
+}
+
+/// A failed `what` must have poisoned the store: nothing staged after it
+/// may be acknowledged.
+fn assert_poisoned(store: &mut Store, what: &str) {
+    assert!(
+        store.apply(Vec::new()).is_err(),
+        "a failed {what} must poison the store"
+    );
 }
 
 /// Stages one random commit. False once the power is cut.
@@ -195,10 +201,7 @@ fn pipelined_flush(
     tally: &mut Tally,
 ) -> bool {
     let Some(ticket) = unless_cut(disk, store.write_staged(), "write staged") else {
-        assert!(
-            store.apply(Vec::new()).is_err(),
-            "a failed write must poison the store"
-        );
+        assert_poisoned(store, "write");
         return false;
     };
     let Some(ticket) = ticket else {
@@ -223,10 +226,7 @@ fn pipelined_flush(
     let result = result.take().unwrap_or_else(|| barrier.sync());
     drop(barrier);
     if unless_cut(disk, store.synced(ticket, result), "sync").is_none() {
-        assert!(
-            store.apply(Vec::new()).is_err(),
-            "a failed sync must poison the store"
-        );
+        assert_poisoned(store, "sync");
         return false;
     }
     run.acked = run.acked.max(ticket.commit_seq() as usize);

@@ -185,8 +185,6 @@ impl EventLoop {
         let Some(syncer) = &self.commit.syncer else {
             return self.group_commit();
         };
-        self.commit.last_flush = Instant::now();
-        self.commit.unflushed = 0;
         let Some(db) = self.service.database_mut() else {
             return Ok(());
         };
@@ -196,7 +194,7 @@ impl EventLoop {
             Ok(None) => {
                 // Nothing waits for a sync: whatever is held (a sync in
                 // line, e.g. `SAVE`'s, covered it) may leave.
-                self.release_held();
+                self.release_held(None);
                 return Ok(());
             }
             Err(e) => {
@@ -208,14 +206,15 @@ impl EventLoop {
             Ok(barrier) => syncer.submit(ticket, barrier),
             Err(_) => false,
         };
-        if handed {
-            self.commit.in_flight = Some(started);
-        } else {
-            // The flush finds the written pages unsynced and syncs them;
-            // what was held for them may leave.
+        if !handed {
+            // The flush finds the written pages unsynced and syncs them
+            // (and checks whether a compaction is due); what was held for
+            // them may leave.
             self.group_commit()?;
-            self.release_held();
+            self.release_held(None);
+            return Ok(());
         }
+        self.commit.in_flight = Some(started);
         if let Some(db) = self.service.database_mut() {
             if let Some(took) = db.checkpoint_if_due()? {
                 log_info!(
@@ -273,10 +272,15 @@ impl EventLoop {
         if let Some(took) = took {
             self.metrics.commit(took);
         }
-        let released = self.release_held();
+        let window = self.commit.gather.window + 1;
+        let released = self.release_held(Some(window));
         if released > 0 {
-            let window = took.unwrap_or_default() / GATHER_SHARE;
-            self.commit.gather.until = Some(Instant::now() + window.min(GATHER_MAX));
+            let length = (took.unwrap_or_default() / GATHER_SHARE).min(GATHER_MAX);
+            self.commit.gather = Gather {
+                window,
+                awaiting: released,
+                until: Some(Instant::now() + length),
+            };
         }
         Ok(())
     }
@@ -289,10 +293,10 @@ impl EventLoop {
         g.awaiting > 0
             && g.until.is_some_and(|until| now < until)
             && self.commit.in_flight.is_none()
-            && self
-                .service
-                .database()
-                .is_some_and(|db| db.commit_seqs().0 > db.commit_seqs().1)
+            && self.service.database().is_some_and(|db| {
+                let (last, durable) = db.commit_seqs();
+                last > durable
+            })
     }
 
     /// Input arrived on `slot`, or it closed: a released connection the
@@ -308,8 +312,9 @@ impl EventLoop {
     }
 
     /// Frees the output held for commits that are durable now; returns
-    /// how many connections got some (they open a new gathering window).
-    fn release_held(&mut self) -> usize {
+    /// how many connections got some. With `window`, those connections are
+    /// the ones that gathering window waits for.
+    fn release_held(&mut self, window: Option<u64>) -> usize {
         if self.commit.holding.is_empty() {
             return 0;
         }
@@ -320,23 +325,23 @@ impl EventLoop {
         let mut holding = std::mem::take(&mut self.commit.holding);
         holding.sort_unstable();
         holding.dedup();
-        let gather = &mut self.commit.gather;
-        gather.window += 1;
-        gather.awaiting = 0;
+        let mut released = 0;
         for slot in holding {
             let Some(c) = self.conns.get_mut(slot) else {
                 continue;
             };
             if c.release_output(durable) {
                 self.dirty.push(slot);
-                c.awaited_in = gather.window;
-                gather.awaiting += 1;
+                if let Some(window) = window {
+                    c.awaited_in = window;
+                }
+                released += 1;
             }
             if c.holds_output() {
                 self.commit.holding.push(slot);
             }
         }
-        gather.awaiting
+        released
     }
 
     /// Flushes what the turn staged, then compacts if the log is due.
